@@ -1,0 +1,12 @@
+"""The core's REST API, registered on the flask-smorest ``Api`` by ``create_app``."""
+from __future__ import annotations
+
+
+def register_core_api(api) -> None:
+    from core.api import audit_log, health, modules, network, org_units, persons, roles, tokens, users
+    for module in (org_units, users, roles, network, persons, modules, audit_log, tokens):
+        api.register_blueprint(module.blp)
+    api.register_blueprint(users.me_blp)
+    api._app.register_blueprint(health.blp)
+    from core import oauth
+    oauth.register(api)

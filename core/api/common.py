@@ -1,0 +1,117 @@
+"""API conventions shared by every list endpoint of the core and the plugins.
+
+- Lists take ``limit`` (1–200, default 50), an opaque ``cursor`` from the previous page and
+  ``sort`` (a field name, ``-`` in front for descending) and answer
+  ``{"items": [...], "next_cursor": "…" | null}``. Pagination is keyset (the cursor holds
+  the last row's sort value and id), so page 500 costs what page 1 costs.
+- Filters are plain query parameters documented per endpoint.
+- Request bodies reject unknown fields; each action has its own schema.
+"""
+from __future__ import annotations
+
+import base64
+import json
+
+from marshmallow import Schema, ValidationError, fields, validate
+from sqlalchemy import Select, tuple_
+
+from core.errors import Invalid
+
+
+class ListArgs(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200),
+                           metadata={"description": "每页条数 (1–200)"})
+    cursor = fields.String(load_default=None, validate=validate.Length(max=500),
+                           metadata={"description": "上一页返回的 next_cursor"})
+    sort = fields.String(load_default=None, validate=validate.Length(max=64),
+                         metadata={"description": "排序字段，前加 - 为倒序"})
+
+
+_page_schemas: dict[str, type[Schema]] = {}
+
+
+def page_of(item_schema: type[Schema]) -> type[Schema]:
+    """The ``{items, next_cursor}`` schema for one item schema (one class per item type)."""
+    name = item_schema.__name__.removesuffix("Schema") + "Page"
+    if name not in _page_schemas:
+        _page_schemas[name] = type(name, (Schema,), {
+            "items": fields.List(fields.Nested(item_schema), required=True),
+            "next_cursor": fields.String(allow_none=True),
+        })
+    return _page_schemas[name]
+
+
+def _encode(value, ident) -> str:
+    raw = json.dumps([value, ident], ensure_ascii=False, default=str)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str):
+    try:
+        pad = "=" * (-len(cursor) % 4)
+        value, ident = json.loads(base64.urlsafe_b64decode(cursor + pad).decode())
+        if not isinstance(ident, int):
+            raise ValueError
+        return value, ident
+    except (ValueError, TypeError, UnicodeDecodeError, json.JSONDecodeError):
+        raise Invalid("cursor", "invalid_cursor", "分页游标无效", location="query") from None
+
+
+def paginate(session, stmt: Select, args: dict, id_column, sortable: dict, default_sort: str) -> dict:
+    """Run ``stmt`` one keyset page at a time; ``sortable`` maps sort names to non-null columns."""
+    sort = args.get("sort") or default_sort
+    desc = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key not in sortable:
+        raise Invalid("sort", "invalid_sort", f"不能按“{key}”排序，可选：{', '.join(sorted(sortable))}",
+                      location="query")
+    column = sortable[key]
+    if args.get("cursor"):
+        value, ident = _decode(args["cursor"])
+        if column is id_column:
+            stmt = stmt.where(id_column < ident if desc else id_column > ident)
+        else:
+            row = tuple_(column, id_column)
+            stmt = stmt.where(row < tuple_(value, ident) if desc else row > tuple_(value, ident))
+    order = (column.desc(), id_column.desc()) if desc else (column.asc(), id_column.asc())
+    if column is id_column:
+        order = order[:1]
+    limit = args.get("limit", 50)
+    rows = session.scalars(stmt.order_by(*order).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        next_cursor = _encode(getattr(last, column.key), last.id)
+    return {"items": rows, "next_cursor": next_cursor}
+
+
+def id_path(value: str) -> int:
+    """A path id that is not a positive 63-bit integer is simply not found."""
+    from core.errors import NotFound
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    if not 0 < n < 2**63:
+        raise NotFound()
+    return n
+
+
+class IdField(fields.Integer):
+    """An id in a request body: a positive 63-bit integer."""
+
+    def __init__(self, **kw):
+        kw.setdefault("validate", validate.Range(min=1, max=2**63 - 1))
+        super().__init__(**kw)
+
+
+def load_or_422(schema: Schema, data: dict, location: str = "json") -> dict:
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        from core.errors import PinganError
+        err = PinganError("invalid", "请求参数有误", {location: exc.messages})
+        err.status = 422
+        raise err from None

@@ -1,0 +1,225 @@
+"""/api/users and /api/me — accounts of the county's staff, scoped by the unit they work in."""
+from __future__ import annotations
+
+import secrets
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from core import audit, auth
+from core.api.common import IdField, ListArgs, id_path, page_of, paginate
+from core.authz import get_or_404, scoped
+from core.crypto import mask_phone
+from core.errors import Conflict
+from core.models import OrgUnit, User
+from core.request import authenticated, current, requires
+
+blp = Blueprint("core_users", __name__, url_prefix="/api/users", description="用户 / Users")
+me_blp = Blueprint("core_me", __name__, url_prefix="/api/me", description="当前用户 / Current user")
+
+READ, MANAGE = "core.user.read", "core.user.manage"
+USERNAME = validate.Regexp(r"^[A-Za-z0-9_.@-]{2,64}$", error="用户名只能包含字母、数字和 _ . @ -，2–64 位")
+
+
+class UserSchema(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    display_name = fields.String()
+    org_unit_id = fields.Integer()
+    member_unit_id = fields.Integer(allow_none=True)
+    phone = fields.Function(lambda u: mask_phone(u.phone), allow_none=True)
+    status = fields.String()
+    locked = fields.Function(lambda u: bool(u.locked_until and u.locked_until > auth.utcnow()))
+    must_change_password = fields.Boolean()
+    locale = fields.String()
+    last_login_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class UserCreateSchema(Schema):
+    username = fields.String(required=True, validate=USERNAME)
+    display_name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    org_unit_id = IdField(required=True)
+    member_unit_id = IdField(load_default=None, allow_none=True)
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[0-9+\- ]{5,20}$"))
+    password = fields.String(load_default=None, allow_none=True, load_only=True,
+                             metadata={"description": "不填则生成一次性初始密码，随响应返回一次"})
+
+
+class UserCreatedSchema(UserSchema):
+    initial_password = fields.String(allow_none=True)
+
+
+class UserUpdateSchema(Schema):
+    display_name = fields.String(validate=validate.Length(min=1, max=50))
+    org_unit_id = IdField()
+    member_unit_id = IdField(allow_none=True)
+    phone = fields.String(allow_none=True, validate=validate.Regexp(r"^[0-9+\- ]{5,20}$"))
+    status = fields.String(validate=validate.OneOf(["active", "disabled"]))
+    locale = fields.String(validate=validate.OneOf(["zh_CN", "en"]))
+
+
+class UserListArgs(ListArgs):
+    org_unit_id = IdField()
+    status = fields.String(validate=validate.OneOf(["active", "disabled"]))
+    q = fields.String(validate=validate.Length(min=1, max=50))
+
+
+class PasswordResetSchema(Schema):
+    initial_password = fields.String()
+
+
+SORTABLE = {"username": User.username, "id": User.id}
+
+
+@blp.route("")
+class Users(MethodView):
+    @requires(READ)
+    @blp.arguments(UserListArgs, location="query")
+    @blp.response(200, page_of(UserSchema))
+    def get(self, args):
+        """Users working in units of your scope."""
+        ctx = current()
+        stmt = scoped(select(User), ctx.grants, READ, User.org_unit_id)
+        if "org_unit_id" in args:
+            stmt = stmt.where(User.org_unit_id == args["org_unit_id"])
+        if "status" in args:
+            stmt = stmt.where(User.status == args["status"])
+        if "q" in args:
+            stmt = stmt.where(User.username.contains(args["q"], autoescape=True)
+                              | User.display_name.contains(args["q"], autoescape=True))
+        return paginate(ctx.session, stmt, args, User.id, SORTABLE, "username")
+
+    @requires(MANAGE)
+    @blp.arguments(UserCreateSchema)
+    @blp.response(201, UserCreatedSchema)
+    def post(self, data):
+        """Create an account in a unit you manage; it must change its password at first log-in."""
+        ctx = current()
+        get_or_404(ctx.session, ctx.grants, OrgUnit, data["org_unit_id"], MANAGE)
+        if ctx.session.scalar(select(User.id).where(User.username == data["username"])):
+            raise Conflict("username_taken", "该用户名已被使用")
+        password = data.pop("password") or secrets.token_urlsafe(9)
+        user = User(**data, password_hash=auth.hash_password(password), must_change_password=True)
+        ctx.session.add(user)
+        ctx.session.commit()
+        user.initial_password = password
+        return user
+
+
+def _managed_user(user_id) -> User:
+    ctx = current()
+    return get_or_404(ctx.session, ctx.grants, User, id_path(user_id), MANAGE)
+
+
+@blp.route("/<user_id>")
+class UserItem(MethodView):
+    @requires(READ)
+    @blp.response(200, UserSchema)
+    def get(self, user_id):
+        ctx = current()
+        return get_or_404(ctx.session, ctx.grants, User, id_path(user_id), READ)
+
+    @requires(MANAGE)
+    @blp.arguments(UserUpdateSchema)
+    @blp.response(200, UserSchema)
+    def patch(self, data, user_id):
+        ctx = current()
+        user = _managed_user(user_id)
+        if "org_unit_id" in data:
+            get_or_404(ctx.session, ctx.grants, OrgUnit, data["org_unit_id"], MANAGE)
+        for key, value in data.items():
+            setattr(user, key, value)
+        if data.get("status") == "disabled":
+            auth.end_all_sessions(ctx.session, user.id)
+        ctx.session.commit()
+        return user
+
+
+@blp.route("/<user_id>/lock")
+class UserLock(MethodView):
+    @requires(MANAGE)
+    @blp.response(200, UserSchema)
+    def post(self, user_id):
+        """Lock the account now and end all its sessions."""
+        ctx = current()
+        user = _managed_user(user_id)
+        user.locked_until = auth.utcnow().replace(year=9999)
+        auth.end_all_sessions(ctx.session, user.id)
+        ctx.session.commit()
+        return user
+
+
+@blp.route("/<user_id>/unlock")
+class UserUnlock(MethodView):
+    @requires(MANAGE)
+    @blp.response(200, UserSchema)
+    def post(self, user_id):
+        ctx = current()
+        user = _managed_user(user_id)
+        user.locked_until = None
+        user.failed_logins = 0
+        ctx.session.commit()
+        return user
+
+
+@blp.route("/<user_id>/reset-password")
+class UserResetPassword(MethodView):
+    @requires(MANAGE)
+    @blp.response(200, PasswordResetSchema)
+    def post(self, user_id):
+        """Set a one-time password (returned once); the user must change it at next log-in."""
+        ctx = current()
+        user = _managed_user(user_id)
+        password = secrets.token_urlsafe(9)
+        user.password_hash = auth.hash_password(password)
+        user.must_change_password = True
+        auth.end_all_sessions(ctx.session, user.id)
+        audit.record(ctx.session, "reset_password", "app_user", user.id)
+        ctx.session.commit()
+        return {"initial_password": password}
+
+
+# --- the signed-in user -------------------------------------------------------------------
+
+class GrantSchema(Schema):
+    permission = fields.String()
+    unit_paths = fields.List(fields.String())
+
+
+class MeSchema(UserSchema):
+    tenant = fields.Function(lambda u: {"id": current().tenant.id, "slug": current().tenant.slug,
+                                        "name": current().tenant.name})
+    permissions = fields.Function(lambda u: sorted(current().grants.by_perm))
+    scope = fields.Function(lambda u: {p: list(v) for p, v in sorted(current().grants.by_perm.items())})
+    enabled_plugins = fields.Function(lambda u: sorted(current().plugins))
+    csrf_token = fields.Function(lambda u: current().web_session.csrf_token if current().web_session else None)
+
+
+class PasswordChangeSchema(Schema):
+    old_password = fields.String(required=True, validate=validate.Length(max=128))
+    new_password = fields.String(required=True, validate=validate.Length(max=128))
+
+
+@me_blp.route("")
+class Me(MethodView):
+    @authenticated
+    @me_blp.response(200, MeSchema)
+    def get(self):
+        """Who you are, in which county, and what you may do where."""
+        return current().user
+
+
+@me_blp.route("/password")
+class Password(MethodView):
+    @authenticated
+    @me_blp.arguments(PasswordChangeSchema)
+    @me_blp.response(204)
+    def post(self, data):
+        """Change your own password (required at first log-in)."""
+        ctx = current()
+        auth.check_password_policy(data["new_password"], "new_password")
+        auth.change_password(ctx.session, ctx.user, data["old_password"], data["new_password"])
+        ctx.session.commit()

@@ -1,0 +1,296 @@
+"""The application factory: ``create_app()`` builds one Pingan web app.
+
+Per request (``_begin_request``): a request id; the tenant (from the token, else the host
+name); the user (token or session cookie); CSRF for cookie-authenticated writes; the
+tenant's enabled plugins (a disabled plugin's routes answer 404). The view's own guard
+(``core.request``) then checks the permission.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import flask_smorest
+import swagger_ui_bundle
+from flask import Flask, g, jsonify, render_template, request, send_from_directory
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import core.schema  # noqa: F401  (every core table in the metadata)
+from core import auth, crypto, logs
+from core.authz import Grants, load_grants
+from core.config import Config
+from core.context import Actor, new_request_id, reset_for_request, set_actor, set_for_request
+from core.db import Database, reset_tenant, set_tenant
+from core.errors import Forbidden, NotFound, PinganError, Unauthorized
+from core.i18n import install as install_i18n
+from core.models import Tenant
+from core.plugins import PluginHost
+from core.request import RequestContext, check_guards, endpoint_kind, tenantless
+
+log = logging.getLogger("pingan.web")
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "too_large",
+                415: "unsupported_media_type", 422: "invalid", 429: "too_many_requests"}
+STATUS_MESSAGES = {400: "请求有误", 401: "请先登录", 403: "没有权限执行此操作",
+                   404: "对象不存在或不在您的管辖范围内", 405: "不支持该请求方法", 406: "无法提供所请求的格式",
+                   409: "当前状态不允许此操作", 413: "请求内容过大", 415: "不支持的内容类型",
+                   422: "请求参数有误", 429: "请求过于频繁，请稍后再试"}
+# Endpoints a user who must change the password may still use.
+PASSWORD_CHANGE_ALLOWED = {"web.password", "web.logout", "core_me.Me", "web.static", "core_me.Password"}
+
+
+@dataclass
+class Pingan:
+    """What the running app holds: config, database, plugins. ``app.extensions["pingan"]``."""
+
+    config: Config
+    db: Database
+    plugins: PluginHost
+    resolver: auth.HostResolver
+
+
+def pingan(app: Flask | None = None) -> Pingan:
+    from flask import current_app
+    return (app or current_app).extensions["pingan"]
+
+
+class PinganApi(flask_smorest.Api):
+    """flask-smorest with Pingan's one error format."""
+
+    def handle_http_exception(self, error: HTTPException):
+        data = getattr(error, "data", None) or {}
+        errors = data.get("messages")
+        return error_response(error.code or 500, errors=errors, headers=data.get("headers"))
+
+
+def wants_json() -> bool:
+    path = request.path
+    if path.startswith(("/api/", "/oauth/")) or path in ("/healthz", "/readyz"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def error_response(status: int, code: str | None = None, message: str | None = None,
+                   errors: dict | None = None, headers: dict | None = None):
+    code = code or STATUS_CODES.get(status, "error")
+    message = message or STATUS_MESSAGES.get(status, "服务器内部错误")
+    if wants_json():
+        body = {"status": status, "code": code, "message": message}
+        if errors:
+            body["errors"] = errors
+        if status >= 500:
+            body["request_id"] = g.get("request_id")
+        resp = jsonify(body)
+    else:
+        resp = render_template("error.html", status=status, code=code, message=message, errors=errors or {})
+        resp = Flask.response_class(resp, mimetype="text/html")
+    resp.status_code = status
+    if status == 401 and request.headers.get("Authorization", "").startswith("Bearer "):
+        resp.headers["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{code}"'
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def create_app(config: Config | None = None, extra_plugins: dict[str, object] | None = None,
+               use_entry_points: bool = True) -> Flask:
+    cfg = config or Config.from_env()
+    logs.setup(cfg.log_level)
+    crypto.configure(cfg.data_keys, cfg.index_key, cfg.instance_dir)
+    pg_url = cfg.database_url.startswith("postgresql")
+    database = Database(cfg.database_url, app_role=cfg.db_app_role if pg_url else None)
+    host = PluginHost(extra_plugins, use_entry_points)
+
+    here = Path(__file__).parent
+    app = Flask("pingan", template_folder=str(here / "web" / "templates"),
+                static_folder=str(here / "web" / "static"), static_url_path="/static")
+    app.config.update(
+        SECRET_KEY=cfg.secret_key,
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        API_TITLE="Pingan API",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/api/docs-static/",
+        API_SPEC_OPTIONS={
+            "info": {"description": "Pingan REST API. Errors: {status, code, message, errors}. "
+                                    "Lists: ?limit=&cursor=&sort= → {items, next_cursor}."},
+            "components": {"securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "pingan_session"}}},
+            "security": [{"bearer": []}, {"session": []}],
+        },
+    )
+    app.json.ensure_ascii = False
+    if cfg.trusted_proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=cfg.trusted_proxies, x_host=cfg.trusted_proxies,
+                                x_proto=cfg.trusted_proxies)
+    app.extensions["pingan"] = Pingan(cfg, database, host, auth.HostResolver(cfg))
+    install_i18n(app)
+
+    api = PinganApi(app)
+    from core.api import register_core_api
+    register_core_api(api)
+    for contrib in host.plugins.values():
+        for bp in contrib.api_blueprints:
+            api.register_blueprint(bp)
+    from core.web import register_web
+    register_web(app)
+    for contrib in host.plugins.values():
+        for bp in contrib.web_blueprints:
+            app.register_blueprint(bp)
+
+    swagger_dir = swagger_ui_bundle.swagger_ui_path
+
+    @app.route("/api/docs-static/<path:filename>", endpoint="swagger_static")
+    @tenantless
+    def swagger_static(filename):
+        return send_from_directory(swagger_dir, filename)
+
+    app.before_request(_begin_request)
+    app.teardown_request(_end_request)
+    app.after_request(_after_request)
+    app.register_error_handler(PinganError, lambda e: error_response(e.status, e.code, e.message, e.errors))
+    app.register_error_handler(Exception, _unexpected)
+    check_guards(app, host.permissions)
+    return app
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[7:].strip()
+    return None
+
+
+def _begin_request():
+    g.started = time.perf_counter()
+    rid = request.headers.get("X-Request-ID", "")
+    g.request_id = rid if _REQUEST_ID.match(rid) else new_request_id()
+    g.ctx_tokens = set_for_request(Actor(None, "anonymous"), g.request_id)
+    endpoint = request.endpoint
+    app_state = pingan()
+    if endpoint is None or endpoint_kind(app_state_app(), endpoint) == "tenantless":
+        return None
+    session = app_state.db.session
+    bearer = _bearer()
+    host_tid, explicit = app_state.resolver.resolve(session, request.host)
+    session.rollback()  # end the global look-up's transaction before a tenant is bound
+    tid = host_tid
+    if bearer:
+        tok_tid = auth.token_tenant(bearer)
+        if tok_tid is None:
+            raise Unauthorized("invalid_token", "访问令牌无效")
+        if explicit and host_tid != tok_tid:
+            raise Unauthorized("token_tenant_mismatch", "访问令牌不属于本县")
+        tid = tok_tid
+    if tid is None:
+        raise NotFound("unknown_tenant", "未找到对应的县（租户），请检查访问地址")
+    g.tenant_token = set_tenant(tid)
+    tenant = session.get(Tenant, tid)
+    if tenant is None:
+        raise Unauthorized("invalid_token", "访问令牌无效") if bearer else NotFound("unknown_tenant")
+    if tenant.status != "active":
+        raise Forbidden("tenant_suspended", "该县的服务已暂停，请联系平台运营方")
+    ctx = RequestContext(tenant=tenant, session=session)
+    g.pingan = ctx
+    if bearer:
+        _authenticate_token(ctx, bearer)
+    else:
+        _authenticate_cookie(ctx)
+    ctx.plugins = app_state.plugins.enabled(session, tid)
+    owner = app_state.plugins.blueprint_owner.get(request.blueprint or "")
+    if owner and owner not in ctx.plugins:
+        raise NotFound()
+    if ctx.user is not None and ctx.user.must_change_password and ctx.via == "session" \
+            and endpoint not in PASSWORD_CHANGE_ALLOWED:
+        if wants_json():
+            raise Forbidden("password_change_required", "首次登录请先修改密码")
+        from flask import redirect, url_for
+        return redirect(url_for("web.password"))
+    return None
+
+
+def app_state_app() -> Flask:
+    from flask import current_app
+    return current_app._get_current_object()
+
+
+def _authenticate_token(ctx: RequestContext, token: str) -> None:
+    session = ctx.session
+    if token.startswith("pat_"):
+        found = auth.access_token_user(session, token)
+        client = None
+    else:
+        from core import oauth
+        found, client = oauth.bearer_user(session, token)
+    if found is None:
+        raise Unauthorized("invalid_token", "访问令牌无效、已过期或已被撤销")
+    user, scopes = found
+    ctx.user, ctx.via, ctx.client_id = user, "token", client
+    ctx.grants = load_grants(session, user.id).restrict(scopes)
+    set_actor(Actor(user.id, f"client:{client}" if client else f"user:{user.username}"))
+
+
+def _authenticate_cookie(ctx: RequestContext) -> None:
+    cookie = request.cookies.get("pingan_session")
+    if not cookie:
+        return
+    found = auth.session_user(ctx.session, pingan().config, cookie)
+    if found is None:
+        return
+    ws, user = found
+    ctx.user, ctx.web_session, ctx.via = user, ws, "session"
+    ctx.grants = load_grants(ctx.session, user.id)
+    set_actor(Actor(user.id, f"user:{user.username}"))
+    if request.method not in SAFE_METHODS:
+        presented = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token")
+        if not auth.csrf_ok(ws, presented):
+            raise Forbidden("csrf_failed", "页面已过期，请刷新后重试")
+
+
+def _after_request(response):
+    response.headers.setdefault("X-Request-ID", g.get("request_id", ""))
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if not request.path.startswith("/api/docs"):
+        response.headers.setdefault("Content-Security-Policy",
+                                    "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                                    "frame-ancestors 'none'; form-action 'self'")
+    if "started" in g:
+        log.info("%s %s %s", request.method, request.path, response.status_code,
+                 extra={"method": request.method, "path": request.path, "status": response.status_code,
+                        "duration_ms": round((time.perf_counter() - g.started) * 1000, 1)})
+    return response
+
+
+def _end_request(exc):
+    app_state = pingan()
+    try:
+        app_state.db.session.rollback()
+    finally:
+        app_state.db.session.remove()
+        if "tenant_token" in g:
+            reset_tenant(g.pop("tenant_token"))
+        if "ctx_tokens" in g:
+            reset_for_request(g.pop("ctx_tokens"))
+
+
+def _unexpected(exc: Exception):
+    if isinstance(exc, HTTPException):
+        return error_response(exc.code or 500)
+    log.exception("unhandled error")
+    return error_response(500, "internal_error", "服务器内部错误，请把请求编号告诉管理员")
+
+
+__all__ = ["create_app", "pingan", "Grants"]

@@ -1,0 +1,232 @@
+"""The audit log: an append-only, hash-chained record of every write and every sensitive read.
+
+Every flush of tenant-owned rows appends one entry per created, changed or deleted row with
+the changed fields before and after (sensitive fields appear as ``"***"``, never in plain
+text). Reads of sensitive personal data are appended by :func:`record_read`. Entries of a
+tenant form one chain: ``hash = sha256(prev_hash + canonical entry)``, and the chain head is
+kept in ``audit_head``; ``pingan audit verify`` recomputes it and names the first entry that
+was altered, removed or inserted. On PostgreSQL the app role may only INSERT and SELECT
+``audit_entry`` (see ``core.db.secure_schema``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, event, insert, inspect, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from core.context import current_actor, current_request_id
+from core.db import AwareDateTime, TenantModel, utcnow
+
+GENESIS = "0" * 64
+MASK = "***"
+
+
+class AuditEntry(TenantModel):
+    """One entry of a tenant's chain; ``id`` is the position in the chain (1, 2, 3 …)."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (
+        Index("ix_audit_entry_object", "tenant_id", "object_type", "object_id"),
+        Index("ix_audit_entry_actor", "tenant_id", "actor_id"),
+        Index("ix_audit_entry_at", "tenant_id", "at"),
+        {"info": {"append_only": True}},
+    )
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False, sort_order=-10)
+    at: Mapped[datetime] = mapped_column(AwareDateTime)
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    changes: Mapped[dict] = mapped_column(JSON, default=dict)
+    request_id: Mapped[str | None] = mapped_column(String(32))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(TenantModel):
+    """The last position and hash of a tenant's chain (``id`` is always 0)."""
+
+    __tablename__ = "audit_head"
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64), default=GENESIS)
+
+
+@dataclass
+class Entry:
+    action: str
+    object_type: str
+    object_id: str | None
+    changes: dict
+
+
+# --- writing ------------------------------------------------------------------------------
+
+def _jsonable(value):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+def _canonical(row: dict) -> str:
+    return json.dumps(row, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def entry_hash(row: dict) -> str:
+    fields = {k: row[k] for k in ("tenant_id", "id", "at", "actor_id", "actor", "action",
+                                  "object_type", "object_id", "changes", "request_id", "prev_hash")}
+    at = fields["at"]
+    fields["at"] = at.astimezone(timezone.utc).isoformat() if isinstance(at, datetime) else at
+    return hashlib.sha256(_canonical(fields).encode()).hexdigest()
+
+
+def ensure_head(session: Session, tenant_id: int) -> None:
+    """Create the tenant's chain head (called when a tenant is created)."""
+    exists = session.execute(select(AuditHead.__table__.c.seq).where(
+        AuditHead.__table__.c.tenant_id == tenant_id)).first()
+    if not exists:
+        session.execute(insert(AuditHead.__table__).values(tenant_id=tenant_id, id=0, seq=0, hash=GENESIS))
+
+
+def append(session: Session, tenant_id: int, entries: list[Entry]) -> None:
+    """Append entries to the tenant's chain inside the session's transaction."""
+    if not entries:
+        return
+    head_t = AuditHead.__table__
+    q = select(head_t.c.seq, head_t.c.hash).where(head_t.c.tenant_id == tenant_id, head_t.c.id == 0)
+    if session.bind is not None and session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    head = session.execute(q).first()
+    if head is None:
+        ensure_head(session, tenant_id)
+        seq, prev = 0, GENESIS
+    else:
+        seq, prev = head
+    actor = current_actor()
+    now = utcnow()
+    rows = []
+    for e in entries:
+        seq += 1
+        row = {"tenant_id": tenant_id, "id": seq, "at": now, "actor_id": actor.user_id,
+               "actor": actor.label, "action": e.action, "object_type": e.object_type,
+               "object_id": e.object_id, "changes": _jsonable(e.changes),
+               "request_id": current_request_id(), "prev_hash": prev}
+        row["hash"] = prev = entry_hash(row)
+        rows.append(row)
+    session.execute(insert(AuditEntry.__table__), rows)
+    session.execute(update(head_t).where(head_t.c.tenant_id == tenant_id, head_t.c.id == 0)
+                    .values(seq=seq, hash=prev))
+
+
+def record(session: Session, action: str, object_type: str, object_id=None, changes: dict | None = None,
+           tenant_id: int | None = None) -> None:
+    """Append one event that is not a row change (login, logout, export …)."""
+    from core.db import current_tenant_id
+    append(session, tenant_id or current_tenant_id(),
+           [Entry(action, object_type, None if object_id is None else str(object_id), changes or {})])
+
+
+def record_read(session: Session, object_type: str, object_id, fields: list[str]) -> None:
+    """Log that the current actor saw sensitive fields of an object in plain text."""
+    record(session, "read_sensitive", object_type, object_id, {"fields": sorted(fields)})
+
+
+# --- automatic entries for every flushed row ----------------------------------------------
+
+def _audited(obj) -> bool:
+    return isinstance(obj, TenantModel) and getattr(type(obj), "__audit__", True) \
+        and not isinstance(obj, (AuditEntry, AuditHead))
+
+
+def _value(obj, key: str, value):
+    return MASK if key in getattr(type(obj), "SENSITIVE", ()) and value is not None else _jsonable(value)
+
+
+def _row_changes(obj, kind: str) -> dict:
+    state = inspect(obj)
+    out: dict = {}
+    for attr in state.mapper.column_attrs:
+        key = attr.key
+        if key in ("tenant_id",):
+            continue
+        hist = state.attrs[key].history
+        if kind == "create":
+            value = getattr(obj, key)
+            if value is not None:
+                out[key] = [None, _value(obj, key, value)]
+        elif kind == "delete":
+            value = hist.unchanged[0] if hist.unchanged else (hist.deleted[0] if hist.deleted else None)
+            if value is not None:
+                out[key] = [_value(obj, key, value), None]
+        elif hist.has_changes():
+            before = hist.deleted[0] if hist.deleted else None
+            after = hist.added[0] if hist.added else None
+            if before != after:
+                out[key] = [_value(obj, key, before), _value(obj, key, after)]
+    return out
+
+
+@event.listens_for(Session, "after_flush")
+def _audit_flush(session: Session, flush_context) -> None:
+    by_tenant: dict[int, list[Entry]] = {}
+    for kind, objs in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
+        for obj in objs:
+            if not _audited(obj):
+                continue
+            changes = _row_changes(obj, kind)
+            if kind == "update" and not changes:
+                continue
+            by_tenant.setdefault(obj.tenant_id, []).append(
+                Entry(kind, obj.__tablename__, str(obj.id), changes))
+    for tenant_id, entries in by_tenant.items():
+        append(session, tenant_id, entries)
+
+
+# --- verification -------------------------------------------------------------------------
+
+@dataclass
+class VerifyResult:
+    tenant_id: int
+    entries: int
+    ok: bool
+    problem: str | None = None
+
+
+def verify(session: Session, tenant_id: int, batch: int = 5000) -> VerifyResult:
+    """Recompute the tenant's chain; report the first entry that breaks it."""
+    t = AuditEntry.__table__
+    head = session.execute(select(AuditHead.__table__.c.seq, AuditHead.__table__.c.hash).where(
+        AuditHead.__table__.c.tenant_id == tenant_id)).first()
+    prev, expected_seq, count, last = GENESIS, 1, 0, 0
+    while True:
+        rows = session.execute(select(t).where(t.c.tenant_id == tenant_id, t.c.id > last)
+                               .order_by(t.c.id).limit(batch)).mappings().all()
+        if not rows:
+            break
+        for row in rows:
+            row = dict(row)
+            if row["id"] != expected_seq:
+                return VerifyResult(tenant_id, count, False, f"entry {expected_seq} is missing")
+            if row["prev_hash"] != prev:
+                return VerifyResult(tenant_id, count, False, f"entry {row['id']} does not follow entry {row['id'] - 1}")
+            if entry_hash(row) != row["hash"]:
+                return VerifyResult(tenant_id, count, False, f"entry {row['id']} was altered")
+            prev, expected_seq, last, count = row["hash"], expected_seq + 1, row["id"], count + 1
+    head_seq, head_hash = head if head else (0, GENESIS)
+    if head_seq != count or head_hash != prev:
+        return VerifyResult(tenant_id, count, False,
+                            f"the chain ends at entry {count} but its head says {head_seq}: entries were removed")
+    return VerifyResult(tenant_id, count, True)

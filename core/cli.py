@@ -1,0 +1,316 @@
+"""The ``pingan`` command.
+
+    pingan demo                      embedded DB + demo county + web server + in-process worker
+    pingan serve                     the web server (waitress)
+    pingan worker [--burst]          rq worker with scheduler (needs PINGAN_REDIS_URL)
+    pingan db upgrade                migrations of the core and every installed plugin, then RLS
+    pingan db heads                  the head of each migration branch
+    pingan tenant validate PATH      check a tenants/<slug> folder, every error with file and line/key
+    pingan tenant load PATH [--demo] create or update the tenant from the folder
+    pingan user create …             add a user (password asked, or generated and shown once)
+    pingan audit verify [--tenant]   recompute the audit hash chains
+    pingan crypto newkey KID         print a fresh data key for PINGAN_DATA_KEYS
+    pingan crypto rotate             re-encrypt sensitive fields under the current data key
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from core.config import Config, ConfigError
+
+REPO_TENANTS = Path(__file__).resolve().parent.parent / "tenants"
+
+
+def _config(**overrides) -> Config:
+    try:
+        return Config.from_env(**overrides)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _state(config: Config):
+    from core.app import Pingan
+    from core.auth import HostResolver
+    from core.crypto import configure
+    from core.db import Database
+    from core.plugins import PluginHost
+    import core.schema  # noqa: F401
+    configure(config.data_keys, config.index_key, config.instance_dir)
+    pg = config.database_url.startswith("postgresql")
+    return Pingan(config, Database(config.database_url, app_role=config.db_app_role if pg else None),
+                  PluginHost(), HostResolver(config))
+
+
+@click.group()
+def main() -> None:
+    """Pingan (平安): comprehensive-governance centre platform."""
+
+
+# --- db -----------------------------------------------------------------------------------
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations (core and plugins), then grants and row-level security."""
+    from core.migrate import upgrade
+    from core.plugins import PluginHost
+    config = _config()
+    upgrade(config, PluginHost())
+    click.echo(f"schema up to date ({config.database_url.split('@')[-1]})")
+
+
+@db.command("heads")
+def db_heads() -> None:
+    from core.migrate import heads
+    from core.plugins import PluginHost
+    for label, revs in sorted(heads(PluginHost()).items()):
+        click.echo(f"{label}: {', '.join(revs)}")
+
+
+# --- tenants ------------------------------------------------------------------------------
+
+@main.group()
+def tenant() -> None:
+    """Counties (tenants) and their tenants/<slug> folders."""
+
+
+@tenant.command("validate")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def tenant_validate(path: Path) -> None:
+    """Check a tenant folder; print every problem as file:line-or-key: reason."""
+    from core.plugins import PluginHost
+    from core.tenant_config import validate_folder
+    _, issues = validate_folder(path, PluginHost())
+    for issue in issues:
+        click.echo(f"{path.name}/{issue}", err=True)
+    if issues:
+        raise SystemExit(1)
+    click.echo(f"{path}: ok")
+
+
+@tenant.command("load")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--demo", is_flag=True, help="Also add demo residents and plugin demo data.")
+def tenant_load(path: Path, demo: bool) -> None:
+    """Create or update a tenant from its folder (idempotent)."""
+    state = _state(_config())
+    report = _load(state, path, demo)
+    click.echo(f"tenant {path.name}: {'created' if report.created else 'updated'}, "
+               f"{report.units_added} units added")
+    for username, password in report.users_added.items():
+        click.echo(f"  user {username}  one-time password: {password}")
+
+
+def _load(state, path: Path, demo: bool):
+    from core.context import Actor, acting_as
+    from core.tenant_config import apply, validate_folder
+    spec, issues = validate_folder(path, state.plugins)
+    if issues:
+        for issue in issues:
+            click.echo(f"{path.name}/{issue}", err=True)
+        raise click.ClickException("the tenant folder does not validate; nothing was loaded")
+    with acting_as(Actor(None, "cli:tenant-load")):
+        with state.db.Session() as s, s.begin():
+            return apply(s, spec, state.plugins, demo=demo)
+
+
+# --- users --------------------------------------------------------------------------------
+
+@main.group()
+def user() -> None:
+    """Users of a tenant."""
+
+
+@user.command("create")
+@click.option("--tenant", "slug", required=True)
+@click.option("--username", required=True)
+@click.option("--name", "display_name", required=True)
+@click.option("--unit", "unit_code", required=True, help="Org unit code (from org_units.csv).")
+@click.option("--role", "roles", multiple=True, help="Role key held on that unit (repeatable).")
+@click.option("--password", default=None, help="Omit to generate a one-time password.")
+def user_create(slug, username, display_name, unit_code, roles, password) -> None:
+    """Create a user; the password must be changed at first log-in."""
+    import secrets
+    from core import auth
+    from core.context import Actor, acting_as
+    from core.models import OrgUnit, Role, RoleAssignment, Tenant, User
+    state = _state(_config())
+    with state.db.Session() as s:
+        tid = s.scalar(select(Tenant.id).where(Tenant.slug == slug))
+    if tid is None:
+        raise click.ClickException(f"no tenant {slug!r}")
+    generated = password is None
+    password = password or secrets.token_urlsafe(9)
+    try:
+        with acting_as(Actor(None, "cli:user-create")), state.db.transaction(tid) as s:
+            unit = s.scalar(select(OrgUnit).where(OrgUnit.code == unit_code))
+            if unit is None:
+                raise click.ClickException(f"no unit with code {unit_code!r}")
+            if s.scalar(select(User.id).where(User.username == username)):
+                raise click.ClickException(f"user {username!r} exists")
+            u = User(username=username, display_name=display_name, org_unit_id=unit.id,
+                     password_hash=auth.hash_password(password), must_change_password=True)
+            s.add(u)
+            s.flush()
+            for key in roles:
+                role = s.scalar(select(Role).where(Role.key == key))
+                if role is None:
+                    raise click.ClickException(f"no role {key!r}")
+                s.add(RoleAssignment(user_id=u.id, role_id=role.id, org_unit_id=unit.id))
+    except Exception as exc:
+        from core.errors import PinganError
+        if isinstance(exc, PinganError):
+            raise click.ClickException(exc.message) from None
+        raise
+    click.echo(f"user {username} created" + (f"; one-time password: {password}" if generated else ""))
+
+
+# --- audit --------------------------------------------------------------------------------
+
+@main.group()
+def audit() -> None:
+    """The audit log."""
+
+
+@audit.command("verify")
+@click.option("--tenant", "slug", default=None, help="One tenant (default: all).")
+def audit_verify(slug) -> None:
+    """Recompute each tenant's hash chain; exit 1 and name the entry if one is broken."""
+    from core import audit as audit_mod
+    from core.models import Tenant
+    state = _state(_config())
+    with state.db.Session() as s:
+        q = select(Tenant.id, Tenant.slug)
+        tenants = s.execute(q.where(Tenant.slug == slug) if slug else q).all()
+    if slug and not tenants:
+        raise click.ClickException(f"no tenant {slug!r}")
+    bad = 0
+    for tid, tslug in tenants:
+        with state.db.transaction(tid) as s:
+            result = audit_mod.verify(s, tid)
+        if result.ok:
+            click.echo(f"{tslug}: ok ({result.entries} entries)")
+        else:
+            bad += 1
+            click.echo(f"{tslug}: BROKEN after {result.entries} good entries: {result.problem}", err=True)
+    if bad:
+        raise SystemExit(1)
+
+
+# --- crypto -------------------------------------------------------------------------------
+
+@main.group()
+def crypto() -> None:
+    """Keys of sensitive fields."""
+
+
+@crypto.command("newkey")
+@click.argument("kid")
+def crypto_newkey(kid: str) -> None:
+    """Print ``KID:base64key``; put it first in PINGAN_DATA_KEYS, then run ``crypto rotate``."""
+    from core.crypto import new_key_line
+    click.echo(new_key_line(kid))
+
+
+@crypto.command("rotate")
+def crypto_rotate() -> None:
+    """Re-encrypt every sensitive value not yet under the current data key."""
+    from sqlalchemy import text
+    from core.crypto import Encrypted, ring
+    from core.db import Base, TENANT, table_class
+    from core.models import Tenant
+    state = _state(_config())
+    with state.db.Session() as s:
+        tenant_ids = s.scalars(select(Tenant.id)).all()
+    total = 0
+    for table in Base.metadata.sorted_tables:
+        cols = [c.name for c in table.columns if isinstance(c.type, Encrypted)]
+        if not cols or table_class(table) != TENANT:
+            continue
+        for tid in tenant_ids:
+            with state.db.transaction(tid) as s:
+                for col in cols:
+                    rows = s.execute(text(f'SELECT id, "{col}" FROM "{table.name}" WHERE tenant_id = :t AND "{col}" IS NOT NULL'),
+                                     {"t": tid}).all()
+                    for rid, stored in rows:
+                        if ring().needs_rotation(stored):
+                            s.execute(text(f'UPDATE "{table.name}" SET "{col}" = :v WHERE tenant_id = :t AND id = :i'),
+                                      {"v": ring().encrypt(ring().decrypt(stored)), "t": tid, "i": rid})
+                            total += 1
+    click.echo(f"re-encrypted {total} values")
+
+
+# --- serving ------------------------------------------------------------------------------
+
+def _serve(app, host: str, port: int, threads: int) -> None:
+    from waitress import serve
+    serve(app, host=host, port=port, threads=threads, ident="pingan")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--threads", default=8, show_default=True)
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the web app (and, without Redis, run jobs in-process)."""
+    from core import jobs
+    from core.app import create_app, pingan
+    app = create_app(_config())
+    if not app.extensions["pingan"].config.redis_url:
+        jobs.start_inprocess(pingan(app))
+    click.echo(f"Pingan on http://{host}:{port}/")
+    _serve(app, host, port, threads)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Run what is queued, then exit.")
+def worker(burst: bool) -> None:
+    """An rq worker with its scheduler, plus the periodic plugin jobs."""
+    from core import jobs
+    jobs.serve_jobs(_state(_config()), burst=burst)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--tenant-folder", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=REPO_TENANTS / "demo", show_default=True)
+@click.option("--no-serve", is_flag=True, help="Set up and exit (for measurements and CI).")
+def demo(host: str, port: int, tenant_folder: Path, no_serve: bool) -> None:
+    """Embedded default with the demo county: SQLite, in-process worker, web server."""
+    started = time.perf_counter()
+    from core import jobs
+    from core.app import create_app, pingan
+    from core.migrate import upgrade
+    from core.models import Tenant
+    import tomllib
+    slug = tomllib.loads((tenant_folder / "tenant.toml").read_text(encoding="utf-8")).get("slug", "demo")
+    config = _config(default_tenant=slug)
+    app = create_app(config)
+    state = pingan(app)
+    upgrade(config, state.plugins)
+    with state.db.Session() as s:
+        exists = s.scalar(select(Tenant.id).where(Tenant.slug == slug))
+    if not exists:
+        report = _load(state, tenant_folder, demo=True)
+        click.echo(f"loaded demo county: {report.units_added} units, {len(report.users_added)} users")
+    ready = time.perf_counter() - started
+    click.echo(f"ready in {ready:.2f}s  database: {config.database_url}")
+    click.echo(f"open http://{host}:{port}/   (accounts: docs/demo.md; password in {tenant_folder}/tenant.toml)")
+    if no_serve:
+        return
+    jobs.start_inprocess(state)
+    _serve(app, host, port, 8)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Configuration from environment variables.
+
+Every setting Pingan reads is declared once in ``SETTINGS`` below; ``docs/configuration.md``
+is checked against this table by ``tests/test_contracts.py``. Nothing else in the code base
+reads ``os.environ`` for Pingan settings.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable Pingan."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    default: str | None
+    doc: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("PINGAN_ENV", "development",
+            "`development`, `test` or `production`. Production refuses to start without a real "
+            "secret key and data keys."),
+    Setting("PINGAN_DATABASE_URL", None,
+            "SQLAlchemy URL. Unset: an SQLite file under `PINGAN_INSTANCE_DIR` (embedded default). "
+            "PostgreSQL: `postgresql+psycopg://user@host/db`."),
+    Setting("PINGAN_REDIS_URL", None,
+            "Redis URL for the job queue (`redis://host:6379/0`). Unset: jobs run in an in-process "
+            "worker thread (embedded default)."),
+    Setting("PINGAN_DB_APP_ROLE", "pingan_app",
+            "PostgreSQL role the application runs as (`SET ROLE` on connect). It owns no table and "
+            "has no BYPASSRLS; `pingan db upgrade` creates it and grants it what it may do. Empty "
+            "string: do not switch role (only when the login role already is that role)."),
+    Setting("PINGAN_SECRET_KEY", None,
+            "Key for signing cookies and CSRF tokens. Required in production (32+ characters)."),
+    Setting("PINGAN_DATA_KEYS", None,
+            "Keys for sensitive fields at rest: `kid:base64key[,kid:base64key…]`, 32-byte keys, the "
+            "first encrypts, all decrypt (key rotation: put the new key first, run "
+            "`pingan crypto rotate`). Required in production."),
+    Setting("PINGAN_INDEX_KEY", None,
+            "Key for the keyed-hash blind index of sensitive fields (base64, 32 bytes). Required in "
+            "production; never rotate it without `pingan crypto reindex`."),
+    Setting("PINGAN_DEFAULT_TENANT", None,
+            "Slug of the tenant served on host names that map to no tenant (single-county "
+            "installs and the demo)."),
+    Setting("PINGAN_BASE_DOMAIN", None,
+            "Tenants are also served at `<slug>.<PINGAN_BASE_DOMAIN>`."),
+    Setting("PINGAN_INSTANCE_DIR", "instance",
+            "Folder for the embedded database, uploads and other local state."),
+    Setting("PINGAN_LOG_LEVEL", "INFO", "Log level of the JSON log on standard error."),
+    Setting("PINGAN_SESSION_IDLE_MINUTES", "30", "Web session idle timeout."),
+    Setting("PINGAN_SESSION_MAX_HOURS", "12", "Web session absolute timeout."),
+    Setting("PINGAN_LOGIN_MAX_FAILURES", "5",
+            "Failed logins in a row that lock an account."),
+    Setting("PINGAN_LOGIN_LOCK_MINUTES", "15", "How long a locked account stays locked."),
+    Setting("PINGAN_LOGIN_IP_LIMIT", "20",
+            "Failed logins from one address per 10 minutes before that address is refused (429)."),
+    Setting("PINGAN_COOKIE_SECURE", "auto",
+            "`true`, `false` or `auto` (secure cookies in production)."),
+    Setting("PINGAN_TRUSTED_PROXIES", "0",
+            "How many reverse proxies in front set X-Forwarded-For/-Host (0: trust none)."),
+)
+
+_BY_ENV = {s.env: s for s in SETTINGS}
+
+
+def env(name: str) -> str | None:
+    """Read one declared setting (unknown names are a programming error)."""
+    setting = _BY_ENV[name]
+    value = os.environ.get(name)
+    return setting.default if value in (None, "") else value
+
+
+@dataclass
+class Config:
+    env: str = "development"
+    database_url: str = ""
+    redis_url: str | None = None
+    db_app_role: str = "pingan_app"
+    secret_key: str = ""
+    data_keys: str | None = None
+    index_key: str | None = None
+    default_tenant: str | None = None
+    base_domain: str | None = None
+    instance_dir: Path = Path("instance")
+    log_level: str = "INFO"
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    login_max_failures: int = 5
+    login_lock_minutes: int = 15
+    login_ip_limit: int = 20
+    cookie_secure: bool = False
+    trusted_proxies: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Config":
+        instance = Path(env("PINGAN_INSTANCE_DIR") or "instance").resolve()
+        cfg = cls(
+            env=env("PINGAN_ENV") or "development",
+            database_url=env("PINGAN_DATABASE_URL") or "",
+            redis_url=env("PINGAN_REDIS_URL"),
+            db_app_role=env("PINGAN_DB_APP_ROLE") or "",
+            secret_key=env("PINGAN_SECRET_KEY") or "",
+            data_keys=env("PINGAN_DATA_KEYS"),
+            index_key=env("PINGAN_INDEX_KEY"),
+            default_tenant=env("PINGAN_DEFAULT_TENANT"),
+            base_domain=env("PINGAN_BASE_DOMAIN"),
+            instance_dir=instance,
+            log_level=(env("PINGAN_LOG_LEVEL") or "INFO").upper(),
+            session_idle_minutes=_int("PINGAN_SESSION_IDLE_MINUTES"),
+            session_max_hours=_int("PINGAN_SESSION_MAX_HOURS"),
+            login_max_failures=_int("PINGAN_LOGIN_MAX_FAILURES"),
+            login_lock_minutes=_int("PINGAN_LOGIN_LOCK_MINUTES"),
+            login_ip_limit=_int("PINGAN_LOGIN_IP_LIMIT"),
+            trusted_proxies=_int("PINGAN_TRUSTED_PROXIES"),
+        )
+        secure = (env("PINGAN_COOKIE_SECURE") or "auto").lower()
+        cfg.cookie_secure = cfg.is_production if secure == "auto" else secure == "true"
+        for key, value in overrides.items():
+            setattr(cfg, key, value)
+        cfg.finish()
+        return cfg
+
+    def finish(self) -> None:
+        """Fill embedded defaults, then refuse what production must not run with."""
+        if not self.database_url:
+            self.instance_dir.mkdir(parents=True, exist_ok=True)
+            self.database_url = f"sqlite:///{self.instance_dir / 'pingan.sqlite3'}"
+        if self.is_production:
+            problems = []
+            if len(self.secret_key) < 32:
+                problems.append("PINGAN_SECRET_KEY must be set to a random string of 32+ characters")
+            if not self.data_keys:
+                problems.append("PINGAN_DATA_KEYS must be set (see docs/configuration.md)")
+            if not self.index_key:
+                problems.append("PINGAN_INDEX_KEY must be set (see docs/configuration.md)")
+            if problems:
+                raise ConfigError("refusing to start in production: " + "; ".join(problems))
+        else:
+            self.secret_key = self.secret_key or _dev_secret(self.instance_dir)
+
+
+def _int(name: str) -> int:
+    raw = env(name)
+    try:
+        return int(raw or "0")
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _dev_secret(instance_dir: Path) -> str:
+    """A per-install random secret for development, kept so sessions survive restarts."""
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    path = instance_dir / "dev-secret-key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()

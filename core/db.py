@@ -1,0 +1,365 @@
+"""Database engine, sessions and the tenant guard.
+
+Every table is one of three classes, declared by the base its model derives from (the one
+place tables are classified; ``tests/test_schema.py`` fails on any other table):
+
+- ``TenantModel`` — a county's data. ``tenant_id`` leads the primary key, every unique key
+  and every foreign key (Citus-ready: ``tenant_id`` is the distribution column). The ORM
+  guard adds ``tenant_id = <bound tenant>`` to every query and refuses one with no tenant
+  bound; on PostgreSQL, row-level security is the second line of defence.
+- ``ReferenceModel`` — shared read-mostly data, the same for every tenant (Citus reference
+  tables).
+- ``GlobalModel`` — platform data that is not a county's: tenants, their host names.
+
+The bound tenant lives in a context variable set by :func:`bind_tenant`; web requests, jobs
+and CLI commands bind it before they touch tenant data.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+from sqlalchemy import (BigInteger, DateTime, ForeignKey, ForeignKeyConstraint, MetaData, Table, create_engine,
+                        event, inspect, text)
+from sqlalchemy.engine import Engine
+from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import (DeclarativeBase, Mapped, Session, mapped_column, scoped_session,
+                            sessionmaker, with_loader_criteria)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+TENANT, REFERENCE, GLOBAL = "tenant", "reference", "global"
+ID_SEQUENCE = "pingan_id_seq"
+
+
+class TenantNotBound(RuntimeError):
+    """A query of tenant-owned data ran with no tenant bound."""
+
+
+class TenantMismatch(RuntimeError):
+    """An object of one tenant was written while another tenant is bound."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class AwareDateTime(TypeDecorator):
+    """Timezone-aware datetimes on SQLite and PostgreSQL alike, stored as UTC."""
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime written to the database; use core.db.utcnow()")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    __pingan_class__: str | None = None
+
+
+def _next_id(context) -> int:
+    """Next id from the platform-wide sequence (PostgreSQL) or its one-row table (SQLite)."""
+    conn = context.connection
+    if conn.dialect.name == "postgresql":
+        return conn.execute(text(f"SELECT nextval('{ID_SEQUENCE}')")).scalar_one()
+    return conn.execute(text(f"UPDATE {ID_SEQUENCE} SET value = value + 1 RETURNING value")).scalar_one()
+
+
+class TenantModel(Base):
+    """Base of every tenant-owned table. Subclasses get ``tenant_id`` and ``id`` as the key."""
+
+    __abstract__ = True
+    __pingan_class__ = TENANT
+    tenant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("tenant.id"), primary_key=True, sort_order=-20)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, default=_next_id, sort_order=-10)
+
+
+class ReferenceModel(Base):
+    __abstract__ = True
+    __pingan_class__ = REFERENCE
+
+
+class GlobalModel(Base):
+    __abstract__ = True
+    __pingan_class__ = GLOBAL
+
+
+def tenant_fk(columns: str | list[str], target: str, ondelete: str | None = None) -> ForeignKeyConstraint:
+    """A foreign key that includes ``tenant_id``: ``tenant_fk("parent_id", "org_unit")``.
+
+    ``target`` is a tenant table whose key is ``(tenant_id, id)``; a list of columns names the
+    local columns matching the target's key after ``tenant_id``.
+    """
+    cols = [columns] if isinstance(columns, str) else list(columns)
+    remote = ["id"] if len(cols) == 1 else cols
+    return ForeignKeyConstraint(["tenant_id", *cols], [f"{target}.tenant_id", *(f"{target}.{c}" for c in remote)],
+                                ondelete=ondelete)
+
+
+def table_class(table: Table) -> str | None:
+    """``tenant``, ``reference``, ``global`` — or None for a table no model classifies."""
+    return table.info.get("pingan_class")
+
+
+@event.listens_for(Base, "instrument_class", propagate=True)
+def _classify(mapper, cls) -> None:
+    table = getattr(cls, "__table__", None)
+    if table is not None and cls.__pingan_class__:
+        table.info["pingan_class"] = cls.__pingan_class__
+
+
+def tenant_tables() -> list[Table]:
+    return [t for t in Base.metadata.sorted_tables if table_class(t) == TENANT]
+
+
+# --- the bound tenant ---------------------------------------------------------------------
+
+_tenant: contextvars.ContextVar[int | None] = contextvars.ContextVar("pingan_tenant", default=None)
+_guard_on: contextvars.ContextVar[bool] = contextvars.ContextVar("pingan_guard_on", default=True)
+
+
+@contextlib.contextmanager
+def bind_tenant(tenant_id: int | None) -> Iterator[None]:
+    token = _tenant.set(tenant_id)
+    try:
+        yield
+    finally:
+        _tenant.reset(token)
+
+
+def set_tenant(tenant_id: int | None) -> contextvars.Token:
+    """Bind for the rest of the current context (a web request); undo with ``reset_tenant``."""
+    return _tenant.set(tenant_id)
+
+
+def reset_tenant(token: contextvars.Token) -> None:
+    _tenant.reset(token)
+
+
+def current_tenant_id() -> int:
+    tid = _tenant.get()
+    if tid is None:
+        raise TenantNotBound("no tenant is bound: wrap the work in core.db.bind_tenant(tenant_id)")
+    return tid
+
+
+def bound_tenant_id() -> int | None:
+    return _tenant.get()
+
+
+@contextlib.contextmanager
+def orm_guard_disabled_unsafe() -> Iterator[None]:
+    """Switch the ORM guard off. Only for tests proving RLS alone holds; never in product code."""
+    token = _guard_on.set(False)
+    try:
+        yield
+    finally:
+        _guard_on.reset(token)
+
+
+def _is_tenant_mapper(mapper) -> bool:
+    return issubclass(mapper.class_, TenantModel)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _guard_queries(state) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if not _guard_on.get():
+        return
+    if not any(_is_tenant_mapper(m) for m in state.all_mappers):
+        return
+    tid = _tenant.get()
+    if tid is None:
+        raise TenantNotBound("query of tenant-owned data with no tenant bound")
+    _sync_transaction_tenant(state.session, tid)
+    state.statement = state.statement.options(
+        with_loader_criteria(TenantModel, lambda cls: cls.tenant_id == tid, include_aliases=True))
+
+
+def _sync_transaction_tenant(session: Session, tid: int) -> None:
+    """The transaction's tenant (what RLS sees) must be the bound one.
+
+    A transaction that began with no tenant bound (it read only global tables) takes the
+    tenant now; one that began under another tenant is refused.
+    """
+    begun = session.info.get("pingan_tx_tenant")
+    if begun == tid:
+        return
+    if begun is not None:
+        raise TenantMismatch("the bound tenant changed inside a transaction")
+    adopt_tenant(session, tid)
+
+
+@event.listens_for(Session, "before_flush")
+def _guard_writes(session: Session, flush_context, instances) -> None:
+    tid = _tenant.get()
+    if tid is not None and any(isinstance(o, TenantModel) for o in (*session.new, *session.dirty, *session.deleted)):
+        _sync_transaction_tenant(session, tid)
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if not isinstance(obj, TenantModel):
+            continue
+        if tid is None:
+            raise TenantNotBound(f"writing {type(obj).__name__} with no tenant bound")
+        if obj.tenant_id is None and obj in session.new:
+            obj.tenant_id = tid
+        elif obj.tenant_id != tid:
+            raise TenantMismatch(f"{type(obj).__name__} of tenant {obj.tenant_id} written under tenant {tid}")
+        if obj not in session.new and inspect(obj).attrs.tenant_id.history.has_changes():
+            raise TenantMismatch("tenant_id of a stored row cannot change")
+
+
+@event.listens_for(Session, "after_begin")
+def _set_rls_tenant(session: Session, transaction, connection) -> None:
+    tid = _tenant.get()
+    session.info["pingan_tx_tenant"] = tid
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT set_config('pingan.tenant_id', :t, true)"),
+                           {"t": "" if tid is None else str(tid)})
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _clear_tx_tenant(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop("pingan_tx_tenant", None)
+
+
+# --- engine and sessions ------------------------------------------------------------------
+
+class Database:
+    """The engine and the session factory of one running Pingan (web, worker or CLI)."""
+
+    def __init__(self, url: str, app_role: str | None = None, **engine_kw) -> None:
+        self.url = url
+        self.engine = make_engine(url, app_role=app_role, **engine_kw)
+        self.Session = sessionmaker(self.engine, expire_on_commit=False)
+        self.session = scoped_session(self.Session)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextlib.contextmanager
+    def transaction(self, tenant_id: int | None = None) -> Iterator[Session]:
+        """A fresh session in one transaction, bound to ``tenant_id`` (jobs and CLI use this)."""
+        with bind_tenant(tenant_id if tenant_id is not None else _tenant.get()):
+            with self.Session() as s, s.begin():
+                yield s
+
+    def dispose(self) -> None:
+        self.session.remove()
+        self.engine.dispose()
+
+
+def make_engine(url: str, app_role: str | None = None, **kw) -> Engine:
+    if url.startswith("sqlite"):
+        kw.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, **kw)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            # pysqlite's own transaction handling is off (below). Take the write lock up front:
+            # a deferred BEGIN that later writes can fail with SQLITE_BUSY when another thread
+            # (the in-process worker) wrote meanwhile; IMMEDIATE waits on busy_timeout instead.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_autocommit(dbapi_conn, record):
+            dbapi_conn.isolation_level = None
+        return engine
+
+    kw.setdefault("pool_pre_ping", True)
+    engine = create_engine(url, **kw)
+    if app_role:
+        @event.listens_for(engine, "connect")
+        def _set_role(dbapi_conn, record):
+            cur = dbapi_conn.cursor()
+            cur.execute(f'SET ROLE "{app_role}"')
+            cur.close()
+            dbapi_conn.commit()
+    return engine
+
+
+# --- PostgreSQL security: app role, grants, row-level security --------------------------
+
+def secure_schema(conn, app_role: str) -> None:
+    """Create the app role and apply grants and RLS to every table (idempotent).
+
+    Run by ``pingan db upgrade`` after migrations, as the owner of the schema. The app role
+    owns nothing and has no BYPASSRLS; on tenant tables RLS is enabled and forced and the
+    policy reads the tenant the session bound with ``SET LOCAL`` (``set_config(..., true)``).
+    The audit tables take INSERT and SELECT only.
+    """
+    if conn.dialect.name != "postgresql" or not app_role:
+        return
+    exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": app_role}).first()
+    if not exists:
+        conn.execute(text(f'CREATE ROLE "{app_role}" NOLOGIN NOBYPASSRLS'))
+    conn.execute(text(f'GRANT "{app_role}" TO CURRENT_USER'))
+    conn.execute(text(f'GRANT USAGE ON SCHEMA public TO "{app_role}"'))
+    conn.execute(text(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{app_role}"'))
+    present = set(inspect(conn).get_table_names())
+    for table in Base.metadata.sorted_tables:
+        if table.name not in present:
+            continue
+        name = table.name
+        conn.execute(text(f'REVOKE ALL ON "{name}" FROM "{app_role}"'))
+        if table.info.get("append_only"):
+            conn.execute(text(f'GRANT SELECT, INSERT ON "{name}" TO "{app_role}"'))
+        else:
+            conn.execute(text(f'GRANT SELECT, INSERT, UPDATE, DELETE ON "{name}" TO "{app_role}"'))
+        if table_class(table) == TENANT:
+            conn.execute(text(f'ALTER TABLE "{name}" ENABLE ROW LEVEL SECURITY'))
+            conn.execute(text(f'ALTER TABLE "{name}" FORCE ROW LEVEL SECURITY'))
+            conn.execute(text(f'DROP POLICY IF EXISTS tenant_isolation ON "{name}"'))
+            conn.execute(text(
+                f'CREATE POLICY tenant_isolation ON "{name}" '
+                f"USING (tenant_id = NULLIF(current_setting('pingan.tenant_id', true), '')::bigint) "
+                f"WITH CHECK (tenant_id = NULLIF(current_setting('pingan.tenant_id', true), '')::bigint)"))
+    conn.execute(text("GRANT SELECT ON alembic_version TO \"%s\"" % app_role))
+
+
+def next_id(session: Session) -> int:
+    """Take an id from the platform sequence now (when a row needs its id before flush)."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        return conn.execute(text(f"SELECT nextval('{ID_SEQUENCE}')")).scalar_one()
+    return conn.execute(text(f"UPDATE {ID_SEQUENCE} SET value = value + 1 RETURNING value")).scalar_one()
+
+
+def adopt_tenant(session: Session, tenant_id: int) -> None:
+    """Point the open transaction at ``tenant_id`` (the bound tenant must already be it).
+
+    Only for the transaction that creates a tenant: it began with no tenant bound, and its
+    remaining writes belong to the new tenant.
+    """
+    if _tenant.get() != tenant_id:
+        raise TenantMismatch("bind the tenant first (core.db.bind_tenant)")
+    session.info["pingan_tx_tenant"] = tenant_id
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT set_config('pingan.tenant_id', :t, true)"), {"t": str(tenant_id)})

@@ -1,0 +1,65 @@
+"""The one error format of the API and the exceptions that produce it.
+
+Every 4xx answer has the same JSON body::
+
+    {"status": 422, "code": "invalid", "message": "请求参数有误",
+     "errors": {"json": {"name": ["必填"]}}}
+
+``code`` is machine-readable and stable; ``message`` is for people (Chinese first);
+``errors`` names the fields at fault, by location (``json``, ``query``, ``path``) as
+flask-smorest reports them. Raise these from any layer; the app turns them into responses.
+"""
+from __future__ import annotations
+
+
+class PinganError(Exception):
+    status = 400
+    code = "bad_request"
+    message = "请求有误"
+
+    def __init__(self, code: str | None = None, message: str | None = None,
+                 errors: dict | None = None) -> None:
+        super().__init__(message or self.message)
+        self.code = code or self.code
+        self.message = message or self.message
+        self.errors = errors or {}
+
+    def body(self) -> dict:
+        out = {"status": self.status, "code": self.code, "message": self.message}
+        if self.errors:
+            out["errors"] = self.errors
+        return out
+
+
+class BadRequest(PinganError):
+    pass
+
+
+class Unauthorized(PinganError):
+    status, code, message = 401, "unauthorized", "请先登录"
+
+
+class Forbidden(PinganError):
+    status, code, message = 403, "forbidden", "没有权限执行此操作"
+
+
+class NotFound(PinganError):
+    status, code, message = 404, "not_found", "对象不存在或不在您的管辖范围内"
+
+
+class Conflict(PinganError):
+    status, code, message = 409, "conflict", "当前状态不允许此操作"
+
+
+class Invalid(PinganError):
+    """A field's value is unacceptable: ``Invalid("name", "too_long", "名称过长")``."""
+
+    status, code, message = 422, "invalid", "请求参数有误"
+
+    def __init__(self, field: str, code: str, message: str, location: str = "json") -> None:
+        super().__init__(code, message, {location: {field: [message]}})
+        self.field = field
+
+
+class TooManyRequests(PinganError):
+    status, code, message = 429, "too_many_requests", "请求过于频繁，请稍后再试"

@@ -1,0 +1,174 @@
+"""Hook specifications: everything a Pingan plugin can contribute.
+
+A plugin is a module (or an object) with functions marked ``@hookimpl`` (import it from
+``core.sdk``), registered under the entry-point group ``pingan.plugins``. Built-in plugins
+in ``plugins/`` are registered exactly the same way, by the ``pingan`` distribution.
+
+Contribution hooks are called once, when the app (or worker, or CLI) starts, for every
+*installed* plugin; what they return is recorded as belonging to that plugin. At request
+time the core shows a tenant only the contributions of the plugins that tenant has
+*enabled*: routes of a disabled plugin answer 404, its menu items and widgets are gone, its
+jobs skip the tenant.
+
+Implementations may accept fewer arguments than the spec lists (pluggy passes by name), so
+a spec can grow without breaking plugins. Results of non-``firstresult`` hooks are lists,
+one item per plugin, in no guaranteed order. ``docs/plugin_hooks.md`` documents each hook
+and ``tests/test_contracts.py`` checks that it does, signature by signature.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("pingan")
+hookimpl = pluggy.HookimplMarker("pingan")
+
+
+# --- identity and configuration -----------------------------------------------------------
+
+@hookspec(firstresult=True)
+def pingan_plugin_info() -> dict | None:
+    """Describe the plugin for the module catalog.
+
+    Called on each plugin separately (through ``PluginHost.call_for``), at start-up.
+
+    :return: ``{"title": "信访", "title_en": "Petitions", "description": "…",
+        "version": "1.0"}``. ``title`` is required and shown to county admins.
+    """
+
+
+@hookspec
+def pingan_permissions() -> list:
+    """Declare the plugin's permissions.
+
+    Called at start-up. Every code must start with the plugin's name and a dot
+    (``petition.case.create``); a code declared twice stops start-up with an error.
+
+    :return: a list of ``sdk.Permission``.
+    """
+
+
+@hookspec
+def pingan_default_roles() -> list:
+    """Offer role bundles a county can adopt (``tenants/<slug>/tenant.toml`` may extend them).
+
+    Called at start-up and when a tenant is loaded.
+
+    :return: a list of ``sdk.RoleTemplate`` (key, name, name_en, permissions). A core role
+        with the same key gets the listed permissions added.
+    """
+
+
+@hookspec(firstresult=True)
+def pingan_settings_schema() -> Any:
+    """The marshmallow schema of the plugin's per-tenant settings.
+
+    Called when settings are validated: ``pingan tenant validate``, loading a tenant, and
+    the county admin saving the module's settings. Fields with ``load_default`` give the
+    defaults; unknown keys are rejected. Settings that fail validation never take effect,
+    and a plugin whose stored settings cannot be read is treated as disabled (fail closed).
+
+    :return: a ``marshmallow.Schema`` subclass, or None for a plugin without settings.
+    """
+
+
+@hookspec(firstresult=True)
+def pingan_migrations_dir() -> str | None:
+    """Folder of the plugin's Alembic revisions (its own branch, labelled with its name).
+
+    Called by ``pingan db upgrade`` and the migration tests. The first revision must have
+    ``down_revision = None``, ``branch_labels = ("<plugin>",)`` and
+    ``depends_on = "core@head"``-style dependencies on the core revision it needs. Tables
+    are named ``<plugin>_…`` and derive from ``sdk.TenantModel``.
+
+    :return: an absolute path, or None when the plugin has no tables.
+    """
+
+
+# --- web and API --------------------------------------------------------------------------
+
+@hookspec
+def pingan_api_blueprints() -> list:
+    """flask-smorest blueprints of the plugin's REST API.
+
+    Called once when the app is created; each blueprint is registered on the API under
+    ``/api/<plugin>/…`` (its ``url_prefix`` must start so) and appears in the OpenAPI
+    document. Every view must be guarded with ``sdk.requires("<permission>")`` (or
+    ``sdk.public``): the app refuses to start otherwise.
+
+    :return: a list of ``flask_smorest.Blueprint``.
+    """
+
+
+@hookspec
+def pingan_web_blueprints() -> list:
+    """Flask blueprints of the plugin's web pages (templates and static files included).
+
+    Called once when the app is created. Same guard rule as ``pingan_api_blueprints``.
+
+    :return: a list of ``flask.Blueprint``.
+    """
+
+
+@hookspec
+def pingan_menu_items() -> list:
+    """Entries of the main menu.
+
+    Called at start-up; at request time an item is shown when its plugin is enabled for the
+    tenant and the user holds its ``permission``.
+
+    :return: a list of ``sdk.MenuItem`` (key, title, title_en, endpoint, permission, order).
+    """
+
+
+@hookspec
+def pingan_dashboard_widgets() -> list:
+    """Widgets of the home dashboard.
+
+    Called at start-up; shown like menu items. ``render(ctx)`` is called per request with an
+    ``sdk.RequestContext`` and returns HTML-safe markup or a dict for the JSON dashboard.
+
+    :return: a list of ``sdk.Widget``.
+    """
+
+
+# --- background work ----------------------------------------------------------------------
+
+@hookspec
+def pingan_scheduled_jobs() -> list:
+    """Periodic jobs.
+
+    Called by the worker at start-up. The scheduler enqueues each job once per slot of
+    ``every_minutes`` for every tenant that has the plugin enabled, with a job id unique per
+    (job, tenant, slot) so a slot is never run twice. The function receives ``tenant_id``
+    only and runs with that tenant bound.
+
+    :return: a list of ``sdk.ScheduledJob`` (name, func, every_minutes).
+    """
+
+
+# --- data ---------------------------------------------------------------------------------
+
+@hookspec
+def pingan_demo_data(session: Any, tenant: Any, settings: dict) -> None:
+    """Add the plugin's demo records to a tenant being loaded with ``--demo``.
+
+    Called by ``pingan tenant load --demo`` and ``pingan demo`` after the org tree, users and
+    roles exist, inside the loading transaction with the tenant bound.
+
+    :param session: the SQLAlchemy session to add rows to.
+    :param tenant: the ``Tenant`` being loaded.
+    :param settings: the plugin's validated settings for this tenant.
+    """
+
+
+@hookspec
+def pingan_indicators() -> list:
+    """Figures the scoring module can use in a county's rubric.
+
+    Called at start-up. ``compute(session, unit_id, period_start, period_end)`` returns a
+    number for one org unit's subtree and period, with the tenant bound.
+
+    :return: a list of ``sdk.Indicator`` (key, title, title_en, unit, compute).
+    """

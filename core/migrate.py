@@ -1,0 +1,59 @@
+"""``pingan db upgrade``: run the core's and every installed plugin's migrations, then secure.
+
+Migrations run as the schema owner (the login role of ``PINGAN_DATABASE_URL``), never as
+the app role. After them, on PostgreSQL, ``core.db.secure_schema`` (re)applies grants and
+row-level security to every table, plugin tables included.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
+
+from core.config import Config
+import core.schema  # noqa: F401  (every core table in the metadata)
+from core.db import secure_schema
+from core.plugins import PluginHost
+
+HERE = Path(__file__).parent / "migrations"
+
+
+def alembic_config(host: PluginHost, connection=None) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(HERE))
+    locations = [str(HERE / "versions")]
+    for contrib in host.plugins.values():
+        if contrib.migrations_dir:
+            locations.append(str(Path(contrib.migrations_dir).resolve()))
+    cfg.set_main_option("version_locations", " ".join(locations))
+    cfg.set_main_option("path_separator", "space")
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def heads(host: PluginHost) -> dict[str, list[str]]:
+    """Branch label → its heads (a healthy tree has exactly one per branch)."""
+    script = ScriptDirectory.from_config(alembic_config(host))
+    out: dict[str, list[str]] = {}
+    for head in script.get_revisions("heads"):
+        for rev in script.iterate_revisions(head.revision, "base"):
+            if rev.branch_labels:
+                for label in rev.branch_labels:
+                    out.setdefault(label, [])
+                    if head.revision not in out[label]:
+                        out[label].append(head.revision)
+                break
+    return out
+
+
+def upgrade(config: Config, host: PluginHost, target: str = "heads") -> None:
+    engine = create_engine(config.database_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(host, conn), target)
+            secure_schema(conn, config.db_app_role)
+    finally:
+        engine.dispose()

@@ -1,0 +1,252 @@
+"""The core's tables: tenants, the org tree, people, users, roles and sessions.
+
+Names follow ../shared/GLOSSARY.md. Relationships are loaded with explicit queries (not ORM
+relationship attributes) so every load passes through the tenant guard and stays visible in
+the code.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.crypto import Encrypted
+from core.db import AwareDateTime, GlobalModel, TenantModel, tenant_fk, utcnow
+
+
+# --- platform (global) --------------------------------------------------------------------
+
+class Tenant(GlobalModel):
+    """One county-level government."""
+
+    __tablename__ = "tenant"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | suspended
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class TenantDomain(GlobalModel):
+    """A host name that serves one tenant (the primary way a request finds its tenant)."""
+
+    __tablename__ = "tenant_domain"
+    host: Mapped[str] = mapped_column(String(253), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
+
+
+# --- the org tree (ORG-1 … ORG-4) ---------------------------------------------------------
+
+class OrgLevel(TenantModel):
+    """A level of the county's tree, with its local name (ORG-1): 镇, 管区, 村, 组 …"""
+
+    __tablename__ = "org_level"
+    __table_args__ = (UniqueConstraint("tenant_id", "key"),)
+    key: Mapped[str] = mapped_column(String(32))
+    rank: Mapped[int] = mapped_column(Integer)  # 0 = the county itself
+    name: Mapped[str] = mapped_column(String(32))
+    name_en: Mapped[str | None] = mapped_column(String(32))
+
+
+class OrgUnit(TenantModel):
+    """A node of the org tree, located by a materialized path ``/<id>/<id>/…/``.
+
+    Subtree = ``path LIKE '<path>%'`` on an index (varchar_pattern_ops on PostgreSQL);
+    ancestors = the ids in the path. See docs/architecture.md for the measurements.
+    """
+
+    __tablename__ = "org_unit"
+    __table_args__ = (
+        tenant_fk("parent_id", "org_unit"),
+        UniqueConstraint("tenant_id", "path"),
+        Index("ix_org_unit_parent", "tenant_id", "parent_id"),
+        Index("ix_org_unit_path_prefix", "tenant_id", "path",
+              postgresql_ops={"path": "varchar_pattern_ops"}),
+    )
+    parent_id: Mapped[int | None] = mapped_column(BigInteger)
+    path: Mapped[str] = mapped_column(String(1024))
+    depth: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+    code: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | retired
+    retired_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class MemberUnit(TenantModel):
+    """A department seated in a centre without leaving its own line (ORG-3): 司法所, 派出所 …"""
+
+    __tablename__ = "member_unit"
+    __table_args__ = (tenant_fk("org_unit_id", "org_unit"),
+                      UniqueConstraint("tenant_id", "org_unit_id", "name"))
+    org_unit_id: Mapped[int] = mapped_column(BigInteger)  # the unit whose centre it staffs
+    name: Mapped[str] = mapped_column(String(100))
+    category: Mapped[str] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class NetworkRole(TenantModel):
+    """A person's role in the governance network at a unit (ORG-4): area leader, mediator …"""
+
+    __tablename__ = "network_role"
+    __table_args__ = (tenant_fk("org_unit_id", "org_unit"), tenant_fk("user_id", "app_user"),
+                      Index("ix_network_role_unit", "tenant_id", "org_unit_id", "kind"))
+    org_unit_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    person_name: Mapped[str] = mapped_column(String(50))
+    phone: Mapped[str | None] = mapped_column(Encrypted)
+    started_on: Mapped[date | None] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class Person(TenantModel):
+    """A resident known to the centre (petitioner, party to a dispute …). PII encrypted."""
+
+    __tablename__ = "person"
+    __table_args__ = (tenant_fk("org_unit_id", "org_unit"),
+                      Index("ix_person_id_number", "tenant_id", "id_number_bidx"),
+                      Index("ix_person_phone", "tenant_id", "phone_bidx"),
+                      Index("ix_person_unit", "tenant_id", "org_unit_id"))
+    name: Mapped[str] = mapped_column(String(50))
+    id_number: Mapped[str | None] = mapped_column(Encrypted)
+    id_number_bidx: Mapped[str | None] = mapped_column(String(32))
+    phone: Mapped[str | None] = mapped_column(Encrypted)
+    phone_bidx: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(Encrypted)
+    org_unit_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow, onupdate=utcnow)
+
+    SENSITIVE = ("id_number", "phone", "address")
+
+
+# --- users, roles, permissions ------------------------------------------------------------
+
+class User(TenantModel):
+    __tablename__ = "app_user"
+    __table_args__ = (UniqueConstraint("tenant_id", "username"),
+                      tenant_fk("member_unit_id", "member_unit"),
+                      tenant_fk("org_unit_id", "org_unit"),
+                      Index("ix_app_user_unit", "tenant_id", "org_unit_id"))
+    username: Mapped[str] = mapped_column(String(64))
+    org_unit_id: Mapped[int] = mapped_column(BigInteger)  # the unit the user works in
+    display_name: Mapped[str] = mapped_column(String(50))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(Encrypted)
+    member_unit_id: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | disabled
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
+    locale: Mapped[str] = mapped_column(String(8), default="zh_CN")
+    last_login_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+    SENSITIVE = ("phone",)
+
+
+class Role(TenantModel):
+    """A named bundle of permission strings."""
+
+    __tablename__ = "role"
+    __table_args__ = (UniqueConstraint("tenant_id", "key"),)
+    key: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(50))
+    name_en: Mapped[str | None] = mapped_column(String(50))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class RolePermission(TenantModel):
+    __tablename__ = "role_permission"
+    __table_args__ = (tenant_fk("role_id", "role", ondelete="CASCADE"),
+                      UniqueConstraint("tenant_id", "role_id", "permission"))
+    role_id: Mapped[int] = mapped_column(BigInteger)
+    permission: Mapped[str] = mapped_column(String(100))
+
+
+class RoleAssignment(TenantModel):
+    """Grants ``role``'s permissions to ``user`` on the whole subtree of ``org_unit``."""
+
+    __tablename__ = "role_assignment"
+    __table_args__ = (tenant_fk("user_id", "app_user", ondelete="CASCADE"),
+                      tenant_fk("role_id", "role", ondelete="CASCADE"),
+                      tenant_fk("org_unit_id", "org_unit"),
+                      UniqueConstraint("tenant_id", "user_id", "role_id", "org_unit_id"))
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    role_id: Mapped[int] = mapped_column(BigInteger)
+    org_unit_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+# --- plugins per tenant -------------------------------------------------------------------
+
+class TenantPlugin(TenantModel):
+    """A plugin switched on (or off) for a tenant, with its validated settings."""
+
+    __tablename__ = "tenant_plugin"
+    __table_args__ = (UniqueConstraint("tenant_id", "plugin"),)
+    plugin: Mapped[str] = mapped_column(String(64))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow, onupdate=utcnow)
+
+
+# --- authentication state -----------------------------------------------------------------
+
+class WebSession(TenantModel):
+    """A server-side browser session; the cookie carries a random token, we keep its hash.
+
+    Not row-audited (every request touches ``last_seen_at``); log-in and log-out are audited
+    as events instead.
+    """
+
+    __audit__ = False
+    __tablename__ = "web_session"
+    __table_args__ = (UniqueConstraint("tenant_id", "token_hash"),
+                      tenant_fk("user_id", "app_user", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+
+class LoginAttempt(TenantModel):
+    """Every log-in attempt; the table itself is the record (events are audited separately)."""
+
+    __audit__ = False
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_ip", "tenant_id", "ip", "at"),)
+    username: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+    success: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class AccessToken(TenantModel):
+    """A personal access token for scripts: ``pat_<tenant>_<secret>``; we keep the hash."""
+
+    __tablename__ = "access_token"
+    __table_args__ = (UniqueConstraint("tenant_id", "token_hash"),
+                      tenant_fk("user_id", "app_user", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(AwareDateTime)

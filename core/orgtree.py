@@ -1,0 +1,106 @@
+"""The org tree (ORG-1): create, move and retire units; subtree and ancestor queries.
+
+Materialized path: each unit stores ``/<root id>/…/<own id>/``. Subtree = ``path LIKE
+'<path>%'`` served by a prefix index; ancestors = the ids in the path, no query needed.
+Moving a subtree rewrites the paths under it in one UPDATE, so everything attached to those
+units (by unit id) becomes visible to the new ancestors at once. Retired units stay in the
+tree with their history; they take no new children.
+"""
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.db import next_id, utcnow
+from core.errors import Conflict, Invalid
+from core.models import OrgLevel, OrgUnit
+
+
+def path_ids(path: str) -> list[int]:
+    """``/1/5/23/`` → ``[1, 5, 23]`` (root first)."""
+    return [int(p) for p in path.strip("/").split("/") if p]
+
+
+def level_ranks(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(OrgLevel.key, OrgLevel.rank)).all())
+
+
+def create_unit(session: Session, *, parent: OrgUnit | None, name: str, level: str,
+                code: str | None = None) -> OrgUnit:
+    ranks = level_ranks(session)
+    if level not in ranks:
+        raise Invalid("level", "unknown_level", f"层级“{level}”未在本县配置中定义")
+    if parent is None:
+        if session.scalar(select(func.count()).select_from(OrgUnit).where(OrgUnit.parent_id.is_(None))):
+            raise Conflict("root_exists", "本县已有根单位")
+    else:
+        if parent.status != "active":
+            raise Conflict("parent_retired", "上级单位已撤销，不能再新增下级")
+        if ranks[level] <= ranks.get(parent.level, -1):
+            raise Invalid("level", "level_not_below_parent", "下级单位的层级必须低于上级单位")
+    uid = next_id(session)
+    path = f"{parent.path if parent else '/'}{uid}/"
+    unit = OrgUnit(id=uid, parent_id=parent.id if parent else None, path=path,
+                   depth=0 if parent is None else parent.depth + 1, level=level, name=name, code=code)
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def move_unit(session: Session, unit: OrgUnit, new_parent: OrgUnit) -> OrgUnit:
+    """Re-hang ``unit`` and its subtree under ``new_parent``; data follows by unit id."""
+    if unit.parent_id is None:
+        raise Conflict("cannot_move_root", "根单位不能移动")
+    if new_parent.path.startswith(unit.path):
+        raise Invalid("parent_id", "move_into_own_subtree", "不能把单位移到它自己的下级之下")
+    if new_parent.status != "active":
+        raise Conflict("parent_retired", "目标上级单位已撤销")
+    ranks = level_ranks(session)
+    if ranks.get(unit.level, 0) <= ranks.get(new_parent.level, -1):
+        raise Invalid("parent_id", "level_not_below_parent", "目标上级单位的层级必须高于本单位")
+    if new_parent.id == unit.parent_id:
+        return unit
+    old_path, old_parent = unit.path, unit.parent_id
+    new_path = f"{new_parent.path}{unit.id}/"
+    delta = new_parent.depth + 1 - unit.depth
+    session.execute(
+        update(OrgUnit)
+        .where(OrgUnit.path.like(old_path + "%"))
+        .values(path=new_path + func.substr(OrgUnit.path, len(old_path) + 1), depth=OrgUnit.depth + delta)
+        .execution_options(synchronize_session=False))
+    moved = session.scalar(select(func.count()).select_from(OrgUnit).where(OrgUnit.path.like(new_path + "%")))
+    audit.record(session, "move", "org_unit", unit.id,
+                 {"parent_id": [old_parent, new_parent.id], "path": [old_path, new_path], "units_moved": moved})
+    session.expire_all()
+    return session.get(OrgUnit, (unit.tenant_id, unit.id))
+
+
+def retire_unit(session: Session, unit: OrgUnit) -> OrgUnit:
+    if unit.status == "retired":
+        return unit
+    active_children = session.scalar(select(func.count()).select_from(OrgUnit).where(
+        OrgUnit.parent_id == unit.id, OrgUnit.status == "active"))
+    if active_children:
+        raise Conflict("has_active_children", f"该单位还有 {active_children} 个在用的下级单位，请先撤销或移走")
+    if unit.parent_id is None:
+        raise Conflict("cannot_retire_root", "根单位不能撤销")
+    unit.status = "retired"
+    unit.retired_at = utcnow()
+    session.flush()
+    return unit
+
+
+def subtree_query(path: str, include_retired: bool = False):
+    q = select(OrgUnit).where(OrgUnit.path.like(path + "%"))
+    if not include_retired:
+        q = q.where(OrgUnit.status == "active")
+    return q
+
+
+def ancestors(session: Session, unit: OrgUnit) -> list[OrgUnit]:
+    ids = path_ids(unit.path)[:-1]
+    if not ids:
+        return []
+    found = {u.id: u for u in session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]

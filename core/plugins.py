@@ -1,0 +1,208 @@
+"""Finding plugins, collecting what they contribute, and switching them per tenant.
+
+Installed is not enabled: a plugin found on the system does nothing for a tenant until the
+tenant's ``tenant_plugin`` row says ``enabled`` and its stored settings validate. Any
+failure to read that (database error, settings that no longer validate) counts as
+disabled: the plugin fails closed.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+import pluggy
+from marshmallow import Schema, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import hookspecs
+from core.authz import CORE_PERMISSIONS, PermissionRegistry
+
+log = logging.getLogger("pingan.plugins")
+ENTRY_POINT_GROUP = "pingan.plugins"
+
+
+@dataclass(frozen=True)
+class RoleTemplate:
+    key: str
+    name: str
+    name_en: str = ""
+    permissions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    key: str
+    title: str
+    endpoint: str
+    permission: str
+    title_en: str = ""
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class Widget:
+    key: str
+    title: str
+    permission: str
+    render: Callable[[Any], Any]
+    title_en: str = ""
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    name: str
+    func: Callable[[int], Any]
+    every_minutes: int
+
+
+@dataclass(frozen=True)
+class Indicator:
+    key: str
+    title: str
+    compute: Callable[..., float]
+    title_en: str = ""
+    unit: str = ""
+
+
+@dataclass
+class Contributions:
+    """What one plugin brings, collected once at start-up."""
+
+    name: str
+    info: dict = field(default_factory=dict)
+    settings_schema: type[Schema] | None = None
+    migrations_dir: str | None = None
+    api_blueprints: list = field(default_factory=list)
+    web_blueprints: list = field(default_factory=list)
+    menu_items: list[MenuItem] = field(default_factory=list)
+    widgets: list[Widget] = field(default_factory=list)
+    jobs: list[ScheduledJob] = field(default_factory=list)
+    indicators: list[Indicator] = field(default_factory=list)
+    role_templates: list[RoleTemplate] = field(default_factory=list)
+
+
+CORE_ROLE_TEMPLATES: tuple[RoleTemplate, ...] = (
+    RoleTemplate("county_admin", "县级管理员", "County administrator",
+                 tuple(p.code for p in CORE_PERMISSIONS)),
+    RoleTemplate("unit_admin", "单位管理员", "Unit administrator",
+                 ("core.org_unit.read", "core.org_unit.manage", "core.member_unit.read", "core.member_unit.manage",
+                  "core.network_role.read", "core.network_role.manage", "core.user.read", "core.user.manage",
+                  "core.role.read", "core.role_assignment.manage", "core.person.read", "core.person.manage",
+                  "core.audit.read", "core.token.use")),
+    RoleTemplate("staff", "工作人员", "Staff",
+                 ("core.org_unit.read", "core.member_unit.read", "core.network_role.read", "core.person.read",
+                  "core.person.manage", "core.token.use")),
+    RoleTemplate("viewer", "只读用户", "Viewer",
+                 ("core.org_unit.read", "core.member_unit.read", "core.network_role.read")),
+)
+
+
+class PluginHost:
+    """The plugin manager of one running Pingan and everything the plugins contributed."""
+
+    def __init__(self, extra: dict[str, object] | None = None, use_entry_points: bool = True) -> None:
+        self.pm = pluggy.PluginManager("pingan")
+        self.pm.add_hookspecs(hookspecs)
+        if use_entry_points:
+            for ep in entry_points(group=ENTRY_POINT_GROUP):
+                if self.pm.get_plugin(ep.name) is None:
+                    self.pm.register(ep.load(), name=ep.name)
+        for name, plugin in (extra or {}).items():
+            self.pm.register(plugin, name=name)
+        self.pm.check_pending()
+        self.names = sorted(n for n, _ in self.pm.list_name_plugin())
+        self.permissions = PermissionRegistry()
+        for perm in CORE_PERMISSIONS:
+            self.permissions.add(perm, None)
+        self.plugins: dict[str, Contributions] = {n: self._collect(n) for n in self.names}
+        self.blueprint_owner: dict[str, str] = {}
+        for name, c in self.plugins.items():
+            for bp in c.api_blueprints + c.web_blueprints:
+                if bp.name in self.blueprint_owner:
+                    raise ValueError(f"blueprint {bp.name!r} contributed twice")
+                self.blueprint_owner[bp.name] = name
+
+    def call_for(self, plugin: str, hook: str, **kwargs):
+        """Call one hook on one plugin only (pluggy's subset caller)."""
+        others = [p for n, p in self.pm.list_name_plugin() if n != plugin]
+        return self.pm.subset_hook_caller(hook, remove_plugins=others)(**kwargs)
+
+    def _collect(self, name: str) -> Contributions:
+        def many(hook: str) -> list:
+            out = []
+            for result in self.call_for(name, hook):
+                out.extend(result or [])
+            return out
+
+        c = Contributions(name)
+        c.info = self.call_for(name, "pingan_plugin_info") or {}
+        if not c.info.get("title"):
+            raise ValueError(f"plugin {name!r} must return a title from pingan_plugin_info()")
+        for perm in many("pingan_permissions"):
+            self.permissions.add(perm, name)
+        c.settings_schema = self.call_for(name, "pingan_settings_schema")
+        c.migrations_dir = self.call_for(name, "pingan_migrations_dir")
+        c.api_blueprints = many("pingan_api_blueprints")
+        for bp in c.api_blueprints:
+            prefix = getattr(bp, "url_prefix", None) or ""
+            if not prefix.startswith(f"/api/{name}"):
+                raise ValueError(f"plugin {name!r}: API blueprint {bp.name!r} must live under /api/{name}")
+        c.web_blueprints = many("pingan_web_blueprints")
+        c.menu_items = many("pingan_menu_items")
+        c.widgets = many("pingan_dashboard_widgets")
+        c.jobs = many("pingan_scheduled_jobs")
+        c.indicators = many("pingan_indicators")
+        c.role_templates = many("pingan_default_roles")
+        return c
+
+    # --- templates and settings -----------------------------------------------------------
+
+    def role_templates(self) -> dict[str, RoleTemplate]:
+        """Core role bundles, with plugin templates merged in by key."""
+        out = {t.key: t for t in CORE_ROLE_TEMPLATES}
+        for c in self.plugins.values():
+            for t in c.role_templates:
+                if t.key in out:
+                    base = out[t.key]
+                    out[t.key] = RoleTemplate(base.key, base.name, base.name_en,
+                                              tuple(dict.fromkeys(base.permissions + t.permissions)))
+                else:
+                    out[t.key] = t
+        return out
+
+    def validate_settings(self, plugin: str, raw: dict | None) -> dict:
+        """Validated settings with defaults filled in; raises ``marshmallow.ValidationError``."""
+        schema_cls = self.plugins[plugin].settings_schema
+        if schema_cls is None:
+            if raw:
+                raise ValidationError({"_schema": ["该模块没有可配置的参数"]})
+            return {}
+        return schema_cls().load(raw or {})
+
+    # --- per tenant -----------------------------------------------------------------------
+
+    def enabled(self, session: Session, tenant_id: int) -> dict[str, dict]:
+        """Plugins enabled for the bound tenant → their validated settings. Fails closed."""
+        from core.models import TenantPlugin
+        try:
+            rows = session.execute(select(TenantPlugin.plugin, TenantPlugin.settings)
+                                   .where(TenantPlugin.enabled.is_(True))).all()
+        except Exception:  # noqa: BLE001 — any failure to read means "no plugin is on"
+            log.exception("could not read enabled plugins of tenant %s; all plugins off", tenant_id)
+            session.rollback()
+            return {}
+        out: dict[str, dict] = {}
+        for name, raw in rows:
+            if name not in self.plugins:
+                continue
+            try:
+                out[name] = self.validate_settings(name, raw)
+            except ValidationError as exc:
+                log.error("settings of plugin %s for tenant %s do not validate (%s); plugin off",
+                          name, tenant_id, exc.messages)
+        return out

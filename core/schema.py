@@ -1,0 +1,7 @@
+"""Import every core model so ``Base.metadata`` holds the whole core schema.
+
+Plugins' models are imported when their modules load (``PluginHost``).
+"""
+from core import audit, models, oauth  # noqa: F401
+
+INFRASTRUCTURE_TABLES = frozenset({"alembic_version", "pingan_id_seq"})

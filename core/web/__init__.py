@@ -1,0 +1,132 @@
+"""Web pages of the core: log-in, log-out, password change and the home page.
+
+Server-rendered, Chinese first, no script needed; the full UI shell comes with the web UI
+issue and reuses these routes. Forms carry a CSRF token (the session's own once signed in;
+a double-submit cookie on the log-in form before there is a session).
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from flask import Blueprint, Flask, make_response, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from core import auth
+from core.errors import PinganError
+from core.models import OrgUnit, Role, RoleAssignment
+from core.request import authenticated, current, public
+
+bp = Blueprint("web", __name__, static_folder="static", static_url_path="/assets")
+PRE_CSRF = "pingan_csrf_pre"
+
+
+def _cookie_args() -> dict:
+    from core.app import pingan
+    return {"httponly": True, "samesite": "Lax", "secure": pingan().config.cookie_secure, "path": "/"}
+
+
+def _menu() -> list:
+    from core.app import pingan
+    ctx = current()
+    items = []
+    for name in ctx.plugins:
+        for item in pingan().plugins.plugins[name].menu_items:
+            if ctx.grants.has(item.permission):
+                items.append(item)
+    return sorted(items, key=lambda i: (i.order, i.key))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    ctx = current()
+    if request.method == "GET":
+        if ctx.user is not None:
+            return redirect(url_for("web.home"))
+        token = secrets.token_urlsafe(24)
+        resp = make_response(render_template("login.html", tenant=ctx.tenant, csrf=token, error=None))
+        resp.set_cookie(PRE_CSRF, token, max_age=3600, **_cookie_args())
+        return resp
+    form_token = request.form.get("csrf_token", "")
+    cookie_token = request.cookies.get(PRE_CSRF, "")
+    username = request.form.get("username", "").strip()[:64]
+    password = request.form.get("password", "")[:auth.PASSWORD_MAX]
+    error = None
+    if not form_token or not hmac.compare_digest(form_token, cookie_token):
+        error = "页面已过期，请重新登录"
+    else:
+        from core.app import pingan
+        try:
+            result = auth.login(ctx.session, pingan().config, username, password, request.remote_addr or "",
+                                request.user_agent.string)
+        except PinganError as exc:
+            error = exc.message
+    if error:
+        token = secrets.token_urlsafe(24)
+        resp = make_response(render_template("login.html", tenant=ctx.tenant, csrf=token, error=error,
+                                             username=username), 200 if "过期" in error else 401)
+        resp.set_cookie(PRE_CSRF, token, max_age=3600, **_cookie_args())
+        return resp
+    target = url_for("web.password") if result.user.must_change_password else url_for("web.home")
+    resp = redirect(target)
+    resp.set_cookie("pingan_session", result.cookie_token, **_cookie_args())
+    resp.delete_cookie(PRE_CSRF, path="/")
+    return resp
+
+
+@bp.route("/logout", methods=["POST"])
+@authenticated
+def logout():
+    ctx = current()
+    if ctx.web_session is not None:
+        auth.logout(ctx.session, ctx.web_session)
+    resp = redirect(url_for("web.login"))
+    resp.delete_cookie("pingan_session", path="/")
+    return resp
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@authenticated
+def password():
+    ctx = current()
+    errors: dict = {}
+    if request.method == "POST":
+        try:
+            new = request.form.get("new_password", "")
+            if new != request.form.get("new_password2", ""):
+                errors["new_password2"] = "两次输入的新密码不一致"
+            else:
+                auth.check_password_policy(new, "new_password")
+                auth.change_password(ctx.session, ctx.user, request.form.get("old_password", ""), new)
+                ctx.session.commit()
+                return redirect(url_for("web.home"))
+        except PinganError as exc:
+            field = getattr(exc, "field", "old_password")
+            errors[field] = exc.message
+    return render_template("password.html", ctx=ctx, errors=errors, menu=[]), 422 if errors else 200
+
+
+@bp.route("/")
+@public  # signed-out visitors are sent to the log-in page
+def home():
+    ctx = current()
+    if ctx.user is None:
+        return redirect(url_for("web.login"))
+    s = ctx.session
+    rows = s.execute(select(Role.name, OrgUnit.name, OrgUnit.path, OrgUnit.id)
+                     .join(RoleAssignment, RoleAssignment.role_id == Role.id)
+                     .join(OrgUnit, OrgUnit.id == RoleAssignment.org_unit_id)
+                     .where(RoleAssignment.user_id == ctx.user.id).order_by(OrgUnit.path)).all()
+    roots = sorted({path for _, _, path, _ in rows}, key=len)
+    roots = [p for i, p in enumerate(roots) if not any(p.startswith(q) for q in roots[:i])]
+    scope = []
+    for root in roots:
+        units = s.scalars(select(OrgUnit).where(OrgUnit.path.like(root + "%"), OrgUnit.status == "active")
+                          .order_by(OrgUnit.path).limit(200)).all()
+        scope.append(units)
+    return render_template("home.html", ctx=ctx, assignments=rows, scope=scope, menu=_menu())
+
+
+def register_web(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Install Pingan into .venv and run it on the embedded default (SQLite + in-process worker)
+# with the demo county loaded. Open http://127.0.0.1:8000/ afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e .
+exec .venv/bin/pingan demo "$@"

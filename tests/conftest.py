@@ -1,0 +1,193 @@
+"""Fixtures: a real app on SQLite (default) or PostgreSQL + Redis (when their URLs are set).
+
+- ``PINGAN_TEST_DATABASE_URL`` — e.g. ``postgresql+psycopg://postgres@127.0.0.1:5432/test``;
+  the public schema of that database is dropped and rebuilt by ``pingan db upgrade``.
+- ``PINGAN_TEST_REDIS_URL`` — e.g. ``redis://127.0.0.1:6379/15``.
+
+Tenants come from the real ``tenants/demo`` folder, loaded under several slugs: ``demo``
+and ``other`` are shared and must not be changed by tests; ``fresh_tenant`` gives a test
+its own county to change.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from core.app import create_app, pingan
+from core.config import Config
+from core.context import Actor, acting_as
+from core.models import OrgUnit, User
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_FOLDER = ROOT / "tenants" / "demo"
+DEMO_PASSWORD = "pingan-demo-2026"
+PG_URL = os.environ.get("PINGAN_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("PINGAN_TEST_REDIS_URL")
+_slugs = itertools.count(1)
+
+
+def reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def instance_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("instance")
+
+
+@pytest.fixture(scope="session")
+def config(instance_dir) -> Config:
+    url = PG_URL or f"sqlite:///{instance_dir / 'test.sqlite3'}"
+    return Config.from_env(env="test", database_url=url, redis_url=REDIS_URL, instance_dir=instance_dir,
+                           login_ip_limit=1000)
+
+
+@pytest.fixture(scope="session")
+def app(config):
+    from core.migrate import upgrade
+    if PG_URL:
+        reset_postgres(PG_URL)
+    application = create_app(config)
+    application.testing = True
+    upgrade(config, pingan(application).plugins)
+    yield application
+    pingan(application).db.dispose()
+
+
+@dataclass
+class TenantInfo:
+    id: int
+    slug: str
+    host: str
+    units: dict[str, int]  # code → id
+
+    def unit(self, code: str) -> int:
+        return self.units[code]
+
+
+def load_tenant(app, slug: str | None = None, folder: Path = DEMO_FOLDER, demo: bool = True) -> TenantInfo:
+    from core.tenant_config import apply, validate_folder
+    state = pingan(app)
+    spec, issues = validate_folder(folder, state.plugins)
+    assert not issues, issues
+    slug = slug or f"t{next(_slugs)}x{os.getpid()}"
+    host = f"{slug}.localhost"
+    spec.data = {**spec.data, "slug": slug, "domains": [host]}
+    with acting_as(Actor(None, "test:load")), state.db.Session() as s, s.begin():
+        report = apply(s, spec, state.plugins, demo=demo)
+    with state.db.transaction(report.tenant_id) as s:
+        units = dict(s.execute(select(OrgUnit.code, OrgUnit.id)).all())
+    state.resolver.forget()
+    return TenantInfo(report.tenant_id, slug, host, units)
+
+
+@pytest.fixture(scope="session")
+def demo(app) -> TenantInfo:
+    return load_tenant(app, "demo")
+
+
+@pytest.fixture(scope="session")
+def other(app) -> TenantInfo:
+    return load_tenant(app, "other")
+
+
+@pytest.fixture
+def fresh_tenant(app) -> TenantInfo:
+    return load_tenant(app)
+
+
+class Client:
+    """A test client bound to one tenant's host name, signed in by cookie or by token."""
+
+    def __init__(self, app, host: str, headers: dict | None = None) -> None:
+        self.app, self.host = app, host
+        self.http = app.test_client()
+        self.headers = dict(headers or {})
+
+    def request(self, method: str, path: str, **kw):
+        headers = {**self.headers, **kw.pop("headers", {})}
+        return self.http.open(path, method=method, base_url=f"http://{self.host}", headers=headers, **kw)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.request("PATCH", path, **kw)
+
+    def put(self, path, **kw):
+        return self.request("PUT", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def all_items(self, path: str) -> list[dict]:
+        """Follow next_cursor through every page."""
+        out, cursor = [], None
+        while True:
+            sep = "&" if "?" in path else "?"
+            url = f"{path}{sep}limit=200" + (f"&cursor={cursor}" if cursor else "")
+            r = self.get(url)
+            assert r.status_code == 200, r.get_json()
+            body = r.get_json()
+            out.extend(body["items"])
+            cursor = body["next_cursor"]
+            if not cursor:
+                return out
+
+
+def web_login(app, tenant: TenantInfo | str, username: str, password: str = DEMO_PASSWORD,
+              ip: str = "10.0.0.1") -> tuple[Client, object]:
+    host = tenant if isinstance(tenant, str) else tenant.host
+    c = Client(app, host)
+    page = c.get("/login", environ_base={"REMOTE_ADDR": ip})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    r = c.post("/login", data={"csrf_token": token, "username": username, "password": password},
+               environ_base={"REMOTE_ADDR": ip})
+    return c, r
+
+
+@pytest.fixture
+def login(app):
+    """``login(tenant, username)`` → a Client signed in by cookie, CSRF header set."""
+    def _login(tenant: TenantInfo, username: str, password: str = DEMO_PASSWORD) -> Client:
+        c, r = web_login(app, tenant, username, password)
+        assert r.status_code == 302, r.get_data(as_text=True)
+        me = c.get("/api/me").get_json()
+        c.headers["X-CSRF-Token"] = me["csrf_token"]
+        return c
+    return _login
+
+
+def make_token(app, tenant: TenantInfo, username: str, scope: str = "") -> str:
+    from core import auth
+    state = pingan(app)
+    with acting_as(Actor(None, "test")), state.db.transaction(tenant.id) as s:
+        user = s.scalar(select(User).where(User.username == username))
+        _, token = auth.create_access_token(s, user, "test", scope)
+    return token
+
+
+@pytest.fixture
+def token_client(app):
+    """``token_client(tenant, username)`` → a Client using a personal access token."""
+    def _client(tenant: TenantInfo, username: str, scope: str = "") -> Client:
+        return Client(app, tenant.host, {"Authorization": f"Bearer {make_token(app, tenant, username, scope)}"})
+    return _client
+
+
+@pytest.fixture
+def db(app):
+    return pingan(app).db

@@ -1,0 +1,84 @@
+"""Tenant isolation: the ORM guard, RLS, and every id-taking endpoint (issue 2)."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+
+from core.db import TenantNotBound, bind_tenant, orm_guard_disabled_unsafe
+from core.models import OrgUnit, Person
+from tests.conftest import PG_URL
+
+
+def test_query_without_tenant_raises(db, demo):
+    with db.Session() as s:
+        with pytest.raises(TenantNotBound):
+            s.scalars(select(OrgUnit)).all()
+
+
+def test_guard_filters_to_the_bound_tenant(db, demo, other):
+    with db.transaction(demo.id) as s:
+        tenants = set(s.scalars(select(OrgUnit.tenant_id)).all())
+    assert tenants == {demo.id}
+
+
+def test_writing_a_row_of_another_tenant_is_refused(db, demo, other):
+    from core.db import TenantMismatch
+    with pytest.raises(TenantMismatch):
+        with db.transaction(demo.id) as s:
+            s.add(Person(tenant_id=other.id, name="x", org_unit_id=other.unit("C")))
+
+
+@pytest.mark.skipif(not PG_URL, reason="row-level security is PostgreSQL's")
+def test_rls_alone_hides_other_tenants(db, demo, other):
+    with orm_guard_disabled_unsafe():
+        with db.transaction(demo.id) as s:
+            orm_rows = set(s.scalars(select(OrgUnit.tenant_id)).all())
+            raw_rows = set(s.execute(text("SELECT DISTINCT tenant_id FROM person")).scalars())
+        with db.Session() as s:  # nothing bound: RLS shows nothing at all
+            none = s.execute(text("SELECT count(*) FROM org_unit")).scalar()
+    assert orm_rows == {demo.id}
+    assert raw_rows == {demo.id}
+    assert none == 0
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL roles")
+def test_app_role_owns_nothing_and_may_only_append_audit(db, demo):
+    with db.Session() as s:
+        role = s.execute(text("SELECT current_user")).scalar()
+        attrs = s.execute(text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")).one()
+        owned = s.execute(text("SELECT count(*) FROM pg_tables WHERE schemaname='public' AND tableowner = current_user")).scalar()
+    assert role == "pingan_app" and attrs == (False, False) and owned == 0
+    from sqlalchemy.exc import ProgrammingError
+    for stmt in ("UPDATE audit_entry SET action = 'x'", "DELETE FROM audit_entry"):
+        with pytest.raises(ProgrammingError, match="permission denied"):
+            with db.transaction(demo.id) as s:
+                s.execute(text(stmt))
+
+
+def test_pool_does_not_bleed_tenants(app, demo, other, token_client):
+    """Thousands of interleaved requests of two tenants over a pool of two connections."""
+    from concurrent.futures import ThreadPoolExecutor
+    from core.app import pingan
+    from core.db import Database
+    state = pingan(app)
+    original = state.db
+    state.db = Database(original.url, app_role=original.engine.url.drivername.startswith("postgresql")
+                        and state.config.db_app_role or None, pool_size=2, max_overflow=0) \
+        if original.dialect == "postgresql" else original
+    try:
+        a, b = token_client(demo, "county.admin"), token_client(other, "county.admin")
+        a_units, b_units = set(demo.units.values()), set(other.units.values())
+
+        def one(i: int) -> bool:
+            client, mine = (a, a_units) if i % 2 else (b, b_units)
+            r = client.get("/api/org-units?limit=200&level=village")
+            ids = {u["id"] for u in r.get_json()["items"]}
+            return r.status_code == 200 and len(ids) == 40 and ids <= mine
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(one, range(2000)))
+        assert all(results), results.count(False)
+    finally:
+        if state.db is not original:
+            state.db.dispose()
+        state.db = original
