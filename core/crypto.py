@@ -135,3 +135,9 @@ def mask_address(value: str | None) -> str | None:
 
 
 MASKERS = {"id_number": mask_id_number, "phone": mask_phone, "address": mask_address}
+
+
+def sensitive_columns(model) -> tuple[str, ...]:
+    """Names of a model's encrypted columns: the one definition of "sensitive field"."""
+    from sqlalchemy import inspect as sa_inspect
+    return tuple(c.key for c in sa_inspect(model).column_attrs if isinstance(c.columns[0].type, Encrypted))

@@ -1,6 +1,6 @@
 """Structured logs: one JSON object per line on standard error, with the request id.
 
-Log records never carry sensitive values: models mark their sensitive columns (``SENSITIVE``)
+Log records never carry sensitive values: sensitive columns are the encrypted ones
 and the audit log masks them; code must not log a plain ID number or phone — the suite's
 ``tests/test_pii_at_rest.py`` searches the captured logs for them.
 """

@@ -125,8 +125,6 @@ class Person(TenantModel):
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow, onupdate=utcnow)
 
-    SENSITIVE = ("id_number", "phone", "address")
-
 
 # --- users, roles, permissions ------------------------------------------------------------
 
@@ -149,8 +147,6 @@ class User(TenantModel):
     locale: Mapped[str] = mapped_column(String(8), default="zh_CN")
     last_login_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
-
-    SENSITIVE = ("phone",)
 
 
 class Role(TenantModel):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from core import audit
 from core.authz import Grants, may
-from core.crypto import MASKERS, mask_phone
+from core.crypto import MASKERS, mask_phone, sensitive_columns
 from core.errors import Forbidden, Invalid
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -40,8 +40,8 @@ def mask(field: str, value: str | None) -> str | None:
 
 def sensitive_fields(session: Session, grants: Grants, obj, unit_id: int, *, reveal: bool,
                      permission: str) -> dict[str, str | None]:
-    """The object's ``SENSITIVE`` fields, masked — or plain and audited when revealed."""
-    names = list(getattr(type(obj), "SENSITIVE", ()))
+    """The object's encrypted fields, masked — or plain and audited when revealed."""
+    names = list(sensitive_columns(type(obj)))
     if not reveal:
         return {n: mask(n, getattr(obj, n)) for n in names}
     if not may(session, grants, permission, unit_id):

@@ -52,9 +52,17 @@ def config(instance_dir) -> Config:
                            login_ip_limit=1000)
 
 
+LOG_FILE_NAME = "pingan-test.log"
+
+
 @pytest.fixture(scope="session")
 def app(config):
+    import logging
+    from core.logs import JsonFormatter
     from core.migrate import upgrade
+    handler = logging.FileHandler(config.instance_dir / LOG_FILE_NAME, encoding="utf-8")
+    handler.setFormatter(JsonFormatter())
+    logging.getLogger("pingan").addHandler(handler)  # every log line of the session, for the PII scan
     if PG_URL:
         reset_postgres(PG_URL)
     application = create_app(config)

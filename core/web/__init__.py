@@ -52,7 +52,7 @@ def login():
     cookie_token = request.cookies.get(PRE_CSRF, "")
     username = request.form.get("username", "").strip()[:64]
     password = request.form.get("password", "")[:auth.PASSWORD_MAX]
-    error = None
+    error, status = None, 200
     if not form_token or not hmac.compare_digest(form_token, cookie_token):
         error = "页面已过期，请重新登录"
     else:
@@ -61,11 +61,11 @@ def login():
             result = auth.login(ctx.session, pingan().config, username, password, request.remote_addr or "",
                                 request.user_agent.string)
         except PinganError as exc:
-            error = exc.message
+            error, status = exc.message, exc.status
     if error:
         token = secrets.token_urlsafe(24)
         resp = make_response(render_template("login.html", tenant=ctx.tenant, csrf=token, error=error,
-                                             username=username), 200 if "过期" in error else 401)
+                                             username=username), status)
         resp.set_cookie(PRE_CSRF, token, max_age=3600, **_cookie_args())
         return resp
     target = url_for("web.password") if result.user.must_change_password else url_for("web.home")

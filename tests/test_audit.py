@@ -1,0 +1,125 @@
+"""The audit log: every write and every sensitive read, hash-chained (issue 2)."""
+from __future__ import annotations
+
+from click.testing import CliRunner
+from sqlalchemy import create_engine, delete, func, select, text, update
+
+from core import audit
+from core.audit import AuditEntry, AuditHead
+from core.cli import main as cli
+from tests.conftest import PG_URL
+
+
+def entries(db, tenant, **where):
+    with db.transaction(tenant.id) as s:
+        q = select(AuditEntry).order_by(AuditEntry.id)
+        for k, v in where.items():
+            q = q.where(getattr(AuditEntry, k) == v)
+        return s.scalars(q).all()
+
+
+def test_every_write_through_the_api_is_audited(fresh_tenant, login, db):
+    t = fresh_tenant
+    c = login(t, "county.admin")
+    before = len(entries(db, t))
+    unit = c.post("/api/org-units", json={"parent_id": t.unit("T01D1V1"), "name": "第五村民小组", "level": "group"}).get_json()
+    assert c.patch(f"/api/org-units/{unit['id']}", json={"name": "第五组"}).status_code == 200
+    person = c.post("/api/persons", json={"name": "测试人", "org_unit_id": unit["id"], "phone": "13900001111"}).get_json()
+    assert c.delete(f"/api/persons/{person['id']}").status_code == 204
+    role = c.post("/api/roles", json={"key": "helper_role", "name": "协理员", "permissions": ["core.org_unit.read"]}).get_json()
+    user = c.post("/api/users", json={"username": "aud.user", "display_name": "审计测试", "org_unit_id": unit["id"]}).get_json()
+    ra = c.post("/api/role-assignments", json={"user_id": user["id"], "role_id": role["id"], "org_unit_id": unit["id"]}).get_json()
+    assert c.delete(f"/api/role-assignments/{ra['id']}").status_code == 204
+
+    created = entries(db, t, object_type="org_unit", object_id=str(unit["id"]))
+    assert [e.action for e in created] == ["create", "update"]
+    assert created[1].changes == {"name": ["第五村民小组", "第五组"]}
+    assert created[0].actor.startswith("user:county.admin") and created[0].request_id
+    p = entries(db, t, object_type="person", object_id=str(person["id"]))
+    assert [e.action for e in p] == ["create", "delete"]
+    assert p[0].changes["phone"] == [None, "***"]            # sensitive values never in the log
+    assert "13900001111" not in str([e.changes for e in p])
+    assert [e.action for e in entries(db, t, object_type="role_assignment", object_id=str(ra["id"]))] == ["create", "delete"]
+    assert entries(db, t, object_type="app_user", object_id=str(user["id"]))[0].changes["password_hash"][1] is not None
+    assert len(entries(db, t)) > before + 8
+
+
+def test_reading_sensitive_data_is_audited_and_needs_permission(fresh_tenant, login, db):
+    t = fresh_tenant
+    admin = login(t, "county.admin")            # holds core.person.pii.read via pii_officer
+    cadre = login(t, "village.cadre")           # does not
+    pid = cadre.all_items("/api/persons")[0]["id"]
+    masked = cadre.get(f"/api/persons/{pid}").get_json()
+    assert "*" in masked["id_number"] and masked["revealed"] is False
+    r = cadre.get(f"/api/persons/{pid}?reveal=true")
+    assert r.status_code == 403 and r.get_json()["code"] == "pii_forbidden"
+    assert entries(db, t, action="read_sensitive") == []
+    full = admin.get(f"/api/persons/{pid}?reveal=true").get_json()
+    assert "*" not in full["id_number"] and len(full["id_number"]) == 18
+    reads = entries(db, t, action="read_sensitive")
+    assert len(reads) == 1 and reads[0].object_id == str(pid)
+    assert reads[0].changes == {"fields": ["address", "id_number", "phone"]}
+    assert full["id_number"] not in str(reads[0].changes)
+
+
+def test_login_and_logout_are_audited(fresh_tenant, login, db):
+    c = login(fresh_tenant, "county.viewer")
+    c.post("/logout", data={"csrf_token": c.headers["X-CSRF-Token"]})
+    actions = [e.action for e in entries(db, fresh_tenant, object_type="app_user")]
+    assert "login" in actions and "logout" in actions
+
+
+def test_audit_log_api_is_filtered_and_needs_permission(fresh_tenant, login):
+    admin = login(fresh_tenant, "county.admin")
+    items = admin.get("/api/audit?action=create&object_type=org_unit&limit=5").get_json()["items"]
+    assert len(items) == 5 and all(i["action"] == "create" and i["object_type"] == "org_unit" for i in items)
+    assert items[0]["id"] > items[-1]["id"]  # newest first
+    assert login(fresh_tenant, "village.cadre").get("/api/audit").status_code == 403
+
+
+def _owner_engine(db):
+    """The schema owner's connection (tampering needs it: the app role may not UPDATE or DELETE)."""
+    return create_engine(PG_URL) if PG_URL else db.engine
+
+
+def _verify(db, tenant):
+    with db.transaction(tenant.id) as s:
+        return audit.verify(s, tenant.id)
+
+
+def test_verify_detects_an_altered_entry(fresh_tenant, db):
+    assert _verify(db, fresh_tenant).ok
+    engine = _owner_engine(db)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_entry SET actor = 'user:someone-else' WHERE tenant_id = :t AND id = 5"),
+                     {"t": fresh_tenant.id})
+    result = _verify(db, fresh_tenant)
+    assert not result.ok and result.problem == "entry 5 was altered" and result.entries == 4
+
+
+def test_verify_detects_a_removed_entry(fresh_tenant, db):
+    engine = _owner_engine(db)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_entry WHERE tenant_id = :t AND id = 7"), {"t": fresh_tenant.id})
+    result = _verify(db, fresh_tenant)
+    assert not result.ok and result.problem == "entry 7 is missing"
+
+
+def test_verify_detects_a_truncated_tail(fresh_tenant, db):
+    engine = _owner_engine(db)
+    with engine.begin() as conn:
+        last = conn.execute(text("SELECT max(id) FROM audit_entry WHERE tenant_id = :t"), {"t": fresh_tenant.id}).scalar()
+        conn.execute(text("DELETE FROM audit_entry WHERE tenant_id = :t AND id = :i"), {"t": fresh_tenant.id, "i": last})
+    result = _verify(db, fresh_tenant)
+    assert not result.ok and "removed" in result.problem
+
+
+def test_cli_audit_verify(app, fresh_tenant, db, monkeypatch, config):
+    monkeypatch.setenv("PINGAN_DATABASE_URL", config.database_url)
+    monkeypatch.setenv("PINGAN_INSTANCE_DIR", str(config.instance_dir))
+    ok = CliRunner().invoke(cli, ["audit", "verify", "--tenant", fresh_tenant.slug])
+    assert ok.exit_code == 0, ok.output
+    with _owner_engine(db).begin() as conn:
+        conn.execute(text("UPDATE audit_entry SET changes = '{}' WHERE tenant_id = :t AND id = 3"), {"t": fresh_tenant.id})
+    bad = CliRunner().invoke(cli, ["audit", "verify", "--tenant", fresh_tenant.slug])
+    assert bad.exit_code == 1 and "entry 3 was altered" in bad.output
