@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from sqlalchemy import (BigInteger, DateTime, ForeignKey, ForeignKeyConstraint, MetaData, Table, create_engine,
                         event, inspect, text)
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql import visitors
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import (DeclarativeBase, Mapped, Session, mapped_column, scoped_session,
                             sessionmaker, with_loader_criteria)
@@ -173,8 +174,16 @@ def orm_guard_disabled_unsafe() -> Iterator[None]:
         _guard_on.reset(token)
 
 
-def _is_tenant_mapper(mapper) -> bool:
-    return issubclass(mapper.class_, TenantModel)
+def _touches_tenant_data(state) -> bool:
+    """Does the statement read or write a tenant table anywhere (FROM, joins, subqueries)?
+
+    ``all_mappers`` alone misses ``select(func.count()).select_from(Model)``, whose only
+    entity sits in the FROM clause, so the whole statement is walked.
+    """
+    if any(issubclass(m.class_, TenantModel) for m in state.all_mappers):
+        return True
+    return any(isinstance(el, Table) and el.info.get("pingan_class") == TENANT
+               for el in visitors.iterate(state.statement))
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -183,7 +192,7 @@ def _guard_queries(state) -> None:
         return
     if not _guard_on.get():
         return
-    if not any(_is_tenant_mapper(m) for m in state.all_mappers):
+    if not _touches_tenant_data(state):
         return
     tid = _tenant.get()
     if tid is None:

@@ -61,17 +61,18 @@ def move_unit(session: Session, unit: OrgUnit, new_parent: OrgUnit) -> OrgUnit:
         raise Invalid("parent_id", "level_not_below_parent", "目标上级单位的层级必须高于本单位")
     if new_parent.id == unit.parent_id:
         return unit
-    old_path, old_parent = unit.path, unit.parent_id
+    old_path = unit.path
     new_path = f"{new_parent.path}{unit.id}/"
     delta = new_parent.depth + 1 - unit.depth
+    unit.parent_id = new_parent.id
+    session.flush()  # audited as an update of parent_id
     session.execute(
         update(OrgUnit)
         .where(OrgUnit.path.like(old_path + "%"))
         .values(path=new_path + func.substr(OrgUnit.path, len(old_path) + 1), depth=OrgUnit.depth + delta)
         .execution_options(synchronize_session=False))
     moved = session.scalar(select(func.count()).select_from(OrgUnit).where(OrgUnit.path.like(new_path + "%")))
-    audit.record(session, "move", "org_unit", unit.id,
-                 {"parent_id": [old_parent, new_parent.id], "path": [old_path, new_path], "units_moved": moved})
+    audit.record(session, "move", "org_unit", unit.id, {"path": [old_path, new_path], "units_moved": moved})
     session.expire_all()
     return session.get(OrgUnit, (unit.tenant_id, unit.id))
 

@@ -40,6 +40,7 @@ def test_moving_a_village_moves_its_visibility(fresh_tenant, login):
     village, group = t.unit("T01D1V1"), t.unit("T01D1V1G1")
     r = admin.post(f"/api/org-units/{village}/move", json={"parent_id": t.unit("T02D1")})
     assert r.status_code == 200, r.get_json()
+    assert r.get_json()["parent_id"] == t.unit("T02D1")
     assert r.get_json()["path"].startswith(admin.get(f"/api/org-units/{t.unit('T02D1')}").get_json()["path"])
     assert new_township.get(f"/api/org-units/{village}").status_code == 200
     assert new_township.get(f"/api/org-units/{group}").status_code == 200

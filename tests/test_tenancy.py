@@ -82,3 +82,13 @@ def test_pool_does_not_bleed_tenants(app, demo, other, token_client):
         if state.db is not original:
             state.db.dispose()
         state.db = original
+
+
+def test_guard_covers_tables_named_only_in_from(db, demo, other):
+    """``select(count()).select_from(Model)`` has no entity column; the guard must still apply."""
+    from sqlalchemy import func
+    with db.Session() as s:
+        with pytest.raises(TenantNotBound):
+            s.scalar(select(func.count()).select_from(OrgUnit))
+    with db.transaction(demo.id) as s:
+        assert s.scalar(select(func.count()).select_from(OrgUnit)) == len(demo.units)
