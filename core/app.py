@@ -63,6 +63,8 @@ def pingan(app: Flask | None = None) -> Pingan:
 class PinganApi(flask_smorest.Api):
     """flask-smorest with Pingan's one error format."""
 
+    from core.api.common import ErrorSchema as ERROR_SCHEMA  # documented as the default response
+
     def handle_http_exception(self, error: HTTPException):
         data = getattr(error, "data", None) or {}
         errors = data.get("messages")
@@ -137,6 +139,8 @@ def create_app(config: Config | None = None, extra_plugins: dict[str, object] | 
     app.extensions["pingan"] = Pingan(cfg, database, host, auth.HostResolver(cfg))
     install_i18n(app)
 
+    from core.api.common import PERMISSION_CODES
+    PERMISSION_CODES[:] = sorted(set(PERMISSION_CODES) | {p.code for p, _ in host.permissions.all()})
     api = PinganApi(app)
     from core.api import register_core_api
     register_core_api(api)
@@ -184,7 +188,8 @@ def _begin_request():
     session = app_state.db.session
     bearer = _bearer()
     host_tid, explicit = app_state.resolver.resolve(session, request.host)
-    session.rollback()  # end the global look-up's transaction before a tenant is bound
+    if session().in_transaction():  # a cache miss queried: end that transaction before binding
+        session.rollback()
     tid = host_tid
     if bearer:
         tok_tid = auth.token_tenant(bearer)

@@ -23,7 +23,7 @@ from core import audit
 from core.config import Config
 from core.context import Actor, set_actor
 from core.db import utcnow
-from core.errors import Invalid, TooManyRequests, Unauthorized
+from core.errors import Forbidden, Invalid, TooManyRequests, Unauthorized
 from core.models import AccessToken, LoginAttempt, Tenant, TenantDomain, User, WebSession
 
 _hasher = PasswordHasher()
@@ -192,7 +192,8 @@ def csrf_ok(ws: WebSession, presented: str | None) -> bool:
 
 def change_password(session: Session, user: User, old: str, new: str) -> None:
     if not verify_password(user.password_hash, old):
-        raise Invalid("old_password", "wrong_password", "原密码不正确")
+        # well-formed but the proof of identity failed: 403, with the field named for forms
+        raise Forbidden("wrong_password", "原密码不正确", {"json": {"old_password": ["原密码不正确"]}})
     if old == new:
         raise Invalid("new_password", "password_unchanged", "新密码不能与原密码相同")
     user.password_hash = hash_password(new)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import Forbidden, NotFound
 from core.models import OrgUnit, Role, RoleAssignment, RolePermission
+from core.orgtree import within
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ def unit_scope(grants: Grants, perm: str):
     paths = grants.paths(perm)
     if not paths:
         return false()
-    return or_(*(OrgUnit.path.like(p + "%") for p in paths))
+    return or_(*(within(p) for p in paths))
 
 
 def scoped(stmt: Select, grants: Grants, perm: str, unit_column) -> Select:

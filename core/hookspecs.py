@@ -13,7 +13,7 @@ jobs skip the tenant.
 Implementations may accept fewer arguments than the spec lists (pluggy passes by name), so
 a spec can grow without breaking plugins. Results of non-``firstresult`` hooks are lists,
 one item per plugin, in no guaranteed order. ``docs/plugin_hooks.md`` documents each hook
-and ``tests/test_contracts.py`` checks that it does, signature by signature.
+and ``tests/test_docs.py`` checks that it does, signature by signature.
 """
 from __future__ import annotations
 
@@ -78,9 +78,9 @@ def pingan_migrations_dir() -> str | None:
     """Folder of the plugin's Alembic revisions (its own branch, labelled with its name).
 
     Called by ``pingan db upgrade`` and the migration tests. The first revision must have
-    ``down_revision = None``, ``branch_labels = ("<plugin>",)`` and
-    ``depends_on = "core@head"``-style dependencies on the core revision it needs. Tables
-    are named ``<plugin>_…`` and derive from ``sdk.TenantModel``.
+    ``down_revision = None``, ``branch_labels = ("<plugin>",)`` and ``depends_on`` naming
+    the core revision it needs (``depends_on = "0001_core"``). Tables are named
+    ``<plugin>_…`` and derive from ``sdk.TenantModel``.
 
     :return: an absolute path, or None when the plugin has no tables.
     """

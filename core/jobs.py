@@ -13,12 +13,13 @@ that the plugin is still enabled; if not, it skips.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import queue as _queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from sqlalchemy import select
 
@@ -174,6 +175,23 @@ def run_scheduled(plugin: str, job: str, tenant_id: int) -> None:
     from core.db import bind_tenant
     with bind_tenant(tenant_id), acting_as(Actor(None, f"system:{plugin}.{job}")):
         func(tenant_id)
+
+
+@contextlib.contextmanager
+def job_transaction() -> Iterator:
+    """A session in one transaction on the worker's database, for the tenant the job runs for.
+
+    Scheduled job functions receive only ``tenant_id`` and run with it bound (see
+    :func:`run_scheduled`); this is how they read and write that tenant's data::
+
+        with sdk.job_transaction() as s:
+            s.add(HelloTally(greetings=n))
+    """
+    if _state is None:
+        raise RuntimeError("no worker state bound (core.jobs.bind_state)")
+    from core.db import current_tenant_id
+    with _state.db.transaction(current_tenant_id()) as s:
+        yield s
 
 
 def _beat(state) -> None:

@@ -55,8 +55,9 @@ class OrgLevel(TenantModel):
 class OrgUnit(TenantModel):
     """A node of the org tree, located by a materialized path ``/<id>/<id>/…/``.
 
-    Subtree = ``path LIKE '<path>%'`` on an index (varchar_pattern_ops on PostgreSQL);
-    ancestors = the ids in the path. See docs/architecture.md for the measurements.
+    Subtree = a byte-wise range on ``path`` (``orgtree.within``) served by the unique
+    ``(tenant_id, path)`` index; ancestors = the ids in the path. ``COLLATE "C"`` on
+    PostgreSQL keeps comparisons byte-wise in any database locale. See docs/architecture.md.
     """
 
     __tablename__ = "org_unit"
@@ -64,11 +65,9 @@ class OrgUnit(TenantModel):
         tenant_fk("parent_id", "org_unit"),
         UniqueConstraint("tenant_id", "path"),
         Index("ix_org_unit_parent", "tenant_id", "parent_id"),
-        Index("ix_org_unit_path_prefix", "tenant_id", "path",
-              postgresql_ops={"path": "varchar_pattern_ops"}),
     )
     parent_id: Mapped[int | None] = mapped_column(BigInteger)
-    path: Mapped[str] = mapped_column(String(1024))
+    path: Mapped[str] = mapped_column(String(1024).with_variant(String(1024, collation="C"), "postgresql"))
     depth: Mapped[int] = mapped_column(Integer)
     level: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(100))

@@ -17,6 +17,22 @@ from core.errors import Conflict, Invalid
 from core.models import OrgLevel, OrgUnit
 
 
+def within(path: str):
+    """SQL predicate: the unit is the one at ``path`` or below it.
+
+    A byte-wise range, ``path >= '/1/5/' AND path < '/1/50'`` ('0' follows '/'), rather than
+    ``LIKE '/1/5/%'``: PostgreSQL may not use an index for LIKE on a table with row-level
+    security (LIKE is not leakproof), while the comparison operators are. The column has
+    ``COLLATE "C"`` there, so the range is byte-wise in any database locale, as on SQLite.
+    """
+    return (OrgUnit.path >= path) & (OrgUnit.path < path[:-1] + "0")
+
+
+def units_under(path: str):
+    """Subquery of the ids of the units at ``path`` and below (for ``X.org_unit_id.in_(…)``)."""
+    return select(OrgUnit.id).where(within(path))
+
+
 def path_ids(path: str) -> list[int]:
     """``/1/5/23/`` → ``[1, 5, 23]`` (root first)."""
     return [int(p) for p in path.strip("/").split("/") if p]
@@ -68,10 +84,10 @@ def move_unit(session: Session, unit: OrgUnit, new_parent: OrgUnit) -> OrgUnit:
     session.flush()  # audited as an update of parent_id
     session.execute(
         update(OrgUnit)
-        .where(OrgUnit.path.like(old_path + "%"))
+        .where(within(old_path))
         .values(path=new_path + func.substr(OrgUnit.path, len(old_path) + 1), depth=OrgUnit.depth + delta)
         .execution_options(synchronize_session=False))
-    moved = session.scalar(select(func.count()).select_from(OrgUnit).where(OrgUnit.path.like(new_path + "%")))
+    moved = session.scalar(select(func.count()).select_from(OrgUnit).where(within(new_path)))
     audit.record(session, "move", "org_unit", unit.id, {"path": [old_path, new_path], "units_moved": moved})
     session.expire_all()
     return session.get(OrgUnit, (unit.tenant_id, unit.id))
@@ -93,7 +109,7 @@ def retire_unit(session: Session, unit: OrgUnit) -> OrgUnit:
 
 
 def subtree_query(path: str, include_retired: bool = False):
-    q = select(OrgUnit).where(OrgUnit.path.like(path + "%"))
+    q = select(OrgUnit).where(within(path))
     if not include_retired:
         q = q.where(OrgUnit.status == "active")
     return q

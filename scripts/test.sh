@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Install Pingan with its test extras into .venv and run the test suite.
+# Install Pingan with its test extras and the example plugin (examples/pingan-hello, which the
+# plugin tests load through its entry point) into .venv and run the test suite.
 # SQLite by default; set PINGAN_TEST_DATABASE_URL and PINGAN_TEST_REDIS_URL for the real services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -e '.[test]' -e examples/pingan-hello
 exec .venv/bin/python -m pytest "$@"

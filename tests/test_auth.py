@@ -198,3 +198,25 @@ def test_password_hash_is_argon2(db, demo):
     with db.transaction(demo.id) as s:
         h = s.scalar(select(User.password_hash).where(User.username == "county.admin"))
     assert h.startswith("$argon2id$")
+
+
+def test_password_change_api(fresh_tenant, login):
+    c = login(fresh_tenant, "county.viewer")
+    r = c.post("/api/me/password", json={"old_password": "not-my-password", "new_password": "another-passphrase"})
+    assert r.status_code == 403 and r.get_json()["code"] == "wrong_password"
+    assert "old_password" in r.get_json()["errors"]["json"]
+    r = c.post("/api/me/password", json={"old_password": DEMO_PASSWORD, "new_password": "short"})
+    assert r.status_code == 422 and "new_password" in r.get_json()["errors"]["json"]
+    r = c.post("/api/me/password", json={"old_password": DEMO_PASSWORD, "new_password": "another-passphrase"})
+    assert r.status_code == 204
+    _, r = web_login(c.app, fresh_tenant, "county.viewer", "another-passphrase")
+    assert r.status_code == 302
+
+
+def test_token_expiring_in_the_past_is_refused(demo, token_client):
+    c = token_client(demo, "county.admin")
+    r = c.post("/api/tokens", json={"name": "old", "expires_at": "2001-01-01T00:00:00+08:00"})
+    assert r.status_code == 422 and r.get_json()["code"] == "in_the_past"
+    r = c.post("/api/tokens", json={"name": "ok", "expires_at": "2099-01-01T00:00:00+08:00",
+                                    "scope": ["core.org_unit.read"]})
+    assert r.status_code == 201 and r.get_json()["token"].startswith(f"pat_{demo.id}_")

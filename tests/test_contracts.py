@@ -181,3 +181,27 @@ def test_health_endpoints(app):
 def test_request_id_is_echoed(demo, app):
     r = Client(app, demo.host).get("/api/me", headers={"X-Request-ID": "abcdef1234567890"})
     assert r.headers["X-Request-ID"] == "abcdef1234567890"
+
+
+def test_forged_cursors_are_422_not_500(demo, token_client):
+    import base64
+    import json
+    c = token_client(demo, "county.admin")
+    for payload in ([5, 1], [None, 1], ["/1/", "x"], {"a": 1}, [[1], 2]):
+        cursor = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+        r = c.get(f"/api/org-units?cursor={cursor}")
+        assert r.status_code == 422 and r.get_json()["code"] == "invalid_cursor", payload
+
+
+def test_keyset_pages_cover_the_list_once(demo, token_client):
+    c = token_client(demo, "county.admin")
+    for sort in ("path", "-path", "name", "-name", "id"):
+        seen, cursor = [], None
+        while True:
+            r = c.get(f"/api/org-units?limit=17&sort={sort}" + (f"&cursor={cursor}" if cursor else ""))
+            body = r.get_json()
+            seen += [u["id"] for u in body["items"]]
+            cursor = body["next_cursor"]
+            if not cursor:
+                break
+        assert len(seen) == len(set(seen)) == len(demo.units), sort

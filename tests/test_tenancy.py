@@ -92,3 +92,25 @@ def test_guard_covers_tables_named_only_in_from(db, demo, other):
             s.scalar(select(func.count()).select_from(OrgUnit))
     with db.transaction(demo.id) as s:
         assert s.scalar(select(func.count()).select_from(OrgUnit)) == len(demo.units)
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL plans")
+def test_subtree_query_uses_the_path_index_under_rls(db, demo):
+    """LIKE is not leakproof, so under RLS PostgreSQL would filter the whole tenant instead of
+    using the index; ``orgtree.within`` uses leakproof comparisons that the index can serve."""
+    from sqlalchemy import create_engine
+    from core.orgtree import within
+    owner = create_engine(PG_URL)
+    with owner.begin() as conn:  # statistics, as the owner (the app role may not ANALYZE)
+        conn.execute(text("ANALYZE org_unit"))
+    owner.dispose()
+    township = demo.unit("T01")
+    with db.transaction(demo.id) as s:
+        path = s.scalar(select(OrgUnit.path).where(OrgUnit.id == township))
+        s.execute(text("SET LOCAL enable_seqscan = off"))
+        stmt = select(OrgUnit.id).where(within(path))
+        compiled = stmt.compile(dialect=s.get_bind().dialect, compile_kwargs={"literal_binds": True})
+        plan = "\n".join(s.execute(text(f"EXPLAIN {compiled}")).scalars())
+        assert s.execute(text("SELECT current_user")).scalar() == "pingan_app"
+    index_conds = [line for line in plan.splitlines() if "Index Cond" in line]
+    assert any("path" in line for line in index_conds), plan

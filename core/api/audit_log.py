@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from core.api.common import IdField, ListArgs, page_of, paginate
+from core.api.common import IdField, IdListArgs, page_of, paginate
 from core.audit import AuditEntry
 from core.request import current, requires
 
@@ -27,7 +27,7 @@ class AuditEntrySchema(Schema):
     hash = fields.String()
 
 
-class AuditListArgs(ListArgs):
+class AuditListArgs(IdListArgs):
     actor_id = IdField()
     action = fields.String(validate=validate.Length(max=64))
     object_type = fields.String(validate=validate.Length(max=64))

@@ -18,13 +18,45 @@ from sqlalchemy import Select, tuple_
 from core.errors import Invalid
 
 
+class ErrorSchema(Schema):
+    """The one error body of every 4xx (and the rare 5xx) answer."""
+
+    status = fields.Integer(required=True, metadata={"description": "HTTP status"})
+    code = fields.String(required=True, metadata={"description": "stable machine-readable code"})
+    message = fields.String(required=True, metadata={"description": "for people, Chinese first"})
+    errors = fields.Dict(metadata={"description": "fields at fault, by location: {json: {name: [...]}}"})
+    request_id = fields.String(metadata={"description": "only on 5xx: quote it to the operator"})
+
+
 class ListArgs(Schema):
+    """Paging of every list; subclasses add ``sort = sort_field(SORTABLE)`` and filters."""
+
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200),
                            metadata={"description": "每页条数 (1–200)"})
     cursor = fields.String(load_default=None, validate=validate.Length(max=500),
-                           metadata={"description": "上一页返回的 next_cursor"})
-    sort = fields.String(load_default=None, validate=validate.Length(max=64),
+                           metadata={"description": "上一页返回的 next_cursor（不透明）"})
+
+
+def sort_field(sortable: dict) -> fields.String:
+    """The ``sort`` argument: one of the endpoint's sort keys, ``-`` in front for descending."""
+    keys = sorted(sortable)
+    return fields.String(load_default=None, validate=validate.OneOf(keys + [f"-{k}" for k in keys]),
                          metadata={"description": "排序字段，前加 - 为倒序"})
+
+
+class IdListArgs(ListArgs):
+    """Paging of a list that sorts by id only."""
+
+    sort = sort_field({"id": None})
+
+
+# Permission codes declared by the core and the installed plugins, filled by create_app()
+# before any blueprint is registered, so the OpenAPI document lists them as an enum.
+PERMISSION_CODES: list[str] = []
+
+
+def permission_code(**kw) -> fields.String:
+    return fields.String(validate=validate.OneOf(PERMISSION_CODES), **kw)
 
 
 _page_schemas: dict[str, type[Schema]] = {}
@@ -57,24 +89,41 @@ def _decode(cursor: str):
         raise Invalid("cursor", "invalid_cursor", "分页游标无效", location="query") from None
 
 
-def paginate(session, stmt: Select, args: dict, id_column, sortable: dict, default_sort: str) -> dict:
-    """Run ``stmt`` one keyset page at a time; ``sortable`` maps sort names to non-null columns."""
+def _cursor_type(column) -> type:
+    try:
+        return column.type.python_type
+    except NotImplementedError:
+        return str
+
+
+def paginate(session, stmt: Select, args: dict, id_column, sortable: dict, default_sort: str,
+             unique: frozenset[str] = frozenset()) -> dict:
+    """Run ``stmt`` one keyset page at a time; ``sortable`` maps sort names to non-null columns.
+
+    Keys in ``unique`` (unique per tenant, like ``path``) order by that column alone, so the
+    database can walk an index and stop after ``limit`` rows instead of sorting the set.
+    """
     sort = args.get("sort") or default_sort
     desc = sort.startswith("-")
     key = sort.lstrip("-")
-    if key not in sortable:
+    if key not in sortable:  # the schema's sort_field lists the same keys; this guards mismatches
         raise Invalid("sort", "invalid_sort", f"不能按“{key}”排序，可选：{', '.join(sorted(sortable))}",
                       location="query")
     column = sortable[key]
+    alone = column is id_column or key in unique
     if args.get("cursor"):
         value, ident = _decode(args["cursor"])
         if column is id_column:
-            stmt = stmt.where(id_column < ident if desc else id_column > ident)
+            value = ident
+        elif not isinstance(value, _cursor_type(column)):  # a forged cursor must not reach SQL
+            raise Invalid("cursor", "invalid_cursor", "分页游标无效", location="query")
+        if alone:
+            stmt = stmt.where(column < value if desc else column > value)
         else:
             row = tuple_(column, id_column)
             stmt = stmt.where(row < tuple_(value, ident) if desc else row > tuple_(value, ident))
     order = (column.desc(), id_column.desc()) if desc else (column.asc(), id_column.asc())
-    if column is id_column:
+    if alone:
         order = order[:1]
     limit = args.get("limit", 50)
     rows = session.scalars(stmt.order_by(*order).limit(limit + 1)).all()

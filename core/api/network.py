@@ -10,8 +10,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from core.api.common import IdField, ListArgs, id_path, page_of, paginate
+from core.api.common import IdField, IdListArgs, id_path, page_of, paginate
 from core.authz import get_or_404, scoped
+from core.orgtree import units_under
 from core.crypto import mask_phone
 from core.models import MemberUnit, NetworkRole, OrgUnit
 from core.request import current, requires
@@ -20,7 +21,7 @@ blp = Blueprint("core_network", __name__, url_prefix="/api",
                 description="成员单位与网格、包片人员 / Member units and network roles")
 
 
-class UnitScopedListArgs(ListArgs):
+class UnitScopedListArgs(IdListArgs):
     org_unit_id = IdField(metadata={"description": "只列出该单位子树内的记录"})
 
 
@@ -39,8 +40,7 @@ def register_scoped_crud(path: str, model, item_schema, create_schema, update_sc
             stmt = scoped(select(model), ctx.grants, read, model.org_unit_id)
             if "org_unit_id" in args:
                 unit = get_or_404(ctx.session, ctx.grants, OrgUnit, args["org_unit_id"], read)
-                stmt = stmt.where(model.org_unit_id.in_(
-                    select(OrgUnit.id).where(OrgUnit.path.like(unit.path + "%"))))
+                stmt = stmt.where(model.org_unit_id.in_(units_under(unit.path)))
             return paginate(ctx.session, stmt, args, model.id, {"id": model.id}, "id")
 
         @requires(manage)

@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from core import orgtree
-from core.api.common import IdField, ListArgs, id_path, page_of, paginate
+from core.api.common import sort_field, IdField, ListArgs, id_path, page_of, paginate
 from core.authz import get_or_404, scoped
 from core.models import OrgUnit
 from core.request import current, requires
@@ -47,7 +47,11 @@ class OrgUnitMoveSchema(Schema):
     parent_id = IdField(required=True)
 
 
+SORTABLE = {"name": OrgUnit.name, "path": OrgUnit.path, "id": OrgUnit.id}
+
+
 class OrgUnitListArgs(ListArgs):
+    sort = sort_field(SORTABLE)
     under = IdField(metadata={"description": "只列出该单位及其全部下级（子树）"})
     parent_id = IdField(metadata={"description": "只列出该单位的直接下级"})
     level = fields.String(validate=validate.Length(max=32))
@@ -55,7 +59,6 @@ class OrgUnitListArgs(ListArgs):
     q = fields.String(validate=validate.Length(min=1, max=50), metadata={"description": "名称包含"})
 
 
-SORTABLE = {"name": OrgUnit.name, "path": OrgUnit.path, "id": OrgUnit.id}
 
 
 @blp.route("")
@@ -69,7 +72,7 @@ class OrgUnits(MethodView):
         stmt = scoped(select(OrgUnit), ctx.grants, READ, OrgUnit.id)
         if "under" in args:
             root = get_or_404(ctx.session, ctx.grants, OrgUnit, args["under"], READ)
-            stmt = stmt.where(OrgUnit.path.like(root.path + "%"))
+            stmt = stmt.where(orgtree.within(root.path))
         if "parent_id" in args:
             stmt = stmt.where(OrgUnit.parent_id == args["parent_id"])
         if "level" in args:
@@ -78,7 +81,7 @@ class OrgUnits(MethodView):
             stmt = stmt.where(OrgUnit.status == args["status"])
         if "q" in args:
             stmt = stmt.where(OrgUnit.name.contains(args["q"], autoescape=True))
-        return paginate(ctx.session, stmt, args, OrgUnit.id, SORTABLE, "path")
+        return paginate(ctx.session, stmt, args, OrgUnit.id, SORTABLE, "path", unique=frozenset({"path"}))
 
     @requires(MANAGE)
     @blp.arguments(OrgUnitCreateSchema)

@@ -11,8 +11,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from core.api.common import IdField, ListArgs, id_path, page_of, paginate
+from core.api.common import IdField, ListArgs, id_path, page_of, paginate, sort_field
 from core.authz import get_or_404, scoped
+from core.orgtree import units_under
 from core.crypto import ring
 from core.models import OrgUnit, Person
 from core.privacy import normalise_id_number, sensitive_fields
@@ -52,7 +53,11 @@ class PersonUpdateSchema(Schema):
     address = fields.String(allow_none=True, validate=validate.Length(max=200))
 
 
+SORTABLE = {"id": Person.id, "name": Person.name}
+
+
 class PersonListArgs(ListArgs):
+    sort = sort_field(SORTABLE)
     org_unit_id = IdField(metadata={"description": "该单位子树内的人员"})
     id_number = fields.String(validate=validate.Length(min=1, max=32), metadata={"description": "按身份证号精确查找"})
     phone = fields.String(validate=validate.Length(min=1, max=20), metadata={"description": "按电话精确查找"})
@@ -93,14 +98,14 @@ class Persons(MethodView):
         stmt = scoped(select(Person), ctx.grants, READ, Person.org_unit_id)
         if "org_unit_id" in args:
             unit = get_or_404(ctx.session, ctx.grants, OrgUnit, args["org_unit_id"], READ)
-            stmt = stmt.where(Person.org_unit_id.in_(select(OrgUnit.id).where(OrgUnit.path.like(unit.path + "%"))))
+            stmt = stmt.where(Person.org_unit_id.in_(units_under(unit.path)))
         if "id_number" in args:
             stmt = stmt.where(Person.id_number_bidx == ring().blind_index(args["id_number"]))
         if "phone" in args:
             stmt = stmt.where(Person.phone_bidx == ring().blind_index(args["phone"]))
         if "q" in args:
             stmt = stmt.where(Person.name.contains(args["q"], autoescape=True))
-        page = paginate(ctx.session, stmt, args, Person.id, {"id": Person.id, "name": Person.name}, "id")
+        page = paginate(ctx.session, stmt, args, Person.id, SORTABLE, "id")
         page["items"] = [present(p) for p in page["items"]]
         return page
 

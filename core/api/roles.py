@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import delete, select
 
-from core.api.common import IdField, ListArgs, id_path, page_of, paginate
+from core.api.common import IdField, ListArgs, id_path, page_of, paginate, permission_code, sort_field
 from core.app import pingan
 from core.authz import get_or_404, role_permissions, scoped
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -37,15 +37,14 @@ class RoleCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=50))
     name_en = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=50))
     description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
-    permissions = fields.List(fields.String(validate=validate.Length(max=100)), load_default=list,
-                              validate=validate.Length(max=500))
+    permissions = fields.List(permission_code(), load_default=list, validate=validate.Length(max=500))
 
 
 class RoleUpdateSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=50))
     name_en = fields.String(allow_none=True, validate=validate.Length(max=50))
     description = fields.String(allow_none=True, validate=validate.Length(max=1000))
-    permissions = fields.List(fields.String(validate=validate.Length(max=100)), validate=validate.Length(max=500))
+    permissions = fields.List(permission_code(), validate=validate.Length(max=500))
 
 
 class AssignmentSchema(Schema):
@@ -62,7 +61,15 @@ class AssignmentCreateSchema(Schema):
     org_unit_id = IdField(required=True)
 
 
+ROLE_SORTABLE = {"key": Role.key, "id": Role.id}
+
+
+class RoleListArgs(ListArgs):
+    sort = sort_field(ROLE_SORTABLE)
+
+
 class AssignmentListArgs(ListArgs):
+    sort = sort_field({"id": RoleAssignment.id})
     user_id = IdField()
     org_unit_id = IdField()
     role_id = IdField()
@@ -96,11 +103,12 @@ def _set_permissions(session, role: Role, codes: list[str]) -> None:
 @blp.route("/roles")
 class Roles(MethodView):
     @requires(ROLE_READ)
-    @blp.arguments(ListArgs, location="query")
+    @blp.arguments(RoleListArgs, location="query")
     @blp.response(200, page_of(RoleSchema))
     def get(self, args):
         """The county's roles (roles are county-wide; where they apply is set by assignments)."""
-        return paginate(current().session, select(Role), args, Role.id, {"key": Role.key, "id": Role.id}, "key")
+        return paginate(current().session, select(Role), args, Role.id, ROLE_SORTABLE, "key",
+                        unique=frozenset({"key"}))
 
     @requires(ROLE_MANAGE)
     @blp.arguments(RoleCreateSchema)

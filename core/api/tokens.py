@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from core import auth
-from core.api.common import ListArgs, id_path, page_of, paginate
+from core.api.common import IdListArgs, id_path, page_of, paginate, permission_code
 from core.app import pingan
 from core.db import utcnow
 from core.errors import Invalid, NotFound
@@ -34,7 +34,7 @@ class TokenCreatedSchema(TokenSchema):
 
 class TokenCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    scope = fields.List(fields.String(validate=validate.Length(max=100)), load_default=list,
+    scope = fields.List(permission_code(), load_default=list,
                         validate=validate.Length(max=200), metadata={"description": "权限代码；空表示本人全部权限"})
     expires_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=None)
 
@@ -46,7 +46,7 @@ def _own_tokens():
 @blp.route("")
 class Tokens(MethodView):
     @requires(USE)
-    @blp.arguments(ListArgs, location="query")
+    @blp.arguments(IdListArgs, location="query")
     @blp.response(200, page_of(TokenSchema))
     def get(self, args):
         """Your own tokens."""

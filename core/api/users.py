@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from core import audit, auth
-from core.api.common import IdField, ListArgs, id_path, page_of, paginate
+from core.api.common import sort_field, IdField, ListArgs, id_path, page_of, paginate
 from core.authz import get_or_404, scoped
 from core.crypto import mask_phone
 from core.errors import Conflict
@@ -61,7 +61,11 @@ class UserUpdateSchema(Schema):
     locale = fields.String(validate=validate.OneOf(["zh_CN", "en"]))
 
 
+SORTABLE = {"username": User.username, "id": User.id}
+
+
 class UserListArgs(ListArgs):
+    sort = sort_field(SORTABLE)
     org_unit_id = IdField()
     status = fields.String(validate=validate.OneOf(["active", "disabled"]))
     q = fields.String(validate=validate.Length(min=1, max=50))
@@ -71,7 +75,6 @@ class PasswordResetSchema(Schema):
     initial_password = fields.String()
 
 
-SORTABLE = {"username": User.username, "id": User.id}
 
 
 @blp.route("")
@@ -90,7 +93,7 @@ class Users(MethodView):
         if "q" in args:
             stmt = stmt.where(User.username.contains(args["q"], autoescape=True)
                               | User.display_name.contains(args["q"], autoescape=True))
-        return paginate(ctx.session, stmt, args, User.id, SORTABLE, "username")
+        return paginate(ctx.session, stmt, args, User.id, SORTABLE, "username", unique=frozenset({"username"}))
 
     @requires(MANAGE)
     @blp.arguments(UserCreateSchema)
@@ -200,7 +203,7 @@ class MeSchema(UserSchema):
 
 class PasswordChangeSchema(Schema):
     old_password = fields.String(required=True, validate=validate.Length(max=128))
-    new_password = fields.String(required=True, validate=validate.Length(max=128))
+    new_password = fields.String(required=True, validate=validate.Length(min=8, max=128))
 
 
 @me_blp.route("")

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from core import auth
 from core.errors import PinganError
 from core.models import OrgUnit, Role, RoleAssignment
+from core.orgtree import within
 from core.request import authenticated, current, public
 
 bp = Blueprint("web", __name__, static_folder="static", static_url_path="/assets")
@@ -122,7 +123,7 @@ def home():
     roots = [p for i, p in enumerate(roots) if not any(p.startswith(q) for q in roots[:i])]
     scope = []
     for root in roots:
-        units = s.scalars(select(OrgUnit).where(OrgUnit.path.like(root + "%"), OrgUnit.status == "active")
+        units = s.scalars(select(OrgUnit).where(within(root), OrgUnit.status == "active")
                           .order_by(OrgUnit.path).limit(200)).all()
         scope.append(units)
     return render_template("home.html", ctx=ctx, assignments=rows, scope=scope, menu=_menu())

@@ -96,7 +96,7 @@ def upgrade() -> None:
     sa.Column('tenant_id', sa.BigInteger(), nullable=False),
     sa.Column('id', sa.BigInteger(), nullable=False),
     sa.Column('parent_id', sa.BigInteger(), nullable=True),
-    sa.Column('path', sa.String(length=1024), nullable=False),
+    sa.Column('path', sa.String(length=1024).with_variant(sa.String(length=1024, collation='C'), 'postgresql'), nullable=False),
     sa.Column('depth', sa.Integer(), nullable=False),
     sa.Column('level', sa.String(length=32), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
@@ -112,7 +112,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('org_unit', schema=None) as batch_op:
         batch_op.create_index('ix_org_unit_parent', ['tenant_id', 'parent_id'], unique=False)
-        batch_op.create_index('ix_org_unit_path_prefix', ['tenant_id', 'path'], unique=False, postgresql_ops={'path': 'varchar_pattern_ops'})
 
     op.create_table('role',
     sa.Column('tenant_id', sa.BigInteger(), nullable=False),
@@ -320,7 +319,6 @@ def downgrade() -> None:
     op.drop_table('tenant_domain')
     op.drop_table('role')
     with op.batch_alter_table('org_unit', schema=None) as batch_op:
-        batch_op.drop_index('ix_org_unit_path_prefix', postgresql_ops={'path': 'varchar_pattern_ops'})
         batch_op.drop_index('ix_org_unit_parent')
 
     op.drop_table('org_unit')

@@ -1,0 +1,60 @@
+"""The plugin SDK: the one module a Pingan plugin imports from the core.
+
+Everything a plugin needs is re-exported here under a stable name (CKAN's ``toolkit``
+idea); the rest of ``core`` is internal and may change without notice. A name leaves this
+module only after a release in which it is deprecated. The core itself never imports
+``core.sdk`` (``tests/test_docs.py`` checks), so this stays a pure re-export module.
+
+Groups (see ``docs/plugins.md`` for how they fit together):
+
+- hooks: ``hookimpl``; declarations returned by hooks: ``Permission``, ``RoleTemplate``,
+  ``MenuItem``, ``Widget``, ``ScheduledJob``, ``Indicator``
+- models: ``TenantModel``, ``ReferenceModel``, ``tenant_fk``, ``AwareDateTime``, ``utcnow``,
+  ``Encrypted``, ``OrgUnit`` (the org tree, to read unit paths), ``bind_tenant``,
+  ``job_transaction`` (a session inside a scheduled job); subtree predicates ``within(path)``
+  and ``units_under(path)`` (use these, never ``LIKE``: they keep the path index usable
+  under row-level security)
+- requests: ``current()`` → ``RequestContext``; guards ``requires``, ``authenticated``,
+  ``public``
+- authorisation: ``get_or_404``, ``scoped``, ``may``, ``require``
+- errors: ``NotFound``, ``Forbidden``, ``Conflict``, ``Invalid``
+- audit and privacy: ``record``, ``record_read``, ``sensitive_fields``,
+  ``normalise_id_number``
+- API conventions: ``ListArgs``, ``IdListArgs``, ``sort_field``, ``permission_code``,
+  ``page_of``, ``paginate``, ``IdField``, ``id_path``, ``Blueprint`` (flask-smorest)
+"""
+from flask_smorest import Blueprint
+
+from core.api.common import (IdField, IdListArgs, ListArgs, id_path, page_of, paginate, permission_code,
+                             sort_field)
+from core.audit import record, record_read
+from core.authz import Permission, get_or_404, may, require, scoped
+from core.crypto import Encrypted
+from core.db import AwareDateTime, ReferenceModel, TenantModel, bind_tenant, tenant_fk, utcnow
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.hookspecs import hookimpl
+from core.jobs import job_transaction
+from core.models import OrgUnit
+from core.orgtree import units_under, within
+from core.plugins import Indicator, MenuItem, RoleTemplate, ScheduledJob, Widget
+from core.privacy import normalise_id_number, sensitive_fields
+from core.request import RequestContext, authenticated, current, public, requires
+
+__all__ = [
+    # hooks and declarations
+    "hookimpl", "Permission", "RoleTemplate", "MenuItem", "Widget", "ScheduledJob", "Indicator",
+    # models and tenancy
+    "TenantModel", "ReferenceModel", "tenant_fk", "AwareDateTime", "utcnow", "Encrypted", "OrgUnit",
+    "bind_tenant", "job_transaction", "within", "units_under",
+    # requests and guards
+    "current", "RequestContext", "requires", "authenticated", "public",
+    # authorisation
+    "get_or_404", "scoped", "may", "require",
+    # errors
+    "NotFound", "Forbidden", "Conflict", "Invalid",
+    # audit and privacy
+    "record", "record_read", "sensitive_fields", "normalise_id_number",
+    # API conventions
+    "ListArgs", "IdListArgs", "sort_field", "permission_code", "page_of", "paginate", "IdField", "id_path",
+    "Blueprint",
+]

@@ -1,0 +1,88 @@
+"""pingan-hello: the example plugin (问候). Thin hook implementations only.
+
+Registered by ``pyproject.toml`` under the entry-point group ``pingan.plugins`` as
+``hello``; installed is not enabled — a county switches it on at ``PUT /api/modules/hello``.
+Every hook of ``core/hookspecs.py`` is implemented here so this package doubles as the
+reference for plugin authors and as the plugin the platform's tests load.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.sdk import Indicator, MenuItem, ScheduledJob, Widget, hookimpl
+
+from . import models  # noqa: F401  (the plugin's tables join the metadata when the plugin loads)
+from .permissions import PERMISSIONS, READ, ROLE_TEMPLATES
+
+__version__ = "1.0.0"
+
+
+@hookimpl
+def pingan_plugin_info():
+    return {"title": "问候（示例模块）", "title_en": "Greetings (example)",
+            "description": "插件开发示例：向辖区内的群众发送问候，并统计数量。", "version": __version__}
+
+
+@hookimpl
+def pingan_permissions():
+    return PERMISSIONS
+
+
+@hookimpl
+def pingan_default_roles():
+    return ROLE_TEMPLATES
+
+
+@hookimpl
+def pingan_settings_schema():
+    from .settings import HelloSettings
+    return HelloSettings
+
+
+@hookimpl
+def pingan_migrations_dir():
+    return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def pingan_api_blueprints():
+    from .api import blp
+    return [blp]
+
+
+@hookimpl
+def pingan_web_blueprints():
+    from .views import bp
+    return [bp]
+
+
+@hookimpl
+def pingan_menu_items():
+    return [MenuItem(key="hello", title="问候", title_en="Greetings", endpoint="hello_web.index",
+                     permission=READ, order=900)]
+
+
+@hookimpl
+def pingan_dashboard_widgets():
+    from .widgets import latest_greetings
+    return [Widget(key="hello.latest", title="最新问候", title_en="Latest greetings", permission=READ,
+                   render=latest_greetings, order=900)]
+
+
+@hookimpl
+def pingan_scheduled_jobs():
+    from .jobs import count_greetings
+    return [ScheduledJob(name="count_greetings", func=count_greetings, every_minutes=60)]
+
+
+@hookimpl
+def pingan_demo_data(session, settings):
+    from .demo import add_demo_greetings
+    add_demo_greetings(session, settings)
+
+
+@hookimpl
+def pingan_indicators():
+    from .indicators import greetings_sent
+    return [Indicator(key="hello.greetings_sent", title="发送问候数", title_en="Greetings sent", unit="条",
+                      compute=greetings_sent)]

@@ -1,0 +1,19 @@
+"""Figures the scoring module can use: greetings sent in a unit's subtree during a period."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from core.sdk import OrgUnit, units_under
+
+from .models import HelloGreeting
+
+
+def greetings_sent(session, unit_id: int, period_start, period_end) -> float:
+    path = session.scalar(select(OrgUnit.path).where(OrgUnit.id == unit_id))
+    if path is None:
+        return 0.0
+    units = units_under(path)
+    return float(session.scalar(
+        select(func.count(HelloGreeting.id))
+        .where(HelloGreeting.org_unit_id.in_(units), HelloGreeting.created_at >= period_start,
+               HelloGreeting.created_at < period_end)) or 0)

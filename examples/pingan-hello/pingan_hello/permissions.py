@@ -1,0 +1,21 @@
+"""Permissions (every code starts with ``hello.``) and the role bundles the plugin offers."""
+from __future__ import annotations
+
+from core.sdk import Permission, RoleTemplate
+
+READ = "hello.greeting.read"
+MANAGE = "hello.greeting.manage"
+
+PERMISSIONS = [
+    Permission(READ, "查看问候", "View greetings"),
+    Permission(MANAGE, "发送问候", "Send greetings"),
+]
+
+ROLE_TEMPLATES = [
+    # A role of its own a county can adopt in tenant.toml (``template = "hello_greeter"``) …
+    RoleTemplate("hello_greeter", "问候员", "Greeter", (READ, MANAGE)),
+    # … and the core bundles with the same key get these permissions added.
+    RoleTemplate("county_admin", "县级管理员", "County administrator", (READ, MANAGE)),
+    RoleTemplate("unit_admin", "单位管理员", "Unit administrator", (READ, MANAGE)),
+    RoleTemplate("viewer", "只读用户", "Viewer", (READ,)),
+]
