@@ -146,6 +146,7 @@ def test_installed_but_never_enabled_stays_off(app, fresh_tenant, login):
     codes = {p["code"] for p in admin.get("/api/permissions").get_json()}
     assert {"hello.greeting.read", "hello.greeting.manage"} <= codes
     assert 'href="/hello/"' in admin.get("/").get_data(as_text=True)
+    assert 'href="/hello/"' in admin.get("/hello/").get_data(as_text=True)  # the plugin's own page has the menu
 
 
 def test_enabled_for_one_county_and_not_the_other(app, fresh_tenant, login):

@@ -105,7 +105,7 @@ def password():
         except PinganError as exc:
             field = getattr(exc, "field", "old_password")
             errors[field] = exc.message
-    return render_template("password.html", ctx=ctx, errors=errors, menu=[]), 422 if errors else 200
+    return render_template("password.html", errors=errors), 422 if errors else 200
 
 
 @bp.route("/")
@@ -126,8 +126,18 @@ def home():
         units = s.scalars(select(OrgUnit).where(within(root), OrgUnit.status == "active")
                           .order_by(OrgUnit.path).limit(200)).all()
         scope.append(units)
-    return render_template("home.html", ctx=ctx, assignments=rows, scope=scope, menu=_menu())
+    return render_template("home.html", assignments=rows, scope=scope)
+
+
+def _template_context() -> dict:
+    """``ctx`` and ``menu`` for every page, the plugins' pages included."""
+    from flask import g
+    ctx = g.get("pingan")
+    if ctx is None or ctx.user is None or ctx.user.must_change_password:
+        return {"ctx": ctx, "menu": []}
+    return {"ctx": ctx, "menu": _menu()}
 
 
 def register_web(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.context_processor(_template_context)
