@@ -220,3 +220,15 @@ def test_token_expiring_in_the_past_is_refused(demo, token_client):
     r = c.post("/api/tokens", json={"name": "ok", "expires_at": "2099-01-01T00:00:00+08:00",
                                     "scope": ["core.org_unit.read"]})
     assert r.status_code == 201 and r.get_json()["token"].startswith(f"pat_{demo.id}_")
+
+
+def test_login_returns_to_a_same_site_page_only(app, demo):
+    import re
+    for target, expected in (("/api/docs", "/api/docs"), ("//evil.example/x", "/"), ("https://evil.example", "/"),
+                             ("/\\evil.example", "/")):
+        c = Client(app, demo.host)
+        page = c.get(f"/login?next={target}").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        r = c.post("/login", data={"csrf_token": token, "username": "county.viewer", "password": DEMO_PASSWORD,
+                                   "next": target})
+        assert r.status_code == 302 and r.headers["Location"] == expected, target

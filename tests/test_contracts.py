@@ -205,3 +205,13 @@ def test_keyset_pages_cover_the_list_once(demo, token_client):
             if not cursor:
                 break
         assert len(seen) == len(set(seen)) == len(demo.units), sort
+
+
+def test_county_defined_values_are_checked(demo, token_client):
+    """Values OpenAPI cannot describe: the county's own level keys, the ID number check digit."""
+    c = token_client(demo, "county.admin")
+    r = c.post("/api/org-units", json={"parent_id": demo.unit("T01D1V1"), "name": "组", "level": "hamlet"})
+    assert r.status_code == 422 and r.get_json()["code"] == "unknown_level"
+    r = c.post("/api/persons", json={"name": "甲", "org_unit_id": demo.unit("T01D1V1"),
+                                     "id_number": "990101199001011231"})
+    assert r.status_code == 422 and r.get_json()["code"] == "invalid_id_number"

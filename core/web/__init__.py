@@ -27,6 +27,13 @@ def _cookie_args() -> dict:
     return {"httponly": True, "samesite": "Lax", "secure": pingan().config.cookie_secure, "path": "/"}
 
 
+def _safe_next(target: str | None) -> str | None:
+    """A same-site path to return to after log-in, or None (never an open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
 def _menu() -> list:
     from core.app import pingan
     ctx = current()
@@ -46,7 +53,8 @@ def login():
         if ctx.user is not None:
             return redirect(url_for("web.home"))
         token = secrets.token_urlsafe(24)
-        resp = make_response(render_template("login.html", tenant=ctx.tenant, csrf=token, error=None))
+        resp = make_response(render_template("login.html", tenant=ctx.tenant, csrf=token, error=None,
+                                             next=_safe_next(request.args.get("next"))))
         resp.set_cookie(PRE_CSRF, token, max_age=3600, **_cookie_args())
         return resp
     form_token = request.form.get("csrf_token", "")
@@ -66,10 +74,12 @@ def login():
     if error:
         token = secrets.token_urlsafe(24)
         resp = make_response(render_template("login.html", tenant=ctx.tenant, csrf=token, error=error,
-                                             username=username), status)
+                                             username=username, next=_safe_next(request.form.get("next"))),
+                             status)
         resp.set_cookie(PRE_CSRF, token, max_age=3600, **_cookie_args())
         return resp
-    target = url_for("web.password") if result.user.must_change_password else url_for("web.home")
+    target = url_for("web.password") if result.user.must_change_password \
+        else _safe_next(request.form.get("next")) or url_for("web.home")
     resp = redirect(target)
     resp.set_cookie("pingan_session", result.cookie_token, **_cookie_args())
     resp.delete_cookie(PRE_CSRF, path="/")
