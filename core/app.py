@@ -16,6 +16,7 @@ from pathlib import Path
 import flask_smorest
 import swagger_ui_bundle
 from flask import Flask, g, jsonify, render_template, request, send_from_directory
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -294,6 +295,10 @@ def _end_request(exc):
 def _unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return error_response(exc.code or 500)
+    if isinstance(exc, IntegrityError):
+        # a safety net: views check references and uniqueness first, with better messages
+        log.warning("integrity error answered 409: %s", type(exc.orig).__name__)
+        return error_response(409, "integrity_conflict", "数据与现有记录冲突（引用的对象不存在或重复），未保存")
     log.exception("unhandled error")
     return error_response(500, "internal_error", "服务器内部错误，请把请求编号告诉管理员")
 

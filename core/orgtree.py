@@ -54,7 +54,8 @@ def create_unit(session: Session, *, parent: OrgUnit | None, name: str, level: s
         if parent.status != "active":
             raise Conflict("parent_retired", "上级单位已撤销，不能再新增下级")
         if ranks[level] <= ranks.get(parent.level, -1):
-            raise Invalid("level", "level_not_below_parent", "下级单位的层级必须低于上级单位")
+            raise Conflict("level_not_below_parent", "下级单位的层级必须低于上级单位",
+                           {"json": {"level": ["下级单位的层级必须低于上级单位"]}})
     uid = next_id(session)
     path = f"{parent.path if parent else '/'}{uid}/"
     unit = OrgUnit(id=uid, parent_id=parent.id if parent else None, path=path,
@@ -69,12 +70,14 @@ def move_unit(session: Session, unit: OrgUnit, new_parent: OrgUnit) -> OrgUnit:
     if unit.parent_id is None:
         raise Conflict("cannot_move_root", "根单位不能移动")
     if new_parent.path.startswith(unit.path):
-        raise Invalid("parent_id", "move_into_own_subtree", "不能把单位移到它自己的下级之下")
+        raise Conflict("move_into_own_subtree", "不能把单位移到它自己的下级之下",
+                       {"json": {"parent_id": ["不能把单位移到它自己的下级之下"]}})
     if new_parent.status != "active":
         raise Conflict("parent_retired", "目标上级单位已撤销")
     ranks = level_ranks(session)
     if ranks.get(unit.level, 0) <= ranks.get(new_parent.level, -1):
-        raise Invalid("parent_id", "level_not_below_parent", "目标上级单位的层级必须高于本单位")
+        raise Conflict("level_not_below_parent", "目标上级单位的层级必须高于本单位",
+                       {"json": {"parent_id": ["目标上级单位的层级必须高于本单位"]}})
     if new_parent.id == unit.parent_id:
         return unit
     old_path = unit.path

@@ -215,3 +215,19 @@ def test_county_defined_values_are_checked(demo, token_client):
     r = c.post("/api/persons", json={"name": "甲", "org_unit_id": demo.unit("T01D1V1"),
                                      "id_number": "990101199001011231"})
     assert r.status_code == 422 and r.get_json()["code"] == "invalid_id_number"
+
+
+def test_a_missing_reference_is_404_not_500(demo, token_client):
+    c = token_client(demo, "county.admin")
+    r = c.post("/api/users", json={"username": "ref.check", "display_name": "引用检查",
+                                   "org_unit_id": demo.unit("T01"), "member_unit_id": 424242})
+    assert r.status_code == 404
+
+
+def test_integrity_errors_become_409(app, demo):
+    """The safety net behind the views' own checks: never a 500 for a constraint."""
+    from sqlalchemy.exc import IntegrityError
+    from core.app import _unexpected
+    with app.test_request_context("/api/x"):
+        resp = _unexpected(IntegrityError("INSERT …", {}, Exception("fk")))
+    assert resp.status_code == 409 and resp.get_json()["code"] == "integrity_conflict"

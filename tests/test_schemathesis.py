@@ -20,6 +20,7 @@ from schemathesis import GenerationMode
 from tests.conftest import load_tenant, make_token
 
 MAX_EXAMPLES = 15
+VILLAGE: list[int] = []  # set by the fixture: a village of the fuzzed county
 # OAuth client bodies: their rules span fields (refresh needs the code grant, client
 # credentials need a confidential client and a service user, the code grant needs a redirect
 # URI), which OpenAPI 3.0 cannot state. Only negative generation runs on these; each rule
@@ -50,8 +51,9 @@ def with_county_values(case):
     import random
     from core.demo import fake_id_number
     if isinstance(case.body, dict):
-        if "level" in case.body:
+        if "level" in case.body:  # a group under a real village
             case.body["level"] = "group"
+            case.body["parent_id"] = VILLAGE[0]
         if case.body.get("id_number"):
             case.body["id_number"] = fake_id_number(random.Random(len(str(case.body))))
     return case
@@ -60,6 +62,7 @@ def with_county_values(case):
 @pytest.fixture(scope="module")
 def fuzz_target(app):
     tenant = load_tenant(app)
+    VILLAGE[:] = [tenant.unit("T01D1V1")]
     return tenant, make_token(app, tenant, "county.admin")
 
 

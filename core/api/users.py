@@ -13,7 +13,7 @@ from core.api.common import sort_field, IdField, ListArgs, id_path, page_of, pag
 from core.authz import get_or_404, scoped
 from core.crypto import mask_phone
 from core.errors import Conflict
-from core.models import OrgUnit, User
+from core.models import MemberUnit, OrgUnit, User
 from core.request import authenticated, current, requires
 
 blp = Blueprint("core_users", __name__, url_prefix="/api/users", description="用户 / Users")
@@ -102,6 +102,7 @@ class Users(MethodView):
         """Create an account in a unit you manage; it must change its password at first log-in."""
         ctx = current()
         get_or_404(ctx.session, ctx.grants, OrgUnit, data["org_unit_id"], MANAGE)
+        _check_member_unit(data.get("member_unit_id"))
         if ctx.session.scalar(select(User.id).where(User.username == data["username"])):
             raise Conflict("username_taken", "该用户名已被使用")
         password = data.pop("password") or secrets.token_urlsafe(9)
@@ -110,6 +111,13 @@ class Users(MethodView):
         ctx.session.commit()
         user.initial_password = password
         return user
+
+
+def _check_member_unit(member_unit_id: int | None) -> None:
+    """A referenced member unit must exist and be visible to the caller (else 404)."""
+    if member_unit_id is not None:
+        ctx = current()
+        get_or_404(ctx.session, ctx.grants, MemberUnit, member_unit_id, "core.member_unit.read")
 
 
 def _managed_user(user_id) -> User:
@@ -133,6 +141,7 @@ class UserItem(MethodView):
         user = _managed_user(user_id)
         if "org_unit_id" in data:
             get_or_404(ctx.session, ctx.grants, OrgUnit, data["org_unit_id"], MANAGE)
+        _check_member_unit(data.get("member_unit_id"))
         for key, value in data.items():
             setattr(user, key, value)
         if data.get("status") == "disabled":
