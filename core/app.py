@@ -26,7 +26,7 @@ from core.authz import Grants, load_grants
 from core.config import Config
 from core.context import Actor, new_request_id, reset_for_request, set_actor, set_for_request
 from core.db import Database, reset_tenant, set_tenant
-from core.errors import Forbidden, NotFound, PinganError, Unauthorized
+from core.errors import Forbidden, NotFound, PinganError, Unauthorized, Unprocessable
 from core.i18n import install as install_i18n
 from core.models import Tenant
 from core.plugins import PluginHost
@@ -177,6 +177,39 @@ def _bearer() -> str | None:
     return None
 
 
+def _nul_field(value, path: str = "") -> str | None:
+    """The first place a NUL character hides in a decoded JSON value, or None."""
+    if isinstance(value, str):
+        return path or "_body" if "\x00" in value else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if "\x00" in str(k):
+                return str(k).replace("\x00", "")
+            found = _nul_field(v, k if not path else f"{path}.{k}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _nul_field(v, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def _reject_nul_characters() -> None:
+    """No text field holds NUL; PostgreSQL cannot store it. Refuse it at the edge (422)."""
+    message = "包含不允许的空字符 (NUL)"
+    for location, values in (("query", request.args), ("form", request.form)):
+        for key, value in values.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                raise Unprocessable("invalid_character", message, {location: {key.replace("\x00", ""): [message]}})
+    if request.is_json:
+        body = request.get_json(silent=True)
+        where = _nul_field(body)
+        if where:
+            raise Unprocessable("invalid_character", message, {"json": {where: [message]}})
+
+
 def _begin_request():
     g.started = time.perf_counter()
     rid = request.headers.get("X-Request-ID", "")
@@ -186,6 +219,7 @@ def _begin_request():
     app_state = pingan()
     if endpoint is None or endpoint_kind(app_state_app(), endpoint) == "tenantless":
         return None
+    _reject_nul_characters()
     session = app_state.db.session
     bearer = _bearer()
     host_tid, explicit = app_state.resolver.resolve(session, request.host)

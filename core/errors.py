@@ -51,6 +51,12 @@ class Conflict(PinganError):
     status, code, message = 409, "conflict", "当前状态不允许此操作"
 
 
+class Unprocessable(PinganError):
+    """422 with the fields at fault already arranged by location: ``{"json": {...}}``."""
+
+    status, code, message = 422, "invalid", "请求参数有误"
+
+
 class Invalid(PinganError):
     """A field's value is unacceptable: ``Invalid("name", "too_long", "名称过长")``."""
 

@@ -231,3 +231,16 @@ def test_integrity_errors_become_409(app, demo):
     with app.test_request_context("/api/x"):
         resp = _unexpected(IntegrityError("INSERT …", {}, Exception("fk")))
     assert resp.status_code == 409 and resp.get_json()["code"] == "integrity_conflict"
+
+
+def test_nul_characters_are_refused_everywhere(demo, token_client, app):
+    """PostgreSQL cannot store NUL; it is refused at the edge with the field named (422)."""
+    c = token_client(demo, "county.admin")
+    r = c.get("/api/audit?object_id=a%00b")
+    assert r.status_code == 422 and r.get_json()["errors"] == {"query": {"object_id": ["包含不允许的空字符 (NUL)"]}}
+    r = c.post("/api/persons", json={"name": "甲\u0000", "org_unit_id": demo.unit("T01D1V1")})
+    assert r.status_code == 422 and "name" in r.get_json()["errors"]["json"]
+    r = c.post("/api/roles", json={"key": "x_role", "name": "x", "permissions": ["a\u0000"]})
+    assert r.status_code == 422 and "permissions[0]" in r.get_json()["errors"]["json"]
+    r = Client(app, demo.host).post("/login", data={"username": "a\x00", "password": "x", "csrf_token": "t"})
+    assert r.status_code == 422

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 from sqlalchemy import Select, tuple_
 
 from core.errors import Invalid
@@ -154,13 +154,3 @@ class IdField(fields.Integer):
     def __init__(self, **kw):
         kw.setdefault("validate", validate.Range(min=1, max=2**63 - 1))
         super().__init__(**kw)
-
-
-def load_or_422(schema: Schema, data: dict, location: str = "json") -> dict:
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        from core.errors import PinganError
-        err = PinganError("invalid", "请求参数有误", {location: exc.messages})
-        err.status = 422
-        raise err from None

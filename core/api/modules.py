@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError, fields
 from sqlalchemy import select
 
 from core.app import pingan
-from core.errors import Forbidden, NotFound, PinganError
+from core.errors import Forbidden, NotFound, Unprocessable
 from core.models import OrgUnit, TenantPlugin
 from core.request import current, requires
 
@@ -94,9 +94,7 @@ class ModuleItem(MethodView):
         try:
             settings = host.validate_settings(name, raw)
         except ValidationError as exc:
-            err = PinganError("invalid_settings", "模块参数有误", {"json": {"settings": exc.messages}})
-            err.status = 422
-            raise err from None
+            raise Unprocessable("invalid_settings", "模块参数有误", {"json": {"settings": exc.messages}}) from None
         if row is None:
             row = TenantPlugin(plugin=name)
             ctx.session.add(row)
