@@ -143,6 +143,7 @@ def create_app(config: Config | None = None, extra_plugins: dict[str, object] | 
     from core.api.common import PERMISSION_CODES
     PERMISSION_CODES[:] = sorted(set(PERMISSION_CODES) | {p.code for p, _ in host.permissions.all()})
     api = PinganApi(app)
+    api.ma_plugin.converter.add_attribute_function(_no_nul_pattern)
     from core.api import register_core_api
     register_core_api(api)
     for contrib in host.plugins.values():
@@ -168,6 +169,14 @@ def create_app(config: Config | None = None, extra_plugins: dict[str, object] | 
     app.register_error_handler(Exception, _unexpected)
     check_guards(app, host.permissions)
     return app
+
+
+def _no_nul_pattern(self, field, ret=None, **kwargs) -> dict:
+    """OpenAPI: free-text strings never hold NUL (``_reject_nul_characters`` refuses it)."""
+    ret = ret or {}
+    if ret.get("type") == "string" and not ({"pattern", "enum", "format"} & set(ret)):
+        return {"pattern": "^[^\\u0000]*$"}
+    return {}
 
 
 def _bearer() -> str | None:

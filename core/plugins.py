@@ -186,6 +186,27 @@ class PluginHost:
 
     # --- per tenant -----------------------------------------------------------------------
 
+    def visible(self, ctx, kind: str) -> list:
+        """Menu items or widgets (``kind``) of the plugins ``ctx``'s county enabled, that its
+        user may see (holds the item's permission somewhere), in display order."""
+        items = [item for name in ctx.plugins for item in getattr(self.plugins[name], kind)
+                 if ctx.user is not None and ctx.grants.has(item.permission)]
+        return sorted(items, key=lambda i: (i.order, i.key))
+
+    def dashboard(self, ctx) -> list[dict]:
+        """Each visible widget rendered for ``ctx``; one that fails shows as unavailable."""
+        out = []
+        for widget in self.visible(ctx, "widgets"):
+            try:
+                data, ok = widget.render(ctx), True
+            except Exception:  # noqa: BLE001 — one plugin's widget must not break the home page
+                log.exception("widget %s failed", widget.key)
+                ctx.session.rollback()
+                data, ok = None, False
+            out.append({"key": widget.key, "title": widget.title, "title_en": widget.title_en,
+                        "data": data, "ok": ok})
+        return out
+
     def enabled(self, session: Session, tenant_id: int) -> dict[str, dict]:
         """Plugins enabled for the bound tenant → their validated settings. Fails closed."""
         from core.models import TenantPlugin

@@ -430,3 +430,24 @@ def test_tenant_folder_enables_the_plugin_with_demo_data_widget_and_indicator(ap
         ctx = RequestContext(tenant=s.get(Tenant, t.id), session=s, user=donghu, grants=load_grants(s, donghu.id))
         shown = widget.render(ctx)
         assert shown["total"] == len(villages_donghu) and shown["latest"].startswith("老乡好，")
+
+
+def test_dashboard_widgets_follow_enablement_and_permission(app, fresh_tenant, login, monkeypatch):
+    """issue 2: a plugin's widget is on the home page and /api/me/dashboard only where its
+    county enabled it and the user holds its permission; a failing widget degrades alone."""
+    admin, cadre = login(fresh_tenant, "county.admin"), login(fresh_tenant, "village.cadre")
+    assert admin.get("/api/me/dashboard").get_json() == []
+    assert "widget-hello.latest" not in admin.get("/").get_data(as_text=True)
+    enable(admin)
+    assert admin.post(HELLO, json={"org_unit_id": fresh_tenant.unit("T01D1V1"), "recipient": "李四"}).status_code == 201
+    widgets = admin.get("/api/me/dashboard").get_json()
+    assert [w["key"] for w in widgets] == ["hello.latest"] and widgets[0]["data"]["total"] == 1
+    assert "widget-hello.latest" in admin.get("/").get_data(as_text=True)
+    assert cadre.get("/api/me/dashboard").get_json() == []  # village cadre lacks hello.greeting.read
+    widget = pingan(app).plugins.plugins["hello"].widgets[0]
+    broken = type(widget)(key=widget.key, title=widget.title, permission=widget.permission,
+                          render=lambda ctx: 1 / 0, title_en=widget.title_en, order=widget.order)
+    monkeypatch.setattr(pingan(app).plugins.plugins["hello"], "widgets", [broken])
+    page = admin.get("/")
+    assert page.status_code == 200 and "暂不可用" in page.get_data(as_text=True)
+    assert admin.get("/api/me/dashboard").get_json()[0]["ok"] is False

@@ -45,6 +45,7 @@ class UserCreateSchema(Schema):
     member_unit_id = IdField(load_default=None, allow_none=True)
     phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[0-9+\- ]{5,20}$"))
     password = fields.String(load_default=None, allow_none=True, load_only=True,
+                             validate=validate.Length(min=auth.PASSWORD_MIN, max=auth.PASSWORD_MAX),
                              metadata={"description": "不填则生成一次性初始密码，随响应返回一次"})
 
 
@@ -210,9 +211,27 @@ class MeSchema(UserSchema):
     csrf_token = fields.Function(lambda u: current().web_session.csrf_token if current().web_session else None)
 
 
+class WidgetSchema(Schema):
+    key = fields.String()
+    title = fields.String()
+    title_en = fields.String(allow_none=True)
+    ok = fields.Boolean()
+    data = fields.Raw(allow_none=True, metadata={"description": "the widget's figures"})
+
+
+@me_blp.route("/dashboard")
+class Dashboard(MethodView):
+    @authenticated
+    @me_blp.response(200, WidgetSchema(many=True))
+    def get(self):
+        """The home dashboard's widgets for you: enabled modules, permissions you hold."""
+        from core.app import pingan
+        return [w for w in pingan().plugins.dashboard(current()) if not hasattr(w["data"], "__html__")]
+
+
 class PasswordChangeSchema(Schema):
     old_password = fields.String(required=True, validate=validate.Length(max=128))
-    new_password = fields.String(required=True, validate=validate.Length(min=8, max=128))
+    new_password = fields.String(required=True, validate=validate.Length(min=auth.PASSWORD_MIN, max=auth.PASSWORD_MAX))
 
 
 @me_blp.route("")

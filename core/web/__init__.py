@@ -36,13 +36,7 @@ def _safe_next(target: str | None) -> str | None:
 
 def _menu() -> list:
     from core.app import pingan
-    ctx = current()
-    items = []
-    for name in ctx.plugins:
-        for item in pingan().plugins.plugins[name].menu_items:
-            if ctx.grants.has(item.permission):
-                items.append(item)
-    return sorted(items, key=lambda i: (i.order, i.key))
+    return pingan().plugins.visible(current(), "menu_items")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -136,7 +130,8 @@ def home():
         units = s.scalars(select(OrgUnit).where(within(root), OrgUnit.status == "active")
                           .order_by(OrgUnit.path).limit(200)).all()
         scope.append(units)
-    return render_template("home.html", assignments=rows, scope=scope)
+    from core.app import pingan
+    return render_template("home.html", assignments=rows, scope=scope, widgets=pingan().plugins.dashboard(ctx))
 
 
 def _template_context() -> dict:
