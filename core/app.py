@@ -15,7 +15,7 @@ from pathlib import Path
 
 import flask_smorest
 import swagger_ui_bundle
-from flask import Flask, g, jsonify, render_template, request, send_from_directory
+from flask import Flask, current_app, g, jsonify, render_template, request, send_from_directory
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -226,7 +226,7 @@ def _begin_request():
     g.ctx_tokens = set_for_request(Actor(None, "anonymous"), g.request_id)
     endpoint = request.endpoint
     app_state = pingan()
-    if endpoint is None or endpoint_kind(app_state_app(), endpoint) == "tenantless":
+    if endpoint is None or endpoint_kind(current_app, endpoint) == "tenantless":
         return None
     _reject_nul_characters()
     session = app_state.db.session
@@ -267,11 +267,6 @@ def _begin_request():
         from flask import redirect, url_for
         return redirect(url_for("web.password"))
     return None
-
-
-def app_state_app() -> Flask:
-    from flask import current_app
-    return current_app._get_current_object()
 
 
 def _authenticate_token(ctx: RequestContext, token: str) -> None:

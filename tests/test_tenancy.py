@@ -62,9 +62,9 @@ def test_pool_does_not_bleed_tenants(app, demo, other, token_client):
     from core.db import Database
     state = pingan(app)
     original = state.db
-    state.db = Database(original.url, app_role=original.engine.url.drivername.startswith("postgresql")
-                        and state.config.db_app_role or None, pool_size=2, max_overflow=0) \
-        if original.dialect == "postgresql" else original
+    pg = original.dialect == "postgresql"
+    state.db = Database(original.url, app_role=state.config.db_app_role if pg else None,
+                        pool_size=2, max_overflow=0, pool_timeout=120)
     try:
         a, b = token_client(demo, "county.admin"), token_client(other, "county.admin")
         a_units, b_units = set(demo.units.values()), set(other.units.values())
@@ -79,8 +79,7 @@ def test_pool_does_not_bleed_tenants(app, demo, other, token_client):
             results = list(pool.map(one, range(2000)))
         assert all(results), results.count(False)
     finally:
-        if state.db is not original:
-            state.db.dispose()
+        state.db.dispose()
         state.db = original
 
 
