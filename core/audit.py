@@ -2,7 +2,8 @@
 
 Every flush of tenant-owned rows appends one entry per created, changed or deleted row with
 the changed fields before and after (sensitive fields appear as ``"***"``, never in plain
-text — every encrypted column counts as sensitive). Reads of sensitive personal data are appended by :func:`record_read`. Entries of a
+text — every encrypted column counts as sensitive, and columns marked ``info=SECRET``
+(password and token hashes) are masked too). Reads of sensitive personal data are appended by :func:`record_read`. Entries of a
 tenant form one chain: ``hash = sha256(prev_hash + canonical entry)``, and the chain head is
 kept in ``audit_head``; ``pingan audit verify`` recomputes it and names the first entry that
 was altered, removed or inserted. On PostgreSQL the app role may only INSERT and SELECT
@@ -20,7 +21,7 @@ from sqlalchemy import JSON, BigInteger, Index, Integer, String, event, insert, 
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.context import current_actor, current_request_id
-from core.crypto import sensitive_columns
+from core.crypto import unrecorded_columns
 from core.db import AwareDateTime, TenantModel, utcnow
 
 GENESIS = "0" * 64
@@ -153,7 +154,7 @@ def _audited(obj) -> bool:
 
 
 def _value(obj, key: str, value):
-    return MASK if key in sensitive_columns(type(obj)) and value is not None else _jsonable(value)
+    return MASK if key in unrecorded_columns(type(obj)) and value is not None else _jsonable(value)
 
 
 def _row_changes(obj, kind: str) -> dict:

@@ -31,6 +31,14 @@ _DUMMY_HASH = _hasher.hash("pingan-timing-equaliser")
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
 
 
+def active_user(session: Session, user_id: int) -> User | None:
+    """The user, if the account may act now: exists, not disabled, not locked."""
+    user = session.scalar(select(User).where(User.id == user_id))
+    if user is None or user.status != "active" or (user.locked_until and user.locked_until > utcnow()):
+        return None
+    return user
+
+
 def hash_password(password: str) -> str:
     check_password_policy(password)
     return _hasher.hash(password)
@@ -171,8 +179,8 @@ def session_user(session: Session, config: Config, cookie_token: str) -> tuple[W
         ws.ended_at = now
         session.commit()
         return None
-    user = session.scalar(select(User).where(User.id == ws.user_id))
-    if user is None or user.status != "active" or (user.locked_until and user.locked_until > now):
+    user = active_user(session, ws.user_id)
+    if user is None:
         return None
     if now - ws.last_seen_at > timedelta(seconds=60):
         ws.last_seen_at = now
@@ -194,9 +202,10 @@ def change_password(session: Session, user: User, old: str, new: str) -> None:
     if not verify_password(user.password_hash, old):
         # well-formed but the proof of identity failed: 403, with the field named for forms
         raise Forbidden("wrong_password", "原密码不正确", {"json": {"old_password": ["原密码不正确"]}})
+    check_password_policy(new, "new_password")
     if old == new:
         raise Invalid("new_password", "password_unchanged", "新密码不能与原密码相同")
-    user.password_hash = hash_password(new)
+    user.password_hash = _hasher.hash(new)
     user.must_change_password = False
 
 
@@ -217,8 +226,14 @@ def access_token_user(session: Session, token: str) -> tuple[User, set[str] | No
     now = utcnow()
     if row is None or row.revoked_at or (row.expires_at and row.expires_at <= now):
         return None
-    user = session.scalar(select(User).where(User.id == row.user_id))
-    if user is None or user.status != "active" or (user.locked_until and user.locked_until > now):
+    user = active_user(session, row.user_id)
+    if user is None:
         return None
+    if row.last_used_at is None or now - row.last_used_at > timedelta(hours=1):
+        # usage telemetry, at most hourly: a Core update, not an audited change of the token
+        session.execute(update(AccessToken.__table__).where(
+            AccessToken.__table__.c.tenant_id == row.tenant_id, AccessToken.__table__.c.id == row.id)
+            .values(last_used_at=now))
+        session.commit()
     scopes = set(row.scope.split()) if row.scope.strip() else None
     return user, scopes

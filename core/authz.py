@@ -17,7 +17,7 @@ from sqlalchemy import Select, false, or_, select
 from sqlalchemy.orm import Session
 
 from core.errors import Forbidden, NotFound
-from core.models import OrgUnit, Role, RoleAssignment, RolePermission
+from core.models import OrgUnit, RoleAssignment, RolePermission
 from core.orgtree import within
 
 
@@ -104,7 +104,7 @@ class Grants:
         return Grants(self.user_id, {p: v for p, v in self.by_perm.items() if p in allowed})
 
 
-def _minimal(paths: set[str]) -> tuple[str, ...]:
+def minimal_paths(paths: set[str]) -> tuple[str, ...]:
     """Drop paths inside another granted path: ``{/1/, /1/5/}`` → ``(/1/,)``."""
     out: list[str] = []
     for p in sorted(paths, key=len):
@@ -125,7 +125,7 @@ def load_grants(session: Session, user_id: int) -> Grants:
     acc: dict[str, set[str]] = {}
     for perm, path in rows:
         acc.setdefault(perm, set()).add(path)
-    return Grants(user_id, {perm: _minimal(paths) for perm, paths in acc.items()})
+    return Grants(user_id, {perm: minimal_paths(paths) for perm, paths in acc.items()})
 
 
 def role_permissions(session: Session, role_id: int) -> set[str]:
@@ -138,6 +138,13 @@ def require(grants: Grants, perm: str) -> None:
     """403 unless the user holds ``perm`` on at least one unit."""
     if not grants.has(perm):
         raise Forbidden("forbidden", f"缺少权限：{perm}")
+
+
+def require_county_wide(session: Session, grants: Grants, perm: str, message: str) -> None:
+    """403 unless ``perm`` is held on the county's root unit (county-wide acts and views)."""
+    root = session.scalar(select(OrgUnit.path).where(OrgUnit.parent_id.is_(None)))
+    if root is None or not grants.covers(perm, root):
+        raise Forbidden("county_wide_only", message)
 
 
 def unit_path(session: Session, unit_id: int) -> str | None:
@@ -181,15 +188,7 @@ def get_or_404(session: Session, grants: Grants, model, obj_id, perm: str, unit_
     obj = session.scalar(select(model).where(model.id == obj_id))
     if obj is None:
         raise NotFound()
-    unit_id = obj.id if model is OrgUnit else getattr(obj, unit_attr)
-    if model is OrgUnit:
-        ok = grants.covers(perm, obj.path)
-    else:
-        ok = may(session, grants, perm, unit_id)
+    ok = grants.covers(perm, obj.path) if model is OrgUnit else may(session, grants, perm, getattr(obj, unit_attr))
     if not ok:
         raise NotFound()
     return obj
-
-
-def roles_by_key(session: Session) -> dict[str, Role]:
-    return {r.key: r for r in session.scalars(select(Role))}

@@ -10,6 +10,7 @@ number) go through a blind index column: HMAC-SHA256 of the normalised value und
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -137,7 +138,19 @@ def mask_address(value: str | None) -> str | None:
 MASKERS = {"id_number": mask_id_number, "phone": mask_phone, "address": mask_address}
 
 
+@functools.cache
 def sensitive_columns(model) -> tuple[str, ...]:
     """Names of a model's encrypted columns: the one definition of "sensitive field"."""
     from sqlalchemy import inspect as sa_inspect
     return tuple(c.key for c in sa_inspect(model).column_attrs if isinstance(c.columns[0].type, Encrypted))
+
+
+SECRET = {"secret": True}  # mapped_column(..., info=SECRET): a hash or key the audit never records
+
+
+@functools.cache
+def unrecorded_columns(model) -> frozenset[str]:
+    """Columns whose values the audit log shows only as ``***``: encrypted or secret ones."""
+    from sqlalchemy import inspect as sa_inspect
+    return frozenset(sensitive_columns(model)) | frozenset(
+        c.key for c in sa_inspect(model).column_attrs if c.columns[0].info.get("secret"))

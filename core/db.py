@@ -74,12 +74,16 @@ class Base(DeclarativeBase):
     __pingan_class__: str | None = None
 
 
-def _next_id(context) -> int:
+def _nextval(conn) -> int:
     """Next id from the platform-wide sequence (PostgreSQL) or its one-row table (SQLite)."""
-    conn = context.connection
     if conn.dialect.name == "postgresql":
         return conn.execute(text(f"SELECT nextval('{ID_SEQUENCE}')")).scalar_one()
     return conn.execute(text(f"UPDATE {ID_SEQUENCE} SET value = value + 1 RETURNING value")).scalar_one()
+
+
+def _next_id(context) -> int:
+    """Column default of every tenant table's ``id``."""
+    return _nextval(context.connection)
 
 
 class TenantModel(Base):
@@ -354,10 +358,7 @@ def secure_schema(conn, app_role: str) -> None:
 
 def next_id(session: Session) -> int:
     """Take an id from the platform sequence now (when a row needs its id before flush)."""
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        return conn.execute(text(f"SELECT nextval('{ID_SEQUENCE}')")).scalar_one()
-    return conn.execute(text(f"UPDATE {ID_SEQUENCE} SET value = value + 1 RETURNING value")).scalar_one()
+    return _nextval(session.connection())
 
 
 def adopt_tenant(session: Session, tenant_id: int) -> None:

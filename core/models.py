@@ -12,7 +12,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Date, ForeignKey, Index, Inte
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.crypto import Encrypted
+from core.crypto import SECRET, Encrypted
 from core.db import AwareDateTime, GlobalModel, TenantModel, tenant_fk, utcnow
 
 
@@ -136,7 +136,7 @@ class User(TenantModel):
     username: Mapped[str] = mapped_column(String(64))
     org_unit_id: Mapped[int] = mapped_column(BigInteger)  # the unit the user works in
     display_name: Mapped[str] = mapped_column(String(50))
-    password_hash: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(200), info=SECRET)
     phone: Mapped[str | None] = mapped_column(Encrypted)
     member_unit_id: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | disabled
@@ -208,7 +208,7 @@ class WebSession(TenantModel):
     __tablename__ = "web_session"
     __table_args__ = (UniqueConstraint("tenant_id", "token_hash"),
                       tenant_fk("user_id", "app_user", ondelete="CASCADE"))
-    token_hash: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), info=SECRET)
     user_id: Mapped[int] = mapped_column(BigInteger)
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
@@ -239,7 +239,7 @@ class AccessToken(TenantModel):
                       tenant_fk("user_id", "app_user", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(BigInteger)
     name: Mapped[str] = mapped_column(String(100))
-    token_hash: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), info=SECRET)
     scope: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(AwareDateTime)

@@ -58,10 +58,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core import audit
 from core.api.common import IdField, ListArgs, id_path, page_of, paginate, permission_code, sort_field
-from core.auth import new_token, token_hash
+from core.auth import active_user, new_token, token_hash
 from core.authz import get_or_404
 from core.context import Actor, current_actor, set_actor
-from core.db import AwareDateTime, TenantModel, current_tenant_id, tenant_fk, utcnow
+from core.db import AwareDateTime, TenantModel, tenant_fk, utcnow
 from core.errors import Conflict, Invalid, NotFound
 from core.models import User
 from core.request import current, public, requires
@@ -263,14 +263,6 @@ def _session() -> Session:
     return current().session
 
 
-def _active_user(session: Session, user_id: int) -> User | None:
-    user = session.scalar(select(User).where(User.id == user_id))
-    now = utcnow()
-    if user is None or user.status != "active" or (user.locked_until and user.locked_until > now):
-        return None
-    return user
-
-
 def _client_by_pk(session: Session, pk: int) -> OAuthClient | None:
     return session.scalar(select(OAuthClient).where(OAuthClient.id == pk, OAuthClient.disabled_at.is_(None)))
 
@@ -305,7 +297,7 @@ def bearer_user(session: Session, token: str) -> tuple[tuple[User, set[str] | No
     client = _client_by_pk(session, found.row.oauth_client_id)
     if client is None:
         return None, None
-    user = _active_user(session, found.row.user_id)
+    user = active_user(session, found.row.user_id)
     if user is None:
         return None, None
     scopes = set(scope_to_list(found.row.scope) or []) & set(client.scopes or [])
@@ -407,7 +399,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             .values(used_at=utcnow()).execution_options(synchronize_session=False)).rowcount
         if claimed != 1:  # a concurrent request redeemed it first
             self._replayed(authorization_code, self.request.client)
-        return _active_user(session, authorization_code.user_id)
+        return active_user(session, authorization_code.user_id)
 
     def delete_authorization_code(self, authorization_code):
         pass  # kept, marked used (authenticate_user), to recognise a replay
@@ -448,7 +440,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             .values(rotated_at=utcnow()).execution_options(synchronize_session=False)).rowcount
         if claimed != 1:  # a concurrent request rotated it first
             self._replayed(refresh_token)
-        return _active_user(session, refresh_token.row.user_id)
+        return active_user(session, refresh_token.row.user_id)
 
     def issue_token(self, user, refresh_token: Presented):
         scope = self.request.payload.scope or refresh_token.get_scope()
@@ -468,7 +460,7 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     def validate_token_request(self):
         super().validate_token_request()
         client = self.request.client
-        user = _active_user(_session(), client.service_user_id) if client.service_user_id else None
+        user = active_user(_session(), client.service_user_id) if client.service_user_id else None
         if user is None:
             raise UnauthorizedClientError("The client has no active service user.")
         self.request.user = user
@@ -548,7 +540,7 @@ class PinganIntrospectionEndpoint(IntrospectionEndpoint):
     def introspect_token(self, token: Presented):
         session = _session()
         client = _client_by_pk(session, token.row.oauth_client_id)
-        user = _active_user(session, token.row.user_id)
+        user = active_user(session, token.row.user_id)
         if client is None or user is None:
             return {"active": False}
         return {"active": True, "client_id": client.client_id, "token_type": "Bearer" if token.kind ==

@@ -111,13 +111,6 @@ def retire_unit(session: Session, unit: OrgUnit) -> OrgUnit:
     return unit
 
 
-def subtree_query(path: str, include_retired: bool = False):
-    q = select(OrgUnit).where(within(path))
-    if not include_retired:
-        q = q.where(OrgUnit.status == "active")
-    return q
-
-
 def ancestors(session: Session, unit: OrgUnit) -> list[OrgUnit]:
     ids = path_ids(unit.path)[:-1]
     if not ids:

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from click.testing import CliRunner
-from sqlalchemy import create_engine, delete, func, select, text, update
+from sqlalchemy import create_engine, select, text
 
 from core import audit
-from core.audit import AuditEntry, AuditHead
+from core.audit import AuditEntry
 from core.cli import main as cli
 from tests.conftest import PG_URL
 
@@ -40,7 +40,8 @@ def test_every_write_through_the_api_is_audited(fresh_tenant, login, db):
     assert p[0].changes["phone"] == [None, "***"]            # sensitive values never in the log
     assert "13900001111" not in str([e.changes for e in p])
     assert [e.action for e in entries(db, t, object_type="role_assignment", object_id=str(ra["id"]))] == ["create", "delete"]
-    assert entries(db, t, object_type="app_user", object_id=str(user["id"]))[0].changes["password_hash"][1] is not None
+    created_user = entries(db, t, object_type="app_user", object_id=str(user["id"]))[0]
+    assert created_user.changes["password_hash"] == [None, "***"]  # not even the hash enters the log
     assert len(entries(db, t)) > before + 8
 
 
@@ -75,6 +76,23 @@ def test_audit_log_api_is_filtered_and_needs_permission(fresh_tenant, login):
     assert len(items) == 5 and all(i["action"] == "create" and i["object_type"] == "org_unit" for i in items)
     assert items[0]["id"] > items[-1]["id"]  # newest first
     assert login(fresh_tenant, "village.cadre").get("/api/audit").status_code == 403
+    # a township admin holds core.audit.read on the township only: the county's log is not theirs
+    r = login(fresh_tenant, "donghu.admin").get("/api/audit")
+    assert r.status_code == 403 and r.get_json()["code"] == "county_wide_only"
+
+
+def test_changing_a_roles_permissions_audits_each_removed_and_added_one(fresh_tenant, login, db):
+    c = login(fresh_tenant, "county.admin")
+    role = c.post("/api/roles", json={"key": "aud_role", "name": "审计角色",
+                                      "permissions": ["core.org_unit.read", "core.person.read"]}).get_json()
+    r = c.patch(f"/api/roles/{role['id']}", json={"permissions": ["core.org_unit.read", "core.user.read"]})
+    assert r.status_code == 200 and r.get_json()["permissions"] == ["core.org_unit.read", "core.user.read"]
+    rows = [e for e in entries(db, fresh_tenant, object_type="role_permission")
+            if (e.changes.get("role_id") or [None, None])[0 if e.action == "delete" else 1] == role["id"]]
+    removed = [e.changes["permission"][0] for e in rows if e.action == "delete"]
+    added = [e.changes["permission"][1] for e in rows if e.action == "create"]
+    assert removed == ["core.person.read"]
+    assert sorted(added) == ["core.org_unit.read", "core.person.read", "core.user.read"]
 
 
 def _owner_engine(db):

@@ -232,3 +232,30 @@ def test_login_returns_to_a_same_site_page_only(app, demo):
         r = c.post("/login", data={"csrf_token": token, "username": "county.viewer", "password": DEMO_PASSWORD,
                                    "next": target})
         assert r.status_code == 302 and r.headers["Location"] == expected, target
+
+
+def test_admin_lock_and_unlock(app, fresh_tenant, login, db):
+    admin = login(fresh_tenant, "county.admin")
+    viewer = login(fresh_tenant, "county.viewer")
+    with db.transaction(fresh_tenant.id) as s:
+        uid = s.scalar(select(User.id).where(User.username == "county.viewer"))
+    r = admin.post(f"/api/users/{uid}/lock")
+    assert r.status_code == 200 and r.get_json()["locked"] is True
+    assert viewer.get("/api/me").status_code == 401          # sessions ended
+    _, r = web_login(app, fresh_tenant, "county.viewer")
+    assert r.status_code == 401 and "已被锁定" in r.get_data(as_text=True)
+    assert admin.post(f"/api/users/{uid}/unlock").get_json()["locked"] is False
+    _, r = web_login(app, fresh_tenant, "county.viewer")
+    assert r.status_code == 302
+
+
+def test_token_use_is_recorded_at_most_hourly(app, fresh_tenant, db):
+    token = make_token(app, fresh_tenant, "county.viewer")
+    c = Client(app, fresh_tenant.host, {"Authorization": f"Bearer {token}"})
+    assert c.get("/api/me").status_code == 200
+    with db.transaction(fresh_tenant.id) as s:
+        first = s.scalar(select(AccessToken.last_used_at))
+    assert first is not None
+    c.get("/api/me")
+    with db.transaction(fresh_tenant.id) as s:
+        assert s.scalar(select(AccessToken.last_used_at)) == first

@@ -14,11 +14,10 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 from importlib.metadata import entry_points
-from pathlib import Path
 
 import pluggy
 import pytest
-from sqlalchemy import event, func, inspect, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.exc import OperationalError
 
 from core import jobs

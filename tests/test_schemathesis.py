@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -88,7 +89,7 @@ def test_api_conforms_and_never_fails(app, fuzz_target):
 
             @given(case=strategy)
             @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
-                      database=None)
+                      database=None, derandomize=not os.environ.get("PINGAN_FUZZ_RANDOM"))
             def run(case):
                 case.call_and_validate(base_url=f"http://{tenant.host}",
                                        headers={"Authorization": f"Bearer {token}"}, checks=checks)

@@ -86,4 +86,4 @@ def test_permission_held_nowhere_is_403_out_of_scope_is_404(demo, login):
     c = login(demo, "village.cadre")
     assert c.get("/api/users").status_code == 403
     assert c.get("/api/users").get_json()["code"] == "forbidden"
-    assert c.get(f"/api/persons/999999999").status_code == 404
+    assert c.get("/api/persons/999999999").status_code == 404

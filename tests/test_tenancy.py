@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
-from core.db import TenantNotBound, bind_tenant, orm_guard_disabled_unsafe
+from core.db import TenantNotBound, orm_guard_disabled_unsafe
 from core.models import OrgUnit, Person
 from tests.conftest import PG_URL
 

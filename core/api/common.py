@@ -18,6 +18,9 @@ from sqlalchemy import Select, tuple_
 from core.errors import Invalid
 
 
+PHONE = validate.Regexp(r"^[0-9+\- ]{5,20}$", error="电话号码格式不正确")
+
+
 class ErrorSchema(Schema):
     """The one error body of every 4xx (and the rare 5xx) answer."""
 
@@ -82,7 +85,7 @@ def _decode(cursor: str):
     try:
         pad = "=" * (-len(cursor) % 4)
         value, ident = json.loads(base64.urlsafe_b64decode(cursor + pad).decode())
-        if not isinstance(ident, int):
+        if not isinstance(ident, int) or not 0 < ident < 2**63 or "\x00" in str(value):
             raise ValueError
         return value, ident
     except (ValueError, TypeError, UnicodeDecodeError, json.JSONDecodeError):

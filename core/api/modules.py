@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, missing
 from sqlalchemy import select
 
 from core.app import pingan
-from core.errors import Forbidden, NotFound, Unprocessable
-from core.models import OrgUnit, TenantPlugin
+from core.authz import require_county_wide
+from core.errors import NotFound, Unprocessable
+from core.models import TenantPlugin
 from core.request import current, requires
 
 blp = Blueprint("core_modules", __name__, url_prefix="/api/modules", description="功能模块 / Modules")
@@ -36,13 +37,6 @@ class ModuleUpdateSchema(Schema):
     settings = fields.Dict(load_default=None, allow_none=True)
 
 
-def _require_county_wide() -> None:
-    ctx = current()
-    root = ctx.session.scalar(select(OrgUnit.path).where(OrgUnit.parent_id.is_(None)))
-    if root is None or not ctx.grants.covers(MANAGE, root):
-        raise Forbidden("county_admin_only", "只有县级管理员可以启用或配置功能模块")
-
-
 def _describe(name: str, row: TenantPlugin | None) -> dict:
     host = pingan().plugins
     contrib = host.plugins[name]
@@ -51,7 +45,8 @@ def _describe(name: str, row: TenantPlugin | None) -> dict:
     if schema_cls is not None:
         for fname, f in schema_cls().fields.items():
             schema_doc[fname] = {"type": type(f).__name__, "required": f.required,
-                                 "default": None if callable(f.load_default) else f.load_default,
+                                 "default": None if f.load_default is missing or callable(f.load_default)
+                                 else f.load_default,
                                  "title": f.metadata.get("title", fname), "description": f.metadata.get("description")}
     return {"name": name, "title": contrib.info.get("title"), "title_en": contrib.info.get("title_en"),
             "description": contrib.info.get("description"), "version": contrib.info.get("version"),
@@ -87,8 +82,8 @@ class ModuleItem(MethodView):
         host = pingan().plugins
         if name not in host.plugins:
             raise NotFound()
-        _require_county_wide()
         ctx = current()
+        require_county_wide(ctx.session, ctx.grants, MANAGE, "只有县级管理员可以启用或配置功能模块")
         row = ctx.session.scalar(select(TenantPlugin).where(TenantPlugin.plugin == name))
         raw = data["settings"] if data["settings"] is not None else (row.settings if row else {})
         try:

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from core.api.common import IdField, IdListArgs, id_path, page_of, paginate
+from core.api.common import PHONE, IdField, IdListArgs, id_path, page_of, paginate
 from core.authz import get_or_404, scoped
 from core.orgtree import units_under
 from core.crypto import mask_phone
@@ -132,7 +132,6 @@ class NetworkRoleSchema(Schema):
     ended_on = fields.Date(allow_none=True)
 
 
-PHONE = validate.Regexp(r"^[0-9+\- ]{5,20}$", error="电话号码格式不正确")
 
 
 class NetworkRoleCreateSchema(Schema):

