@@ -450,3 +450,33 @@ def test_dashboard_widgets_follow_enablement_and_permission(app, fresh_tenant, l
     page = admin.get("/")
     assert page.status_code == 200 and "暂不可用" in page.get_data(as_text=True)
     assert admin.get("/api/me/dashboard").get_json()[0]["ok"] is False
+
+
+def test_catalog_describes_settings_without_defaults(config, demo):
+    """issue 2: a required setting has no default; the module catalog must still answer (it
+    answered 500 on marshmallow's ``missing``)."""
+    from marshmallow import Schema, fields
+
+    from core.app import create_app
+    from core.hookspecs import hookimpl
+    from tests.conftest import Client, make_token
+
+    class Strict(Schema):
+        county_code = fields.String(required=True, metadata={"title": "区划代码"})
+
+    class StrictPlugin:
+        @hookimpl
+        def pingan_plugin_info(self):
+            return {"title": "严格参数模块"}
+
+        @hookimpl
+        def pingan_settings_schema(self):
+            return Strict
+
+    other_app = create_app(config, extra_plugins={"strict": StrictPlugin()})
+    other_app.testing = True
+    token = make_token(other_app, demo, "county.admin")
+    r = Client(other_app, demo.host, {"Authorization": f"Bearer {token}"}).get("/api/modules/strict")
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["settings_schema"]["county_code"] == {
+        "type": "String", "required": True, "default": None, "title": "区划代码", "description": None}
