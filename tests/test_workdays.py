@@ -1,0 +1,70 @@
+"""Working days and time limits (issue 3 groundwork): Civil Code Art. 201 and 203.
+
+Holiday facts come from the chinese-calendar package (2026: Mid-Autumn 25–27 Sep, National
+Day 1–7 Oct, adjusted working days Sun 20 Sep and Sat 10 Oct). Rule ids: PET-1 (local day
+limits), MED-2 (minute limits).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from core.workdays import SHANGHAI, CalendarGap, WorkCalendar, deadline
+
+
+def at(y, m, d, hh=10, mm=0):
+    return dt.datetime(y, m, d, hh, mm, tzinfo=SHANGHAI)
+
+
+def test_five_working_days_from_the_friday_before_national_day():
+    # rule: PET-1 — the start day is not counted (Art. 201); holidays are skipped
+    due = deadline(at(2026, 9, 25), 5, "working_days")
+    assert due.due_at == at(2026, 10, 10, 0, 0)  # 24:00 of Fri 9 Oct (28, 29, 30 Sep, 8, 9 Oct)
+    assert "开始当日不计入" in due.rule and "第二百零一条" in due.source
+
+
+def test_an_adjusted_saturday_counts_as_a_working_day():
+    assert deadline(at(2026, 9, 25), 6, "working_days").due_at == at(2026, 10, 11, 0, 0)  # Sat 10 Oct
+    assert deadline(at(2026, 9, 18), 1, "working_days").due_at == at(2026, 9, 21, 0, 0)   # Sun 20 Sep
+
+
+def test_a_day_limit_ending_on_a_holiday_moves_to_the_next_working_day():
+    # Art. 203: 10 days from Mon 21 Sep end on 1 Oct (National Day) → 8 Oct, 24:00
+    due = deadline(at(2026, 9, 21), 10, "calendar_days")
+    assert due.due_at == at(2026, 10, 9, 0, 0)
+    assert "顺延至 2026-10-08" in due.rule
+
+
+def test_a_day_limit_ending_on_a_working_day_stays():
+    assert deadline(at(2026, 9, 21, 23, 59), 3, "calendar_days").due_at == at(2026, 9, 25, 0, 0)
+
+
+def test_a_weekend_before_an_adjusted_sunday_ends_with_that_sunday():
+    # 5 days from Mon 14 Sep end on Sat 19 Sep; the rest ends that day, Sun 20 Sep is a working day
+    assert deadline(at(2026, 9, 14), 5, "calendar_days").due_at == at(2026, 9, 21, 0, 0)
+
+
+def test_hour_and_minute_limits_run_from_the_moment():
+    # rule: MED-2 — an emergency reported within 20 minutes
+    assert deadline(at(2026, 10, 3, 23, 50), 20, "minutes").due_at == at(2026, 10, 4, 0, 10)
+    utc_start = dt.datetime(2026, 9, 30, 20, 0, tzinfo=dt.timezone.utc)  # 04:00 on 1 Oct in Shanghai
+    assert deadline(utc_start, 24, "hours").due_at == at(2026, 10, 2, 4, 0)
+
+
+def test_county_overrides_win_over_the_national_data():
+    cal = WorkCalendar({dt.date(2026, 10, 8): False})  # e.g. a local flood holiday
+    assert deadline(at(2026, 9, 25), 5, "working_days", cal).due_at == at(2026, 10, 11, 0, 0)
+
+
+def test_a_year_without_data_is_refused_not_guessed():
+    with pytest.raises(CalendarGap, match="2099 年"):
+        deadline(at(2099, 3, 2), 5, "working_days")
+    cal = WorkCalendar({dt.date(2099, 3, 3): True})  # configured by the county
+    assert deadline(at(2099, 3, 2), 1, "working_days", cal).due_at == at(2099, 3, 4, 0, 0)
+
+
+def test_bad_arguments_are_refused():
+    for args in ((dt.datetime(2026, 9, 1), 1, "hours"), (at(2026, 9, 1), 0, "hours"), (at(2026, 9, 1), 1, "weeks")):
+        with pytest.raises(ValueError):
+            deadline(*args)
