@@ -87,6 +87,9 @@ def test_changing_a_roles_permissions_audits_each_removed_and_added_one(fresh_te
                                       "permissions": ["core.org_unit.read", "core.person.read"]}).get_json()
     r = c.patch(f"/api/roles/{role['id']}", json={"permissions": ["core.org_unit.read", "core.user.read"]})
     assert r.status_code == 200 and r.get_json()["permissions"] == ["core.org_unit.read", "core.user.read"]
+    listed = {x["key"]: x["permissions"] for x in c.all_items("/api/roles")}
+    assert listed["aud_role"] == ["core.org_unit.read", "core.user.read"]
+    assert "core.person.pii.read" in listed["pii_officer"]
     rows = [e for e in entries(db, fresh_tenant, object_type="role_permission")
             if (e.changes.get("role_id") or [None, None])[0 if e.action == "delete" else 1] == role["id"]]
     removed = [e.changes["permission"][0] for e in rows if e.action == "delete"]

@@ -29,7 +29,7 @@ class RoleSchema(Schema):
     name = fields.String()
     name_en = fields.String(allow_none=True)
     description = fields.String(allow_none=True)
-    permissions = fields.Function(lambda r: sorted(role_permissions(current().session, r.id)))
+    permissions = fields.List(fields.String(), attribute="permission_codes")
 
 
 class RoleCreateSchema(Schema):
@@ -91,6 +91,19 @@ def _check_permissions(codes: list[str]) -> list[str]:
     return sorted(set(codes))
 
 
+def _with_permissions(session, roles: list[Role]) -> list[Role]:
+    """Attach each role's sorted permission codes, for a whole page in one query."""
+    codes: dict[int, list[str]] = {r.id: [] for r in roles}
+    if roles:
+        for role_id, code in session.execute(select(RolePermission.role_id, RolePermission.permission)
+                                             .where(RolePermission.role_id.in_(list(codes)))
+                                             .order_by(RolePermission.permission)):
+            codes[role_id].append(code)
+    for role in roles:
+        role.permission_codes = codes[role.id]
+    return roles
+
+
 def _set_permissions(session, role: Role, codes: list[str]) -> None:
     """Make the role hold exactly ``codes``; each removed or added row is audited."""
     current_rows = {rp.permission: rp for rp in session.scalars(
@@ -108,8 +121,10 @@ class Roles(MethodView):
     @blp.response(200, page_of(RoleSchema))
     def get(self, args):
         """The county's roles (roles are county-wide; where they apply is set by assignments)."""
-        return paginate(current().session, select(Role), args, Role.id, ROLE_SORTABLE, "key",
-                        unique=frozenset({"key"}))
+        session = current().session
+        page = paginate(session, select(Role), args, Role.id, ROLE_SORTABLE, "key", unique=frozenset({"key"}))
+        _with_permissions(session, page["items"])
+        return page
 
     @requires(ROLE_MANAGE)
     @blp.arguments(RoleCreateSchema)
@@ -124,7 +139,7 @@ class Roles(MethodView):
         ctx.session.flush()
         _set_permissions(ctx.session, role, codes)
         ctx.session.commit()
-        return role
+        return _with_permissions(ctx.session, [role])[0]
 
 
 def _role(role_id) -> Role:
@@ -139,7 +154,7 @@ class RoleItem(MethodView):
     @requires(ROLE_READ)
     @blp.response(200, RoleSchema)
     def get(self, role_id):
-        return _role(role_id)
+        return _with_permissions(current().session, [_role(role_id)])[0]
 
     @requires(ROLE_MANAGE)
     @blp.arguments(RoleUpdateSchema)
@@ -152,7 +167,7 @@ class RoleItem(MethodView):
         for key, value in data.items():
             setattr(role, key, value)
         ctx.session.commit()
-        return role
+        return _with_permissions(ctx.session, [role])[0]
 
     @requires(ROLE_MANAGE)
     @blp.response(204)
