@@ -51,6 +51,15 @@ CORE_PERMISSIONS: tuple[Permission, ...] = (
     Permission("core.audit.read", "查看审计日志", "Read the audit log"),
     Permission("core.oauth_client.manage", "管理接入应用", "Manage OAuth clients"),
     Permission("core.token.use", "使用个人访问令牌", "Use personal access tokens"),
+    Permission("core.case.read", "查看事项", "View cases"),
+    Permission("core.case.register", "登记事项（统一受理）", "Register cases at the window"),
+    Permission("core.case.divert", "分流交办事项", "Divert and assign cases"),
+    Permission("core.case.handle", "办理事项（反馈、留言、附件）", "Handle cases"),
+    Permission("core.case.supervise", "督办催办", "Supervise and urge cases"),
+    Permission("core.case.extension.approve", "审批延期", "Approve extensions"),
+    Permission("core.case.export", "导出台账", "Export ledgers"),
+    Permission("core.case.import", "导入台账", "Import ledgers"),
+    Permission("core.case.configure", "配置事项类型与工作日历", "Configure case types and the calendar"),
 )
 
 

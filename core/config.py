@@ -65,6 +65,19 @@ SETTINGS: tuple[Setting, ...] = (
             "`true`, `false` or `auto` (secure cookies in production)."),
     Setting("PINGAN_TRUSTED_PROXIES", "0",
             "How many reverse proxies in front set X-Forwarded-For/-Host (0: trust none)."),
+    Setting("PINGAN_STORAGE_DIR", None,
+            "Where attachments and generated files (exports, documents) are stored. Unset: "
+            "`files/` under `PINGAN_INSTANCE_DIR`. Every worker and web process must see the same "
+            "folder (a shared volume in a multi-host setup)."),
+    Setting("PINGAN_UPLOAD_MAX_MB", "20", "Largest attachment accepted, in MiB."),
+    Setting("PINGAN_SMTP_URL", None,
+            "Mail server for e-mail notifications: `smtp://user:password@host:587` (STARTTLS) or "
+            "`smtps://…:465`. Unset: no e-mail; the in-app inbox still works."),
+    Setting("PINGAN_MAIL_FROM", None, "Sender address of notification e-mails (required with `PINGAN_SMTP_URL`)."),
+    Setting("PINGAN_PDF_FONT", None,
+            "A TrueType/OpenType font file with Chinese glyphs to embed in generated PDFs (e.g. "
+            "`/usr/share/fonts/truetype/wqy/wqy-microhei.ttc`). Unset: the standard Adobe Chinese "
+            "font STSong-Light is referenced, which PDF readers supply (nothing is embedded)."),
 )
 
 _BY_ENV = {s.env: s for s in SETTINGS}
@@ -97,6 +110,11 @@ class Config:
     login_ip_limit: int = 20
     cookie_secure: bool = False
     trusted_proxies: int = 0
+    storage_dir: Path | None = None
+    upload_max_mb: int = 20
+    smtp_url: str | None = None
+    mail_from: str | None = None
+    pdf_font: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -124,6 +142,11 @@ class Config:
             login_lock_minutes=_int("PINGAN_LOGIN_LOCK_MINUTES"),
             login_ip_limit=_int("PINGAN_LOGIN_IP_LIMIT"),
             trusted_proxies=_int("PINGAN_TRUSTED_PROXIES"),
+            storage_dir=Path(env("PINGAN_STORAGE_DIR")).resolve() if env("PINGAN_STORAGE_DIR") else None,
+            upload_max_mb=_int("PINGAN_UPLOAD_MAX_MB"),
+            smtp_url=env("PINGAN_SMTP_URL"),
+            mail_from=env("PINGAN_MAIL_FROM"),
+            pdf_font=env("PINGAN_PDF_FONT"),
         )
         secure = (env("PINGAN_COOKIE_SECURE") or "auto").lower()
         cfg.cookie_secure = cfg.is_production if secure == "auto" else secure == "true"
@@ -137,6 +160,10 @@ class Config:
         if not self.database_url:
             self.instance_dir.mkdir(parents=True, exist_ok=True)
             self.database_url = f"sqlite:///{self.instance_dir / 'pingan.sqlite3'}"
+        if self.storage_dir is None:
+            self.storage_dir = self.instance_dir / "files"
+        if self.smtp_url and not self.mail_from:
+            raise ConfigError("PINGAN_MAIL_FROM must be set when PINGAN_SMTP_URL is")
         if self.is_production:
             problems = []
             if len(self.secret_key) < 32:

@@ -373,3 +373,32 @@ def adopt_tenant(session: Session, tenant_id: int) -> None:
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT set_config('pingan.tenant_id', :t, true)"), {"t": str(tenant_id)})
+
+
+# --- inserts that race safely ---------------------------------------------------------------
+
+def _dialect_insert(session: Session, model):
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model)
+
+
+def insert_ignore(session: Session, model, values: dict, conflict: list[str]) -> bool:
+    """``INSERT … ON CONFLICT (tenant_id, *conflict) DO NOTHING`` for the bound tenant.
+
+    The primitive of idempotent side effects: two workers (or a retried job) inserting the
+    same key leave one row. Returns True when this call inserted it.
+    """
+    stmt = _dialect_insert(session, model).values(tenant_id=current_tenant_id(), **values)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["tenant_id", *conflict])
+    return session.execute(stmt).rowcount == 1
+
+
+def add_to_counter(session: Session, model, keys: dict, column: str, delta: int) -> None:
+    """``INSERT … ON CONFLICT DO UPDATE SET column = column + delta``: a counter row per key."""
+    stmt = _dialect_insert(session, model).values(tenant_id=current_tenant_id(), **keys, **{column: delta})
+    stmt = stmt.on_conflict_do_update(index_elements=["tenant_id", *keys],
+                                      set_={column: getattr(model, column) + delta})
+    session.execute(stmt)

@@ -172,3 +172,57 @@ def pingan_indicators() -> list:
 
     :return: a list of ``sdk.Indicator`` (key, title, title_en, unit, compute).
     """
+
+
+# --- cases, notifications, documents ----------------------------------------------------
+
+@hookspec
+def pingan_case_types() -> list:
+    """Declare the plugin's case types: states, transitions, deadline rules, number format.
+
+    Called at start-up; each declaration is checked (``CaseType.check``) and start-up stops
+    with a message naming the problem. Every key must be the plugin's name or start with it
+    and a dot (``petition``, ``petition.visit``). The core stores the cases, enforces the
+    workflow and keeps the timeline; the plugin keeps its own fields in its own tables,
+    written in ``CaseType.on_register`` and ``Transition.after``. A county sees the cases of
+    a type only while the type's plugin is enabled for it.
+
+    :return: a list of ``sdk.CaseType``.
+    """
+
+
+@hookspec
+def pingan_case_event(session: Any, case: Any, event: Any) -> None:
+    """React to something that happened on a case (registered, diverted, overdue, a transition …).
+
+    Called inside the transaction that recorded the event, after the event row is added,
+    for every plugin the county has enabled (not only the case type's own plugin). Raising
+    aborts the whole act. Keep it short; schedule slow work with ``sdk.outbox_add``.
+
+    :param session: the SQLAlchemy session of the act.
+    :param case: the ``Case``.
+    :param event: the ``CaseEvent`` (``kind``, ``from_state``, ``to_state``, ``data`` …).
+    """
+
+
+@hookspec
+def pingan_notification_channels() -> list:
+    """Channels beyond the inbox and e-mail through which notifications go out (SMS …).
+
+    Called at start-up. For a county that enabled the plugin, every new notification is
+    delivered through each channel by a background job; ``send`` raising counts as a
+    failed attempt and is retried a bounded number of times.
+
+    :return: a list of ``sdk.NotificationChannel`` (key, title, send).
+    """
+
+
+@hookspec
+def pingan_document_templates() -> list:
+    """Templates of official documents (notices, agreements, letters) rendered to PDF.
+
+    Called at start-up. Keys start with the plugin's name and a dot. ``sdk.render_pdf``
+    renders one with the given context; see ``docs/plugins.md``.
+
+    :return: a list of ``sdk.DocumentTemplate``.
+    """

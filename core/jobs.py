@@ -140,6 +140,19 @@ def bind_state(state) -> None:
     _state = state
 
 
+def worker_state():
+    """The running Pingan (config, db, plugins) of this worker or embedded web process."""
+    if _state is None:
+        raise RuntimeError("no worker state bound (core.jobs.bind_state)")
+    return _state
+
+
+# Periodic jobs of the core itself, run for every active tenant: (name, dotted path, minutes).
+CORE_JOBS: tuple[tuple[str, str, int], ...] = (
+    ("sweep", "core.cases.sweep.sweep", 5),
+)
+
+
 def tick(state, now: float | None = None) -> int:
     """Enqueue every due (plugin job, tenant, slot) not enqueued yet. Returns how many."""
     from core.models import Tenant
@@ -149,6 +162,13 @@ def tick(state, now: float | None = None) -> int:
     with state.db.Session() as s:
         tenants = s.scalars(select(Tenant.id).where(Tenant.status == "active")).all()
     for tenant_id in tenants:
+        for name, _path, minutes in CORE_JOBS:
+            slot = int(now // (minutes * 60))
+            key = f"sched:core:{name}:{tenant_id}:{slot}"
+            if q.claim(key, ttl=minutes * 60 * 2):
+                q.enqueue("core.jobs.run_scheduled", job_id=key.replace(":", "-"),
+                          plugin="core", job=name, tenant_id=tenant_id)
+                count += 1
         with state.db.transaction(tenant_id) as s:
             enabled = state.plugins.enabled(s, tenant_id)
         for plugin in enabled:
@@ -164,15 +184,18 @@ def tick(state, now: float | None = None) -> int:
 
 def run_scheduled(plugin: str, job: str, tenant_id: int) -> None:
     """Run one plugin's periodic job for one tenant, if the plugin is still enabled there."""
-    state = _state
-    if state is None:
-        raise RuntimeError("no worker state bound (core.jobs.bind_state)")
+    state = worker_state()
+    from core.db import bind_tenant
+    if plugin == "core":
+        path = next(p for n, p, _ in CORE_JOBS if n == job)
+        with bind_tenant(tenant_id), acting_as(Actor(None, f"system:core.{job}")):
+            resolve(path)(tenant_id)
+        return
     with state.db.transaction(tenant_id) as s:
         if plugin not in state.plugins.enabled(s, tenant_id):
             log.info("skip %s.%s for tenant %s: plugin not enabled", plugin, job, tenant_id)
             return
     func = next(j.func for j in state.plugins.plugins[plugin].jobs if j.name == job)
-    from core.db import bind_tenant
     with bind_tenant(tenant_id), acting_as(Actor(None, f"system:{plugin}.{job}")):
         func(tenant_id)
 
@@ -187,10 +210,8 @@ def job_transaction() -> Iterator:
         with sdk.job_transaction() as s:
             s.add(HelloTally(greetings=n))
     """
-    if _state is None:
-        raise RuntimeError("no worker state bound (core.jobs.bind_state)")
     from core.db import current_tenant_id
-    with _state.db.transaction(current_tenant_id()) as s:
+    with worker_state().db.transaction(current_tenant_id()) as s:
         yield s
 
 

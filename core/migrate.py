@@ -35,17 +35,30 @@ def alembic_config(host: PluginHost, connection=None) -> AlembicConfig:
 
 
 def heads(host: PluginHost) -> dict[str, list[str]]:
-    """Branch label → its heads (a healthy tree has exactly one per branch)."""
+    """Branch label → its heads (a healthy tree has exactly one per branch).
+
+    Walked by ``down_revision`` only: a plugin revision that ``depends_on`` a core revision
+    does not make that core revision any less the core branch's head.
+    """
     script = ScriptDirectory.from_config(alembic_config(host))
-    out: dict[str, list[str]] = {}
-    for head in script.get_revisions("heads"):
-        for rev in script.iterate_revisions(head.revision, "base"):
+    revs = {r.revision: r for r in script.walk_revisions()}
+
+    def downs(rev) -> tuple:
+        d = rev.down_revision
+        return tuple(x for x in (d if isinstance(d, tuple) else (d,)) if x)
+
+    def label(rev) -> str | None:
+        while rev is not None:
             if rev.branch_labels:
-                for label in rev.branch_labels:
-                    out.setdefault(label, [])
-                    if head.revision not in out[label]:
-                        out[label].append(head.revision)
-                break
+                return sorted(rev.branch_labels)[0]
+            rev = revs.get(downs(rev)[0]) if downs(rev) else None
+        return None
+
+    parents = {d for r in revs.values() for d in downs(r)}
+    out: dict[str, list[str]] = {}
+    for rev in revs.values():
+        if rev.revision not in parents:
+            out.setdefault(label(rev) or "(unlabelled)", []).append(rev.revision)
     return out
 
 

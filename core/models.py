@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+                        UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.crypto import SECRET, Encrypted
@@ -138,6 +138,7 @@ class User(TenantModel):
     display_name: Mapped[str] = mapped_column(String(50))
     password_hash: Mapped[str | None] = mapped_column(String(200), info=SECRET)
     phone: Mapped[str | None] = mapped_column(Encrypted)
+    email: Mapped[str | None] = mapped_column(String(254))  # for e-mail notifications, when configured
     member_unit_id: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | disabled
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
@@ -245,3 +246,85 @@ class AccessToken(TenantModel):
     expires_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+
+
+# --- background work and messages ---------------------------------------------------------
+
+class OutboxEntry(TenantModel):
+    """A job that runs once the transaction that wrote this row commits (``core.outbox``).
+
+    ``key`` is the job's idempotency key: the unique constraint keeps a cause from
+    scheduling the same job twice, and the job marks its row done in the transaction of its
+    own work, so a job delivered twice (rq delivers at least once) runs once.
+    """
+
+    __audit__ = False
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("tenant_id", "key"),
+                      Index("ix_outbox_pending", "tenant_id", "enqueued_at",
+                            postgresql_where=text("state = 'pending'"),
+                            sqlite_where=text("state = 'pending'")))
+    key: Mapped[str] = mapped_column(String(200))
+    job: Mapped[str] = mapped_column(String(200))
+    kwargs: Mapped[dict] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(12), default="pending")  # pending | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+    enqueued_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+
+
+class Notification(TenantModel):
+    """An inbox entry for one user: a to-do (待办) or a message; ``key`` makes it happen once."""
+
+    __tablename__ = "notification"
+    __table_args__ = (UniqueConstraint("tenant_id", "key"),
+                      tenant_fk("user_id", "app_user", ondelete="CASCADE"),
+                      Index("ix_notification_user", "tenant_id", "user_id", "created_at"))
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(8))  # todo | message
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    case_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+
+
+class NotificationDelivery(TenantModel):
+    """A notification sent out through a channel (email, or a plugin's, e.g. SMS)."""
+
+    __audit__ = False
+    __tablename__ = "notification_delivery"
+    __table_args__ = (tenant_fk("notification_id", "notification", ondelete="CASCADE"),
+                      UniqueConstraint("tenant_id", "notification_id", "channel"))
+    notification_id: Mapped[int] = mapped_column(BigInteger)
+    channel: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(12), default="pending")  # pending | sent | failed | skipped
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    sent_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+
+
+class JobRun(TenantModel):
+    """A long job a user started (export, import, report): its progress and its result."""
+
+    __audit__ = False  # progress ticks are not writes of county data; start and end are audited
+    __tablename__ = "job_run"
+    __table_args__ = (tenant_fk("user_id", "app_user", ondelete="CASCADE"),
+                      Index("ix_job_run_user", "tenant_id", "user_id", "created_at"))
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(12), default="queued")  # queued | running | done | failed
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text)
+    result_key: Mapped[str | None] = mapped_column(String(100))   # storage key of the result file
+    result_name: Mapped[str | None] = mapped_column(String(200))
+    errors: Mapped[list] = mapped_column(JSON, default=list)       # per-row errors of an import
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(AwareDateTime)

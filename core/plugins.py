@@ -84,6 +84,9 @@ class Contributions:
     jobs: list[ScheduledJob] = field(default_factory=list)
     indicators: list[Indicator] = field(default_factory=list)
     role_templates: list[RoleTemplate] = field(default_factory=list)
+    case_types: list = field(default_factory=list)
+    channels: list = field(default_factory=list)
+    document_templates: list = field(default_factory=list)
 
 
 CORE_ROLE_TEMPLATES: tuple[RoleTemplate, ...] = (
@@ -93,12 +96,15 @@ CORE_ROLE_TEMPLATES: tuple[RoleTemplate, ...] = (
                  ("core.org_unit.read", "core.org_unit.manage", "core.member_unit.read", "core.member_unit.manage",
                   "core.network_role.read", "core.network_role.manage", "core.user.read", "core.user.manage",
                   "core.role.read", "core.role_assignment.manage", "core.person.read", "core.person.manage",
-                  "core.audit.read", "core.token.use")),
+                  "core.audit.read", "core.token.use", "core.case.read", "core.case.register", "core.case.divert",
+                  "core.case.handle", "core.case.supervise", "core.case.extension.approve", "core.case.export",
+                  "core.case.import")),
     RoleTemplate("staff", "工作人员", "Staff",
                  ("core.org_unit.read", "core.member_unit.read", "core.network_role.read", "core.person.read",
-                  "core.person.manage", "core.token.use")),
+                  "core.person.manage", "core.token.use", "core.case.read", "core.case.register",
+                  "core.case.handle", "core.case.export")),
     RoleTemplate("viewer", "只读用户", "Viewer",
-                 ("core.org_unit.read", "core.member_unit.read", "core.network_role.read")),
+                 ("core.org_unit.read", "core.member_unit.read", "core.network_role.read", "core.case.read")),
 )
 
 
@@ -120,6 +126,20 @@ class PluginHost:
         for perm in CORE_PERMISSIONS:
             self.permissions.add(perm, None)
         self.plugins: dict[str, Contributions] = {n: self._collect(n) for n in self.names}
+        self.case_types: dict = {}
+        self.document_templates: dict = {}
+        for name, c in self.plugins.items():
+            for ctype in c.case_types:
+                if ctype.key in self.case_types:
+                    raise ValueError(f"case type {ctype.key!r} declared twice")
+                ctype.check(name, self.permissions)
+                object.__setattr__(ctype, "plugin", name)
+                self.case_types[ctype.key] = ctype
+            for tpl in c.document_templates:
+                if not tpl.key.startswith(name + ".") or tpl.key in self.document_templates:
+                    raise ValueError(f"plugin {name!r}: document template {tpl.key!r} must be unique "
+                                     f"and start with '{name}.'")
+                self.document_templates[tpl.key] = tpl
         self.blueprint_owner: dict[str, str] = {}
         for name, c in self.plugins.items():
             for bp in c.api_blueprints + c.web_blueprints:
@@ -158,7 +178,20 @@ class PluginHost:
         c.jobs = many("pingan_scheduled_jobs")
         c.indicators = many("pingan_indicators")
         c.role_templates = many("pingan_default_roles")
+        c.case_types = many("pingan_case_types")
+        c.channels = many("pingan_notification_channels")
+        c.document_templates = many("pingan_document_templates")
         return c
+
+    def case_types_for(self, enabled) -> dict:
+        """The case types of the ``enabled`` plugins (a county's), by key."""
+        return {k: t for k, t in self.case_types.items() if t.plugin in enabled}
+
+    def case_event(self, session: Session, enabled, case, event) -> None:
+        """Call ``pingan_case_event`` on the plugins the county enabled."""
+        others = [p for n, p in self.pm.list_name_plugin() if n not in enabled]
+        self.pm.subset_hook_caller("pingan_case_event", remove_plugins=others)(
+            session=session, case=case, event=event)
 
     # --- templates and settings -----------------------------------------------------------
 

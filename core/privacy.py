@@ -49,3 +49,17 @@ def sensitive_fields(session: Session, grants: Grants, obj, unit_id: int, *, rev
     audit.record_read(session, obj.__tablename__, obj.id, names)
     session.commit()
     return {n: getattr(obj, n) for n in names}
+
+
+def set_person_fields(person, data: dict) -> None:
+    """Write a person's fields: the ID number normalised (checksum checked), ID number and
+    phone with their blind indexes for exact look-up."""
+    from core.crypto import ring
+    if data.get("id_number"):
+        data["id_number"] = normalise_id_number(data["id_number"])
+    for key, value in data.items():
+        setattr(person, key, value)
+    if "id_number" in data:
+        person.id_number_bidx = ring().blind_index(data["id_number"]) if data["id_number"] else None
+    if "phone" in data:
+        person.phone_bidx = ring().blind_index(data["phone"]) if data["phone"] else None

@@ -20,6 +20,11 @@ Groups (see ``docs/plugins.md`` for how they fit together):
 - errors: ``NotFound``, ``Forbidden``, ``Conflict``, ``Invalid``
 - audit and privacy: ``record``, ``record_read``, ``sensitive_fields``,
   ``normalise_id_number``
+- cases: ``CaseType``, ``State``, ``Transition``, ``DeadlineRule``, ``LedgerColumn`` (declared
+  from ``pingan_case_types``), ``Case`` (the core's table, to join a plugin's own), ``Work``
+  and ``request_work()`` (what acts on cases take); time limits ``WorkCalendar``, ``deadline``
+- notifications and documents: ``notify``, ``users_of_unit``, ``NotificationChannel``,
+  ``DocumentTemplate``; background work after commit: ``outbox_add``
 - API conventions: ``ListArgs``, ``IdListArgs``, ``sort_field``, ``permission_code``,
   ``page_of``, ``paginate``, ``IdField``, ``id_path``, ``Blueprint`` (flask-smorest)
 """
@@ -28,6 +33,9 @@ from flask_smorest import Blueprint
 from core.api.common import (IdField, IdListArgs, ListArgs, id_path, page_of, paginate, permission_code,
                              sort_field)
 from core.audit import record, record_read
+from core.cases.models import Case
+from core.cases.timeline import Work, request_work
+from core.cases.types import CaseType, DeadlineRule, LedgerColumn, State, Transition
 from core.authz import Permission, get_or_404, may, require, scoped
 from core.crypto import Encrypted
 from core.db import AwareDateTime, ReferenceModel, TenantModel, bind_tenant, tenant_fk, utcnow
@@ -36,7 +44,11 @@ from core.hookspecs import hookimpl
 from core.jobs import job_transaction
 from core.models import OrgUnit
 from core.orgtree import units_under, within
+from core.documents import DocumentTemplate
+from core.notifications import NotificationChannel, notify, users_of_unit
+from core.outbox import add as outbox_add
 from core.plugins import Indicator, MenuItem, RoleTemplate, ScheduledJob, Widget
+from core.workdays import WorkCalendar, deadline
 from core.privacy import normalise_id_number, sensitive_fields
 from core.request import RequestContext, authenticated, current, public, requires
 
@@ -54,6 +66,10 @@ __all__ = [
     "NotFound", "Forbidden", "Conflict", "Invalid",
     # audit and privacy
     "record", "record_read", "sensitive_fields", "normalise_id_number",
+    # cases, time limits, notifications, documents, background work
+    "CaseType", "State", "Transition", "DeadlineRule", "LedgerColumn", "Case", "Work", "request_work",
+    "WorkCalendar", "deadline", "NotificationChannel", "notify", "users_of_unit", "DocumentTemplate",
+    "outbox_add",
     # API conventions
     "ListArgs", "IdListArgs", "sort_field", "permission_code", "page_of", "paginate", "IdField", "id_path",
     "Blueprint",

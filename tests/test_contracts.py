@@ -104,7 +104,7 @@ def test_validate_reports_every_error_with_file_and_place(app, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(ROOT / "tenants" / "demo", broken)
     toml = (broken / "tenant.toml").read_text(encoding="utf-8")
-    toml = toml.replace('"core.person.manage"]', '"core.person.mange"]').replace('slug = "demo"', 'slug = "Demo!"')
+    toml = toml.replace('"core.person.manage", "core.case.read"', '"core.person.mange", "core.case.read"').replace('slug = "demo"', 'slug = "Demo!"')
     (broken / "tenant.toml").write_text(toml, encoding="utf-8")
     csv_lines = (broken / "org_units.csv").read_text(encoding="utf-8").splitlines()
     csv_lines[4] = csv_lines[4].replace(",village,", ",hamlet,")

@@ -38,7 +38,23 @@ ID_TABLES = {
     "/api/oauth-clients/<client_id>": "oauth_client",
     "/api/oauth-clients/<client_id>/secret": "oauth_client",
     "/api/hello/greetings/<greeting_id>": "hello_greeting",
+    "/api/cases/<case_id>": "case_record",
+    "/api/cases/<case_id>/events": "case_record",
+    "/api/cases/<case_id>/transitions/<name>": "case_record",
+    "/api/cases/<case_id>/divert": "case_record",
+    "/api/cases/<case_id>/assign": "case_record",
+    "/api/cases/<case_id>/comments": "case_record",
+    "/api/cases/<case_id>/flags/<flag>": "case_record",
+    "/api/cases/<case_id>/extensions": "case_record",
+    "/api/cases/<case_id>/supervisions": "case_record",
+    "/api/cases/<case_id>/tasks/<task_id>": "case_record",
+    "/api/cases/<case_id>/extensions/<extension_id>/decision": "case_record",
+    "/api/cases/<case_id>/supervisions/<supervision_id>/reply": "case_record",
+    "/api/inbox/<notification_id>/read": "notification",
 }
+# further id arguments of a rule (after the first) → their table; other arguments → a fixed value
+MORE_ID_TABLES = {"task_id": "case_task", "extension_id": "case_extension", "supervision_id": "case_supervision"}
+FIXED_ARGS = {"name": "accept", "flag": "urgent"}
 # rules whose argument is not an object id (same names in every tenant; tenant-gated by the host)
 NOT_OBJECT_IDS = {"/api/modules/<name>", "/api/docs-static/<path:filename>", "/static/<path:filename>",
                   "/assets/<path:filename>"}
@@ -51,6 +67,14 @@ BODIES = {
     ("PATCH", "/api/network-roles/<item_id>"): {"person_name": "越权改名"},
     ("PATCH", "/api/persons/<person_id>"): {"name": "越权改名"},
     ("PATCH", "/api/oauth-clients/<client_id>"): {"name": "越权改名"},
+    ("POST", "/api/cases/<case_id>/divert"): {"mode": "single", "tasks": [{"org_unit_id": 1}]},
+    ("POST", "/api/cases/<case_id>/assign"): {"handler_id": 1},
+    ("POST", "/api/cases/<case_id>/comments"): {"text": "越权留言"},
+    ("POST", "/api/cases/<case_id>/extensions"): {"deadline_id": 1, "amount": 1, "reason": "越权"},
+    ("POST", "/api/cases/<case_id>/supervisions"): {"kind": "urge", "instruction": "越权督办"},
+    ("POST", "/api/cases/<case_id>/tasks/<task_id>"): {"action": "done", "text": "越权反馈"},
+    ("POST", "/api/cases/<case_id>/extensions/<extension_id>/decision"): {"approve": True},
+    ("POST", "/api/cases/<case_id>/supervisions/<supervision_id>/reply"): {"response": "越权答复"},
 }
 MISSING_ID = 8_999_999_999_999
 
@@ -64,11 +88,30 @@ def pair(app):
         assert admin.put("/api/modules/hello", json={"enabled": True}).status_code == 200
         r = admin.post("/api/hello/greetings", json={"org_unit_id": t.unit("T01D1V1"), "recipient": "张三"})
         assert r.status_code == 201, r.get_json()
+        _case_with_everything(admin, t)
         r = admin.post("/api/oauth-clients", json={
             "name": "县信息中心应用", "confidential": False, "redirect_uris": ["https://app.example/cb"],
             "scopes": ["core.org_unit.read"], "grant_types": ["authorization_code"]})
         assert r.status_code == 201, r.get_json()
     return a, b
+
+
+def _case_with_everything(admin, t) -> None:
+    """A case diverted jointly, with an extension request and a supervision (and to-dos)."""
+    r = admin.post("/api/cases", json={"case_type": "hello.visit", "title": "走访", "org_unit_id": t.unit("T01D1V1"),
+                                       "details": {"visit_kind": "home"}})
+    assert r.status_code == 201, r.get_json()
+    case_id = r.get_json()["id"]
+    assert admin.post(f"/api/cases/{case_id}/transitions/accept", json={}).status_code == 200
+    r = admin.post(f"/api/cases/{case_id}/divert", json={"mode": "joint", "tasks": [
+        {"org_unit_id": t.unit("T01"), "role": "lead"}, {"org_unit_id": t.unit("T02"), "role": "co"}]})
+    assert r.status_code == 200, r.get_json()
+    handle = next(d for d in r.get_json()["deadlines"] if d["rule"] == "handle")
+    r = admin.post(f"/api/cases/{case_id}/extensions", json={"deadline_id": handle["id"], "amount": 5,
+                                                               "reason": "需要补充调查"})
+    assert r.status_code == 201, r.get_json()
+    r = admin.post(f"/api/cases/{case_id}/supervisions", json={"kind": "urge", "instruction": "请加快办理"})
+    assert r.status_code == 201, r.get_json()
 
 
 def _first_id(db, tenant, table: str) -> int | None:
@@ -110,14 +153,16 @@ def test_every_id_rule_answers_404_for_another_tenants_ids(app, db, pair):
         if b_id is None:
             unknown.append(f"{rule.rule} (tenant B has no {table} row: create one in the fixture)")
             continue
-        arg = next(iter(rule.arguments))
+        arg = next(a for a in rule.arguments if a not in MORE_ID_TABLES and a not in FIXED_ARGS)
+        url_b, url_missing = rule.rule.replace(f"<{arg}>", str(b_id)), rule.rule.replace(f"<{arg}>", str(MISSING_ID))
+        for other in rule.arguments - {arg}:
+            value = FIXED_ARGS.get(other) or str(_first_id(db, b, MORE_ID_TABLES[other]))
+            url_b, url_missing = url_b.replace(f"<{other}>", value), url_missing.replace(f"<{other}>", value)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             body = BODIES.get((method, rule.rule))
             if body == "A_UNIT":
                 body = {"parent_id": a.unit("T02")}
             kw = {"json": body if body is not None else {}} if method in ("POST", "PATCH", "PUT") else {}
-            url_b = rule.rule.replace(f"<{arg}>", str(b_id))
-            url_missing = rule.rule.replace(f"<{arg}>", str(MISSING_ID))
             got = admin_a.request(method, url_b, **kw)
             missing = admin_a.request(method, url_missing, **kw)
             checked += 1

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 
 def register_core_api(api) -> None:
-    from core.api import audit_log, health, modules, network, org_units, persons, roles, tokens, users
-    for module in (org_units, users, roles, network, persons, modules, audit_log, tokens):
+    from core.api import (audit_log, cases, health, inbox, modules, network, org_units, persons, roles, tokens,
+                          users)
+    for module in (org_units, users, roles, network, persons, modules, audit_log, tokens, cases, inbox):
         api.register_blueprint(module.blp)
     api.register_blueprint(users.me_blp)
+    api.register_blueprint(cases.tasks_blp)
     api._app.register_blueprint(health.blp)
     from core import oauth
     oauth.register(api)

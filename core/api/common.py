@@ -62,6 +62,15 @@ def permission_code(**kw) -> fields.String:
     return fields.String(validate=validate.OneOf(PERMISSION_CODES), **kw)
 
 
+# Case types declared by the installed plugins, filled by create_app() like PERMISSION_CODES.
+CASE_TYPE_KEYS: list[str] = []
+
+
+def case_type_field(**kw) -> fields.String:
+    """A case type key: one the installed modules declare (a county must also have it on)."""
+    return fields.String(validate=validate.OneOf(CASE_TYPE_KEYS), **kw)
+
+
 _page_schemas: dict[str, type[Schema]] = {}
 
 

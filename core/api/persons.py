@@ -16,7 +16,7 @@ from core.authz import get_or_404, scoped
 from core.orgtree import units_under
 from core.crypto import ring
 from core.models import OrgUnit, Person
-from core.privacy import normalise_id_number, sensitive_fields
+from core.privacy import sensitive_fields, set_person_fields
 from core.request import current, requires
 
 blp = Blueprint("core_persons", __name__, url_prefix="/api/persons", description="人员信息 / Persons")
@@ -75,17 +75,6 @@ def present(person: Person, reveal: bool = False) -> dict:
     return out
 
 
-def _apply(person: Person, data: dict) -> None:
-    if data.get("id_number"):
-        data["id_number"] = normalise_id_number(data["id_number"])
-    for key, value in data.items():
-        setattr(person, key, value)
-    if "id_number" in data:
-        person.id_number_bidx = ring().blind_index(data["id_number"]) if data["id_number"] else None
-    if "phone" in data:
-        person.phone_bidx = ring().blind_index(data["phone"]) if data["phone"] else None
-
-
 @blp.route("")
 class Persons(MethodView):
     @requires(READ)
@@ -115,7 +104,7 @@ class Persons(MethodView):
         ctx = current()
         get_or_404(ctx.session, ctx.grants, OrgUnit, data["org_unit_id"], MANAGE)
         person = Person()
-        _apply(person, data)
+        set_person_fields(person, data)
         ctx.session.add(person)
         ctx.session.commit()
         return present(person)
@@ -139,7 +128,7 @@ class PersonItem(MethodView):
         person = get_or_404(ctx.session, ctx.grants, Person, id_path(person_id), MANAGE)
         if "org_unit_id" in data:
             get_or_404(ctx.session, ctx.grants, OrgUnit, data["org_unit_id"], MANAGE)
-        _apply(person, data)
+        set_person_fields(person, data)
         ctx.session.commit()
         return present(person)
 

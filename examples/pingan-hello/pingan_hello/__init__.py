@@ -82,6 +82,20 @@ def pingan_demo_data(session, settings):
 
 
 @hookimpl
+def pingan_case_types():
+    from .cases import VISIT
+    return [VISIT]
+
+
+@hookimpl
+def pingan_case_event(session, case, event):
+    # A plugin may react to any case's events in its county; this one only logs overdue visits.
+    if case.case_type == "hello.visit" and event.kind == "overdue":
+        import logging
+        logging.getLogger("pingan.hello").info("visit %s is overdue", case.number)
+
+
+@hookimpl
 def pingan_indicators():
     from .indicators import greetings_sent
     return [Indicator(key="hello.greetings_sent", title="发送问候数", title_en="Greetings sent", unit="条",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy import BigInteger, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.sdk import AwareDateTime, TenantModel, tenant_fk, utcnow
@@ -38,3 +38,19 @@ class HelloTally(TenantModel):
     __tablename__ = "hello_tally"
     counted_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
     greetings: Mapped[int] = mapped_column(Integer)
+
+
+class HelloVisit(TenantModel):
+    """The plugin's own fields of a visit request (case type ``hello.visit``), one row per case.
+
+    The case itself (number, state, unit, time limits, timeline) is the core's
+    ``case_record``; a plugin keeps only what is special about its cases, typed, in its own
+    table keyed by the case id.
+    """
+
+    __tablename__ = "hello_visit"
+    __table_args__ = (tenant_fk("case_id", "case_record", ondelete="CASCADE"),
+                      UniqueConstraint("tenant_id", "case_id"))
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    visit_kind: Mapped[str] = mapped_column(String(16))      # home | phone
+    result: Mapped[str | None] = mapped_column(String(500))  # written when the visit is closed

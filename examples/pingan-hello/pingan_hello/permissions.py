@@ -5,17 +5,19 @@ from core.sdk import Permission, RoleTemplate
 
 READ = "hello.greeting.read"
 MANAGE = "hello.greeting.manage"
+HANDLE_VISITS = "hello.visit.handle"
 
 PERMISSIONS = [
     Permission(READ, "查看问候", "View greetings"),
     Permission(MANAGE, "发送问候", "Send greetings"),
+    Permission(HANDLE_VISITS, "办理走访请求", "Handle visit requests"),
 ]
 
 ROLE_TEMPLATES = [
     # A role of its own a county can adopt in tenant.toml (``template = "hello_greeter"``) …
     RoleTemplate("hello_greeter", "问候员", "Greeter", (READ, MANAGE)),
     # … and the core bundles with the same key get these permissions added.
-    RoleTemplate("county_admin", "县级管理员", "County administrator", (READ, MANAGE)),
-    RoleTemplate("unit_admin", "单位管理员", "Unit administrator", (READ, MANAGE)),
+    RoleTemplate("county_admin", "县级管理员", "County administrator", (READ, MANAGE, HANDLE_VISITS)),
+    RoleTemplate("unit_admin", "单位管理员", "Unit administrator", (READ, MANAGE, HANDLE_VISITS)),
     RoleTemplate("viewer", "只读用户", "Viewer", (READ,)),
 ]

@@ -1,0 +1,503 @@
+"""/api/cases — the case engine over HTTP: list, register, view, and every act on a case.
+
+Only the acts the user may take in the case's current state succeed: an act the workflow
+does not allow now answers 409 with a machine code (``invalid_transition``,
+``tasks_open`` …), a permission held nowhere 403, a case outside the user's units (or of a
+disabled module, or of another county) 404.
+"""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from core.api.common import IdField, ListArgs, case_type_field, id_path, page_of, paginate, sort_field
+from core.cases import engine, supervision
+from core.cases.access import load_case
+from core.cases.models import Case, CaseDeadline, CaseEvent, CaseExtension, CaseFlag, CasePerson, CaseTask, Supervision
+from core.cases.queries import filtered
+from core.cases.timeline import request_work
+from core.db import utcnow
+from core.errors import Invalid, NotFound
+from core.models import Person
+from core.request import requires
+from core.workdays import UNITS
+
+blp = Blueprint("core_cases", __name__, url_prefix="/api/cases", description="事项 / Cases")
+READ, REGISTER, DIVERT, HANDLE = "core.case.read", "core.case.register", "core.case.divert", "core.case.handle"
+SUPERVISE, APPROVE = "core.case.supervise", "core.case.extension.approve"
+FLAG = validate.Regexp(r"^[a-z][a-z0-9_]{0,31}$", error="标记只能包含小写字母、数字和 _")
+TEXT = validate.Length(min=1, max=5000)
+
+
+# --- schemas --------------------------------------------------------------------------------
+
+class CaseSchema(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    case_type = fields.String()
+    title = fields.String()
+    state = fields.String()
+    channel = fields.String(allow_none=True)
+    org_unit_id = fields.Integer()
+    handling_unit_id = fields.Integer(allow_none=True)
+    handler_id = fields.Integer(allow_none=True)
+    due_at = fields.DateTime(allow_none=True)
+    overdue = fields.Boolean()
+    created_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+
+
+class DeadlineSchema(Schema):
+    id = fields.Integer()
+    task_id = fields.Integer(allow_none=True)
+    rule = fields.String()
+    title = fields.String()
+    amount = fields.Integer()
+    unit = fields.String()
+    started_at = fields.DateTime()
+    due_at = fields.DateTime()
+    basis = fields.String(metadata={"description": "how the due time was computed"})
+    source = fields.String(metadata={"description": "legal or policy source"})
+    state = fields.String()
+    met = fields.Boolean(allow_none=True)
+    extensions = fields.Integer()
+
+
+class TaskSchema(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    org_unit_id = fields.Integer()
+    member_unit_id = fields.Integer(allow_none=True)
+    role = fields.String()
+    state = fields.String()
+    instruction = fields.String(allow_none=True)
+    due_at = fields.DateTime(allow_none=True)
+    assigned_at = fields.DateTime()
+    done_at = fields.DateTime(allow_none=True)
+    result = fields.String(allow_none=True)
+
+
+class SupervisionSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    level = fields.String()
+    issuer_id = fields.Integer(allow_none=True)
+    issuer_unit_id = fields.Integer()
+    target_unit_id = fields.Integer()
+    instruction = fields.String()
+    response_required = fields.Boolean()
+    due_at = fields.DateTime(allow_none=True)
+    state = fields.String()
+    escalation_level = fields.Integer()
+    escalated_to_unit_id = fields.Integer(allow_none=True)
+    response = fields.String(allow_none=True)
+    responded_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class ExtensionSchema(Schema):
+    id = fields.Integer()
+    deadline_id = fields.Integer()
+    amount = fields.Integer()
+    reason = fields.String()
+    state = fields.String()
+    requested_by = fields.Integer(allow_none=True)
+    requested_at = fields.DateTime()
+    decided_by = fields.Integer(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    decision_note = fields.String(allow_none=True)
+
+
+class ActionSchema(Schema):
+    name = fields.String()
+    title = fields.String()
+    title_en = fields.String()
+    to = fields.String()
+    needs_input = fields.Boolean()
+
+
+class CasePersonSchema(Schema):
+    person_id = fields.Integer()
+    name = fields.String()
+    role = fields.String()
+
+
+class CaseDetailSchema(CaseSchema):
+    content = fields.String()
+    intake_id = fields.Integer(allow_none=True)
+    state_title = fields.String()
+    flags = fields.List(fields.String())
+    persons = fields.List(fields.Nested(CasePersonSchema))
+    details = fields.Dict(metadata={"description": "the module's own fields of this case"})
+    tasks = fields.List(fields.Nested(TaskSchema))
+    deadlines = fields.List(fields.Nested(DeadlineSchema))
+    supervisions = fields.List(fields.Nested(SupervisionSchema))
+    extensions = fields.List(fields.Nested(ExtensionSchema))
+    actions = fields.List(fields.Nested(ActionSchema), metadata={"description": "transitions you may take now"})
+
+
+class EventSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    at = fields.DateTime()
+    actor_id = fields.Integer(allow_none=True)
+    actor_label = fields.String()
+    from_state = fields.String(allow_none=True)
+    to_state = fields.String(allow_none=True)
+    org_unit_id = fields.Integer(allow_none=True)
+    note = fields.String(allow_none=True)
+    data = fields.Dict()
+
+
+SORTABLE = {"id": Case.id, "created_at": Case.created_at, "number": Case.number}
+
+
+class CaseListArgs(ListArgs):
+    sort = sort_field(SORTABLE)
+    case_type = case_type_field()
+    state = fields.List(fields.String(validate=validate.Length(min=1, max=32)), metadata={"description": "状态，可多选"})
+    status = fields.String(validate=validate.OneOf(["open", "closed"]))
+    org_unit_id = IdField(metadata={"description": "事项发生地在该单位子树内"})
+    handling_unit_id = IdField(metadata={"description": "牵头承办单位在该单位子树内"})
+    created_from = fields.DateTime(metadata={"description": "登记时间不早于（含）"})
+    created_to = fields.DateTime(metadata={"description": "登记时间早于（不含）"})
+    due_before = fields.DateTime(metadata={"description": "最早时限早于"})
+    overdue = fields.Boolean()
+    flag = fields.String(validate=FLAG)
+    number = fields.String(validate=validate.Length(min=1, max=40), metadata={"description": "编号前缀"})
+    person_id = IdField()
+    q = fields.String(validate=validate.Length(min=1, max=50), metadata={"description": "中文关键词（标题、内容、编号）"})
+
+
+class PersonRefSchema(Schema):
+    person_id = IdField(required=True)
+    role = fields.String(load_default="party", validate=validate.Length(min=1, max=32))
+
+
+class CaseCreateSchema(Schema):
+    case_type = case_type_field(required=True)
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    content = fields.String(load_default="", validate=validate.Length(max=20000))
+    org_unit_id = IdField(required=True, metadata={"description": "事项发生地（所属单位）"})
+    channel = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(engine.CHANNELS))
+    persons = fields.List(fields.Nested(PersonRefSchema), load_default=list, validate=validate.Length(max=200))
+    flags = fields.List(fields.String(validate=FLAG), load_default=list, validate=validate.Length(max=20))
+    details = fields.Dict(load_default=dict, metadata={"description": "the module's own fields (its details schema)"})
+
+
+class LimitSchema(Schema):
+    amount = fields.Integer(required=True, validate=validate.Range(min=1, max=3650))
+    unit = fields.String(required=True, validate=validate.OneOf(UNITS))
+
+
+class TaskSpecSchema(Schema):
+    org_unit_id = IdField(required=True)
+    member_unit_id = IdField(load_default=None, allow_none=True)
+    role = fields.String(load_default="co", validate=validate.OneOf(["lead", "co"]))
+    instruction = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    limit = fields.Nested(LimitSchema, metadata={"description": "该任务的办理时限"})
+
+
+class DivertSchema(Schema):
+    mode = fields.String(required=True, validate=validate.OneOf(["single", "joint"]),
+                         metadata={"description": "single 分（交办一个单位） | joint 合（牵头 + 协办）"})
+    tasks = fields.List(fields.Nested(TaskSpecSchema), required=True, validate=validate.Length(min=1, max=20))
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class TaskActSchema(Schema):
+    action = fields.String(required=True, validate=validate.OneOf(["done", "return", "cancel"]),
+                           metadata={"description": "done 反馈办理结果 | return 退回（非本单位事项） | cancel 撤回协办任务"})
+    text = fields.String(required=True, validate=TEXT)
+
+
+class AssignSchema(Schema):
+    handler_id = IdField(required=True)
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class CommentSchema(Schema):
+    text = fields.String(required=True, validate=TEXT)
+
+
+class ExtensionRequestSchema(Schema):
+    deadline_id = IdField(required=True)
+    amount = fields.Integer(required=True, validate=validate.Range(min=1, max=3650))
+    reason = fields.String(required=True, validate=TEXT)
+
+
+class ExtensionDecisionSchema(Schema):
+    approve = fields.Boolean(required=True)
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class SupervisionCreateSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(supervision.KINDS),
+                         metadata={"description": "supervise 督办 | urge 催办"})
+    level = fields.String(load_default="normal", validate=validate.OneOf(supervision.LEVELS),
+                          metadata={"description": "normal 一般 | listed 挂牌督办"})
+    target_unit_id = IdField(load_default=None, allow_none=True)
+    instruction = fields.String(required=True, validate=TEXT)
+    response_required = fields.Boolean(load_default=True)
+    due_at = fields.DateTime(load_default=None, allow_none=True)
+    limit = fields.Nested(LimitSchema, metadata={"description": "答复时限（不填用本县默认）"})
+
+
+class ReplySchema(Schema):
+    response = fields.String(required=True, validate=TEXT)
+
+
+# --- presenting -------------------------------------------------------------------------------
+
+def present(case: Case) -> dict:
+    out = {k: getattr(case, k) for k in ("id", "number", "case_type", "title", "state", "channel", "org_unit_id",
+                                         "handling_unit_id", "handler_id", "due_at", "created_at", "closed_at")}
+    out["overdue"] = case.closed_at is None and case.due_at is not None and case.due_at < utcnow()
+    return out
+
+
+def detail(w, case: Case, ctype) -> dict:
+    s = w.session
+    out = present(case)
+    out.update(content=case.content, intake_id=case.intake_id, state_title=ctype.state(case.state).title)
+    out["flags"] = sorted(s.scalars(select(CaseFlag.flag).where(CaseFlag.case_id == case.id)))
+    out["persons"] = [{"person_id": pid, "name": name, "role": role} for pid, name, role in s.execute(
+        select(CasePerson.person_id, Person.name, CasePerson.role)
+        .join(Person, (Person.id == CasePerson.person_id) & (Person.tenant_id == CasePerson.tenant_id))
+        .where(CasePerson.case_id == case.id).order_by(CasePerson.id))]
+    out["details"] = ctype.details(s, case) if ctype.details else {}
+    out["tasks"] = s.scalars(select(CaseTask).where(CaseTask.case_id == case.id).order_by(CaseTask.id)).all()
+    out["deadlines"] = s.scalars(select(CaseDeadline).where(CaseDeadline.case_id == case.id)
+                                 .order_by(CaseDeadline.id)).all()
+    out["supervisions"] = s.scalars(select(Supervision).where(Supervision.case_id == case.id)
+                                    .order_by(Supervision.id)).all()
+    out["extensions"] = s.scalars(select(CaseExtension).where(CaseExtension.case_id == case.id)
+                                  .order_by(CaseExtension.id)).all()
+    out["actions"] = engine.available(w, case, ctype)
+    return out
+
+
+def _case(case_id: str, lock: bool = False):
+    w = request_work()
+    case, ctype = load_case(w.session, w.grants, id_path(case_id), w.types, lock=lock)
+    return w, case, ctype
+
+
+def _done(w, case, ctype) -> dict:
+    w.session.commit()
+    return detail(w, case, ctype)
+
+
+# --- endpoints ------------------------------------------------------------------------------
+
+@blp.route("")
+class Cases(MethodView):
+    @requires(READ)
+    @blp.arguments(CaseListArgs, location="query")
+    @blp.response(200, page_of(CaseSchema))
+    def get(self, args):
+        """Cases you may see (where they arose or where they were diverted to), filtered."""
+        w = request_work()
+        page = paginate(w.session, filtered(w, args), args, Case.id, SORTABLE, "-created_at",
+                        unique=frozenset({"number"}))
+        page["items"] = [present(c) for c in page["items"]]
+        return page
+
+    @requires(REGISTER)
+    @blp.arguments(CaseCreateSchema)
+    @blp.response(201, CaseDetailSchema)
+    def post(self, data):
+        """Register a case directly in a module (the one window is ``/api/intake``)."""
+        w = request_work()
+        ctype = w.types.get(data["case_type"])
+        if ctype is None:
+            raise Invalid("case_type", "unknown_case_type", "没有该事项类型，或该模块未启用")
+        case = engine.register(w, ctype, data)
+        return _done(w, case, ctype)
+
+
+@blp.route("/<case_id>")
+class CaseItem(MethodView):
+    @requires(READ)
+    @blp.response(200, CaseDetailSchema)
+    def get(self, case_id):
+        w, case, ctype = _case(case_id)
+        return detail(w, case, ctype)
+
+
+@blp.route("/<case_id>/events")
+class CaseEvents(MethodView):
+    @requires(READ)
+    @blp.response(200, EventSchema(many=True))
+    def get(self, case_id):
+        """The timeline, oldest first."""
+        w, case, _ = _case(case_id)
+        return w.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
+                                 .order_by(CaseEvent.at, CaseEvent.id)).all()
+
+
+@blp.route("/<case_id>/transitions/<name>")
+class CaseTransition(MethodView):
+    @requires(READ)
+    @blp.response(200, CaseDetailSchema)
+    def post(self, case_id, name):
+        """Take a transition of the case type's workflow; the body is the transition's input."""
+        from flask import request
+        raw = request.get_json(silent=True) if request.data else None
+        if raw is not None and not isinstance(raw, dict):
+            raise Invalid("_body", "not_an_object", "请求内容必须是 JSON 对象")
+        w, case, ctype = _case(case_id, lock=True)
+        engine.transition(w, case, ctype, name, raw)
+        return _done(w, case, ctype)
+
+
+@blp.route("/<case_id>/divert")
+class CaseDivert(MethodView):
+    @requires(DIVERT)
+    @blp.arguments(DivertSchema)
+    @blp.response(200, CaseDetailSchema)
+    def post(self, data, case_id):
+        """分 (single) or 合 (joint, one lead and co-units), each task with its own limit."""
+        w, case, ctype = _case(case_id, lock=True)
+        engine.divert(w, case, ctype, data["mode"], data["tasks"], data["note"])
+        return _done(w, case, ctype)
+
+
+@blp.route("/<case_id>/tasks/<task_id>")
+class CaseTaskAct(MethodView):
+    @requires(HANDLE)
+    @blp.arguments(TaskActSchema)
+    @blp.response(200, CaseDetailSchema)
+    def post(self, data, case_id, task_id):
+        w, case, ctype = _case(case_id, lock=True)
+        task = engine.load_task(w, case, id_path(task_id))
+        if data["action"] == "cancel":
+            engine.cancel_task(w, case, ctype, task, data["text"])
+        else:
+            engine.finish_task(w, case, ctype, task, "done" if data["action"] == "done" else "returned", data["text"])
+        return _done(w, case, ctype)
+
+
+@blp.route("/<case_id>/assign")
+class CaseAssign(MethodView):
+    @requires(DIVERT)
+    @blp.arguments(AssignSchema)
+    @blp.response(200, CaseDetailSchema)
+    def post(self, data, case_id):
+        w, case, ctype = _case(case_id, lock=True)
+        engine.assign(w, case, ctype, data["handler_id"], data["note"])
+        return _done(w, case, ctype)
+
+
+@blp.route("/<case_id>/comments")
+class CaseComments(MethodView):
+    @requires(HANDLE)
+    @blp.arguments(CommentSchema)
+    @blp.response(201, CaseDetailSchema)
+    def post(self, data, case_id):
+        w, case, ctype = _case(case_id)
+        engine.comment(w, case, ctype, data["text"])
+        return _done(w, case, ctype)
+
+
+@blp.route("/<case_id>/flags/<flag>")
+class CaseFlagItem(MethodView):
+    @requires(HANDLE)
+    @blp.response(200, CaseDetailSchema)
+    def put(self, case_id, flag):
+        w, case, ctype = _case(case_id, lock=True)
+        engine.set_flag(w, case, ctype, _flag(flag), True)
+        return _done(w, case, ctype)
+
+    @requires(HANDLE)
+    @blp.response(200, CaseDetailSchema)
+    def delete(self, case_id, flag):
+        w, case, ctype = _case(case_id, lock=True)
+        engine.set_flag(w, case, ctype, _flag(flag), False)
+        return _done(w, case, ctype)
+
+
+def _flag(flag: str) -> str:
+    try:
+        FLAG(flag)
+    except Exception:  # noqa: BLE001 — marshmallow's ValidationError
+        raise NotFound() from None
+    return flag
+
+
+@blp.route("/<case_id>/extensions")
+class CaseExtensions(MethodView):
+    @requires(HANDLE)
+    @blp.arguments(ExtensionRequestSchema)
+    @blp.response(201, CaseDetailSchema)
+    def post(self, data, case_id):
+        """Ask to extend a limit (within the rule's maximum); a unit head approves."""
+        w, case, ctype = _case(case_id, lock=True)
+        engine.request_extension(w, case, ctype, data["deadline_id"], data["amount"], data["reason"])
+        return _done(w, case, ctype)
+
+
+@blp.route("/<case_id>/extensions/<extension_id>/decision")
+class CaseExtensionDecision(MethodView):
+    @requires(APPROVE)
+    @blp.arguments(ExtensionDecisionSchema)
+    @blp.response(200, CaseDetailSchema)
+    def post(self, data, case_id, extension_id):
+        w, case, ctype = _case(case_id, lock=True)
+        ext = w.session.scalar(select(CaseExtension).where(CaseExtension.id == id_path(extension_id),
+                                                           CaseExtension.case_id == case.id))
+        if ext is None:
+            raise NotFound()
+        engine.decide_extension(w, case, ctype, ext, data["approve"], data["note"])
+        return _done(w, case, ctype)
+
+
+@blp.route("/<case_id>/supervisions")
+class CaseSupervisions(MethodView):
+    @requires(SUPERVISE)
+    @blp.arguments(SupervisionCreateSchema)
+    @blp.response(201, CaseDetailSchema)
+    def post(self, data, case_id):
+        """督办 or 催办 a unit handling the case, with a reply limit."""
+        w, case, ctype = _case(case_id, lock=True)
+        supervision.issue(w, case, ctype, data)
+        return _done(w, case, ctype)
+
+
+@blp.route("/<case_id>/supervisions/<supervision_id>/reply")
+class CaseSupervisionReply(MethodView):
+    @requires(HANDLE)
+    @blp.arguments(ReplySchema)
+    @blp.response(200, CaseDetailSchema)
+    def post(self, data, case_id, supervision_id):
+        w, case, ctype = _case(case_id, lock=True)
+        sup = supervision.load(w, case, id_path(supervision_id))
+        supervision.reply(w, case, ctype, sup, data["response"])
+        return _done(w, case, ctype)
+
+
+# --- the tasks of my units ------------------------------------------------------------------
+
+tasks_blp = Blueprint("core_tasks", __name__, url_prefix="/api/tasks", description="待办任务 / Tasks")
+
+
+class TaskListArgs(ListArgs):
+    sort = sort_field({"id": None})
+    state = fields.String(load_default="open", validate=validate.OneOf(["open", "done", "returned", "cancelled"]))
+
+
+@tasks_blp.route("")
+class Tasks(MethodView):
+    @requires(HANDLE)
+    @tasks_blp.arguments(TaskListArgs, location="query")
+    @tasks_blp.response(200, page_of(TaskSchema))
+    def get(self, args):
+        """Tasks diverted to the units you handle for (your 待办 as a unit)."""
+        from core.cases.access import units_in_scope
+        w = request_work()
+        stmt = select(CaseTask).join(Case, (Case.id == CaseTask.case_id) & (Case.tenant_id == CaseTask.tenant_id)) \
+            .where(CaseTask.org_unit_id.in_(units_in_scope(w.grants, HANDLE)), CaseTask.state == args["state"],
+                   Case.case_type.in_(list(w.types)))
+        return paginate(w.session, stmt, args, CaseTask.id, {"id": CaseTask.id}, "id")

@@ -1,0 +1,87 @@
+"""Who may see a case and act on it: one SQL predicate for lists, one check per act.
+
+A case is visible, for a permission, to whoever holds that permission on the unit where
+it arose or on the unit of any of its tasks (the lead and co-units it was diverted to).
+Its type's plugin must be enabled for the county. Anything else answers 404, exactly
+like a case that does not exist.
+"""
+from __future__ import annotations
+
+from sqlalchemy import Select, and_, exists, false, or_, select
+from sqlalchemy.orm import Session
+
+from core.authz import Grants, require, unit_path, unit_scope
+from core.cases.models import Case, CaseTask
+from core.cases.types import CaseType
+from core.errors import Forbidden, NotFound
+from core.models import OrgUnit
+
+
+def units_in_scope(grants: Grants, perm: str) -> Select:
+    return select(OrgUnit.id).where(unit_scope(grants, perm))
+
+
+def visible(grants: Grants, perm: str):
+    """SQL predicate on ``Case``: arose in scope, or has a task in scope."""
+    units = units_in_scope(grants, perm)
+    has_task = exists().where(CaseTask.tenant_id == Case.tenant_id, CaseTask.case_id == Case.id,
+                              CaseTask.org_unit_id.in_(units))
+    return or_(Case.org_unit_id.in_(units), has_task)
+
+
+def readable(grants: Grants, types: dict[str, CaseType]):
+    """SQL predicate: cases of the enabled ``types`` the user may read (each type's read permission)."""
+    by_perm: dict[str, list[str]] = {}
+    for ctype in types.values():
+        if grants.has(ctype.read_permission):
+            by_perm.setdefault(ctype.read_permission, []).append(ctype.key)
+    if not by_perm:
+        return false()
+    return or_(*(and_(Case.case_type.in_(keys), visible(grants, perm)) for perm, keys in sorted(by_perm.items())))
+
+
+def task_units(session: Session, case: Case) -> list[int]:
+    return list(session.scalars(select(CaseTask.org_unit_id).where(CaseTask.case_id == case.id,
+                                                                   CaseTask.state != "cancelled")))
+
+
+def covers(session: Session, grants: Grants, perm: str, unit_id: int | None) -> bool:
+    if unit_id is None or not grants.has(perm):
+        return False
+    path = unit_path(session, unit_id)
+    return path is not None and grants.covers(perm, path)
+
+
+def load_case(session: Session, grants: Grants, case_id: int, types: dict[str, CaseType],
+              lock: bool = False) -> tuple[Case, CaseType]:
+    """The case if the user may read it (else 404); ``lock`` takes its row lock for an act."""
+    stmt = select(Case).where(Case.id == case_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    case = session.scalar(stmt)
+    if case is None or case.case_type not in types:
+        raise NotFound()
+    ctype = types[case.case_type]
+    require(grants, ctype.read_permission)
+    units = [case.org_unit_id, *task_units(session, case)]
+    if not any(covers(session, grants, ctype.read_permission, u) for u in units):
+        raise NotFound()
+    return case, ctype
+
+
+def require_on(session: Session, grants: Grants, perm: str, case: Case, units: list[int | None],
+               message: str = "该操作只能由相关单位办理") -> int:
+    """403 unless ``perm`` covers one of ``units`` of a case the user can already see.
+
+    Returns the first covered unit (the unit the user acts for).
+    """
+    require(grants, perm)
+    for unit in units:
+        if covers(session, grants, perm, unit):
+            return unit  # type: ignore[return-value]
+    raise Forbidden("not_your_unit", message)
+
+
+def case_units(case: Case) -> list[int | None]:
+    """Where a case-level act may come from: the lead handling unit, then where it arose."""
+    return [case.handling_unit_id, case.org_unit_id]

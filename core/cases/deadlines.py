@@ -1,0 +1,149 @@
+"""Time limits on cases: started and stopped by timeline events, paused by states, extended
+by approval; every due time stored with the rule and the source that produced it.
+
+``Case.due_at`` always holds the earliest running limit (``refresh``), so lists and the
+sweep read one indexed column. Computation is ``core.workdays`` (Civil Code Art. 201, 203,
+the county's calendar).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.cases.models import Case, CaseDeadline
+from core.cases.settings import TypeSettings, calendar
+from core.cases.types import DeadlineRule
+from core.workdays import SHANGHAI, WorkCalendar, deadline
+
+
+def running(session: Session, case: Case) -> list[CaseDeadline]:
+    return list(session.scalars(select(CaseDeadline).where(CaseDeadline.case_id == case.id,
+                                                           CaseDeadline.state != "stopped")
+                                .order_by(CaseDeadline.id)))
+
+
+def start_rule(session: Session, case: Case, rule: DeadlineRule, at: dt.datetime,
+               cal: WorkCalendar | None = None, task_id: int | None = None) -> CaseDeadline:
+    d = deadline(at, rule.amount, rule.unit, cal or calendar(session))
+    row = CaseDeadline(case_id=case.id, task_id=task_id, rule=rule.key, title=rule.title, amount=rule.amount,
+                       unit=rule.unit, started_at=at, due_at=utc(d.due_at), basis=d.rule,
+                       source=rule.source or "", state="running")
+    session.add(row)
+    return row
+
+
+def start_task_limit(session: Session, case: Case, task_id: int, title: str, amount: int, unit: str,
+                     at: dt.datetime) -> CaseDeadline:
+    rule = DeadlineRule("task", title, amount, unit, start="diverted", stop=())
+    return start_rule(session, case, rule, at, task_id=task_id)
+
+
+def on_event(session: Session, case: Case, settings: TypeSettings, kind: str, at: dt.datetime) -> list[CaseDeadline]:
+    """Start the rules that start at ``kind``; stop the running ones that stop at it."""
+    changed: list[CaseDeadline] = []
+    current = running(session, case)
+    active_rules = {d.rule for d in current if d.task_id is None}
+    cal = None
+    for rule in settings.rules:
+        if kind in rule.stop:
+            for d in current:
+                if d.rule == rule.key and d.task_id is None:
+                    _stop(d, at)
+                    changed.append(d)
+        if rule.start == kind and rule.key not in active_rules:
+            cal = cal or calendar(session)
+            changed.append(start_rule(session, case, rule, at, cal))
+    if changed:
+        session.flush()
+        refresh(session, case)
+    return changed
+
+
+def stop_task(session: Session, case: Case, task_id: int, at: dt.datetime) -> None:
+    for d in running(session, case):
+        if d.task_id == task_id:
+            _stop(d, at)
+    session.flush()
+    refresh(session, case)
+
+
+def stop_all(session: Session, case: Case, at: dt.datetime) -> None:
+    """A closed case has no running limits."""
+    for d in running(session, case):
+        _stop(d, at)
+    session.flush()
+    refresh(session, case)
+
+
+def _stop(d: CaseDeadline, at: dt.datetime) -> None:
+    if d.state == "paused" and d.paused_at is not None:
+        at_effective = d.paused_at  # the clock stood still since the pause
+    else:
+        at_effective = at
+    d.state, d.stopped_at, d.met = "stopped", at, at_effective <= d.due_at
+
+
+def on_state(session: Session, case: Case, settings: TypeSettings, old: str, new: str, at: dt.datetime) -> None:
+    """Pause the limits whose rule pauses in ``new``; resume those paused in ``old``."""
+    pausing = {r.key for r in settings.rules if new in r.pause_states}
+    was_paused = {r.key for r in settings.rules if old in r.pause_states}
+    cal = None
+    for d in running(session, case):
+        if d.task_id is not None:
+            continue
+        if d.state == "running" and d.rule in pausing:
+            d.state, d.paused_at = "paused", at
+        elif d.state == "paused" and d.rule in was_paused and d.rule not in pausing:
+            cal = cal or calendar(session)
+            due, note = resume_due(d, at, cal)
+            d.due_at = utc(due)
+            d.basis = (d.basis + "；" + note)[:300]
+            d.state, d.paused_at = "running", None
+    session.flush()
+    refresh(session, case)
+
+
+def resume_due(d: CaseDeadline, at: dt.datetime, cal: WorkCalendar) -> tuple[dt.datetime, str]:
+    """The due time after a pause from ``d.paused_at`` to ``at`` (the pause is not counted).
+
+    Hour and minute limits move by the paused time. Day limits move by the days paused:
+    calendar days, or the working days among them for a working-day limit; a calendar-day
+    limit that then ends on a rest day moves on to the next working day (Art. 203).
+    """
+    paused = d.paused_at
+    assert paused is not None
+    if d.unit in ("hours", "minutes"):
+        return utc(d.due_at + (at - paused)), f"暂停 {paused:%Y-%m-%d %H:%M} 至 {at:%Y-%m-%d %H:%M} 不计入"
+    p_day, r_day = paused.astimezone(SHANGHAI).date(), at.astimezone(SHANGHAI).date()
+    last = (d.due_at.astimezone(SHANGHAI) - dt.timedelta(microseconds=1)).date()
+    if d.unit == "working_days":
+        n = sum(1 for i in range(1, (r_day - p_day).days + 1) if cal.is_workday(p_day + dt.timedelta(days=i)))
+        new_last = cal.add_working_days(last, n) if n else last
+    else:
+        n = (r_day - p_day).days
+        new_last = cal.next_workday(last + dt.timedelta(days=n)) if n else last
+    due = utc(dt.datetime.combine(new_last + dt.timedelta(days=1), dt.time(0), tzinfo=SHANGHAI))
+    return due, f"暂停 {p_day:%Y-%m-%d} 至 {r_day:%Y-%m-%d}（{n} 日）不计入"
+
+
+def extend_due(d: CaseDeadline, amount: int, cal: WorkCalendar) -> tuple[dt.datetime, str]:
+    """The due time after an approved extension of ``amount`` of the limit's own unit."""
+    if d.unit in ("hours", "minutes"):
+        delta = dt.timedelta(hours=amount) if d.unit == "hours" else dt.timedelta(minutes=amount)
+        return utc(d.due_at + delta), f"延期 {amount} {'小时' if d.unit == 'hours' else '分钟'}"
+    last_moment = d.due_at.astimezone(SHANGHAI) - dt.timedelta(seconds=1)  # 23:59:59 of the last day
+    extended = deadline(last_moment, amount, d.unit, cal)
+    return utc(extended.due_at), f"延期：{extended.rule}"
+
+
+def utc(moment: dt.datetime) -> dt.datetime:
+    """Stored and answered in UTC, like every time in the API (shown in Asia/Shanghai by the UI)."""
+    return moment.astimezone(dt.timezone.utc)
+
+
+def refresh(session: Session, case: Case) -> None:
+    """``case.due_at`` = the earliest running limit (None when nothing runs)."""
+    dues = [d.due_at for d in running(session, case) if d.state == "running"]
+    case.due_at = min(dues) if dues else None

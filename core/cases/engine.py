@@ -1,0 +1,366 @@
+"""Acts on cases: register, transition, divert (分/合), tasks, assign, comment, flag, extend.
+
+Every act takes a :class:`~core.cases.timeline.Work` (session, plugins, who acts), checks
+the actor's permission on the right unit, changes the rows, records a timeline event
+(which starts and stops time limits and tells the plugins) and leaves the commit to the
+caller — an act is all or nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.authz import require
+from core.cases import deadlines, search, settings as case_settings, timeline
+from core.cases.access import case_units, covers, require_on
+from core.cases.models import Case, CaseDeadline, CaseExtension, CaseFlag, CasePerson, CaseTally, CaseTask
+from core.cases.timeline import Work
+from core.cases.types import CaseType
+from core.db import add_to_counter, insert_ignore, utcnow
+from core.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
+from core.models import MemberUnit, OrgUnit, Person, User
+from core.notifications import notify, users_of_unit
+from core.workdays import SHANGHAI
+
+CHANNELS = ("letter", "visit", "call", "online", "hotline", "grid", "higher", "other")
+DIVERT, HANDLE, APPROVE = "core.case.divert", "core.case.handle", "core.case.extension.approve"
+
+
+# --- numbering and counts -----------------------------------------------------------------
+
+def next_number(session: Session, ctype: CaseType, fmt: str, year: int) -> str:
+    """The next number of ``ctype`` in ``year`` (row lock on the counter: no gaps, no twins)."""
+    from core.cases.models import CaseCounter
+    insert_ignore(session, CaseCounter, {"case_type": ctype.key, "year": year, "value": 0}, ["case_type", "year"])
+    counter = session.scalar(select(CaseCounter).where(CaseCounter.case_type == ctype.key, CaseCounter.year == year)
+                             .with_for_update())
+    counter.value += 1
+    return fmt.format(year=year, seq=counter.value)
+
+
+def _tally(session: Session, case: Case, state: str, delta: int) -> None:
+    add_to_counter(session, CaseTally, {"org_unit_id": case.org_unit_id, "case_type": case.case_type, "state": state},
+                   "n", delta)
+
+
+def _unit(session: Session, unit_id: int, field: str) -> OrgUnit:
+    unit = session.scalar(select(OrgUnit).where(OrgUnit.id == unit_id))
+    if unit is None or unit.status != "active":
+        raise Invalid(field, "unknown_unit", "单位不存在或已撤销")
+    return unit
+
+
+# --- register -------------------------------------------------------------------------------
+
+def register(w: Work, ctype: CaseType, data: dict, at: dt.datetime | None = None) -> Case:
+    """Register a case of ``ctype`` where it arose (``data["org_unit_id"]``).
+
+    ``data``: title, content, org_unit_id, channel, persons ``[{person_id, role}]``, flags,
+    details (validated by the type's ``details_schema``), intake_id.
+    """
+    s = w.session
+    at = at or utcnow()
+    unit_id = data["org_unit_id"]
+    if w.user is not None and not covers(s, w.grants, ctype.create_permission, unit_id):
+        require(w.grants, ctype.create_permission)
+        raise Invalid("org_unit_id", "out_of_scope", "不能在该单位登记事项（不在您的管辖范围内）")
+    _unit(s, unit_id, "org_unit_id")
+    details = {}
+    if ctype.details_schema is not None:
+        try:
+            details = ctype.details_schema().load(data.get("details") or {})
+        except ValidationError as exc:
+            raise Unprocessable("invalid_details", "事项详情填写有误", {"json": {"details": exc.messages}}) from None
+    elif data.get("details"):
+        raise Invalid("details", "unexpected_details", "该事项类型没有详情字段")
+    conf = case_settings.for_type(s, ctype)
+    year = at.astimezone(SHANGHAI).year
+    case = Case(case_type=ctype.key, number=next_number(s, ctype, conf.number_format, year), year=year,
+                title=data["title"], content=data.get("content") or "", channel=data.get("channel"),
+                org_unit_id=unit_id, state=ctype.initial, intake_id=data.get("intake_id"),
+                created_by=w.user_id, created_at=at)
+    case.search_grams = search.grams(case.number, case.title, case.content)
+    s.add(case)
+    s.flush()
+    for p in data.get("persons") or []:
+        person = s.scalar(select(Person).where(Person.id == p["person_id"]))
+        if person is None or (w.user is not None and not covers(s, w.grants, "core.person.read", person.org_unit_id)):
+            raise Invalid("persons", "unknown_person", f"人员 {p['person_id']} 不存在或不在您的管辖范围内")
+        s.add(CasePerson(case_id=case.id, person_id=person.id, role=p.get("role") or "party"))
+    for flag in data.get("flags") or []:
+        s.add(CaseFlag(case_id=case.id, flag=flag))
+    _tally(s, case, case.state, 1)
+    if ctype.on_register is not None:
+        ctype.on_register(s, case, details)
+    _record(w, case, ctype, conf, "registered", at=at, to_state=case.state, unit_id=unit_id)
+    return case
+
+
+def _record(w: Work, case: Case, ctype: CaseType, conf, kind: str, at: dt.datetime | None = None, **kw):
+    event = timeline.add(w, case, kind, at=at, **kw)
+    deadlines.on_event(w.session, case, conf, kind, event.at)
+    return event
+
+
+# --- transitions ----------------------------------------------------------------------------
+
+def available(w: Work, case: Case, ctype: CaseType) -> list[dict]:
+    """The transitions the actor may take now (for the case view's action buttons)."""
+    out = []
+    for t in ctype.transitions:
+        if case.state not in t.from_states or not w.grants.has(t.permission):
+            continue
+        units = _transition_units(case, ctype, t)
+        if any(covers(w.session, w.grants, t.permission, u) for u in units):
+            out.append({"name": t.name, "title": t.title, "title_en": t.title_en, "to": t.to,
+                        "needs_input": t.input is not None})
+    return out
+
+
+def _transition_units(case: Case, ctype: CaseType, t) -> list[int | None]:
+    closing = ctype.state(t.to).closed
+    if (t.lead_only or closing) and case.handling_unit_id is not None:
+        return [case.handling_unit_id]
+    return case_units(case)
+
+
+def transition(w: Work, case: Case, ctype: CaseType, name: str, raw: dict | None) -> Case:
+    s = w.session
+    t = ctype.transition(name)
+    if t is None:
+        raise NotFound("unknown_transition", f"该事项类型没有“{name}”操作")
+    require(w.grants, t.permission)
+    if case.state not in t.from_states:
+        raise Conflict("invalid_transition",
+                       f"事项当前为“{ctype.state(case.state).title}”，不能执行“{t.title}”")
+    require_on(s, w.grants, t.permission, case, _transition_units(case, ctype, t),
+               "只有牵头承办单位可以执行此操作" if case.handling_unit_id else "该操作只能由事项所在单位办理")
+    data = {}
+    if t.input is not None:
+        try:
+            data = t.input().load(raw or {})
+        except ValidationError as exc:
+            raise Unprocessable("invalid_input", "请填写完整", {"json": exc.messages}) from None
+    elif raw:
+        raise Invalid("_body", "unexpected_input", "此操作不需要填写内容")
+    old, new = case.state, t.to
+    closing, reopening = ctype.state(new).closed, ctype.state(old).closed and not ctype.state(new).closed
+    now = utcnow()
+    if closing:
+        open_co = s.scalars(select(CaseTask).where(CaseTask.case_id == case.id, CaseTask.role == "co",
+                                                   CaseTask.state == "open")).all()
+        if open_co:
+            raise Conflict("tasks_open", "协办单位尚未全部反馈，牵头单位不能办结（可先撤回协办任务）")
+    conf = case_settings.for_type(s, ctype)
+    case.state = new
+    _tally(s, case, old, -1)
+    _tally(s, case, new, 1)
+    note = data.pop("note", None) if isinstance(data.get("note"), str) else None
+    deadlines.on_state(s, case, conf, old, new, now)
+    _record(w, case, ctype, conf, t.name, at=now, from_state=old, to_state=new, note=note,
+            data={k: _jsonable(v) for k, v in data.items()})
+    if closing:
+        case.closed_at = now
+        for task in s.scalars(select(CaseTask).where(CaseTask.case_id == case.id, CaseTask.state == "open")):
+            task.state, task.done_at = "done", now
+        deadlines.stop_all(s, case, now)
+    elif reopening:
+        case.closed_at = None
+    if t.after is not None:
+        t.after(s, case, data)
+    return case
+
+
+def _jsonable(v):
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat()
+    return v
+
+
+# --- diversion: 分 and 合 -------------------------------------------------------------------
+
+def divert(w: Work, case: Case, ctype: CaseType, mode: str, tasks: list[dict], note: str | None = None) -> list[CaseTask]:
+    """Hand the case to one unit (``single``, 分) or several under a lead (``joint``, 合).
+
+    Each task: ``org_unit_id``, optional ``member_unit_id``, ``role`` (joint: one ``lead``,
+    the rest ``co``), ``instruction`` and a limit ``{"amount", "unit"}``. Open tasks of an
+    earlier diversion are cancelled.
+    """
+    s = w.session
+    if ctype.state(case.state).closed:
+        raise Conflict("case_closed", "事项已办结，不能分流")
+    require_on(s, w.grants, DIVERT, case, case_units(case), "只有事项所在单位或牵头单位可以分流交办")
+    if mode == "single":
+        if len(tasks) != 1:
+            raise Invalid("tasks", "single_needs_one", "“分”只能交办给一个单位")
+        roles = ["sole"]
+    else:
+        leads = [t for t in tasks if t.get("role") == "lead"]
+        if len(leads) != 1 or len(tasks) < 2:
+            raise Invalid("tasks", "joint_needs_lead", "“合”需要一个牵头单位和至少一个协办单位")
+        roles = ["lead" if t.get("role") == "lead" else "co" for t in tasks]
+    units = [t["org_unit_id"] for t in tasks]
+    if len(set(units)) != len(units):
+        raise Invalid("tasks", "duplicate_unit", "同一单位不能重复交办")
+    now = utcnow()
+    for old in s.scalars(select(CaseTask).where(CaseTask.case_id == case.id, CaseTask.state == "open")):
+        old.state, old.done_at = "cancelled", now
+        deadlines.stop_task(s, case, old.id, now)
+    created = []
+    for i, (spec, role) in enumerate(zip(tasks, roles)):
+        _unit(s, spec["org_unit_id"], f"tasks.{i}.org_unit_id")
+        member = spec.get("member_unit_id")
+        if member is not None and s.scalar(select(MemberUnit.id).where(
+                MemberUnit.id == member, MemberUnit.org_unit_id == spec["org_unit_id"])) is None:
+            raise Invalid(f"tasks.{i}.member_unit_id", "unknown_member_unit", "该成员单位不属于所选单位")
+        task = CaseTask(case_id=case.id, org_unit_id=spec["org_unit_id"], member_unit_id=member, role=role,
+                        instruction=spec.get("instruction"), assigned_by=w.user_id, assigned_at=now)
+        s.add(task)
+        s.flush()
+        limit = spec.get("limit")
+        if limit:
+            d = deadlines.start_task_limit(s, case, task.id, "交办任务办理时限", limit["amount"], limit["unit"], now)
+            task.due_at = d.due_at
+        created.append(task)
+    lead = next(t for t in created if t.role in ("sole", "lead"))
+    case.handling_unit_id = lead.org_unit_id
+    deadlines.refresh(s, case)
+    conf = case_settings.for_type(s, ctype)
+    event = _record(w, case, ctype, conf, "diverted", at=now, note=note, unit_id=lead.org_unit_id,
+                    data={"mode": mode, "tasks": [{"id": t.id, "org_unit_id": t.org_unit_id, "role": t.role,
+                                                   "member_unit_id": t.member_unit_id} for t in created]})
+    for task in created:
+        notify(s, users_of_unit(s, task.org_unit_id), f"task:{task.id}", f"新交办事项：{case.number} {case.title}",
+               task.instruction or "", kind="todo", case_id=case.id)
+    return created
+
+
+def load_task(w: Work, case: Case, task_id: int) -> CaseTask:
+    task = w.session.scalar(select(CaseTask).where(CaseTask.id == task_id, CaseTask.case_id == case.id))
+    if task is None:
+        raise NotFound()
+    return task
+
+
+def finish_task(w: Work, case: Case, ctype: CaseType, task: CaseTask, outcome: str, text: str) -> CaseTask:
+    """The task's unit reports its result (``done``) or sends it back (``returned``: not ours)."""
+    s = w.session
+    require_on(s, w.grants, HANDLE, case, [task.org_unit_id], "只有承办该任务的单位可以反馈")
+    if task.state != "open":
+        raise Conflict("task_not_open", "该任务已办结、退回或撤回")
+    now = utcnow()
+    task.state, task.done_at, task.result = outcome, now, text
+    deadlines.stop_task(s, case, task.id, now)
+    conf = case_settings.for_type(s, ctype)
+    _record(w, case, ctype, conf, "task_done" if outcome == "done" else "task_returned", at=now, note=text,
+            unit_id=task.org_unit_id, data={"task_id": task.id, "role": task.role})
+    if task.assigned_by:
+        notify(s, [task.assigned_by], f"task-{outcome}:{task.id}",
+               f"{'任务已反馈' if outcome == 'done' else '任务被退回'}：{case.number}", text, case_id=case.id)
+    return task
+
+
+def cancel_task(w: Work, case: Case, ctype: CaseType, task: CaseTask, reason: str) -> CaseTask:
+    """The diverting or lead unit withdraws a co-unit's task."""
+    s = w.session
+    require_on(s, w.grants, DIVERT, case, case_units(case), "只有牵头单位或分流单位可以撤回任务")
+    if task.state != "open" or task.role != "co":
+        raise Conflict("task_not_cancellable", "只能撤回未办结的协办任务")
+    now = utcnow()
+    task.state, task.done_at, task.result = "cancelled", now, reason
+    deadlines.stop_task(s, case, task.id, now)
+    _record(w, case, ctype, case_settings.for_type(s, ctype), "task_cancelled", at=now, note=reason,
+            unit_id=task.org_unit_id, data={"task_id": task.id})
+    return task
+
+
+# --- assign, comment, flags ---------------------------------------------------------------
+
+def assign(w: Work, case: Case, ctype: CaseType, handler_id: int, note: str | None = None) -> Case:
+    s = w.session
+    unit = require_on(s, w.grants, DIVERT, case, case_units(case), "只有承办单位可以指定经办人")
+    handler = s.scalar(select(User).where(User.id == handler_id, User.status == "active"))
+    if handler is None or not any(covers(s, w.grants, DIVERT, u) for u in [handler.org_unit_id]):
+        raise Invalid("handler_id", "unknown_user", "经办人不存在或不在您的管辖范围内")
+    case.handler_id = handler.id
+    event = _record(w, case, ctype, case_settings.for_type(s, ctype), "assigned", note=note, unit_id=unit,
+                    data={"handler_id": handler.id})
+    notify(s, [handler.id], f"assigned:{event.id}", f"您被指定为经办人：{case.number} {case.title}",
+           kind="todo", case_id=case.id)
+    return case
+
+
+def comment(w: Work, case: Case, ctype: CaseType, text: str) -> None:
+    units = case_units(case) + [t.org_unit_id for t in w.session.scalars(
+        select(CaseTask).where(CaseTask.case_id == case.id))]
+    unit = require_on(w.session, w.grants, HANDLE, case, units, "只有相关单位可以留言")
+    _record(w, case, ctype, case_settings.for_type(w.session, ctype), "commented", note=text, unit_id=unit)
+
+
+def set_flag(w: Work, case: Case, ctype: CaseType, flag: str, on: bool) -> None:
+    s = w.session
+    require_on(s, w.grants, HANDLE, case, case_units(case))
+    row = s.scalar(select(CaseFlag).where(CaseFlag.case_id == case.id, CaseFlag.flag == flag))
+    if on and row is None:
+        s.add(CaseFlag(case_id=case.id, flag=flag))
+    elif not on and row is not None:
+        s.delete(row)
+    else:
+        return
+    _record(w, case, ctype, case_settings.for_type(s, ctype), "flagged" if on else "unflagged", data={"flag": flag})
+
+
+# --- extensions -----------------------------------------------------------------------------
+
+def request_extension(w: Work, case: Case, ctype: CaseType, deadline_id: int, amount: int, reason: str) -> CaseExtension:
+    s = w.session
+    unit = require_on(s, w.grants, HANDLE, case, case_units(case), "只有承办单位可以申请延期")
+    d = s.scalar(select(CaseDeadline).where(CaseDeadline.id == deadline_id, CaseDeadline.case_id == case.id))
+    if d is None:
+        raise Invalid("deadline_id", "unknown_deadline", "该事项没有这个时限")
+    rule = ctype.rule(d.rule)
+    if d.state == "stopped":
+        raise Conflict("deadline_stopped", "该时限已结束，不能延期")
+    if rule is None or rule.max_extensions == 0:
+        raise Conflict("not_extendable", "该时限不允许延期")
+    if d.extensions >= rule.max_extensions:
+        raise Conflict("extensions_exhausted", f"该时限最多延期 {rule.max_extensions} 次，已用完")
+    if amount > rule.max_extension:
+        raise Invalid("amount", "extension_too_long", f"每次延期不得超过 {rule.max_extension}（{rule.source or rule.title}）")
+    if s.scalar(select(CaseExtension.id).where(CaseExtension.deadline_id == d.id, CaseExtension.state == "pending")):
+        raise Conflict("extension_pending", "已有待审批的延期申请")
+    ext = CaseExtension(case_id=case.id, deadline_id=d.id, amount=amount, reason=reason, requested_by=w.user_id)
+    s.add(ext)
+    s.flush()
+    _record(w, case, ctype, case_settings.for_type(s, ctype), "extension_requested", note=reason, unit_id=unit,
+            data={"extension_id": ext.id, "deadline_id": d.id, "amount": amount, "unit": d.unit})
+    return ext
+
+
+def decide_extension(w: Work, case: Case, ctype: CaseType, ext: CaseExtension, approve: bool, note: str | None) -> CaseExtension:
+    s = w.session
+    unit = require_on(s, w.grants, APPROVE, case, case_units(case), "只有承办单位负责人可以审批延期")
+    if ext.state != "pending":
+        raise Conflict("extension_decided", "该延期申请已审批")
+    if ext.requested_by is not None and ext.requested_by == w.user_id:
+        raise Forbidden("self_approval", "不能审批自己提出的延期申请")
+    d = s.scalar(select(CaseDeadline).where(CaseDeadline.id == ext.deadline_id))
+    now = utcnow()
+    ext.state, ext.decided_by, ext.decided_at, ext.decision_note = ("approved" if approve else "rejected"), w.user_id, now, note
+    data = {"extension_id": ext.id, "deadline_id": d.id, "amount": ext.amount, "unit": d.unit}
+    if approve:
+        if d.state == "stopped":
+            raise Conflict("deadline_stopped", "该时限已结束，不能延期")
+        old_due = d.due_at
+        d.due_at, basis = deadlines.extend_due(d, ext.amount, case_settings.calendar(s))
+        d.basis = (d.basis + "；" + basis)[:300]
+        d.extensions += 1
+        d.reminded = 0
+        deadlines.refresh(s, case)
+        data.update(old_due=old_due.isoformat(), new_due=d.due_at.isoformat())
+    _record(w, case, ctype, case_settings.for_type(s, ctype), "extended" if approve else "extension_rejected",
+            note=note, unit_id=unit, data=data)
+    return ext

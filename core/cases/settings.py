@@ -1,0 +1,163 @@
+"""A county's settings per case type, and its working-day calendar.
+
+Settings (``case_type_setting.settings``, from ``tenants/<slug>/tenant.toml`` under
+``[cases."<type>"]`` or the county admin's form), all optional:
+
+- ``number_format`` — e.g. ``"信〔{year}〕{seq:05d}"``; default: the type's own.
+- ``deadlines`` — ``{rule: {"amount": 3, "unit": "working_days"}}`` overrides a rule's limit;
+  a *statutory* rule may only be tightened (checked day by day over the calendar years the
+  calendar knows), ``{"enabled": false}`` switches off a non-statutory rule.
+- ``remind_before_hours`` — due-soon reminder this many hours before a limit runs out
+  (default 24; 0 = none).
+- ``supervision_reply`` — default reply limit of a 督办/催办 (default 3 working days).
+- ``ledger_columns`` — the columns of the type's ledger, in order (default: all).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.cases.models import CalendarDay, CaseTypeSetting
+from core.cases.types import CaseType, DeadlineRule, check_number_format
+from core.workdays import SHANGHAI, UNITS, CalendarGap, WorkCalendar, deadline
+
+LEDGER_BASE_COLUMNS = ("number", "title", "case_type", "state", "org_unit", "handling_unit", "channel",
+                       "created_at", "due_at", "closed_at", "content")
+
+
+class LimitSchema(Schema):
+    class Meta:
+        unknown = RAISE
+    amount = fields.Integer(required=True, validate=validate.Range(min=1, max=3650))
+    unit = fields.String(required=True, validate=validate.OneOf(UNITS))
+
+
+class DeadlineOverrideSchema(Schema):
+    class Meta:
+        unknown = RAISE
+    enabled = fields.Boolean(load_default=True)
+    amount = fields.Integer(validate=validate.Range(min=1, max=3650))
+    unit = fields.String(validate=validate.OneOf(UNITS))
+
+    @validates_schema
+    def _both(self, data, **kw):
+        if data.get("enabled", True) and ("amount" not in data or "unit" not in data):
+            raise ValidationError("请同时填写时限数量和单位", "amount")
+
+
+class CaseTypeSettingsSchema(Schema):
+    class Meta:
+        unknown = RAISE
+    number_format = fields.String(validate=validate.Length(min=1, max=60))
+    deadlines = fields.Dict(keys=fields.String(), values=fields.Nested(DeadlineOverrideSchema), load_default=dict)
+    remind_before_hours = fields.Integer(load_default=24, validate=validate.Range(min=0, max=720))
+    supervision_reply = fields.Nested(LimitSchema, load_default=lambda: {"amount": 3, "unit": "working_days"})
+    ledger_columns = fields.List(fields.String(), load_default=list)
+
+    @validates("number_format")
+    def _format(self, value, **kw):
+        try:
+            check_number_format(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class TypeSettings:
+    """Validated settings of one case type for one county, with defaults filled in."""
+
+    number_format: str
+    rules: tuple[DeadlineRule, ...]       # the type's rules with the county's overrides applied
+    remind_before_hours: int
+    supervision_reply: dict
+    ledger_columns: tuple[str, ...]
+
+
+def validate(ctype: CaseType, raw: dict | None, calendar: WorkCalendar | None = None) -> dict:
+    """Validated settings for ``ctype``; raises ``ValidationError`` naming the field at fault."""
+    data = CaseTypeSettingsSchema().load(raw or {})
+    errors: dict = {}
+    for key, override in data["deadlines"].items():
+        rule = ctype.rule(key)
+        if rule is None:
+            errors[key] = [f"该事项类型没有时限规则“{key}”"]
+        elif not override["enabled"]:
+            if rule.statutory:
+                errors[key] = [f"“{rule.title}”是法定时限（{rule.source}），不能关闭"]
+        elif rule.statutory:
+            problem = loosens(rule, override["amount"], override["unit"], calendar or WorkCalendar())
+            if problem:
+                errors[key] = [problem]
+    if errors:
+        raise ValidationError({"deadlines": errors})
+    extra = {c.key for c in ctype.ledger_columns}
+    unknown = [c for c in data["ledger_columns"] if c not in set(LEDGER_BASE_COLUMNS) | extra]
+    if unknown:
+        raise ValidationError({"ledger_columns": [f"未知的台账列：{', '.join(unknown)}"]})
+    return data
+
+
+def loosens(rule: DeadlineRule, amount: int, unit: str, calendar: WorkCalendar) -> str | None:
+    """Why ``amount unit`` would loosen the statutory ``rule``, or None if it never does.
+
+    Compared exactly, not by rule of thumb: for every start day of every year the calendar
+    covers, the local limit must not end later than the statutory one.
+    """
+    day = dt.date(2020, 1, 1)
+    while True:
+        start = dt.datetime.combine(day, dt.time(9), tzinfo=SHANGHAI)
+        try:
+            local = deadline(start, amount, unit, calendar).due_at
+            statutory = deadline(start, rule.amount, rule.unit, calendar).due_at
+        except CalendarGap:
+            return None
+        if local > statutory:
+            return (f"本地时限不能宽于法定时限“{rule.title}”（{rule.amount} {_unit_name(rule.unit)}，"
+                    f"{rule.source}）：例如 {day:%Y-%m-%d} 起算时，本地时限 {local:%Y-%m-%d %H:%M} "
+                    f"晚于法定时限 {statutory:%Y-%m-%d %H:%M}")
+        day += dt.timedelta(days=1)
+
+
+def _unit_name(unit: str) -> str:
+    return {"calendar_days": "日", "working_days": "个工作日", "hours": "小时", "minutes": "分钟"}[unit]
+
+
+def effective(ctype: CaseType, raw: dict | None) -> TypeSettings:
+    """The settings in force (stored settings were validated when saved)."""
+    data = CaseTypeSettingsSchema().load(raw or {})
+    rules = []
+    for rule in ctype.deadlines:
+        override = data["deadlines"].get(rule.key)
+        if override is None:
+            rules.append(rule)
+        elif override["enabled"]:
+            rules.append(replace(rule, amount=override["amount"], unit=override["unit"]))
+    columns = tuple(data["ledger_columns"]) or LEDGER_BASE_COLUMNS + tuple(c.key for c in ctype.ledger_columns)
+    return TypeSettings(data.get("number_format") or ctype.number_format, tuple(rules),
+                        data["remind_before_hours"], data["supervision_reply"], columns)
+
+
+def for_type(session: Session, ctype: CaseType) -> TypeSettings:
+    raw = session.scalar(select(CaseTypeSetting.settings).where(CaseTypeSetting.case_type == ctype.key))
+    return effective(ctype, raw)
+
+
+def save(session: Session, ctype: CaseType, raw: dict) -> dict:
+    """Validate and store a county's settings for ``ctype`` (audited like every write)."""
+    data = validate(ctype, raw, calendar(session))
+    row = session.scalar(select(CaseTypeSetting).where(CaseTypeSetting.case_type == ctype.key))
+    if row is None:
+        row = CaseTypeSetting(case_type=ctype.key)
+        session.add(row)
+    row.settings = raw
+    return data
+
+
+def calendar(session: Session) -> WorkCalendar:
+    """The county's calendar: national data with its own overrides on top."""
+    rows = session.execute(select(CalendarDay.day, CalendarDay.is_workday)).all()
+    return WorkCalendar(overrides={day: workday for day, workday in rows})

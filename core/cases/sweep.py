@@ -1,0 +1,134 @@
+"""The deadline sweep: finds due-soon and overdue work and reminds, exactly once.
+
+The database is the source of truth. Every ``CORE_JOBS`` slot (5 minutes) the scheduler
+runs :func:`sweep` for each county. It reads, through partial indexes, only the running
+limits not yet reminded of being overdue and the open supervisions whose reply is due —
+the due work, not the archive — and for each decides on a reminder whose ``key``
+(``due_soon:<deadline>``, ``overdue:<deadline>``, ``escalate:<supervision>:<level>``) is
+unique in ``case_reminder``. A new reminder schedules its job through the outbox, so:
+
+- running the sweep twice (or two schedulers at once) creates one reminder;
+- the job marks its reminder done in the transaction of its own effects (timeline event,
+  inbox entries), so a job delivered twice or re-run after a killed worker acts once;
+- after a Redis flush, jobs still pending in the outbox are enqueued again by the next
+  sweep (``outbox.redispatch``), and the scheduler simply claims its slots anew.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.orm import Session
+
+from core import outbox
+from core.cases import settings as case_settings, timeline
+from core.cases.models import Case, CaseDeadline, CaseReminder, CaseTask, Supervision
+from core.cases.supervision import escalate
+from core.cases.timeline import Work
+from core.db import current_tenant_id, insert_ignore, utcnow
+from core.notifications import notify, users_of_unit
+
+log = logging.getLogger("pingan.sweep")
+
+
+def sweep(tenant_id: int) -> None:
+    """Scheduled entry point (``core.jobs.CORE_JOBS``), with ``tenant_id`` bound."""
+    from core.jobs import worker_state
+    state = worker_state()
+    with state.db.transaction(tenant_id) as s:
+        found = run(s, state.plugins)
+    log.info("sweep of tenant %s: %s", tenant_id, found)
+
+
+def run(s: Session, host, now: dt.datetime | None = None, stale: dt.timedelta = outbox.STALE) -> dict:
+    """One pass of the sweep in the caller's transaction; returns what it scheduled."""
+    now = now or utcnow()
+    types = host.case_types_for(host.enabled(s, current_tenant_id()))
+    horizons = {key: dt.timedelta(hours=case_settings.for_type(s, t).remind_before_hours) for key, t in types.items()}
+    widest = max(horizons.values(), default=dt.timedelta(0))
+    out = {"due_soon": 0, "overdue": 0, "escalate": 0, "redispatched": 0}
+    rows = s.execute(
+        select(CaseDeadline.id, CaseDeadline.case_id, CaseDeadline.due_at, CaseDeadline.reminded, Case.case_type)
+        .join(Case, and_(Case.tenant_id == CaseDeadline.tenant_id, Case.id == CaseDeadline.case_id))
+        .where(CaseDeadline.state == "running", CaseDeadline.reminded < 2, CaseDeadline.due_at <= now + widest)).all()
+    for deadline_id, case_id, due_at, reminded, case_type in rows:
+        if case_type not in types:
+            continue  # the type's module is off for this county
+        if due_at <= now:
+            kind, level = "overdue", 2
+        elif reminded < 1 and horizons[case_type] and due_at - now <= horizons[case_type]:
+            kind, level = "due_soon", 1
+        else:
+            continue
+        key = f"{kind}:{deadline_id}"
+        if insert_ignore(s, CaseReminder, {"case_id": case_id, "key": key, "kind": kind, "state": "pending",
+                                            "created_at": now, "enqueued_at": now}, ["key"]):
+            outbox.add(s, "core.cases.sweep.remind", key=f"remind:{key}", reminder_key=key, deadline_id=deadline_id)
+            out[kind] += 1
+        s.execute(update(CaseDeadline).where(CaseDeadline.id == deadline_id).values(reminded=level))
+    sups = s.execute(select(Supervision.id, Supervision.case_id, Supervision.escalation_level, Case.case_type)
+                     .join(Case, and_(Case.tenant_id == Supervision.tenant_id, Case.id == Supervision.case_id))
+                     .where(Supervision.state == "open", Supervision.due_at <= now)).all()
+    for sup_id, case_id, level, case_type in sups:
+        if case_type not in types:
+            continue
+        key = f"escalate:{sup_id}:{level + 1}"
+        if insert_ignore(s, CaseReminder, {"case_id": case_id, "key": key, "kind": "escalate", "state": "pending",
+                                            "created_at": now, "enqueued_at": now}, ["key"]):
+            outbox.add(s, "core.cases.sweep.escalate_job", key=f"remind:{key}", reminder_key=key,
+                       supervision_id=sup_id)
+            out["escalate"] += 1
+    out["redispatched"] = len(outbox.redispatch(s, now, stale))
+    return out
+
+
+def _claim(s: Session, key: str) -> CaseReminder | None:
+    r = s.scalar(select(CaseReminder).where(CaseReminder.key == key).with_for_update())
+    return r if r is not None and r.state == "pending" else None
+
+
+def _work(s: Session) -> Work:
+    from core.jobs import worker_state
+    host = worker_state().plugins
+    return Work(s, host, host.enabled(s, current_tenant_id()))
+
+
+def remind(s: Session, reminder_key: str, deadline_id: int) -> None:
+    """Outbox job: tell the handling unit a limit is about to run out, or has run out."""
+    r = _claim(s, reminder_key)
+    if r is None:
+        return
+    w = _work(s)
+    d = s.scalar(select(CaseDeadline).where(CaseDeadline.id == deadline_id))
+    case = s.scalar(select(Case).where(Case.id == r.case_id))
+    if d is None or case is None or case.case_type not in w.types:
+        r.state, r.done_at = "done", utcnow()
+        return
+    if d.task_id is not None:
+        unit = s.scalar(select(CaseTask.org_unit_id).where(CaseTask.id == d.task_id))
+    else:
+        unit = case.handling_unit_id or case.org_unit_id
+    users = [case.handler_id] if case.handler_id and d.task_id is None else users_of_unit(s, unit)
+    local_due = d.due_at.astimezone(case_settings.SHANGHAI)
+    if r.kind == "overdue":
+        title, kind = f"已超期：{case.number} {case.title}", "overdue"
+    else:
+        title, kind = f"即将到期：{case.number} {case.title}", "reminded"
+    body = f"{d.title}，期限 {local_due:%Y-%m-%d %H:%M}（{d.basis}）"
+    timeline.add(w, case, kind, note=body, unit_id=unit, data={"deadline_id": d.id, "reminder": r.kind})
+    notify(s, users, f"reminder:{reminder_key}", title, body, kind="todo", case_id=case.id)
+    r.state, r.done_at = "done", utcnow()
+
+
+def escalate_job(s: Session, reminder_key: str, supervision_id: int) -> None:
+    """Outbox job: escalate an unanswered supervision one level up."""
+    r = _claim(s, reminder_key)
+    if r is None:
+        return
+    w = _work(s)
+    sup = s.scalar(select(Supervision).where(Supervision.id == supervision_id))
+    case = s.scalar(select(Case).where(Case.id == r.case_id))
+    if sup is not None and case is not None and case.case_type in w.types:
+        escalate(w, case, w.types[case.case_type], sup)
+    r.state, r.done_at = "done", utcnow()

@@ -1,0 +1,54 @@
+"""The timeline of a case: every act, with its actor and time, and the plugins told of it."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from core.authz import Grants
+from core.cases.models import Case, CaseEvent
+from core.context import current_actor
+from core.db import utcnow
+from core.models import User
+
+
+@dataclass
+class Work:
+    """Everything an act on cases needs: the session, the plugins, the county's enabled
+    modules and who acts (a user with grants, or the system when ``user`` is None)."""
+
+    session: Session
+    host: object                     # core.plugins.PluginHost
+    enabled: dict
+    grants: Grants = field(default_factory=lambda: Grants(None))
+    user: User | None = None
+
+    @property
+    def types(self) -> dict:
+        return self.host.case_types_for(self.enabled)  # type: ignore[attr-defined]
+
+    @property
+    def user_id(self) -> int | None:
+        return self.user.id if self.user else None
+
+
+def request_work() -> Work:
+    """The :class:`Work` of the current web request (its session, county, user and grants)."""
+    from core.app import pingan
+    from core.request import current
+    ctx = current()
+    return Work(ctx.session, pingan().plugins, ctx.plugins, ctx.grants, ctx.user)
+
+
+def add(w: Work, case: Case, kind: str, note: str | None = None, data: dict | None = None,
+        from_state: str | None = None, to_state: str | None = None, unit_id: int | None = None,
+        at: dt.datetime | None = None) -> CaseEvent:
+    actor = current_actor()
+    event = CaseEvent(case_id=case.id, kind=kind, at=at or utcnow(), actor_id=w.user_id or actor.user_id,
+                      actor_label=actor.label[:100], note=note, data=data or {}, from_state=from_state,
+                      to_state=to_state, org_unit_id=unit_id)
+    w.session.add(event)
+    w.session.flush()
+    w.host.case_event(w.session, w.enabled, case, event)  # type: ignore[attr-defined]
+    return event

@@ -1,0 +1,140 @@
+"""Notifications: the in-app inbox (待办 and messages), e-mail, and plugin channels (SMS …).
+
+:func:`notify` writes one inbox entry per user in the caller's transaction; its ``key``
+makes a repeated call (a retried job) a no-op. For each channel that can reach the user —
+e-mail when ``PINGAN_SMTP_URL`` is set and the user has an address, and every channel a
+plugin enabled for the county contributes through ``pingan_notification_channels`` — a
+delivery is scheduled through the outbox, so nothing is sent for a transaction that rolls
+back. Sending itself is outside the database: a delivery is marked sent after the channel
+accepted it, so a worker killed in between may send that one message twice (at least once).
+"""
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core import outbox
+from core.db import insert_ignore, utcnow
+from core.models import Notification, NotificationDelivery, User
+
+log = logging.getLogger("pingan.notifications")
+
+
+@dataclass(frozen=True)
+class NotificationChannel:
+    """A way out for notifications, contributed by a plugin (``pingan_notification_channels``).
+
+    ``send(message)`` gets a dict: ``user_id``, ``display_name``, ``phone`` (plain, for SMS;
+    handle with care), ``title``, ``body``, ``case_id``; it raises to report a failure.
+    """
+
+    key: str
+    title: str
+    send: Callable[[dict], None]
+
+
+def users_of_unit(session: Session, unit_id: int) -> list[int]:
+    """Active users who work in ``unit_id`` (the people a unit's to-dos go to)."""
+    return list(session.scalars(select(User.id).where(User.org_unit_id == unit_id, User.status == "active")))
+
+
+def notify(session: Session, user_ids: Iterable[int], key: str, title: str, body: str = "",
+           kind: str = "message", case_id: int | None = None) -> int:
+    """Put a message or to-do in each user's inbox once per ``key``; returns how many were new."""
+    from core.jobs import worker_state
+    state = _state_or_none(worker_state)
+    new = 0
+    for user_id in sorted(set(user_ids)):
+        ukey = f"{key}:u{user_id}"[:200]
+        if not insert_ignore(session, Notification, {"user_id": user_id, "key": ukey, "kind": kind,
+                                                     "title": title[:200], "body": body, "case_id": case_id,
+                                                     "created_at": utcnow()}, ["key"]):
+            continue
+        new += 1
+        note_id = session.scalar(select(Notification.id).where(Notification.key == ukey))
+        for channel in _channels_for(session, state, user_id):
+            if insert_ignore(session, NotificationDelivery, {"notification_id": note_id, "channel": channel,
+                                                             "state": "pending", "attempts": 0},
+                             ["notification_id", "channel"]):
+                outbox.add(session, "core.notifications.deliver", key=f"deliver:{note_id}:{channel}",
+                           notification_id=note_id, channel=channel)
+    return new
+
+
+def _state_or_none(getter):
+    try:
+        return getter()
+    except RuntimeError:
+        from flask import has_app_context
+        if has_app_context():
+            from core.app import pingan
+            return pingan()
+        return None
+
+
+def _channels_for(session: Session, state, user_id: int) -> list[str]:
+    if state is None:
+        return []
+    out = []
+    if state.config.smtp_url and session.scalar(select(User.email).where(User.id == user_id)):
+        out.append("email")
+    from core.db import current_tenant_id
+    enabled = state.plugins.enabled(session, current_tenant_id())
+    for plugin in enabled:
+        out.extend(c.key for c in state.plugins.plugins[plugin].channels)
+    return out
+
+
+def deliver(session: Session, notification_id: int, channel: str) -> None:
+    """Outbox job: send one notification through one channel."""
+    from core.jobs import worker_state
+    state = worker_state()
+    delivery = session.scalar(select(NotificationDelivery).where(
+        NotificationDelivery.notification_id == notification_id, NotificationDelivery.channel == channel))
+    note = session.scalar(select(Notification).where(Notification.id == notification_id))
+    if delivery is None or note is None or delivery.state == "sent":
+        return
+    user = session.scalar(select(User).where(User.id == note.user_id))
+    delivery.attempts += 1
+    if channel == "email":
+        if not (state.config.smtp_url and user and user.email):
+            delivery.state = "skipped"
+            return
+        send_email(state.config, user.email, note.title, note.body)
+    else:
+        found = next((c for p in state.plugins.plugins.values() for c in p.channels if c.key == channel), None)
+        if found is None or user is None:
+            delivery.state = "skipped"
+            return
+        found.send({"user_id": user.id, "display_name": user.display_name, "phone": user.phone,
+                    "title": note.title, "body": note.body, "case_id": note.case_id})
+    delivery.state, delivery.sent_at = "sent", utcnow()
+
+
+def send_email(config, to: str, subject: str, body: str) -> None:
+    url = urlsplit(config.smtp_url)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = config.mail_from, to, subject
+    msg.set_content(body or subject)
+    cls = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
+    with cls(url.hostname, url.port or (465 if url.scheme == "smtps" else 587), timeout=30) as smtp:
+        if url.scheme == "smtp" and smtp.has_extn("starttls"):
+            smtp.starttls()
+        if url.username:
+            smtp.login(unquote(url.username), unquote(url.password or ""))
+        smtp.send_message(msg)
+
+
+def unread_counts(session: Session, user_id: int) -> dict:
+    rows = session.execute(select(Notification.kind, func.count()).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None)).group_by(Notification.kind)).all()
+    counts = {"todo": 0, "message": 0}
+    counts.update({k: n for k, n in rows})
+    return counts

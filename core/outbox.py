@@ -1,0 +1,122 @@
+"""The transactional outbox: jobs that run only if the transaction that caused them commits.
+
+::
+
+    outbox.add(session, "core.cases.sweep.remind", key="remind:overdue:42", reminder_key="overdue:42")
+
+writes an ``outbox`` row in the caller's transaction. When that transaction commits, the
+job is handed to the queue (rq, or the in-process worker); when it rolls back, the row and
+the job are gone together — nothing is ever enqueued for work that was not saved.
+
+The job itself (:func:`run`) locks its row, calls the function with the session of one
+transaction, and marks the row done in that same transaction. So a job delivered twice,
+or re-enqueued after a worker was killed or Redis was flushed, runs its database effects
+once. :func:`redispatch` (called by the sweep) enqueues again what is still pending after
+``STALE`` — that is how nothing is lost. A job that fails ``MAX_ATTEMPTS`` times is marked
+``failed``, with its last error, for the operator (``pingan jobs failed``).
+
+Job functions take ``(session, **kwargs)``; kwargs are plain JSON values (ids, never
+personal data).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import event, or_, select, update
+from sqlalchemy.orm import Session
+
+from core.db import bind_tenant, current_tenant_id, insert_ignore, utcnow
+from core.models import OutboxEntry
+
+log = logging.getLogger("pingan.outbox")
+MAX_ATTEMPTS = 5
+STALE = dt.timedelta(minutes=5)
+_PENDING_KEY = "pingan_outbox_pending"
+
+
+def add(session: Session, job: str, key: str, **kwargs) -> bool:
+    """Schedule ``job(session, **kwargs)`` to run after the current transaction commits.
+
+    ``key`` identifies the effect (``"remind:overdue:42"``); adding the same key twice is a
+    no-op. Returns True if this call scheduled it.
+    """
+    added = insert_ignore(session, OutboxEntry, {"key": key, "job": job, "kwargs": kwargs, "state": "pending",
+                                                 "attempts": 0, "created_at": utcnow(), "enqueued_at": utcnow()},
+                          ["key"])
+    if added:
+        session.info.setdefault(_PENDING_KEY, []).append((current_tenant_id(), key))
+    return added
+
+
+@event.listens_for(Session, "after_commit")
+def _enqueue_committed(session: Session) -> None:
+    pending = session.info.pop(_PENDING_KEY, None)
+    for tenant_id, key in pending or ():
+        _enqueue(tenant_id, key)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_PENDING_KEY, None)
+
+
+def _enqueue(tenant_id: int, key: str) -> None:
+    from core.jobs import queue
+    try:
+        queue().enqueue("core.outbox.run", tenant_id=tenant_id, key=key)
+    except Exception:  # noqa: BLE001 — the row stays pending; redispatch enqueues it again
+        log.exception("could not enqueue outbox job %s of tenant %s", key, tenant_id)
+
+
+def run(tenant_id: int, key: str) -> None:
+    """The queue's entry point: run one outbox job once, for its tenant."""
+    from core.jobs import resolve, worker_state
+    from core.context import Actor, acting_as
+    db = worker_state().db
+    with bind_tenant(tenant_id), acting_as(Actor(None, "system:outbox")):
+        try:
+            with db.transaction(tenant_id) as s:
+                entry = s.scalar(select(OutboxEntry).where(OutboxEntry.key == key).with_for_update())
+                if entry is None or entry.state != "pending":
+                    return  # done already (a second delivery), or failed for good
+                resolve(entry.job)(s, **entry.kwargs)
+                entry.state, entry.done_at, entry.attempts = "done", utcnow(), entry.attempts + 1
+        except Exception as exc:  # noqa: BLE001 — recorded on the row; retried by redispatch
+            log.exception("outbox job %s of tenant %s failed", key, tenant_id)
+            with db.transaction(tenant_id) as s:
+                entry = s.scalar(select(OutboxEntry).where(OutboxEntry.key == key).with_for_update())
+                if entry is not None and entry.state == "pending":
+                    entry.attempts += 1
+                    entry.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                    if entry.attempts >= MAX_ATTEMPTS:
+                        entry.state = "failed"
+
+
+def redispatch(session: Session, now: dt.datetime | None = None, stale: dt.timedelta = STALE) -> list[str]:
+    """Enqueue again every pending job not picked up within ``stale`` (lost in a crash or a
+    Redis flush). Marks them re-enqueued now; returns their keys."""
+    now = now or utcnow()
+    keys = list(session.scalars(select(OutboxEntry.key).where(
+        OutboxEntry.state == "pending",
+        or_(OutboxEntry.enqueued_at.is_(None), OutboxEntry.enqueued_at <= now - stale))))
+    if keys:
+        session.execute(update(OutboxEntry).where(OutboxEntry.key.in_(keys)).values(enqueued_at=now))
+        tenant_id = current_tenant_id()
+        session.info.setdefault(_PENDING_KEY, []).extend((tenant_id, k) for k in keys)
+    return keys
+
+
+def failed(session: Session) -> list[OutboxEntry]:
+    return list(session.scalars(select(OutboxEntry).where(OutboxEntry.state == "failed")
+                                .order_by(OutboxEntry.id.desc())))
+
+
+def retry(session: Session, key: str) -> bool:
+    """Give a failed job another round of attempts (the operator fixed the cause)."""
+    entry = session.scalar(select(OutboxEntry).where(OutboxEntry.key == key))
+    if entry is None or entry.state != "failed":
+        return False
+    entry.state, entry.attempts, entry.enqueued_at = "pending", 0, utcnow()
+    session.info.setdefault(_PENDING_KEY, []).append((current_tenant_id(), key))
+    return True

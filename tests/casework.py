@@ -1,0 +1,31 @@
+"""Helpers for the case-engine tests: a fresh county with the example plugin's case type on."""
+from __future__ import annotations
+
+from tests.conftest import TenantInfo
+
+VISIT = "hello.visit"
+
+
+def enable_hello(login, tenant: TenantInfo, settings: dict | None = None):
+    admin = login(tenant, "county.admin")
+    r = admin.put("/api/modules/hello", json={"enabled": True, **({"settings": settings} if settings else {})})
+    assert r.status_code == 200, r.get_json()
+    return admin
+
+
+def register(client, unit_id: int, title: str = "请求上门走访：独居老人", **extra) -> dict:
+    body = {"case_type": VISIT, "title": title, "org_unit_id": unit_id, "content": "王大爷独居，请求村里上门看看",
+            "channel": "visit", "details": {"visit_kind": "home"}, **extra}
+    r = client.post("/api/cases", json=body)
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def act(client, case_id: int, name: str, body: dict | None = None):
+    return client.post(f"/api/cases/{case_id}/transitions/{name}", json=body or {})
+
+
+def events(client, case_id: int) -> list[str]:
+    r = client.get(f"/api/cases/{case_id}/events")
+    assert r.status_code == 200, r.get_json()
+    return [e["kind"] for e in r.get_json()]
