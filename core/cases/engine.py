@@ -46,7 +46,7 @@ def _tally(session: Session, case: Case, state: str, delta: int) -> None:
                    "n", delta)
 
 
-def _unit(session: Session, unit_id: int, field: str) -> OrgUnit:
+def active_unit(session: Session, unit_id: int, field: str) -> OrgUnit:
     unit = session.scalar(select(OrgUnit).where(OrgUnit.id == unit_id))
     if unit is None or unit.status != "active":
         raise Invalid(field, "unknown_unit", "单位不存在或已撤销")
@@ -67,7 +67,7 @@ def register(w: Work, ctype: CaseType, data: dict, at: dt.datetime | None = None
     if w.user is not None and not covers(s, w.grants, ctype.create_permission, unit_id):
         require(w.grants, ctype.create_permission)
         raise Invalid("org_unit_id", "out_of_scope", "不能在该单位登记事项（不在您的管辖范围内）")
-    _unit(s, unit_id, "org_unit_id")
+    active_unit(s, unit_id, "org_unit_id")
     details = {}
     if ctype.details_schema is not None:
         try:
@@ -95,11 +95,11 @@ def register(w: Work, ctype: CaseType, data: dict, at: dt.datetime | None = None
     _tally(s, case, case.state, 1)
     if ctype.on_register is not None:
         ctype.on_register(s, case, details)
-    _record(w, case, ctype, conf, "registered", at=at, to_state=case.state, unit_id=unit_id)
+    record_event(w, case, ctype, conf, "registered", at=at, to_state=case.state, unit_id=unit_id)
     return case
 
 
-def _record(w: Work, case: Case, ctype: CaseType, conf, kind: str, at: dt.datetime | None = None, **kw):
+def record_event(w: Work, case: Case, ctype: CaseType, conf, kind: str, at: dt.datetime | None = None, **kw):
     event = timeline.add(w, case, kind, at=at, **kw)
     deadlines.on_event(w.session, case, conf, kind, event.at)
     return event
@@ -160,7 +160,7 @@ def transition(w: Work, case: Case, ctype: CaseType, name: str, raw: dict | None
     _tally(s, case, new, 1)
     note = data.pop("note", None) if isinstance(data.get("note"), str) else None
     deadlines.on_state(s, case, conf, old, new, now)
-    _record(w, case, ctype, conf, t.name, at=now, from_state=old, to_state=new, note=note,
+    record_event(w, case, ctype, conf, t.name, at=now, from_state=old, to_state=new, note=note,
             data={k: _jsonable(v) for k, v in data.items()})
     if closing:
         case.closed_at = now
@@ -211,7 +211,7 @@ def divert(w: Work, case: Case, ctype: CaseType, mode: str, tasks: list[dict], n
         deadlines.stop_task(s, case, old.id, now)
     created = []
     for i, (spec, role) in enumerate(zip(tasks, roles)):
-        _unit(s, spec["org_unit_id"], f"tasks.{i}.org_unit_id")
+        active_unit(s, spec["org_unit_id"], f"tasks.{i}.org_unit_id")
         member = spec.get("member_unit_id")
         if member is not None and s.scalar(select(MemberUnit.id).where(
                 MemberUnit.id == member, MemberUnit.org_unit_id == spec["org_unit_id"])) is None:
@@ -229,7 +229,7 @@ def divert(w: Work, case: Case, ctype: CaseType, mode: str, tasks: list[dict], n
     case.handling_unit_id = lead.org_unit_id
     deadlines.refresh(s, case)
     conf = case_settings.for_type(s, ctype)
-    event = _record(w, case, ctype, conf, "diverted", at=now, note=note, unit_id=lead.org_unit_id,
+    event = record_event(w, case, ctype, conf, "diverted", at=now, note=note, unit_id=lead.org_unit_id,
                     data={"mode": mode, "tasks": [{"id": t.id, "org_unit_id": t.org_unit_id, "role": t.role,
                                                    "member_unit_id": t.member_unit_id} for t in created]})
     for task in created:
@@ -255,7 +255,7 @@ def finish_task(w: Work, case: Case, ctype: CaseType, task: CaseTask, outcome: s
     task.state, task.done_at, task.result = outcome, now, text
     deadlines.stop_task(s, case, task.id, now)
     conf = case_settings.for_type(s, ctype)
-    _record(w, case, ctype, conf, "task_done" if outcome == "done" else "task_returned", at=now, note=text,
+    record_event(w, case, ctype, conf, "task_done" if outcome == "done" else "task_returned", at=now, note=text,
             unit_id=task.org_unit_id, data={"task_id": task.id, "role": task.role})
     if task.assigned_by:
         notify(s, [task.assigned_by], f"task-{outcome}:{task.id}",
@@ -272,7 +272,7 @@ def cancel_task(w: Work, case: Case, ctype: CaseType, task: CaseTask, reason: st
     now = utcnow()
     task.state, task.done_at, task.result = "cancelled", now, reason
     deadlines.stop_task(s, case, task.id, now)
-    _record(w, case, ctype, case_settings.for_type(s, ctype), "task_cancelled", at=now, note=reason,
+    record_event(w, case, ctype, case_settings.for_type(s, ctype), "task_cancelled", at=now, note=reason,
             unit_id=task.org_unit_id, data={"task_id": task.id})
     return task
 
@@ -286,7 +286,7 @@ def assign(w: Work, case: Case, ctype: CaseType, handler_id: int, note: str | No
     if handler is None or not any(covers(s, w.grants, DIVERT, u) for u in [handler.org_unit_id]):
         raise Invalid("handler_id", "unknown_user", "经办人不存在或不在您的管辖范围内")
     case.handler_id = handler.id
-    event = _record(w, case, ctype, case_settings.for_type(s, ctype), "assigned", note=note, unit_id=unit,
+    event = record_event(w, case, ctype, case_settings.for_type(s, ctype), "assigned", note=note, unit_id=unit,
                     data={"handler_id": handler.id})
     notify(s, [handler.id], f"assigned:{event.id}", f"您被指定为经办人：{case.number} {case.title}",
            kind="todo", case_id=case.id)
@@ -297,7 +297,7 @@ def comment(w: Work, case: Case, ctype: CaseType, text: str) -> None:
     units = case_units(case) + [t.org_unit_id for t in w.session.scalars(
         select(CaseTask).where(CaseTask.case_id == case.id))]
     unit = require_on(w.session, w.grants, HANDLE, case, units, "只有相关单位可以留言")
-    _record(w, case, ctype, case_settings.for_type(w.session, ctype), "commented", note=text, unit_id=unit)
+    record_event(w, case, ctype, case_settings.for_type(w.session, ctype), "commented", note=text, unit_id=unit)
 
 
 def set_flag(w: Work, case: Case, ctype: CaseType, flag: str, on: bool) -> None:
@@ -310,7 +310,7 @@ def set_flag(w: Work, case: Case, ctype: CaseType, flag: str, on: bool) -> None:
         s.delete(row)
     else:
         return
-    _record(w, case, ctype, case_settings.for_type(s, ctype), "flagged" if on else "unflagged", data={"flag": flag})
+    record_event(w, case, ctype, case_settings.for_type(s, ctype), "flagged" if on else "unflagged", data={"flag": flag})
 
 
 # --- extensions -----------------------------------------------------------------------------
@@ -335,7 +335,7 @@ def request_extension(w: Work, case: Case, ctype: CaseType, deadline_id: int, am
     ext = CaseExtension(case_id=case.id, deadline_id=d.id, amount=amount, reason=reason, requested_by=w.user_id)
     s.add(ext)
     s.flush()
-    _record(w, case, ctype, case_settings.for_type(s, ctype), "extension_requested", note=reason, unit_id=unit,
+    record_event(w, case, ctype, case_settings.for_type(s, ctype), "extension_requested", note=reason, unit_id=unit,
             data={"extension_id": ext.id, "deadline_id": d.id, "amount": amount, "unit": d.unit})
     return ext
 
@@ -361,6 +361,6 @@ def decide_extension(w: Work, case: Case, ctype: CaseType, ext: CaseExtension, a
         d.reminded = 0
         deadlines.refresh(s, case)
         data.update(old_due=old_due.isoformat(), new_due=d.due_at.isoformat())
-    _record(w, case, ctype, case_settings.for_type(s, ctype), "extended" if approve else "extension_rejected",
+    record_event(w, case, ctype, case_settings.for_type(s, ctype), "extended" if approve else "extension_rejected",
             note=note, unit_id=unit, data=data)
     return ext

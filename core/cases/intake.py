@@ -39,7 +39,7 @@ def _persons(w: Work, specs: list[dict]) -> list[tuple[Person, str]]:
         else:
             if not spec.get("name") or not spec.get("org_unit_id"):
                 raise Invalid(f"persons.{i}", "person_incomplete", "新登记的人员需要姓名和所在单位")
-            engine._unit(s, spec["org_unit_id"], f"persons.{i}.org_unit_id")
+            engine.active_unit(s, spec["org_unit_id"], f"persons.{i}.org_unit_id")
             person = Person()
             try:
                 set_person_fields(person, {k: spec.get(k) for k in ("name", "id_number", "phone", "address",
@@ -58,10 +58,10 @@ def register(w: Work, data: dict) -> Intake:
     require(w.grants, REGISTER)
     if not covers(s, w.grants, REGISTER, data["org_unit_id"]):
         raise Invalid("org_unit_id", "out_of_scope", "只能在本单位及下级单位的窗口登记")
-    engine._unit(s, data["org_unit_id"], "org_unit_id")
+    engine.active_unit(s, data["org_unit_id"], "org_unit_id")
     arose = data.get("arose_unit_id") or data["org_unit_id"]
     if arose != data["org_unit_id"]:
-        engine._unit(s, arose, "arose_unit_id")
+        engine.active_unit(s, arose, "arose_unit_id")
     first = data.get("first_inquiry") or {}
     outcome = first.get("outcome", "pending")
     if outcome == "referred" and not first.get("referred_to"):

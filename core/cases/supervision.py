@@ -13,7 +13,7 @@ from sqlalchemy import select
 from core.cases import settings as case_settings
 from core.cases.access import covers, require_on, task_units
 from core.cases.deadlines import utc
-from core.cases.engine import _record, _unit
+from core.cases.engine import active_unit, record_event
 from core.cases.models import Case, Supervision
 from core.cases.timeline import Work
 from core.cases.types import CaseType
@@ -52,7 +52,7 @@ def issue(w: Work, case: Case, ctype: CaseType, data: dict) -> Supervision:
     s.add(sup)
     s.flush()
     kind = "supervised" if sup.kind == "supervise" else "urged"
-    _record(w, case, ctype, case_settings.for_type(s, ctype), kind, at=now, note=sup.instruction, unit_id=target,
+    record_event(w, case, ctype, case_settings.for_type(s, ctype), kind, at=now, note=sup.instruction, unit_id=target,
             data={"supervision_id": sup.id, "level": sup.level, "due_at": due.isoformat() if due else None})
     label = {"supervise": "督办", "urge": "催办"}[sup.kind] + ("（挂牌）" if sup.level == "listed" else "")
     notify(s, users_of_unit(s, target), f"supervision:{sup.id}", f"{label}：{case.number} {case.title}",
@@ -74,7 +74,7 @@ def reply(w: Work, case: Case, ctype: CaseType, sup: Supervision, text: str) -> 
         raise Conflict("supervision_closed", "该督办已答复或已结束")
     now = utcnow()
     sup.state, sup.response, sup.responded_by, sup.responded_at = "answered", text, w.user_id, now
-    _record(w, case, ctype, case_settings.for_type(s, ctype), "replied", at=now, note=text, unit_id=unit,
+    record_event(w, case, ctype, case_settings.for_type(s, ctype), "replied", at=now, note=text, unit_id=unit,
             data={"supervision_id": sup.id})
     if sup.issuer_id:
         notify(s, [sup.issuer_id], f"supervision-reply:{sup.id}", f"督办已答复：{case.number}", text, case_id=case.id)
@@ -92,16 +92,16 @@ def escalate(w: Work, case: Case, ctype: CaseType, sup: Supervision) -> bool:
     conf = case_settings.for_type(s, ctype)
     if parent is None:
         sup.due_at = None  # the top of the tree: nothing above to escalate to
-        _record(w, case, ctype, conf, "escalated", at=now, unit_id=current,
+        record_event(w, case, ctype, conf, "escalated", at=now, unit_id=current,
                 data={"supervision_id": sup.id, "level": sup.escalation_level, "top": True},
                 note="督办逾期未答复，已至最高层级")
         return True
-    _unit(s, parent, "escalated_to_unit_id")
+    active_unit(s, parent, "escalated_to_unit_id")
     sup.escalation_level += 1
     sup.escalated_to_unit_id = parent
     limit = conf.supervision_reply
     sup.due_at = utc(deadline(now, limit["amount"], limit["unit"], case_settings.calendar(s)).due_at)
-    _record(w, case, ctype, conf, "escalated", at=now, unit_id=parent,
+    record_event(w, case, ctype, conf, "escalated", at=now, unit_id=parent,
             data={"supervision_id": sup.id, "level": sup.escalation_level, "to_unit_id": parent},
             note="督办逾期未答复，升级至上一级")
     title = f"督办逾期未答复，已升级：{case.number} {case.title}"
