@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Select, literal, tuple_
 
 from core.errors import Invalid
 
@@ -86,6 +87,8 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
 
 
 def _encode(value, ident) -> str:
+    if isinstance(value, datetime):
+        value = value.isoformat()
     raw = json.dumps([value, ident], ensure_ascii=False, default=str)
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -102,10 +105,25 @@ def _decode(cursor: str):
 
 
 def _cursor_type(column) -> type:
+    sql_type = getattr(column.type, "impl", column.type)  # a TypeDecorator (AwareDateTime): its impl's type
     try:
-        return column.type.python_type
+        return sql_type.python_type
     except NotImplementedError:
         return str
+
+
+def _cursor_value(value, expected: type):
+    """The sort value of a cursor, as the column's Python type; a forged cursor never reaches SQL."""
+    if expected is datetime and isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            value = None
+        if value is not None and value.tzinfo is None:
+            value = None
+    if not isinstance(value, expected):
+        raise Invalid("cursor", "invalid_cursor", "分页游标无效", location="query")
+    return value
 
 
 def paginate(session, stmt: Select, args: dict, id_column, sortable: dict, default_sort: str,
@@ -127,11 +145,12 @@ def paginate(session, stmt: Select, args: dict, id_column, sortable: dict, defau
         value, ident = _decode(args["cursor"])
         if column is id_column:
             value = ident
-        elif not isinstance(value, _cursor_type(column)):  # a forged cursor must not reach SQL
-            raise Invalid("cursor", "invalid_cursor", "分页游标无效", location="query")
+        else:
+            value = _cursor_value(value, _cursor_type(column))
         if alone:
             stmt = stmt.where(column < value if desc else column > value)
         else:
+            value = literal(value, column.type)  # typed, so PostgreSQL compares timestamptz with timestamptz
             row = tuple_(column, id_column)
             stmt = stmt.where(row < tuple_(value, ident) if desc else row > tuple_(value, ident))
     order = (column.desc(), id_column.desc()) if desc else (column.asc(), id_column.asc())
