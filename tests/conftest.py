@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import uuid
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,7 +89,8 @@ def load_tenant(app, slug: str | None = None, folder: Path = DEMO_FOLDER, demo: 
     state = pingan(app)
     spec, issues = validate_folder(folder, state.plugins)
     assert not issues, issues
-    slug = slug or f"t{next(_slugs)}x{os.getpid()}"
+    # unique even if this module is imported twice (as ``conftest`` and as ``tests.conftest``)
+    slug = slug or f"t{next(_slugs)}x{os.getpid()}{uuid.uuid4().hex[:8]}"
     host = f"{slug}.localhost"
     spec.data = {**spec.data, "slug": slug, "domains": [host]}
     with acting_as(Actor(None, "test:load")), state.db.Session() as s, s.begin():
