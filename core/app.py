@@ -116,7 +116,8 @@ def create_app(config: Config | None = None, extra_plugins: dict[str, object] | 
                 static_folder=str(here / "web" / "static"), static_url_path="/static")
     app.config.update(
         SECRET_KEY=cfg.secret_key,
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        # the attachment limit plus room for the multipart envelope (never below the old 16 MiB)
+        MAX_CONTENT_LENGTH=max(16, cfg.upload_max_mb + 1) * 1024 * 1024,
         API_TITLE="Pingan API",
         API_VERSION="1",
         OPENAPI_VERSION="3.0.3",
@@ -168,6 +169,8 @@ def create_app(config: Config | None = None, extra_plugins: dict[str, object] | 
     app.teardown_request(_end_request)
     app.after_request(_after_request)
     app.register_error_handler(PinganError, lambda e: error_response(e.status, e.code, e.message, e.errors))
+    from core.workdays import CalendarGap
+    app.register_error_handler(CalendarGap, lambda e: error_response(409, "calendar_gap", str(e)))
     app.register_error_handler(Exception, _unexpected)
     check_guards(app, host.permissions)
     return app

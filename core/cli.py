@@ -11,6 +11,8 @@
     pingan audit verify [--tenant]   recompute the audit hash chains
     pingan crypto newkey KID         print a fresh data key for PINGAN_DATA_KEYS
     pingan crypto rotate             re-encrypt sensitive fields under the current data key
+    pingan jobs failed [--days N]    every county's failed background jobs (exit 1 if any)
+    pingan jobs retry SLUG KEY       run one of them again (an outbox key, or jobrun:<id>)
 """
 from __future__ import annotations
 
@@ -247,6 +249,72 @@ def crypto_rotate() -> None:
                                       {"v": ring().encrypt(ring().decrypt(stored)), "t": tid, "i": rid})
                             total += 1
     click.echo(f"re-encrypted {total} values")
+
+
+# --- jobs ---------------------------------------------------------------------------------
+
+@main.group("jobs")
+def jobs_group() -> None:
+    """Background jobs: what failed, and running it again."""
+
+
+@jobs_group.command("failed")
+@click.option("--days", default=7, show_default=True, help="Long jobs that failed within this many days.")
+def jobs_failed(days: int) -> None:
+    """Every county's failed outbox jobs and failed or stalled long jobs; exit 1 if there are any."""
+    import datetime as dt
+    from core import ledgers, outbox
+    from core.db import bind_tenant, utcnow
+    from core.models import Tenant
+    state = _state(_config())
+    with state.db.Session() as s:
+        tenants = s.execute(select(Tenant.id, Tenant.slug).order_by(Tenant.slug)).all()
+    since = utcnow() - dt.timedelta(days=days)
+    lines = []
+    for tid, slug in tenants:
+        with bind_tenant(tid), state.db.transaction(tid) as s:
+            for entry in outbox.failed(s):
+                lines.append((slug, entry.key, entry.job, str(entry.attempts), entry.last_error or ""))
+            for job, why in ledgers.troubled(s, since):
+                lines.append((slug, f"jobrun:{job.id}", f"{job.kind} {why}: {job.title}", "-", job.message or ""))
+    if not lines:
+        click.echo("no failed jobs")
+        return
+    click.echo("tenant\tkey\tjob\tattempts\tlast error")
+    for line in lines:
+        click.echo("\t".join(v.replace("\t", " ").replace("\n", " ") for v in line))
+    raise SystemExit(1)
+
+
+@jobs_group.command("retry")
+@click.argument("slug")
+@click.argument("key")
+def jobs_retry(slug: str, key: str) -> None:
+    """Run a failed job again: an outbox KEY, or jobrun:<id> (both as `pingan jobs failed` lists them)."""
+    import re as _re
+    from core import jobs, ledgers, outbox
+    from core.context import Actor, acting_as
+    from core.db import bind_tenant
+    from core.models import JobRun, Tenant
+    state = _state(_config())
+    jobs.bind_state(state)
+    with state.db.Session() as s:
+        tid = s.scalar(select(Tenant.id).where(Tenant.slug == slug))
+    if tid is None:
+        raise click.ClickException(f"no tenant {slug!r}")
+    with acting_as(Actor(None, "cli:jobs-retry")), bind_tenant(tid), state.db.transaction(tid) as s:
+        if not outbox.retry(s, key):
+            m = _re.fullmatch(r"jobrun:([0-9]{1,18})", key)
+            job = s.scalar(select(JobRun).where(JobRun.id == int(m.group(1)))) if m else None
+            if job is None or ledgers.trouble(job) is None:
+                raise click.ClickException(f"{slug}: no failed job {key!r} (see `pingan jobs failed`)")
+            ledgers.requeue(s, job)
+    q = jobs.queue(state.config)
+    if isinstance(q, jobs.InProcessQueue):  # no worker to hand it to: run it here, now
+        q.run_pending()
+        click.echo(f"{slug}: {key} ran again (see `pingan jobs failed` for the outcome)")
+    else:
+        click.echo(f"{slug}: {key} queued again for the workers")
 
 
 # --- serving ------------------------------------------------------------------------------

@@ -392,8 +392,8 @@ def insert_ignore(session: Session, model, values: dict, conflict: list[str]) ->
     same key leave one row. Returns True when this call inserted it.
     """
     stmt = _dialect_insert(session, model).values(tenant_id=current_tenant_id(), **values)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["tenant_id", *conflict])
-    return session.execute(stmt).rowcount == 1
+    stmt = stmt.on_conflict_do_nothing(index_elements=["tenant_id", *conflict]).returning(model.id)
+    return session.execute(stmt).first() is not None  # no row back: the key existed
 
 
 def add_to_counter(session: Session, model, keys: dict, column: str, delta: int) -> None:

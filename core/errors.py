@@ -67,5 +67,17 @@ class Invalid(PinganError):
         self.field = field
 
 
+class TooLarge(PinganError):
+    """413: an upload over the configured size (``PINGAN_UPLOAD_MAX_MB``)."""
+
+    status, code, message = 413, "too_large", "文件过大"
+
+
+class UnsupportedType(PinganError):
+    """415: content of a kind the platform does not accept (decided by the content, not the name)."""
+
+    status, code, message = 415, "unsupported_type", "不支持的文件类型"
+
+
 class TooManyRequests(PinganError):
     status, code, message = 429, "too_many_requests", "请求过于频繁，请稍后再试"

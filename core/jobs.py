@@ -55,7 +55,8 @@ class InProcessQueue:
             self._claimed[key] = now + ttl
             return True
 
-    def enqueue(self, path: str, job_id: str | None = None, **kwargs) -> None:
+    def enqueue(self, path: str, job_id: str | None = None, job_timeout: int | None = None,
+                retry: bool = True, **kwargs) -> None:
         self._q.put((path, kwargs))
 
     def start(self) -> None:
@@ -100,9 +101,13 @@ class RedisQueue:
     def claim(self, key: str, ttl: int) -> bool:
         return bool(self.redis.set(f"pingan:claim:{key}", "1", nx=True, ex=ttl))
 
-    def enqueue(self, path: str, job_id: str | None = None, **kwargs) -> None:
+    def enqueue(self, path: str, job_id: str | None = None, job_timeout: int | None = None,
+                retry: bool = True, **kwargs) -> None:
+        """``job_timeout`` in seconds (rq's default 180 s otherwise); ``retry=False`` for jobs
+        that record their own failure (a long ledger job must not start over by itself)."""
         from rq import Retry
-        self.rq.enqueue(path, kwargs=kwargs, job_id=job_id, retry=Retry(max=MAX_ATTEMPTS - 1, interval=[10, 60]),
+        self.rq.enqueue(path, kwargs=kwargs, job_id=job_id, job_timeout=job_timeout,
+                        retry=Retry(max=MAX_ATTEMPTS - 1, interval=[10, 60]) if retry else None,
                         failure_ttl=7 * 24 * 3600)
 
 
@@ -112,8 +117,12 @@ _queues: dict[str, InProcessQueue | RedisQueue] = {}
 def queue(config: Config | None = None) -> InProcessQueue | RedisQueue:
     """The queue of this process (one per Redis URL, or the one in-process queue)."""
     if config is None:
-        from core.app import pingan
-        config = pingan().config
+        from flask import has_app_context
+        if has_app_context() or _state is None:
+            from core.app import pingan
+            config = pingan().config
+        else:
+            config = _state.config
     key = config.redis_url or "inprocess"
     if key not in _queues:
         _queues[key] = RedisQueue(config.redis_url) if config.redis_url else InProcessQueue()
@@ -236,8 +245,12 @@ def start_inprocess(state) -> None:
 
 def serve_jobs(state, burst: bool = False) -> None:
     """``pingan worker``: an rq worker with its scheduler, plus our periodic tick."""
+    import os
     from rq import Worker
     bind_state(state)
+    # rq runs each job in a forked work horse: it must not share the parent's pooled
+    # database connections (SQLAlchemy's recipe: dispose without closing, in the child).
+    os.register_at_fork(after_in_child=lambda: state.db.engine.dispose(close=False))
     q = queue(state.config)
     if not isinstance(q, RedisQueue):
         raise SystemExit("pingan worker needs PINGAN_REDIS_URL; the embedded default runs jobs in `pingan serve`")

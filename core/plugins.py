@@ -140,6 +140,9 @@ class PluginHost:
                     raise ValueError(f"plugin {name!r}: document template {tpl.key!r} must be unique "
                                      f"and start with '{name}.'")
                 self.document_templates[tpl.key] = tpl
+        for tpl in self.document_templates.values():
+            if getattr(tpl, "case_type", None) and tpl.case_type not in self.case_types:
+                raise ValueError(f"document template {tpl.key!r} names an undeclared case type {tpl.case_type!r}")
         self.blueprint_owner: dict[str, str] = {}
         for name, c in self.plugins.items():
             for bp in c.api_blueprints + c.web_blueprints:

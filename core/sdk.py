@@ -24,7 +24,8 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   from ``pingan_case_types``), ``Case`` (the core's table, to join a plugin's own), ``Work``
   and ``request_work()`` (what acts on cases take); time limits ``WorkCalendar``, ``deadline``
 - notifications and documents: ``notify``, ``users_of_unit``, ``NotificationChannel``,
-  ``DocumentTemplate``; background work after commit: ``outbox_add``
+  ``DocumentTemplate`` and ``render_pdf`` (a template to PDF bytes); background work after
+  commit: ``outbox_add``
 - API conventions: ``ListArgs``, ``IdListArgs``, ``sort_field``, ``permission_code``,
   ``page_of``, ``paginate``, ``IdField``, ``id_path``, ``Blueprint`` (flask-smorest)
 """
@@ -44,7 +45,7 @@ from core.hookspecs import hookimpl
 from core.jobs import job_transaction
 from core.models import OrgUnit
 from core.orgtree import units_under, within
-from core.documents import DocumentTemplate
+from core.documents import DocumentTemplate, render_pdf
 from core.notifications import NotificationChannel, notify, users_of_unit
 from core.outbox import add as outbox_add
 from core.plugins import Indicator, MenuItem, RoleTemplate, ScheduledJob, Widget
@@ -69,6 +70,7 @@ __all__ = [
     # cases, time limits, notifications, documents, background work
     "CaseType", "State", "Transition", "DeadlineRule", "LedgerColumn", "Case", "Work", "request_work",
     "WorkCalendar", "deadline", "NotificationChannel", "notify", "users_of_unit", "DocumentTemplate",
+    "render_pdf",
     "outbox_add",
     # API conventions
     "ListArgs", "IdListArgs", "sort_field", "permission_code", "page_of", "paginate", "IdField", "id_path",

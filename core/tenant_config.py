@@ -70,6 +70,21 @@ class UserSpecSchema(Schema):
     roles = fields.List(fields.String(), load_default=list)
 
 
+class CalendarSpecSchema(Schema):
+    class Meta:
+        unknown = RAISE
+    day = fields.Date(required=True)
+    workday = fields.Boolean(required=True)
+    note = fields.String(load_default="", validate=validate.Length(max=100))
+
+
+class CalendarYearSpecSchema(Schema):
+    class Meta:
+        unknown = RAISE
+    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+    source = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
 class PluginSpecSchema(Schema):
     enabled = fields.Boolean(load_default=True)
     settings = fields.Dict(load_default=dict)
@@ -90,6 +105,9 @@ class TenantSpecSchema(Schema):
     users = fields.List(fields.Nested(UserSpecSchema), load_default=list)
     plugins = fields.Dict(keys=fields.String(), values=fields.Nested(PluginSpecSchema, unknown=RAISE),
                           load_default=dict)
+    cases = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict)
+    calendar = fields.List(fields.Nested(CalendarSpecSchema), load_default=list)
+    calendar_years = fields.List(fields.Nested(CalendarYearSpecSchema), load_default=list)
 
 
 @dataclass
@@ -241,6 +259,25 @@ def validate_folder(folder: Path, host: PluginHost) -> tuple[TenantSpec | None, 
         except ValidationError as exc:
             issues.extend(Issue("tenant.toml", f"plugins.{name}.settings.{k}" if k != "(top)" else f"plugins.{name}.settings", m)
                           for k, m in _flatten(exc.messages))
+    # per case type settings (docs/cases.md) and the county's calendar overrides
+    from core.cases import settings as case_settings
+    from core.workdays import WorkCalendar
+    calendar = WorkCalendar(overrides={c["day"]: c["workday"] for c in data.get("calendar") or []},
+                            declared_years=frozenset(y["year"] for y in data.get("calendar_years") or []))
+    days = [c["day"] for c in data.get("calendar") or []]
+    if len(set(days)) != len(days):
+        issues.append(Issue("tenant.toml", "calendar", "同一天出现了多次"))
+    enabled = {n for n, p in (data.get("plugins") or {}).items() if (p or {}).get("enabled", True)}
+    for key, raw in (data.get("cases") or {}).items():
+        ctype = host.case_types.get(key)
+        if ctype is None or ctype.plugin not in enabled:
+            issues.append(Issue("tenant.toml", f"cases.{key}", "没有该事项类型，或其模块未在 plugins 中启用"))
+            continue
+        try:
+            case_settings.validate(ctype, raw, calendar)
+        except ValidationError as exc:
+            issues.extend(Issue("tenant.toml", f"cases.{key}.{k}" if k != "(top)" else f"cases.{key}", m)
+                          for k, m in _flatten(exc.messages))
     return (None if issues else spec), issues
 
 
@@ -293,6 +330,7 @@ def apply(session: Session, spec: TenantSpec, host: PluginHost, demo: bool = Fal
         roles = _apply_roles(session, data.get("roles", []), host)
         _apply_users(session, data.get("users", []), unit_ids, roles, report, data.get("demo_password") if demo else None)
         _apply_plugins(session, data.get("plugins", {}), spec.plugin_settings)
+        _apply_case_settings(session, data.get("cases", {}), data.get("calendar", []), data.get("calendar_years", []))
         session.flush()
         if demo:
             from core.demo import add_demo_people
@@ -405,6 +443,25 @@ def _apply_plugins(session: Session, specs: dict, settings: dict[str, dict]) -> 
         row = rows.get(name) or TenantPlugin(plugin=name)
         row.enabled = (spec or {}).get("enabled", True)
         row.settings = settings.get(name, {})
+        session.add(row)
+
+
+def _apply_case_settings(session: Session, cases: dict, calendar: list[dict], years: list[dict]) -> None:
+    from core.cases.models import CalendarDay, CalendarYear, CaseTypeSetting
+    declared = {y.year: y for y in session.scalars(select(CalendarYear))}
+    for spec in years:
+        row = declared.get(spec["year"]) or CalendarYear(year=spec["year"])
+        row.source = spec["source"]
+        session.add(row)
+    rows = {r.case_type: r for r in session.scalars(select(CaseTypeSetting))}
+    for key, raw in cases.items():
+        row = rows.get(key) or CaseTypeSetting(case_type=key)
+        row.settings = raw
+        session.add(row)
+    days = {d.day: d for d in session.scalars(select(CalendarDay))}
+    for spec in calendar:
+        row = days.get(spec["day"]) or CalendarDay(day=spec["day"])
+        row.is_workday, row.note = spec["workday"], spec["note"]
         session.add(row)
 
 

@@ -49,6 +49,9 @@ class WorkCalendar:
     """Working days: the package's national data, then the county's overrides on top."""
 
     overrides: dict[dt.date, bool] = field(default_factory=dict)  # date → is a working day
+    # Years the county entered itself (its overrides hold that year's holidays and adjusted
+    # working days); other days of such a year follow the week: Monday to Friday work.
+    declared_years: frozenset[int] = frozenset()
 
     def is_workday(self, day: dt.date) -> bool:
         if day in self.overrides:
@@ -56,6 +59,8 @@ class WorkCalendar:
         try:
             return chinese_calendar.is_workday(day)
         except NotImplementedError:
+            if day.year in self.declared_years:
+                return day.weekday() < 5
             raise CalendarGap(day.year) from None
 
     def next_workday(self, day: dt.date) -> dt.date:

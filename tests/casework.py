@@ -29,3 +29,25 @@ def events(client, case_id: int) -> list[str]:
     r = client.get(f"/api/cases/{case_id}/events")
     assert r.status_code == 200, r.get_json()
     return [e["kind"] for e in r.get_json()]
+
+
+def run_jobs(app) -> None:
+    """Run every queued job now: the in-process queue, or a burst rq worker on Redis."""
+    from core import jobs
+    from core.app import pingan
+    state = pingan(app)
+    jobs.bind_state(state)
+    q = jobs.queue(state.config)
+    if isinstance(q, jobs.InProcessQueue):
+        q.run_pending()
+    else:
+        from rq import SimpleWorker
+        SimpleWorker([q.rq], connection=q.redis).work(burst=True)
+
+
+RAN: list[dict] = []
+
+
+def record_ran(session, **kwargs) -> None:
+    """An outbox job for tests: remembers that (and with what) it ran."""
+    RAN.append(kwargs)

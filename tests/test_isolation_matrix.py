@@ -11,6 +11,7 @@ A rule this test does not know makes it fail: add the table its id comes from to
 """
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -50,14 +51,24 @@ ID_TABLES = {
     "/api/cases/<case_id>/tasks/<task_id>": "case_record",
     "/api/cases/<case_id>/extensions/<extension_id>/decision": "case_record",
     "/api/cases/<case_id>/supervisions/<supervision_id>/reply": "case_record",
+    "/api/cases/<case_id>/attachments": "case_record",
+    "/api/cases/<case_id>/attachments/<attachment_id>": "case_record",
+    "/api/cases/<case_id>/documents": "case_record",
+    "/api/cases/<case_id>/documents/<key>": "case_record",
     "/api/inbox/<notification_id>/read": "notification",
+    "/api/intake/<intake_id>": "intake",
+    "/api/intake/<intake_id>/sort": "intake",
+    "/api/intake/<intake_id>/close": "intake",
+    "/api/jobs/<job_id>": "job_run",
+    "/api/jobs/<job_id>/result": "job_run",
 }
 # further id arguments of a rule (after the first) → their table; other arguments → a fixed value
-MORE_ID_TABLES = {"task_id": "case_task", "extension_id": "case_extension", "supervision_id": "case_supervision"}
-FIXED_ARGS = {"name": "accept", "flag": "urgent"}
+MORE_ID_TABLES = {"task_id": "case_task", "extension_id": "case_extension", "supervision_id": "case_supervision",
+                  "attachment_id": "attachment"}
+FIXED_ARGS = {"name": "accept", "flag": "urgent", "key": "hello.visit_notice"}
 # rules whose argument is not an object id (same names in every tenant; tenant-gated by the host)
-NOT_OBJECT_IDS = {"/api/modules/<name>", "/api/docs-static/<path:filename>", "/static/<path:filename>",
-                  "/assets/<path:filename>"}
+NOT_OBJECT_IDS = {"/api/modules/<name>", "/api/case-types/<key>/settings", "/api/calendar/<day>", "/api/calendar/years/<int:year>", "/api/docs-static/<path:filename>", "/static/<path:filename>",
+                  "/assets/<path:filename>", "/api/ledgers/templates/<case_type>"}
 BODIES = {
     ("PATCH", "/api/org-units/<unit_id>"): {"name": "越权改名"},
     ("POST", "/api/org-units/<unit_id>/move"): "A_UNIT",
@@ -75,6 +86,9 @@ BODIES = {
     ("POST", "/api/cases/<case_id>/tasks/<task_id>"): {"action": "done", "text": "越权反馈"},
     ("POST", "/api/cases/<case_id>/extensions/<extension_id>/decision"): {"approve": True},
     ("POST", "/api/cases/<case_id>/supervisions/<supervision_id>/reply"): {"response": "越权答复"},
+    ("POST", "/api/intake/<intake_id>/sort"): {"case_type": "hello.visit"},
+    ("POST", "/api/intake/<intake_id>/close"): {"outcome": "resolved", "note": "越权办结"},
+    ("POST", "/api/cases/<case_id>/attachments"): "FILE",  # a multipart upload (see _upload)
 }
 MISSING_ID = 8_999_999_999_999
 
@@ -89,6 +103,7 @@ def pair(app):
         r = admin.post("/api/hello/greetings", json={"org_unit_id": t.unit("T01D1V1"), "recipient": "张三"})
         assert r.status_code == 201, r.get_json()
         _case_with_everything(admin, t)
+        assert admin.post("/api/ledgers/exports", json={"case_type": "hello.visit"}).status_code == 202  # a job
         r = admin.post("/api/oauth-clients", json={
             "name": "县信息中心应用", "confidential": False, "redirect_uris": ["https://app.example/cb"],
             "scopes": ["core.org_unit.read"], "grant_types": ["authorization_code"]})
@@ -97,7 +112,7 @@ def pair(app):
 
 
 def _case_with_everything(admin, t) -> None:
-    """A case diverted jointly, with an extension request and a supervision (and to-dos)."""
+    """A case diverted jointly, with an extension request, a supervision (and to-dos) and an attachment."""
     r = admin.post("/api/cases", json={"case_type": "hello.visit", "title": "走访", "org_unit_id": t.unit("T01D1V1"),
                                        "details": {"visit_kind": "home"}})
     assert r.status_code == 201, r.get_json()
@@ -112,6 +127,16 @@ def _case_with_everything(admin, t) -> None:
     assert r.status_code == 201, r.get_json()
     r = admin.post(f"/api/cases/{case_id}/supervisions", json={"kind": "urge", "instruction": "请加快办理"})
     assert r.status_code == 201, r.get_json()
+    r = admin.post("/api/intake", json={"channel": "call", "org_unit_id": t.unit("T01"), "subject": "来电咨询",
+                                        "content": "咨询低保政策"})
+    assert r.status_code == 201, r.get_json()
+    r = admin.post(f"/api/cases/{case_id}/attachments", **_upload("走访记录：老人身体健康\n".encode(), "走访记录.txt"))
+    assert r.status_code == 201, r.get_json()
+
+
+def _upload(content: bytes = b"%PDF-1.4\n%%EOF\n", name: str = "a.pdf") -> dict:
+    """Arguments of a multipart upload request (a new stream each time: a stream is read once)."""
+    return {"content_type": "multipart/form-data", "data": {"file": (io.BytesIO(content), name)}}
 
 
 def _first_id(db, tenant, table: str) -> int | None:
@@ -163,8 +188,8 @@ def test_every_id_rule_answers_404_for_another_tenants_ids(app, db, pair):
             if body == "A_UNIT":
                 body = {"parent_id": a.unit("T02")}
             kw = {"json": body if body is not None else {}} if method in ("POST", "PATCH", "PUT") else {}
-            got = admin_a.request(method, url_b, **kw)
-            missing = admin_a.request(method, url_missing, **kw)
+            got = admin_a.request(method, url_b, **(_upload() if body == "FILE" else kw))
+            missing = admin_a.request(method, url_missing, **(_upload() if body == "FILE" else kw))
             checked += 1
             if got.status_code != 404 or got.get_json() != missing.get_json():
                 leaks.append(f"{method} {rule.rule}: {got.status_code} {got.get_json()} "

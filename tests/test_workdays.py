@@ -68,3 +68,16 @@ def test_bad_arguments_are_refused():
     for args in ((dt.datetime(2026, 9, 1), 1, "hours"), (at(2026, 9, 1), 0, "hours"), (at(2026, 9, 1), 1, "weeks")):
         with pytest.raises(ValueError):
             deadline(*args)
+
+
+def test_a_year_the_county_entered_itself_is_computed():
+    """issue 3: 2027 is not in chinese-calendar 1.11 — a county enters that year's
+    arrangement (its holidays and adjusted days as overrides) and declares the year; the
+    other days follow the week. Without the declaration the gap is refused, not guessed."""
+    holiday = dt.date(2027, 3, 3)  # a Wednesday the county marks as a rest day (illustration, not a real notice)
+    cal = WorkCalendar(overrides={holiday: False}, declared_years=frozenset({2027}))
+    assert cal.is_workday(dt.date(2027, 3, 2)) and not cal.is_workday(holiday)
+    assert not cal.is_workday(dt.date(2027, 3, 6))  # a Saturday
+    assert cal.add_working_days(dt.date(2027, 3, 1), 3) == dt.date(2027, 3, 5)  # Tue, (Wed off), Thu, Fri
+    with pytest.raises(CalendarGap):
+        WorkCalendar(overrides={holiday: False}).is_workday(dt.date(2027, 3, 2))

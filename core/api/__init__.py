@@ -9,6 +9,18 @@ def register_core_api(api) -> None:
         api.register_blueprint(module.blp)
     api.register_blueprint(users.me_blp)
     api.register_blueprint(cases.tasks_blp)
+    from core.api import intake as intake_api
+    api.register_blueprint(intake_api.blp)
+    from core.api import case_config
+    api.register_blueprint(case_config.blp)
+    from core.api import attachments, documents
+    for module in (attachments, documents):
+        api.register_blueprint(module.blp)
+    from core.api import case_stats
+    api.register_blueprint(case_stats.blp)
+    from core.api import jobs as jobs_api, ledgers as ledgers_api
+    for module in (ledgers_api, jobs_api):
+        api.register_blueprint(module.blp)
     api._app.register_blueprint(health.blp)
     from core import oauth
     oauth.register(api)

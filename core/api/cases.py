@@ -151,7 +151,7 @@ class EventSchema(Schema):
     data = fields.Dict()
 
 
-SORTABLE = {"id": Case.id, "created_at": Case.created_at, "number": Case.number}
+SORTABLE = {"id": Case.id, "created_at": Case.created_at, "number": Case.number, "due_at": Case.due_at}
 
 
 class CaseListArgs(ListArgs):
@@ -168,6 +168,8 @@ class CaseListArgs(ListArgs):
     flag = fields.String(validate=FLAG)
     number = fields.String(validate=validate.Length(min=1, max=40), metadata={"description": "编号前缀"})
     person_id = IdField()
+    person = fields.String(validate=validate.Length(min=1, max=50),
+                           metadata={"description": "当事人：姓名（精确）、身份证号或电话（经盲索引精确匹配）"})
     q = fields.String(validate=validate.Length(min=1, max=50), metadata={"description": "中文关键词（标题、内容、编号）"})
 
 

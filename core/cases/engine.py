@@ -25,7 +25,9 @@ from core.models import MemberUnit, OrgUnit, Person, User
 from core.notifications import notify, users_of_unit
 from core.workdays import SHANGHAI
 
-CHANNELS = ("letter", "visit", "call", "online", "hotline", "grid", "higher", "other")
+CHANNEL_TITLES = {"letter": "来信", "visit": "来访", "call": "来电", "online": "网上", "hotline": "热线转办",
+                  "grid": "网格上报", "higher": "上级交办", "other": "其他"}
+CHANNELS = tuple(CHANNEL_TITLES)
 DIVERT, HANDLE, APPROVE = "core.case.divert", "core.case.handle", "core.case.extension.approve"
 
 
@@ -66,7 +68,7 @@ def register(w: Work, ctype: CaseType, data: dict, at: dt.datetime | None = None
     unit_id = data["org_unit_id"]
     if w.user is not None and not covers(s, w.grants, ctype.create_permission, unit_id):
         require(w.grants, ctype.create_permission)
-        raise Invalid("org_unit_id", "out_of_scope", "不能在该单位登记事项（不在您的管辖范围内）")
+        raise NotFound("unit_not_found", "单位不存在或不在您的管辖范围内，不能在该单位登记事项")
     active_unit(s, unit_id, "org_unit_id")
     details = {}
     if ctype.details_schema is not None:

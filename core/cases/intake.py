@@ -57,7 +57,7 @@ def register(w: Work, data: dict) -> Intake:
     s = w.session
     require(w.grants, REGISTER)
     if not covers(s, w.grants, REGISTER, data["org_unit_id"]):
-        raise Invalid("org_unit_id", "out_of_scope", "只能在本单位及下级单位的窗口登记")
+        raise NotFound("unit_not_found", "受理单位不存在或不在您的管辖范围内（只能在本单位及下级单位的窗口登记）")
     engine.active_unit(s, data["org_unit_id"], "org_unit_id")
     arose = data.get("arose_unit_id") or data["org_unit_id"]
     if arose != data["org_unit_id"]:

@@ -36,6 +36,7 @@ class Case(TenantModel):
         Index("ix_case_record_type", "tenant_id", "case_type", "created_at"),
         Index("ix_case_record_handling", "tenant_id", "handling_unit_id"),
         _partial("ix_case_record_open_due", "tenant_id", "due_at", where="closed_at IS NULL"),
+        _partial("ix_case_record_closed", "tenant_id", "closed_at", where="closed_at IS NOT NULL"),
     )
     case_type: Mapped[str] = mapped_column(String(64))
     number: Mapped[str] = mapped_column(String(40))
@@ -131,7 +132,8 @@ class CaseDeadline(TenantModel):
                       Index("ix_case_deadline_case", "tenant_id", "case_id"),
                       # running limits not yet reminded of being overdue: what the sweep reads
                       _partial("ix_case_deadline_sweep", "tenant_id", "due_at",
-                               where="state = 'running' AND reminded < 2"))
+                               where="state = 'running' AND reminded < 2"),
+                      _partial("ix_case_deadline_stopped", "tenant_id", "stopped_at", where="state = 'stopped'"))
     case_id: Mapped[int] = mapped_column(BigInteger)
     task_id: Mapped[int | None] = mapped_column(BigInteger)
     rule: Mapped[str] = mapped_column(String(64))      # the rule's key, or "task" / "manual"
@@ -294,6 +296,16 @@ class CalendarDay(TenantModel):
     day: Mapped[date] = mapped_column(Date)
     is_workday: Mapped[bool] = mapped_column(Boolean)
     note: Mapped[str] = mapped_column(String(100), default="")
+
+
+class CalendarYear(TenantModel):
+    """A year the county has entered itself (holidays and adjusted working days as
+    ``CalendarDay`` rows), for a year the calendar package does not cover yet."""
+
+    __tablename__ = "calendar_year"
+    __table_args__ = (UniqueConstraint("tenant_id", "year"),)
+    year: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(200))  # the notice the days were taken from
 
 
 class Attachment(TenantModel):

@@ -21,7 +21,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.cases.models import CalendarDay, CaseTypeSetting
+from core.cases.models import CalendarDay, CalendarYear, CaseTypeSetting
 from core.cases.types import CaseType, DeadlineRule, check_number_format
 from core.workdays import SHANGHAI, UNITS, CalendarGap, WorkCalendar, deadline
 
@@ -160,4 +160,5 @@ def save(session: Session, ctype: CaseType, raw: dict) -> dict:
 def calendar(session: Session) -> WorkCalendar:
     """The county's calendar: national data with its own overrides on top."""
     rows = session.execute(select(CalendarDay.day, CalendarDay.is_workday)).all()
-    return WorkCalendar(overrides={day: workday for day, workday in rows})
+    years = frozenset(session.scalars(select(CalendarYear.year)))
+    return WorkCalendar(overrides={day: workday for day, workday in rows}, declared_years=years)

@@ -144,4 +144,6 @@ def _template_context() -> dict:
 
 def register_web(app: Flask) -> None:
     app.register_blueprint(bp)
+    from core.web.intake import bp as intake_bp
+    app.register_blueprint(intake_bp)
     app.context_processor(_template_context)

@@ -32,6 +32,16 @@ def upgrade() -> None:
     sa.UniqueConstraint('tenant_id', 'day', name=op.f('uq_calendar_day_tenant_id_day')),
     info={'pingan_class': 'tenant'}
     )
+    op.create_table('calendar_year',
+    sa.Column('tenant_id', sa.BigInteger(), nullable=False),
+    sa.Column('id', sa.BigInteger(), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('source', sa.String(length=200), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenant.id'], name=op.f('fk_calendar_year_tenant_id_tenant')),
+    sa.PrimaryKeyConstraint('tenant_id', 'id', name=op.f('pk_calendar_year')),
+    sa.UniqueConstraint('tenant_id', 'year', name=op.f('uq_calendar_year_tenant_id_year')),
+    info={'pingan_class': 'tenant'}
+    )
     op.create_table('case_counter',
     sa.Column('tenant_id', sa.BigInteger(), nullable=False),
     sa.Column('id', sa.BigInteger(), nullable=False),
@@ -499,4 +509,5 @@ def downgrade() -> None:
     op.drop_table('case_type_setting')
     op.drop_table('case_tally')
     op.drop_table('case_counter')
+    op.drop_table('calendar_year')
     op.drop_table('calendar_day')

@@ -100,3 +100,9 @@ def pingan_indicators():
     from .indicators import greetings_sent
     return [Indicator(key="hello.greetings_sent", title="发送问候数", title_en="Greetings sent", unit="条",
                       compute=greetings_sent)]
+
+
+@hookimpl
+def pingan_document_templates():
+    from .documents import VISIT_NOTICE
+    return [VISIT_NOTICE]

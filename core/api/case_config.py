@@ -1,0 +1,271 @@
+"""/api/case-types and /api/calendar — what each enabled module's cases look like, the
+county's settings per case type, and the county's working-day calendar overrides.
+
+Changing settings or the calendar is county-wide (``core.case.configure`` on the root
+unit); it takes effect for the next act without a restart, and every change is audited
+with its before and after values.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate
+from sqlalchemy import select
+
+from core.authz import require_county_wide
+from core.cases import settings as case_settings
+from core.cases.deadlines import utc
+from core.cases.models import CalendarDay, CalendarYear, CaseTypeSetting
+from core.cases.timeline import request_work
+from core.errors import NotFound, Unprocessable
+from core.request import requires
+from core.workdays import SHANGHAI, UNITS, CalendarGap, deadline
+
+blp = Blueprint("core_case_config", __name__, url_prefix="/api", description="事项类型与工作日历 / Case types and calendar")
+READ, CONFIGURE = "core.case.read", "core.case.configure"
+COUNTY_WIDE = "只有县级管理员可以修改事项设置和工作日历"
+
+
+class StateSchema(Schema):
+    key = fields.String()
+    title = fields.String()
+    title_en = fields.String()
+    closed = fields.Boolean()
+
+
+class TransitionSchema(Schema):
+    name = fields.String()
+    title = fields.String()
+    title_en = fields.String()
+    from_states = fields.List(fields.String())
+    to = fields.String()
+    permission = fields.String()
+
+
+class RuleSchema(Schema):
+    key = fields.String()
+    title = fields.String()
+    amount = fields.Integer()
+    unit = fields.String()
+    start = fields.String()
+    stop = fields.List(fields.String())
+    source = fields.String()
+    statutory = fields.Boolean()
+    pause_states = fields.List(fields.String())
+    max_extensions = fields.Integer()
+    max_extension = fields.Integer()
+
+
+class CaseTypeSchema(Schema):
+    key = fields.String()
+    title = fields.String()
+    title_en = fields.String()
+    plugin = fields.String()
+    number_format = fields.String(metadata={"description": "in force for this county"})
+    initial = fields.String()
+    states = fields.List(fields.Nested(StateSchema))
+    transitions = fields.List(fields.Nested(TransitionSchema))
+    deadlines = fields.List(fields.Nested(RuleSchema), metadata={"description": "with this county's overrides"})
+    ledger_columns = fields.List(fields.String())
+
+
+class SettingsSchema(Schema):
+    settings = fields.Dict(required=True, metadata={"description": "see docs/cases.md, 'County settings'"})
+
+
+class CalendarDaySchema(Schema):
+    day = fields.Date()
+    is_workday = fields.Boolean()
+    note = fields.String()
+
+
+class CalendarDayPutSchema(Schema):
+    is_workday = fields.Boolean(required=True)
+    note = fields.String(load_default="", validate=validate.Length(max=100))
+
+
+class CalendarArgs(Schema):
+    year = fields.Integer(validate=validate.Range(min=2000, max=2100))
+
+
+class DeadlineArgs(Schema):
+    start = fields.DateTime(required=True)
+    amount = fields.Integer(required=True, validate=validate.Range(min=1, max=366))
+    unit = fields.String(required=True, validate=validate.OneOf(UNITS))
+
+
+class DeadlinePreviewSchema(Schema):
+    due_at = fields.DateTime()
+    basis = fields.String()
+
+
+def _type(w, key: str):
+    ctype = w.types.get(key)
+    if ctype is None:
+        raise NotFound()
+    return ctype
+
+
+def present(w, ctype) -> dict:
+    conf = case_settings.for_type(w.session, ctype)
+    return {"key": ctype.key, "title": ctype.title, "title_en": ctype.title_en, "plugin": ctype.plugin,
+            "number_format": conf.number_format, "initial": ctype.initial, "states": ctype.states,
+            "transitions": ctype.transitions, "deadlines": conf.rules, "ledger_columns": list(conf.ledger_columns)}
+
+
+@blp.route("/case-types")
+class CaseTypes(MethodView):
+    @requires(READ)
+    @blp.response(200, CaseTypeSchema(many=True))
+    def get(self):
+        """The case types of the modules this county has enabled, as configured here."""
+        w = request_work()
+        return [present(w, t) for _, t in sorted(w.types.items())]
+
+
+@blp.route("/case-types/<key>/settings")
+class CaseTypeSettings(MethodView):
+    @requires(READ)
+    @blp.response(200, SettingsSchema)
+    def get(self, key):
+        w = request_work()
+        ctype = _type(w, key)
+        raw = w.session.scalar(select(CaseTypeSetting.settings).where(CaseTypeSetting.case_type == ctype.key))
+        return {"settings": raw or {}}
+
+    @requires(CONFIGURE)
+    @blp.arguments(SettingsSchema)
+    @blp.response(200, SettingsSchema)
+    def put(self, data, key):
+        """Replace the county's settings of one case type; invalid → 422 naming the field, nothing saved."""
+        w = request_work()
+        require_county_wide(w.session, w.grants, CONFIGURE, COUNTY_WIDE)
+        ctype = _type(w, key)
+        try:
+            case_settings.save(w.session, ctype, data["settings"])
+        except ValidationError as exc:
+            raise Unprocessable("invalid_settings", "设置有误，未保存", {"json": {"settings": exc.messages}}) from None
+        w.session.commit()
+        return {"settings": data["settings"]}
+
+
+@blp.route("/calendar")
+class Calendar(MethodView):
+    @requires(READ)
+    @blp.arguments(CalendarArgs, location="query")
+    @blp.response(200, CalendarDaySchema(many=True))
+    def get(self, args):
+        """The county's own working-day overrides (on top of the national calendar)."""
+        w = request_work()
+        stmt = select(CalendarDay).order_by(CalendarDay.day)
+        if "year" in args:
+            stmt = stmt.where(CalendarDay.day >= dt.date(args["year"], 1, 1),
+                              CalendarDay.day < dt.date(args["year"] + 1, 1, 1))
+        return w.session.scalars(stmt).all()
+
+
+def _day(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise NotFound() from None
+
+
+@blp.route("/calendar/<day>")
+class CalendarDayItem(MethodView):
+    @requires(CONFIGURE)
+    @blp.arguments(CalendarDayPutSchema)
+    @blp.response(200, CalendarDaySchema)
+    def put(self, data, day):
+        """Make one day a working day or a rest day for this county (e.g. a local holiday)."""
+        w = request_work()
+        require_county_wide(w.session, w.grants, CONFIGURE, COUNTY_WIDE)
+        d = _day(day)
+        row = w.session.scalar(select(CalendarDay).where(CalendarDay.day == d))
+        if row is None:
+            row = CalendarDay(day=d)
+            w.session.add(row)
+        row.is_workday, row.note = data["is_workday"], data["note"]
+        w.session.commit()
+        return row
+
+    @requires(CONFIGURE)
+    @blp.response(204)
+    def delete(self, day):
+        w = request_work()
+        require_county_wide(w.session, w.grants, CONFIGURE, COUNTY_WIDE)
+        row = w.session.scalar(select(CalendarDay).where(CalendarDay.day == _day(day)))
+        if row is None:
+            raise NotFound()
+        w.session.delete(row)
+        w.session.commit()
+
+
+class CalendarYearSchema(Schema):
+    year = fields.Integer()
+    source = fields.String()
+
+
+class CalendarYearPutSchema(Schema):
+    source = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                           metadata={"description": "安排的出处，如国务院办公厅关于该年部分节假日安排的通知"})
+
+
+@blp.route("/calendar/years")
+class CalendarYears(MethodView):
+    @requires(READ)
+    @blp.response(200, CalendarYearSchema(many=True))
+    def get(self):
+        """Years this county entered itself (the calendar package does not cover them yet)."""
+        w = request_work()
+        return w.session.scalars(select(CalendarYear).order_by(CalendarYear.year)).all()
+
+
+@blp.route("/calendar/years/<int:year>")
+class CalendarYearItem(MethodView):
+    @requires(CONFIGURE)
+    @blp.arguments(CalendarYearPutSchema)
+    @blp.response(200, CalendarYearSchema)
+    def put(self, data, year):
+        """Declare that this county's overrides hold the whole year's holidays and adjusted
+        working days; its other days then follow the week (Monday to Friday work)."""
+        w = request_work()
+        require_county_wide(w.session, w.grants, CONFIGURE, COUNTY_WIDE)
+        if not 2000 <= year <= 2100:
+            raise NotFound()
+        row = w.session.scalar(select(CalendarYear).where(CalendarYear.year == year))
+        if row is None:
+            row = CalendarYear(year=year)
+            w.session.add(row)
+        row.source = data["source"]
+        w.session.commit()
+        return row
+
+    @requires(CONFIGURE)
+    @blp.response(204)
+    def delete(self, year):
+        w = request_work()
+        require_county_wide(w.session, w.grants, CONFIGURE, COUNTY_WIDE)
+        row = w.session.scalar(select(CalendarYear).where(CalendarYear.year == year))
+        if row is None:
+            raise NotFound()
+        w.session.delete(row)
+        w.session.commit()
+
+
+@blp.route("/calendar/deadline")
+class CalendarDeadline(MethodView):
+    @requires(READ)
+    @blp.arguments(DeadlineArgs, location="query")
+    @blp.response(200, DeadlinePreviewSchema)
+    def get(self, args):
+        """When a limit started at ``start`` runs out on this county's calendar (a preview)."""
+        w = request_work()
+        start = args["start"] if args["start"].tzinfo else args["start"].replace(tzinfo=SHANGHAI)
+        try:
+            d = deadline(start, args["amount"], args["unit"], case_settings.calendar(w.session))
+        except CalendarGap as exc:
+            raise Unprocessable("calendar_gap", str(exc), {"query": {"start": [str(exc)]}}) from None
+        return {"due_at": utc(d.due_at), "basis": d.rule}

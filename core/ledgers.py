@@ -1,0 +1,929 @@
+"""Ledgers (台账, RPT-3): any case list exported to .xlsx, ledgers imported from .xlsx (issue 3).
+
+**Export.** The rows are exactly the cases of the case list with the same filters
+(``core.cases.queries.filtered``: what the user may read, then the filters), read in keyset
+batches of :data:`BATCH` by id and streamed into an openpyxl *write-only* workbook, so memory
+stays flat however long the list. The columns are the county's uniform ledger format for
+the type (``ledger_columns`` of its case settings, RPT-3); without a type, the base columns.
+Times are Asia/Shanghai. ``year`` limits the ledger to one numbering year (the yearly archive).
+
+**Import.** One case type per file; the headers are the type's import columns
+(:func:`import_columns`, also in the template). Every row is checked first and every error
+is collected as ``{"row": 7, "column": "发生地", "message": "…"}`` (``row`` = the sheet's row
+number); one error and nothing is written. Otherwise all rows are registered through
+``core.cases.engine.register`` in ONE transaction — numbers consecutive, a "registered"
+event each — and if any row still fails there, everything is rolled back and that row named.
+发生地 takes the unit's code (``T01D1V1``), its name path below the county
+(``东湖镇/东湖第一管区/罗塘村``, as the export writes it) or a name unique in the county.
+
+**Jobs.** Both run in the background as a :class:`~core.models.JobRun`, started through the
+transactional outbox in the request's transaction (a rolled-back request starts nothing).
+The job acts as the user who started it (their grants as of now, narrowed to what the
+request held — a token's scopes) and reports progress (``done``/``total``) in short
+transactions of their own, so another request sees the bar move. A finished job is never
+run again. The outbox's job only hands the work to the queue (:func:`run_job` says why).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+import tempfile
+import zipfile
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, BinaryIO
+
+from marshmallow import ValidationError, fields as mfields, validate as mvalidate
+from sqlalchemy import event, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from core import audit, outbox
+from core.authz import Grants, load_grants
+from core.cases import engine, settings as case_settings
+from core.cases.models import Case
+from core.cases.queries import filtered
+from core.cases.timeline import Work
+from core.cases.types import CaseType
+from core.context import Actor, acting_as, current_request_id
+from core.db import bind_tenant, current_tenant_id, utcnow
+from core.errors import PinganError
+from core.models import JobRun, OrgUnit, User
+from core.orgtree import path_ids
+from core.workdays import SHANGHAI
+
+log = logging.getLogger("pingan.ledgers")
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+BATCH = 1000                          # cases per keyset batch (and per progress tick)
+MAX_IMPORT_ROWS = 5000                # data rows per import file
+MAX_IMPORT_BYTES = 10 * 1024 * 1024   # upload size
+MAX_UNZIPPED = 100 * 1024 * 1024      # all parts of the workbook unpacked (zip bombs)
+MAX_ERRORS = 1000                     # row errors kept on the job
+JOB_TIMEOUT = dt.timedelta(hours=1)    # a job running longer is stopped (rq) and recorded failed
+STALLED_AFTER = dt.timedelta(hours=1)  # queued or running this long: lost, shown to operators
+STORAGE_KIND = "ledgers"
+
+BASE_TITLES = {"number": "编号", "title": "标题", "case_type": "事项类型", "state": "状态",
+               "org_unit": "发生地", "handling_unit": "牵头承办单位", "channel": "来源渠道",
+               "created_at": "登记时间", "due_at": "办理时限", "closed_at": "办结时间", "content": "内容"}
+CHANNEL_TITLES = engine.CHANNEL_TITLES
+TIME_COLUMNS = ("created_at", "due_at", "closed_at")
+WIDTHS = {"number": 16, "title": 30, "case_type": 12, "state": 10, "org_unit": 28, "handling_unit": 20,
+          "channel": 10, "created_at": 17, "due_at": 17, "closed_at": 17, "content": 50}
+_ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")  # what an .xlsx cannot hold
+
+
+class JobFailed(Exception):
+    """The job cannot complete for a reason the user can act on (shown as the job's message)."""
+
+    def __init__(self, message: str, errors: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.message, self.errors = message, errors or []
+
+
+class FileRejected(PinganError):
+    status, code, message = 422, "not_xlsx", "请上传 .xlsx 格式的 Excel 文件"
+
+
+class FileTooLarge(PinganError):
+    status, code, message = 413, "file_too_large", "文件过大"
+
+
+# --- starting jobs (in the request's transaction) --------------------------------------------
+
+def start_export(w: Work, filters: dict, year: int | None = None) -> JobRun:
+    """Queue the export of the case list under ``filters`` (CaseListArgs, already loaded)."""
+    ctype = w.types.get(filters["case_type"]) if filters.get("case_type") else None
+    filtered(w, filters)  # refuses an unknown type or unit now (422/404), not later in the job
+    what = ctype.title if ctype else "全部事项"
+    title = f"导出台账：{what}" + (f"（{year} 年度）" if year else "")
+    return _start(w, "ledger_export", title, {"filters": seal(filters), "year": year})
+
+
+def seal(filters: dict) -> str:
+    """The filters, encrypted for the job row: a filter may name a person (keywords, a phone)."""
+    from core.crypto import ring
+
+    def tagged(value):
+        if isinstance(value, dt.datetime):
+            return {"$datetime": value.isoformat()}
+        if isinstance(value, dt.date):
+            return {"$date": value.isoformat()}
+        raise TypeError(f"filter value of type {type(value).__name__}")
+    return ring().encrypt(json.dumps(filters, default=tagged, ensure_ascii=False))
+
+
+def unseal(sealed: str) -> dict:
+    from core.crypto import ring
+
+    def untag(obj: dict):
+        if set(obj) == {"$datetime"}:
+            return dt.datetime.fromisoformat(obj["$datetime"])
+        if set(obj) == {"$date"}:
+            return dt.date.fromisoformat(obj["$date"])
+        return obj
+    return json.loads(ring().decrypt(sealed), object_hook=untag)
+
+
+def start_import(w: Work, ctype: CaseType, upload: BinaryIO, filename: str) -> JobRun:
+    """Store the uploaded workbook (size-limited, sniffed) and queue its import."""
+    from core.storage import StorageError, storage
+    check_xlsx(upload)
+    store = storage()
+    key = store.new_key(current_tenant_id(), STORAGE_KIND)
+    try:
+        store.save(key, upload, max_bytes=MAX_IMPORT_BYTES)
+    except StorageError:
+        store.delete(key)
+        raise FileTooLarge(message=f"文件过大（不能超过 {MAX_IMPORT_BYTES // 1024 // 1024} MB）") from None
+    name = os.path.basename((filename or "").replace("\\", "/"))[:100] or "台账.xlsx"
+    return _start(w, "ledger_import", f"导入台账：{ctype.title}（{name}）",
+                  {"case_type": ctype.key, "source_key": key, "filename": name})
+
+
+def _start(w: Work, kind: str, title: str, params: dict) -> JobRun:
+    params = {**params, "permissions": sorted(w.grants.by_perm), "request_id": current_request_id()}
+    job = JobRun(user_id=w.user_id, kind=kind, title=title[:200], params=params, state="queued",
+                 total=0, done=0, errors=[], created_at=utcnow())
+    w.session.add(job)
+    w.session.flush()
+    outbox.add(w.session, "core.ledgers.run_job", key=f"jobrun:{job.id}", job_run_id=job.id)
+    return job
+
+
+def percent(job: JobRun) -> int:
+    if job.state == "done":
+        return 100
+    return min(99, job.done * 100 // job.total) if job.total else 0
+
+
+# --- running jobs ----------------------------------------------------------------------------
+
+def run_job(session: Session, job_run_id: int) -> None:
+    """The outbox's entry point (``outbox.add(…, "core.ledgers.run_job", …)``): hand the job to
+    the queue once the outbox's transaction commits.
+
+    Why not run it right here: this call holds the outbox's transaction open, and the job
+    must write its progress in transactions of its own. On SQLite (one writer; every
+    transaction takes the write lock as it begins) those would wait for this one forever,
+    and on rq this call runs under rq's default 180 s timeout, which a 5,000-row import
+    can exceed. :func:`execute` runs under :data:`JOB_TIMEOUT` instead.
+    """
+    job = session.scalar(select(JobRun).where(JobRun.id == job_run_id))
+    if job is None or job.state != "queued":
+        return  # running or finished already: a second delivery
+    tenant_id = current_tenant_id()
+    event.listen(session, "after_commit", lambda _s: _hand_off(tenant_id, job_run_id), once=True)
+
+
+def _hand_off(tenant_id: int, job_run_id: int) -> None:
+    from core import jobs
+    q = jobs.queue(jobs.worker_state().config)
+    # no retry: execute records its own failure on the job
+    q.enqueue("core.ledgers.execute", job_timeout=int(JOB_TIMEOUT.total_seconds()), retry=False,
+              tenant_id=tenant_id, job_run_id=job_run_id)
+
+
+@dataclass
+class _Run:
+    """One job's context: the worker's database and plugins, and who the job acts as."""
+
+    tenant_id: int
+    job_id: int
+    kind: str
+    params: dict
+    user: User
+    grants: Grants
+    enabled: dict
+    db: Any
+    host: Any
+    total: int = 0
+    done: int = 0
+
+    def work(self, session: Session) -> Work:
+        return Work(session, self.host, self.enabled, self.grants, self.user)
+
+    def progress(self, done: int, total: int | None = None, message: str | None = None) -> None:
+        """One short transaction: what the progress bar shows."""
+        self.done = done
+        if total is not None:
+            self.total = total
+        values: dict = {"done": done, "total": max(self.total, done)}
+        if message is not None:
+            values["message"] = message
+        with self.db.transaction(self.tenant_id) as s:
+            s.execute(update(JobRun).where(JobRun.id == self.job_id).values(**values))
+
+
+def execute(tenant_id: int, job_run_id: int) -> None:
+    """Run one queued export or import job to its end, as the user who started it.
+
+    Only a ``queued`` job runs (the claim is the row lock and the state change), so a second
+    delivery does nothing. Never raises for the job's own failure: the job records it.
+    """
+    from core.jobs import worker_state
+    state = worker_state()
+    with bind_tenant(tenant_id):
+        with state.db.transaction(tenant_id) as s:
+            job = s.scalar(select(JobRun).where(JobRun.id == job_run_id).with_for_update())
+            if job is None or job.state != "queued":
+                return
+            user = s.scalar(select(User).where(User.id == job.user_id))
+            held = job.params.get("permissions")  # what the starting request held (a token's scopes)
+            grants = load_grants(s, job.user_id).restrict(set(held) if held is not None else None)
+            run = _Run(tenant_id, job.id, job.kind, dict(job.params), user, grants,
+                       state.plugins.enabled(s, tenant_id), state.db, state.plugins)
+            job.state, job.started_at, job.finished_at = "running", utcnow(), None
+            job.done, job.total, job.errors, job.message = 0, 0, [], "排队完成，开始处理"
+            actor = Actor(user.id, f"user:{user.username}")
+            with acting_as(actor, run.params.get("request_id")):
+                audit.record(s, "job_started", "job_run", job.id, {"kind": job.kind, "title": job.title})
+        with acting_as(actor, run.params.get("request_id")):
+            answered = True  # the job has its answer (cases, a file or the user's errors)
+            try:
+                if user.status != "active":
+                    raise JobFailed("发起任务的用户已停用，任务未执行")
+                RUNNERS[run.kind](run)
+            except JobFailed as exc:
+                _finish(run, "failed", exc.message, errors=exc.errors[:MAX_ERRORS])
+            except PinganError as exc:  # e.g. a filter's unit deleted since: the user's to fix
+                _finish(run, "failed", exc.message)
+            except Exception as exc:  # noqa: BLE001 — recorded on the job for the user and the operator
+                log.exception("job %s (%s) of tenant %s failed", run.job_id, run.kind, tenant_id)
+                answered = False
+                _finish(run, "failed", f"任务执行出错（{type(exc).__name__}），请联系管理员并告知任务编号 {run.job_id}")
+            if run.kind == "ledger_import" and answered:
+                _drop_source(run)  # an operator's retry of an unexpected failure still needs the file
+
+
+def _finish(run: _Run, state: str, message: str, session: Session | None = None, **values) -> None:
+    """Mark the job finished (in ``session`` if given: the transaction of its effects)."""
+    def apply(s: Session) -> None:
+        s.execute(update(JobRun).where(JobRun.id == run.job_id).values(
+            state=state, message=message[:2000], finished_at=utcnow(), **values))
+        audit.record(s, "job_finished", "job_run", run.job_id,
+                     {"kind": run.kind, "state": state, "done": values.get("done", run.done),
+                      "message": message[:200]})
+    if session is not None:
+        apply(session)
+    else:
+        with run.db.transaction(run.tenant_id) as s:
+            apply(s)
+
+
+def _drop_source(run: _Run) -> None:
+    """The uploaded file is not kept once the import has its answer: the cases, or the errors."""
+    from core.storage import storage
+    storage().delete(run.params["source_key"])
+
+
+# --- export ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    title: str
+    extra: Any = None  # the type's LedgerColumn, for columns the plugin computes
+
+
+def export_columns(session: Session, ctype: CaseType | None) -> list[Column]:
+    """The county's ledger format for ``ctype`` (its ``ledger_columns``), or the base columns."""
+    if ctype is None:
+        return [Column(k, BASE_TITLES[k]) for k in case_settings.LEDGER_BASE_COLUMNS]
+    extras = {c.key: c for c in ctype.ledger_columns}
+    out = []
+    for key in case_settings.for_type(session, ctype).ledger_columns:
+        if key in BASE_TITLES:
+            out.append(Column(key, BASE_TITLES[key]))
+        elif key in extras:  # a column the plugin no longer declares is left out
+            out.append(Column(key, extras[key].title, extras[key]))
+    return out
+
+
+class UnitNames:
+    """Units' name paths below the county (``东湖镇/东湖第一管区/罗塘村``), loaded per batch."""
+
+    def __init__(self) -> None:
+        self.units: dict[int, tuple[str, str, int | None]] = {}  # id → (name, path, parent)
+
+    def load(self, session: Session, ids: Iterable[int | None]) -> None:
+        missing = {i for i in ids if i is not None and i not in self.units}
+        for _ in range(2):  # the units, then their ancestors
+            if not missing:
+                return
+            rows = session.execute(select(OrgUnit.id, OrgUnit.name, OrgUnit.path, OrgUnit.parent_id)
+                                   .where(OrgUnit.id.in_(missing))).all()
+            for uid, name, path, parent in rows:
+                self.units[uid] = (name, path, parent)
+            missing = {a for _, _, path, _ in rows for a in path_ids(path) if a not in self.units}
+
+    def path_name(self, unit_id: int | None) -> str | None:
+        if unit_id is None or unit_id not in self.units:
+            return None
+        ids = path_ids(self.units[unit_id][1])
+        names = [self.units[i][0] for i in ids[1:] if i in self.units] or [self.units[unit_id][0]]
+        return "/".join(names)
+
+
+def _local(value: dt.datetime | None) -> dt.datetime | None:
+    return value.astimezone(SHANGHAI).replace(tzinfo=None, microsecond=0) if value else None
+
+
+def ledger_rows(session: Session, types: dict[str, CaseType], columns: list[Column], cases: list[Case],
+                names: UnitNames) -> list[list]:
+    """The ledger's rows for one batch of cases (one query per extra column, none per case)."""
+    names.load(session, [c.org_unit_id for c in cases] + [c.handling_unit_id for c in cases])
+    extra = {col.key: col.extra.value(session, cases) for col in columns if col.extra is not None}
+    rows = []
+    for case in cases:
+        ctype = types.get(case.case_type)
+        row = []
+        for col in columns:
+            key = col.key
+            if col.extra is not None:
+                row.append(extra[key].get(case.id))
+            elif key == "case_type":
+                row.append(ctype.title if ctype else case.case_type)
+            elif key == "state":
+                row.append(_state_title(ctype, case.state))
+            elif key == "org_unit":
+                row.append(names.path_name(case.org_unit_id))
+            elif key == "handling_unit":
+                row.append(names.path_name(case.handling_unit_id))
+            elif key == "channel":
+                row.append(CHANNEL_TITLES.get(case.channel or "", case.channel))
+            elif key in TIME_COLUMNS:
+                row.append(_local(getattr(case, key)))
+            else:
+                row.append(getattr(case, key))
+        rows.append(row)
+    return rows
+
+
+def _state_title(ctype: CaseType | None, state: str) -> str:
+    try:
+        return ctype.state(state).title if ctype else state
+    except KeyError:
+        return state
+
+
+def _cells(ws, row: list) -> list:
+    """Cells for the write-only sheet: text stays text (a title "=…" is no formula), times formatted."""
+    from openpyxl.cell import WriteOnlyCell
+    out = []
+    for value in row:
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            value = _local(value)  # a module's column may hold aware times; Excel has no time zones
+        elif value is not None and not isinstance(value, (str, bool, int, float, Decimal, dt.date, dt.time)):
+            value = str(value)
+        if isinstance(value, str):
+            cell = WriteOnlyCell(ws, value=_ILLEGAL.sub("", value)[:32767])
+            cell.data_type = "s"
+            out.append(cell)
+        elif isinstance(value, dt.datetime):
+            cell = WriteOnlyCell(ws, value=value)
+            cell.number_format = "yyyy-mm-dd hh:mm"
+            out.append(cell)
+        else:
+            out.append(value)
+    return out
+
+
+def _header(ws, titles: list[str]) -> list:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    out = []
+    for title in titles:
+        cell = WriteOnlyCell(ws, value=title)
+        cell.font = Font(bold=True)
+        out.append(cell)
+    return out
+
+
+def _export(run: _Run) -> None:
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+    filters, year = unseal(run.params["filters"]), run.params.get("year")
+    base = select(Case).where(Case.year == year) if year else None
+    with run.db.transaction(run.tenant_id) as s:
+        w = run.work(s)
+        ctype = None
+        if filters.get("case_type"):
+            ctype = w.types.get(filters["case_type"])
+            if ctype is None:
+                raise JobFailed("该事项类型的模块已停用，不能导出")
+        types = w.types
+        columns = export_columns(s, ctype)
+        total = s.scalar(select(func.count()).select_from(filtered(w, filters, base).subquery()))
+    run.progress(0, total, "正在导出")
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(title="台账")
+    ws.freeze_panes = "A2"
+    for i, col in enumerate(columns, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = WIDTHS.get(col.key, 14)
+    ws.append(_header(ws, [c.title for c in columns]))
+    names, last_id, done = UnitNames(), 0, 0
+    with tempfile.TemporaryDirectory(prefix="pingan-ledger-") as tmp:
+        while True:
+            with run.db.transaction(run.tenant_id) as s:
+                w = run.work(s)
+                batch = list(s.scalars(filtered(w, filters, base).where(Case.id > last_id)
+                                       .order_by(Case.id).limit(BATCH)))
+                rows = ledger_rows(s, types, columns, batch, names) if batch else []
+            for row in rows:
+                ws.append(_cells(ws, row))
+            if not batch:
+                break
+            last_id, done = batch[-1].id, done + len(batch)
+            run.progress(done)
+            if len(batch) < BATCH:
+                break
+        path = os.path.join(tmp, "ledger.xlsx")
+        wb.save(path)
+        key = _store(run, path)
+    today = utcnow().astimezone(SHANGHAI).strftime("%Y%m%d")
+    name = f"台账-{ctype.title if ctype else '全部事项'}-" + (f"{year}年度-" if year else "") + f"{today}.xlsx"
+    _finish(run, "done", f"已导出 {done} 件", done=done, total=done, result_key=key, result_name=name)
+
+
+def _store(run: _Run, path: str) -> str:
+    from core.storage import storage
+    store = storage()
+    key = store.new_key(run.tenant_id, STORAGE_KIND)
+    with open(path, "rb") as f:
+        store.save(key, f)
+    return key
+
+
+# --- import: columns, the template, reading ------------------------------------------------
+
+@dataclass(frozen=True)
+class ImportColumn:
+    key: str                  # title | org_unit | channel | content | details.<field>
+    title: str
+    required: bool
+    note: str
+    choices: dict[str, str] = field(default_factory=dict)  # accepted text → stored value
+    field: Any = None         # the details schema's field
+
+
+_FLAT = (mfields.String, mfields.Integer, mfields.Float, mfields.Decimal, mfields.Boolean, mfields.Date,
+         mfields.DateTime, mfields.Time)
+
+
+CHANNEL_CHOICES = {**{t: k for k, t in CHANNEL_TITLES.items()}, **{k: k for k in CHANNEL_TITLES}}
+
+
+def import_columns(ctype: CaseType) -> list[ImportColumn]:
+    """The columns of an import file of ``ctype``: the base four, then one per details field."""
+    cols = [ImportColumn("title", "标题", True, "必填，不超过 200 个字"),
+            ImportColumn("org_unit", "发生地", True,
+                         "必填：单位编码（如 T01D1V1）、名称路径（如 东湖镇/东湖第一管区/罗塘村）或本县唯一的单位名称"),
+            ImportColumn("channel", "来源渠道", False, "可选：" + "、".join(CHANNEL_TITLES.values()),
+                         CHANNEL_CHOICES),
+            ImportColumn("content", "内容", False, "可选，不超过 20000 个字")]
+    if ctype.details_schema is None:
+        return cols
+    ledger_titles = {c.key: c.title for c in ctype.ledger_columns}
+    taken = {c.title for c in cols} | set(BASE_TITLES.values())
+    for name, fld in ctype.details_schema().load_fields.items():
+        if not isinstance(fld, _FLAT):
+            if fld.required:
+                raise NotImportable(f"详情字段“{name}”不能用表格填写，该事项类型不支持导入")
+            continue
+        title = ledger_titles.get(name) or fld.metadata.get("title") or fld.metadata.get("description") or name
+        title = str(title)[:40]
+        if title in taken:
+            title = f"{title}（{name}）"
+        taken.add(title)
+        choices = _choices(fld)
+        note = ("必填" if fld.required else "可选") + (("：" + "、".join(dict.fromkeys(choices))) if choices else "")
+        cols.append(ImportColumn(f"details.{fld.data_key or name}", title, fld.required, note, choices, fld))
+    return cols
+
+
+class NotImportable(PinganError):
+    status, code, message = 422, "not_importable", "该事项类型不支持表格导入"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message=message)
+
+
+def _choices(fld) -> dict[str, str]:
+    """Accepted texts of an enumerated field: each value, and its label (``OneOf(labels=…)``,
+    or the ``"home 上门走访 | phone 电话回访"`` description convention of this code base)."""
+    one_of = next((v for v in fld.validators if isinstance(v, mvalidate.OneOf)), None)
+    if one_of is None:
+        return {}
+    values = [str(c) for c in one_of.choices]
+    labels = [str(x) for x in (one_of.labels or [])]
+    if not labels:
+        parts = [p.strip().split(None, 1) for p in str(fld.metadata.get("description", "")).split("|")]
+        found = {p[0]: p[1].strip() for p in parts if len(p) == 2}
+        labels = [found[v] for v in values] if set(values) <= set(found) else []
+    out = dict(zip(labels, values)) if len(labels) == len(values) else {}
+    return {**out, **{v: v for v in values}}
+
+
+def template(ctype: CaseType) -> bytes:
+    """An empty import file: the header row, pick lists for enumerated columns, and a notes sheet."""
+    import io
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+    cols = import_columns(ctype)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "台账"
+    ws.freeze_panes = "A2"
+    for i, col in enumerate(cols, start=1):
+        cell = ws.cell(row=1, column=i, value=col.title)
+        cell.font = Font(bold=True)
+        letter = get_column_letter(i)
+        ws.column_dimensions[letter].width = 30 if col.key in ("org_unit", "title") else 16
+        labels = [t for t, v in col.choices.items() if t != v] or list(col.choices)
+        if labels and len(",".join(labels)) < 250:
+            dv = DataValidation(type="list", formula1='"' + ",".join(labels) + '"', allow_blank=not col.required)
+            dv.add(f"{letter}2:{letter}{MAX_IMPORT_ROWS + 1}")
+            ws.add_data_validation(dv)
+    notes = wb.create_sheet("填写说明")
+    notes.append(["列", "说明"])
+    for col in cols:
+        notes.append([col.title, col.note])
+    notes.append([])
+    notes.append(["", f"事项类型：{ctype.title}。只读取第一个工作表；第一行为列名；每个文件最多 {MAX_IMPORT_ROWS} 行。"])
+    notes.append(["", "任何一行有错误时，整个文件都不会导入，错误会逐行列出。"])
+    notes.column_dimensions["A"].width, notes.column_dimensions["B"].width = 16, 90
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def check_xlsx(stream: BinaryIO) -> None:
+    """Refuse anything but an .xlsx workbook (a zip holding ``xl/workbook.xml``) of sane size."""
+    start = stream.tell()
+    try:
+        if not zipfile.is_zipfile(stream):
+            raise FileRejected()
+        stream.seek(start)
+        with zipfile.ZipFile(stream) as z:
+            infos = z.infolist()
+            if "xl/workbook.xml" not in {i.filename for i in infos}:
+                raise FileRejected()
+            if len(infos) > 10000 or sum(i.file_size for i in infos) > MAX_UNZIPPED:
+                raise FileTooLarge(message="文件解压后过大，请拆分后分批导入")
+    except (zipfile.BadZipFile, OSError, EOFError):
+        raise FileRejected() from None
+    finally:
+        stream.seek(start)
+
+
+def read_sheet(stream: BinaryIO, cols: list[ImportColumn], computed: Iterable[str] = ()
+               ) -> tuple[dict[int, ImportColumn], list[tuple[int, tuple]], list[dict]]:
+    """The header's columns by position, the data rows ``(row number, values)`` and header errors.
+
+    Columns an export has but an import does not take (编号, 状态 … and ``computed``) are
+    ignored, so an exported ledger can be filled in and imported; any other header is an error.
+    """
+    from openpyxl import load_workbook
+    check_xlsx(stream)
+    try:
+        wb = load_workbook(stream, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 — any unreadable workbook is the user's file, not a bug
+        raise JobFailed(f"无法读取该 Excel 文件（{type(exc).__name__}），请用 Excel 或 WPS 另存为 .xlsx 后重试") from None
+    try:
+        ws = wb.worksheets[0]
+        ws.reset_dimensions()  # some writers declare a wrong sheet size; read what is there
+        rows = ws.iter_rows(values_only=True)
+        header = next(rows, None) or ()
+        by_title = {c.title: c for c in cols} | {c.key.removeprefix("details."): c for c in cols}
+        ignored = set(BASE_TITLES.values()) | set(computed)
+        errors, at, seen = [], {}, set()
+        for i, cell in enumerate(header):
+            text = _text(cell)
+            if not text:
+                continue
+            col = by_title.get(text)
+            if col is None:
+                if text not in ignored:
+                    errors.append(_err(1, text, "未知的列（请使用导入模板的列名）"))
+                continue
+            if col.key in seen:
+                errors.append(_err(1, text, "列重复"))
+                continue
+            seen.add(col.key)
+            at[i] = col
+        for col in cols:
+            if col.required and col.key not in seen:
+                errors.append(_err(1, col.title, "缺少必填列"))
+        data = []
+        for number, values in enumerate(rows, start=2):
+            if all(_text(v) == "" for v in values):
+                continue  # blank rows (often left at the end of a sheet)
+            if len(data) == MAX_IMPORT_ROWS:
+                raise JobFailed(f"超过 {MAX_IMPORT_ROWS} 行，请拆分后分批导入",
+                                [_err(number, None, f"超过 {MAX_IMPORT_ROWS} 行，请拆分后分批导入")])
+            data.append((number, values))
+        return at, data, errors
+    finally:
+        wb.close()
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _err(row: int, column: str | None, message: str) -> dict:
+    return {"row": row, "column": column, "message": message}
+
+
+# --- import: checking every row ---------------------------------------------------------------
+
+class UnitIndex:
+    """The county's units in memory for resolving 发生地 (a county has thousands, not millions)."""
+
+    def __init__(self, session: Session) -> None:
+        rows = session.execute(select(OrgUnit.id, OrgUnit.parent_id, OrgUnit.name, OrgUnit.code, OrgUnit.path,
+                                      OrgUnit.status)).all()
+        self.by_code: dict[str, list] = defaultdict(list)
+        self.by_name: dict[str, list] = defaultdict(list)
+        self.children: dict[int | None, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+        for row in rows:
+            if row.code:
+                self.by_code[row.code.upper()].append(row)
+            self.by_name[row.name].append(row)
+            self.children[row.parent_id][row.name].append(row)
+        self.roots = [r for r in rows if r.parent_id is None]
+        self._cache: dict[str, tuple] = {}
+
+    def resolve(self, text: str) -> tuple[Any, str | None]:
+        """(unit, None) or (None, why not)."""
+        if text not in self._cache:
+            self._cache[text] = self._resolve(text)
+        return self._cache[text]
+
+    def _resolve(self, text: str):
+        found = self.by_code.get(text.upper())
+        parts = [p.strip() for p in re.split(r"[/／]", text) if p.strip()]
+        if not found and len(parts) > 1:
+            found = self._walk(parts)
+        if not found and len(parts) == 1:
+            found = self.by_name.get(parts[0])
+        if not found:
+            return None, "找不到该单位（请填写单位编码、名称路径如“东湖镇/东湖第一管区/罗塘村”，或本县唯一的单位名称）"
+        if len(found) > 1:
+            return None, "对应多个单位，请改填单位编码或完整的名称路径"
+        unit = found[0]
+        if unit.status != "active":
+            return None, "该单位已撤销"
+        return unit, None
+
+    def _walk(self, parts: list[str]) -> list:
+        level = [r for r in self.roots]
+        if level and parts[0] in {r.name for r in level}:
+            level, parts = [r for r in level if r.name == parts[0]], parts[1:]
+        else:
+            level = [c for r in level for c in self.children[r.id][parts[0]]] if parts else []
+            parts = parts[1:]
+        for part in parts:
+            level = [c for r in level for c in self.children[r.id][part]]
+        return level
+
+
+_ZH = (("Missing data for required field", "必填"), ("Field may not be null", "必填"), ("Not a valid", "格式不正确"),
+       ("Must be one of", "不是可选的值"), ("Length must be", "长度不符合要求"), ("Shorter than", "长度不符合要求"),
+       ("Longer than", "长度不符合要求"), ("Must be greater", "超出范围"), ("Must be less", "超出范围"),
+       ("Unknown field", "未知的字段"))
+
+
+def _zh(message: str) -> str:
+    return next((zh for en, zh in _ZH if message.startswith(en)), message)
+
+
+def _flatten(messages, prefix: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(messages, dict):
+        for k, v in messages.items():
+            yield from _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(messages, list):
+        for m in messages:
+            yield from _flatten(m, prefix)
+    else:
+        yield prefix, str(messages)
+
+
+def _cell_input(value, fld):
+    """A cell as the details schema expects it (cells hold numbers and times, JSON holds text)."""
+    if isinstance(fld, mfields.String):
+        return _text(value)
+    if isinstance(value, dt.datetime):
+        if isinstance(fld, mfields.Date) and not isinstance(fld, mfields.DateTime):
+            return value.date().isoformat()
+        return (value if value.tzinfo else value.replace(tzinfo=SHANGHAI)).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(fld, mfields.Boolean) and isinstance(value, str):
+        return {"是": True, "否": False}.get(value.strip(), value.strip())
+    return value.strip() if isinstance(value, str) else value
+
+
+def check_rows(at: dict[int, ImportColumn], data: list[tuple[int, tuple]], ctype: CaseType, units: UnitIndex,
+               grants: Grants) -> tuple[list[tuple[int, dict]], list[dict]]:
+    """Every row checked; (row number, data for ``engine.register``) and every error found."""
+    valid, errors = [], []
+    for number, values in data:
+        cells = {col.key: values[i] if i < len(values) else None for i, col in at.items()}
+        row_errors: list[dict] = []
+        out: dict = {"persons": [], "flags": [], "details": {}}
+        title = _text(cells.get("title"))
+        if not title:
+            row_errors.append(_err(number, "标题", "必填"))
+        elif len(title) > 200:
+            row_errors.append(_err(number, "标题", "不能超过 200 个字"))
+        out["title"] = title
+        content = _text(cells.get("content"))
+        if len(content) > 20000:
+            row_errors.append(_err(number, "内容", "不能超过 20000 个字"))
+        out["content"] = content
+        channel = _text(cells.get("channel"))
+        out["channel"] = None
+        if channel:
+            if channel not in CHANNEL_CHOICES:
+                row_errors.append(_err(number, "来源渠道", "应为以下之一：" + "、".join(CHANNEL_TITLES.values())))
+            else:
+                out["channel"] = CHANNEL_CHOICES[channel]
+        place = _text(cells.get("org_unit"))
+        if not place:
+            row_errors.append(_err(number, "发生地", "必填"))
+        else:
+            unit, why = units.resolve(place)
+            if unit is None:
+                row_errors.append(_err(number, "发生地", why))
+            elif not grants.covers(ctype.create_permission, unit.path):
+                row_errors.append(_err(number, "发生地", "不在您的管辖范围内，不能在该单位登记事项"))
+            else:
+                out["org_unit_id"] = unit.id
+        details, by_name = {}, {}
+        for col in at.values():
+            if not col.key.startswith("details."):
+                continue
+            name = col.key.removeprefix("details.")
+            by_name[name] = col.title
+            raw = cells.get(col.key)
+            if _text(raw) == "":
+                continue  # missing: the schema says whether it is required
+            if col.choices:
+                text = _text(raw)
+                if text not in col.choices:
+                    row_errors.append(_err(number, col.title, "应为以下之一：" + "、".join(
+                        [t for t, v in col.choices.items() if t != v] or list(col.choices))))
+                    continue
+                details[name] = col.choices[text]
+            else:
+                details[name] = _cell_input(raw, col.field)
+        out["details"] = details  # register() loads them through the schema again
+        if ctype.details_schema is not None:
+            try:
+                ctype.details_schema().load(details)
+            except ValidationError as exc:
+                done = {e["column"] for e in row_errors}
+                for name, message in _flatten(exc.messages):
+                    column = by_name.get(name.split(".")[0]) or _missing_title(ctype, name)
+                    if column not in done:
+                        row_errors.append(_err(number, column, _zh(message)))
+        if row_errors:
+            errors.extend(row_errors)
+        else:
+            valid.append((number, out))
+    return valid, errors
+
+
+def _missing_title(ctype: CaseType, name: str) -> str:
+    """The column a details error belongs to when the file lacks that column."""
+    for col in import_columns(ctype):
+        if col.key == f"details.{name.split('.')[0]}":
+            return col.title
+    return name
+
+
+def _import(run: _Run) -> None:
+    from core.storage import storage
+    with run.db.transaction(run.tenant_id) as s:
+        ctype = run.work(s).types.get(run.params["case_type"])
+        if ctype is None:
+            raise JobFailed("该事项类型的模块已停用，不能导入")
+        units = UnitIndex(s)
+    cols = import_columns(ctype)
+    try:
+        stream = storage().open(run.params["source_key"])
+    except (FileNotFoundError, OSError):
+        raise JobFailed("导入文件已不存在，请重新上传") from None
+    with stream:
+        try:
+            at, data, errors = read_sheet(stream, cols, [c.title for c in ctype.ledger_columns])
+        except PinganError as exc:  # not a workbook after all, or too large unpacked
+            raise JobFailed(exc.message) from None
+    if errors:
+        raise JobFailed(f"表头有 {len(errors)} 处错误，未导入任何事项", errors)
+    if not data:
+        raise JobFailed("文件中没有数据行", [_err(2, None, "文件中没有数据行")])
+    total = 2 * len(data)  # each row is checked, then registered
+    run.progress(0, total, f"正在校验 {len(data)} 行")
+    valid, errors = [], []
+    for start in range(0, len(data), BATCH):
+        ok, bad = check_rows(at, data[start:start + BATCH], ctype, units, run.grants)
+        valid.extend(ok)
+        errors.extend(bad)
+        run.progress(min(start + BATCH, len(data)))
+    if errors:
+        rows = len({e["row"] for e in errors})
+        raise JobFailed(f"{rows} 行共 {len(errors)} 处错误，未导入任何事项"
+                        + (f"（只列出前 {MAX_ERRORS} 处）" if len(errors) > MAX_ERRORS else ""), errors)
+    _register_all(run, ctype, valid, total)
+
+
+def _register_all(run: _Run, ctype: CaseType, valid: list[tuple[int, dict]], total: int) -> None:
+    """Every row in ONE transaction, with the job's end: all cases or none."""
+    checked = len(valid)
+    run.progress(checked, message=f"正在登记 {checked} 件")
+    failed: dict | None = None
+    try:
+        with run.db.transaction(run.tenant_id) as s:
+            w = run.work(s)
+            live = s.get_bind().dialect.name != "sqlite"  # SQLite: this transaction holds the only write lock
+            numbers = []
+            for i, (number, data) in enumerate(valid, start=1):
+                try:
+                    case = engine.register(w, ctype, data)
+                except PinganError as exc:
+                    failed = _err(number, _error_column(exc, ctype), exc.message)
+                    raise
+                except Exception as exc:
+                    log.exception("import job %s: row %s could not be registered", run.job_id, number)
+                    failed = _err(number, None, f"登记失败（{type(exc).__name__}）")
+                    raise
+                numbers.append(case.number)
+                if live and i % BATCH == 0:
+                    run.progress(checked + i)
+            message = f"已导入 {len(numbers)} 件，编号 {numbers[0]} 至 {numbers[-1]}"
+            _finish(run, "done", message, session=s, done=total, total=total, errors=[])
+    except Exception:
+        if failed is None:
+            raise
+        raise JobFailed(f"第 {failed['row']} 行登记失败，已全部撤销，未导入任何事项", [failed]) from None
+
+
+def _error_column(exc: PinganError, ctype: CaseType) -> str | None:
+    """The column of the field ``register`` refused (its errors are ``{location: {field: …}}``)."""
+    mapping = {"title": "标题", "org_unit_id": "发生地", "channel": "来源渠道", "content": "内容"}
+    for at_fault in (exc.errors or {}).values():
+        for name, detail in (at_fault.items() if isinstance(at_fault, dict) else ()):
+            if name in mapping:
+                return mapping[name]
+            if name == "details" and isinstance(detail, dict) and detail:
+                return _missing_title(ctype, next(iter(detail)))
+    return None
+
+
+RUNNERS = {"ledger_export": _export, "ledger_import": _import}
+
+
+# --- operators ---------------------------------------------------------------------------------
+
+def troubled(session: Session, since: dt.datetime, now: dt.datetime | None = None) -> list[tuple[JobRun, str]]:
+    """Jobs an operator should look at: failed since ``since``, or stalled (queued or running
+    for longer than :data:`STALLED_AFTER` — a worker died, or its queue entry was lost)."""
+    now = now or utcnow()
+    rows = session.scalars(select(JobRun).where(or_(
+        (JobRun.state == "failed") & (JobRun.finished_at >= since),
+        (JobRun.state == "queued") & (JobRun.created_at < now - STALLED_AFTER),
+        (JobRun.state == "running") & (JobRun.started_at < now - STALLED_AFTER))).order_by(JobRun.id.desc()))
+    return [(j, trouble(j, now) or "") for j in rows]
+
+
+def trouble(job: JobRun, now: dt.datetime | None = None) -> str | None:
+    """``failed``, ``stalled`` or None (a job an operator may run again, and why)."""
+    now = now or utcnow()
+    if job.state == "failed":
+        return "failed"
+    since = job.started_at if job.state == "running" else job.created_at if job.state == "queued" else None
+    return "stalled" if since is not None and since < now - STALLED_AFTER else None
+
+
+def requeue(session: Session, job: JobRun) -> str:
+    """Run a failed or stalled job again (the operator fixed the cause). Returns the outbox key."""
+    job.state, job.done, job.total, job.errors, job.message = "queued", 0, 0, [], "管理员已重新排队"
+    job.started_at = job.finished_at = None
+    key = f"jobrun:{job.id}:retry:{utcnow().strftime('%Y%m%d%H%M%S%f')}"
+    outbox.add(session, "core.ledgers.run_job", key=key, job_run_id=job.id)
+    audit.record(session, "job_requeued", "job_run", job.id, {"kind": job.kind})
+    return key

@@ -1,0 +1,113 @@
+"""The one-window form (统一受理): register a matter in the browser, without JavaScript.
+
+The same service as ``POST /api/intake`` (``core.cases.intake.register``): the form only
+turns fields into that call's data and its errors back into messages next to the fields.
+A module's own fields (its ``details_schema``) are generated from the schema, one group
+per case type; only the chosen type's group is read.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from marshmallow import fields as mfields
+from marshmallow import validate as mvalidate
+from sqlalchemy import select
+
+from core.cases import intake
+from core.cases.access import units_in_scope
+from core.cases.engine import CHANNEL_TITLES, CHANNELS
+from core.cases.timeline import request_work
+from core.errors import PinganError
+from core.models import OrgUnit
+from core.request import requires
+
+bp = Blueprint("web_intake", __name__)
+REGISTER = "core.case.register"
+MAX_UNITS = 500
+
+
+def _details_fields(ctype) -> list[dict]:
+    """Form inputs for a case type's own fields: a select for a fixed choice, else text."""
+    if ctype.details_schema is None:
+        return []
+    out = []
+    for name, field in ctype.details_schema().fields.items():
+        choices = next((v.choices for v in field.validators if isinstance(v, mvalidate.OneOf)), None)
+        out.append({"name": name, "label": field.metadata.get("description", name), "required": field.required,
+                    "choices": list(choices) if choices else None,
+                    "integer": isinstance(field, mfields.Integer)})
+    return out
+
+
+def _form_context(w, values: dict, errors: dict, status: int = 200):
+    units = w.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(units_in_scope(w.grants, REGISTER)),
+                                                    OrgUnit.status == "active")
+                              .order_by(OrgUnit.path).limit(MAX_UNITS)).all()
+    types = [t for _, t in sorted(w.types.items()) if w.grants.has(t.create_permission)]
+    return render_template("intake_form.html", units=units, types=types, channels=CHANNEL_TITLES,
+                           details={t.key: _details_fields(t) for t in types}, values=values, errors=errors,
+                           done=None), status
+
+
+def _data(form) -> dict:
+    def unit(name):
+        raw = form.get(name, "").strip()
+        return int(raw) if raw.isdigit() else None
+    data = {"channel": form.get("channel", ""), "org_unit_id": unit("org_unit_id"),
+            "arose_unit_id": unit("arose_unit_id"), "subject": form.get("subject", "").strip(),
+            "content": form.get("content", "").strip(),
+            "first_inquiry": {"outcome": form.get("outcome", "pending"), "note": form.get("note", "").strip() or None,
+                              "referred_to": form.get("referred_to", "").strip() or None}}
+    if form.get("person_name", "").strip():
+        data["persons"] = [{"name": form["person_name"].strip(), "id_number": form.get("person_id_number", "").strip() or None,
+                            "phone": form.get("person_phone", "").strip() or None,
+                            "org_unit_id": data["arose_unit_id"] or data["org_unit_id"]}]
+    case_type = form.get("case_type", "")
+    if case_type:
+        data["case_type"] = case_type
+        prefix = f"details.{case_type}."
+        data["details"] = {k[len(prefix):]: v for k, v in form.items() if k.startswith(prefix) and v != ""}
+    return data
+
+
+def _check(data: dict) -> dict:
+    """What the API's schema would refuse, as field → message (the form posts strings)."""
+    errors = {}
+    if data["channel"] not in CHANNELS:
+        errors["channel"] = "请选择来源渠道"
+    if not data["org_unit_id"]:
+        errors["org_unit_id"] = "请选择受理单位"
+    if not 1 <= len(data["subject"]) <= 200:
+        errors["subject"] = "请填写事由（200 字以内）"
+    if not 1 <= len(data["content"]) <= 20000:
+        errors["content"] = "请填写具体内容"
+    if data["first_inquiry"]["outcome"] not in intake.FIRST_OUTCOMES:
+        errors["outcome"] = "请选择首问处理结果"
+    return errors
+
+
+@bp.route("/intake/new", methods=["GET", "POST"])
+@requires(REGISTER)
+def new():
+    w = request_work()
+    if request.method == "GET":
+        return _form_context(w, {"channel": "visit", "outcome": "pending"}, {})
+    data = _data(request.form)
+    errors = _check(data)
+    if not errors:
+        try:
+            row = intake.register(w, data)
+            w.session.commit()
+        except PinganError as exc:
+            w.session.rollback()
+            for fields_ in (exc.errors or {}).values():
+                for name, messages in (fields_ or {}).items():
+                    errors[str(name).split(".")[-1] if "details" not in str(name) else "details"] = \
+                        "；".join(m if isinstance(m, str) else str(m) for m in messages) \
+                        if isinstance(messages, list) else str(messages)
+            errors.setdefault("_form", exc.message)
+        else:
+            from core.cases.models import Case
+            case = w.session.scalar(select(Case).where(Case.id == row.case_id)) if row.case_id else None
+            return render_template("intake_form.html", done={"intake": row, "case": case}, units=[], types=[],
+                                   channels=CHANNEL_TITLES, details={}, values={}, errors={}), 201
+    return _form_context(w, dict(request.form), errors, 422)

@@ -1,0 +1,264 @@
+"""Issue 3 (Jobs): the deadline sweep, the transactional outbox, reminders exactly once,
+escalation of ignored supervision, and recovery after a Redis flush or a killed worker."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from core import jobs, outbox
+from core.app import pingan
+from core.cases import sweep
+from core.cases.models import CaseEvent, CaseReminder, Supervision
+from core.db import utcnow
+from core.models import Notification, OutboxEntry
+from tests import casework
+from tests.casework import act, enable_hello, register, run_jobs
+from tests.conftest import PG_URL, REDIS_URL, ROOT
+
+LATER = dt.timedelta(days=60)  # far past every limit of a new case
+
+
+@pytest.fixture
+def county(app, fresh_tenant, login):
+    enable_hello(login, fresh_tenant)
+    jobs.bind_state(pingan(app))
+    run_jobs(app)  # nothing of earlier tests left in the queue
+    return fresh_tenant
+
+
+def _sweep(app, tenant, now, stale=outbox.STALE) -> dict:
+    state = pingan(app)
+    with state.db.transaction(tenant.id) as s:
+        return sweep.run(s, state.plugins, now=now, stale=stale)
+
+
+def _count(db, tenant, model, *where) -> int:
+    with db.transaction(tenant.id) as s:
+        return s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def _overdue_effects(db, tenant, case_id) -> tuple[int, int]:
+    events = _count(db, tenant, CaseEvent, CaseEvent.case_id == case_id, CaseEvent.kind == "overdue")
+    notes = _count(db, tenant, Notification, Notification.case_id == case_id, Notification.key.like("reminder:overdue:%"))
+    return events, notes
+
+
+def test_sweep_run_twice_reminds_once(app, county, login, db):
+    """issue 3: the sweep run twice → one reminder per case and threshold; its job acts once."""
+    town = login(county, "donghu.admin")
+    case = register(town, county.unit("T01D1V1"))
+    now = utcnow() + LATER
+    first, second = _sweep(app, county, now), _sweep(app, county, now)
+    assert first["overdue"] == 1 and second["overdue"] == 0
+    run_jobs(app)
+    run_jobs(app)
+    assert _overdue_effects(db, county, case["id"]) == (1, 1)  # one event; one to-do for the village's one user
+    # a second delivery of the same job (rq delivers at least once) changes nothing
+    key = f"remind:overdue:{case['deadlines'][0]['id']}"
+    outbox.run(county.id, key)
+    assert _overdue_effects(db, county, case["id"]) == (1, 1)
+    timeline = [e["kind"] for e in town.get(f"/api/cases/{case['id']}/events").get_json()]
+    assert timeline == ["registered", "overdue"]
+
+
+def test_due_soon_then_overdue_are_two_thresholds(app, county, login, db):
+    """issue 3: 'due soon' (the county's remind_before_hours) and 'overdue' each remind once."""
+    town = login(county, "donghu.admin")
+    case = register(town, county.unit("T01D1V1"))
+    due = dt.datetime.fromisoformat(case["due_at"])
+    assert _sweep(app, county, due - dt.timedelta(hours=2))["due_soon"] == 1
+    assert _sweep(app, county, due - dt.timedelta(hours=1))["due_soon"] == 0
+    assert _sweep(app, county, due + dt.timedelta(minutes=1))["overdue"] == 1
+    run_jobs(app)
+    kinds = [e["kind"] for e in town.get(f"/api/cases/{case['id']}/events").get_json()]
+    assert kinds == ["registered", "reminded", "overdue"]
+
+
+def test_a_job_enqueued_in_a_transaction_that_rolls_back_never_runs(app, county, db):
+    """issue 3: the outbox hands a job to the queue only after its transaction commits."""
+    casework.RAN.clear()
+    with pytest.raises(RuntimeError):
+        with db.transaction(county.id) as s:
+            outbox.add(s, "tests.casework.record_ran", key="rolled-back", marker="no")
+            raise RuntimeError("the act failed")
+    with db.transaction(county.id) as s:
+        outbox.add(s, "tests.casework.record_ran", key="committed", marker="yes")
+    run_jobs(app)
+    assert casework.RAN == [{"marker": "yes"}]
+    assert _count(db, county, OutboxEntry, OutboxEntry.key == "rolled-back") == 0
+    # and the next sweep finds nothing left to dispatch: the committed job is done
+    assert _sweep(app, county, utcnow(), stale=dt.timedelta(0))["redispatched"] == 0
+
+
+def test_lost_queue_is_restored_by_the_next_sweep(app, county, login, db):
+    """issue 3: FLUSHALL on Redis (or a lost in-process queue) → the next sweep re-enqueues
+    what is still pending, and the scheduler claims its slots again."""
+    town = login(county, "donghu.admin")
+    case = register(town, county.unit("T01D1V1"))
+    now = utcnow() + LATER
+    assert _sweep(app, county, now)["overdue"] == 1
+    state = pingan(app)
+    q = jobs.queue(state.config)
+    slot_now = time.time() + 10**7
+    assert jobs.tick(state, slot_now) >= 1
+    if isinstance(q, jobs.InProcessQueue):
+        q._q.queue.clear()          # the process died with its queue
+        q._claimed.clear()
+    else:
+        q.redis.flushall()
+    assert _overdue_effects(db, county, case["id"]) == (0, 0)
+    assert jobs.tick(state, slot_now) >= 1   # slots are claimed anew: scheduled work comes back
+    assert _sweep(app, county, now, stale=dt.timedelta(0))["redispatched"] >= 1
+    run_jobs(app)
+    assert _overdue_effects(db, county, case["id"]) == (1, 1)
+
+
+def test_ignored_supervision_escalates_one_level_at_a_time(app, county, login, db):
+    """issue 3 (Supervision): 督办 unanswered past its limit → the next level up, on the timeline."""
+    admin = login(county, "county.admin")
+    case = register(admin, county.unit("T01D1V1"))
+    town = login(county, "donghu.admin")  # works in 东湖镇 (T01): issues from there
+    r = town.post(f"/api/cases/{case['id']}/supervisions", json={
+        "kind": "supervise", "level": "listed", "instruction": "请三日内答复办理进展",
+        "target_unit_id": county.unit("T01D1V1")})
+    assert r.status_code == 201, r.get_json()
+    sup = r.get_json()["supervisions"][0]
+    assert sup["issuer_unit_id"] == county.unit("T01") and sup["due_at"]
+    with db.transaction(county.id) as s:   # the reply limit passes unanswered
+        s.get(Supervision, (county.id, sup["id"])).due_at = utcnow() - dt.timedelta(minutes=1)
+    assert _sweep(app, county, utcnow())["escalate"] == 1
+    assert _sweep(app, county, utcnow())["escalate"] == 0
+    run_jobs(app)
+    body = admin.get(f"/api/cases/{case['id']}").get_json()
+    escalated = body["supervisions"][0]
+    assert escalated["escalation_level"] == 1 and escalated["escalated_to_unit_id"] == county.unit("C")
+    assert dt.datetime.fromisoformat(escalated["due_at"]) > utcnow()
+    kinds = [e["kind"] for e in admin.get(f"/api/cases/{case['id']}/events").get_json()]
+    assert kinds == ["registered", "supervised", "escalated"]
+    assert any("已升级" in n["title"] for n in admin.get("/api/inbox").get_json()["items"])
+    # the village answers: no more escalation
+    cadre = login(county, "village.cadre")
+    assert cadre.get("/api/inbox/counts").get_json()["todo"] >= 1
+    r = cadre.post(f"/api/cases/{case['id']}/supervisions/{sup['id']}/reply", json={"response": "已入户走访"})
+    assert r.status_code == 200 and r.get_json()["supervisions"][0]["state"] == "answered"
+
+
+def test_extension_needs_approval_and_respects_the_maximum(app, county, login, db):
+    """issue 3 (Deadlines): extensions with approval and a maximum; the due time moves."""
+    admin, town = login(county, "county.admin"), login(county, "donghu.admin")
+    case = register(town, county.unit("T01D1V1"))
+    body = act(town, case["id"], "accept").get_json()
+    handle = next(d for d in body["deadlines"] if d["rule"] == "handle")
+    r = town.post(f"/api/cases/{case['id']}/extensions", json={"deadline_id": handle["id"], "amount": 11, "reason": "需补充调查"})
+    assert r.status_code == 422 and r.get_json()["code"] == "extension_too_long"
+    r = town.post(f"/api/cases/{case['id']}/extensions", json={"deadline_id": handle["id"], "amount": 10, "reason": "需补充调查"})
+    assert r.status_code == 201
+    ext = r.get_json()["extensions"][0]
+    r = town.post(f"/api/cases/{case['id']}/extensions/{ext['id']}/decision", json={"approve": True})
+    assert r.status_code == 403 and r.get_json()["code"] == "self_approval"
+    r = admin.post(f"/api/cases/{case['id']}/extensions/{ext['id']}/decision", json={"approve": True, "note": "同意"})
+    assert r.status_code == 200, r.get_json()
+    extended = next(d for d in r.get_json()["deadlines"] if d["id"] == handle["id"])
+    assert dt.datetime.fromisoformat(extended["due_at"]) >= dt.datetime.fromisoformat(handle["due_at"]) + dt.timedelta(days=10)
+    assert extended["extensions"] == 1 and "延期" in extended["basis"]
+    r = town.post(f"/api/cases/{case['id']}/extensions", json={"deadline_id": handle["id"], "amount": 1, "reason": "再延"})
+    assert r.status_code == 409 and r.get_json()["code"] == "extensions_exhausted"
+    assert "extended" in [e["kind"] for e in town.get(f"/api/cases/{case['id']}/events").get_json()]
+
+
+def test_a_pause_state_stops_the_clock(app, county, login, db):
+    """issue 3 (Deadlines): while the case is in a pause state its limit does not run."""
+    town = login(county, "donghu.admin")
+    case = register(town, county.unit("T01D1V1"))
+    act(town, case["id"], "accept")
+    paused = act(town, case["id"], "suspend", {"note": "等待鉴定结论"}).get_json()
+    handle = next(d for d in paused["deadlines"] if d["rule"] == "handle")
+    assert handle["state"] == "paused" and paused["due_at"] is None
+    assert _sweep(app, county, utcnow() + LATER)["overdue"] == 0  # a paused limit is never overdue
+    resumed = act(town, case["id"], "resume").get_json()
+    again = next(d for d in resumed["deadlines"] if d["rule"] == "handle")
+    assert again["state"] == "running" and again["due_at"] >= handle["due_at"]
+
+
+def test_county_settings_may_tighten_but_not_loosen_a_statutory_limit(app, county, login):
+    """issue 3 (Deadlines, PET-1 pattern): tenant overrides; a statutory limit only tightens."""
+    admin = login(county, "county.admin")
+    url = "/api/case-types/hello.visit/settings"
+    r = admin.put(url, json={"settings": {"deadlines": {"handle": {"amount": 20, "unit": "calendar_days"}}}})
+    assert r.status_code == 422 and "不能宽于法定时限" in str(r.get_json()["errors"])
+    r = admin.put(url, json={"settings": {"deadlines": {"handle": {"amount": 5, "unit": "working_days"}},
+                                          "number_format": "走访〔{year}〕{seq:04d}号"}})
+    assert r.status_code == 200, r.get_json()
+    assert admin.put(url, json={"settings": {"number_format": "{year}"}}).status_code == 422
+    assert admin.get(url).get_json()["settings"]["number_format"] == "走访〔{year}〕{seq:04d}号"
+    town = login(county, "donghu.admin")
+    case = register(town, county.unit("T01D1V1"))
+    assert case["number"].startswith("走访〔") and case["number"].endswith("0001号")
+    body = act(town, case["id"], "accept").get_json()
+    handle = next(d for d in body["deadlines"] if d["rule"] == "handle")
+    assert (handle["amount"], handle["unit"]) == (5, "working_days")
+    assert login(county, "donghu.admin").put(url, json={"settings": {}}).status_code == 403
+
+
+def _kill_with_horse(worker: subprocess.Popen) -> None:
+    """SIGKILL an rq worker and the work horse it forked (rq puts the horse in its own session)."""
+    horses = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True).stdout.split()
+    for pid in [*horses, str(worker.pid)]:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    worker.wait(timeout=30)
+
+
+@pytest.mark.skipif(not (PG_URL and REDIS_URL), reason="a real rq worker needs PostgreSQL and Redis")
+def test_a_worker_killed_mid_job_still_reminds_exactly_once(app, county, login, db, config):
+    """issue 3: kill a real rq worker in the middle of the reminder job → it goes out once."""
+    town = login(county, "donghu.admin")
+    case = register(town, county.unit("T01D1V1"))
+    q = jobs.queue(pingan(app).config)
+    q.redis.flushdb()  # this test's own Redis database: no job of an earlier run ahead of ours
+    assert _sweep(app, county, utcnow() + LATER)["overdue"] == 1
+    # Hold the county's audit-chain head: the job blocks at its first audited write, after it
+    # has claimed the reminder and begun its work, before it can commit.
+    owner = create_engine(PG_URL)
+    blocker = owner.connect()
+    tx = blocker.begin()
+    blocker.execute(text("SELECT 1 FROM audit_head WHERE tenant_id = :t FOR UPDATE"), {"t": county.id})
+    env = {**os.environ, "PINGAN_ENV": "test", "PINGAN_DATABASE_URL": PG_URL, "PINGAN_REDIS_URL": REDIS_URL,
+           "PINGAN_INSTANCE_DIR": str(config.instance_dir)}
+    log = open(config.instance_dir / "killed-worker.log", "wb")
+    worker = subprocess.Popen([sys.executable, "-m", "core.cli", "worker", "--burst"], cwd=ROOT, env=env,
+                              stdout=log, stderr=log, start_new_session=True)
+    try:
+        waiting = 0
+        for _ in range(300):   # until the worker's transaction waits on our lock
+            blocker.execute(text("SELECT pg_stat_clear_snapshot()"))  # activity is snapshotted per transaction
+            waiting = blocker.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query ILIKE '%audit_head%' AND pid <> pg_backend_pid()")).scalar()
+            if waiting:
+                break
+            time.sleep(0.1)
+        assert waiting, "the worker never reached the reminder job"
+        _kill_with_horse(worker)
+    finally:
+        if worker.poll() is None:
+            _kill_with_horse(worker)
+        log.close()
+        tx.rollback()
+        blocker.close()
+        owner.dispose()
+    assert _overdue_effects(db, county, case["id"]) == (0, 0)  # nothing of the killed job committed
+    assert _sweep(app, county, utcnow() + LATER, stale=dt.timedelta(0))["redispatched"] >= 1
+    run_jobs(app)
+    run_jobs(app)
+    assert _overdue_effects(db, county, case["id"]) == (1, 1)
+    assert _count(db, county, CaseReminder, CaseReminder.state == "done") == 1

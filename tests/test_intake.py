@@ -1,0 +1,112 @@
+"""Issue 3 (One window, INT-1 … INT-5): register once, first-inquiry responsibility, sort, report up."""
+from __future__ import annotations
+
+import pytest
+
+from core.demo import fake_id_number
+from tests.casework import enable_hello
+
+
+@pytest.fixture
+def county(app, fresh_tenant, login):
+    enable_hello(login, fresh_tenant)
+    return fresh_tenant
+
+
+def _matter(county, **extra) -> dict:
+    import random
+    return {"channel": "visit", "org_unit_id": county.unit("T01"), "arose_unit_id": county.unit("T01D1V1"),
+            "subject": "邻里宅基地边界纠纷", "content": "两户因宅基地边界发生争执，请求调解",
+            "persons": [{"name": "李四", "id_number": fake_id_number(random.Random(7)), "phone": "13800000001",
+                         "org_unit_id": county.unit("T01D1V1")}], **extra}
+
+
+def test_register_once_and_hand_to_a_case_type_at_once(county, login):
+    """INT-1, INT-2: registered once with channel and person; the first person asked is recorded."""
+    town = login(county, "donghu.admin")
+    r = town.post("/api/intake", json=_matter(county, case_type="hello.visit", details={"visit_kind": "phone"}))
+    assert r.status_code == 201, r.get_json()
+    row = r.get_json()
+    assert row["outcome"] == "case" and row["case_id"] and row["received_by"] and len(row["person_ids"]) == 1
+    case = town.get(f"/api/cases/{row['case_id']}").get_json()
+    assert case["intake_id"] == row["id"] and case["channel"] == "visit"
+    assert case["org_unit_id"] == county.unit("T01D1V1")          # where it arose, not the window
+    assert [p["name"] for p in case["persons"]] == ["李四"]
+    assert case["details"]["visit_kind"] == "phone"
+
+
+def test_pending_matters_wait_for_the_sorting_meeting(county, login):
+    """INT-4: left unsorted, listed for the centre's weekly sorting meeting, then sorted."""
+    town = login(county, "donghu.admin")
+    row = town.post("/api/intake", json=_matter(county)).get_json()
+    assert row["outcome"] == "pending" and row["case_id"] is None
+    pending = [i["id"] for i in town.get("/api/intake?outcome=pending").get_json()["items"]]
+    assert row["id"] in pending
+    r = town.post(f"/api/intake/{row['id']}/sort", json={"case_type": "hello.visit", "details": {"visit_kind": "home"}})
+    assert r.status_code == 200 and r.get_json()["outcome"] == "case"
+    again = town.post(f"/api/intake/{row['id']}/sort", json={"case_type": "hello.visit", "details": {"visit_kind": "home"}})
+    assert again.status_code == 409 and again.get_json()["code"] == "intake_decided"
+
+
+def test_resolved_on_the_spot_or_referred_needs_where(county, login):
+    """INT-2: resolved on the spot, or explained and referred — then where to is required."""
+    town = login(county, "donghu.admin")
+    r = town.post("/api/intake", json=_matter(county, first_inquiry={"outcome": "referred"}))
+    assert r.status_code == 422 and r.get_json()["code"] == "referred_to_required"
+    r = town.post("/api/intake", json=_matter(county, first_inquiry={"outcome": "resolved", "note": "当场解释清楚"}))
+    assert r.status_code == 201 and r.get_json()["outcome"] == "resolved"
+
+
+def test_beyond_remit_is_reported_upward_with_a_record(county, login):
+    """INT-5: a matter beyond the centre's remit is reported upward, with where and why."""
+    town = login(county, "donghu.admin")
+    row = town.post("/api/intake", json=_matter(county)).get_json()
+    r = town.post(f"/api/intake/{row['id']}/close", json={"outcome": "reported_up", "note": "涉及跨县水利工程"})
+    assert r.status_code == 422 and r.get_json()["code"] == "destination_required"
+    r = town.post(f"/api/intake/{row['id']}/close", json={"outcome": "reported_up", "note": "涉及跨县水利工程",
+                                                         "to": "县综治中心"})
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["outcome"] == "reported_up" and body["referred_to"] == "县综治中心"
+
+
+def test_windows_are_scoped(county, login):
+    """A window outside your units is refused; another township's matters are 404 and unlisted."""
+    town = login(county, "donghu.admin")
+    r = town.post("/api/intake", json=_matter(county, org_unit_id=county.unit("T02"), arose_unit_id=county.unit("T02")))
+    assert r.status_code == 404 and r.get_json()["code"] == "unit_not_found"
+    row = town.post("/api/intake", json=_matter(county)).get_json()
+    other = login(county, "qingshan.admin")
+    assert other.get(f"/api/intake/{row['id']}").status_code == 404
+    assert row["id"] not in [i["id"] for i in other.get("/api/intake").get_json()["items"]]
+    assert other.post(f"/api/intake/{row['id']}/sort", json={"case_type": "hello.visit"}).status_code == 404
+
+
+def _form(county, **extra) -> dict:
+    return {"channel": "visit", "org_unit_id": str(county.unit("T01")), "arose_unit_id": str(county.unit("T01D1V1")),
+            "subject": "独居老人请求走访", "content": "村民反映独居老人无人照看", "person_name": "王五",
+            "outcome": "pending", "case_type": "hello.visit", "details.hello.visit.visit_kind": "home", **extra}
+
+
+def test_the_intake_form_registers_a_case_in_the_browser(county, login, db):
+    """INT-1: the one-window form (no JavaScript) makes the same registration as the API."""
+    town = login(county, "donghu.admin")
+    page = town.get("/intake/new")
+    assert page.status_code == 200 and "统一受理登记" in page.get_data(as_text=True)
+    assert "上门走访" in page.get_data(as_text=True) or "home" in page.get_data(as_text=True)
+    r = town.post("/intake/new", data=_form(county))
+    assert r.status_code == 201, r.get_data(as_text=True)[:2000]
+    assert "访〔" in r.get_data(as_text=True)
+    assert any(c["title"] == "独居老人请求走访" for c in town.all_items("/api/cases"))
+
+
+def test_the_intake_form_shows_errors_in_chinese_and_saves_nothing(county, login):
+    """Bad input → the form again, the message next to the field, nothing saved."""
+    town = login(county, "donghu.admin")
+    r = town.post("/intake/new", data=_form(county, subject="", **{"details.hello.visit.visit_kind": "boat"}))
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    assert "请填写事由" in html and 'aria-invalid="true"' in html
+    r = town.post("/intake/new", data=_form(county, **{"details.hello.visit.visit_kind": "boat"}))
+    assert r.status_code == 422 and "事项详情填写有误" in r.get_data(as_text=True)
+    assert town.all_items("/api/cases") == [] and town.get("/api/intake").get_json()["items"] == []
