@@ -213,6 +213,13 @@ class CalendarYearPutSchema(Schema):
                            metadata={"description": "安排的出处，如国务院办公厅关于该年部分节假日安排的通知"})
 
 
+def _year(year: int) -> int:
+    """A year the calendar can hold (2000–2100); any other number is simply not found."""
+    if not 2000 <= year <= 2100:
+        raise NotFound()
+    return year
+
+
 @blp.route("/calendar/years")
 class CalendarYears(MethodView):
     @requires(READ)
@@ -233,9 +240,7 @@ class CalendarYearItem(MethodView):
         working days; its other days then follow the week (Monday to Friday work)."""
         w = request_work()
         require_county_wide(w.session, w.grants, CONFIGURE, COUNTY_WIDE)
-        if not 2000 <= year <= 2100:
-            raise NotFound()
-        row = w.session.scalar(select(CalendarYear).where(CalendarYear.year == year))
+        row = w.session.scalar(select(CalendarYear).where(CalendarYear.year == _year(year)))
         if row is None:
             row = CalendarYear(year=year)
             w.session.add(row)
@@ -248,7 +253,7 @@ class CalendarYearItem(MethodView):
     def delete(self, year):
         w = request_work()
         require_county_wide(w.session, w.grants, CONFIGURE, COUNTY_WIDE)
-        row = w.session.scalar(select(CalendarYear).where(CalendarYear.year == year))
+        row = w.session.scalar(select(CalendarYear).where(CalendarYear.year == _year(year)))
         if row is None:
             raise NotFound()
         w.session.delete(row)

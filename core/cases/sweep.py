@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, select, text, update
 from sqlalchemy.orm import Session
 
 from core import outbox
@@ -30,6 +30,7 @@ from core.db import current_tenant_id, insert_ignore, utcnow
 from core.notifications import notify, users_of_unit
 
 log = logging.getLogger("pingan.sweep")
+SWEEP_PREDICATE = text("case_deadline.state = 'running' AND case_deadline.reminded < 2")  # = ix_case_deadline_sweep
 
 
 def sweep(tenant_id: int) -> None:
@@ -48,10 +49,13 @@ def run(s: Session, host, now: dt.datetime | None = None, stale: dt.timedelta = 
     horizons = {key: dt.timedelta(hours=case_settings.for_type(s, t).remind_before_hours) for key, t in types.items()}
     widest = max(horizons.values(), default=dt.timedelta(0))
     out = {"due_soon": 0, "overdue": 0, "escalate": 0, "redispatched": 0}
+    # The partial indexes' predicates are written as literals, not bind parameters: a prepared
+    # statement's generic plan could not prove them and would scan the table (bench/results/cases.md).
     rows = s.execute(
         select(CaseDeadline.id, CaseDeadline.case_id, CaseDeadline.due_at, CaseDeadline.reminded, Case.case_type)
         .join(Case, and_(Case.tenant_id == CaseDeadline.tenant_id, Case.id == CaseDeadline.case_id))
-        .where(CaseDeadline.state == "running", CaseDeadline.reminded < 2, CaseDeadline.due_at <= now + widest)).all()
+        .where(SWEEP_PREDICATE, CaseDeadline.due_at <= now + widest)).all()
+    reminded_now: dict[int, list[int]] = {1: [], 2: []}
     for deadline_id, case_id, due_at, reminded, case_type in rows:
         if case_type not in types:
             continue  # the type's module is off for this county
@@ -66,10 +70,13 @@ def run(s: Session, host, now: dt.datetime | None = None, stale: dt.timedelta = 
                                             "created_at": now, "enqueued_at": now}, ["key"]):
             outbox.add(s, "core.cases.sweep.remind", key=f"remind:{key}", reminder_key=key, deadline_id=deadline_id)
             out[kind] += 1
-        s.execute(update(CaseDeadline).where(CaseDeadline.id == deadline_id).values(reminded=level))
+        reminded_now[level].append(deadline_id)
+    for level, ids in reminded_now.items():
+        if ids:
+            s.execute(update(CaseDeadline).where(CaseDeadline.id.in_(ids)).values(reminded=level))
     sups = s.execute(select(Supervision.id, Supervision.case_id, Supervision.escalation_level, Case.case_type)
                      .join(Case, and_(Case.tenant_id == Supervision.tenant_id, Case.id == Supervision.case_id))
-                     .where(Supervision.state == "open", Supervision.due_at <= now)).all()
+                     .where(text("case_supervision.state = 'open'"), Supervision.due_at <= now)).all()
     for sup_id, case_id, level, case_type in sups:
         if case_type not in types:
             continue
