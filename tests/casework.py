@@ -1,16 +1,7 @@
-"""Helpers for the case-engine tests: a fresh county with the example plugin's case type on."""
+"""Helpers for the case-engine tests (the ``county`` fixture in conftest turns the example plugin on)."""
 from __future__ import annotations
 
-from tests.conftest import TenantInfo
-
 VISIT = "hello.visit"
-
-
-def enable_hello(login, tenant: TenantInfo, settings: dict | None = None):
-    admin = login(tenant, "county.admin")
-    r = admin.put("/api/modules/hello", json={"enabled": True, **({"settings": settings} if settings else {})})
-    assert r.status_code == 200, r.get_json()
-    return admin
 
 
 def register(client, unit_id: int, title: str = "请求上门走访：独居老人", **extra) -> dict:

@@ -13,17 +13,11 @@ from sqlalchemy import select
 
 from core.cases.attachments import KINDS, clean_filename, ole2_names, sniff
 from core.cases.models import Attachment
-from tests.casework import enable_hello, events, register
+from tests.casework import events, register
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(64))
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48 + b"This program cannot be run in DOS mode."
-
-
-@pytest.fixture
-def county(app, fresh_tenant, login):
-    enable_hello(login, fresh_tenant)
-    return fresh_tenant
 
 
 def upload(client, case_id: int, content: bytes, name: str, content_type: str = "application/octet-stream"):

@@ -19,18 +19,17 @@ from core.cases.models import CaseEvent, CaseReminder, Supervision
 from core.db import utcnow
 from core.models import Notification, OutboxEntry
 from tests import casework
-from tests.casework import act, enable_hello, register, run_jobs
+from tests.casework import act, register, run_jobs
 from tests.conftest import PG_URL, REDIS_URL, ROOT
 
 LATER = dt.timedelta(days=60)  # far past every limit of a new case
 
 
 @pytest.fixture
-def county(app, fresh_tenant, login):
-    enable_hello(login, fresh_tenant)
+def county(app, county):
     jobs.bind_state(pingan(app))
     run_jobs(app)  # nothing of earlier tests left in the queue
-    return fresh_tenant
+    return county
 
 
 def _sweep(app, tenant, now, stale=outbox.STALE) -> dict:

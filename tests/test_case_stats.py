@@ -15,13 +15,7 @@ from core.cases.models import Case, CaseTally
 from core.cases.timeline import Work
 from core.context import Actor, acting_as
 from core.workdays import SHANGHAI
-from tests.casework import VISIT, act, enable_hello, register
-
-
-@pytest.fixture
-def county(app, fresh_tenant, login):
-    enable_hello(login, fresh_tenant)
-    return fresh_tenant
+from tests.casework import VISIT, act, register
 
 
 def stats(client, path: str, **params) -> dict:

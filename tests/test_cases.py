@@ -1,15 +1,7 @@
 """Issue 3: the case engine — registration, workflow, scope, diversion (分/合), timeline."""
 from __future__ import annotations
 
-import pytest
-
-from tests.casework import VISIT, act, enable_hello, events, register
-
-
-@pytest.fixture
-def county(app, fresh_tenant, login):
-    enable_hello(login, fresh_tenant)
-    return fresh_tenant
+from tests.casework import act, events, register
 
 
 def test_register_numbers_per_type_and_year_and_starts_the_acceptance_limit(county, login):

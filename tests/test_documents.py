@@ -16,16 +16,10 @@ from sqlalchemy import select
 from core.audit import AuditEntry
 from core.documents import DocumentError, DocumentTemplate, cn_date, render_pdf
 from core.workdays import SHANGHAI
-from tests.casework import enable_hello, register
+from tests.casework import register
 
 NOTICE = "hello.visit_notice"
 CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"   # Debian's fonts-wqy-microhei, if installed
-
-
-@pytest.fixture
-def county(app, fresh_tenant, login):
-    enable_hello(login, fresh_tenant)
-    return fresh_tenant
 
 
 def pdf_text(data: bytes) -> str:

@@ -1,16 +1,9 @@
 """Issue 3 (One window, INT-1 … INT-5): register once, first-inquiry responsibility, sort, report up."""
 from __future__ import annotations
 
-import pytest
 
 from core.demo import fake_id_number
-from tests.casework import enable_hello
 
-
-@pytest.fixture
-def county(app, fresh_tenant, login):
-    enable_hello(login, fresh_tenant)
-    return fresh_tenant
 
 
 def _matter(county, **extra) -> dict:

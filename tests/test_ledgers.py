@@ -23,18 +23,17 @@ from core.errors import Invalid
 from core.models import JobRun, OutboxEntry, User
 from core.workdays import SHANGHAI
 from tests import casework
-from tests.casework import VISIT, act, enable_hello, events, register, run_jobs
+from tests.casework import VISIT, act, events, register, run_jobs
 from tests.conftest import REDIS_URL
 
 HEADERS = ["标题", "发生地", "来源渠道", "内容", "走访方式"]
 
 
 @pytest.fixture
-def county(app, fresh_tenant, login):
-    enable_hello(login, fresh_tenant)
+def county(app, county):
     jobs.bind_state(pingan(app))
     run_jobs(app)  # nothing of earlier tests left in the queue
-    return fresh_tenant
+    return county
 
 
 def _job(client, job_id: int) -> dict:

@@ -12,14 +12,8 @@ from sqlalchemy import create_engine, select, text
 from core.app import pingan
 from core.cases import search
 from core.demo import fake_id_number
-from tests.casework import enable_hello, register
+from tests.casework import register
 from tests.conftest import PG_URL
-
-
-@pytest.fixture
-def county(app, fresh_tenant, login):
-    enable_hello(login, fresh_tenant)
-    return fresh_tenant
 
 
 def titles(client, query: str) -> list[str]:

@@ -22,8 +22,7 @@ from werkzeug.wsgi import wrap_file
 
 from core.api.common import ErrorSchema, id_path
 from core.cases import attachments
-from core.cases.access import load_case
-from core.cases.timeline import request_work
+from core.cases.access import request_case
 from core.errors import Invalid, NotFound
 from core.request import requires
 from core.storage import storage
@@ -62,10 +61,7 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def _case(case_id: str):
-    w = request_work()
-    case, ctype = load_case(w.session, w.grants, id_path(case_id), w.types)
-    return w, case, ctype
+_case = request_case
 
 
 @blp.route("/<case_id>/attachments")

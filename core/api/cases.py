@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from core.api.common import IdField, ListArgs, case_type_field, id_path, page_of, paginate, sort_field
 from core.cases import engine, supervision
-from core.cases.access import load_case
+from core.cases.access import request_case
 from core.cases.models import Case, CaseDeadline, CaseEvent, CaseExtension, CaseFlag, CasePerson, CaseTask, Supervision
 from core.cases.queries import filtered
 from core.cases.timeline import request_work
@@ -281,10 +281,7 @@ def detail(w, case: Case, ctype) -> dict:
     return out
 
 
-def _case(case_id: str, lock: bool = False):
-    w = request_work()
-    case, ctype = load_case(w.session, w.grants, id_path(case_id), w.types, lock=lock)
-    return w, case, ctype
+_case = request_case
 
 
 def _done(w, case, ctype) -> dict:

@@ -15,10 +15,9 @@ from marshmallow import Schema, fields
 
 from core import audit, documents
 from core.api.attachments import content_disposition
-from core.api.common import id_path
-from core.cases.access import load_case
+from core.cases.access import request_case
 from core.cases.attachments import KINDS, clean_filename
-from core.cases.timeline import Work, request_work
+from core.cases.timeline import Work
 from core.errors import NotFound
 from core.request import current, requires
 
@@ -48,10 +47,7 @@ def usable(w: Work, case_type: str) -> dict[str, documents.DocumentTemplate]:
     return out
 
 
-def _case(case_id: str):
-    w = request_work()
-    case, ctype = load_case(w.session, w.grants, id_path(case_id), w.types)
-    return w, case, ctype
+_case = request_case
 
 
 @blp.route("/<case_id>/documents")

@@ -85,3 +85,13 @@ def require_on(session: Session, grants: Grants, perm: str, case: Case, units: l
 def case_units(case: Case) -> list[int | None]:
     """Where a case-level act may come from: the lead handling unit, then where it arose."""
     return [case.handling_unit_id, case.org_unit_id]
+
+
+def request_case(case_id: str, lock: bool = False):
+    """``(work, case, case_type)`` for a case id from a URL in the current request (404 as
+    :func:`load_case`); ``lock`` for an act that changes the case."""
+    from core.api.common import id_path
+    from core.cases.timeline import request_work
+    w = request_work()
+    case, ctype = load_case(w.session, w.grants, id_path(case_id), w.types, lock=lock)
+    return w, case, ctype

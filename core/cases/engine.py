@@ -231,7 +231,7 @@ def divert(w: Work, case: Case, ctype: CaseType, mode: str, tasks: list[dict], n
     case.handling_unit_id = lead.org_unit_id
     deadlines.refresh(s, case)
     conf = case_settings.for_type(s, ctype)
-    event = record_event(w, case, ctype, conf, "diverted", at=now, note=note, unit_id=lead.org_unit_id,
+    record_event(w, case, ctype, conf, "diverted", at=now, note=note, unit_id=lead.org_unit_id,
                     data={"mode": mode, "tasks": [{"id": t.id, "org_unit_id": t.org_unit_id, "role": t.role,
                                                    "member_unit_id": t.member_unit_id} for t in created]})
     for task in created:
