@@ -117,12 +117,7 @@ _queues: dict[str, InProcessQueue | RedisQueue] = {}
 def queue(config: Config | None = None) -> InProcessQueue | RedisQueue:
     """The queue of this process (one per Redis URL, or the one in-process queue)."""
     if config is None:
-        from flask import has_app_context
-        if has_app_context() or _state is None:
-            from core.app import pingan
-            config = pingan().config
-        else:
-            config = _state.config
+        config = running().config
     key = config.redis_url or "inprocess"
     if key not in _queues:
         _queues[key] = RedisQueue(config.redis_url) if config.redis_url else InProcessQueue()
@@ -147,6 +142,18 @@ _state = None  # the worker's Pingan (config, db, plugins), set by ``serve_jobs`
 def bind_state(state) -> None:
     global _state
     _state = state
+
+
+def running(optional: bool = False):
+    """The Pingan (config, db, plugins) this code runs in: the web app's inside a request or
+    app context, else the worker's bound state; None when ``optional`` and there is neither."""
+    from flask import has_app_context
+    if has_app_context():
+        from core.app import pingan
+        return pingan()
+    if _state is None and not optional:
+        raise RuntimeError("neither an app context nor a bound worker state (core.jobs.bind_state)")
+    return _state
 
 
 def worker_state():

@@ -48,8 +48,9 @@ def users_of_unit(session: Session, unit_id: int) -> list[int]:
 def notify(session: Session, user_ids: Iterable[int], key: str, title: str, body: str = "",
            kind: str = "message", case_id: int | None = None) -> int:
     """Put a message or to-do in each user's inbox once per ``key``; returns how many were new."""
-    from core.jobs import worker_state
-    state = _state_or_none(worker_state)
+    from core.jobs import running
+    state = running(optional=True)
+    plugin_channels = _plugin_channels(session, state)
     new = 0
     for user_id in sorted(set(user_ids)):
         ukey = f"{key}:u{user_id}"[:200]
@@ -59,7 +60,7 @@ def notify(session: Session, user_ids: Iterable[int], key: str, title: str, body
             continue
         new += 1
         note_id = session.scalar(select(Notification.id).where(Notification.key == ukey))
-        for channel in _channels_for(session, state, user_id):
+        for channel in _email_channel(session, state, user_id) + plugin_channels:
             if insert_ignore(session, NotificationDelivery, {"notification_id": note_id, "channel": channel,
                                                              "state": "pending", "attempts": 0},
                              ["notification_id", "channel"]):
@@ -68,28 +69,20 @@ def notify(session: Session, user_ids: Iterable[int], key: str, title: str, body
     return new
 
 
-def _state_or_none(getter):
-    try:
-        return getter()
-    except RuntimeError:
-        from flask import has_app_context
-        if has_app_context():
-            from core.app import pingan
-            return pingan()
-        return None
-
-
-def _channels_for(session: Session, state, user_id: int) -> list[str]:
+def _plugin_channels(session: Session, state) -> list[str]:
+    """Channels of the plugins the county enabled (read once per call of ``notify``)."""
     if state is None:
         return []
-    out = []
-    if state.config.smtp_url and session.scalar(select(User.email).where(User.id == user_id)):
-        out.append("email")
     from core.db import current_tenant_id
     enabled = state.plugins.enabled(session, current_tenant_id())
-    for plugin in enabled:
-        out.extend(c.key for c in state.plugins.plugins[plugin].channels)
-    return out
+    return [c.key for plugin in enabled for c in state.plugins.plugins[plugin].channels]
+
+
+def _email_channel(session: Session, state, user_id: int) -> list[str]:
+    if state is not None and state.config.smtp_url \
+            and session.scalar(select(User.email).where(User.id == user_id)):
+        return ["email"]
+    return []
 
 
 def deliver(session: Session, notification_id: int, channel: str) -> None:

@@ -78,10 +78,6 @@ class LocalStorage:
 def storage(config=None) -> LocalStorage:
     """The storage of this process (from ``PINGAN_STORAGE_DIR``)."""
     if config is None:
-        from core.jobs import worker_state
-        try:
-            config = worker_state().config
-        except RuntimeError:
-            from core.app import pingan
-            config = pingan().config
+        from core.jobs import running
+        config = running().config
     return LocalStorage(config.storage_dir)
