@@ -582,11 +582,12 @@ def patch_cursor_bug() -> None:
 
 
 class _AppPlans:
-    """Switches the app's connections between psycopg's default (server-side prepared statements
-    from the 5th execution of a statement on a connection, so PostgreSQL may pick a generic plan)
-    and ``prepare_threshold = None`` (every execution planned with its values) — the fix tried."""
+    """Switches the app's connections between its own setting, ``prepare_threshold = None``
+    (every execution planned with its values, core/db.py), and psycopg's default, 5 (server-side
+    prepared statements from the 5th execution on a connection, so PostgreSQL may pick a generic
+    plan): the app before that setting, for comparison."""
 
-    threshold: int | None = 5
+    threshold: int | None = None
 
     def install(self, engine) -> None:
         from sqlalchemy import event
@@ -724,12 +725,13 @@ def measure_list(clients, users, tid, cap, rep, n, warmup) -> dict:
         _series(st, f"page{page}.sql", lambda: rep.c.tx(tid, [deep_q]), n, warmup)
         _series(st, f"page{page}.sql.prepared (psycopg default)", lambda: rep.d.tx(tid, [deep_q]), n, warmup)
         _series(st, "page1.sql.all_round_trips", lambda: rep.c.replay(ev), n, warmup)
-        app_plans.threshold = None
+        app_plans.threshold = 5
         try:
-            _series(st, "page1.api, app without prepared statements", lambda: api.get(first), n, warmup)
-            _series(st, f"page{page}.api, app without prepared statements", lambda: api.get(deep), n, warmup)
+            _series(st, "page1.api, app with psycopg's prepared statements (before)", lambda: api.get(first), n, warmup)
+            _series(st, f"page{page}.api, app with psycopg's prepared statements (before)", lambda: api.get(deep), n,
+                    warmup)
         finally:
-            app_plans.threshold = 5
+            app_plans.threshold = None
     return res
 
 
@@ -757,11 +759,12 @@ def measure_stats(clients, users, tid, cap, rep, n, warmup) -> dict:
             res.setdefault("captured", {})[label] = [(e[1], e[2]) for e in ev if e[0] == "exec" and
                                                     ("case_record" in e[1] or "case_tally" in e[1])]
             _series(st, f"api {label}", lambda u=url: api.get(u), n, warmup)
-            app_plans.threshold = None
+            app_plans.threshold = 5
             try:
-                _series(st, f"api {label}, app without prepared statements", lambda u=url: api.get(u), n, warmup)
+                _series(st, f"api {label}, app with psycopg's prepared statements (before)", lambda u=url: api.get(u),
+                        n, warmup)
             finally:
-                app_plans.threshold = 5
+                app_plans.threshold = None
         for label, stmts in res["captured"].items():
             for i, q in enumerate(stmts):
                 res["plans"][f"{label} #{i + 1}"] = (q[0], rep.explain(tid, *q))
@@ -809,12 +812,12 @@ def measure_sweep(state, tid, cap, rep, meta, n) -> dict:
     _series(st, "sweep SELECT (psycopg, as pingan_app)", lambda: rep.c.tx(tid, [sel]), n * 5, 5)
     _series(st, "sweep SELECT, prepared (psycopg default: generic plan from the 6th run)",
             lambda: rep.d.tx(tid, [sel]), 8, 6)
-    app_plans.threshold = None
+    _series(st, "sweep.run() whole pass, rolled back", one_run, 5, 1)
+    app_plans.threshold = 5
     try:
-        _series(st, "sweep.run() whole pass, rolled back", one_run, 5, 1)
+        _series(st, "sweep.run() whole pass, rolled back, psycopg's prepared statements (before)", one_run, 3, 6)
     finally:
-        app_plans.threshold = 5
-    _series(st, "sweep.run() whole pass, rolled back, app default (prepared)", one_run, 3, 6)
+        app_plans.threshold = None
     # every county once: what one 5-minute slot of the scheduler reads
     with psycopg_conn() as conn:
         tenants = [r[0] for r in conn.execute("SELECT id FROM tenant ORDER BY id").fetchall()]
@@ -1086,7 +1089,7 @@ def _report_sweep(a, res) -> None:
 def _sweep_rows(a) -> None:
     a("cases in the database | cases of the county | deadline rows (all) | running & not reminded (all counties) | "
       "rows the SELECT returns | SELECT median (p95), custom plan | SELECT median (p95), prepared → generic plan | "
-      "run() median (p95), no prepared statements | run() median (p95), app default | "
+      "run() median (p95), no prepared statements (the app) | run() median (p95), psycopg's prepared statements | "
       "all 100 counties' SELECTs, one pass | ix_case_deadline_sweep | case_deadline heap")
     a("---|---|---|---|---|---|---|---|---|---|---|---")
     for f in sorted(RESULTS.glob("cases_sweep_*.json"), key=lambda p: int(p.stem.split("_")[-1])):
@@ -1094,7 +1097,8 @@ def _sweep_rows(a) -> None:
         sel = d["stats"]["sweep SELECT (psycopg, as pingan_app)"]
         whole = d["stats"]["sweep.run() whole pass, rolled back"]
         gen = d["stats"].get("sweep SELECT, prepared (psycopg default: generic plan from the 6th run)")
-        dflt = d["stats"].get("sweep.run() whole pass, rolled back, app default (prepared)")
+        dflt = (d["stats"].get("sweep.run() whole pass, rolled back, psycopg's prepared statements (before)")
+                or d["stats"].get("sweep.run() whole pass, rolled back, app default (prepared)"))  # older runs
 
         def mp(x):
             return f"{fmt(x['median_us'])} ({fmt(x['p95_us'])})" if x else "–"

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, false, or_, select
+from sqlalchemy import Select, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from core.errors import Forbidden, NotFound
 from core.models import OrgUnit, RoleAssignment, RolePermission
-from core.orgtree import within
+from core.orgtree import is_root, within
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,10 @@ class Grants:
     def covers(self, perm: str, path: str) -> bool:
         return any(path.startswith(p) for p in self.by_perm.get(perm, ()))
 
+    def county_wide(self, perm: str) -> bool:
+        """Held on the county's root unit: every unit of the county is in scope."""
+        return any(is_root(p) for p in self.by_perm.get(perm, ()))
+
     def restrict(self, allowed: set[str] | None) -> "Grants":
         """The same grants cut down to ``allowed`` permissions (a token's scopes)."""
         if allowed is None:
@@ -173,6 +177,8 @@ def unit_scope(grants: Grants, perm: str):
     paths = grants.paths(perm)
     if not paths:
         return false()
+    if grants.county_wide(perm):
+        return true()  # the query is bound to one county already (RLS and the tenant filter)
     return or_(*(within(p) for p in paths))
 
 
@@ -180,6 +186,8 @@ def scoped(stmt: Select, grants: Grants, perm: str, unit_column) -> Select:
     """Limit any select to rows whose ``unit_column`` lies in the user's subtrees for ``perm``."""
     if unit_column is OrgUnit.id:
         return stmt.where(unit_scope(grants, perm))
+    if grants.county_wide(perm):
+        return stmt.where(unit_column.is_not(None))
     return stmt.where(unit_column.in_(select(OrgUnit.id).where(unit_scope(grants, perm))))
 
 

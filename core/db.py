@@ -306,7 +306,25 @@ def make_engine(url: str, app_role: str | None = None, **kw) -> Engine:
         return engine
 
     kw.setdefault("pool_pre_ping", True)
+    if "+psycopg" in url and "+psycopg2" not in url:
+        # psycopg prepares a statement on the server after 5 runs, and PostgreSQL may then
+        # plan it once for any parameters: for a subtree list (ids of one township's units)
+        # that generic plan took 2 s where a plan for the actual ids takes 2 ms
+        # (bench/results/cases.md). Plan every statement for its parameters.
+        kw.setdefault("connect_args", {}).setdefault("prepare_threshold", None)
     engine = create_engine(url, **kw)
+
+    @event.listens_for(engine, "connect")
+    def _no_jit(dbapi_conn, record):
+        # JIT compiles a plan's expressions once its estimated cost is high. For our short
+        # statements (the sweep's scan of one big table's partial index, a dashboard count)
+        # the compiling took longer than the query: 9.7 ms at 1M cases, 353 ms at 10M,
+        # almost all of it JIT (bench/results/cases.md). Nothing here is analytics-sized.
+        cur = dbapi_conn.cursor()
+        cur.execute("SET jit = off")
+        cur.close()
+        dbapi_conn.commit()
+
     if app_role:
         @event.listens_for(engine, "connect")
         def _set_role(dbapi_conn, record):

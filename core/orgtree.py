@@ -28,9 +28,20 @@ def within(path: str):
     return (OrgUnit.path >= path) & (OrgUnit.path < path[:-1] + "0")
 
 
+def is_root(path: str) -> bool:
+    """The county's root unit (``/<id>/``): its subtree is the whole county, nothing to filter."""
+    return path.count("/") == 2
+
+
 def units_under(path: str):
     """Subquery of the ids of the units at ``path`` and below (for ``X.org_unit_id.in_(…)``)."""
     return select(OrgUnit.id).where(within(path))
+
+
+def subtree_ids(session: Session, path: str) -> list[int]:
+    """The ids of the units at ``path`` and below, read now (see ``core.cases.access.visible``
+    for why a query may want them as a list rather than as :func:`units_under`)."""
+    return list(session.scalars(units_under(path)))
 
 
 def path_ids(path: str) -> list[int]:

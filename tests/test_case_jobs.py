@@ -67,6 +67,17 @@ def test_sweep_run_twice_reminds_once(app, county, login, db):
     assert timeline == ["registered", "overdue"]
 
 
+def test_a_limit_stopped_after_the_sweep_saw_it_is_not_reminded(app, county, login, db):
+    """issue 3: the sweep queued an overdue reminder, then the case moved on before the job
+    ran → no overdue event and no to-do for a limit that no longer runs."""
+    town = login(county, "donghu.admin")
+    case = register(town, county.unit("T01D1V1"))
+    assert _sweep(app, county, utcnow() + LATER)["overdue"] == 1
+    act(town, case["id"], "accept")  # stops the limit the reminder was for
+    run_jobs(app)
+    assert _overdue_effects(db, county, case["id"]) == (0, 0)
+
+
 def test_due_soon_then_overdue_are_two_thresholds(app, county, login, db):
     """issue 3: 'due soon' (the county's remind_before_hours) and 'overdue' each remind once."""
     town = login(county, "donghu.admin")

@@ -70,8 +70,8 @@ def test_example_plugin_is_found_through_its_entry_point(app):
     assert [i.key for i in contrib.indicators] == ["hello.greetings_sent"]
     assert [m.endpoint for m in contrib.menu_items] == ["hello_web.index"]
     assert [w.key for w in contrib.widgets] == ["hello.latest"]
-    assert host.role_templates()["county_admin"].permissions[-3:] == ("hello.greeting.read", "hello.greeting.manage",
-                                                                      "hello.visit.handle")
+    assert {"hello.greeting.read", "hello.greeting.manage", "hello.visit.handle"} <= set(
+        host.role_templates()["county_admin"].permissions)
 
 
 def test_plugin_migration_is_its_own_branch_and_creates_its_tables(app, db):
@@ -84,7 +84,7 @@ def test_plugin_migration_is_its_own_branch_and_creates_its_tables(app, db):
     from core.migrate import alembic_config, heads
 
     host = pingan(app).plugins
-    assert heads(host)["hello"] == ["hello_0002"] and heads(host)["core"] == ["0004_case_search"]
+    assert heads(host)["hello"] == ["hello_0002"] and heads(host)["core"] == ["0005_case_open_due_covering"]
     rev = ScriptDirectory.from_config(alembic_config(host)).get_revision("hello_0001")
     assert rev.branch_labels == {"hello"} and rev.down_revision is None
     assert rev.dependencies == "0001_core"

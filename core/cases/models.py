@@ -35,7 +35,9 @@ class Case(TenantModel):
         Index("ix_case_record_created", "tenant_id", "created_at"),
         Index("ix_case_record_type", "tenant_id", "case_type", "created_at"),
         Index("ix_case_record_handling", "tenant_id", "handling_unit_id"),
-        _partial("ix_case_record_open_due", "tenant_id", "due_at", where="closed_at IS NULL"),
+        # covering on PostgreSQL: the dashboard's overdue / due-soon counts read the index only
+        Index("ix_case_record_open_due", "tenant_id", "due_at", postgresql_include=["case_type", "org_unit_id"],
+              postgresql_where=OPEN, sqlite_where=OPEN),
         _partial("ix_case_record_closed", "tenant_id", "closed_at", where="closed_at IS NOT NULL"),
     )
     case_type: Mapped[str] = mapped_column(String(64))

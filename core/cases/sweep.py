@@ -109,7 +109,8 @@ def remind(s: Session, reminder_key: str, deadline_id: int) -> None:
     w = _work(s)
     d = s.scalar(select(CaseDeadline).where(CaseDeadline.id == deadline_id))
     case = s.scalar(select(Case).where(Case.id == r.case_id))
-    if d is None or case is None or case.case_type not in w.types:
+    if d is None or case is None or case.case_type not in w.types or d.state != "running":
+        # gone, module switched off, or the limit stopped or paused since the sweep saw it
         r.state, r.done_at = "done", utcnow()
         return
     if d.task_id is not None:
