@@ -21,8 +21,11 @@ Groups (see ``docs/plugins.md`` for how they fit together):
 - audit and privacy: ``record``, ``record_read``, ``sensitive_fields``,
   ``normalise_id_number``
 - cases: ``CaseType``, ``State``, ``Transition``, ``DeadlineRule``, ``LedgerColumn`` (declared
-  from ``pingan_case_types``), ``Case`` (the core's table, to join a plugin's own), ``Work``
-  and ``request_work()`` (what acts on cases take); time limits ``WorkCalendar``, ``deadline``
+  from ``pingan_case_types``), ``Case`` (the core's table, to join a plugin's own),
+  ``CasePerson`` and ``Person`` (a case's people; ID number and phone encrypted, matched by
+  their blind indexes), ``add_case_flag``, ``Work`` and ``request_work()`` (what acts on
+  cases take); time limits ``WorkCalendar``, ``deadline``, ``county_calendar(session)`` (the
+  county's working days)
 - notifications and documents: ``notify``, ``users_of_unit``, ``NotificationChannel``,
   ``DocumentTemplate`` and ``render_pdf`` (a template to PDF bytes); background work after
   commit: ``outbox_add``
@@ -34,7 +37,9 @@ from flask_smorest import Blueprint
 from core.api.common import (IdField, IdListArgs, ListArgs, id_path, page_of, paginate, permission_code,
                              sort_field)
 from core.audit import record, record_read
-from core.cases.models import Case
+from core.cases.engine import add_flag as add_case_flag
+from core.cases.models import Case, CasePerson
+from core.cases.settings import calendar as county_calendar
 from core.cases.timeline import Work, request_work
 from core.cases.types import CaseType, DeadlineRule, LedgerColumn, State, Transition
 from core.authz import Permission, get_or_404, may, require, scoped
@@ -43,7 +48,7 @@ from core.db import AwareDateTime, ReferenceModel, TenantModel, bind_tenant, ten
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.hookspecs import hookimpl
 from core.jobs import job_transaction
-from core.models import OrgUnit
+from core.models import OrgUnit, Person
 from core.orgtree import units_under, within
 from core.documents import DocumentTemplate, render_pdf
 from core.notifications import NotificationChannel, notify, users_of_unit
@@ -68,8 +73,8 @@ __all__ = [
     # audit and privacy
     "record", "record_read", "sensitive_fields", "normalise_id_number",
     # cases, time limits, notifications, documents, background work
-    "CaseType", "State", "Transition", "DeadlineRule", "LedgerColumn", "Case", "Work", "request_work",
-    "WorkCalendar", "deadline", "NotificationChannel", "notify", "users_of_unit", "DocumentTemplate",
+    "CaseType", "State", "Transition", "DeadlineRule", "LedgerColumn", "Case", "CasePerson", "Person",
+    "add_case_flag", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "NotificationChannel", "notify", "users_of_unit", "DocumentTemplate",
     "render_pdf",
     "outbox_add",
     # API conventions

@@ -26,6 +26,7 @@ import chinese_calendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 UNITS = ("calendar_days", "working_days", "hours", "minutes")
+DAY_UNITS = ("calendar_days", "working_days")  # an amount of 0 of these: by the end of the same day
 
 
 class CalendarGap(LookupError):
@@ -92,10 +93,12 @@ def deadline(start: dt.datetime, amount: int, unit: str, calendar: WorkCalendar 
         raise ValueError("start must be timezone-aware")
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {UNITS}")
-    if amount < 1:
-        raise ValueError("amount must be at least 1")
+    if amount < (0 if unit in DAY_UNITS else 1):
+        raise ValueError("amount must be at least 1 (0 days: the same day)")
     cal = calendar or WorkCalendar()
     local = start.astimezone(SHANGHAI)
+    if amount == 0:  # "当天完成" (PET-1): the day it starts, whatever kind of day that is
+        return Deadline(_end_of(local.date()), "当日")
     if unit == "hours":
         return Deadline(local + dt.timedelta(hours=amount), f"{amount} 小时，自起算时刻计算")
     if unit == "minutes":

@@ -53,6 +53,8 @@ class RuleSchema(Schema):
     stop = fields.List(fields.String())
     source = fields.String()
     statutory = fields.Boolean()
+    tightens = fields.String(metadata={"description": "a local rule: the statutory rule it may not be looser than"})
+    enabled = fields.Boolean(metadata={"description": "in force for this county"})
     pause_states = fields.List(fields.String())
     max_extensions = fields.Integer()
     max_extension = fields.Integer()
@@ -112,7 +114,7 @@ def present(w, ctype) -> dict:
     conf = case_settings.for_type(w.session, ctype)
     return {"key": ctype.key, "title": ctype.title, "title_en": ctype.title_en, "plugin": ctype.plugin,
             "number_format": conf.number_format, "initial": ctype.initial, "states": ctype.states,
-            "transitions": ctype.transitions, "deadlines": conf.rules, "ledger_columns": list(conf.ledger_columns)}
+            "transitions": ctype.transitions, "deadlines": case_settings.rule_listing(ctype, conf), "ledger_columns": list(conf.ledger_columns)}
 
 
 @blp.route("/case-types")

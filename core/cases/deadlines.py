@@ -52,7 +52,8 @@ def on_event(session: Session, case: Case, settings: TypeSettings, kind: str, at
                 if d.rule == rule.key and d.task_id is None:
                     _stop(d, at)
                     changed.append(d)
-        if rule.start == kind and rule.key not in active_rules:
+        if rule.start == kind and rule.key not in active_rules and (rule.applies is None
+                                                                   or rule.applies(session, case)):
             cal = cal or calendar(session)
             changed.append(start_rule(session, case, rule, at, cal))
     if changed:

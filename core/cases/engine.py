@@ -93,12 +93,19 @@ def register(w: Work, ctype: CaseType, data: dict, at: dt.datetime | None = None
             raise Invalid("persons", "unknown_person", f"人员 {p['person_id']} 不存在或不在您的管辖范围内")
         s.add(CasePerson(case_id=case.id, person_id=person.id, role=p.get("role") or "party"))
     for flag in data.get("flags") or []:
-        s.add(CaseFlag(case_id=case.id, flag=flag))
+        add_flag(s, case, flag)
     _tally(s, case, case.state, 1)
     if ctype.on_register is not None:
         ctype.on_register(s, case, details)
     record_event(w, case, ctype, conf, "registered", at=at, to_state=case.state, unit_id=unit_id)
     return case
+
+
+def add_flag(session: Session, case: Case, flag: str) -> None:
+    """Flag a case (``collective``, ``repeat`` …) as part of an act already on its timeline."""
+    session.flush()
+    if session.scalar(select(CaseFlag.id).where(CaseFlag.case_id == case.id, CaseFlag.flag == flag)) is None:
+        session.add(CaseFlag(case_id=case.id, flag=flag))
 
 
 def record_event(w: Work, case: Case, ctype: CaseType, conf, kind: str, at: dt.datetime | None = None, **kw):
@@ -148,6 +155,8 @@ def transition(w: Work, case: Case, ctype: CaseType, name: str, raw: dict | None
             raise Unprocessable("invalid_input", "请填写完整", {"json": exc.messages}) from None
     elif raw:
         raise Invalid("_body", "unexpected_input", "此操作不需要填写内容")
+    if t.before is not None:
+        t.before(s, case, data)
     old, new = case.state, t.to
     closing, reopening = ctype.state(new).closed, ctype.state(old).closed and not ctype.state(new).closed
     now = utcnow()

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from core.cases.models import CalendarDay, CalendarYear, CaseTypeSetting
 from core.cases.types import CaseType, DeadlineRule, check_number_format
-from core.workdays import SHANGHAI, UNITS, CalendarGap, WorkCalendar, deadline
+from core.workdays import DAY_UNITS, SHANGHAI, UNITS, CalendarGap, WorkCalendar, deadline
 
 LEDGER_BASE_COLUMNS = ("number", "title", "case_type", "state", "org_unit", "handling_unit", "channel",
                        "created_at", "due_at", "closed_at", "content")
@@ -40,13 +40,15 @@ class DeadlineOverrideSchema(Schema):
     class Meta:
         unknown = RAISE
     enabled = fields.Boolean(load_default=True)
-    amount = fields.Integer(validate=validate.Range(min=1, max=3650))
+    amount = fields.Integer(validate=validate.Range(min=0, max=3650))
     unit = fields.String(validate=validate.OneOf(UNITS))
 
     @validates_schema
     def _both(self, data, **kw):
         if data.get("enabled", True) and ("amount" not in data or "unit" not in data):
             raise ValidationError("请同时填写时限数量和单位", "amount")
+        if data.get("amount") == 0 and data.get("unit") not in DAY_UNITS:
+            raise ValidationError("时限为 0 仅用于按日计算的“当日”时限", "amount")
 
 
 class CaseTypeSettingsSchema(Schema):
@@ -88,8 +90,9 @@ def validate(ctype: CaseType, raw: dict | None, calendar: WorkCalendar | None = 
         elif not override["enabled"]:
             if rule.statutory:
                 errors[key] = [f"“{rule.title}”是法定时限（{rule.source}），不能关闭"]
-        elif rule.statutory:
-            problem = loosens(rule, override["amount"], override["unit"], calendar or WorkCalendar())
+        elif rule.statutory or rule.tightens:
+            law = ctype.rule(rule.tightens) if rule.tightens else rule
+            problem = loosens(law, override["amount"], override["unit"], calendar or WorkCalendar())
             if problem:
                 errors[key] = [problem]
     if errors:
@@ -133,12 +136,27 @@ def effective(ctype: CaseType, raw: dict | None) -> TypeSettings:
     for rule in ctype.deadlines:
         override = data["deadlines"].get(rule.key)
         if override is None:
-            rules.append(rule)
+            if rule.enabled:
+                rules.append(rule)
         elif override["enabled"]:
             rules.append(replace(rule, amount=override["amount"], unit=override["unit"]))
     columns = tuple(data["ledger_columns"]) or LEDGER_BASE_COLUMNS + tuple(c.key for c in ctype.ledger_columns)
     return TypeSettings(data.get("number_format") or ctype.number_format, tuple(rules),
                         data["remind_before_hours"], data["supervision_reply"], columns)
+
+
+def rule_listing(ctype: CaseType, conf: TypeSettings) -> list[dict]:
+    """Every declared rule as in force for the county, the ones switched off included."""
+    in_force = {r.key: r for r in conf.rules}
+    out = []
+    for declared in ctype.deadlines:
+        rule = in_force.get(declared.key, declared)
+        out.append({**{f: getattr(rule, f) for f in RULE_FIELDS}, "enabled": declared.key in in_force})
+    return out
+
+
+RULE_FIELDS = ("key", "title", "title_en", "amount", "unit", "start", "stop", "source", "statutory", "tightens",
+               "pause_states", "max_extensions", "max_extension")
 
 
 def for_type(session: Session, ctype: CaseType) -> TypeSettings:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.workdays import UNITS
+from core.workdays import DAY_UNITS, UNITS
 
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 # Timeline kinds the core itself records (transitions add their own names).
@@ -65,6 +65,9 @@ class Transition:
     input: Any = None
     after: Callable[..., None] | None = None
     lead_only: bool = False
+    # (session, case, data) before the state changes: may refuse the act (raise an error)
+    # or store the act's fields that a time limit starting at it reads (``DeadlineRule.applies``)
+    before: Callable[..., None] | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,12 @@ class DeadlineRule:
     limit may only be tightened by a county's override, never loosened. While the case is
     in one of ``pause_states`` the clock stands still (e.g. a hearing, not counted).
     Extensions need approval; ``max_extensions`` of at most ``max_extension`` units each.
+
+    Local rules (PET-1: "a letter is forwarded within 3 days, a visit the same day"):
+    ``applies(session, case) -> bool`` limits a rule to some cases (by channel, by a
+    plugin's own field); ``tightens`` names the statutory rule it may never be looser than
+    (checked when the county sets its amount); ``enabled=False`` leaves it off until a
+    county switches it on with its own amount. An amount of 0 days means "the same day".
     """
 
     key: str
@@ -89,6 +98,9 @@ class DeadlineRule:
     max_extensions: int = 0
     max_extension: int = 0
     title_en: str = ""
+    applies: Callable[..., bool] | None = field(default=None, compare=False)
+    tightens: str = ""
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -159,8 +171,10 @@ class CaseType:
                 raise ValueError(f"{where}: undeclared permission {perm!r}")
         events = set(CORE_EVENTS) | set(names)
         for r in self.deadlines:
-            if r.unit not in UNITS or r.amount < 1:
+            if r.unit not in UNITS or r.amount < (0 if r.unit in DAY_UNITS else 1):
                 raise ValueError(f"{where}: deadline {r.key!r} needs a positive amount in one of {UNITS}")
+            if r.tightens and not (self.rule(r.tightens) and self.rule(r.tightens).statutory and not r.statutory):
+                raise ValueError(f"{where}: deadline {r.key!r} tightens {r.tightens!r}, which is not a statutory rule")
             if r.start not in events or any(e not in events for e in r.stop):
                 raise ValueError(f"{where}: deadline {r.key!r} starts or stops on an unknown event")
             if any(s not in keys for s in r.pause_states):

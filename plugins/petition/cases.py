@@ -1,0 +1,271 @@
+"""The case type ``petition.case`` (信访事项): from registration to 复核.
+
+The statutory flow and time limits of the 《信访工作条例》 (中共中央、国务院, 2022; article
+numbers checked against its text) are declared as statutory rules, which a county may only
+tighten; the local limits of PET-1 are declared switched off, for a county to switch on
+with its own amounts (``[cases."petition.case".deadlines]`` in tenant.toml). Days are
+counted by the core (Civil Code Art. 201, 203, the county's working days).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from marshmallow import Schema, fields, validate
+from sqlalchemy import func, or_, select
+
+from core.sdk import (Case, CasePerson, CaseType, Conflict, DeadlineRule, Forbidden, Invalid, LedgerColumn, Person,
+                      State, Transition, add_case_flag, county_calendar, deadline, record, request_work, utcnow)
+
+from .models import PetitionCase
+from .permissions import HANDLE, OVERRIDE_FINAL, READ, REGISTER, REVIEW
+
+KEY = "petition.case"
+LAW = "《信访工作条例》"
+LOCAL = "本县规定（PET-1）"
+
+# How a petition came in; ``channel`` is the core's coarser channel of the same.
+FORMS = {"letter": ("来信", "letter"), "joint_letter": ("联名信", "letter"), "visit": ("个人来访", "visit"),
+         "collective_visit": ("集体访", "visit"), "call": ("来电", "call"), "online": ("网上信访", "online"),
+         "hotline": ("热线转办", "hotline"), "grid": ("网格上报", "grid"), "higher": ("上级交办", "higher")}
+# Decided on acceptance: which local closing limit applies (PET-1) or the simplified procedure.
+PROCEDURES = {"normal": "一般程序", "clear": "事实清楚", "complex": "情况复杂", "simplified": "简易办理"}
+REQUEST_WINDOW_DAYS = 30  # 复查 / 复核 may be requested within 30 days of the written answer (Art. 35, 36)
+
+
+class Details(Schema):
+    form = fields.String(required=True, validate=validate.OneOf(list(FORMS)),
+                         metadata={"description": "letter 来信 | joint_letter 联名信 | visit 个人来访 | collective_visit "
+                                                  "集体访 | call 来电 | online 网上 | hotline 热线转办 | grid 网格上报 | "
+                                                  "higher 上级交办"})
+    category = fields.String(required=True, validate=validate.Length(min=1, max=32),
+                             metadata={"description": "the county's category key (module settings)"})
+    demands = fields.String(load_default="", validate=validate.Length(max=5000))
+    visitors = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000),
+                              metadata={"description": "people who came (a visit)"})
+    first_inquiry = fields.String(load_default="", validate=validate.Length(max=100),
+                                  metadata={"description": "INT-2: who was asked first (name / post)"})
+    override_reason = fields.String(validate=validate.Length(min=2, max=500),
+                                    metadata={"description": "to accept again the same matter after 复核 "
+                                                             f"(needs {OVERRIDE_FINAL})"})
+
+
+class AcceptInput(Schema):
+    procedure = fields.String(load_default="normal", validate=validate.OneOf(list(PROCEDURES)))
+    note = fields.String(validate=validate.Length(max=1000))
+
+
+class AnswerInput(Schema):
+    outcome = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class ReasonInput(Schema):
+    note = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class NoteInput(Schema):
+    note = fields.String(validate=validate.Length(max=1000))
+
+
+# --- registration: repeats (PET-6), collective visits (PET-8), no second round after 复核 ----
+
+def petition_of(session, case: Case) -> PetitionCase:
+    return session.scalar(select(PetitionCase).where(PetitionCase.case_id == case.id))
+
+
+def on_register(session, case: Case, details: dict) -> None:
+    w = request_work()
+    settings = w.enabled.get("petition") or {}
+    categories = {c["key"] for c in settings.get("categories") or []}
+    if details["category"] not in categories:
+        raise Invalid("details.category", "unknown_category", "没有该信访分类（见本县信访模块设置）")
+    case.channel = FORMS[details["form"]][1]
+    row = PetitionCase(case_id=case.id, form=details["form"], category=details["category"],
+                       demands=details["demands"], visitors=details["visitors"],
+                       first_inquiry=details["first_inquiry"], repeat_count=0, outcome="")
+    session.add(row)
+    earlier = earlier_petitions(session, case, details["category"])
+    final = [c for c in earlier if c.state == "rechecked"]
+    if final:
+        reason = details.get("override_reason")
+        if not reason:
+            raise Conflict("final_after_recheck",
+                           f"同一信访人就同一事项已经复核（{final[0].number}），依据{LAW}第三十六条不再受理；"
+                           "确需受理的，须由有权限的人员说明理由")
+        if not w.grants.has(OVERRIDE_FINAL):
+            raise Forbidden("forbidden", f"复核终结后再次受理需要权限：{OVERRIDE_FINAL}")
+        row.override_reason = reason
+        record(session, "petition.final_override", "case", case.id,
+               {"after": final[0].number, "reason": reason})
+        add_case_flag(session, case, "after_recheck")
+    window_start = (case.created_at or utcnow()) - dt.timedelta(days=int(settings.get("repeat_window_days", 365)))
+    recent = [c for c in earlier if c.created_at >= window_start]
+    if recent:
+        row.repeat_of_id, row.repeat_count = recent[0].id, len(recent)
+        add_case_flag(session, case, "repeat")
+    if details["form"] == "collective_visit" or details["visitors"] >= int(settings.get("collective_threshold", 5)):
+        add_case_flag(session, case, "collective")
+
+
+def earlier_petitions(session, case: Case, category: str) -> list[Case]:
+    """Earlier petitions in ``category`` by any of this case's petitioners, newest first.
+
+    A petitioner matches by the same person record, the same ID number, or the same name
+    and phone (blind indexes: the numbers themselves stay encrypted).
+    """
+    session.flush()
+    mine = select(CasePerson.person_id).where(CasePerson.case_id == case.id)
+    people = list(session.execute(select(Person.id, Person.name, Person.id_number_bidx, Person.phone_bidx)
+                                  .where(Person.id.in_(mine))))
+    if not people:
+        return []
+    same = [Person.id.in_([p.id for p in people])]
+    same += [Person.id_number_bidx == p.id_number_bidx for p in people if p.id_number_bidx]
+    same += [(Person.name == p.name) & (Person.phone_bidx == p.phone_bidx) for p in people if p.phone_bidx]
+    matching = select(Person.id).where(or_(*same))
+    earlier = (select(Case)
+               .join(PetitionCase, PetitionCase.case_id == Case.id)
+               .where(Case.case_type == KEY, Case.id != case.id, PetitionCase.category == category,
+                      Case.id.in_(select(CasePerson.case_id).where(CasePerson.person_id.in_(matching))))
+               .order_by(Case.created_at.desc(), Case.id.desc()))
+    return list(session.scalars(earlier))
+
+
+# --- acts ------------------------------------------------------------------------------------
+
+def before_accept(session, case: Case, data: dict) -> None:
+    petition_of(session, case).procedure = data["procedure"]
+
+
+def after_reply(session, case: Case, data: dict) -> None:
+    row = petition_of(session, case)
+    row.replied_at, row.outcome = utcnow(), data["outcome"]
+
+
+def after_review(session, case: Case, data: dict) -> None:
+    row = petition_of(session, case)
+    row.reviewed_at, row.outcome = utcnow(), data["outcome"]
+
+
+def after_recheck(session, case: Case, data: dict) -> None:
+    petition_of(session, case).outcome = data["outcome"]
+
+
+def _within_window(session, since: dt.datetime | None, what: str) -> None:
+    """复查 / 复核 may be requested within 30 days of the written answer (Art. 35, 36)."""
+    if since is None:
+        return
+    due = deadline(since, REQUEST_WINDOW_DAYS, "calendar_days", county_calendar(session)).due_at
+    if utcnow() > due:
+        raise Conflict("request_too_late", f"已超过请求{what}的期限（收到书面答复之日起{REQUEST_WINDOW_DAYS}日内，"
+                                           f"{LAW}第三十五、三十六条），截止 {due:%Y-%m-%d %H:%M}")
+
+
+def before_review_request(session, case: Case, data: dict) -> None:
+    _within_window(session, petition_of(session, case).replied_at, "复查")
+
+
+def before_recheck_request(session, case: Case, data: dict) -> None:
+    _within_window(session, petition_of(session, case).reviewed_at, "复核")
+
+
+# --- ledger -------------------------------------------------------------------------------------
+
+def _column(attr: str, names: dict | None = None):
+    def value(session, cases) -> dict:
+        rows = session.execute(select(PetitionCase.case_id, getattr(PetitionCase, attr))
+                               .where(PetitionCase.case_id.in_([c.id for c in cases])))
+        return {cid: (names.get(v, v) if names else v) for cid, v in rows}
+    return value
+
+
+def details(session, case: Case) -> dict:
+    row = petition_of(session, case)
+    if row is None:
+        return {}
+    repeat_of = session.scalar(select(Case.number).where(Case.id == row.repeat_of_id)) if row.repeat_of_id else None
+    return {"form": row.form, "form_title": FORMS[row.form][0], "category": row.category, "demands": row.demands,
+            "visitors": row.visitors, "procedure": row.procedure, "first_inquiry": row.first_inquiry,
+            "repeat_of_id": row.repeat_of_id, "repeat_of_number": repeat_of, "repeat_count": row.repeat_count,
+            "override_reason": row.override_reason, "replied_at": row.replied_at, "reviewed_at": row.reviewed_at,
+            "outcome": row.outcome}
+
+
+def _form_is(*forms: str):
+    def applies(session, case: Case) -> bool:
+        row = petition_of(session, case)
+        return row is not None and row.form in forms
+    return applies
+
+
+def _procedure_is(procedure: str):
+    def applies(session, case: Case) -> bool:
+        row = petition_of(session, case)
+        return row is not None and row.procedure == procedure
+    return applies
+
+
+STOP_FORWARD = ("diverted", "accept", "not_accept")
+
+PETITION = CaseType(
+    key=KEY, title="信访事项", title_en="Petition",
+    number_format="信〔{year}〕{seq:05d}",
+    states=(State("registered", "已登记", "Registered"),
+            State("accepted", "办理中", "In hand"),
+            State("not_accepted", "不予受理", "Not accepted", closed=True),
+            State("replied", "已答复", "Answered", closed=True),
+            State("review", "复查中", "Under review"),
+            State("reviewed", "已复查", "Reviewed", closed=True),
+            State("recheck", "复核中", "Under re-examination"),
+            State("hearing", "听证中", "Hearing"),
+            State("rechecked", "已复核（终结）", "Re-examined (final)", closed=True)),
+    initial="registered",
+    transitions=(
+        Transition("accept", "受理", ("registered",), "accepted", HANDLE, "Accept", input=AcceptInput,
+                   before=before_accept),
+        Transition("not_accept", "不予受理", ("registered",), "not_accepted", HANDLE, "Do not accept",
+                   input=ReasonInput),
+        Transition("reply", "出具处理意见", ("accepted",), "replied", HANDLE, "Answer in writing", input=AnswerInput,
+                   after=after_reply),
+        Transition("request_review", "请求复查", ("replied",), "review", REGISTER, "Review requested",
+                   input=NoteInput, before=before_review_request),
+        Transition("decide_review", "出具复查意见", ("review",), "reviewed", REVIEW, "Review opinion",
+                   input=AnswerInput, after=after_review),
+        Transition("request_recheck", "请求复核", ("reviewed",), "recheck", REGISTER, "Re-examination requested",
+                   input=NoteInput, before=before_recheck_request),
+        Transition("start_hearing", "举行听证", ("recheck",), "hearing", REVIEW, "Hold a hearing", input=NoteInput),
+        Transition("end_hearing", "听证结束", ("hearing",), "recheck", REVIEW, "Hearing over", input=NoteInput),
+        Transition("decide_recheck", "出具复核意见", ("recheck",), "rechecked", REVIEW, "Re-examination opinion",
+                   input=AnswerInput, after=after_recheck),
+    ),
+    deadlines=(
+        DeadlineRule("forward", "登记转送、交办", 15, "calendar_days", start="registered", stop=STOP_FORWARD,
+                     source=f"{LAW}第二十二条", statutory=True),
+        DeadlineRule("notify", "书面告知接收情况", 15, "calendar_days", start="diverted",
+                     stop=("accept", "not_accept"), source=f"{LAW}第二十三条", statutory=True),
+        DeadlineRule("handle", "办理期限", 60, "calendar_days", start="accept", stop=("reply",),
+                     source=f"{LAW}第三十四条", statutory=True, max_extensions=1, max_extension=30),
+        DeadlineRule("review", "复查期限", 30, "calendar_days", start="request_review", stop=("decide_review",),
+                     source=f"{LAW}第三十五条", statutory=True),
+        DeadlineRule("recheck", "复核期限", 30, "calendar_days", start="request_recheck", stop=("decide_recheck",),
+                     source=f"{LAW}第三十六条（听证时间不计入）", statutory=True, pause_states=("hearing",)),
+        # PET-1, off until a county sets its own amounts; never looser than the statutory rule
+        DeadlineRule("forward_letter", "来信转办、交办（本县）", 15, "calendar_days", start="registered",
+                     stop=STOP_FORWARD, source=LOCAL, tightens="forward", enabled=False,
+                     applies=_form_is("letter")),
+        DeadlineRule("forward_visit", "联名信、来访转办、交办（本县）", 15, "calendar_days", start="registered",
+                     stop=STOP_FORWARD, source=LOCAL, tightens="forward", enabled=False,
+                     applies=_form_is("joint_letter", "visit", "collective_visit")),
+        DeadlineRule("close_clear", "事实清楚的办结期限（本县）", 60, "calendar_days", start="accept", stop=("reply",),
+                     source=LOCAL, tightens="handle", enabled=False, applies=_procedure_is("clear")),
+        DeadlineRule("close_complex", "情况复杂的办结期限（本县）", 60, "calendar_days", start="accept",
+                     stop=("reply",), source=LOCAL, tightens="handle", enabled=False,
+                     applies=_procedure_is("complex")),
+        DeadlineRule("close_simplified", "简易办理期限（本县）", 60, "calendar_days", start="accept", stop=("reply",),
+                     source="本县简易办理规定", tightens="handle", enabled=False, applies=_procedure_is("simplified")),
+    ),
+    read_permission=READ, create_permission=REGISTER,
+    details_schema=Details, on_register=on_register, details=details,
+    ledger_columns=(LedgerColumn("form", "信访形式", _column("form", {k: v[0] for k, v in FORMS.items()}), "Form"),
+                    LedgerColumn("category", "分类", _column("category"), "Category"),
+                    LedgerColumn("repeat_count", "重复次数", _column("repeat_count"), "Repeats")),
+)

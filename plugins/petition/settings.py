@@ -1,0 +1,46 @@
+"""Per-county settings of the petition module (``[plugins.petition.settings]`` in tenant.toml,
+or ``PUT /api/modules/petition``). Time limits are the case type's settings
+(``[cases."petition.case"]``, docs/cases.md): statutory ones may only be tightened, local
+ones (PET-1) are switched on with the county's own amounts.
+"""
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+
+KEY = validate.Regexp(r"^[a-z][a-z0-9_]{0,31}$", error="分类代码须为小写字母、数字和下划线")
+
+# A starting taxonomy; each county replaces it with its own (``categories``).
+DEFAULT_CATEGORIES = [
+    {"key": "land", "title": "土地"}, {"key": "labour", "title": "劳动"},
+    {"key": "social_security", "title": "社会保障"}, {"key": "environment", "title": "环境"},
+    {"key": "housing", "title": "住房"}, {"key": "other", "title": "其他"},
+]
+
+
+class Category(Schema):
+    class Meta:
+        unknown = RAISE
+    key = fields.String(required=True, validate=KEY)
+    title = fields.String(required=True, validate=validate.Length(min=1, max=40))
+
+
+class PetitionSettings(Schema):
+    class Meta:
+        unknown = RAISE
+
+    collective_threshold = fields.Integer(
+        load_default=5, validate=validate.Range(min=2, max=1000),
+        metadata={"title": "集体访人数", "description": "来访人数达到此数即标记为集体访（PET-8）"})
+    categories = fields.List(
+        fields.Nested(Category), load_default=lambda: [dict(c) for c in DEFAULT_CATEGORIES],
+        validate=validate.Length(min=1, max=200),
+        metadata={"title": "信访分类", "description": "本县的信访事项分类"})
+    repeat_window_days = fields.Integer(
+        load_default=365, validate=validate.Range(min=1, max=3650),
+        metadata={"title": "重复信访识别期限（日）", "description": "同一信访人、同一分类在此期限内再次信访视为重信重访（PET-6）"})
+
+    @validates("categories")
+    def _unique(self, value, **kw):
+        keys = [c["key"] for c in value]
+        if len(set(keys)) != len(keys):
+            raise ValidationError("分类代码不能重复")
