@@ -55,7 +55,7 @@ def person(client, county, name="李四", idn="11010519800101001", phone="138001
 
 
 def petition(client, county, persons=(), form="letter", category="land", expect=201, **details):
-    body = {"case_type": KEY, "title": "反映土地承包纠纷", "org_unit_id": county.unit("T01D1V1"),
+    body = {"case_type": KEY, "title": "反映承包地被邻居占用", "org_unit_id": county.unit("T01D1V1"),
             "content": "邻居占用承包地", "persons": [{"person_id": p, "role": "petitioner"} for p in persons],
             "details": {"form": form, "category": category, **details}}
     r = client.post("/api/cases", json=body)
