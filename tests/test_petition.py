@@ -8,7 +8,6 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
-from core.app import pingan
 from core.audit import AuditEntry
 from core.models import Role, RoleAssignment, RolePermission, User
 from core.workdays import SHANGHAI, WorkCalendar, deadline

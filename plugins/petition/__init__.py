@@ -11,7 +11,7 @@ from pathlib import Path
 from core.sdk import hookimpl
 
 from . import models  # noqa: F401  (the module's tables join the metadata when it loads)
-from .permissions import PERMISSIONS, READ, ROLE_TEMPLATES
+from .permissions import PERMISSIONS, ROLE_TEMPLATES
 
 __version__ = "0.1.0"
 

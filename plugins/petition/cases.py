@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from core.sdk import (Case, CasePerson, CaseType, Conflict, DeadlineRule, Forbidden, Invalid, LedgerColumn, Person,
                       State, Transition, add_case_flag, county_calendar, deadline, record, request_work, utcnow)
