@@ -8,6 +8,8 @@ tree with their history; they take no new children.
 """
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -128,3 +130,26 @@ def ancestors(session: Session, unit: OrgUnit) -> list[OrgUnit]:
         return []
     found = {u.id: u for u in session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)))}
     return [found[i] for i in ids if i in found]
+
+
+def network_holders(session: Session, unit: OrgUnit, kinds: list[str], on: date | None = None) -> dict[str, list]:
+    """The people who hold each network role ``kind`` for ``unit`` on the day ``on`` (ORG-4).
+
+    A role held at the unit itself counts first; a kind nobody holds there is looked up at
+    the nearest ancestor that has it (a 包片领导 is usually recorded at the 管区 or township,
+    a 驻村干部 at the village). Returns ``{kind: [NetworkRole, …]}``, empty lists for kinds
+    nobody holds anywhere up the tree.
+    """
+    from core.models import NetworkRole
+    on = on or utcnow().date()
+    chain = list(reversed(path_ids(unit.path)))  # the unit first, the root last
+    rows = session.scalars(select(NetworkRole).where(
+        NetworkRole.org_unit_id.in_(chain), NetworkRole.kind.in_(kinds),
+        (NetworkRole.started_on.is_(None)) | (NetworkRole.started_on <= on),
+        (NetworkRole.ended_on.is_(None)) | (NetworkRole.ended_on >= on)).order_by(NetworkRole.id)).all()
+    out: dict[str, list] = {}
+    for kind in kinds:
+        mine = [r for r in rows if r.kind == kind]
+        nearest = min((chain.index(r.org_unit_id) for r in mine), default=None)
+        out[kind] = [r for r in mine if nearest is not None and chain.index(r.org_unit_id) == nearest]
+    return out

@@ -13,18 +13,22 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   ``Encrypted``, ``OrgUnit`` (the org tree, to read unit paths), ``bind_tenant``,
   ``job_transaction`` (a session inside a scheduled job); subtree predicates ``within(path)``
   and ``units_under(path)`` (use these, never ``LIKE``: they keep the path index usable
-  under row-level security)
+  under row-level security); ``network_holders(session, unit, kinds)`` (who holds a network
+  role such as 包片领导 for a unit, looked up the tree)
 - requests: ``current()`` → ``RequestContext``; guards ``requires``, ``authenticated``,
-  ``public``
+  ``public``; ``rate_limit(key, limit, window)`` for public endpoints (429 past the limit)
 - authorisation: ``get_or_404``, ``scoped``, ``may``, ``require``
-- errors: ``NotFound``, ``Forbidden``, ``Conflict``, ``Invalid``
+- errors: ``NotFound``, ``Forbidden``, ``Conflict``, ``Invalid``; ``PinganError`` (their base:
+  ``status``, ``code``, ``message``, to show an error on a page)
 - audit and privacy: ``record``, ``record_read``, ``sensitive_fields``,
   ``normalise_id_number``
 - cases: ``CaseType``, ``State``, ``Transition``, ``DeadlineRule``, ``LedgerColumn`` (declared
-  from ``pingan_case_types``), ``Case`` (the core's table, to join a plugin's own),
+  from ``pingan_case_types``), ``Case`` (the core's table, to join a plugin's own), ``CaseEvent`` (its timeline), ``CaseDeadline`` (its time limits, ``met`` once stopped),
+  ``CaseFlag``,
   ``CasePerson`` and ``Person`` (a case's people; ID number and phone encrypted, matched by
-  their blind indexes), ``add_case_flag``, ``Work`` and ``request_work()`` (what acts on
-  cases take); time limits ``WorkCalendar``, ``deadline``, ``county_calendar(session)`` (the
+  their blind indexes), ``add_case_flag``, ``add_case_event`` (a plugin's own act on the
+  timeline, kind ``<plugin>.<act>``), ``case_or_404(case_id)`` → ``(work, case, case_type)``
+  for a plugin's endpoint on a case, ``Work`` and ``request_work()`` (what acts on cases take); time limits ``WorkCalendar``, ``deadline``, ``county_calendar(session)`` (the
   county's working days)
 - notifications and documents: ``notify``, ``users_of_unit``, ``NotificationChannel``,
   ``DocumentTemplate`` and ``render_pdf`` (a template to PDF bytes); background work after
@@ -38,18 +42,21 @@ from core.api.common import (IdField, IdListArgs, ListArgs, id_path, page_of, pa
                              sort_field)
 from core.audit import record, record_read
 from core.cases.engine import add_flag as add_case_flag
-from core.cases.models import Case, CasePerson
+from core.cases.models import Case, CaseDeadline, CaseEvent, CaseFlag, CasePerson
 from core.cases.settings import calendar as county_calendar
+from core.cases.access import request_case as case_or_404
 from core.cases.timeline import Work, request_work
+from core.cases.timeline import add as add_case_event
 from core.cases.types import CaseType, DeadlineRule, LedgerColumn, State, Transition
 from core.authz import Permission, get_or_404, may, require, scoped
 from core.crypto import Encrypted
 from core.db import AwareDateTime, ReferenceModel, TenantModel, bind_tenant, tenant_fk, utcnow
-from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.errors import Conflict, Forbidden, Invalid, NotFound, PinganError
 from core.hookspecs import hookimpl
 from core.jobs import job_transaction
 from core.models import OrgUnit, Person
-from core.orgtree import units_under, within
+from core.orgtree import network_holders, units_under, within
+from core.ratelimit import hit as rate_limit
 from core.documents import DocumentTemplate, render_pdf
 from core.notifications import NotificationChannel, notify, users_of_unit
 from core.outbox import add as outbox_add
@@ -63,18 +70,18 @@ __all__ = [
     "hookimpl", "Permission", "RoleTemplate", "MenuItem", "Widget", "ScheduledJob", "Indicator",
     # models and tenancy
     "TenantModel", "ReferenceModel", "tenant_fk", "AwareDateTime", "utcnow", "Encrypted", "OrgUnit",
-    "bind_tenant", "job_transaction", "within", "units_under",
+    "bind_tenant", "job_transaction", "within", "units_under", "network_holders",
     # requests and guards
-    "current", "RequestContext", "requires", "authenticated", "public",
+    "current", "RequestContext", "requires", "authenticated", "public", "rate_limit",
     # authorisation
     "get_or_404", "scoped", "may", "require",
     # errors
-    "NotFound", "Forbidden", "Conflict", "Invalid",
+    "NotFound", "Forbidden", "Conflict", "Invalid", "PinganError",
     # audit and privacy
     "record", "record_read", "sensitive_fields", "normalise_id_number",
     # cases, time limits, notifications, documents, background work
-    "CaseType", "State", "Transition", "DeadlineRule", "LedgerColumn", "Case", "CasePerson", "Person",
-    "add_case_flag", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "NotificationChannel", "notify", "users_of_unit", "DocumentTemplate",
+    "CaseType", "State", "Transition", "DeadlineRule", "LedgerColumn", "Case", "CaseDeadline", "CaseEvent", "CaseFlag", "CasePerson", "Person",
+    "add_case_flag", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "NotificationChannel", "notify", "users_of_unit", "DocumentTemplate",
     "render_pdf",
     "outbox_add",
     # API conventions

@@ -21,6 +21,7 @@ from core.cases.timeline import request_work
 from core.db import utcnow
 from core.errors import Invalid, NotFound
 from core.models import Person
+from core.privacy import sensitive_fields
 from core.request import requires
 from core.workdays import UNITS
 
@@ -324,6 +325,41 @@ class CaseItem(MethodView):
     def get(self, case_id):
         w, case, ctype = _case(case_id)
         return detail(w, case, ctype)
+
+
+class PersonsArgs(Schema):
+    reveal = fields.Boolean(load_default=False, metadata={
+        "description": "show ID numbers and phones in full (needs the case type's PII permission; audited)"})
+
+
+class CasePersonFullSchema(CasePersonSchema):
+    org_unit_id = fields.Integer()
+    id_number = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+
+
+@blp.route("/<case_id>/persons")
+class CasePersons(MethodView):
+    @requires(READ)
+    @blp.arguments(PersonsArgs, location="query")
+    @blp.response(200, CasePersonFullSchema(many=True))
+    def get(self, args, case_id):
+        """The case's people: ID number and phone masked, or in full with ``reveal=true`` for holders
+        of the case type's PII permission (``pii_permission``) on the case's unit; each full read is
+        audited."""
+        w, case, ctype = _case(case_id)
+        rows = w.session.execute(select(Person, CasePerson.role)
+                                 .join(CasePerson, (CasePerson.person_id == Person.id)
+                                       & (CasePerson.tenant_id == Person.tenant_id))
+                                 .where(CasePerson.case_id == case.id).order_by(CasePerson.id)).all()
+        out = []
+        for person, role in rows:
+            shown = sensitive_fields(w.session, w.grants, person, case.org_unit_id, reveal=args["reveal"],
+                                     permission=ctype.pii_permission)
+            out.append({"person_id": person.id, "name": person.name, "role": role,
+                        "org_unit_id": person.org_unit_id, **shown})
+        return out
 
 
 @blp.route("/<case_id>/events")

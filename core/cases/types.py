@@ -125,6 +125,7 @@ class CaseType:
     number_format: str = "{year}-{seq:06d}"
     read_permission: str = "core.case.read"
     create_permission: str = "core.case.register"
+    pii_permission: str = "core.person.pii.read"  # to see its people's ID numbers and phones unmasked
     details_schema: Any = None   # marshmallow schema of the plugin's own fields at registration
     on_register: Callable[..., None] | None = None  # (session, case, details) → writes plugin tables
     details: Callable[..., dict] | None = None      # (session, case) → the plugin's fields, for display
@@ -166,7 +167,7 @@ class CaseType:
                 raise ValueError(f"{where}: transition {t.name!r} names an undeclared state")
             if t.permission not in permissions:
                 raise ValueError(f"{where}: transition {t.name!r} needs undeclared permission {t.permission!r}")
-        for perm in (self.read_permission, self.create_permission):
+        for perm in (self.read_permission, self.create_permission, self.pii_permission):
             if perm not in permissions:
                 raise ValueError(f"{where}: undeclared permission {perm!r}")
         events = set(CORE_EVENTS) | set(names)
