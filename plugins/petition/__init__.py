@@ -48,3 +48,33 @@ def pingan_migrations_dir():
 def pingan_case_types():
     from .cases import PETITION
     return [PETITION]
+
+
+@hookimpl
+def pingan_api_blueprints():
+    from .api import blp, public_blp
+    return [blp, public_blp]
+
+
+@hookimpl
+def pingan_web_blueprints():
+    from .web import bp
+    return [bp]
+
+
+@hookimpl
+def pingan_indicators():
+    from .quotas import indicators
+    return indicators()
+
+
+@hookimpl
+def pingan_case_event(session, case, event):
+    from .cases import on_case_event
+    on_case_event(session, case, event)
+
+
+@hookimpl
+def pingan_document_templates():
+    from .documents import TEMPLATES
+    return TEMPLATES

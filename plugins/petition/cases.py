@@ -13,11 +13,13 @@ import datetime as dt
 from marshmallow import Schema, fields, validate
 from sqlalchemy import or_, select
 
-from core.sdk import (Case, CasePerson, CaseType, Conflict, DeadlineRule, Forbidden, Invalid, LedgerColumn, Person,
-                      State, Transition, add_case_flag, county_calendar, deadline, record, request_work, utcnow)
+from core.sdk import (Case, CaseEvent, CasePerson, CaseType, Conflict, DeadlineRule, Forbidden, Invalid, LedgerColumn,
+                      Person, State, Transition, add_case_flag, county_calendar, deadline, notify, record,
+                      request_work, users_of_unit, utcnow)
 
-from .models import PetitionCase
-from .permissions import HANDLE, OVERRIDE_FINAL, READ, REGISTER, REVIEW
+from . import status
+from .models import LeaderOwnership, PetitionCase
+from .permissions import HANDLE, OVERRIDE_FINAL, PII, READ, REGISTER, REVIEW
 
 KEY = "petition.case"
 LAW = "《信访工作条例》"
@@ -30,6 +32,7 @@ FORMS = {"letter": ("来信", "letter"), "joint_letter": ("联名信", "letter")
 # Decided on acceptance: which local closing limit applies (PET-1) or the simplified procedure.
 PROCEDURES = {"normal": "一般程序", "clear": "事实清楚", "complex": "情况复杂", "simplified": "简易办理"}
 REQUEST_WINDOW_DAYS = 30  # 复查 / 复核 may be requested within 30 days of the written answer (Art. 35, 36)
+OBJECTION_WORKING_DAYS = 5  # a unit may object within 5 working days that a matter is not its own (Art. 23)
 
 
 class Details(Schema):
@@ -82,6 +85,7 @@ def on_register(session, case: Case, details: dict) -> None:
     row = PetitionCase(case_id=case.id, form=details["form"], category=details["category"],
                        demands=details["demands"], visitors=details["visitors"],
                        first_inquiry=details["first_inquiry"], repeat_count=0, outcome="")
+    status.assign_code(row)
     session.add(row)
     earlier = earlier_petitions(session, case, details["category"])
     final = [c for c in earlier if c.state == "rechecked"]
@@ -179,15 +183,61 @@ def _column(attr: str, names: dict | None = None):
 
 
 def details(session, case: Case) -> dict:
+    """The petition's own fields, for the case view and for its documents' templates."""
     row = petition_of(session, case)
     if row is None:
         return {}
     repeat_of = session.scalar(select(Case.number).where(Case.id == row.repeat_of_id)) if row.repeat_of_id else None
-    return {"form": row.form, "form_title": FORMS[row.form][0], "category": row.category, "demands": row.demands,
-            "visitors": row.visitors, "procedure": row.procedure, "first_inquiry": row.first_inquiry,
+    settings = (request_work().enabled.get("petition") or {}) if _in_request() else {}
+    titles = {c["key"]: c["title"] for c in settings.get("categories") or []}
+    leader = session.scalar(select(LeaderOwnership).where(LeaderOwnership.case_id == case.id,
+                                                          LeaderOwnership.dissolved_at.is_(None)))
+    def last_note(kind: str) -> str:
+        return session.scalar(select(CaseEvent.note).where(CaseEvent.case_id == case.id, CaseEvent.kind == kind)
+                              .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(1)) or ""
+    return {"form": row.form, "form_title": FORMS[row.form][0], "category": row.category,
+            "category_title": titles.get(row.category, row.category), "demands": row.demands,
+            "visitors": row.visitors, "procedure": row.procedure,
+            "procedure_title": PROCEDURES.get(row.procedure or "", ""), "first_inquiry": row.first_inquiry,
             "repeat_of_id": row.repeat_of_id, "repeat_of_number": repeat_of, "repeat_count": row.repeat_count,
             "override_reason": row.override_reason, "replied_at": row.replied_at, "reviewed_at": row.reviewed_at,
-            "outcome": row.outcome}
+            "outcome": row.outcome, "query_code": row.query_code, "rating": row.rating,
+            "rating_title": status.RATINGS.get(row.rating or ""), "risk_grade": row.risk_grade,
+            "extension_reason": last_note("extension_requested"), "not_accept_reason": last_note("not_accept"),
+            "leader": {"name": leader.leader_name, "post": leader.leader_post, "team": leader.team,
+                       "investigate": leader.investigate, "handle": leader.handle, "stabilise": leader.stabilise}
+            if leader else None}
+
+
+def _in_request() -> bool:
+    from flask import has_request_context
+    return has_request_context()
+
+
+# --- timeline: Art. 23 objections, overdue petitions (PET-2) -----------------------------------
+
+def on_case_event(session, case: Case, event) -> None:
+    """A unit returning a diverted petition as not its own must do so within 5 working days of
+    receiving it (Art. 23); an overdue petition puts a situation report on the handling
+    unit's to-do list (PET-2)."""
+    if case.case_type != KEY:
+        return
+    if event.kind == "task_returned":
+        received = session.scalar(select(CaseEvent.at).where(CaseEvent.case_id == case.id,
+                                                             CaseEvent.kind == "diverted", CaseEvent.id != event.id)
+                                  .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(1))
+        if received is None:
+            return
+        due = deadline(received, OBJECTION_WORKING_DAYS, "working_days", county_calendar(session)).due_at
+        if event.at > due:
+            raise Conflict("objection_too_late",
+                           f"收到交办事项之日起{OBJECTION_WORKING_DAYS}个工作日内方可提出异议（{LAW}第二十三条），"
+                           f"期限已于 {due:%Y-%m-%d %H:%M} 届满，请依法办理")
+    elif event.kind == "overdue":
+        unit = case.handling_unit_id or case.org_unit_id
+        notify(session, users_of_unit(session, unit), f"petition.situation:{case.id}:{event.id}",
+               f"信访事项逾期未办结：{case.number}",
+               "请向综治中心提交情况报告，并告知信访人（PET-2）", kind="todo", case_id=case.id)
 
 
 def _form_is(*forms: str):
@@ -263,7 +313,7 @@ PETITION = CaseType(
         DeadlineRule("close_simplified", "简易办理期限（本县）", 60, "calendar_days", start="accept", stop=("reply",),
                      source="本县简易办理规定", tightens="handle", enabled=False, applies=_procedure_is("simplified")),
     ),
-    read_permission=READ, create_permission=REGISTER,
+    read_permission=READ, create_permission=REGISTER, pii_permission=PII,
     details_schema=Details, on_register=on_register, details=details,
     ledger_columns=(LedgerColumn("form", "信访形式", _column("form", {k: v[0] for k, v in FORMS.items()}), "Form"),
                     LedgerColumn("category", "分类", _column("category"), "Category"),

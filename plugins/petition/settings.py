@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
+from .quotas import KINDS
+
 KEY = validate.Regexp(r"^[a-z][a-z0-9_]{0,31}$", error="分类代码须为小写字母、数字和下划线")
 
 # A starting taxonomy; each county replaces it with its own (``categories``).
@@ -38,6 +40,24 @@ class PetitionSettings(Schema):
     repeat_window_days = fields.Integer(
         load_default=365, validate=validate.Range(min=1, max=3650),
         metadata={"title": "重复信访识别期限（日）", "description": "同一信访人、同一分类在此期限内再次信访视为重信重访（PET-6）"})
+
+    quota_period = fields.String(
+        load_default="year", validate=validate.OneOf(["year", "quarter", "month"]),
+        metadata={"title": "上访指标期间", "description": "year 年度 | quarter 季度 | month 月度（PET-4）"})
+    default_quotas = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=32)),
+        values=fields.Dict(keys=fields.String(validate=validate.OneOf(list(KINDS))),
+                           values=fields.Integer(validate=validate.Range(min=0, max=100000))),
+        load_default=dict,
+        metadata={"title": "各层级默认上访指标",
+                  "description": "按组织层级（如 village）设定每期指标：level_skipping 越级访合计、county 到县、city 赴市、"
+                                 "province 赴省、beijing 进京、abnormal 非正常访；单位可另设（PET-4）"})
+    accountable_roles = fields.List(
+        fields.String(validate=validate.Length(min=1, max=32)), load_default=lambda: ["area_leader", "stationed_cadre"],
+        metadata={"title": "问责对象岗位", "description": "突破指标或出现非正常访时问责的网格岗位（默认包片领导、驻村干部）"})
+    status_rate_limit = fields.Integer(
+        load_default=20, validate=validate.Range(min=1, max=1000),
+        metadata={"title": "进度查询频率上限（次/分钟/地址）", "description": "信访人凭查询码查询进度的频率限制（PET-7）"})
 
     @validates("categories")
     def _unique(self, value, **kw):
