@@ -146,4 +146,6 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(bp)
     from core.web.intake import bp as intake_bp
     app.register_blueprint(intake_bp)
+    from core.web.cases import bp as cases_bp
+    app.register_blueprint(cases_bp)
     app.context_processor(_template_context)

@@ -25,17 +25,26 @@ REGISTER = "core.case.register"
 MAX_UNITS = 500
 
 
-def _details_fields(ctype) -> list[dict]:
-    """Form inputs for a case type's own fields: a select for a fixed choice, else text."""
-    if ctype.details_schema is None:
+def form_fields(schema_cls) -> list[dict]:
+    """Form inputs for a marshmallow schema (a case type's own fields, an act's input): a select
+    for a fixed choice, a number box for an integer, else text."""
+    if schema_cls is None:
         return []
     out = []
-    for name, field in ctype.details_schema().fields.items():
-        choices = next((v.choices for v in field.validators if isinstance(v, mvalidate.OneOf)), None)
-        out.append({"name": name, "label": field.metadata.get("description", name), "required": field.required,
-                    "choices": list(choices) if choices else None,
-                    "integer": isinstance(field, mfields.Integer)})
+    for name, field in schema_cls().fields.items():
+        one_of = next((v for v in field.validators if isinstance(v, mvalidate.OneOf)), None)
+        choices = None
+        if one_of is not None:  # labels, when the schema gives them (OneOf(..., labels=[…])), shown instead of keys
+            labels = list(one_of.labels) if one_of.labels else list(one_of.choices)
+            choices = list(zip(one_of.choices, labels))
+        out.append({"name": name, "label": field.metadata.get("title") or field.metadata.get("description", name),
+                    "required": field.required, "choices": choices, "integer": isinstance(field, mfields.Integer),
+                    "long": isinstance(field, mfields.String) and _max_length(field) > 200})
     return out
+
+
+def _max_length(field) -> int:
+    return max((v.max or 0 for v in field.validators if isinstance(v, mvalidate.Length)), default=0)
 
 
 def _form_context(w, values: dict, errors: dict, status: int = 200):
@@ -44,7 +53,7 @@ def _form_context(w, values: dict, errors: dict, status: int = 200):
                               .order_by(OrgUnit.path).limit(MAX_UNITS)).all()
     types = [t for _, t in sorted(w.types.items()) if w.grants.has(t.create_permission)]
     return render_template("intake_form.html", units=units, types=types, channels=CHANNEL_TITLES,
-                           details={t.key: _details_fields(t) for t in types}, values=values, errors=errors,
+                           details={t.key: form_fields(t.details_schema) for t in types}, values=values, errors=errors,
                            done=None), status
 
 

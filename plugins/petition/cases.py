@@ -36,37 +36,41 @@ OBJECTION_WORKING_DAYS = 5  # a unit may object within 5 working days that a mat
 
 
 class Details(Schema):
-    form = fields.String(required=True, validate=validate.OneOf(list(FORMS)),
-                         metadata={"description": "letter 来信 | joint_letter 联名信 | visit 个人来访 | collective_visit "
+    form = fields.String(required=True, validate=validate.OneOf(list(FORMS), labels=[v[0] for v in FORMS.values()]),
+                         metadata={"title": "信访形式", "description": "letter 来信 | joint_letter 联名信 | visit 个人来访 | collective_visit "
                                                   "集体访 | call 来电 | online 网上 | hotline 热线转办 | grid 网格上报 | "
                                                   "higher 上级交办"})
     category = fields.String(required=True, validate=validate.Length(min=1, max=32),
-                             metadata={"description": "the county's category key (module settings)"})
-    demands = fields.String(load_default="", validate=validate.Length(max=5000))
+                             metadata={"title": "信访分类（代码，见本县设置）",
+                                       "description": "the county's category key (module settings)"})
+    demands = fields.String(load_default="", validate=validate.Length(max=5000), metadata={"title": "诉求"})
     visitors = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000),
-                              metadata={"description": "people who came (a visit)"})
+                              metadata={"title": "来访人数", "description": "people who came (a visit)"})
     first_inquiry = fields.String(load_default="", validate=validate.Length(max=100),
-                                  metadata={"description": "INT-2: who was asked first (name / post)"})
+                                  metadata={"title": "首问责任人", "description": "INT-2: who was asked first (name / post)"})
     override_reason = fields.String(validate=validate.Length(min=2, max=500),
-                                    metadata={"description": "to accept again the same matter after 复核 "
+                                    metadata={"title": "复核终结后再次受理的理由", "description": "to accept again the same matter after 复核 "
                                                              f"(needs {OVERRIDE_FINAL})"})
 
 
 class AcceptInput(Schema):
-    procedure = fields.String(load_default="normal", validate=validate.OneOf(list(PROCEDURES)))
-    note = fields.String(validate=validate.Length(max=1000))
+    procedure = fields.String(load_default="normal",
+                              validate=validate.OneOf(list(PROCEDURES), labels=list(PROCEDURES.values())),
+                              metadata={"title": "办理程序（决定适用的本县办结时限）"})
+    note = fields.String(validate=validate.Length(max=1000), metadata={"title": "说明"})
 
 
 class AnswerInput(Schema):
-    outcome = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    outcome = fields.String(required=True, validate=validate.Length(min=1, max=5000),
+                            metadata={"title": "意见（书面答复内容）"})
 
 
 class ReasonInput(Schema):
-    note = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    note = fields.String(required=True, validate=validate.Length(min=1, max=1000), metadata={"title": "理由"})
 
 
 class NoteInput(Schema):
-    note = fields.String(validate=validate.Length(max=1000))
+    note = fields.String(validate=validate.Length(max=1000), metadata={"title": "说明"})
 
 
 # --- registration: repeats (PET-6), collective visits (PET-8), no second round after 复核 ----

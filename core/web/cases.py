@@ -1,0 +1,280 @@
+"""The shared case screens every module uses: the list and a case's page with its actions.
+
+Server-rendered, no script needed. The same services as ``/api/cases`` (``core.cases``):
+the list takes the API's filters (``CaseListArgs``), the page shows what the API's detail
+shows, and each form calls the engine act the API calls; its error comes back next to the
+form, in Chinese, and nothing already saved is lost. A form is offered only when the user
+may take the act now (the workflow's ``available``, the user's permissions on the case's
+units). A case the user may not see is the 404 page.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from core.api.cases import CaseListArgs, SORTABLE, detail, present
+from core.api.common import paginate
+from core.cases import engine, supervision
+from core.cases.access import covers, request_case, units_in_scope
+from core.cases.models import CaseEvent, CasePerson
+from core.cases.queries import filtered
+from core.cases.timeline import request_work
+from core.errors import NotFound, PinganError
+from core.models import OrgUnit, Person
+from core.privacy import mask
+from core.request import requires
+from core.web.intake import form_fields
+from core.workdays import SHANGHAI
+
+bp = Blueprint("web_cases", __name__)
+READ, DIVERT, HANDLE, SUPERVISE = "core.case.read", "core.case.divert", "core.case.handle", "core.case.supervise"
+PAGE = 20
+MAX_UNITS = 500
+EVENT_TITLES = {"registered": "登记", "diverted": "分流交办", "assigned": "指定经办人", "task_done": "承办单位反馈",
+                "task_returned": "退回（非本单位事项）", "task_cancelled": "撤回协办任务", "urged": "催办",
+                "supervised": "督办", "replied": "答复督办", "escalated": "督办升级", "extension_requested": "申请延期",
+                "extended": "批准延期", "extension_rejected": "不予延期", "commented": "备注", "attached": "上传附件",
+                "attachment_removed": "删除附件", "reminded": "到期提醒", "overdue": "超期", "flagged": "标记",
+                "unflagged": "取消标记", "reported_up": "上报"}
+
+
+def local(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return value.astimezone(SHANGHAI).strftime(fmt) if value else ""
+
+
+def due_day(value: dt.datetime | None) -> str:
+    """A limit's last day: it ends at 24:00, stored as the next day's 00:00."""
+    return local(value - dt.timedelta(minutes=1), "%Y-%m-%d") if value else ""
+
+
+# --- the list ---------------------------------------------------------------------------------
+
+def _list_args() -> tuple[dict, dict]:
+    raw = {k: v for k, v in request.args.items() if v != "" and k != "state"}
+    states = [s for s in request.args.getlist("state") if s]
+    if states:
+        raw["state"] = states
+    raw.setdefault("limit", PAGE)
+    try:
+        return CaseListArgs().load(raw), {}
+    except ValidationError as exc:
+        return {"limit": PAGE}, {k: "；".join(map(str, v)) if isinstance(v, list) else str(v)
+                                 for k, v in exc.messages.items()}
+
+
+@bp.route("/cases")
+@requires(READ)
+def case_list():
+    w = request_work()
+    args, errors = _list_args()
+    page, error = {"items": [], "next_cursor": None}, None
+    try:
+        page = paginate(w.session, filtered(w, args), args, SORTABLE["id"], SORTABLE, "-created_at",
+                        unique=frozenset({"number"}))
+    except PinganError as exc:
+        error = exc.message
+    units = dict(w.session.execute(select(OrgUnit.id, OrgUnit.name).where(
+        OrgUnit.id.in_({c.org_unit_id for c in page["items"]} | {c.handling_unit_id for c in page["items"]}))).all())
+    rows = [{**present(c), "type_title": w.types[c.case_type].title,
+             "state_title": w.types[c.case_type].state(c.state).title, "unit": units.get(c.org_unit_id, ""),
+             "handling_unit": units.get(c.handling_unit_id, ""), "created": local(c.created_at),
+             "due": due_day(c.due_at) if c.closed_at is None else ""} for c in page["items"]]
+    types = [t for _, t in sorted(w.types.items()) if w.grants.has(t.read_permission)]
+    next_args = {**request.args.to_dict(flat=True), "cursor": page["next_cursor"]} if page["next_cursor"] else None
+    status = 422 if errors or error else 200
+    return render_template("cases/list.html", rows=rows, types=types, values=request.args, errors=errors,
+                           error=error, next_args=next_args, export_args=_export_args()), status
+
+
+def _export_args() -> dict:
+    return {k: v for k, v in request.args.items() if v and k not in ("cursor", "limit", "sort")}
+
+
+# --- a case's page ----------------------------------------------------------------------------
+
+def _units(w, perm: str) -> list[OrgUnit]:
+    return w.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(units_in_scope(w.grants, perm)),
+                                                   OrgUnit.status == "active")
+                             .order_by(OrgUnit.path).limit(MAX_UNITS)).all()
+
+
+def _divert_targets(w) -> list[OrgUnit]:
+    """Any active unit of the county: a case may be handed to a unit outside one's own subtree."""
+    return w.session.scalars(select(OrgUnit).where(OrgUnit.status == "active")
+                             .order_by(OrgUnit.path).limit(MAX_UNITS)).all()
+
+
+def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None, status: int = 200):
+    s = w.session
+    d = detail(w, case, ctype)
+    unit_ids = {case.org_unit_id, case.handling_unit_id} | {t.org_unit_id for t in d["tasks"]}
+    names = dict(s.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(unit_ids - {None}))).all())
+    people = [{"name": p.name, "role": role, "id_number": mask("id_number", p.id_number),
+               "phone": mask("phone", p.phone)} for p, role in s.execute(
+        select(Person, CasePerson.role).join(CasePerson, (CasePerson.person_id == Person.id)
+                                             & (CasePerson.tenant_id == Person.tenant_id))
+        .where(CasePerson.case_id == case.id).order_by(CasePerson.id))]
+    events = s.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
+                       .order_by(CaseEvent.at, CaseEvent.id)).all()
+    titles = {t.name: t.title for t in ctype.transitions}
+    actions = []
+    for a in d["actions"]:
+        t = ctype.transition(a["name"])
+        actions.append({**a, "fields": form_fields(t.input) if t.input is not None else []})
+    open_case = case.closed_at is None
+    tasks = [{"id": t.id, "unit": names.get(t.org_unit_id, ""), "role": t.role, "state": t.state,
+              "instruction": t.instruction or "", "due": due_day(t.due_at), "result": t.result or "",
+              "may_act": t.state == "open" and covers(s, w.grants, HANDLE, t.org_unit_id)} for t in d["tasks"]]
+    from core.api.documents import usable
+    return render_template(
+        "cases/detail.html", case=d, ctype=ctype, names=names, people=people, tasks=tasks,
+        deadlines=[{"title": x.title, "due": due_day(x.due_at), "state": x.state, "met": x.met, "basis": x.basis,
+                    "source": x.source} for x in d["deadlines"]],
+        events=[{"at": local(e.at), "title": titles.get(e.kind) or EVENT_TITLES.get(e.kind, e.kind),
+                 "actor": e.actor_label, "note": e.note or "", "unit": names.get(e.org_unit_id, "")} for e in events],
+        actions=actions, created=local(case.created_at), due=due_day(case.due_at) if open_case else "",
+        may_divert=open_case and any(covers(s, w.grants, DIVERT, u) for u in {case.org_unit_id, case.handling_unit_id} - {None}),
+        may_supervise=open_case and w.grants.has(SUPERVISE),
+        divert_units=_divert_targets(w) if open_case and w.grants.has(DIVERT) else [],
+        documents=sorted(usable(w, case.case_type).values(), key=lambda t: t.key),
+        supervision_kinds=supervision.KINDS, errors=errors or {}, values=values or {}), status
+
+
+@bp.route("/cases/<case_id>")
+@requires(READ)
+def case_page(case_id):
+    w, case, ctype = request_case(case_id)
+    return _page(w, case, ctype)
+
+
+def _act(case_id: str, form: str, do) -> object:
+    """Run one act from a form: commit and go back to the page, or show the error at the form."""
+    w, case, ctype = request_case(case_id, lock=True)
+    try:
+        do(w, case, ctype)
+        w.session.commit()
+    except PinganError as exc:
+        w.session.rollback()
+        w, case, ctype = request_case(case_id)
+        fields_ = {}
+        for group in (exc.errors or {}).values():
+            if isinstance(group, dict):
+                fields_.update({str(k).split(".")[-1]: "；".join(map(str, v)) if isinstance(v, list) else str(v)
+                                for k, v in group.items()})
+        return _page(w, case, ctype, errors={form: exc.message, **{f"{form}.{k}": v for k, v in fields_.items()}},
+                     values={form: request.form.to_dict()}, status=exc.status)
+    return redirect(url_for("web_cases.case_page", case_id=case.id) + f"#{form}")
+
+
+def _input(schema_cls) -> dict:
+    """The form's fields for an act's input schema (empty fields left out: the schema's defaults apply)."""
+    if schema_cls is None:
+        return {}
+    names = set(schema_cls().fields)
+    return {k: v for k, v in request.form.items() if k in names and v.strip() != ""}
+
+
+@bp.route("/cases/<case_id>/act/<name>", methods=["POST"])
+@requires(READ)
+def case_act(case_id, name):
+    def do(w, case, ctype):
+        t = ctype.transition(name)
+        if t is None:
+            raise NotFound("unknown_transition", "没有该操作")
+        engine.transition(w, case, ctype, name, _input(t.input) or None)
+    return _act(case_id, f"act-{name}", do)
+
+
+@bp.route("/cases/<case_id>/divert", methods=["POST"])
+@requires(DIVERT)
+def case_divert(case_id):
+    def do(w, case, ctype):
+        from core.errors import Invalid
+        raw = request.form.get("org_unit_id", "")
+        if not raw.isdigit():
+            raise Invalid("org_unit_id", "required", "请选择承办单位")
+        spec = {"org_unit_id": int(raw), "instruction": request.form.get("instruction", "").strip() or None}
+        amount = request.form.get("amount", "").strip()
+        if amount:
+            if not amount.isdigit():
+                raise Invalid("amount", "invalid_amount", "办理时限须为整数")
+            spec["limit"] = {"amount": int(amount), "unit": request.form.get("unit", "working_days")}
+        engine.divert(w, case, ctype, "single", [spec], request.form.get("note", "").strip() or None)
+    return _act(case_id, "divert", do)
+
+
+@bp.route("/cases/<case_id>/comment", methods=["POST"])
+@requires(READ)
+def case_comment(case_id):
+    def do(w, case, ctype):
+        from core.errors import Invalid
+        text = request.form.get("text", "").strip()
+        if not text or len(text) > 5000:
+            raise Invalid("text", "required", "请填写备注（5000 字以内）")
+        engine.comment(w, case, ctype, text)
+    return _act(case_id, "comment", do)
+
+
+@bp.route("/cases/<case_id>/supervise", methods=["POST"])
+@requires(SUPERVISE)
+def case_supervise(case_id):
+    def do(w, case, ctype):
+        from core.errors import Invalid
+        kind = request.form.get("kind", "")
+        text = request.form.get("instruction", "").strip()
+        if kind not in supervision.KINDS:
+            raise Invalid("kind", "required", "请选择督办或催办")
+        if not text:
+            raise Invalid("instruction", "required", "请填写督办（催办）要求")
+        supervision.issue(w, case, ctype, {"kind": kind, "level": request.form.get("level", "normal"),
+                                           "target_unit_id": None, "instruction": text,
+                                           "response_required": True, "due_at": None})
+    return _act(case_id, "supervise", do)
+
+
+@bp.route("/cases/<case_id>/tasks/<task_id>", methods=["POST"])
+@requires(HANDLE)
+def case_task(case_id, task_id):
+    def do(w, case, ctype):
+        from core.errors import Invalid
+        action, text = request.form.get("action", ""), request.form.get("text", "").strip()
+        if action not in ("done", "return"):
+            raise Invalid("action", "required", "请选择反馈或退回")
+        if not text:
+            raise Invalid("text", "required", "请填写办理结果或退回理由")
+        task = engine.load_task(w, case, int(task_id) if str(task_id).isdigit() else -1)
+        engine.finish_task(w, case, ctype, task, "done" if action == "done" else "returned", text)
+    return _act(case_id, f"task-{task_id}", do)
+
+
+# --- export and the progress of long jobs -------------------------------------------------------
+
+@bp.route("/cases/export", methods=["POST"])
+@requires("core.case.export")
+def case_export():
+    """Export the list as filtered to a ledger (.xlsx) in the background; then its progress page."""
+    from core import ledgers
+    from core.api.ledgers import LedgerExportSchema
+    w = request_work()
+    raw = {k: v for k, v in request.form.items() if v != "" and k not in ("csrf_token", "state")}
+    if request.form.getlist("state"):
+        raw["state"] = [s for s in request.form.getlist("state") if s]
+    try:
+        filters = LedgerExportSchema().load(raw)
+    except ValidationError:
+        filters = {}
+    job = ledgers.start_export(w, filters)
+    w.session.commit()
+    return redirect(url_for("web_cases.job_page", job_id=job.id))
+
+
+@bp.route("/jobs/<job_id>")
+@requires(READ)
+def job_page(job_id):
+    """A job's progress bar; the page reloads itself every 2 seconds until the job is over."""
+    from core.api.jobs import _mine, present as present_job
+    job = present_job(_mine(job_id))
+    return render_template("cases/job.html", job=job)

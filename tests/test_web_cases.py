@@ -1,0 +1,96 @@
+"""The shared case screens in the browser (issue 6, first part): list, a case's page, its
+acts as forms with errors in Chinese, supervision seen by the village, export with a progress
+page, and the 404 page for a case out of scope. Driven through Flask's test client (no script
+is needed on these pages)."""
+from __future__ import annotations
+
+import re
+
+from tests.casework import register, run_jobs
+
+
+def csrf(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def test_village_registers_township_supervises_village_sees_it(app, county, login):
+    cadre = login(county, "village.cadre")
+    case = register(cadre, county.unit("T01D1V1"), title="请求上门走访：五保户")
+    page = cadre.get("/cases").get_data(as_text=True)
+    assert case["number"] in page and "请求上门走访：五保户" in page
+    township = login(county, "donghu.admin")
+    detail = township.get(f"/cases/{case['id']}")
+    assert detail.status_code == 200
+    html = detail.get_data(as_text=True)
+    assert 'id="supervise"' in html
+    r = township.post(f"/cases/{case['id']}/supervise",
+                      data={"csrf_token": csrf(html), "kind": "supervise", "level": "listed",
+                            "instruction": "请三日内上门走访"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("#supervise")
+    seen = cadre.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert "督办" in seen and "请三日内上门走访" in seen
+
+
+def test_acts_are_forms_and_errors_show_in_chinese_without_losing_data(app, county, login):
+    cadre = login(county, "county.admin")  # the example's acts need hello.visit's own permission
+    case = register(cadre, county.unit("T01D1V1"))
+    html = cadre.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert 'id="act-accept"' in html and 'id="act-reject"' in html and 'id="act-close"' not in html
+    token = csrf(html)
+    assert cadre.post(f"/cases/{case['id']}/act/accept", data={"csrf_token": token}).status_code == 302
+    html = cadre.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert 'id="act-close"' in html and "办理中" in html
+    # the close form without its required result: 422, the message in Chinese at the form, state kept
+    bad = cadre.post(f"/cases/{case['id']}/act/close", data={"csrf_token": token, "note": "草稿备注"})
+    assert bad.status_code == 422
+    page = bad.get_data(as_text=True)
+    assert "请填写完整" in page and "草稿备注" in page
+    assert cadre.get(f"/api/cases/{case['id']}").get_json()["state"] == "accepted"
+    # an act the state does not allow (a stale page): 409, explained
+    stale = cadre.post(f"/cases/{case['id']}/act/accept", data={"csrf_token": token})
+    assert stale.status_code == 409 and "不能执行" in stale.get_data(as_text=True)
+    done = cadre.post(f"/cases/{case['id']}/act/close", data={"csrf_token": token, "result": "已走访"})
+    assert done.status_code == 302
+    timeline = cadre.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert "已办结" in timeline and "办结" in timeline
+
+
+def test_another_villages_case_is_the_404_page(app, county, login):
+    other = login(county, "village.cadre2")
+    case = register(other, county.unit("T01D1V2"))
+    cadre = login(county, "village.cadre")
+    r = cadre.get(f"/cases/{case['id']}")
+    assert r.status_code == 404 and "<html" in r.get_data(as_text=True)
+    assert cadre.post(f"/cases/{case['id']}/comment",
+                      data={"csrf_token": csrf(cadre.get('/cases').get_data(as_text=True)), "text": "x"}).status_code == 404
+    assert case["number"] not in cadre.get("/cases").get_data(as_text=True)
+
+
+def test_list_filters_and_bad_filters(app, county, login):
+    cadre = login(county, "village.cadre")
+    a = register(cadre, county.unit("T01D1V1"), title="独居老人走访甲")
+    b = register(cadre, county.unit("T01D1V1"), title="独居老人走访乙")
+    page = cadre.get("/cases?q=走访甲").get_data(as_text=True)
+    assert a["number"] in page and b["number"] not in page
+    bad = cadre.get("/cases?sort=nonsense")
+    assert bad.status_code == 422 and "sort" in bad.get_data(as_text=True)
+
+
+def test_export_of_the_filtered_list_with_a_progress_page(app, county, login):
+    from openpyxl import load_workbook
+    import io
+    cadre = login(county, "village.cadre")
+    a = register(cadre, county.unit("T01D1V1"), title="导出测试甲")
+    register(cadre, county.unit("T01D1V1"), title="导出测试乙")
+    html = cadre.get("/cases?q=导出测试甲").get_data(as_text=True)
+    assert "导出台账" in html
+    r = cadre.post("/cases/export", data={"csrf_token": csrf(html), "q": "导出测试甲"})
+    assert r.status_code == 302
+    job_url = r.headers["Location"]
+    assert "progress" in cadre.get(job_url).get_data(as_text=True)
+    run_jobs(app)
+    done = cadre.get(job_url).get_data(as_text=True)
+    link = re.search(r'href="(/api/jobs/\d+/result)"', done).group(1)
+    wb = load_workbook(io.BytesIO(cadre.get(link).data), read_only=True)
+    numbers = [row[0] for row in wb.active.iter_rows(min_row=2, values_only=True) if row and row[0]]
+    assert numbers == [a["number"]]
