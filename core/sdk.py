@@ -16,7 +16,8 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   under row-level security); ``network_holders(session, unit, kinds)`` (who holds a network
   role such as 包片领导 for a unit, looked up the tree)
 - requests: ``current()`` → ``RequestContext``; guards ``requires``, ``authenticated``,
-  ``public``; ``rate_limit(key, limit, window)`` for public endpoints (429 past the limit)
+  ``public``; ``rate_limit(key, limit, window)`` for public endpoints (429 past the limit);
+  ``case_page_response`` (the shared case page, with a module form's errors)
 - authorisation: ``get_or_404``, ``scoped``, ``may``, ``require``
 - errors: ``NotFound``, ``Forbidden``, ``Conflict``, ``Invalid``; ``PinganError`` (their base:
   ``status``, ``code``, ``message``, to show an error on a page)
@@ -64,6 +65,7 @@ from core.plugins import Indicator, MenuItem, RoleTemplate, ScheduledJob, Widget
 from core.workdays import WorkCalendar, deadline
 from core.privacy import normalise_id_number, sensitive_fields
 from core.request import RequestContext, authenticated, current, public, requires
+from core.web.cases import case_page_response
 
 __all__ = [
     # hooks and declarations
@@ -72,7 +74,7 @@ __all__ = [
     "TenantModel", "ReferenceModel", "tenant_fk", "AwareDateTime", "utcnow", "Encrypted", "OrgUnit",
     "bind_tenant", "job_transaction", "within", "units_under", "network_holders",
     # requests and guards
-    "current", "RequestContext", "requires", "authenticated", "public", "rate_limit",
+    "current", "RequestContext", "requires", "authenticated", "public", "rate_limit", "case_page_response",
     # authorisation
     "get_or_404", "scoped", "may", "require",
     # errors

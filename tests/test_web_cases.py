@@ -94,3 +94,71 @@ def test_export_of_the_filtered_list_with_a_progress_page(app, county, login):
     wb = load_workbook(io.BytesIO(cadre.get(link).data), read_only=True)
     numbers = [row[0] for row in wb.active.iter_rows(min_row=2, values_only=True) if row and row[0]]
     assert numbers == [a["number"]]
+
+
+def test_petition_panel_on_the_case_page(app, login, fresh_tenant):
+    """A module's own acts on the shared case page (CaseType.web_panel): the petition module's
+    leader and risk forms; a missing field shows in Chinese on the same page, typed text kept."""
+    admin = login(fresh_tenant, "county.admin")
+    assert admin.put("/api/modules/petition", json={"enabled": True}).status_code == 200
+    body = {"case_type": "petition.case", "title": "反映宅基地纠纷", "org_unit_id": fresh_tenant.unit("T01D1V1"),
+            "content": "", "persons": [], "details": {"form": "visit", "category": "land"}}
+    case = admin.post("/api/cases", json=body).get_json()
+    html = admin.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert 'id="petition-leader"' in html and 'id="petition-risk"' in html and case["details"]["query_code"] in html
+    assert 'id="act-accept"' in html  # the workflow's acts come from the shared screens
+    token = csrf(html)
+    bad = admin.post(f"/petition/cases/{case['id']}/leader",
+                     data={"csrf_token": token, "leader_name": "张副镇长", "team": "刘干事 信访办"})
+    assert bad.status_code == 422
+    page = bad.get_data(as_text=True)
+    assert "请检查" in page and "张副镇长" in page
+    ok = admin.post(f"/petition/cases/{case['id']}/leader", data={
+        "csrf_token": token, "leader_name": "张副镇长", "team": "刘干事 信访办\n王干事", "investigate": "刘干事",
+        "handle": "司法所", "stabilise": "驻村干部"})
+    assert ok.status_code == 302
+    risk = admin.post(f"/petition/cases/{case['id']}/risk",
+                      data={"csrf_token": token, "level": "handler", "grade": "medium"})
+    assert risk.status_code == 302
+    html = admin.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert "刘干事、王干事" in html and "中风险" in html
+
+
+def test_petition_module_pages(app, login, fresh_tenant):
+    """The module's own pages: quotas (set one, record a breach, see the accountability record,
+    close it), the watch list (from a petition's page), the monthly report; errors in Chinese."""
+    admin = login(fresh_tenant, "county.admin")
+    assert admin.put("/api/modules/petition", json={"enabled": True}).status_code == 200
+    home = admin.get("/").get_data(as_text=True)
+    assert "上访指标" in home and "信访月报" in home
+    page = admin.get("/petition/quotas")
+    assert page.status_code == 200
+    token = csrf(page.get_data(as_text=True))
+    village, year = fresh_tenant.unit("T01D1V1"), page.get_data(as_text=True).split('name="period" value="')[1][:4]
+    r = admin.post("/petition/quotas", data={"csrf_token": token, "form": "quota", "org_unit_id": village,
+                                             "period": year, "kind": "beijing", "quota": "0"})
+    assert r.status_code == 200 and "指标已保存" in r.get_data(as_text=True)
+    bad = admin.post("/petition/quotas", data={"csrf_token": token, "form": "escalation", "org_unit_id": village,
+                                               "petitioner": "某甲", "level": "beijing"})
+    assert bad.status_code == 422 and "请检查" in bad.get_data(as_text=True)
+    r = admin.post("/petition/quotas", data={"csrf_token": token, "form": "escalation", "org_unit_id": village,
+                                             "petitioner": "某甲", "level": "beijing",
+                                             "occurred_on": f"{year}-06-01"})
+    html = r.get_data(as_text=True)
+    assert "突破指标" in html and "周建国" in html and "李文华" in html
+    acc = admin.get(f"/api/petition/accountability?period={year}").get_json()[0]
+    r = admin.post("/petition/quotas", data={"csrf_token": token, "form": "close", "accountability_id": acc["id"],
+                                             "outcome": "约谈"})
+    assert "问责记录已办结" in r.get_data(as_text=True)
+    # the watch list, from a petition's page
+    p = admin.post("/api/persons", json={"name": "某乙", "org_unit_id": village}).get_json()["id"]
+    case = admin.post("/api/cases", json={"case_type": "petition.case", "title": "反映征地补偿", "org_unit_id": village,
+                                          "content": "", "persons": [{"person_id": p, "role": "petitioner"}],
+                                          "details": {"form": "letter", "category": "land"}}).get_json()
+    r = admin.post(f"/petition/cases/{case['id']}/watch",
+                   data={"csrf_token": token, "person_id": p, "grade": "high", "signs": "扬言进京"})
+    assert r.status_code == 302
+    assert "扬言进京" in admin.get("/petition/watch").get_data(as_text=True)
+    report = admin.get(f"/petition/reports?org_unit_id={fresh_tenant.unit('T01D1')}")
+    assert report.status_code == 200 and "罗塘村" in report.get_data(as_text=True)
+    assert admin.get("/petition/reports?month=2026-13").status_code == 422

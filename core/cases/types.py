@@ -130,6 +130,7 @@ class CaseType:
     on_register: Callable[..., None] | None = None  # (session, case, details) → writes plugin tables
     details: Callable[..., dict] | None = None      # (session, case) → the plugin's fields, for display
     ledger_columns: tuple[LedgerColumn, ...] = ()
+    web_panel: Callable[..., Any] | None = None  # (work, case) → the module's part of the case page (HTML)
     plugin: str = field(default="", compare=False)   # filled in by the plugin host
 
     def state(self, key: str) -> State:

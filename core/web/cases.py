@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from markupsafe import Markup
 from marshmallow import ValidationError
 from sqlalchemy import select
 
@@ -107,6 +108,13 @@ def _divert_targets(w) -> list[OrgUnit]:
                              .order_by(OrgUnit.path).limit(MAX_UNITS)).all()
 
 
+def case_page_response(w, case, ctype, errors: dict | None = None, values: dict | None = None, status: int = 200):
+    """The case page, with ``errors`` (form id → message, ``form.field`` → message) shown at the
+    top and at the fields and ``values`` (form id → what was typed) put back — for a module's own
+    forms on the page (``CaseType.web_panel``) as for the core's."""
+    return _page(w, case, ctype, errors, values, status)
+
+
 def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None, status: int = 200):
     s = w.session
     d = detail(w, case, ctype)
@@ -140,7 +148,9 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
         may_supervise=open_case and w.grants.has(SUPERVISE),
         divert_units=_divert_targets(w) if open_case and w.grants.has(DIVERT) else [],
         documents=sorted(usable(w, case.case_type).values(), key=lambda t: t.key),
-        supervision_kinds=supervision.KINDS, errors=errors or {}, values=values or {}), status
+        supervision_kinds=supervision.KINDS, errors=errors or {}, values=values or {},
+        # the module's own template rendered it (escaping what it put in): trusted markup here
+        panel=Markup(ctype.web_panel(w, case, errors or {}, values or {})) if ctype.web_panel else None), status
 
 
 @bp.route("/cases/<case_id>")

@@ -78,3 +78,12 @@ def pingan_case_event(session, case, event):
 def pingan_document_templates():
     from .documents import TEMPLATES
     return TEMPLATES
+
+
+@hookimpl
+def pingan_menu_items():
+    from core.sdk import MenuItem
+    from .permissions import READ
+    return [MenuItem("petition.quotas", "上访指标", "petition_web.quotas_page", READ, "Petition quotas", 40),
+            MenuItem("petition.watch", "重点关注", "petition_web.watch_page", READ, "Watch list", 41),
+            MenuItem("petition.reports", "信访月报", "petition_web.report_page", READ, "Monthly report", 42)]

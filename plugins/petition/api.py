@@ -17,7 +17,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from core.sdk import (Blueprint, Forbidden, IdField, Invalid, NotFound, OrgUnit, Person, add_case_event, case_or_404,
+from core.sdk import (Blueprint, Forbidden, IdField, Invalid, NotFound, OrgUnit, Person, case_or_404,
                       current, get_or_404, may, public, rate_limit, record, request_work, requires, scoped,
                       units_under, users_of_unit, utcnow)
 
@@ -166,7 +166,7 @@ class CaseRisk(MethodView):
 
 class SituationInput(Schema):
     report = fields.String(required=True, validate=TEXT, metadata={"description": "情况报告（未能按期办结的原因、进展）"})
-    notice_method = fields.String(required=True, validate=validate.OneOf(["written", "phone", "in_person", "sms"]),
+    notice_method = fields.String(required=True, validate=validate.OneOf(list(oversight.NOTICE_METHODS)),
                                   metadata={"description": "告知信访人的方式：written 书面 | phone 电话 | in_person 当面 | sms 短信"})
     noticed_on = fields.Date(required=True)
 
@@ -180,13 +180,7 @@ class SituationReport(MethodView):
         """PET-2: the handling unit's situation report on a petition it cannot close in time, and the
         notice to the petitioner; both go on the timeline."""
         w, case = _petition(case_id, HANDLE)
-        if case.closed_at is not None:
-            raise Invalid("case", "case_closed", "事项已办结，无需情况报告")
-        add_case_event(w, case, "petition.situation", note=data["report"])
-        methods = {"written": "书面", "phone": "电话", "in_person": "当面", "sms": "短信"}
-        add_case_event(w, case, "petition.notice", note=f"已{methods[data['notice_method']]}告知信访人未能按期办结的情况",
-                       data={"method": data["notice_method"], "on": data["noticed_on"].isoformat()})
-        record(w.session, "petition.situation_report", "case", case.id, {"method": data["notice_method"]})
+        oversight.situation_report(w, case, data)
         w.session.commit()
         return {}
 

@@ -258,6 +258,11 @@ def _procedure_is(procedure: str):
     return applies
 
 
+def _panel(w, case, errors, values):
+    from .web import panel  # the web layer imports this module: import it when the page is drawn
+    return panel(w, case, errors, values)
+
+
 STOP_FORWARD = ("diverted", "accept", "not_accept")
 
 PETITION = CaseType(
@@ -319,6 +324,7 @@ PETITION = CaseType(
     ),
     read_permission=READ, create_permission=REGISTER, pii_permission=PII,
     details_schema=Details, on_register=on_register, details=details,
+    web_panel=lambda w, case, errors, values: _panel(w, case, errors, values),
     ledger_columns=(LedgerColumn("form", "信访形式", _column("form", {k: v[0] for k, v in FORMS.items()}), "Form"),
                     LedgerColumn("category", "分类", _column("category"), "Category"),
                     LedgerColumn("repeat_count", "重复次数", _column("repeat_count"), "Repeats")),

@@ -61,6 +61,22 @@ def dissolve_leader(w, case, reason: str) -> LeaderOwnership:
     return row
 
 
+# --- PET-2: a petition that cannot be closed in time -------------------------------------------
+
+NOTICE_METHODS = {"written": "书面", "phone": "电话", "in_person": "当面", "sms": "短信"}
+
+
+def situation_report(w, case, data: dict) -> None:
+    """The handling unit's situation report and the notice to the petitioner, both on the timeline."""
+    if case.closed_at is not None:
+        raise Conflict("case_closed", "事项已办结，无需情况报告")
+    add_case_event(w, case, "petition.situation", note=data["report"])
+    add_case_event(w, case, "petition.notice",
+                   note=f"已{NOTICE_METHODS[data['notice_method']]}告知信访人未能按期办结的情况",
+                   data={"method": data["notice_method"], "on": data["noticed_on"].isoformat()})
+    record(w.session, "petition.situation_report", "case", case.id, {"method": data["notice_method"]})
+
+
 # --- PET-5: three-level risk assessment ---------------------------------------------------------
 
 def assess(w, case, level: str, grade: str, opinion: str) -> RiskAssessment:
