@@ -61,6 +61,16 @@ ID_TABLES = {
     "/api/intake/<intake_id>/close": "intake",
     "/api/jobs/<job_id>": "job_run",
     "/api/jobs/<job_id>/result": "job_run",
+    "/api/cases/<case_id>/persons": "case_record",
+    "/api/petition/cases/<case_id>/leader": "case_record",
+    "/api/petition/cases/<case_id>/leader/end": "case_record",
+    "/api/petition/cases/<case_id>/risk": "case_record",
+    "/api/petition/cases/<case_id>/situation-report": "case_record",
+    "/api/petition/cases/<case_id>/joint-decision": "case_record",
+    "/api/petition/watch/<watch_id>/end": "petition_watch",
+    "/api/petition/watch/<watch_id>/followups": "petition_watch",
+    "/api/petition/followups/<followup_id>/done": "petition_followup",
+    "/api/petition/accountability/<acc_id>/close": "petition_accountability",
 }
 # further id arguments of a rule (after the first) → their table; other arguments → a fixed value
 MORE_ID_TABLES = {"task_id": "case_task", "extension_id": "case_extension", "supervision_id": "case_supervision",
@@ -89,6 +99,18 @@ BODIES = {
     ("POST", "/api/intake/<intake_id>/sort"): {"case_type": "hello.visit"},
     ("POST", "/api/intake/<intake_id>/close"): {"outcome": "resolved", "note": "越权办结"},
     ("POST", "/api/cases/<case_id>/attachments"): "FILE",  # a multipart upload (see _upload)
+    ("PUT", "/api/petition/cases/<case_id>/leader"): {"leader_name": "越权", "team": [{"name": "某"}],
+                                                      "investigate": "越权", "handle": "越权", "stabilise": "越权"},
+    ("POST", "/api/petition/cases/<case_id>/leader/end"): {"reason": "越权"},
+    ("POST", "/api/petition/cases/<case_id>/risk"): {"level": "handler", "grade": "low"},
+    ("POST", "/api/petition/cases/<case_id>/situation-report"): {"report": "越权", "notice_method": "phone",
+                                                                  "noticed_on": "2026-01-05"},
+    ("POST", "/api/petition/cases/<case_id>/joint-decision"): {"met_on": "2026-01-05", "units": ["甲", "乙"],
+                                                                "decision": "越权", "measures": "越权"},
+    ("POST", "/api/petition/watch/<watch_id>/end"): {"reason": "越权"},
+    ("POST", "/api/petition/watch/<watch_id>/followups"): {"task": "越权", "due_on": "2026-01-05"},
+    ("POST", "/api/petition/followups/<followup_id>/done"): {"result": "越权"},
+    ("POST", "/api/petition/accountability/<acc_id>/close"): {"outcome": "越权"},
 }
 MISSING_ID = 8_999_999_999_999
 
@@ -103,6 +125,7 @@ def pair(app):
         r = admin.post("/api/hello/greetings", json={"org_unit_id": t.unit("T01D1V1"), "recipient": "张三"})
         assert r.status_code == 201, r.get_json()
         _case_with_everything(admin, t)
+        _petition_with_everything(admin, t)
         assert admin.post("/api/ledgers/exports", json={"case_type": "hello.visit"}).status_code == 202  # a job
         r = admin.post("/api/oauth-clients", json={
             "name": "县信息中心应用", "confidential": False, "redirect_uris": ["https://app.example/cb"],
@@ -132,6 +155,24 @@ def _case_with_everything(admin, t) -> None:
     assert r.status_code == 201, r.get_json()
     r = admin.post(f"/api/cases/{case_id}/attachments", **_upload("走访记录：老人身体健康\n".encode(), "走访记录.txt"))
     assert r.status_code == 201, r.get_json()
+
+
+def _petition_with_everything(admin, t) -> None:
+    """The petition module on, and a watched petitioner with a follow-up and an accountability record."""
+    r = admin.put("/api/modules/petition", json={"enabled": True, "settings": {
+        "default_quotas": {"village": {"abnormal": 0}}}})
+    assert r.status_code == 200, r.get_json()
+    person = admin.post("/api/persons", json={"name": "某甲", "org_unit_id": t.unit("T01D1V1")}).get_json()["id"]
+    r = admin.post("/api/cases", json={"case_type": "petition.case", "title": "信访", "org_unit_id": t.unit("T01D1V1"),
+                                       "persons": [{"person_id": person, "role": "petitioner"}],
+                                       "details": {"form": "letter", "category": "land"}})
+    assert r.status_code == 201, r.get_json()
+    watch = admin.post("/api/petition/watch", json={"person_id": person, "grade": "low", "signs": "苗头"}).get_json()
+    r = admin.post(f"/api/petition/watch/{watch['id']}/followups", json={"task": "走访", "due_on": "2026-01-05"})
+    assert r.status_code == 201, r.get_json()
+    r = admin.post("/api/petition/escalations", json={"org_unit_id": t.unit("T01D1V1"), "petitioner": "某甲",
+                                                      "level": "city", "abnormal": True, "occurred_on": "2026-01-05"})
+    assert r.status_code == 201 and r.get_json()["accountability"], r.get_json()
 
 
 def _upload(content: bytes = b"%PDF-1.4\n%%EOF\n", name: str = "a.pdf") -> dict:

@@ -192,12 +192,12 @@ def test_leader_team_stays_until_the_petition_is_closed(admin, county):
             "investigate": "刘干事核实地界", "handle": "司法所组织调解", "stabilise": "驻村干部稳控"}
     r = admin.put(f"/api/petition/cases/{case['id']}/leader", json=body)
     assert r.status_code == 200, r.get_json()
-    early = admin.delete(f"/api/petition/cases/{case['id']}/leader", json={"reason": "调走"})
+    early = admin.post(f"/api/petition/cases/{case['id']}/leader/end", json={"reason": "调走"})
     assert early.status_code == 409 and early.get_json()["code"] == "case_open"
     assert admin.get(f"/api/cases/{case['id']}").get_json()["details"]["leader"]["name"] == "张副书记"
     act(admin, case["id"], "accept", {})
     act(admin, case["id"], "reply", {"outcome": "已解决"})
-    assert admin.delete(f"/api/petition/cases/{case['id']}/leader", json={"reason": "案结事了"}).status_code == 200
+    assert admin.post(f"/api/petition/cases/{case['id']}/leader/end", json={"reason": "案结事了"}).status_code == 200
     kinds = [e["kind"] for e in admin.get(f"/api/cases/{case['id']}/events").get_json()]
     assert "petition.leader" in kinds and "petition.leader_end" in kinds
 

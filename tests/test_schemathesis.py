@@ -31,7 +31,9 @@ VILLAGE: list[int] = []  # set by the fixture: a village of the fuzzed county
 # cannot carry (test_plugins.py tests them per module).
 # A case's ``details`` are validated against its module's own schema, likewise.
 # A ledger import must be an .xlsx workbook, which a binary string cannot describe (test_ledgers.py).
-NEGATIVE_ONLY = {("POST", "/api/oauth-clients"), ("PATCH", "/api/oauth-clients/{client_id}"),
+# A petition quota's period must be of the county's quota period (year, quarter or month: module
+# settings), which this document cannot carry (test_petition_oversight.py).
+NEGATIVE_ONLY = {("PUT", "/api/petition/quotas"), ("POST", "/api/oauth-clients"), ("PATCH", "/api/oauth-clients/{client_id}"),
                  ("PUT", "/api/modules/{name}"), ("POST", "/api/cases"), ("POST", "/api/ledgers/imports"),
                  ("POST", "/api/intake/{intake_id}/sort"), ("PUT", "/api/case-types/{key}/settings")}
 

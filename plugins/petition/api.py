@@ -74,7 +74,6 @@ class Member(Schema):
 class LeaderInput(Schema):
     leader_name = fields.String(required=True, validate=NAME, metadata={"description": "包案领导"})
     leader_post = fields.String(load_default="", validate=validate.Length(max=100))
-    leader_user_id = IdField(load_default=None, allow_none=True)
     team = fields.List(fields.Nested(Member), required=True, validate=validate.Length(min=1, max=30),
                        metadata={"description": "工作班子"})
     investigate = fields.String(required=True, validate=TEXT, metadata={"description": "包调查：谁、做什么"})
@@ -112,10 +111,13 @@ class CaseLeader(MethodView):
         w.session.commit()
         return row
 
+
+@blp.route("/cases/<case_id>/leader/end")
+class CaseLeaderEnd(MethodView):
     @requires(LEADER)
     @blp.arguments(ReasonInput)
     @blp.response(200, LeaderOut)
-    def delete(self, data, case_id):
+    def post(self, data, case_id):
         """End the leader's ownership — only once the petition is closed (409 ``case_open`` before)."""
         w, case = _petition(case_id, LEADER)
         row = oversight.dissolve_leader(w, case, data["reason"])
@@ -340,8 +342,11 @@ class FollowUpFinish(MethodView):
 
 # --- PET-4: quotas, level-skipping records, accountability ---------------------------------------
 
+PERIOD = validate.Regexp(r"^(19|20)\d{2}(-Q[1-4]|-(0[1-9]|1[0-2]))?$", error="期间格式应为 2026、2026-Q1 或 2026-03")
+
+
 class PeriodArgs(Schema):
-    period = fields.String(load_default=None, validate=validate.Length(min=4, max=7),
+    period = fields.String(load_default=None, validate=PERIOD,
                            metadata={"description": "2026 | 2026-Q1 | 2026-03 (the county's quota period); default now"})
     org_unit_id = IdField(load_default=None, metadata={"description": "the unit and its children (default: your unit)"})
 
@@ -359,7 +364,8 @@ class UsageOut(Schema):
 
 class QuotaRow(Schema):
     org_unit_id = IdField(required=True)
-    period = fields.String(required=True, validate=validate.Length(min=4, max=7))
+    period = fields.String(required=True, validate=PERIOD,
+                           metadata={"description": "in the county's quota period: 2026 (year), 2026-Q1, 2026-03"})
     kind = fields.String(required=True, validate=validate.OneOf(list(quotas.KINDS)))
     quota = fields.Integer(required=True, allow_none=True, validate=validate.Range(min=0, max=100000),
                            metadata={"description": "null removes the unit's own quota (its level's default applies)"})
@@ -369,10 +375,14 @@ class QuotaInput(Schema):
     quotas = fields.List(fields.Nested(QuotaRow), required=True, validate=validate.Length(min=1, max=2000))
 
 
-def _period(value: str | None) -> str:
+def _period(value: str | None, strict: bool = False) -> str:
+    """The period asked for (default: the current one); ``strict`` (a write): it must be of the
+    county's quota period (a year, a quarter or a month), 422 ``invalid_period`` otherwise."""
     if value is None:
         return quotas.period_of(utcnow().astimezone(quotas.SHANGHAI).date(), _settings().get("quota_period", "year"))
     quotas.period_range(value)
+    if not strict:
+        return value
     expected = quotas.period_of(quotas.period_range(value)[0], _settings().get("quota_period", "year"))
     if expected != value:
         raise Invalid("period", "invalid_period", f"本县上访指标按{quotas.PERIODS[_settings().get('quota_period', 'year')]}"
@@ -401,11 +411,9 @@ class Quotas(MethodView):
         s = ctx.session
         changed = []
         for i, q in enumerate(data["quotas"]):
-            unit = s.scalar(select(OrgUnit).where(OrgUnit.id == q["org_unit_id"]))
-            if unit is None or not ctx.grants.covers(QUOTA, unit.path):
-                raise Invalid(f"quotas.{i}.org_unit_id", "unknown_unit", "单位不存在或不在您的管辖范围内")
+            unit = get_or_404(s, ctx.grants, OrgUnit, q["org_unit_id"], QUOTA)
             try:
-                period = _period(q["period"])
+                period = _period(q["period"], strict=True)
             except Invalid as exc:
                 raise Invalid(f"quotas.{i}.period", exc.code, exc.message) from None
             row = s.scalar(select(Quota).where(Quota.org_unit_id == unit.id, Quota.period == period,
@@ -420,7 +428,7 @@ class Quotas(MethodView):
             changed.append(unit)
             record(s, "petition.quota_set", "org_unit", unit.id, {"period": period, "kind": q["kind"], "quota": q["quota"]})
         s.flush()
-        out = quotas.usage(s, list({u.id: u for u in changed}.values()), _period(data["quotas"][0]["period"]),
+        out = quotas.usage(s, list({u.id: u for u in changed}.values()), _period(data["quotas"][0]["period"], True),
                            _settings())
         s.commit()
         return out
@@ -503,11 +511,9 @@ class Escalations(MethodView):
         cadre, who and the unit's users are told."""
         ctx = current()
         s = ctx.session
-        unit = s.scalar(select(OrgUnit).where(OrgUnit.id == data["org_unit_id"]))
-        if unit is None or not ctx.grants.covers(QUOTA, unit.path):
-            raise Invalid("org_unit_id", "unknown_unit", "单位不存在或不在您的管辖范围内")
-        if data["person_id"] is not None and s.scalar(select(Person.id).where(Person.id == data["person_id"])) is None:
-            raise Invalid("person_id", "unknown_person", "人员不存在")
+        get_or_404(s, ctx.grants, OrgUnit, data["org_unit_id"], QUOTA)
+        if data["person_id"] is not None:
+            get_or_404(s, ctx.grants, Person, data["person_id"], READ)
         if data["case_id"] is not None:
             w, case, _ = case_or_404(str(data["case_id"]))
             if case.case_type != KEY:
@@ -558,7 +564,8 @@ class AccountabilityClose(MethodView):
 # --- reports -------------------------------------------------------------------------------------
 
 class ReportArgs(Schema):
-    month = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-\d{2}$", error="月份格式应为 2026-11"))
+    month = fields.String(required=True, validate=validate.Regexp(r"^(19|20)\d{2}-(0[1-9]|1[0-2])$",
+                                                                  error="月份格式应为 2026-11"))
     org_unit_id = IdField(load_default=None)
 
 

@@ -37,7 +37,7 @@ def assign_leader(w, case, data: dict) -> LeaderOwnership:
     if old is not None:
         old.dissolved_at = now
     row = LeaderOwnership(case_id=case.id, leader_name=data["leader_name"], leader_post=data["leader_post"],
-                          leader_user_id=data.get("leader_user_id"), team=data["team"],
+                          team=data["team"],
                           investigate=data["investigate"], handle=data["handle"], stabilise=data["stabilise"],
                           assigned_by=w.user_id, assigned_at=now)
     s.add(row)

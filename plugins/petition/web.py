@@ -217,7 +217,7 @@ def _quota_form(ctx, settings: dict) -> str:
         unit = s.scalar(select(OrgUnit).where(OrgUnit.id == row["org_unit_id"]))
         if unit is None or not ctx.grants.covers(QUOTA, unit.path):
             raise Invalid("org_unit_id", "unknown_unit", "单位不存在或不在您的管辖范围内")
-        period = _period(row["period"])
+        period = _period(row["period"], strict=True)
         existing = s.scalar(select(Quota).where(Quota.org_unit_id == unit.id, Quota.period == period,
                                                 Quota.kind == row["kind"]))
         if row["quota"] is None:
