@@ -39,7 +39,7 @@ class PetitionCase(TenantModel):
     # PET-7: the code printed on the receipt (kept encrypted to reprint it; looked up by its hash)
     query_code: Mapped[str | None] = mapped_column(Encrypted)
     query_hash: Mapped[str | None] = mapped_column(String(64))
-    rating: Mapped[str | None] = mapped_column(String(16))            # the petitioner's, see status.RATINGS
+    rating: Mapped[str | None] = mapped_column(String(24))            # the petitioner's, see status.RATINGS
     rated_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
     risk_grade: Mapped[str | None] = mapped_column(String(8))         # the latest assessment's (PET-5)
 
