@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
 _common.BENCH_DB = os.environ.get("PINGAN_BENCH_CASES_DB", "pingan_bench_cases")
-from _common import (RESULTS, STATS_HEADER, Stats, bench_db_name, fmt, machine, now_utc,  # noqa: E402
+from _common import (RESULTS, STATS_HEADER, Stats, bench_db_name, fmt, machine, measure, now_utc,  # noqa: E402
                      pg_dsn, summarize, write_result)
 import orgtree  # noqa: E402  (its generator, app factory, SQL capture and replay)
 
@@ -1219,6 +1219,145 @@ def profile(calls: int) -> None:
     print(text[:8000])
 
 
+# request cost: the fixed cost of an authenticated API request ---------------------------------
+
+REQ_META = Path(os.environ.get("PINGAN_BENCH_REQ_META", "/tmp/pingan-bench-req.json"))
+
+
+class RoundTrips:
+    """Counts real client/server round trips of the app's connections: libpq's protocol trace
+    of every checked-out connection, one ``ReadyForQuery`` from the server per round trip
+    (pings, BEGIN, statements, COMMIT/ROLLBACK — whatever SQLAlchemy or psycopg send)."""
+
+    def __init__(self, engine) -> None:
+        import tempfile
+        from sqlalchemy import event
+        from psycopg import pq
+        self.file = tempfile.NamedTemporaryFile("w+", prefix="pingan-trace-", suffix=".txt")
+        self.on = False
+        self.statements: list[str] = []
+
+        @event.listens_for(engine.pool, "checkout")
+        def _checkout(dbapi_conn, record, proxy):
+            if self.on:
+                dbapi_conn.pgconn.trace(self.file.fileno())
+                dbapi_conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+
+        @event.listens_for(engine.pool, "checkin")
+        def _checkin(dbapi_conn, record):
+            if dbapi_conn is not None and self.on:
+                dbapi_conn.pgconn.untrace()
+
+    def record(self, fn) -> list[str]:
+        """The round trips ``fn`` made: the first line of each query sent ("BEGIN", "SELECT …")."""
+        self.file.seek(0)
+        self.file.truncate()
+        self.on = True
+        try:
+            fn()
+        finally:
+            self.on = False
+        self.file.flush()
+        out, pending = [], None
+        for line in Path(self.file.name).read_text(encoding="utf-8", errors="replace").splitlines():
+            parts = line.split("\t")
+            if len(parts) < 3:
+                continue
+            who, kind = parts[0], parts[2]
+            if who == "F" and kind in ("Query", "Parse") and pending is None:
+                pending = parts[3].strip().split('"', 1)[-1] if kind == "Query" else parts[3].strip()
+                pending = pending.replace('"" "', "", 1)[:90]
+            elif who == "B" and kind == "ReadyForQuery":
+                out.append(pending or "?")
+                pending = None
+        return out
+
+
+def req_setup(cases: int) -> dict:
+    """Prepare a database for the request-cost figures. It must hold the demo county already::
+
+        PINGAN_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/<db> pingan db upgrade
+        PINGAN_DATABASE_URL=… pingan tenant load tenants/demo --demo
+
+    then: a token for the county admin and a township admin, the hello module on, ``cases`` cases."""
+    import tempfile
+    from sqlalchemy import select
+    from core import auth
+    from core.app import pingan
+    from core.context import Actor, acting_as
+    from core.db import bind_tenant
+    from core.models import OrgUnit, Tenant, User
+    app = orgtree.make_app(Path(tempfile.mkdtemp(prefix="pingan-bench-req-")))
+    state = pingan(app)
+    with state.db.Session() as s:
+        tid = s.scalar(select(Tenant.id).where(Tenant.slug == "demo"))
+    assert tid is not None, "load tenants/demo first"
+    tokens, units = {}, {}
+    with bind_tenant(tid), state.db.Session() as s, s.begin(), acting_as(Actor(None, "cli:bench")):
+        for who, username in (("county", "county.admin"), ("township", "donghu.admin")):
+            user = s.scalar(select(User).where(User.username == username))
+            tokens[who] = auth.create_access_token(s, user, "bench")[1]
+            units[who] = user.org_unit_id
+        town = s.scalar(select(OrgUnit.path).where(OrgUnit.id == units["township"]))
+        village = s.scalars(select(OrgUnit.id).where(OrgUnit.path >= town, OrgUnit.path < town[:-1] + "0")).all()
+    host = "demo.localhost"
+    county = Client(app, host, tokens["county"])
+    r = county.c.put("/api/modules/hello", base_url=county.base, headers=county.headers,
+                     json={"enabled": True, "settings": None})
+    assert r.status_code == 200, r.get_json()
+    rng = random.Random(20261123)
+    for i in range(cases):
+        county.post("/api/cases", {"case_type": CASE_TYPE, "title": rng.choice(TITLES), "content": rng.choice(CONTENTS),
+                                   "org_unit_id": rng.choice(village), "channel": "visit",
+                                   "details": {"visit_kind": "home"}})
+    meta = {"tenant_id": tid, "host": host, "tokens": tokens, "units": units, "cases": cases, "db": bench_db_name()}
+    REQ_META.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    return meta
+
+
+def request_cost(n: int, warmup: int, label: str) -> Path:
+    """API vs SQL of the county and the township list, the summary, ``/api/me``; round trips."""
+    import tempfile
+    meta = json.loads(REQ_META.read_text(encoding="utf-8"))
+    app = orgtree.make_app(Path(tempfile.mkdtemp(prefix="pingan-bench-req-")))
+    patch_cursor_bug()
+    from core.app import pingan
+    state = pingan(app)
+    tid = meta["tenant_id"]
+    cap = orgtree.Capture(state.db.engine)
+    rt = RoundTrips(state.db.engine)
+    rep = orgtree.Replayer()
+    rep.conn.prepare_threshold = None
+    out: dict = {"label": label, "started": now_utc(), "load_before": os.getloadavg(), "n": n,
+                 "pre_ping": bool(state.db.engine.pool._pre_ping), "series": {}, "round_trips": {}}
+    urls = {"county list": ("county", "/api/cases?limit=20&state=registered"),
+            "township list": ("township", f"/api/cases?limit=20&state=registered&org_unit_id={meta['units']['township']}"),
+            "summary": ("county", "/api/case-stats/summary"),
+            "me": ("county", "/api/me")}
+    for name, (who, url) in urls.items():
+        api = Client(app, meta["host"], meta["tokens"][who])
+        api.get(url)
+        out["round_trips"][name] = rt.record(lambda: api.get(url))
+        ev = cap.record(lambda: api.get(url))
+        stmts = [(e[1], e[2]) for e in ev if e[0] == "exec" and ("case_record" in e[1] or "case_tally" in e[1])]
+        out["series"][f"{name} api"] = measure(lambda: api.get(url), n, warmup)
+        if stmts:
+            out["series"][f"{name} sql"] = measure(lambda: rep.tx(tid, stmts), n, warmup)
+    out["load_after"] = os.getloadavg()
+    lines = [f"### request cost, {label}: {out['started']}, load average before {tuple(round(x, 2) for x in out['load_before'])}, "
+             f"after {tuple(round(x, 2) for x in out['load_after'])}; pool_pre_ping={out['pre_ping']}", "",
+             "series | n | median | p95 | p99 | mean | min", "---|---|---|---|---|---|---"]
+    lines += [f"{k} | {v.row()}" for k, v in out["series"].items()]
+    lines += ["", "round trips (one `ReadyForQuery` each, from libpq's trace):", ""]
+    for name, trips in out["round_trips"].items():
+        lines.append(f"- {name}: **{len(trips)}** — " + "; ".join(f"`{t[:60]}`" for t in trips))
+    text = "\n".join(lines) + "\n"
+    path = RESULTS / f"cases_request_cost_{label}.md"
+    path.write_text(text, encoding="utf-8")
+    print(text)
+    return path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -1234,6 +1373,12 @@ def main() -> None:
     r.add_argument("--meta", type=Path, default=None, help="metadata of the generated data (default results/cases_data.json)")
     p = sub.add_parser("profile")
     p.add_argument("--calls", type=int, default=300)
+    rs = sub.add_parser("request-setup", help="fill an empty database for request-cost (demo county + cases)")
+    rs.add_argument("--cases", type=int, default=3000)
+    rc = sub.add_parser("request-cost", help="fixed cost of an authenticated request: API vs SQL, round trips")
+    rc.add_argument("--n", type=int, default=300)
+    rc.add_argument("--warmup", type=int, default=30)
+    rc.add_argument("--label", default="now")
     a = ap.parse_args()
     bench_db_name()
     if a.cmd == "generate":
@@ -1241,6 +1386,10 @@ def main() -> None:
     elif a.cmd == "run":
         path = run(a.n, a.warmup, set(a.only.split(",")), a.meta, a.report)
         print(f"wrote {path}")
+    elif a.cmd == "request-setup":
+        print(req_setup(a.cases))
+    elif a.cmd == "request-cost":
+        print(f"wrote {request_cost(a.n, a.warmup, a.label)}")
     elif a.cmd == "sweep-table":
         print(f"wrote {refresh_sweep_table()}")
     else:

@@ -25,7 +25,7 @@ from core import auth, crypto, logs
 from core.authz import Grants, load_grants
 from core.config import Config
 from core.context import Actor, new_request_id, reset_for_request, set_actor, set_for_request
-from core.db import Database, reset_tenant, set_tenant
+from core.db import Database, ProcessCache, config_generation, reset_tenant, set_tenant
 from core.errors import Forbidden, NotFound, PinganError, Unauthorized, Unprocessable
 from core.i18n import install as install_i18n
 from core.models import Tenant
@@ -250,7 +250,7 @@ def _begin_request():
     if tid is None:
         raise NotFound("unknown_tenant", "未找到对应的县（租户），请检查访问地址")
     g.tenant_token = set_tenant(tid)
-    tenant = session.get(Tenant, tid)
+    tenant = _tenant_row(session, tid)
     if tenant is None:
         raise Unauthorized("invalid_token", "访问令牌无效") if bearer else NotFound("unknown_tenant")
     if tenant.status != "active":
@@ -261,7 +261,7 @@ def _begin_request():
         _authenticate_token(ctx, bearer)
     else:
         _authenticate_cookie(ctx)
-    ctx.plugins = app_state.plugins.enabled(session, tid)
+    ctx.plugins = app_state.plugins.enabled_cached(session, tid)
     owner = app_state.plugins.blueprint_owner.get(request.blueprint or "")
     if owner and owner not in ctx.plugins:
         raise NotFound()
@@ -274,19 +274,46 @@ def _begin_request():
     return None
 
 
+_TENANTS = ProcessCache()  # tenant id → its detached ``tenant`` row (``_tenant_row``)
+
+
+def _tenant_row(session, tid: int) -> Tenant | None:
+    """The request's ``tenant`` row, from this process's cache when fresh.
+
+    The row (name, slug, status) changes rarely; an entry lives ``core.db.CACHE_SECONDS`` and
+    is dropped when this process commits a write to ``tenant``: a county suspended through
+    this process is refused on its next request, through another process within seconds.
+    The cached copy is merged into the request's session without a query (``load=False``),
+    so views see an ordinary persistent ``Tenant``.
+    """
+    key = (id(session.get_bind()), tid)  # one process may run apps on several databases (tests)
+    cached = _TENANTS.get(key)
+    if cached is not None:
+        return session.merge(cached, load=False)
+    generation = config_generation()
+    tenant = session.get(Tenant, tid)
+    if tenant is not None:
+        session.expunge(tenant)
+        _TENANTS.put(key, tenant, generation)
+        tenant = session.merge(tenant, load=False)
+    return tenant
+
+
 def _authenticate_token(ctx: RequestContext, token: str) -> None:
     session = ctx.session
     if token.startswith("pat_"):
-        found = auth.access_token_user(session, token)
+        found = auth.access_token_principal(session, token)  # token, user and grants: one query
         client = None
     else:
         from core import oauth
         found, client = oauth.bearer_user(session, token)
+        if found is not None:
+            found = (*found, load_grants(session, found[0].id))
     if found is None:
         raise Unauthorized("invalid_token", "访问令牌无效、已过期或已被撤销")
-    user, scopes = found
+    user, scopes, grants = found
     ctx.user, ctx.via, ctx.client_id = user, "token", client
-    ctx.grants = load_grants(session, user.id).restrict(scopes)
+    ctx.grants = grants.restrict(scopes)
     set_actor(Actor(user.id, f"client:{client}" if client else f"user:{user.username}"))
 
 
@@ -294,12 +321,12 @@ def _authenticate_cookie(ctx: RequestContext) -> None:
     cookie = request.cookies.get("pingan_session")
     if not cookie:
         return
-    found = auth.session_user(ctx.session, pingan().config, cookie)
+    found = auth.session_principal(ctx.session, pingan().config, cookie)  # session, user, grants: one query
     if found is None:
         return
-    ws, user = found
+    ws, user, grants = found
     ctx.user, ctx.web_session, ctx.via = user, ws, "session"
-    ctx.grants = load_grants(ctx.session, user.id)
+    ctx.grants = grants
     set_actor(Actor(user.id, f"user:{user.username}"))
     if request.method not in SAFE_METHODS:
         presented = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token")

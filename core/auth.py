@@ -16,15 +16,17 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.config import Config
 from core.context import Actor, set_actor
-from core.db import utcnow
+from core.db import config_generation, utcnow
 from core.errors import Forbidden, Invalid, TooManyRequests, Unauthorized
-from core.models import AccessToken, LoginAttempt, Tenant, TenantDomain, User, WebSession
+from core.authz import Grants, minimal_paths
+from core.models import (AccessToken, LoginAttempt, OrgUnit, RoleAssignment, RolePermission, Tenant, TenantDomain,
+                         User, WebSession)
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("pingan-timing-equaliser")
@@ -34,9 +36,32 @@ PASSWORD_MIN, PASSWORD_MAX = 8, 128
 def active_user(session: Session, user_id: int) -> User | None:
     """The user, if the account may act now: exists, not disabled, not locked."""
     user = session.scalar(select(User).where(User.id == user_id))
-    if user is None or user.status != "active" or (user.locked_until and user.locked_until > utcnow()):
-        return None
-    return user
+    return user if may_act(user) else None
+
+
+def may_act(user: User | None) -> bool:
+    return user is not None and user.status == "active" and not (user.locked_until and user.locked_until > utcnow())
+
+
+def _with_user_and_grants(anchor, user_id_column) -> Select:
+    """``anchor`` (a token or web session row) joined with its user and every (permission,
+    unit path) pair of the user's role assignments: what ``authz.load_grants`` reads, in the
+    same round trip. A user without assignments gives one row with NULL pairs."""
+    return (select(anchor, User, RolePermission.permission, OrgUnit.path)
+            .join(User, (User.tenant_id == anchor.tenant_id) & (User.id == user_id_column))
+            .outerjoin(RoleAssignment, (RoleAssignment.tenant_id == User.tenant_id) & (RoleAssignment.user_id == User.id))
+            .outerjoin(RolePermission, (RolePermission.tenant_id == RoleAssignment.tenant_id)
+                       & (RolePermission.role_id == RoleAssignment.role_id))
+            .outerjoin(OrgUnit, (OrgUnit.tenant_id == RoleAssignment.tenant_id)
+                       & (OrgUnit.id == RoleAssignment.org_unit_id)))
+
+
+def _grants_of(user: User, rows) -> Grants:
+    acc: dict[str, set[str]] = {}
+    for _, _, perm, path in rows:
+        if perm is not None and path is not None:
+            acc.setdefault(perm, set()).add(path)
+    return Grants(user.id, {perm: minimal_paths(paths) for perm, paths in acc.items()})
 
 
 def hash_password(password: str) -> str:
@@ -66,18 +91,21 @@ def token_hash(token: str) -> str:
 # --- tenant resolution --------------------------------------------------------------------
 
 class HostResolver:
-    """Host name → tenant id, cached for a minute (a new domain takes up to a minute)."""
+    """Host name → tenant id, cached for a minute in each process (a new domain takes up to
+    a minute in the other processes); a write to ``tenant``/``tenant_domain`` committed in
+    this process drops the cache at once (``core.db.config_generation``)."""
 
     def __init__(self, config: Config, ttl: float = 60.0) -> None:
         self.config = config
         self.ttl = ttl
-        self._cache: dict[str, tuple[int | None, bool, float]] = {}
+        self._cache: dict[str, tuple[int | None, bool, float, int]] = {}
 
     def resolve(self, session: Session, host: str) -> tuple[int | None, bool]:
         """(tenant id, explicit): explicit when the host itself names the tenant, not the default."""
         host = host.split(":")[0].strip().lower().rstrip(".")
         hit = self._cache.get(host)
-        if hit and hit[2] > time.monotonic():
+        generation = config_generation()
+        if hit and hit[2] > time.monotonic() and hit[3] == generation:
             return hit[0], hit[1]
         tid = session.scalar(select(TenantDomain.tenant_id).where(TenantDomain.host == host))
         base = self.config.base_domain
@@ -86,7 +114,7 @@ class HostResolver:
         explicit = tid is not None
         if tid is None and self.config.default_tenant:
             tid = session.scalar(select(Tenant.id).where(Tenant.slug == self.config.default_tenant))
-        self._cache[host] = (tid, explicit, time.monotonic() + self.ttl)
+        self._cache[host] = (tid, explicit, time.monotonic() + self.ttl, generation)
         return tid, explicit
 
     def forget(self) -> None:
@@ -170,8 +198,20 @@ def end_all_sessions(session: Session, user_id: int) -> None:
 
 def session_user(session: Session, config: Config, cookie_token: str) -> tuple[WebSession, User] | None:
     """The live session and its user for a cookie, applying idle and absolute timeouts."""
-    ws = session.scalar(select(WebSession).where(WebSession.token_hash == token_hash(cookie_token)))
-    if ws is None or ws.ended_at is not None:
+    found = session_principal(session, config, cookie_token)
+    return None if found is None else found[:2]
+
+
+def session_principal(session: Session, config: Config,
+                      cookie_token: str) -> tuple[WebSession, User, Grants] | None:
+    """The live session, its user and the user's grants for a cookie — one query, read on
+    every request (an ended session, a locked user, a removed grant count at once)."""
+    rows = session.execute(_with_user_and_grants(WebSession, WebSession.user_id)
+                           .where(WebSession.token_hash == token_hash(cookie_token))).all()
+    if not rows:
+        return None
+    ws, user = rows[0][0], rows[0][1]
+    if ws.ended_at is not None:
         return None
     now = utcnow()
     if now - ws.last_seen_at > timedelta(minutes=config.session_idle_minutes) \
@@ -179,13 +219,12 @@ def session_user(session: Session, config: Config, cookie_token: str) -> tuple[W
         ws.ended_at = now
         session.commit()
         return None
-    user = active_user(session, ws.user_id)
-    if user is None:
+    if not may_act(user):
         return None
     if now - ws.last_seen_at > timedelta(seconds=60):
         ws.last_seen_at = now
         session.commit()
-    return ws, user
+    return ws, user, _grants_of(user, rows)
 
 
 def logout(session: Session, ws: WebSession) -> None:
@@ -222,13 +261,24 @@ def create_access_token(session: Session, user: User, name: str, scope: str = ""
 
 
 def access_token_user(session: Session, token: str) -> tuple[User, set[str] | None] | None:
-    row = session.scalar(select(AccessToken).where(AccessToken.token_hash == token_hash(token)))
+    found = access_token_principal(session, token)
+    return None if found is None else found[:2]
+
+
+def access_token_principal(session: Session, token: str) -> tuple[User, set[str] | None, Grants] | None:
+    """The token's user, its scopes and the user's grants (not yet cut to the scopes) — one
+    query, read on every request: a revoked or expired token, a disabled or locked user, a
+    removed role assignment count from the very next request."""
+    rows = session.execute(_with_user_and_grants(AccessToken, AccessToken.user_id)
+                           .where(AccessToken.token_hash == token_hash(token))).all()
     now = utcnow()
+    row = rows[0][0] if rows else None
     if row is None or row.revoked_at or (row.expires_at and row.expires_at <= now):
         return None
-    user = active_user(session, row.user_id)
-    if user is None:
+    user = rows[0][1]
+    if not may_act(user):
         return None
+    grants = _grants_of(user, rows)
     if row.last_used_at is None or now - row.last_used_at > timedelta(hours=1):
         # usage telemetry, at most hourly: a Core update, not an audited change of the token
         session.execute(update(AccessToken.__table__).where(
@@ -236,4 +286,4 @@ def access_token_user(session: Session, token: str) -> tuple[User, set[str] | No
             .values(last_used_at=now))
         session.commit()
     scopes = set(row.scope.split()) if row.scope.strip() else None
-    return user, scopes
+    return user, scopes, grants

@@ -18,12 +18,17 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import re
+import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
 from sqlalchemy import (BigInteger, DateTime, ForeignKey, ForeignKeyConstraint, MetaData, Table, create_engine,
                         event, inspect, text)
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import Pool
 from sqlalchemy.sql import visitors
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import (DeclarativeBase, Mapped, Session, mapped_column, scoped_session,
@@ -212,7 +217,9 @@ def _sync_transaction_tenant(session: Session, tid: int) -> None:
     A transaction that began with no tenant bound (it read only global tables) takes the
     tenant now; one that began under another tenant is refused.
     """
-    begun = session.info.get("pingan_tx_tenant")
+    if "pingan_tx_tenant" not in session.info:
+        return  # no transaction yet: the statement begins one, and after_begin binds ``tid``
+    begun = session.info["pingan_tx_tenant"]
     if begun == tid:
         return
     if begun is not None:
@@ -238,13 +245,21 @@ def _guard_writes(session: Session, flush_context, instances) -> None:
             raise TenantMismatch("tenant_id of a stored row cannot change")
 
 
+_GUC_SET = "pingan_guc_tenant"  # Connection.info: the tenant the engine's BEGIN set (see make_engine)
+_NOT_SET = object()
+
+
 @event.listens_for(Session, "after_begin")
 def _set_rls_tenant(session: Session, transaction, connection) -> None:
     tid = _tenant.get()
     session.info["pingan_tx_tenant"] = tid
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT set_config('pingan.tenant_id', :t, true)"),
-                           {"t": "" if tid is None else str(tid)})
+        value = "" if tid is None else str(tid)
+        # On our engines the transaction's BEGIN already carried the set_config (one round
+        # trip, ``_begin_with_tenant``); anything else (a connection begun elsewhere, a tenant
+        # bound in between) sets it here, before the session's first statement.
+        if connection.info.pop(_GUC_SET, _NOT_SET) != value:
+            connection.execute(text("SELECT set_config('pingan.tenant_id', :t, true)"), {"t": value})
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -305,8 +320,16 @@ def make_engine(url: str, app_role: str | None = None, **kw) -> Engine:
             dbapi_conn.isolation_level = None
         return engine
 
-    kw.setdefault("pool_pre_ping", True)
-    if "+psycopg" in url and "+psycopg2" not in url:
+    # No pool_pre_ping (a "SELECT 1" round trip on every checkout, ~10 % of a short request's
+    # round trips): a connection idle in the pool for more than PING_IDLE_SECONDS is pinged on
+    # checkout (``_ping_if_idle``: a dead one is replaced before use, as pre-ping does), one
+    # in steady use is not; pool_recycle replaces connections before a server or firewall
+    # idle timeout. A connection that dies while in use fails that request and is discarded
+    # (SQLAlchemy invalidates the pool on a disconnect error): the optimistic half of
+    # SQLAlchemy's "dealing with disconnects".
+    kw.setdefault("pool_recycle", POOL_RECYCLE_SECONDS)
+    psycopg3 = "+psycopg" in url and "+psycopg2" not in url
+    if psycopg3:
         # psycopg prepares a statement on the server after 5 runs, and PostgreSQL may then
         # plan it once for any parameters: for a subtree list (ids of one township's units)
         # that generic plan took 2 s where a plan for the actual ids takes 2 ms
@@ -332,7 +355,146 @@ def make_engine(url: str, app_role: str | None = None, **kw) -> Engine:
             cur.execute(f'SET ROLE "{app_role}"')
             cur.close()
             dbapi_conn.commit()
+
+    if not kw.get("pool_pre_ping"):
+        event.listen(engine.pool, "checkin", _note_checkin)
+        event.listen(engine.pool, "checkout", _ping_if_idle)
+    if psycopg3:
+        event.listen(engine, "connect", _driver_autocommit)
+        event.listen(engine, "begin", _begin_with_tenant)
     return engine
+
+
+POOL_RECYCLE_SECONDS = 1800
+PING_IDLE_SECONDS = 10.0
+_CHECKED_IN = "pingan_checked_in"
+
+
+def _note_checkin(dbapi_conn, record) -> None:
+    record.info[_CHECKED_IN] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_conn, record, proxy) -> None:
+    """Ping a connection that sat in the pool for a while; a dead one is replaced.
+
+    Raising ``DisconnectionError`` from a checkout listener makes the pool discard the
+    connection and retry with a new one (SQLAlchemy's pessimistic disconnect handling). A
+    brand-new connection (never checked in) needs no ping.
+    """
+    since = record.info.get(_CHECKED_IN)
+    if since is None or time.monotonic() - since < PING_IDLE_SECONDS:
+        return
+    try:
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute("SELECT 1")
+        finally:
+            cur.close()
+    except Exception as exc:  # noqa: BLE001 — any failure: the connection is not usable
+        raise DisconnectionError(f"connection idle {time.monotonic() - since:.0f} s failed its ping") from exc
+
+
+def _driver_autocommit(dbapi_conn, record) -> None:
+    """psycopg would send BEGIN in a round trip of its own before a transaction's first
+    statement; with the driver in autocommit mode ``_begin_with_tenant`` sends it instead,
+    together with the tenant of row-level security. COMMIT and ROLLBACK are unchanged
+    (psycopg sends them whenever a transaction is open, autocommit or not)."""
+    dbapi_conn.autocommit = True
+
+
+def _begin_with_tenant(conn) -> None:
+    """Every transaction starts with ``BEGIN; SELECT set_config('pingan.tenant_id', …, true)``
+    in one round trip (simple query protocol: no parameters; the value is an integer or
+    empty). The session's ``after_begin`` sees the mark and does not set it again."""
+    driver = conn.connection.driver_connection
+    if not driver.autocommit:  # someone switched it off (an isolation level option): restore
+        if driver.info.transaction_status != 0:  # not idle: psycopg began already; set it in after_begin
+            conn.info.pop(_GUC_SET, None)
+            return
+        driver.autocommit = True
+    tid = _tenant.get()
+    value = "" if tid is None else str(int(tid))
+    # through SQLAlchemy, so that a dead connection found here invalidates the pool as any
+    # other disconnect error does
+    conn.exec_driver_sql(f"BEGIN; SELECT set_config('pingan.tenant_id', '{value}', true)",
+                         execution_options={"no_parameters": True}).close()
+    conn.info[_GUC_SET] = value
+
+
+# --- platform data that rarely changes: a change stamp for in-process caches --------------
+
+# The web process caches a county's ``tenant`` row and its enabled plugins (core/app.py,
+# core/plugins.py) and the host-name map (core/auth.py). Any write to those tables through
+# SQLAlchemy in this process — ORM flush, bulk UPDATE, Core, text() — bumps the generation
+# when it commits, which drops every cached entry: a change takes effect on this process's
+# next request. Other processes notice within CACHE_SECONDS, when their entry expires.
+CACHE_SECONDS = 5.0
+CACHED_TABLES = ("tenant", "tenant_domain", "tenant_plugin")
+_WRITE_TO_CACHED = re.compile(r'^\s*(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+"?(?:%s)"?(?:\s|\(|$)'
+                              % "|".join(CACHED_TABLES), re.IGNORECASE)
+_DIRTY, _BUMP_AT_CHECKIN = "pingan_cached_tables_written", "pingan_cached_tables_committed"
+_generation = [0]
+_generation_lock = threading.Lock()
+
+
+def config_generation() -> int:
+    return _generation[0]
+
+
+def bump_config_generation() -> None:
+    with _generation_lock:
+        _generation[0] += 1
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_cached_write(conn, cursor, statement, parameters, context, executemany) -> None:
+    if _WRITE_TO_CACHED.match(statement):
+        conn.info[_DIRTY] = True
+
+
+@event.listens_for(Engine, "commit")
+def _bump_on_commit(conn) -> None:
+    # the event comes just before the COMMIT reaches the server: bump now (this thread's next
+    # request must not use an older entry) and again when the connection is returned, after
+    # the commit, so that an entry another thread loaded in between is dropped too
+    if conn.info.pop(_DIRTY, False):
+        bump_config_generation()
+        conn.info[_BUMP_AT_CHECKIN] = True
+
+
+@event.listens_for(Engine, "rollback")
+def _forget_on_rollback(conn) -> None:
+    conn.info.pop(_DIRTY, None)
+
+
+@event.listens_for(Pool, "checkin")
+def _bump_after_commit(dbapi_conn, record) -> None:
+    if record.info.pop(_BUMP_AT_CHECKIN, False):
+        bump_config_generation()
+
+
+class ProcessCache:
+    """key → value for at most ``ttl`` seconds, and only while the generation is unchanged.
+
+    Read the generation *before* loading what you put, and pass it: a change committed while
+    loading then leaves an entry that is already stale.
+    """
+
+    def __init__(self, ttl: float = CACHE_SECONDS) -> None:
+        self.ttl = ttl
+        self._data: dict = {}
+
+    def get(self, key):
+        hit = self._data.get(key)
+        if hit is None or hit[0] != _generation[0] or hit[1] <= time.monotonic():
+            return None
+        return hit[2]
+
+    def put(self, key, value, generation: int) -> None:
+        self._data[key] = (generation, time.monotonic() + self.ttl, value)
+
+    def clear(self) -> None:
+        self._data.clear()
 
 
 # --- PostgreSQL security: app role, grants, row-level security --------------------------

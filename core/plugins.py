@@ -7,6 +7,7 @@ disabled: the plugin fails closed.
 """
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import hookspecs
+from core.db import ProcessCache
 from core.authz import CORE_PERMISSIONS, PermissionRegistry
 
 log = logging.getLogger("pingan.plugins")
@@ -243,8 +245,35 @@ class PluginHost:
                         "data": data, "ok": ok})
         return out
 
+    def enabled_cached(self, session: Session, tenant_id: int) -> dict[str, dict]:
+        """``enabled``, kept for a few seconds per process (the web request path).
+
+        An entry is dropped as soon as this process commits a write to ``tenant_plugin``
+        (``core.db.config_generation``) and after ``core.db.CACHE_SECONDS``: a module switched
+        on or off through the API takes effect on the next request here, and within seconds
+        in the other processes. A failed read is not kept (the next request reads again).
+        Jobs, the sweep and notifications call ``enabled`` and always read.
+        """
+        from core.db import config_generation
+        key = (id(self), id(session.get_bind()), tenant_id)
+        hit = _ENABLED.get(key)
+        if hit is None:
+            generation = config_generation()
+            hit, ok = self._read_enabled(session, tenant_id)
+            if ok:
+                _ENABLED.put(key, hit, generation)
+        return copy.deepcopy(hit)
+
+    def forget_enabled(self) -> None:
+        """Drop this process's cached switches (tests that break the database on purpose)."""
+        _ENABLED.clear()
+
     def enabled(self, session: Session, tenant_id: int) -> dict[str, dict]:
         """Plugins enabled for the bound tenant → their validated settings. Fails closed."""
+        return self._read_enabled(session, tenant_id)[0]
+
+    def _read_enabled(self, session: Session, tenant_id: int) -> tuple[dict[str, dict], bool]:
+        """(enabled plugins → settings, whether the switches could be read)."""
         from core.models import TenantPlugin
         try:
             rows = session.execute(select(TenantPlugin.plugin, TenantPlugin.settings)
@@ -252,7 +281,7 @@ class PluginHost:
         except Exception:  # noqa: BLE001 — any failure to read means "no plugin is on"
             log.exception("could not read enabled plugins of tenant %s; all plugins off", tenant_id)
             session.rollback()
-            return {}
+            return {}, False
         out: dict[str, dict] = {}
         for name, raw in rows:
             if name not in self.plugins:
@@ -262,4 +291,7 @@ class PluginHost:
             except ValidationError as exc:
                 log.error("settings of plugin %s for tenant %s do not validate (%s); plugin off",
                           name, tenant_id, exc.messages)
-        return out
+        return out, True
+
+
+_ENABLED = ProcessCache()  # (host, tenant id) → enabled plugins and settings (``enabled_cached``)
