@@ -318,3 +318,13 @@ def test_monthly_report_counts_and_exports(admin, county):
     wb = load_workbook(io.BytesIO(x.data))
     assert wb.sheetnames == ["按单位", "按分类", "按信访形式", "越级访与上访指标"]
     assert admin.get("/api/petition/reports/monthly?month=2026-13").status_code == 422
+    # the county's own ledger layout: which figures, in which order, under which headings
+    r = admin.put("/api/modules/petition", json={"enabled": True, "settings": {"report_columns": [
+        {"key": "late", "title": "逾期件"}, {"key": "received"}]}})
+    assert r.status_code == 200, r.get_json()
+    wb = load_workbook(io.BytesIO(admin.get(f"/api/petition/reports/monthly.xlsx?month={month}").data))
+    assert [c.value for c in wb["按单位"][2]] == ["单位", "逾期件", "受理数"]
+    assert admin.put("/api/modules/petition", json={"enabled": True, "settings": {"report_columns": [
+        {"key": "nonsense"}]}}).status_code == 422
+    assert admin.put("/api/modules/petition", json={"enabled": True, "settings": {"categories": [
+        {"key": "Bad Key", "title": "x"}, {"key": "land", "title": "土地"}]}}).status_code == 422

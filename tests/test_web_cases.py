@@ -122,6 +122,13 @@ def test_petition_panel_on_the_case_page(app, login, fresh_tenant):
     assert risk.status_code == 302
     html = admin.get(f"/cases/{case['id']}").get_data(as_text=True)
     assert "刘干事、王干事" in html and "中风险" in html
+    assert 'id="petition-leader-end"' not in html  # only once the petition is closed
+    assert admin.post(f"/api/cases/{case['id']}/transitions/not_accept", json={"note": "不属信访事项"}).status_code == 200
+    html = admin.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert 'id="petition-leader-end"' in html
+    end = admin.post(f"/petition/cases/{case['id']}/leader/end", data={"csrf_token": token, "reason": "案结事了"})
+    assert end.status_code == 302
+    assert "未指定包案领导" in admin.get(f"/cases/{case['id']}").get_data(as_text=True)
 
 
 def test_petition_module_pages(app, login, fresh_tenant):

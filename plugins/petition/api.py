@@ -591,7 +591,7 @@ class MonthlyReportXlsx(MethodView):
         ctx = current()
         report = reports.monthly(ctx.session, _unit(args["org_unit_id"]), args["month"], _settings())
         name = f"信访工作月报-{report['unit_name']}-{args['month']}.xlsx"
-        return Response(reports.workbook(report, ctx.tenant.name),
+        return Response(reports.workbook(report, ctx.tenant.name, reports.columns(_settings())),
                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
                                  "Cache-Control": "private, no-store"})

@@ -103,8 +103,17 @@ def monthly(session, unit: OrgUnit, month: str, settings: dict) -> dict:
             "quota_period": period, "quotas": quotas.usage(session, [unit, *kids], period, settings)}
 
 
-def workbook(report: dict, county: str) -> bytes:
-    """The report as .xlsx: one sheet per grouping, then the quota sheet."""
+def columns(settings: dict) -> list[tuple[str, str]]:
+    """The county's ledger layout (``report_columns``: which figures, in which order, under which
+    headings), or every figure under its default heading."""
+    chosen = settings.get("report_columns") or []
+    defaults = dict(COLUMNS)
+    return [(c["key"], c.get("title") or defaults[c["key"]]) for c in chosen] or list(COLUMNS)
+
+
+def workbook(report: dict, county: str, layout: list[tuple[str, str]] | None = None) -> bytes:
+    """The report as .xlsx: one sheet per grouping (in the county's layout), then the quota sheet."""
+    layout = layout or list(COLUMNS)
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
 
@@ -115,9 +124,9 @@ def workbook(report: dict, county: str) -> bytes:
         ws = wb.create_sheet(title)
         ws.append([heading])
         ws["A1"].font = Font(bold=True, size=14)
-        ws.append([first, *(label for _, label in COLUMNS)])
+        ws.append([first, *(label for _, label in layout)])
         for row in [*report[key], {"label": "合计", **report["total"]}]:
-            ws.append([row["label"], *(row[k] for k, _ in COLUMNS)])
+            ws.append([row["label"], *(row[k] for k, _ in layout)])
         ws.column_dimensions["A"].width = 24
         for cell in ws[2]:
             cell.font, cell.alignment = Font(bold=True), Alignment(horizontal="center")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
 from .quotas import KINDS
+from .reports import COLUMNS as REPORT_COLUMNS
 
 KEY = validate.Regexp(r"^[a-z][a-z0-9_]{0,31}$", error="分类代码须为小写字母、数字和下划线")
 
@@ -24,6 +25,16 @@ class Category(Schema):
         unknown = RAISE
     key = fields.String(required=True, validate=KEY)
     title = fields.String(required=True, validate=validate.Length(min=1, max=40))
+
+
+class ReportColumn(Schema):
+    class Meta:
+        unknown = RAISE
+    key = fields.String(required=True, validate=validate.OneOf([k for k, _ in REPORT_COLUMNS]),
+                        metadata={"description": "received 受理数 | closed 办结数 | on_time 按期 | late 超期 | on_time_percent "
+                                                 "按期率 | rated 评价数 | satisfied_percent 满意率 | repeats 重复信访 | "
+                                                 "repeat_percent 重复率 | collective 集体访"})
+    title = fields.String(validate=validate.Length(min=1, max=20), metadata={"description": "本县台账的列名"})
 
 
 class PetitionSettings(Schema):
@@ -59,8 +70,18 @@ class PetitionSettings(Schema):
         load_default=20, validate=validate.Range(min=1, max=1000),
         metadata={"title": "进度查询频率上限（次/分钟/地址）", "description": "信访人凭查询码查询进度的频率限制（PET-7）"})
 
+    report_columns = fields.List(
+        fields.Nested(ReportColumn), load_default=list, validate=validate.Length(max=len(REPORT_COLUMNS)),
+        metadata={"title": "月报台账列", "description": "月报（含 Excel）列出哪些数字、顺序和列名；不设则全部列出"})
+
+    @validates("report_columns")
+    def _columns_once(self, value, **kw):
+        keys = [c.get("key") for c in value if isinstance(c, dict)]  # an invalid item has already failed
+        if len(set(keys)) != len(keys):
+            raise ValidationError("同一列不能出现两次")
+
     @validates("categories")
     def _unique(self, value, **kw):
-        keys = [c["key"] for c in value]
+        keys = [c.get("key") for c in value if isinstance(c, dict)]  # an invalid item has already failed
         if len(set(keys)) != len(keys):
             raise ValidationError("分类代码不能重复")

@@ -18,8 +18,8 @@ from core.sdk import (CasePerson, Forbidden, Invalid, OrgUnit, Person, PinganErr
                       record, requires, scoped, units_under, within)
 
 from . import oversight, quotas, reports, status
-from .api import (EscalationInput, FollowUpInput, LeaderInput, QuotaRow, RiskInput, SituationInput, WatchInput,
-                  _period, _petition, _status, _unit, _view, _watch_out)
+from .api import (EscalationInput, FollowUpInput, JointInput, LeaderInput, QuotaRow, ReasonInput, RiskInput,
+                  SituationInput, WatchInput, _period, _petition, _status, _unit, _view, _watch_out)
 from .models import Accountability, Escalation, Quota, WatchEntry
 from .permissions import HANDLE, LEADER as LEADER_PERM, QUOTA, READ, WATCH
 
@@ -128,6 +128,27 @@ def leader(case_id):
             raise Invalid("team", "required", "请填写工作班子")
         oversight.assign_leader(w, case, data)
     return _case_form(case_id, "petition-leader", Form, LEADER_PERM, do)
+
+
+@bp.route("/cases/<case_id>/leader/end", methods=["POST"])
+@requires(LEADER_PERM)
+def leader_end(case_id):
+    return _case_form(case_id, "petition-leader-end", ReasonInput, LEADER_PERM,
+                      lambda w, case, d: oversight.dissolve_leader(w, case, d["reason"]))
+
+
+@bp.route("/cases/<case_id>/joint-decision", methods=["POST"])
+@requires(HANDLE)
+def joint(case_id):
+    class Form(JointInput):
+        units = fields.String(required=True)
+
+    def do(w, case, data):
+        data["units"] = [u.strip()[:100] for u in data["units"].splitlines() if u.strip()]
+        if len(data["units"]) < 2:
+            raise Invalid("units", "too_few_units", "联席会议至少要有两个参会单位")
+        oversight.joint_decision(w, case, data)
+    return _case_form(case_id, "petition-joint", Form, HANDLE, do)
 
 
 @bp.route("/cases/<case_id>/risk", methods=["POST"])
@@ -305,4 +326,4 @@ def report_page():
     except PinganError as exc:
         error, http = exc.message, exc.status
     return render_template("petition/report.html", unit=unit, month=month, report=report, error=error,
-                           columns=reports.COLUMNS), http
+                           columns=reports.columns(ctx.plugins.get("petition") or {})), http
