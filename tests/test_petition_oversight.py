@@ -213,7 +213,9 @@ def test_risk_is_assessed_in_three_levels_in_order(admin, county, db, login):
     grant(db, county, "donghu.admin", ["petition.read", "petition.handle"], unit="T01", key="t_petition")
     township = login(county, "donghu.admin")
     assert township.post(url, json={"level": "chief", "grade": "high"}).status_code == 403
-    assert admin.post(url, json={"level": "chief", "grade": "high"}).status_code == 201
+    # the chief's level needs petition.risk.approve, not petition.handle (a 分管领导 handles nothing)
+    grant(db, county, "qingshan.admin", ["core.case.read", "petition.read", "petition.risk.approve"], key="chief_t")
+    assert login(county, "qingshan.admin").post(url, json={"level": "chief", "grade": "high"}).status_code == 201
     assert [r["level"] for r in admin.get(url).get_json()] == ["handler", "head", "chief"]
     assert admin.get(f"/api/cases/{case['id']}").get_json()["details"]["risk_grade"] == "high"
 

@@ -153,7 +153,7 @@ class CaseRisk(MethodView):
         w, case = _petition(case_id, READ, lock=False)
         return oversight.assessments(w.session, case.id)
 
-    @requires(HANDLE)
+    @requires(READ)  # each level checks its own permission (handle / review / risk.approve)
     @blp.arguments(RiskInput)
     @blp.response(201, RiskOut)
     def post(self, data, case_id):

@@ -152,7 +152,7 @@ def joint(case_id):
 
 
 @bp.route("/cases/<case_id>/risk", methods=["POST"])
-@requires(HANDLE)
+@requires(READ)  # each level checks its own permission (oversight.assess)
 def risk(case_id):
     return _case_form(case_id, "petition-risk", RiskInput, READ,
                       lambda w, case, d: oversight.assess(w, case, d["level"], d["grade"], d["opinion"]))
