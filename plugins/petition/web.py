@@ -180,7 +180,7 @@ def situation(case_id):
 # --- module pages: quotas and accountability, the watch list, the monthly report -----------------
 
 def _unit_arg():
-    raw = request.values.get("org_unit_id", "")
+    raw = request.args.get("org_unit_id", "")  # the page's unit (a form's org_unit_id is the form's own)
     return _unit(int(raw)) if raw.isdigit() else _unit(None)
 
 
