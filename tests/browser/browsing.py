@@ -1,0 +1,79 @@
+"""Helpers for the browser tests (fixtures are in this folder's conftest.py)."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.conftest import DEMO_PASSWORD, ROOT, Client, TenantInfo, load_tenant, make_token
+
+CHROMIUM = os.environ.get("PINGAN_CHROMIUM", "/usr/bin/chromium")
+REQUIRE_BROWSER = os.environ.get("PINGAN_REQUIRE_BROWSER") == "1"
+# What works in a sandbox with no network: no GPU, no sandbox (root), no calls home.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+SCREENSHOT_DIR = Path(os.environ.get("PINGAN_SCREENSHOT_DIR", ROOT / "test-artifacts" / "screenshots"))
+DESKTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 360, "height": 740}
+TIMEOUT_MS = 15_000
+
+
+def missing() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -e '.[test]')"
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)) and not shutil.which(CHROMIUM):
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium fonts-noto-cjk)"
+    return None
+
+
+@dataclass
+class LiveServer:
+    port: int
+
+    def url(self, tenant: TenantInfo | str, path: str = "/") -> str:
+        host = tenant if isinstance(tenant, str) else tenant.host
+        return f"http://{host}:{self.port}{path}"
+
+
+def api(app, tenant: TenantInfo, username: str) -> Client:
+    """An API client for setting up what a test is not about (a token, no browser)."""
+    return Client(app, tenant.host, {"Authorization": f"Bearer {make_token(app, tenant, username)}"})
+
+
+def county_with(app, *modules: str) -> TenantInfo:
+    """A county of its own (the demo folder under a new slug) with ``modules`` switched on."""
+    tenant = load_tenant(app)
+    admin = api(app, tenant, "county.admin")
+    for name in modules:
+        r = admin.put(f"/api/modules/{name}", json={"enabled": True})
+        assert r.status_code == 200, r.get_json()
+    return tenant
+
+
+def sign_in(page, username: str, password: str = DEMO_PASSWORD) -> None:
+    """Through the log-in form, as a person would; ends on the home page."""
+    page.goto("/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    with page.expect_navigation():
+        page.click("main button[type=submit]")
+    path = re.sub(r"^https?://[^/]+", "", page.url)
+    assert path == "/", f"log-in as {username} ended on {page.url}: {page.inner_text('main')}"
+
+
+def screenshot(page, name: str) -> Path:
+    """A full-page PNG under SCREENSHOT_DIR (git-ignored), for reviewers to look at."""
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOT_DIR / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def path_of(page) -> str:
+    return re.sub(r"^https?://[^/]+", "", page.url)

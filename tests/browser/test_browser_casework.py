@@ -1,0 +1,78 @@
+"""Casework in a real browser (issue 6): a village cadre registers a matter through the intake
+form and finds it in the list; the township supervises it; the village sees the supervision on
+the case's timeline. A village typing another village's case address gets the 404 page."""
+from __future__ import annotations
+
+import re
+
+from tests.browser.browsing import api, path_of
+from tests.casework import register
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the ``browser`` fixture skips (or, under CI, fails) and says why
+    expect = None
+
+
+def register_through_intake(page, village_id: int, subject: str) -> str:
+    """Fill the one-window form as a cadre would; returns the new case's number."""
+    page.get_by_role("link", name="统一受理").click()
+    expect(page.get_by_role("heading", name="统一受理登记")).to_be_visible()
+    page.get_by_label("来源渠道").select_option("visit")
+    page.get_by_label("受理窗口（单位）").select_option(str(village_id))
+    page.get_by_label("事由").fill(subject)
+    page.get_by_label("具体内容").fill("王大爷独居，腿脚不便，请求村里上门看看。")
+    page.get_by_label("姓名").fill("王某某")
+    page.get_by_label("转为事项").select_option("hello.visit")
+    page.locator('[id="details.hello.visit.visit_kind"]').select_option("home")
+    page.get_by_role("button", name="登记", exact=True).click()
+    done = page.get_by_role("status")
+    expect(done).to_contain_text("已登记")
+    return done.locator("strong").inner_text().strip()
+
+
+def test_village_registers_township_supervises_village_sees_it(open_page, web_county):
+    village = open_page(web_county, "village.cadre")
+    subject = "请求上门走访：独居老人（浏览器）"
+    number = register_through_intake(village, web_county.unit("T01D1V1"), subject)
+    assert re.fullmatch(r"\S+〔\d{4}〕\d+", number), number  # e.g. 访〔2026〕00001
+
+    village.get_by_role("link", name="事项", exact=True).click()
+    row = village.locator("table.list tbody tr", has_text=number)
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text(subject)
+
+    township = open_page(web_county, "donghu.admin")
+    township.get_by_role("link", name="事项", exact=True).click()
+    township.get_by_label("关键词").fill(number)
+    township.get_by_role("button", name="查询").click()
+    township.get_by_role("link", name=number).click()
+    expect(township.get_by_role("heading", level=1)).to_contain_text(subject)
+    form = township.locator("form#supervise")
+    form.get_by_label("方式").select_option("supervise")
+    form.get_by_label("级别").select_option("listed")
+    form.get_by_label("要求").fill("请三日内上门走访并反馈")
+    form.get_by_role("button", name="发出").click()
+    expect(township.locator("#timeline")).to_contain_text("请三日内上门走访并反馈")
+
+    village.get_by_role("link", name=number).click()
+    timeline = village.locator("#timeline")
+    expect(timeline).to_contain_text("督办")
+    expect(timeline).to_contain_text("请三日内上门走访并反馈")
+    # who supervised (the timeline shows the account today; its display name would do as well)
+    expect(timeline.locator("li", has_text="督办")).to_contain_text(re.compile("东湖镇综治中心|donghu\\.admin"))
+
+
+def test_another_villages_case_address_is_the_404_page(app, open_page, web_county):
+    theirs = register(api(app, web_county, "village.cadre2"), web_county.unit("T01D1V2"), title="郭岭村的事项")
+    mine = register(api(app, web_county, "village.cadre"), web_county.unit("T01D1V1"), title="罗塘村的事项")
+    page = open_page(web_county, "village.cadre")
+    ok = page.goto(f"/cases/{mine['id']}")
+    assert ok.status == 200
+    response = page.goto(f"/cases/{theirs['id']}")
+    assert response.status == 404
+    expect(page.get_by_role("heading", level=1)).to_have_text("404")
+    expect(page.get_by_role("alert")).to_contain_text("不在您的管辖范围内")
+    expect(page.locator("body")).not_to_contain_text("郭岭村的事项")
+    page.get_by_role("link", name="返回首页").click()
+    assert path_of(page) == "/"
