@@ -26,5 +26,16 @@ def pick(zh: str, en: str | None) -> str:
     return en if (en and current_locale() == "en") else zh
 
 
+_VALIDATION_ZH = (("Missing data for required field", "必填"), ("Field may not be null", "必填"),
+                  ("Not a valid", "格式不正确"), ("Must be one of", "不是可选的值"), ("Length must be", "长度不符合要求"),
+                  ("Shorter than", "长度不符合要求"), ("Longer than", "长度不符合要求"), ("Must be greater", "超出范围"),
+                  ("Must be less", "超出范围"), ("Unknown field", "未知的字段"))
+
+
+def validation_zh(message: str) -> str:
+    """A marshmallow validation message in Chinese (a message already in Chinese is kept)."""
+    return next((zh for en, zh in _VALIDATION_ZH if message.startswith(en)), message)
+
+
 def install(app: Flask) -> None:
     app.jinja_env.globals.update(t=pick, locale=current_locale)

@@ -52,6 +52,7 @@ from core.cases.types import CaseType
 from core.context import Actor, acting_as, current_request_id
 from core.db import bind_tenant, current_tenant_id, utcnow
 from core.errors import PinganError
+from core.i18n import validation_zh
 from core.models import JobRun, OrgUnit, User
 from core.orgtree import path_ids
 from core.workdays import SHANGHAI
@@ -700,14 +701,7 @@ class UnitIndex:
         return level
 
 
-_ZH = (("Missing data for required field", "必填"), ("Field may not be null", "必填"), ("Not a valid", "格式不正确"),
-       ("Must be one of", "不是可选的值"), ("Length must be", "长度不符合要求"), ("Shorter than", "长度不符合要求"),
-       ("Longer than", "长度不符合要求"), ("Must be greater", "超出范围"), ("Must be less", "超出范围"),
-       ("Unknown field", "未知的字段"))
-
-
-def _zh(message: str) -> str:
-    return next((zh for en, zh in _ZH if message.startswith(en)), message)
+_zh = validation_zh
 
 
 def _flatten(messages, prefix: str = "") -> Iterator[tuple[str, str]]:

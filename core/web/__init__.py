@@ -148,4 +148,6 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(intake_bp)
     from core.web.cases import bp as cases_bp
     app.register_blueprint(cases_bp)
+    from core.web.admin import bp as admin_bp
+    app.register_blueprint(admin_bp)
     app.context_processor(_template_context)
