@@ -295,3 +295,15 @@ class PluginHost:
 
 
 _ENABLED = ProcessCache()  # (host, tenant id) → enabled plugins and settings (``enabled_cached``)
+
+
+def module_settings(session: Session, plugin: str) -> dict:
+    """The bound county's validated settings of ``plugin`` ({} when it is switched off), in a
+    web request or in a background job alike."""
+    from flask import has_request_context
+    if has_request_context():
+        from core.cases.timeline import request_work
+        return request_work().enabled.get(plugin) or {}
+    from core.db import current_tenant_id
+    from core.jobs import worker_state
+    return worker_state().plugins.enabled(session, current_tenant_id()).get(plugin) or {}

@@ -8,7 +8,8 @@ module only after a release in which it is deprecated. The core itself never imp
 Groups (see ``docs/plugins.md`` for how they fit together):
 
 - hooks: ``hookimpl``; declarations returned by hooks: ``Permission``, ``RoleTemplate``,
-  ``MenuItem``, ``Widget``, ``ScheduledJob``, ``Indicator``
+  ``MenuItem``, ``Widget``, ``ScheduledJob``, ``Indicator``; ``module_settings(session, plugin)``
+  (the bound county's settings of a module, in a request or a job)
 - models: ``TenantModel``, ``ReferenceModel``, ``tenant_fk``, ``AwareDateTime``, ``utcnow``,
   ``Encrypted``, ``OrgUnit`` (the org tree, to read unit paths), ``bind_tenant``,
   ``job_transaction`` (a session inside a scheduled job); subtree predicates ``within(path)``
@@ -61,7 +62,7 @@ from core.ratelimit import hit as rate_limit
 from core.documents import DocumentTemplate, render_pdf
 from core.notifications import NotificationChannel, notify, users_of_unit
 from core.outbox import add as outbox_add
-from core.plugins import Indicator, MenuItem, RoleTemplate, ScheduledJob, Widget
+from core.plugins import Indicator, MenuItem, RoleTemplate, ScheduledJob, Widget, module_settings
 from core.workdays import WorkCalendar, deadline
 from core.privacy import normalise_id_number, sensitive_fields
 from core.request import RequestContext, authenticated, current, public, requires
@@ -69,7 +70,7 @@ from core.web.cases import case_page_response
 
 __all__ = [
     # hooks and declarations
-    "hookimpl", "Permission", "RoleTemplate", "MenuItem", "Widget", "ScheduledJob", "Indicator",
+    "hookimpl", "Permission", "RoleTemplate", "MenuItem", "Widget", "ScheduledJob", "Indicator", "module_settings",
     # models and tenancy
     "TenantModel", "ReferenceModel", "tenant_fk", "AwareDateTime", "utcnow", "Encrypted", "OrgUnit",
     "bind_tenant", "job_transaction", "within", "units_under", "network_holders",

@@ -11,6 +11,8 @@ Counting follows the Civil Code (民法典):
 
 - Art. 201: a period counted in days starts on the day after the start day (the start day
   is not counted); a period counted in hours starts at the moment given.
+- Art. 202: a period counted in months ends on the corresponding day of the last month, or
+  on that month's last day when it has no such day (31 January + 1 month → 28/29 February).
 - Art. 203: if the last day of a period is a statutory rest day, the period ends on the day
   after the rest ends; the last day ends at 24:00.
 
@@ -19,14 +21,15 @@ All times are Asia/Shanghai.
 from __future__ import annotations
 
 import datetime as dt
+from calendar import monthrange
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-UNITS = ("calendar_days", "working_days", "hours", "minutes")
-DAY_UNITS = ("calendar_days", "working_days")  # an amount of 0 of these: by the end of the same day
+UNITS = ("calendar_days", "working_days", "months", "hours", "minutes")
+DAY_UNITS = ("calendar_days", "working_days", "months")  # an amount of 0 of these: by the end of the same day
 
 
 class CalendarGap(LookupError):
@@ -42,7 +45,7 @@ class CalendarGap(LookupError):
 class Deadline:
     due_at: dt.datetime          # aware, Asia/Shanghai; the limit ends at this moment
     rule: str                    # how it was computed, for the case record
-    source: str = "民法典第二百零一条、第二百零三条"
+    source: str = "民法典第二百零一条至第二百零三条"
 
 
 @dataclass
@@ -82,6 +85,13 @@ class WorkCalendar:
         return day
 
 
+def add_months(start: dt.date, n: int) -> dt.date:
+    """The corresponding day ``n`` months after ``start``, or that month's last day (Art. 202)."""
+    month0 = start.month - 1 + n
+    year, month = start.year + month0 // 12, month0 % 12 + 1
+    return dt.date(year, month, min(start.day, monthrange(year, month)[1]))
+
+
 def _end_of(day: dt.date) -> dt.datetime:
     """24:00 of ``day`` = 00:00 of the next day, Asia/Shanghai (Art. 203)."""
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=SHANGHAI)
@@ -106,8 +116,11 @@ def deadline(start: dt.datetime, amount: int, unit: str, calendar: WorkCalendar 
     if unit == "working_days":
         last = cal.add_working_days(local.date(), amount)
         return Deadline(_end_of(last), f"{amount} 个工作日，开始当日不计入")
-    last = local.date() + dt.timedelta(days=amount)  # Art. 201: counting starts the next day
-    rule = f"{amount} 日，开始当日不计入"
+    if unit == "months":
+        last, rule = add_months(local.date(), amount), f"{amount} 个月，到期月的对应日为最后一日"
+    else:
+        last = local.date() + dt.timedelta(days=amount)  # Art. 201: counting starts the next day
+        rule = f"{amount} 日，开始当日不计入"
     if not cal.is_workday(last):  # Art. 203: a limit ending on a rest day moves on
         moved = cal.next_workday(last)
         rule += f"；最后一日 {last:%Y-%m-%d} 为休息日，顺延至 {moved:%Y-%m-%d}"

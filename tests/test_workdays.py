@@ -81,3 +81,13 @@ def test_a_year_the_county_entered_itself_is_computed():
     assert cal.add_working_days(dt.date(2027, 3, 1), 3) == dt.date(2027, 3, 5)  # Tue, (Wed off), Thu, Fri
     with pytest.raises(CalendarGap):
         WorkCalendar(overrides={holiday: False}).is_workday(dt.date(2027, 3, 2))
+
+
+def test_a_month_limit_ends_on_the_corresponding_day_or_the_months_last_day():
+    # Civil Code Art. 202 (MED-3's one-month mediation limit is counted this way)
+    assert deadline(at(2026, 3, 16), 1, "months").due_at == at(2026, 4, 17, 0, 0)    # Thu 16 Apr, 24:00
+    # no 31 Feb: 28 Feb, a Saturday but an adjusted working day in 2026 (Spring Festival)
+    assert deadline(at(2026, 1, 31), 1, "months").due_at == at(2026, 3, 1, 0, 0)
+    due = deadline(at(2026, 4, 30), 1, "months")                                      # Sat 30 May → Mon 1 Jun
+    assert due.due_at == at(2026, 6, 2, 0, 0) and "顺延至 2026-06-01" in due.rule
+    assert deadline(at(2026, 8, 31), 1, "months").due_at == at(2026, 10, 1, 0, 0)     # Wed 30 Sep, 24:00

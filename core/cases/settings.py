@@ -126,7 +126,7 @@ def loosens(rule: DeadlineRule, amount: int, unit: str, calendar: WorkCalendar) 
 
 
 def _unit_name(unit: str) -> str:
-    return {"calendar_days": "日", "working_days": "个工作日", "hours": "小时", "minutes": "分钟"}[unit]
+    return {"calendar_days": "日", "working_days": "个工作日", "months": "个月", "hours": "小时", "minutes": "分钟"}[unit]
 
 
 def effective(ctype: CaseType, raw: dict | None) -> TypeSettings:
