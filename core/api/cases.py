@@ -165,6 +165,7 @@ class CaseListArgs(ListArgs):
     created_from = fields.DateTime(metadata={"description": "登记时间不早于（含）"})
     created_to = fields.DateTime(metadata={"description": "登记时间早于（不含）"})
     due_before = fields.DateTime(metadata={"description": "最早时限早于"})
+    due_after = fields.DateTime(metadata={"description": "最早时限不早于（含）：与 due_before 合用即“临期”"})
     overdue = fields.Boolean()
     flag = fields.String(validate=FLAG)
     number = fields.String(validate=validate.Length(min=1, max=40), metadata={"description": "编号前缀"})

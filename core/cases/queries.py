@@ -3,10 +3,11 @@ the statistics, so all three always agree on which cases a user sees.
 
 Filters (all optional): ``case_type``, ``state`` (list), ``status`` (``open`` | ``closed``),
 ``org_unit_id`` (subtree where the cases arose), ``handling_unit_id`` (subtree of the lead
-unit), ``created_from`` / ``created_to`` (half-open), ``due_before``, ``overdue`` (open
-cases past their earliest limit), ``flag``, ``number`` (prefix), ``person_id``, ``person``
-(a name, an ID number or a phone, see ``person_match``), ``q`` (Chinese keywords, see
-``search``). Sorting by ``due_at`` lists only cases with a running limit.
+unit), ``created_from`` / ``created_to`` (half-open), ``due_before``, ``due_after``
+(open cases whose earliest limit is not before it: with ``due_before``, the dashboard's
+"due soon"), ``overdue`` (open cases past their earliest limit), ``flag``, ``number``
+(prefix), ``person_id``, ``person`` (a name, an ID number or a phone, see
+``person_match``), ``q`` (Chinese keywords, see ``search``). Sorting by ``due_at`` lists only cases with a running limit.
 """
 from __future__ import annotations
 
@@ -57,6 +58,8 @@ def filtered(w: Work, args: dict, base: Select | None = None) -> Select:
         stmt = stmt.where(Case.created_at < args["created_to"])
     if args.get("due_before"):
         stmt = stmt.where(Case.closed_at.is_(None), Case.due_at < args["due_before"])
+    if args.get("due_after"):
+        stmt = stmt.where(Case.closed_at.is_(None), Case.due_at >= args["due_after"])
     if args.get("overdue"):
         stmt = stmt.where(Case.closed_at.is_(None), Case.due_at < utcnow())
     if (args.get("sort") or "").lstrip("-") == "due_at":

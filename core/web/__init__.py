@@ -15,8 +15,6 @@ from sqlalchemy import select
 from core import auth
 from core.errors import PinganError
 from core.models import OrgUnit, Role, RoleAssignment
-from core.authz import minimal_paths
-from core.orgtree import within
 from core.request import authenticated, current, public
 
 bp = Blueprint("web", __name__, static_folder="static", static_url_path="/assets")
@@ -112,25 +110,23 @@ def password():
     return render_template("password.html", errors=errors), 422 if errors else 200
 
 
+def my_assignments(ctx) -> list:
+    """(role, unit name, unit path, unit id) of every role the user holds, by unit."""
+    return ctx.session.execute(select(Role.name, OrgUnit.name, OrgUnit.path, OrgUnit.id)
+                               .join(RoleAssignment, RoleAssignment.role_id == Role.id)
+                               .join(OrgUnit, OrgUnit.id == RoleAssignment.org_unit_id)
+                               .where(RoleAssignment.user_id == ctx.user.id).order_by(OrgUnit.path)).all()
+
+
 @bp.route("/")
 @public  # signed-out visitors are sent to the log-in page
 def home():
+    """The dashboard of the user's scope (``?unit=`` another unit within it)."""
     ctx = current()
     if ctx.user is None:
         return redirect(url_for("web.login"))
-    s = ctx.session
-    rows = s.execute(select(Role.name, OrgUnit.name, OrgUnit.path, OrgUnit.id)
-                     .join(RoleAssignment, RoleAssignment.role_id == Role.id)
-                     .join(OrgUnit, OrgUnit.id == RoleAssignment.org_unit_id)
-                     .where(RoleAssignment.user_id == ctx.user.id).order_by(OrgUnit.path)).all()
-    roots = minimal_paths({path for _, _, path, _ in rows})
-    scope = []
-    for root in roots:
-        units = s.scalars(select(OrgUnit).where(within(root), OrgUnit.status == "active")
-                          .order_by(OrgUnit.path).limit(200)).all()
-        scope.append(units)
-    from core.app import pingan
-    return render_template("home.html", assignments=rows, scope=scope, widgets=pingan().plugins.dashboard(ctx))
+    from core.web.dashboard import home_page
+    return home_page()
 
 
 def _template_context() -> dict:
@@ -148,6 +144,8 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(intake_bp)
     from core.web.cases import bp as cases_bp
     app.register_blueprint(cases_bp)
+    from core.web.dashboard import bp as inbox_bp
+    app.register_blueprint(inbox_bp)
     from core.web.admin import bp as admin_bp
     app.register_blueprint(admin_bp)
     app.context_processor(_template_context)
