@@ -10,8 +10,14 @@ outside the user's scope the 404 page. Writes are audited by the core on flush.
 from __future__ import annotations
 
 from flask import Blueprint, render_template
+from marshmallow import Schema, ValidationError
+from sqlalchemy import or_, select
 
-from core.errors import Forbidden
+from core.authz import minimal_paths
+from core.errors import Forbidden, PinganError
+from core.i18n import validation_zh
+from core.models import OrgUnit
+from core.orgtree import within
 from core.request import authenticated, current
 
 bp = Blueprint("web_admin", __name__, url_prefix="/admin")
@@ -26,6 +32,53 @@ def section(endpoint: str, perm: str, zh: str, en: str) -> None:
 
 def visible_sections(grants) -> list[dict]:
     return [{"endpoint": e, "title": zh, "title_en": en} for e, perm, zh, en in SECTIONS if grants.has(perm)]
+
+
+def messages_by_field(messages, prefix: str = "") -> dict[str, str]:
+    """marshmallow-style messages (field → list, nested dicts) as ``prefix + field`` → one Chinese line."""
+    out: dict[str, list[str]] = {}
+
+    def walk(value, key):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, k if key is None else key)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v, key)
+        else:
+            out.setdefault(prefix + ("_form" if key in (None, "_schema") else str(key)), []).append(
+                validation_zh(str(value)))
+    walk(messages, None)
+    return {k: "；".join(dict.fromkeys(v)) for k, v in out.items()}
+
+
+def load_form(schema: Schema, data: dict, prefix: str = "") -> tuple[dict, dict]:
+    """(loaded data, errors by ``prefix + field``) — the API's own request schema on a form."""
+    try:
+        return schema.load(data), {}
+    except ValidationError as exc:
+        return {}, messages_by_field(exc.messages, prefix)
+
+
+def error_fields(exc: PinganError, prefix: str = "") -> dict[str, str]:
+    """A service's error as messages by field (its ``errors``' fields), else under ``prefix + _form``."""
+    located = {}
+    for fields_ in (exc.errors or {}).values():
+        if isinstance(fields_, dict):
+            located.update(messages_by_field(fields_, prefix))
+    located.setdefault(prefix + "_form", exc.message)
+    return located
+
+
+def scope_units(session, grants, perm: str, active_only: bool = True, limit: int = 3000) -> list[OrgUnit]:
+    """The units in the user's subtrees for ``perm``, in tree order (the console's unit choices)."""
+    roots = minimal_paths(set(grants.paths(perm)))
+    if not roots:
+        return []
+    stmt = select(OrgUnit).where(or_(*[within(r) for r in roots]))
+    if active_only:
+        stmt = stmt.where(OrgUnit.status == "active")
+    return list(session.scalars(stmt.order_by(OrgUnit.path).limit(limit)))
 
 
 @bp.app_context_processor
@@ -46,4 +99,4 @@ def index():
     return render_template("admin/index.html", sections=sections)
 
 
-from core.web.admin import modules  # noqa: E402,F401  (registers its routes and section)
+from core.web.admin import modules, org_units  # noqa: E402,F401  (each registers its routes and section)
