@@ -8,6 +8,7 @@
     pingan tenant validate PATH      check a tenants/<slug> folder, every error with file and line/key
     pingan tenant load PATH [--demo] create or update the tenant from the folder
     pingan user create …             add a user (password asked, or generated and shown once)
+    pingan operator create …         add a platform operator (the /operator console)
     pingan audit verify [--tenant]   recompute the audit hash chains
     pingan crypto newkey KID         print a fresh data key for PINGAN_DATA_KEYS
     pingan crypto rotate             re-encrypt sensitive fields under the current data key
@@ -120,6 +121,8 @@ def _load(state, path: Path, demo: bool):
         for issue in issues:
             click.echo(f"{path.name}/{issue}", err=True)
         raise click.ClickException("the tenant folder does not validate; nothing was loaded")
+    if spec.data["slug"] == state.config.operator_tenant:
+        raise click.ClickException(f"slug {spec.data['slug']!r} is the platform tenant's (PINGAN_OPERATOR_TENANT)")
     with acting_as(Actor(None, "cli:tenant-load")):
         with state.db.Session() as s, s.begin():
             return apply(s, spec, state.plugins, demo=demo)
@@ -174,6 +177,34 @@ def user_create(slug, username, display_name, unit_code, roles, password) -> Non
             raise click.ClickException(exc.message) from None
         raise
     click.echo(f"user {username} created" + (f"; one-time password: {password}" if generated else ""))
+
+
+# --- platform operators -------------------------------------------------------------------
+
+@main.group()
+def operator() -> None:
+    """Platform operators: the users of the platform tenant, who use the /operator console."""
+
+
+@operator.command("create")
+@click.option("--username", required=True)
+@click.option("--name", "display_name", required=True)
+@click.option("--domain", "domains", multiple=True,
+              help="Host name serving the platform tenant (repeatable), e.g. ops.pingan.example.")
+@click.option("--password", default=None, help="Omit to generate a one-time password.")
+def operator_create(username, display_name, domains, password) -> None:
+    """Create an operator (and the platform tenant on first use); the password must be changed at first log-in."""
+    from core.context import Actor, acting_as
+    from core.errors import PinganError
+    from core.platform import create_operator
+    state = _state(_config())
+    try:
+        with acting_as(Actor(None, "cli:operator-create")):
+            generated = create_operator(state.db, state.config, username, display_name, list(domains), password)
+    except PinganError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"operator {username} created in tenant {state.config.operator_tenant!r}"
+               + (f"; one-time password: {generated}" if generated else ""))
 
 
 # --- audit --------------------------------------------------------------------------------

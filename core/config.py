@@ -51,6 +51,13 @@ SETTINGS: tuple[Setting, ...] = (
             "installs and the demo)."),
     Setting("PINGAN_BASE_DOMAIN", None,
             "Tenants are also served at `<slug>.<PINGAN_BASE_DOMAIN>`."),
+    Setting("PINGAN_OPERATOR_TENANT", "platform",
+            "Slug of the platform tenant: its users are the platform operators (console `/operator`, "
+            "served on that tenant's host names). Created with its first operator by `pingan operator "
+            "create`; see docs/ui.md."),
+    Setting("PINGAN_TENANTS_DIR", None,
+            "Folder of `tenants/<slug>` folders the operator console offers to create a county from. "
+            "Unset: the `tenants/` folder next to the code."),
     Setting("PINGAN_INSTANCE_DIR", "instance",
             "Folder for the embedded database, uploads and other local state."),
     Setting("PINGAN_LOG_LEVEL", "INFO", "Log level of the JSON log on standard error."),
@@ -115,6 +122,8 @@ class Config:
     smtp_url: str | None = None
     mail_from: str | None = None
     pdf_font: str | None = None
+    operator_tenant: str = "platform"
+    tenants_dir: Path | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -147,6 +156,8 @@ class Config:
             smtp_url=env("PINGAN_SMTP_URL"),
             mail_from=env("PINGAN_MAIL_FROM"),
             pdf_font=env("PINGAN_PDF_FONT"),
+            operator_tenant=env("PINGAN_OPERATOR_TENANT") or "platform",
+            tenants_dir=Path(env("PINGAN_TENANTS_DIR")).resolve() if env("PINGAN_TENANTS_DIR") else None,
         )
         secure = (env("PINGAN_COOKIE_SECURE") or "auto").lower()
         cfg.cookie_secure = cfg.is_production if secure == "auto" else secure == "true"
@@ -162,6 +173,8 @@ class Config:
             self.database_url = f"sqlite:///{self.instance_dir / 'pingan.sqlite3'}"
         if self.storage_dir is None:
             self.storage_dir = self.instance_dir / "files"
+        if self.tenants_dir is None:
+            self.tenants_dir = Path(__file__).resolve().parent.parent / "tenants"
         if self.smtp_url and not self.mail_from:
             raise ConfigError("PINGAN_MAIL_FROM must be set when PINGAN_SMTP_URL is")
         if self.is_production:

@@ -125,6 +125,10 @@ def home():
     ctx = current()
     if ctx.user is None:
         return redirect(url_for("web.login"))
+    from core.app import pingan
+    from core.platform import is_operator
+    if is_operator(ctx.tenant, ctx.user, pingan().config):
+        return redirect(url_for("web_operator.index"))
     from core.web.dashboard import home_page
     return home_page()
 
@@ -146,6 +150,8 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(cases_bp)
     from core.web.dashboard import bp as inbox_bp
     app.register_blueprint(inbox_bp)
+    from core.web.operator import bp as operator_bp
+    app.register_blueprint(operator_bp)
     from core.web.admin import bp as admin_bp
     app.register_blueprint(admin_bp)
     app.context_processor(_template_context)
