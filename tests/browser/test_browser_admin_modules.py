@@ -36,8 +36,8 @@ def switch(page, name: str, label: str) -> None:
     expect(page.locator(f"#module-{name}")).to_have_attribute("data-enabled", "true" if label == "启用" else "false")
 
 
-def test_switching_a_module_off_and_on_for_one_county(app, open_page):
-    county, neighbour = county_with(app, "petition"), county_with(app, "petition")
+def test_switching_a_module_off_and_on_for_one_county(app, open_page, web_county):
+    county, neighbour = county_with(app, "petition"), web_county  # both with the petition module on
     case = petition_case(app, county)
     admin = open_page(county, "county.admin")
     for item in PETITION_MENU:
@@ -76,8 +76,8 @@ def test_switching_a_module_off_and_on_for_one_county(app, open_page):
     expect(admin.get_by_label("集体访人数")).to_have_value("7")
 
 
-def test_an_invalid_setting_is_refused_in_chinese_at_its_field_and_nothing_is_saved(app, open_page):
-    county = county_with(app, "petition")
+def test_an_invalid_setting_is_refused_in_chinese_at_its_field_and_nothing_is_saved(app, open_page, web_county):
+    county = web_county
     before = api(app, county, "county.admin").get("/api/modules/petition").get_json()
     admin = open_page(county, "county.admin")
     admin.goto("/admin/modules/petition")

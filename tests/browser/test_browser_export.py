@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from openpyxl import load_workbook
 
-from tests.browser.browsing import api, path_of
+from tests.browser.browsing import api, path_of, screenshot
 from tests.casework import register, run_jobs
 
 try:
@@ -50,10 +50,12 @@ def test_export_of_a_filtered_list_downloads_the_same_rows(app, open_page, web_c
     page.get_by_role("button", name="按当前条件导出台账（Excel）").click()
     assert path_of(page).startswith("/jobs/")
     expect(page.get_by_role("progressbar")).to_be_visible()
+    screenshot(page, "job-queued-1366")
     run_jobs(app)  # the worker (in-process queue, or a burst rq worker on Redis)
     link = page.get_by_role("link", name="下载")
     expect(link).to_be_visible(timeout=10_000)  # the page reloads itself every 2 s until the job is done
     expect(page.locator("main")).to_contain_text("100%")
+    screenshot(page, "job-done-1366")
     with page.expect_download() as info:
         link.click()
     download = info.value

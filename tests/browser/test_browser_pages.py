@@ -9,7 +9,7 @@ import pytest
 from tests.browser.browsing import DESKTOP, PHONE, TIMEOUT_MS, api, screenshot, sign_in
 from tests.casework import register
 
-# (name, who, path): "{case}" / "{petition}" / "{job}" are filled from the sample fixture.
+# (name, who, path): "{case}" / "{petition}" / "{township}" are filled from the sample fixture.
 PAGES = [
     ("login", None, "/login"),
     ("home-village", "village.cadre", "/"),
@@ -28,6 +28,11 @@ PAGES = [
     ("admin-index", "county.admin", "/admin"),
     ("admin-modules", "county.admin", "/admin/modules"),
     ("admin-module-petition", "county.admin", "/admin/modules/petition"),
+    ("admin-org-units", "county.admin", "/admin/org-units"),
+    ("admin-org-unit", "county.admin", "/admin/org-units/{township}"),
+    ("admin-users", "county.admin", "/admin/users"),
+    ("admin-roles", "county.admin", "/admin/roles"),
+    ("inbox", "village.cadre", "/inbox"),
 ]
 EXPECTED_STATUS = {"not-found": 404}
 BLOCKING = ("serious", "critical")
@@ -48,7 +53,7 @@ def sample(app, web_county) -> dict:
             "details": {"form": "visit", "category": "land"}}
     r = api(app, web_county, "county.admin").post("/api/cases", json=body)
     assert r.status_code == 201, r.get_json()
-    return {"case": case["id"], "petition": r.get_json()["id"]}
+    return {"case": case["id"], "petition": r.get_json()["id"], "township": web_county.unit("T01")}
 
 
 @pytest.fixture(scope="module")
