@@ -43,7 +43,8 @@ STATUS_MESSAGES = {400: "请求有误", 401: "请先登录", 403: "没有权限�
                    409: "当前状态不允许此操作", 413: "请求内容过大", 415: "不支持的内容类型",
                    422: "请求参数有误", 429: "请求过于频繁，请稍后再试"}
 # Endpoints a user who must change the password may still use.
-PASSWORD_CHANGE_ALLOWED = {"web.password", "web.logout", "core_me.Me", "web.static", "core_me.Password"}
+PASSWORD_CHANGE_ALLOWED = {"web.password", "web.logout", "core_me.Me", "web.static", "core_me.Password",
+                           "web.language"}
 
 
 @dataclass

@@ -1,17 +1,27 @@
 """Locale of a request: Chinese (zh_CN) first, English on request.
 
-The user's saved locale wins, then a ``lang`` cookie, then Accept-Language; templates get
-``locale`` and ``t(zh, en)`` to pick a text. (The full Flask-Babel catalogue arrives with the
-web UI.)
+``current_locale`` decides: the signed-in user's saved locale, then a ``lang`` cookie (set
+by the language switch before signing in), then Accept-Language; Chinese otherwise.
+
+Texts are written in the templates as ``t('中文', 'English')`` (and ``pick`` in Python): the
+two languages side by side, so a page and its translation cannot drift apart and a plugin
+needs no catalogue of its own. Flask-Babel is the locale selector of the app (it asks
+``current_locale``) and formats dates, times and numbers for that locale and for Beijing
+time in templates: ``|datetimeformat``, ``|dateformat``, ``|timeformat``, ``|numberformat``,
+``|percentformat`` (see docs/ui.md).
 """
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
+from flask_babel import Babel
 
 LOCALES = ("zh_CN", "en")
+TIMEZONE = "Asia/Shanghai"
 
 
 def current_locale() -> str:
+    if not has_request_context():
+        return "zh_CN"
     ctx = g.get("pingan")
     if ctx is not None and ctx.user is not None and ctx.user.locale in LOCALES:
         return ctx.user.locale
@@ -22,20 +32,17 @@ def current_locale() -> str:
     return "en" if best == "en" else "zh_CN"
 
 
+def html_lang() -> str:
+    """The ``<html lang>`` value of the current locale (BCP 47)."""
+    return "en" if current_locale() == "en" else "zh-CN"
+
+
 def pick(zh: str, en: str | None) -> str:
     return en if (en and current_locale() == "en") else zh
 
 
-_VALIDATION_ZH = (("Missing data for required field", "必填"), ("Field may not be null", "必填"),
-                  ("Not a valid", "格式不正确"), ("Must be one of", "不是可选的值"), ("Length must be", "长度不符合要求"),
-                  ("Shorter than", "长度不符合要求"), ("Longer than", "长度不符合要求"), ("Must be greater", "超出范围"),
-                  ("Must be less", "超出范围"), ("Unknown field", "未知的字段"))
-
-
-def validation_zh(message: str) -> str:
-    """A marshmallow validation message in Chinese (a message already in Chinese is kept)."""
-    return next((zh for en, zh in _VALIDATION_ZH if message.startswith(en)), message)
-
-
 def install(app: Flask) -> None:
-    app.jinja_env.globals.update(t=pick, locale=current_locale)
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "zh_CN")
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", TIMEZONE)
+    Babel(app, locale_selector=current_locale, timezone_selector=lambda: TIMEZONE)
+    app.jinja_env.globals.update(t=pick, locale=current_locale, html_lang=html_lang, locales=LOCALES)

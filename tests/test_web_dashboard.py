@@ -173,3 +173,68 @@ def test_charts_escape_text_and_link_every_point():
     line = str(line_chart([Point("2026年1月", 2, "/cases?x=1", "1月"), Point("2026年2月", 5, None, "2月")],
                           "趋势", "每月", "月份", "数"))
     assert "<polyline" in line and line.count("<circle") == 2 and "1月" in line
+
+
+# --- the shell: language switch and what sign-in shows ------------------------------------------
+
+def test_language_switch_is_saved_on_the_user_and_english_texts_appear(app, db, county, login):
+    seed(app, db, county, login)
+    cadre = login(county, "village.cadre")
+    page = cadre.get("/").get_data(as_text=True)
+    assert '<html lang="zh-CN">' in page and "事项概况" in page
+    assert '<button type="submit" name="lang" value="en" lang="en">English</button>' in page
+    # without the session's CSRF token the switch is refused and nothing is saved
+    assert cadre.post("/language", data={"lang": "en"}, headers={"X-CSRF-Token": ""}).status_code == 403
+    r = cadre.post("/language", data={"csrf_token": csrf(page), "lang": "en", "next": "/cases"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/cases")
+    english = cadre.get("/", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert '<html lang="en">' in english and "Cases at a glance" in english and "Trend by month" in english
+    assert "事项概况" not in english and "Recent activity" in english
+    # saved on the user: a new session (another browser) opens in English too
+    again = login(county, "village.cadre").get("/").get_data(as_text=True)
+    assert '<html lang="en">' in again and "Log out" in again
+    with db.transaction(county.id) as s:
+        assert s.query(User.locale).filter(User.username == "village.cadre").scalar() == "en"
+    assert cadre.post("/language", data={"csrf_token": csrf(page), "lang": "fr"}).status_code == 422
+    r = cadre.post("/language", data={"csrf_token": csrf(page), "lang": "zh_CN"})
+    assert "事项概况" in cadre.get("/").get_data(as_text=True)
+
+
+def test_language_switch_before_signing_in_sets_the_cookie(app, county):
+    from tests.conftest import Client
+    c = Client(app, county.host)
+    page = c.get("/login").get_data(as_text=True)
+    assert "用户名" in page and 'value="en"' in page
+    r = c.post("/language", data={"lang": "en", "next": "/login"})
+    assert r.status_code == 302 and "lang=en" in r.headers["Set-Cookie"]
+    english = c.get("/login").get_data(as_text=True)
+    assert '<html lang="en">' in english and "User name" in english and "用户名" not in english
+    # a far-away next is not followed
+    assert c.post("/language", data={"lang": "en", "next": "https://evil.example/"}).headers["Location"] == "/"
+
+
+def test_sign_in_shows_password_change_timeout_and_lockout(app, db, county, login):
+    from core.models import WebSession
+    from tests.conftest import web_login
+    cadre = login(county, "village.cadre")
+    page = cadre.get("/").get_data(as_text=True)
+    assert 'href="/password"' in page and "退出" in page
+    # the session ends (idle timeout, or locked by an admin): the next page says so and offers log-in
+    with db.transaction(county.id) as s:
+        s.execute(update(WebSession).values(last_seen_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)))
+    r = cadre.get("/cases")
+    body = r.get_data(as_text=True)
+    assert r.status_code == 401 and "登录已超时" in body and 'href="/login?next=/cases' in body
+    login_page = cadre.get("/login")
+    assert "登录已超时" in login_page.get_data(as_text=True)
+    assert any(h.startswith("pingan_session=;") for h in login_page.headers.getlist("Set-Cookie"))
+    # too many wrong passwords: the lockout message in Chinese on the log-in page
+    for _ in range(pingan_config(app).login_max_failures):
+        web_login(app, county, "village.cadre2", "wrong-password-1", ip="10.9.9.9")
+    c, r = web_login(app, county, "village.cadre2", "pingan-demo-2026", ip="10.9.9.9")
+    assert r.status_code == 401 and "账号已被锁定" in r.get_data(as_text=True)
+
+
+def pingan_config(app):
+    from core.app import pingan
+    return pingan(app).config

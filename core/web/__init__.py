@@ -1,4 +1,4 @@
-"""Web pages of the core: log-in, log-out, password change and the home page.
+"""Web pages of the core: log-in, log-out, password change, the language switch and the home page.
 
 Server-rendered, Chinese first, no script needed; the full UI shell comes with the web UI
 issue and reuses these routes. Forms carry a CSRF token (the session's own once signed in;
@@ -46,9 +46,13 @@ def login():
         if ctx.user is not None:
             return redirect(url_for("web.home"))
         token = secrets.token_urlsafe(24)
+        # a session cookie that no longer signs anyone in: the session timed out or was ended
+        expired = bool(request.cookies.get("pingan_session"))
         resp = make_response(render_template("login.html", tenant=ctx.tenant, csrf=token, error=None,
-                                             next=_safe_next(request.args.get("next"))))
+                                             expired=expired, next=_safe_next(request.args.get("next"))))
         resp.set_cookie(PRE_CSRF, token, max_age=3600, **_cookie_args())
+        if expired:
+            resp.delete_cookie("pingan_session", path="/")
         return resp
     form_token = request.form.get("csrf_token", "")
     cookie_token = request.cookies.get(PRE_CSRF, "")
@@ -76,6 +80,25 @@ def login():
     resp = redirect(target)
     resp.set_cookie("pingan_session", result.cookie_token, **_cookie_args())
     resp.delete_cookie(PRE_CSRF, path="/")
+    return resp
+
+
+@bp.route("/language", methods=["POST"])
+@public
+def language():
+    """Switch between Chinese and English: saved as the signed-in user's locale (the form
+    carries the session's CSRF token), and in the ``lang`` cookie for the log-in page."""
+    from core.i18n import LOCALES
+    ctx = current()
+    lang = request.form.get("lang", "")
+    if lang not in LOCALES:
+        from core.errors import Invalid
+        raise Invalid("lang", "invalid_locale", "请选择中文或 English", location="form")
+    if ctx.user is not None:
+        ctx.user.locale = lang
+        ctx.session.commit()
+    resp = redirect(_safe_next(request.form.get("next")) or url_for("web.home"))
+    resp.set_cookie("lang", lang, max_age=365 * 24 * 3600, **_cookie_args())
     return resp
 
 

@@ -93,8 +93,7 @@ def summary_rows(w: Work, unit: OrgUnit) -> dict:
         "due_soon": _list_url(org_unit_id=unit.id, sort="due_at", due_after=_iso(as_of),
                               due_before=_iso(as_of + dt.timedelta(hours=same))) if same > 0 else None,
         "overdue": _list_url(overdue="true", org_unit_id=unit.id, sort="due_at")}
-    from core.web.cases import local
-    return {"as_of": as_of, "as_of_text": local(as_of), "rows": rows, "total": found["total"], "total_links": total_links}
+    return {"as_of": as_of, "rows": rows, "total": found["total"], "total_links": total_links}
 
 
 def trend(w: Work, unit: OrgUnit) -> dict:
