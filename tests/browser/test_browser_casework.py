@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.browser.browsing import api, path_of
 from tests.casework import register
 
@@ -76,3 +78,35 @@ def test_another_villages_case_address_is_the_404_page(app, open_page, web_count
     expect(page.locator("body")).not_to_contain_text("郭岭村的事项")
     page.get_by_role("link", name="返回首页").click()
     assert path_of(page) == "/"
+
+
+def test_an_acts_error_shows_in_chinese_at_its_field_and_nothing_is_lost(app, open_page, web_county):
+    """The close form with only spaces in its required result: the browser lets it through, the
+    server refuses it (422) at the field — in Chinese, marked invalid, the note typed kept."""
+    case = register(api(app, web_county, "county.admin"), web_county.unit("T01D1V1"), title="办结表单校验")
+    page = open_page(web_county, "county.admin")  # the example's acts need its own permission
+    page.goto(f"/cases/{case['id']}")
+    page.locator("form#act-accept").get_by_role("button", name="受理").click()
+    expect(page.locator("h1 + p strong").first).to_have_text("办理中")
+    close = page.locator("form#act-close")
+    close.locator('[name="result"]').fill("   ")
+    close.locator('[name="note"]').fill("草稿备注：已走访两次")
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        close.get_by_role("button", name="办结").click()
+    assert posted.value.status == 422
+    result = page.locator("#act-close-result")
+    expect(result).to_have_attribute("aria-invalid", "true")
+    error = page.locator(f"#{result.get_attribute('aria-describedby').replace('.', chr(92) + '.')}")
+    expect(error).to_be_visible()
+    message = error.inner_text()
+    expect(page.locator("#act-close-note")).to_have_value("草稿备注：已走访两次")
+    expect(page.locator("h1 + p strong").first).to_have_text("办理中")  # nothing done
+    page.locator("#act-close-result").fill("已上门走访，老人身体状况良好")
+    page.locator("form#act-close").get_by_role("button", name="办结").click()
+    expect(page.locator("h1 + p strong").first).to_have_text("已办结")
+    expect(page.locator("#timeline li").last).to_contain_text("草稿备注：已走访两次")  # the close, with its note
+    expect(page.locator("main")).to_contain_text("已上门走访，老人身体状况良好")
+    if not re.search(r"[\u4e00-\u9fff]", message):
+        # core/web/cases.py shows the act schema's own (English) message at the field; reported,
+        # to be passed through the Chinese validation messages as the admin console does
+        pytest.xfail(f"the act's field error is not in Chinese yet: {message!r}")
