@@ -110,3 +110,22 @@ def test_an_acts_error_shows_in_chinese_at_its_field_and_nothing_is_lost(app, op
         # core/web/cases.py shows the act schema's own (English) message at the field; reported,
         # to be passed through the Chinese validation messages as the admin console does
         pytest.xfail(f"the act's field error is not in Chinese yet: {message!r}")
+
+
+def test_the_intake_forms_errors_are_at_their_fields_and_typed_text_is_kept(open_page, web_county):
+    page = open_page(web_county, "village.cadre")
+    page.goto("/intake/new")
+    page.get_by_label("具体内容").fill("反映村口路灯不亮，晚上出行不便。")
+    page.get_by_label("姓名").fill("李某")
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.get_by_role("button", name="登记", exact=True).click()
+    assert posted.value.status == 422
+    subject = page.get_by_label("事由")
+    expect(subject).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#subject-error")).to_have_text("请填写事由（200 字以内）")
+    expect(page.get_by_label("具体内容")).to_have_value("反映村口路灯不亮，晚上出行不便。")
+    expect(page.get_by_label("姓名")).to_have_value("李某")
+    expect(page.locator(".field-error")).to_have_count(1)  # only the field at fault
+    subject.fill("路灯维修")
+    page.get_by_role("button", name="登记", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("已登记")
