@@ -2,7 +2,7 @@
 and Enter, and whatever has the focus shows it (a visible outline)."""
 from __future__ import annotations
 
-from tests.browser.browsing import api, path_of
+from tests.browser.browsing import api, path_of, screenshot
 from tests.casework import register
 
 try:
@@ -92,6 +92,7 @@ def test_the_case_list_with_the_keyboard(app, open_page, web_county):
     link = tab_to(page, lambda f: f["tag"] == "a" and f["text"] == case["number"])
     assert link["onscreen"]
     assert_focus_visible(page)
+    screenshot(page, "keyboard-focus-case-link-1366")
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert path_of(page) == f"/cases/{case['id']}"
