@@ -52,9 +52,9 @@ from core.cases.types import CaseType
 from core.context import Actor, acting_as, current_request_id
 from core.db import bind_tenant, current_tenant_id, utcnow
 from core.errors import PinganError
-from core.i18n import validation_zh
 from core.models import JobRun, OrgUnit, User
 from core.orgtree import path_ids
+from core.validation_messages import validation_zh
 from core.workdays import SHANGHAI
 
 log = logging.getLogger("pingan.ledgers")

@@ -272,3 +272,224 @@ def test_org_import_with_row_errors_writes_nothing_then_imports(app, fresh_tenan
         "csrf_token": token, "file": (io.BytesIO(xlsx([["code", "parent_code", "level", "name"],
                                                        ["T02X", "T02", "district", "外乡管区"]])), "u.xlsx")})
     assert r.status_code == 422 and "不在您可维护的范围内" in r.get_data(as_text=True)
+
+
+# --- users, role assignments, roles --------------------------------------------------------------
+
+def test_user_create_forces_a_password_change_at_first_login(app, fresh_tenant, login):
+    from tests.conftest import web_login
+    admin = login(fresh_tenant, "county.admin")
+    page = admin.get("/admin/users/new").get_data(as_text=True)
+    token = csrf(page)
+    village = fresh_tenant.unit("T01D1V1")
+    bad = admin.post("/admin/users/new", data={"csrf_token": token, "username": "坏 名字", "display_name": "张三",
+                                               "org_unit_id": str(village), "phone": "abc"})
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    assert "用户名只能包含" in field_error(html, "user-username") and field_error(html, "user-phone") == "电话号码格式不正确"
+    assert "张三" in html
+    taken = admin.post("/admin/users/new", data={"csrf_token": token, "username": "village.cadre",
+                                                 "display_name": "张三", "org_unit_id": str(village)})
+    assert taken.status_code == 409 and field_error(taken.get_data(as_text=True), "user-username") == "该用户名已被使用"
+    r = admin.post("/admin/users/new", data={"csrf_token": token, "username": "zhang.san", "display_name": "张三",
+                                             "org_unit_id": str(village), "phone": ""})
+    assert r.status_code == 201 and r.headers["Cache-Control"] == "no-store"
+    password = re.search(r'<code id="initial-password">([^<]+)</code>', r.get_data(as_text=True)).group(1)
+    client, resp = web_login(app, fresh_tenant, "zhang.san", password)
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/password")
+    assert 'href="/admin"' not in client.get("/password").get_data(as_text=True)
+    users = admin.get("/admin/users?q=zhang").get_data(as_text=True)
+    assert "zhang.san" in users and "待改密码" in users
+
+
+def test_user_lock_unlock_reset_and_role_assignment(app, fresh_tenant, login):
+    from tests.conftest import web_login
+    admin = login(fresh_tenant, "county.admin")
+    token = csrf(admin.get("/admin/users/new").get_data(as_text=True))
+    village = fresh_tenant.unit("T01D1V1")
+    r = admin.post("/admin/users/new", data={"csrf_token": token, "username": "li.si", "display_name": "李四",
+                                             "org_unit_id": str(village)})
+    user_id = int(re.search(r'href="/admin/users/(\d+)"', r.get_data(as_text=True)).group(1))
+    assert admin.post(f"/admin/users/{user_id}/lock", data={"csrf_token": token, "locked": "1"}).status_code == 302
+    assert admin.get(f"/api/users/{user_id}").get_json()["locked"] is True
+    page = admin.get(f"/admin/users/{user_id}").get_data(as_text=True)
+    assert 'id="user-locked"' in page
+    assert admin.post(f"/admin/users/{user_id}/lock", data={"csrf_token": token, "locked": "0"}).status_code == 302
+    assert admin.get(f"/api/users/{user_id}").get_json()["locked"] is False
+    r = admin.post(f"/admin/users/{user_id}/reset-password", data={"csrf_token": token})
+    password = re.search(r'<code id="initial-password">([^<]+)</code>', r.get_data(as_text=True)).group(1)
+    _, resp = web_login(app, fresh_tenant, "li.si", password)
+    assert resp.headers["Location"].endswith("/password")
+    # assign the village cadre role on the village, then revoke it
+    roles = {x["key"]: x["id"] for x in admin.all_items("/api/roles")}
+    bad = admin.post(f"/admin/users/{user_id}/roles", data={"csrf_token": token, "role_id": "", "org_unit_id": str(village)})
+    assert bad.status_code == 422 and field_error(bad.get_data(as_text=True), "assign-role_id") == "必填"
+    r = admin.post(f"/admin/users/{user_id}/roles", data={"csrf_token": token, "role_id": str(roles["village_cadre"]),
+                                                          "org_unit_id": str(village)})
+    assert r.status_code == 302
+    held = admin.all_items(f"/api/role-assignments?user_id={user_id}")
+    assert [(a["role_id"], a["org_unit_id"]) for a in held] == [(roles["village_cadre"], village)]
+    again = admin.post(f"/admin/users/{user_id}/roles", data={"csrf_token": token,
+                                                              "role_id": str(roles["village_cadre"]), "org_unit_id": str(village)})
+    assert again.status_code == 409 and "已在此单位持有该角色" in again.get_data(as_text=True)
+    # a township admin may not hand out the county admin role (it does not hold all of it there)
+    township = login(fresh_tenant, "donghu.admin")
+    t_token = csrf(township.get(f"/admin/users/{user_id}").get_data(as_text=True))
+    esc = township.post(f"/admin/users/{user_id}/roles", data={"csrf_token": t_token, "role_id": str(roles["county_admin"]),
+                                                               "org_unit_id": str(village)})
+    assert esc.status_code == 403 and "不具备此角色的全部权限" in esc.get_data(as_text=True)
+    assert len(admin.all_items(f"/api/role-assignments?user_id={user_id}")) == 1
+    assert admin.post(f"/admin/users/{user_id}/roles/{held[0]['id']}/revoke", data={"csrf_token": token}).status_code == 302
+    assert admin.all_items(f"/api/role-assignments?user_id={user_id}") == []
+    # a user of another township is the 404 page for this township admin
+    qingshan_user = admin.all_items(f"/api/users?org_unit_id={fresh_tenant.unit('T02')}")[0]["id"]
+    assert township.get(f"/admin/users/{qingshan_user}").status_code == 404
+    assert township.post(f"/admin/users/{qingshan_user}/lock", data={"csrf_token": t_token, "locked": "1"}).status_code == 404
+    audit = {e["action"] for e in admin.get(f"/api/audit?object_type=app_user&object_id={user_id}").get_json()["items"]}
+    assert {"create", "update", "reset_password"} <= audit
+
+
+def test_roles_edit_with_the_anti_escalation_rule(app, fresh_tenant, login):
+    admin = login(fresh_tenant, "county.admin")
+    page = admin.get("/admin/roles").get_data(as_text=True)
+    assert 'id="role-village_cadre"' in page
+    token = csrf(admin.get("/admin/roles/new").get_data(as_text=True))
+    bad = admin.post("/admin/roles/new", data={"csrf_token": token, "key": "Bad Key", "name": "",
+                                               "permissions": ["core.case.read"]})
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    assert field_error(html, "role-key") == "角色标识只能包含小写字母、数字和下划线"
+    assert field_error(html, "role-name") == "长度不符合要求"
+    assert re.search(r'id="perm-core.case.read" name="permissions" value="core.case.read"\s+checked', html)
+    r = admin.post("/admin/roles/new", data={"csrf_token": token, "key": "grid_clerk", "name": "网格员",
+                                             "permissions": ["core.case.read", "core.case.register"]})
+    assert r.status_code == 302
+    role_id = int(r.headers["Location"].split("/admin/roles/")[1].split("?")[0])
+    assert admin.get(f"/api/roles/{role_id}").get_json()["permissions"] == ["core.case.read", "core.case.register"]
+    r = admin.post(f"/admin/roles/{role_id}", data={"csrf_token": token, "name": "网格信息员",
+                                                    "permissions": ["core.case.read"]})
+    assert r.status_code == 302
+    saved = admin.get(f"/api/roles/{role_id}").get_json()
+    assert (saved["name"], saved["permissions"]) == ("网格信息员", ["core.case.read"])
+    # anti-escalation: a permission the editor does not hold is refused, nothing saved
+    creator = admin.post("/api/roles", json={"key": "role_editor", "name": "角色管理员",
+                                             "permissions": ["core.role.manage", "core.role.read", "core.case.read"]})
+    assert creator.status_code == 201
+    token2 = csrf(admin.get("/admin/users/new").get_data(as_text=True))
+    made = admin.post("/admin/users/new", data={"csrf_token": token2, "username": "wang.wu", "display_name": "王五",
+                                                "org_unit_id": str(fresh_tenant.unit("C"))})
+    wang = int(re.search(r'href="/admin/users/(\d+)"', made.get_data(as_text=True)).group(1))
+    assert admin.post("/api/role-assignments", json={"user_id": wang, "role_id": creator.get_json()["id"],
+                                                     "org_unit_id": fresh_tenant.unit("C")}).status_code == 201
+    password = re.search(r'<code id="initial-password">([^<]+)</code>', made.get_data(as_text=True)).group(1)
+    editor = login_after_change(app, fresh_tenant, "wang.wu", password)
+    page = editor.get(f"/admin/roles/{role_id}").get_data(as_text=True)
+    assert re.search(r'id="perm-core.user.manage"[^>]*disabled', page)
+    esc = editor.post(f"/admin/roles/{role_id}", data={"csrf_token": csrf(page), "name": "网格信息员",
+                                                       "permissions": ["core.case.read", "core.user.manage"]})
+    assert esc.status_code == 403 and "不能授予自己没有的权限：core.user.manage" in esc.get_data(as_text=True)
+    assert admin.get(f"/api/roles/{role_id}").get_json()["permissions"] == ["core.case.read"]
+    assert editor.get("/admin/users").status_code == 403  # no user.manage: no users section
+
+
+def login_after_change(app, tenant, username: str, password: str):
+    """Log in with a one-time password, change it, and return the client with its CSRF header."""
+    from tests.conftest import web_login
+    client, _ = web_login(app, tenant, username, password)
+    page = client.get("/password").get_data(as_text=True)
+    r = client.post("/password", data={"csrf_token": csrf(page), "old_password": password,
+                                       "new_password": "Neues-Passwort-2026", "new_password2": "Neues-Passwort-2026"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    client.headers["X-CSRF-Token"] = client.get("/api/me").get_json()["csrf_token"]
+    return client
+
+
+# --- member units, calendar overrides, audit log ---------------------------------------------------
+
+def test_member_units_add_edit_deactivate_delete(app, fresh_tenant, login):
+    admin = login(fresh_tenant, "county.admin")
+    page = admin.get("/admin/member-units")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "县司法局" in html
+    token = csrf(html)
+    township = fresh_tenant.unit("T01")
+    bad = admin.post("/admin/member-units", data={"csrf_token": token, "org_unit_id": str(township), "name": "",
+                                                  "category": "justice_office"})
+    assert bad.status_code == 422
+    assert field_error(bad.get_data(as_text=True), "member-name") == "长度不符合要求"
+    assert "justice_office" in bad.get_data(as_text=True)
+    r = admin.post("/admin/member-units", data={"csrf_token": token, "org_unit_id": str(township),
+                                                "name": "东湖镇人民法庭", "category": "court"})
+    assert r.status_code == 302
+    item = next(m for m in admin.all_items("/api/member-units") if m["name"] == "东湖镇人民法庭")
+    dup = admin.post("/admin/member-units", data={"csrf_token": token, "org_unit_id": str(township),
+                                                  "name": "东湖镇人民法庭", "category": "court"})
+    assert dup.status_code == 409 and field_error(dup.get_data(as_text=True), "member-name") == "该单位已有同名的成员单位"
+    r = admin.post(f"/admin/member-units/{item['id']}", data={"csrf_token": token, "action": "save",
+                                                              "name": "东湖法庭巡回点", "category": "court"})
+    assert r.status_code == 302, re.findall(r"field-error[^>]*>([^<]*)", r.get_data(as_text=True))
+    r = admin.post(f"/admin/member-units/{item['id']}", data={"csrf_token": token, "action": "toggle"})
+    got = admin.get(f"/api/member-units/{item['id']}").get_json()
+    assert (got["name"], got["active"]) == ("东湖法庭巡回点", False)
+    # a township admin of another township cannot touch it
+    other = login(fresh_tenant, "qingshan.admin")
+    o_token = csrf(other.get("/admin/member-units").get_data(as_text=True))
+    assert "东湖法庭巡回点" not in other.get("/admin/member-units").get_data(as_text=True)
+    assert other.post(f"/admin/member-units/{item['id']}", data={"csrf_token": o_token, "action": "delete"}).status_code == 404
+    assert admin.post(f"/admin/member-units/{item['id']}", data={"csrf_token": token, "action": "delete"}).status_code == 302
+    assert admin.get(f"/api/member-units/{item['id']}").status_code == 404
+    kinds = {e["action"] for e in admin.get(f"/api/audit?object_type=member_unit&object_id={item['id']}").get_json()["items"]}
+    assert kinds == {"create", "update", "delete"}
+
+
+def test_calendar_overrides(app, fresh_tenant, login):
+    admin = login(fresh_tenant, "county.admin")
+    html = admin.get("/admin/calendar?year=2031").get_data(as_text=True)
+    token = csrf(html)
+    bad = admin.post("/admin/calendar", data={"csrf_token": token, "day": "2031-02-30", "kind": "rest", "note": "x"})
+    assert bad.status_code == 422 and field_error(bad.get_data(as_text=True), "day-day").startswith("请填写日期")
+    long_note = admin.post("/admin/calendar", data={"csrf_token": token, "day": "2031-05-06", "kind": "rest",
+                                                    "note": "长" * 101})
+    assert long_note.status_code == 422 and field_error(long_note.get_data(as_text=True), "day-note") == "长度不符合要求"
+    assert admin.get("/api/calendar?year=2031").get_json() == []
+    r = admin.post("/admin/calendar", data={"csrf_token": token, "day": "2031-05-06", "kind": "rest",
+                                            "note": "本县试验：调休"})
+    assert r.status_code == 302 and "year=2031" in r.headers["Location"]
+    assert admin.get("/api/calendar?year=2031").get_json() == [
+        {"day": "2031-05-06", "is_workday": False, "note": "本县试验：调休"}]
+    assert 'id="day-2031-05-06"' in admin.get("/admin/calendar?year=2031").get_data(as_text=True)
+    assert admin.post("/admin/calendar/2031-05-06/remove", data={"csrf_token": token}).status_code == 302
+    assert admin.get("/api/calendar?year=2031").get_json() == []
+    township = login(fresh_tenant, "donghu.admin")
+    assert township.get("/admin/calendar").status_code == 403
+
+
+def test_audit_log_viewer_filters(app, fresh_tenant, login):
+    admin = login(fresh_tenant, "county.admin")
+    token = csrf(admin.get("/admin/calendar").get_data(as_text=True))
+    admin.post("/admin/calendar", data={"csrf_token": token, "day": "2032-01-05", "kind": "rest", "note": "审计查看测试"})
+    page = admin.get("/admin/audit?actor=county.admin&object_type=calendar_day")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    entries = re.findall(r'<tr class="audit-entry" id="audit-\d+"><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>', html)
+    assert entries and all(a == "user:county.admin" and o.startswith("calendar_day") for a, _, o in entries)
+    assert "审计查看测试" in html
+    assert "审计查看测试" not in admin.get("/admin/audit?object_type=org_unit").get_data(as_text=True)
+    assert "审计查看测试" not in admin.get("/admin/audit?object_type=calendar_day&until=2020-01-01").get_data(as_text=True)
+    assert "审计查看测试" in admin.get("/admin/audit?object_type=calendar_day&since=2020-01-01").get_data(as_text=True)
+    bad = admin.get("/admin/audit?actor=nobody.here&since=yesterday")
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    assert field_error(html, "actor") == "没有该用户名的用户" and field_error(html, "since") == "日期格式应为 2026-01-31"
+    assert login(fresh_tenant, "donghu.admin").get("/admin/audit").status_code == 403
+
+
+def test_township_admin_sees_only_its_sections(app, fresh_tenant, login):
+    township = login(fresh_tenant, "donghu.admin")
+    html = township.get("/admin").get_data(as_text=True)
+    assert 'href="/admin/org-units"' in html and 'href="/admin/users"' in html
+    for county_only in ("/admin/modules", "/admin/calendar", "/admin/audit", "/admin/roles"):
+        assert f'href="{county_only}"' not in html
+        assert township.get(county_only).status_code == 403
+    assert login(fresh_tenant, "village.cadre").get("/admin").status_code == 403

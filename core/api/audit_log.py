@@ -37,6 +37,25 @@ class AuditListArgs(IdListArgs):
     until = fields.AwareDateTime(default_timezone=None)
 
 
+COUNTY_WIDE = "审计日志涵盖全县，需在县级单位持有查看审计日志的权限"
+
+
+def entries(session, grants, args: dict) -> dict:
+    """One page of the county's audit entries, newest first, filtered as ``AuditListArgs``
+    loads them (plus ``actor``, the actor's label such as ``user:county.admin``, for the
+    admin console). Reading the log needs ``core.audit.read`` on the county's root unit."""
+    require_county_wide(session, grants, READ, COUNTY_WIDE)
+    stmt = select(AuditEntry)
+    for key in ("actor_id", "actor", "action", "object_type", "object_id"):
+        if key in args:
+            stmt = stmt.where(getattr(AuditEntry, key) == args[key])
+    if "since" in args:
+        stmt = stmt.where(AuditEntry.at >= args["since"])
+    if "until" in args:
+        stmt = stmt.where(AuditEntry.at < args["until"])
+    return paginate(session, stmt, args, AuditEntry.id, {"id": AuditEntry.id}, "-id")
+
+
 @blp.route("")
 class AuditLog(MethodView):
     @requires(READ)
@@ -46,13 +65,4 @@ class AuditLog(MethodView):
         """Entries of this county's chain: the log spans the county, so reading it needs
         ``core.audit.read`` on the county's root unit."""
         ctx = current()
-        require_county_wide(ctx.session, ctx.grants, READ, "审计日志涵盖全县，需在县级单位持有查看审计日志的权限")
-        stmt = select(AuditEntry)
-        for key in ("actor_id", "action", "object_type", "object_id"):
-            if key in args:
-                stmt = stmt.where(getattr(AuditEntry, key) == args[key])
-        if "since" in args:
-            stmt = stmt.where(AuditEntry.at >= args["since"])
-        if "until" in args:
-            stmt = stmt.where(AuditEntry.at < args["until"])
-        return paginate(ctx.session, stmt, args, AuditEntry.id, {"id": AuditEntry.id}, "-id")
+        return entries(ctx.session, ctx.grants, args)

@@ -14,10 +14,11 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
 
+from core import calendar_overrides
 from core.authz import require_county_wide
 from core.cases import settings as case_settings
 from core.cases.deadlines import utc
-from core.cases.models import CalendarDay, CalendarYear, CaseTypeSetting
+from core.cases.models import CalendarYear, CaseTypeSetting
 from core.cases.timeline import request_work
 from core.errors import NotFound, Unprocessable
 from core.request import requires
@@ -25,7 +26,7 @@ from core.workdays import SHANGHAI, UNITS, CalendarGap, deadline
 
 blp = Blueprint("core_case_config", __name__, url_prefix="/api", description="事项类型与工作日历 / Case types and calendar")
 READ, CONFIGURE = "core.case.read", "core.case.configure"
-COUNTY_WIDE = "只有县级管理员可以修改事项设置和工作日历"
+COUNTY_WIDE = calendar_overrides.COUNTY_WIDE
 
 
 class StateSchema(Schema):
@@ -160,12 +161,7 @@ class Calendar(MethodView):
     @blp.response(200, CalendarDaySchema(many=True))
     def get(self, args):
         """The county's own working-day overrides (on top of the national calendar)."""
-        w = request_work()
-        stmt = select(CalendarDay).order_by(CalendarDay.day)
-        if "year" in args:
-            stmt = stmt.where(CalendarDay.day >= dt.date(args["year"], 1, 1),
-                              CalendarDay.day < dt.date(args["year"] + 1, 1, 1))
-        return w.session.scalars(stmt).all()
+        return calendar_overrides.days(request_work().session, args.get("year"))
 
 
 def _day(value: str) -> dt.date:
@@ -183,13 +179,7 @@ class CalendarDayItem(MethodView):
     def put(self, data, day):
         """Make one day a working day or a rest day for this county (e.g. a local holiday)."""
         w = request_work()
-        require_county_wide(w.session, w.grants, CONFIGURE, COUNTY_WIDE)
-        d = _day(day)
-        row = w.session.scalar(select(CalendarDay).where(CalendarDay.day == d))
-        if row is None:
-            row = CalendarDay(day=d)
-            w.session.add(row)
-        row.is_workday, row.note = data["is_workday"], data["note"]
+        row = calendar_overrides.set_day(w.session, w.grants, _day(day), data["is_workday"], data["note"])
         w.session.commit()
         return row
 
@@ -197,11 +187,7 @@ class CalendarDayItem(MethodView):
     @blp.response(204)
     def delete(self, day):
         w = request_work()
-        require_county_wide(w.session, w.grants, CONFIGURE, COUNTY_WIDE)
-        row = w.session.scalar(select(CalendarDay).where(CalendarDay.day == _day(day)))
-        if row is None:
-            raise NotFound()
-        w.session.delete(row)
+        calendar_overrides.remove_day(w.session, w.grants, _day(day))
         w.session.commit()
 
 

@@ -1,7 +1,8 @@
 """/api/member-units (ORG-3) and /api/network-roles (ORG-4): the governance network.
 
 Both are plain unit-scoped records, so one helper registers the same five endpoints for
-each: list (scoped), create (in a unit you manage), get, patch, delete.
+each: list (scoped), create (in a unit you manage), get, patch, delete — the writes are
+``core.network``'s (shared with the admin console).
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
+from core import network
 from core.api.common import PHONE, IdField, IdListArgs, id_path, page_of, paginate
 from core.authz import get_or_404, scoped
 from core.orgtree import units_under
@@ -29,7 +31,6 @@ def register_scoped_crud(path: str, model, item_schema, create_schema, update_sc
                          read: str, manage: str, before_save=None) -> None:
     """Add list/create/get/patch/delete for a model that belongs to one org unit."""
     name = model.__name__
-    before_save = before_save or (lambda obj, data: None)
 
     class Collection(MethodView):
         @requires(read)
@@ -48,12 +49,7 @@ def register_scoped_crud(path: str, model, item_schema, create_schema, update_sc
         @blp.response(201, item_schema)
         def post(self, data):
             ctx = current()
-            get_or_404(ctx.session, ctx.grants, OrgUnit, data["org_unit_id"], manage)
-            obj = model()
-            for key, value in data.items():
-                setattr(obj, key, value)
-            before_save(obj, data)
-            ctx.session.add(obj)
+            obj = network.create(ctx.session, ctx.grants, model, data, manage, before_save)
             ctx.session.commit()
             return obj
 
@@ -70,11 +66,7 @@ def register_scoped_crud(path: str, model, item_schema, create_schema, update_sc
         def patch(self, data, item_id):
             ctx = current()
             obj = get_or_404(ctx.session, ctx.grants, model, id_path(item_id), manage)
-            if "org_unit_id" in data:
-                get_or_404(ctx.session, ctx.grants, OrgUnit, data["org_unit_id"], manage)
-            for key, value in data.items():
-                setattr(obj, key, value)
-            before_save(obj, data)
+            network.update(ctx.session, ctx.grants, obj, data, manage, before_save)
             ctx.session.commit()
             return obj
 
@@ -82,7 +74,7 @@ def register_scoped_crud(path: str, model, item_schema, create_schema, update_sc
         @blp.response(204)
         def delete(self, item_id):
             ctx = current()
-            ctx.session.delete(get_or_404(ctx.session, ctx.grants, model, id_path(item_id), manage))
+            network.delete(ctx.session, get_or_404(ctx.session, ctx.grants, model, id_path(item_id), manage))
             ctx.session.commit()
 
     Collection.__name__, Item.__name__ = f"{name}Collection", f"{name}Item"

@@ -1,27 +1,22 @@
 """/api/users and /api/me — accounts of the county's staff, scoped by the unit they work in."""
 from __future__ import annotations
 
-import secrets
-from datetime import datetime, timezone
-
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from core import audit, auth
+from core import accounts, auth
 from core.api.common import PHONE, sort_field, IdField, ListArgs, id_path, page_of, paginate
 from core.authz import get_or_404, scoped
 from core.crypto import mask_phone
-from core.errors import Conflict
-from core.models import MemberUnit, OrgUnit, User
+from core.models import User
 from core.request import authenticated, current, requires
 
 blp = Blueprint("core_users", __name__, url_prefix="/api/users", description="用户 / Users")
 me_blp = Blueprint("core_me", __name__, url_prefix="/api/me", description="当前用户 / Current user")
 
-READ, MANAGE = "core.user.read", "core.user.manage"
-LOCKED_FOR_GOOD = datetime(9999, 12, 31, tzinfo=timezone.utc)  # until an admin unlocks
+READ, MANAGE = accounts.READ, accounts.MANAGE
 USERNAME = validate.Regexp(r"^[A-Za-z0-9_.@-]{2,64}$", error="用户名只能包含字母、数字和 _ . @ -，2–64 位")
 
 
@@ -33,7 +28,7 @@ class UserSchema(Schema):
     member_unit_id = fields.Integer(allow_none=True)
     phone = fields.Function(lambda u: mask_phone(u.phone), allow_none=True)
     status = fields.String()
-    locked = fields.Function(lambda u: bool(u.locked_until and u.locked_until > auth.utcnow()))
+    locked = fields.Function(accounts.is_locked)
     must_change_password = fields.Boolean()
     locale = fields.String()
     last_login_at = fields.DateTime(allow_none=True)
@@ -104,23 +99,10 @@ class Users(MethodView):
     def post(self, data):
         """Create an account in a unit you manage; it must change its password at first log-in."""
         ctx = current()
-        get_or_404(ctx.session, ctx.grants, OrgUnit, data["org_unit_id"], MANAGE)
-        _check_member_unit(data.get("member_unit_id"))
-        if ctx.session.scalar(select(User.id).where(User.username == data["username"])):
-            raise Conflict("username_taken", "该用户名已被使用")
-        password = data.pop("password") or secrets.token_urlsafe(9)
-        user = User(**data, password_hash=auth.hash_password(password), must_change_password=True)
-        ctx.session.add(user)
+        user, password = accounts.create_user(ctx.session, ctx.grants, data)
         ctx.session.commit()
         user.initial_password = password
         return user
-
-
-def _check_member_unit(member_unit_id: int | None) -> None:
-    """A referenced member unit must exist and be visible to the caller (else 404)."""
-    if member_unit_id is not None:
-        ctx = current()
-        get_or_404(ctx.session, ctx.grants, MemberUnit, member_unit_id, "core.member_unit.read")
 
 
 def _managed_user(user_id) -> User:
@@ -141,14 +123,7 @@ class UserItem(MethodView):
     @blp.response(200, UserSchema)
     def patch(self, data, user_id):
         ctx = current()
-        user = _managed_user(user_id)
-        if "org_unit_id" in data:
-            get_or_404(ctx.session, ctx.grants, OrgUnit, data["org_unit_id"], MANAGE)
-        _check_member_unit(data.get("member_unit_id"))
-        for key, value in data.items():
-            setattr(user, key, value)
-        if data.get("status") == "disabled":
-            auth.end_all_sessions(ctx.session, user.id)
+        user = accounts.update_user(ctx.session, ctx.grants, _managed_user(user_id), data)
         ctx.session.commit()
         return user
 
@@ -161,8 +136,7 @@ class UserLock(MethodView):
         """Lock the account now and end all its sessions."""
         ctx = current()
         user = _managed_user(user_id)
-        user.locked_until = LOCKED_FOR_GOOD
-        auth.end_all_sessions(ctx.session, user.id)
+        accounts.lock(ctx.session, user)
         ctx.session.commit()
         return user
 
@@ -174,8 +148,7 @@ class UserUnlock(MethodView):
     def post(self, user_id):
         ctx = current()
         user = _managed_user(user_id)
-        user.locked_until = None
-        user.failed_logins = 0
+        accounts.unlock(ctx.session, user)
         ctx.session.commit()
         return user
 
@@ -188,11 +161,7 @@ class UserResetPassword(MethodView):
         """Set a one-time password (returned once); the user must change it at next log-in."""
         ctx = current()
         user = _managed_user(user_id)
-        password = secrets.token_urlsafe(9)
-        user.password_hash = auth.hash_password(password)
-        user.must_change_password = True
-        auth.end_all_sessions(ctx.session, user.id)
-        audit.record(ctx.session, "reset_password", "app_user", user.id)
+        password = accounts.reset_password(ctx.session, user)
         ctx.session.commit()
         return {"initial_password": password}
 

@@ -15,23 +15,26 @@ from sqlalchemy import or_, select
 
 from core.authz import minimal_paths
 from core.errors import Forbidden, PinganError
-from core.i18n import validation_zh
 from core.models import OrgUnit
 from core.orgtree import within
 from core.request import authenticated, current
+from core.validation_messages import validation_zh
 
 bp = Blueprint("web_admin", __name__, url_prefix="/admin")
 
-# (endpoint, permission, zh, en): the console's sections, each shown to users holding its permission
-SECTIONS: list[tuple[str, str, str, str]] = []
+# (order, endpoint, permission, county-wide?, zh, en): the console's sections, each shown to users
+# holding its permission (on the county's root unit, for a county-wide section)
+SECTIONS: list[tuple[int, str, str, bool, str, str]] = []
 
 
-def section(endpoint: str, perm: str, zh: str, en: str) -> None:
-    SECTIONS.append((endpoint, perm, zh, en))
+def section(order: int, endpoint: str, perm: str, zh: str, en: str, county_wide: bool = False) -> None:
+    SECTIONS.append((order, endpoint, perm, county_wide, zh, en))
+    SECTIONS.sort()
 
 
 def visible_sections(grants) -> list[dict]:
-    return [{"endpoint": e, "title": zh, "title_en": en} for e, perm, zh, en in SECTIONS if grants.has(perm)]
+    return [{"endpoint": e, "title": zh, "title_en": en} for _, e, perm, county, zh, en in SECTIONS
+            if (grants.county_wide(perm) if county else grants.has(perm))]
 
 
 def messages_by_field(messages, prefix: str = "") -> dict[str, str]:
@@ -99,4 +102,4 @@ def index():
     return render_template("admin/index.html", sections=sections)
 
 
-from core.web.admin import modules, org_units  # noqa: E402,F401  (each registers its routes and section)
+from core.web.admin import audit, calendar, modules, network, org_units, users  # noqa: E402,F401  (each registers its routes and section)

@@ -17,14 +17,14 @@ from marshmallow import validate as mvalidate
 
 from core import modules
 from core.errors import PinganError
-from core.i18n import validation_zh
 from core.request import current, requires
+from core.validation_messages import validation_zh
 from core.web.admin import bp, section
 from core.web.cases import local
 from core.web.intake import form_fields
 
 MANAGE = modules.MANAGE
-section("web_admin.module_list", MANAGE, "功能模块", "Modules")
+section(50, "web_admin.module_list", MANAGE, "功能模块", "Modules", county_wide=True)
 
 
 def _host():

@@ -24,7 +24,7 @@ from core.request import current, requires
 from core.web.admin import bp, error_fields, load_form, scope_units, section
 
 MANAGE = "core.org_unit.manage"
-section("web_admin.org_tree", MANAGE, "组织架构", "Org tree")
+section(10, "web_admin.org_tree", MANAGE, "组织架构", "Org tree")
 
 
 def _levels(session) -> list[OrgLevel]:
