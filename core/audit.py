@@ -1,13 +1,21 @@
 """The audit log: an append-only, hash-chained record of every write and every sensitive read.
 
-Every flush of tenant-owned rows appends one entry per created, changed or deleted row with
+Every flush of tenant-owned rows notes one entry per created, changed or deleted row with
 the changed fields before and after (sensitive fields appear as ``"***"``, never in plain
 text — every encrypted column counts as sensitive, and columns marked ``info=SECRET``
-(password and token hashes) are masked too). Reads of sensitive personal data are appended by :func:`record_read`. Entries of a
-tenant form one chain: ``hash = sha256(prev_hash + canonical entry)``, and the chain head is
-kept in ``audit_head``; ``pingan audit verify`` recomputes it and names the first entry that
-was altered, removed or inserted. On PostgreSQL the app role may only INSERT and SELECT
-``audit_entry`` (see ``core.db.secure_schema``).
+(password and token hashes) are masked too). Reads of sensitive personal data are noted by
+:func:`record_read`, other events by :func:`record`. Entries of a tenant form one chain:
+``hash = sha256(prev_hash + canonical entry)``, and the chain head is kept in ``audit_head``;
+``pingan audit verify`` recomputes it and names the first entry that was altered, removed or
+inserted. On PostgreSQL the app role may only INSERT and SELECT ``audit_entry`` (see
+``core.db.secure_schema``).
+
+Noted entries are written once per transaction, when it commits (``before_commit``): the
+chain head is locked and read, the entries go in with one multi-row INSERT and the head is
+moved — on PostgreSQL the INSERT and the head update are one statement. So the entries
+commit atomically with the data they describe, work that is rolled back (a whole
+transaction, or a savepoint) leaves no entry, and the head's row lock is held only for the
+moment of the commit instead of from the first flush on.
 """
 from __future__ import annotations
 
@@ -22,7 +30,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.context import current_actor, current_request_id
 from core.crypto import unrecorded_columns
-from core.db import AwareDateTime, TenantModel, utcnow
+from core.db import AwareDateTime, TenantModel, bind_tenant, utcnow
 
 GENESIS = "0" * 64
 MASK = "***"
@@ -103,41 +111,129 @@ def ensure_head(session: Session, tenant_id: int) -> None:
         session.execute(insert(AuditHead.__table__).values(tenant_id=tenant_id, id=0, seq=0, hash=GENESIS))
 
 
-def append(session: Session, tenant_id: int, entries: list[Entry]) -> None:
-    """Append entries to the tenant's chain inside the session's transaction."""
+@dataclass
+class _Noted:
+    """An entry waiting for its transaction to commit, with who and which request made it."""
+    tenant_id: int
+    entry: Entry
+    actor_id: int | None
+    actor: str
+    request_id: str | None
+
+
+_PENDING = "pingan_audit_pending"      # Session.info: [_Noted] of the open transaction
+_SAVEPOINTS = "pingan_audit_savepoints"  # Session.info: {nested transaction: len(pending) at its start}
+_WRITTEN = "pingan_audit_written"      # Session.info: the commit wrote the entries already
+_ROWS_PER_INSERT = 1000
+
+
+def note(session: Session, tenant_id: int, entries: list[Entry]) -> None:
+    """Add entries to the tenant's chain when the session's transaction commits."""
     if not entries:
         return
-    head_t = AuditHead.__table__
+    if session.info.get(_WRITTEN):  # a flush after the entries were written (inside the commit)
+        _write(session, tenant_id, entries, current_actor(), current_request_id())
+        return
+    actor, request_id = current_actor(), current_request_id()
+    session.info.setdefault(_PENDING, []).extend(
+        _Noted(tenant_id, e, actor.user_id, actor.label, request_id) for e in entries)
+
+
+def append(session: Session, tenant_id: int, entries: list[Entry]) -> None:
+    """Append entries to the tenant's chain now, inside the session's transaction.
+
+    Normal code does not call this: the entries of a transaction are written when it commits.
+    """
+    _write(session, tenant_id, entries, current_actor(), current_request_id())
+
+
+def _write(session: Session, tenant_id: int, entries: list, actor=None, request_id=None) -> None:
+    """Lock the chain head, add ``entries`` (``Entry`` with the given actor, or ``_Noted``) and move the head."""
+    if not entries:
+        return
+    head_t, entry_t = AuditHead.__table__, AuditEntry.__table__
+    postgres = session.get_bind().dialect.name == "postgresql"
     q = select(head_t.c.seq, head_t.c.hash).where(head_t.c.tenant_id == tenant_id, head_t.c.id == 0)
-    if session.bind is not None and session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update()
-    head = session.execute(q).first()
+    head = session.execute(q.with_for_update() if postgres else q).first()
     if head is None:
         ensure_head(session, tenant_id)
         seq, prev = 0, GENESIS
     else:
         seq, prev = head
-    actor = current_actor()
     now = utcnow()
     rows = []
     for e in entries:
+        if isinstance(e, _Noted):
+            e, actor_id, label, rid = e.entry, e.actor_id, e.actor, e.request_id
+        else:
+            actor_id, label, rid = actor.user_id, actor.label, request_id
         seq += 1
-        row = {"tenant_id": tenant_id, "id": seq, "at": now, "actor_id": actor.user_id,
-               "actor": actor.label, "action": e.action, "object_type": e.object_type,
+        row = {"tenant_id": tenant_id, "id": seq, "at": now, "actor_id": actor_id,
+               "actor": label, "action": e.action, "object_type": e.object_type,
                "object_id": e.object_id, "changes": _jsonable(e.changes),
-               "request_id": current_request_id(), "prev_hash": prev}
+               "request_id": rid, "prev_hash": prev}
         row["hash"] = prev = entry_hash(row)
         rows.append(row)
-    session.execute(insert(AuditEntry.__table__), rows)
-    session.execute(update(head_t).where(head_t.c.tenant_id == tenant_id, head_t.c.id == 0)
-                    .values(seq=seq, hash=prev))
+    move = update(head_t).where(head_t.c.tenant_id == tenant_id, head_t.c.id == 0).values(seq=seq, hash=prev)
+    if postgres:  # multi-row INSERTs (bounded: 65,535 parameters a statement), the last one moving the head
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            stmt = insert(entry_t).values(rows[start:start + _ROWS_PER_INSERT])
+            if start + _ROWS_PER_INSERT >= len(rows):
+                stmt = stmt.add_cte(move.cte("moved_head"))  # a data-modifying CTE: same round trip
+            session.execute(stmt)
+    else:
+        session.execute(insert(entry_t), rows)
+        session.execute(move)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_noted(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a released savepoint's entries belong to the enclosing transaction
+    session.flush()  # the commit's own flush comes after this hook: note its entries first
+    pending = session.info.pop(_PENDING, None)
+    session.info[_WRITTEN] = True
+    if not pending:
+        return
+    by_tenant: dict[int, list[_Noted]] = {}
+    for n in pending:
+        by_tenant.setdefault(n.tenant_id, []).append(n)
+    for tenant_id, entries in by_tenant.items():
+        with bind_tenant(tenant_id):
+            _write(session, tenant_id, entries)
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction) -> None:
+    if transaction.nested:
+        session.info.setdefault(_SAVEPOINTS, {})[transaction] = len(session.info.get(_PENDING, ()))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session: Session, previous_transaction) -> None:
+    t = previous_transaction
+    while t.parent is not None and not t.nested:
+        t = t.parent  # a flush's subtransaction rolls back up to its savepoint or the root
+    if t.nested:
+        mark = session.info.get(_SAVEPOINTS, {}).get(t)
+        if mark is not None and _PENDING in session.info:
+            del session.info[_PENDING][mark:]
+    else:
+        session.info.pop(_PENDING, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _end_of_transaction(session: Session, transaction) -> None:
+    if transaction.parent is None:  # committed (written), rolled back or closed: nothing carries over
+        for key in (_PENDING, _SAVEPOINTS, _WRITTEN):
+            session.info.pop(key, None)
 
 
 def record(session: Session, action: str, object_type: str, object_id=None, changes: dict | None = None,
            tenant_id: int | None = None) -> None:
-    """Append one event that is not a row change (login, logout, export …)."""
+    """Note one event that is not a row change (login, logout, export …) for the commit."""
     from core.db import current_tenant_id
-    append(session, tenant_id or current_tenant_id(),
+    note(session, tenant_id or current_tenant_id(),
            [Entry(action, object_type, None if object_id is None else str(object_id), changes or {})])
 
 
@@ -182,7 +278,7 @@ def _row_changes(obj, kind: str) -> dict:
 
 
 @event.listens_for(Session, "after_flush")
-def _audit_flush(session: Session, flush_context) -> None:
+def _note_flush(session: Session, flush_context) -> None:
     by_tenant: dict[int, list[Entry]] = {}
     for kind, objs in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
         for obj in objs:
@@ -194,7 +290,7 @@ def _audit_flush(session: Session, flush_context) -> None:
             by_tenant.setdefault(obj.tenant_id, []).append(
                 Entry(kind, obj.__tablename__, str(obj.id), changes))
     for tenant_id, entries in by_tenant.items():
-        append(session, tenant_id, entries)
+        note(session, tenant_id, entries)
 
 
 # --- verification -------------------------------------------------------------------------

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from click.testing import CliRunner
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, event, func, select, text
 
 from core import audit
 from core.audit import AuditEntry
 from core.cli import main as cli
+from core.context import Actor, acting_as
+from core.db import bind_tenant
+from core.models import OrgUnit
 from tests.conftest import PG_URL
 
 
@@ -96,6 +99,66 @@ def test_changing_a_roles_permissions_audits_each_removed_and_added_one(fresh_te
     added = [e.changes["permission"][1] for e in rows if e.action == "create"]
     assert removed == ["core.person.read"]
     assert sorted(added) == ["core.org_unit.read", "core.person.read", "core.user.read"]
+
+
+def _head(db, tenant) -> tuple[int, str]:
+    with db.transaction(tenant.id) as s:
+        return tuple(s.execute(select(audit.AuditHead.seq, audit.AuditHead.hash)).one())
+
+
+def _rename(s, unit_id: int, name: str) -> None:
+    s.scalar(select(OrgUnit).where(OrgUnit.id == unit_id)).name = name
+    s.flush()
+
+
+def test_entries_are_written_once_when_the_transaction_commits(fresh_tenant, db):
+    """Three flushes, one audit write at commit: the chain follows on, and nothing of the
+    audit is sent before the commit."""
+    t = fresh_tenant
+    seq, _ = _head(db, t)
+    sent: list[str] = []
+    note = lambda conn, cursor, statement, *a: sent.append(statement)  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        with acting_as(Actor(None, "test:audit")), db.transaction(t.id) as s:
+            for i, code in enumerate(("T01D1V1", "T01D1V2", "T01D1V1")):
+                _rename(s, t.unit(code), f"改名{i}")
+            assert not any("audit_" in x for x in sent), sent  # flushed, not yet audited
+            assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.id > seq)) == 0
+            sent.clear()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert sum("INSERT INTO audit_entry" in x for x in sent) == 1, sent
+    new = entries(db, t)[seq:]
+    assert [(e.id, e.object_id, e.changes["name"][1]) for e in new] == [
+        (seq + 1, str(t.unit("T01D1V1")), "改名0"), (seq + 2, str(t.unit("T01D1V2")), "改名1"),
+        (seq + 3, str(t.unit("T01D1V1")), "改名2")]
+    assert all(e.actor == "test:audit" for e in new)
+    assert _head(db, t)[0] == seq + 3 and _verify(db, t).ok
+
+
+def test_rolled_back_work_leaves_no_entry(fresh_tenant, db):
+    """A rolled-back transaction leaves neither entries nor a moved head; a rolled-back
+    savepoint drops its own entries and keeps the ones before it."""
+    t = fresh_tenant
+    head = _head(db, t)
+    with acting_as(Actor(None, "test:audit")), db.Session() as s, bind_tenant(t.id):
+        _rename(s, t.unit("T01D1V1"), "不会保存")
+        audit.record(s, "export", "org_unit", t.unit("T01D1V1"))
+        s.rollback()
+    assert _head(db, t) == head
+    with acting_as(Actor(None, "test:audit")), db.transaction(t.id) as s:
+        _rename(s, t.unit("T01D1V1"), "保存的名字")
+        sp = s.begin_nested()
+        _rename(s, t.unit("T01D1V2"), "撤回的名字")
+        audit.record(s, "export", "org_unit", t.unit("T01D1V2"))
+        sp.rollback()
+        with s.begin_nested():
+            _rename(s, t.unit("T01D1V3"), "保留的名字")
+    new = entries(db, t)[head[0]:]
+    assert [(e.object_id, e.changes["name"][1]) for e in new] == [
+        (str(t.unit("T01D1V1")), "保存的名字"), (str(t.unit("T01D1V3")), "保留的名字")]
+    assert _verify(db, t).ok
 
 
 def _owner_engine(db):

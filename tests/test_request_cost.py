@@ -210,3 +210,51 @@ def test_a_connection_killed_while_idle_is_replaced(app, county, monkeypatch):
     admin.dispose()
     time.sleep(0.2)
     assert c.get("/api/me").status_code == 200
+
+
+def _audit_statements(statements: list[str]) -> tuple[int, int, int]:
+    """(head reads, entry INSERTs, separate head UPDATEs) among ``statements``."""
+    reads = sum(1 for s in statements if s.lstrip().startswith("SELECT audit_head."))
+    inserts = sum(1 for s in statements if "INSERT INTO audit_entry" in s)
+    updates = sum(1 for s in statements if s.lstrip().startswith("UPDATE audit_head"))
+    return reads, inserts, updates
+
+
+def test_a_case_is_registered_with_one_audit_write_per_commit(app, county, db):
+    """The audit is written once per transaction, when it commits: one head read (locked on
+    PostgreSQL) and one multi-row INSERT that also moves the head (a data-modifying CTE on
+    PostgreSQL; a separate UPDATE on SQLite) — not three statements per flush."""
+    from core import audit
+    from core.audit import AuditEntry
+    t, c, _ = county
+    assert c.put("/api/modules/hello", json={"enabled": True}).status_code == 200
+    body = {"case_type": "hello.visit", "title": "请求上门走访", "org_unit_id": t.unit("T01D1V1"),
+            "content": "独居老人，请求上门", "channel": "visit", "details": {"visit_kind": "home"}}
+    assert c.post("/api/cases", json=body).status_code == 201  # warms the caches
+    with db.transaction(t.id) as s:
+        before = s.scalar(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1))
+    created: list = []
+    statements = _statements(app, lambda: created.append(c.post("/api/cases", json=body)))
+    assert created[0].status_code == 201, created[0].get_json()
+    case_id = created[0].get_json()["id"]
+    assert len(statements) <= 35, len(statements)  # 44 with three audit statements per flush
+    assert _audit_statements(statements) == (1, 1, 0 if PG_URL else 1), statements
+    with db.transaction(t.id) as s:
+        new = s.scalars(select(AuditEntry).where(AuditEntry.id > before).order_by(AuditEntry.id)).all()
+        assert audit.verify(s, t.id).ok
+    kinds = {e.object_type for e in new}
+    assert {"case_record", "case_event", "case_deadline"} <= kinds, kinds
+    assert any(e.object_type == "case_record" and e.object_id == str(case_id) and e.action == "create" for e in new)
+    assert len({e.request_id for e in new}) == 1 and all(e.actor.startswith("user:county.admin") for e in new)
+
+
+@pytest.mark.skipif(not PG_URL, reason="round trips are PostgreSQL's")
+def test_round_trips_of_registering_a_case(app, county):
+    t, c, _ = county
+    assert c.put("/api/modules/hello", json={"enabled": True}).status_code == 200
+    body = {"case_type": "hello.visit", "title": "请求上门走访", "org_unit_id": t.unit("T01D1V1"),
+            "content": "独居老人，请求上门", "channel": "visit", "details": {"visit_kind": "home"}}
+    assert c.post("/api/cases", json=body).status_code == 201
+    trips = _round_trips(app, lambda: c.post("/api/cases", json=body))
+    assert trips <= 38, trips  # 48 when the audit took three round trips per flush
+
