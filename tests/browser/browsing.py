@@ -19,6 +19,7 @@ SCREENSHOT_DIR = Path(os.environ.get("PINGAN_SCREENSHOT_DIR", ROOT / "test-artif
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 360, "height": 740}
 TIMEOUT_MS = 15_000
+BLOCKING = ("serious", "critical")  # axe-core impacts that fail a page
 
 
 def missing() -> str | None:
@@ -56,15 +57,15 @@ def county_with(app, *modules: str) -> TenantInfo:
     return tenant
 
 
-def sign_in(page, username: str, password: str = DEMO_PASSWORD) -> None:
-    """Through the log-in form, as a person would; ends on the home page."""
+def sign_in(page, username: str, password: str = DEMO_PASSWORD, home: str = "/") -> None:
+    """Through the log-in form, as a person would; ends on ``home``."""
     page.goto("/login")
     page.fill("#username", username)
     page.fill("#password", password)
     with page.expect_navigation():
         page.click("main button[type=submit]")
     path = re.sub(r"^https?://[^/]+", "", page.url)
-    assert path == "/", f"log-in as {username} ended on {page.url}: {page.inner_text('main')}"
+    assert path == home, f"log-in as {username} ended on {page.url}: {page.inner_text('main')}"
 
 
 def screenshot(page, name: str) -> Path:
@@ -77,3 +78,24 @@ def screenshot(page, name: str) -> Path:
 
 def path_of(page) -> str:
     return re.sub(r"^https?://[^/]+", "", page.url)
+
+
+def blocking_violations(page) -> list[dict]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+    return [v for v in Axe().run(page).response["violations"] if v.get("impact") in BLOCKING]
+
+
+def sideways_overflow(page) -> dict:
+    """How wide the page is against the window, and the first elements that stick out."""
+    return page.evaluate("""() => {
+        const width = document.documentElement.clientWidth;
+        const wide = [];
+        for (const el of document.querySelectorAll('body *')) {
+            const r = el.getBoundingClientRect();
+            if (r.width && r.right > width + 1 && getComputedStyle(el).position !== 'absolute'
+                && !el.closest('.scroll')) wide.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+                                                   + (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : ''));
+        }
+        return {scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 8)};
+    }""")

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.browsing import DESKTOP, PHONE, TIMEOUT_MS, api, screenshot, sign_in
+from tests.browser.browsing import (DESKTOP, PHONE, TIMEOUT_MS, api, blocking_violations, screenshot, sign_in,
+                                    sideways_overflow)
 from tests.casework import register
 
 # (name, who, path): "{case}" / "{petition}" / "{township}" are filled from the sample fixture.
@@ -35,7 +36,6 @@ PAGES = [
     ("inbox", "village.cadre", "/inbox"),
 ]
 EXPECTED_STATUS = {"not-found": 404}
-BLOCKING = ("serious", "critical")
 
 
 @pytest.fixture(scope="module")
@@ -88,12 +88,6 @@ def visit(signed_in, sample, name: str, who: str | None, path: str, viewport: di
     return page
 
 
-def blocking_violations(page) -> list[dict]:
-    """axe-core's serious and critical findings on the page as it is now."""
-    from axe_playwright_python.sync_playwright import Axe
-    return [v for v in Axe().run(page).response["violations"] if v.get("impact") in BLOCKING]
-
-
 def test_the_axe_check_catches_an_unlabelled_field(browser):
     """The check itself: axe-core (from the wheel) is injected and its findings are read."""
     context = browser.new_context()
@@ -121,15 +115,5 @@ def test_page_at_desktop_size_has_no_serious_axe_violation(signed_in, sample, na
 def test_page_fits_a_360px_phone(signed_in, sample, name, who, path):
     page = visit(signed_in, sample, name, who, path, PHONE)
     screenshot(page, f"{name}-360")
-    overflow = page.evaluate("""() => {
-        const width = document.documentElement.clientWidth;
-        const wide = [];
-        for (const el of document.querySelectorAll('body *')) {
-            const r = el.getBoundingClientRect();
-            if (r.width && r.right > width + 1 && getComputedStyle(el).position !== 'absolute'
-                && !el.closest('.scroll')) wide.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
-                                                   + (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : ''));
-        }
-        return {scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 8)};
-    }""")
+    overflow = sideways_overflow(page)
     assert overflow["scroll"] <= overflow["width"], f"{path} scrolls sideways at 360 px: {overflow}"
