@@ -571,9 +571,37 @@ def insert_ignore(session: Session, model, values: dict, conflict: list[str]) ->
     The primitive of idempotent side effects: two workers (or a retried job) inserting the
     same key leave one row. Returns True when this call inserted it.
     """
-    stmt = _dialect_insert(session, model).values(tenant_id=current_tenant_id(), **values)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["tenant_id", *conflict]).returning(model.id)
-    return session.execute(stmt).first() is not None  # no row back: the key existed
+    return bool(insert_ignore_many(session, model, [values], conflict, model.id))
+
+
+_ROWS_PER_INSERT = 500
+
+
+def insert_ignore_many(session: Session, model, rows: list[dict], conflict: list[str], returning) -> list:
+    """:func:`insert_ignore` of many rows: one multi-row statement per 500 rows.
+
+    Ids come from the platform sequence in the same statement on PostgreSQL (``nextval`` per
+    row) and as one reserved block on SQLite. Returns ``returning`` (a column) of the rows
+    this call inserted; a row whose key existed is skipped.
+    """
+    if not rows:
+        return []
+    tid = current_tenant_id()
+    postgres = session.get_bind().dialect.name == "postgresql"
+    out: list = []
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start:start + _ROWS_PER_INSERT]
+        if postgres:
+            ids = [text(f"nextval('{ID_SEQUENCE}')")] * len(chunk)
+        else:
+            last = session.execute(text(f"UPDATE {ID_SEQUENCE} SET value = value + :n RETURNING value"),
+                                   {"n": len(chunk)}).scalar_one()
+            ids = range(last - len(chunk) + 1, last + 1)
+        stmt = _dialect_insert(session, model).values(
+            [{"tenant_id": tid, "id": i, **values} for i, values in zip(ids, chunk)])
+        stmt = stmt.on_conflict_do_nothing(index_elements=["tenant_id", *conflict]).returning(returning)
+        out.extend(session.scalars(stmt))
+    return out
 
 
 def add_to_counter(session: Session, model, keys: dict, column: str, delta: int) -> None:

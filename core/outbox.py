@@ -26,7 +26,7 @@ import logging
 from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session
 
-from core.db import bind_tenant, current_tenant_id, insert_ignore, utcnow
+from core.db import bind_tenant, current_tenant_id, insert_ignore_many, utcnow
 from core.models import OutboxEntry
 
 log = logging.getLogger("pingan.outbox")
@@ -41,12 +41,20 @@ def add(session: Session, job: str, key: str, **kwargs) -> bool:
     ``key`` identifies the effect (``"remind:overdue:42"``); adding the same key twice is a
     no-op. Returns True if this call scheduled it.
     """
-    added = insert_ignore(session, OutboxEntry, {"key": key, "job": job, "kwargs": kwargs, "state": "pending",
-                                                 "attempts": 0, "created_at": utcnow(), "enqueued_at": utcnow()},
-                          ["key"])
-    if added:
-        session.info.setdefault(_PENDING_KEY, []).append((current_tenant_id(), key))
-    return added
+    return bool(add_many(session, [(job, key, kwargs)]))
+
+
+def add_many(session: Session, jobs: list[tuple[str, str, dict]]) -> list[str]:
+    """:func:`add` for many ``(job, key, kwargs)`` at once (one multi-row INSERT); returns the
+    keys this call scheduled (a key already in the outbox is skipped)."""
+    now = utcnow()
+    keys = insert_ignore_many(session, OutboxEntry, [
+        {"key": key, "job": job, "kwargs": kwargs, "state": "pending", "attempts": 0,
+         "created_at": now, "enqueued_at": now} for job, key, kwargs in jobs], ["key"], OutboxEntry.key)
+    if keys:
+        tenant_id = current_tenant_id()
+        session.info.setdefault(_PENDING_KEY, []).extend((tenant_id, k) for k in keys)
+    return keys
 
 
 @event.listens_for(Session, "after_commit")

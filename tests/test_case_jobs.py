@@ -67,6 +67,34 @@ def test_sweep_run_twice_reminds_once(app, county, login, db):
     assert timeline == ["registered", "overdue"]
 
 
+def test_the_sweep_writes_its_reminders_and_jobs_in_bulk(app, county, login, db):
+    """The sweep's writes do not grow with the due rows: one multi-row INSERT … ON CONFLICT
+    DO NOTHING for the reminders and one for their outbox jobs, whatever their number; a
+    second pass inserts nothing, and each reminder still acts once."""
+    from sqlalchemy import event
+    town = login(county, "donghu.admin")
+    cases = [register(town, county.unit(code)) for code in ("T01D1V1", "T01D1V1", "T01D1V2", "T01D1V3")]
+    now = utcnow() + LATER
+    sent: list[str] = []
+    note = lambda conn, cursor, statement, *a: sent.append(statement)  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        first = _sweep(app, county, now)
+        first_sent, sent[:] = list(sent), []
+        second = _sweep(app, county, now)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert first["overdue"] == 4 and second["overdue"] == 0
+    for statements in (first_sent, sent):
+        assert sum(x.lstrip().startswith("INSERT INTO case_reminder") for x in statements) <= 1, statements
+        assert sum(x.lstrip().startswith("INSERT INTO outbox") for x in statements) <= 1, statements
+    assert len([x for x in first_sent if not x.lstrip().upper().startswith("BEGIN")]) <= 12, first_sent
+    run_jobs(app)
+    run_jobs(app)
+    assert [_overdue_effects(db, county, c["id"])[0] for c in cases] == [1, 1, 1, 1]
+    assert _count(db, county, CaseReminder, CaseReminder.state == "pending") == 0
+
+
 def test_a_limit_stopped_after_the_sweep_saw_it_is_not_reminded(app, county, login, db):
     """issue 3: the sweep queued an overdue reminder, then the case moved on before the job
     ran → no overdue event and no to-do for a limit that no longer runs."""
@@ -236,8 +264,8 @@ def test_a_worker_killed_mid_job_still_reminds_exactly_once(app, county, login, 
     q = jobs.queue(pingan(app).config)
     q.redis.flushdb()  # this test's own Redis database: no job of an earlier run ahead of ours
     assert _sweep(app, county, utcnow() + LATER)["overdue"] == 1
-    # Hold the county's audit-chain head: the job blocks at its first audited write, after it
-    # has claimed the reminder and begun its work, before it can commit.
+    # Hold the county's audit-chain head: the job blocks when its commit writes the audit, after
+    # it has claimed the reminder and done its work, before the commit goes through.
     owner = create_engine(PG_URL)
     blocker = owner.connect()
     tx = blocker.begin()

@@ -26,7 +26,7 @@ from core.cases import settings as case_settings, timeline
 from core.cases.models import Case, CaseDeadline, CaseReminder, CaseTask, Supervision
 from core.cases.supervision import escalate
 from core.cases.timeline import Work
-from core.db import current_tenant_id, insert_ignore, utcnow
+from core.db import current_tenant_id, insert_ignore_many, utcnow
 from core.notifications import notify, users_of_unit
 
 log = logging.getLogger("pingan.sweep")
@@ -56,6 +56,7 @@ def run(s: Session, host, now: dt.datetime | None = None, stale: dt.timedelta = 
         .join(Case, and_(Case.tenant_id == CaseDeadline.tenant_id, Case.id == CaseDeadline.case_id))
         .where(SWEEP_PREDICATE, CaseDeadline.due_at <= now + widest)).all()
     reminded_now: dict[int, list[int]] = {1: [], 2: []}
+    wanted: list[tuple[str, str, int, str, dict]] = []  # (kind, reminder key, case, job, job kwargs)
     for deadline_id, case_id, due_at, reminded, case_type in rows:
         if case_type not in types:
             continue  # the type's module is off for this county
@@ -66,10 +67,7 @@ def run(s: Session, host, now: dt.datetime | None = None, stale: dt.timedelta = 
         else:
             continue
         key = f"{kind}:{deadline_id}"
-        if insert_ignore(s, CaseReminder, {"case_id": case_id, "key": key, "kind": kind, "state": "pending",
-                                            "created_at": now, "enqueued_at": now}, ["key"]):
-            outbox.add(s, "core.cases.sweep.remind", key=f"remind:{key}", reminder_key=key, deadline_id=deadline_id)
-            out[kind] += 1
+        wanted.append((kind, key, case_id, "core.cases.sweep.remind", {"reminder_key": key, "deadline_id": deadline_id}))
         reminded_now[level].append(deadline_id)
     for level, ids in reminded_now.items():
         if ids:
@@ -81,11 +79,18 @@ def run(s: Session, host, now: dt.datetime | None = None, stale: dt.timedelta = 
         if case_type not in types:
             continue
         key = f"escalate:{sup_id}:{level + 1}"
-        if insert_ignore(s, CaseReminder, {"case_id": case_id, "key": key, "kind": "escalate", "state": "pending",
-                                            "created_at": now, "enqueued_at": now}, ["key"]):
-            outbox.add(s, "core.cases.sweep.escalate_job", key=f"remind:{key}", reminder_key=key,
-                       supervision_id=sup_id)
-            out["escalate"] += 1
+        wanted.append(("escalate", key, case_id, "core.cases.sweep.escalate_job",
+                       {"reminder_key": key, "supervision_id": sup_id}))
+    # One multi-row INSERT … ON CONFLICT DO NOTHING for the reminders, one for their jobs: a
+    # reminder that exists already (an earlier or a concurrent sweep) is skipped with its job.
+    # In key order, so two sweeps at once wait on each other instead of deadlocking.
+    wanted.sort(key=lambda w: w[1])
+    new = set(insert_ignore_many(s, CaseReminder, [
+        {"case_id": case_id, "key": key, "kind": kind, "state": "pending", "created_at": now, "enqueued_at": now}
+        for kind, key, case_id, _, _ in wanted], ["key"], CaseReminder.key))
+    outbox.add_many(s, [(job, f"remind:{key}", kwargs) for _, key, _, job, kwargs in wanted if key in new])
+    for kind, key, *_ in wanted:
+        out[kind] += key in new
     out["redispatched"] = len(outbox.redispatch(s, now, stale))
     return out
 
