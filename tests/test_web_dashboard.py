@@ -238,3 +238,15 @@ def test_sign_in_shows_password_change_timeout_and_lockout(app, db, county, logi
 def pingan_config(app):
     from core.app import pingan
     return pingan(app).config
+
+
+def test_this_month_is_counted_live_between_two_views(app, db, county, login):
+    admin = login(county, "county.admin")
+    register(admin, county.unit("T01D1V1"), title="第一件")
+
+    def this_month(page: str) -> int:
+        trend = page[page.index('id="trend"'):page.index('id="comparison"')]
+        return [int(n) for n in re.findall(r'<td>(?:<a href="[^"]+">)?(\d+)(?:</a>)?</td>', trend)][-1]
+    assert this_month(admin.get("/").get_data(as_text=True)) == 1
+    register(admin, county.unit("T02"), title="第二件")
+    assert this_month(admin.get("/").get_data(as_text=True)) == 2
