@@ -28,7 +28,8 @@ def browser():
         if REQUIRE_BROWSER:
             pytest.fail(f"PINGAN_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+    expect.set_options(timeout=TIMEOUT_MS)  # assertions wait as long as actions (a loaded CI machine)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b

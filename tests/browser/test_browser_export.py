@@ -53,7 +53,7 @@ def test_export_of_a_filtered_list_downloads_the_same_rows(app, open_page, web_c
     screenshot(page, "job-queued-1366")
     run_jobs(app)  # the worker (in-process queue, or a burst rq worker on Redis)
     link = page.get_by_role("link", name="下载")
-    expect(link).to_be_visible(timeout=10_000)  # the page reloads itself every 2 s until the job is done
+    expect(link).to_be_visible(timeout=30_000)  # the page reloads itself every 2 s until the job is done
     expect(page.locator("main")).to_contain_text("100%")
     screenshot(page, "job-done-1366")
     with page.expect_download() as info:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.browsing import (DESKTOP, PHONE, TIMEOUT_MS, api, blocking_violations, screenshot, sign_in,
-                                    sideways_overflow)
+from tests.browser.browsing import (DESKTOP, PHONE, TIMEOUT_MS, api, blocking_violations, county_with, screenshot,
+                                    sideways_overflow, sign_in)
 from tests.casework import register
 
 # (name, who, path): "{case}" / "{petition}" / "{township}" are filled from the sample fixture.
@@ -118,3 +118,33 @@ def test_page_fits_a_360px_phone(signed_in, sample, name, who, path):
     screenshot(page, f"{name}-360")
     overflow = sideways_overflow(page)
     assert overflow["scroll"] <= overflow["width"], f"{path} scrolls sideways at 360 px: {overflow}"
+
+
+@pytest.fixture(scope="module")
+def english(app, browser, live_server):
+    """A county of its own whose village cadre switched to English with the header's button
+    (saved on the user, so it is kept out of the shared county)."""
+    county = county_with(app, "hello")
+    case = register(api(app, county, "village.cadre"), county.unit("T01D1V1"), title="请求上门走访：独居老人")
+    context = browser.new_context(base_url=live_server.url(county, ""), viewport=DESKTOP, locale="zh-CN")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    sign_in(page, "village.cadre")
+    page.get_by_role("button", name="English").click()
+    page.wait_for_load_state()
+    yield page, {"case": case["id"]}
+    context.close()
+
+
+@pytest.mark.parametrize("name,path", [("home", "/"), ("cases-list", "/cases"), ("case-detail", "/cases/{case}"),
+                                       ("intake-form", "/intake/new")])
+def test_english_pages(english, name, path):
+    """English is switchable: the same pages in English after the header's button, screenshotted
+    and checked by axe (the page's language included)."""
+    page, ids = english
+    assert page.goto(path.format(**ids)).status == 200
+    assert page.get_attribute("html", "lang") == "en"
+    assert page.get_by_role("navigation").get_by_role("link", name="Cases", exact=True).is_visible()
+    screenshot(page, f"{name}-en-1366")
+    found = [f"{v['id']} ({v['impact']})" for v in blocking_violations(page)]
+    assert not found, found
