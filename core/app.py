@@ -22,7 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import core.schema  # noqa: F401  (every core table in the metadata)
 from core import auth, crypto, logs
-from core.authz import Grants, load_grants
+from core.authz import Grants
 from core.config import Config
 from core.context import Actor, new_request_id, reset_for_request, set_actor, set_for_request
 from core.db import Database, ProcessCache, config_generation, reset_tenant, set_tenant
@@ -307,9 +307,7 @@ def _authenticate_token(ctx: RequestContext, token: str) -> None:
         client = None
     else:
         from core import oauth
-        found, client = oauth.bearer_user(session, token)
-        if found is not None:
-            found = (*found, load_grants(session, found[0].id))
+        found, client = oauth.bearer_principal(session, token)  # token, client, user and grants: one query
     if found is None:
         raise Unauthorized("invalid_token", "访问令牌无效、已过期或已被撤销")
     user, scopes, grants = found

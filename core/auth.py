@@ -43,7 +43,7 @@ def may_act(user: User | None) -> bool:
     return user is not None and user.status == "active" and not (user.locked_until and user.locked_until > utcnow())
 
 
-def _with_user_and_grants(anchor, user_id_column) -> Select:
+def with_user_and_grants(anchor, user_id_column) -> Select:
     """``anchor`` (a token or web session row) joined with its user and every (permission,
     unit path) pair of the user's role assignments: what ``authz.load_grants`` reads, in the
     same round trip. A user without assignments gives one row with NULL pairs."""
@@ -56,9 +56,11 @@ def _with_user_and_grants(anchor, user_id_column) -> Select:
                        & (OrgUnit.id == RoleAssignment.org_unit_id)))
 
 
-def _grants_of(user: User, rows) -> Grants:
+def grants_of(user: User, rows) -> Grants:
+    """The grants in the rows of :func:`with_user_and_grants` (columns 2 and 3; a query may add more)."""
     acc: dict[str, set[str]] = {}
-    for _, _, perm, path in rows:
+    for row in rows:
+        perm, path = row[2], row[3]
         if perm is not None and path is not None:
             acc.setdefault(perm, set()).add(path)
     return Grants(user.id, {perm: minimal_paths(paths) for perm, paths in acc.items()})
@@ -206,7 +208,7 @@ def session_principal(session: Session, config: Config,
                       cookie_token: str) -> tuple[WebSession, User, Grants] | None:
     """The live session, its user and the user's grants for a cookie — one query, read on
     every request (an ended session, a locked user, a removed grant count at once)."""
-    rows = session.execute(_with_user_and_grants(WebSession, WebSession.user_id)
+    rows = session.execute(with_user_and_grants(WebSession, WebSession.user_id)
                            .where(WebSession.token_hash == token_hash(cookie_token))).all()
     if not rows:
         return None
@@ -224,7 +226,7 @@ def session_principal(session: Session, config: Config,
     if now - ws.last_seen_at > timedelta(seconds=60):
         ws.last_seen_at = now
         session.commit()
-    return ws, user, _grants_of(user, rows)
+    return ws, user, grants_of(user, rows)
 
 
 def logout(session: Session, ws: WebSession) -> None:
@@ -269,7 +271,7 @@ def access_token_principal(session: Session, token: str) -> tuple[User, set[str]
     """The token's user, its scopes and the user's grants (not yet cut to the scopes) — one
     query, read on every request: a revoked or expired token, a disabled or locked user, a
     removed role assignment count from the very next request."""
-    rows = session.execute(_with_user_and_grants(AccessToken, AccessToken.user_id)
+    rows = session.execute(with_user_and_grants(AccessToken, AccessToken.user_id)
                            .where(AccessToken.token_hash == token_hash(token))).all()
     now = utcnow()
     row = rows[0][0] if rows else None
@@ -278,7 +280,7 @@ def access_token_principal(session: Session, token: str) -> tuple[User, set[str]
     user = rows[0][1]
     if not may_act(user):
         return None
-    grants = _grants_of(user, rows)
+    grants = grants_of(user, rows)
     if row.last_used_at is None or now - row.last_used_at > timedelta(hours=1):
         # usage telemetry, at most hourly: a Core update, not an audited change of the token
         session.execute(update(AccessToken.__table__).where(

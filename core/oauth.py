@@ -58,8 +58,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core import audit
 from core.api.common import IdField, ListArgs, id_path, page_of, paginate, permission_code, sort_field
-from core.auth import active_user, new_token, token_hash
-from core.authz import get_or_404
+from core.auth import active_user, grants_of, may_act, new_token, token_hash, with_user_and_grants
+from core.authz import Grants, get_or_404
 from core.context import Actor, current_actor, set_actor
 from core.db import AwareDateTime, TenantModel, tenant_fk, utcnow
 from core.errors import Conflict, Invalid, NotFound
@@ -287,21 +287,29 @@ def find_token(session: Session, token: str, hint: str | None = None) -> Present
     return None
 
 
-def bearer_user(session: Session, token: str) -> tuple[tuple[User, set[str] | None] | None, str | None]:
-    """For an ``oat_`` access token: ((user, scopes), client_id); (None, None) if not valid now."""
-    if not isinstance(token, str) or not token.startswith("oat_"):
+def bearer_principal(session: Session, token: str) -> tuple[tuple[User, set[str], Grants] | None, str | None]:
+    """For an ``oat_`` access token: ((user, scopes, the user's grants not yet cut to the
+    scopes), client_id); (None, None) if not valid now.
+
+    The token, its client, its user and the user's grants are read in one query on every
+    request (like personal access tokens and web sessions, ``core.auth``): a revoked or
+    expired token, a disabled client, a locked user or a removed grant count at once.
+    """
+    if not isinstance(token, str) or not token.startswith("oat_") or len(token) > 200:
         return None, None
-    found = find_token(session, token)
-    if found is None or found.is_revoked() or found.is_expired():
+    rows = session.execute(
+        with_user_and_grants(OAuthToken, OAuthToken.user_id)
+        .add_columns(OAuthClient.client_id, OAuthClient.scopes)
+        .join(OAuthClient, (OAuthClient.tenant_id == OAuthToken.tenant_id)
+              & (OAuthClient.id == OAuthToken.oauth_client_id) & OAuthClient.disabled_at.is_(None))
+        .where(OAuthToken.access_token_hash == token_hash(token))).all()
+    if not rows:
         return None, None
-    client = _client_by_pk(session, found.row.oauth_client_id)
-    if client is None:
+    presented, user, client_id, client_scopes = Presented(rows[0][0], "access_token"), rows[0][1], rows[0][4], rows[0][5]
+    if presented.is_revoked() or presented.is_expired() or not may_act(user):
         return None, None
-    user = active_user(session, found.row.user_id)
-    if user is None:
-        return None, None
-    scopes = set(scope_to_list(found.row.scope) or []) & set(client.scopes or [])
-    return (user, scopes), client.client_id
+    scopes = set(scope_to_list(presented.row.scope) or []) & set(client_scopes or [])
+    return (user, scopes, grants_of(user, rows)), client_id
 
 
 # --- revocation -----------------------------------------------------------------------------
