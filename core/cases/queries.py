@@ -7,7 +7,8 @@ unit), ``created_from`` / ``created_to`` (half-open), ``due_before``, ``due_afte
 (open cases whose earliest limit is not before it: with ``due_before``, the dashboard's
 "due soon"), ``overdue`` (open cases past their earliest limit), ``flag``, ``number``
 (prefix), ``person_id``, ``person`` (a name, an ID number or a phone, see
-``person_match``), ``q`` (Chinese keywords, see ``search``). Sorting by ``due_at`` lists only cases with a running limit.
+``person_match``), ``q`` (Chinese keywords, see ``search``). Sorting by ``due_at`` lists
+only cases with a running limit.
 """
 from __future__ import annotations
 
