@@ -18,7 +18,9 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   role such as 包片领导 for a unit, looked up the tree)
 - requests: ``current()`` → ``RequestContext``; guards ``requires``, ``authenticated``,
   ``public``; ``rate_limit(key, limit, window)`` for public endpoints (429 past the limit);
-  ``case_page_response`` (the shared case page, with a module form's errors)
+  ``case_page_response`` (the shared case page, with a module form's errors),
+  ``case_form_response`` (a module's form on the case page: load, act, commit, back or errors),
+  ``load_form`` (a posted form through an API schema, errors named in Chinese)
 - authorisation: ``get_or_404``, ``scoped``, ``may``, ``require``
 - errors: ``NotFound``, ``Forbidden``, ``Conflict``, ``Invalid``; ``PinganError`` (their base:
   ``status``, ``code``, ``message``, to show an error on a page)
@@ -36,12 +38,14 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   ``DocumentTemplate`` and ``render_pdf`` (a template to PDF bytes); background work after
   commit: ``outbox_add``
 - API conventions: ``ListArgs``, ``IdListArgs``, ``sort_field``, ``permission_code``,
-  ``page_of``, ``paginate``, ``IdField``, ``id_path``, ``Blueprint`` (flask-smorest)
+  ``page_of``, ``paginate``, ``IdField``, ``id_path``, ``Blueprint`` (flask-smorest);
+  ``unit_or_404(unit_id, perm)`` (the unit a report asks about, in the user's scope),
+  ``download_response(data, filename)`` (an .xlsx or other file to save)
 """
 from flask_smorest import Blueprint
 
-from core.api.common import (IdField, IdListArgs, ListArgs, id_path, page_of, paginate, permission_code,
-                             sort_field)
+from core.api.common import (IdField, IdListArgs, ListArgs, download as download_response, id_path, page_of,
+                             paginate, permission_code, sort_field, unit_or_404)
 from core.audit import record, record_read
 from core.cases.engine import add_flag as add_case_flag
 from core.cases.models import Case, CaseDeadline, CaseEvent, CaseFlag, CasePerson
@@ -66,7 +70,7 @@ from core.plugins import Indicator, MenuItem, RoleTemplate, ScheduledJob, Widget
 from core.workdays import WorkCalendar, deadline
 from core.privacy import normalise_id_number, sensitive_fields
 from core.request import RequestContext, authenticated, current, public, requires
-from core.web.cases import case_page_response
+from core.web.cases import case_form_response, case_page_response, load_form
 
 __all__ = [
     # hooks and declarations
@@ -76,6 +80,7 @@ __all__ = [
     "bind_tenant", "job_transaction", "within", "units_under", "network_holders",
     # requests and guards
     "current", "RequestContext", "requires", "authenticated", "public", "rate_limit", "case_page_response",
+    "case_form_response", "load_form",
     # authorisation
     "get_or_404", "scoped", "may", "require",
     # errors
@@ -89,5 +94,5 @@ __all__ = [
     "outbox_add",
     # API conventions
     "ListArgs", "IdListArgs", "sort_field", "permission_code", "page_of", "paginate", "IdField", "id_path",
-    "Blueprint",
+    "Blueprint", "unit_or_404", "download_response",
 ]

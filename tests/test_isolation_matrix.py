@@ -71,14 +71,24 @@ ID_TABLES = {
     "/api/petition/watch/<watch_id>/followups": "petition_watch",
     "/api/petition/followups/<followup_id>/done": "petition_followup",
     "/api/petition/accountability/<acc_id>/close": "petition_accountability",
+    "/api/mediation/disputes/<case_id>/escalate": "case_record",
+    "/api/mediation/disputes/<case_id>/trace": "case_record",
+    "/api/mediation/disputes/<case_id>/parties": "case_record",
+    "/api/mediation/disputes/<case_id>/sessions": "case_record",
+    "/api/mediation/disputes/<case_id>/agreement": "case_record",
+    "/api/mediation/disputes/<case_id>/agreement/confirmation": "case_record",
+    "/api/mediation/disputes/<case_id>/followups": "case_record",
+    "/api/mediation/referrals/<referral_id>/outcome": "mediation_referral",
+    "/api/mediation/registers/<kind>/<entry_id>/resolve": "mediation_register",
 }
 # further id arguments of a rule (after the first) → their table; other arguments → a fixed value
 MORE_ID_TABLES = {"task_id": "case_task", "extension_id": "case_extension", "supervision_id": "case_supervision",
                   "attachment_id": "attachment"}
-FIXED_ARGS = {"name": "accept", "flag": "urgent", "key": "hello.visit_notice"}
+FIXED_ARGS = {"name": "accept", "flag": "urgent", "key": "hello.visit_notice", "kind": "unstable"}
 # rules whose argument is not an object id (same names in every tenant; tenant-gated by the host)
 NOT_OBJECT_IDS = {"/api/modules/<name>", "/api/case-types/<key>/settings", "/api/calendar/<day>", "/api/calendar/years/<int:year>", "/api/docs-static/<path:filename>", "/static/<path:filename>",
-                  "/assets/<path:filename>", "/api/ledgers/templates/<case_type>"}
+                  "/assets/<path:filename>", "/api/ledgers/templates/<case_type>", "/api/mediation/registers/<kind>",
+                  "/api/mediation/registers/<kind>/export"}
 BODIES = {
     ("PATCH", "/api/org-units/<unit_id>"): {"name": "越权改名"},
     ("POST", "/api/org-units/<unit_id>/move"): "A_UNIT",
@@ -98,6 +108,14 @@ BODIES = {
     ("POST", "/api/cases/<case_id>/supervisions/<supervision_id>/reply"): {"response": "越权答复"},
     ("POST", "/api/intake/<intake_id>/sort"): {"case_type": "hello.visit"},
     ("POST", "/api/intake/<intake_id>/close"): {"outcome": "resolved", "note": "越权办结"},
+    ("POST", "/api/mediation/disputes/<case_id>/escalate"): {"reason": "越权上报"},
+    ("POST", "/api/mediation/disputes/<case_id>/sessions"): {"held_at": "2026-01-05T10:00:00+08:00",
+                                                             "mediators": "某", "record": "越权"},
+    ("POST", "/api/mediation/disputes/<case_id>/agreement/confirmation"): {"result": "confirmed",
+                                                                           "decided_on": "2026-01-05"},
+    ("POST", "/api/mediation/disputes/<case_id>/followups"): {"kind": "return_visit", "performed": "performed"},
+    ("POST", "/api/mediation/referrals/<referral_id>/outcome"): {"outcome": "judged"},
+    ("POST", "/api/mediation/registers/<kind>/<entry_id>/resolve"): {"resolved_on": "2026-01-05"},
     ("POST", "/api/cases/<case_id>/attachments"): "FILE",  # a multipart upload (see _upload)
     ("PUT", "/api/petition/cases/<case_id>/leader"): {"leader_name": "越权", "team": [{"name": "某"}],
                                                       "investigate": "越权", "handle": "越权", "stabilise": "越权"},
@@ -126,6 +144,7 @@ def pair(app):
         assert r.status_code == 201, r.get_json()
         _case_with_everything(admin, t)
         _petition_with_everything(admin, t)
+        _dispute_with_everything(admin, t)
         assert admin.post("/api/ledgers/exports", json={"case_type": "hello.visit"}).status_code == 202  # a job
         r = admin.post("/api/oauth-clients", json={
             "name": "县信息中心应用", "confidential": False, "redirect_uris": ["https://app.example/cb"],
@@ -173,6 +192,26 @@ def _petition_with_everything(admin, t) -> None:
     r = admin.post("/api/petition/escalations", json={"org_unit_id": t.unit("T01D1V1"), "petitioner": "某甲",
                                                       "level": "city", "abnormal": True, "occurred_on": "2026-01-05"})
     assert r.status_code == 201 and r.get_json()["accountability"], r.get_json()
+
+
+def _dispute_with_everything(admin, t) -> None:
+    """The mediation module on, a dispute the court referred with an agreement, and a ledger entry."""
+    assert admin.put("/api/modules/mediation", json={"enabled": True}).status_code == 200
+    person = admin.post("/api/persons", json={"name": "某乙", "org_unit_id": t.unit("T01D1V1")}).get_json()["id"]
+    r = admin.post("/api/cases", json={"case_type": "mediation.dispute", "title": "纠纷", "org_unit_id": t.unit("T01D1V1"),
+                                       "persons": [{"person_id": person, "role": "applicant"}],
+                                       "details": {"dispute_type": "debt", "referred_from": {
+                                           "kind": "judicial", "body": "某法庭"}}})
+    assert r.status_code == 201, r.get_json()
+    case_id = r.get_json()["id"]
+    assert admin.post(f"/api/cases/{case_id}/transitions/accept", json={"consent": True}).status_code == 200
+    r = admin.post(f"/api/cases/{case_id}/transitions/agree", json={
+        "form": "oral", "facts": "欠款", "issues": "数额", "responsibility": "乙方", "terms": "还款",
+        "performance": "现金", "mediator": "某", "committee": "某村人民调解委员会"})
+    assert r.status_code == 200, r.get_json()
+    r = admin.post("/api/mediation/registers/unstable", json={"org_unit_id": t.unit("T01D1V1"),
+                                                              "found_on": "2026-01-05", "description": "苗头"})
+    assert r.status_code == 201, r.get_json()
 
 
 def _upload(content: bytes = b"%PDF-1.4\n%%EOF\n", name: str = "a.pdf") -> dict:

@@ -185,3 +185,37 @@ class IdField(fields.Integer):
     def __init__(self, **kw):
         kw.setdefault("validate", validate.Range(min=1, max=2**63 - 1))
         super().__init__(**kw)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def download(data: bytes, filename: str, mimetype: str = XLSX):
+    """A file to save (a report, a register): the Chinese name kept per RFC 5987, never cached."""
+    from flask import Response
+
+    from core.api.attachments import content_disposition
+    return Response(data, mimetype=mimetype, headers={"Content-Disposition": content_disposition(filename),
+                                                      "Cache-Control": "private, no-store"})
+
+
+def unit_or_404(unit_id: int | None, perm: str):
+    """The org unit a report or list asks about, which the user must hold ``perm`` on (404
+    otherwise, as for any out-of-scope object); without an id, the highest unit the user
+    holds ``perm`` on."""
+    from sqlalchemy import select
+
+    from core.errors import NotFound
+    from core.models import OrgUnit
+    from core.request import current
+    ctx = current()
+    if unit_id is None:
+        paths = sorted(ctx.grants.paths(perm), key=len)
+        unit = ctx.session.scalar(select(OrgUnit).where(OrgUnit.path == paths[0])) if paths else None
+    else:
+        unit = ctx.session.scalar(select(OrgUnit).where(OrgUnit.id == unit_id))
+        if unit is not None and not ctx.grants.covers(perm, unit.path):
+            unit = None
+    if unit is None:
+        raise NotFound()
+    return unit

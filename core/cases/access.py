@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Select, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from core.authz import Grants, require, unit_path, unit_scope
+from core.authz import Grants, may, require, unit_path, unit_scope
 from core.cases.models import Case, CaseTask
 from core.cases.types import CaseType
 from core.errors import Forbidden, NotFound
@@ -99,11 +99,19 @@ def case_units(case: Case) -> list[int | None]:
     return [case.handling_unit_id, case.org_unit_id]
 
 
-def request_case(case_id: str, lock: bool = False):
+def request_case(case_id: str, lock: bool = False, case_type: str | None = None, perm: str | None = None):
     """``(work, case, case_type)`` for a case id from a URL in the current request (404 as
-    :func:`load_case`); ``lock`` for an act that changes the case."""
+    :func:`load_case`); ``lock`` for an act that changes the case. A module's endpoint passes
+    its ``case_type`` (another type answers 404) and the ``perm`` it needs on the case's
+    handling or arising unit (403 without it)."""
     from core.api.common import id_path
     from core.cases.timeline import request_work
     w = request_work()
     case, ctype = load_case(w.session, w.grants, id_path(case_id), w.types, lock=lock)
+    if case_type is not None and case.case_type != case_type:
+        raise NotFound()
+    if perm is not None:
+        units = {case.handling_unit_id, case.org_unit_id} - {None}
+        if not any(may(w.session, w.grants, perm, u) for u in units):
+            raise Forbidden("forbidden", f"您在该事项所在单位没有权限：{perm}")
     return w, case, ctype

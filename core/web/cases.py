@@ -115,6 +115,36 @@ def case_page_response(w, case, ctype, errors: dict | None = None, values: dict 
     return _page(w, case, ctype, errors, values, status)
 
 
+def load_form(schema, raw: dict) -> dict:
+    """A posted form through the API's schema; a bad field → ``Invalid`` naming it in Chinese."""
+    from core.errors import Invalid
+    try:
+        return schema().load(raw)
+    except ValidationError as exc:
+        names = schema().fields
+        wrong = [names[k].metadata.get("title") or names[k].metadata.get("description") or k if k in names else k
+                 for k in exc.messages]
+        raise Invalid(next(iter(exc.messages)), "invalid_input", "请检查：" + "、".join(wrong)) from None
+
+
+def case_form_response(case_id: str, form: str, schema, perm: str, do, case_type: str | None = None):
+    """A module's form on the case page (``CaseType.web_panel``): load it with ``schema``, run
+    ``do(work, case, data)`` with ``perm`` on the case, commit and go back to the page — or, on
+    an error, roll back and show the page again with the message at form ``form`` and what was
+    typed kept."""
+    w, case, _ = request_case(case_id, lock=True, case_type=case_type, perm=perm)
+    raw = {k: v for k, v in request.form.items() if k != "csrf_token" and v.strip() != ""}
+    try:
+        do(w, case, load_form(schema, raw))
+        w.session.commit()
+    except PinganError as exc:
+        w.session.rollback()
+        w, case, ctype = request_case(case_id)
+        return case_page_response(w, case, ctype, errors={form: exc.message}, values={form: request.form.to_dict()},
+                                  status=exc.status)
+    return redirect(url_for("web_cases.case_page", case_id=case.id) + "#module")
+
+
 def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None, status: int = 200):
     s = w.session
     d = detail(w, case, ctype)

@@ -27,11 +27,14 @@ MAX_UNITS = 500
 
 def form_fields(schema_cls) -> list[dict]:
     """Form inputs for a marshmallow schema (a case type's own fields, an act's input): a select
-    for a fixed choice, a number box for an integer, else text."""
+    for a fixed choice, a check box for a yes/no, a date picker for a date, a number box for an
+    integer, else text. Nested and list fields are left to the API (a form cannot say them)."""
     if schema_cls is None:
         return []
     out = []
     for name, field in schema_cls().fields.items():
+        if isinstance(field, (mfields.Nested, mfields.List, mfields.Dict)):
+            continue
         one_of = next((v for v in field.validators if isinstance(v, mvalidate.OneOf)), None)
         choices = None
         if one_of is not None:  # labels, when the schema gives them (OneOf(..., labels=[…])), shown instead of keys
@@ -39,6 +42,9 @@ def form_fields(schema_cls) -> list[dict]:
             choices = list(zip(one_of.choices, labels))
         out.append({"name": name, "label": field.metadata.get("title") or field.metadata.get("description", name),
                     "required": field.required, "choices": choices, "integer": isinstance(field, mfields.Integer),
+                    "boolean": isinstance(field, mfields.Boolean),
+                    "input_type": "datetime-local" if isinstance(field, mfields.DateTime)
+                    else "date" if isinstance(field, mfields.Date) else "text",
                     "long": isinstance(field, mfields.String) and _max_length(field) > 200})
     return out
 

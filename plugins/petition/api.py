@@ -12,13 +12,13 @@ Objects outside the user's units, or of another county, answer 404.
 """
 from __future__ import annotations
 
-from flask import Response, request
+from flask import request
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from core.sdk import (Blueprint, Forbidden, IdField, Invalid, NotFound, OrgUnit, Person, case_or_404,
-                      current, get_or_404, may, public, rate_limit, record, request_work, requires, scoped,
+from core.sdk import (Blueprint, IdField, download_response, unit_or_404, Invalid, NotFound, OrgUnit, Person, case_or_404,
+                      current, get_or_404, public, rate_limit, record, request_work, requires, scoped,
                       units_under, users_of_unit, utcnow)
 
 from . import oversight, quotas, reports, status
@@ -39,29 +39,13 @@ def _settings() -> dict:
 
 def _petition(case_id, perm: str, lock: bool = True):
     """A petition the user may read, and ``perm`` on its handling (or arising) unit; else 404/403."""
-    w, case, ctype = case_or_404(case_id, lock=lock)
-    if case.case_type != KEY:
-        raise NotFound()
-    units = {case.handling_unit_id, case.org_unit_id} - {None}
-    if not any(may(w.session, w.grants, perm, u) for u in units):
-        raise Forbidden("forbidden", f"您在该事项所在单位没有权限：{perm}")
+    w, case, _ = case_or_404(case_id, lock=lock, case_type=KEY, perm=perm)
     return w, case
 
 
 def _unit(unit_id: int | None, perm: str = READ) -> OrgUnit:
     """The unit asked about (default: the highest the user holds ``perm`` on); 404 outside scope."""
-    ctx = current()
-    s = ctx.session
-    if unit_id is None:
-        paths = sorted(ctx.grants.paths(perm), key=len)
-        unit = s.scalar(select(OrgUnit).where(OrgUnit.path == paths[0])) if paths else None
-    else:
-        unit = s.scalar(select(OrgUnit).where(OrgUnit.id == unit_id))
-        if unit is not None and not ctx.grants.covers(perm, unit.path):
-            unit = None
-    if unit is None:
-        raise NotFound()
-    return unit
+    return unit_or_404(unit_id, perm)
 
 
 # --- PET-3: leader ownership ---------------------------------------------------------------------
@@ -587,14 +571,10 @@ class MonthlyReportXlsx(MethodView):
     @blp.doc(responses={"200": {"description": "the report as .xlsx"}})
     def get(self, args):
         """The month's statistics as an Excel workbook (one sheet per grouping and the quotas)."""
-        from urllib.parse import quote
         ctx = current()
         report = reports.monthly(ctx.session, _unit(args["org_unit_id"]), args["month"], _settings())
-        name = f"信访工作月报-{report['unit_name']}-{args['month']}.xlsx"
-        return Response(reports.workbook(report, ctx.tenant.name, reports.columns(_settings())),
-                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
-                                 "Cache-Control": "private, no-store"})
+        return download_response(reports.workbook(report, ctx.tenant.name, reports.columns(_settings())),
+                                 f"信访工作月报-{report['unit_name']}-{args['month']}.xlsx")
 
 
 # --- PET-7: the petitioner's status query (public) -----------------------------------------------

@@ -9,17 +9,17 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, redirect, render_template, request, url_for
-from marshmallow import ValidationError, fields
+from flask import Blueprint, render_template, request
+from marshmallow import fields
 
 from sqlalchemy import select
 
-from core.sdk import (CasePerson, Forbidden, Invalid, OrgUnit, Person, PinganError, case_or_404, get_or_404, public,
+from core.sdk import (CasePerson, Forbidden, Invalid, OrgUnit, Person, PinganError, get_or_404, load_form, public,
                       record, requires, scoped, units_under, within)
 
 from . import oversight, quotas, reports, status
 from .api import (EscalationInput, FollowUpInput, JointInput, LeaderInput, QuotaRow, ReasonInput, RiskInput,
-                  SituationInput, WatchInput, _period, _petition, _status, _unit, _view, _watch_out)
+                  SituationInput, WatchInput, _period, _status, _unit, _view, _watch_out)
 from .models import Accountability, Escalation, Quota, WatchEntry
 from .permissions import HANDLE, LEADER as LEADER_PERM, QUOTA, READ, WATCH
 
@@ -92,19 +92,9 @@ def panel(w, case, errors: dict, values: dict) -> str:
 
 
 def _case_form(case_id: str, form: str, schema, perm: str, do):
-    """Load the form with the API's schema, run the act, and go back to the case page (or show the error there)."""
-    from core.sdk import case_page_response
-    w, case = _petition(case_id, perm)
-    raw = {k: v for k, v in request.form.items() if k != "csrf_token" and v.strip() != ""}
-    try:
-        do(w, case, _load(schema, raw))
-        w.session.commit()
-    except PinganError as exc:
-        w.session.rollback()
-        w, case, ctype = case_or_404(case_id)
-        return case_page_response(w, case, ctype, errors={form: exc.message}, values={form: request.form.to_dict()},
-                                  status=exc.status)
-    return redirect(url_for("web_cases.case_page", case_id=case.id) + "#module")
+    from core.sdk import case_form_response
+    from .cases import KEY
+    return case_form_response(case_id, form, schema, perm, do, case_type=KEY)
 
 
 def _team(text: str) -> list[dict]:
@@ -269,14 +259,7 @@ def _quota_form(ctx, settings: dict) -> str:
     raise Invalid("form", "unknown_form", "无法识别的表单")
 
 
-def _load(schema, raw: dict) -> dict:
-    try:
-        return schema().load(raw)
-    except ValidationError as exc:
-        names = schema().fields
-        wrong = [names[k].metadata.get("title") or names[k].metadata.get("description") or k if k in names else k
-                 for k in exc.messages]
-        raise Invalid(next(iter(exc.messages)), "invalid_input", "请检查：" + "、".join(wrong)) from None
+_load = load_form
 
 
 @bp.route("/watch", methods=["GET", "POST"])
