@@ -24,6 +24,7 @@ from core.cases.models import CaseEvent, CasePerson
 from core.cases.queries import filtered
 from core.cases.timeline import request_work
 from core.errors import NotFound, PinganError
+from core.validation_messages import validation_zh
 from core.models import OrgUnit, Person
 from core.privacy import mask
 from core.request import requires
@@ -202,8 +203,8 @@ def _act(case_id: str, form: str, do) -> object:
         fields_ = {}
         for group in (exc.errors or {}).values():
             if isinstance(group, dict):
-                fields_.update({str(k).split(".")[-1]: "；".join(map(str, v)) if isinstance(v, list) else str(v)
-                                for k, v in group.items()})
+                fields_.update({str(k).split(".")[-1]: "；".join(validation_zh(str(m)) for m in v)
+                                if isinstance(v, list) else validation_zh(str(v)) for k, v in group.items()})
         return _page(w, case, ctype, errors={form: exc.message, **{f"{form}.{k}": v for k, v in fields_.items()}},
                      values={form: request.form.to_dict()}, status=exc.status)
     return redirect(url_for("web_cases.case_page", case_id=case.id) + f"#{form}")

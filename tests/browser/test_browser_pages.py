@@ -10,7 +10,7 @@ from tests.browser.browsing import (DESKTOP, PHONE, TIMEOUT_MS, api, blocking_vi
                                     sideways_overflow, sign_in)
 from tests.casework import register
 
-# (name, who, path): "{case}" / "{petition}" / "{township}" are filled from the sample fixture.
+# (name, who, path): "{case}" / "{petition}" / "{dispute}" / "{township}" are filled from the sample fixture.
 PAGES = [
     ("login", None, "/login"),
     ("home-village", "village.cadre", "/"),
@@ -26,6 +26,11 @@ PAGES = [
     ("petition-watch", "county.admin", "/petition/watch"),
     ("petition-reports", "county.admin", "/petition/reports"),
     ("petition-status", None, "/petition/status"),
+    ("dispute-detail", "county.admin", "/cases/{dispute}"),
+    ("mediation-screening", "county.admin", "/mediation/screening"),
+    ("mediation-reports", "county.admin", "/mediation/reports"),
+    ("mediation-weekly", "county.admin", "/mediation/weekly"),
+    ("mediation-register", "county.admin", "/mediation/registers/unstable"),
     ("admin-index", "county.admin", "/admin"),
     ("admin-modules", "county.admin", "/admin/modules"),
     ("admin-module-petition", "county.admin", "/admin/modules/petition"),
@@ -56,7 +61,20 @@ def sample(app, web_county) -> dict:
             "details": {"form": "visit", "category": "land"}}
     r = api(app, web_county, "county.admin").post("/api/cases", json=body)
     assert r.status_code == 201, r.get_json()
-    return {"case": case["id"], "petition": r.get_json()["id"], "township": web_county.unit("T01")}
+    petition = r.get_json()["id"]
+    admin = api(app, web_county, "county.admin")
+    people = [admin.post("/api/persons", json={"name": name, "org_unit_id": web_county.unit("T01D1V1")}).get_json()["id"]
+              for name in ("王大山", "李小河")]
+    r = admin.post("/api/cases", json={"case_type": "mediation.dispute", "title": "宅基地边界纠纷",
+                                       "org_unit_id": web_county.unit("T01D1V1"), "content": "两户因界桩缺失发生争执",
+                                       "persons": [{"person_id": people[0], "role": "applicant"},
+                                                   {"person_id": people[1], "role": "respondent"}],
+                                       "details": {"dispute_type": "boundary"}})
+    assert r.status_code == 201, r.get_json()
+    dispute = r.get_json()["id"]
+    assert admin.post(f"/api/mediation/disputes/{dispute}/escalate", json={"reason": "村调委会调解不成"}).status_code == 200
+    assert admin.post(f"/api/cases/{dispute}/transitions/accept", json={"consent": True}).status_code == 200
+    return {"case": case["id"], "petition": petition, "dispute": dispute, "township": web_county.unit("T01")}
 
 
 @pytest.fixture(scope="module")
