@@ -29,6 +29,7 @@ def test_village_registers_township_supervises_village_sees_it(app, county, logi
     assert r.status_code == 302 and r.headers["Location"].endswith("#supervise")
     seen = cadre.get(f"/cases/{case['id']}").get_data(as_text=True)
     assert "督办" in seen and "请三日内上门走访" in seen
+    assert "东湖镇综治中心" in seen and "user:donghu.admin" not in seen  # who acted, by name
 
 
 def test_acts_are_forms_and_errors_show_in_chinese_without_losing_data(app, county, login):

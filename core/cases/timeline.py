@@ -52,3 +52,22 @@ def add(w: Work, case: Case, kind: str, note: str | None = None, data: dict | No
     w.session.flush()
     w.host.case_event(w.session, w.enabled, case, event)  # type: ignore[attr-defined]
     return event
+
+
+def actor_names(session, events) -> dict[int, str]:
+    """Who acted, as people read it: each event's actor id → the user's display name (one query)."""
+    from sqlalchemy import select
+
+    from core.models import User
+    ids = {e.actor_id for e in events if e.actor_id}
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all())
+
+
+def actor_title(event, names: dict[int, str]) -> str:
+    """The display name of the user who acted; “系统” for the platform's own jobs and commands."""
+    if event.actor_id and event.actor_id in names:
+        return names[event.actor_id]
+    label = event.actor_label or ""
+    return "系统" if label.startswith(("system:", "cli:")) else label

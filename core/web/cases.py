@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from core.api.cases import CaseListArgs, SORTABLE, detail, present
 from core.api.common import paginate
-from core.cases import engine, supervision
+from core.cases import engine, supervision, timeline
 from core.cases.access import covers, request_case, units_in_scope
 from core.cases.models import CaseEvent, CasePerson
 from core.cases.queries import filtered
@@ -168,12 +168,16 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
               "instruction": t.instruction or "", "due": due_day(t.due_at), "result": t.result or "",
               "may_act": t.state == "open" and covers(s, w.grants, HANDLE, t.org_unit_id)} for t in d["tasks"]]
     from core.api.documents import usable
+    who = timeline.actor_names(s, events)
+    roles = {"party": "当事人", **ctype.person_roles}
+    people = [{**p, "role": roles.get(p["role"], p["role"])} for p in people]
     return render_template(
         "cases/detail.html", case=d, ctype=ctype, names=names, people=people, tasks=tasks,
         deadlines=[{"title": x.title, "due": due_day(x.due_at), "state": x.state, "met": x.met, "basis": x.basis,
                     "source": x.source} for x in d["deadlines"]],
         events=[{"at": local(e.at), "title": titles.get(e.kind) or EVENT_TITLES.get(e.kind, e.kind),
-                 "actor": e.actor_label, "note": e.note or "", "unit": names.get(e.org_unit_id, "")} for e in events],
+                 "actor": timeline.actor_title(e, who), "note": e.note or "", "unit": names.get(e.org_unit_id, "")}
+                for e in events],
         actions=actions, created=local(case.created_at), due=due_day(case.due_at) if open_case else "",
         may_divert=open_case and any(covers(s, w.grants, DIVERT, u) for u in {case.org_unit_id, case.handling_unit_id} - {None}),
         may_supervise=open_case and w.grants.has(SUPERVISE),

@@ -27,7 +27,7 @@ from sqlalchemy.orm import aliased
 from core.cases import statistics
 from core.cases.models import Case, CaseEvent
 from core.cases.queries import filtered
-from core.cases.timeline import Work
+from core.cases.timeline import Work, actor_names, actor_title
 from core.db import utcnow
 from core.errors import NotFound
 from core.i18n import pick
@@ -189,13 +189,14 @@ def recent_activity(w: Work, unit: OrgUnit) -> list[dict]:
         Case, (Case.id == event_.case_id) & (Case.tenant_id == event_.tenant_id))
     stmt = filtered(w, {"org_unit_id": unit.id}, base).where(event_.at >= since) \
         .order_by(event_.id.desc()).limit(RECENT_EVENTS)
-    out = []
-    for event, number, title, case_type in w.session.execute(stmt):
+    out, rows = [], w.session.execute(stmt).all()
+    who = actor_names(w.session, [row[0] for row in rows])
+    for event, number, title, case_type in rows:
         ctype = w.types.get(case_type)
         titles = {t.name: t.title for t in ctype.transitions} if ctype else {}
         out.append({"case_id": event.case_id, "number": number, "title": title, "at": local(event.at),
                     "what": titles.get(event.kind) or EVENT_TITLES.get(event.kind, event.kind),
-                    "actor": event.actor_label, "note": (event.note or "")[:80]})
+                    "actor": actor_title(event, who), "note": (event.note or "")[:80]})
     return out
 
 

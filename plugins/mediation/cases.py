@@ -450,6 +450,7 @@ DISPUTE = CaseType(
     read_permission=READ, create_permission=REGISTER, pii_permission=PII,
     details_schema=Details, on_register=on_register, details=details,
     web_panel=lambda w, case, errors, values: _panel(w, case, errors, values),
+    person_roles=SIDES,
     ledger_columns=(LedgerColumn("dispute_type", "纠纷类型", _column(lambda r: r.dispute_type), "Type"),
                     LedgerColumn("people_involved", "涉及人数", _column(lambda r: r.people_involved), "People"),
                     LedgerColumn("risk_grade", "风险等级", _column(lambda r: RISK_GRADES.get(r.risk_grade)), "Risk"),

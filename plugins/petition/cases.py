@@ -325,6 +325,7 @@ PETITION = CaseType(
     read_permission=READ, create_permission=REGISTER, pii_permission=PII,
     details_schema=Details, on_register=on_register, details=details,
     web_panel=lambda w, case, errors, values: _panel(w, case, errors, values),
+    person_roles={"petitioner": "信访人"},
     ledger_columns=(LedgerColumn("form", "信访形式", _column("form", {k: v[0] for k, v in FORMS.items()}), "Form"),
                     LedgerColumn("category", "分类", _column("category"), "Category"),
                     LedgerColumn("repeat_count", "重复次数", _column("repeat_count"), "Repeats")),
