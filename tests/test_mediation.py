@@ -169,6 +169,8 @@ def test_escalation_keeps_the_timeline_moves_who_acts_and_the_back_trace_names_t
     # the village reads it, but acting is now the township's
     refused = act(cadre, case["id"], "accept", {"consent": True})
     assert refused.status_code == 403
+    again = cadre.post(f"/api/mediation/disputes/{case['id']}/escalate", json={"reason": "村里想再往上报"})
+    assert again.status_code == 403 and again.get_json()["code"] == "not_your_unit"
     township = login(county, "donghu.admin")
     assert act(township, case["id"], "accept", {"consent": True, "method": "joint"}).status_code == 200
     assert login(county, "village.cadre2").get(f"/api/cases/{case['id']}").status_code == 404

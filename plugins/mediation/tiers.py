@@ -16,9 +16,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from core.sdk import (Case, Conflict, OrgUnit, add_case_event, network_holders, notify, users_of_unit, utcnow)
+from core.sdk import (Case, Conflict, Forbidden, OrgUnit, add_case_event, may, network_holders, notify, users_of_unit,
+                      utcnow)
 
 from .models import Dispute, TierStep
+from .permissions import ESCALATE
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ def escalate(w, case: Case, settings: dict, reason: str) -> TierStep:
     keys = [t.key for t in all_tiers]
     if case.state not in ("registered", "mediating"):
         raise Conflict("not_escalatable", "只有待调解或调解中的纠纷可以上报")
+    if not may(s, w.grants, ESCALATE, case.handling_unit_id or case.org_unit_id):
+        raise Forbidden("not_your_unit", "纠纷已由上一级承办，只有承办单位可以继续上报")
     position = keys.index(row.tier) if row.tier in keys else -1
     unit = s.scalar(select(OrgUnit).where(OrgUnit.id == case.org_unit_id))
     for tier in all_tiers[position + 1:]:
