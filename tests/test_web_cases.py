@@ -170,3 +170,18 @@ def test_petition_module_pages(app, login, fresh_tenant):
     report = admin.get(f"/petition/reports?org_unit_id={fresh_tenant.unit('T01D1')}")
     assert report.status_code == 200 and "罗塘村" in report.get_data(as_text=True)
     assert admin.get("/petition/reports?month=2026-13").status_code == 422
+
+
+def test_the_print_view_has_the_facts_and_no_forms(app, county, login):
+    """issue 6: the case's print view — number, people, limits, timeline; no act, divert or note form."""
+    cadre = login(county, "village.cadre")
+    case = register(cadre, county.unit("T01D1V1"), title="请求上门走访：打印")
+    page = cadre.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert f'href="/cases/{case["id"]}/print"' in page
+    printed = cadre.get(f"/cases/{case['id']}/print")
+    assert printed.status_code == 200
+    html = printed.get_data(as_text=True)
+    assert case["number"] in html and "办理过程" in html and "登记" in html
+    assert "<form" not in html.split('<main id="main">')[1]
+    other = login(county, "village.cadre2")
+    assert other.get(f"/cases/{case['id']}/print").status_code == 404

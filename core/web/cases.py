@@ -146,7 +146,9 @@ def case_form_response(case_id: str, form: str, schema, perm: str, do, case_type
     return redirect(url_for("web_cases.case_page", case_id=case.id) + "#module")
 
 
-def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None, status: int = 200):
+def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None, status: int = 200,
+          printing: bool = False):
+    """The case page; ``printing``: the same facts without any form, for paper."""
     s = w.session
     d = detail(w, case, ctype)
     unit_ids = {case.org_unit_id, case.handling_unit_id} | {t.org_unit_id for t in d["tasks"]}
@@ -166,7 +168,10 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
     open_case = case.closed_at is None
     tasks = [{"id": t.id, "unit": names.get(t.org_unit_id, ""), "role": t.role, "state": t.state,
               "instruction": t.instruction or "", "due": due_day(t.due_at), "result": t.result or "",
-              "may_act": t.state == "open" and covers(s, w.grants, HANDLE, t.org_unit_id)} for t in d["tasks"]]
+              "may_act": not printing and t.state == "open" and covers(s, w.grants, HANDLE, t.org_unit_id)}
+             for t in d["tasks"]]
+    if printing:
+        actions = []  # no forms on paper
     from core.api.documents import usable
     who = timeline.actor_names(s, events)
     roles = {"party": "当事人", **ctype.person_roles}
@@ -179,8 +184,8 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
                  "actor": timeline.actor_title(e, who), "note": e.note or "", "unit": names.get(e.org_unit_id, "")}
                 for e in events],
         actions=actions, created=local(case.created_at), due=due_day(case.due_at) if open_case else "",
-        may_divert=open_case and any(covers(s, w.grants, DIVERT, u) for u in {case.org_unit_id, case.handling_unit_id} - {None}),
-        may_supervise=open_case and w.grants.has(SUPERVISE),
+        may_divert=open_case and not printing and any(covers(s, w.grants, DIVERT, u) for u in {case.org_unit_id, case.handling_unit_id} - {None}),
+        may_supervise=open_case and not printing and w.grants.has(SUPERVISE), printing=printing,
         divert_units=_divert_targets(w) if open_case and w.grants.has(DIVERT) else [],
         documents=sorted(usable(w, case.case_type).values(), key=lambda t: t.key),
         supervision_kinds=supervision.KINDS, errors=errors or {}, values=values or {},
@@ -193,6 +198,14 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
 def case_page(case_id):
     w, case, ctype = request_case(case_id)
     return _page(w, case, ctype)
+
+
+@bp.route("/cases/<case_id>/print")
+@requires(READ)
+def case_print(case_id):
+    """The case for paper: its facts, people (masked), limits, tasks and timeline, no forms."""
+    w, case, ctype = request_case(case_id)
+    return _page(w, case, ctype, printing=True)
 
 
 def _act(case_id: str, form: str, do) -> object:

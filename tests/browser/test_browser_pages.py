@@ -18,6 +18,7 @@ PAGES = [
     ("cases-list", "village.cadre", "/cases"),
     ("case-detail", "village.cadre", "/cases/{case}"),
     ("case-detail-township", "donghu.admin", "/cases/{case}"),
+    ("case-print", "village.cadre", "/cases/{case}/print"),
     ("intake-form", "village.cadre", "/intake/new"),
     ("password", "village.cadre", "/password"),
     ("not-found", "village.cadre", "/cases/999999999"),
