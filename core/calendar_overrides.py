@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.authz import Grants, require_county_wide
-from core.cases.models import CalendarDay
+from core.cases.models import CalendarDay, CalendarYear
 from core.errors import NotFound
 
 CONFIGURE = "core.case.configure"
@@ -41,6 +41,51 @@ def remove_day(session: Session, grants: Grants, day: dt.date) -> None:
     """Drop an override: the day follows the national calendar again."""
     require_county_wide(session, grants, CONFIGURE, COUNTY_WIDE)
     row = session.scalar(select(CalendarDay).where(CalendarDay.day == day))
+    if row is None:
+        raise NotFound()
+    session.delete(row)
+    session.flush()
+
+
+# --- years the county entered itself ----------------------------------------------------------
+
+def package_covers(year: int) -> bool:
+    """Does the installed national calendar (``chinese-calendar``) hold this year's holidays?"""
+    import chinese_calendar
+    try:
+        chinese_calendar.is_workday(dt.date(year, 1, 1))
+        return True
+    except NotImplementedError:
+        return False
+
+
+def years(session: Session) -> list[CalendarYear]:
+    return list(session.scalars(select(CalendarYear).order_by(CalendarYear.year)))
+
+
+def check_year(year: int) -> int:
+    """A year the calendar can hold (2000–2100); any other number is simply not found."""
+    if not 2000 <= year <= 2100:
+        raise NotFound()
+    return year
+
+
+def declare_year(session: Session, grants: Grants, year: int, source: str) -> CalendarYear:
+    """Declare that this county's overrides hold the whole year's holidays and adjusted working
+    days (``source``: the notice they were taken from); its other days then follow the week."""
+    require_county_wide(session, grants, CONFIGURE, COUNTY_WIDE)
+    row = session.scalar(select(CalendarYear).where(CalendarYear.year == check_year(year)))
+    if row is None:
+        row = CalendarYear(year=year)
+        session.add(row)
+    row.source = source
+    session.flush()
+    return row
+
+
+def undeclare_year(session: Session, grants: Grants, year: int) -> None:
+    require_county_wide(session, grants, CONFIGURE, COUNTY_WIDE)
+    row = session.scalar(select(CalendarYear).where(CalendarYear.year == check_year(year)))
     if row is None:
         raise NotFound()
     session.delete(row)

@@ -87,6 +87,43 @@ def test_invalid_json_and_nested_errors_name_their_place(app, fresh_tenant, logi
     assert admin.get("/api/modules/petition").get_json()["settings"] == {}
 
 
+def form_values(page: str, form_id: str) -> dict:
+    """What a browser would post from a form as rendered: inputs, text areas, chosen options."""
+    import html as html_lib
+    form = page[page.index(f'id="{form_id}"'):]
+    form = form[:form.index("</form>")]
+    out = {}
+    for m in re.finditer(r'<input [^>]*name="([^"]+)"[^>]*>', form):
+        tag = m.group(0)
+        if 'type="checkbox"' in tag and "checked" not in tag:
+            continue
+        value = re.search(r'value="([^"]*)"', tag)
+        out[m.group(1)] = html_lib.unescape(value.group(1)) if value else ""
+    for m in re.finditer(r'<textarea [^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', form, re.S):
+        out[m.group(1)] = html_lib.unescape(m.group(2))
+    for m in re.finditer(r'<select [^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected', m.group(2))
+        out[m.group(1)] = html_lib.unescape(chosen.group(1)) if chosen else ""
+    return out
+
+
+def test_saving_the_form_as_shown_keeps_every_setting(app, fresh_tenant, login):
+    """Lists and tables are in the form (as JSON): saving one changed number keeps them all."""
+    admin = login(fresh_tenant, "county.admin")
+    custom = {"collective_threshold": 6, "default_quotas": {"village": {"county": 2}},
+              "accountable_roles": ["area_leader"], "quota_period": "quarter"}
+    assert admin.put("/api/modules/petition", json={"enabled": True, "settings": custom}).status_code == 200
+    before = admin.get("/api/modules/petition").get_json()["settings"]
+    page = admin.get("/admin/modules/petition").get_data(as_text=True)
+    data = form_values(page, "module-settings")
+    assert set(data) - {"csrf_token"} == set(before)  # every setting has its field
+    data["collective_threshold"] = "9"
+    r = admin.post("/admin/modules/petition", data=data)
+    assert r.status_code == 302, re.findall(r'field-error[^>]*>([^<]*)', r.get_data(as_text=True))
+    after = admin.get("/api/modules/petition").get_json()["settings"]
+    assert after == {**before, "collective_threshold": 9}
+
+
 def test_saving_settings_is_effective_at_once_and_the_history_shows_a_diff(app, county, login):
     admin = login(county, "county.admin")
     token = csrf(admin.get("/admin/modules/hello").get_data(as_text=True))
@@ -461,8 +498,23 @@ def test_calendar_overrides(app, fresh_tenant, login):
     assert 'id="day-2031-05-06"' in admin.get("/admin/calendar?year=2031").get_data(as_text=True)
     assert admin.post("/admin/calendar/2031-05-06/remove", data={"csrf_token": token}).status_code == 302
     assert admin.get("/api/calendar?year=2031").get_json() == []
+    # a year the calendar package does not cover: the page says so; the county declares it entered
+    assert "尚未包含本年的法定节假日安排" in html and 'id="year"' in html
+    bad = admin.post("/admin/calendar/years/2031", data={"csrf_token": token, "action": "declare", "source": ""})
+    assert bad.status_code == 422 and field_error(bad.get_data(as_text=True), "year-source") == "长度不符合要求"
+    assert admin.get("/api/calendar/years").get_json() == []
+    assert admin.post("/admin/calendar/years/2031", data={"csrf_token": token, "action": "declare",
+                                                          "source": "本县据通知录入（测试）"}).status_code == 302
+    assert admin.get("/api/calendar/years").get_json() == [{"year": 2031, "source": "本县据通知录入（测试）"}]
+    assert "本县录入，出处：本县据通知录入（测试）" in admin.get("/admin/calendar?year=2031").get_data(as_text=True)
+    assert admin.post("/admin/calendar/years/2031", data={"csrf_token": token, "action": "remove"}).status_code == 302
+    assert admin.get("/api/calendar/years").get_json() == []
+    assert admin.post("/admin/calendar/years/1999", data={"csrf_token": token, "action": "remove"}).status_code == 404
     township = login(fresh_tenant, "donghu.admin")
     assert township.get("/admin/calendar").status_code == 403
+    t_token = csrf(township.get("/admin/org-units").get_data(as_text=True))
+    assert township.post("/admin/calendar", data={"csrf_token": t_token, "day": "2031-05-07", "kind": "rest",
+                                                  "note": ""}).status_code == 403
 
 
 def test_audit_log_viewer_filters(app, fresh_tenant, login):

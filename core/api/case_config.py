@@ -18,7 +18,7 @@ from core import calendar_overrides
 from core.authz import require_county_wide
 from core.cases import settings as case_settings
 from core.cases.deadlines import utc
-from core.cases.models import CalendarYear, CaseTypeSetting
+from core.cases.models import CaseTypeSetting
 from core.cases.timeline import request_work
 from core.errors import NotFound, Unprocessable
 from core.request import requires
@@ -201,21 +201,13 @@ class CalendarYearPutSchema(Schema):
                            metadata={"description": "安排的出处，如国务院办公厅关于该年部分节假日安排的通知"})
 
 
-def _year(year: int) -> int:
-    """A year the calendar can hold (2000–2100); any other number is simply not found."""
-    if not 2000 <= year <= 2100:
-        raise NotFound()
-    return year
-
-
 @blp.route("/calendar/years")
 class CalendarYears(MethodView):
     @requires(READ)
     @blp.response(200, CalendarYearSchema(many=True))
     def get(self):
         """Years this county entered itself (the calendar package does not cover them yet)."""
-        w = request_work()
-        return w.session.scalars(select(CalendarYear).order_by(CalendarYear.year)).all()
+        return calendar_overrides.years(request_work().session)
 
 
 @blp.route("/calendar/years/<int:year>")
@@ -227,12 +219,7 @@ class CalendarYearItem(MethodView):
         """Declare that this county's overrides hold the whole year's holidays and adjusted
         working days; its other days then follow the week (Monday to Friday work)."""
         w = request_work()
-        require_county_wide(w.session, w.grants, CONFIGURE, COUNTY_WIDE)
-        row = w.session.scalar(select(CalendarYear).where(CalendarYear.year == _year(year)))
-        if row is None:
-            row = CalendarYear(year=year)
-            w.session.add(row)
-        row.source = data["source"]
+        row = calendar_overrides.declare_year(w.session, w.grants, year, data["source"])
         w.session.commit()
         return row
 
@@ -240,11 +227,7 @@ class CalendarYearItem(MethodView):
     @blp.response(204)
     def delete(self, year):
         w = request_work()
-        require_county_wide(w.session, w.grants, CONFIGURE, COUNTY_WIDE)
-        row = w.session.scalar(select(CalendarYear).where(CalendarYear.year == _year(year)))
-        if row is None:
-            raise NotFound()
-        w.session.delete(row)
+        calendar_overrides.undeclare_year(w.session, w.grants, year)
         w.session.commit()
 
 

@@ -10,9 +10,9 @@ import datetime as dt
 from flask import redirect, render_template, request, url_for
 
 from core import calendar_overrides
-from core.api.case_config import CalendarDayPutSchema
+from core.api.case_config import CalendarDayPutSchema, CalendarYearPutSchema
 from core.authz import require_county_wide
-from core.errors import PinganError
+from core.errors import NotFound, PinganError
 from core.request import current, requires
 from core.web.admin import bp, error_fields, load_form, section
 from core.workdays import SHANGHAI
@@ -31,8 +31,11 @@ def _year() -> int:
 def _page(year: int, errors: dict | None = None, values: dict | None = None, status: int = 200,
           done: str | None = None):
     ctx = current()
+    declared = {y.year: y for y in calendar_overrides.years(ctx.session)}
     return render_template("admin/calendar.html", year=year, days=calendar_overrides.days(ctx.session, year),
-                           errors=errors or {}, values=values or {}, done=done), status
+                           covered=calendar_overrides.package_covers(year), declared=declared.get(year),
+                           declared_years=list(declared.values()), errors=errors or {}, values=values or {},
+                           done=done), status
 
 
 @bp.route("/calendar")
@@ -81,8 +84,27 @@ def calendar_remove(day: str):
     try:
         d = dt.date.fromisoformat(day)
     except ValueError:
-        from core.errors import NotFound
         raise NotFound() from None
     calendar_overrides.remove_day(ctx.session, ctx.grants, d)
     ctx.session.commit()
     return redirect(url_for("web_admin.calendar", year=d.year, done="removed"))
+
+
+@bp.route("/calendar/years/<int:year>", methods=["POST"])
+@requires(CONFIGURE)
+def calendar_year(year: int):
+    """Declare (``action=declare``, with the notice as ``source``) or withdraw (``action=remove``)
+    that the county's overrides hold the whole year's holidays and adjusted working days."""
+    ctx = current()
+    calendar_overrides.check_year(year)
+    if request.form.get("action") == "remove":
+        calendar_overrides.undeclare_year(ctx.session, ctx.grants, year)
+        ctx.session.commit()
+        return redirect(url_for("web_admin.calendar", year=year, done="year"))
+    values = {"source": request.form.get("source", "").strip()}
+    data, errors = load_form(CalendarYearPutSchema(), values, "year.")
+    if errors:
+        return _page(year, errors, {"year": values}, 422)
+    calendar_overrides.declare_year(ctx.session, ctx.grants, year, data["source"])
+    ctx.session.commit()
+    return redirect(url_for("web_admin.calendar", year=year, done="year"))

@@ -33,27 +33,32 @@ def _host():
 
 
 def settings_fields(schema_cls) -> list[dict]:
-    """``form_fields`` of the settings schema, each with its kind: ``select``, ``integer``,
-    ``boolean``, ``json`` (lists, tables, nested records) or ``text``, and its help text."""
+    """One input per setting, in the schema's order, each with its kind: ``select``, ``integer``,
+    ``boolean``, ``date``, ``text`` (``form_fields``' inputs) or ``json`` for a list, a table or
+    a nested record (which ``form_fields`` leaves out; a setting missing from the form would be
+    reset to its default on save), and its help text."""
     if schema_cls is None:
         return []
-    declared = schema_cls().fields
+    simple = {f["name"]: f for f in form_fields(schema_cls)}
     out = []
-    for f in form_fields(schema_cls):
-        field = declared[f["name"]]
-        if isinstance(field, mfields.Boolean):
-            kind = "boolean"
-        elif isinstance(field, (mfields.List, mfields.Dict, mfields.Nested, mfields.Tuple)):
+    for name, field in schema_cls().fields.items():
+        f = simple.get(name) or {"name": name, "label": field.metadata.get("title", name), "required": field.required,
+                                 "choices": None, "integer": False}
+        if name not in simple:
             kind = "json"
+        elif f.get("boolean") or isinstance(field, mfields.Boolean):
+            kind = "boolean"
         elif f["choices"]:
             kind = "select"
         elif f["integer"] or isinstance(field, mfields.Number):
             kind = "integer"
+        elif f.get("input_type") in ("date", "datetime-local"):
+            kind = "date"
         else:
             kind = "text"
         rng = next((v for v in field.validators if isinstance(v, mvalidate.Range)), None)
-        out.append({**f, "kind": kind, "title": field.metadata.get("title", f["name"]),
-                    "help": field.metadata.get("description") or "",
+        out.append({**f, "kind": kind, "title": field.metadata.get("title", name),
+                    "help": field.metadata.get("description") or "", "input_type": f.get("input_type", "text"),
                     "min": rng.min if rng else None, "max": rng.max if rng else None})
     return out
 
