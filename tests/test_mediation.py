@@ -438,6 +438,8 @@ def test_the_case_page_offers_the_modules_forms_and_keeps_typed_values_on_error(
     assert bad.status_code == 422 and "请检查" in bad.get_data(as_text=True)
     ok = cadre.post(f"/mediation/cases/{case['id']}/escalate", data={"csrf_token": token, "reason": "村里调不了"})
     assert ok.status_code == 302
+    page = cadre.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert "逐级上报" in page and "mediation.escalated" not in page  # the module's timeline entry, titled
     assert cadre.get("/mediation/screening").status_code == 200
     assert cadre.get("/mediation/reports").status_code == 200
     assert cadre.get("/mediation/weekly").status_code == 200

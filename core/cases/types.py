@@ -132,6 +132,7 @@ class CaseType:
     ledger_columns: tuple[LedgerColumn, ...] = ()
     web_panel: Callable[..., Any] | None = None  # (work, case) → the module's part of the case page (HTML)
     person_roles: dict = field(default_factory=dict)  # a person's role on a case → its title (申请人 …)
+    event_titles: dict = field(default_factory=dict)  # the module's own timeline kinds → (title, title_en)
     plugin: str = field(default="", compare=False)   # filled in by the plugin host
 
     def state(self, key: str) -> State:

@@ -24,6 +24,7 @@ from core.cases.models import CaseEvent, CasePerson
 from core.cases.queries import filtered
 from core.cases.timeline import request_work
 from core.errors import NotFound, PinganError
+from core.i18n import pick
 from core.validation_messages import validation_zh
 from core.models import OrgUnit, Person
 from core.privacy import mask
@@ -35,12 +36,35 @@ bp = Blueprint("web_cases", __name__)
 READ, DIVERT, HANDLE, SUPERVISE = "core.case.read", "core.case.divert", "core.case.handle", "core.case.supervise"
 PAGE = 20
 MAX_UNITS = 500
-EVENT_TITLES = {"registered": "登记", "diverted": "分流交办", "assigned": "指定经办人", "task_done": "承办单位反馈",
-                "task_returned": "退回（非本单位事项）", "task_cancelled": "撤回协办任务", "urged": "催办",
-                "supervised": "督办", "replied": "答复督办", "escalated": "督办升级", "extension_requested": "申请延期",
-                "extended": "批准延期", "extension_rejected": "不予延期", "commented": "备注", "attached": "上传附件",
-                "attachment_removed": "删除附件", "reminded": "到期提醒", "overdue": "超期", "flagged": "标记",
-                "unflagged": "取消标记", "reported_up": "上报"}
+EVENT_TITLES = {"registered": ("登记", "Registered"), "diverted": ("分流交办", "Diverted"),
+                "assigned": ("指定经办人", "Handler assigned"), "task_done": ("承办单位反馈", "Task reported"),
+                "task_returned": ("退回（非本单位事项）", "Task returned (not ours)"),
+                "task_cancelled": ("撤回协办任务", "Task withdrawn"), "urged": ("催办", "Urged"),
+                "supervised": ("督办", "Supervised"), "replied": ("答复督办", "Supervision answered"),
+                "escalated": ("督办升级", "Supervision escalated"), "extension_requested": ("申请延期", "Extension requested"),
+                "extended": ("批准延期", "Extended"), "extension_rejected": ("不予延期", "Extension refused"),
+                "commented": ("备注", "Note"), "attached": ("上传附件", "File attached"),
+                "attachment_removed": ("删除附件", "File removed"), "reminded": ("到期提醒", "Reminder"),
+                "overdue": ("超期", "Overdue"), "flagged": ("标记", "Flagged"), "unflagged": ("取消标记", "Unflagged"),
+                "reported_up": ("上报", "Reported upward")}
+
+
+def _rule_title(ctype, d) -> str:
+    """A time limit's title in the page's language (the stored title is the Chinese one)."""
+    rule = next((r for r in ctype.deadlines if r.key == d.rule), None)
+    return pick(d.title, rule.title_en if rule else None)
+
+
+def event_title(ctype, kind: str) -> str:
+    """A timeline entry's title in the page's language: the type's act, the core's event, or the
+    module's own event (``CaseType.event_titles``); the kind itself when nobody named it."""
+    t = ctype.transition(kind) if ctype else None
+    if t is not None:
+        return pick(t.title, t.title_en)
+    zh_en = EVENT_TITLES.get(kind) or (ctype.event_titles.get(kind) if ctype else None)
+    if isinstance(zh_en, str):
+        return zh_en
+    return pick(*zh_en) if zh_en else kind
 
 
 def local(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -160,7 +184,6 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
         .where(CasePerson.case_id == case.id).order_by(CasePerson.id))]
     events = s.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
                        .order_by(CaseEvent.at, CaseEvent.id)).all()
-    titles = {t.name: t.title for t in ctype.transitions}
     actions = []
     for a in d["actions"]:
         t = ctype.transition(a["name"])
@@ -177,10 +200,10 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
     roles = {"party": "当事人", **ctype.person_roles}
     people = [{**p, "role": roles.get(p["role"], p["role"])} for p in people]
     return render_template(
-        "cases/detail.html", case=d, ctype=ctype, names=names, people=people, tasks=tasks,
-        deadlines=[{"title": x.title, "due": due_day(x.due_at), "state": x.state, "met": x.met, "basis": x.basis,
+        "cases/detail.html", case=d, ctype=ctype, state=ctype.state(case.state), names=names, people=people, tasks=tasks,
+        deadlines=[{"title": _rule_title(ctype, x), "due": due_day(x.due_at), "state": x.state, "met": x.met, "basis": x.basis,
                     "source": x.source} for x in d["deadlines"]],
-        events=[{"at": local(e.at), "title": titles.get(e.kind) or EVENT_TITLES.get(e.kind, e.kind),
+        events=[{"at": local(e.at), "title": event_title(ctype, e.kind),
                  "actor": timeline.actor_title(e, who), "note": e.note or "", "unit": names.get(e.org_unit_id, "")}
                 for e in events],
         actions=actions, created=local(case.created_at), due=due_day(case.due_at) if open_case else "",

@@ -181,7 +181,7 @@ def recent_activity(w: Work, unit: OrgUnit) -> list[dict]:
     Joining the whole timeline instead let PostgreSQL read every case of a 1.2M-case county
     (10 s); this reads at most the window and one case row per event.
     """
-    from core.web.cases import EVENT_TITLES, local
+    from core.web.cases import event_title, local
     since = utcnow() - dt.timedelta(days=RECENT_DAYS)
     latest = select(CaseEvent).order_by(CaseEvent.id.desc()).limit(RECENT_WINDOW).subquery("latest_events")
     event_ = aliased(CaseEvent, latest)
@@ -192,10 +192,8 @@ def recent_activity(w: Work, unit: OrgUnit) -> list[dict]:
     out, rows = [], w.session.execute(stmt).all()
     who = actor_names(w.session, [row[0] for row in rows])
     for event, number, title, case_type in rows:
-        ctype = w.types.get(case_type)
-        titles = {t.name: t.title for t in ctype.transitions} if ctype else {}
         out.append({"case_id": event.case_id, "number": number, "title": title, "at": local(event.at),
-                    "what": titles.get(event.kind) or EVENT_TITLES.get(event.kind, event.kind),
+                    "what": event_title(w.types.get(case_type), event.kind),
                     "actor": actor_title(event, who), "note": (event.note or "")[:80]})
     return out
 
