@@ -200,7 +200,8 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
     roles = {"party": "当事人", **ctype.person_roles}
     people = [{**p, "role": roles.get(p["role"], p["role"])} for p in people]
     return render_template(
-        "cases/detail.html", case=d, ctype=ctype, state=ctype.state(case.state), names=names, people=people, tasks=tasks,
+        "cases/detail.html", case=d, ctype=ctype, state=ctype.state(case.state),
+        detail_titles={f["name"]: f["label"] for f in form_fields(ctype.details_schema)}, names=names, people=people, tasks=tasks,
         deadlines=[{"title": _rule_title(ctype, x), "due": due_day(x.due_at), "state": x.state, "met": x.met, "basis": x.basis,
                     "source": x.source} for x in d["deadlines"]],
         events=[{"at": local(e.at), "title": event_title(ctype, e.kind),

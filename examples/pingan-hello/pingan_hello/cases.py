@@ -19,17 +19,17 @@ EXAMPLE_SOURCE = "示例规则（演示用，非真实法规）"
 
 
 class VisitDetails(Schema):
-    visit_kind = fields.String(required=True, validate=validate.OneOf(["home", "phone"]),
-                               metadata={"description": "home 上门走访 | phone 电话回访"})
+    visit_kind = fields.String(required=True, validate=validate.OneOf(["home", "phone"], labels=["上门走访", "电话回访"]),
+                               metadata={"title": "走访方式", "description": "home 上门走访 | phone 电话回访"})
 
 
 class CloseInput(Schema):
-    result = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    note = fields.String(validate=validate.Length(max=500))
+    result = fields.String(required=True, validate=validate.Length(min=1, max=500), metadata={"title": "走访结果"})
+    note = fields.String(validate=validate.Length(max=500), metadata={"title": "备注"})
 
 
 class ReasonInput(Schema):
-    note = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    note = fields.String(required=True, validate=validate.Length(min=1, max=500), metadata={"title": "理由"})
 
 
 def on_register(session, case, details: dict) -> None:
