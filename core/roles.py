@@ -86,6 +86,7 @@ def delete_role(session: Session, role: Role) -> None:
     if session.scalar(select(RoleAssignment.id).where(RoleAssignment.role_id == role.id).limit(1)):
         raise Conflict("role_in_use", "仍有用户持有该角色，请先收回授权")
     set_permissions(session, role, [])
+    session.flush()  # the permission rows first (each audited), then the role
     session.delete(role)
     session.flush()
 

@@ -427,6 +427,11 @@ def test_roles_edit_with_the_anti_escalation_rule(app, fresh_tenant, login):
     assert esc.status_code == 403 and "不能授予自己没有的权限：core.user.manage" in esc.get_data(as_text=True)
     assert admin.get(f"/api/roles/{role_id}").get_json()["permissions"] == ["core.case.read"]
     assert editor.get("/admin/users").status_code == 403  # no user.manage: no users section
+    # a role still held cannot be deleted; once revoked it can
+    held = admin.post(f"/admin/roles/{creator.get_json()['id']}/delete", data={"csrf_token": token})
+    assert held.status_code == 409 and "仍有用户持有该角色" in held.get_data(as_text=True)
+    assert admin.post(f"/admin/roles/{role_id}/delete", data={"csrf_token": token}).status_code == 302
+    assert admin.get(f"/api/roles/{role_id}").status_code == 404
 
 
 def login_after_change(app, tenant, username: str, password: str):

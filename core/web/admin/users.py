@@ -267,3 +267,21 @@ def role_page(role_id: int):
             errors, status = _fail(exc, "role.")
             role = roles.get_role(ctx.session, role_id)
     return _role_page(role, {**values, "key": role.key}, errors, status)
+
+
+@bp.route("/roles/<int:role_id>/delete", methods=["POST"])
+@requires(roles.ROLE_MANAGE)
+def role_delete(role_id: int):
+    """Delete a role nobody holds any more (else 409 on the role's page, nothing deleted)."""
+    ctx = current()
+    role = roles.get_role(ctx.session, role_id)
+    try:
+        roles.delete_role(ctx.session, role)
+        ctx.session.commit()
+    except PinganError as exc:
+        errors, status = _fail(exc, "delete.")
+        role = roles.with_permissions(ctx.session, [roles.get_role(ctx.session, role_id)])[0]
+        return _role_page(role, {"key": role.key, "name": role.name, "name_en": role.name_en or "",
+                                 "description": role.description or "", "permissions": role.permission_codes},
+                          errors, status)
+    return redirect(url_for("web_admin.role_list"))
