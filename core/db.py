@@ -574,34 +574,32 @@ def insert_ignore(session: Session, model, values: dict, conflict: list[str]) ->
     return bool(insert_ignore_many(session, model, [values], conflict, model.id))
 
 
-_ROWS_PER_INSERT = 500
-
-
 def insert_ignore_many(session: Session, model, rows: list[dict], conflict: list[str], returning) -> list:
-    """:func:`insert_ignore` of many rows: one multi-row statement per 500 rows.
+    """:func:`insert_ignore` of many rows at once; returns ``returning`` (a column) of the rows
+    this call inserted (a row whose key existed is skipped).
 
-    Ids come from the platform sequence in the same statement on PostgreSQL (``nextval`` per
-    row) and as one reserved block on SQLite. Returns ``returning`` (a column) of the rows
-    this call inserted; a row whose key existed is skipped.
+    One row: one statement, its id from ``nextval`` inside it on PostgreSQL. More: their ids
+    in one round trip, then one executemany that SQLAlchemy sends as multi-row INSERTs of up
+    to 1,000 rows (``insertmanyvalues``), compiled once and cached.
     """
     if not rows:
         return []
     tid = current_tenant_id()
     postgres = session.get_bind().dialect.name == "postgresql"
-    out: list = []
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[start:start + _ROWS_PER_INSERT]
-        if postgres:
-            ids = [text(f"nextval('{ID_SEQUENCE}')")] * len(chunk)
-        else:
-            last = session.execute(text(f"UPDATE {ID_SEQUENCE} SET value = value + :n RETURNING value"),
-                                   {"n": len(chunk)}).scalar_one()
-            ids = range(last - len(chunk) + 1, last + 1)
-        stmt = _dialect_insert(session, model).values(
-            [{"tenant_id": tid, "id": i, **values} for i, values in zip(ids, chunk)])
-        stmt = stmt.on_conflict_do_nothing(index_elements=["tenant_id", *conflict]).returning(returning)
-        out.extend(session.scalars(stmt))
-    return out
+    stmt = _dialect_insert(session, model.__table__).on_conflict_do_nothing(
+        index_elements=["tenant_id", *conflict]).returning(returning)
+    if len(rows) == 1 and postgres:
+        return list(session.scalars(stmt.values(tenant_id=tid, id=text(f"nextval('{ID_SEQUENCE}')"), **rows[0])))
+    ids = _reserve_ids(session, len(rows))
+    return list(session.scalars(stmt, [{"tenant_id": tid, "id": i, **values} for i, values in zip(ids, rows)]))
+
+
+def _reserve_ids(session: Session, n: int) -> list[int]:
+    """``n`` ids from the platform sequence in one round trip."""
+    if session.get_bind().dialect.name == "postgresql":
+        return list(session.scalars(text(f"SELECT nextval('{ID_SEQUENCE}') FROM generate_series(1, :n)"), {"n": n}))
+    last = session.execute(text(f"UPDATE {ID_SEQUENCE} SET value = value + :n RETURNING value"), {"n": n}).scalar_one()
+    return list(range(last - n + 1, last + 1))
 
 
 def add_to_counter(session: Session, model, keys: dict, column: str, delta: int) -> None:
