@@ -55,7 +55,7 @@ def messages_by_field(messages, prefix: str = "") -> dict[str, str]:
     return {k: "；".join(dict.fromkeys(v)) for k, v in out.items()}
 
 
-def load_form(schema: Schema, data: dict, prefix: str = "") -> tuple[dict, dict]:
+def form_with_errors(schema: Schema, data: dict, prefix: str = "") -> tuple[dict, dict]:
     """(loaded data, errors by ``prefix + field``) — the API's own request schema on a form."""
     try:
         return schema.load(data), {}

@@ -15,7 +15,7 @@ from core.authz import require_county_wide
 from core.errors import PinganError
 from core.models import User
 from core.request import current, requires
-from core.web.admin import bp, load_form, section
+from core.web.admin import bp, form_with_errors, section
 from core.web.cases import local
 from core.workdays import SHANGHAI
 
@@ -43,7 +43,7 @@ def audit():
     values = {k: request.args.get(k, "").strip() for k in ("actor", "action", "object_type", "object_id", "since",
                                                             "until", "cursor")}
     raw = {k: values[k] for k in ("action", "object_type", "object_id", "cursor") if values[k]}
-    args, errors = load_form(AuditListArgs(), {**raw, "limit": PAGE})
+    args, errors = form_with_errors(AuditListArgs(), {**raw, "limit": PAGE})
     since = _day(values["since"], "since", errors)
     until = _day(values["until"], "until", errors)
     if since:

@@ -14,7 +14,7 @@ from core.api.case_config import CalendarDayPutSchema, CalendarYearPutSchema
 from core.authz import require_county_wide
 from core.errors import NotFound, PinganError
 from core.request import current, requires
-from core.web.admin import bp, error_fields, load_form, section
+from core.web.admin import bp, error_fields, form_with_errors, section
 from core.workdays import SHANGHAI
 
 CONFIGURE = calendar_overrides.CONFIGURE
@@ -60,7 +60,7 @@ def calendar_set():
         day, errors["day.day"] = None, "请填写日期，例如 2026-10-09"
     if values["kind"] not in ("work", "rest"):
         errors["day.kind"] = "请选择工作日或休息日"
-    data, schema_errors = load_form(CalendarDayPutSchema(), {"is_workday": values["kind"] == "work",
+    data, schema_errors = form_with_errors(CalendarDayPutSchema(), {"is_workday": values["kind"] == "work",
                                                              "note": values["note"]}, "day.")
     errors.update(schema_errors)
     year = day.year if day else _year()
@@ -102,7 +102,7 @@ def calendar_year(year: int):
         ctx.session.commit()
         return redirect(url_for("web_admin.calendar", year=year, done="year"))
     values = {"source": request.form.get("source", "").strip()}
-    data, errors = load_form(CalendarYearPutSchema(), values, "year.")
+    data, errors = form_with_errors(CalendarYearPutSchema(), values, "year.")
     if errors:
         return _page(year, errors, {"year": values}, 422)
     calendar_overrides.declare_year(ctx.session, ctx.grants, year, data["source"])

@@ -13,7 +13,7 @@ from core.authz import get_or_404, scoped
 from core.errors import PinganError
 from core.models import MemberUnit, OrgUnit
 from core.request import current, requires
-from core.web.admin import bp, error_fields, load_form, scope_units, section
+from core.web.admin import bp, error_fields, form_with_errors, scope_units, section
 
 MANAGE = "core.member_unit.manage"
 section(40, "web_admin.member_units", MANAGE, "成员单位", "Member units")
@@ -53,7 +53,7 @@ def _fail(exc: PinganError, prefix: str):
 def member_unit_add():
     ctx = current()
     values = _form()
-    data, errors = load_form(MemberUnitCreateSchema(), {**values, "org_unit_id": values["org_unit_id"] or None},
+    data, errors = form_with_errors(MemberUnitCreateSchema(), {**values, "org_unit_id": values["org_unit_id"] or None},
                              "member.")
     status = 422
     if not errors:
@@ -81,7 +81,7 @@ def member_unit_edit(item_id: int):
             network.update(ctx.session, ctx.grants, obj, {"active": not obj.active}, MANAGE)
         else:
             values = _form()
-            data, errors = load_form(MemberUnitUpdateSchema(), {k: v for k, v in values.items() if k != "org_unit_id"},
+            data, errors = form_with_errors(MemberUnitUpdateSchema(), {k: v for k, v in values.items() if k != "org_unit_id"},
                                      prefix)
             if errors:
                 return _page(errors, {prefix: values}, 422)

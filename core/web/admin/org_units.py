@@ -21,7 +21,7 @@ from core.errors import PinganError
 from core.ledgers import FileTooLarge, MAX_IMPORT_BYTES
 from core.models import OrgLevel, OrgUnit
 from core.request import current, requires
-from core.web.admin import bp, error_fields, load_form, scope_units, section
+from core.web.admin import bp, error_fields, form_with_errors, scope_units, section
 
 MANAGE = "core.org_unit.manage"
 section(10, "web_admin.org_tree", MANAGE, "组织架构", "Org tree")
@@ -88,7 +88,7 @@ def _apply(unit: OrgUnit, form_id: str, change, values: dict):
 def org_unit_rename(unit_id: int):
     unit = _unit(unit_id)
     values = {"name": request.form.get("name", "").strip(), "code": request.form.get("code", "").strip()}
-    data, errors = load_form(OrgUnitUpdateSchema(), {"name": values["name"], "code": values["code"] or None},
+    data, errors = form_with_errors(OrgUnitUpdateSchema(), {"name": values["name"], "code": values["code"] or None},
                              "rename.")
     if errors:
         return _unit_page(unit, errors, {"rename": values}, 422)
@@ -105,7 +105,7 @@ def org_unit_rename(unit_id: int):
 def org_unit_add(unit_id: int):
     unit = _unit(unit_id)
     values = {k: request.form.get(k, "").strip() for k in ("name", "level", "code")}
-    data, errors = load_form(OrgUnitCreateSchema(), {"parent_id": unit.id, "name": values["name"],
+    data, errors = form_with_errors(OrgUnitCreateSchema(), {"parent_id": unit.id, "name": values["name"],
                                                      "level": values["level"], "code": values["code"] or None}, "child.")
     if errors:
         return _unit_page(unit, errors, {"child": values}, 422)
@@ -118,7 +118,7 @@ def org_unit_add(unit_id: int):
 def org_unit_move(unit_id: int):
     unit = _unit(unit_id)
     values = {"parent_id": request.form.get("parent_id", "").strip()}
-    data, errors = load_form(OrgUnitMoveSchema(), {"parent_id": values["parent_id"] or None}, "move.")
+    data, errors = form_with_errors(OrgUnitMoveSchema(), {"parent_id": values["parent_id"] or None}, "move.")
     if errors:
         return _unit_page(unit, errors, {"move": values}, 422)
     ctx = current()

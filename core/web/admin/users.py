@@ -18,7 +18,7 @@ from core.authz import get_or_404, scoped
 from core.errors import NotFound, PinganError
 from core.models import OrgUnit, Role, RoleAssignment, User
 from core.request import current, requires
-from core.web.admin import bp, error_fields, load_form, scope_units, section
+from core.web.admin import bp, error_fields, form_with_errors, scope_units, section
 
 MANAGE = accounts.MANAGE
 section(20, "web_admin.user_list", MANAGE, "用户", "Users")
@@ -71,7 +71,7 @@ def user_new():
     if request.method == "GET":
         return _new_page({}, {})
     values = {k: request.form.get(k, "").strip() for k in ("username", "display_name", "org_unit_id", "phone")}
-    data, errors = load_form(UserCreateSchema(), {**values, "org_unit_id": values["org_unit_id"] or None,
+    data, errors = form_with_errors(UserCreateSchema(), {**values, "org_unit_id": values["org_unit_id"] or None,
                                                   "phone": values["phone"] or None}, "user.")
     status = 422
     if not errors:
@@ -128,7 +128,7 @@ def user_edit(user_id: int):
     payload = {**values, "org_unit_id": values["org_unit_id"] or None}
     if not values["phone"]:
         del payload["phone"]  # the saved number is not shown (personal data); empty keeps it
-    data, errors = load_form(UserUpdateSchema(), payload, "edit.")
+    data, errors = form_with_errors(UserUpdateSchema(), payload, "edit.")
     status = 422
     if not errors:
         try:
@@ -232,7 +232,7 @@ def role_new():
     if request.method == "GET":
         return _role_page(None, {"permissions": []}, {})
     values = _role_form()
-    data, errors = load_form(RoleCreateSchema(), values, "role.")
+    data, errors = form_with_errors(RoleCreateSchema(), values, "role.")
     status = 422
     if not errors:
         try:
@@ -256,7 +256,7 @@ def role_page(role_id: int):
                           {}, done=request.args.get("done") == "1")
     values = _role_form()
     values.pop("key")
-    data, errors = load_form(RoleUpdateSchema(), values, "role.")
+    data, errors = form_with_errors(RoleUpdateSchema(), values, "role.")
     status = 422
     if not errors:
         try:
