@@ -185,3 +185,28 @@ def test_the_print_view_has_the_facts_and_no_forms(app, county, login):
     assert "<form" not in html.split('<main id="main">')[1]
     other = login(county, "village.cadre2")
     assert other.get(f"/cases/{case['id']}/print").status_code == 404
+
+
+def test_attachments_on_the_case_page(app, county, login):
+    """issue 6: a case's files on its page — upload (the API's checks: kind by content), list,
+    download, remove; a refused file is explained at the section and nothing is stored."""
+    import io
+    cadre = login(county, "village.cadre")
+    case = register(cadre, county.unit("T01D1V1"), title="请求上门走访：附件")
+    html = cadre.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert 'id="attach"' in html and "暂无附件" in html
+    token = csrf(html)
+    bad = cadre.post(f"/cases/{case['id']}/attachments", content_type="multipart/form-data",
+                     data={"csrf_token": token, "file": (io.BytesIO(b"MZ\x90\x00\x03binary"), "tool.exe")})
+    assert bad.status_code == 415 and "不支持的文件类型" in bad.get_data(as_text=True)
+    ok = cadre.post(f"/cases/{case['id']}/attachments", content_type="multipart/form-data",
+                    data={"csrf_token": token, "file": (io.BytesIO("走访记录：老人身体健康\n".encode()), "走访记录.txt")})
+    assert ok.status_code == 302 and ok.headers["Location"].endswith("#attachments")
+    html = cadre.get(f"/cases/{case['id']}").get_data(as_text=True)
+    att = cadre.get(f"/api/cases/{case['id']}/attachments").get_json()
+    assert len(att) == 1 and "走访记录.txt" in html and f"/api/cases/{case['id']}/attachments/{att[0]['id']}" in html
+    assert cadre.get(f"/api/cases/{case['id']}/attachments/{att[0]['id']}").data.decode() == "走访记录：老人身体健康\n"
+    gone = cadre.post(f"/cases/{case['id']}/attachments/{att[0]['id']}/remove", data={"csrf_token": token})
+    assert gone.status_code == 302
+    assert cadre.get(f"/api/cases/{case['id']}/attachments").get_json() == []
+    assert "删除附件" in cadre.get(f"/cases/{case['id']}").get_data(as_text=True)

@@ -85,17 +85,7 @@ class Attachments(MethodView):
         if not isinstance(upload, FileStorage):
             raise Invalid("file", "not_a_file", "请选择要上传的文件", location="files")
         w, case, ctype = _case(case_id)
-        config = pingan().config
-        store = storage(config)
-        att = attachments.attach(w, case, ctype, upload.stream, upload.filename, store,
-                                 config.upload_max_mb * 1024 * 1024)
-        key = att.storage_key
-        try:
-            w.session.commit()
-        except BaseException:
-            store.delete(key)  # nothing refers to it: do not keep an orphan
-            raise
-        return att
+        return attachments.upload_and_commit(w, case, ctype, upload.stream, upload.filename, pingan().config)
 
 
 @blp.route("/<case_id>/attachments/<attachment_id>")

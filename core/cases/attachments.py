@@ -278,6 +278,22 @@ def attach(w: Work, case: Case, ctype: CaseType, stream: BinaryIO, filename: str
     return att
 
 
+def upload_and_commit(w: Work, case: Case, ctype: CaseType, stream: BinaryIO, filename: str | None,
+                      config) -> Attachment:
+    """:func:`attach` with the configured store and size limit, then commit; a failed commit
+    deletes the stored file again (nothing refers to it). The API and the case page use this."""
+    from core.storage import storage
+    store = storage(config)
+    att = attach(w, case, ctype, stream, filename, store, config.upload_max_mb * 1024 * 1024)
+    key = att.storage_key
+    try:
+        w.session.commit()
+    except BaseException:
+        store.delete(key)
+        raise
+    return att
+
+
 def remove(w: Work, case: Case, ctype: CaseType, att: Attachment) -> None:
     """Soft-delete ``att``: by its uploader (still handling the case) or a holder of
     ``core.case.divert`` on the case's units. The stored file stays — it may be evidence."""

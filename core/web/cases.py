@@ -18,15 +18,15 @@ from sqlalchemy import select
 
 from core.api.cases import CaseListArgs, SORTABLE, detail, present
 from core.api.common import paginate
-from core.cases import engine, supervision, timeline
-from core.cases.access import covers, request_case, units_in_scope
+from core.cases import attachments, engine, supervision, timeline
+from core.cases.access import covers, request_case, task_units, units_in_scope
 from core.cases.models import CaseEvent, CasePerson
 from core.cases.queries import filtered
 from core.cases.timeline import request_work
 from core.errors import NotFound, PinganError
 from core.i18n import pick
 from core.validation_messages import validation_zh
-from core.models import OrgUnit, Person
+from core.models import OrgUnit, Person, User
 from core.privacy import mask
 from core.request import requires
 from core.web.intake import form_fields
@@ -197,6 +197,9 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
         actions = []  # no forms on paper
     from core.api.documents import usable
     who = timeline.actor_names(s, events)
+    files = attachments.listed(s, case)
+    who_uploaded = dict(s.execute(select(User.id, User.display_name).where(
+        User.id.in_({a.uploaded_by for a in files} - {None}))).all()) if files else {}
     roles = {"party": "当事人", **ctype.person_roles}
     people = [{**p, "role": roles.get(p["role"], p["role"])} for p in people]
     return render_template(
@@ -210,6 +213,9 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
         actions=actions, created=local(case.created_at), due=due_day(case.due_at) if open_case else "",
         may_divert=open_case and not printing and any(covers(s, w.grants, DIVERT, u) for u in {case.org_unit_id, case.handling_unit_id} - {None}),
         may_supervise=open_case and not printing and w.grants.has(SUPERVISE), printing=printing,
+        attachments=[{"id": a.id, "name": a.filename, "size": a.size, "at": local(a.uploaded_at),
+                      "by": who_uploaded.get(a.uploaded_by, "")} for a in files],
+        may_attach=not printing and any(covers(s, w.grants, HANDLE, u) for u in [case.org_unit_id, *task_units(s, case)]),
         divert_units=_divert_targets(w) if open_case and w.grants.has(DIVERT) else [],
         documents=sorted(usable(w, case.case_type).values(), key=lambda t: t.key),
         supervision_kinds=supervision.KINDS, errors=errors or {}, values=values or {},
@@ -298,6 +304,32 @@ def case_comment(case_id):
             raise Invalid("text", "required", "请填写备注（5000 字以内）")
         engine.comment(w, case, ctype, text)
     return _act(case_id, "comment", do)
+
+
+@bp.route("/cases/<case_id>/attachments", methods=["POST"])
+@requires(HANDLE)
+def case_attach(case_id):
+    """Upload a file to the case (the API's checks: size, kind by content, the unit's right)."""
+    from core.app import pingan
+    upload = request.files.get("file")
+
+    def do(w, case, ctype):
+        from core.errors import Invalid
+        if upload is None or not upload.filename:
+            raise Invalid("file", "not_a_file", "请选择要上传的文件")
+        attachments.upload_and_commit(w, case, ctype, upload.stream, upload.filename, pingan().config)
+    return _act(case_id, "attachments", do)
+
+
+@bp.route("/cases/<case_id>/attachments/<attachment_id>/remove", methods=["POST"])
+@requires(READ)
+def case_detach(case_id, attachment_id):
+    """Remove an attachment (by its uploader or the diverting unit; the stored file is kept)."""
+    from core.api.common import id_path
+
+    def do(w, case, ctype):
+        attachments.remove(w, case, ctype, attachments.load(w.session, case, id_path(attachment_id)))
+    return _act(case_id, "attachments", do)
 
 
 @bp.route("/cases/<case_id>/supervise", methods=["POST"])
