@@ -210,3 +210,29 @@ def test_attachments_on_the_case_page(app, county, login):
     assert gone.status_code == 302
     assert cadre.get(f"/api/cases/{case['id']}/attachments").get_json() == []
     assert "删除附件" in cadre.get(f"/cases/{case['id']}").get_data(as_text=True)
+
+
+def test_ledger_import_through_the_page(app, county, login):
+    """issue 6: import a ledger from the page; the progress page lists the bad row and column,
+    and nothing is imported (issue 3's rule)."""
+    import io
+
+    from tests.test_ledgers import _xlsx
+    town = login(county, "donghu.admin")
+    assert "导入台账" in town.get("/cases").get_data(as_text=True)
+    page = town.get("/cases/import").get_data(as_text=True)
+    assert "/api/ledgers/templates/hello.visit" in page
+    token = csrf(page)
+    missing = town.post("/cases/import", content_type="multipart/form-data", data={"csrf_token": token,
+                                                                                   "case_type": "hello.visit"})
+    assert missing.status_code == 422, missing.get_data(as_text=True)[-800:]
+    assert "请选择要导入" in missing.get_data(as_text=True)
+    rows = [["走访 1", "T01D1V1", "来访", "独居老人", "上门走访"],
+            ["走访 2", "东湖镇/东湖第一管区/不存在的村", "来访", "", "上门走访"]]
+    r = town.post("/cases/import", content_type="multipart/form-data",
+                  data={"csrf_token": token, "case_type": "hello.visit", "file": (io.BytesIO(_xlsx(rows)), "台账.xlsx")})
+    assert r.status_code == 302 and "/jobs/" in r.headers["Location"]
+    run_jobs(app)
+    job = town.get(r.headers["Location"]).get_data(as_text=True)
+    assert 'id="job-errors"' in job and "发生地" in job and "找不到该单位" in job
+    assert town.get("/api/cases").get_json()["items"] == []

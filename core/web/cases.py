@@ -385,6 +385,35 @@ def case_export():
     return redirect(url_for("web_cases.job_page", job_id=job.id))
 
 
+@bp.route("/cases/import", methods=["GET", "POST"])
+@requires("core.case.import")
+def case_import():
+    """Import a ledger (.xlsx) of one case type: the template to fill, the upload, then the job's
+    progress page — every row is checked first and one bad row imports nothing (its row and
+    column are listed)."""
+    from core import ledgers
+    w = request_work()
+    types = [t for _, t in sorted(w.types.items()) if w.grants.has(t.create_permission)]
+    error, status = None, 200
+    if request.method == "POST":
+        ctype = w.types.get(request.form.get("case_type", ""))
+        upload = request.files.get("file")
+        try:
+            from core.errors import Invalid
+            if ctype is None or ctype not in types:
+                raise Invalid("case_type", "unknown_case_type", "请选择事项类型")
+            if upload is None or not upload.filename:
+                raise Invalid("file", "no_file", "请选择要导入的 .xlsx 文件")
+            ledgers.import_columns(ctype)
+            job = ledgers.start_import(w, ctype, upload.stream, upload.filename)
+            w.session.commit()
+            return redirect(url_for("web_cases.job_page", job_id=job.id))
+        except PinganError as exc:
+            w.session.rollback()
+            error, status = exc.message, exc.status
+    return render_template("cases/import.html", types=types, error=error, chosen=request.form.get("case_type", "")), status
+
+
 @bp.route("/jobs/<job_id>")
 @requires(READ)
 def job_page(job_id):

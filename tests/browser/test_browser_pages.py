@@ -19,6 +19,7 @@ PAGES = [
     ("case-detail", "village.cadre", "/cases/{case}"),
     ("case-detail-township", "donghu.admin", "/cases/{case}"),
     ("case-print", "village.cadre", "/cases/{case}/print"),
+    ("case-import", "donghu.admin", "/cases/import"),
     ("intake-form", "village.cadre", "/intake/new"),
     ("password", "village.cadre", "/password"),
     ("not-found", "village.cadre", "/cases/999999999"),
