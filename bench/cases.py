@@ -664,6 +664,9 @@ def run(n: int, warmup: int, only: set[str], meta_path: Path | None = None, repo
     rep = orgtree.Replayer()              # psycopg's default, like the app's driver: prepared from the 5th run on
     rep_c = orgtree.Replayer()
     rep_c.conn.prepare_threshold = None   # never prepared: a custom plan for every execution
+    for r in (rep, rep_c):                # like the app's own connections (core.db): JIT off
+        r.conn.execute("SET jit = off")
+        r.conn.commit()
     rep = Reps(rep, rep_c)
     clients = {who: Client(app, host, officer_token(seed, tid, who)) for who in ("village", "township", "county")}
     out: dict = {"meta": meta, "n": n, "warmup": warmup, "started": now_utc(), "load_before": os.getloadavg()}
@@ -951,7 +954,8 @@ def report(out: dict) -> str:
     a("- API: the real Flask app (`create_app`, PostgreSQL as `pingan_app`, RLS on) through the Werkzeug test client, "
       "a personal access token per user. SQL: the statement the app emitted (captured with "
       "`before_cursor_execute`), replayed with psycopg 3 as `pingan_app` in `BEGIN; SET LOCAL pingan.tenant_id; …; "
-      "COMMIT`, all rows fetched")
+      "COMMIT`, all rows fetched; the replaying connections run `SET jit = off` like the app's own (since "
+      "2026-11-24; earlier reports replayed with the server's default `jit = on`)")
     import core.api.common as common
     if getattr(common._decode, "bench_patched", False):
         a(f"- **patch**: {CURSOR_PATCH}")
