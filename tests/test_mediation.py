@@ -474,3 +474,10 @@ def test_acts_and_intake_through_the_pages(app, county, login):
     form = cadre.get("/intake/new").get_data(as_text=True)
     assert 'name="details.mediation.dispute.dispute_type"' in form and "referred_from" not in form
     assert 'type="checkbox" id="details.mediation.dispute.emergency"' in form
+
+
+def test_a_person_named_twice_is_one_party(app, county, login):
+    cadre = login(county, "village.cadre")
+    p = person(cadre, county, "王大山")
+    case = dispute(cadre, county, parties=[(p, "applicant"), (p, "third")])
+    assert [x["side"] for x in cadre.get(f"/api/mediation/disputes/{case['id']}/parties").get_json()] == ["applicant"]

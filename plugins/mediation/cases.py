@@ -101,8 +101,11 @@ def on_register(session, case: Case, details: dict) -> None:
     if row.screening_id is not None:
         from .screening import link_dispute
         link_dispute(session, row, case)
-    organisations = set(details["organisations"])
-    for cp in session.scalars(select(CasePerson).where(CasePerson.case_id == case.id)):
+    organisations, seen = set(details["organisations"]), set()
+    for cp in session.scalars(select(CasePerson).where(CasePerson.case_id == case.id).order_by(CasePerson.id)):
+        if cp.person_id in seen:  # one party per person (the first role given)
+            continue
+        seen.add(cp.person_id)
         session.add(Party(case_id=case.id, person_id=cp.person_id, organisation=cp.person_id in organisations,
                           side=cp.role if cp.role in SIDES else "applicant"))
     held = tiers.holder(session, first, unit)
