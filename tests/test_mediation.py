@@ -307,6 +307,12 @@ def test_referrals_are_followed_to_their_outcome(app, county, login):
     ref = next(r for r in admin.get("/api/mediation/referrals?direction=in").get_json() if r["case_id"] == ids[2])
     r = admin.post(f"/api/mediation/referrals/{ref['id']}/outcome", json={"outcome": "judged", "note": "法庭判决"})
     assert r.status_code == 200, r.get_json()
+    again = admin.post(f"/api/mediation/referrals/{ref['id']}/outcome", json={"outcome": "withdrawn"})
+    assert again.status_code == 409 and again.get_json()["code"] == "outcome_recorded"
+    mediated = next(r for r in admin.get("/api/mediation/referrals?direction=in").get_json() if r["case_id"] == ids[0])
+    assert mediated["outcome"] == "mediated"
+    assert admin.post(f"/api/mediation/referrals/{mediated['id']}/outcome",
+                      json={"outcome": "judged"}).status_code == 409
     out = dispute(admin, county, parties=two_parties(admin, county), title="劳务费纠纷", dispute_type="labour_wages")
     assert act(admin, out["id"], "accept", {"consent": True}).status_code == 200
     r = act(admin, out["id"], "refer", {"to_kind": "judicial", "to_body": "东湖人民法庭", "document": "suit",

@@ -351,7 +351,7 @@ class ReferralOutcome(MethodView):
         w, case = _dispute(str(ref.case_id), REFER)  # 404 outside the user's units, as the dispute
         if ref.direction != "in":
             raise Conflict("use_record_outcome", "移送出去的纠纷请在纠纷页面登记移送结果")
-        if ref.outcome != "pending" and ref.outcome_note != "":
+        if ref.outcome != "pending":
             raise Conflict("outcome_recorded", "该移送的结果已登记")
         if case.state not in ("ended", "concluded", "referred"):
             raise Conflict("still_mediating", "纠纷仍在调解，调解结束后再登记法院（部门）的处理结果")
