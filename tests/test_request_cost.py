@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, event, select, update
 
-from conftest import PG_URL, Client, make_token
+from tests.conftest import PG_URL, Client, make_token
 from core.app import pingan
 from core.db import utcnow
 from core.models import AccessToken, RoleAssignment, Tenant, User
