@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import core.schema  # noqa: F401  (every core table in the metadata)
-from core import auth, crypto, logs
+from core import auth, crypto, logs, timefmt
 from core.authz import Grants
 from core.config import Config
 from core.context import Actor, new_request_id, reset_for_request, set_actor, set_for_request
@@ -136,6 +136,7 @@ def create_app(config: Config | None = None, extra_plugins: dict[str, object] | 
         },
     )
     app.json.ensure_ascii = False
+    timefmt.install(app)  # API times as ISO 8601 with offset, never the HTTP-date form
     if cfg.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=cfg.trusted_proxies, x_host=cfg.trusted_proxies,
                                 x_proto=cfg.trusted_proxies)
@@ -170,8 +171,6 @@ def create_app(config: Config | None = None, extra_plugins: dict[str, object] | 
     app.teardown_request(_end_request)
     app.after_request(_after_request)
     app.register_error_handler(PinganError, lambda e: error_response(e.status, e.code, e.message, e.errors))
-    from core.workdays import CalendarGap
-    app.register_error_handler(CalendarGap, lambda e: error_response(409, "calendar_gap", str(e)))
     app.register_error_handler(Exception, _unexpected)
     check_guards(app, host.permissions)
     return app

@@ -1,5 +1,9 @@
 """The county's working-day calendar overrides: one day made a working day or a rest day
-(a local holiday, an adjusted working day), on top of the national calendar.
+(a local holiday, an adjusted working day), on top of the national calendar; and the years
+the county entered itself in full (declared, with the notice they come from).
+
+Declaring or withdrawing a year changes the county's time limits: the caller starts a
+recompute of its provisional limits (``core.cases.recompute``) once the change commits.
 
 One service for ``/api/calendar/<day>`` and the admin console. County-wide
 (``core.case.configure`` on the root unit); effective for the next act, audited on flush.
@@ -13,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from core.authz import Grants, require_county_wide
 from core.cases.models import CalendarDay, CalendarYear
-from core.errors import NotFound
+from core import workdays
+from core.errors import Invalid, NotFound
 
 CONFIGURE = "core.case.configure"
 COUNTY_WIDE = "只有县级管理员可以修改事项设置和工作日历"
@@ -51,12 +56,7 @@ def remove_day(session: Session, grants: Grants, day: dt.date) -> None:
 
 def package_covers(year: int) -> bool:
     """Does the installed national calendar (``chinese-calendar``) hold this year's holidays?"""
-    import chinese_calendar
-    try:
-        chinese_calendar.is_workday(dt.date(year, 1, 1))
-        return True
-    except NotImplementedError:
-        return False
+    return workdays.package_covers(year)
 
 
 def years(session: Session) -> list[CalendarYear]:
@@ -74,7 +74,10 @@ def declare_year(session: Session, grants: Grants, year: int, source: str) -> Ca
     """Declare that this county's overrides hold the whole year's holidays and adjusted working
     days (``source``: the notice they were taken from); its other days then follow the week."""
     require_county_wide(session, grants, CONFIGURE, COUNTY_WIDE)
-    row = session.scalar(select(CalendarYear).where(CalendarYear.year == check_year(year)))
+    if not days(session, check_year(year)):
+        raise Invalid("year", "calendar_year_empty",
+                      f"本县日历中还没有 {year} 年的任何节假日或调休日：请先逐日录入该年的安排，再声明已录入完整")
+    row = session.scalar(select(CalendarYear).where(CalendarYear.year == year))
     if row is None:
         row = CalendarYear(year=year)
         session.add(row)

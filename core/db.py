@@ -590,11 +590,11 @@ def insert_ignore_many(session: Session, model, rows: list[dict], conflict: list
         index_elements=["tenant_id", *conflict]).returning(returning)
     if len(rows) == 1 and postgres:
         return list(session.scalars(stmt.values(tenant_id=tid, id=text(f"nextval('{ID_SEQUENCE}')"), **rows[0])))
-    ids = _reserve_ids(session, len(rows))
+    ids = reserve_ids(session, len(rows))
     return list(session.scalars(stmt, [{"tenant_id": tid, "id": i, **values} for i, values in zip(ids, rows)]))
 
 
-def _reserve_ids(session: Session, n: int) -> list[int]:
+def reserve_ids(session: Session, n: int) -> list[int]:
     """``n`` ids from the platform sequence in one round trip."""
     if session.get_bind().dialect.name == "postgresql":
         return list(session.scalars(text(f"SELECT nextval('{ID_SEQUENCE}') FROM generate_series(1, :n)"), {"n": n}))

@@ -103,7 +103,7 @@ def start_export(w: Work, filters: dict, year: int | None = None) -> JobRun:
     filtered(w, filters)  # refuses an unknown type or unit now (422/404), not later in the job
     what = ctype.title if ctype else "全部事项"
     title = f"导出台账：{what}" + (f"（{year} 年度）" if year else "")
-    return _start(w, "ledger_export", title, {"filters": seal(filters), "year": year})
+    return start_job(w, "ledger_export", title, {"filters": seal(filters), "year": year})
 
 
 def seal(filters: dict) -> str:
@@ -143,11 +143,12 @@ def start_import(w: Work, ctype: CaseType, upload: BinaryIO, filename: str) -> J
         store.delete(key)
         raise FileTooLarge(message=f"文件过大（不能超过 {MAX_IMPORT_BYTES // 1024 // 1024} MB）") from None
     name = os.path.basename((filename or "").replace("\\", "/"))[:100] or "台账.xlsx"
-    return _start(w, "ledger_import", f"导入台账：{ctype.title}（{name}）",
+    return start_job(w, "ledger_import", f"导入台账：{ctype.title}（{name}）",
                   {"case_type": ctype.key, "source_key": key, "filename": name})
 
 
-def _start(w: Work, kind: str, title: str, params: dict) -> JobRun:
+def start_job(w: Work, kind: str, title: str, params: dict) -> JobRun:
+    """Queue a long job (a ``RUNNERS`` kind) as the request's user; its page shows the progress."""
     params = {**params, "permissions": sorted(w.grants.by_perm), "request_id": current_request_id()}
     job = JobRun(user_id=w.user_id, kind=kind, title=title[:200], params=params, state="queued",
                  total=0, done=0, errors=[], created_at=utcnow())
@@ -888,7 +889,25 @@ def _error_column(exc: PinganError, ctype: CaseType) -> str | None:
     return None
 
 
-RUNNERS = {"ledger_export": _export, "ledger_import": _import}
+def _recompute(run: _Run) -> None:
+    """Provisional time limits counted again (core.cases.recompute): this county's, or every
+    county's when the platform operator started it from the platform tenant."""
+    from core.cases import recompute
+    if run.params.get("scope") == "platform":
+        from core.models import Tenant
+        with run.db.transaction() as s:
+            ids = [t for t in s.scalars(select(Tenant.id).order_by(Tenant.id)) if t != run.tenant_id]
+    else:
+        ids = [run.tenant_id]
+    run.progress(0, len(ids), "开始重算")
+
+    def tick(done: int, total: int, result) -> None:
+        run.progress(done, total, f"已处理 {done}/{total} 个县：{recompute.describe(result)}")
+    result = recompute.run_all(run.db, run.host, tick, ids)
+    _finish(run, "done", f"重算完成：{recompute.describe(result)}", done=len(ids))
+
+
+RUNNERS = {"ledger_export": _export, "ledger_import": _import, "calendar_recompute": _recompute}
 
 
 # --- operators ---------------------------------------------------------------------------------

@@ -1,11 +1,16 @@
 """Working days and time limits in China (groundwork of the case engine, issue 3).
 
-Which days are working days comes from the PyPI package ``chinese-calendar`` (statutory
-holidays and adjusted working days, 调休, as published each year by the State Council;
-the installed version says which years it covers). A county can override single days
-(``WorkCalendar(overrides=…)``), and for a year the package does not cover yet the
-calendar refuses to guess: it raises :class:`CalendarGap`, naming the year, until the
-county configures that year's days or the package is upgraded.
+Which days are working days, in order of precedence:
+
+1. the county's own overrides (single days, or whole years it entered itself);
+2. the platform's national calendar (``national_calendar_*`` tables: a year the operator
+   loaded from the State Council's notice, ``pingan calendar import``);
+3. the PyPI package ``chinese-calendar`` (statutory holidays and adjusted working days,
+   调休, as published each year by the State Council; the installed version says which
+   years it covers);
+4. for a year none of them covers yet: **provisionally** Monday to Friday. Such a limit is
+   computed all the same — an unpublished year never blocks an act — and marked
+   provisional; when the year's schedule arrives, ``core.cases.recompute`` recomputes it.
 
 Counting follows the Civil Code (民法典):
 
@@ -22,7 +27,9 @@ from __future__ import annotations
 
 import datetime as dt
 from calendar import monthrange
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -32,13 +39,20 @@ UNITS = ("calendar_days", "working_days", "months", "hours", "minutes")
 DAY_UNITS = ("calendar_days", "working_days", "months")  # an amount of 0 of these: by the end of the same day
 
 
-class CalendarGap(LookupError):
-    """No holiday data for a year: configure it for the county or upgrade chinese-calendar."""
+@lru_cache(maxsize=None)
+def package_covers(year: int) -> bool:
+    """Does the installed ``chinese-calendar`` hold this year's holidays?"""
+    try:
+        chinese_calendar.is_workday(dt.date(year, 1, 1))
+        return True
+    except NotImplementedError:
+        return False
 
-    def __init__(self, year: int) -> None:
-        super().__init__(f"{year} 年的法定节假日和调休安排尚未配置：请在本县日历中补充该年安排，"
-                         f"或升级 chinese-calendar 软件包")
-        self.year = year
+
+def provisional_basis(years: Iterable[int]) -> str:
+    """Why a limit is provisional, in the words the case page shows."""
+    names = "、".join(str(y) for y in sorted(set(years)))
+    return f"{names} 年节假日安排尚未发布，暂按周末计算；发布后自动重算"
 
 
 @dataclass(frozen=True)
@@ -46,26 +60,60 @@ class Deadline:
     due_at: dt.datetime          # aware, Asia/Shanghai; the limit ends at this moment
     rule: str                    # how it was computed, for the case record
     source: str = "民法典第二百零一条至第二百零三条"
+    # Counted over a year whose holidays are not published yet (weekends assumed): the
+    # official schedule may move the limit either way, so it is recomputed when it arrives.
+    provisional_years: frozenset[int] = frozenset()
+    # How to count the last day again on another calendar (``WorkCalendar.last_day``):
+    # the ``working_days``-th working day after ``count_from``, or with 0 the first working
+    # day on or after it. None for limits in hours or minutes and for "the same day".
+    count_from: dt.date | None = None
+    working_days: int = 0
+
+    @property
+    def provisional(self) -> bool:
+        return bool(self.provisional_years)
 
 
 @dataclass
 class WorkCalendar:
-    """Working days: the package's national data, then the county's overrides on top."""
+    """Working days: the county's overrides, the platform's national calendar, the package,
+    and provisionally the plain week (see the module's docstring)."""
 
     overrides: dict[dt.date, bool] = field(default_factory=dict)  # date → is a working day
     # Years the county entered itself (its overrides hold that year's holidays and adjusted
     # working days); other days of such a year follow the week: Monday to Friday work.
     declared_years: frozenset[int] = frozenset()
+    national: dict[dt.date, bool] = field(default_factory=dict)  # the platform's national calendar
+    national_years: frozenset[int] = frozenset()
+
+    def covers(self, year: int) -> bool:
+        """Is this year's schedule known (else its days are provisional)?"""
+        return year in self.declared_years or year in self.national_years or package_covers(year)
 
     def is_workday(self, day: dt.date) -> bool:
         if day in self.overrides:
             return self.overrides[day]
+        if day.year in self.declared_years:
+            return day.weekday() < 5
+        if day in self.national:
+            return self.national[day]
+        if day.year in self.national_years:
+            return day.weekday() < 5
         try:
             return chinese_calendar.is_workday(day)
         except NotImplementedError:
-            if day.year in self.declared_years:
-                return day.weekday() < 5
-            raise CalendarGap(day.year) from None
+            return day.weekday() < 5  # provisional: see ``covers``
+
+    def uncovered(self, first: dt.date, last: dt.date) -> frozenset[int]:
+        """The years from ``first`` to ``last`` whose schedule is not known yet."""
+        return frozenset(y for y in range(first.year, last.year + 1) if not self.covers(y))
+
+    def last_day(self, count_from: dt.date, working_days: int) -> dt.date:
+        """The ``working_days``-th working day after ``count_from``; with 0, the first working
+        day on or after it (a calendar-day or month limit's last day, Art. 203)."""
+        if working_days:
+            return self.add_working_days(count_from, working_days)
+        return self.next_workday(count_from)
 
     def next_workday(self, day: dt.date) -> dt.date:
         """The first working day on or after ``day``."""
@@ -92,7 +140,7 @@ def add_months(start: dt.date, n: int) -> dt.date:
     return dt.date(year, month, min(start.day, monthrange(year, month)[1]))
 
 
-def _end_of(day: dt.date) -> dt.datetime:
+def end_of(day: dt.date) -> dt.datetime:
     """24:00 of ``day`` = 00:00 of the next day, Asia/Shanghai (Art. 203)."""
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=SHANGHAI)
 
@@ -108,21 +156,30 @@ def deadline(start: dt.datetime, amount: int, unit: str, calendar: WorkCalendar 
     cal = calendar or WorkCalendar()
     local = start.astimezone(SHANGHAI)
     if amount == 0:  # "当天完成" (PET-1): the day it starts, whatever kind of day that is
-        return Deadline(_end_of(local.date()), "当日")
+        return Deadline(end_of(local.date()), "当日")
     if unit == "hours":
         return Deadline(local + dt.timedelta(hours=amount), f"{amount} 小时，自起算时刻计算")
     if unit == "minutes":
         return Deadline(local + dt.timedelta(minutes=amount), f"{amount} 分钟，自起算时刻计算")
     if unit == "working_days":
         last = cal.add_working_days(local.date(), amount)
-        return Deadline(_end_of(last), f"{amount} 个工作日，开始当日不计入")
+        return _counted(cal, f"{amount} 个工作日，开始当日不计入", local.date(), amount, local.date(), last)
     if unit == "months":
-        last, rule = add_months(local.date(), amount), f"{amount} 个月，到期月的对应日为最后一日"
+        nominal, rule = add_months(local.date(), amount), f"{amount} 个月，到期月的对应日为最后一日"
     else:
-        last = local.date() + dt.timedelta(days=amount)  # Art. 201: counting starts the next day
+        nominal = local.date() + dt.timedelta(days=amount)  # Art. 201: counting starts the next day
         rule = f"{amount} 日，开始当日不计入"
-    if not cal.is_workday(last):  # Art. 203: a limit ending on a rest day moves on
-        moved = cal.next_workday(last)
-        rule += f"；最后一日 {last:%Y-%m-%d} 为休息日，顺延至 {moved:%Y-%m-%d}"
-        last = moved
-    return Deadline(_end_of(last), rule)
+    last = cal.next_workday(nominal)
+    if last != nominal:  # Art. 203: a limit ending on a rest day moves on
+        rule += f"；最后一日 {nominal:%Y-%m-%d} 为休息日，顺延至 {last:%Y-%m-%d}"
+    return _counted(cal, rule, nominal, 0, nominal, last)
+
+
+def _counted(cal: WorkCalendar, rule: str, count_from: dt.date, working_days: int,
+             first_read: dt.date, last: dt.date) -> Deadline:
+    """A day limit ending on ``last``; provisional when a day read lies in an unknown year."""
+    years = cal.uncovered(first_read, last)
+    if years:
+        rule += "（" + provisional_basis(years) + "）"
+    return Deadline(end_of(last), rule, provisional_years=years, count_from=count_from, working_days=working_days)
+

@@ -488,6 +488,8 @@ def test_member_units_add_edit_deactivate_delete(app, fresh_tenant, login):
 def test_calendar_overrides(app, fresh_tenant, login):
     admin = login(fresh_tenant, "county.admin")
     html = admin.get("/admin/calendar?year=2031").get_data(as_text=True)
+    title = html.split("<title>")[1].split("</title>")[0]
+    assert "<" not in title and html.count('id="year"') == 1  # the page's title is text; the form is on it once
     token = csrf(html)
     bad = admin.post("/admin/calendar", data={"csrf_token": token, "day": "2031-02-30", "kind": "rest", "note": "x"})
     assert bad.status_code == 422 and field_error(bad.get_data(as_text=True), "day-day").startswith("请填写日期")
@@ -503,17 +505,24 @@ def test_calendar_overrides(app, fresh_tenant, login):
     assert 'id="day-2031-05-06"' in admin.get("/admin/calendar?year=2031").get_data(as_text=True)
     assert admin.post("/admin/calendar/2031-05-06/remove", data={"csrf_token": token}).status_code == 302
     assert admin.get("/api/calendar?year=2031").get_json() == []
-    # a year the calendar package does not cover: the page says so; the county declares it entered
-    assert "尚未包含本年的法定节假日安排" in html and 'id="year"' in html
+    # a year no calendar covers: the page says limits there are provisional; the county may declare it entered
+    assert "尚未发布或尚未导入平台" in html and "暂定" in html and 'id="year"' in html
     bad = admin.post("/admin/calendar/years/2031", data={"csrf_token": token, "action": "declare", "source": ""})
     assert bad.status_code == 422 and field_error(bad.get_data(as_text=True), "year-source") == "长度不符合要求"
+    empty = admin.post("/admin/calendar/years/2031", data={"csrf_token": token, "action": "declare",
+                                                           "source": "本县据通知录入（测试）"})
+    assert empty.status_code == 422 and "还没有 2031 年的任何节假日" in empty.get_data(as_text=True)  # issue 13
     assert admin.get("/api/calendar/years").get_json() == []
-    assert admin.post("/admin/calendar/years/2031", data={"csrf_token": token, "action": "declare",
-                                                          "source": "本县据通知录入（测试）"}).status_code == 302
+    assert admin.post("/admin/calendar", data={"csrf_token": token, "day": "2031-05-06", "kind": "rest",
+                                               "note": "本县试验：调休"}).status_code == 302
+    declared = admin.post("/admin/calendar/years/2031", data={"csrf_token": token, "action": "declare",
+                                                              "source": "本县据通知录入（测试）"})
+    assert declared.status_code == 302 and "/jobs/" in declared.headers["Location"]  # the recompute's progress
     assert admin.get("/api/calendar/years").get_json() == [{"year": 2031, "source": "本县据通知录入（测试）"}]
     assert "本县录入，出处：本县据通知录入（测试）" in admin.get("/admin/calendar?year=2031").get_data(as_text=True)
     assert admin.post("/admin/calendar/years/2031", data={"csrf_token": token, "action": "remove"}).status_code == 302
     assert admin.get("/api/calendar/years").get_json() == []
+    assert admin.post("/admin/calendar/2031-05-06/remove", data={"csrf_token": token}).status_code == 302
     assert admin.post("/admin/calendar/years/1999", data={"csrf_token": token, "action": "remove"}).status_code == 404
     township = login(fresh_tenant, "donghu.admin")
     assert township.get("/admin/calendar").status_code == 403

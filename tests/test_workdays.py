@@ -10,7 +10,7 @@ import datetime as dt
 
 import pytest
 
-from core.workdays import SHANGHAI, CalendarGap, WorkCalendar, deadline
+from core.workdays import SHANGHAI, WorkCalendar, deadline
 
 
 def at(y, m, d, hh=10, mm=0):
@@ -57,11 +57,21 @@ def test_county_overrides_win_over_the_national_data():
     assert deadline(at(2026, 9, 25), 5, "working_days", cal).due_at == at(2026, 10, 11, 0, 0)
 
 
-def test_a_year_without_data_is_refused_not_guessed():
-    with pytest.raises(CalendarGap, match="2099 年"):
-        deadline(at(2099, 3, 2), 5, "working_days")
-    cal = WorkCalendar({dt.date(2099, 3, 3): True})  # configured by the county
-    assert deadline(at(2099, 3, 2), 1, "working_days", cal).due_at == at(2099, 3, 4, 0, 0)
+def test_a_year_without_data_is_counted_provisionally_never_refused():
+    """issue 13: an unpublished year never blocks an act — Monday to Friday are counted as
+    working days, and the limit says it is provisional and why."""
+    d = deadline(at(2099, 3, 2), 5, "working_days")  # Mon 2 Mar 2099 → Mon 9 Mar (weekend skipped)
+    assert d.due_at == at(2099, 3, 10, 0, 0) and d.provisional and d.provisional_years == {2099}
+    assert "2099 年节假日安排尚未发布，暂按周末计算；发布后自动重算" in d.rule
+    assert (d.count_from, d.working_days) == (dt.date(2099, 3, 2), 5)
+    month = deadline(at(2099, 1, 31), 1, "months")  # 28 Feb 2099 is a Saturday → Monday 2 March
+    assert month.due_at == at(2099, 3, 3, 0, 0) and month.provisional
+    assert (month.count_from, month.working_days) == (dt.date(2099, 2, 28), 0)
+    # a limit wholly inside a published year is not provisional
+    assert not deadline(at(2026, 3, 2), 5, "working_days").provisional
+    cal = WorkCalendar({dt.date(2099, 3, 3): False})  # a county's single override does not make the year known
+    assert deadline(at(2099, 3, 2), 1, "working_days", cal).due_at == at(2099, 3, 5, 0, 0)
+    assert deadline(at(2099, 3, 2), 1, "working_days", cal).provisional
 
 
 def test_bad_arguments_are_refused():
@@ -71,16 +81,30 @@ def test_bad_arguments_are_refused():
 
 
 def test_a_year_the_county_entered_itself_is_computed():
-    """issue 3: 2027 is not in chinese-calendar 1.11 — a county enters that year's
-    arrangement (its holidays and adjusted days as overrides) and declares the year; the
-    other days follow the week. Without the declaration the gap is refused, not guessed."""
-    holiday = dt.date(2027, 3, 3)  # a Wednesday the county marks as a rest day (illustration, not a real notice)
-    cal = WorkCalendar(overrides={holiday: False}, declared_years=frozenset({2027}))
-    assert cal.is_workday(dt.date(2027, 3, 2)) and not cal.is_workday(holiday)
-    assert not cal.is_workday(dt.date(2027, 3, 6))  # a Saturday
-    assert cal.add_working_days(dt.date(2027, 3, 1), 3) == dt.date(2027, 3, 5)  # Tue, (Wed off), Thu, Fri
-    with pytest.raises(CalendarGap):
-        WorkCalendar(overrides={holiday: False}).is_workday(dt.date(2027, 3, 2))
+    """A county enters a year's arrangement (its holidays and adjusted days as overrides) and
+    declares the year; the other days follow the week and the limits are no longer provisional."""
+    holiday = dt.date(2099, 3, 4)  # a Wednesday the county marks as a rest day (illustration, not a real notice)
+    cal = WorkCalendar(overrides={holiday: False}, declared_years=frozenset({2099}))
+    assert cal.is_workday(dt.date(2099, 3, 3)) and not cal.is_workday(holiday)
+    assert not cal.is_workday(dt.date(2099, 3, 7))  # a Saturday
+    assert cal.add_working_days(dt.date(2099, 3, 2), 3) == dt.date(2099, 3, 6)  # Tue, (Wed off), Thu, Fri
+    assert cal.covers(2099) and not WorkCalendar().covers(2099)
+    assert not deadline(at(2099, 3, 2), 3, "working_days", cal).provisional
+
+
+def test_precedence_county_then_platform_then_package():
+    """issue 13: county override → platform (national) calendar → chinese-calendar → provisional."""
+    national_day = dt.date(2026, 10, 8)  # a working day in the package (after the National Day week)
+    assert WorkCalendar().is_workday(national_day)
+    platform = WorkCalendar(national={national_day: False}, national_years=frozenset({2026}))
+    assert not platform.is_workday(national_day)
+    county = WorkCalendar(overrides={national_day: True}, national={national_day: False},
+                          national_years=frozenset({2026}))
+    assert county.is_workday(national_day)
+    # a year the platform loaded is known: its unlisted days follow the week, nothing provisional
+    loaded = WorkCalendar(national={dt.date(2099, 3, 4): False}, national_years=frozenset({2099}))
+    d = deadline(at(2099, 3, 2), 3, "working_days", loaded)
+    assert d.due_at == at(2099, 3, 7, 0, 0) and not d.provisional  # Tue, (Wed off), Thu, Fri
 
 
 def test_a_month_limit_ends_on_the_corresponding_day_or_the_months_last_day():

@@ -14,7 +14,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
 
-from core import calendar_overrides
+from core import calendar_overrides, ledgers
 from core.authz import require_county_wide
 from core.cases import settings as case_settings
 from core.cases.deadlines import utc
@@ -22,7 +22,7 @@ from core.cases.models import CaseTypeSetting
 from core.cases.timeline import request_work
 from core.errors import NotFound, Unprocessable
 from core.request import requires
-from core.workdays import SHANGHAI, UNITS, CalendarGap, deadline
+from core.workdays import SHANGHAI, UNITS, deadline
 
 blp = Blueprint("core_case_config", __name__, url_prefix="/api", description="事项类型与工作日历 / Case types and calendar")
 READ, CONFIGURE = "core.case.read", "core.case.configure"
@@ -93,8 +93,14 @@ class CalendarArgs(Schema):
     year = fields.Integer(validate=validate.Range(min=2000, max=2100))
 
 
+def _calendar_range(value) -> None:
+    if not 2000 <= value.year <= 2099:
+        raise ValidationError("起算时间应在 2000 年至 2099 年之间")
+
+
 class DeadlineArgs(Schema):
-    start = fields.DateTime(required=True)
+    start = fields.DateTime(required=True, validate=_calendar_range,
+                            metadata={"description": "起算时间（2000–2099 年）；不带时区时按北京时间"})
     amount = fields.Integer(required=True, validate=validate.Range(min=1, max=366))
     unit = fields.String(required=True, validate=validate.OneOf(UNITS))
 
@@ -102,6 +108,7 @@ class DeadlineArgs(Schema):
 class DeadlinePreviewSchema(Schema):
     due_at = fields.DateTime()
     basis = fields.String()
+    provisional = fields.Boolean(metadata={"description": "计入了节假日安排尚未发布的年份（暂按周末计算，发布后重算）"})
 
 
 def _type(w, key: str):
@@ -194,6 +201,8 @@ class CalendarDayItem(MethodView):
 class CalendarYearSchema(Schema):
     year = fields.Integer()
     source = fields.String()
+    recompute_job_id = fields.Integer(metadata={"description": "declaring a year recomputes the county's provisional "
+                                                                "limits in this job (GET /api/jobs/<id>)"})
 
 
 class CalendarYearPutSchema(Schema):
@@ -220,8 +229,9 @@ class CalendarYearItem(MethodView):
         working days; its other days then follow the week (Monday to Friday work)."""
         w = request_work()
         row = calendar_overrides.declare_year(w.session, w.grants, year, data["source"])
+        job = ledgers.start_job(w, "calendar_recompute", f"按本县录入的 {year} 年日历重算暂定期限", {"year": year})
         w.session.commit()
-        return row
+        return {"year": row.year, "source": row.source, "recompute_job_id": job.id}
 
     @requires(CONFIGURE)
     @blp.response(204)
@@ -240,8 +250,5 @@ class CalendarDeadline(MethodView):
         """When a limit started at ``start`` runs out on this county's calendar (a preview)."""
         w = request_work()
         start = args["start"] if args["start"].tzinfo else args["start"].replace(tzinfo=SHANGHAI)
-        try:
-            d = deadline(start, args["amount"], args["unit"], case_settings.calendar(w.session))
-        except CalendarGap as exc:
-            raise Unprocessable("calendar_gap", str(exc), {"query": {"start": [str(exc)]}}) from None
-        return {"due_at": utc(d.due_at), "basis": d.rule}
+        d = deadline(start, args["amount"], args["unit"], case_settings.calendar(w.session))
+        return {"due_at": utc(d.due_at), "basis": d.rule, "provisional": d.provisional}

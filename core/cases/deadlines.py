@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from core.cases.models import Case, CaseDeadline
 from core.cases.settings import TypeSettings, calendar
 from core.cases.types import DeadlineRule
-from core.workdays import SHANGHAI, WorkCalendar, deadline
+from core.workdays import SHANGHAI, WorkCalendar, deadline, end_of
 
 
 def running(session: Session, case: Case) -> list[CaseDeadline]:
@@ -28,15 +28,17 @@ def start_rule(session: Session, case: Case, rule: DeadlineRule, at: dt.datetime
                cal: WorkCalendar | None = None, task_id: int | None = None) -> CaseDeadline:
     d = deadline(at, rule.amount, rule.unit, cal or calendar(session))
     row = CaseDeadline(case_id=case.id, task_id=task_id, rule=rule.key, title=rule.title, amount=rule.amount,
-                       unit=rule.unit, started_at=at, due_at=utc(d.due_at), basis=d.rule,
-                       source=rule.source or "", state="running")
+                       unit=rule.unit, started_at=at, due_at=utc(d.due_at), basis=d.rule[:300],
+                       source=rule.source or "", state="running", provisional=d.provisional,
+                       count_from=d.count_from, working_days=d.working_days)
     session.add(row)
     return row
 
 
 def start_task_limit(session: Session, case: Case, task_id: int, title: str, amount: int, unit: str,
-                     at: dt.datetime) -> CaseDeadline:
-    rule = DeadlineRule("task", title, amount, unit, start="diverted", stop=())
+                     at: dt.datetime, source: str = "", key: str = "task") -> CaseDeadline:
+    """A limit on one task (a diverted task's handling, an objection window …)."""
+    rule = DeadlineRule(key, title, amount, unit, start="diverted", stop=(), source=source)
     return start_rule(session, case, rule, at, task_id=task_id)
 
 
@@ -118,15 +120,19 @@ def resume_due(d: CaseDeadline, at: dt.datetime, cal: WorkCalendar) -> tuple[dt.
     if d.unit in ("hours", "minutes"):
         return utc(d.due_at + (at - paused)), f"暂停 {paused:%Y-%m-%d %H:%M} 至 {at:%Y-%m-%d %H:%M} 不计入"
     p_day, r_day = paused.astimezone(SHANGHAI).date(), at.astimezone(SHANGHAI).date()
-    last = (d.due_at.astimezone(SHANGHAI) - dt.timedelta(microseconds=1)).date()
+    last = last_day(d)
     if d.unit == "working_days":
         n = sum(1 for i in range(1, (r_day - p_day).days + 1) if cal.is_workday(p_day + dt.timedelta(days=i)))
+        if d.count_from is not None:
+            d.working_days += n
         new_last = cal.add_working_days(last, n) if n else last
     else:
         n = (r_day - p_day).days
+        if n:
+            d.count_from, d.working_days = last + dt.timedelta(days=n), 0
         new_last = cal.next_workday(last + dt.timedelta(days=n)) if n else last
-    due = utc(dt.datetime.combine(new_last + dt.timedelta(days=1), dt.time(0), tzinfo=SHANGHAI))
-    return due, f"暂停 {p_day:%Y-%m-%d} 至 {r_day:%Y-%m-%d}（{n} 日）不计入"
+    _mark_provisional(d, new_last, cal)
+    return utc(end_of(new_last)), f"暂停 {p_day:%Y-%m-%d} 至 {r_day:%Y-%m-%d}（{n} 日）不计入"
 
 
 def extend_due(d: CaseDeadline, amount: int, cal: WorkCalendar) -> tuple[dt.datetime, str]:
@@ -136,7 +142,22 @@ def extend_due(d: CaseDeadline, amount: int, cal: WorkCalendar) -> tuple[dt.date
         return utc(d.due_at + delta), f"延期 {amount} {'小时' if d.unit == 'hours' else '分钟'}"
     last_moment = d.due_at.astimezone(SHANGHAI) - dt.timedelta(seconds=1)  # 23:59:59 of the last day
     extended = deadline(last_moment, amount, d.unit, cal)
+    if d.unit == "working_days" and d.count_from is not None:
+        d.working_days += amount  # the same day as counting ``amount`` more from the last one
+    else:
+        d.count_from, d.working_days = extended.count_from, extended.working_days
+    _mark_provisional(d, (extended.due_at - dt.timedelta(days=1)).date(), cal)
     return utc(extended.due_at), f"延期：{extended.rule}"
+
+
+def last_day(d: CaseDeadline) -> dt.date:
+    """The last day of a day limit (its due time is 24:00 of that day)."""
+    return (d.due_at.astimezone(SHANGHAI) - dt.timedelta(microseconds=1)).date()
+
+
+def _mark_provisional(d: CaseDeadline, last: dt.date, cal: WorkCalendar) -> None:
+    first = d.count_from or d.started_at.astimezone(SHANGHAI).date()
+    d.provisional = d.provisional or bool(cal.uncovered(min(first, last), last))
 
 
 def utc(moment: dt.datetime) -> dt.datetime:
@@ -146,5 +167,5 @@ def utc(moment: dt.datetime) -> dt.datetime:
 
 def refresh(session: Session, case: Case) -> None:
     """``case.due_at`` = the earliest running limit (None when nothing runs)."""
-    dues = [d.due_at for d in running(session, case) if d.state == "running"]
-    case.due_at = min(dues) if dues else None
+    dues = [(d.due_at, d.provisional) for d in running(session, case) if d.state == "running"]
+    case.due_at, case.due_provisional = min(dues) if dues else (None, False)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+                        text)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import AwareDateTime, TenantModel, tenant_fk, utcnow
+from core.db import AwareDateTime, ReferenceModel, TenantModel, tenant_fk, utcnow
 
 OPEN = text("closed_at IS NULL")
 
@@ -52,6 +53,8 @@ class Case(TenantModel):
     handler_id: Mapped[int | None] = mapped_column(BigInteger)        # the person handling it
     intake_id: Mapped[int | None] = mapped_column(BigInteger)
     due_at: Mapped[datetime | None] = mapped_column(AwareDateTime)    # earliest running limit
+    # that limit counts over a year whose holidays are not published yet (see CaseDeadline)
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     search_grams: Mapped[str] = mapped_column(Text, default="")       # see core.cases.search
     created_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
@@ -135,7 +138,10 @@ class CaseDeadline(TenantModel):
                       # running limits not yet reminded of being overdue: what the sweep reads
                       _partial("ix_case_deadline_sweep", "tenant_id", "due_at",
                                where="state = 'running' AND reminded < 2"),
-                      _partial("ix_case_deadline_stopped", "tenant_id", "stopped_at", where="state = 'stopped'"))
+                      _partial("ix_case_deadline_stopped", "tenant_id", "stopped_at", where="state = 'stopped'"),
+                      # open limits counted over an unpublished year: what a recompute reads
+                      _partial("ix_case_deadline_provisional", "tenant_id", "id",
+                               where="provisional AND state <> 'stopped'"))
     case_id: Mapped[int] = mapped_column(BigInteger)
     task_id: Mapped[int | None] = mapped_column(BigInteger)
     rule: Mapped[str] = mapped_column(String(64))      # the rule's key, or "task" / "manual"
@@ -152,6 +158,12 @@ class CaseDeadline(TenantModel):
     met: Mapped[bool | None] = mapped_column(Boolean)   # stopped in time?
     extensions: Mapped[int] = mapped_column(Integer, default=0)
     reminded: Mapped[int] = mapped_column(Integer, default=0)  # 0 none, 1 due soon, 2 overdue
+    # Counted over a year whose holidays are not published yet (weekends assumed); recomputed
+    # when the year arrives (core.cases.recompute). ``count_from``/``working_days`` count the
+    # last day again on another calendar (core.workdays.WorkCalendar.last_day).
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    count_from: Mapped[date | None] = mapped_column(Date)
+    working_days: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class CaseExtension(TenantModel):
@@ -308,6 +320,31 @@ class CalendarYear(TenantModel):
     __table_args__ = (UniqueConstraint("tenant_id", "year"),)
     year: Mapped[int] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(200))  # the notice the days were taken from
+
+
+class NationalCalendarYear(ReferenceModel):
+    """A year of the national holiday schedule the platform operator loaded, with the State
+    Council notice it comes from (the same for every county: a Citus reference table)."""
+
+    __tablename__ = "national_calendar_year"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    notice: Mapped[str] = mapped_column(String(200))         # 国务院办公厅关于2027年部分节假日安排的通知
+    notice_number: Mapped[str] = mapped_column(String(60))   # 国办发明电〔2026〕…号
+    published_on: Mapped[date] = mapped_column(Date)
+    loaded_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+    loaded_by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class NationalCalendarDay(ReferenceModel):
+    """One day of a loaded year that differs from the plain week: a holiday, or an adjusted
+    working day (调休上班). The year's other days follow the week."""
+
+    __tablename__ = "national_calendar_day"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, ForeignKey("national_calendar_year.year", ondelete="CASCADE"),
+                                      index=True)
+    is_workday: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(String(50), default="")  # 春节, 国庆节 …
 
 
 class Attachment(TenantModel):

@@ -9,10 +9,11 @@ import datetime as dt
 
 from flask import redirect, render_template, request, url_for
 
-from core import calendar_overrides
+from core import calendar_overrides, ledgers, national_calendar
 from core.api.case_config import CalendarDayPutSchema, CalendarYearPutSchema
 from core.authz import require_county_wide
-from core.errors import NotFound, PinganError
+from core.cases.timeline import request_work
+from core.errors import Invalid, NotFound, PinganError
 from core.request import current, requires
 from core.web.admin import bp, error_fields, form_with_errors, section
 from core.workdays import SHANGHAI
@@ -33,7 +34,8 @@ def _page(year: int, errors: dict | None = None, values: dict | None = None, sta
     ctx = current()
     declared = {y.year: y for y in calendar_overrides.years(ctx.session)}
     return render_template("admin/calendar.html", year=year, days=calendar_overrides.days(ctx.session, year),
-                           covered=calendar_overrides.package_covers(year), declared=declared.get(year),
+                           covered=national_calendar.covered(ctx.session, year),
+                           national_source=national_calendar.source_of(ctx.session, year), declared=declared.get(year),
                            declared_years=list(declared.values()), errors=errors or {}, values=values or {},
                            done=done), status
 
@@ -105,6 +107,11 @@ def calendar_year(year: int):
     data, errors = form_with_errors(CalendarYearPutSchema(), values, "year.")
     if errors:
         return _page(year, errors, {"year": values}, 422)
-    calendar_overrides.declare_year(ctx.session, ctx.grants, year, data["source"])
+    try:
+        calendar_overrides.declare_year(ctx.session, ctx.grants, year, data["source"])
+    except Invalid as exc:
+        return _page(year, {"year._form": exc.message}, {"year": values}, exc.status)
+    job = ledgers.start_job(request_work(), "calendar_recompute", f"按本县录入的 {year} 年日历重算暂定期限",
+                            {"year": year})
     ctx.session.commit()
-    return redirect(url_for("web_admin.calendar", year=year, done="year"))
+    return redirect(url_for("web_cases.job_page", job_id=job.id))

@@ -1,0 +1,185 @@
+"""Provisional time limits counted again once their year's holiday schedule is known.
+
+A limit counted over a year whose schedule was not published yet assumed Monday to Friday
+(``core.workdays``). When the year arrives — the operator loads it, a county declares it, or
+an upgraded ``chinese-calendar`` package covers it — every open provisional limit of the
+county is counted again from its ``count_from``/``working_days`` in one pass: one query reads
+them (a partial index holds only open provisional limits), the changes go out as batched
+UPDATEs and INSERTs, each case's earliest limit is refreshed with one query.
+
+What changes, and what does not (docs/cases.md, "Provisional limits"):
+
+- an open limit whose recomputed end lies ahead moves there, earlier or later; the case's
+  timeline says so ("节假日安排发布，期限由 … 重算为 …") and its reminders are re-armed;
+- a limit already stopped (met or not) is never touched;
+- a limit that has already run out, or whose recomputed end has already passed, keeps its
+  due time: a handler who worked to the date the page showed is not made overdue after the
+  fact, and an overdue record is not erased. The basis notes the official end all the same.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.orm import Session
+
+from core.cases.models import Case, CaseDeadline, CaseEvent, CaseReminder
+from core.cases.settings import calendar
+from core.context import current_actor
+from core.db import reserve_ids, utcnow
+from core.workdays import SHANGHAI, WorkCalendar, end_of
+
+log = logging.getLogger("pingan.recompute")
+PROVISIONAL = text("case_deadline.provisional AND case_deadline.state <> 'stopped'")  # = ix_case_deadline_provisional
+CHUNK = 1000
+PROVISIONAL_NOTE = "暂按周末计算；发布后自动重算）"
+
+
+@dataclass
+class Result:
+    examined: int = 0   # open provisional limits read
+    moved: int = 0      # due time changed
+    confirmed: int = 0  # no longer provisional, due time unchanged (or kept, see above)
+    pending: int = 0    # still provisional: their year is still unknown
+
+    def add(self, other: "Result") -> None:
+        for k in ("examined", "moved", "confirmed", "pending"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+
+
+def _fmt(due: dt.datetime) -> str:
+    """A limit's end in the pages' words: its last day, 24:00."""
+    last = (due.astimezone(SHANGHAI) - dt.timedelta(microseconds=1)).date()
+    return f"{last:%Y-%m-%d} 24:00"
+
+
+def _strip_provisional(basis: str) -> str:
+    """The basis without its "not published yet" remark (the remark is the last parenthesis)."""
+    while (at := basis.find(PROVISIONAL_NOTE)) >= 0:
+        start = basis.rfind("（", 0, at)
+        basis = basis[:max(start, 0)] + basis[at + len(PROVISIONAL_NOTE):]
+    return basis
+
+
+def run(s: Session, host, enabled, now: dt.datetime | None = None, cal: WorkCalendar | None = None) -> Result:
+    """Recompute the bound county's open provisional limits in the caller's transaction."""
+    now = now or utcnow()
+    cal = cal or calendar(s)
+    result = Result()
+    last_id = 0
+    while True:  # in chunks by id: a county's whole December in memory is not needed
+        rows = list(s.scalars(select(CaseDeadline).where(PROVISIONAL, CaseDeadline.id > last_id)
+                              .order_by(CaseDeadline.id).limit(CHUNK)))
+        if not rows:
+            return result
+        last_id = rows[-1].id
+        _chunk(s, host, enabled, rows, now, cal, result)
+
+
+def _chunk(s: Session, host, enabled, rows: list[CaseDeadline], now: dt.datetime, cal: WorkCalendar,
+           result: Result) -> None:
+    events: list[tuple[int, str, dict]] = []   # (case id, note, data)
+    rearm: list[int] = []
+    for d in rows:
+        result.examined += 1
+        if d.count_from is None:  # cannot be counted again (hours, "the same day")
+            d.provisional = False
+            result.confirmed += 1
+            continue
+        last = cal.last_day(d.count_from, d.working_days)
+        first = min(d.count_from, d.started_at.astimezone(SHANGHAI).date())
+        if cal.uncovered(first, last):
+            result.pending += 1
+            continue
+        new_due = end_of(last).astimezone(dt.timezone.utc)
+        old_due = d.due_at
+        basis = _strip_provisional(d.basis)
+        d.provisional = False
+        if new_due == old_due:
+            d.basis = (basis + "；节假日安排发布后核对，期限不变")[:300]
+            result.confirmed += 1
+            continue
+        if old_due <= now or new_due <= now:
+            d.basis = (basis + f"；按发布的节假日安排应于 {_fmt(new_due)} 届满，因已届满或已过该时刻，保留原期限")[:300]
+            note = f"节假日安排发布，{d.title}按发布安排应于 {_fmt(new_due)} 届满；因已过该时刻，仍以 {_fmt(old_due)} 为准"
+            events.append((d.case_id, note, {"deadline_id": d.id, "old_due": old_due.isoformat(),
+                                             "official_due": new_due.isoformat(), "kept": True}))
+            result.confirmed += 1
+            continue
+        d.due_at = new_due
+        d.basis = (basis + f"；节假日安排发布，由 {_fmt(old_due)} 重算为 {_fmt(new_due)}")[:300]
+        d.reminded = 0
+        rearm.append(d.id)
+        note = f"节假日安排发布，{d.title}期限由 {_fmt(old_due)} 重算为 {_fmt(new_due)}"
+        events.append((d.case_id, note, {"deadline_id": d.id, "old_due": old_due.isoformat(),
+                                         "new_due": new_due.isoformat()}))
+        result.moved += 1
+    s.flush()
+    rearm_reminders(s, rearm)
+    case_ids = sorted({case_id for case_id, _, _ in events})
+    if not case_ids:
+        return
+    dues: dict[int, tuple] = {}
+    for case_id, due_at, provisional in s.execute(
+            select(CaseDeadline.case_id, CaseDeadline.due_at, CaseDeadline.provisional)
+            .where(CaseDeadline.case_id.in_(case_ids), CaseDeadline.state == "running")):
+        dues[case_id] = min(dues.get(case_id, (due_at, provisional)), (due_at, provisional))
+    cases = {c.id: c for c in s.scalars(select(Case).where(Case.id.in_(case_ids)))}
+    for case in cases.values():
+        if case.closed_at is None:
+            case.due_at, case.due_provisional = dues.get(case.id, (None, False))
+    actor = current_actor()
+    at = utcnow()
+    added = [CaseEvent(id=eid, case_id=case_id, kind="recomputed", at=at, actor_id=None,
+                       actor_label=actor.label[:100], note=note, data=data, org_unit_id=None)
+             for eid, (case_id, note, data) in zip(reserve_ids(s, len(events)), events)]
+    s.add_all(added)
+    s.flush()
+    for event in added:
+        host.case_event(s, enabled, cases[event.case_id], event)
+
+
+def rearm_reminders(s: Session, deadline_ids: list[int]) -> None:
+    """A limit whose due time moved is reminded again: its reminders are forgotten (the sweep
+    keys them by limit, so it would otherwise take them as sent)."""
+    for i in range(0, len(deadline_ids), CHUNK):
+        keys = [f"{kind}:{d}" for d in deadline_ids[i:i + CHUNK] for kind in ("due_soon", "overdue")]
+        s.execute(delete(CaseReminder).where(CaseReminder.key.in_(keys)))
+
+
+def due(s: Session, cal: WorkCalendar | None = None) -> bool:
+    """Is there anything to recompute? True when the earliest open provisional limit's year is
+    known now (the sweep asks every pass: an upgraded package needs no one to act)."""
+    earliest = s.scalar(select(func.min(CaseDeadline.due_at)).where(PROVISIONAL))
+    if earliest is None:
+        return False
+    cal = cal or calendar(s)
+    return cal.covers((earliest.astimezone(SHANGHAI) - dt.timedelta(microseconds=1)).year)
+
+
+def describe(result: Result) -> str:
+    return (f"暂定期限 {result.examined} 个，重算变更 {result.moved} 个，核对确认 {result.confirmed} 个，"
+            f"仍待发布 {result.pending} 个")
+
+
+def run_all(db, host, progress: Callable[[int, int, Result], None] | None = None,
+            tenant_ids: list[int] | None = None) -> Result:
+    """Recompute every county (or ``tenant_ids``), each in a transaction of its own."""
+    from core.context import Actor, acting_as
+    from core.db import bind_tenant
+    from core.models import Tenant
+    if tenant_ids is None:
+        with db.transaction() as s:
+            tenant_ids = list(s.scalars(select(Tenant.id).order_by(Tenant.id)))
+    total = Result()
+    for i, tid in enumerate(tenant_ids, 1):
+        with bind_tenant(tid), acting_as(Actor(None, "system:calendar")), db.transaction(tid) as s:
+            part = run(s, host, host.enabled(s, tid))
+        total.add(part)
+        log.info("recomputed provisional limits of tenant %s: %s", tid, part)
+        if progress:
+            progress(i, len(tenant_ids), total)
+    return total
