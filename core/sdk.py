@@ -33,7 +33,8 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   their blind indexes), ``add_case_flag``, ``add_case_event`` (a plugin's own act on the
   timeline, kind ``<plugin>.<act>``), ``case_or_404(case_id)`` → ``(work, case, case_type)``
   for a plugin's endpoint on a case, ``Work`` and ``request_work()`` (what acts on cases take); time limits ``WorkCalendar``, ``deadline``, ``county_calendar(session)`` (the
-  county's working days)
+  county's working days); ``limit_end`` (a limit's end as users read it, "2026-10-09 24:00":
+  in every message that names one) and ``local_time`` (a time as Beijing time)
 - notifications and documents: ``notify``, ``users_of_unit``, ``NotificationChannel``,
   ``DocumentTemplate`` and ``render_pdf`` (a template to PDF bytes); background work after
   commit: ``outbox_add``
@@ -68,6 +69,7 @@ from core.notifications import NotificationChannel, notify, users_of_unit
 from core.outbox import add as outbox_add
 from core.plugins import Indicator, MenuItem, RoleTemplate, ScheduledJob, Widget, module_settings
 from core.workdays import WorkCalendar, deadline
+from core.timefmt import limit_end, local as local_time
 from core.privacy import normalise_id_number, sensitive_fields
 from core.request import RequestContext, authenticated, current, public, requires
 from core.web.cases import case_form_response, case_page_response, load_form
@@ -89,7 +91,7 @@ __all__ = [
     "record", "record_read", "sensitive_fields", "normalise_id_number",
     # cases, time limits, notifications, documents, background work
     "CaseType", "State", "Transition", "DeadlineRule", "LedgerColumn", "Case", "CaseDeadline", "CaseEvent", "CaseFlag", "CasePerson", "Person",
-    "add_case_flag", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "NotificationChannel", "notify", "users_of_unit", "DocumentTemplate",
+    "add_case_flag", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "NotificationChannel", "notify", "users_of_unit", "DocumentTemplate",
     "render_pdf",
     "outbox_add",
     # API conventions

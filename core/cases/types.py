@@ -133,6 +133,7 @@ class CaseType:
     web_panel: Callable[..., Any] | None = None  # (work, case) → the module's part of the case page (HTML)
     person_roles: dict = field(default_factory=dict)  # a person's role on a case → its title (申请人 …)
     event_titles: dict = field(default_factory=dict)  # the module's own timeline kinds → (title, title_en)
+    flag_titles: dict = field(default_factory=dict)   # the flags the module sets → (title, title_en)
     plugin: str = field(default="", compare=False)   # filled in by the plugin host
 
     def state(self, key: str) -> State:
@@ -183,6 +184,11 @@ class CaseType:
                 raise ValueError(f"{where}: deadline {r.key!r} starts or stops on an unknown event")
             if any(s not in keys for s in r.pause_states):
                 raise ValueError(f"{where}: deadline {r.key!r} pauses in an undeclared state")
+        for flag, title in self.flag_titles.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", flag) or not (
+                    isinstance(title, str) or (isinstance(title, tuple) and len(title) == 2
+                                               and all(isinstance(x, str) for x in title))):
+                raise ValueError(f"{where}: flag_titles needs flag keys (a-z, 0-9, _) → (title, title_en)")
         check_number_format(self.number_format)
 
 

@@ -3,13 +3,15 @@
 Server-rendered, no script needed. The same services as ``/api/cases`` (``core.cases``):
 the list takes the API's filters (``CaseListArgs``), the page shows what the API's detail
 shows, and each form calls the engine act the API calls; its error comes back next to the
-form, in Chinese, and nothing already saved is lost. A form is offered only when the user
-may take the act now (the workflow's ``available``, the user's permissions on the case's
-units). A case the user may not see is the 404 page.
+form, in Chinese, and nothing already saved is lost. A refused act (a 409: too late, already
+decided, a stale page) is the same page again, not an error page: the reason at the top, the
+form below with what was typed (an act the state no longer offers keeps its form, without a
+button). A form is offered only when the user may take the act now (the workflow's
+``available``, the user's permissions on the case's units). A case the user may not see is the
+404 page. Limits' ends are written by ``core.timefmt.limit_end`` ("2026-10-09 24:00"), the same
+words as the errors that name them; flags by their module's titles (``CaseType.flag_titles``).
 """
 from __future__ import annotations
-
-import datetime as dt
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from markupsafe import Markup
@@ -30,7 +32,7 @@ from core.models import OrgUnit, Person, User
 from core.privacy import mask
 from core.request import requires
 from core.web.intake import form_fields
-from core.workdays import SHANGHAI
+from core.timefmt import limit_end, local  # noqa: F401  (local: the admin pages and the dashboard import it from here)
 
 bp = Blueprint("web_cases", __name__)
 READ, DIVERT, HANDLE, SUPERVISE = "core.case.read", "core.case.divert", "core.case.handle", "core.case.supervise"
@@ -67,13 +69,17 @@ def event_title(ctype, kind: str) -> str:
     return pick(*zh_en) if zh_en else kind
 
 
-def local(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return value.astimezone(SHANGHAI).strftime(fmt) if value else ""
+def flag_title(ctype, flag: str) -> str:
+    """A flag in the page's language: the module's title (``CaseType.flag_titles``); the key only
+    for a flag nobody named (one set through the API by hand)."""
+    zh_en = ctype.flag_titles.get(flag) if ctype else None
+    if isinstance(zh_en, str):
+        return zh_en
+    return pick(*zh_en) if zh_en else flag
 
 
-def due_day(value: dt.datetime | None) -> str:
-    """A limit's last day: it ends at 24:00, stored as the next day's 00:00."""
-    return local(value - dt.timedelta(minutes=1), "%Y-%m-%d") if value else ""
+TASK_STATES = {"open": ("办理中", "open"), "done": ("已反馈", "reported"), "returned": ("已退回", "returned"),
+               "cancelled": ("已撤回", "withdrawn")}
 
 
 # --- the list ---------------------------------------------------------------------------------
@@ -107,7 +113,7 @@ def case_list():
     rows = [{**present(c), "type_title": w.types[c.case_type].title,
              "state_title": w.types[c.case_type].state(c.state).title, "unit": units.get(c.org_unit_id, ""),
              "handling_unit": units.get(c.handling_unit_id, ""), "created": local(c.created_at),
-             "due": due_day(c.due_at) if c.closed_at is None else ""} for c in page["items"]]
+             "due": limit_end(c.due_at) if c.closed_at is None else ""} for c in page["items"]]
     types = [t for _, t in sorted(w.types.items()) if w.grants.has(t.read_permission)]
     next_args = {**request.args.to_dict(flat=True), "cursor": page["next_cursor"]} if page["next_cursor"] else None
     status = 422 if errors or error else 200
@@ -188,9 +194,18 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
     for a in d["actions"]:
         t = ctype.transition(a["name"])
         actions.append({**a, "fields": form_fields(t.input) if t.input is not None else []})
+    offered = {a["name"] for a in actions}
+    for key in errors or {}:
+        # a refused act the state no longer offers (a stale page, a second decision): its form
+        # stays, with what was typed, under the reason — without a button to post it again
+        t = ctype.transition(key[4:]) if key.startswith("act-") and "." not in key else None
+        if t is not None and t.name not in offered and not printing:
+            actions.append({"name": t.name, "title": t.title, "title_en": t.title_en, "refused": True,
+                            "fields": form_fields(t.input) if t.input is not None else []})
     open_case = case.closed_at is None
-    tasks = [{"id": t.id, "unit": names.get(t.org_unit_id, ""), "role": t.role, "state": t.state,
-              "instruction": t.instruction or "", "due": due_day(t.due_at), "result": t.result or "",
+    tasks = [{"id": t.id, "unit": names.get(t.org_unit_id, ""), "role": t.role,
+              "state": pick(*TASK_STATES[t.state]) if t.state in TASK_STATES else t.state,
+              "instruction": t.instruction or "", "due": limit_end(t.due_at), "result": t.result or "",
               "may_act": not printing and t.state == "open" and covers(s, w.grants, HANDLE, t.org_unit_id)}
              for t in d["tasks"]]
     if printing:
@@ -205,12 +220,14 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
     return render_template(
         "cases/detail.html", case=d, ctype=ctype, state=ctype.state(case.state),
         detail_titles={f["name"]: f["label"] for f in form_fields(ctype.details_schema)}, names=names, people=people, tasks=tasks,
-        deadlines=[{"title": _rule_title(ctype, x), "due": due_day(x.due_at), "state": x.state, "met": x.met, "basis": x.basis,
+        deadlines=[{"title": _rule_title(ctype, x), "due": limit_end(x.due_at), "state": x.state, "met": x.met, "basis": x.basis,
                     "source": x.source} for x in d["deadlines"]],
         events=[{"at": local(e.at), "title": event_title(ctype, e.kind),
-                 "actor": timeline.actor_title(e, who), "note": e.note or "", "unit": names.get(e.org_unit_id, "")}
+                 "actor": timeline.actor_title(e, who), "note": e.note or _event_note(ctype, e),
+                 "unit": names.get(e.org_unit_id, "")}
                 for e in events],
-        actions=actions, created=local(case.created_at), due=due_day(case.due_at) if open_case else "",
+        flags=[flag_title(ctype, f) for f in d["flags"]],
+        actions=actions, created=local(case.created_at), due=limit_end(case.due_at) if open_case else "",
         may_divert=open_case and not printing and any(covers(s, w.grants, DIVERT, u) for u in {case.org_unit_id, case.handling_unit_id} - {None}),
         may_supervise=open_case and not printing and w.grants.has(SUPERVISE), printing=printing,
         attachments=[{"id": a.id, "name": a.filename, "size": a.size, "at": local(a.uploaded_at),
@@ -221,6 +238,13 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
         supervision_kinds=supervision.KINDS, errors=errors or {}, values=values or {},
         # the module's own template rendered it (escaping what it put in): trusted markup here
         panel=Markup(ctype.web_panel(w, case, errors or {}, values or {})) if ctype.web_panel else None), status
+
+
+def _event_note(ctype, event) -> str:
+    """What a timeline entry without a note is about, when its data says: the flag set or taken off."""
+    if event.kind in ("flagged", "unflagged") and (event.data or {}).get("flag"):
+        return flag_title(ctype, event.data["flag"])
+    return ""
 
 
 @bp.route("/cases/<case_id>")

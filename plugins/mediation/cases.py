@@ -21,8 +21,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from sqlalchemy import select
 
 from core.sdk import (Case, CaseDeadline, CasePerson, CaseType, Conflict, DeadlineRule, Invalid, LedgerColumn,
-                      OrgUnit, Person, State, Transition, add_case_flag, county_calendar, deadline, module_settings, notify,
-                      utcnow)
+                      OrgUnit, Person, State, Transition, add_case_flag, county_calendar, deadline, limit_end,
+                      module_settings, notify, utcnow)
 
 from . import tiers
 from .models import Agreement, Dispute, Party, Referral
@@ -295,7 +295,7 @@ def before_apply_confirmation(session, case: Case, data: dict) -> None:
     if dt.datetime.combine(on, dt.time(12), tzinfo=SHANGHAI) > due:
         raise Conflict("confirmation_too_late",
                        f"司法确认须自调解协议生效之日起{CONFIRMATION_DAYS}日内申请（{LAW}第三十三条），"
-                       f"期限已于 {due.astimezone(SHANGHAI):%Y-%m-%d %H:%M} 届满")
+                       f"期限已于 {limit_end(due)} 届满")
     agreement.confirmation, agreement.confirmation_court = "applied", data["court"]
     agreement.confirmation_applied_on = on
 
@@ -458,6 +458,10 @@ DISPUTE = CaseType(
                   "mediation.confirmation": ("司法确认结果", "Court confirmation"),
                   "mediation.return_visit": ("回访", "Return visit"),
                   "mediation.performance": ("履行督促", "Performance check")},
+    flag_titles={"emergency_late": ("突发事件迟报", "Emergency reported late"),
+                 "may_turn_criminal": ("可能转化为刑事案件", "May turn criminal"),
+                 "may_become_mass": ("可能引发群体性事件", "May become a mass incident"),
+                 "referred": ("已移送", "Referred"), "overnight": ("当日未处置（过夜）", "Not taken up the same day")},
     ledger_columns=(LedgerColumn("dispute_type", "纠纷类型", _column(lambda r: r.dispute_type), "Type"),
                     LedgerColumn("people_involved", "涉及人数", _column(lambda r: r.people_involved), "People"),
                     LedgerColumn("risk_grade", "风险等级", _column(lambda r: RISK_GRADES.get(r.risk_grade)), "Risk"),

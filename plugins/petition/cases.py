@@ -14,8 +14,8 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import or_, select
 
 from core.sdk import (Case, CaseEvent, CasePerson, CaseType, Conflict, DeadlineRule, Forbidden, Invalid, LedgerColumn,
-                      Person, State, Transition, add_case_flag, county_calendar, deadline, notify, record,
-                      request_work, users_of_unit, utcnow)
+                      Person, State, Transition, add_case_flag, county_calendar, deadline, limit_end, notify,
+                      record, request_work, users_of_unit, utcnow)
 
 from . import status
 from .models import LeaderOwnership, PetitionCase
@@ -165,7 +165,7 @@ def _within_window(session, since: dt.datetime | None, what: str) -> None:
     due = deadline(since, REQUEST_WINDOW_DAYS, "calendar_days", county_calendar(session)).due_at
     if utcnow() > due:
         raise Conflict("request_too_late", f"已超过请求{what}的期限（收到书面答复之日起{REQUEST_WINDOW_DAYS}日内，"
-                                           f"{LAW}第三十五、三十六条），截止 {due:%Y-%m-%d %H:%M}")
+                                           f"{LAW}第三十五、三十六条），期限已于 {limit_end(due)} 届满")
 
 
 def before_review_request(session, case: Case, data: dict) -> None:
@@ -236,7 +236,7 @@ def on_case_event(session, case: Case, event) -> None:
         if event.at > due:
             raise Conflict("objection_too_late",
                            f"收到交办事项之日起{OBJECTION_WORKING_DAYS}个工作日内方可提出异议（{LAW}第二十三条），"
-                           f"期限已于 {due:%Y-%m-%d %H:%M} 届满，请依法办理")
+                           f"期限已于 {limit_end(due)} 届满，请依法办理")
     elif event.kind == "overdue":
         unit = case.handling_unit_id or case.org_unit_id
         notify(session, users_of_unit(session, unit), f"petition.situation:{case.id}:{event.id}",
@@ -329,6 +329,8 @@ PETITION = CaseType(
     event_titles={"petition.leader": ("领导包案", "Leader assigned"), "petition.leader_end": ("撤销包案", "Leader ended"),
                   "petition.risk": ("风险评估", "Risk assessed"), "petition.situation": ("情况报告", "Situation report"),
                   "petition.notice": ("告知信访人", "Petitioner told"), "petition.joint": ("联席会议决定", "Joint decision")},
+    flag_titles={"repeat": ("重复信访", "Repeat petition"), "collective": ("集体访", "Collective petition"),
+                 "after_recheck": ("复核终结后再次受理", "Accepted again after the final review")},
     ledger_columns=(LedgerColumn("form", "信访形式", _column("form", {k: v[0] for k, v in FORMS.items()}), "Form"),
                     LedgerColumn("category", "分类", _column("category"), "Category"),
                     LedgerColumn("repeat_count", "重复次数", _column("repeat_count"), "Repeats")),
