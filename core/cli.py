@@ -239,6 +239,50 @@ def audit_verify(slug) -> None:
         raise SystemExit(1)
 
 
+# --- calendar -----------------------------------------------------------------------------
+
+@main.group("calendar")
+def calendar_group() -> None:
+    """The national holiday calendar (docs/calendar.md)."""
+
+
+@calendar_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def calendar_import(path: Path) -> None:
+    """Load a year of the State Council's holiday schedule from a file, then recompute every
+    county's provisional time limits. A bad file is refused whole, with every error named."""
+    import getpass
+    from core import national_calendar
+    from core.cases import recompute
+    try:
+        schedule = national_calendar.parse(path.read_bytes())
+    except national_calendar.CalendarFileError as exc:
+        for error in exc.errors:
+            click.echo(f"error: {error}", err=True)
+        raise SystemExit(1) from None
+    state = _state(_config())
+    national_calendar.import_year(state.db, state.config, schedule, f"cli:{getpass.getuser()}")
+    click.echo(f"{schedule.year}: {schedule.holidays} holidays, {schedule.workdays} adjusted working days "
+               f"({schedule.notice} {schedule.notice_number})")
+
+    def tick(done: int, total: int, result) -> None:
+        click.echo(f"  {done}/{total} counties · {recompute.describe(result)}")
+    result = recompute.run_all(state.db, state.plugins, tick)
+    click.echo(f"recomputed: {recompute.describe(result)}")
+
+
+@calendar_group.command("status")
+def calendar_status() -> None:
+    """Which years the platform knows (loaded, or in the chinese-calendar package)."""
+    from core import national_calendar
+    state = _state(_config())
+    with state.db.transaction() as s:
+        for row in national_calendar.years(s):
+            click.echo(f"{row.year}: loaded {row.loaded_at:%Y-%m-%d} by {row.loaded_by} · {row.notice} {row.notice_number}")
+        missing = national_calendar.uncovered_years(s)
+    click.echo("uncovered: " + (", ".join(map(str, missing)) if missing else "none"))
+
+
 # --- crypto -------------------------------------------------------------------------------
 
 @main.group()

@@ -170,6 +170,24 @@ def load(session: Session, schedule: YearSchedule, loaded_by: str) -> NationalCa
     return row
 
 
+def import_year(db, config, schedule: YearSchedule, loaded_by: str) -> NationalCalendarYear:
+    """Store a year in a transaction of its own and audit it in the platform tenant's chain
+    (when there is one: operators live there). Recomputing the counties is the caller's."""
+    from core import audit
+    from core.db import bind_tenant
+    from core.models import Tenant
+    with bind_tenant(None), db.transaction() as s:
+        row = load(s, schedule, loaded_by)
+        platform_id = s.scalar(select(Tenant.id).where(Tenant.slug == config.operator_tenant))
+    if platform_id is not None:
+        with db.transaction(platform_id) as s:
+            audit.record(s, "calendar_import", "national_calendar_year", schedule.year,
+                         {"notice": schedule.notice, "notice_number": schedule.notice_number,
+                          "published_on": schedule.published_on.isoformat(), "holidays": schedule.holidays,
+                          "workdays": schedule.workdays, "loaded_by": loaded_by})
+    return row
+
+
 def years(session: Session) -> list[NationalCalendarYear]:
     return list(session.scalars(select(NationalCalendarYear).order_by(NationalCalendarYear.year)))
 

@@ -1,4 +1,9 @@
-"""/healthz (the process is up) and /readyz (the database and the queue answer)."""
+"""/healthz (the process is up) and /readyz (the database and the queue answer).
+
+``/readyz`` also names, under ``details.calendar_uncovered_years``, this year (if ever) and —
+from 1 November — next year when the platform does not know their holidays: limits there
+are provisional until the operator loads the year (``pingan calendar import``). It never
+makes the check fail."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
@@ -30,4 +35,13 @@ def readyz():
     from core import jobs
     checks["queue"] = jobs.queue_health(state.config)
     ok = all(v == "ok" for v in checks.values())
-    return jsonify(status="ok" if ok else "unavailable", checks=checks), 200 if ok else 503
+    details = {}
+    if checks["database"] == "ok":
+        # not a failure: limits in an uncovered year are provisional — but the operator should load it
+        from core import national_calendar
+        try:
+            with state.db.Session() as s:
+                details["calendar_uncovered_years"] = national_calendar.uncovered_years(s)
+        except Exception as exc:  # noqa: BLE001 — a detail, never the readiness itself
+            details["calendar_uncovered_years"] = f"error: {type(exc).__name__}"
+    return jsonify(status="ok" if ok else "unavailable", checks=checks, details=details), 200 if ok else 503

@@ -216,7 +216,10 @@ def home_page():
     ctx = current()
     w = request_work()
     data: dict = {"assignments": my_assignments(ctx), "inbox": inbox_preview(ctx),
-                  "widgets": pingan().plugins.dashboard(ctx), "cases": None}
+                  "widgets": pingan().plugins.dashboard(ctx), "cases": None, "calendar_uncovered": None}
+    if ctx.grants.has("core.case.configure"):  # the county's admins: next year's holidays not known yet
+        from core import national_calendar
+        data["calendar_uncovered"] = national_calendar.uncovered_next_year(ctx.session)
     raw = request.args.get("unit", "")
     if raw and not raw.isdigit():
         raise NotFound()

@@ -3,20 +3,22 @@
 Separate from a county's admin console: it is served only to users of the platform tenant,
 and answers 404 to everyone else, as a page that does not exist would. Tenants are listed
 with their usage; a county is created from a ``tenants/<slug>`` folder or from a form (its
-first administrator's one-time password is shown once); a county is suspended or resumed.
+first administrator's one-time password is shown once); a county is suspended or resumed; a
+year of the national holiday calendar is loaded (``/operator/calendar``).
 Every act is audited (``core.platform``).
 """
 from __future__ import annotations
 
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 
-from core import platform
+from core import national_calendar, platform
 from core.db import bind_tenant
 from core.errors import NotFound, PinganError
 from core.request import authenticated, current
 
 bp = Blueprint("web_operator", __name__, url_prefix="/operator")
 REASON_MAX = 200
+CALENDAR_FILE_MAX = 64 * 1024  # a year's schedule is a page of text
 
 
 def _state():
@@ -44,7 +46,9 @@ def index():
     ctx.session.commit()  # each tenant's usage is read in its own transaction, one at a time
     for row in rows:
         row["usage"] = platform.usage(state.db, row["tenant"].id)
-    return render_template("operator/index.html", rows=rows, done=request.args.get("done"))
+    uncovered = national_calendar.uncovered_next_year(ctx.session)
+    ctx.session.commit()
+    return render_template("operator/index.html", rows=rows, done=request.args.get("done"), uncovered=uncovered)
 
 
 def _new_page(errors: dict | None = None, values: dict | None = None, status: int = 200):
@@ -115,6 +119,64 @@ def _status(tenant_id: int, status: str):
 def suspend(tenant_id: int):
     """Suspend a county: its users and API clients are refused (403 ``tenant_suspended``)."""
     return _status(tenant_id, "suspended")
+
+
+# --- the national holiday calendar (core.national_calendar) -------------------------------------
+
+def _calendar_page(errors: list[str] | None = None, status: int = 200):
+    ctx = _operator()
+    from core.workdays import SHANGHAI
+    from core.db import utcnow
+    this_year = utcnow().astimezone(SHANGHAI).year
+    coverage = [{"year": y, "source": national_calendar.source_of(ctx.session, y)}
+                for y in range(this_year - 1, this_year + 3)]
+    return render_template("operator/calendar.html", years=national_calendar.years(ctx.session), coverage=coverage,
+                           uncovered=national_calendar.uncovered_next_year(ctx.session), errors=errors or [],
+                           max_kb=CALENDAR_FILE_MAX // 1024), status
+
+
+@bp.route("/calendar")
+@authenticated
+def calendar():
+    """The years the platform knows, and the form that loads one from the State Council's notice."""
+    return _calendar_page()
+
+
+@bp.route("/calendar", methods=["POST"])
+@authenticated
+def calendar_import():
+    """Load a year from a file (format: docs/calendar.md); then every county's provisional limits
+    are recomputed in a job whose progress page this redirects to."""
+    ctx = _operator()
+    state = _state()
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _calendar_page(["请选择要导入的日历文件（.toml）"], 422)
+    content = upload.stream.read(CALENDAR_FILE_MAX + 1)
+    if len(content) > CALENDAR_FILE_MAX:
+        return _calendar_page([f"文件过大（不能超过 {CALENDAR_FILE_MAX // 1024} KB）"], 413)
+    try:
+        schedule = national_calendar.parse(content)
+    except national_calendar.CalendarFileError as exc:
+        return _calendar_page(exc.errors, 422)
+    ctx.session.commit()  # one transaction at a time (SQLite's write lock)
+    national_calendar.import_year(state.db, state.config, schedule, f"user:{ctx.user.username}")
+    from core import ledgers
+    from core.cases.timeline import request_work
+    job = ledgers.start_job(request_work(), "calendar_recompute",
+                            f"{schedule.year} 年节假日安排已导入：重算各县暂定期限", {"scope": "platform", "year": schedule.year})
+    ctx.session.commit()
+    return redirect(url_for("web_operator.job", job_id=job.id))
+
+
+@bp.route("/jobs/<int:job_id>")
+@authenticated
+def job(job_id: int):
+    """An operator's job: its progress bar (the page reloads itself until the job is over)."""
+    _operator()
+    from core.api.jobs import _mine, present as present_job
+    return render_template("cases/job.html", job=present_job(_mine(str(job_id))),
+                           back=(url_for("web_operator.calendar"), "平台日历", "Platform calendar"))
 
 
 @bp.route("/tenants/<int:tenant_id>/resume", methods=["POST"])
