@@ -41,6 +41,50 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def session_clock():
+    """``PINGAN_TEST_CLOCK``: run the whole session at another date (``.ci/run`` uses it).
+
+    ``last-dec-15`` — 15 December of the last year ``chinese-calendar`` covers (limits reach
+    into a year it does not); ``next-mar-1`` — 1 March of the year after it (a whole quarter
+    of an uncovered year); or an ISO 8601 time with its offset. The clock ticks from there.
+    """
+    import datetime as dt
+    raw = os.environ.get("PINGAN_TEST_CLOCK", "")
+    if not raw:
+        return None
+    import chinese_calendar
+    from core.workdays import SHANGHAI
+    last = max(d.year for d in chinese_calendar.holidays)
+    named = {"last-dec-15": dt.datetime(last, 12, 15, 10, 0, tzinfo=SHANGHAI),
+             "next-mar-1": dt.datetime(last + 1, 3, 1, 10, 0, tzinfo=SHANGHAI)}
+    when = named.get(raw) or dt.datetime.fromisoformat(raw)
+    if when.tzinfo is None:
+        raise pytest.UsageError("PINGAN_TEST_CLOCK needs an offset, e.g. 2027-03-01T10:00+08:00")
+    return when
+
+
+_CLOCK = []
+
+
+def pytest_configure(config):
+    when = session_clock()
+    if when is not None:
+        import time_machine
+        traveller = time_machine.travel(when, tick=True)
+        traveller.start()
+        _CLOCK.append(traveller)
+
+
+def pytest_unconfigure(config):
+    while _CLOCK:
+        _CLOCK.pop().stop()
+
+
+def pytest_report_header(config):
+    when = session_clock()
+    return f"pingan: clock set to {when.isoformat()} (PINGAN_TEST_CLOCK)" if when else None
+
+
 @pytest.fixture(scope="session")
 def instance_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("instance")

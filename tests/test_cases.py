@@ -105,17 +105,21 @@ def test_joint_handling_lead_and_co_units_each_see_their_task_and_only_the_lead_
     assert any("新交办事项" in n["title"] for n in qingshan.get("/api/inbox").get_json()["items"])
 
 
-def test_a_year_without_calendar_data_is_refused_until_the_county_enters_it(county, login):
-    """issue 3 (Deadlines): no guessing for a year chinese-calendar does not cover (2027 in
-    1.11.0); the county enters the year (days + source) and limits compute again."""
+def test_a_year_without_calendar_data_is_provisional_until_the_county_enters_it(county, login):
+    """issue 13 (was issue 3's refusal): a year no calendar covers is counted provisionally,
+    Monday to Friday, and said so; the county enters the year (days + source) and the same
+    limit counts its holiday."""
     admin = login(county, "county.admin")
-    preview = "/api/calendar/deadline?start=2027-03-01T09:00:00%2B08:00&amount=3&unit=working_days"
+    preview = "/api/calendar/deadline?start=2099-03-02T09:00:00%2B08:00&amount=3&unit=working_days"
     r = admin.get(preview)
-    assert r.status_code == 422 and r.get_json()["code"] == "calendar_gap" and "2027" in r.get_json()["message"]
-    assert admin.put("/api/calendar/2027-03-03", json={"is_workday": False, "note": "示例：本县录入的休息日"}).status_code == 200
-    r = admin.put("/api/calendar/years/2027", json={"source": "示例：县政府转发的 2027 年节假日安排"})
+    assert r.status_code == 200 and r.get_json()["provisional"] is True
+    assert r.get_json()["due_at"].startswith("2099-03-05T16:00:00")  # Thu 24:00 Shanghai: Tue, Wed, Thu
+    assert "2099 年节假日安排尚未发布" in r.get_json()["basis"]
+    assert admin.put("/api/calendar/2099-03-04", json={"is_workday": False, "note": "示例：本县录入的休息日"}).status_code == 200
+    r = admin.put("/api/calendar/years/2099", json={"source": "示例：县政府转发的 2099 年节假日安排"})
     assert r.status_code == 200
     r = admin.get(preview)
-    assert r.status_code == 200 and r.get_json()["due_at"].startswith("2027-03-05T16:00:00")  # Fri 24:00 Shanghai
+    assert r.status_code == 200 and r.get_json()["due_at"].startswith("2099-03-06T16:00:00")  # Fri 24:00 Shanghai
+    assert r.get_json()["provisional"] is False
     town = login(county, "donghu.admin")
     assert town.put("/api/calendar/years/2028", json={"source": "x"}).status_code == 403
