@@ -60,6 +60,8 @@ CORE_PERMISSIONS: tuple[Permission, ...] = (
     Permission("core.case.export", "导出台账", "Export ledgers"),
     Permission("core.case.import", "导入台账", "Import ledgers"),
     Permission("core.case.configure", "配置事项类型与工作日历", "Configure case types and the calendar"),
+    Permission("core.case.correct_records", "更正记录（补录超过本县期限的以前日期）",
+               "Correct records (back-date beyond the county's limit)"),
 )
 
 

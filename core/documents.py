@@ -409,6 +409,7 @@ def case_context(session, case, ctype, county: str, template: DocumentTemplate |
     """
     from sqlalchemy import select
 
+    from core.cases.backdating import received_at
     from core.cases.models import CasePerson
     from core.models import OrgUnit, Person
     from core.workdays import SHANGHAI
@@ -430,7 +431,8 @@ def case_context(session, case, ctype, county: str, template: DocumentTemplate |
             "id": case.id, "number": case.number, "title": case.title, "content": case.content or "",
             "case_type": case.case_type, "type_title": ctype.title, "state": case.state,
             "state_title": ctype.state(case.state).title, "channel": case.channel or "",
-            "created_at": cn_date(case.created_at), "due_at": cn_date(case.due_at),
+            "created_at": cn_date(case.created_at), "received_at": cn_date(received_at(session, case)),
+            "due_at": cn_date(case.due_at),
             "closed_at": cn_date(case.closed_at),
         },
         "details": ctype.details(session, case) if ctype.details else {},

@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from core.api.common import IdField, ListArgs, case_type_field, id_path, page_of, paginate, sort_field
-from core.cases import engine, supervision
+from core.cases import backdating, engine, supervision
 from core.cases.access import request_case
 from core.cases.models import Case, CaseDeadline, CaseEvent, CaseExtension, CaseFlag, CasePerson, CaseTask, Supervision
 from core.cases.queries import filtered
@@ -132,6 +132,8 @@ class CaseDetailSchema(CaseSchema):
     flags = fields.List(fields.String())
     persons = fields.List(fields.Nested(CasePersonSchema))
     details = fields.Dict(metadata={"description": "the module's own fields of this case"})
+    received_at = fields.DateTime(metadata={"description": "when the matter was received (the start of the limits "
+                                                           "that start at registration); created_at is when it was typed in"})
     tasks = fields.List(fields.Nested(TaskSchema))
     deadlines = fields.List(fields.Nested(DeadlineSchema))
     supervisions = fields.List(fields.Nested(SupervisionSchema))
@@ -193,6 +195,9 @@ class CaseCreateSchema(Schema):
 
 class LimitSchema(Schema):
     amount = fields.Integer(required=True, validate=validate.Range(min=1, max=3650))
+    received_at = fields.DateTime(metadata={"description": backdating.RECEIVED_HELP})
+    backdate_reason = fields.String(validate=validate.Length(min=1, max=500),
+                                    metadata={"description": backdating.REASON_HELP})
     unit = fields.String(required=True, validate=validate.OneOf(UNITS))
 
 
@@ -265,7 +270,8 @@ def present(case: Case) -> dict:
 def detail(w, case: Case, ctype) -> dict:
     s = w.session
     out = present(case)
-    out.update(content=case.content, intake_id=case.intake_id, state_title=ctype.state(case.state).title)
+    out.update(content=case.content, intake_id=case.intake_id, state_title=ctype.state(case.state).title,
+               received_at=engine.received_at(s, case))
     out["flags"] = sorted(s.scalars(select(CaseFlag.flag).where(CaseFlag.case_id == case.id)))
     out["persons"] = [{"person_id": pid, "name": name, "role": role} for pid, name, role in s.execute(
         select(CasePerson.person_id, Person.name, CasePerson.role)

@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import or_, select
 
 from core.api.common import PHONE, IdField, ListArgs, case_type_field, id_path, page_of, paginate, sort_field
-from core.cases import intake
+from core.cases import backdating, intake
 from core.cases.access import units_in_scope
 from core.cases.engine import CHANNELS
 from core.cases.models import Intake, IntakePerson
@@ -34,7 +34,7 @@ class IntakeSchema(Schema):
     subject = fields.String()
     content = fields.String()
     received_by = fields.Integer(allow_none=True, metadata={"description": "首问责任人"})
-    received_at = fields.DateTime()
+    received_at = fields.DateTime(metadata={"description": "收到时间（该事项转为案件后，时限自此起算）"})
     outcome = fields.String(metadata={"description": "pending 待分类 | resolved 当场解决 | referred 引导移交 | "
                                                      "case 已转事项 | reported_up 已上报"})
     outcome_note = fields.String(allow_none=True)
@@ -68,7 +68,9 @@ class IntakeCreateSchema(Schema):
     arose_unit_id = IdField(metadata={"description": "事项发生地（默认同受理单位）"})
     subject = fields.String(required=True, validate=validate.Length(min=1, max=200))
     content = fields.String(required=True, validate=validate.Length(min=1, max=20000))
-    received_at = fields.DateTime(metadata={"description": "受理时间（默认现在）"})
+    received_at = fields.DateTime(metadata={"description": backdating.RECEIVED_HELP})
+    backdate_reason = fields.String(validate=validate.Length(min=1, max=500),
+                                    metadata={"description": backdating.REASON_HELP})
     persons = fields.List(fields.Nested(IntakePersonSchema), load_default=list, validate=validate.Length(max=200))
     first_inquiry = fields.Nested(FirstInquirySchema)
     case_type = case_type_field(metadata={"description": "直接转为该类事项；不填则留待分类会议"})

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.authz import require
-from core.cases import deadlines, search, settings as case_settings, timeline
+from core.cases import backdating, deadlines, search, settings as case_settings, timeline
 from core.cases.access import case_units, covers, require_on
 from core.cases.models import Case, CaseDeadline, CaseExtension, CaseFlag, CasePerson, CaseTally, CaseTask
 from core.cases.timeline import Work
@@ -57,11 +57,16 @@ def active_unit(session: Session, unit_id: int, field: str) -> OrgUnit:
 
 # --- register -------------------------------------------------------------------------------
 
-def register(w: Work, ctype: CaseType, data: dict, at: dt.datetime | None = None) -> Case:
+def register(w: Work, ctype: CaseType, data: dict, at: dt.datetime | None = None,
+             received: dt.datetime | None = None, received_note: backdating.Dated | None = None) -> Case:
     """Register a case of ``ctype`` where it arose (``data["org_unit_id"]``).
 
     ``data``: title, content, org_unit_id, channel, persons ``[{person_id, role}]``, flags,
-    details (validated by the type's ``details_schema``), intake_id.
+    details (validated by the type's ``details_schema``), intake_id, and ``received_at`` with
+    ``backdate_reason``: when the matter was received, checked here (``core.cases.backdating``).
+    ``received``: a received time already checked (the window's, when an intake is sorted;
+    ``received_note`` how it was checked, when that happened in the same act). The limits that
+    start at registration run from the received time.
     """
     s = w.session
     at = at or utcnow()
@@ -70,6 +75,13 @@ def register(w: Work, ctype: CaseType, data: dict, at: dt.datetime | None = None
         require(w.grants, ctype.create_permission)
         raise NotFound("unit_not_found", "单位不存在或不在您的管辖范围内，不能在该单位登记事项")
     active_unit(s, unit_id, "org_unit_id")
+    conf = case_settings.for_type(s, ctype)
+    dated, checked_here = received_note, False
+    if received is None and data.get("received_at") is not None:
+        dated = backdating.received(w, "received_at", data["received_at"], data.get(backdating.REASON),
+                                    conf.max_backdate_days, [unit_id])
+        received, checked_here = dated.at, True
+    received = min(received or at, at)
     details = {}
     if ctype.details_schema is not None:
         try:
@@ -78,7 +90,6 @@ def register(w: Work, ctype: CaseType, data: dict, at: dt.datetime | None = None
             raise Unprocessable("invalid_details", "事项详情填写有误", {"json": {"details": exc.messages}}) from None
     elif data.get("details"):
         raise Invalid("details", "unexpected_details", "该事项类型没有详情字段")
-    conf = case_settings.for_type(s, ctype)
     year = at.astimezone(SHANGHAI).year
     case = Case(case_type=ctype.key, number=next_number(s, ctype, conf.number_format, year), year=year,
                 title=data["title"], content=data.get("content") or "", channel=data.get("channel"),
@@ -97,7 +108,13 @@ def register(w: Work, ctype: CaseType, data: dict, at: dt.datetime | None = None
     _tally(s, case, case.state, 1)
     if ctype.on_register is not None:
         ctype.on_register(s, case, details)
-    record_event(w, case, ctype, conf, "registered", at=at, to_state=case.state, unit_id=unit_id)
+    event_data = dated.event_data() if dated else {"received_at": received.isoformat()}
+    record_event(w, case, ctype, conf, "registered", at=at, to_state=case.state, unit_id=unit_id,
+                 note=dated.note("收到时间") if dated and dated.backdated else None, data=event_data,
+                 starts_at=received)
+    if checked_here:
+        backdating.audit(s, "case", case.id, dated, number=case.number)
+    case.received_at = received  # not a column: for the answer to this request (see ``received_at``)
     return case
 
 
@@ -108,10 +125,20 @@ def add_flag(session: Session, case: Case, flag: str) -> None:
         session.add(CaseFlag(case_id=case.id, flag=flag))
 
 
-def record_event(w: Work, case: Case, ctype: CaseType, conf, kind: str, at: dt.datetime | None = None, **kw):
+def record_event(w: Work, case: Case, ctype: CaseType, conf, kind: str, at: dt.datetime | None = None,
+                 starts_at: dt.datetime | None = None, **kw):
+    """Add the event to the timeline and start and stop the limits it starts and stops — at
+    ``starts_at`` when the event took effect earlier than it is recorded (a matter received
+    before it was registered, an act decided on an earlier day)."""
     event = timeline.add(w, case, kind, at=at, **kw)
-    deadlines.on_event(w.session, case, conf, kind, event.at)
+    deadlines.on_event(w.session, case, conf, kind, starts_at or event.at)
     return event
+
+
+def received_at(session: Session, case: Case) -> dt.datetime:
+    """When the case's matter was received (the start of its limits that start at registration)."""
+    known = case.__dict__.get("received_at")
+    return known if known is not None else backdating.received_at(session, case)
 
 
 # --- transitions ----------------------------------------------------------------------------
@@ -155,6 +182,13 @@ def transition(w: Work, case: Case, ctype: CaseType, name: str, raw: dict | None
             raise Unprocessable("invalid_input", "请填写完整", {"json": exc.messages}) from None
     elif raw:
         raise Invalid("_body", "unexpected_input", "此操作不需要填写内容")
+    conf = case_settings.for_type(s, ctype)
+    dated = None
+    if t.dated and data.get(t.dated) is not None:
+        what = (t.input().fields[t.dated].metadata.get("title") or f"{t.title}日期").split("（")[0]
+        dated = backdating.decided(w, t.dated, data[t.dated], data.get(backdating.REASON), conf.max_backdate_days,
+                                   _transition_units(case, ctype, t) + [case.org_unit_id],
+                                   received_at(s, case), what=what)
     if t.before is not None:
         t.before(s, case, data)
     old, new = case.state, t.to
@@ -165,14 +199,21 @@ def transition(w: Work, case: Case, ctype: CaseType, name: str, raw: dict | None
                                                    CaseTask.state == "open")).all()
         if open_co:
             raise Conflict("tasks_open", "协办单位尚未全部反馈，牵头单位不能办结（可先撤回协办任务）")
-    conf = case_settings.for_type(s, ctype)
     case.state = new
     _tally(s, case, old, -1)
     _tally(s, case, new, 1)
     note = data.pop("note", None) if isinstance(data.get("note"), str) else None
+    event_data = {k: _jsonable(v) for k, v in data.items()}
+    if dated is not None:
+        event_data.update({k: v for k, v in dated.event_data().items() if k != t.dated})
+        if dated.backdated:
+            line = dated.note(what)
+            note = f"{note}\n{line}" if note else line
     deadlines.on_state(s, case, conf, old, new, now)
     record_event(w, case, ctype, conf, t.name, at=now, from_state=old, to_state=new, note=note,
-            data={k: _jsonable(v) for k, v in data.items()})
+                 data=event_data, starts_at=dated.at if dated else None)
+    if dated is not None:
+        backdating.audit(s, "case", case.id, dated, number=case.number, act=t.name)
     if closing:
         case.closed_at = now
         for task in s.scalars(select(CaseTask).where(CaseTask.case_id == case.id, CaseTask.state == "open")):

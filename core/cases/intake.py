@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from core.authz import require
-from core.cases import engine
+from core.cases import backdating, engine, settings as case_settings
 from core.cases.access import covers
 from core.cases.models import Case, Intake, IntakePerson
 from core.cases.timeline import Work
@@ -68,9 +68,16 @@ def register(w: Work, data: dict) -> Intake:
         raise Invalid("first_inquiry.referred_to", "referred_to_required", "请填写引导或移交的去向")
     if outcome == "resolved" and data.get("case_type"):
         raise Invalid("case_type", "resolved_needs_no_case", "当场解决的事项不再转为案件")
+    dated = None
+    if data.get("received_at") is not None:
+        # the case type's back-dating limit when it is chosen now, else the default (30 days)
+        ctype = _ctype(w, data["case_type"]) if data.get("case_type") else None
+        max_days = case_settings.for_type(s, ctype).max_backdate_days if ctype else backdating.DEFAULT_MAX_DAYS
+        dated = backdating.received(w, "received_at", data["received_at"], data.get(backdating.REASON), max_days,
+                                    [data["org_unit_id"], arose])
     intake = Intake(channel=data["channel"], org_unit_id=data["org_unit_id"], arose_unit_id=arose,
                     subject=data["subject"], content=data["content"], received_by=w.user_id,
-                    received_at=data.get("received_at") or utcnow(), outcome=outcome,
+                    received_at=dated.at if dated else utcnow(), outcome=outcome,
                     outcome_note=first.get("note"), referred_to=first.get("referred_to"))
     if outcome != "pending":
         intake.decided_by, intake.decided_at = w.user_id, utcnow()
@@ -79,8 +86,12 @@ def register(w: Work, data: dict) -> Intake:
     persons = _persons(w, data.get("persons") or [])
     for person, role in persons:
         s.add(IntakePerson(intake_id=intake.id, person_id=person.id, role=role))
+    case = None
     if data.get("case_type"):
-        sort(w, intake, data["case_type"], data.get("details"), data.get("title"))
+        case = sort(w, intake, data["case_type"], data.get("details"), data.get("title"), dated)
+    if dated is not None:
+        backdating.audit(s, "intake", intake.id, dated, case_id=case.id if case else None,
+                         number=case.number if case else None)
     return intake
 
 
@@ -91,8 +102,13 @@ def _ctype(w: Work, key: str) -> CaseType:
     return ctype
 
 
-def sort(w: Work, intake: Intake, case_type: str, details: dict | None = None, title: str | None = None) -> Case:
-    """Hand a registered matter to a module's case type (at once, or at the sorting meeting)."""
+def sort(w: Work, intake: Intake, case_type: str, details: dict | None = None, title: str | None = None,
+         dated: backdating.Dated | None = None) -> Case:
+    """Hand a registered matter to a module's case type (at once, or at the sorting meeting).
+
+    The case's limits that start at registration run from when the window received the
+    matter (``intake.received_at``), not from the sorting meeting's day.
+    """
     s = w.session
     if intake.case_id is not None or intake.outcome in ("resolved", "reported_up"):
         raise Conflict("intake_decided", "该事项已分类处理")
@@ -102,7 +118,8 @@ def sort(w: Work, intake: Intake, case_type: str, details: dict | None = None, t
     case = engine.register(w, ctype, {
         "title": title or intake.subject, "content": intake.content, "channel": intake.channel,
         "org_unit_id": intake.arose_unit_id or intake.org_unit_id, "intake_id": intake.id, "details": details,
-        "persons": [{"person_id": pid, "role": role} for pid, role in persons]}, at=None)
+        "persons": [{"person_id": pid, "role": role} for pid, role in persons]}, at=None,
+        received=intake.received_at, received_note=dated)
     intake.case_id, intake.outcome = case.id, "case"
     intake.decided_by, intake.decided_at = w.user_id, utcnow()
     return case

@@ -11,10 +11,18 @@ Settings (``case_type_setting.settings``, from ``tenants/<slug>/tenant.toml`` un
   (default 24; 0 = none).
 - ``supervision_reply`` — default reply limit of a 督办/催办 (default 3 working days).
 - ``ledger_columns`` — the columns of the type's ledger, in order (default: all).
+- ``max_backdate_days`` — how many days back a received time or an act's date may be given
+  (default 30; older only for holders of ``core.case.correct_records``, see
+  ``core.cases.backdating``).
+
+A local (non-statutory) rule's override may name the county's own document as its legal
+source: ``{"source": "《XX镇信访工作实施办法》第五条"}``; without one it cites ``本县规定``
+(``LOCAL_SOURCE``). A statutory rule cites its law and that cannot be changed.
 """
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, replace
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
@@ -25,6 +33,7 @@ from core.cases.models import CalendarDay, CalendarYear, CaseTypeSetting
 from core.cases.types import CaseType, DeadlineRule, check_number_format
 from core.workdays import DAY_UNITS, SHANGHAI, UNITS, CalendarGap, WorkCalendar, deadline
 
+LOCAL_SOURCE = "本县规定"  # a local rule's source when the county names no document of its own
 LEDGER_BASE_COLUMNS = ("number", "title", "case_type", "state", "org_unit", "handling_unit", "channel",
                        "created_at", "due_at", "closed_at", "content")
 
@@ -42,10 +51,14 @@ class DeadlineOverrideSchema(Schema):
     enabled = fields.Boolean(load_default=True)
     amount = fields.Integer(validate=validate.Range(min=0, max=3650))
     unit = fields.String(validate=validate.OneOf(UNITS))
+    source = fields.String(validate=validate.Length(min=1, max=200),
+                           metadata={"title": "依据", "description": "本地时限所依据的本县文件，如《XX镇信访工作实施办法》第五条"})
 
     @validates_schema
     def _both(self, data, **kw):
-        if data.get("enabled", True) and ("amount" not in data or "unit" not in data):
+        # amount and unit go together; only a local rule's ``source`` may be given alone
+        if data.get("enabled", True) and (("amount" in data) != ("unit" in data)
+                                          or ("amount" not in data and "source" not in data)):
             raise ValidationError("请同时填写时限数量和单位", "amount")
         if data.get("amount") == 0 and data.get("unit") not in DAY_UNITS:
             raise ValidationError("时限为 0 仅用于按日计算的“当日”时限", "amount")
@@ -59,6 +72,9 @@ class CaseTypeSettingsSchema(Schema):
     remind_before_hours = fields.Integer(load_default=24, validate=validate.Range(min=0, max=720))
     supervision_reply = fields.Nested(LimitSchema, load_default=lambda: {"amount": 3, "unit": "working_days"})
     ledger_columns = fields.List(fields.String(), load_default=list)
+    max_backdate_days = fields.Integer(
+        load_default=30, validate=validate.Range(min=0, max=3650),
+        metadata={"title": "最长补录天数", "description": "收到时间、决定日期最多可早于录入之日多少天；更早的须由有“更正记录”权限的人员补录"})
 
     @validates("number_format")
     def _format(self, value, **kw):
@@ -77,6 +93,7 @@ class TypeSettings:
     remind_before_hours: int
     supervision_reply: dict
     ledger_columns: tuple[str, ...]
+    max_backdate_days: int = 30
 
 
 def validate(ctype: CaseType, raw: dict | None, calendar: WorkCalendar | None = None) -> dict:
@@ -87,9 +104,14 @@ def validate(ctype: CaseType, raw: dict | None, calendar: WorkCalendar | None = 
         rule = ctype.rule(key)
         if rule is None:
             errors[key] = [f"该事项类型没有时限规则“{key}”"]
+        elif rule.statutory and "source" in override:
+            errors[key] = [f"“{rule.title}”是法定时限，依据为{rule.source}，不能更改"]
         elif not override["enabled"]:
             if rule.statutory:
                 errors[key] = [f"“{rule.title}”是法定时限（{rule.source}），不能关闭"]
+        elif "amount" not in override:
+            if not rule.enabled:
+                errors[key] = [f"“{rule.title}”默认未启用，启用时须填写本县的时限数量和单位"]
         elif rule.statutory or rule.tightens:
             law = ctype.rule(rule.tightens) if rule.tightens else rule
             problem = loosens(law, override["amount"], override["unit"], calendar or WorkCalendar())
@@ -134,15 +156,26 @@ def effective(ctype: CaseType, raw: dict | None) -> TypeSettings:
     data = CaseTypeSettingsSchema().load(raw or {})
     rules = []
     for rule in ctype.deadlines:
+        if not rule.statutory:
+            rule = replace(rule, source=(override or {}).get("source") or local_source(rule.source))
         override = data["deadlines"].get(rule.key)
         if override is None:
             if rule.enabled:
                 rules.append(rule)
         elif override["enabled"]:
-            rules.append(replace(rule, amount=override["amount"], unit=override["unit"]))
+            rules.append(replace(rule, amount=override.get("amount", rule.amount), unit=override.get("unit", rule.unit)))
     columns = tuple(data["ledger_columns"]) or LEDGER_BASE_COLUMNS + tuple(c.key for c in ctype.ledger_columns)
     return TypeSettings(data.get("number_format") or ctype.number_format, tuple(rules),
-                        data["remind_before_hours"], data["supervision_reply"], columns)
+                        data["remind_before_hours"], data["supervision_reply"], columns, data["max_backdate_days"])
+
+
+RULE_ID = re.compile(r"[A-Z]{2,5}-\d+")
+
+
+def local_source(declared: str) -> str:
+    """A local rule's source when the county names none: what the module declared, unless it is
+    empty or cites a requirement id (``PET-1`` is ours, not the county's), else ``本县规定``."""
+    return declared if declared and not RULE_ID.search(declared) else LOCAL_SOURCE
 
 
 def rule_listing(ctype: CaseType, conf: TypeSettings) -> list[dict]:
@@ -150,7 +183,8 @@ def rule_listing(ctype: CaseType, conf: TypeSettings) -> list[dict]:
     in_force = {r.key: r for r in conf.rules}
     out = []
     for declared in ctype.deadlines:
-        rule = in_force.get(declared.key, declared)
+        rule = in_force.get(declared.key) or (declared if declared.statutory
+                                               else replace(declared, source=local_source(declared.source)))
         out.append({**{f: getattr(rule, f) for f in RULE_FIELDS}, "enabled": declared.key in in_force})
     return out
 

@@ -68,6 +68,10 @@ class Transition:
     # (session, case, data) before the state changes: may refuse the act (raise an error)
     # or store the act's fields that a time limit starting at it reads (``DeadlineRule.applies``)
     before: Callable[..., None] | None = None
+    # a date field of ``input`` (e.g. ``accepted_on``): the day the act was decided, when it is
+    # recorded later; the limits the act starts and stops run from that day (bounds, reason and
+    # audit: ``core.cases.backdating``). The input should also offer ``backdate_reason``.
+    dated: str = ""
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,8 @@ class CaseType:
                 raise ValueError(f"{where}: transition {t.name!r} names an undeclared state")
             if t.permission not in permissions:
                 raise ValueError(f"{where}: transition {t.name!r} needs undeclared permission {t.permission!r}")
+            if t.dated and (t.input is None or not _is_date_field(t.input, t.dated)):
+                raise ValueError(f"{where}: transition {t.name!r} is dated by {t.dated!r}, not a date field of its input")
         for perm in (self.read_permission, self.create_permission, self.pii_permission):
             if perm not in permissions:
                 raise ValueError(f"{where}: undeclared permission {perm!r}")
@@ -190,6 +196,12 @@ class CaseType:
                                                and all(isinstance(x, str) for x in title))):
                 raise ValueError(f"{where}: flag_titles needs flag keys (a-z, 0-9, _) → (title, title_en)")
         check_number_format(self.number_format)
+
+
+def _is_date_field(schema_cls, name: str) -> bool:
+    from marshmallow import fields
+    field = schema_cls().fields.get(name)
+    return isinstance(field, fields.Date) and not isinstance(field, fields.DateTime)
 
 
 def check_number_format(fmt: str) -> None:

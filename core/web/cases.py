@@ -181,6 +181,7 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
     """The case page; ``printing``: the same facts without any form, for paper."""
     s = w.session
     d = detail(w, case, ctype)
+    d["received"] = local(d["received_at"])  # when the matter was received: its limits count from then
     unit_ids = {case.org_unit_id, case.handling_unit_id} | {t.org_unit_id for t in d["tasks"]}
     names = dict(s.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(unit_ids - {None}))).all())
     people = [{"name": p.name, "role": role, "id_number": mask("id_number", p.id_number),

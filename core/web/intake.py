@@ -7,6 +7,8 @@ per case type; only the chosen type's group is read.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, render_template, request
 from marshmallow import fields as mfields
 from marshmallow import validate as mvalidate
@@ -63,6 +65,18 @@ def _form_context(w, values: dict, errors: dict, status: int = 200):
                            done=None), status
 
 
+def _received(raw: str) -> dt.datetime | str | None:
+    """The form's received time (``datetime-local``: "2026-03-03T10:00", Beijing time); the text
+    itself when it is not a time (``_check`` says so at the field)."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        return dt.datetime.fromisoformat(raw)
+    except ValueError:
+        return raw
+
+
 def _data(form) -> dict:
     def unit(name):
         raw = form.get(name, "").strip()
@@ -71,7 +85,9 @@ def _data(form) -> dict:
             "arose_unit_id": unit("arose_unit_id"), "subject": form.get("subject", "").strip(),
             "content": form.get("content", "").strip(),
             "first_inquiry": {"outcome": form.get("outcome", "pending"), "note": form.get("note", "").strip() or None,
-                              "referred_to": form.get("referred_to", "").strip() or None}}
+                              "referred_to": form.get("referred_to", "").strip() or None},
+            "received_at": _received(form.get("received_at", "")),
+            "backdate_reason": form.get("backdate_reason", "").strip() or None}
     if form.get("person_name", "").strip():
         data["persons"] = [{"name": form["person_name"].strip(), "id_number": form.get("person_id_number", "").strip() or None,
                             "phone": form.get("person_phone", "").strip() or None,
@@ -97,6 +113,10 @@ def _check(data: dict) -> dict:
         errors["content"] = "请填写具体内容"
     if data["first_inquiry"]["outcome"] not in intake.FIRST_OUTCOMES:
         errors["outcome"] = "请选择首问处理结果"
+    if isinstance(data["received_at"], str):
+        errors["received_at"] = "收到时间格式有误（如 2026-03-03 10:00）"
+    if data["backdate_reason"] and len(data["backdate_reason"]) > 500:
+        errors["backdate_reason"] = "补录理由不超过 500 字"
     return errors
 
 
