@@ -198,3 +198,40 @@ def test_flags_show_their_titles_never_their_keys(app, county, login, lang):
     timeline = html.split('id="timeline"', 1)[1]
     assert mass in timeline
     assert "emergency_late" not in html and "may_become_mass" not in html
+
+
+def test_a_refused_module_act_keeps_the_panel_form(app, login, fresh_tenant):
+    """The petition module's risk assessment posted out of order (a stale page: the head's review
+    before the handler's): 409 on the same case page, the reason at the top, the grade and the
+    opinion as typed."""
+    from tests.test_petition import petition
+    admin = login(fresh_tenant, "county.admin")
+    assert admin.put("/api/modules/petition", json={"enabled": True}).status_code == 200
+    with time_machine.travel(dt.datetime(2026, 9, 1, 9, tzinfo=SHANGHAI), tick=False):
+        case = petition(admin, fresh_tenant)
+        page = admin.get(f"/cases/{case['id']}").get_data(as_text=True)
+        r = admin.post(f"/petition/cases/{case['id']}/risk", data={
+            "csrf_token": csrf(page), "level": "head", "grade": "high", "opinion": "信访人情绪激动，需重点关注"})
+    assert r.status_code == 409
+    html = r.get_data(as_text=True)
+    [notice] = top_notices(html)
+    assert "请先完成“经办人评估”" in notice
+    form = form_of(html, "petition-risk")
+    assert '<option value="high" selected>' in form and "信访人情绪激动，需重点关注" in form
+
+
+def test_a_refused_form_on_a_module_page_keeps_what_was_typed(app, login, fresh_tenant):
+    """The quotas page: a level-skipping petition without its date is refused; the page says why
+    at the top and the form keeps the petitioner, the level and the note."""
+    admin = login(fresh_tenant, "county.admin")
+    assert admin.put("/api/modules/petition", json={"enabled": True}).status_code == 200
+    page = admin.get("/petition/quotas").get_data(as_text=True)
+    village = fresh_tenant.unit("T01D1V1")
+    r = admin.post("/petition/quotas", data={"csrf_token": csrf(page), "form": "escalation", "org_unit_id": village,
+                                             "petitioner": "某丙", "level": "beijing", "note": "赴京上访，已劝返"})
+    assert r.status_code == 422
+    html = r.get_data(as_text=True)
+    assert '<p class="error" role="alert">' in html and "请检查" in html
+    form = form_of(html, "escalation")
+    assert 'value="某丙"' in form and "赴京上访，已劝返" in form
+    assert f'<option value="{village}" selected>' in form and '<option value="beijing" selected>' in form

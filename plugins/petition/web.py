@@ -6,7 +6,6 @@ too many tries) are shown on the page in Chinese.
 """
 from __future__ import annotations
 
-import datetime as dt
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, render_template, request
@@ -14,8 +13,8 @@ from marshmallow import fields
 
 from sqlalchemy import select
 
-from core.sdk import (CasePerson, Forbidden, Invalid, OrgUnit, Person, PinganError, get_or_404, load_form, public,
-                      record, requires, scoped, units_under, within)
+from core.sdk import (CasePerson, Forbidden, Invalid, OrgUnit, Person, PinganError, get_or_404, limit_end, load_form,
+                      public, record, requires, scoped, units_under, within)
 
 from . import oversight, quotas, reports, status
 from .api import (EscalationInput, FollowUpInput, JointInput, LeaderInput, QuotaRow, ReasonInput, RiskInput,
@@ -31,10 +30,9 @@ def _local(view: dict) -> dict:
     """Dates as the petitioner reads them (Asia/Shanghai)."""
     def day(v):
         return f"{v.astimezone(SHANGHAI):%Y年%m月%d日}" if v else ""
-    due = view["due_at"].astimezone(SHANGHAI) if view["due_at"] else None
     return {**view, "registered_at": day(view["registered_at"]),
-            # a limit ends at 24:00 of its last day, stored as the next day's 00:00
-            "due_at": f"{(due - dt.timedelta(minutes=1)):%Y年%m月%d日}" if due else "",
+            # a limit ends at 24:00 of its last day (stored as the next day's 00:00): the words of every page
+            "due_at": limit_end(view["due_at"], "%Y年%m月%d日"),
             "steps": [{"step": s["step"], "at": day(s["at"])} for s in view["steps"]]}
 
 
@@ -184,14 +182,14 @@ def quotas_page():
     s = ctx.session
     settings = ctx.plugins.get("petition") or {}
     unit = _unit_arg()
-    error, done, http = None, None, 200
+    error, done, http, values = None, None, 200, {}
     if request.method == "POST":
         try:
             done = _quota_form(ctx, settings)
             s.commit()
-        except PinganError as exc:
+        except PinganError as exc:  # the page again: the reason at the top, the form as typed
             s.rollback()
-            error, http = exc.message, exc.status
+            error, http, values = exc.message, exc.status, {request.form.get("form", ""): request.form.to_dict()}
     period = request.values.get("period") or _period(None)
     try:
         period = _period(period)
@@ -211,7 +209,7 @@ def quotas_page():
     return render_template("petition/quotas.html", unit=unit, children=kids, period=period,
                            usage=quotas.usage(s, [unit, *kids], period, settings), escalations=escalations,
                            accountability=accs, names=names, villages=villages, kinds=quotas.KINDS,
-                           levels=quotas.LEVELS, error=error, done=done,
+                           levels=quotas.LEVELS, error=error, done=done, values=values,
                            may_manage=ctx.grants.covers(QUOTA, unit.path)), http
 
 
@@ -269,7 +267,7 @@ def watch_page():
     from core.sdk import current
     ctx = current()
     s = ctx.session
-    error, done, http = None, None, 200
+    error, done, http, values = None, None, 200, {}
     if request.method == "POST":
         try:
             watch_id = request.form.get("watch_id", "")
@@ -286,13 +284,14 @@ def watch_page():
                 oversight.unwatch(s, row, reason)
                 done = "已移出重点关注名单"
             s.commit()
-        except PinganError as exc:
+        except PinganError as exc:  # the page again: the reason at the top, the form as typed
             s.rollback()
             error, http = exc.message, exc.status
+            values = {f"{request.form.get('form', '')}-{request.form.get('watch_id', '')}": request.form.to_dict()}
     rows = s.scalars(scoped(select(WatchEntry), ctx.grants, READ, WatchEntry.org_unit_id)
                      .where(WatchEntry.ended_at.is_(None)).order_by(WatchEntry.added_at.desc()).limit(500)).all()
     return render_template("petition/watch.html", rows=_watch_out(s, rows), grades=oversight.GRADES, error=error,
-                           done=done, may_manage=ctx.grants.has(WATCH)), http
+                           done=done, values=values, may_manage=ctx.grants.has(WATCH)), http
 
 
 @bp.route("/reports")
