@@ -267,6 +267,10 @@ def validate_folder(folder: Path, host: PluginHost) -> tuple[TenantSpec | None, 
     days = [c["day"] for c in data.get("calendar") or []]
     if len(set(days)) != len(days):
         issues.append(Issue("tenant.toml", "calendar", "同一天出现了多次"))
+    for y in data.get("calendar_years") or []:  # a declared year holds the days it was entered with
+        if not any(d.year == y["year"] for d in days):
+            issues.append(Issue("tenant.toml", "calendar_years",
+                                f"声明了 {y['year']} 年已录入完整，但 calendar 中没有该年的任何一天"))
     enabled = {n for n, p in (data.get("plugins") or {}).items() if (p or {}).get("enabled", True)}
     for key, raw in (data.get("cases") or {}).items():
         ctype = host.case_types.get(key)

@@ -31,10 +31,10 @@ from core.workdays import DAY_UNITS, UNITS
 
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 # Timeline kinds the core itself records (transitions add their own names).
-CORE_EVENTS = ("registered", "diverted", "assigned", "task_done", "task_returned", "task_cancelled",
+CORE_EVENTS = ("registered", "diverted", "assigned", "task_done", "task_returned", "handed_back", "task_cancelled",
                "urged", "supervised", "replied", "escalated", "extension_requested", "extended",
                "extension_rejected", "commented", "attached", "attachment_removed", "reminded",
-               "overdue", "flagged", "unflagged", "reported_up")
+               "overdue", "flagged", "unflagged", "reported_up", "recomputed")
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,12 @@ class DeadlineRule:
     plugin's own field); ``tightens`` names the statutory rule it may never be looser than
     (checked when the county sets its amount); ``enabled=False`` leaves it off until a
     county switches it on with its own amount. An amount of 0 days means "the same day".
+
+    A ``window`` is a period within which someone *may* act (an objection window: "within 5
+    working days a unit may object that the matter is not its own"), not a limit on the
+    handling: it is shown with its end, basis and source like any limit, but it never makes
+    the case due or overdue and is never reminded of (stored in state ``window``, not
+    ``running``); when it ends it is ``stopped`` with ``met`` left empty (nothing to meet).
     """
 
     key: str
@@ -105,6 +111,7 @@ class DeadlineRule:
     applies: Callable[..., bool] | None = field(default=None, compare=False)
     tightens: str = ""
     enabled: bool = True
+    window: bool = False
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,10 @@ class CaseType:
     transitions: tuple[Transition, ...]
     title_en: str = ""
     deadlines: tuple[DeadlineRule, ...] = ()
+    # limits started on every task a diversion creates (``start="diverted"``), each on its task:
+    # stopped when the task is reported, returned or withdrawn, or at an event in its ``stop``
+    # (e.g. the unit accepting the matter); declared, not county settings
+    task_limits: tuple[DeadlineRule, ...] = ()
     number_format: str = "{year}-{seq:06d}"
     read_permission: str = "core.case.read"
     create_permission: str = "core.case.register"
@@ -190,6 +201,15 @@ class CaseType:
                 raise ValueError(f"{where}: deadline {r.key!r} starts or stops on an unknown event")
             if any(s not in keys for s in r.pause_states):
                 raise ValueError(f"{where}: deadline {r.key!r} pauses in an undeclared state")
+        rule_keys = [r.key for r in self.deadlines] + [r.key for r in self.task_limits]
+        if len(set(rule_keys)) != len(rule_keys) or "task" in rule_keys:
+            raise ValueError(f"{where}: deadline keys must be unique (and not 'task')")
+        for r in self.task_limits:
+            if r.unit not in UNITS or r.amount < (0 if r.unit in DAY_UNITS else 1):
+                raise ValueError(f"{where}: task limit {r.key!r} needs a positive amount in one of {UNITS}")
+            if r.start != "diverted" or any(e not in events for e in r.stop) or r.pause_states or r.tightens:
+                raise ValueError(f"{where}: task limit {r.key!r} starts at 'diverted', stops on known events, "
+                                 "and neither pauses nor tightens")
         for flag, title in self.flag_titles.items():
             if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", flag) or not (
                     isinstance(title, str) or (isinstance(title, tuple) and len(title) == 2
