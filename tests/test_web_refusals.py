@@ -235,3 +235,26 @@ def test_a_refused_form_on_a_module_page_keeps_what_was_typed(app, login, fresh_
     form = form_of(html, "escalation")
     assert 'value="某丙"' in form and "赴京上访，已劝返" in form
     assert f'<option value="{village}" selected>' in form and '<option value="beijing" selected>' in form
+
+
+def test_an_extended_limit_is_named_on_the_timeline_as_on_the_page(app, login, fresh_tenant):
+    """An approved extension's timeline entry says where the limit now ends, in the words of the
+    limits table ("期限延至 … 24:00")."""
+    from tests.casework import register
+    admin, town = login(fresh_tenant, "county.admin"), login(fresh_tenant, "donghu.admin")
+    assert admin.put("/api/modules/hello", json={"enabled": True}).status_code == 200
+    with time_machine.travel(dt.datetime(2026, 3, 2, 9, tzinfo=SHANGHAI), tick=False):
+        case = register(town, fresh_tenant.unit("T01D1V1"))
+        handle = next(d for d in act(town, case["id"], "accept").get_json()["deadlines"] if d["rule"] == "handle")
+        r = town.post(f"/api/cases/{case['id']}/extensions",
+                      json={"deadline_id": handle["id"], "amount": 5, "reason": "需补充调查"})
+        assert r.status_code == 201, r.get_json()
+        ext = r.get_json()["extensions"][0]
+        r = admin.post(f"/api/cases/{case['id']}/extensions/{ext['id']}/decision", json={"approve": True, "note": "同意"})
+        assert r.status_code == 200, r.get_json()
+        due = next(d for d in r.get_json()["deadlines"] if d["id"] == handle["id"])["due_at"]
+        html = town.get(f"/cases/{case['id']}").get_data(as_text=True)
+    words = limit_end(dt.datetime.fromisoformat(due))
+    assert words.endswith(" 24:00")
+    assert f"同意；期限延至 {words}" in html.split('id="timeline"', 1)[1]
+    assert f"<td>{words}" in html.split("办理时限</h2>", 1)[1]

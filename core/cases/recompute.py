@@ -30,6 +30,7 @@ from core.cases.models import Case, CaseDeadline, CaseEvent, CaseReminder
 from core.cases.settings import calendar
 from core.context import current_actor
 from core.db import reserve_ids, utcnow
+from core.timefmt import limit_end
 from core.workdays import SHANGHAI, WorkCalendar, end_of
 
 log = logging.getLogger("pingan.recompute")
@@ -51,9 +52,8 @@ class Result:
 
 
 def _fmt(due: dt.datetime) -> str:
-    """A limit's end in the pages' words: its last day, 24:00."""
-    last = (due.astimezone(SHANGHAI) - dt.timedelta(microseconds=1)).date()
-    return f"{last:%Y-%m-%d} 24:00"
+    """A limit's end in the pages' words ("2026-10-09 24:00")."""
+    return limit_end(due)
 
 
 def _strip_provisional(basis: str) -> str:

@@ -13,6 +13,8 @@ words as the errors that name them; flags by their module's titles (``CaseType.f
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, redirect, render_template, request, url_for
 from markupsafe import Markup
 from marshmallow import ValidationError
@@ -224,7 +226,7 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
         deadlines=[{"title": _rule_title(ctype, x), "due": limit_end(x.due_at), "state": x.state, "met": x.met, "basis": x.basis,
                     "source": x.source} for x in d["deadlines"]],
         events=[{"at": local(e.at), "title": event_title(ctype, e.kind),
-                 "actor": timeline.actor_title(e, who), "note": e.note or _event_note(ctype, e),
+                 "actor": timeline.actor_title(e, who), "note": _event_note(ctype, e),
                  "unit": names.get(e.org_unit_id, "")}
                 for e in events],
         flags=[flag_title(ctype, f) for f in d["flags"]],
@@ -242,10 +244,18 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
 
 
 def _event_note(ctype, event) -> str:
-    """What a timeline entry without a note is about, when its data says: the flag set or taken off."""
-    if event.kind in ("flagged", "unflagged") and (event.data or {}).get("flag"):
-        return flag_title(ctype, event.data["flag"])
-    return ""
+    """A timeline entry's note, with what its data says in the page's words: the flag set or taken
+    off (by its title), the new end of an extended limit (``limit_end``)."""
+    data, extra = event.data or {}, ""
+    if event.kind in ("flagged", "unflagged") and data.get("flag"):
+        extra = flag_title(ctype, data["flag"])
+    elif event.kind == "extended" and data.get("new_due"):
+        try:
+            new_due = dt.datetime.fromisoformat(data["new_due"])
+        except (TypeError, ValueError):
+            new_due = None
+        extra = pick(f"期限延至 {limit_end(new_due)}", f"now due {limit_end(new_due)}") if new_due else ""
+    return "；".join(x for x in (event.note or "", extra) if x)
 
 
 @bp.route("/cases/<case_id>")
