@@ -46,6 +46,8 @@ from xml.sax.saxutils import escape
 from jinja2 import FileSystemLoader
 from jinja2.sandbox import SandboxedEnvironment
 
+from core.timefmt import limit_last_day
+
 log = logging.getLogger("pingan.documents")
 
 
@@ -432,7 +434,8 @@ def case_context(session, case, ctype, county: str, template: DocumentTemplate |
             "case_type": case.case_type, "type_title": ctype.title, "state": case.state,
             "state_title": ctype.state(case.state).title, "channel": case.channel or "",
             "created_at": cn_date(case.created_at), "received_at": cn_date(received_at(session, case)),
-            "due_at": cn_date(case.due_at),
+            # a limit ends at 24:00 of its last day (stored as the next day's 00:00): that day
+            "due_at": cn_date(limit_last_day(case.due_at)),
             "closed_at": cn_date(case.closed_at),
         },
         "details": ctype.details(session, case) if ctype.details else {},

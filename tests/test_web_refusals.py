@@ -258,3 +258,24 @@ def test_an_extended_limit_is_named_on_the_timeline_as_on_the_page(app, login, f
     assert words.endswith(" 24:00")
     assert f"同意；期限延至 {words}" in html.split('id="timeline"', 1)[1]
     assert f"<td>{words}" in html.split("办理时限</h2>", 1)[1]
+
+
+def test_an_official_notice_names_the_limits_last_day(app, login, fresh_tenant):
+    """The accept notice's "办理期限至…" is the limit's last day (ends 24:00), not the stored next day."""
+    import io
+
+    from pypdf import PdfReader
+
+    from core.timefmt import limit_last_day
+    from tests.test_petition import petition
+    admin = login(fresh_tenant, "county.admin")
+    assert admin.put("/api/modules/petition", json={"enabled": True}).status_code == 200
+    with time_machine.travel(dt.datetime(2026, 9, 1, 9, tzinfo=SHANGHAI), tick=False):
+        case = petition(admin, fresh_tenant)
+        due = dt.datetime.fromisoformat(admin.get(f"/api/cases/{case['id']}").get_json()["due_at"])
+        pdf = admin.get(f"/api/cases/{case['id']}/documents/petition.accept_notice")
+    assert pdf.status_code == 200
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages).replace(" ", "").replace("\n", "")
+    last = limit_last_day(due)
+    assert due.astimezone(SHANGHAI).time() == dt.time(0) and last < due.astimezone(SHANGHAI).date()
+    assert f"办理期限至{last.year}年{last.month}月{last.day}日" in text
