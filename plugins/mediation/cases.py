@@ -128,7 +128,7 @@ def on_register(session, case: Case, details: dict) -> None:
             minutes = int((now - occurred).total_seconds() // 60)
             notify(session, users_above(session, unit), f"mediation.emergency_late:{case.id}",
                    f"突发事件迟报：{case.number}",
-                   f"{unit.name}于事发 {minutes} 分钟后报告，超过本县 {limit} 分钟时限（MED-2）", kind="todo",
+                   f"{unit.name}于事发 {minutes} 分钟后报告，超过本县 {limit} 分钟时限", kind="todo",
                    case_id=case.id)
 
 
@@ -139,6 +139,9 @@ class AcceptInput(Schema):
                              metadata={"title": "当事人均同意调解（人民调解法第十七条）"})
     method = _choice(METHODS, "调处方式", load_default="graded")
     kind = _choice(KINDS, "调解类型")
+    accepted_on = fields.Date(metadata={"title": "受理日期（不填为今天；调解期限自该日起算）"})
+    backdate_reason = fields.String(validate=validate.Length(min=1, max=500),
+                                    metadata={"title": "补录理由（受理日期早于今天时必填）"})
     note = fields.String(validate=validate.Length(max=1000), metadata={"title": "说明"})
 
 
@@ -425,7 +428,7 @@ DISPUTE = CaseType(
     initial="registered",
     transitions=(
         Transition("accept", "受理调解", ("registered",), "mediating", MEDIATE, "Start mediation",
-                   input=AcceptInput, after=after_accept, lead_only=True),
+                   input=AcceptInput, after=after_accept, lead_only=True, dated="accepted_on"),
         Transition("refuse", "当事人拒绝调解", ("registered", "mediating"), "ended", MEDIATE, "A party refuses",
                    input=RefuseInput, before=before_refuse, after=after_refuse, lead_only=True),
         Transition("end", "终止调解", ("mediating",), "ended", MEDIATE, "End mediation", input=EndInput,
@@ -446,7 +449,7 @@ DISPUTE = CaseType(
         DeadlineRule("handle", "调解期限", 1, "months", start="accept", stop=ENDS,
                      source=f"{LOCAL}（默认一个月，本县可调整）", max_extensions=1, max_extension=1),
         DeadlineRule("same_day", "当日受理（不过夜）", 0, "calendar_days", start="registered",
-                     stop=("accept", "refuse", "refer"), source=f"{LOCAL}（MED-5“四不”）", enabled=False),
+                     stop=("accept", "refuse", "refer"), source=LOCAL, enabled=False),
         DeadlineRule("confirmation", "当事人申请司法确认", CONFIRMATION_DAYS, "calendar_days", start="agree",
                      stop=("apply_confirmation", "conclude"), source=f"{LAW}第三十三条", statutory=True),
     ),

@@ -125,7 +125,7 @@ def file_report(w, unit_id: int, key: str, nil: bool, note: str, dispute_ids: li
     if report.late:
         notify(s, users_above(s, unit), f"mediation.screening.late:{unit.id}:{p.key}",
                f"排查情况迟报：{unit.name} {p.title}",
-               f"应于 {limit_end(p.due_at)} 前报送，实际 {local_time(now)} 报送（MED-1）")
+               f"应于 {limit_end(p.due_at)} 前报送，实际 {local_time(now)} 报送")
     record(s, "mediation.screening_filed", "mediation_screening", report.id,
            {"unit": unit.id, "period": p.key, "nil": nil, "found": report.found, "late": report.late})
     return report
@@ -199,7 +199,7 @@ def check_missing(session, now: dt.datetime | None = None) -> int:
             flagged += notify(session, users_above(session, u),
                               f"mediation.screening.missing:{u.id}:{p.key}",
                               f"排查情况未报：{u.name} {p.title}",
-                              f"应于 {limit_end(p.due_at)} 前报送（MED-1）", kind="todo")
+                              f"应于 {limit_end(p.due_at)} 前报送", kind="todo")
     return flagged
 
 

@@ -74,18 +74,18 @@ class MediationSettings(Schema):
     tiers = fields.List(fields.Nested(Tier), load_default=lambda: [dict(t) for t in DEFAULT_TIERS],
                         validate=validate.Length(min=1, max=8),
                         metadata={"title": "逐级调处层级",
-                                  "description": "由下到上：村调委会、包片领导/驻村干部、乡镇中心、县（MED-3）"})
+                                  "description": "由下到上：村调委会、包片领导/驻村干部、乡镇中心、县"})
     screening = fields.List(fields.Nested(Cadence), load_default=list, validate=validate.Length(max=10),
                             metadata={"title": "排查报送周期",
                                       "description": "哪些层级的单位须报送排查情况、多久一次：weekly 每周 | half_monthly 每半月 "
-                                                     "| monthly 每月（MED-1）；不设则不检查"})
+                                                     "| monthly 每月；不设则不检查"})
     monthly_due_day = fields.Integer(load_default=20, validate=validate.Range(min=1, max=28),
                                      metadata={"title": "月报截止日", "description": "每月报送的截止日（如每月20日前）"})
     weekly_due_weekday = fields.Integer(load_default=7, validate=validate.Range(min=1, max=7),
                                         metadata={"title": "周报截止星期", "description": "1 星期一 … 7 星期日，当日24时前"})
     emergency_minutes = fields.Integer(load_default=20, validate=validate.Range(min=1, max=1440),
                                        metadata={"title": "突发事件报告时限（分钟）",
-                                                 "description": "事发后须在此时限内报告，迟报即标记（MED-2）"})
+                                                 "description": "事发后须在此时限内报告，迟报即标记"})
     mass_threshold = fields.Integer(load_default=5, validate=validate.Range(min=2, max=100000),
                                     metadata={"title": "群体性纠纷人数",
                                               "description": "涉及人数达到此数即标记为可能引发群体性事件"})

@@ -13,7 +13,7 @@ import datetime as dt
 from marshmallow import Schema, fields, validate
 from sqlalchemy import or_, select
 
-from core.sdk import (Case, CaseEvent, CasePerson, CaseType, Conflict, DeadlineRule, Forbidden, Invalid, LedgerColumn,
+from core.sdk import (Case, CaseDeadline, CaseEvent, CasePerson, CaseType, Conflict, DeadlineRule, Forbidden, Invalid, LedgerColumn,
                       Person, State, Transition, add_case_flag, county_calendar, deadline, limit_end, notify,
                       record, request_work, users_of_unit, utcnow)
 
@@ -23,7 +23,7 @@ from .permissions import HANDLE, OVERRIDE_FINAL, PII, READ, REGISTER, REVIEW
 
 KEY = "petition.case"
 LAW = "《信访工作条例》"
-LOCAL = "本县规定（PET-1）"
+LOCAL = "本县规定"  # a county names its own document per rule (``source`` in its deadline settings)
 
 # How a petition came in; ``channel`` is the core's coarser channel of the same.
 FORMS = {"letter": ("来信", "letter"), "joint_letter": ("联名信", "letter"), "visit": ("个人来访", "visit"),
@@ -33,6 +33,7 @@ FORMS = {"letter": ("来信", "letter"), "joint_letter": ("联名信", "letter")
 PROCEDURES = {"normal": "一般程序", "clear": "事实清楚", "complex": "情况复杂", "simplified": "简易办理"}
 REQUEST_WINDOW_DAYS = 30  # 复查 / 复核 may be requested within 30 days of the written answer (Art. 35, 36)
 OBJECTION_WORKING_DAYS = 5  # a unit may object within 5 working days that a matter is not its own (Art. 23)
+OBJECTION = "objection"     # that window: a limit on every diverted task (``task_limits`` below)
 
 
 class Details(Schema):
@@ -57,6 +58,9 @@ class AcceptInput(Schema):
     procedure = fields.String(load_default="normal",
                               validate=validate.OneOf(list(PROCEDURES), labels=list(PROCEDURES.values())),
                               metadata={"title": "办理程序（决定适用的本县办结时限）"})
+    accepted_on = fields.Date(metadata={"title": "受理决定日期（不填为今天；办理期限自该日起算）"})
+    backdate_reason = fields.String(validate=validate.Length(min=1, max=500),
+                                    metadata={"title": "补录理由（受理决定日期早于今天时必填）"})
     note = fields.String(validate=validate.Length(max=1000), metadata={"title": "说明"})
 
 
@@ -222,17 +226,22 @@ def _in_request() -> bool:
 
 def on_case_event(session, case: Case, event) -> None:
     """A unit returning a diverted petition as not its own must do so within 5 working days of
-    receiving it (Art. 23); an overdue petition puts a situation report on the handling
-    unit's to-do list (PET-2)."""
+    receiving it (Art. 23): the task's objection window, the limit shown on the task, says
+    until when; an overdue petition puts a situation report on the handling unit's to-do list
+    (PET-2)."""
     if case.case_type != KEY:
         return
     if event.kind == "task_returned":
-        received = session.scalar(select(CaseEvent.at).where(CaseEvent.case_id == case.id,
-                                                             CaseEvent.kind == "diverted", CaseEvent.id != event.id)
-                                  .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(1))
-        if received is None:
-            return
-        due = deadline(received, OBJECTION_WORKING_DAYS, "working_days", county_calendar(session)).due_at
+        due = session.scalar(select(CaseDeadline.due_at).where(
+            CaseDeadline.case_id == case.id, CaseDeadline.task_id == (event.data or {}).get("task_id"),
+            CaseDeadline.rule == OBJECTION))
+        if due is None:  # a task diverted before its window was recorded: counted from the diversion
+            received = session.scalar(select(CaseEvent.at).where(CaseEvent.case_id == case.id,
+                                                                 CaseEvent.kind == "diverted", CaseEvent.id != event.id)
+                                      .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(1))
+            if received is None:
+                return
+            due = deadline(received, OBJECTION_WORKING_DAYS, "working_days", county_calendar(session)).due_at
         if event.at > due:
             raise Conflict("objection_too_late",
                            f"收到交办事项之日起{OBJECTION_WORKING_DAYS}个工作日内方可提出异议（{LAW}第二十三条），"
@@ -241,7 +250,7 @@ def on_case_event(session, case: Case, event) -> None:
         unit = case.handling_unit_id or case.org_unit_id
         notify(session, users_of_unit(session, unit), f"petition.situation:{case.id}:{event.id}",
                f"信访事项逾期未办结：{case.number}",
-               "请向综治中心提交情况报告，并告知信访人（PET-2）", kind="todo", case_id=case.id)
+               "请向综治中心提交情况报告，并告知信访人", kind="todo", case_id=case.id)
 
 
 def _form_is(*forms: str):
@@ -280,7 +289,7 @@ PETITION = CaseType(
     initial="registered",
     transitions=(
         Transition("accept", "受理", ("registered",), "accepted", HANDLE, "Accept", input=AcceptInput,
-                   before=before_accept),
+                   before=before_accept, dated="accepted_on"),
         Transition("not_accept", "不予受理", ("registered",), "not_accepted", HANDLE, "Do not accept",
                    input=ReasonInput),
         Transition("reply", "出具处理意见", ("accepted",), "replied", HANDLE, "Answer in writing", input=AnswerInput,
@@ -300,7 +309,7 @@ PETITION = CaseType(
         DeadlineRule("forward", "登记转送、交办", 15, "calendar_days", start="registered", stop=STOP_FORWARD,
                      source=f"{LAW}第二十二条", statutory=True),
         DeadlineRule("notify", "书面告知接收情况", 15, "calendar_days", start="diverted",
-                     stop=("accept", "not_accept"), source=f"{LAW}第二十三条", statutory=True),
+                     stop=("accept", "not_accept", "handed_back"), source=f"{LAW}第二十三条", statutory=True),
         DeadlineRule("handle", "办理期限", 60, "calendar_days", start="accept", stop=("reply",),
                      source=f"{LAW}第三十四条", statutory=True, max_extensions=1, max_extension=30),
         DeadlineRule("review", "复查期限", 30, "calendar_days", start="request_review", stop=("decide_review",),
@@ -320,7 +329,17 @@ PETITION = CaseType(
                      stop=("reply",), source=LOCAL, tightens="handle", enabled=False,
                      applies=_procedure_is("complex")),
         DeadlineRule("close_simplified", "简易办理期限（本县）", 60, "calendar_days", start="accept", stop=("reply",),
-                     source="本县简易办理规定", tightens="handle", enabled=False, applies=_procedure_is("simplified")),
+                     source=LOCAL, tightens="handle", enabled=False, applies=_procedure_is("simplified")),
+    ),
+    # Art. 23: within 5 working days of receiving a diverted petition its unit may object that it
+    # is not its own (a task sent back later answers 409 objection_too_late). A window, not a
+    # limit on the handling: shown on the task, never makes the petition overdue; it ends when
+    # the unit accepts the petition, reports or returns the task, or when it runs out.
+    task_limits=(
+        DeadlineRule(OBJECTION, "异议期限（认为不属于本单位职责的，可提出异议）", OBJECTION_WORKING_DAYS, "working_days",
+                     start="diverted", stop=("accept", "not_accept"), source=f"{LAW}第二十三条", statutory=True,
+                     title_en="Objection window (a unit that finds the matter is not its own may object)",
+                     window=True),
     ),
     read_permission=READ, create_permission=REGISTER, pii_permission=PII,
     details_schema=Details, on_register=on_register, details=details,

@@ -43,18 +43,18 @@ class PetitionSettings(Schema):
 
     collective_threshold = fields.Integer(
         load_default=5, validate=validate.Range(min=2, max=1000),
-        metadata={"title": "集体访人数", "description": "来访人数达到此数即标记为集体访（PET-8）"})
+        metadata={"title": "集体访人数", "description": "来访人数达到此数即标记为集体访"})
     categories = fields.List(
         fields.Nested(Category), load_default=lambda: [dict(c) for c in DEFAULT_CATEGORIES],
         validate=validate.Length(min=1, max=200),
         metadata={"title": "信访分类", "description": "本县的信访事项分类"})
     repeat_window_days = fields.Integer(
         load_default=365, validate=validate.Range(min=1, max=3650),
-        metadata={"title": "重复信访识别期限（日）", "description": "同一信访人、同一分类在此期限内再次信访视为重信重访（PET-6）"})
+        metadata={"title": "重复信访识别期限（日）", "description": "同一信访人、同一分类在此期限内再次信访视为重信重访"})
 
     quota_period = fields.String(
         load_default="year", validate=validate.OneOf(["year", "quarter", "month"]),
-        metadata={"title": "上访指标期间", "description": "year 年度 | quarter 季度 | month 月度（PET-4）"})
+        metadata={"title": "上访指标期间", "description": "year 年度 | quarter 季度 | month 月度"})
     default_quotas = fields.Dict(
         keys=fields.String(validate=validate.Length(min=1, max=32)),
         values=fields.Dict(keys=fields.String(validate=validate.OneOf(list(KINDS))),
@@ -62,13 +62,13 @@ class PetitionSettings(Schema):
         load_default=dict,
         metadata={"title": "各层级默认上访指标",
                   "description": "按组织层级（如 village）设定每期指标：level_skipping 越级访合计、county 到县、city 赴市、"
-                                 "province 赴省、beijing 进京、abnormal 非正常访；单位可另设（PET-4）"})
+                                 "province 赴省、beijing 进京、abnormal 非正常访；单位可另设"})
     accountable_roles = fields.List(
         fields.String(validate=validate.Length(min=1, max=32)), load_default=lambda: ["area_leader", "stationed_cadre"],
         metadata={"title": "问责对象岗位", "description": "突破指标或出现非正常访时问责的网格岗位（默认包片领导、驻村干部）"})
     status_rate_limit = fields.Integer(
         load_default=20, validate=validate.Range(min=1, max=1000),
-        metadata={"title": "进度查询频率上限（次/分钟/地址）", "description": "信访人凭查询码查询进度的频率限制（PET-7）"})
+        metadata={"title": "进度查询频率上限（次/分钟/地址）", "description": "信访人凭查询码查询进度的频率限制"})
 
     report_columns = fields.List(
         fields.Nested(ReportColumn), load_default=list, validate=validate.Length(max=len(REPORT_COLUMNS)),
