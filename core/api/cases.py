@@ -128,12 +128,12 @@ class CasePersonSchema(Schema):
 class CaseDetailSchema(CaseSchema):
     content = fields.String()
     intake_id = fields.Integer(allow_none=True)
+    received_at = fields.DateTime(metadata={"description": "when the matter was received (the start of the limits "
+                                                           "that start at registration); created_at is when it was typed in"})
     state_title = fields.String()
     flags = fields.List(fields.String())
     persons = fields.List(fields.Nested(CasePersonSchema))
     details = fields.Dict(metadata={"description": "the module's own fields of this case"})
-    received_at = fields.DateTime(metadata={"description": "when the matter was received (the start of the limits "
-                                                           "that start at registration); created_at is when it was typed in"})
     tasks = fields.List(fields.Nested(TaskSchema))
     deadlines = fields.List(fields.Nested(DeadlineSchema))
     supervisions = fields.List(fields.Nested(SupervisionSchema))
@@ -191,13 +191,13 @@ class CaseCreateSchema(Schema):
     persons = fields.List(fields.Nested(PersonRefSchema), load_default=list, validate=validate.Length(max=200))
     flags = fields.List(fields.String(validate=FLAG), load_default=list, validate=validate.Length(max=20))
     details = fields.Dict(load_default=dict, metadata={"description": "the module's own fields (its details schema)"})
+    received_at = fields.DateTime(metadata={"description": backdating.RECEIVED_HELP})
+    backdate_reason = fields.String(validate=validate.Length(min=1, max=500),
+                                    metadata={"description": backdating.REASON_HELP})
 
 
 class LimitSchema(Schema):
     amount = fields.Integer(required=True, validate=validate.Range(min=1, max=3650))
-    received_at = fields.DateTime(metadata={"description": backdating.RECEIVED_HELP})
-    backdate_reason = fields.String(validate=validate.Length(min=1, max=500),
-                                    metadata={"description": backdating.REASON_HELP})
     unit = fields.String(required=True, validate=validate.OneOf(UNITS))
 
 

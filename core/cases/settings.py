@@ -156,9 +156,9 @@ def effective(ctype: CaseType, raw: dict | None) -> TypeSettings:
     data = CaseTypeSettingsSchema().load(raw or {})
     rules = []
     for rule in ctype.deadlines:
+        override = data["deadlines"].get(rule.key)
         if not rule.statutory:
             rule = replace(rule, source=(override or {}).get("source") or local_source(rule.source))
-        override = data["deadlines"].get(rule.key)
         if override is None:
             if rule.enabled:
                 rules.append(rule)
