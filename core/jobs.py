@@ -166,6 +166,8 @@ def worker_state():
 # Periodic jobs of the core itself, run for every active tenant: (name, dotted path, minutes).
 CORE_JOBS: tuple[tuple[str, str, int], ...] = (
     ("sweep", "core.cases.sweep.sweep", 5),
+    # provisional limits counted again once their year is known (an upgraded chinese-calendar)
+    ("recompute", "core.cases.recompute.scheduled", 60),
 )
 
 

@@ -263,3 +263,28 @@ def test_deadline_preview_of_an_uncovered_year_is_provisional(county, login):
     assert r.status_code == 200 and r.get_json()["provisional"] is True
     r = admin.get("/api/calendar/deadline?start=2100-03-01T09:00:00%2B08:00&amount=3&unit=working_days")
     assert r.status_code == 422
+
+
+def test_the_hourly_job_recomputes_when_a_year_becomes_known_without_a_load_job(app, county, login, db,
+                                                                                clean_national):
+    """As after an upgrade of chinese-calendar: nobody starts a recompute, the hourly core job
+    sees the earliest provisional limit's year is known and counts the county's limits again."""
+    from core import jobs, national_calendar
+    from core.cases import recompute
+    start = at(LAST, 12, 28, 9, 0)
+    last = (deadline(start, 5, "working_days").due_at - dt.timedelta(days=1)).date()
+    with time_machine.travel(start, tick=False) as clock:
+        case = register(login(county, "donghu.admin"), county.unit("T01D1V1"))
+        jobs.bind_state(pingan(app))
+        with bind_tenant(county.id):
+            recompute.scheduled(county.id)  # the year is still unknown: nothing to do
+            with db.transaction(county.id) as s:
+                assert recompute.due(s) is False
+        with bind_tenant(None), db.transaction() as s:  # the year becomes known, no job started
+            national_calendar.load(s, parse(calendar_file(NEXT, [("测试假日", [last])])), "test")
+        clock.move_to(at(LAST, 12, 29, 10, 0))
+        with bind_tenant(county.id):
+            recompute.scheduled(county.id)
+        after = _limit(login(county, "donghu.admin"), case["id"], "accept")
+    assert not after["provisional"] and dt.datetime.fromisoformat(after["due_at"]) > \
+        dt.datetime.fromisoformat(case["deadlines"][0]["due_at"])

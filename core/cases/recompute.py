@@ -2,8 +2,8 @@
 
 A limit counted over a year whose schedule was not published yet assumed Monday to Friday
 (``core.workdays``). When the year arrives — the operator loads it, a county declares it, or
-an upgraded ``chinese-calendar`` package covers it — every open provisional limit of the
-county is counted again from its ``count_from``/``working_days`` in one pass: one query reads
+an upgraded ``chinese-calendar`` package covers it (checked hourly, :func:`scheduled`) —
+every open provisional limit of the county is counted again from its ``count_from``/``working_days`` in one pass: one query reads
 them (a partial index holds only open provisional limits), the changes go out as batched
 UPDATEs and INSERTs, each case's earliest limit is refreshed with one query.
 
@@ -152,12 +152,23 @@ def rearm_reminders(s: Session, deadline_ids: list[int]) -> None:
 
 def due(s: Session, cal: WorkCalendar | None = None) -> bool:
     """Is there anything to recompute? True when the earliest open provisional limit's year is
-    known now (the sweep asks every pass: an upgraded package needs no one to act)."""
+    known now (asked hourly by :func:`scheduled`: an upgraded package needs no one to act)."""
     earliest = s.scalar(select(func.min(CaseDeadline.due_at)).where(PROVISIONAL))
     if earliest is None:
         return False
     cal = cal or calendar(s)
     return cal.covers((earliest.astimezone(SHANGHAI) - dt.timedelta(microseconds=1)).year)
+
+
+def scheduled(tenant_id: int) -> None:
+    """Hourly core job (``core.jobs.CORE_JOBS``), with ``tenant_id`` bound: recompute when a
+    year became known without anyone loading it — ``chinese-calendar`` was upgraded."""
+    from core.jobs import worker_state
+    state = worker_state()
+    with state.db.transaction(tenant_id) as s:
+        if due(s):
+            result = run(s, state.plugins, state.plugins.enabled(s, tenant_id))
+            log.info("recomputed provisional limits of tenant %s: %s", tenant_id, result)
 
 
 def describe(result: Result) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy import and_, select, text, update
 from sqlalchemy.orm import Session
 
 from core import outbox
-from core.cases import recompute, settings as case_settings, timeline
+from core.cases import settings as case_settings, timeline
 from core.cases.models import Case, CaseDeadline, CaseReminder, CaseTask, Supervision
 from core.cases.supervision import escalate
 from core.cases.timeline import Work
@@ -45,10 +45,7 @@ def sweep(tenant_id: int) -> None:
 def run(s: Session, host, now: dt.datetime | None = None, stale: dt.timedelta = outbox.STALE) -> dict:
     """One pass of the sweep in the caller's transaction; returns what it scheduled."""
     now = now or utcnow()
-    enabled = host.enabled(s, current_tenant_id())
-    if recompute.due(s):  # a year's holidays became known (an upgraded package): count again
-        recompute.run(s, host, enabled, now)
-    types = host.case_types_for(enabled)
+    types = host.case_types_for(host.enabled(s, current_tenant_id()))
     horizons = {key: dt.timedelta(hours=case_settings.for_type(s, t).remind_before_hours) for key, t in types.items()}
     widest = max(horizons.values(), default=dt.timedelta(0))
     out = {"due_soon": 0, "overdue": 0, "escalate": 0, "redispatched": 0}
