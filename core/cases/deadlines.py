@@ -2,7 +2,9 @@
 by approval; every due time stored with the rule and the source that produced it.
 
 ``Case.due_at`` always holds the earliest running limit (``refresh``), so lists and the
-sweep read one indexed column. Computation is ``core.workdays`` (Civil Code Art. 201, 203,
+sweep read one indexed column. A *window* (``DeadlineRule.window``: a period within which
+someone may act, such as an objection window) is stored in state ``window``: shown like any
+limit and stopped like one, but never in ``Case.due_at``, never swept, never missed. Computation is ``core.workdays`` (Civil Code Art. 201, 203,
 the county's calendar).
 """
 from __future__ import annotations
@@ -29,7 +31,8 @@ def start_rule(session: Session, case: Case, rule: DeadlineRule, at: dt.datetime
     d = deadline(at, rule.amount, rule.unit, cal or calendar(session))
     row = CaseDeadline(case_id=case.id, task_id=task_id, rule=rule.key, title=rule.title, amount=rule.amount,
                        unit=rule.unit, started_at=at, due_at=utc(d.due_at), basis=d.rule[:300],
-                       source=rule.source or "", state="running", provisional=d.provisional,
+                       source=rule.source or "", state="window" if rule.window else "running",
+                       provisional=d.provisional,
                        count_from=d.count_from, working_days=d.working_days)
     session.add(row)
     return row
@@ -40,6 +43,19 @@ def start_task_limit(session: Session, case: Case, task_id: int, title: str, amo
     """A limit on one task (a diverted task's handling, an objection window …)."""
     rule = DeadlineRule(key, title, amount, unit, start="diverted", stop=(), source=source)
     return start_rule(session, case, rule, at, task_id=task_id)
+
+
+def stop_task_rules(session: Session, case: Case, rules, kind: str, at: dt.datetime) -> None:
+    """Stop the open task limits of the declared ``rules`` (``CaseType.task_limits``) that stop at ``kind``."""
+    keys = {r.key for r in rules if kind in r.stop}
+    if not keys:
+        return
+    stopped = [d for d in running(session, case) if d.task_id is not None and d.rule in keys]
+    for d in stopped:
+        _stop(d, at)
+    if stopped:
+        session.flush()
+        refresh(session, case)
 
 
 def on_event(session: Session, case: Case, settings: TypeSettings, kind: str, at: dt.datetime) -> list[CaseDeadline]:
@@ -81,6 +97,9 @@ def stop_all(session: Session, case: Case, at: dt.datetime) -> None:
 
 
 def _stop(d: CaseDeadline, at: dt.datetime) -> None:
+    if d.state == "window":  # nothing to meet or miss: it ended, at the latest when it ran out
+        d.state, d.stopped_at, d.met = "stopped", min(at, d.due_at), None
+        return
     if d.state == "paused" and d.paused_at is not None:
         at_effective = d.paused_at  # the clock stood still since the pause
     else:
@@ -118,7 +137,8 @@ def resume_due(d: CaseDeadline, at: dt.datetime, cal: WorkCalendar) -> tuple[dt.
     paused = d.paused_at
     assert paused is not None
     if d.unit in ("hours", "minutes"):
-        return utc(d.due_at + (at - paused)), f"暂停 {paused:%Y-%m-%d %H:%M} 至 {at:%Y-%m-%d %H:%M} 不计入"
+        p_local, r_local = paused.astimezone(SHANGHAI), at.astimezone(SHANGHAI)  # words in Beijing time
+        return utc(d.due_at + (at - paused)), f"暂停 {p_local:%Y-%m-%d %H:%M} 至 {r_local:%Y-%m-%d %H:%M} 不计入"
     p_day, r_day = paused.astimezone(SHANGHAI).date(), at.astimezone(SHANGHAI).date()
     last = last_day(d)
     if d.unit == "working_days":
@@ -166,6 +186,6 @@ def utc(moment: dt.datetime) -> dt.datetime:
 
 
 def refresh(session: Session, case: Case) -> None:
-    """``case.due_at`` = the earliest running limit (None when nothing runs)."""
+    """``case.due_at`` = the earliest running limit (None when nothing runs; windows never count)."""
     dues = [(d.due_at, d.provisional) for d in running(session, case) if d.state == "running"]
     case.due_at, case.due_provisional = min(dues) if dues else (None, False)

@@ -29,9 +29,10 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.cases.models import CalendarDay, CalendarYear, CaseTypeSetting
+from core.cases.models import CalendarDay, CalendarYear, CaseTypeSetting, NationalCalendarDay, NationalCalendarYear
 from core.cases.types import CaseType, DeadlineRule, check_number_format
-from core.workdays import DAY_UNITS, SHANGHAI, UNITS, CalendarGap, WorkCalendar, deadline
+from core.timefmt import limit_end
+from core.workdays import DAY_UNITS, SHANGHAI, UNITS, WorkCalendar, deadline
 
 LOCAL_SOURCE = "本县规定"  # a local rule's source when the county names no document of its own
 LEDGER_BASE_COLUMNS = ("number", "title", "case_type", "state", "org_unit", "handling_unit", "channel",
@@ -135,15 +136,14 @@ def loosens(rule: DeadlineRule, amount: int, unit: str, calendar: WorkCalendar) 
     day = dt.date(2020, 1, 1)
     while True:
         start = dt.datetime.combine(day, dt.time(9), tzinfo=SHANGHAI)
-        try:
-            local = deadline(start, amount, unit, calendar).due_at
-            statutory = deadline(start, rule.amount, rule.unit, calendar).due_at
-        except CalendarGap:
-            return None
+        local_limit, statutory_limit = deadline(start, amount, unit, calendar), deadline(start, rule.amount, rule.unit, calendar)
+        if local_limit.provisional or statutory_limit.provisional:
+            return None  # holidays not published yet prove nothing either way
+        local, statutory = local_limit.due_at, statutory_limit.due_at
         if local > statutory:
             return (f"本地时限不能宽于法定时限“{rule.title}”（{rule.amount} {_unit_name(rule.unit)}，"
-                    f"{rule.source}）：例如 {day:%Y-%m-%d} 起算时，本地时限 {local:%Y-%m-%d %H:%M} "
-                    f"晚于法定时限 {statutory:%Y-%m-%d %H:%M}")
+                    f"{rule.source}）：例如 {day:%Y-%m-%d} 起算时，本地时限 {limit_end(local)} "
+                    f"晚于法定时限 {limit_end(statutory)}")
         day += dt.timedelta(days=1)
 
 
@@ -210,7 +210,17 @@ def save(session: Session, ctype: CaseType, raw: dict) -> dict:
 
 
 def calendar(session: Session) -> WorkCalendar:
-    """The county's calendar: national data with its own overrides on top."""
+    """The county's calendar: its own overrides over the platform's national calendar (which
+    stands over the ``chinese-calendar`` package; see ``core.workdays``)."""
     rows = session.execute(select(CalendarDay.day, CalendarDay.is_workday)).all()
     years = frozenset(session.scalars(select(CalendarYear.year)))
-    return WorkCalendar(overrides={day: workday for day, workday in rows}, declared_years=years)
+    national, national_years = national_days(session)
+    return WorkCalendar(overrides={day: workday for day, workday in rows}, declared_years=years,
+                        national=national, national_years=national_years)
+
+
+def national_days(session: Session) -> tuple[dict[dt.date, bool], frozenset[int]]:
+    """The platform's national calendar: its days that differ from the week, and its years."""
+    rows = session.execute(select(NationalCalendarYear.year, NationalCalendarDay.day, NationalCalendarDay.is_workday)
+                           .outerjoin(NationalCalendarDay, NationalCalendarDay.year == NationalCalendarYear.year)).all()
+    return ({day: workday for _, day, workday in rows if day is not None}, frozenset(year for year, _, _ in rows))

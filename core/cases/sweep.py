@@ -26,6 +26,7 @@ from core.cases import settings as case_settings, timeline
 from core.cases.models import Case, CaseDeadline, CaseReminder, CaseTask, Supervision
 from core.cases.supervision import escalate
 from core.cases.timeline import Work
+from core.timefmt import limit_end
 from core.db import current_tenant_id, insert_ignore_many, utcnow
 from core.notifications import notify, users_of_unit
 
@@ -123,12 +124,11 @@ def remind(s: Session, reminder_key: str, deadline_id: int) -> None:
     else:
         unit = case.handling_unit_id or case.org_unit_id
     users = [case.handler_id] if case.handler_id and d.task_id is None else users_of_unit(s, unit)
-    local_due = d.due_at.astimezone(case_settings.SHANGHAI)
     if r.kind == "overdue":
         title, kind = f"已超期：{case.number} {case.title}", "overdue"
     else:
         title, kind = f"即将到期：{case.number} {case.title}", "reminded"
-    body = f"{d.title}，期限 {local_due:%Y-%m-%d %H:%M}（{d.basis}）"
+    body = f"{d.title}，期限 {limit_end(d.due_at)}（{d.basis}）"
     timeline.add(w, case, kind, note=body, unit_id=unit, data={"deadline_id": d.id, "reminder": r.kind})
     notify(s, users, f"reminder:{reminder_key}", title, body, kind="todo", case_id=case.id)
     r.state, r.done_at = "done", utcnow()
