@@ -96,6 +96,7 @@ def test_a_year_of_petitions_in_the_seed_000_county(app, seed, login):
         # PET-1 ordinary letter, Thu 2 Jan: 3 days → Sun 5 Jan, a rest day → Mon 6 Jan (Art. 203)
         letter = y.petition(chief, [a])
         assert due(letter, "forward_letter") == end_of(1, 6)
+        assert limit(letter, "forward_letter")["source"] == "《信访案件限时办理制度》"  # the county's document
         assert due(letter, "forward") == end_of(1, 17)  # statutory 15 days (Art. 22): Fri 17 Jan
         # PET-1 visit: the same day; diverted only the next morning → missed
         visit = y.petition(y.at(when(1, 2, 15)), [b], form="visit")
