@@ -39,6 +39,16 @@ UNITS = ("calendar_days", "working_days", "months", "hours", "minutes")
 DAY_UNITS = ("calendar_days", "working_days", "months")  # an amount of 0 of these: by the end of the same day
 
 
+@lru_cache(maxsize=100_000)
+def _package_workday(day: dt.date) -> bool | None:
+    """``chinese-calendar``'s answer for a day, or None for a year it does not hold (cached:
+    the package scans its holiday tables on every call)."""
+    try:
+        return chinese_calendar.is_workday(day)
+    except NotImplementedError:
+        return None
+
+
 @lru_cache(maxsize=None)
 def package_covers(year: int) -> bool:
     """Does the installed ``chinese-calendar`` hold this year's holidays?"""
@@ -99,10 +109,8 @@ class WorkCalendar:
             return self.national[day]
         if day.year in self.national_years:
             return day.weekday() < 5
-        try:
-            return chinese_calendar.is_workday(day)
-        except NotImplementedError:
-            return day.weekday() < 5  # provisional: see ``covers``
+        known = _package_workday(day)
+        return day.weekday() < 5 if known is None else known  # None: provisional, see ``covers``
 
     def uncovered(self, first: dt.date, last: dt.date) -> frozenset[int]:
         """The years from ``first`` to ``last`` whose schedule is not known yet."""

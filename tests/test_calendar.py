@@ -288,3 +288,20 @@ def test_the_hourly_job_recomputes_when_a_year_becomes_known_without_a_load_job(
         after = _limit(login(county, "donghu.admin"), case["id"], "accept")
     assert not after["provisional"] and dt.datetime.fromisoformat(after["due_at"]) > \
         dt.datetime.fromisoformat(case["deadlines"][0]["due_at"])
+
+
+def test_a_confirmed_limit_is_no_longer_provisional_on_its_case(county, login, app):
+    """The year arrives and changes nothing for a limit: the limit and its case lose the 暂定 mark
+    (the bench found cases of confirmed limits left marked)."""
+    start = at(LAST, 12, 28, 9, 0)
+    with time_machine.travel(start, tick=False):
+        town, admin = login(county, "donghu.admin"), login(county, "county.admin")
+        case = register(town, county.unit("T01D1V1"))
+        assert case["due_provisional"]
+        assert admin.put(f"/api/calendar/{NEXT}-06-01", json={"is_workday": False, "note": "测试"}).status_code == 200
+        assert admin.put(f"/api/calendar/years/{NEXT}", json={"source": "本县据通知录入（测试）"}).status_code == 200
+        run_jobs(app)
+        detail = town.get(f"/api/cases/{case['id']}").get_json()
+    assert detail["due_at"] == case["due_at"] and detail["due_provisional"] is False
+    (limit,) = detail["deadlines"]
+    assert not limit["provisional"] and "期限不变" in limit["basis"]

@@ -5,7 +5,8 @@ A limit counted over a year whose schedule was not published yet assumed Monday 
 an upgraded ``chinese-calendar`` package covers it (checked hourly, :func:`scheduled`) —
 every open provisional limit of the county is counted again from its ``count_from``/``working_days`` in one pass: one query reads
 them (a partial index holds only open provisional limits), the changes go out as batched
-UPDATEs and INSERTs, each case's earliest limit is refreshed with one query.
+statements (one executemany of the same columns per batch of 1,000, audited row by row as a
+flush would be), each case's earliest limit is refreshed for the batch at once.
 
 What changes, and what does not (docs/cases.md, "Provisional limits"):
 
@@ -23,13 +24,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from core.cases.models import Case, CaseDeadline, CaseEvent, CaseReminder
 from core.cases.settings import calendar
 from core.context import current_actor
-from core.db import reserve_ids, utcnow
+from core import audit
+from core.db import current_tenant_id, reserve_ids, utcnow
 from core.timefmt import limit_end
 from core.workdays import SHANGHAI, WorkCalendar, end_of
 
@@ -64,6 +66,10 @@ def _strip_provisional(basis: str) -> str:
     return basis
 
 
+_READ = (CaseDeadline.id, CaseDeadline.case_id, CaseDeadline.title, CaseDeadline.started_at, CaseDeadline.due_at,
+         CaseDeadline.basis, CaseDeadline.count_from, CaseDeadline.working_days, CaseDeadline.reminded)
+
+
 def run(s: Session, host, enabled, now: dt.datetime | None = None, cal: WorkCalendar | None = None) -> Result:
     """Recompute the bound county's open provisional limits in the caller's transaction."""
     now = now or utcnow()
@@ -71,73 +77,106 @@ def run(s: Session, host, enabled, now: dt.datetime | None = None, cal: WorkCale
     result = Result()
     last_id = 0
     while True:  # in chunks by id: a county's whole December in memory is not needed
-        rows = list(s.scalars(select(CaseDeadline).where(PROVISIONAL, CaseDeadline.id > last_id)
-                              .order_by(CaseDeadline.id).limit(CHUNK)))
+        rows = s.execute(select(*_READ).where(PROVISIONAL, CaseDeadline.id > last_id)
+                         .order_by(CaseDeadline.id).limit(CHUNK)).all()
         if not rows:
             return result
         last_id = rows[-1].id
         _chunk(s, host, enabled, rows, now, cal, result)
 
 
-def _chunk(s: Session, host, enabled, rows: list[CaseDeadline], now: dt.datetime, cal: WorkCalendar,
-           result: Result) -> None:
+def _chunk(s: Session, host, enabled, rows, now: dt.datetime, cal: WorkCalendar, result: Result) -> None:
+    """One batch: every change goes out as one executemany of the same columns (the ORM's flush
+    would split it at each change of the columns set), audited row by row like a flush."""
+    tid = current_tenant_id()
+    changes: list[dict] = []
+    entries: list[audit.Entry] = []
     events: list[tuple[int, str, dict]] = []   # (case id, note, data)
     rearm: list[int] = []
     for d in rows:
         result.examined += 1
-        if d.count_from is None:  # cannot be counted again (hours, "the same day")
-            d.provisional = False
+        due, basis, reminded = d.due_at, _strip_provisional(d.basis), d.reminded
+        if d.count_from is None:  # cannot be counted again (hours, "the same day"): nothing unknown in it
             result.confirmed += 1
-            continue
-        last = cal.last_day(d.count_from, d.working_days)
-        first = min(d.count_from, d.started_at.astimezone(SHANGHAI).date())
-        if cal.uncovered(first, last):
-            result.pending += 1
-            continue
-        new_due = end_of(last).astimezone(dt.timezone.utc)
-        old_due = d.due_at
-        basis = _strip_provisional(d.basis)
-        d.provisional = False
-        if new_due == old_due:
-            d.basis = (basis + "；节假日安排发布后核对，期限不变")[:300]
-            result.confirmed += 1
-            continue
-        if old_due <= now or new_due <= now:
-            d.basis = (basis + f"；按发布的节假日安排应于 {_fmt(new_due)} 届满，因已届满或已过该时刻，保留原期限")[:300]
-            note = f"节假日安排发布，{d.title}按发布安排应于 {_fmt(new_due)} 届满；因已过该时刻，仍以 {_fmt(old_due)} 为准"
-            events.append((d.case_id, note, {"deadline_id": d.id, "old_due": old_due.isoformat(),
-                                             "official_due": new_due.isoformat(), "kept": True}))
-            result.confirmed += 1
-            continue
-        d.due_at = new_due
-        d.basis = (basis + f"；节假日安排发布，由 {_fmt(old_due)} 重算为 {_fmt(new_due)}")[:300]
-        d.reminded = 0
-        rearm.append(d.id)
-        note = f"节假日安排发布，{d.title}期限由 {_fmt(old_due)} 重算为 {_fmt(new_due)}"
-        events.append((d.case_id, note, {"deadline_id": d.id, "old_due": old_due.isoformat(),
-                                         "new_due": new_due.isoformat()}))
-        result.moved += 1
-    s.flush()
-    rearm_reminders(s, rearm)
-    case_ids = sorted({case_id for case_id, _, _ in events})
-    if not case_ids:
+        else:
+            last = cal.last_day(d.count_from, d.working_days)
+            if cal.uncovered(min(d.count_from, d.started_at.astimezone(SHANGHAI).date()), last):
+                result.pending += 1
+                continue
+            new_due = end_of(last).astimezone(dt.timezone.utc)
+            if new_due == d.due_at:
+                basis += "；节假日安排发布后核对，期限不变"
+                result.confirmed += 1
+            elif d.due_at <= now or new_due <= now:
+                basis += f"；按发布的节假日安排应于 {_fmt(new_due)} 届满，因已届满或已过该时刻，保留原期限"
+                note = f"节假日安排发布，{d.title}按发布安排应于 {_fmt(new_due)} 届满；因已过该时刻，仍以 {_fmt(d.due_at)} 为准"
+                events.append((d.case_id, note, {"deadline_id": d.id, "old_due": d.due_at.isoformat(),
+                                                 "official_due": new_due.isoformat(), "kept": True}))
+                result.confirmed += 1
+            else:
+                due, reminded = new_due, 0
+                basis += f"；节假日安排发布，由 {_fmt(d.due_at)} 重算为 {_fmt(new_due)}"
+                rearm.append(d.id)
+                note = f"节假日安排发布，{d.title}期限由 {_fmt(d.due_at)} 重算为 {_fmt(new_due)}"
+                events.append((d.case_id, note, {"deadline_id": d.id, "old_due": d.due_at.isoformat(),
+                                                 "new_due": new_due.isoformat()}))
+                result.moved += 1
+        basis = basis[:300]
+        changes.append({"b_id": d.id, "b_due": due, "b_basis": basis, "b_reminded": reminded, "case_id": d.case_id})
+        diff = {"provisional": [True, False], "basis": [d.basis, basis]}
+        if due != d.due_at:
+            diff["due_at"] = [d.due_at.isoformat(), due.isoformat()]
+        if reminded != d.reminded:
+            diff["reminded"] = [d.reminded, reminded]
+        entries.append(audit.Entry("update", CaseDeadline.__tablename__, str(d.id), diff))
+    if not changes:
         return
+    table = CaseDeadline.__table__
+    s.execute(update(table).where(table.c.tenant_id == tid, table.c.id == bindparam("b_id"))
+              .values(provisional=False, due_at=bindparam("b_due"), basis=bindparam("b_basis"),
+                      reminded=bindparam("b_reminded")), changes)
+    rearm_reminders(s, rearm)
+    _refresh_cases(s, tid, sorted({c["case_id"] for c in changes}), entries)
+    audit.note(s, tid, entries)
+    _add_events(s, host, enabled, events)
+
+
+def _refresh_cases(s: Session, tid: int, case_ids: list[int], entries: list) -> None:
+    """Each open case's earliest running limit and whether it is provisional, as ``deadlines.refresh``."""
     dues: dict[int, tuple] = {}
     for case_id, due_at, provisional in s.execute(
             select(CaseDeadline.case_id, CaseDeadline.due_at, CaseDeadline.provisional)
             .where(CaseDeadline.case_id.in_(case_ids), CaseDeadline.state == "running")):
         dues[case_id] = min(dues.get(case_id, (due_at, provisional)), (due_at, provisional))
-    cases = {c.id: c for c in s.scalars(select(Case).where(Case.id.in_(case_ids)))}
-    for case in cases.values():
-        if case.closed_at is None:
-            case.due_at, case.due_provisional = dues.get(case.id, (None, False))
-    actor = current_actor()
-    at = utcnow()
+    changed = []
+    for case_id, due_at, provisional in s.execute(select(Case.id, Case.due_at, Case.due_provisional)
+                                                  .where(Case.id.in_(case_ids), Case.closed_at.is_(None))):
+        new_due, new_provisional = dues.get(case_id, (None, False))
+        if (new_due, new_provisional) == (due_at, provisional):
+            continue
+        changed.append({"b_id": case_id, "b_due": new_due, "b_provisional": new_provisional})
+        diff = {"due_provisional": [provisional, new_provisional]} if provisional != new_provisional else {}
+        if new_due != due_at:
+            diff["due_at"] = [due_at and due_at.isoformat(), new_due and new_due.isoformat()]
+        entries.append(audit.Entry("update", Case.__tablename__, str(case_id), diff))
+    if changed:
+        table = Case.__table__
+        s.execute(update(table).where(table.c.tenant_id == tid, table.c.id == bindparam("b_id"))
+                  .values(due_at=bindparam("b_due"), due_provisional=bindparam("b_provisional"),
+                          updated_at=utcnow()), changed)
+
+
+def _add_events(s: Session, host, enabled, events: list[tuple[int, str, dict]]) -> None:
+    """The timeline entries, ids reserved in one round trip, then the plugins told of each."""
+    if not events:
+        return
+    actor, at = current_actor(), utcnow()
     added = [CaseEvent(id=eid, case_id=case_id, kind="recomputed", at=at, actor_id=None,
                        actor_label=actor.label[:100], note=note, data=data, org_unit_id=None)
              for eid, (case_id, note, data) in zip(reserve_ids(s, len(events)), events)]
     s.add_all(added)
     s.flush()
+    cases = {c.id: c for c in s.scalars(select(Case).where(Case.id.in_({e.case_id for e in added})))}
     for event in added:
         host.case_event(s, enabled, cases[event.case_id], event)
 
