@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from core.audit import AuditEntry
-from core.cases.models import CaseEvent
+from core.cases.models import CaseDeadline
 from core.models import Notification, Role, RoleAssignment, RolePermission, User
 from tests.casework import act
 from tests.test_petition import admin, county, person, petition  # noqa: F401  (fixtures)
@@ -267,9 +267,9 @@ def test_objection_only_within_five_working_days(admin, county, db):
     assert ok.status_code == 200, ok.get_json()
     late = petition(admin, county)
     task = _divert(admin, county, late)
-    with db.transaction(county.id) as s:
-        ev = s.scalar(select(CaseEvent).where(CaseEvent.case_id == late["id"], CaseEvent.kind == "diverted"))
-        ev.at = ev.at - dt.timedelta(days=15)  # received three weeks' worth of working days ago
+    with db.transaction(county.id) as s:  # the window shown on the task is what is enforced: let it end earlier
+        window = s.scalar(select(CaseDeadline).where(CaseDeadline.task_id == task, CaseDeadline.rule == "objection"))
+        window.due_at = window.due_at - dt.timedelta(days=21)
     r = admin.post(f"/api/cases/{late['id']}/tasks/{task}", json={"action": "return", "text": "不属本村职责"})
     assert r.status_code == 409 and r.get_json()["code"] == "objection_too_late"
 

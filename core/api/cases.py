@@ -45,6 +45,8 @@ class CaseSchema(Schema):
     handling_unit_id = fields.Integer(allow_none=True)
     handler_id = fields.Integer(allow_none=True)
     due_at = fields.DateTime(allow_none=True)
+    due_provisional = fields.Boolean(metadata={"description": "the earliest limit counts over a year whose holidays "
+                                                              "are not published yet (recomputed when they are)"})
     overdue = fields.Boolean()
     created_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
@@ -61,9 +63,15 @@ class DeadlineSchema(Schema):
     due_at = fields.DateTime()
     basis = fields.String(metadata={"description": "how the due time was computed"})
     source = fields.String(metadata={"description": "legal or policy source"})
-    state = fields.String()
-    met = fields.Boolean(allow_none=True)
+    state = fields.String(metadata={"description": "running | paused | window (a period within which someone may "
+                                                   "act, e.g. an objection window: never due or overdue) | stopped"})
+    met = fields.Boolean(allow_none=True, metadata={"description": "stopped in time; empty while open and for a "
+                                                                   "window (nothing to meet)"})
+    stopped_at = fields.DateTime(allow_none=True, metadata={"description": "when it stopped (a window that ran "
+                                                                           "out: its end)"})
     extensions = fields.Integer()
+    provisional = fields.Boolean(metadata={"description": "counted over a year whose holidays are not published "
+                                                          "yet (weekends assumed); recomputed when they are"})
 
 
 class TaskSchema(Schema):
@@ -78,6 +86,9 @@ class TaskSchema(Schema):
     assigned_at = fields.DateTime()
     done_at = fields.DateTime(allow_none=True)
     result = fields.String(allow_none=True)
+    limits = fields.List(fields.Nested(DeadlineSchema), metadata={
+        "description": "the task's own time limits: its handling limit and the type's task limits, such as an "
+                       "objection window (state `window` while open: shown, never due or overdue)"})
 
 
 class SupervisionSchema(Schema):
@@ -262,7 +273,8 @@ class ReplySchema(Schema):
 
 def present(case: Case) -> dict:
     out = {k: getattr(case, k) for k in ("id", "number", "case_type", "title", "state", "channel", "org_unit_id",
-                                         "handling_unit_id", "handler_id", "due_at", "created_at", "closed_at")}
+                                         "handling_unit_id", "handler_id", "due_at", "due_provisional", "created_at",
+                                         "closed_at")}
     out["overdue"] = case.closed_at is None and case.due_at is not None and case.due_at < utcnow()
     return out
 
@@ -281,12 +293,23 @@ def detail(w, case: Case, ctype) -> dict:
     out["tasks"] = s.scalars(select(CaseTask).where(CaseTask.case_id == case.id).order_by(CaseTask.id)).all()
     out["deadlines"] = s.scalars(select(CaseDeadline).where(CaseDeadline.case_id == case.id)
                                  .order_by(CaseDeadline.id)).all()
+    with_limits(s, out["tasks"], out["deadlines"])
     out["supervisions"] = s.scalars(select(Supervision).where(Supervision.case_id == case.id)
                                     .order_by(Supervision.id)).all()
     out["extensions"] = s.scalars(select(CaseExtension).where(CaseExtension.case_id == case.id)
                                   .order_by(CaseExtension.id)).all()
     out["actions"] = engine.available(w, case, ctype)
     return out
+
+
+def with_limits(s, tasks: list[CaseTask], limits: list[CaseDeadline] | None = None) -> list[CaseTask]:
+    """Each task with its own limits (``task.limits``, for ``TaskSchema``): read in one query."""
+    if limits is None and tasks:
+        limits = s.scalars(select(CaseDeadline).where(CaseDeadline.task_id.in_([t.id for t in tasks]))
+                           .order_by(CaseDeadline.id)).all()
+    for t in tasks:
+        t.limits = [d for d in limits or () if d.task_id == t.id]
+    return tasks
 
 
 _case = request_case
@@ -542,4 +565,6 @@ class Tasks(MethodView):
         stmt = select(CaseTask).join(Case, (Case.id == CaseTask.case_id) & (Case.tenant_id == CaseTask.tenant_id)) \
             .where(CaseTask.org_unit_id.in_(units_in_scope(w.grants, HANDLE)), CaseTask.state == args["state"],
                    Case.case_type.in_(list(w.types)))
-        return paginate(w.session, stmt, args, CaseTask.id, {"id": CaseTask.id}, "id")
+        page = paginate(w.session, stmt, args, CaseTask.id, {"id": CaseTask.id}, "id")
+        with_limits(w.session, page["items"])
+        return page

@@ -4,8 +4,8 @@ by approval; every due time stored with the rule and the source that produced it
 ``Case.due_at`` always holds the earliest running limit (``refresh``), so lists and the
 sweep read one indexed column. A *window* (``DeadlineRule.window``: a period within which
 someone may act, such as an objection window) is stored in state ``window``: shown like any
-limit and stopped like one, but never in ``Case.due_at``, never swept, never missed. Computation is ``core.workdays`` (Civil Code Art. 201, 203,
-the county's calendar).
+limit and stopped like one, but never in ``Case.due_at``, never swept, never missed.
+Computation is ``core.workdays`` (Civil Code Art. 201, 203, the county's calendar).
 """
 from __future__ import annotations
 

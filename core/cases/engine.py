@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from core.authz import require
 from core.cases import backdating, deadlines, search, settings as case_settings, timeline
 from core.cases.access import case_units, covers, require_on
-from core.cases.models import Case, CaseDeadline, CaseExtension, CaseFlag, CasePerson, CaseTally, CaseTask
+from core.cases.models import Case, CaseDeadline, CaseEvent, CaseExtension, CaseFlag, CasePerson, CaseTally, CaseTask
 from core.cases.timeline import Work
 from core.cases.types import CaseType
 from core.db import add_to_counter, insert_ignore, utcnow
@@ -132,6 +132,7 @@ def record_event(w: Work, case: Case, ctype: CaseType, conf, kind: str, at: dt.d
     before it was registered, an act decided on an earlier day)."""
     event = timeline.add(w, case, kind, at=at, **kw)
     deadlines.on_event(w.session, case, conf, kind, starts_at or event.at)
+    deadlines.stop_task_rules(w.session, case, ctype.task_limits, kind, starts_at or event.at)
     return event
 
 
@@ -239,12 +240,13 @@ def divert(w: Work, case: Case, ctype: CaseType, mode: str, tasks: list[dict], n
 
     Each task: ``org_unit_id``, optional ``member_unit_id``, ``role`` (joint: one ``lead``,
     the rest ``co``), ``instruction`` and a limit ``{"amount", "unit"}``. Open tasks of an
-    earlier diversion are cancelled.
+    earlier diversion are cancelled. Every task also gets the type's ``task_limits`` (e.g. the
+    window within which its unit may object that the matter is not its own).
     """
     s = w.session
     if ctype.state(case.state).closed:
         raise Conflict("case_closed", "事项已办结，不能分流")
-    require_on(s, w.grants, DIVERT, case, case_units(case), "只有事项所在单位或牵头单位可以分流交办")
+    from_unit = require_on(s, w.grants, DIVERT, case, case_units(case), "只有事项所在单位或牵头单位可以分流交办")
     if mode == "single":
         if len(tasks) != 1:
             raise Invalid("tasks", "single_needs_one", "“分”只能交办给一个单位")
@@ -261,7 +263,7 @@ def divert(w: Work, case: Case, ctype: CaseType, mode: str, tasks: list[dict], n
     for old in s.scalars(select(CaseTask).where(CaseTask.case_id == case.id, CaseTask.state == "open")):
         old.state, old.done_at = "cancelled", now
         deadlines.stop_task(s, case, old.id, now)
-    created = []
+    created, cal = [], None
     for i, (spec, role) in enumerate(zip(tasks, roles)):
         active_unit(s, spec["org_unit_id"], f"tasks.{i}.org_unit_id")
         member = spec.get("member_unit_id")
@@ -276,13 +278,18 @@ def divert(w: Work, case: Case, ctype: CaseType, mode: str, tasks: list[dict], n
         if limit:
             d = deadlines.start_task_limit(s, case, task.id, "交办任务办理时限", limit["amount"], limit["unit"], now)
             task.due_at = d.due_at
+        for rule in ctype.task_limits:
+            if rule.applies is None or rule.applies(s, case):
+                cal = cal or case_settings.calendar(s)
+                deadlines.start_rule(s, case, rule, now, cal, task_id=task.id)
         created.append(task)
     lead = next(t for t in created if t.role in ("sole", "lead"))
     case.handling_unit_id = lead.org_unit_id
     deadlines.refresh(s, case)
     conf = case_settings.for_type(s, ctype)
     record_event(w, case, ctype, conf, "diverted", at=now, note=note, unit_id=lead.org_unit_id,
-                    data={"mode": mode, "tasks": [{"id": t.id, "org_unit_id": t.org_unit_id, "role": t.role,
+                    data={"mode": mode, "from_unit_id": from_unit,
+                          "tasks": [{"id": t.id, "org_unit_id": t.org_unit_id, "role": t.role,
                                                    "member_unit_id": t.member_unit_id} for t in created]})
     for task in created:
         notify(s, users_of_unit(s, task.org_unit_id), f"task:{task.id}", f"新交办事项：{case.number} {case.title}",
@@ -298,7 +305,11 @@ def load_task(w: Work, case: Case, task_id: int) -> CaseTask:
 
 
 def finish_task(w: Work, case: Case, ctype: CaseType, task: CaseTask, outcome: str, text: str) -> CaseTask:
-    """The task's unit reports its result (``done``) or sends it back (``returned``: not ours)."""
+    """The task's unit reports its result (``done``) or sends it back (``returned``: not ours).
+
+    A returned task's limits stop with it; when its unit was the handling unit (the sole or the
+    lead task), the case goes back to the unit that diverted it (``handed_back`` on the timeline,
+    which stops the case's limits that declare it: those that ran for the returning unit)."""
     s = w.session
     require_on(s, w.grants, HANDLE, case, [task.org_unit_id], "只有承办该任务的单位可以反馈")
     if task.state != "open":
@@ -309,10 +320,24 @@ def finish_task(w: Work, case: Case, ctype: CaseType, task: CaseTask, outcome: s
     conf = case_settings.for_type(s, ctype)
     record_event(w, case, ctype, conf, "task_done" if outcome == "done" else "task_returned", at=now, note=text,
             unit_id=task.org_unit_id, data={"task_id": task.id, "role": task.role})
+    if outcome == "returned" and task.role in ("sole", "lead") and case.handling_unit_id == task.org_unit_id:
+        hand_back(w, case, ctype, conf, task, now)
     if task.assigned_by:
         notify(s, [task.assigned_by], f"task-{outcome}:{task.id}",
                f"{'任务已反馈' if outcome == 'done' else '任务被退回'}：{case.number}", text, case_id=case.id)
     return task
+
+
+def hand_back(w: Work, case: Case, ctype: CaseType, conf, task: CaseTask, at: dt.datetime) -> None:
+    """The case goes back to the unit that diverted it (recorded on the diversion; before that
+    was recorded: to where it arose, as before any diversion)."""
+    s = w.session
+    data = s.scalar(select(CaseEvent.data).where(CaseEvent.case_id == case.id, CaseEvent.kind == "diverted")
+                    .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(1)) or {}
+    back_to = data.get("from_unit_id")
+    case.handling_unit_id = back_to
+    record_event(w, case, ctype, conf, "handed_back", at=at, unit_id=back_to or case.org_unit_id,
+                 data={"task_id": task.id, "from_unit_id": task.org_unit_id, "to_unit_id": back_to})
 
 
 def cancel_task(w: Work, case: Case, ctype: CaseType, task: CaseTask, reason: str) -> CaseTask:

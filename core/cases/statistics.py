@@ -293,7 +293,8 @@ def on_time(w: Work, group_by: str, unit_id: int | None = None, case_type: str |
 
     A limit counts once it has stopped (the act it waited for happened, or the case was
     closed); running limits are not counted yet. Limits of withdrawn (cancelled) tasks are
-    left out: they stopped because the task was taken back, not because it was done.
+    left out: they stopped because the task was taken back, not because it was done; so are
+    windows (an objection window: nothing to meet, ``met`` stays empty).
     """
     sc = scope(w, unit_id, case_type)
     start, end = period(date_from, date_to)
@@ -304,7 +305,8 @@ def on_time(w: Work, group_by: str, unit_id: int | None = None, case_type: str |
     if group_by == "unit":
         base = _join_unit(base, Case.org_unit_id)
     stmt = filtered(w, {"case_type": case_type}, base).where(
-        CaseDeadline.state == "stopped", Case.case_type.in_(list(sc.types)), sc.arose(Case.org_unit_id),
+        CaseDeadline.state == "stopped", CaseDeadline.met.is_not(None), Case.case_type.in_(list(sc.types)),
+        sc.arose(Case.org_unit_id),
         or_(CaseDeadline.task_id.is_(None),
             CaseDeadline.task_id.not_in(select(CaseTask.id).where(CaseTask.state == "cancelled"))))
     if start is not None:

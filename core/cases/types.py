@@ -17,7 +17,8 @@ A case type is plain data, checked when the app starts (:func:`CaseType.check`):
     )
 
 Events that start and stop deadlines are timeline kinds: ``registered``, ``diverted``,
-``assigned`` … and the name of every transition.
+``assigned``, ``handed_back`` (a returned task's case goes back to the unit that diverted
+it) … and the name of every transition.
 """
 from __future__ import annotations
 

@@ -27,6 +27,7 @@ from core.cases.access import covers, request_case, task_units, units_in_scope
 from core.cases.models import CaseEvent, CasePerson
 from core.cases.queries import filtered
 from core.cases.timeline import request_work
+from core.db import utcnow
 from core.errors import NotFound, PinganError
 from core.i18n import pick
 from core.validation_messages import validation_zh
@@ -43,19 +44,21 @@ MAX_UNITS = 500
 EVENT_TITLES = {"registered": ("登记", "Registered"), "diverted": ("分流交办", "Diverted"),
                 "assigned": ("指定经办人", "Handler assigned"), "task_done": ("承办单位反馈", "Task reported"),
                 "task_returned": ("退回（非本单位事项）", "Task returned (not ours)"),
+                "handed_back": ("退回分流单位", "Handed back to the diverting unit"),
                 "task_cancelled": ("撤回协办任务", "Task withdrawn"), "urged": ("催办", "Urged"),
                 "supervised": ("督办", "Supervised"), "replied": ("答复督办", "Supervision answered"),
                 "escalated": ("督办升级", "Supervision escalated"), "extension_requested": ("申请延期", "Extension requested"),
                 "extended": ("批准延期", "Extended"), "extension_rejected": ("不予延期", "Extension refused"),
                 "commented": ("备注", "Note"), "attached": ("上传附件", "File attached"),
                 "attachment_removed": ("删除附件", "File removed"), "reminded": ("到期提醒", "Reminder"),
+                "recomputed": ("期限重算", "Limit recomputed"),
                 "overdue": ("超期", "Overdue"), "flagged": ("标记", "Flagged"), "unflagged": ("取消标记", "Unflagged"),
                 "reported_up": ("上报", "Reported upward")}
 
 
 def _rule_title(ctype, d) -> str:
     """A time limit's title in the page's language (the stored title is the Chinese one)."""
-    rule = next((r for r in ctype.deadlines if r.key == d.rule), None)
+    rule = next((r for r in (*ctype.deadlines, *ctype.task_limits) if r.key == d.rule), None)
     return pick(d.title, rule.title_en if rule else None)
 
 
@@ -206,9 +209,13 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
             actions.append({"name": t.name, "title": t.title, "title_en": t.title_en, "refused": True,
                             "fields": form_fields(t.input) if t.input is not None else []})
     open_case = case.closed_at is None
+    now, task_unit = utcnow(), {t.id: t.org_unit_id for t in d["tasks"]}
     tasks = [{"id": t.id, "unit": names.get(t.org_unit_id, ""), "role": t.role,
               "state": pick(*TASK_STATES[t.state]) if t.state in TASK_STATES else t.state,
               "instruction": t.instruction or "", "due": limit_end(t.due_at), "result": t.result or "",
+              "windows": [{"title": _rule_title(ctype, x), "due": limit_end(x.due_at), "source": x.source,
+                           "open": x.state == "window" and x.due_at > now}
+                          for x in t.limits if x.state == "window" or (x.state == "stopped" and x.met is None)],
               "may_act": not printing and t.state == "open" and covers(s, w.grants, HANDLE, t.org_unit_id)}
              for t in d["tasks"]]
     if printing:
@@ -224,7 +231,8 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
         "cases/detail.html", case=d, ctype=ctype, state=ctype.state(case.state),
         detail_titles={f["name"]: f["label"] for f in form_fields(ctype.details_schema)}, names=names, people=people, tasks=tasks,
         deadlines=[{"title": _rule_title(ctype, x), "due": limit_end(x.due_at), "state": x.state, "met": x.met, "basis": x.basis,
-                    "source": x.source} for x in d["deadlines"]],
+                    "source": x.source, "provisional": x.provisional and x.state != "stopped",
+                    "unit": names.get(task_unit.get(x.task_id), ""), "ran_out": x.due_at <= now} for x in d["deadlines"]],
         events=[{"at": local(e.at), "title": event_title(ctype, e.kind),
                  "actor": timeline.actor_title(e, who), "note": _event_note(ctype, e),
                  "unit": names.get(e.org_unit_id, "")}
