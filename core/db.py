@@ -429,7 +429,7 @@ def _begin_with_tenant(conn) -> None:
 # when it commits, which drops every cached entry: a change takes effect on this process's
 # next request. Other processes notice within CACHE_SECONDS, when their entry expires.
 CACHE_SECONDS = 5.0
-CACHED_TABLES = ("tenant", "tenant_domain", "tenant_plugin")
+CACHED_TABLES = ("tenant", "tenant_domain", "tenant_plugin", "national_calendar_year", "national_calendar_day")
 _WRITE_TO_CACHED = re.compile(r'^\s*(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+"?(?:%s)"?(?:\s|\(|$)'
                               % "|".join(CACHED_TABLES), re.IGNORECASE)
 _DIRTY, _BUMP_AT_CHECKIN = "pingan_cached_tables_written", "pingan_cached_tables_committed"

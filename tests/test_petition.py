@@ -32,10 +32,6 @@ def county(app, fresh_tenant, login):
     admin = login(fresh_tenant, "county.admin")
     r = admin.put("/api/modules/petition", json={"enabled": True})
     assert r.status_code == 200, r.get_json()
-    # 60-day limits from now reach into 2027, which chinese-calendar 1.11 does not cover yet:
-    # the county declares the year (a test county: no holidays entered)
-    r = admin.put("/api/calendar/years/2027", json={"source": "测试县：2027 年安排（测试用，未录入节假日）"})
-    assert r.status_code in (200, 201), r.get_json()
     return fresh_tenant
 
 

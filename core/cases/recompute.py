@@ -73,7 +73,7 @@ _READ = (CaseDeadline.id, CaseDeadline.case_id, CaseDeadline.title, CaseDeadline
 def run(s: Session, host, enabled, now: dt.datetime | None = None, cal: WorkCalendar | None = None) -> Result:
     """Recompute the bound county's open provisional limits in the caller's transaction."""
     now = now or utcnow()
-    cal = cal or calendar(s)
+    cal = cal or calendar(s, cached=False)  # a year just loaded, perhaps in another process
     result = Result()
     last_id = 0
     while True:  # in chunks by id: a county's whole December in memory is not needed
@@ -195,7 +195,7 @@ def due(s: Session, cal: WorkCalendar | None = None) -> bool:
     earliest = s.scalar(select(func.min(CaseDeadline.due_at)).where(PROVISIONAL))
     if earliest is None:
         return False
-    cal = cal or calendar(s)
+    cal = cal or calendar(s, cached=False)
     return cal.covers((earliest.astimezone(SHANGHAI) - dt.timedelta(microseconds=1)).year)
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from core.cases.models import CalendarDay, CalendarYear, CaseTypeSetting, NationalCalendarDay, NationalCalendarYear
 from core.cases.types import CaseType, DeadlineRule, check_number_format
+from core.db import ProcessCache, config_generation
 from core.timefmt import limit_end
 from core.workdays import DAY_UNITS, SHANGHAI, UNITS, WorkCalendar, deadline
 
@@ -209,14 +210,28 @@ def save(session: Session, ctype: CaseType, raw: dict) -> dict:
     return data
 
 
-def calendar(session: Session) -> WorkCalendar:
+def calendar(session: Session, cached: bool = True) -> WorkCalendar:
     """The county's calendar: its own overrides over the platform's national calendar (which
-    stands over the ``chinese-calendar`` package; see ``core.workdays``)."""
+    stands over the ``chinese-calendar`` package; see ``core.workdays``).
+
+    The national calendar is the same for every county and changes once a year: it is kept for
+    a few seconds per process (``core.db.ProcessCache``). ``cached=False`` reads it afresh —
+    what a recompute right after a load needs in another process."""
     rows = session.execute(select(CalendarDay.day, CalendarDay.is_workday)).all()
     years = frozenset(session.scalars(select(CalendarYear.year)))
-    national, national_years = national_days(session)
+    national, national_years = (_NATIONAL.get("national") if cached else None) or _load_national(session)
     return WorkCalendar(overrides={day: workday for day, workday in rows}, declared_years=years,
                         national=national, national_years=national_years)
+
+
+_NATIONAL = ProcessCache()
+
+
+def _load_national(session: Session) -> tuple[dict[dt.date, bool], frozenset[int]]:
+    generation = config_generation()
+    value = national_days(session)
+    _NATIONAL.put("national", value, generation)
+    return value
 
 
 def national_days(session: Session) -> tuple[dict[dt.date, bool], frozenset[int]]:
