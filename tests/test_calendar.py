@@ -305,3 +305,20 @@ def test_a_confirmed_limit_is_no_longer_provisional_on_its_case(county, login, a
     assert detail["due_at"] == case["due_at"] and detail["due_provisional"] is False
     (limit,) = detail["deadlines"]
     assert not limit["provisional"] and "期限不变" in limit["basis"]
+
+
+def test_a_provisional_limit_is_reminded_early(app, county, login, db):
+    """The official schedule may move a provisional limit earlier: its due-soon reminder comes
+    three days before the county's usual time (24 hours by default)."""
+    from core import jobs
+    start = at(LAST, 12, 28, 9, 0)
+    with time_machine.travel(start, tick=False):
+        town = login(county, "donghu.admin")
+        provisional = register(town, county.unit("T01D1V1"))
+        due = dt.datetime.fromisoformat(provisional["due_at"])
+    state = pingan(app)
+    jobs.bind_state(state)
+    with bind_tenant(county.id), db.transaction(county.id) as s:
+        assert sweep.run(s, state.plugins, now=due - dt.timedelta(days=4, hours=1))["due_soon"] == 0
+    with bind_tenant(county.id), db.transaction(county.id) as s:
+        assert sweep.run(s, state.plugins, now=due - dt.timedelta(days=3, hours=23))["due_soon"] == 1

@@ -31,6 +31,9 @@ from core.db import current_tenant_id, insert_ignore_many, utcnow
 from core.notifications import notify, users_of_unit
 
 log = logging.getLogger("pingan.sweep")
+# A provisional limit (its year's holidays unpublished) may end earlier once they are (an
+# adjusted working Saturday): it is reminded this much before the county's usual time.
+PROVISIONAL_EARLIER = dt.timedelta(days=3)
 SWEEP_PREDICATE = text("case_deadline.state = 'running' AND case_deadline.reminded < 2")  # = ix_case_deadline_sweep
 
 
@@ -48,22 +51,24 @@ def run(s: Session, host, now: dt.datetime | None = None, stale: dt.timedelta = 
     now = now or utcnow()
     types = host.case_types_for(host.enabled(s, current_tenant_id()))
     horizons = {key: dt.timedelta(hours=case_settings.for_type(s, t).remind_before_hours) for key, t in types.items()}
-    widest = max(horizons.values(), default=dt.timedelta(0))
+    widest = max(horizons.values(), default=dt.timedelta(0)) + PROVISIONAL_EARLIER
     out = {"due_soon": 0, "overdue": 0, "escalate": 0, "redispatched": 0}
     # The partial indexes' predicates are written as literals, not bind parameters: a prepared
     # statement's generic plan could not prove them and would scan the table (bench/results/cases.md).
     rows = s.execute(
-        select(CaseDeadline.id, CaseDeadline.case_id, CaseDeadline.due_at, CaseDeadline.reminded, Case.case_type)
+        select(CaseDeadline.id, CaseDeadline.case_id, CaseDeadline.due_at, CaseDeadline.reminded, Case.case_type,
+               CaseDeadline.provisional)
         .join(Case, and_(Case.tenant_id == CaseDeadline.tenant_id, Case.id == CaseDeadline.case_id))
         .where(SWEEP_PREDICATE, CaseDeadline.due_at <= now + widest)).all()
     reminded_now: dict[int, list[int]] = {1: [], 2: []}
     wanted: list[tuple[str, str, int, str, dict]] = []  # (kind, reminder key, case, job, job kwargs)
-    for deadline_id, case_id, due_at, reminded, case_type in rows:
+    for deadline_id, case_id, due_at, reminded, case_type, provisional in rows:
         if case_type not in types:
             continue  # the type's module is off for this county
+        horizon = horizons[case_type] + (PROVISIONAL_EARLIER if provisional and horizons[case_type] else dt.timedelta(0))
         if due_at <= now:
             kind, level = "overdue", 2
-        elif reminded < 1 and horizons[case_type] and due_at - now <= horizons[case_type]:
+        elif reminded < 1 and horizon and due_at - now <= horizon:
             kind, level = "due_soon", 1
         else:
             continue
