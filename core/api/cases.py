@@ -48,6 +48,8 @@ class CaseSchema(Schema):
     due_provisional = fields.Boolean(metadata={"description": "the earliest limit counts over a year whose holidays "
                                                               "are not published yet (recomputed when they are)"})
     overdue = fields.Boolean()
+    received_at = fields.DateTime(metadata={"description": "when the matter was received (the start of the limits "
+                                                           "that start at registration); created_at is when it was typed in"})
     created_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
 
@@ -139,8 +141,6 @@ class CasePersonSchema(Schema):
 class CaseDetailSchema(CaseSchema):
     content = fields.String()
     intake_id = fields.Integer(allow_none=True)
-    received_at = fields.DateTime(metadata={"description": "when the matter was received (the start of the limits "
-                                                           "that start at registration); created_at is when it was typed in"})
     state_title = fields.String()
     flags = fields.List(fields.String())
     persons = fields.List(fields.Nested(CasePersonSchema))
@@ -273,8 +273,8 @@ class ReplySchema(Schema):
 
 def present(case: Case) -> dict:
     out = {k: getattr(case, k) for k in ("id", "number", "case_type", "title", "state", "channel", "org_unit_id",
-                                         "handling_unit_id", "handler_id", "due_at", "due_provisional", "created_at",
-                                         "closed_at")}
+                                         "handling_unit_id", "handler_id", "due_at", "due_provisional", "received_at",
+                                         "created_at", "closed_at")}
     out["overdue"] = case.closed_at is None and case.due_at is not None and case.due_at < utcnow()
     return out
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
@@ -167,15 +166,6 @@ def audit(session: Session, object_type: str, object_id, dated: Dated, **extra) 
 
 
 def received_at(session: Session, case) -> dt.datetime:
-    """When ``case``'s matter was received: kept on its ``registered`` event (cases registered
-    before the field existed: their registration time)."""
-    from core.cases.models import CaseEvent
-    data = session.scalar(select(CaseEvent.data).where(CaseEvent.case_id == case.id, CaseEvent.kind == "registered")
-                          .order_by(CaseEvent.id).limit(1))
-    given = (data or {}).get("received_at") if isinstance(data, dict) else None
-    if given:
-        try:
-            return aware(dt.datetime.fromisoformat(given)).astimezone(dt.timezone.utc)
-        except ValueError:
-            pass
-    return case.created_at
+    """When ``case``'s matter was received (``case_record.received_at``; a case stored without
+    one: its registration time, from which its limits ran)."""
+    return case.received_at or case.created_at

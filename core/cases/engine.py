@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from core.authz import require
 from core.cases import backdating, deadlines, search, settings as case_settings, timeline
-from core.cases.access import case_units, covers, require_on
+from core.cases.access import case_units, covers, require_on, task_units
 from core.cases.models import Case, CaseDeadline, CaseEvent, CaseExtension, CaseFlag, CasePerson, CaseTally, CaseTask
 from core.cases.timeline import Work
 from core.cases.types import CaseType
@@ -94,7 +94,7 @@ def register(w: Work, ctype: CaseType, data: dict, at: dt.datetime | None = None
     case = Case(case_type=ctype.key, number=next_number(s, ctype, conf.number_format, year), year=year,
                 title=data["title"], content=data.get("content") or "", channel=data.get("channel"),
                 org_unit_id=unit_id, state=ctype.initial, intake_id=data.get("intake_id"),
-                created_by=w.user_id, created_at=at)
+                created_by=w.user_id, created_at=at, received_at=received)
     case.search_grams = search.grams(case.number, case.title, case.content)
     s.add(case)
     s.flush()
@@ -114,7 +114,6 @@ def register(w: Work, ctype: CaseType, data: dict, at: dt.datetime | None = None
                  starts_at=received)
     if checked_here:
         backdating.audit(s, "case", case.id, dated, number=case.number)
-    case.received_at = received  # not a column: for the answer to this request (see ``received_at``)
     return case
 
 
@@ -138,8 +137,7 @@ def record_event(w: Work, case: Case, ctype: CaseType, conf, kind: str, at: dt.d
 
 def received_at(session: Session, case: Case) -> dt.datetime:
     """When the case's matter was received (the start of its limits that start at registration)."""
-    known = case.__dict__.get("received_at")
-    return known if known is not None else backdating.received_at(session, case)
+    return backdating.received_at(session, case)
 
 
 # --- transitions ----------------------------------------------------------------------------
@@ -371,8 +369,7 @@ def assign(w: Work, case: Case, ctype: CaseType, handler_id: int, note: str | No
 
 
 def comment(w: Work, case: Case, ctype: CaseType, text: str) -> None:
-    units = case_units(case) + [t.org_unit_id for t in w.session.scalars(
-        select(CaseTask).where(CaseTask.case_id == case.id))]
+    units = case_units(case) + task_units(w.session, case)  # a withdrawn unit no longer speaks on it
     unit = require_on(w.session, w.grants, HANDLE, case, units, "只有相关单位可以留言")
     record_event(w, case, ctype, case_settings.for_type(w.session, ctype), "commented", note=text, unit_id=unit)
 

@@ -53,6 +53,8 @@ class Case(TenantModel):
     handler_id: Mapped[int | None] = mapped_column(BigInteger)        # the person handling it
     intake_id: Mapped[int | None] = mapped_column(BigInteger)
     due_at: Mapped[datetime | None] = mapped_column(AwareDateTime)    # earliest running limit
+    # when the matter was received (a letter's arrival, a visit): its limits count from then
+    received_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
     # that limit counts over a year whose holidays are not published yet (see CaseDeadline)
     due_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     search_grams: Mapped[str] = mapped_column(Text, default="")       # see core.cases.search

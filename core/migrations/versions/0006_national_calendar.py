@@ -4,6 +4,8 @@
   schedule of a year as the platform operator loaded it (reference tables: the same for
   every county).
 - existing limits' sources that named a requirement id say ``本县规定`` (issue 13, part 7).
+- ``case_record.received_at``: when the matter was received (issue 13, part 5); existing cases
+  take their registration time, from which their limits ran.
 - ``case_record.due_provisional``: the case's earliest running limit is provisional (lists).
 - ``case_deadline.provisional``: the limit was counted over a year whose schedule is not
   published yet; ``count_from`` and ``working_days`` let it be counted again when it is.
@@ -46,6 +48,8 @@ def upgrade() -> None:
     op.create_index(op.f('ix_national_calendar_day_year'), 'national_calendar_day', ['year'], unique=False)
     with op.batch_alter_table('case_record', schema=None) as batch_op:
         batch_op.add_column(sa.Column('due_provisional', sa.Boolean(), server_default=sa.text('false'), nullable=False))
+        batch_op.add_column(sa.Column('received_at', sa.DateTime(timezone=True), nullable=True))
+    op.execute("UPDATE case_record SET received_at = created_at")  # before this field, limits ran from registration
     # local limits cited a requirement id ("本县规定（PET-1）"): users see the county's words only
     op.execute("UPDATE case_deadline SET source = '本县规定' WHERE source LIKE '本县规定（%'")
     with op.batch_alter_table('case_deadline', schema=None) as batch_op:
@@ -63,6 +67,7 @@ def downgrade() -> None:
         batch_op.drop_column('count_from')
         batch_op.drop_column('provisional')
     with op.batch_alter_table('case_record', schema=None) as batch_op:
+        batch_op.drop_column('received_at')
         batch_op.drop_column('due_provisional')
     op.drop_index(op.f('ix_national_calendar_day_year'), table_name='national_calendar_day')
     op.drop_table('national_calendar_day')
