@@ -18,7 +18,6 @@ import swagger_ui_bundle
 from flask import Flask, current_app, g, jsonify, render_template, request, send_from_directory
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 import core.schema  # noqa: F401  (every core table in the metadata)
 from core import auth, crypto, logs, timefmt
@@ -30,6 +29,7 @@ from core.errors import Forbidden, NotFound, PinganError, Unauthorized, Unproces
 from core.i18n import install as install_i18n
 from core.models import Tenant
 from core.plugins import PluginHost
+from core.proxies import TrustedProxies
 from core.request import RequestContext, check_guards, endpoint_kind, tenantless
 
 log = logging.getLogger("pingan.web")
@@ -137,9 +137,8 @@ def create_app(config: Config | None = None, extra_plugins: dict[str, object] | 
     )
     app.json.ensure_ascii = False
     timefmt.install(app)  # API times as ISO 8601 with offset, never the HTTP-date form
-    if cfg.trusted_proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=cfg.trusted_proxies, x_host=cfg.trusted_proxies,
-                                x_proto=cfg.trusted_proxies)
+    # X-Forwarded-* honoured only from the proxies of PINGAN_TRUSTED_PROXIES, dropped from anyone else
+    app.wsgi_app = TrustedProxies(app.wsgi_app, cfg.trusted_proxies)
     app.extensions["pingan"] = Pingan(cfg, database, host, auth.HostResolver(cfg))
     install_i18n(app)
 

@@ -394,9 +394,17 @@ def jobs_retry(slug: str, key: str) -> None:
 
 # --- serving ------------------------------------------------------------------------------
 
+def web_server(app, host: str, port: int, threads: int):
+    """The waitress server of ``pingan serve`` (``.run()`` serves; the proxy test runs it too)."""
+    from waitress import create_server
+    # the forwarding headers go to the app, which honours them only from PINGAN_TRUSTED_PROXIES
+    # (core/proxies.py); waitress would otherwise drop them, having no trusted_proxy of its own
+    return create_server(app, host=host, port=port, threads=threads, ident="pingan",
+                         clear_untrusted_proxy_headers=False)
+
+
 def _serve(app, host: str, port: int, threads: int) -> None:
-    from waitress import serve
-    serve(app, host=host, port=port, threads=threads, ident="pingan")
+    web_server(app, host, port, threads).run()
 
 
 @main.command()

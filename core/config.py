@@ -70,8 +70,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Failed logins from one address per 10 minutes before that address is refused (429)."),
     Setting("PINGAN_COOKIE_SECURE", "auto",
             "`true`, `false` or `auto` (secure cookies in production)."),
-    Setting("PINGAN_TRUSTED_PROXIES", "0",
-            "How many reverse proxies in front set X-Forwarded-For/-Host (0: trust none)."),
+    Setting("PINGAN_TRUSTED_PROXIES", None,
+            "Addresses or networks of the reverse proxies in front, comma-separated (`127.0.0.1`, "
+            "`10.0.0.5,10.0.0.0/24`). Only a request arriving from one of them has its "
+            "X-Forwarded-For/-Proto/-Host honoured (the client is the right-most X-Forwarded-For "
+            "address that is not a proxy of the list); from anyone else those headers are dropped. "
+            "Unset: trust none. See Production checklist."),
     Setting("PINGAN_STORAGE_DIR", None,
             "Where attachments and generated files (exports, documents) are stored. Unset: "
             "`files/` under `PINGAN_INSTANCE_DIR`. Every worker and web process must see the same "
@@ -116,7 +120,7 @@ class Config:
     login_lock_minutes: int = 15
     login_ip_limit: int = 20
     cookie_secure: bool = False
-    trusted_proxies: int = 0
+    trusted_proxies: tuple = ()  # ipaddress networks of the reverse proxies (``proxy_networks``)
     storage_dir: Path | None = None
     upload_max_mb: int = 20
     smtp_url: str | None = None
@@ -150,7 +154,7 @@ class Config:
             login_max_failures=_int("PINGAN_LOGIN_MAX_FAILURES"),
             login_lock_minutes=_int("PINGAN_LOGIN_LOCK_MINUTES"),
             login_ip_limit=_int("PINGAN_LOGIN_IP_LIMIT"),
-            trusted_proxies=_int("PINGAN_TRUSTED_PROXIES"),
+            trusted_proxies=env("PINGAN_TRUSTED_PROXIES") or (),
             storage_dir=Path(env("PINGAN_STORAGE_DIR")).resolve() if env("PINGAN_STORAGE_DIR") else None,
             upload_max_mb=_int("PINGAN_UPLOAD_MAX_MB"),
             smtp_url=env("PINGAN_SMTP_URL"),
@@ -175,6 +179,7 @@ class Config:
             self.storage_dir = self.instance_dir / "files"
         if self.tenants_dir is None:
             self.tenants_dir = Path(__file__).resolve().parent.parent / "tenants"
+        self.trusted_proxies = proxy_networks(self.trusted_proxies)
         if self.smtp_url and not self.mail_from:
             raise ConfigError("PINGAN_MAIL_FROM must be set when PINGAN_SMTP_URL is")
         if self.is_production:
@@ -197,6 +202,25 @@ def _int(name: str) -> int:
         return int(raw or "0")
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def proxy_networks(raw) -> tuple:
+    """``PINGAN_TRUSTED_PROXIES`` (a comma-separated string or a sequence) as ip networks."""
+    import ipaddress
+    items = [p.strip() for p in raw.split(",")] if isinstance(raw, str) else list(raw or ())
+    out = []
+    for item in items:
+        if isinstance(item, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+            out.append(item)
+            continue
+        if not item:
+            continue
+        try:
+            out.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            hint = " (it lists the proxies' addresses now, not how many there are)" if item.isdigit() else ""
+            raise ConfigError(f"PINGAN_TRUSTED_PROXIES: {item!r} is not an address or network{hint}") from exc
+    return tuple(out)
 
 
 def _dev_secret(instance_dir: Path) -> str:
