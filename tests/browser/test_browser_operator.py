@@ -76,6 +76,17 @@ def test_first_log_in_forces_a_password_change_then_the_console(app, open_page, 
     check(page, "operator-tenants")
     assert page.goto("/operator/tenants/new").status == 200
     check(page, "operator-tenant-new")
+    # the national calendar: coverage by year, and a bad file refused with every error listed
+    page.goto("/operator")
+    page.get_by_role("link", name="平台日历（全国节假日安排）").click()
+    expect(page.locator("#calendar-coverage")).to_be_visible()
+    check(page, "operator-calendar")
+    page.get_by_label("日历文件（.toml，不超过 64 KB）").set_input_files(
+        files=[{"name": "2099.toml", "mimeType": "text/plain", "buffer": "year = 2099\n".encode()}])
+    page.get_by_role("button", name="导入并重算各县暂定期限").click()
+    expect(page.locator("#calendar-errors")).to_contain_text("缺少发布依据")
+    expect(page.locator("#calendar-errors")).to_contain_text("没有声明调休上班日")
+    check(page, "operator-calendar-errors")
 
     # the one-time password no longer works; the operator's own does
     again = open_page(PLATFORM_HOST)
