@@ -144,6 +144,100 @@ def test_oracle_on_a_generated_province(db):
     assert b_persons == set()  # the guard hides B's rows from A's session entirely
 
 
+CASE_READ = "core.case.read"
+TASK_STATES = ("open", "done", "returned", "cancelled")
+
+
+def add_cases(db, t, rnd: random.Random, n: int = 40) -> None:
+    """``n`` cases arising in random units, each with 0–3 tasks in random units and states
+    (a co-unit's task withdrawn, or every task of an earlier diversion: ``cancelled``)."""
+    from core.cases.models import Case, CaseTask
+    with acting_as(Actor(None, "test:oracle")), db.transaction(t["id"]) as s:
+        role = Role(key="case_reader", name="case_reader")
+        s.add(role)
+        s.flush()
+        s.add(RolePermission(role_id=role.id, permission=CASE_READ))
+        t["roles"]["case_reader"] = role.id
+        for i in range(n):
+            case = Case(case_type="hello.visit", number=f"oracle-{i}", year=2026, title=f"c{i}", state="accepted",
+                        org_unit_id=rnd.choice(t["units"]))
+            s.add(case)
+            s.flush()
+            for unit in rnd.sample(t["units"], rnd.randint(0, 3)):
+                s.add(CaseTask(case_id=case.id, org_unit_id=unit, role="co", state=rnd.choice(TASK_STATES)))
+
+
+def case_reference(db, t) -> dict:
+    """(user, case id) → may read: the permission on an ancestor of the unit where the case
+    arose or of the unit of one of its tasks that was not withdrawn (open, done, returned)."""
+    from core.cases.models import Case, CaseTask
+    with db.transaction(t["id"]) as s:
+        parent = dict(s.execute(select(OrgUnit.id, OrgUnit.parent_id)).all())
+        perms = {rid: {p for (r, p) in s.execute(select(RolePermission.role_id, RolePermission.permission))
+                       if r == rid} for rid in t["roles"].values()}
+        held = s.execute(select(RoleAssignment.user_id, RoleAssignment.role_id, RoleAssignment.org_unit_id)).all()
+        cases = s.execute(select(Case.id, Case.org_unit_id)).all()
+        tasks = s.execute(select(CaseTask.case_id, CaseTask.org_unit_id, CaseTask.state)).all()
+
+    def chain(unit):
+        while unit is not None:
+            yield unit
+            unit = parent[unit]
+
+    out = {}
+    for user in t["users"]:
+        mine = {u for (usr, r, u) in held if usr == user and CASE_READ in perms.get(r, ())}
+        for cid, arose in cases:
+            units = [arose] + [u for (c, u, state) in tasks if c == cid and state in ("open", "done", "returned")]
+            out[(user, cid)] = any(mine & set(chain(u)) for u in units)
+    return out
+
+
+def case_production(db, t, ctype) -> tuple[dict, dict]:
+    """The same question to the detail (``load_case``) and to the lists' predicate (``readable``)."""
+    from core.cases.access import load_case, readable
+    from core.cases.models import Case
+    from core.errors import Forbidden, NotFound
+    by_detail, by_list = {}, {}
+    types = {ctype.key: ctype}
+    with db.transaction(t["id"]) as s:
+        ids = s.scalars(select(Case.id)).all()
+        for user in t["users"]:
+            grants = load_grants(s, user)
+            listed = set(s.scalars(select(Case.id).where(readable(s, grants, types))))
+            for cid in ids:
+                try:
+                    load_case(s, grants, cid, types)
+                    by_detail[(user, cid)] = True
+                except (NotFound, Forbidden):  # 403: the permission held nowhere
+                    by_detail[(user, cid)] = False
+                by_list[(user, cid)] = cid in listed
+    return by_detail, by_list
+
+
+def test_case_visibility_oracle_with_withdrawn_tasks(app, db):
+    """Issue 14 (finding 4): the detail and every list agree with the reference for cases
+    with open, done, returned and withdrawn (cancelled) tasks — a withdrawn unit sees nothing."""
+    from core.app import pingan
+    ctype = pingan(app).plugins.case_types["hello.visit"]
+    assert ctype.read_permission == CASE_READ
+    rnd = random.Random(14)
+    probes = 0
+    for _ in range(2):
+        t = build_tenant(db, (3, 3, 2))
+        add_cases(db, t, rnd)
+        for user in t["users"]:
+            for _ in range(rnd.randint(1, 4)):
+                assign(db, t, user, t["roles"]["case_reader"], rnd.choice(t["units"]))
+        ref = case_reference(db, t)
+        by_detail, by_list = case_production(db, t, ctype)
+        assert [k for k in ref if ref[k] != by_detail[k] or ref[k] != by_list[k]] == []
+        probes += 2 * len(ref)
+        # the model is not vacuous: some cases are seen only through a task, some are hidden by a withdrawal
+        assert any(ref.values()) and not all(ref.values())
+    assert probes == 2 * 2 * 4 * 40
+
+
 class GrantRevokeMove(RuleBasedStateMachine):
     """Random sequences of grant, revoke and move keep production equal to the reference."""
 

@@ -1,9 +1,13 @@
 """Who may see a case and act on it: one SQL predicate for lists, one check per act.
 
 A case is visible, for a permission, to whoever holds that permission on the unit where
-it arose or on the unit of any of its tasks (the lead and co-units it was diverted to).
-Its type's plugin must be enabled for the county. Anything else answers 404, exactly
-like a case that does not exist.
+it arose or on the unit of any of its tasks (the lead and co-units it was diverted to)
+that was not withdrawn: a cancelled task (撤回协办, or every open task of an earlier
+diversion when the case is diverted again) grants nothing. A task done or returned still
+does (its unit worked on the case). The rule is :func:`granting_task`, read by the lists'
+predicate (:func:`visible`, behind the list, keyword search, ledger exports, statistics and
+the dashboard) and by the detail (:func:`load_case`) alike. Its type's plugin must be
+enabled for the county. Anything else answers 404, exactly like a case that does not exist.
 """
 from __future__ import annotations
 
@@ -21,6 +25,11 @@ def units_in_scope(grants: Grants, perm: str) -> Select:
     return select(OrgUnit.id).where(unit_scope(grants, perm))
 
 
+def granting_task():
+    """SQL predicate on ``CaseTask``: the tasks through which their unit sees the case."""
+    return CaseTask.state != "cancelled"
+
+
 def visible(session: Session, grants: Grants, perm: str):
     """SQL predicate on ``Case``: arose in scope, or has a task in scope.
 
@@ -36,7 +45,7 @@ def visible(session: Session, grants: Grants, perm: str):
         return true()  # every case of the county (the query is bound to the county)
     units = list(session.scalars(units_in_scope(grants, perm)))
     has_task = exists().where(CaseTask.tenant_id == Case.tenant_id, CaseTask.case_id == Case.id,
-                              CaseTask.org_unit_id.in_(units))
+                              CaseTask.org_unit_id.in_(units), granting_task())
     return or_(Case.org_unit_id.in_(units), has_task)
 
 
@@ -53,8 +62,8 @@ def readable(session: Session, grants: Grants, types: dict[str, CaseType]):
 
 
 def task_units(session: Session, case: Case) -> list[int]:
-    return list(session.scalars(select(CaseTask.org_unit_id).where(CaseTask.case_id == case.id,
-                                                                   CaseTask.state != "cancelled")))
+    """The units of the case's tasks that let them see it (:func:`granting_task`)."""
+    return list(session.scalars(select(CaseTask.org_unit_id).where(CaseTask.case_id == case.id, granting_task())))
 
 
 def covers(session: Session, grants: Grants, perm: str, unit_id: int | None) -> bool:
