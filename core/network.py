@@ -44,9 +44,10 @@ def update(session: Session, grants: Grants, obj, data: dict, manage: str, befor
     """Change a record the caller manages; moving it needs the new unit managed too."""
     if "org_unit_id" in data:
         get_or_404(session, grants, OrgUnit, data["org_unit_id"], manage)
-    for key, value in data.items():
-        setattr(obj, key, value)
-    (before_save or (lambda o, d: None))(obj, data)
+    with session.no_autoflush:  # the checks of before_save must not flush the unchecked values
+        for key, value in data.items():
+            setattr(obj, key, value)
+        (before_save or (lambda o, d: None))(obj, data)
     _flush(session, obj)
     return obj
 

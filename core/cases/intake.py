@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core.authz import require
+from core.authz import named_unit, require
 from core.cases import backdating, engine, settings as case_settings
 from core.cases.access import covers
 from core.cases.models import Case, Intake, IntakePerson
@@ -24,6 +24,7 @@ from core.models import Person
 from core.privacy import set_person_fields
 
 REGISTER, DIVERT = "core.case.register", "core.case.divert"
+PERSON_MANAGE = "core.person.manage"  # a new person is created where the caller may create persons
 FIRST_OUTCOMES = ("pending", "resolved", "referred")
 
 
@@ -39,7 +40,7 @@ def _persons(w: Work, specs: list[dict]) -> list[tuple[Person, str]]:
         else:
             if not spec.get("name") or not spec.get("org_unit_id"):
                 raise Invalid(f"persons.{i}", "person_incomplete", "新登记的人员需要姓名和所在单位")
-            engine.active_unit(s, spec["org_unit_id"], f"persons.{i}.org_unit_id")
+            named_unit(s, w.grants, PERSON_MANAGE, spec["org_unit_id"], f"persons.{i}.org_unit_id")
             person = Person()
             try:
                 set_person_fields(person, {k: spec.get(k) for k in ("name", "id_number", "phone", "address",
@@ -55,13 +56,10 @@ def _persons(w: Work, specs: list[dict]) -> list[tuple[Person, str]]:
 def register(w: Work, data: dict) -> Intake:
     """Register a matter at the window of ``data["org_unit_id"]`` (the receiving centre)."""
     s = w.session
-    require(w.grants, REGISTER)
-    if not covers(s, w.grants, REGISTER, data["org_unit_id"]):
-        raise NotFound("unit_not_found", "受理单位不存在或不在您的管辖范围内（只能在本单位及下级单位的窗口登记）")
-    engine.active_unit(s, data["org_unit_id"], "org_unit_id")
+    named_unit(s, w.grants, REGISTER, data["org_unit_id"], "org_unit_id")  # only windows in your scope
     arose = data.get("arose_unit_id") or data["org_unit_id"]
     if arose != data["org_unit_id"]:
-        engine.active_unit(s, arose, "arose_unit_id")
+        named_unit(s, w.grants, REGISTER, arose, "arose_unit_id")
     first = data.get("first_inquiry") or {}
     outcome = first.get("outcome", "pending")
     if outcome == "referred" and not first.get("referred_to"):

@@ -1,0 +1,410 @@
+"""Every id in every write body is checked against the caller's scope (issue 14, finding 8).
+
+Generated from the app's OpenAPI spec: every field of every POST/PUT/PATCH request body
+(nested lists included) whose name ends in ``_id`` or ``_ids`` and names an org unit, a
+person, a user or a case is a probe site. A village officer holding *every* permission on
+their own village (罗塘村) sends a body that is valid in their scope with that one field
+swapped for an id outside it — the sibling village, the township above, the other county,
+an id that exists nowhere. The answer must be 403, 404 or 422, and nothing may be written.
+Each route's in-scope body is then sent as is and must succeed: the probes' bodies are
+otherwise valid, so a refusal is the scope check and nothing else.
+
+A write route with an id field this test has no body for makes it fail: add the body to
+``BODIES`` (placeholders ``$unit``, ``$person``, ``$user``, ``$case`` are in-scope ids).
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pytest
+import time_machine
+from sqlalchemy import inspect, text
+
+from core.db import TENANT, Base, table_class
+from tests.conftest import Client, load_tenant, make_token
+
+# an id field's name → the class of object it names (None: not scoped by unit — keys, or
+# objects of the path's own case, checked by their own rules)
+CLASSES = [(re.compile(r"^member_unit_id$"), "member_unit"), (re.compile(r"(^|_)unit_id$|^parent_id$"), "unit"), (re.compile(r"person_id$"), "person"),
+           (re.compile(r"(^|_)(user|handler|assignee|service_user)_id$"), "user"),
+           (re.compile(r"^case_id$|^dispute_ids$"), "case"), (re.compile(r"^screening_id$"), "screening"),
+           (re.compile(r"^party_id$"), "person"), (re.compile(r"^(role_id|deadline_id)$"), None)]
+
+NOW = "2026-03-10T10:00:00+08:00"
+BODIES = {
+    ("POST", "/api/org-units"): {"parent_id": "$unit", "name": "新网格", "level": "grid"},
+    ("POST", "/api/org-units/{unit_id}/move"): {"parent_id": "$unit"},
+    ("POST", "/api/users"): {"username": "$fresh", "display_name": "新用户", "org_unit_id": "$unit",
+                             "member_unit_id": "$member_unit"},
+    ("PATCH", "/api/users/{user_id}"): {"org_unit_id": "$unit", "member_unit_id": "$member_unit"},
+    ("POST", "/api/role-assignments"): {"user_id": "$user", "role_id": "$role", "org_unit_id": "$unit"},
+    ("POST", "/api/member-units"): {"org_unit_id": "$unit", "name": "$fresh", "category": "police"},
+    ("PATCH", "/api/member-units/{item_id}"): {"org_unit_id": "$unit"},
+    ("POST", "/api/network-roles"): {"org_unit_id": "$unit", "kind": "grid_worker", "person_name": "某网格员",
+                                     "user_id": "$user"},
+    ("PATCH", "/api/network-roles/{item_id}"): {"org_unit_id": "$unit", "user_id": "$user"},
+    ("POST", "/api/persons"): {"name": "新居民", "org_unit_id": "$unit"},
+    ("PATCH", "/api/persons/{person_id}"): {"org_unit_id": "$unit"},
+    ("POST", "/api/cases"): {"case_type": "hello.visit", "title": "走访", "org_unit_id": "$unit",
+                             "persons": [{"person_id": "$person"}], "details": {"visit_kind": "home"}},
+    ("POST", "/api/cases/{case_id}/divert"): {"mode": "single", "tasks": [
+        {"org_unit_id": "$unit", "member_unit_id": "$member_unit", "role": "lead"}]},
+    ("POST", "/api/cases/{case_id}/assign"): {"handler_id": "$user"},
+    ("POST", "/api/cases/{case_id}/extensions"): {"deadline_id": "$deadline", "amount": 1, "reason": "补充调查"},
+    ("POST", "/api/cases/{case_id}/supervisions"): {"kind": "urge", "instruction": "请加快", "target_unit_id": "$unit"},
+    # a module's own fields: POST /api/cases with the type's ``details``, and its acts' bodies
+    ("POST", "/api/cases#mediation.dispute"): {"case_type": "mediation.dispute", "title": "纠纷", "org_unit_id": "$unit",
+                                               "persons": [{"person_id": "$person", "role": "applicant"}],
+                                               "details": {"dispute_type": "debt", "screening_id": "$screening"}},
+    ("POST", "/api/cases/{case_id}/transitions/refuse#mediation.dispute"): {"party_id": "$person", "note": "不愿调解"},
+    ("POST", "/api/intake"): {"channel": "visit", "org_unit_id": "$unit", "arose_unit_id": "$unit",
+                              "subject": "来访", "content": "反映问题",
+                              "persons": [{"person_id": "$person"}, {"name": "新来访人", "org_unit_id": "$unit"}]},
+    ("POST", "/api/ledgers/exports"): {"case_type": "hello.visit", "org_unit_id": "$unit",
+                                       "handling_unit_id": "$unit", "person_id": "$person"},
+    ("POST", "/api/oauth-clients"): {"name": "$fresh", "confidential": True, "redirect_uris": [],
+                                     "scopes": ["core.org_unit.read"], "grant_types": ["client_credentials"],
+                                     "service_user_id": "$user"},
+    ("PATCH", "/api/oauth-clients/{client_id}"): {"service_user_id": "$user"},
+    ("POST", "/api/hello/greetings"): {"org_unit_id": "$unit", "recipient": "张三"},
+    ("POST", "/api/mediation/screening"): {"org_unit_id": "$unit", "period": "$period", "dispute_ids": ["$dispute"]},
+    ("POST", "/api/mediation/registers/{kind}"): {"org_unit_id": "$unit", "found_on": "2026-03-09",
+                                                  "description": "苗头", "case_id": "$dispute"},
+    ("POST", "/api/petition/watch"): {"person_id": "$person", "grade": "low", "signs": "扬言上访"},
+    ("POST", "/api/petition/watch/{watch_id}/followups"): {"task": "走访", "due_on": "2026-03-20",
+                                                           "assignee_id": "$user"},
+    ("PUT", "/api/petition/quotas"): {"quotas": [{"org_unit_id": "$unit", "period": "2026", "kind": "abnormal",
+                                                  "quota": 1}]},
+    ("POST", "/api/petition/escalations"): {"org_unit_id": "$unit", "person_id": "$person", "petitioner": "某甲",
+                                            "level": "city", "occurred_on": "2026-03-09", "case_id": "$petition"},
+}
+# bodies whose ids are filters of a read, not objects of a write: what they select stays
+# bounded by what the caller may read (the export is the case list's own query,
+# core.cases.queries.filtered, as GET /api/cases?org_unit_id=… is)
+FILTERS = {("POST", "/api/ledgers/exports")}
+# a placeholder that names a case: which case (mediation and petition ids are their own cases)
+CASE_OF = {"$dispute": "dispute", "$petition": "petition"}
+
+
+def id_fields(spec: dict) -> dict[tuple[str, str], list[str]]:
+    """(method, path) → dotted paths of the id fields of its JSON body (``a[].b`` in lists)."""
+    comps = spec["components"]["schemas"]
+
+    def resolve(s):
+        while "$ref" in s or ("allOf" in s and len(s["allOf"]) == 1):
+            s = comps[s["$ref"].split("/")[-1]] if "$ref" in s else s["allOf"][0]
+        return s
+
+    def walk(s, prefix, out):
+        s = resolve(s)
+        if "items" in s:
+            walk(s["items"], prefix + "[]", out)
+            return
+        for name, sub in (s.get("properties") or {}).items():
+            path = f"{prefix}.{name}" if prefix else name
+            if re.search(r"_ids?$", name):
+                out.append(path)
+            walk(sub, path, out)
+
+    found = {}
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            if not isinstance(op, dict):
+                continue  # the path's parameters
+            content = (op.get("requestBody") or {}).get("content", {}).get("application/json")
+            if method in ("post", "put", "patch") and content:
+                out: list[str] = []
+                walk(content["schema"], "", out)
+                if out:
+                    found[(method.upper(), path)] = out
+    return found
+
+
+def module_fields(app) -> dict[tuple[str, str], list[str]]:
+    """The id fields of every case type's ``details`` and of its acts' bodies (not in the spec:
+    the core's schemas take them as a dict), keyed ``path#case type``."""
+    from core.app import pingan
+    found = {}
+
+    def ids(schema, prefix=""):
+        out = []
+        for name, field in schema().fields.items() if isinstance(schema, type) else schema.fields.items():
+            if re.search(r"_ids?$", name):
+                out.append(prefix + name)
+        return out
+
+    for key, ctype in pingan(app).plugins.case_types.items():
+        if ctype.details_schema is not None and ids(ctype.details_schema, "details."):
+            found[("POST", f"/api/cases#{key}")] = ids(ctype.details_schema, "details.")
+        for t in ctype.transitions:
+            if t.input is not None and ids(t.input):
+                found[("POST", f"/api/cases/{{case_id}}/transitions/{t.name}#{key}")] = ids(t.input)
+    return found
+
+
+def kind_of(field: str) -> str | None:
+    name = field.split(".")[-1].rstrip("[]")
+    for pattern, kind in CLASSES:
+        if pattern.search(name):
+            return kind
+    raise AssertionError(f"id field {field}: add its class to CLASSES")
+
+
+def put(body, field: str, value):
+    """A copy of ``body`` with ``field`` (dotted, ``[]`` for every list element) set to ``value``."""
+    import copy
+    body = copy.deepcopy(body)
+    parts = field.split(".")
+
+    def go(node, i):
+        key = parts[i]
+        many = key.endswith("[]")
+        key = key.rstrip("[]") if many else key
+        if i == len(parts) - 1:
+            if many:
+                node[key] = [value]
+            else:
+                node[key] = value
+            return
+        target = node[key]
+        for sub in (target if many else [target]):
+            go(sub, i + 1)
+
+    go(body, 0)
+    return body
+
+
+def has(body, field: str) -> bool:
+    """Whether ``field`` is in ``body`` (in some element of a list)."""
+    head, _, rest = field.partition(".")
+    key = head.removesuffix("[]")
+    if not isinstance(body, dict) or key not in body:
+        return False
+    if not rest:
+        return True
+    return any(has(sub, rest) for sub in (body[key] if head.endswith("[]") else [body[key]]))
+
+
+def snapshot(db, tenant) -> str:
+    """A digest of every row of the county's tables (but the audit chain and the caller's token)."""
+    present = set(inspect(db.engine).get_table_names())
+    h = hashlib.sha256()
+    with db.transaction(tenant.id) as s:
+        for table in Base.metadata.sorted_tables:
+            if table_class(table) != TENANT or table.name not in present \
+                    or table.name in ("audit_entry", "audit_head", "access_token", "web_session"):
+                continue
+            for row in s.execute(text(f'SELECT * FROM "{table.name}" WHERE tenant_id = :t ORDER BY 1, 2'),
+                                 {"t": tenant.id}):
+                h.update(repr(tuple(row)).encode())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def world(app):
+    """Two counties with every module on; in the first, ``scope.all`` holds every permission
+    on 罗塘村 only, and the county admin has made a person, a user, cases of each module and
+    their rows in 罗塘村 and in the sibling 郭岭村."""
+    with time_machine.travel(NOW, tick=True):
+        a, b = load_tenant(app), load_tenant(app)
+        out = {"a": a, "b": b}
+        for t in (a, b):
+            admin = Client(app, t.host, {"Authorization": f"Bearer {make_token(app, t, 'county.admin')}"})
+            for name, settings in (("hello", {}), ("petition", {"default_quotas": {"village": {"abnormal": 0}}}),
+                                   ("mediation", {"screening": [{"level": "village", "cadence": "monthly"}]})):
+                r = admin.put(f"/api/modules/{name}", json={"enabled": True, "settings": settings})
+                assert r.status_code == 200, r.get_json()
+            ids = {}
+            for place in ("T01D1V1", "T01D1V2"):
+                unit = t.unit(place)
+                person = admin.post("/api/persons", json={"name": f"{place}居民", "org_unit_id": unit}).get_json()["id"]
+                r = admin.post("/api/member-units", json={"org_unit_id": unit, "name": f"{place}警务室",
+                                                          "category": "police"})
+                assert r.status_code == 201, r.get_json()
+                member_unit = r.get_json()["id"]
+                r = admin.post("/api/users", json={"username": f"u{place.lower()}", "display_name": "村干部",
+                                                   "org_unit_id": unit})
+                assert r.status_code == 201, r.get_json()
+                user = r.get_json()["id"]
+                cases = _cases(admin, unit, person)
+                r = admin.post("/api/mediation/screening", json={"org_unit_id": unit, "period": "2026-02",
+                                                                 "dispute_ids": [cases["dispute"]]})
+                assert r.status_code == 201, r.get_json()
+                ids[place] = {"unit": unit, "person": person, "user": user, "member_unit": member_unit,
+                              "screening": r.get_json()["id"], **cases}
+            out[t.slug if hasattr(t, "slug") else id(t)] = ids
+            t.ids = ids
+            t.admin = admin
+        perms = a.admin.get("/api/me").get_json()["permissions"]  # all the county admin may grant
+        r = a.admin.post("/api/roles", json={"key": "everything", "name": "全部权限", "permissions": perms})
+        assert r.status_code == 201, r.get_json()
+        role = r.get_json()["id"]
+        r = a.admin.post("/api/users", json={"username": "scope.all", "display_name": "罗塘村全权",
+                                             "org_unit_id": a.unit("T01D1V1")})
+        assert r.status_code == 201, r.get_json()
+        user = r.get_json()["id"]
+        r = a.admin.post("/api/role-assignments", json={"user_id": user, "role_id": role,
+                                                        "org_unit_id": a.unit("T01D1V1")})
+        assert r.status_code == 201, r.get_json()
+        out["role"] = role
+        out["caller"] = Client(app, a.host, {"Authorization": f"Bearer {make_token(app, a, 'scope.all')}"})
+        return out
+
+
+def _cases(admin, unit: int, person: int) -> dict:
+    r = admin.post("/api/cases", json={"case_type": "mediation.dispute", "title": "纠纷", "org_unit_id": unit,
+                                       "persons": [{"person_id": person, "role": "applicant"}],
+                                       "details": {"dispute_type": "debt"}})
+    assert r.status_code == 201, r.get_json()
+    dispute = r.get_json()["id"]
+    r = admin.post("/api/cases", json={"case_type": "petition.case", "title": "信访", "org_unit_id": unit,
+                                       "persons": [{"person_id": person, "role": "petitioner"}],
+                                       "details": {"form": "letter", "category": "land"}})
+    assert r.status_code == 201, r.get_json()
+    return {"dispute": dispute, "petition": r.get_json()["id"], "case": dispute}
+
+
+def _target(world, method: str, path: str) -> str:
+    """The route's URL with an in-scope object of the caller for its path argument."""
+    a, caller, mine = world["a"], world["caller"], world["a"].ids["T01D1V1"]
+    path, _, ctype = path.partition("#")
+    if "{" not in path:
+        return path
+    if path.startswith("/api/cases/{case_id}/transitions/") and ctype == "mediation.dispute":
+        r = caller.post("/api/cases", json={"case_type": ctype, "title": "纠纷", "org_unit_id": mine["unit"],
+                                            "persons": [{"person_id": mine["person"], "role": "applicant"}],
+                                            "details": {"dispute_type": "debt"}})
+        assert r.status_code == 201, r.get_json()
+        return path.replace("{case_id}", str(r.get_json()["id"]))
+    if path == "/api/org-units/{unit_id}/move":
+        r = caller.post("/api/org-units", json={"parent_id": mine["unit"], "name": _fresh("网格"), "level": "grid"})
+        assert r.status_code == 201, r.get_json()
+        return path.replace("{unit_id}", str(r.get_json()["id"]))
+    if path == "/api/users/{user_id}":
+        return path.replace("{user_id}", str(mine["user"]))
+    if path == "/api/persons/{person_id}":
+        return path.replace("{person_id}", str(mine["person"]))
+    if path == "/api/member-units/{item_id}":
+        r = caller.post("/api/member-units", json={"org_unit_id": mine["unit"], "name": _fresh("派出所"),
+                                                   "category": "police"})
+        assert r.status_code == 201, r.get_json()
+        return path.replace("{item_id}", str(r.get_json()["id"]))
+    if path == "/api/network-roles/{item_id}":
+        r = caller.post("/api/network-roles", json={"org_unit_id": mine["unit"], "kind": "grid_worker",
+                                                    "person_name": "某网格员"})
+        assert r.status_code == 201, r.get_json()
+        return path.replace("{item_id}", str(r.get_json()["id"]))
+    if path == "/api/oauth-clients/{client_id}":
+        r = caller.post("/api/oauth-clients", json={**BODIES[("POST", "/api/oauth-clients")], "name": _fresh("应用"),
+                                                    "service_user_id": mine["user"]})
+        assert r.status_code == 201, r.get_json()
+        return path.replace("{client_id}", str(r.get_json()["id"]))
+    if path.startswith("/api/cases/{case_id}/"):
+        r = caller.post("/api/cases", json={"case_type": "hello.visit", "title": "走访", "org_unit_id": mine["unit"],
+                                            "details": {"visit_kind": "home"}})
+        assert r.status_code == 201, r.get_json()
+        case = r.get_json()
+        assert caller.post(f"/api/cases/{case['id']}/transitions/accept", json={}).status_code == 200
+        world["deadline"] = next((d["id"] for d in caller.get(f"/api/cases/{case['id']}").get_json()["deadlines"]),
+                                 None)
+        return path.replace("{case_id}", str(case["id"]))
+    if path == "/api/mediation/registers/{kind}":
+        return path.replace("{kind}", "unstable")
+    if path == "/api/petition/watch/{watch_id}/followups":
+        person = caller.post("/api/persons", json={"name": _fresh("居民"), "org_unit_id": mine["unit"]}).get_json()
+        r = caller.post("/api/petition/watch", json={"person_id": person["id"], "grade": "low", "signs": "苗头"})
+        assert r.status_code == 201, r.get_json()
+        return path.replace("{watch_id}", str(r.get_json()["id"]))
+    raise AssertionError(f"{method} {path}: say in _target which in-scope object its path names")
+
+
+_count = iter(range(1, 1_000_000))
+
+
+def _fresh(stem: str) -> str:
+    return f"{stem}{next(_count)}"
+
+
+def _fill(world, body, value_of):
+    if isinstance(body, dict):
+        return {k: _fill(world, v, value_of) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_fill(world, v, value_of) for v in body]
+    if isinstance(body, str) and body.startswith("$") and not body.startswith("$$"):
+        return value_of(body)
+    return body
+
+
+def test_every_id_in_every_write_body_is_checked_against_the_callers_scope(app, db, world):
+    """Finding 8 of issue 14 (ORG-2; every id in a write is checked against the caller's
+    scope for that act): out-of-scope ids in bodies are refused and write nothing."""
+    a, b, caller = world["a"], world["b"], world["caller"]
+    mine, sibling = a.ids["T01D1V1"], a.ids["T01D1V2"]
+    spec = caller.get("/api/openapi.json").get_json()
+    fields = {**id_fields(spec), **module_fields(app)}
+    missing = [f"{m} {p} {f}" for (m, p), fs in fields.items() for f in fs
+               if kind_of(f) is not None and not has(BODIES.get((m, p), {}), f)]
+    assert missing == [], "write bodies with id fields this test has no body for: " + "; ".join(missing)
+    outside = {  # class → (label, id) of objects outside the caller's scope
+        "unit": [("sibling village", sibling["unit"]), ("township above", a.unit("T01")),
+                 ("other county", b.ids["T01D1V1"]["unit"]), ("missing", 8_999_999_999_999)],
+        "person": [("sibling village", sibling["person"]), ("other county", b.ids["T01D1V1"]["person"]),
+                   ("missing", 8_999_999_999_999)],
+        "user": [("sibling village", sibling["user"]), ("other county", b.ids["T01D1V1"]["user"]),
+                 ("missing", 8_999_999_999_999)],
+        "member_unit": [("sibling village", sibling["member_unit"]),
+                        ("other county", b.ids["T01D1V1"]["member_unit"]), ("missing", 8_999_999_999_999)],
+        "screening": [("sibling village", sibling["screening"]), ("other county", b.ids["T01D1V1"]["screening"]),
+                      ("missing", 8_999_999_999_999)],
+        "case": [("sibling village", sibling["case"]), ("other county", b.ids["T01D1V1"]["case"]),
+                 ("missing", 8_999_999_999_999)],
+    }
+    probes: dict[str, int] = {k: 0 for k in outside}
+    failures = []
+    with time_machine.travel(NOW, tick=True):
+        for (method, path), field_list in sorted(fields.items()):
+            scoped = [f for f in field_list if kind_of(f) is not None]
+            if not scoped or (method, path) in FILTERS:
+                continue
+            for field in scoped:
+                kind = kind_of(field)
+                for label, bad in outside[kind]:
+                    url = _target(world, method, path)
+                    base = _fill(world, BODIES[(method, path)], lambda ph: _value(world, ph, mine))
+                    if field.endswith("_ids") or field.endswith("_ids[]"):
+                        body = put(base, field.removesuffix("[]"), [bad])
+                    else:
+                        body = put(base, field, bad)
+                    before = snapshot(db, a)
+                    r = caller.request(method, url, json=body)
+                    probes[kind] = probes.get(kind, 0) + 1
+                    if r.status_code not in (403, 404, 422) or snapshot(db, a) != before:
+                        failures.append(f"{method} {path} {field}={label}: {r.status_code} "
+                                        f"{(r.get_json() or {}).get('code')}"
+                                        + ("" if snapshot(db, a) == before else " (wrote)"))
+            url = _target(world, method, path)
+            body = _fill(world, BODIES[(method, path)], lambda ph: _value(world, ph, mine))
+            r = caller.request(method, url, json=body)
+            assert r.status_code < 300, (method, path, body, r.get_json())
+    print("write-scope probes per class:", probes, "failures:", len(failures))
+    assert failures == [], "\n".join(failures)
+    assert all(n >= 3 for n in probes.values()) and sum(probes.values()) >= 140, probes
+
+
+def _value(world, placeholder: str, mine: dict):
+    if placeholder == "$fresh":
+        return _fresh("n")
+    if placeholder == "$role":
+        return world["role"]
+    if placeholder == "$deadline":
+        return world.get("deadline")
+    if placeholder == "$member_unit":
+        r = world["caller"].post("/api/member-units", json={"org_unit_id": mine["unit"], "name": _fresh("站"),
+                                                            "category": "police"})
+        assert r.status_code == 201, r.get_json()
+        return r.get_json()["id"]
+    if placeholder == "$period":
+        return "2026-03"  # the month of NOW
+    key = placeholder[1:]
+    return mine[CASE_OF.get(placeholder, key).lstrip("$")] if placeholder in CASE_OF else mine[key]
