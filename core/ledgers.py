@@ -374,8 +374,21 @@ def _state_title(ctype: CaseType | None, state: str) -> str:
         return state
 
 
+def append_row(ws, row: list) -> list:
+    """Append ``row`` to ``ws`` (a write-only or an ordinary openpyxl sheet): THE way every
+    .xlsx the platform writes takes a row, core and modules alike (``core.sdk.xlsx_append``).
+
+    Every text cell is stored as text, so user text starting with ``=``, ``+``, ``-`` or ``@``
+    (``=HYPERLINK(…)``) is never a formula in Excel or WPS; characters XML cannot hold are
+    dropped, text is cut at Excel's 32,767; aware times are written as Beijing time. Returns
+    the cells (to style a header row)."""
+    cells = _cells(ws, row)
+    ws.append(cells)
+    return cells
+
+
 def _cells(ws, row: list) -> list:
-    """Cells for the write-only sheet: text stays text (a title "=…" is no formula), times formatted."""
+    """Cells for a sheet: text stays text (a title "=…" is no formula), times formatted."""
     from openpyxl.cell import WriteOnlyCell
     out = []
     for value in row:
@@ -397,13 +410,10 @@ def _cells(ws, row: list) -> list:
 
 
 def _header(ws, titles: list[str]) -> list:
-    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
-    out = []
-    for title in titles:
-        cell = WriteOnlyCell(ws, value=title)
+    out = _cells(ws, titles)  # a county's own column title is text too
+    for cell in out:
         cell.font = Font(bold=True)
-        out.append(cell)
     return out
 
 
@@ -438,7 +448,7 @@ def _export(run: _Run) -> None:
                                        .order_by(Case.id).limit(BATCH)))
                 rows = ledger_rows(s, types, columns, batch, names) if batch else []
             for row in rows:
-                ws.append(_cells(ws, row))
+                append_row(ws, row)
             if not batch:
                 break
             last_id, done = batch[-1].id, done + len(batch)
@@ -544,9 +554,9 @@ def template(ctype: CaseType) -> bytes:
     ws = wb.active
     ws.title = "台账"
     ws.freeze_panes = "A2"
-    for i, col in enumerate(cols, start=1):
-        cell = ws.cell(row=1, column=i, value=col.title)
+    for cell in append_row(ws, [col.title for col in cols]):
         cell.font = Font(bold=True)
+    for i, col in enumerate(cols, start=1):
         letter = get_column_letter(i)
         ws.column_dimensions[letter].width = 30 if col.key in ("org_unit", "title") else 16
         labels = [t for t, v in col.choices.items() if t != v] or list(col.choices)
@@ -555,12 +565,12 @@ def template(ctype: CaseType) -> bytes:
             dv.add(f"{letter}2:{letter}{MAX_IMPORT_ROWS + 1}")
             ws.add_data_validation(dv)
     notes = wb.create_sheet("填写说明")
-    notes.append(["列", "说明"])
+    append_row(notes, ["列", "说明"])
     for col in cols:
-        notes.append([col.title, col.note])
-    notes.append([])
-    notes.append(["", f"事项类型：{ctype.title}。只读取第一个工作表；第一行为列名；每个文件最多 {MAX_IMPORT_ROWS} 行。"])
-    notes.append(["", "任何一行有错误时，整个文件都不会导入，错误会逐行列出。"])
+        append_row(notes, [col.title, col.note])
+    append_row(notes, [])
+    append_row(notes, ["", f"事项类型：{ctype.title}。只读取第一个工作表；第一行为列名；每个文件最多 {MAX_IMPORT_ROWS} 行。"])
+    append_row(notes, ["", "任何一行有错误时，整个文件都不会导入，错误会逐行列出。"])
     notes.column_dimensions["A"].width, notes.column_dimensions["B"].width = 16, 90
     buf = io.BytesIO()
     wb.save(buf)

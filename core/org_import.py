@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from core import orgtree
 from core.authz import Grants
 from core.errors import PinganError
-from core.ledgers import ImportColumn, JobFailed, _err, _text, read_sheet
+from core.ledgers import ImportColumn, JobFailed, _err, _text, append_row, read_sheet
 from core.models import OrgLevel, OrgUnit
 
 MAX_ROWS = 5000
@@ -46,7 +46,7 @@ def template() -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = "组织架构"
-    ws.append([c.title for c in COLUMNS])
+    append_row(ws, [c.title for c in COLUMNS])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -41,7 +41,10 @@ Groups (see ``docs/plugins.md`` for how they fit together):
 - API conventions: ``ListArgs``, ``IdListArgs``, ``sort_field``, ``permission_code``,
   ``page_of``, ``paginate``, ``IdField``, ``id_path``, ``Blueprint`` (flask-smorest);
   ``unit_or_404(unit_id, perm)`` (the unit a report asks about, in the user's scope),
-  ``download_response(data, filename)`` (an .xlsx or other file to save)
+  ``download_response(data, filename)`` (an .xlsx or other file to save);
+  ``xlsx_append(ws, row)`` — the one way to put a row into an .xlsx sheet (every text cell
+  stored as text: a value starting with ``=``, ``+``, ``-`` or ``@`` is never a formula;
+  returns the cells, to style a header); never ``ws.append`` or ``ws.cell(value=…)`` with text
 """
 from flask_smorest import Blueprint
 
@@ -61,6 +64,7 @@ from core.db import AwareDateTime, ReferenceModel, TenantModel, bind_tenant, ten
 from core.errors import Conflict, Forbidden, Invalid, NotFound, PinganError
 from core.hookspecs import hookimpl
 from core.jobs import job_transaction
+from core.ledgers import append_row as xlsx_append
 from core.models import OrgUnit, Person
 from core.orgtree import network_holders, units_under, within
 from core.ratelimit import hit as rate_limit
@@ -96,5 +100,5 @@ __all__ = [
     "outbox_add",
     # API conventions
     "ListArgs", "IdListArgs", "sort_field", "permission_code", "page_of", "paginate", "IdField", "id_path",
-    "Blueprint", "unit_or_404", "download_response",
+    "Blueprint", "unit_or_404", "download_response", "xlsx_append",
 ]

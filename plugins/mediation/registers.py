@@ -10,7 +10,7 @@ from sqlalchemy import select
 from zoneinfo import ZoneInfo
 
 from core.sdk import (Case, Conflict, Invalid, NotFound, OrgUnit, get_or_404, unit_or_404, units_under,
-                      utcnow)
+                      utcnow, xlsx_append)
 
 from .models import RegisterEntry
 from .permissions import REGISTER_MANAGE
@@ -85,13 +85,13 @@ def workbook(kind: str, rows: list[dict], county: str, unit_name: str) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = KINDS[kind][:31]
-    ws.append([f"{county} {unit_name} {KINDS[kind]}"])
+    xlsx_append(ws, [f"{county} {unit_name} {KINDS[kind]}"])
     ws["A1"].font = Font(bold=True, size=14)
-    ws.append(["序号", *(title for _, title in COLUMNS)])
+    xlsx_append(ws, ["序号", *(title for _, title in COLUMNS)])
     for cell in ws[2]:
         cell.font = Font(bold=True)
     for i, r in enumerate(rows, 1):
-        ws.append([i, *(r["status_title"] if k == "status" else r[k] for k, _ in COLUMNS)])
+        xlsx_append(ws, [i, *(r["status_title"] if k == "status" else r[k] for k, _ in COLUMNS)])
     for col, width in zip("ABCDEFGH", (6, 12, 16, 40, 30, 12, 8, 14)):
         ws.column_dimensions[col].width = width
     buf = io.BytesIO()

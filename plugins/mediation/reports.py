@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from core.sdk import Case, Indicator, OrgUnit, module_settings, units_under
+from core.sdk import Case, Indicator, OrgUnit, module_settings, units_under, xlsx_append
 
 from .cases import KEY, OUTCOMES, REFERRAL_OUTCOMES
 from .models import Dispute, Referral, TierStep
@@ -213,13 +213,13 @@ def workbook(report: dict, county: str) -> bytes:
     for title, key, first, label in (("按类型", "by_type", "纠纷类型", "title"), ("按单位", "by_unit", "单位", "name"),
                                      ("按月份", "by_month", "月份", "month")):
         ws = wb.create_sheet(title)
-        ws.append([heading])
+        xlsx_append(ws, [heading])
         ws["A1"].font = Font(bold=True, size=14)
-        ws.append([first, *(t for _, t in FIGURES)])
+        xlsx_append(ws, [first, *(t for _, t in FIGURES)])
         for cell in ws[2]:
             cell.font = Font(bold=True)
         for row in [*report[key], {label: "合计", **report["total"]}]:
-            ws.append([row[label], *(row[k] for k, _ in FIGURES)])
+            xlsx_append(ws, [row[label], *(row[k] for k, _ in FIGURES)])
         ws.column_dimensions["A"].width = 22
     return _bytes(wb)
 
@@ -228,14 +228,14 @@ def weekly_workbook(report: dict, county: str) -> bytes:
     from openpyxl.styles import Font
     wb = _book()
     ws = wb.create_sheet("结案周报")
-    ws.append([f"{county} {report['unit']['name']} 矛盾纠纷结案周报（{report['week_start']:%Y-%m-%d} 至 "
+    xlsx_append(ws, [f"{county} {report['unit']['name']} 矛盾纠纷结案周报（{report['week_start']:%Y-%m-%d} 至 "
                f"{report['week_end']:%Y-%m-%d}）"])
     ws["A1"].font = Font(bold=True, size=14)
-    ws.append(["编号", "事项", "纠纷类型", "所在单位", "结果", "结案时间"])
+    xlsx_append(ws, ["编号", "事项", "纠纷类型", "所在单位", "结果", "结案时间"])
     for cell in ws[2]:
         cell.font = Font(bold=True)
     for r in report["closed"]:
-        ws.append([r["number"], r["title"], r["type"], r["unit"], r["outcome"],
+        xlsx_append(ws, [r["number"], r["title"], r["type"], r["unit"], r["outcome"],
                    r["closed_at"].astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")])
     for col, width in zip("ABCDEF", (16, 36, 12, 16, 14, 18)):
         ws.column_dimensions[col].width = width

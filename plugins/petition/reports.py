@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import exists, select
 
-from core.sdk import Case, CaseDeadline, CaseFlag, Invalid, OrgUnit, utcnow, within
+from core.sdk import Case, CaseDeadline, CaseFlag, Invalid, OrgUnit, utcnow, within, xlsx_append
 
 from . import quotas
 from .cases import FORMS, KEY
@@ -122,20 +122,20 @@ def workbook(report: dict, county: str, layout: list[tuple[str, str]] | None = N
     heading = f"{county} {report['unit_name']} 信访工作月报（{report['month']}）"
     for title, key, first in (("按单位", "by_unit", "单位"), ("按分类", "by_category", "分类"), ("按信访形式", "by_form", "形式")):
         ws = wb.create_sheet(title)
-        ws.append([heading])
+        xlsx_append(ws, [heading])
         ws["A1"].font = Font(bold=True, size=14)
-        ws.append([first, *(label for _, label in layout)])
+        xlsx_append(ws, [first, *(label for _, label in layout)])
         for row in [*report[key], {"label": "合计", **report["total"]}]:
-            ws.append([row["label"], *(row[k] for k, _ in layout)])
+            xlsx_append(ws, [row["label"], *(row[k] for k, _ in layout)])
         ws.column_dimensions["A"].width = 24
         for cell in ws[2]:
             cell.font, cell.alignment = Font(bold=True), Alignment(horizontal="center")
     ws = wb.create_sheet("越级访与上访指标")
-    ws.append([f"{heading} — 指标期间 {report['quota_period']}"])
+    xlsx_append(ws, [f"{heading} — 指标期间 {report['quota_period']}"])
     ws["A1"].font = Font(bold=True, size=14)
-    ws.append(["单位", "类别", "指标", "已发生", "是否突破"])
+    xlsx_append(ws, ["单位", "类别", "指标", "已发生", "是否突破"])
     for q in report["quotas"]:
-        ws.append([q["unit_name"], q["kind_title"], q["quota"], q["used"], "突破" if q["breached"] else ""])
+        xlsx_append(ws, [q["unit_name"], q["kind_title"], q["quota"], q["used"], "突破" if q["breached"] else ""])
     ws.column_dimensions["A"].width = 24
     ws.column_dimensions["B"].width = 18
     buf = io.BytesIO()
