@@ -108,8 +108,7 @@ def create_app(config: Config | None = None, extra_plugins: dict[str, object] | 
     cfg = config or Config.from_env()
     logs.setup(cfg.log_level)
     crypto.configure(cfg.data_keys, cfg.index_key, cfg.instance_dir)
-    pg_url = cfg.database_url.startswith("postgresql")
-    database = Database(cfg.database_url, app_role=cfg.db_app_role if pg_url else None)
+    database = Database(cfg.database_url, app_role=cfg.set_role)
     host = PluginHost(extra_plugins, use_entry_points)
 
     here = Path(__file__).parent

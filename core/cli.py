@@ -44,8 +44,7 @@ def _state(config: Config):
     from core.plugins import PluginHost
     import core.schema  # noqa: F401
     configure(config.data_keys, config.index_key, config.instance_dir)
-    pg = config.database_url.startswith("postgresql")
-    return Pingan(config, Database(config.database_url, app_role=config.db_app_role if pg else None),
+    return Pingan(config, Database(config.database_url, app_role=config.set_role),
                   PluginHost(), HostResolver(config))
 
 
@@ -116,6 +115,11 @@ def tenant_load(path: Path, demo: bool) -> None:
 def _load(state, path: Path, demo: bool):
     from core.context import Actor, acting_as
     from core.tenant_config import apply, validate_folder
+    if demo and state.config.is_production:
+        # demo data: known passwords with no forced change, fictional residents
+        raise click.ClickException("--demo is refused with PINGAN_ENV=production: it creates accounts with the "
+                                   "folder's known demo password and fictional residents. Load the folder "
+                                   "without --demo (each user gets a one-time password).")
     spec, issues = validate_folder(path, state.plugins)
     if issues:
         for issue in issues:

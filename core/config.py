@@ -34,9 +34,16 @@ SETTINGS: tuple[Setting, ...] = (
             "Redis URL for the job queue (`redis://host:6379/0`). Unset: jobs run in an in-process "
             "worker thread (embedded default)."),
     Setting("PINGAN_DB_APP_ROLE", "pingan_app",
-            "PostgreSQL role the application runs as (`SET ROLE` on connect). It owns no table and "
-            "has no BYPASSRLS; `pingan db upgrade` creates it and grants it what it may do. Empty "
-            "string: do not switch role (only when the login role already is that role)."),
+            "PostgreSQL role the application runs as. It owns no table and has no BYPASSRLS; "
+            "`pingan db upgrade` creates it (if missing) and grants it what it may do. With "
+            "`PINGAN_MIGRATION_DATABASE_URL` set (production) `PINGAN_DATABASE_URL` logs in as this "
+            "role itself; without it (development, tests) the login role of `PINGAN_DATABASE_URL` is "
+            "the schema owner and switches to this role with `SET ROLE` on connect."),
+    Setting("PINGAN_MIGRATION_DATABASE_URL", None,
+            "PostgreSQL: the schema owner's URL, used only by `pingan db upgrade` (migrations, grants, "
+            "row-level security). Set it, and `PINGAN_DATABASE_URL` logs in as `PINGAN_DB_APP_ROLE` "
+            "(no `SET ROLE`: an injected `RESET ROLE` has no owner to fall back to). Required in "
+            "production on PostgreSQL. Unset: `PINGAN_DATABASE_URL` serves both."),
     Setting("PINGAN_SECRET_KEY", None,
             "Key for signing cookies and CSRF tokens. Required in production (32+ characters)."),
     Setting("PINGAN_DATA_KEYS", None,
@@ -105,6 +112,7 @@ def env(name: str) -> str | None:
 class Config:
     env: str = "development"
     database_url: str = ""
+    migration_database_url: str | None = None
     redis_url: str | None = None
     db_app_role: str = "pingan_app"
     secret_key: str = ""
@@ -134,12 +142,30 @@ class Config:
     def is_production(self) -> bool:
         return self.env == "production"
 
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+    @property
+    def migration_url(self) -> str:
+        """The URL ``pingan db upgrade`` connects with: the schema owner's."""
+        return self.migration_database_url or self.database_url
+
+    @property
+    def set_role(self) -> str | None:
+        """The role the app's connections ``SET ROLE`` to: none on SQLite, none when the app
+        logs in as the app role itself (``PINGAN_MIGRATION_DATABASE_URL`` set: production)."""
+        if not self.is_postgres or self.migration_database_url:
+            return None
+        return self.db_app_role or None
+
     @classmethod
     def from_env(cls, **overrides) -> "Config":
         instance = Path(env("PINGAN_INSTANCE_DIR") or "instance").resolve()
         cfg = cls(
             env=env("PINGAN_ENV") or "development",
             database_url=env("PINGAN_DATABASE_URL") or "",
+            migration_database_url=env("PINGAN_MIGRATION_DATABASE_URL"),
             redis_url=env("PINGAN_REDIS_URL"),
             db_app_role=env("PINGAN_DB_APP_ROLE") or "",
             secret_key=env("PINGAN_SECRET_KEY") or "",
@@ -190,10 +216,33 @@ class Config:
                 problems.append("PINGAN_DATA_KEYS must be set (see docs/configuration.md)")
             if not self.index_key:
                 problems.append("PINGAN_INDEX_KEY must be set (see docs/configuration.md)")
+            problems += self._production_database_problems()
             if problems:
                 raise ConfigError("refusing to start in production: " + "; ".join(problems))
         else:
             self.secret_key = self.secret_key or _dev_secret(self.instance_dir)
+
+
+    def _production_database_problems(self) -> list[str]:
+        """On PostgreSQL the app logs in as the app role, never as the schema owner: an
+        injected ``RESET ROLE`` (or ``SET ROLE`` to the owner) would step past row-level security."""
+        if not self.is_postgres:
+            return []
+        from sqlalchemy.engine import make_url
+        if not self.migration_database_url:
+            return ["PINGAN_MIGRATION_DATABASE_URL must be set to the schema owner's URL, and PINGAN_DATABASE_URL "
+                    f"log in as the app role {self.db_app_role!r} (see docs/configuration.md)"]
+        try:
+            app_user = make_url(self.database_url).username
+            owner = make_url(self.migration_database_url).username
+        except Exception:  # noqa: BLE001 — an unreadable URL is a problem to report, not a crash
+            return ["PINGAN_DATABASE_URL or PINGAN_MIGRATION_DATABASE_URL is not a valid URL"]
+        if app_user != self.db_app_role:
+            return [f"PINGAN_DATABASE_URL must log in as the app role {self.db_app_role!r} (PINGAN_DB_APP_ROLE), "
+                    f"not {app_user!r}"]
+        if owner == app_user:
+            return ["PINGAN_MIGRATION_DATABASE_URL must log in as the schema owner, not as the app role"]
+        return []
 
 
 def _int(name: str) -> int:

@@ -503,15 +503,23 @@ def secure_schema(conn, app_role: str) -> None:
     """Create the app role and apply grants and RLS to every table (idempotent).
 
     Run by ``pingan db upgrade`` after migrations, as the owner of the schema. The app role
-    owns nothing and has no BYPASSRLS; on tenant tables RLS is enabled and forced and the
+    owns nothing and has no BYPASSRLS (an existing one that is a superuser or bypasses RLS is
+    refused); in production it is the app's login role (created by the operator with LOGIN
+    and a password, docs/configuration.md), so the app's connection has no owner to ``RESET
+    ROLE`` back to; on tenant tables RLS is enabled and forced and the
     policy reads the tenant the session bound with ``SET LOCAL`` (``set_config(..., true)``).
     The audit tables take INSERT and SELECT only.
     """
     if conn.dialect.name != "postgresql" or not app_role:
         return
-    exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": app_role}).first()
-    if not exists:
+    found = conn.execute(text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :r"), {"r": app_role}).first()
+    if found is None:
         conn.execute(text(f'CREATE ROLE "{app_role}" NOLOGIN NOBYPASSRLS'))
+    elif found.rolsuper or found.rolbypassrls:
+        raise RuntimeError(f"the app role {app_role!r} must not be a superuser nor bypass row-level security")
+    if conn.execute(text("SELECT session_user = :r"), {"r": app_role}).scalar():
+        raise RuntimeError(f"migrations must run as the schema owner, not as the app role {app_role!r} "
+                           "(PINGAN_MIGRATION_DATABASE_URL)")
     conn.execute(text(f'GRANT "{app_role}" TO CURRENT_USER'))
     conn.execute(text(f'GRANT USAGE ON SCHEMA public TO "{app_role}"'))
     conn.execute(text(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{app_role}"'))

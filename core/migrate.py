@@ -1,7 +1,7 @@
 """``pingan db upgrade``: run the core's and every installed plugin's migrations, then secure.
 
-Migrations run as the schema owner (the login role of ``PINGAN_DATABASE_URL``), never as
-the app role. After them, on PostgreSQL, ``core.db.secure_schema`` (re)applies grants and
+Migrations run as the schema owner (the login role of ``PINGAN_MIGRATION_DATABASE_URL``,
+else of ``PINGAN_DATABASE_URL``), never as the app role. After them, on PostgreSQL, ``core.db.secure_schema`` (re)applies grants and
 row-level security to every table, plugin tables included.
 """
 from __future__ import annotations
@@ -63,7 +63,7 @@ def heads(host: PluginHost) -> dict[str, list[str]]:
 
 
 def upgrade(config: Config, host: PluginHost, target: str = "heads") -> None:
-    engine = create_engine(config.database_url)
+    engine = create_engine(config.migration_url)
     try:
         with engine.begin() as conn:
             command.upgrade(alembic_config(host, conn), target)
