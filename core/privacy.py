@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.authz import Grants, may
+from core.authz import Grants, may, unit_scope
 from core.crypto import MASKERS, mask_phone, sensitive_columns
 from core.errors import Forbidden, Invalid
 
@@ -63,3 +64,51 @@ def set_person_fields(person, data: dict) -> None:
         person.id_number_bidx = ring().blind_index(data["id_number"]) if data["id_number"] else None
     if "phone" in data:
         person.phone_bidx = ring().blind_index(data["phone"]) if data["phone"] else None
+
+
+PERSON_PII = "core.person.pii.read"
+PII_SEARCH_LIMIT = 20  # exact searches by ID number or phone, per user and minute
+
+
+def pii_search(session: Session, grants: Grants, user_id: int | None, field: str, value: str, *,
+               location: str = "query", arg: str | None = None, unit_path: str | None = None):
+    """SQL predicate on ``Person``: whose ``field`` (``id_number`` or ``phone``) is ``value``.
+
+    An exact search by a full ID number or phone confirms a guess, so it is what revealing
+    is: only the holder of ``core.person.pii.read`` may make it, and it finds only persons
+    of the units where they hold it (``unit_path``, the subtree the caller limits the search
+    to, must be covered: 403 ``pii_forbidden`` at the request's field ``arg`` otherwise).
+    Each search counts towards a per-user limit (``PII_SEARCH_LIMIT`` a minute, 429
+    ``too_many_requests``) and is audited (``person.pii_search``: the field, and the value's blind index — never the
+    value). Used by every look-up that takes such a value (``/api/persons``, the case
+    list's ``person`` filter and all that share it).
+    """
+    from flask import has_request_context
+    from core.crypto import ring
+    from core.db import current_tenant_id
+    from core.models import OrgUnit, Person
+    from core.ratelimit import hit
+    arg = arg or field
+    if not grants.has(PERSON_PII) or (unit_path is not None and not grants.covers(PERSON_PII, unit_path)):
+        _pii_forbidden(arg, location)
+    if has_request_context():  # a job (a ledger export) repeats a search its request counted
+        hit(f"pii_search:{current_tenant_id()}:{user_id}", PII_SEARCH_LIMIT, 60)
+    if field == "id_number":
+        try:
+            value = normalise_id_number(value, arg)
+        except Invalid as exc:
+            raise Invalid(arg, exc.code, exc.message, location=location) from None
+    else:
+        value = value.strip()
+    bidx = ring().blind_index(value)
+    audit.record(session, "person.pii_search", "person", None, {"field": field, "bidx": bidx})
+    if has_request_context():
+        session.commit()  # the entry is kept though the request writes nothing (a job commits its own)
+    column = Person.id_number_bidx if field == "id_number" else Person.phone_bidx
+    return (column == bidx) & Person.org_unit_id.in_(select(OrgUnit.id).where(unit_scope(grants, PERSON_PII)))
+
+
+def _pii_forbidden(field: str, location: str):
+    raise Forbidden("pii_forbidden", "按完整身份证号或电话查找需要查看完整个人信息的权限",
+                    {location: {field: ["按完整身份证号或电话查找需要查看完整个人信息的权限"]}})
+

@@ -2,7 +2,8 @@
 
 Stored encrypted; shown masked; ``?reveal=true`` shows them in plain text to holders of
 ``core.person.pii.read`` on the person's unit, and every such read is audited. Exact
-look-up by ID number or phone goes through the blind index, never a plain-text column.
+look-up by ID number or phone goes through the blind index, never a plain-text column, and
+is itself a reveal (it confirms a guess): ``core.privacy.pii_search``.
 """
 from __future__ import annotations
 
@@ -14,9 +15,8 @@ from sqlalchemy import select
 from core.api.common import PHONE, IdField, ListArgs, id_path, page_of, paginate, sort_field
 from core.authz import get_or_404, scoped
 from core.orgtree import units_under
-from core.crypto import ring
 from core.models import OrgUnit, Person
-from core.privacy import sensitive_fields, set_person_fields
+from core.privacy import pii_search, sensitive_fields, set_person_fields
 from core.request import current, requires
 
 blp = Blueprint("core_persons", __name__, url_prefix="/api/persons", description="人员信息 / Persons")
@@ -81,16 +81,19 @@ class Persons(MethodView):
     @blp.arguments(PersonListArgs, location="query")
     @blp.response(200, page_of(PersonSchema))
     def get(self, args):
-        """Persons in your scope; exact search by ID number or phone uses the blind index."""
+        """Persons in your scope. Exact search by a full ID number or phone (blind index) needs
+        ``core.person.pii.read`` where you search and finds only persons there; it is
+        rate-limited per user and audited."""
         ctx = current()
         stmt = scoped(select(Person), ctx.grants, READ, Person.org_unit_id)
+        unit = None
         if "org_unit_id" in args:
             unit = get_or_404(ctx.session, ctx.grants, OrgUnit, args["org_unit_id"], READ)
             stmt = stmt.where(Person.org_unit_id.in_(units_under(unit.path)))
-        if "id_number" in args:
-            stmt = stmt.where(Person.id_number_bidx == ring().blind_index(args["id_number"]))
-        if "phone" in args:
-            stmt = stmt.where(Person.phone_bidx == ring().blind_index(args["phone"]))
+        for field in ("id_number", "phone"):  # needs the PII permission there; rate-limited, audited
+            if field in args:
+                stmt = stmt.where(pii_search(ctx.session, ctx.grants, ctx.user.id, field, args[field],
+                                             unit_path=unit.path if unit else None))
         if "q" in args:
             stmt = stmt.where(Person.name.contains(args["q"], autoescape=True))
         page = paginate(ctx.session, stmt, args, Person.id, SORTABLE, "id")

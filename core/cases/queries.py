@@ -16,7 +16,6 @@ import re
 
 from sqlalchemy import Select, false, select
 
-from core.authz import unit_scope
 from core.cases import search
 from core.cases.access import readable
 from core.cases.models import Case, CaseFlag, CasePerson
@@ -87,27 +86,25 @@ def person_match(w: Work, value: str):
     - digits, ``+``, ``-`` and spaces (5–20) → the phone's blind index;
     - anything else → the name, exactly.
 
-    ID numbers and phones only find persons the user may read (``core.person.read`` on the
-    person's unit): a case list must not become a way to test whom an ID number belongs to.
+    ID numbers and phones are a PII search (``core.privacy.pii_search``): they need
+    ``core.person.pii.read`` and find only persons where it is held, count towards the
+    user's limit and are audited — a case list must not become a way to test whom an ID
+    number or a phone belongs to.
     """
-    from core.crypto import ring
-    from core.privacy import normalise_id_number
+    from core.privacy import normalise_id_number, pii_search
     text = value.strip()
     compact = "".join(text.split())
     if ID_NUMBER_SHAPE.match(compact):
         try:
-            bidx = ring().blind_index(normalise_id_number(compact, "person"))
+            normalise_id_number(compact, "person")
         except Invalid:
-            return false()
-        return _readable_person(w, Person.id_number_bidx == bidx)
+            return false()  # a wrong check digit matches nobody (no stored number has it)
+        return pii_search(w.session, w.grants, w.user_id, "id_number", compact, location="query", arg="person") \
+            if w.user is not None else false()
     if PHONE_SHAPE.match(text):
-        return _readable_person(w, Person.phone_bidx == ring().blind_index(text))
+        return pii_search(w.session, w.grants, w.user_id, "phone", text, location="query", arg="person") \
+            if w.user is not None else false()
     return Person.name == text
-
-
-def _readable_person(w: Work, cond):
-    scope = select(OrgUnit.id).where(unit_scope(w.grants, "core.person.read"))
-    return cond & Person.org_unit_id.in_(scope)
 
 
 def _unit_or_404(w: Work, unit_id: int) -> OrgUnit:

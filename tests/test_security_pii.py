@@ -1,0 +1,103 @@
+"""Personal data that leaks through look-ups and case parties (issue 14, findings 3, 6 and 7)."""
+from __future__ import annotations
+
+import random
+
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from core.app import pingan
+from core.audit import AuditEntry
+from core.demo import fake_id_number
+from tests.casework import register
+from tests.conftest import Client, make_token
+
+NOW = "2026-05-12T10:00:00+08:00"
+
+
+def _person(admin, unit: int, name: str, id_number: str, phone: str) -> int:
+    r = admin.post("/api/persons", json={"name": name, "org_unit_id": unit, "id_number": id_number, "phone": phone})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["id"]
+
+
+def _user(app, t, admin, username: str, grants: list[tuple[str, str]]) -> Client:
+    """A user homed at the first unit of ``grants`` ((role key, unit code) pairs), by token."""
+    roles = {r["key"]: r["id"] for r in admin.get("/api/roles?limit=200").get_json()["items"]}
+    r = admin.post("/api/users", json={"username": username, "display_name": username,
+                                       "org_unit_id": t.unit(grants[0][1])})
+    assert r.status_code == 201, r.get_json()
+    user_id = r.get_json()["id"]
+    for role, unit in grants:
+        r = admin.post("/api/role-assignments", json={"user_id": user_id, "role_id": roles[role],
+                                                      "org_unit_id": t.unit(unit)})
+        assert r.status_code == 201, r.get_json()
+    return Client(app, t.host, {"Authorization": f"Bearer {make_token(app, t, username)}"})
+
+
+def _searches(app, t) -> list[dict]:
+    with pingan(app).db.transaction(t.id) as s:
+        return [e.changes for e in s.scalars(select(AuditEntry).where(AuditEntry.action == "person.pii_search")
+                                            .order_by(AuditEntry.id))]
+
+
+# --- finding 3: masked ID numbers and phones recovered by exact search ------------------------
+
+def test_exact_search_by_id_number_or_phone_needs_the_pii_permission(app, county, login, token_client):
+    """Issue 14 finding 3 (PIPL art. 51): a user who sees only masked numbers cannot confirm a
+    guessed phone or ID number through /api/persons or the case list's person filter."""
+    admin = login(county, "county.admin")
+    idn = fake_id_number(random.Random(14))
+    zhang = _person(admin, county.unit("T01D1V1"), "张三", idn, "13900001714")
+    register(admin, county.unit("T01D1V1"), title="张三的事", persons=[{"person_id": zhang, "role": "party"}])
+    cadre = token_client(county, "village.cadre")  # core.person.read on 罗塘村, no PII permission
+    assert cadre.get(f"/api/persons/{zhang}").get_json()["phone"] != "13900001714"  # masked
+    for url, field in ((f"/api/persons?phone=13900001714", "phone"), (f"/api/persons?id_number={idn}", "id_number"),
+                       ("/api/cases?person=13900001714", "person"), (f"/api/cases?person={idn}", "person"),
+                       ("/api/persons?phone=13900009999", "phone")):  # a wrong guess answers alike
+        r = cadre.get(url)
+        assert r.status_code == 403, (url, r.get_json())
+        assert r.get_json()["code"] == "pii_forbidden" and field in r.get_json()["errors"]["query"]
+    # the name still finds them, as before
+    assert [p["id"] for p in cadre.get("/api/persons?q=张三").get_json()["items"]] == [zhang]
+
+
+def test_pii_search_finds_only_where_the_permission_is_held(app, county, login):
+    """Issue 14 finding 3: the PII permission on 东湖镇 does not make a 青山乡 resident findable
+    by number, and naming 青山乡 as the scope searched is refused."""
+    admin = login(county, "county.admin")
+    phone = "13700002468"
+    qingshan = _person(admin, county.unit("T02"), "李四", fake_id_number(random.Random(15)), phone)
+    officer = _user(app, county, admin, "pii.donghu", [("pii_officer", "T01"), ("village_cadre", "C")])
+    assert officer.get(f"/api/persons/{qingshan}").status_code == 200  # readable, masked
+    r = officer.get(f"/api/persons?phone={phone}")
+    assert r.status_code == 200 and r.get_json()["items"] == []
+    r = officer.get(f"/api/persons?phone={phone}&org_unit_id={county.unit('T02')}")
+    assert r.status_code == 403 and r.get_json()["code"] == "pii_forbidden"
+    found = admin.get(f"/api/persons?phone={phone}").get_json()["items"]  # county-wide PII: found
+    assert [p["id"] for p in found] == [qingshan]
+
+
+def test_pii_searches_are_rate_limited_per_user_and_audited(app, county, login):
+    """Issue 14 finding 3: 20 exact searches a minute per user, the 21st is 429; each one is an
+    audit entry naming the field and the value's blind index, never the value."""
+    from core.crypto import ring
+    from core.privacy import PII_SEARCH_LIMIT
+    admin = login(county, "county.admin")
+    with time_machine.travel(NOW, tick=False):
+        officer = _user(app, county, admin, "pii.limit", [("pii_officer", "C"), ("village_cadre", "C")])
+        before = len(_searches(app, county))
+        for i in range(PII_SEARCH_LIMIT):
+            url = f"/api/persons?phone=1350000{i:04d}" if i % 2 else f"/api/cases?person=1350000{i:04d}"
+            assert officer.get(url).status_code == 200, url
+        r = officer.get("/api/persons?phone=13500009999")
+        assert r.status_code == 429 and r.get_json()["code"] == "too_many_requests"
+        other = _user(app, county, admin, "pii.other", [("pii_officer", "C")])
+        assert other.get("/api/persons?phone=13500009999").status_code == 200  # per user
+    with time_machine.travel("2026-05-12T10:01:01+08:00", tick=False):
+        assert officer.get("/api/persons?phone=13500009999").status_code == 200  # next minute
+    entries = _searches(app, county)[before:]
+    assert len(entries) == PII_SEARCH_LIMIT + 2
+    assert entries[0] == {"field": "phone", "bidx": ring().blind_index("13500000000")}
+    assert all("13500" not in str(e) for e in entries)
