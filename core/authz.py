@@ -77,6 +77,8 @@ class PermissionRegistry:
             raise ValueError(f"permission {perm.code!r} declared twice (by {owner} and {plugin or 'core'})")
         if plugin and not perm.code.startswith(plugin + "."):
             raise ValueError(f"plugin {plugin!r} may only declare permissions starting with '{plugin}.'")
+        if "pii" in perm.code.lower() and not perm.sensitive:  # unmasks personal data: audited, marked so
+            raise ValueError(f"permission {perm.code!r} names personal data (pii) and must be sensitive=True")
         self._by_code[perm.code] = (perm, plugin)
 
     def __contains__(self, code: str) -> bool:

@@ -17,7 +17,7 @@ PERMISSIONS = [
     Permission(MEDIATE, "调解矛盾纠纷", "Mediate disputes"),
     Permission(ESCALATE, "逐级上报矛盾纠纷", "Escalate disputes to the next tier"),
     Permission(REFER, "移送人民调解、行政调解、司法调解", "Refer disputes between mediation types"),
-    Permission(PII, "查看当事人完整身份证号和电话", "See parties' full ID numbers and phones"),
+    Permission(PII, "查看当事人完整身份证号和电话", "See parties' full ID numbers and phones", sensitive=True),
     Permission(REGISTER_MANAGE, "管理三本台账", "Manage the three ledgers"),
 ]
 
