@@ -39,6 +39,7 @@ import hashlib
 import io
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from xml.sax.saxutils import escape
@@ -55,7 +56,10 @@ log = logging.getLogger("pingan.documents")
 class DocumentTemplate:
     """A document a plugin can render: ``key`` (``mediation.agreement``), a title, and the
     Jinja2 template file (``template``) inside the plugin's ``templates_dir``. With
-    ``case_type`` set, the document is offered for cases of that type only."""
+    ``case_type`` set, the document is offered for cases of that type only. ``context``, a
+    function ``(work, case) -> dict``, adds fields to the case's context at each rendering
+    through ``GET /api/cases/<id>/documents/<key>`` (in the act's transaction: it may record
+    what it revealed, and what it returns is only for this rendering)."""
 
     key: str
     title: str
@@ -63,6 +67,7 @@ class DocumentTemplate:
     templates_dir: str
     title_en: str = ""
     case_type: str | None = None
+    context: Callable | None = None
 
 
 class DocumentError(RuntimeError):

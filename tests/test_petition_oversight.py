@@ -15,6 +15,7 @@ from core.cases.models import CaseDeadline
 from core.models import Notification, Role, RoleAssignment, RolePermission, User
 from tests.casework import act
 from tests.test_petition import admin, county, person, petition  # noqa: F401  (fixtures)
+from tests.test_petition_receipt import CODE, receipt_code
 
 TODAY = dt.date.today()
 
@@ -121,7 +122,7 @@ def test_status_page_shows_progress_without_personal_data_and_only_with_the_code
     from tests.conftest import Client
     someone = person(admin, county, name="王秀兰", idn="11010519700101002", phone="13912345678")
     case = petition(admin, county, [someone])
-    code = case["details"]["query_code"]
+    code = receipt_code(admin, case["id"])  # the receipt's first printing (issue 14: nowhere else)
     anon = Client(app, county.host)
     r = anon.post("/api/petition/public/status", json={"code": code.lower().replace("-", " ")})
     assert r.status_code == 200, r.get_json()
@@ -296,7 +297,7 @@ def test_receipt_and_notices_render_to_pdf(admin, county):
     assert r.status_code == 200 and r.data.startswith(b"%PDF")
     from pypdf import PdfReader
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages).replace(" ", "")
-    assert case["details"]["query_code"] in text and case["number"] in text and "信访事项登记回执" in text
+    assert CODE.search(text) and case["number"] in text and "信访事项登记回执" in text
     assert "1101" not in text  # names only: no ID number reaches a document
 
 

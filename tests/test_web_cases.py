@@ -106,7 +106,8 @@ def test_petition_panel_on_the_case_page(app, login, fresh_tenant):
             "content": "", "persons": [], "details": {"form": "visit", "category": "land"}}
     case = admin.post("/api/cases", json=body).get_json()
     html = admin.get(f"/cases/{case['id']}").get_data(as_text=True)
-    assert 'id="petition-leader"' in html and 'id="petition-risk"' in html and case["details"]["query_code"] in html
+    assert 'id="petition-leader"' in html and 'id="petition-risk"' in html and "仅印在登记回执上" in html
+    assert "query_code" not in case["details"]  # issue 14: the code is on the receipt only
     assert 'id="act-accept"' in html  # the workflow's acts come from the shared screens
     token = csrf(html)
     bad = admin.post(f"/petition/cases/{case['id']}/leader",

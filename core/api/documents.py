@@ -71,6 +71,8 @@ class CaseDocument(MethodView):
         if tpl is None:
             raise NotFound("unknown_document", "没有该文书，或其所属模块未启用")
         context = documents.case_context(w.session, case, ctype, current().tenant.name, tpl)
+        if tpl.context is not None:
+            context.update(tpl.context(w, case))  # the plugin's own fields for this rendering
         pdf = documents.render_pdf(tpl, context)
         audit.record(w.session, "render_document", "case_record", case.id, {"template": key})
         name = clean_filename(f"{tpl.title}-{case.number}".replace("/", "-").replace("\\", "-") + ".pdf",

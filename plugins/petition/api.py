@@ -643,7 +643,8 @@ class PetitionRating(MethodView):
     def post(self, data):
         """Rate the answer once it is given (满意 / 基本满意 / 不满意); once only."""
         ctx, settings, case, row = _status(data["code"])
-        status.rate(ctx.session, case, row, data["rating"])
+        channel = status.rating_channel(ctx, settings, request.remote_addr)
+        status.rate(request_work(), case, row, data["rating"], channel)
         ctx.session.commit()
         return _view(ctx, settings, case, row)
 

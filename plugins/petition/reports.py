@@ -8,7 +8,8 @@ about, registered in the month (local time, Asia/Shanghai). Definitions:
 - **on time**: closed with every case limit met; **late**: a limit missed, or still open past
   a limit (an open overdue petition counts as late, not as pending); on-time rate =
   on time / (on time + late); open petitions within their limits are not yet counted.
-- **satisfaction**: (满意 + 基本满意) / rated;
+- **satisfaction**: (满意 + 基本满意) / rated; a rating flagged ``rating_internal`` (given from
+  inside the county network, see ``status.rating_channel``) is not counted until checked;
 - **repeat rate**: petitions recognised as repeats (PET-6) / received.
 """
 from __future__ import annotations
@@ -49,8 +50,10 @@ def _rows(session, unit: OrgUnit, start: dt.datetime, end: dt.datetime) -> list:
                             ((CaseDeadline.state == "stopped") & (CaseDeadline.met.is_(False)))
                             | ((CaseDeadline.state == "running") & (CaseDeadline.due_at < now)))
     collective = exists().where(CaseFlag.case_id == Case.id, CaseFlag.flag == "collective")
+    internal = exists().where(CaseFlag.case_id == Case.id, CaseFlag.flag == "rating_internal")
     stmt = (select(OrgUnit.path, PetitionCase.form, PetitionCase.category, Case.closed_at, PetitionCase.repeat_count,
-                   PetitionCase.rating, missed.label("late"), collective.label("collective"))
+                   PetitionCase.rating, missed.label("late"), collective.label("collective"),
+                   internal.label("rating_internal"))
             .join(PetitionCase, PetitionCase.case_id == Case.id)
             .join(OrgUnit, OrgUnit.id == Case.org_unit_id)
             .where(Case.case_type == KEY, within(unit.path), Case.created_at >= start, Case.created_at < end))
@@ -67,7 +70,7 @@ def _tally(rows) -> dict:
             out["late"] += 1
         elif r.closed_at is not None:
             out["on_time"] += 1
-        if r.rating:
+        if r.rating and not r.rating_internal:
             out["rated"] += 1
             satisfied += r.rating in ("satisfied", "basically_satisfied")
         out["repeats"] += bool(r.repeat_count)

@@ -27,6 +27,17 @@ class Category(Schema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=40))
 
 
+PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+
+
+def _network(value: str) -> None:
+    import ipaddress
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValidationError("不是有效的网络地址段，如 10.0.0.0/8") from None
+
+
 class ReportColumn(Schema):
     class Meta:
         unknown = RAISE
@@ -69,6 +80,12 @@ class PetitionSettings(Schema):
     status_rate_limit = fields.Integer(
         load_default=20, validate=validate.Range(min=1, max=1000),
         metadata={"title": "进度查询频率上限（次/分钟/地址）", "description": "信访人凭查询码查询进度的频率限制"})
+
+    internal_networks = fields.List(
+        fields.String(validate=_network), load_default=lambda: list(PRIVATE_NETWORKS),
+        validate=validate.Length(max=100),
+        metadata={"title": "县内网络地址段", "description": "县乡村各级单位办公网络的地址段（如 10.0.0.0/8）；从这些地址"
+                  "提交的信访人评价记为“县内网络”并标记待核实，不计入满意率。默认为各私有地址段"})
 
     report_columns = fields.List(
         fields.Nested(ReportColumn), load_default=list, validate=validate.Length(max=len(REPORT_COLUMNS)),

@@ -2,7 +2,11 @@
 
 Each petition gets a query code at registration, printed on the receipt. With it, anyone
 may see — without signing in — the petition's number, category, stage and the dates of its
-steps, and rate the answer once it has one (满意 / 基本满意 / 不满意). The page shows no
+steps, and rate the answer once it has one (满意 / 基本满意 / 不满意). The code is printed on
+the receipt only (``documents.receipt_context``): no reader of the case sees it. A rating
+records its channel (``rating_channel``; docs/petition.md says why): one sent with a
+signed-in user's session or token is refused, one from inside the county network is
+recorded, flagged ``rating_internal`` and left out of the satisfaction rate. The page shows no
 personal data: no names, ID numbers, phones, addresses, content or notes. The code is a
 12-character random string (60 bits); it is stored encrypted (to reprint the receipt) and
 looked up by its SHA-256, and lookups are rate-limited per address (``status_rate_limit``).
@@ -10,11 +14,13 @@ looked up by its SHA-256, and lookups are rate-limited per address (``status_rat
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 
 from sqlalchemy import select
 
-from core.sdk import Case, CaseEvent, Conflict, NotFound, OrgUnit, Invalid, record, utcnow
+from core.sdk import (Case, CaseEvent, Conflict, Forbidden, NotFound, OrgUnit, Invalid, add_case_event, add_case_flag,
+                      record, utcnow)
 
 from .models import PetitionCase
 
@@ -69,8 +75,27 @@ def public_view(session, ctype, case: Case, row: PetitionCase, categories: dict[
             "rating": row.rating, "rating_title": RATINGS.get(row.rating or "")}
 
 
-def rate(session, case: Case, row: PetitionCase, rating: str) -> None:
-    """The petitioner's rating of the answer, once, after an answer is given. Audited."""
+CHANNELS = {"public": "信访人自行评价", "county_network": "县内网络（待核实）"}
+
+
+def rating_channel(ctx, settings: dict, address: str | None) -> str:
+    """Where a rating comes from: ``public``, or ``county_network`` (an address of the county's
+    own networks, ``internal_networks``). A request carrying a signed-in user (a session cookie
+    or a token) is refused: petitioners have no accounts, so it is staff rating for them."""
+    if ctx.user is not None:
+        raise Forbidden("rating_signed_in", "工作人员登录状态下不能评价：评价只能由信访人本人凭查询码提交")
+    try:
+        addr = ipaddress.ip_address(address or "")
+    except ValueError:
+        return "county_network"  # no readable address: treat it as not the petitioner's own
+    nets = [ipaddress.ip_network(n, strict=False) for n in settings.get("internal_networks") or ()]
+    return "county_network" if any(addr in net for net in nets) else "public"
+
+
+def rate(w, case: Case, row: PetitionCase, rating: str, channel: str) -> None:
+    """The petitioner's rating of the answer, once, after an answer is given, with its channel
+    (on the timeline and in the audit log; ``county_network`` also flags the case)."""
+    session = w.session
     if rating not in RATINGS:
         raise Invalid("rating", "invalid_rating", "评价只能是满意、基本满意或不满意")
     if case.state not in RATEABLE:
@@ -78,4 +103,8 @@ def rate(session, case: Case, row: PetitionCase, rating: str) -> None:
     if row.rating is not None:
         raise Conflict("already_rated", "该事项已评价")
     row.rating, row.rated_at = rating, utcnow()
-    record(session, "petition.rated", "case", case.id, {"rating": rating})
+    add_case_event(w, case, "petition.rated", note=f"{RATINGS[rating]}（{CHANNELS[channel]}）",
+                   data={"rating": rating, "channel": channel})
+    if channel != "public":
+        add_case_flag(session, case, "rating_internal")
+    record(session, "petition.rated", "case", case.id, {"rating": rating, "channel": channel})

@@ -14,7 +14,7 @@ from marshmallow import fields
 from sqlalchemy import select
 
 from core.sdk import (CasePerson, Forbidden, Invalid, OrgUnit, Person, PinganError, get_or_404, limit_end, load_form,
-                      public, record, requires, scoped, units_under, within)
+                      public, record, request_work, requires, scoped, units_under, within)
 
 from . import oversight, quotas, reports, status
 from .api import (EscalationInput, FollowUpInput, JointInput, LeaderInput, QuotaRow, ReasonInput, RiskInput,
@@ -55,7 +55,7 @@ def status_page():
         rating = request.form.get("rating")
         done = None
         if rating:
-            status.rate(ctx.session, case, row, rating)
+            status.rate(request_work(), case, row, rating, status.rating_channel(ctx, settings, request.remote_addr))
             ctx.session.commit()
             done = "感谢您的评价"
         return _page(_view(ctx, settings, case, row), code, done=done)
