@@ -101,3 +101,50 @@ def test_pii_searches_are_rate_limited_per_user_and_audited(app, county, login):
     assert len(entries) == PII_SEARCH_LIMIT + 2
     assert entries[0] == {"field": "phone", "bidx": ring().blind_index("13500000000")}
     assert all("13500" not in str(e) for e in entries)
+
+
+# --- finding 7: repeat detection across scope -------------------------------------------------
+
+def test_repeat_of_a_petition_the_registrant_cannot_read_is_told_to_the_unit_above(app, fresh_tenant, login):
+    """Issue 14 finding 7 (PET-6): 罗塘村 registers a petition by a person whose ID number has an
+    earlier petition in 郭岭村, which 罗塘村 may not read. The registrant learns only that it may be
+    a repeat and that the level above was told — not its number, id or count; the 管区 above both
+    gets a to-do naming both; the county, which reads both, sees the link in full."""
+    from core.demo import fake_id_number
+    t = fresh_tenant
+    admin = login(t, "county.admin")
+    assert admin.put("/api/modules/petition", json={"enabled": True}).status_code == 200
+    r = admin.post("/api/roles", json={"key": "petition_desk", "name": "信访登记",
+                                       "permissions": ["petition.read", "petition.register", "core.case.read", "core.case.register", "core.person.read",
+                                                       "core.person.manage"]})
+    assert r.status_code == 201, r.get_json()
+    luotang = _user(app, t, admin, "desk.luotang", [("petition_desk", "T01D1V1")])
+    guoling = _user(app, t, admin, "desk.guoling", [("petition_desk", "T01D1V2")])
+    above = _user(app, t, admin, "desk.guanqu", [("petition_desk", "T01D1")])
+    idn = fake_id_number(random.Random(7))
+
+    def petition(client, unit: str) -> dict:
+        person = client.post("/api/persons", json={"name": "王五", "org_unit_id": t.unit(unit), "id_number": idn})
+        assert person.status_code == 201, person.get_json()
+        r = client.post("/api/cases", json={
+            "case_type": "petition.case", "title": "反映宅基地纠纷", "org_unit_id": t.unit(unit),
+            "persons": [{"person_id": person.get_json()["id"], "role": "petitioner"}],
+            "details": {"form": "visit", "category": "land"}})
+        assert r.status_code == 201, r.get_json()
+        return r.get_json()
+
+    first = petition(guoling, "T01D1V2")
+    second = petition(luotang, "T01D1V1")
+    d = second["details"]
+    assert (d["repeat_of_id"], d["repeat_of_number"], d["repeat_count"]) == (None, None, 0)
+    assert d["repeat_note"] == "可能为重复信访，已提示上级"
+    r = luotang.get(f"/api/cases/{second['id']}")
+    assert r.status_code == 200 and r.get_json()["details"]["repeat_note"] == "可能为重复信访，已提示上级"
+    shown = str(r.get_json())
+    assert first["number"] not in shown and str(first["id"]) not in shown.replace(str(second["id"]), "")
+    todos = [n for n in above.get("/api/inbox?limit=50").get_json()["items"] if n["case_id"] == second["id"]]
+    assert len(todos) == 1 and todos[0]["kind"] == "todo" and first["number"] in todos[0]["body"]
+    full = admin.get(f"/api/cases/{second['id']}").get_json()["details"]
+    assert (full["repeat_of_id"], full["repeat_of_number"], full["repeat_count"], full["repeat_note"]) == \
+        (first["id"], first["number"], 1, None)
+    assert above.get(f"/api/cases/{second['id']}").get_json()["details"]["repeat_of_number"] == first["number"]

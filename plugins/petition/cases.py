@@ -14,8 +14,8 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import or_, select
 
 from core.sdk import (Case, CaseDeadline, CaseEvent, CasePerson, CaseType, Conflict, DeadlineRule, Forbidden, Invalid, LedgerColumn,
-                      Person, State, Transition, add_case_flag, county_calendar, deadline, limit_end, notify,
-                      record, request_work, users_of_unit, utcnow)
+                      NotFound, OrgUnit, Person, State, Transition, add_case_flag, case_or_404, county_calendar,
+                      deadline, limit_end, notify, record, request_work, users_of_unit, utcnow)
 
 from . import status
 from .models import LeaderOwnership, PetitionCase
@@ -99,9 +99,10 @@ def on_register(session, case: Case, details: dict) -> None:
     final = [c for c in earlier if c.state == "rechecked"]
     if final:
         reason = details.get("override_reason")
-        if not reason:
+        if not reason:  # the earlier number only if the registrant may read that petition
+            shown = final[0].number if may_read(final[0]) else "不在您的查看范围内"
             raise Conflict("final_after_recheck",
-                           f"同一信访人就同一事项已经复核（{final[0].number}），依据{LAW}第三十六条不再受理；"
+                           f"同一信访人就同一事项已经复核（{shown}），依据{LAW}第三十六条不再受理；"
                            "确需受理的，须由有权限的人员说明理由")
         if not w.grants.has(OVERRIDE_FINAL):
             raise Forbidden("forbidden", f"复核终结后再次受理需要权限：{OVERRIDE_FINAL}")
@@ -114,8 +115,61 @@ def on_register(session, case: Case, details: dict) -> None:
     if recent:
         row.repeat_of_id, row.repeat_count = recent[0].id, len(recent)
         add_case_flag(session, case, "repeat")
+        unseen = [c for c in recent if not may_read(c)]
+        if unseen:
+            tell_unit_above(session, case, unseen)
     if details["form"] == "collective_visit" or details["visitors"] >= int(settings.get("collective_threshold", 5)):
         add_case_flag(session, case, "collective")
+
+
+def may_read(case: Case) -> bool:
+    """Whether the user of the current request may read ``case`` (outside a request: yes)."""
+    if not _in_request():
+        return True
+    try:
+        case_or_404(str(case.id), case_type=KEY)
+    except (NotFound, Forbidden):
+        return False
+    return True
+
+
+REPEAT_NOTE = "可能为重复信访，已提示上级"
+
+
+def tell_unit_above(session, case: Case, unseen: list[Case]) -> None:
+    """PET-6 across units: a repeat whose earlier petitions the registrant may not read is put
+    on the to-do list of the lowest unit above both (which sees both), never shown to the
+    registrant (they learn only ``REPEAT_NOTE``)."""
+    paths = dict(session.execute(select(OrgUnit.id, OrgUnit.path).where(
+        OrgUnit.id.in_({case.org_unit_id, *(c.org_unit_id for c in unseen)}))).all())
+    common = paths[case.org_unit_id].strip("/").split("/")
+    for c in unseen:
+        other = paths[c.org_unit_id].strip("/").split("/")
+        n = 0
+        while n < min(len(common), len(other)) and common[n] == other[n]:
+            n += 1
+        common = common[:n]
+    if not common:
+        return
+    unit = int(common[-1])
+    numbers = "、".join(c.number for c in unseen)
+    notify(session, users_of_unit(session, unit), f"petition.repeat:{case.id}",
+           f"可能为重复信访：{case.number}", f"信访人此前同类信访：{numbers}（登记人无权查看），请核实并统筹办理",
+           kind="todo", case_id=case.id)
+
+
+def repeat_for_reader(session, case: Case, row: PetitionCase) -> dict:
+    """The repeat facts the reader may see: the earlier petitions they can read (the latest
+    of them and how many), and ``repeat_note`` when there are others they cannot."""
+    if not row.repeat_count or not _in_request():
+        number = session.scalar(select(Case.number).where(Case.id == row.repeat_of_id)) if row.repeat_of_id else None
+        return {"repeat_of_id": row.repeat_of_id, "repeat_of_number": number, "repeat_count": row.repeat_count,
+                "repeat_note": None}
+    earlier = [c for c in earlier_petitions(session, case, row.category)
+               if (c.created_at, c.id) < (case.created_at, case.id)][:row.repeat_count]
+    seen = [c for c in earlier if may_read(c)]
+    return {"repeat_of_id": seen[0].id if seen else None, "repeat_of_number": seen[0].number if seen else None,
+            "repeat_count": len(seen), "repeat_note": REPEAT_NOTE if len(seen) < row.repeat_count else None}
 
 
 def earlier_petitions(session, case: Case, category: str) -> list[Case]:
@@ -195,7 +249,6 @@ def details(session, case: Case) -> dict:
     row = petition_of(session, case)
     if row is None:
         return {}
-    repeat_of = session.scalar(select(Case.number).where(Case.id == row.repeat_of_id)) if row.repeat_of_id else None
     settings = (request_work().enabled.get("petition") or {}) if _in_request() else {}
     titles = {c["key"]: c["title"] for c in settings.get("categories") or []}
     leader = session.scalar(select(LeaderOwnership).where(LeaderOwnership.case_id == case.id,
@@ -207,7 +260,7 @@ def details(session, case: Case) -> dict:
             "category_title": titles.get(row.category, row.category), "demands": row.demands,
             "visitors": row.visitors, "procedure": row.procedure,
             "procedure_title": PROCEDURES.get(row.procedure or "", ""), "first_inquiry": row.first_inquiry,
-            "repeat_of_id": row.repeat_of_id, "repeat_of_number": repeat_of, "repeat_count": row.repeat_count,
+            **repeat_for_reader(session, case, row),
             "override_reason": row.override_reason, "replied_at": row.replied_at, "reviewed_at": row.reviewed_at,
             "outcome": row.outcome, "rating": row.rating,  # never the query code: see documents.receipt_context
             "rating_title": status.RATINGS.get(row.rating or ""), "risk_grade": row.risk_grade,
