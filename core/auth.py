@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.config import Config
 from core.context import Actor, set_actor
-from core.db import config_generation, utcnow
+from core.db import bound_tenant_id, config_generation, utcnow
 from core.errors import Forbidden, Invalid, TooManyRequests, Unauthorized
 from core.authz import Grants, minimal_paths
 from core.models import (AccessToken, LoginAttempt, OrgUnit, RoleAssignment, RolePermission, Tenant, TenantDomain,
@@ -148,37 +148,64 @@ def _fail(session: Session, username: str, ip: str, reason: str) -> None:
     session.add(LoginAttempt(username=username[:64], ip=ip, success=False, reason=reason))
 
 
+FAILED_LOGIN = "用户名或密码错误，或账号已被锁定"  # one answer for every failure: no name is confirmed
+KNOWN_SOURCE_DAYS = 90
+IP_WINDOW_SECONDS = 600
+
+
+def known_source(session: Session, username: str, ip: str) -> bool:
+    """Has this account name signed in successfully from this address in the last 90 days?"""
+    return session.scalar(select(LoginAttempt.id).where(
+        LoginAttempt.ip == ip, LoginAttempt.username == username, LoginAttempt.success.is_(True),
+        LoginAttempt.at >= utcnow() - timedelta(days=KNOWN_SOURCE_DAYS)).limit(1)) is not None
+
+
 def login(session: Session, config: Config, username: str, password: str, ip: str,
           user_agent: str = "") -> LoginResult:
     """Check the password and open a new server session (a new id on every log-in).
 
-    Raises 401 ``invalid_credentials`` (same answer for a wrong name or password),
-    401 ``account_locked`` while locked, 429 when the address made too many failures.
+    Every failure answers 401 ``invalid_credentials`` with one message, whether the name is
+    unknown, the password wrong, or the account locked or disabled (the password is checked
+    either way: the same cost too). Brakes (issue 14):
+
+    - per address, over every county: ``login_ip_limit`` failures in the last 10 minutes → 429
+      ``too_many_attempts`` (``core.ratelimit.recent``, in Redis when there is one);
+    - per account name from an address it has never signed in from (an *unknown source*, the
+      same for a name that does not exist): after ``login_max_failures`` failures a progressive
+      delay — 1 s, doubling, at most ``login_lock_minutes`` — 429 ``login_throttled`` while it
+      runs. A stranger cannot lock anyone out;
+    - from a *known source* (the account signed in from this address before):
+      ``login_max_failures`` failures lock the account for ``login_lock_minutes`` and end all its
+      sessions, as does the same number of wrong old passwords on a password change.
     """
+    from core import ratelimit
     now = utcnow()
-    window = now - timedelta(minutes=10)
-    failures = session.scalar(select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.ip == ip, LoginAttempt.success.is_(False), LoginAttempt.at >= window))
-    if failures >= config.login_ip_limit:
+    ip_key = f"login-fail:{ip}"
+    if ratelimit.recent(ip_key, IP_WINDOW_SECONDS) >= config.login_ip_limit:
         raise TooManyRequests("too_many_attempts", "该地址登录失败次数过多，请 10 分钟后再试")
+    name_key = f"login-name:{bound_tenant_id()}:{username.lower()}"
+    known = known_source(session, username, ip)
+    if not known:
+        wait = ratelimit.backoff(name_key, config.login_max_failures, config.login_lock_minutes * 60)
+        if wait:
+            ratelimit.recent(ip_key, IP_WINDOW_SECONDS, add=1)
+            _fail(session, username, ip, "throttled")
+            session.commit()
+            raise TooManyRequests("login_throttled", f"该账号登录失败次数过多，请 {wait} 秒后再试")
     user = session.scalar(select(User).where(User.username == username))
-    if user is not None and user.locked_until and user.locked_until > now:
-        _fail(session, username, ip, "locked")
-        session.commit()
-        minutes = int((user.locked_until - now).total_seconds() // 60) + 1
-        raise Unauthorized("account_locked", f"账号已被锁定，请 {minutes} 分钟后再试或联系管理员")
+    locked = user is not None and user.locked_until is not None and user.locked_until > now
     password_ok = verify_password(user.password_hash if user else None, password)  # same cost either way
-    if user is None or user.status != "active" or not password_ok:
-        _fail(session, username, ip, "bad_password" if user else "unknown_user")
-        if user is not None and user.status == "active":
-            user.failed_logins += 1
-            if user.failed_logins >= config.login_max_failures:
-                user.locked_until = now + timedelta(minutes=config.login_lock_minutes)
-                user.failed_logins = 0
-                end_all_sessions(session, user.id)
-                audit.record(session, "lock", "app_user", user.id, {"reason": "too_many_failures"})
+    if user is None or user.status != "active" or locked or not password_ok:
+        reason = ("unknown_user" if user is None else "disabled" if user.status != "active"
+                  else "locked" if locked else "bad_password")
+        _fail(session, username, ip, reason)
+        ratelimit.recent(ip_key, IP_WINDOW_SECONDS, add=1)
+        ratelimit.note_failure(name_key)
+        if reason == "bad_password" and known:
+            count_failure(session, config, user)
         session.commit()
-        raise Unauthorized("invalid_credentials", "用户名或密码错误")
+        raise Unauthorized("invalid_credentials", FAILED_LOGIN)
+    ratelimit.clear(name_key)
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
@@ -191,6 +218,19 @@ def login(session: Session, config: Config, username: str, password: str, ip: st
     audit.record(session, "login", "app_user", user.id, {"ip": ip})
     session.commit()
     return LoginResult(user, token, ws)
+
+
+def count_failure(session: Session, config: Config, user: User) -> bool:
+    """One more failed proof of identity for ``user``; at ``login_max_failures`` the account is
+    locked for ``login_lock_minutes`` and all its sessions end. True if it is now locked."""
+    user.failed_logins += 1
+    if user.failed_logins < config.login_max_failures:
+        return False
+    user.locked_until = utcnow() + timedelta(minutes=config.login_lock_minutes)
+    user.failed_logins = 0
+    end_all_sessions(session, user.id)
+    audit.record(session, "lock", "app_user", user.id, {"reason": "too_many_failures"})
+    return True
 
 
 def end_all_sessions(session: Session, user_id: int) -> None:
@@ -239,8 +279,26 @@ def csrf_ok(ws: WebSession, presented: str | None) -> bool:
     return bool(presented) and hmac.compare_digest(ws.csrf_token, presented)
 
 
-def change_password(session: Session, user: User, old: str, new: str) -> None:
+def change_password(session: Session, config: Config, user: User, old: str, new: str,
+                    web_session: WebSession | None, revoke_tokens: bool = False) -> dict:
+    """Change one's own password, in a web session only (403 ``session_required`` with a token:
+    a narrow or stolen token must not take the account over).
+
+    A wrong old password counts as a failed log-in (committed at once, whatever the request
+    does next): at ``login_max_failures`` the account is locked and every session ends (401
+    ``account_locked``). On success every *other* session ends, and with ``revoke_tokens`` the
+    user's personal access tokens and OAuth tokens are revoked too; the change is audited
+    (``change_password``, with what was ended). Returns ``{"ended_sessions", "revoked_tokens"}``.
+    """
+    if web_session is None:
+        raise Forbidden("session_required", "修改密码须在网页登录后进行，不能使用访问令牌",
+                        {"json": {"old_password": ["修改密码须在网页登录后进行，不能使用访问令牌"]}})
     if not verify_password(user.password_hash, old):
+        locked = count_failure(session, config, user)
+        session.commit()
+        if locked:
+            raise Unauthorized("account_locked", f"原密码错误次数过多，账号已锁定 {config.login_lock_minutes} 分钟，"
+                               "请稍后重新登录")
         # well-formed but the proof of identity failed: 403, with the field named for forms
         raise Forbidden("wrong_password", "原密码不正确", {"json": {"old_password": ["原密码不正确"]}})
     check_password_policy(new, "new_password")
@@ -248,6 +306,22 @@ def change_password(session: Session, user: User, old: str, new: str) -> None:
         raise Invalid("new_password", "password_unchanged", "新密码不能与原密码相同")
     user.password_hash = _hasher.hash(new)
     user.must_change_password = False
+    user.failed_logins = 0
+    ended = session.execute(
+        update(WebSession).where(WebSession.user_id == user.id, WebSession.ended_at.is_(None),
+                                 WebSession.id != web_session.id)
+        .values(ended_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+    revoked = 0
+    if revoke_tokens:
+        from core.oauth import revoke_user_tokens  # core.oauth imports this module
+        pats = list(session.scalars(select(AccessToken).where(AccessToken.user_id == user.id,
+                                                              AccessToken.revoked_at.is_(None))))
+        for row in pats:  # row-audited on flush
+            row.revoked_at = utcnow()
+        revoked = len(pats) + revoke_user_tokens(session, user.id, "password_changed")
+    audit.record(session, "change_password", "app_user", user.id,
+                 {"ended_sessions": ended, "revoked_tokens": revoked})
+    return {"ended_sessions": ended, "revoked_tokens": revoked}
 
 
 # --- personal access tokens ---------------------------------------------------------------

@@ -56,7 +56,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import JSON, BigInteger, Boolean, Index, String, Text, UniqueConstraint, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core import audit
+from core import accounts, audit
 from core.api.common import IdField, ListArgs, id_path, page_of, paginate, permission_code, sort_field
 from core.auth import active_user, grants_of, may_act, new_token, token_hash, with_user_and_grants
 from core.authz import Grants, get_or_404
@@ -323,6 +323,11 @@ def _revoke(session: Session, where, reason: str, client: OAuthClient | None, ex
     audit.record(session, "oauth_token_revoke", "oauth_client", client.id if client else None,
                  {"reason": reason, "token_ids": ids, **(extra or {})})
     return len(ids)
+
+
+def revoke_user_tokens(session: Session, user_id: int, reason: str) -> int:
+    """Revoke every live OAuth token issued to act as ``user_id`` (e.g. at a password change)."""
+    return _revoke(session, OAuthToken.user_id == user_id, reason, None, {"user_id": user_id})
 
 
 def revoke_family(session: Session, family_id: str, reason: str, client: OAuthClient | None) -> int:
@@ -789,14 +794,24 @@ def _check_client(ctx, data: dict) -> None:
             raise Invalid("grant_types", "public_client_credentials", "公开客户端不能使用 client_credentials")
         if not data.get("service_user_id"):
             raise Invalid("service_user_id", "service_user_required", "client_credentials 需要指定服务账号")
-        try:  # the admin must be able to manage the account the integration will act as
-            user = get_or_404(ctx.session, ctx.grants, User, data["service_user_id"], "core.user.manage")
-        except NotFound:
-            raise Invalid("service_user_id", "unknown_user", "服务账号不存在或不在您的管辖范围内") from None
+        user = _service_user(ctx, data["service_user_id"])
         if user.status != "active":
             raise Invalid("service_user_id", "user_disabled", "服务账号已停用")
     elif data.get("service_user_id"):
         raise Invalid("service_user_id", "service_user_unused", "只有 client_credentials 客户端才需要服务账号")
+
+
+def _service_user(ctx, user_id) -> User:
+    """The account a client-credentials client acts as, if the admin may manage it in full
+    (``core.accounts.managed_user``: its home unit in scope, else 422 ``unknown_user``, and
+    every role it holds within the admin's reach, else 403 ``account_beyond_reach``):
+    binding an integration to an account, or re-keying it, is taking that account over."""
+    try:
+        user = get_or_404(ctx.session, ctx.grants, User, user_id, accounts.MANAGE)
+    except NotFound:
+        raise Invalid("service_user_id", "unknown_user", "服务账号不存在或不在您的管辖范围内") from None
+    accounts.check_manageable(ctx.session, ctx.grants, user, "service_user_id")
+    return user
 
 
 def _client(client_id) -> OAuthClient:
@@ -894,6 +909,8 @@ class OAuthClientSecretRotation(MethodView):
         row = _client(client_id)
         if not row.confidential:
             raise Conflict("public_client", "公开客户端没有密钥")
+        if row.service_user_id:  # the new secret acts as the service user
+            _service_user(ctx, row.service_user_id)
         secret = set_client_secret(ctx.session, row)
         ctx.session.commit()
         return {"client_id": row.client_id, "client_secret": secret}

@@ -2,7 +2,11 @@
 
 One service for ``/api/roles``, ``/api/role-assignments`` and the admin console. Escalation
 guard: a role may only be given permissions its editor holds, and a role may only be assigned
-on a unit where the assigner holds every permission of the role. Rows are audited on flush.
+on a unit where the assigner holds every permission of the role. A role already assigned is
+edited (renamed, narrowed, widened) only by someone holding ``core.role.manage`` over every
+unit where it is assigned (else 403 ``role_beyond_reach``), and a permission added to it must
+be held by the editor on each of those units (else 403 ``cannot_grant_unheld``): a role held
+at the county's root is the county's to change. Rows are audited on flush.
 """
 from __future__ import annotations
 
@@ -71,10 +75,40 @@ def create_role(session: Session, grants: Grants, data: dict) -> Role:
     return role
 
 
+def assigned_paths(session: Session, role: Role) -> set[str]:
+    """The paths of the units where the role is assigned."""
+    return set(session.scalars(select(OrgUnit.path).join(RoleAssignment, RoleAssignment.org_unit_id == OrgUnit.id)
+                               .where(RoleAssignment.role_id == role.id)))
+
+
+def editable_codes(grants: Grants, paths: set[str]):
+    """``code → bool``: may this editor put ``code`` into a role assigned on ``paths``?"""
+    return lambda code: grants.has(code) and all(grants.covers(code, p) for p in paths)
+
+
+def check_role_edit(session: Session, grants: Grants, role: Role, codes: list[str] | None) -> list[str] | None:
+    """The editor covers every unit where the role is assigned (else 403 ``role_beyond_reach``),
+    holds each code somewhere (:func:`check_permissions`) and each *added* code on every unit
+    where the role is assigned (else 403 ``cannot_grant_unheld``). Returns the codes, sorted."""
+    paths = assigned_paths(session, role)
+    if any(not grants.covers(ROLE_MANAGE, p) for p in paths):
+        raise Forbidden("role_beyond_reach", "该角色已分配到您管辖范围以外的单位，只能由上级管理员修改")
+    if codes is None:
+        return None
+    codes = check_permissions(grants, codes)
+    may_add = editable_codes(grants, paths)
+    for code in sorted(set(codes) - role_permissions(session, role.id)):
+        if not may_add(code):
+            message = f"您在该角色已分配的单位不具备此权限：{code}"
+            raise Forbidden("cannot_grant_unheld", message, {"json": {"permissions": [message]}})
+    return codes
+
+
 def update_role(session: Session, grants: Grants, role: Role, data: dict) -> Role:
     data = dict(data)
-    if "permissions" in data:
-        set_permissions(session, role, check_permissions(grants, data.pop("permissions")))
+    codes = check_role_edit(session, grants, role, data.pop("permissions", None))
+    if codes is not None:
+        set_permissions(session, role, codes)
     for key, value in data.items():
         setattr(role, key, value)
     session.flush()

@@ -110,6 +110,12 @@ def app(config):
     logging.getLogger("pingan").addHandler(handler)  # every log line of the session, for the PII scan
     if PG_URL:
         reset_postgres(PG_URL)
+    if REDIS_URL:  # log-in brakes of an earlier run (counted per address and per county id + name)
+        import redis
+        conn = redis.Redis.from_url(REDIS_URL)
+        for pattern in ("pingan:recent:*", "pingan:backoff:*"):
+            for key in conn.scan_iter(pattern):
+                conn.delete(key)
     application = create_app(config)
     application.testing = True
     upgrade(config, pingan(application).plugins)

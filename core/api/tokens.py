@@ -9,7 +9,7 @@ from sqlalchemy import select
 from core import auth
 from core.api.common import IdListArgs, id_path, page_of, paginate, permission_code
 from core.db import utcnow
-from core.errors import Invalid, NotFound
+from core.errors import Forbidden, Invalid, NotFound
 from core.models import AccessToken
 from core.request import current, requires
 
@@ -55,11 +55,22 @@ class Tokens(MethodView):
     @blp.arguments(TokenCreateSchema)
     @blp.response(201, TokenCreatedSchema)
     def post(self, data):
-        """Create a token limited to some of your permissions; the secret is shown once."""
+        """Create a token limited to some of your permissions; the secret is shown once. Created
+        with a token, it holds at most that token's permissions (an empty scope means exactly those)."""
         ctx = current()
         if data["expires_at"] and data["expires_at"] <= utcnow():
             raise Invalid("expires_at", "in_the_past", "过期时间必须晚于现在")
-        row, token = auth.create_access_token(ctx.session, ctx.user, data["name"], " ".join(data["scope"]),
+        scope = data["scope"]
+        if ctx.via == "token":
+            # no self-escalation: a token minted with a token holds at most what the presenting
+            # one may do (its scopes as narrowed, written out: empty would mean "everything")
+            held = set(ctx.grants.by_perm)
+            beyond = [code for code in scope if code not in held]
+            if beyond:
+                raise Forbidden("cannot_grant_unheld", f"不能授予当前令牌没有的权限：{beyond[0]}",
+                                {"json": {"scope": [f"不能授予当前令牌没有的权限：{beyond[0]}"]}})
+            scope = scope or sorted(held)
+        row, token = auth.create_access_token(ctx.session, ctx.user, data["name"], " ".join(scope),
                                               data["expires_at"])
         ctx.session.commit()
         row.token = token

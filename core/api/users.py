@@ -106,8 +106,9 @@ class Users(MethodView):
 
 
 def _managed_user(user_id) -> User:
+    """404 outside your scope; 403 ``account_beyond_reach`` for an account holding roles beyond it."""
     ctx = current()
-    return get_or_404(ctx.session, ctx.grants, User, id_path(user_id), MANAGE)
+    return accounts.managed_user(ctx.session, ctx.grants, id_path(user_id))
 
 
 @blp.route("/<user_id>")
@@ -136,7 +137,7 @@ class UserLock(MethodView):
         """Lock the account now and end all its sessions."""
         ctx = current()
         user = _managed_user(user_id)
-        accounts.lock(ctx.session, user)
+        accounts.lock(ctx.session, ctx.grants, user)
         ctx.session.commit()
         return user
 
@@ -148,7 +149,7 @@ class UserUnlock(MethodView):
     def post(self, user_id):
         ctx = current()
         user = _managed_user(user_id)
-        accounts.unlock(ctx.session, user)
+        accounts.unlock(ctx.session, ctx.grants, user)
         ctx.session.commit()
         return user
 
@@ -161,7 +162,7 @@ class UserResetPassword(MethodView):
         """Set a one-time password (returned once); the user must change it at next log-in."""
         ctx = current()
         user = _managed_user(user_id)
-        password = accounts.reset_password(ctx.session, user)
+        password = accounts.reset_password(ctx.session, ctx.grants, user)
         ctx.session.commit()
         return {"initial_password": password}
 
@@ -203,6 +204,8 @@ class Dashboard(MethodView):
 class PasswordChangeSchema(Schema):
     old_password = fields.String(required=True, validate=validate.Length(max=128))
     new_password = fields.String(required=True, validate=validate.Length(min=auth.PASSWORD_MIN, max=auth.PASSWORD_MAX))
+    revoke_tokens = fields.Boolean(load_default=False,
+                                   metadata={"description": "同时撤销本人全部个人访问令牌和 OAuth 令牌"})
 
 
 @me_blp.route("")
@@ -220,7 +223,11 @@ class Password(MethodView):
     @me_blp.arguments(PasswordChangeSchema)
     @me_blp.response(204)
     def post(self, data):
-        """Change your own password (required at first log-in)."""
+        """Change your own password (required at first log-in). Only in a web session (403
+        ``session_required`` with a token); ends your other sessions, and with ``revoke_tokens``
+        your tokens too. A wrong old password counts towards the lockout."""
+        from core.app import pingan
         ctx = current()
-        auth.change_password(ctx.session, ctx.user, data["old_password"], data["new_password"])
+        auth.change_password(ctx.session, pingan().config, ctx.user, data["old_password"], data["new_password"],
+                             ctx.web_session, revoke_tokens=data["revoke_tokens"])
         ctx.session.commit()

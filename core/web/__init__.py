@@ -124,13 +124,16 @@ def password():
             if new != request.form.get("new_password2", ""):
                 errors["new_password2"] = "两次输入的新密码不一致"
             else:
-                auth.change_password(ctx.session, ctx.user, request.form.get("old_password", ""), new)
+                from core.app import pingan
+                auth.change_password(ctx.session, pingan().config, ctx.user, request.form.get("old_password", ""),
+                                     new, ctx.web_session, revoke_tokens=request.form.get("revoke_tokens") == "1")
                 ctx.session.commit()
                 return redirect(url_for("web.home"))
         except PinganError as exc:
             field = getattr(exc, "field", "old_password")
             errors[field] = exc.message
-    return render_template("password.html", errors=errors), 422 if errors else 200
+    return render_template("password.html", errors=errors,
+                           revoke_tokens=request.form.get("revoke_tokens") == "1"), 422 if errors else 200
 
 
 def my_assignments(ctx) -> list:

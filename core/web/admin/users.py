@@ -103,6 +103,7 @@ def _user_page(user: User, errors: dict | None = None, values: dict | None = Non
     unit = s.scalar(select(OrgUnit).where(OrgUnit.id == user.org_unit_id))
     return render_template(
         "admin/user.html", user=user, unit=unit, locked=accounts.is_locked(user), assignments=assignments,
+        manageable=not accounts.beyond_reach(s, ctx.grants, user),
         may_assign=may_assign, all_roles=list(s.scalars(select(Role).order_by(Role.key))) if may_assign else [],
         assign_units=scope_units(s, ctx.grants, roles.ASSIGN) if may_assign else [],
         units=scope_units(s, ctx.grants, MANAGE), errors=errors or {}, values=values or {}, password=password,
@@ -146,10 +147,14 @@ def user_edit(user_id: int):
 def user_lock(user_id: int):
     ctx = current()
     user = _user(user_id)
-    if request.form.get("locked") == "1":
-        accounts.lock(ctx.session, user)
-    else:
-        accounts.unlock(ctx.session, user)
+    try:
+        if request.form.get("locked") == "1":
+            accounts.lock(ctx.session, ctx.grants, user)
+        else:
+            accounts.unlock(ctx.session, ctx.grants, user)
+    except PinganError as exc:
+        errors, status = _fail(exc, "account.")
+        return _user_page(_user(user_id), errors, status=status)
     ctx.session.commit()
     return _back(user, "lock")
 
@@ -159,7 +164,11 @@ def user_lock(user_id: int):
 def user_reset(user_id: int):
     ctx = current()
     user = _user(user_id)
-    password = accounts.reset_password(ctx.session, user)
+    try:
+        password = accounts.reset_password(ctx.session, ctx.grants, user)
+    except PinganError as exc:
+        errors, status = _fail(exc, "account.")
+        return _user_page(_user(user_id), errors, status=status)
     ctx.session.commit()
     return _no_store(*_user_page(user, password=password))
 
@@ -214,8 +223,11 @@ def role_list():
 
 def _role_page(role: Role | None, values: dict, errors: dict, status: int = 200, done: bool = False):
     ctx = current()
+    paths = roles.assigned_paths(ctx.session, role) if role else set()
+    beyond = any(not ctx.grants.covers(roles.ROLE_MANAGE, p) for p in paths)
     return render_template("admin/role.html", role=role, values=values, errors=errors, done=done,
-                           permissions=_permissions(), held=ctx.grants.has), status
+                           permissions=_permissions(), held=roles.editable_codes(ctx.grants, paths),
+                           beyond=beyond), status
 
 
 def _role_form() -> dict:
