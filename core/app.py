@@ -16,16 +16,17 @@ from pathlib import Path
 import flask_smorest
 import swagger_ui_bundle
 from flask import Flask, current_app, g, jsonify, render_template, request, send_from_directory
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 import core.schema  # noqa: F401  (every core table in the metadata)
-from core import auth, crypto, logs, timefmt
+from core import auth, bounds, crypto, logs, timefmt
 from core.authz import Grants
 from core.config import Config
 from core.context import Actor, new_request_id, reset_for_request, set_actor, set_for_request
 from core.db import Database, ProcessCache, config_generation, reset_tenant, set_tenant
-from core.errors import Forbidden, NotFound, PinganError, Unauthorized, Unprocessable
+from core.errors import BadRequest, Forbidden, NotFound, PinganError, TooLarge, Unauthorized, Unprocessable
 from core.i18n import install as install_i18n
 from core.models import Tenant
 from core.plugins import PluginHost
@@ -42,6 +43,22 @@ STATUS_MESSAGES = {400: "请求有误", 401: "请先登录", 403: "没有权限�
                    404: "对象不存在或不在您的管辖范围内", 405: "不支持该请求方法", 406: "无法提供所请求的格式",
                    409: "当前状态不允许此操作", 413: "请求内容过大", 415: "不支持的内容类型",
                    422: "请求参数有误", 429: "请求过于频繁，请稍后再试"}
+# The one place response headers are decided (``_after_request``), issue 14:
+# - every response but a static file (the app's and plugins' ``/static``, Swagger UI's files)
+#   is ``Cache-Control: no-store``: pages, the API, OAuth, exports and the public status API
+#   may all carry personal data, and a per-view choice is the kind that gets forgotten;
+# - one CSP on every response, Swagger UI's page (``/api/docs``) included: our template
+#   ``swagger_ui.html`` and ``static/swagger-init.js`` replace flask-smorest's inline script
+#   (tests/browser/test_browser_docs.py: the page works with no violation);
+# - the documentation (``DOCS_ENDPOINTS``) only on a host name that serves a county.
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; object-src 'none'; base-uri 'none'; "
+       "frame-ancestors 'none'; form-action 'self'")
+DOCS_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "swagger_static"}
+# A JSON body is bounded before anything parses it (issue 14): no JSON body needs more (files
+# go as multipart), and Python's parser recurses, so a 100,000-deep array was a RecursionError.
+JSON_MAX_BYTES = 1024 * 1024
+JSON_MAX_DEPTH = 32
+_JSON_TOKENS = re.compile(rb'["\\\[\]{}]')
 # Endpoints a user who must change the password may still use.
 PASSWORD_CHANGE_ALLOWED = {"web.password", "web.logout", "core_me.Me", "web.static", "core_me.Password",
                            "web.language"}
@@ -114,6 +131,7 @@ def create_app(config: Config | None = None, extra_plugins: dict[str, object] | 
     here = Path(__file__).parent
     app = Flask("pingan", template_folder=str(here / "web" / "templates"),
                 static_folder=str(here / "web" / "static"), static_url_path="/static")
+    app.url_map.converters["int"] = BoundedInt  # before any route: every <int:…> is bounded
     app.config.update(
         SECRET_KEY=cfg.secret_key,
         # the attachment limit plus room for the multipart envelope (never below the old 16 MiB)
@@ -145,6 +163,8 @@ def create_app(config: Config | None = None, extra_plugins: dict[str, object] | 
     PERMISSION_CODES[:] = sorted(set(PERMISSION_CODES) | {p.code for p, _ in host.permissions.all()})
     from core.api.common import CASE_TYPE_KEYS
     CASE_TYPE_KEYS[:] = sorted(set(CASE_TYPE_KEYS) | set(host.case_types))
+    from core.api.common import PinganParser
+    flask_smorest.Blueprint.ARGUMENTS_PARSER = PinganParser()  # every blueprint's arguments, plugins' too
     api = PinganApi(app)
     api.ma_plugin.converter.add_attribute_function(_no_nul_pattern)
     from core.api import register_core_api
@@ -172,6 +192,54 @@ def create_app(config: Config | None = None, extra_plugins: dict[str, object] | 
     app.register_error_handler(Exception, _unexpected)
     check_guards(app, host.permissions)
     return app
+
+
+class BoundedInt(IntegerConverter):
+    """``<int:…>`` in every URL holds at most 63 bits (``core.bounds``): a larger number names
+    no object, so the route does not match (404) instead of overflowing the database."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):  # noqa: A002 (werkzeug's names)
+        super().__init__(map, fixed_digits, min, bounds.INT_MAX if max is None else max, signed)
+
+
+def json_depth_ok(data: bytes, limit: int = JSON_MAX_DEPTH) -> bool:
+    """Whether no array or object in ``data`` nests deeper than ``limit`` (strings skipped)."""
+    depth, in_string, skip = 0, False, -1
+    for m in _JSON_TOKENS.finditer(data):
+        i = m.start()
+        if i == skip:
+            continue
+        c = data[i]
+        if in_string:
+            if c == 0x5C:  # backslash: the next character is escaped
+                skip = i + 1
+            elif c == 0x22:
+                in_string = False
+        elif c == 0x22:
+            in_string = True
+        elif c in (0x5B, 0x7B):
+            depth += 1
+            if depth > limit:
+                return False
+        elif c in (0x5D, 0x7D):
+            depth -= 1
+    return True
+
+
+def _bound_json_body() -> None:
+    """A JSON body over ``JSON_MAX_BYTES`` is 413, one nested deeper than ``JSON_MAX_DEPTH``
+    400 — before anything parses it (every endpoint, signed in or not)."""
+    if not request.is_json:
+        return
+    message = f"JSON 请求内容不能超过 {JSON_MAX_BYTES // 1024} KiB"
+    if (request.content_length or 0) > JSON_MAX_BYTES:
+        raise TooLarge("too_large", message, {"json": {"_body": [message]}})
+    data = request.get_data(cache=True)
+    if len(data) > JSON_MAX_BYTES:
+        raise TooLarge("too_large", message, {"json": {"_body": [message]}})
+    if not json_depth_ok(data):
+        message = f"JSON 嵌套不能超过 {JSON_MAX_DEPTH} 层"
+        raise BadRequest("json_too_deep", message, {"json": {"_body": [message]}})
 
 
 def _no_nul_pattern(self, field, ret=None, **kwargs) -> dict:
@@ -227,9 +295,12 @@ def _begin_request():
     rid = request.headers.get("X-Request-ID", "")
     g.request_id = rid if _REQUEST_ID.match(rid) else new_request_id()
     g.ctx_tokens = set_for_request(Actor(None, "anonymous"), g.request_id)
+    _bound_json_body()
     endpoint = request.endpoint
     app_state = pingan()
     if endpoint is None or endpoint_kind(current_app, endpoint) == "tenantless":
+        if endpoint in DOCS_ENDPOINTS:
+            _known_host_or_404(app_state)
         return None
     _reject_nul_characters()
     session = app_state.db.session
@@ -270,6 +341,17 @@ def _begin_request():
         from flask import redirect, url_for
         return redirect(url_for("web.password"))
     return None
+
+
+def _known_host_or_404(app_state: Pingan) -> None:
+    """The API's documentation needs no county, but is served only on a host name that serves
+    one (issue 14): an unknown host gets 404, not a map of the API."""
+    session = app_state.db.session
+    tid, _ = app_state.resolver.resolve(session, request.host)
+    if session().in_transaction():
+        session.rollback()
+    if tid is None:
+        raise NotFound("unknown_tenant", "未找到对应的县（租户），请检查访问地址")
 
 
 _TENANTS = ProcessCache()  # tenant id → its detached ``tenant`` row (``_tenant_row``)
@@ -335,15 +417,18 @@ def _after_request(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if not request.path.startswith("/api/docs"):
-        response.headers.setdefault("Content-Security-Policy",
-                                    "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                                    "frame-ancestors 'none'; form-action 'self'")
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    if not _is_static_file(request.endpoint) and "no-store" not in response.headers.get("Cache-Control", ""):
+        response.headers["Cache-Control"] = "no-store"
     if "started" in g:
         log.info("%s %s %s", request.method, request.path, response.status_code,
                  extra={"method": request.method, "path": request.path, "status": response.status_code,
                         "duration_ms": round((time.perf_counter() - g.started) * 1000, 1)})
     return response
+
+
+def _is_static_file(endpoint: str | None) -> bool:
+    return endpoint in ("static", "swagger_static") or bool(endpoint and endpoint.endswith(".static"))
 
 
 def _end_request(exc):
@@ -365,6 +450,11 @@ def _unexpected(exc: Exception):
         # a safety net: views check references and uniqueness first, with better messages
         log.warning("integrity error answered 409: %s", type(exc.orig).__name__)
         return error_response(409, "integrity_conflict", "数据与现有记录冲突（引用的对象不存在或重复），未保存")
+    if isinstance(exc, (OverflowError, DataError)):
+        # a safety net like the one above: request values are bounded where they are parsed
+        # (core.bounds); one a view parsed by hand that the database cannot hold is bad input
+        log.warning("value out of range answered 422: %s", type(getattr(exc, "orig", exc)).__name__)
+        return error_response(422, "out_of_range", "输入的数值或日期超出允许范围")
     log.exception("unhandled error")
     return error_response(500, "internal_error", "服务器内部错误，请把请求编号告诉管理员")
 

@@ -52,7 +52,7 @@ def greet(client, unit_id: int, recipient: str = "王大爷"):
 
 # --- installed through the entry point -----------------------------------------------------
 
-def test_example_plugin_is_found_through_its_entry_point(app):
+def test_example_plugin_is_found_through_its_entry_point(app, demo):
     """issue 2: installing the distribution is all it takes for the app to know the plugin."""
     eps = {ep.name: ep.value for ep in entry_points(group="pingan.plugins")}
     assert eps.get("hello") == "pingan_hello"
@@ -64,7 +64,7 @@ def test_example_plugin_is_found_through_its_entry_point(app):
     rules = {r.rule for r in app.url_map.iter_rules()}
     assert {HELLO, HELLO + "/<greeting_id>", "/hello/"} <= rules
     assert host.blueprint_owner["hello_api"] == "hello" and host.blueprint_owner["hello_web"] == "hello"
-    assert HELLO in app.test_client().get("/api/openapi.json").get_json()["paths"]
+    assert HELLO in app.test_client().get("/api/openapi.json", base_url=f"http://{demo.host}").get_json()["paths"]
     contrib = host.plugins["hello"]
     assert [j.name for j in contrib.jobs] == ["count_greetings"]
     assert [i.key for i in contrib.indicators] == ["hello.greetings_sent"]

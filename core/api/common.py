@@ -15,7 +15,9 @@ from datetime import datetime
 
 from marshmallow import Schema, fields, validate
 from sqlalchemy import Select, literal, tuple_
+from webargs.flaskparser import FlaskParser
 
+from core import bounds
 from core.errors import Invalid
 
 
@@ -121,7 +123,7 @@ def _cursor_value(value, expected: type):
             value = None
         if value is not None and value.tzinfo is None:
             value = None
-    if not isinstance(value, expected):
+    if not isinstance(value, expected) or bounds.problem(value):
         raise Invalid("cursor", "invalid_cursor", "分页游标无效", location="query")
     return value
 
@@ -165,6 +167,17 @@ def paginate(session, stmt: Select, args: dict, id_column, sortable: dict, defau
         last = rows[-1]
         next_cursor = _encode(getattr(last, column.key), last.id)
     return {"items": rows, "next_cursor": next_cursor}
+
+
+class PinganParser(FlaskParser):
+    """The arguments parser of every API blueprint (core's and plugins'; ``create_app`` sets it
+    on ``flask_smorest.Blueprint``): webargs' own, then the one range rule of ``core.bounds``
+    — an id past 63 bits or a time in year 1 or 9999 is 422 ``out_of_range`` at its field."""
+
+    def parse(self, argmap, req=None, *, location=None, **kwargs):
+        data = super().parse(argmap, req, location=location, **kwargs)
+        bounds.check(data, location=location or self.location)
+        return data
 
 
 def id_path(value: str) -> int:

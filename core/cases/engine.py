@@ -13,6 +13,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import bounds
 from core.authz import require
 from core.cases import backdating, deadlines, search, settings as case_settings, timeline
 from core.cases.access import case_units, covers, require_on, task_units
@@ -88,6 +89,7 @@ def register(w: Work, ctype: CaseType, data: dict, at: dt.datetime | None = None
             details = ctype.details_schema().load(data.get("details") or {})
         except ValidationError as exc:
             raise Unprocessable("invalid_details", "事项详情填写有误", {"json": {"details": exc.messages}}) from None
+        bounds.check(details, prefix="details.")  # a module's ids and times too (issue 14)
     elif data.get("details"):
         raise Invalid("details", "unexpected_details", "该事项类型没有详情字段")
     year = at.astimezone(SHANGHAI).year

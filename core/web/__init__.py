@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, make_response, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -27,8 +28,14 @@ def _cookie_args() -> dict:
 
 
 def _safe_next(target: str | None) -> str | None:
-    """A same-site path to return to after log-in, or None (never an open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """A same-origin path to return to (log-in, language switch, inbox), or None: never an
+    open redirect. Browsers drop tabs and line breaks from a URL and read ``\\`` as ``/``, so
+    ``/\\t/evil.com`` is ``//evil.com``, another site: a target with any control character,
+    space or backslash is refused, as is anything with a scheme or host or starting ``//``."""
+    if not target or any(c <= " " or c in "\\\x7f" for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
 

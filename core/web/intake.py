@@ -14,6 +14,7 @@ from marshmallow import fields as mfields
 from marshmallow import validate as mvalidate
 from sqlalchemy import select
 
+from core import bounds
 from core.cases import intake
 from core.cases.access import units_in_scope
 from core.cases.engine import CHANNEL_TITLES, CHANNELS
@@ -72,15 +73,16 @@ def _received(raw: str) -> dt.datetime | str | None:
     if not raw:
         return None
     try:
-        return dt.datetime.fromisoformat(raw)
+        value = dt.datetime.fromisoformat(raw)
     except ValueError:
         return raw
+    return raw if bounds.problem(value) else value  # year 1 or 9999: not a time we can use (issue 14)
 
 
 def _data(form) -> dict:
     def unit(name):
         raw = form.get(name, "").strip()
-        return int(raw) if raw.isdigit() else None
+        return int(raw) if raw.isdigit() and not bounds.problem(int(raw)) else None
     data = {"channel": form.get("channel", ""), "org_unit_id": unit("org_unit_id"),
             "arose_unit_id": unit("arose_unit_id"), "subject": form.get("subject", "").strip(),
             "content": form.get("content", "").strip(),

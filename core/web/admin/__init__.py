@@ -58,9 +58,12 @@ def messages_by_field(messages, prefix: str = "") -> dict[str, str]:
 def form_with_errors(schema: Schema, data: dict, prefix: str = "") -> tuple[dict, dict]:
     """(loaded data, errors by ``prefix + field``) — the API's own request schema on a form."""
     try:
-        return schema.load(data), {}
+        loaded = schema.load(data)
     except ValidationError as exc:
         return {}, messages_by_field(exc.messages, prefix)
+    from core import bounds
+    found = bounds.first_problem(loaded)  # an id past 63 bits, a time in year 1 … (issue 14)
+    return ({}, {prefix + found[0]: found[1]}) if found else (loaded, {})
 
 
 def error_fields(exc: PinganError, prefix: str = "") -> dict[str, str]:

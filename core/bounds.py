@@ -1,0 +1,75 @@
+"""The range of every integer, date and time any request may carry (issue 14, finding 11).
+
+A value parsed fine by marshmallow or ``int()`` can still be unusable: an id past 63 bits
+overflows the database's ``bigint`` (SQLite raises OverflowError, PostgreSQL "out of range"),
+and ``0001-01-01T00:00:00+14:00`` or ``9999-12-31T23:59:59-14:00`` overflow when turned into
+UTC or moved by a time limit. One rule, checked in one function, ``check``:
+
+- integers: within a signed 64-bit ``bigint``;
+- dates and times: years ``EARLIEST``–``LATEST`` (1900–2999), and a time with an offset must
+  have a UTC equivalent in that range.
+
+Where it is applied: every API request's parsed arguments (``core.api.common.PinganParser``,
+the parser of every flask-smorest blueprint, plugins' too), the web form loader
+(``core.web.admin.form_with_errors``), a case type's module fields (``details``) at
+registration, paging cursors; ids in URLs have the ``int`` converter of ``core.app``
+(``BoundedInt``). A value out of range is 422 ``out_of_range`` naming the field; the app's
+error handler answers any overflow that still slips through (a hand-parsed form value) with
+the same 422 rather than a 500.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+EARLIEST, LATEST = 1900, 2999
+MESSAGE_INT = "数值超出允许范围"
+MESSAGE_TIME = f"日期或时间超出允许范围（{EARLIEST}—{LATEST} 年）"
+
+
+def problem(value) -> str | None:
+    """Why ``value`` is out of range, or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return None if INT_MIN <= value <= INT_MAX else MESSAGE_INT
+    if isinstance(value, dt.datetime):
+        if not EARLIEST <= value.year <= LATEST:
+            return MESSAGE_TIME
+        if value.tzinfo is not None:
+            try:
+                utc = value.astimezone(dt.timezone.utc)
+            except (OverflowError, ValueError):
+                return MESSAGE_TIME
+            if not EARLIEST <= utc.year <= LATEST:
+                return MESSAGE_TIME
+        return None
+    if isinstance(value, dt.date):
+        return None if EARLIEST <= value.year <= LATEST else MESSAGE_TIME
+    return None
+
+
+def first_problem(value, path: str = "") -> tuple[str, str] | None:
+    """(field path, message) of the first out-of-range value inside ``value``, or None."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = first_problem(v, f"{path}.{k}" if path else str(k))
+            if found:
+                return found
+        return None
+    if isinstance(value, (list, tuple, set, frozenset)):
+        for i, v in enumerate(value):
+            found = first_problem(v, f"{path}.{i}" if path else str(i))
+            if found:
+                return found
+        return None
+    message = problem(value)
+    return (path or "_value", message) if message else None
+
+
+def check(value, location: str = "json", prefix: str = "") -> None:
+    """Raise 422 ``out_of_range`` at the first out-of-range value in ``value``."""
+    found = first_problem(value)
+    if found:
+        from core.errors import Invalid
+        raise Invalid(prefix + found[0], "out_of_range", found[1], location=location)
