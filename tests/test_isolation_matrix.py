@@ -300,3 +300,56 @@ def test_no_list_endpoint_returns_another_tenants_rows(app, db, pair):
             leaks.append(f"{rule.rule}: {sorted(found)[:5]}")
     assert leaks == []
     assert checked >= 9
+
+
+def test_a_withdrawn_unit_gets_404_on_every_case_rule_and_the_case_in_no_list(app, db, pair):
+    """Issue 14 (finding 4): after the co-unit's task is withdrawn, every rule taking the case's
+    id answers that unit exactly as for a case that does not exist, and no list returns it."""
+    a, _ = pair
+    admin = Client(app, a.host, {"Authorization": f"Bearer {make_token(app, a, 'county.admin')}"})
+    withdrawn = Client(app, a.host, {"Authorization": f"Bearer {make_token(app, a, 'qingshan.admin')}"})
+    r = admin.post("/api/cases", json={"case_type": "hello.visit", "title": "撤回", "org_unit_id": a.unit("C"),
+                                       "details": {"visit_kind": "home"}})
+    assert r.status_code == 201, r.get_json()
+    case_id = r.get_json()["id"]
+    assert admin.post(f"/api/cases/{case_id}/transitions/accept", json={}).status_code == 200
+    r = admin.post(f"/api/cases/{case_id}/divert", json={"mode": "joint", "tasks": [
+        {"org_unit_id": a.unit("T01"), "role": "lead"}, {"org_unit_id": a.unit("T02"), "role": "co"}]})
+    assert r.status_code == 200, r.get_json()
+    co = next(t for t in r.get_json()["tasks"] if t["role"] == "co")
+    assert withdrawn.get(f"/api/cases/{case_id}").status_code == 200  # seen through the open task …
+    r = admin.post(f"/api/cases/{case_id}/tasks/{co['id']}", json={"action": "cancel", "text": "撤回"})
+    assert r.status_code == 200, r.get_json()
+    fill = {"task_id": str(co["id"])}
+    checked, leaks = 0, []
+    for rule in _api_rules(app):
+        if ID_TABLES.get(rule.rule) != "case_record":
+            continue
+        urls = []
+        for value in (case_id, MISSING_ID):
+            url = rule.rule.replace("<case_id>", str(value))
+            for other in rule.arguments - {"case_id"}:
+                url = url.replace(f"<{other}>", fill.get(other) or FIXED_ARGS.get(other)
+                                  or str(_first_id(db, a, MORE_ID_TABLES[other])))
+            urls.append(url)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            body = BODIES.get((method, rule.rule))
+            kw = {"json": body if body is not None else {}} if method in ("POST", "PATCH", "PUT") else {}
+            got = withdrawn.request(method, urls[0], **(_upload() if body == "FILE" else kw))
+            missing = withdrawn.request(method, urls[1], **(_upload() if body == "FILE" else kw))
+            checked += 1  # 404 as for no case (a permission held nowhere: the same 403 for both)
+            if got.status_code not in (403, 404) or (got.status_code, got.get_json()) != \
+                    (missing.status_code, missing.get_json()):
+                leaks.append(f"{method} {rule.rule}: {got.status_code} (missing: {missing.status_code})")
+    for rule in _api_rules(app):
+        if rule.arguments or "GET" not in rule.methods:
+            continue
+        r = withdrawn.get(rule.rule + "?limit=200")
+        if r.status_code == 200:
+            body = r.get_json()
+            items = body["items"] if isinstance(body, dict) and "items" in body else body if isinstance(body, list) else []
+            checked += 1
+            if case_id in {i.get("id") for i in items if isinstance(i, dict)}:
+                leaks.append(f"GET {rule.rule} lists the case")
+    assert leaks == []
+    assert checked >= 30
