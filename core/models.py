@@ -121,6 +121,7 @@ class Person(TenantModel):
     phone_bidx: Mapped[str | None] = mapped_column(String(32))
     address: Mapped[str | None] = mapped_column(Encrypted)
     org_unit_id: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[int | None] = mapped_column(BigInteger)  # the user who registered (typed) them
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow, onupdate=utcnow)
 

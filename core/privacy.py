@@ -112,3 +112,43 @@ def _pii_forbidden(field: str, location: str):
     raise Forbidden("pii_forbidden", "按完整身份证号或电话查找需要查看完整个人信息的权限",
                     {location: {field: ["按完整身份证号或电话查找需要查看完整个人信息的权限"]}})
 
+
+
+# --- people of a case: revealed by the case type's PII permission only when genuinely parties ---
+
+def attach_basis(session: Session, grants: Grants, user_id: int | None, person, entered_by=()) -> str | None:
+    """Why a case type's PII permission may reveal ``person`` once ``user_id`` attaches them to a
+    case (``case_person.pii_basis``): ``entered`` — the person was registered by that user (or
+    by the window whose matter this is, ``entered_by``); ``pii`` — that user may read the
+    person's personal data (``core.person.pii.read`` on their unit); ``system`` — an import or
+    job. ``None``: attached by someone who could not read them, so the case does not reveal
+    them — attaching a resident to a case is not a way to read their ID number."""
+    if user_id is None:
+        return "system"
+    if person.created_by is not None and person.created_by in {user_id, *entered_by}:
+        return "entered"
+    if may(session, grants, PERSON_PII, person.org_unit_id):
+        return "pii"
+    return None
+
+
+def party_fields(session: Session, grants: Grants, person, case, basis: str | None, *, reveal: bool,
+                 permission: str) -> tuple[dict[str, str | None], bool]:
+    """A case's person's sensitive fields and whether they are shown in full.
+
+    Revealed with ``permission`` (the case type's PII permission) on the case's unit, for a
+    person attached on a ``basis``; a person attached without one only to holders of
+    ``core.person.pii.read`` on the person's unit. Each reveal is audited with the case
+    (``read_sensitive`` naming ``case_id``); the caller commits once for all its people.
+    """
+    names = list(sensitive_columns(type(person)))
+    masked = {n: mask(n, getattr(person, n)) for n in names}
+    if not reveal:
+        return masked, False
+    if not may(session, grants, permission, case.org_unit_id):
+        raise Forbidden("pii_forbidden", "您没有查看完整个人信息的权限")
+    if basis is None and not may(session, grants, PERSON_PII, person.org_unit_id):
+        return masked, False
+    audit.record(session, "read_sensitive", person.__tablename__, person.id,
+                 {"fields": sorted(names), "case_id": case.id, "case_number": case.number})
+    return {n: getattr(person, n) for n in names}, True

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from core.app import pingan
 from core.audit import AuditEntry
 from core.demo import fake_id_number
+from core.models import Role, RoleAssignment, RolePermission
 from tests.casework import register
 from tests.conftest import Client, make_token
 
@@ -148,3 +149,56 @@ def test_repeat_of_a_petition_the_registrant_cannot_read_is_told_to_the_unit_abo
     assert (full["repeat_of_id"], full["repeat_of_number"], full["repeat_count"], full["repeat_note"]) == \
         (first["id"], first["number"], 1, None)
     assert above.get(f"/api/cases/{second['id']}").get_json()["details"]["repeat_of_number"] == first["number"]
+
+
+# --- finding 6: a module's PII permission reveals only genuine parties ------------------------
+
+def test_mediation_pii_reveals_only_people_genuinely_attached(app, fresh_tenant, login):
+    """Issue 14 finding 6 (PIPL art. 51): a mediator holding mediation.pii.read but not
+    core.person.pii.read attaches an uninvolved resident to a new dispute: the case reveals
+    the party they registered themselves, not the resident (masked, revealed false); who
+    attached each person and when is recorded, and each reveal is audited with the case."""
+    t = fresh_tenant
+    admin = login(t, "county.admin")
+    assert admin.put("/api/modules/mediation", json={"enabled": True}).status_code == 200
+    perms = ["mediation.read", "mediation.register", "mediation.pii.read", "core.case.read", "core.case.register",
+             "core.person.read", "core.person.manage"]
+    r = admin.post("/api/users", json={"username": "desk.mediator", "display_name": "调解员",
+                                       "org_unit_id": t.unit("T01D1V1")})
+    assert r.status_code == 201, r.get_json()
+    with pingan(app).db.transaction(t.id) as s:  # as tenant.toml would: the county admin lacks mediation.pii.read
+        role = Role(key="mediator_desk", name="调解登记")
+        s.add(role)
+        s.flush()
+        s.add_all([RolePermission(role_id=role.id, permission=p) for p in perms])
+        s.add(RoleAssignment(user_id=r.get_json()["id"], role_id=role.id, org_unit_id=t.unit("T01D1V1")))
+    mediator = Client(app, t.host, {"Authorization": f"Bearer {make_token(app, t, 'desk.mediator')}"})
+    resident_idn, party_idn = fake_id_number(random.Random(61)), fake_id_number(random.Random(62))
+    resident = _person(admin, t.unit("T01D1V1"), "赵六", resident_idn, "13600006666")  # uninvolved
+    r = mediator.post("/api/persons", json={"name": "钱七", "org_unit_id": t.unit("T01D1V1"),
+                                            "id_number": party_idn, "phone": "13600007777"})
+    assert r.status_code == 201, r.get_json()
+    party = r.get_json()["id"]
+    with time_machine.travel(NOW, tick=False):
+        r = mediator.post("/api/cases", json={
+            "case_type": "mediation.dispute", "title": "邻里纠纷", "org_unit_id": t.unit("T01D1V1"),
+            "persons": [{"person_id": party, "role": "applicant"}, {"person_id": resident, "role": "respondent"}],
+            "details": {"dispute_type": "debt"}})
+    assert r.status_code == 201, r.get_json()
+    case = r.get_json()
+    people = {p["person_id"]: p for p in mediator.get(f"/api/cases/{case['id']}/persons?reveal=true").get_json()}
+    assert people[party]["id_number"] == party_idn and people[party]["revealed"] is True
+    assert people[resident]["id_number"] != resident_idn and people[resident]["revealed"] is False
+    assert resident_idn[-4:] not in str(people[resident]) or people[resident]["id_number"].count("*") >= 8
+    me = mediator.get("/api/me").get_json()["id"]
+    assert {p["attached_by"] for p in people.values()} == {me}
+    assert all(p["attached_at"].startswith("2026-05-12T02:00:00") for p in people.values())
+    # the case type's PII permission is still needed first: the county admin lacks it here
+    assert admin.get(f"/api/cases/{case['id']}/persons?reveal=true").status_code == 403
+    with pingan(app).db.transaction(t.id) as s:
+        reads = [(e.actor_id, e.object_id, e.changes) for e in s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "read_sensitive", AuditEntry.object_type == "person"))]
+    assert (me, str(party)) in {(a, o) for a, o, _ in reads}
+    assert (me, str(resident)) not in {(a, o) for a, o, _ in reads}
+    assert all(c.get("case_id") == case["id"] and c.get("case_number") == case["number"]
+               for a, o, c in reads if o in (str(party), str(resident)))

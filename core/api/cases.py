@@ -21,7 +21,7 @@ from core.cases.timeline import request_work
 from core.db import utcnow
 from core.errors import Invalid, NotFound
 from core.models import Person
-from core.privacy import sensitive_fields
+from core.privacy import party_fields
 from core.request import requires
 from core.workdays import UNITS
 
@@ -367,6 +367,9 @@ class CasePersonFullSchema(CasePersonSchema):
     id_number = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
     address = fields.String(allow_none=True)
+    revealed = fields.Boolean(metadata={"description": "shown in full (false: masked, or not revealable through the case)"})
+    attached_by = fields.Integer(allow_none=True, metadata={"description": "who attached the person to the case"})
+    attached_at = fields.DateTime(allow_none=True)
 
 
 @blp.route("/<case_id>/persons")
@@ -376,19 +379,24 @@ class CasePersons(MethodView):
     @blp.response(200, CasePersonFullSchema(many=True))
     def get(self, args, case_id):
         """The case's people: ID number and phone masked, or in full with ``reveal=true`` for holders
-        of the case type's PII permission (``pii_permission``) on the case's unit; each full read is
-        audited."""
+        of the case type's PII permission (``pii_permission``) on the case's unit — for the people
+        genuinely attached (``core.privacy.party_fields``: registered by, or readable in full by,
+        whoever attached them; others only with ``core.person.pii.read`` on their unit). Each
+        full read is audited with the case."""
         w, case, ctype = _case(case_id)
-        rows = w.session.execute(select(Person, CasePerson.role)
+        rows = w.session.execute(select(Person, CasePerson)
                                  .join(CasePerson, (CasePerson.person_id == Person.id)
                                        & (CasePerson.tenant_id == Person.tenant_id))
                                  .where(CasePerson.case_id == case.id).order_by(CasePerson.id)).all()
         out = []
-        for person, role in rows:
-            shown = sensitive_fields(w.session, w.grants, person, case.org_unit_id, reveal=args["reveal"],
-                                     permission=ctype.pii_permission)
-            out.append({"person_id": person.id, "name": person.name, "role": role,
-                        "org_unit_id": person.org_unit_id, **shown})
+        for person, cp in rows:
+            shown, revealed = party_fields(w.session, w.grants, person, case, cp.pii_basis, reveal=args["reveal"],
+                                           permission=ctype.pii_permission)
+            out.append({"person_id": person.id, "name": person.name, "role": cp.role,
+                        "org_unit_id": person.org_unit_id, **shown, "revealed": revealed,
+                        "attached_by": cp.attached_by, "attached_at": cp.attached_at})
+        if any(o["revealed"] for o in out):
+            w.session.commit()  # the reveals' audit entries
         return out
 
 

@@ -106,7 +106,7 @@ class Persons(MethodView):
     def post(self, data):
         ctx = current()
         get_or_404(ctx.session, ctx.grants, OrgUnit, data["org_unit_id"], MANAGE)
-        person = Person()
+        person = Person(created_by=ctx.user.id)  # who typed their data (core.privacy.attach_basis)
         set_person_fields(person, data)
         ctx.session.add(person)
         ctx.session.commit()

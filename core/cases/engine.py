@@ -17,10 +17,12 @@ from core import bounds
 from core.authz import require
 from core.cases import backdating, deadlines, search, settings as case_settings, timeline
 from core.cases.access import case_units, covers, require_on, task_units
-from core.cases.models import Case, CaseDeadline, CaseEvent, CaseExtension, CaseFlag, CasePerson, CaseTally, CaseTask
+from core.cases.models import (Case, CaseDeadline, CaseEvent, CaseExtension, CaseFlag, CasePerson, CaseTally, CaseTask,
+                               Intake)
 from core.cases.timeline import Work
 from core.cases.types import CaseType
 from core.db import add_to_counter, insert_ignore, utcnow
+from core.privacy import attach_basis
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from core.models import MemberUnit, OrgUnit, Person, User
 from core.notifications import notify, users_of_unit
@@ -100,11 +102,15 @@ def register(w: Work, ctype: CaseType, data: dict, at: dt.datetime | None = None
     case.search_grams = search.grams(case.number, case.title, case.content)
     s.add(case)
     s.flush()
+    entered_by = {s.scalar(select(Intake.received_by).where(Intake.id == data["intake_id"]))} \
+        if data.get("intake_id") else set()  # persons the window registered with the matter
     for p in data.get("persons") or []:
         person = s.scalar(select(Person).where(Person.id == p["person_id"]))
         if person is None or (w.user is not None and not covers(s, w.grants, "core.person.read", person.org_unit_id)):
             raise Invalid("persons", "unknown_person", f"人员 {p['person_id']} 不存在或不在您的管辖范围内")
-        s.add(CasePerson(case_id=case.id, person_id=person.id, role=p.get("role") or "party"))
+        s.add(CasePerson(case_id=case.id, person_id=person.id, role=p.get("role") or "party",
+                         attached_by=w.user_id, attached_at=utcnow(),
+                         pii_basis=attach_basis(s, w.grants, w.user_id, person, entered_by - {None})))
     for flag in data.get("flags") or []:
         add_flag(s, case, flag)
     _tally(s, case, case.state, 1)

@@ -41,7 +41,7 @@ def _persons(w: Work, specs: list[dict]) -> list[tuple[Person, str]]:
             if not spec.get("name") or not spec.get("org_unit_id"):
                 raise Invalid(f"persons.{i}", "person_incomplete", "新登记的人员需要姓名和所在单位")
             named_unit(s, w.grants, PERSON_MANAGE, spec["org_unit_id"], f"persons.{i}.org_unit_id")
-            person = Person()
+            person = Person(created_by=w.user_id)
             try:
                 set_person_fields(person, {k: spec.get(k) for k in ("name", "id_number", "phone", "address",
                                                                      "org_unit_id")})

@@ -87,6 +87,11 @@ class CasePerson(TenantModel):
     case_id: Mapped[int] = mapped_column(BigInteger)
     person_id: Mapped[int] = mapped_column(BigInteger)
     role: Mapped[str] = mapped_column(String(32))
+    attached_by: Mapped[int | None] = mapped_column(BigInteger)
+    attached_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    # why the case type's PII permission may reveal this person (core.privacy.attach_basis):
+    # entered | pii | system; NULL — attached by someone who could not read them: it may not
+    pii_basis: Mapped[str | None] = mapped_column(String(16))
 
 
 class CaseEvent(TenantModel):
