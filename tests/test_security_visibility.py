@@ -72,6 +72,7 @@ def test_a_cancelled_co_task_hides_the_case_everywhere(app, county, login):
                                         {"org_unit_id": county.unit("T02"), "role": "co"}])
     co = next(t for t in tasks if t["role"] == "co")
     qingshan = login(county, "qingshan.admin")
+    assert any(TITLE in n["title"] for n in qingshan.get("/api/inbox?limit=200").get_json()["items"])
     before = sees(app, qingshan, case)
     assert before == {**NOWHERE, "detail": True, "web_detail": True, "list": True, "search": True,
                       "web_list": True, "ledger": True}  # it arose at the county: not in 青山乡's statistics
@@ -79,6 +80,11 @@ def test_a_cancelled_co_task_hides_the_case_everywhere(app, county, login):
     assert r.status_code == 200, r.get_json()
     assert sees(app, qingshan, case) == NOWHERE
     assert qingshan.post(f"/api/cases/{case['id']}/comments", json={"text": "还在吗"}).status_code == 404
+    # the to-do of the task no longer names the case's title nor links to it
+    inbox = qingshan.get("/api/inbox?limit=200").get_json()["items"]
+    assert not [n for n in inbox if TITLE in n["title"] or n.get("case_id") == case["id"]]
+    assert any(n["title"] == f"交办任务已撤回：{case['number']}" for n in inbox)
+    assert TITLE not in qingshan.get("/inbox").get_data(as_text=True)
     # the lead still sees it; the county sees everything
     assert sees(app, login(county, "donghu.admin"), case)["list"] is True
 
@@ -94,6 +100,7 @@ def test_a_re_diverted_case_leaves_the_first_unit_and_a_finished_task_still_show
     (lead,) = [t for t in _divert(admin, case["id"], [{"org_unit_id": county.unit("T01")}], mode="single")
                if t["state"] == "open"]
     assert sees(app, qingshan, case) == NOWHERE
+    assert not [n for n in qingshan.get("/api/inbox?limit=200").get_json()["items"] if TITLE in n["title"]]
     assert sees(app, donghu, case)["detail"] is True
     r = donghu.post(f"/api/cases/{case['id']}/tasks/{lead['id']}", json={"action": "done", "text": "已办理"})
     assert r.status_code == 200, r.get_json()

@@ -24,7 +24,7 @@ from core.cases.types import CaseType
 from core.db import add_to_counter, insert_ignore, utcnow
 from core.privacy import attach_basis
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
-from core.models import MemberUnit, OrgUnit, Person, User
+from core.models import MemberUnit, Notification, OrgUnit, Person, User
 from core.notifications import notify, users_of_unit
 from core.workdays import SHANGHAI
 
@@ -269,6 +269,7 @@ def divert(w: Work, case: Case, ctype: CaseType, mode: str, tasks: list[dict], n
     for old in s.scalars(select(CaseTask).where(CaseTask.case_id == case.id, CaseTask.state == "open")):
         old.state, old.done_at = "cancelled", now
         deadlines.stop_task(s, case, old.id, now)
+        withdraw_todo(s, case, old)
     created, cal = [], None
     for i, (spec, role) in enumerate(zip(tasks, roles)):
         active_unit(s, spec["org_unit_id"], f"tasks.{i}.org_unit_id")
@@ -346,6 +347,15 @@ def hand_back(w: Work, case: Case, ctype: CaseType, conf, task: CaseTask, at: dt
                  data={"task_id": task.id, "from_unit_id": task.org_unit_id, "to_unit_id": back_to})
 
 
+def withdraw_todo(s, case: Case, task: CaseTask, reason: str = "") -> None:
+    """A withdrawn task grants its unit nothing (``core.cases.access.granting_task``): the to-do
+    it put in its people's inboxes (titled with the case's title, linked to it) becomes a
+    message naming the case by number only, with no link."""
+    keys = [f"task:{task.id}:u{uid}"[:200] for uid in users_of_unit(s, task.org_unit_id)]
+    for note in s.scalars(select(Notification).where(Notification.key.in_(keys))) if keys else ():
+        note.kind, note.title, note.body, note.case_id = "message", f"交办任务已撤回：{case.number}", reason, None
+
+
 def cancel_task(w: Work, case: Case, ctype: CaseType, task: CaseTask, reason: str) -> CaseTask:
     """The diverting or lead unit withdraws a co-unit's task."""
     s = w.session
@@ -355,6 +365,7 @@ def cancel_task(w: Work, case: Case, ctype: CaseType, task: CaseTask, reason: st
     now = utcnow()
     task.state, task.done_at, task.result = "cancelled", now, reason
     deadlines.stop_task(s, case, task.id, now)
+    withdraw_todo(s, case, task, reason)
     record_event(w, case, ctype, case_settings.for_type(s, ctype), "task_cancelled", at=now, note=reason,
             unit_id=task.org_unit_id, data={"task_id": task.id})
     return task
