@@ -353,3 +353,22 @@ def test_a_withdrawn_unit_gets_404_on_every_case_rule_and_the_case_in_no_list(ap
                 leaks.append(f"GET {rule.rule} lists the case")
     assert leaks == []
     assert checked >= 30
+
+
+# --- ids in write bodies (issue 14, finding 8) -------------------------------------------------
+
+from tests.test_write_scope import other_county, probe, world  # noqa: E402,F401 (``world``: a fixture)
+
+
+def test_another_countys_ids_in_write_bodies_are_refused_and_write_nothing(app, db, world):
+    """Every id field of every write body (tests/test_write_scope.py finds them in the OpenAPI
+    spec and the case types' details and acts), sent by a county admin holding every
+    permission county-wide with an id of the other county's object of that class or one that
+    exists nowhere: 403/404/422, and no row of either county changes."""
+    from tests.conftest import make_token
+    a = world["a"]
+    admin = Client(app, a.host, {"Authorization": f"Bearer {make_token(app, a, 'county.admin')}"})
+    probes, failures = probe(app, db, world, admin, other_county(world))
+    print("isolation probes in write bodies per class:", probes, "failures:", len(failures))
+    assert failures == [], "\n".join(failures)
+    assert all(n >= 2 for n in probes.values()) and sum(probes.values()) >= 70, probes

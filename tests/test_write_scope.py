@@ -336,30 +336,17 @@ def _fill(world, body, value_of):
     return body
 
 
-def test_every_id_in_every_write_body_is_checked_against_the_callers_scope(app, db, world):
-    """Finding 8 of issue 14 (ORG-2; every id in a write is checked against the caller's
-    scope for that act): out-of-scope ids in bodies are refused and write nothing."""
-    a, b, caller = world["a"], world["b"], world["caller"]
-    mine, sibling = a.ids["T01D1V1"], a.ids["T01D1V2"]
+def probe(app, db, world, caller, outside: dict) -> tuple[dict[str, int], list[str]]:
+    """Send ``caller`` every write body with each id field in turn set to each object of
+    ``outside`` (class → [(label, id)]); then the route's in-scope body, which must succeed.
+    Returns the probes per class and the failures (a 2xx or anything else than 403/404/422,
+    or a row written in either county)."""
+    a, b, mine = world["a"], world["b"], world["a"].ids["T01D1V1"]
     spec = caller.get("/api/openapi.json").get_json()
     fields = {**id_fields(spec), **module_fields(app)}
     missing = [f"{m} {p} {f}" for (m, p), fs in fields.items() for f in fs
                if kind_of(f) is not None and not has(BODIES.get((m, p), {}), f)]
     assert missing == [], "write bodies with id fields this test has no body for: " + "; ".join(missing)
-    outside = {  # class → (label, id) of objects outside the caller's scope
-        "unit": [("sibling village", sibling["unit"]), ("township above", a.unit("T01")),
-                 ("other county", b.ids["T01D1V1"]["unit"]), ("missing", 8_999_999_999_999)],
-        "person": [("sibling village", sibling["person"]), ("other county", b.ids["T01D1V1"]["person"]),
-                   ("missing", 8_999_999_999_999)],
-        "user": [("sibling village", sibling["user"]), ("other county", b.ids["T01D1V1"]["user"]),
-                 ("missing", 8_999_999_999_999)],
-        "member_unit": [("sibling village", sibling["member_unit"]),
-                        ("other county", b.ids["T01D1V1"]["member_unit"]), ("missing", 8_999_999_999_999)],
-        "screening": [("sibling village", sibling["screening"]), ("other county", b.ids["T01D1V1"]["screening"]),
-                      ("missing", 8_999_999_999_999)],
-        "case": [("sibling village", sibling["case"]), ("other county", b.ids["T01D1V1"]["case"]),
-                 ("missing", 8_999_999_999_999)],
-    }
     probes: dict[str, int] = {k: 0 for k in outside}
     failures = []
     with time_machine.travel(NOW, tick=True):
@@ -376,17 +363,40 @@ def test_every_id_in_every_write_body_is_checked_against_the_callers_scope(app, 
                         body = put(base, field.removesuffix("[]"), [bad])
                     else:
                         body = put(base, field, bad)
-                    before = snapshot(db, a)
+                    before = snapshot(db, a), snapshot(db, b)
                     r = caller.request(method, url, json=body)
-                    probes[kind] = probes.get(kind, 0) + 1
-                    if r.status_code not in (403, 404, 422) or snapshot(db, a) != before:
+                    probes[kind] += 1
+                    wrote = (snapshot(db, a), snapshot(db, b)) != before
+                    if r.status_code not in (403, 404, 422) or wrote:
                         failures.append(f"{method} {path} {field}={label}: {r.status_code} "
-                                        f"{(r.get_json() or {}).get('code')}"
-                                        + ("" if snapshot(db, a) == before else " (wrote)"))
+                                        f"{(r.get_json() or {}).get('code')}" + (" (wrote)" if wrote else ""))
             url = _target(world, method, path)
             body = _fill(world, BODIES[(method, path)], lambda ph: _value(world, ph, mine))
             r = caller.request(method, url, json=body)
             assert r.status_code < 300, (method, path, body, r.get_json())
+    return probes, failures
+
+
+MISSING = 8_999_999_999_999
+
+
+def other_county(world) -> dict:
+    """Per class: the other county's object of that class, and an id that exists nowhere."""
+    theirs = world["b"].ids["T01D1V1"]
+    return {kind: [("other county", theirs[kind]), ("missing", MISSING)]
+            for kind in ("unit", "person", "user", "member_unit", "screening", "case")}
+
+
+def test_every_id_in_every_write_body_is_checked_against_the_callers_scope(app, db, world):
+    """Finding 8 of issue 14 (ORG-2; every id in a write is checked against the caller's
+    scope for that act): a village officer's out-of-scope ids in bodies are refused and
+    write nothing."""
+    a, sibling = world["a"], world["a"].ids["T01D1V2"]
+    outside = other_county(world)
+    for kind in outside:  # and the sibling village's
+        outside[kind].insert(0, ("sibling village", sibling[kind]))
+    outside["unit"].insert(1, ("township above", a.unit("T01")))
+    probes, failures = probe(app, db, world, world["caller"], outside)
     print("write-scope probes per class:", probes, "failures:", len(failures))
     assert failures == [], "\n".join(failures)
     assert all(n >= 3 for n in probes.values()) and sum(probes.values()) >= 140, probes
