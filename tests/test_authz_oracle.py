@@ -17,9 +17,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from sqlalchemy import delete, select
 
 from core import audit, orgtree
-from core.authz import load_grants, may, scoped
+from core.authz import load_grants, may, named_unit, scoped
 from core.context import Actor, acting_as
 from core.db import adopt_tenant, bind_tenant
+from core.errors import Forbidden, NotFound
 from core.models import OrgLevel, OrgUnit, Person, Role, RoleAssignment, RolePermission, Tenant, User
 
 PERMS = ("core.person.read", "core.person.manage", "core.person.pii.read")
@@ -100,8 +101,10 @@ def reference(db, t) -> dict:
     return out
 
 
-def production(db, t) -> tuple[dict, dict]:
-    by_may, by_sql = {}, {}
+def production(db, t) -> tuple[dict, dict, dict]:
+    """By ``may``, by the ``scoped`` SQL predicate, and by ``named_unit`` — the check of a unit
+    id in a write body (issue 14, finding 8): the person's unit named in a body."""
+    by_may, by_sql, by_body = {}, {}, {}
     with db.transaction(t["id"]) as s:
         persons = s.execute(select(Person.id, Person.org_unit_id)).all()
         for user in t["users"]:
@@ -111,13 +114,17 @@ def production(db, t) -> tuple[dict, dict]:
                 for pid, unit in persons:
                     by_may[(user, perm, pid)] = may(s, grants, perm, unit)
                     by_sql[(user, perm, pid)] = pid in listed
-    return by_may, by_sql
+                    try:
+                        by_body[(user, perm, pid)] = named_unit(s, grants, perm, unit, "org_unit_id").id == unit
+                    except (Forbidden, NotFound):
+                        by_body[(user, perm, pid)] = False
+    return by_may, by_sql, by_body
 
 
 def mismatches(db, t) -> list:
     ref = reference(db, t)
-    by_may, by_sql = production(db, t)
-    return [k for k in ref if ref[k] != by_may[k] or ref[k] != by_sql[k]]
+    by_may, by_sql, by_body = production(db, t)
+    return [k for k in ref if ref[k] != by_may[k] or ref[k] != by_sql[k] or ref[k] != by_body[k]]
 
 
 def test_oracle_on_a_generated_province(db):
