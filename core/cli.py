@@ -104,7 +104,9 @@ def tenant_validate(path: Path) -> None:
 @click.option("--demo", is_flag=True, help="Also add demo residents and plugin demo data.")
 def tenant_load(path: Path, demo: bool) -> None:
     """Create or update a tenant from its folder (idempotent)."""
-    state = _state(_config())
+    config = _config()
+    _refuse_demo_in_production(config, demo)  # before anything is set up
+    state = _state(config)
     report = _load(state, path, demo)
     click.echo(f"tenant {path.name}: {'created' if report.created else 'updated'}, "
                f"{report.units_added} units added")
@@ -112,14 +114,18 @@ def tenant_load(path: Path, demo: bool) -> None:
         click.echo(f"  user {username}  one-time password: {password}")
 
 
-def _load(state, path: Path, demo: bool):
-    from core.context import Actor, acting_as
-    from core.tenant_config import apply, validate_folder
-    if demo and state.config.is_production:
+def _refuse_demo_in_production(config: Config, demo: bool) -> None:
+    if demo and config.is_production:
         # demo data: known passwords with no forced change, fictional residents
         raise click.ClickException("--demo is refused with PINGAN_ENV=production: it creates accounts with the "
                                    "folder's known demo password and fictional residents. Load the folder "
                                    "without --demo (each user gets a one-time password).")
+
+
+def _load(state, path: Path, demo: bool):
+    from core.context import Actor, acting_as
+    from core.tenant_config import apply, validate_folder
+    _refuse_demo_in_production(state.config, demo)
     spec, issues = validate_folder(path, state.plugins)
     if issues:
         for issue in issues:
