@@ -163,8 +163,6 @@ def create_app(config: Config | None = None, extra_plugins: dict[str, object] | 
     PERMISSION_CODES[:] = sorted(set(PERMISSION_CODES) | {p.code for p, _ in host.permissions.all()})
     from core.api.common import CASE_TYPE_KEYS
     CASE_TYPE_KEYS[:] = sorted(set(CASE_TYPE_KEYS) | set(host.case_types))
-    from core.api.common import PinganParser
-    flask_smorest.Blueprint.ARGUMENTS_PARSER = PinganParser()  # every blueprint's arguments, plugins' too
     api = PinganApi(app)
     api.ma_plugin.converter.add_attribute_function(_no_nul_pattern)
     from core.api import register_core_api
@@ -450,7 +448,7 @@ def _unexpected(exc: Exception):
         # a safety net: views check references and uniqueness first, with better messages
         log.warning("integrity error answered 409: %s", type(exc.orig).__name__)
         return error_response(409, "integrity_conflict", "数据与现有记录冲突（引用的对象不存在或重复），未保存")
-    if isinstance(exc, (OverflowError, DataError)):
+    if isinstance(exc, (OverflowError, DataError)) or isinstance(getattr(exc, "orig", None), OverflowError):
         # a safety net like the one above: request values are bounded where they are parsed
         # (core.bounds); one a view parsed by hand that the database cannot hold is bad input
         log.warning("value out of range answered 422: %s", type(getattr(exc, "orig", exc)).__name__)

@@ -13,6 +13,7 @@ import base64
 import json
 from datetime import datetime
 
+import flask_smorest
 from marshmallow import Schema, fields, validate
 from sqlalchemy import Select, literal, tuple_
 from webargs.flaskparser import FlaskParser
@@ -170,14 +171,19 @@ def paginate(session, stmt: Select, args: dict, id_column, sortable: dict, defau
 
 
 class PinganParser(FlaskParser):
-    """The arguments parser of every API blueprint (core's and plugins'; ``create_app`` sets it
-    on ``flask_smorest.Blueprint``): webargs' own, then the one range rule of ``core.bounds``
+    """The arguments parser of every API blueprint (core's and plugins', set on
+    ``flask_smorest.Blueprint`` below): webargs' own, then the one range rule of ``core.bounds``
     — an id past 63 bits or a time in year 1 or 9999 is 422 ``out_of_range`` at its field."""
 
     def parse(self, argmap, req=None, *, location=None, **kwargs):
         data = super().parse(argmap, req, location=location, **kwargs)
         bounds.check(data, location=location or self.location)
         return data
+
+
+# Set here, where every API module (and core.sdk) imports from before it declares a route:
+# ``Blueprint.arguments`` binds the parser when a view is decorated.
+flask_smorest.Blueprint.ARGUMENTS_PARSER = PinganParser()
 
 
 def id_path(value: str) -> int:

@@ -10,6 +10,7 @@ import json
 from flask import render_template, request
 from sqlalchemy import select
 
+from core import bounds
 from core.api.audit_log import COUNTY_WIDE, READ, AuditListArgs, entries
 from core.authz import require_county_wide
 from core.errors import PinganError
@@ -29,10 +30,13 @@ def _day(raw: str, field: str, errors: dict) -> dt.datetime | None:
         return None
     try:
         d = dt.date.fromisoformat(raw)
-        return dt.datetime(d.year, d.month, d.day, tzinfo=SHANGHAI)
     except ValueError:
         errors[field] = "日期格式应为 2026-01-31"
         return None
+    if bounds.problem(d):  # year 1 or 9999 (issue 14)
+        errors[field] = bounds.MESSAGE_TIME
+        return None
+    return dt.datetime(d.year, d.month, d.day, tzinfo=SHANGHAI)
 
 
 @bp.route("/audit")
