@@ -456,6 +456,7 @@ def demo(host: str, port: int, tenant_folder: Path, no_serve: bool) -> None:
     import tomllib
     slug = tomllib.loads((tenant_folder / "tenant.toml").read_text(encoding="utf-8")).get("slug", "demo")
     config = _config(default_tenant=slug)
+    _refuse_demo_in_production(config, True)
     app = create_app(config)
     state = pingan(app)
     upgrade(config, state.plugins)

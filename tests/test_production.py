@@ -47,6 +47,9 @@ def test_demo_load_is_refused_in_production(app, tmp_path, monkeypatch):
     assert r.exit_code != 0 and "--demo is refused with PINGAN_ENV=production" in r.output
     assert crypto.ring() is before  # refused before anything was set up (keys, database)
     assert not (tmp_path / "p.sqlite3").exists()
+    r = CliRunner().invoke(cli, ["demo", "--no-serve"])  # the demo command loads with --demo too
+    assert r.exit_code != 0 and "--demo is refused with PINGAN_ENV=production" in r.output
+    assert crypto.ring() is before and not (tmp_path / "p.sqlite3").exists()
 
 
 def test_production_on_postgresql_logs_in_as_the_app_role(tmp_path):
