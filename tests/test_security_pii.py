@@ -202,3 +202,42 @@ def test_mediation_pii_reveals_only_people_genuinely_attached(app, fresh_tenant,
     assert (me, str(resident)) not in {(a, o) for a, o, _ in reads}
     assert all(c.get("case_id") == case["id"] and c.get("case_number") == case["number"]
                for a, o, c in reads if o in (str(party), str(resident)))
+
+
+def test_people_the_window_registered_are_revealed_after_sorting_residents_it_attached_are_not(
+        app, fresh_tenant, login, token_client):
+    """Issue 14 finding 6: the window (罗塘村's cadre, no PII permission) registers a matter with a
+    new person it typed in and an existing resident picked by id; the sorting meeting makes it
+    a dispute. The mediation PII permission reveals the person the window registered
+    (``entered``), not the resident (attached by someone who could not read them)."""
+    t = fresh_tenant
+    admin = login(t, "county.admin")
+    assert admin.put("/api/modules/mediation", json={"enabled": True}).status_code == 200
+    r = admin.post("/api/users", json={"username": "desk.sorter", "display_name": "分类会议",
+                                       "org_unit_id": t.unit("T01D1V1")})
+    assert r.status_code == 201, r.get_json()
+    with pingan(app).db.transaction(t.id) as s:
+        role = Role(key="sorting_desk", name="分类会议")
+        s.add(role)
+        s.flush()
+        s.add_all([RolePermission(role_id=role.id, permission=p) for p in (
+            "mediation.read", "mediation.register", "mediation.pii.read", "core.case.read", "core.case.register",
+            "core.case.divert", "core.person.read")])
+        s.add(RoleAssignment(user_id=r.get_json()["id"], role_id=role.id, org_unit_id=t.unit("T01D1V1")))
+    sorter = Client(app, t.host, {"Authorization": f"Bearer {make_token(app, t, 'desk.sorter')}"})
+    resident_idn, visitor_idn = fake_id_number(random.Random(63)), fake_id_number(random.Random(64))
+    resident = _person(admin, t.unit("T01D1V1"), "孙八", resident_idn, "13600008888")
+    cadre = token_client(t, "village.cadre")
+    r = cadre.post("/api/intake", json={
+        "channel": "visit", "org_unit_id": t.unit("T01D1V1"), "subject": "邻里纠纷", "content": "反映邻里纠纷",
+        "persons": [{"name": "周九", "org_unit_id": t.unit("T01D1V1"), "id_number": visitor_idn},
+                    {"person_id": resident}]})
+    assert r.status_code == 201, r.get_json()
+    visitor = next(p for p in r.get_json()["person_ids"] if p != resident)
+    r = sorter.post(f"/api/intake/{r.get_json()['id']}/sort", json={"case_type": "mediation.dispute",
+                                                                    "details": {"dispute_type": "debt"}})
+    assert r.status_code == 200, r.get_json()
+    case_id = r.get_json()["case_id"]
+    people = {p["person_id"]: p for p in sorter.get(f"/api/cases/{case_id}/persons?reveal=true").get_json()}
+    assert people[visitor]["id_number"] == visitor_idn and people[visitor]["revealed"] is True
+    assert people[resident]["id_number"] != resident_idn and people[resident]["revealed"] is False
