@@ -12,7 +12,7 @@ UTC or moved by a time limit. One rule, checked in one function, ``check``:
 Where it is applied: every API request's parsed arguments (``core.api.common.PinganParser``,
 the parser of every flask-smorest blueprint, plugins' too), the web form loader
 (``core.web.admin.form_with_errors``), a case type's module fields (``details``) at
-registration, paging cursors; ids in URLs have the ``int`` converter of ``core.app``
+registration and its transitions' fields, paging cursors; ids in URLs have the ``int`` converter of ``core.app``
 (``BoundedInt``). A value out of range is 422 ``out_of_range`` naming the field; the app's
 error handler answers any overflow that still slips through (a hand-parsed form value) with
 the same 422 rather than a 500.

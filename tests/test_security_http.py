@@ -137,3 +137,20 @@ def test_out_of_range_times_and_ids_in_the_api_are_422_at_their_field(app, count
     r = admin.post("/api/org-units", json={"name": "边界组", "code": "EDGE1", "level": "group",
                                            "parent_id": int(HUGE)})
     assert r.status_code == 422 and "parent_id" in r.get_json()["errors"]["json"]
+
+
+def test_module_fields_out_of_range_are_422_at_their_field(app, login):
+    # issue 14 finding 11: details.*_id and module times (registration) and a transition's fields
+    from tests.casework import act
+    from tests.test_mediation import dispute, make_county, two_parties
+    county = make_county(app, login)
+    cadre = login(county, "village.cadre")
+    parties = two_parties(cadre, county)
+    for details in ({"screening_id": int(HUGE)}, {"occurred_at": EDGE_TIMES[0]}, {"occurred_at": EDGE_TIMES[1]}):
+        r = dispute(cadre, county, parties=parties, expect=422, **details)
+        assert r["code"] == "out_of_range" and list(r["errors"]["json"]) == [f"details.{next(iter(details))}"], r
+    case = dispute(cadre, county, parties=parties)
+    r = act(cadre, case["id"], "refuse", {"party_id": int(HUGE), "note": "边界值"})
+    assert r.status_code == 422 and r.get_json()["errors"] == {"json": {"party_id": ["数值超出允许范围"]}}
+    r = act(cadre, case["id"], "accept", {"consent": True, "accepted_on": "9999-12-31"})
+    assert r.status_code == 422 and "accepted_on" in r.get_json()["errors"]["json"], r.get_json()

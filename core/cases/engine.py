@@ -187,6 +187,7 @@ def transition(w: Work, case: Case, ctype: CaseType, name: str, raw: dict | None
             data = t.input().load(raw or {})
         except ValidationError as exc:
             raise Unprocessable("invalid_input", "请填写完整", {"json": exc.messages}) from None
+        bounds.check(data)  # a module's transition fields: ids and dates in range (issue 14)
     elif raw:
         raise Invalid("_body", "unexpected_input", "此操作不需要填写内容")
     conf = case_settings.for_type(s, ctype)
