@@ -163,7 +163,15 @@ def test_a_narrow_token_cannot_mint_a_wider_one(app, fresh_tenant):
     assert minted.get("/api/users").status_code == 403
     r = narrow.post("/api/tokens", json={"name": "x", "scope": ["core.user.manage"]})
     assert r.status_code == 403 and r.get_json()["code"] == "cannot_grant_unheld" and "scope" in r.get_json()["errors"]["json"]
-    # a session may still make a token of any of its permissions
+    # nor bind an OAuth client to its own account to get the rest back through the client's scopes
+    clients = Client(app, t.host, {"Authorization": "Bearer " + make_token(
+        app, t, "county.admin", "core.oauth_client.manage core.user.manage")})
+    me = clients.get("/api/me").get_json()["id"]
+    r = clients.post("/api/oauth-clients", json={"name": "自用", "confidential": True, "redirect_uris": [],
+                                                 "scopes": ["core.audit.read", "core.person.pii.read"],
+                                                 "grant_types": ["client_credentials"], "service_user_id": me})
+    assert r.status_code == 403 and r.get_json()["code"] == "account_beyond_reach", r.get_json()
+    # an unrestricted token may still make a token of any of its permissions
     wide = Client(app, t.host, {"Authorization": f"Bearer {make_token(app, t, 'county.admin')}"})
     r = wide.post("/api/tokens", json={"name": "y", "scope": ["core.user.manage"]})
     assert r.status_code == 201
