@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import false, select
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -93,17 +93,20 @@ def pii_search(session: Session, grants: Grants, user_id: int | None, field: str
         _pii_forbidden(arg, location)
     if has_request_context():  # a job (a ledger export) repeats a search its request counted
         hit(f"pii_search:{current_tenant_id()}:{user_id}", PII_SEARCH_LIMIT, 60)
+    valid = True
     if field == "id_number":
         try:
             value = normalise_id_number(value, arg)
-        except Invalid as exc:
-            raise Invalid(arg, exc.code, exc.message, location=location) from None
+        except Invalid:
+            valid = False  # a malformed number or a wrong check digit matches nobody
     else:
         value = value.strip()
-    bidx = ring().blind_index(value)
+    bidx = ring().blind_index(value) if valid else None
     audit.record(session, "person.pii_search", "person", None, {"field": field, "bidx": bidx})
     if has_request_context():
         session.commit()  # the entry is kept though the request writes nothing (a job commits its own)
+    if not valid:
+        return false()
     column = Person.id_number_bidx if field == "id_number" else Person.phone_bidx
     return (column == bidx) & Person.org_unit_id.in_(select(OrgUnit.id).where(unit_scope(grants, PERSON_PII)))
 

@@ -241,3 +241,18 @@ def test_people_the_window_registered_are_revealed_after_sorting_residents_it_at
     people = {p["person_id"]: p for p in sorter.get(f"/api/cases/{case_id}/persons?reveal=true").get_json()}
     assert people[visitor]["id_number"] == visitor_idn and people[visitor]["revealed"] is True
     assert people[resident]["id_number"] != resident_idn and people[resident]["revealed"] is False
+
+
+def test_a_malformed_id_number_search_matches_nobody(app, county, login):
+    """Issue 14 finding 3: a malformed ID number or a wrong check digit finds nobody (200, no
+    items) — still only with the PII permission, counted and audited like any search."""
+    admin = login(county, "county.admin")
+    idn = fake_id_number(random.Random(16))
+    _person(admin, county.unit("T01D1V1"), "吴十", idn, "13300001111")
+    wrong = idn[:17] + ("0" if idn[17] != "0" else "1")
+    before = len(_searches(app, county))
+    for guess in ("¿", wrong, idn.lower()):
+        r = admin.get(f"/api/persons?id_number={guess}")
+        assert r.status_code == 200, r.get_json()
+        assert len(r.get_json()["items"]) == (1 if guess == idn.lower() else 0), guess
+    assert len(_searches(app, county)) == before + 3
