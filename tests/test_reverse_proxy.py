@@ -227,3 +227,15 @@ def test_oauth_works_behind_the_tls_proxy_and_not_past_it(behind_proxy, fresh_te
     r = around.post(f"{direct}/oauth/token", data={"grant_type": "client_credentials"}, auth=auth,
                     headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": CLIENT_A})
     assert r.status_code == 400 and r.json()["error"] == "insecure_transport", r.text
+
+
+def test_the_public_status_limit_is_per_client_behind_the_proxy(behind_proxy, fresh_tenant, login):
+    # issue 14 finding 2: the petition status page's per-address limit was global behind the proxy
+    proxy, _, ca, _ = behind_proxy
+    r = login(fresh_tenant, "county.admin").put("/api/modules/petition", json={
+        "enabled": True, "settings": {"status_rate_limit": 3}})
+    assert r.status_code == 200, r.get_json()
+    a, b = client(CLIENT_A, fresh_tenant.host, ca), client(CLIENT_B, fresh_tenant.host, ca)
+    status = f"{proxy}/api/petition/public/status"
+    assert [a.post(status, json={"code": "NOPE-NOPE-NOPE"}).status_code for _ in range(4)] == [404, 404, 404, 429]
+    assert b.post(status, json={"code": "NOPE-NOPE-NOPE"}).status_code == 404
