@@ -293,7 +293,7 @@ def test_receipt_and_notices_render_to_pdf(admin, county):
     assert {"petition.receipt", "petition.accept_notice", "petition.transfer_slip", "petition.reply_opinion",
             "petition.review_opinion", "petition.recheck_opinion", "petition.not_accept_notice",
             "petition.extension_notice"} <= keys
-    r = admin.get(f"/api/cases/{case['id']}/documents/petition.receipt")
+    r = admin.post(f"/api/cases/{case['id']}/documents/petition.receipt")  # the page's form (issue 14)
     assert r.status_code == 200 and r.data.startswith(b"%PDF")
     from pypdf import PdfReader
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages).replace(" ", "")

@@ -1,9 +1,11 @@
 """Issue 14, finding 9: staff cannot rate their own petitions.
 
 - The query code (all a rating needs) is shown to no reader of the case — not in the API, not
-  on the case page — only on the receipt: at its first printing by someone who may register
-  petitions there, and on a reprint only with ``petition.receipt.reprint`` (both on the
-  timeline and in the audit log).
+  on the case page — only on the receipt: at its first printing by the user who registered the
+  petition, within ``receipt_code_hours`` of registration, and otherwise only with
+  ``petition.receipt.reprint`` (both on the timeline and in the audit log); and only on a
+  deliberate printing (a POST with the CSRF token, or a token request), never on a cookie GET
+  that another site can trigger.
 - A rating records its channel: with a signed-in session (or token) it is refused; from the
   county's own networks it is recorded, flagged and left out of the satisfaction rate.
 """
@@ -18,6 +20,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from core.audit import AuditEntry
+from core.cases.models import Case
 from core.context import Actor, acting_as
 from core.models import Role, RoleAssignment, RolePermission, User
 from core.workdays import SHANGHAI
@@ -29,23 +32,86 @@ CODE = re.compile(r"[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}")
 NOW = dt.datetime(2026, 11, 10, 10, 0, tzinfo=SHANGHAI)
 
 
-def receipt_code(client, case_id: int) -> str | None:
-    """The query code printed on the case's receipt by ``client`` (None: not on this printing)."""
-    r = client.get(f"/api/cases/{case_id}/documents/petition.receipt")
+def receipt_text(client, case_id: int, method: str = "POST", **kw) -> str:
+    r = client.request(method, f"/api/cases/{case_id}/documents/petition.receipt", **kw)
     assert r.status_code == 200 and r.data.startswith(b"%PDF"), r.status_code
-    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages).replace(" ", "")
-    found = CODE.search(text)
+    return "".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages).replace(" ", "").replace("\n", "")
+
+
+def receipt_code(client, case_id: int, method: str = "POST", **kw) -> str | None:
+    """The query code printed on the case's receipt by ``client`` (None: not on this printing).
+    A POST, as the case page's "打印回执" form sends it (with the CSRF token)."""
+    found = CODE.search(receipt_text(client, case_id, method, **kw))
     return found.group(0) if found else None
 
 
-def grant(db, county, username: str, perms: tuple[str, ...], unit: str = "C") -> None:
+def grant(db, county, username: str, perms: tuple[str, ...], unit: str | int = "C") -> None:
     with acting_as(Actor(None, "test")), db.transaction(county.id) as s:
         role = Role(key=f"r{len(perms)}{username.replace('.', '')}", name="补打回执")
         s.add(role)
         s.flush()
         s.add_all(RolePermission(role_id=role.id, permission=p) for p in perms)
         uid = s.scalar(select(User.id).where(User.username == username))
-        s.add(RoleAssignment(user_id=uid, role_id=role.id, org_unit_id=county.unit(unit)))
+        s.add(RoleAssignment(user_id=uid, role_id=role.id,
+                             org_unit_id=unit if isinstance(unit, int) else county.unit(unit)))
+
+
+def printed(admin, case_id: int) -> list[bool]:
+    return [e["data"]["reprint"] for e in admin.get(f"/api/cases/{case_id}/events").get_json()
+            if e["kind"] == "petition.receipt_printed"]
+
+
+def test_only_the_registrant_gets_the_code_and_only_soon_after_registration(app, db, county, login):
+    # issue 14 finding 9: "first printing" meant "nobody printed it yet" — any register holder on
+    # the case's unit or its handling unit could print it first, at any later time
+    with time_machine.travel(NOW, tick=True):
+        admin = login(county, "county.admin")
+        case = petition(admin, county, [person(admin, county)])
+        late = petition(admin, county, [person(admin, county)])
+        with acting_as(Actor(None, "test")), db.transaction(county.id) as s:
+            s.scalar(select(Case).where(Case.id == case["id"])).handling_unit_id = county.unit("T01")  # the township handles it
+        officer = login(county, "county.viewer")   # registers petitions at the handling unit
+        grant(db, county, "county.viewer", ("petition.read", "core.case.read", "petition.register"), "T01")
+        assert receipt_code(officer, case["id"]) is None
+        colleague = login(county, "village.cadre")  # a register holder of the same unit, later
+    with time_machine.travel(NOW + dt.timedelta(minutes=30), tick=True):
+        grant(db, county, "village.cadre", ("petition.read", "core.case.read", "petition.register"), case["org_unit_id"])
+        assert receipt_code(colleague, case["id"]) is None
+        assert printed(admin, case["id"]) == []         # neither used up the first printing
+        text = receipt_text(colleague, case["id"])
+        assert "有补打回执权限的工作人员" in text        # says where to get it
+        assert receipt_code(admin, case["id"]) is not None  # the registrant, within the period
+    with time_machine.travel(NOW + dt.timedelta(hours=2, minutes=5), tick=True):
+        admin = login(county, "county.admin")           # (the earlier session has timed out)
+        assert receipt_code(admin, late["id"]) is None  # after receipt_code_hours (2): not even the registrant
+        assert printed(admin, late["id"]) == []
+
+
+def test_a_cross_site_get_neither_shows_the_code_nor_uses_up_the_first_printing(app, db, county, login, token_client):
+    # issue 14 finding 9: the receipt was a GET with side effects; a link on another site sends
+    # the SameSite=Lax cookie with it and used up the first printing
+    admin = login(county, "county.admin")
+    case = petition(admin, county, [person(admin, county)])
+    bare = {k: v for k, v in admin.headers.items() if k != "X-CSRF-Token"}
+    assert receipt_code(admin, case["id"], "GET", headers={"X-CSRF-Token": ""}) is None
+    admin.headers, saved = bare, admin.headers
+    assert receipt_code(admin, case["id"], "GET") is None
+    r = admin.post(f"/api/cases/{case['id']}/documents/petition.receipt")  # a forged POST: no token
+    assert r.status_code == 403 and r.get_json()["code"] == "csrf_failed"
+    admin.headers = saved
+    assert printed(admin, case["id"]) == []
+    page = admin.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert 'id="petition-receipt"' in page and 'name="csrf_token"' in page  # the page's 打印回执 is a form
+    csrf = saved["X-CSRF-Token"]
+    r = admin.http.post(f"/api/cases/{case['id']}/documents/petition.receipt", base_url=f"http://{county.host}",
+                        data={"csrf_token": csrf})
+    assert r.status_code == 200 and CODE.search("".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages)
+                                                .replace(" ", ""))
+    assert printed(admin, case["id"]) == [False]
+    # an API client with a token is not subject to CSRF: its GET is deliberate
+    other = petition(admin, county, [person(admin, county)])
+    api = token_client(county, "county.admin")
+    assert receipt_code(api, other["id"], "GET") is not None
 
 
 def test_the_query_code_is_printed_once_and_reprinted_only_with_the_permission(app, db, admin, county, login):

@@ -66,17 +66,31 @@ class CaseDocument(MethodView):
     @blp.doc(**PDF_DOC)
     def get(self, case_id, key):
         """Render one document of the case to PDF (audited as ``render_document``)."""
-        w, case, ctype = _case(case_id)
-        tpl = usable(w, case.case_type).get(key)
-        if tpl is None:
-            raise NotFound("unknown_document", "没有该文书，或其所属模块未启用")
-        context = documents.case_context(w.session, case, ctype, current().tenant.name, tpl)
-        if tpl.context is not None:
-            context.update(tpl.context(w, case))  # the plugin's own fields for this rendering
-        pdf = documents.render_pdf(tpl, context)
-        audit.record(w.session, "render_document", "case_record", case.id, {"template": key})
-        name = clean_filename(f"{tpl.title}-{case.number}".replace("/", "-").replace("\\", "-") + ".pdf",
-                              KINDS["pdf"])
-        w.session.commit()
-        return Response(pdf, mimetype="application/pdf", headers={
-            "Content-Disposition": content_disposition(name), "Cache-Control": "private, no-store"})
+        return _render(case_id, key)
+
+    @requires(READ)
+    @blp.doc(**PDF_DOC)
+    def post(self, case_id, key):
+        """The same, asked for on purpose: a page's form with the CSRF token (a cookie session's
+        POST is CSRF-checked, its GET is not). A document that shows something only to a
+        deliberate printing (the petition receipt's query code) shows it on a POST or on any
+        request with an access token, never on a cookie GET, which another site can trigger."""
+        return _render(case_id, key)
+
+
+def _render(case_id, key):
+    """One rendering: the plugin's context, the PDF, the audit entry."""
+    w, case, ctype = _case(case_id)
+    tpl = usable(w, case.case_type).get(key)
+    if tpl is None:
+        raise NotFound("unknown_document", "没有该文书，或其所属模块未启用")
+    context = documents.case_context(w.session, case, ctype, current().tenant.name, tpl)
+    if tpl.context is not None:
+        context.update(tpl.context(w, case))  # the plugin's own fields for this rendering
+    pdf = documents.render_pdf(tpl, context)
+    audit.record(w.session, "render_document", "case_record", case.id, {"template": key})
+    name = clean_filename(f"{tpl.title}-{case.number}".replace("/", "-").replace("\\", "-") + ".pdf",
+                          KINDS["pdf"])
+    w.session.commit()
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": content_disposition(name), "Cache-Control": "private, no-store"})

@@ -81,6 +81,11 @@ class PetitionSettings(Schema):
         load_default=20, validate=validate.Range(min=1, max=1000),
         metadata={"title": "进度查询频率上限（次/分钟/地址）", "description": "信访人凭查询码查询进度的频率限制"})
 
+    receipt_code_hours = fields.Integer(
+        load_default=2, validate=validate.Range(min=1, max=72),
+        metadata={"title": "回执显示查询码的时限（小时）",
+                  "description": "登记后此时限内，登记人首次打印的回执印有查询码；此后（或由他人打印）须有补打权限"})
+
     internal_networks = fields.List(
         fields.String(validate=_network), load_default=lambda: list(PRIVATE_NETWORKS),
         validate=validate.Length(max=100),
