@@ -2,7 +2,8 @@
 
 One service for ``/api/users`` and the admin console. A new account, and one whose password
 an admin reset, must change its password at the next log-in (``must_change_password``); the
-one-time password is returned once and never stored in clear. Locking and resetting end all
+one-time password is returned once, never stored in clear, and expires after
+``PINGAN_ONE_TIME_PASSWORD_HOURS`` (24 h; ``password_set_at``). Locking and resetting end all
 the account's sessions. Rows are audited on flush; a reset is logged as its own entry (the
 hash itself is never recorded).
 
@@ -97,13 +98,18 @@ def unlock(session: Session, grants: Grants, user: User) -> None:
 
 
 def reset_password(session: Session, grants: Grants, user: User) -> str:
-    """A new one-time password (returned once); the user must change it at the next log-in."""
+    """A new one-time password (returned once, good for ``one_time_password_hours``); the user
+    must change it at the next log-in. Every session of the account ends and its personal
+    access tokens and OAuth tokens are revoked: whoever held the old password, or a token
+    minted with it, holds nothing any more."""
     check_manageable(session, grants, user)
     password = secrets.token_urlsafe(9)
     user.password_hash = auth.hash_password(password)
+    user.password_set_at = auth.utcnow()
     user.must_change_password = True
     auth.end_all_sessions(session, user.id)
-    audit.record(session, "reset_password", "app_user", user.id)
+    revoked = auth.revoke_all_tokens(session, user.id, "password_reset")
+    audit.record(session, "reset_password", "app_user", user.id, {"revoked_tokens": revoked})
     return password
 
 

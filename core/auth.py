@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import time
 from dataclasses import dataclass
@@ -149,8 +150,25 @@ def _fail(session: Session, username: str, ip: str, reason: str) -> None:
 
 
 FAILED_LOGIN = "用户名或密码错误，或账号已被锁定"  # one answer for every failure: no name is confirmed
+ONE_TIME_EXPIRED = "一次性密码已过期，请联系管理员重新设置密码"
 KNOWN_SOURCE_DAYS = 90
 IP_WINDOW_SECONDS = 600
+NAME_CAP_FACTOR = 20  # failures of a name over every unknown source before the name-wide delay
+
+
+def source_prefix(ip: str, v4_bits: int = 24) -> str:
+    """The network a client address stands for: IPv6 by its /64 (one host picks addresses
+    from a whole /64 at will: privacy addresses), IPv4 by its /``v4_bits`` (24: one
+    subscriber's or office's range; 32: the address itself). An IPv4-mapped IPv6 address
+    counts as IPv4; anything unparsable stands for itself."""
+    try:
+        addr = ipaddress.ip_address(ip.split("%")[0])
+    except ValueError:
+        return ip
+    if addr.version == 6 and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    bits = v4_bits if addr.version == 4 else 64
+    return str(ipaddress.ip_network(f"{addr}/{bits}", strict=False))
 
 
 def known_source(session: Session, username: str, ip: str) -> bool:
@@ -170,23 +188,39 @@ def login(session: Session, config: Config, username: str, password: str, ip: st
 
     - per address, over every county: ``login_ip_limit`` failures in the last 10 minutes → 429
       ``too_many_attempts`` (``core.ratelimit.recent``, in Redis when there is one);
-    - per account name from an address it has never signed in from (an *unknown source*, the
-      same for a name that does not exist): after ``login_max_failures`` failures a progressive
-      delay — 1 s, doubling, at most ``login_lock_minutes`` — 429 ``login_throttled`` while it
-      runs. A stranger cannot lock anyone out;
+      an IPv6 address counts by its /64 (:func:`source_prefix`), an IPv4 address by itself
+      (a /24 would let one stranger shut out a whole office behind it);
+    - per account name *and source network* (IPv4 /24, IPv6 /64) for an address the account
+      has never signed in from (an *unknown source*, the same for a name that does not exist):
+      after ``login_max_failures`` failures from that network a progressive delay — 1 s,
+      doubling, at most ``login_lock_minutes`` — 429 ``login_throttled`` while it runs. A
+      stranger's failures slow down only the stranger's own network: the owner, from a new
+      phone or a new address elsewhere, is not held up by them;
+    - per account name over every unknown source, the same delay after ``NAME_CAP_FACTOR`` ×
+      ``login_max_failures`` failures (100 by default, forgotten a day after the last): the
+      bound on guessing spread over many networks (one IPv6 /48 holds 65,536 /64s, each with
+      its own per-network allowance). Reaching it takes a stranger 100 failures, and even then
+      the owner's known addresses are never slowed;
     - from a *known source* (the account signed in from this address before):
       ``login_max_failures`` failures lock the account for ``login_lock_minutes`` and end all its
       sessions, as does the same number of wrong old passwords on a password change.
+
+    A one-time password (``must_change_password``: set by an admin) older than
+    ``one_time_password_hours`` is refused — 401 ``one_time_password_expired``, telling the user
+    to ask for a new one (only whoever knows that password learns it has expired).
     """
     from core import ratelimit
     now = utcnow()
-    ip_key = f"login-fail:{ip}"
+    ip_key = f"login-fail:{source_prefix(ip, 32)}"
     if ratelimit.recent(ip_key, IP_WINDOW_SECONDS) >= config.login_ip_limit:
         raise TooManyRequests("too_many_attempts", "该地址登录失败次数过多，请 10 分钟后再试")
     name_key = f"login-name:{bound_tenant_id()}:{username.lower()}"
+    source_key = f"{name_key}:{source_prefix(ip)}"
     known = known_source(session, username, ip)
     if not known:
-        wait = ratelimit.backoff(name_key, config.login_max_failures, config.login_lock_minutes * 60)
+        cap = config.login_lock_minutes * 60
+        wait = max(ratelimit.backoff(source_key, config.login_max_failures, cap),
+                   ratelimit.backoff(name_key, config.login_max_failures * NAME_CAP_FACTOR, cap))
         if wait:
             ratelimit.recent(ip_key, IP_WINDOW_SECONDS, add=1)
             _fail(session, username, ip, "throttled")
@@ -200,12 +234,18 @@ def login(session: Session, config: Config, username: str, password: str, ip: st
                   else "locked" if locked else "bad_password")
         _fail(session, username, ip, reason)
         ratelimit.recent(ip_key, IP_WINDOW_SECONDS, add=1)
+        ratelimit.note_failure(source_key)
         ratelimit.note_failure(name_key)
         if reason == "bad_password" and known:
             count_failure(session, config, user)
         session.commit()
         raise Unauthorized("invalid_credentials", FAILED_LOGIN)
-    ratelimit.clear(name_key)
+    ratelimit.clear(source_key)  # the name-wide count stays: the owner's success does not reset a spread attack
+    if one_time_expired(config, user, now):
+        _fail(session, username, ip, "one_time_password_expired")
+        session.commit()
+        raise Unauthorized("one_time_password_expired",
+                           f"{ONE_TIME_EXPIRED}（一次性密码 {config.one_time_password_hours} 小时内有效）")
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
@@ -218,6 +258,24 @@ def login(session: Session, config: Config, username: str, password: str, ip: st
     audit.record(session, "login", "app_user", user.id, {"ip": ip})
     session.commit()
     return LoginResult(user, token, ws)
+
+
+def one_time_expired(config: Config, user: User, now: datetime) -> bool:
+    """A password set by an admin (``must_change_password``) is good for
+    ``one_time_password_hours`` after it was set; after that it opens nothing."""
+    return bool(user.must_change_password and user.password_set_at is not None
+                and now - user.password_set_at > timedelta(hours=config.one_time_password_hours))
+
+
+def revoke_all_tokens(session: Session, user_id: int, reason: str) -> int:
+    """Revoke the user's personal access tokens and every OAuth token acting as the user;
+    returns how many."""
+    from core.oauth import revoke_user_tokens  # core.oauth imports this module
+    pats = list(session.scalars(select(AccessToken).where(AccessToken.user_id == user_id,
+                                                          AccessToken.revoked_at.is_(None))))
+    for row in pats:  # row-audited on flush
+        row.revoked_at = utcnow()
+    return len(pats) + revoke_user_tokens(session, user_id, reason)
 
 
 def count_failure(session: Session, config: Config, user: User) -> bool:
@@ -233,9 +291,10 @@ def count_failure(session: Session, config: Config, user: User) -> bool:
     return True
 
 
-def end_all_sessions(session: Session, user_id: int) -> None:
-    session.execute(update(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
-                    .values(ended_at=utcnow()).execution_options(synchronize_session=False))
+def end_all_sessions(session: Session, user_id: int) -> int:
+    """End every live session of the user; returns how many."""
+    return session.execute(update(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
+                           .values(ended_at=utcnow()).execution_options(synchronize_session=False)).rowcount
 
 
 def session_user(session: Session, config: Config, cookie_token: str) -> tuple[WebSession, User] | None:
@@ -305,6 +364,7 @@ def change_password(session: Session, config: Config, user: User, old: str, new:
     if old == new:
         raise Invalid("new_password", "password_unchanged", "新密码不能与原密码相同")
     user.password_hash = _hasher.hash(new)
+    user.password_set_at = utcnow()
     user.must_change_password = False
     user.failed_logins = 0
     ended = session.execute(
@@ -313,12 +373,7 @@ def change_password(session: Session, config: Config, user: User, old: str, new:
         .values(ended_at=utcnow()).execution_options(synchronize_session=False)).rowcount
     revoked = 0
     if revoke_tokens:
-        from core.oauth import revoke_user_tokens  # core.oauth imports this module
-        pats = list(session.scalars(select(AccessToken).where(AccessToken.user_id == user.id,
-                                                              AccessToken.revoked_at.is_(None))))
-        for row in pats:  # row-audited on flush
-            row.revoked_at = utcnow()
-        revoked = len(pats) + revoke_user_tokens(session, user.id, "password_changed")
+        revoked = revoke_all_tokens(session, user.id, "password_changed")
     audit.record(session, "change_password", "app_user", user.id,
                  {"ended_sessions": ended, "revoked_tokens": revoked})
     return {"ended_sessions": ended, "revoked_tokens": revoked}

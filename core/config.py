@@ -73,6 +73,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PINGAN_LOGIN_MAX_FAILURES", "5",
             "Failed logins in a row that lock an account."),
     Setting("PINGAN_LOGIN_LOCK_MINUTES", "15", "How long a locked account stays locked."),
+    Setting("PINGAN_ONE_TIME_PASSWORD_HOURS", "24",
+            "How long a one-time password set by an admin (new account, reset) stays good."),
     Setting("PINGAN_LOGIN_IP_LIMIT", "20",
             "Failed logins from one address per 10 minutes before that address is refused (429)."),
     Setting("PINGAN_COOKIE_SECURE", "auto",
@@ -127,6 +129,7 @@ class Config:
     login_max_failures: int = 5
     login_lock_minutes: int = 15
     login_ip_limit: int = 20
+    one_time_password_hours: int = 24
     cookie_secure: bool = False
     trusted_proxies: tuple = ()  # ipaddress networks of the reverse proxies (``proxy_networks``)
     storage_dir: Path | None = None
@@ -180,6 +183,7 @@ class Config:
             login_max_failures=_int("PINGAN_LOGIN_MAX_FAILURES"),
             login_lock_minutes=_int("PINGAN_LOGIN_LOCK_MINUTES"),
             login_ip_limit=_int("PINGAN_LOGIN_IP_LIMIT"),
+            one_time_password_hours=_int("PINGAN_ONE_TIME_PASSWORD_HOURS"),
             trusted_proxies=env("PINGAN_TRUSTED_PROXIES") or (),
             storage_dir=Path(env("PINGAN_STORAGE_DIR")).resolve() if env("PINGAN_STORAGE_DIR") else None,
             upload_max_mb=_int("PINGAN_UPLOAD_MAX_MB"),

@@ -145,6 +145,8 @@ class User(TenantModel):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(AwareDateTime)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
+    # when the password was last set: a one-time one expires ``one_time_password_hours`` later
+    password_set_at: Mapped[datetime | None] = mapped_column(AwareDateTime, default=utcnow)
     locale: Mapped[str] = mapped_column(String(8), default="zh_CN")
     last_login_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)

@@ -13,7 +13,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.authz import Grants, get_or_404, role_permissions
+from core import audit
+from core.authz import Grants, get_or_404, load_grants, role_permissions
 from core.errors import Conflict, Forbidden, NotFound
 from core.models import OrgUnit, Role, RoleAssignment, RolePermission, User
 
@@ -126,7 +127,12 @@ def delete_role(session: Session, role: Role) -> None:
 
 
 def assign(session: Session, grants: Grants, user_id: int, role_id: int, org_unit_id: int) -> RoleAssignment:
-    """Grant a role on a unit's subtree; the assigner must hold all of the role's permissions there."""
+    """Grant a role on a unit's subtree; the assigner must hold all of the role's permissions there.
+
+    When the role widens the account — grants a permission it did not hold on that unit — every
+    session of the account ends and its personal access tokens and OAuth tokens are revoked
+    (audited ``widen_account``): a password or token captured while the account was low-level
+    opens nothing at the higher level; the owner signs in again."""
     unit = get_or_404(session, grants, OrgUnit, org_unit_id, ASSIGN)
     role = get_role(session, role_id)
     get_or_404(session, grants, User, user_id, "core.user.read")
@@ -138,9 +144,18 @@ def assign(session: Session, grants: Grants, user_id: int, role_id: int, org_uni
         RoleAssignment.org_unit_id == unit.id))
     if exists:
         raise Conflict("already_assigned", "该用户已在此单位持有该角色")
+    held = load_grants(session, user_id)
+    widened = sorted(p for p in role_permissions(session, role.id) if not held.covers(p, unit.path))
     ra = RoleAssignment(user_id=user_id, role_id=role.id, org_unit_id=unit.id)
     session.add(ra)
     session.flush()
+    if widened:
+        from core import auth
+        ended = auth.end_all_sessions(session, user_id)
+        revoked = auth.revoke_all_tokens(session, user_id, "account_widened")
+        audit.record(session, "widen_account", "app_user", user_id,
+                     {"role": role.key, "org_unit_id": unit.id, "permissions": widened,
+                      "ended_sessions": ended, "revoked_tokens": revoked})
     return ra
 
 

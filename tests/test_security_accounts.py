@@ -342,13 +342,14 @@ def test_strangers_are_slowed_down_progressively_and_cannot_lock_anyone_out(app,
             for i in range(limit):
                 _, r = web_login(app, t, name, f"wrong-{i}-xxxx", ip=f"10.14.1.{i}")
                 assert r.status_code == 401, (name, i)
-            # the next try, even with the right password, waits 1 s, then 2 s, then 4 s …
+            # the next try from that network (IPv4 /24), even with the right password, waits
+            # 1 s, then 2 s, then 4 s …
             for wait in (1, 2, 4, 8):
-                _, r = web_login(app, t, name, DEMO_PASSWORD, ip="10.14.2.1")
+                _, r = web_login(app, t, name, DEMO_PASSWORD, ip="10.14.1.200")
                 answers[name].append((r.status_code, _error(r)))
                 assert r.status_code == 429 and f"请 {wait} 秒后再试" in _error(r), (name, wait, _error(r))
                 clock.shift(wait)
-                _, r = web_login(app, t, name, "still-wrong-xx", ip="10.14.2.1")
+                _, r = web_login(app, t, name, "still-wrong-xx", ip="10.14.1.200")
                 assert r.status_code == 401
         # a name that does not exist is slowed exactly like a real one
         assert answers["county.viewer"] == answers["nobody.here"]
@@ -359,9 +360,156 @@ def test_strangers_are_slowed_down_progressively_and_cannot_lock_anyone_out(app,
         cap = pingan(app).config.login_lock_minutes * 60
         for _ in range(12):
             clock.shift(cap)
-            web_login(app, t, "nobody.here", "wrong-again-x", ip="10.14.3.1")
-        _, r = web_login(app, t, "nobody.here", "wrong-again-x", ip="10.14.3.1")
+            web_login(app, t, "nobody.here", "wrong-again-x", ip="10.14.1.201")
+        _, r = web_login(app, t, "nobody.here", "wrong-again-x", ip="10.14.1.201")
         assert r.status_code == 429 and f"请 {cap} 秒后再试" in _error(r)
+
+
+def test_a_strangers_failures_slow_only_the_strangers_network_not_the_owner_elsewhere(app, fresh_tenant, login):
+    # rule: issue 14 finding 14 (review) — the delay was keyed by the name alone: a stranger
+    # failing against a name kept its owner throttled from every new address (new phone, DHCP,
+    # IPv6 privacy address). It is keyed by (name, IPv4 /24 or IPv6 /64).
+    t = fresh_tenant
+    limit = pingan(app).config.login_max_failures
+    start = dt.datetime(2026, 3, 3, 9, 0, tzinfo=dt.timezone.utc)
+    with time_machine.travel(start, tick=False):
+        login(t, "county.viewer")                                   # known: 10.0.0.1
+        for net, owner_ip in ((("10.14.5.{}", "10.77.3.9")), ("2001:db8:14:5::{:x}", "2001:db8:77:3::9")):
+            for i in range(limit + 2):                              # the stranger's addresses vary in the network
+                _, r = web_login(app, t, "county.viewer", f"wrong-{i}-xxxx", ip=net.format(i + 1))
+                assert r.status_code in (401, 429), (net, i)
+            _, r = web_login(app, t, "county.viewer", DEMO_PASSWORD, ip=net.format(250))
+            assert r.status_code == 429 and "秒后再试" in _error(r), (net, _error(r))  # the stranger's network waits
+            # the owner, from an address never used before in another network, is not held up
+            _, r = web_login(app, t, "county.viewer", DEMO_PASSWORD, ip=owner_ip)
+            assert r.status_code == 302, (owner_ip, _error(r))
+        PROBES["finding 14: delay per network"] = 2 * (limit + 4)
+
+
+def test_guessing_spread_over_many_networks_meets_the_per_name_cap(app, fresh_tenant, login, monkeypatch):
+    # rule: issue 14 finding 14 (review) — a per-network delay alone lets a /48 of IPv6 (65,536 /64s)
+    # guess without bound: over NAME_CAP_FACTOR x login_max_failures failures of a name from
+    # unknown sources the name is slowed from every unknown source (never from a known one)
+    from core import auth
+    monkeypatch.setattr(auth, "NAME_CAP_FACTOR", 2)
+    t = fresh_tenant
+    limit = pingan(app).config.login_max_failures
+    with time_machine.travel(dt.datetime(2026, 3, 4, 9, 0, tzinfo=dt.timezone.utc), tick=False):
+        login(t, "county.viewer")                                   # known: 10.0.0.1
+        for i in range(2 * limit):                                  # one failure per /64: none is slowed by itself
+            _, r = web_login(app, t, "county.viewer", f"wrong-{i}-xxxx", ip=f"2001:db8:15:{i:x}::1")
+            assert r.status_code == 401, i
+        _, r = web_login(app, t, "county.viewer", DEMO_PASSWORD, ip="2001:db8:15:ff::1")
+        assert r.status_code == 429 and "秒后再试" in _error(r), _error(r)
+        _, r = web_login(app, t, "county.viewer", DEMO_PASSWORD)      # the known address
+        assert r.status_code == 302
+
+
+def test_the_per_address_limit_counts_an_ipv6_64_as_one_address(app, fresh_tenant, monkeypatch):
+    # rule: issue 14 finding 14 (review) — one host picks any address of its /64
+    monkeypatch.setattr(pingan(app).config, "login_ip_limit", 4)
+    t = fresh_tenant
+    for i in range(4):
+        _, r = web_login(app, t, f"ghost.{i}", "wrong-password", ip=f"2001:db8:16:1::{i + 1:x}")
+        assert r.status_code == 401
+    _, r = web_login(app, t, "county.viewer", DEMO_PASSWORD, ip="2001:db8:16:1:abcd::99")
+    assert r.status_code == 429 and "该地址登录失败次数过多" in _error(r)
+    _, r = web_login(app, t, "county.viewer", DEMO_PASSWORD, ip="2001:db8:16:2::1")   # the next /64
+    assert r.status_code == 302
+
+
+def test_source_prefix():
+    from core.auth import source_prefix
+    assert source_prefix("192.0.2.77") == "192.0.2.0/24" and source_prefix("192.0.2.77", 32) == "192.0.2.77/32"
+    assert source_prefix("2001:db8:1:2:aaaa:bbbb:cccc:dddd") == source_prefix("2001:db8:1:2::1") == "2001:db8:1:2::/64"
+    assert source_prefix("2001:db8:1:2::1", 32) == "2001:db8:1:2::/64"                 # IPv6 is always /64
+    assert source_prefix("::ffff:192.0.2.77") == "192.0.2.0/24"
+    assert source_prefix("not-an-address") == "not-an-address"
+
+
+# --- one-time passwords, resets and widened accounts (issue 14, findings 1 and 13: review) -------
+
+def test_an_admin_reset_revokes_the_accounts_tokens_too(app, fresh_tenant, login, monkeypatch):
+    # rule: issue 14 finding 13 (review) — a reset ended the sessions but left tokens alive
+    monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
+    t = fresh_tenant
+    admin = login(t, "county.admin")
+    viewer = _users(admin)["county.viewer"]["id"]
+    session = login(t, "county.viewer")
+    pat = Client(app, t.host, {"Authorization": f"Bearer {make_token(app, t, 'county.viewer')}"})
+    client = admin.post("/api/oauth-clients", json={"name": "报表", "confidential": True, "redirect_uris": [],
+                                                    "scopes": ["core.case.read"], "grant_types": ["client_credentials"],
+                                                    "service_user_id": viewer}).get_json()
+    basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
+    oat = Client(app, t.host).post("/oauth/token", data={"grant_type": "client_credentials"},
+                                   headers={"Authorization": f"Basic {basic}"}).get_json()["access_token"]
+    oauth_client = Client(app, t.host, {"Authorization": f"Bearer {oat}"})
+    assert all(c.get("/api/me").status_code == 200 for c in (session, pat, oauth_client))
+    r = admin.post(f"/api/users/{viewer}/reset-password")
+    assert r.status_code == 200
+    assert [c.get("/api/me").status_code for c in (session, pat, oauth_client)] == [401, 401, 401]
+    entries = admin.get(f"/api/audit?object_type=app_user&object_id={viewer}").get_json()["items"]
+    resets = [e for e in entries if e["action"] == "reset_password"]
+    assert resets and resets[0]["changes"].get("revoked_tokens") == 2, resets
+
+
+def test_one_time_passwords_expire(app, fresh_tenant, login):
+    # rule: issue 14 finding 1 (review) — a one-time password (new account, reset) is good for
+    # one_time_password_hours (24 by default), then refused with a message saying to ask for a new one
+    t = fresh_tenant
+    hours = pingan(app).config.one_time_password_hours
+    assert hours == 24
+    start = dt.datetime(2026, 3, 5, 9, 0, tzinfo=dt.timezone.utc)
+    with time_machine.travel(start, tick=False) as clock:
+        admin = login(t, "county.admin")
+        created = admin.post("/api/users", json={"username": "new.clerk", "display_name": "新文书",
+                                                 "org_unit_id": t.unit("T01")}).get_json()
+        other = admin.post("/api/users", json={"username": "new.clerk2", "display_name": "新文书二",
+                                               "org_unit_id": t.unit("T01")}).get_json()
+        clock.shift(dt.timedelta(hours=hours) - dt.timedelta(minutes=1))
+        _, r = web_login(app, t, "new.clerk2", other["initial_password"])
+        assert r.status_code == 302 and r.headers["Location"].endswith("/password")   # still good, must change
+        clock.shift(dt.timedelta(minutes=2))
+        _, r = web_login(app, t, "new.clerk", created["initial_password"])
+        assert r.status_code == 401 and "一次性密码已过期" in _error(r) and "联系管理员" in _error(r), _error(r)
+        # an admin reset gives a new one, good from now
+        admin = login(t, "county.admin")
+        password = admin.post(f"/api/users/{created['id']}/reset-password").get_json()["initial_password"]
+        clock.shift(dt.timedelta(hours=1))
+        _, r = web_login(app, t, "new.clerk", password)
+        assert r.status_code == 302
+        clock.shift(dt.timedelta(hours=hours))
+        _, r = web_login(app, t, "new.clerk", password)
+        assert r.status_code == 401 and "一次性密码已过期" in _error(r)
+        # a password the user chose does not expire
+        _, r = web_login(app, t, "county.viewer", DEMO_PASSWORD)
+        assert r.status_code == 302 and not r.headers["Location"].endswith("/password")
+
+
+def test_a_role_that_widens_an_account_ends_its_sessions_and_tokens(app, fresh_tenant, login):
+    # rule: issue 14 finding 1 (review) — a password or token captured while the account was
+    # low-level must not work at the higher level
+    t = fresh_tenant
+    admin = login(t, "county.admin")
+    viewer = _users(admin)["county.viewer"]["id"]
+    roles = _roles(admin)
+    session = login(t, "county.viewer")
+    pat = Client(app, t.host, {"Authorization": f"Bearer {make_token(app, t, 'county.viewer')}"})
+    # a role it already holds there (viewer on a township under its county-wide viewer): nothing ends
+    r = admin.post("/api/role-assignments", json={"user_id": viewer, "role_id": roles["viewer"],
+                                                  "org_unit_id": t.unit("T01")})
+    assert r.status_code == 201, r.get_json()
+    assert session.get("/api/me").status_code == 200 and pat.get("/api/me").status_code == 200
+    # a role granting what it did not hold: the sessions end and the tokens are revoked
+    r = admin.post("/api/role-assignments", json={"user_id": viewer, "role_id": roles["pii_officer"],
+                                                  "org_unit_id": t.unit("C")})
+    assert r.status_code == 201, r.get_json()
+    assert session.get("/api/me").status_code == 401 and pat.get("/api/me").status_code == 401
+    entries = admin.get(f"/api/audit?object_type=app_user&object_id={viewer}").get_json()["items"]
+    widened = [e for e in entries if e["action"] == "widen_account"]
+    assert len(widened) == 1 and "core.person.pii.read" in widened[0]["changes"]["permissions"], widened
+    assert widened[0]["changes"]["ended_sessions"] == 1 and widened[0]["changes"]["revoked_tokens"] == 1
+    assert login(t, "county.viewer").get("/api/me").status_code == 200    # the owner signs in again
 
 
 def test_the_per_address_limit_counts_over_every_county(app, fresh_tenant, monkeypatch):
