@@ -21,6 +21,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from core import audit
+from core.bounds import parse_int
 from core.config import Config
 from core.context import Actor, set_actor
 from core.db import bound_tenant_id, config_generation, utcnow
@@ -127,9 +128,9 @@ class HostResolver:
 def token_tenant(token: str) -> int | None:
     """The tenant id written into a ``pat_``/``oat_``/``ort_`` token, or None."""
     parts = token.split("_", 2)
-    if len(parts) != 3 or parts[0] not in ("pat", "oat", "ort") or not parts[1].isdigit():
+    if len(parts) != 3 or parts[0] not in ("pat", "oat", "ort"):
         return None
-    return int(parts[1])
+    return parse_int(parts[1])  # ASCII digits only: "pat_²_x" is no tenant (issue 14, finding 11)
 
 
 def new_token(prefix: str, tenant_id: int) -> str:

@@ -16,6 +16,10 @@ registration and its transitions' fields, paging cursors; ids in URLs have the `
 (``BoundedInt``). A value out of range is 422 ``out_of_range`` naming the field; the app's
 error handler answers any overflow that still slips through (a hand-parsed form value) with
 the same 422 rather than a 500.
+
+Integers typed by hand (a bearer token's tenant, a web form's unit, a query's ``?before=``)
+go through ``parse_int``: only ASCII digits count. ``str.isdigit()`` is true of "²", "١٢"
+and "１２" too, and ``int("²")`` raises ValueError — a 500 (issue 14, finding 11).
 """
 from __future__ import annotations
 
@@ -25,6 +29,22 @@ INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 EARLIEST, LATEST = 1900, 2999
 MESSAGE_INT = "数值超出允许范围"
 MESSAGE_TIME = f"日期或时间超出允许范围（{EARLIEST}—{LATEST} 年）"
+
+
+def parse_int(text, lo: int = INT_MIN, hi: int = INT_MAX, signed: bool = False) -> int | None:
+    """``text`` as an integer in ``lo``–``hi`` (default: a signed 64-bit ``bigint``), or None.
+
+    Only ASCII digits, with a leading ``-`` or ``+`` when ``signed``; no spaces, no
+    underscores, no other scripts' digits. Anything else (or None) is None: the caller
+    answers as it does for any non-number (404, 422 or the default).
+    """
+    if not isinstance(text, str):
+        return None
+    digits = text[1:] if signed and text[:1] in ("-", "+") else text
+    if not (digits and digits.isascii() and digits.isdigit()) or len(digits.lstrip("0")) > 19:
+        return None
+    value = int(text)
+    return value if max(lo, INT_MIN) <= value <= min(hi, INT_MAX) else None
 
 
 def problem(value) -> str | None:

@@ -20,7 +20,8 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   ``public``; ``rate_limit(key, limit, window)`` for public endpoints (429 past the limit);
   ``case_page_response`` (the shared case page, with a module form's errors),
   ``case_form_response`` (a module's form on the case page: load, act, commit, back or errors),
-  ``load_form`` (a posted form through an API schema, errors named in Chinese)
+  ``load_form`` (a posted form through an API schema, errors named in Chinese), ``parse_int``
+  (a hand-read id or number from a query or form: ASCII digits within a bigint, else None)
 - authorisation: ``get_or_404``, ``scoped``, ``may``, ``require``
 - errors: ``NotFound``, ``Forbidden``, ``Conflict``, ``Invalid``; ``PinganError`` (their base:
   ``status``, ``code``, ``message``, to show an error on a page)
@@ -59,6 +60,7 @@ from core.cases.timeline import Work, request_work
 from core.cases.timeline import add as add_case_event
 from core.cases.types import CaseType, DeadlineRule, LedgerColumn, State, Transition
 from core.authz import Permission, get_or_404, may, require, scoped
+from core.bounds import parse_int
 from core.crypto import Encrypted
 from core.db import AwareDateTime, ReferenceModel, TenantModel, bind_tenant, tenant_fk, utcnow
 from core.errors import Conflict, Forbidden, Invalid, NotFound, PinganError
@@ -86,7 +88,7 @@ __all__ = [
     "bind_tenant", "job_transaction", "within", "units_under", "network_holders",
     # requests and guards
     "current", "RequestContext", "requires", "authenticated", "public", "rate_limit", "case_page_response",
-    "case_form_response", "load_form",
+    "case_form_response", "load_form", "parse_int",
     # authorisation
     "get_or_404", "scoped", "may", "require",
     # errors

@@ -154,3 +154,55 @@ def test_module_fields_out_of_range_are_422_at_their_field(app, login):
     assert r.status_code == 422 and r.get_json()["errors"] == {"json": {"party_id": ["数值超出允许范围"]}}
     r = act(cadre, case["id"], "accept", {"consent": True, "accepted_on": "9999-12-31"})
     assert r.status_code == 422 and "accepted_on" in r.get_json()["errors"]["json"], r.get_json()
+
+
+# Digits of other scripts: str.isdigit() is true of each, int() of "²" raises (issue 14, finding 11).
+NON_ASCII_DIGITS = ["²", "١٢", "１２"]
+
+
+@pytest.mark.parametrize("tenant_part", [*NON_ASCII_DIGITS, "", "-1", "+1", " 1", "1.0", str(2**63)])
+def test_a_bearer_token_with_a_non_ascii_tenant_is_401(app, county, tenant_part):
+    # issue 14 finding 11: "Authorization: Bearer pat_²_x" (byte 0xB2 read as latin-1) was a 500, unauthenticated
+    for prefix in ("pat", "oat", "ort"):
+        r = Client(app, county.host, {"Authorization": f"Bearer {prefix}_{tenant_part}_x"}).get("/api/cases")
+        assert r.status_code == 401 and r.get_json()["code"] == "invalid_token", (prefix, tenant_part, r.status_code)
+
+
+def test_parse_int_takes_ascii_digits_within_a_bigint_only():
+    from core.bounds import parse_int
+    assert [parse_int(s) for s in ("0", "12", "007", str(2**63 - 1))] == [0, 12, 7, 2**63 - 1]
+    assert [parse_int(s) for s in (*NON_ASCII_DIGITS, "", " 1", "1 ", "+1", "-1", "1_0", "1.0", str(2**63))] == [None] * 11
+    assert parse_int(None) is None and parse_int(12) is None
+    assert parse_int("-1", signed=True) == -1 and parse_int("-²", signed=True) is None
+    assert parse_int("5", lo=6) is None and parse_int("5", hi=4) is None and parse_int("5", lo=5, hi=5) == 5
+
+
+@pytest.mark.parametrize("digits", NON_ASCII_DIGITS)
+def test_web_forms_and_queries_with_non_ascii_digits_are_never_a_500(app, county, login, digits):
+    # issue 14 finding 11: each of these read a number with isdigit() then int()
+    from tests.casework import register
+    admin = login(county, "county.admin")
+    case = register(admin, county.unit("C"))
+    user_id = next(u["id"] for u in admin.get("/api/users?limit=50").get_json()["items"] if u["username"] != "county.admin")
+    role_id = admin.get("/api/roles?limit=1").get_json()["items"][0]["id"]
+    # a unit that is no number: 404 as for any other non-number; a page cursor or a year: ignored
+    assert admin.get("/", query_string={"unit": digits}).status_code == 404
+    assert admin.get("/inbox", query_string={"before": digits}).status_code == 200
+    assert admin.get("/admin/calendar", query_string={"year": digits}).status_code == 200
+    # forms: the same 422 as for an empty or a non-numeric field
+    r = admin.post(f"/admin/users/{user_id}/roles", data={"role_id": digits, "org_unit_id": str(county.unit("C"))})
+    assert r.status_code == 422
+    r = admin.post(f"/admin/users/{user_id}/roles", data={"role_id": str(role_id), "org_unit_id": digits})
+    assert r.status_code == 422
+    assert admin.post(f"/cases/{case['id']}/divert", data={"org_unit_id": digits}).status_code == 422
+    r = admin.post(f"/cases/{case['id']}/divert", data={"org_unit_id": str(county.unit("T01")), "amount": digits})
+    assert r.status_code == 422
+    assert admin.post(f"/cases/{case['id']}/tasks/{digits}", data={"action": "done", "text": "x"}).status_code < 500
+    assert admin.post("/intake/new", data={"org_unit_id": digits, "arose_unit_id": digits}).status_code < 500
+    # the modules' pages: the default unit, or the same answer as for a non-number
+    for path in ("/mediation/reports", "/mediation/weekly", "/mediation/registers/disputes", "/petition/quotas",
+                 "/petition/watch", "/petition/reports"):
+        assert admin.get(path, query_string={"org_unit_id": digits}).status_code < 500, path
+    assert admin.post("/mediation/screening", data={"org_unit_id": digits, "period": "2026-10"}).status_code < 500
+    assert admin.post("/mediation/registers/disputes", data={"resolve": digits}).status_code < 500
+    assert admin.post(f"/api/petition/followups/{digits}/done", json={"result": "x"}).status_code < 500

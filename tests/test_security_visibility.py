@@ -106,3 +106,26 @@ def test_a_re_diverted_case_leaves_the_first_unit_and_a_finished_task_still_show
     assert r.status_code == 200, r.get_json()
     after = sees(app, donghu, case)
     assert after["detail"] and after["list"] and after["search"] and after["ledger"]
+
+
+def test_a_withdrawn_unit_cannot_list_its_cancelled_task(app, county, login):
+    # issue 14 finding 4: GET /api/tasks?state=cancelled listed the withdrawn task with its instruction
+    admin = login(county, "county.admin")
+    case = register(admin, county.unit("C"), title=TITLE, content=CONTENT)
+    assert act(admin, case["id"], "accept").status_code == 200
+    secret = "撤回前的交办要求：核实当事人住址"
+    tasks = _divert(admin, case["id"], [{"org_unit_id": county.unit("T01"), "role": "lead"},
+                                        {"org_unit_id": county.unit("T02"), "role": "co", "instruction": secret}])
+    co = next(t for t in tasks if t["role"] == "co")
+    qingshan = login(county, "qingshan.admin")
+    assert [t["id"] for t in qingshan.get("/api/tasks").get_json()["items"]] == [co["id"]]
+    r = admin.post(f"/api/cases/{case['id']}/tasks/{co['id']}", json={"action": "cancel", "text": "无需协办"})
+    assert r.status_code == 200, r.get_json()
+    for state in ("open", "done", "returned"):
+        listed = qingshan.get(f"/api/tasks?state={state}")
+        assert listed.status_code == 200 and listed.get_json()["items"] == [], state
+    r = qingshan.get("/api/tasks?state=cancelled")
+    assert r.status_code == 422 and secret not in r.get_data(as_text=True)
+    # the diverting side still sees the withdrawn task on the case
+    detail = admin.get(f"/api/cases/{case['id']}").get_json()
+    assert any(t["id"] == co["id"] and t["state"] == "cancelled" for t in detail.get("tasks", []))

@@ -558,7 +558,9 @@ tasks_blp = Blueprint("core_tasks", __name__, url_prefix="/api/tasks", descripti
 
 class TaskListArgs(ListArgs):
     sort = sort_field({"id": None})
-    state = fields.String(load_default="open", validate=validate.OneOf(["open", "done", "returned", "cancelled"]))
+    # no "cancelled": a withdrawn task grants nothing, its instruction included (issue 14, finding 4);
+    # the diverting side sees its cancelled tasks on the case (GET /api/cases/{id})
+    state = fields.String(load_default="open", validate=validate.OneOf(["open", "done", "returned"]))
 
 
 @tasks_blp.route("")

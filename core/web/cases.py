@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from core.api.cases import CaseListArgs, SORTABLE, detail, present
 from core.api.common import paginate
+from core.bounds import parse_int
 from core.cases import attachments, engine, supervision, timeline
 from core.cases.access import covers, request_case, task_units, units_in_scope
 from core.cases.models import CaseEvent, CasePerson
@@ -324,15 +325,16 @@ def case_act(case_id, name):
 def case_divert(case_id):
     def do(w, case, ctype):
         from core.errors import Invalid
-        raw = request.form.get("org_unit_id", "")
-        if not raw.isdigit():
+        unit_id = parse_int(request.form.get("org_unit_id", ""), lo=0)  # ASCII digits only (issue 14, finding 11)
+        if unit_id is None:
             raise Invalid("org_unit_id", "required", "请选择承办单位")
-        spec = {"org_unit_id": int(raw), "instruction": request.form.get("instruction", "").strip() or None}
+        spec = {"org_unit_id": unit_id, "instruction": request.form.get("instruction", "").strip() or None}
         amount = request.form.get("amount", "").strip()
         if amount:
-            if not amount.isdigit():
+            days = parse_int(amount, lo=0)
+            if days is None:
                 raise Invalid("amount", "invalid_amount", "办理时限须为整数")
-            spec["limit"] = {"amount": int(amount), "unit": request.form.get("unit", "working_days")}
+            spec["limit"] = {"amount": days, "unit": request.form.get("unit", "working_days")}
         engine.divert(w, case, ctype, "single", [spec], request.form.get("note", "").strip() or None)
     return _act(case_id, "divert", do)
 
@@ -402,7 +404,7 @@ def case_task(case_id, task_id):
             raise Invalid("action", "required", "请选择反馈或退回")
         if not text:
             raise Invalid("text", "required", "请填写办理结果或退回理由")
-        task = engine.load_task(w, case, int(task_id) if str(task_id).isdigit() else -1)
+        task = engine.load_task(w, case, parse_int(str(task_id), lo=0) or -1)  # not ASCII digits: no task
         engine.finish_task(w, case, ctype, task, "done" if action == "done" else "returned", text)
     return _act(case_id, f"task-{task_id}", do)
 

@@ -24,6 +24,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import select, update
 from sqlalchemy.orm import aliased
 
+from core.bounds import parse_int
 from core.cases import statistics
 from core.cases.models import Case, CaseEvent
 from core.cases.queries import filtered
@@ -221,11 +222,12 @@ def home_page():
         from core import national_calendar
         data["calendar_uncovered"] = national_calendar.uncovered_next_year(ctx.session)
     raw = request.args.get("unit", "")
-    if raw and not raw.isdigit():
+    unit_id = parse_int(raw, lo=0) if raw else None  # ASCII digits only (issue 14, finding 11)
+    if raw and unit_id is None:
         raise NotFound()
     if ctx.grants.has(READ) and w.types:
         try:
-            unit, choices = pick_scope(w, int(raw) if raw else None)
+            unit, choices = pick_scope(w, unit_id)
         except NotFound:
             if raw:
                 raise
@@ -253,8 +255,9 @@ def inbox():
     if unread:
         stmt = stmt.where(Notification.read_at.is_(None))
     before = request.args.get("before", "")
-    if before.isdigit():
-        stmt = stmt.where(Notification.id < int(before))
+    before_id = parse_int(before, lo=0)  # anything else (even "²") is ignored: the first page
+    if before_id is not None:
+        stmt = stmt.where(Notification.id < before_id)
     rows = ctx.session.scalars(stmt.order_by(Notification.id.desc()).limit(INBOX_PAGE + 1)).all()
     more = len(rows) > INBOX_PAGE
     rows = rows[:INBOX_PAGE]

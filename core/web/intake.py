@@ -82,7 +82,7 @@ def _received(raw: str) -> dt.datetime | str | None:
 def _data(form) -> dict:
     def unit(name):
         raw = form.get(name, "").strip()
-        return int(raw) if raw.isdigit() and not bounds.problem(int(raw)) else None
+        return bounds.parse_int(raw, lo=0)  # ASCII digits within a bigint, else None (issue 14, finding 11)
     data = {"channel": form.get("channel", ""), "org_unit_id": unit("org_unit_id"),
             "arose_unit_id": unit("arose_unit_id"), "subject": form.get("subject", "").strip(),
             "content": form.get("content", "").strip(),

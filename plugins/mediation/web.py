@@ -12,7 +12,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from core.sdk import (NotFound, OrgUnit, PinganError, case_form_response, current, load_form, may, module_settings,
-                      request_work, requires, unit_or_404, units_under, utcnow)
+                      parse_int, request_work, requires, unit_or_404, units_under, utcnow)
 
 from . import acts, registers, reports, screening, tiers
 from .api import (AgreementFollowUpInput, ConfirmationResult, EscalateInput, RegisterInput, ResolveInput,
@@ -100,7 +100,7 @@ def screening_page():
                 raise PinganError(422, "invalid_input", "纠纷编号须为数字，用逗号分隔")
             unit_id = request.form.get("org_unit_id", "")
             w = request_work()
-            screening.file_report(w, int(unit_id) if unit_id.isdigit() else 0, request.form.get("period", "").strip(),
+            screening.file_report(w, parse_int(unit_id, lo=0) or 0, request.form.get("period", "").strip(),
                                   request.form.get("nil") == "1", request.form.get("note", "")[:2000], ids)
             s.commit()
             return redirect(url_for("mediation_web.screening_page", level=level, period=request.form.get("period")))
@@ -134,7 +134,7 @@ def report_page():
     start = request.args.get("start") or f"{today:%Y}-01-01"
     end = request.args.get("end") or f"{today:%Y-%m-%d}"
     try:
-        unit = unit_or_404(int(raw_unit) if raw_unit.isdigit() else None, READ)
+        unit = unit_or_404(parse_int(raw_unit, lo=0), READ)
         from .api import RangeArgs
         args = load_form(RangeArgs, {"start": start, "end": end, "org_unit_id": unit.id})
         bounds = _range(args)
@@ -159,7 +159,7 @@ def weekly_page():
     year, week, _ = today.isocalendar()
     key = request.args.get("week") or f"{year}-W{week:02d}"
     raw_unit = request.args.get("org_unit_id", "")
-    unit = unit_or_404(int(raw_unit) if raw_unit.isdigit() else None, READ)
+    unit = unit_or_404(parse_int(raw_unit, lo=0), READ)
     m = re.fullmatch(r"(\d{4})-W(\d{2})", key)
     try:
         monday = dt.date.fromisocalendar(int(m[1]), int(m[2]), 1) if m else None
@@ -182,7 +182,7 @@ def register_page(kind):
     ctx = current()
     s = ctx.session
     raw_unit = request.args.get("org_unit_id", "")
-    unit = unit_or_404(int(raw_unit) if raw_unit.isdigit() else None, READ)
+    unit = unit_or_404(parse_int(raw_unit, lo=0), READ)
     error, values, status_code = None, {}, 200
     if request.method == "POST":
         values = request.form.to_dict()
@@ -213,8 +213,9 @@ def _add(kind: str, form) -> None:
 def _resolve(kind: str, form) -> None:
     ctx = current()
     raw = form.get("resolve", "")
+    raw = raw if parse_int(raw, lo=0) is not None else "0"  # ASCII digits only (issue 14, finding 11)
     data = load_form(ResolveInput, {k: v for k, v in form.items() if k in ("resolved_on", "measures") and v.strip()})
-    registers.resolve_entry(ctx, kind, raw if raw.isdigit() else "0", data)
+    registers.resolve_entry(ctx, kind, raw, data)
 
 
 @bp.route("/registers")

@@ -18,7 +18,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from core.sdk import (Blueprint, IdField, download_response, unit_or_404, Invalid, NotFound, OrgUnit, Person, case_or_404,
-                      current, get_or_404, public, rate_limit, record, request_work, requires, scoped,
+                      current, get_or_404, parse_int, public, rate_limit, record, request_work, requires, scoped,
                       units_under, users_of_unit, utcnow)
 
 from . import oversight, quotas, reports, status
@@ -314,8 +314,8 @@ class FollowUpFinish(MethodView):
     def post(self, data, followup_id):
         """Report a follow-up done, with its result."""
         ctx = current()
-        item = ctx.session.scalar(select(FollowUp).where(FollowUp.id == int(followup_id))) \
-            if str(followup_id).isdigit() else None
+        fid = parse_int(str(followup_id), lo=0)  # ASCII digits within a bigint only (issue 14, finding 11)
+        item = ctx.session.scalar(select(FollowUp).where(FollowUp.id == fid)) if fid is not None else None
         if item is None:
             raise NotFound()
         get_or_404(ctx.session, ctx.grants, WatchEntry, item.watch_id, WATCH)

@@ -14,7 +14,7 @@ from marshmallow import fields
 from sqlalchemy import select
 
 from core.sdk import (CasePerson, Forbidden, Invalid, OrgUnit, Person, PinganError, get_or_404, limit_end, load_form,
-                      public, record, request_work, requires, scoped, units_under, within)
+                      parse_int, public, record, request_work, requires, scoped, units_under, within)
 
 from . import oversight, quotas, reports, status
 from .api import (EscalationInput, FollowUpInput, JointInput, LeaderInput, QuotaRow, ReasonInput, RiskInput,
@@ -169,7 +169,7 @@ def situation(case_id):
 
 def _unit_arg():
     raw = request.args.get("org_unit_id", "")  # the page's unit (a form's org_unit_id is the form's own)
-    return _unit(int(raw)) if raw.isdigit() else _unit(None)
+    return _unit(parse_int(raw, lo=0))  # ASCII digits only: "²" is the default unit (issue 14, finding 11)
 
 
 @bp.route("/quotas", methods=["GET", "POST"])

@@ -12,6 +12,7 @@ from flask import redirect, render_template, request, url_for
 from core import calendar_overrides, ledgers, national_calendar
 from core.api.case_config import CalendarDayPutSchema, CalendarYearPutSchema
 from core.authz import require_county_wide
+from core.bounds import parse_int
 from core.cases.timeline import request_work
 from core.errors import Invalid, NotFound, PinganError
 from core.request import current, requires
@@ -24,8 +25,9 @@ section(60, "web_admin.calendar", CONFIGURE, "工作日历", "Working-day calend
 
 def _year() -> int:
     raw = request.args.get("year", "")
-    if raw.isdigit() and 2000 <= int(raw) <= 2100:
-        return int(raw)
+    year = parse_int(raw, lo=2000, hi=2100)  # ASCII digits only: "²" is no year (issue 14, finding 11)
+    if year is not None:
+        return year
     return dt.datetime.now(SHANGHAI).year
 
 

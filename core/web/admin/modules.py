@@ -16,6 +16,7 @@ from marshmallow import fields as mfields
 from marshmallow import validate as mvalidate
 
 from core import modules
+from core.bounds import parse_int
 from core.errors import PinganError
 from core.request import current, requires
 from core.validation_messages import validation_zh
@@ -117,7 +118,8 @@ def field_errors(fields_: list[dict], messages) -> dict:
             text = f"超出范围（允许 {'' if f['min'] is None else f['min']}–{'' if f['max'] is None else f['max']}）"
         if rest:
             first, _, more = rest.partition(".")
-            where = f"第 {int(first) + 1} 项" if first.isdigit() else first
+            index = parse_int(first, lo=0)
+            where = f"第 {index + 1} 项" if index is not None else first
             text = f"{where}{'.' + more if more else ''}：{text}"
         out.setdefault(top, []).append(text)
     return {k: "；".join(dict.fromkeys(v)) for k, v in out.items()}

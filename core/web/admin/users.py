@@ -15,6 +15,7 @@ from core import accounts, roles
 from core.api.roles import RoleCreateSchema, RoleUpdateSchema
 from core.api.users import UserCreateSchema, UserUpdateSchema
 from core.authz import get_or_404, scoped
+from core.bounds import parse_int
 from core.errors import NotFound, PinganError
 from core.models import OrgUnit, Role, RoleAssignment, User
 from core.request import current, requires
@@ -179,11 +180,12 @@ def user_assign(user_id: int):
     ctx = current()
     user = get_or_404(ctx.session, ctx.grants, User, user_id, "core.user.read")
     values = {"role_id": request.form.get("role_id", ""), "org_unit_id": request.form.get("org_unit_id", "")}
-    errors = {f"assign.{k}": "必填" for k, v in values.items() if not v.isdigit()}
+    ids = {k: parse_int(v, lo=0) for k, v in values.items()}  # ASCII digits only (issue 14, finding 11)
+    errors = {f"assign.{k}": "必填" for k, v in ids.items() if v is None}
     status = 422
     if not errors:
         try:
-            roles.assign(ctx.session, ctx.grants, user.id, int(values["role_id"]), int(values["org_unit_id"]))
+            roles.assign(ctx.session, ctx.grants, user.id, ids["role_id"], ids["org_unit_id"])
             ctx.session.commit()
             return _back(user, "assign")
         except PinganError as exc:
