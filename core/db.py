@@ -544,6 +544,20 @@ def secure_schema(conn, app_role: str) -> None:
     conn.execute(text("GRANT SELECT ON alembic_version TO \"%s\"" % app_role))
 
 
+@contextlib.contextmanager
+def rls_unforced(conn, table: str) -> Iterator[None]:
+    """For a migration's data step on every tenant's rows: the schema owner runs migrations
+    with no tenant bound, and a forced policy would show it no row (an UPDATE would silently
+    change nothing). Inside the migration's transaction, so the table is never left unforced."""
+    forced = conn.dialect.name == "postgresql" and bool(conn.execute(text(
+        "SELECT relforcerowsecurity FROM pg_class WHERE oid = CAST(:t AS regclass)"), {"t": table}).scalar())
+    if forced:
+        conn.execute(text(f'ALTER TABLE "{table}" NO FORCE ROW LEVEL SECURITY'))
+    yield
+    if forced:
+        conn.execute(text(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY'))
+
+
 def next_id(session: Session) -> int:
     """Take an id from the platform sequence now (when a row needs its id before flush)."""
     return _nextval(session.connection())

@@ -17,6 +17,8 @@ Create Date: 2026-12-06 04:30:00
 from alembic import op
 import sqlalchemy as sa
 
+from core.db import rls_unforced
+
 
 revision = '0006_national_calendar'
 down_revision = '0005_case_open_due_covering'
@@ -49,9 +51,11 @@ def upgrade() -> None:
     with op.batch_alter_table('case_record', schema=None) as batch_op:
         batch_op.add_column(sa.Column('due_provisional', sa.Boolean(), server_default=sa.text('false'), nullable=False))
         batch_op.add_column(sa.Column('received_at', sa.DateTime(timezone=True), nullable=True))
-    op.execute("UPDATE case_record SET received_at = created_at")  # before this field, limits ran from registration
+    with rls_unforced(op.get_bind(), "case_record"):  # before this field, limits ran from registration
+        op.execute("UPDATE case_record SET received_at = created_at")
     # local limits cited a requirement id ("本县规定（PET-1）"): users see the county's words only
-    op.execute("UPDATE case_deadline SET source = '本县规定' WHERE source LIKE '本县规定（%'")
+    with rls_unforced(op.get_bind(), "case_deadline"):
+        op.execute("UPDATE case_deadline SET source = '本县规定' WHERE source LIKE '本县规定（%'")
     with op.batch_alter_table('case_deadline', schema=None) as batch_op:
         batch_op.add_column(sa.Column('provisional', sa.Boolean(), server_default=sa.text('false'), nullable=False))
         batch_op.add_column(sa.Column('count_from', sa.Date(), nullable=True))

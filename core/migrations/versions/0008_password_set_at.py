@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from alembic import op
 import sqlalchemy as sa
 
+from core.db import rls_unforced
+
 
 revision = '0008_password_set_at'
 down_revision = '0007_case_person_attached'
@@ -27,14 +29,9 @@ def upgrade() -> None:
     bind = op.get_bind()
     pg = bind.dialect.name == "postgresql"
     now = datetime.now(timezone.utc)
-    forced = pg and bool(bind.execute(sa.text("SELECT relforcerowsecurity FROM pg_class "
-                                              "WHERE oid = CAST('app_user' AS regclass)")).scalar())
-    if forced:  # the owner is subject to a forced policy: no tenant bound here, so it would see no rows
-        op.execute("ALTER TABLE app_user NO FORCE ROW LEVEL SECURITY")
-    bind.execute(sa.text("UPDATE app_user SET password_set_at = :now"),
-                 {"now": now if pg else now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")})
-    if forced:
-        op.execute("ALTER TABLE app_user FORCE ROW LEVEL SECURITY")
+    with rls_unforced(bind, "app_user"):
+        bind.execute(sa.text("UPDATE app_user SET password_set_at = :now"),
+                     {"now": now if pg else now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")})
 
 
 def downgrade() -> None:
