@@ -50,17 +50,19 @@ def calendar_file(year: int, holidays: list[tuple[str, list[dt.date]]], workdays
 
 @pytest.fixture
 def operator(app):
-    """``operator()`` → a platform operator signed in now (call it inside the clock's travel)."""
+    """``operator()`` → a platform operator signed in now (call it inside the clock's travel;
+    the first call creates the operator then, as its one-time password expires)."""
     import uuid
     from core.context import Actor, acting_as
     from core.platform import create_operator
     state = pingan(app)
     username = f"op.{uuid.uuid4().hex[:8]}"
-    with acting_as(Actor(None, "test:operator")):
-        create_operator(state.db, state.config, username, "平台运营员", [PLATFORM_HOST], OP_PASSWORD)
-    state.resolver.forget()
 
     def sign_in():
+        if not signed_in:  # made at the travelled time: a one-time password expires
+            with acting_as(Actor(None, "test:operator")):
+                create_operator(state.db, state.config, username, "平台运营员", [PLATFORM_HOST], OP_PASSWORD)
+            state.resolver.forget()
         c, r = web_login(app, PLATFORM_HOST, username, OP_PASSWORD if not signed_in else OP_NEW_PASSWORD)
         assert r.status_code == 302
         if not signed_in:
