@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from core.authz import Grants, require_county_wide
 from core.cases.models import CalendarDay, CalendarYear
-from core import workdays
 from core.errors import Invalid, NotFound
 
 CONFIGURE = "core.case.configure"
@@ -53,11 +52,6 @@ def remove_day(session: Session, grants: Grants, day: dt.date) -> None:
 
 
 # --- years the county entered itself ----------------------------------------------------------
-
-def package_covers(year: int) -> bool:
-    """Does the installed national calendar (``chinese-calendar``) hold this year's holidays?"""
-    return workdays.package_covers(year)
-
 
 def years(session: Session) -> list[CalendarYear]:
     return list(session.scalars(select(CalendarYear).order_by(CalendarYear.year)))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from core.cases.models import Case, CaseDeadline
 from core.cases.settings import TypeSettings, calendar
 from core.cases.types import DeadlineRule
+from core.timefmt import limit_last_day
 from core.workdays import SHANGHAI, WorkCalendar, deadline, end_of
 
 
@@ -140,7 +141,7 @@ def resume_due(d: CaseDeadline, at: dt.datetime, cal: WorkCalendar) -> tuple[dt.
         p_local, r_local = paused.astimezone(SHANGHAI), at.astimezone(SHANGHAI)  # words in Beijing time
         return utc(d.due_at + (at - paused)), f"暂停 {p_local:%Y-%m-%d %H:%M} 至 {r_local:%Y-%m-%d %H:%M} 不计入"
     p_day, r_day = paused.astimezone(SHANGHAI).date(), at.astimezone(SHANGHAI).date()
-    last = last_day(d)
+    last = limit_last_day(d.due_at)
     if d.unit == "working_days":
         n = sum(1 for i in range(1, (r_day - p_day).days + 1) if cal.is_workday(p_day + dt.timedelta(days=i)))
         if d.count_from is not None:
@@ -168,11 +169,6 @@ def extend_due(d: CaseDeadline, amount: int, cal: WorkCalendar) -> tuple[dt.date
         d.count_from, d.working_days = extended.count_from, extended.working_days
     _mark_provisional(d, (extended.due_at - dt.timedelta(days=1)).date(), cal)
     return utc(extended.due_at), f"延期：{extended.rule}"
-
-
-def last_day(d: CaseDeadline) -> dt.date:
-    """The last day of a day limit (its due time is 24:00 of that day)."""
-    return (d.due_at.astimezone(SHANGHAI) - dt.timedelta(microseconds=1)).date()
 
 
 def _mark_provisional(d: CaseDeadline, last: dt.date, cal: WorkCalendar) -> None:

@@ -32,7 +32,7 @@ from core.cases.settings import calendar
 from core.context import current_actor
 from core import audit
 from core.db import current_tenant_id, reserve_ids, utcnow
-from core.timefmt import limit_end
+from core.timefmt import limit_end, limit_last_day
 from core.workdays import SHANGHAI, WorkCalendar, end_of
 
 log = logging.getLogger("pingan.recompute")
@@ -51,11 +51,6 @@ class Result:
     def add(self, other: "Result") -> None:
         for k in ("examined", "moved", "confirmed", "pending"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
-
-
-def _fmt(due: dt.datetime) -> str:
-    """A limit's end in the pages' words ("2026-10-09 24:00")."""
-    return limit_end(due)
 
 
 def _strip_provisional(basis: str) -> str:
@@ -108,16 +103,16 @@ def _chunk(s: Session, host, enabled, rows, now: dt.datetime, cal: WorkCalendar,
                 basis += "；节假日安排发布后核对，期限不变"
                 result.confirmed += 1
             elif d.due_at <= now or new_due <= now:
-                basis += f"；按发布的节假日安排应于 {_fmt(new_due)} 届满，因已届满或已过该时刻，保留原期限"
-                note = f"节假日安排发布，{d.title}按发布安排应于 {_fmt(new_due)} 届满；因已过该时刻，仍以 {_fmt(d.due_at)} 为准"
+                basis += f"；按发布的节假日安排应于 {limit_end(new_due)} 届满，因已届满或已过该时刻，保留原期限"
+                note = f"节假日安排发布，{d.title}按发布安排应于 {limit_end(new_due)} 届满；因已过该时刻，仍以 {limit_end(d.due_at)} 为准"
                 events.append((d.case_id, note, {"deadline_id": d.id, "old_due": d.due_at.isoformat(),
                                                  "official_due": new_due.isoformat(), "kept": True}))
                 result.confirmed += 1
             else:
                 due, reminded = new_due, 0
-                basis += f"；节假日安排发布，由 {_fmt(d.due_at)} 重算为 {_fmt(new_due)}"
+                basis += f"；节假日安排发布，由 {limit_end(d.due_at)} 重算为 {limit_end(new_due)}"
                 rearm.append(d.id)
-                note = f"节假日安排发布，{d.title}期限由 {_fmt(d.due_at)} 重算为 {_fmt(new_due)}"
+                note = f"节假日安排发布，{d.title}期限由 {limit_end(d.due_at)} 重算为 {limit_end(new_due)}"
                 events.append((d.case_id, note, {"deadline_id": d.id, "old_due": d.due_at.isoformat(),
                                                  "new_due": new_due.isoformat()}))
                 result.moved += 1
@@ -196,7 +191,7 @@ def due(s: Session, cal: WorkCalendar | None = None) -> bool:
     if earliest is None:
         return False
     cal = cal or calendar(s, cached=False)
-    return cal.covers((earliest.astimezone(SHANGHAI) - dt.timedelta(microseconds=1)).year)
+    return cal.covers(limit_last_day(earliest).year)
 
 
 def scheduled(tenant_id: int) -> None:
