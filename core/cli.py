@@ -70,6 +70,20 @@ def db_upgrade() -> None:
     click.echo(f"schema up to date ({config.database_url.split('@')[-1]})")
 
 
+@db.command("distribute")
+def db_distribute() -> None:
+    """On a Citus coordinator: reference tables for platform data, every county table distributed
+    on tenant_id, co-located, foreign keys kept (docs/citus.md). Idempotent."""
+    from core.migrate import distribute
+    from core.plugins import PluginHost
+    config = _config()
+    report = distribute(config, PluginHost())
+    click.echo(f"{len(report.reference)} reference and {len(report.distributed)} distributed tables made, "
+               f"{report.foreign_keys} foreign keys kept")
+    if report.unknown:
+        click.echo(f"left as they are (no model of an installed module): {', '.join(report.unknown)}")
+
+
 @db.command("heads")
 def db_heads() -> None:
     from core.migrate import heads

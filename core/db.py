@@ -255,11 +255,11 @@ def _set_rls_tenant(session: Session, transaction, connection) -> None:
     session.info["pingan_tx_tenant"] = tid
     if connection.dialect.name == "postgresql":
         value = "" if tid is None else str(tid)
-        # On our engines the transaction's BEGIN already carried the set_config (one round
+        # On our engines the transaction's BEGIN already carried the SET LOCAL (one round
         # trip, ``_begin_with_tenant``); anything else (a connection begun elsewhere, a tenant
         # bound in between) sets it here, before the session's first statement.
         if connection.info.pop(_GUC_SET, _NOT_SET) != value:
-            connection.execute(text("SELECT set_config('pingan.tenant_id', :t, true)"), {"t": value})
+            connection.exec_driver_sql(bind_tenant_sql(tid), execution_options={"no_parameters": True})
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -348,6 +348,17 @@ def make_engine(url: str, app_role: str | None = None, **kw) -> Engine:
         cur.close()
         dbapi_conn.commit()
 
+    @event.listens_for(engine, "connect")
+    def _citus_session(dbapi_conn, record):
+        # On a Citus coordinator the transaction's tenant (``SET LOCAL pingan.tenant_id``) must
+        # reach the workers' shards, where row-level security reads it (docs/citus.md).
+        cur = dbapi_conn.cursor()
+        cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'")
+        if cur.fetchone():
+            cur.execute("SET citus.propagate_set_commands = 'local'")
+        cur.close()
+        dbapi_conn.commit()
+
     if app_role:
         @event.listens_for(engine, "connect")
         def _set_role(dbapi_conn, record):
@@ -403,8 +414,7 @@ def _driver_autocommit(dbapi_conn, record) -> None:
 
 
 def _begin_with_tenant(conn) -> None:
-    """Every transaction starts with ``BEGIN; SELECT set_config('pingan.tenant_id', …, true)``
-    in one round trip (simple query protocol: no parameters; the value is an integer or
+    """Every transaction starts with ``BEGIN; SET LOCAL pingan.tenant_id = '…'`` in one round trip (simple query protocol: no parameters; the value is an integer or
     empty). The session's ``after_begin`` sees the mark and does not set it again."""
     driver = conn.connection.driver_connection
     if not driver.autocommit:  # someone switched it off (an isolation level option): restore
@@ -413,12 +423,21 @@ def _begin_with_tenant(conn) -> None:
             return
         driver.autocommit = True
     tid = _tenant.get()
-    value = "" if tid is None else str(int(tid))
     # through SQLAlchemy, so that a dead connection found here invalidates the pool as any
     # other disconnect error does
-    conn.exec_driver_sql(f"BEGIN; SELECT set_config('pingan.tenant_id', '{value}', true)",
-                         execution_options={"no_parameters": True}).close()
-    conn.info[_GUC_SET] = value
+    conn.exec_driver_sql(f"BEGIN; {bind_tenant_sql(tid)}", execution_options={"no_parameters": True}).close()
+    conn.info[_GUC_SET] = "" if tid is None else str(int(tid))
+
+
+def bind_tenant_sql(tid: int | None) -> str:
+    """The statement that binds the transaction's tenant for row-level security.
+
+    ``SET LOCAL`` rather than ``set_config(…, true)``: the same effect on one server, and on a
+    Citus coordinator (``citus.propagate_set_commands = 'local'``, set on connect by
+    :func:`_citus_session`) it is sent on to every worker the transaction touches, so the
+    policy on each shard sees the tenant too. The value is an integer or empty: no quoting
+    is needed and the simple query protocol carries it in the BEGIN's round trip."""
+    return f"SET LOCAL pingan.tenant_id = '{'' if tid is None else int(tid)}'"
 
 
 # --- platform data that rarely changes: a change stamp for in-process caches --------------
@@ -507,7 +526,7 @@ def secure_schema(conn, app_role: str) -> None:
     refused); in production it is the app's login role (created by the operator with LOGIN
     and a password, docs/configuration.md), so the app's connection has no owner to ``RESET
     ROLE`` back to; on tenant tables RLS is enabled and forced and the
-    policy reads the tenant the session bound with ``SET LOCAL`` (``set_config(..., true)``).
+    policy reads the tenant the session bound with ``SET LOCAL``.
     The audit tables take INSERT and SELECT only.
     """
     if conn.dialect.name != "postgresql" or not app_role:
@@ -574,7 +593,7 @@ def adopt_tenant(session: Session, tenant_id: int) -> None:
     session.info["pingan_tx_tenant"] = tenant_id
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT set_config('pingan.tenant_id', :t, true)"), {"t": str(tenant_id)})
+        conn.exec_driver_sql(bind_tenant_sql(tenant_id), execution_options={"no_parameters": True})
 
 
 # --- inserts that race safely ---------------------------------------------------------------

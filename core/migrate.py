@@ -13,12 +13,25 @@ from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
+from core import citus
 from core.config import Config
 import core.schema  # noqa: F401  (every core table in the metadata)
 from core.db import secure_schema
 from core.plugins import PluginHost
 
 HERE = Path(__file__).parent / "migrations"
+
+
+def distribute(config: Config, host: PluginHost) -> citus.Report:
+    """``pingan db distribute``: the schema on Citus (core.citus), as the schema owner."""
+    engine = create_engine(config.migration_url)
+    try:
+        with engine.begin() as conn:
+            report = citus.distribute(conn)
+            secure_schema(conn, config.db_app_role)
+        return report
+    finally:
+        engine.dispose()
 
 
 def alembic_config(host: PluginHost, connection=None) -> AlembicConfig:

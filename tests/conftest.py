@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, text
 
+from core import citus
 from core.app import create_app, pingan
 from core.config import Config
 from core.context import Actor, acting_as
@@ -36,9 +37,57 @@ _slugs = itertools.count(1)
 def reset_postgres(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+        if citus.installed(conn):
+            # the extension has objects in the schema public: drop ours, not the schema
+            conn.execute(text(_DROP_OURS))
+        else:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
+
+
+def on_citus(url: str) -> bool:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return citus.installed(conn)
+    finally:
+        engine.dispose()
+
+
+def distribute_for_tests(config: Config, state) -> None:
+    """The suite on a Citus coordinator (.ci/run's third run): the schema distributed as
+    ``pingan db distribute`` does it, and the app role allowed to log in — Citus opens the
+    connections to the workers as the current role (docs/citus.md)."""
+    from core.migrate import distribute
+    distribute(config, state.plugins)
+    engine = create_engine(config.migration_url)
+    with engine.begin() as conn:
+        conn.execute(text(f'ALTER ROLE "{config.db_app_role}" LOGIN'))
+    engine.dispose()
+    state.db.engine.dispose()  # connections opened before: their catalogue knew no shards
+
+
+_DROP_OURS = """
+DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT format('%I', c.relname) AS name FROM pg_class c
+           WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e') LOOP
+    EXECUTE 'DROP TABLE IF EXISTS ' || r.name || ' CASCADE';
+  END LOOP;
+  FOR r IN SELECT format('%I', c.relname) AS name FROM pg_class c
+           WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'S'
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e') LOOP
+    EXECUTE 'DROP SEQUENCE IF EXISTS ' || r.name || ' CASCADE';
+  END LOOP;
+  FOR r IN SELECT p.oid::regprocedure::text AS name FROM pg_proc p
+           WHERE p.pronamespace = 'public'::regnamespace
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e') LOOP
+    EXECUTE 'DROP FUNCTION IF EXISTS ' || r.name || ' CASCADE';
+  END LOOP;
+END $$"""
 
 
 def session_clock():
@@ -119,6 +168,8 @@ def app(config):
     application = create_app(config)
     application.testing = True
     upgrade(config, pingan(application).plugins)
+    if PG_URL and on_citus(PG_URL):
+        distribute_for_tests(config, pingan(application))
     yield application
     pingan(application).db.dispose()
 

@@ -89,7 +89,7 @@ def test_an_authenticated_request_reads_token_user_and_grants_in_one_statement(a
 @pytest.mark.skipif(not PG_URL, reason="round trips and row-level security are PostgreSQL's")
 def test_round_trips_of_an_authenticated_request(app, county):
     t, c, _ = county
-    # BEGIN + set_config of the tenant, token/user/grants, ROLLBACK (was 9: ping, BEGIN,
+    # BEGIN + SET LOCAL of the tenant, token/user/grants, ROLLBACK (was 9: ping, BEGIN,
     # set_config, tenant, token, user, grants, enabled modules, ROLLBACK)
     assert _round_trips(app, lambda: c.get("/api/me")) <= 3
 
