@@ -10,11 +10,25 @@ scheduler enqueues each job once per slot (``every_minutes``) for every tenant t
 plugin enabled; a slot is claimed atomically (Redis ``SET NX`` or the in-process set) so
 two schedulers never enqueue it twice. The job runs with its tenant bound and checks again
 that the plugin is still enabled; if not, it skips.
+
+**Two queues, urgent before bulk.** Time-critical work — outbox jobs (reminders,
+escalations, notifications, the hand-off of a long job), the sweep and plugins' periodic
+jobs — goes to :data:`URGENT`; long work — ledger exports and imports, recomputes — to
+:data:`BULK`. A worker takes from ``URGENT`` first and from ``BULK`` only when ``URGENT`` is
+empty (rq's queue order; the in-process queue keeps the same order), so a backlog of
+exports never delays a reminder by more than the one bulk job a worker may be running;
+``pingan worker --queue urgent`` keeps a worker for urgent work alone (docs/cases.md).
+
+**Deterministic job ids.** A job handed to the queue under an id (an outbox row's, a long
+job's) can be asked about: :meth:`RedisQueue.active` says, in one pipeline, which ids are
+still waiting or running, so whatever recovers lost work (``core.outbox.redispatch``, the
+lease check of ``core.ledgers``) never queues a second copy of one that is only late.
 """
 from __future__ import annotations
 
 import contextlib
 import importlib
+import itertools
 import logging
 import queue as _queue
 import threading
@@ -36,14 +50,35 @@ def resolve(path: str) -> Callable:
     return getattr(importlib.import_module(module), name)
 
 
+URGENT, BULK = "pingan", "pingan-bulk"   # rq queue names; urgent keeps the old queue's name
+SCHEDULER_INTERVAL = 1                   # seconds between two passes of rq's scheduler thread
+# waiting in the queue (rq's statuses); a "started" job counts only while it started recently
+_WAITING = frozenset({"queued", "deferred", "scheduled"})
+
+
+class _Queued(tuple):
+    """A job in the in-process queue: unpacks as ``(path, kwargs)``; urgent ones first, then
+    in the order they came."""
+
+    def __new__(cls, path: str, kwargs: dict, rank: tuple[int, int], job_id: str | None) -> "_Queued":
+        item = super().__new__(cls, (path, kwargs))
+        item.rank, item.job_id = rank, job_id
+        return item
+
+    def __lt__(self, other: "_Queued") -> bool:
+        return self.rank < other.rank
+
+
 class InProcessQueue:
-    """One daemon thread running jobs in order; for the embedded default and tests."""
+    """One daemon thread running jobs, urgent ones first; for the embedded default and tests."""
 
     def __init__(self) -> None:
-        self._q: _queue.Queue = _queue.Queue()
+        self._q: _queue.PriorityQueue = _queue.PriorityQueue()
+        self._seq = itertools.count()
         self._claimed: dict[str, float] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._running: str | None = None
         self.failed: list[tuple[str, dict, str]] = []
 
     def claim(self, key: str, ttl: int) -> bool:
@@ -56,8 +91,14 @@ class InProcessQueue:
             return True
 
     def enqueue(self, path: str, job_id: str | None = None, job_timeout: int | None = None,
-                retry: bool = True, **kwargs) -> None:
-        self._q.put((path, kwargs))
+                retry: bool = True, bulk: bool = False, replace: bool = False, **kwargs) -> None:
+        self._q.put(_Queued(path, kwargs, (1 if bulk else 0, next(self._seq)), job_id))
+
+    def active(self, job_ids: list[str], started_within: float = 0) -> set[str]:
+        """The ids of ``job_ids`` still in the queue or running now."""
+        with self._q.mutex:
+            waiting = {item.job_id for item in self._q.queue}
+        return {i for i in job_ids if i in waiting or i == self._running}
 
     def start(self) -> None:
         if self._thread is None:
@@ -65,50 +106,107 @@ class InProcessQueue:
             self._thread.start()
 
     def run_pending(self) -> int:
-        """Run everything queued now, in this thread (tests, CLI)."""
+        """Run everything queued now, in this thread (tests, CLI), urgent first."""
         n = 0
         while True:
             try:
-                path, kwargs = self._q.get_nowait()
+                item = self._q.get_nowait()
             except _queue.Empty:
                 return n
-            self._execute(path, kwargs)
+            self._execute(item.job_id, *item)
             n += 1
 
     def _run(self) -> None:
         while True:
-            path, kwargs = self._q.get()
-            self._execute(path, kwargs)
+            item = self._q.get()
+            self._execute(item.job_id, *item)
 
-    def _execute(self, path: str, kwargs: dict) -> None:
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                resolve(path)(**kwargs)
-                return
-            except Exception as exc:  # noqa: BLE001 — a job failing must not kill the worker
-                log.exception("job %s failed (attempt %d/%d)", path, attempt, MAX_ATTEMPTS)
-                if attempt == MAX_ATTEMPTS:
-                    self.failed.append((path, kwargs, repr(exc)))
+    def _execute(self, job_id: str | None, path: str, kwargs: dict) -> None:
+        self._running = job_id
+        try:
+            for attempt in range(1, MAX_ATTEMPTS + 1):
+                try:
+                    resolve(path)(**kwargs)
+                    return
+                except Exception as exc:  # noqa: BLE001 — a job failing must not kill the worker
+                    log.exception("job %s failed (attempt %d/%d)", path, attempt, MAX_ATTEMPTS)
+                    if attempt == MAX_ATTEMPTS:
+                        self.failed.append((path, kwargs, repr(exc)))
+        finally:
+            self._running = None
 
 
 class RedisQueue:
-    def __init__(self, url: str, name: str = "pingan") -> None:
+    def __init__(self, url: str) -> None:
         from redis import Redis
         from rq import Queue
         self.redis = Redis.from_url(url)
-        self.rq = Queue(name, connection=self.redis)
+        self.urgent = Queue(URGENT, connection=self.redis)
+        self.bulk = Queue(BULK, connection=self.redis)
+        self.queues = [self.urgent, self.bulk]   # in the order a worker takes from them
+        self.rq = self.urgent
 
     def claim(self, key: str, ttl: int) -> bool:
         return bool(self.redis.set(f"pingan:claim:{key}", "1", nx=True, ex=ttl))
 
     def enqueue(self, path: str, job_id: str | None = None, job_timeout: int | None = None,
-                retry: bool = True, **kwargs) -> None:
+                retry: bool = True, bulk: bool = False, replace: bool = False, **kwargs) -> None:
         """``job_timeout`` in seconds (rq's default 180 s otherwise); ``retry=False`` for jobs
-        that record their own failure (a long ledger job must not start over by itself)."""
+        that record their own failure (a long ledger job must not start over by itself);
+        ``bulk`` for long work that may wait behind urgent jobs; ``replace`` drops an earlier
+        job of the same ``job_id`` first (finished, failed or lost: ask :meth:`active` first)."""
         from rq import Retry
-        self.rq.enqueue(path, kwargs=kwargs, job_id=job_id, job_timeout=job_timeout,
-                        retry=Retry(max=MAX_ATTEMPTS - 1, interval=[10, 60]) if retry else None,
-                        failure_ttl=7 * 24 * 3600)
+        if job_id is not None and replace:
+            self._forget(job_id)
+        (self.bulk if bulk else self.urgent).enqueue(
+            path, kwargs=kwargs, job_id=job_id, job_timeout=job_timeout,
+            retry=Retry(max=MAX_ATTEMPTS - 1, interval=[10, 60]) if retry else None,
+            failure_ttl=7 * 24 * 3600)
+
+    def _forget(self, job_id: str) -> None:
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job
+        try:
+            Job.fetch(job_id, connection=self.redis).delete()
+        except NoSuchJobError:
+            pass
+
+    def active(self, job_ids: list[str], started_within: float) -> set[str]:
+        """The ids of ``job_ids`` still waiting in a queue (queued, deferred, or scheduled for
+        a retry) or started less than ``started_within`` seconds ago — two pipelines.
+
+        A status alone is not enough: a worker killed while it held a job leaves the job's hash
+        saying ``queued`` after rq's clean-up has taken it out of every queue (found by
+        bench/faults.py); such a job waits nowhere, so a queued or scheduled job counts only
+        if it is really in its queue's list or its scheduled registry."""
+        from rq.job import Job
+        from rq.utils import utcparse
+        if not job_ids:
+            return set()
+        with self.redis.pipeline(transaction=False) as p:
+            for i in job_ids:
+                p.hmget(Job.key_for(i), "status", "started_at", "origin")
+            rows = p.execute()
+        since = time.time() - started_within
+        out, check = set(), []
+        for job_id, (status, started, origin) in zip(job_ids, rows):
+            status = status.decode() if status else None
+            if status in ("queued", "scheduled") and origin:
+                check.append((job_id, status, origin.decode()))
+            elif status in _WAITING:
+                out.add(job_id)
+            elif status == "started" and started and utcparse(started.decode()).timestamp() > since:
+                out.add(job_id)
+        if check:
+            with self.redis.pipeline(transaction=False) as p:
+                for job_id, status, origin in check:
+                    if status == "queued":
+                        p.lpos(f"rq:queue:{origin}", job_id)
+                    else:
+                        p.zscore(f"rq:scheduled:{origin}", job_id)
+                found = p.execute()
+            out.update(job_id for (job_id, _, _), where in zip(check, found) if where is not None)
+        return out
 
 
 _queues: dict[str, InProcessQueue | RedisQueue] = {}
@@ -164,11 +262,14 @@ def worker_state():
 
 
 # Periodic jobs of the core itself, run for every active tenant: (name, dotted path, minutes).
+# Those named in BULK_CORE_JOBS are long work and go to the bulk queue; the others are urgent.
 CORE_JOBS: tuple[tuple[str, str, int], ...] = (
     ("sweep", "core.cases.sweep.sweep", 5),
     # provisional limits counted again once their year is known (an upgraded chinese-calendar)
     ("recompute", "core.cases.recompute.scheduled", 60),
+    ("idempotency_purge", "core.idempotency.purge", 60),  # keys older than PINGAN_IDEMPOTENCY_HOURS
 )
+BULK_CORE_JOBS = frozenset({"recompute"})
 
 
 def tick(state, now: float | None = None) -> int:
@@ -184,7 +285,7 @@ def tick(state, now: float | None = None) -> int:
             slot = int(now // (minutes * 60))
             key = f"sched:core:{name}:{tenant_id}:{slot}"
             if q.claim(key, ttl=minutes * 60 * 2):
-                q.enqueue("core.jobs.run_scheduled", job_id=key.replace(":", "-"),
+                q.enqueue("core.jobs.run_scheduled", job_id=key.replace(":", "-"), bulk=name in BULK_CORE_JOBS,
                           plugin="core", job=name, tenant_id=tenant_id)
                 count += 1
         with state.db.transaction(tenant_id) as s:
@@ -233,13 +334,14 @@ def job_transaction() -> Iterator:
         yield s
 
 
-def _beat(state) -> None:
-    while True:
+def _beat(state, stop: threading.Event | None = None) -> None:
+    stop = stop or threading.Event()
+    while not stop.is_set():
         try:
             tick(state)
         except Exception:  # noqa: BLE001 — the next tick tries again
             log.exception("scheduler tick failed")
-        time.sleep(TICK_SECONDS)
+        stop.wait(TICK_SECONDS)
 
 
 def start_inprocess(state) -> None:
@@ -252,20 +354,108 @@ def start_inprocess(state) -> None:
     threading.Thread(target=_beat, args=(state,), name="pingan-scheduler", daemon=True).start()
 
 
-def serve_jobs(state, burst: bool = False) -> None:
-    """``pingan worker``: an rq worker with its scheduler, plus our periodic tick."""
-    import os
+def _rq_scheduler(q: RedisQueue, stop: threading.Event, interval: float = SCHEDULER_INTERVAL) -> None:
+    """rq's scheduler (jobs waiting for a retry) as a thread of the worker, not rq's forked
+    process: it dies with the worker, even on ``kill -9``, and its lock (rq's TTL: interval +
+    60 s) then runs out and another worker's thread takes it over. Never raises: a Redis
+    outage is logged and tried again."""
+    from rq.scheduler import RQScheduler
+    scheduler = RQScheduler(q.queues, connection=q.redis, interval=interval)
+    wanted, born = {x.name for x in q.queues}, False
+    while not stop.wait(interval):
+        try:
+            if not born:
+                scheduler.register_birth()  # rq's record of a live scheduler (its metadata hash)
+                born = True
+            if scheduler.acquired_locks != wanted:
+                scheduler.acquire_locks()   # takes what no live scheduler holds; refreshes its own
+            else:
+                scheduler.heartbeat()       # refreshes the locks; drops one taken over
+            if scheduler.acquired_locks:
+                scheduler.enqueue_scheduled_jobs()
+        except Exception as exc:  # noqa: BLE001 — Redis down: try again on the next pass
+            log.warning("rq scheduler pass failed: %s", exc)
+    try:
+        scheduler.release_locks()
+        scheduler.register_death()
+    except Exception:  # noqa: BLE001 — Redis down: the lock runs out by itself
+        pass
+
+
+def worker_class(base: type | None = None) -> type:
+    """rq's ``Worker`` (or ``base``, e.g. rq's ``SimpleWorker`` for tests) that stops fast."""
     from rq import Worker
+
+    class PinganWorker(base or Worker):
+        """rq's worker, stopping within a second or two after a Redis outage too.
+
+        rq's ``unsubscribe`` (on the way out) stops its pub/sub thread and waits for it
+        without a limit; that thread waits in redis-py's ``get_message(timeout=60)``, which,
+        while its connection is not subscribed — after an outage nothing subscribes it again,
+        and the UNSUBSCRIBE reply itself clears the flag — sleeps the whole 60 s. The thread is
+        a daemon: give it a second, then go.
+        """
+
+        def unsubscribe(self) -> None:
+            thread = self.pubsub_thread
+            if not thread:
+                return
+            try:
+                self.pubsub.unsubscribe()
+            except Exception:  # noqa: BLE001 — Redis down: nothing to unsubscribe from
+                pass
+            try:
+                thread.stop(timeout=1)
+            except TypeError:  # redis-py < 6: stop() only clears the flag
+                thread.stop()
+                thread.join(1)
+            if not thread.is_alive():
+                self.pubsub.close()
+
+    return PinganWorker
+
+
+def worker_queues(q: RedisQueue, which: str = "all") -> list:
+    """The rq queues a ``pingan worker`` takes from, urgent first (``all``), or urgent alone."""
+    return [q.urgent] if which == "urgent" else list(q.queues)
+
+
+def serve_jobs(state, burst: bool = False, which: str = "all") -> None:
+    """``pingan worker``: an rq worker taking urgent jobs before bulk ones, with rq's
+    scheduler and our periodic tick as threads of this process (they stop with it)."""
+    import os
     bind_state(state)
     # rq runs each job in a forked work horse: it must not share the parent's pooled
     # database connections (SQLAlchemy's recipe: dispose without closing, in the child).
     os.register_at_fork(after_in_child=lambda: state.db.engine.dispose(close=False))
+    # Configure the mappers now, before the scheduler threads query: a horse forked while one
+    # of them held SQLAlchemy's configure lock (its first query) inherited the lock held and
+    # waited on it until rq's job timeout (found by bench/faults.py).
+    from sqlalchemy.orm import configure_mappers
+    configure_mappers()
     q = queue(state.config)
     if not isinstance(q, RedisQueue):
         raise SystemExit("pingan worker needs PINGAN_REDIS_URL; the embedded default runs jobs in `pingan serve`")
-
-    if not burst:
-        threading.Thread(target=_beat, args=(state,), name="pingan-scheduler", daemon=True).start()
-    else:
+    worker = worker_class()(worker_queues(q, which), connection=q.redis)
+    if burst:
         tick(state)
-    Worker([q.rq], connection=q.redis).work(burst=burst, with_scheduler=True)
+        from rq.scheduler import RQScheduler
+        scheduler = RQScheduler(q.queues, connection=q.redis)
+        if scheduler.acquire_locks():
+            try:
+                scheduler.enqueue_scheduled_jobs()
+            finally:
+                scheduler.release_locks()
+        worker.work(burst=True)
+        return
+    stop = threading.Event()
+    threads = [threading.Thread(target=_beat, args=(state, stop), name="pingan-scheduler", daemon=True),
+               threading.Thread(target=_rq_scheduler, args=(q, stop), name="rq-scheduler", daemon=True)]
+    for t in threads:
+        t.start()
+    try:
+        worker.work()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=2)

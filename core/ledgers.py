@@ -22,6 +22,20 @@ The job acts as the user who started it (their grants as of now, narrowed to wha
 request held — a token's scopes) and reports progress (``done``/``total``) in short
 transactions of their own, so another request sees the bar move. A finished job is never
 run again. The outbox's job only hands the work to the queue (:func:`run_job` says why).
+
+**The database owns a run** (issue 25). A worker that claims a run holds a *lease* on it
+(``lease_until``, ``PINGAN_JOB_LEASE_SECONDS``) and renews it while it works: every
+progress transaction, and a heartbeat thread between them. ``attempts`` counts the claims
+and fences every write of an attempt: progress and the finish apply only while the run is
+still ``running`` under that attempt, so an attempt whose run was taken back stops at its
+next write, and its import's cases (registered in the transaction of the finish) roll back.
+The sweep (:func:`recover`) takes back a running run whose lease ran out (a killed work
+horse, a dead worker) and queues it again, and queues again a queued run whose queue entry
+is gone (a Redis flush) — never one still waiting in a backlog. After
+``PINGAN_JOB_MAX_ATTEMPTS`` interrupted attempts the run fails with a message saying so.
+Each kind is idempotent by its run: an import registers every row in one transaction with
+its finish; an export writes its file under a key fixed at the first claim, so a second
+attempt overwrites it; a recompute counts limits again and changes only what is still due.
 """
 from __future__ import annotations
 
@@ -150,12 +164,25 @@ def start_import(w: Work, ctype: CaseType, upload: BinaryIO, filename: str) -> J
 def start_job(w: Work, kind: str, title: str, params: dict) -> JobRun:
     """Queue a long job (a ``RUNNERS`` kind) as the request's user; its page shows the progress."""
     params = {**params, "permissions": sorted(w.grants.by_perm), "request_id": current_request_id()}
+    now = utcnow()
     job = JobRun(user_id=w.user_id, kind=kind, title=title[:200], params=params, state="queued",
-                 total=0, done=0, errors=[], created_at=utcnow())
+                 total=0, done=0, errors=[], created_at=now, attempts=0, requeues=0,
+                 lease_until=now + lease_time())
     w.session.add(job)
     w.session.flush()
     outbox.add(w.session, "core.ledgers.run_job", key=f"jobrun:{job.id}", job_run_id=job.id)
     return job
+
+
+def lease_time(config=None) -> dt.timedelta:
+    """How long a run stays owned without a sign of life (``PINGAN_JOB_LEASE_SECONDS``)."""
+    from core.jobs import running
+    return dt.timedelta(seconds=(config or running().config).job_lease_seconds)
+
+
+def queue_id(tenant_id: int, job_run_id: int) -> str:
+    """The queue's id of a run's ``execute``: the same for every delivery of that run."""
+    return f"jobrun-{int(tenant_id)}-{int(job_run_id)}"
 
 
 def percent(job: JobRun) -> int:
@@ -183,12 +210,17 @@ def run_job(session: Session, job_run_id: int) -> None:
     event.listen(session, "after_commit", lambda _s: _hand_off(tenant_id, job_run_id), once=True)
 
 
-def _hand_off(tenant_id: int, job_run_id: int) -> None:
+def _hand_off(tenant_id: int, job_run_id: int, replace: bool = False) -> None:
+    """Queue ``execute`` on the bulk queue, unless it is waiting there already (the sweep
+    may have queued a lost run again before its outbox job came round)."""
     from core import jobs
-    q = jobs.queue(jobs.worker_state().config)
-    # no retry: execute records its own failure on the job
-    q.enqueue("core.ledgers.execute", job_timeout=int(JOB_TIMEOUT.total_seconds()), retry=False,
-              tenant_id=tenant_id, job_run_id=job_run_id)
+    q = jobs.queue(jobs.running().config)
+    qid = queue_id(tenant_id, job_run_id)
+    if not replace and q.active([qid], started_within=0):
+        return
+    # no rq retry: execute records its own failure on the job, and the lease covers a crash
+    q.enqueue("core.ledgers.execute", job_id=qid, job_timeout=int(JOB_TIMEOUT.total_seconds()), retry=False,
+              bulk=True, replace=replace, tenant_id=tenant_id, job_run_id=job_run_id)
 
 
 @dataclass
@@ -204,6 +236,9 @@ class _Run:
     enabled: dict
     db: Any
     host: Any
+    attempt: int = 1
+    lease: dt.timedelta = dt.timedelta(seconds=60)
+    result_key: str | None = None
     total: int = 0
     done: int = 0
 
@@ -218,15 +253,59 @@ class _Run:
         values: dict = {"done": done, "total": max(self.total, done)}
         if message is not None:
             values["message"] = message
+        self.renew(**values)
+
+    def renew(self, **values) -> None:
+        """Renew the lease (and write ``values``) if this attempt still owns the run; else
+        raise :class:`Superseded` — the sweep took it back and another attempt may run it."""
+        now = utcnow()
         with self.db.transaction(self.tenant_id) as s:
-            s.execute(update(JobRun).where(JobRun.id == self.job_id).values(**values))
+            if not s.execute(self.mine().values(heartbeat_at=now, lease_until=now + self.lease, **values)).rowcount:
+                raise Superseded()
+
+    def mine(self):
+        """An UPDATE of the run that applies only while this attempt owns it (the fence)."""
+        return update(JobRun).where(JobRun.id == self.job_id, JobRun.state == "running",
+                                    JobRun.attempts == self.attempt)
+
+
+class Superseded(Exception):
+    """This attempt no longer owns its run (its lease ran out and the sweep took it back)."""
+
+
+class _Heartbeat:
+    """Renews the run's lease every third of it while the job works between progress writes."""
+
+    def __init__(self, run: _Run) -> None:
+        import threading
+        self.run, self.stopped = run, threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"pingan-lease-{run.job_id}", daemon=True)
+
+    def __enter__(self) -> "_Heartbeat":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=5)
+
+    def _beat(self) -> None:
+        every = max(self.run.lease.total_seconds() / 3, 0.05)
+        while not self.stopped.wait(every):
+            try:
+                self.run.renew()
+            except Superseded:
+                return  # the job's next progress write stops it
+            except Exception as exc:  # noqa: BLE001 — the database busy or away: try again
+                log.warning("job %s: lease not renewed (%s)", self.run.job_id, exc)
 
 
 def execute(tenant_id: int, job_run_id: int) -> None:
     """Run one queued export or import job to its end, as the user who started it.
 
-    Only a ``queued`` job runs (the claim is the row lock and the state change), so a second
-    delivery does nothing. Never raises for the job's own failure: the job records it.
+    Only a ``queued`` job runs (the claim is the row lock, the state change and a new
+    attempt with its lease), so a second delivery does nothing. Never raises for the job's
+    own failure: the job records it.
     """
     from core.jobs import worker_state
     state = worker_state()
@@ -238,39 +317,63 @@ def execute(tenant_id: int, job_run_id: int) -> None:
             user = s.scalar(select(User).where(User.id == job.user_id))
             held = job.params.get("permissions")  # what the starting request held (a token's scopes)
             grants = load_grants(s, job.user_id).restrict(set(held) if held is not None else None)
+            now, lease = utcnow(), lease_time(state.config)
+            if job.kind == "ledger_export" and not job.result_key:
+                from core.storage import storage  # fixed now: a second attempt overwrites the file
+                job.result_key = storage(state.config).new_key(tenant_id, STORAGE_KIND)
+            job.attempts = (job.attempts or 0) + 1
             run = _Run(tenant_id, job.id, job.kind, dict(job.params), user, grants,
-                       state.plugins.enabled(s, tenant_id), state.db, state.plugins)
-            job.state, job.started_at, job.finished_at = "running", utcnow(), None
-            job.done, job.total, job.errors, job.message = 0, 0, [], "排队完成，开始处理"
+                       state.plugins.enabled(s, tenant_id), state.db, state.plugins,
+                       attempt=job.attempts, lease=lease, result_key=job.result_key)
+            job.state, job.started_at, job.finished_at = "running", now, None
+            job.heartbeat_at, job.lease_until = now, now + lease
+            job.done, job.total, job.errors = 0, 0, []
+            job.message = "排队完成，开始处理" if job.attempts == 1 else f"重新开始处理（第 {job.attempts} 次尝试）"
             actor = Actor(user.id, f"user:{user.username}")
             with acting_as(actor, run.params.get("request_id")):
-                audit.record(s, "job_started", "job_run", job.id, {"kind": job.kind, "title": job.title})
-        with acting_as(actor, run.params.get("request_id")):
-            answered = True  # the job has its answer (cases, a file or the user's errors)
+                audit.record(s, "job_started", "job_run", job.id,
+                             {"kind": job.kind, "title": job.title, "attempt": job.attempts})
+        with acting_as(actor, run.params.get("request_id")), _Heartbeat(run):
             try:
-                if user.status != "active":
-                    raise JobFailed("发起任务的用户已停用，任务未执行")
-                RUNNERS[run.kind](run)
-            except JobFailed as exc:
-                _finish(run, "failed", exc.message, errors=exc.errors[:MAX_ERRORS])
-            except PinganError as exc:  # e.g. a filter's unit deleted since: the user's to fix
-                _finish(run, "failed", exc.message)
-            except Exception as exc:  # noqa: BLE001 — recorded on the job for the user and the operator
-                log.exception("job %s (%s) of tenant %s failed", run.job_id, run.kind, tenant_id)
-                answered = False
-                _finish(run, "failed", f"任务执行出错（{type(exc).__name__}），请联系管理员并告知任务编号 {run.job_id}")
+                answered = _attempt(run, user)
+            except Superseded:
+                log.warning("job %s attempt %s: the run was taken back (lease over); this attempt stops",
+                            run.job_id, run.attempt)
+                return
             if run.kind == "ledger_import" and answered:
                 _drop_source(run)  # an operator's retry of an unexpected failure still needs the file
 
 
+def _attempt(run: _Run, user: User) -> bool:
+    """Run the job and record its end; True when the job has its answer (cases, a file or
+    the user's errors), False on an unexpected failure. Raises :class:`Superseded`."""
+    try:
+        if user.status != "active":
+            raise JobFailed("发起任务的用户已停用，任务未执行")
+        RUNNERS[run.kind](run)
+    except Superseded:
+        raise
+    except JobFailed as exc:
+        _finish(run, "failed", exc.message, errors=exc.errors[:MAX_ERRORS])
+    except PinganError as exc:  # e.g. a filter's unit deleted since: the user's to fix
+        _finish(run, "failed", exc.message)
+    except Exception as exc:  # noqa: BLE001 — recorded on the job for the user and the operator
+        log.exception("job %s (%s) of tenant %s failed", run.job_id, run.kind, run.tenant_id)
+        _finish(run, "failed", f"任务执行出错（{type(exc).__name__}），请联系管理员并告知任务编号 {run.job_id}")
+        return False
+    return True
+
+
 def _finish(run: _Run, state: str, message: str, session: Session | None = None, **values) -> None:
-    """Mark the job finished (in ``session`` if given: the transaction of its effects)."""
+    """Mark the job finished (in ``session`` if given: the transaction of its effects), if
+    this attempt still owns it; else raise :class:`Superseded` (and ``session`` rolls back)."""
     def apply(s: Session) -> None:
-        s.execute(update(JobRun).where(JobRun.id == run.job_id).values(
-            state=state, message=message[:2000], finished_at=utcnow(), **values))
+        if not s.execute(run.mine().values(state=state, message=message[:2000], finished_at=utcnow(),
+                                           **values)).rowcount:
+            raise Superseded()
         audit.record(s, "job_finished", "job_run", run.job_id,
                      {"kind": run.kind, "state": state, "done": values.get("done", run.done),
-                      "message": message[:200]})
+                      "message": message[:200], "attempt": run.attempt})
     if session is not None:
         apply(session)
     else:
@@ -464,9 +567,10 @@ def _export(run: _Run) -> None:
 
 
 def _store(run: _Run, path: str) -> str:
+    """Save the file under the run's key (fixed at its first claim: a re-run overwrites it)."""
     from core.storage import storage
     store = storage()
-    key = store.new_key(run.tenant_id, STORAGE_KIND)
+    key = run.result_key or store.new_key(run.tenant_id, STORAGE_KIND)
     with open(path, "rb") as f:
         store.save(key, f)
     return key
@@ -920,16 +1024,87 @@ def _recompute(run: _Run) -> None:
 RUNNERS = {"ledger_export": _export, "ledger_import": _import, "calendar_recompute": _recompute}
 
 
+# --- the sweep: runs whose lease ran out ---------------------------------------------------------
+
+def recover(session: Session, now: dt.datetime | None = None, config=None) -> dict:
+    """Take back the bound county's runs nobody owns any more (called by the sweep), in the
+    caller's transaction; the queue gets them once it commits.
+
+    - ``running`` with its lease over: the worker or its work horse died, or hangs without a
+      heartbeat. Queued again (``requeues`` + 1, the message says why), or failed for good
+      once ``PINGAN_JOB_MAX_ATTEMPTS`` attempts were interrupted.
+    - ``queued`` with its pickup lease over and neither its ``execute`` nor its outbox hand-off
+      waiting in the queue (a Redis flush, a crash between commit and enqueue): queued again.
+      One only waiting behind other work is left alone.
+
+    Returns ``{"requeued": n, "gave_up": n}``.
+    """
+    from core.jobs import queue, running
+    config = config or running().config
+    now, lease, tenant_id = now or utcnow(), lease_time(config), current_tenant_id()
+    out = {"requeued": 0, "gave_up": 0}
+    rows = list(session.scalars(select(JobRun).where(
+        JobRun.state.in_(("queued", "running")), or_(JobRun.lease_until.is_(None), JobRun.lease_until < now))
+        .order_by(JobRun.id).with_for_update(skip_locked=True)))
+    queued = [j for j in rows if j.state == "queued"]
+    if queued:
+        ids = {j.id: (queue_id(tenant_id, j.id), outbox.job_id(tenant_id, f"jobrun:{j.id}")) for j in queued}
+        try:
+            waiting = queue(config).active([i for pair in ids.values() for i in pair],
+                                           started_within=lease.total_seconds())
+        except Exception:  # noqa: BLE001 — the queue is down: nothing can be queued now anyway
+            log.exception("cannot ask the queue which long jobs are waiting; the next sweep tries again")
+            rows = [j for j in rows if j.state == "running"]
+        else:
+            rows = [j for j in rows if j.state == "running" or not set(ids[j.id]) & waiting]
+    requeued = []
+    for job in rows:
+        if job.state == "running" and job.attempts >= config.job_max_attempts:
+            job.state, job.finished_at, job.lease_until = "failed", now, None
+            job.message = (f"任务执行了 {job.attempts} 次，每次都中断（处理进程停止响应），已不再重试；"
+                           f"请联系管理员并告知任务编号 {job.id}")
+            audit.record(session, "job_finished", "job_run", job.id,
+                         {"kind": job.kind, "state": "failed", "done": job.done, "message": job.message[:200],
+                          "attempt": job.attempts})
+            out["gave_up"] += 1
+            continue
+        if job.state == "running":
+            why = (f"上次执行中断（处理进程超过 {int(lease.total_seconds())} 秒没有响应），"
+                   f"已重新排队（已尝试 {job.attempts} 次，最多 {config.job_max_attempts} 次）")
+        else:
+            why = "排队的任务在队列中丢失（如队列服务重启或被清空），已重新排队"
+        audit.record(session, "job_requeued", "job_run", job.id,
+                     {"kind": job.kind, "from": job.state, "attempts": job.attempts, "by": "sweep"})
+        job.state, job.message, job.done = "queued", why, 0
+        job.requeues, job.lease_until = (job.requeues or 0) + 1, now + lease
+        requeued.append(job.id)
+    if requeued:
+        event.listen(session, "after_commit", lambda _s: [_requeue_quietly(tenant_id, i) for i in requeued],
+                     once=True)
+    out["requeued"] = len(requeued)
+    return out
+
+
+def _requeue_quietly(tenant_id: int, job_run_id: int) -> None:
+    try:
+        _hand_off(tenant_id, job_run_id, replace=True)
+    except Exception:  # noqa: BLE001 — its lease runs out again: the next sweep tries again
+        log.exception("could not queue job %s of tenant %s again", job_run_id, tenant_id)
+
+
 # --- operators ---------------------------------------------------------------------------------
 
 def troubled(session: Session, since: dt.datetime, now: dt.datetime | None = None) -> list[tuple[JobRun, str]]:
     """Jobs an operator should look at: failed since ``since``, or stalled (queued or running
-    for longer than :data:`STALLED_AFTER` — a worker died, or its queue entry was lost)."""
+    with a lease over for longer than :data:`STALLED_AFTER` — the sweep should have taken
+    them back: no worker runs the sweep, or the queue is unreachable)."""
     now = now or utcnow()
     rows = session.scalars(select(JobRun).where(or_(
         (JobRun.state == "failed") & (JobRun.finished_at >= since),
-        (JobRun.state == "queued") & (JobRun.created_at < now - STALLED_AFTER),
-        (JobRun.state == "running") & (JobRun.started_at < now - STALLED_AFTER))).order_by(JobRun.id.desc()))
+        JobRun.state.in_(("queued", "running")) & or_(
+            JobRun.lease_until < now - STALLED_AFTER,
+            JobRun.lease_until.is_(None) & (func.coalesce(JobRun.started_at, JobRun.created_at)
+                                            < now - STALLED_AFTER)))).order_by(JobRun.id.desc()))
     return [(j, trouble(j, now) or "") for j in rows]
 
 
@@ -938,15 +1113,19 @@ def trouble(job: JobRun, now: dt.datetime | None = None) -> str | None:
     now = now or utcnow()
     if job.state == "failed":
         return "failed"
-    since = job.started_at if job.state == "running" else job.created_at if job.state == "queued" else None
-    return "stalled" if since is not None and since < now - STALLED_AFTER else None
+    if job.state not in ("queued", "running"):
+        return None
+    since = job.lease_until or job.started_at or job.created_at
+    return "stalled" if since < now - STALLED_AFTER else None
 
 
 def requeue(session: Session, job: JobRun) -> str:
-    """Run a failed or stalled job again (the operator fixed the cause). Returns the outbox key."""
+    """Run a failed or stalled job again (the operator fixed the cause): a new round of
+    attempts. Returns the outbox key."""
     job.state, job.done, job.total, job.errors, job.message = "queued", 0, 0, [], "管理员已重新排队"
     job.started_at = job.finished_at = None
+    job.attempts, job.lease_until = 0, utcnow() + lease_time()
     key = f"jobrun:{job.id}:retry:{utcnow().strftime('%Y%m%d%H%M%S%f')}"
     outbox.add(session, "core.ledgers.run_job", key=key, job_run_id=job.id)
-    audit.record(session, "job_requeued", "job_run", job.id, {"kind": job.kind})
+    audit.record(session, "job_requeued", "job_run", job.id, {"kind": job.kind, "by": "operator"})
     return key

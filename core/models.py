@@ -316,7 +316,10 @@ class JobRun(TenantModel):
     __audit__ = False  # progress ticks are not writes of county data; start and end are audited
     __tablename__ = "job_run"
     __table_args__ = (tenant_fk("user_id", "app_user", ondelete="CASCADE"),
-                      Index("ix_job_run_user", "tenant_id", "user_id", "created_at"))
+                      Index("ix_job_run_user", "tenant_id", "user_id", "created_at"),
+                      Index("ix_job_run_open", "tenant_id", "lease_until",
+                            postgresql_where=text("state IN ('queued', 'running')"),
+                            sqlite_where=text("state IN ('queued', 'running')")))
     user_id: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(String(200))
@@ -331,3 +334,10 @@ class JobRun(TenantModel):
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    # the database owns a running job (core.ledgers): the worker renews its lease while it runs;
+    # the sweep takes back a run whose lease is over. ``attempts`` (claims so far) fences writes:
+    # only the current attempt may report progress or finish the run.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    requeues: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))  # by the sweep
+    heartbeat_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(AwareDateTime)

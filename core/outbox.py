@@ -12,8 +12,12 @@ The job itself (:func:`run`) locks its row, calls the function with the session 
 transaction, and marks the row done in that same transaction. So a job delivered twice,
 or re-enqueued after a worker was killed or Redis was flushed, runs its database effects
 once. :func:`redispatch` (called by the sweep) enqueues again what is still pending after
-``STALE`` — that is how nothing is lost. A job that fails ``MAX_ATTEMPTS`` times is marked
-``failed``, with its last error, for the operator (``pingan jobs failed``).
+``STALE`` — that is how nothing is lost — but not a job still waiting in the queue: each
+row goes to the queue under its own job id (:func:`job_id`), and one pipeline asks the
+queue which of them are still queued or just started (``core.jobs.RedisQueue.active``); a
+backlog is left alone, only a lost or failed delivery goes out again. A job that fails
+``MAX_ATTEMPTS`` times is marked ``failed``, with its last error, for the operator
+(``pingan jobs failed``). Outbox jobs are time-critical: they go to the urgent queue.
 
 Job functions take ``(session, **kwargs)``; kwargs are plain JSON values (ids, never
 personal data).
@@ -21,6 +25,7 @@ personal data).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 
 from sqlalchemy import event, or_, select, update
@@ -53,15 +58,20 @@ def add_many(session: Session, jobs: list[tuple[str, str, dict]]) -> list[str]:
          "created_at": now, "enqueued_at": now} for job, key, kwargs in jobs], ["key"], OutboxEntry.key)
     if keys:
         tenant_id = current_tenant_id()
-        session.info.setdefault(_PENDING_KEY, []).extend((tenant_id, k) for k in keys)
+        session.info.setdefault(_PENDING_KEY, []).extend((tenant_id, k, False) for k in keys)
     return keys
+
+
+def job_id(tenant_id: int, key: str) -> str:
+    """The queue's id of an outbox row's job: the same for every delivery of that row."""
+    return f"outbox-{int(tenant_id)}-{hashlib.sha1(key.encode()).hexdigest()}"
 
 
 @event.listens_for(Session, "after_commit")
 def _enqueue_committed(session: Session) -> None:
     pending = session.info.pop(_PENDING_KEY, None)
-    for tenant_id, key in pending or ():
-        _enqueue(tenant_id, key)
+    for tenant_id, key, replace in pending or ():
+        _enqueue(tenant_id, key, replace)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -69,10 +79,11 @@ def _forget_rolled_back(session: Session) -> None:
     session.info.pop(_PENDING_KEY, None)
 
 
-def _enqueue(tenant_id: int, key: str) -> None:
+def _enqueue(tenant_id: int, key: str, replace: bool = False) -> None:
     from core.jobs import queue
     try:
-        queue().enqueue("core.outbox.run", tenant_id=tenant_id, key=key)
+        queue().enqueue("core.outbox.run", job_id=job_id(tenant_id, key), replace=replace,
+                        tenant_id=tenant_id, key=key)
     except Exception:  # noqa: BLE001 — the row stays pending; redispatch enqueues it again
         log.exception("could not enqueue outbox job %s of tenant %s", key, tenant_id)
 
@@ -102,16 +113,28 @@ def run(tenant_id: int, key: str) -> None:
 
 
 def redispatch(session: Session, now: dt.datetime | None = None, stale: dt.timedelta = STALE) -> list[str]:
-    """Enqueue again every pending job not picked up within ``stale`` (lost in a crash or a
-    Redis flush). Marks them re-enqueued now; returns their keys."""
+    """Enqueue again every pending job not done within ``stale`` of its last enqueue whose
+    queue entry is gone (lost in a crash or a Redis flush) or over (an attempt that failed):
+    never one still waiting in the queue or started less than ``stale`` ago. Marks them
+    re-enqueued now; returns their keys."""
+    from core.jobs import queue
     now = now or utcnow()
+    tenant_id = current_tenant_id()
     keys = list(session.scalars(select(OutboxEntry.key).where(
         OutboxEntry.state == "pending",
         or_(OutboxEntry.enqueued_at.is_(None), OutboxEntry.enqueued_at <= now - stale))))
+    if not keys:
+        return []
+    ids = {job_id(tenant_id, k): k for k in keys}
+    try:
+        waiting = queue().active(list(ids), started_within=stale.total_seconds())
+    except Exception:  # noqa: BLE001 — the queue is down: nothing can be enqueued now anyway
+        log.exception("outbox: cannot ask the queue what is waiting; the next sweep tries again")
+        return []
+    keys = [k for i, k in ids.items() if i not in waiting]
     if keys:
         session.execute(update(OutboxEntry).where(OutboxEntry.key.in_(keys)).values(enqueued_at=now))
-        tenant_id = current_tenant_id()
-        session.info.setdefault(_PENDING_KEY, []).extend((tenant_id, k) for k in keys)
+        session.info.setdefault(_PENDING_KEY, []).extend((tenant_id, k, True) for k in keys)
     return keys
 
 
@@ -126,5 +149,5 @@ def retry(session: Session, key: str) -> bool:
     if entry is None or entry.state != "failed":
         return False
     entry.state, entry.attempts, entry.enqueued_at = "pending", 0, utcnow()
-    session.info.setdefault(_PENDING_KEY, []).append((current_tenant_id(), key))
+    session.info.setdefault(_PENDING_KEY, []).append((current_tenant_id(), key, True))
     return True

@@ -32,8 +32,8 @@ def run_jobs(app) -> None:
     if isinstance(q, jobs.InProcessQueue):
         q.run_pending()
     else:
-        from rq import SimpleWorker
-        SimpleWorker([q.rq], connection=q.redis).work(burst=True)
+        from rq import SimpleWorker  # urgent, then bulk; leaving without rq's 60-s pub/sub wait
+        jobs.worker_class(SimpleWorker)(q.queues, connection=q.redis).work(burst=True)
 
 
 RAN: list[dict] = []

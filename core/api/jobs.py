@@ -2,7 +2,9 @@
 
 A job is its starter's alone: anyone else's job id answers 404, like one that does not exist.
 ``percent`` drives the progress bar; ``errors`` lists an import's bad rows
-(``{row, column, message}``); ``result_url`` downloads an export's file.
+(``{row, column, message}``); ``result_url`` downloads an export's file. ``requeued`` is
+true while a job the sweep queued again (its worker died, its queue entry was lost) waits
+for its next attempt; ``message`` says why, and ``attempts`` counts the attempts so far.
 """
 from __future__ import annotations
 
@@ -37,6 +39,8 @@ class JobSchema(Schema):
     done = fields.Integer()
     percent = fields.Integer(metadata={"description": "进度百分比 (0–100)"})
     message = fields.String(allow_none=True)
+    attempts = fields.Integer(metadata={"description": "已开始执行的次数（执行中断后会重新排队再试）"})
+    requeued = fields.Boolean(metadata={"description": "执行中断或队列丢失后已重新排队，等待再次执行"})
     errors = fields.List(fields.Nested(JobErrorSchema))
     result_name = fields.String(allow_none=True)
     result_url = fields.String(allow_none=True, metadata={"description": "结果文件的下载地址"})
@@ -55,6 +59,8 @@ def present(job: JobRun) -> dict:
     out = {k: getattr(job, k) for k in ("id", "kind", "title", "state", "total", "done", "message", "result_name",
                                         "created_at", "started_at", "finished_at")}
     out["errors"] = job.errors or []
+    out["attempts"] = job.attempts or 0
+    out["requeued"] = job.state == "queued" and bool(job.requeues)
     out["percent"] = percent(job)
     out["result_url"] = f"/api/jobs/{job.id}/result" if job.state == "done" and job.result_key else None
     return out

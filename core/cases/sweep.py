@@ -11,7 +11,10 @@ unique in ``case_reminder``. A new reminder schedules its job through the outbox
 - the job marks its reminder done in the transaction of its own effects (timeline event,
   inbox entries), so a job delivered twice or re-run after a killed worker acts once;
 - after a Redis flush, jobs still pending in the outbox are enqueued again by the next
-  sweep (``outbox.redispatch``), and the scheduler simply claims its slots anew.
+  sweep (``outbox.redispatch``; one still waiting in the queue is left alone), and the
+  scheduler simply claims its slots anew;
+- long jobs (exports, imports, recomputes) whose lease ran out, or whose queue entry is gone,
+  are queued again (``core.ledgers.recover``).
 """
 from __future__ import annotations
 
@@ -52,7 +55,7 @@ def run(s: Session, host, now: dt.datetime | None = None, stale: dt.timedelta = 
     types = host.case_types_for(host.enabled(s, current_tenant_id()))
     horizons = {key: dt.timedelta(hours=case_settings.for_type(s, t).remind_before_hours) for key, t in types.items()}
     widest = max(horizons.values(), default=dt.timedelta(0)) + PROVISIONAL_EARLIER
-    out = {"due_soon": 0, "overdue": 0, "escalate": 0, "redispatched": 0}
+    out = {"due_soon": 0, "overdue": 0, "escalate": 0, "redispatched": 0, "requeued_runs": 0, "failed_runs": 0}
     # The partial indexes' predicates are written as literals, not bind parameters: a prepared
     # statement's generic plan could not prove them and would scan the table (bench/results/cases.md).
     rows = s.execute(
@@ -98,6 +101,9 @@ def run(s: Session, host, now: dt.datetime | None = None, stale: dt.timedelta = 
     for kind, key, *_ in wanted:
         out[kind] += key in new
     out["redispatched"] = len(outbox.redispatch(s, now, stale))
+    from core import ledgers  # (a domain module beside this one; imported here, on use)
+    runs = ledgers.recover(s, now)
+    out["requeued_runs"], out["failed_runs"] = runs["requeued"], runs["gave_up"]
     return out
 
 
