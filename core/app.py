@@ -7,6 +7,7 @@ tenant's enabled plugins (a disabled plugin's routes answer 404). The view's own
 """
 from __future__ import annotations
 
+import errno
 import logging
 import re
 import time
@@ -15,18 +16,21 @@ from pathlib import Path
 
 import flask_smorest
 import swagger_ui_bundle
-from flask import Flask, current_app, g, jsonify, render_template, request, send_from_directory
-from sqlalchemy.exc import DataError, IntegrityError
+from flask import Flask, current_app, g, has_request_context, jsonify, render_template, request, send_from_directory
+from sqlalchemy import event
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 import core.schema  # noqa: F401  (every core table in the metadata)
-from core import auth, bounds, crypto, logs, timefmt
+from core import auth, bounds, crypto, idempotency, logs, timefmt
 from core.authz import Grants
 from core.config import Config
 from core.context import Actor, new_request_id, reset_for_request, set_actor, set_for_request
 from core.db import Database, ProcessCache, config_generation, reset_tenant, set_tenant
-from core.errors import BadRequest, Forbidden, NotFound, PinganError, TooLarge, Unauthorized, Unprocessable
+from core.errors import (BadRequest, Forbidden, NotFound, PinganError, ServiceUnavailable, TooLarge, Unauthorized,
+                         Unprocessable)
 from core.i18n import install as install_i18n
 from core.models import Tenant
 from core.plugins import PluginHost
@@ -38,11 +42,11 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                 405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "too_large",
-                415: "unsupported_media_type", 422: "invalid", 429: "too_many_requests"}
+                415: "unsupported_media_type", 422: "invalid", 429: "too_many_requests", 503: "service_unavailable"}
 STATUS_MESSAGES = {400: "请求有误", 401: "请先登录", 403: "没有权限执行此操作",
                    404: "对象不存在或不在您的管辖范围内", 405: "不支持该请求方法", 406: "无法提供所请求的格式",
                    409: "当前状态不允许此操作", 413: "请求内容过大", 415: "不支持的内容类型",
-                   422: "请求参数有误", 429: "请求过于频繁，请稍后再试"}
+                   422: "请求参数有误", 429: "请求过于频繁，请稍后再试", 503: "服务暂时不可用，请稍后再试"}
 # The one place response headers are decided (``_after_request``), issue 14:
 # - every response but a static file (the app's and plugins' ``/static``, Swagger UI's files)
 #   is ``Cache-Control: no-store``: pages, the API, OAuth, exports and the public status API
@@ -109,6 +113,12 @@ def error_response(status: int, code: str | None = None, message: str | None = N
         if status >= 500:
             body["request_id"] = g.get("request_id")
         resp = jsonify(body)
+    elif status == 503:
+        # a page that needs nothing but the template: no query (the database may be what failed,
+        # or the request's transaction aborted), no signed-in user's menu
+        page = current_app.jinja_env.get_template("unavailable.html").render(
+            code=code, message=message, request_id=g.get("request_id"), retry_after=(headers or {}).get("Retry-After"))
+        resp = Flask.response_class(page, mimetype="text/html")
     else:
         resp = render_template("error.html", status=status, code=code, message=message, errors=errors or {})
         resp = Flask.response_class(resp, mimetype="text/html")
@@ -125,7 +135,8 @@ def create_app(config: Config | None = None, extra_plugins: dict[str, object] | 
     cfg = config or Config.from_env()
     logs.setup(cfg.log_level)
     crypto.configure(cfg.data_keys, cfg.index_key, cfg.instance_dir)
-    database = Database(cfg.database_url, app_role=cfg.set_role)
+    database = Database(cfg.database_url, app_role=cfg.set_role, timeouts=cfg.web_timeouts)
+    event.listen(database.Session, "before_commit", _check_deadline)
     host = PluginHost(extra_plugins, use_entry_points)
 
     here = Path(__file__).parent
@@ -145,10 +156,14 @@ def create_app(config: Config | None = None, extra_plugins: dict[str, object] | 
         OPENAPI_SWAGGER_UI_URL="/api/docs-static/",
         API_SPEC_OPTIONS={
             "info": {"description": "Pingan REST API. Errors: {status, code, message, errors}. "
-                                    "Lists: ?limit=&cursor=&sort= → {items, next_cursor}."},
+                                    "Lists: ?limit=&cursor=&sort= → {items, next_cursor}. "
+                                    "Writes (POST, PUT, PATCH, DELETE) may carry the header Idempotency-Key "
+                                    "(components.parameters.IdempotencyKey): a retry with the same key gets the "
+                                    "first answer (Idempotent-Replayed: true) and writes nothing again."},
             "components": {"securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
-                "session": {"type": "apiKey", "in": "cookie", "name": "pingan_session"}}},
+                "session": {"type": "apiKey", "in": "cookie", "name": "pingan_session"}},
+                "parameters": {"IdempotencyKey": idempotency.OPENAPI_PARAMETER}},
             "security": [{"bearer": []}, {"session": []}],
         },
     )
@@ -184,9 +199,10 @@ def create_app(config: Config | None = None, extra_plugins: dict[str, object] | 
         return send_from_directory(swagger_dir, filename)
 
     app.before_request(_begin_request)
+    idempotency.install(app)  # after authentication: Idempotency-Key / form_token (issue 25)
     app.teardown_request(_end_request)
     app.after_request(_after_request)
-    app.register_error_handler(PinganError, lambda e: error_response(e.status, e.code, e.message, e.errors))
+    app.register_error_handler(PinganError, _pingan_error)
     app.register_error_handler(Exception, _unexpected)
     check_guards(app, host.permissions)
     return app
@@ -416,6 +432,8 @@ def _after_request(response):
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Content-Security-Policy", CSP)
+    if response.status_code == 503:  # also a form page re-shown with a 503 error (core/web/cases.py _act)
+        response.headers.setdefault("Retry-After", str(ServiceUnavailable.retry_after))
     if not _is_static_file(request.endpoint) and "no-store" not in response.headers.get("Cache-Control", ""):
         response.headers["Cache-Control"] = "no-store"
     if "started" in g:
@@ -441,9 +459,115 @@ def _end_request(exc):
             reset_for_request(g.pop("ctx_tokens"))
 
 
+def _pingan_error(exc: PinganError):
+    if isinstance(exc, ServiceUnavailable):
+        return _unavailable_response(exc)
+    return error_response(exc.status, exc.code, exc.message, exc.errors)
+
+
+def _unavailable_response(exc: ServiceUnavailable):
+    """503 with ``Retry-After``; the log keeps the cause (type and message) with the request id."""
+    log.warning("answered 503 %s: %s", exc.code, exc.cause or "-")
+    return error_response(503, exc.code, exc.message, headers={"Retry-After": str(exc.retry_after)})
+
+
+NO_DEADLINE = "pingan_no_deadline"  # Session.info: this commit records an answer, it saves no new effect
+
+
+def _check_deadline(session) -> None:
+    """``before_commit`` of the web app's sessions: a request running longer than
+    ``PINGAN_WEB_REQUEST_TIMEOUT_SECONDS`` does not commit. Its client has likely given up by now;
+    saving anyway is how a retry came to write twice (issue 25). It answers 503 and rolls back."""
+    if not has_request_context() or "started" not in g:
+        return  # a job of the in-process worker, a CLI command: not a request
+    if session.info.get(NO_DEADLINE):
+        return  # bookkeeping of an answer already decided (core.idempotency stores it)
+    limit = pingan().config.request_timeout_seconds
+    elapsed = time.perf_counter() - g.started
+    if limit and elapsed > limit:
+        raise ServiceUnavailable("timeout", cause=f"request deadline: {elapsed:.1f} s > {limit:g} s before commit")
+
+
+# PostgreSQL SQLSTATEs: a statement, lock or idle-in-transaction timeout (the role's timeouts,
+# core.db.timeout_connect_args) — and the classes that mean the server is unreachable or failing:
+# 08 connection exception, 53 insufficient resources (too many connections, disk full), 57P
+# shutting down or starting up, 58 system error.
+PG_TIMEOUTS = {"57014": "statement timeout or cancel", "55P03": "lock timeout", "25P03": "idle in transaction"}
+PG_DOWN = ("08", "53", "57P", "58")
+SQLITE_BUSY = ("database is locked", "database table is locked")
+SQLITE_DOWN = ("unable to open database file", "disk i/o error", "database or disk is full", "readonly database")
+
+
+def unavailable(exc: BaseException) -> ServiceUnavailable | None:
+    """The 503 an infrastructure failure answers, or None when ``exc`` is not one (a bug: 500).
+
+    The one classification every module inherits (``_unexpected``): a timeout (PostgreSQL
+    57014/55P03/25P03, SQLite's busy lock, no pooled connection in time) is ``timeout``; the
+    database unreachable or failing ``database_unavailable``; the file store full or read-only
+    ``storage_unavailable``; Redis unreachable ``queue_unavailable``. Looks through the
+    exception's driver error (``orig``) and its causes.
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if e is None or id(e) in seen or len(seen) > 8:
+            continue
+        seen.add(id(e))
+        found = _classify(e)
+        if found is not None:
+            return found
+        todo += [getattr(e, "orig", None), e.__cause__]  # explicit causes: a bug raised while handling one stays a bug
+    return None
+
+
+def _cause(e: BaseException) -> str:
+    """Type and first line of a driver's message: no SQL, no parameters (they may hold personal data)."""
+    first = (str(e).strip().splitlines() or [""])[0]
+    return f"{type(e).__name__}: {first[:200]}"
+
+
+def _classify(e: BaseException) -> ServiceUnavailable | None:
+    if isinstance(e, ServiceUnavailable):
+        return e
+    if isinstance(e, PoolTimeout):
+        return ServiceUnavailable("timeout", cause=_cause(e))
+    if isinstance(e, DBAPIError):
+        orig = e.orig
+        state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        if state in PG_TIMEOUTS:
+            return ServiceUnavailable("timeout", cause=f"{state} {PG_TIMEOUTS[state]}: {_cause(orig)}")
+        if e.connection_invalidated:
+            return ServiceUnavailable("database_unavailable", cause=_cause(orig))
+        if not isinstance(e, (OperationalError, InterfaceError)):
+            return None
+        if state:
+            return ServiceUnavailable("database_unavailable", cause=f"{state} {_cause(orig)}") \
+                if state.startswith(PG_DOWN) else None
+        message = str(orig).lower()
+        if any(m in message for m in SQLITE_BUSY):
+            return ServiceUnavailable("timeout", cause=_cause(orig))
+        sqlite = type(orig).__module__.startswith("sqlite3")
+        if not sqlite or any(m in message for m in SQLITE_DOWN):  # psycopg with no SQLSTATE: no connection
+            return ServiceUnavailable("database_unavailable", cause=_cause(orig))
+        return None
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+        return ServiceUnavailable("storage_unavailable", cause=f"{type(e).__name__}: {e.strerror}")
+    try:
+        from redis.exceptions import ConnectionError as RedisDown, TimeoutError as RedisTimeout
+    except ImportError:  # pragma: no cover — redis is a dependency
+        return None
+    if isinstance(e, (RedisDown, RedisTimeout)):
+        return ServiceUnavailable("queue_unavailable", cause=_cause(e))
+    return None
+
+
 def _unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return error_response(exc.code or 500)
+    down = unavailable(exc)
+    if down is not None:
+        return _unavailable_response(down)
     if isinstance(exc, IntegrityError):
         # a safety net: views check references and uniqueness first, with better messages
         log.warning("integrity error answered 409: %s", type(exc.orig).__name__)

@@ -68,6 +68,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PINGAN_INSTANCE_DIR", "instance",
             "Folder for the embedded database, uploads and other local state."),
     Setting("PINGAN_LOG_LEVEL", "INFO", "Log level of the JSON log on standard error."),
+    Setting("PINGAN_SHUTDOWN_GRACE_SECONDS", "30",
+            "On SIGTERM or SIGINT `pingan serve` stops accepting connections and gives the requests "
+            "in flight this long to finish before it exits (docs/operations.md)."),
     Setting("PINGAN_SESSION_IDLE_MINUTES", "30", "Web session idle timeout."),
     Setting("PINGAN_SESSION_MAX_HOURS", "12", "Web session absolute timeout."),
     Setting("PINGAN_LOGIN_MAX_FAILURES", "5",
@@ -90,10 +93,52 @@ SETTINGS: tuple[Setting, ...] = (
             "`files/` under `PINGAN_INSTANCE_DIR`. Every worker and web process must see the same "
             "folder (a shared volume in a multi-host setup)."),
     Setting("PINGAN_UPLOAD_MAX_MB", "20", "Largest attachment accepted, in MiB."),
+    Setting("PINGAN_IDEMPOTENCY_HOURS", "24",
+            "How long a write's `Idempotency-Key` (or a form's one-time token) and its answer are kept: "
+            "a retry with the same key within this time gets the first answer and writes nothing again."),
     Setting("PINGAN_SMTP_URL", None,
             "Mail server for e-mail notifications: `smtp://user:password@host:587` (STARTTLS) or "
             "`smtps://…:465`. Unset: no e-mail; the in-app inbox still works."),
     Setting("PINGAN_MAIL_FROM", None, "Sender address of notification e-mails (required with `PINGAN_SMTP_URL`)."),
+    # --- database timeouts per role and the web request deadline (issue 25; docs/configuration.md,
+    # "Timeouts and 503"): seconds, decimals allowed, 0 = no limit
+    Setting("PINGAN_WEB_STATEMENT_TIMEOUT_SECONDS", "15",
+            "Web requests: longest single SQL statement (PostgreSQL `statement_timeout`); a request "
+            "whose statement runs longer answers 503 `timeout` and saves nothing."),
+    Setting("PINGAN_WEB_LOCK_TIMEOUT_SECONDS", "5",
+            "Web requests: longest wait for a row or table lock (PostgreSQL `lock_timeout`; SQLite: the "
+            "busy timeout on the write lock). Also bounds the wait for a free pooled connection and for "
+            "connecting to PostgreSQL (at least 2 s)."),
+    Setting("PINGAN_WEB_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", "60",
+            "Web requests: PostgreSQL ends a session left idle inside a transaction this long "
+            "(`idle_in_transaction_session_timeout`), releasing its locks."),
+    Setting("PINGAN_WEB_REQUEST_TIMEOUT_SECONDS", "20",
+            "Whole-request deadline: a request still running this long after it arrived does not "
+            "commit (503 `timeout`, rolled back). Keep it below the time clients and the reverse proxy "
+            "wait, so a write is never saved after its client gave up."),
+    Setting("PINGAN_JOB_STATEMENT_TIMEOUT_SECONDS", "600",
+            "Background jobs (`pingan worker`) and CLI commands: longest single SQL statement."),
+    Setting("PINGAN_JOB_LOCK_TIMEOUT_SECONDS", "30",
+            "Background jobs and CLI commands: longest wait for a lock (SQLite: the busy timeout)."),
+    Setting("PINGAN_JOB_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", "600",
+            "Background jobs and CLI commands: longest idle time inside a transaction."),
+    Setting("PINGAN_MIGRATION_STATEMENT_TIMEOUT_SECONDS", "0",
+            "`pingan db upgrade`: longest single SQL statement; 0 (no limit), a data migration over a "
+            "big table may take long."),
+    Setting("PINGAN_MIGRATION_LOCK_TIMEOUT_SECONDS", "10",
+            "`pingan db upgrade`: longest wait for a table lock. A schema change queued behind a long "
+            "transaction would stall every request behind it; it gives up instead (run it again)."),
+    Setting("PINGAN_MIGRATION_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", "600",
+            "`pingan db upgrade`: longest idle time inside its transaction."),
+    # --- long jobs owned by the database (issue 25; docs/cases.md, "Reminders, jobs and the outbox")
+    Setting("PINGAN_JOB_LEASE_SECONDS", "60",
+            "A long job (export, import, recompute) is owned by the worker running it for this long "
+            "after its last sign of life (a heartbeat every third of it); then the sweep queues it "
+            "again. Also how long a queued long job may wait before the sweep checks that its queue "
+            "entry still exists."),
+    Setting("PINGAN_JOB_MAX_ATTEMPTS", "3",
+            "Interrupted attempts of a long job (its worker died or stopped answering) after which "
+            "the sweep gives up and marks it failed."),
     Setting("PINGAN_PDF_FONT", None,
             "A TrueType/OpenType font file with Chinese glyphs to embed in generated PDFs (e.g. "
             "`/usr/share/fonts/truetype/wqy/wqy-microhei.ttc`). Unset: the standard Adobe Chinese "
@@ -110,6 +155,20 @@ def env(name: str) -> str | None:
     return setting.default if value in (None, "") else value
 
 
+@dataclass(frozen=True)
+class DbTimeouts:
+    """One role's database timeouts in seconds; 0 is no limit (``core.db.make_engine``)."""
+
+    statement: float = 0
+    lock: float = 0
+    idle_in_transaction: float = 0
+
+
+WEB_TIMEOUTS = DbTimeouts(15, 5, 60)
+JOB_TIMEOUTS = DbTimeouts(600, 30, 600)
+MIGRATION_TIMEOUTS = DbTimeouts(0, 10, 600)
+
+
 @dataclass
 class Config:
     env: str = "development"
@@ -124,6 +183,7 @@ class Config:
     base_domain: str | None = None
     instance_dir: Path = Path("instance")
     log_level: str = "INFO"
+    shutdown_grace_seconds: int = 30
     session_idle_minutes: int = 30
     session_max_hours: int = 12
     login_max_failures: int = 5
@@ -134,11 +194,18 @@ class Config:
     trusted_proxies: tuple = ()  # ipaddress networks of the reverse proxies (``proxy_networks``)
     storage_dir: Path | None = None
     upload_max_mb: int = 20
+    idempotency_hours: int = 24
     smtp_url: str | None = None
     mail_from: str | None = None
     pdf_font: str | None = None
     operator_tenant: str = "platform"
     tenants_dir: Path | None = None
+    web_timeouts: DbTimeouts = WEB_TIMEOUTS
+    job_timeouts: DbTimeouts = JOB_TIMEOUTS
+    migration_timeouts: DbTimeouts = MIGRATION_TIMEOUTS
+    request_timeout_seconds: float = 20.0
+    job_lease_seconds: int = 60
+    job_max_attempts: int = 3
     extra: dict = field(default_factory=dict)
 
     @property
@@ -178,6 +245,7 @@ class Config:
             base_domain=env("PINGAN_BASE_DOMAIN"),
             instance_dir=instance,
             log_level=(env("PINGAN_LOG_LEVEL") or "INFO").upper(),
+            shutdown_grace_seconds=_int("PINGAN_SHUTDOWN_GRACE_SECONDS"),
             session_idle_minutes=_int("PINGAN_SESSION_IDLE_MINUTES"),
             session_max_hours=_int("PINGAN_SESSION_MAX_HOURS"),
             login_max_failures=_int("PINGAN_LOGIN_MAX_FAILURES"),
@@ -187,11 +255,18 @@ class Config:
             trusted_proxies=env("PINGAN_TRUSTED_PROXIES") or (),
             storage_dir=Path(env("PINGAN_STORAGE_DIR")).resolve() if env("PINGAN_STORAGE_DIR") else None,
             upload_max_mb=_int("PINGAN_UPLOAD_MAX_MB"),
+            idempotency_hours=_int("PINGAN_IDEMPOTENCY_HOURS"),
             smtp_url=env("PINGAN_SMTP_URL"),
             mail_from=env("PINGAN_MAIL_FROM"),
             pdf_font=env("PINGAN_PDF_FONT"),
             operator_tenant=env("PINGAN_OPERATOR_TENANT") or "platform",
             tenants_dir=Path(env("PINGAN_TENANTS_DIR")).resolve() if env("PINGAN_TENANTS_DIR") else None,
+            web_timeouts=_timeouts("WEB"),
+            job_timeouts=_timeouts("JOB"),
+            migration_timeouts=_timeouts("MIGRATION"),
+            request_timeout_seconds=_seconds("PINGAN_WEB_REQUEST_TIMEOUT_SECONDS"),
+            job_lease_seconds=_int("PINGAN_JOB_LEASE_SECONDS"),
+            job_max_attempts=_int("PINGAN_JOB_MAX_ATTEMPTS"),
         )
         secure = (env("PINGAN_COOKIE_SECURE") or "auto").lower()
         cfg.cookie_secure = cfg.is_production if secure == "auto" else secure == "true"
@@ -212,6 +287,8 @@ class Config:
         self.trusted_proxies = proxy_networks(self.trusted_proxies)
         if self.smtp_url and not self.mail_from:
             raise ConfigError("PINGAN_MAIL_FROM must be set when PINGAN_SMTP_URL is")
+        if self.job_lease_seconds < 1 or self.job_max_attempts < 1:
+            raise ConfigError("PINGAN_JOB_LEASE_SECONDS and PINGAN_JOB_MAX_ATTEMPTS must be at least 1")
         if self.is_production:
             problems = []
             if len(self.secret_key) < 32:
@@ -255,6 +332,24 @@ def _int(name: str) -> int:
         return int(raw or "0")
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _seconds(name: str) -> float:
+    raw = env(name)
+    try:
+        value = float(raw or "0")
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from exc
+    if not 0 <= value < 10 ** 7:  # also refuses nan and inf
+        raise ConfigError(f"{name} must be 0 (no limit) or a positive number of seconds, got {raw!r}")
+    return value
+
+
+def _timeouts(role: str) -> DbTimeouts:
+    """``PINGAN_<ROLE>_{STATEMENT,LOCK,IDLE_IN_TRANSACTION}_TIMEOUT_SECONDS`` as one value."""
+    return DbTimeouts(_seconds(f"PINGAN_{role}_STATEMENT_TIMEOUT_SECONDS"),
+                      _seconds(f"PINGAN_{role}_LOCK_TIMEOUT_SECONDS"),
+                      _seconds(f"PINGAN_{role}_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS"))
 
 
 def proxy_networks(raw) -> tuple:

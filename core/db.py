@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import re
 import threading
 import time
@@ -33,6 +34,8 @@ from sqlalchemy.sql import visitors
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import (DeclarativeBase, Mapped, Session, mapped_column, scoped_session,
                             sessionmaker, with_loader_criteria)
+
+from core.config import DbTimeouts
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -273,9 +276,11 @@ def _clear_tx_tenant(session: Session, transaction) -> None:
 class Database:
     """The engine and the session factory of one running Pingan (web, worker or CLI)."""
 
-    def __init__(self, url: str, app_role: str | None = None, **engine_kw) -> None:
+    def __init__(self, url: str, app_role: str | None = None, timeouts: DbTimeouts | None = None,
+                 **engine_kw) -> None:
         self.url = url
-        self.engine = make_engine(url, app_role=app_role, **engine_kw)
+        self.timeouts = timeouts
+        self.engine = make_engine(url, app_role=app_role, timeouts=timeouts, **engine_kw)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
         self.session = scoped_session(self.Session)
 
@@ -295,9 +300,14 @@ class Database:
         self.engine.dispose()
 
 
-def make_engine(url: str, app_role: str | None = None, **kw) -> Engine:
+def make_engine(url: str, app_role: str | None = None, timeouts: DbTimeouts | None = None, **kw) -> Engine:
+    """The engine of one role (web, jobs): ``timeouts`` apply to each of its connections
+    (:func:`timeout_connect_args`); without them, no limit on PostgreSQL and 30 s on SQLite."""
+    if timeouts is not None and timeouts.lock > 0:
+        kw.setdefault("pool_timeout", max(timeouts.lock, 1.0))  # waiting for a pooled connection too
     if url.startswith("sqlite"):
-        kw.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        kw.setdefault("connect_args", {"check_same_thread": False, **timeout_connect_args(url, timeouts)})
+        busy_ms = _sqlite_busy_ms(timeouts)
         engine = create_engine(url, **kw)
 
         @event.listens_for(engine, "connect")
@@ -305,7 +315,7 @@ def make_engine(url: str, app_role: str | None = None, **kw) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -335,6 +345,8 @@ def make_engine(url: str, app_role: str | None = None, **kw) -> Engine:
         # that generic plan took 2 s where a plan for the actual ids takes 2 ms
         # (bench/results/cases.md). Plan every statement for its parameters.
         kw.setdefault("connect_args", {}).setdefault("prepare_threshold", None)
+    for key, value in timeout_connect_args(url, timeouts).items():
+        kw.setdefault("connect_args", {}).setdefault(key, value)
     engine = create_engine(url, **kw)
 
     @event.listens_for(engine, "connect")
@@ -378,6 +390,39 @@ def make_engine(url: str, app_role: str | None = None, **kw) -> Engine:
 
 POOL_RECYCLE_SECONDS = 1800
 PING_IDLE_SECONDS = 10.0
+SQLITE_DEFAULT_BUSY_SECONDS = 30
+CONNECT_TIMEOUT_SECONDS = (2, 10)  # libpq's connect_timeout: the role's lock timeout, within these
+
+
+def timeout_connect_args(url: str, timeouts: DbTimeouts | None) -> dict:
+    """Driver arguments that put a role's timeouts on every connection, with no extra round trip.
+
+    PostgreSQL: the startup packet's ``options`` (``-c statement_timeout=… -c lock_timeout=… -c
+    idle_in_transaction_session_timeout=…``, in ms; a value set at connection start outranks the
+    role's and the database's defaults and survives ``SET ROLE``) and libpq's
+    ``connect_timeout``, so an unreachable server fails fast. SQLite has no statement timeout;
+    its busy timeout — the wait for the write lock — is the role's lock timeout.
+    """
+    if timeouts is None:
+        return {"timeout": SQLITE_DEFAULT_BUSY_SECONDS} if url.startswith("sqlite") else {}
+    if url.startswith("sqlite"):
+        return {"timeout": _sqlite_busy_ms(timeouts) / 1000}
+    options = " ".join(f"-c {name}={int(round(seconds * 1000))}" for name, seconds in (
+        ("statement_timeout", timeouts.statement), ("lock_timeout", timeouts.lock),
+        ("idle_in_transaction_session_timeout", timeouts.idle_in_transaction)))
+    from sqlalchemy.engine import make_url
+    own = make_url(url).query.get("options")  # the URL's own options (``?options=-c …``) are kept
+    if own:
+        options = f"{own if isinstance(own, str) else ' '.join(own)} {options}"
+    low, high = CONNECT_TIMEOUT_SECONDS
+    connect = min(high, max(low, math.ceil(timeouts.lock))) if timeouts.lock > 0 else high
+    return {"options": options, "connect_timeout": connect}
+
+
+def _sqlite_busy_ms(timeouts: DbTimeouts | None) -> int:
+    if timeouts is None:
+        return SQLITE_DEFAULT_BUSY_SECONDS * 1000
+    return int(timeouts.lock * 1000) if timeouts.lock > 0 else 2 ** 31 - 1  # 0: wait as long as it takes
 _CHECKED_IN = "pingan_checked_in"
 
 
@@ -414,8 +459,9 @@ def _driver_autocommit(dbapi_conn, record) -> None:
 
 
 def _begin_with_tenant(conn) -> None:
-    """Every transaction starts with ``BEGIN; SET LOCAL pingan.tenant_id = '…'`` in one round trip (simple query protocol: no parameters; the value is an integer or
-    empty). The session's ``after_begin`` sees the mark and does not set it again."""
+    """Every transaction starts with ``BEGIN; SET LOCAL pingan.tenant_id = '…'`` in one round
+    trip (simple query protocol: no parameters; the value is an integer or empty). The
+    session's ``after_begin`` sees the mark and does not set it again."""
     driver = conn.connection.driver_connection
     if not driver.autocommit:  # someone switched it off (an isolation level option): restore
         if driver.info.transaction_status != 0:  # not idle: psycopg began already; set it in after_begin
@@ -483,6 +529,8 @@ def _bump_on_commit(conn) -> None:
 
 @event.listens_for(Engine, "rollback")
 def _forget_on_rollback(conn) -> None:
+    if conn.invalidated:
+        return  # cut mid-transaction (a database restart): the DBAPI connection and its info are gone
     conn.info.pop(_DIRTY, None)
 
 

@@ -81,3 +81,30 @@ class UnsupportedType(PinganError):
 
 class TooManyRequests(PinganError):
     status, code, message = 429, "too_many_requests", "请求过于频繁，请稍后再试"
+
+
+class ServiceUnavailable(PinganError):
+    """503: something the request needs — the database, the file storage, the job queue — did
+    not answer, or not in time. Not the caller's fault and not a bug: the answer carries
+    ``Retry-After`` and the request id, the log the cause. ``code`` names the class of cause
+    (``UNAVAILABLE``); the app classifies driver exceptions into these (``core.app``)."""
+
+    status, code, message = 503, "service_unavailable", "服务暂时不可用，请稍后再试"
+    retry_after = 10
+
+    def __init__(self, code: str | None = None, message: str | None = None, retry_after: int | None = None,
+                 cause: str = "") -> None:
+        default_message, default_retry = UNAVAILABLE.get(code or "", (None, None))
+        super().__init__(code, message or default_message)
+        self.retry_after = retry_after or default_retry or self.retry_after
+        self.cause = cause  # for the log: the exception's type and message, never personal data
+
+
+# code → (message, Retry-After seconds). A timeout is retried soon (the lock is usually gone);
+# an outage later. "未保存": a timed-out request is rolled back (a lost connection may not be).
+UNAVAILABLE: dict[str, tuple[str, int]] = {
+    "timeout": ("服务繁忙，本次操作未保存，请稍后重试", 5),
+    "database_unavailable": ("服务暂时不可用（数据库无法访问），请稍后再试", 15),
+    "storage_unavailable": ("服务暂时不可用（文件存储无法读写），请稍后再试", 60),
+    "queue_unavailable": ("服务暂时不可用（后台任务服务无法访问），请稍后再试", 15),
+}

@@ -2,7 +2,8 @@
 
 Migrations run as the schema owner (the login role of ``PINGAN_MIGRATION_DATABASE_URL``,
 else of ``PINGAN_DATABASE_URL``), never as the app role. After them, on PostgreSQL, ``core.db.secure_schema`` (re)applies grants and
-row-level security to every table, plugin tables included.
+row-level security to every table, plugin tables included. Its connection has timeouts of its
+own (``Config.migration_timeouts``, docs/configuration.md "Timeouts and 503").
 """
 from __future__ import annotations
 
@@ -16,15 +17,17 @@ from sqlalchemy import create_engine
 from core import citus
 from core.config import Config
 import core.schema  # noqa: F401  (every core table in the metadata)
-from core.db import secure_schema
+from core.db import secure_schema, timeout_connect_args
 from core.plugins import PluginHost
 
 HERE = Path(__file__).parent / "migrations"
 
 
 def distribute(config: Config, host: PluginHost) -> citus.Report:
-    """``pingan db distribute``: the schema on Citus (core.citus), as the schema owner."""
-    engine = create_engine(config.migration_url)
+    """``pingan db distribute``: the schema on Citus (core.citus), as the schema owner, with the
+    migration role's timeouts."""
+    url = config.migration_url
+    engine = create_engine(url, connect_args=timeout_connect_args(url, config.migration_timeouts))
     try:
         with engine.begin() as conn:
             report = citus.distribute(conn)
@@ -76,7 +79,10 @@ def heads(host: PluginHost) -> dict[str, list[str]]:
 
 
 def upgrade(config: Config, host: PluginHost, target: str = "heads") -> None:
-    engine = create_engine(config.migration_url)
+    """Migrate with the migration role's timeouts (``PINGAN_MIGRATION_*_TIMEOUT_SECONDS``): no
+    statement limit, a short lock timeout so a schema change never queues every request behind it."""
+    url = config.migration_url
+    engine = create_engine(url, connect_args=timeout_connect_args(url, config.migration_timeouts))
     try:
         with engine.begin() as conn:
             command.upgrade(alembic_config(host, conn), target)

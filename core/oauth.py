@@ -608,7 +608,7 @@ CONSENT_PAGE = """{% extends "base.html" %}
   <p class="muted">授权后，该应用只能在您本人的管辖范围内执行上述操作。您可以随时让管理员撤销授权。
      同意后将返回：{{ redirect_uri }}</p>
   <form method="post" action="{{ action }}">
-    <input type="hidden" name="csrf_token" value="{{ csrf }}">
+    {{ form_tokens(csrf) }}
     <button type="submit" name="decision" value="approve" class="primary">同意授权</button>
     <button type="submit" name="decision" value="deny">拒绝</button>
   </form>

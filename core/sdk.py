@@ -21,7 +21,8 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   ``case_page_response`` (the shared case page, with a module form's errors),
   ``case_form_response`` (a module's form on the case page: load, act, commit, back or errors),
   ``load_form`` (a posted form through an API schema, errors named in Chinese), ``parse_int``
-  (a hand-read id or number from a query or form: ASCII digits within a bigint, else None)
+  (a hand-read id or number from a query or form: ASCII digits within a bigint, else None),
+  ``HIDDEN_FORM_FIELDS`` (the CSRF and one-time token fields every form posts: not data)
 - authorisation: ``get_or_404``, ``scoped``, ``may``, ``require``
 - errors: ``NotFound``, ``Forbidden``, ``Conflict``, ``Invalid``; ``PinganError`` (their base:
   ``status``, ``code``, ``message``, to show an error on a page)
@@ -65,6 +66,7 @@ from core.crypto import Encrypted
 from core.db import AwareDateTime, ReferenceModel, TenantModel, bind_tenant, tenant_fk, utcnow
 from core.errors import Conflict, Forbidden, Invalid, NotFound, PinganError
 from core.hookspecs import hookimpl
+from core.idempotency import HIDDEN_FORM_FIELDS
 from core.jobs import job_transaction
 from core.ledgers import append_row as xlsx_append
 from core.models import OrgUnit, Person
@@ -88,7 +90,7 @@ __all__ = [
     "bind_tenant", "job_transaction", "within", "units_under", "network_holders",
     # requests and guards
     "current", "RequestContext", "requires", "authenticated", "public", "rate_limit", "case_page_response",
-    "case_form_response", "load_form", "parse_int",
+    "case_form_response", "load_form", "parse_int", "HIDDEN_FORM_FIELDS",
     # authorisation
     "get_or_404", "scoped", "may", "require",
     # errors

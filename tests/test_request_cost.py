@@ -206,7 +206,7 @@ def test_a_connection_killed_while_idle_is_replaced(app, county, monkeypatch):
     admin = create_engine(PG_URL)
     with admin.connect() as conn:
         for pid in pids:
-            conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            conn.execute(text("SELECT pg_terminate_backend(CAST(:p AS integer))"), {"p": pid})
     admin.dispose()
     time.sleep(0.2)
     assert c.get("/api/me").status_code == 200

@@ -116,7 +116,7 @@ def test_saving_the_form_as_shown_keeps_every_setting(app, fresh_tenant, login):
     before = admin.get("/api/modules/petition").get_json()["settings"]
     page = admin.get("/admin/modules/petition").get_data(as_text=True)
     data = form_values(page, "module-settings")
-    assert set(data) - {"csrf_token"} == set(before)  # every setting has its field
+    assert set(data) - {"csrf_token", "form_token"} == set(before)  # every setting has its field
     data["collective_threshold"] = "9"
     r = admin.post("/admin/modules/petition", data=data)
     assert r.status_code == 302, re.findall(r'field-error[^>]*>([^<]*)', r.get_data(as_text=True))

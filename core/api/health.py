@@ -1,5 +1,9 @@
 """/healthz (the process is up) and /readyz (the database and the queue answer).
 
+``/healthz`` touches neither the database nor Redis: it stays fast while a lock holds up
+writers (their requests give up after the web lock timeout and free their threads, issue 25).
+``/readyz`` uses the web engine, so its checks are bounded by the web role's timeouts.
+
 ``/readyz`` also names, under ``details.calendar_uncovered_years``, this year (if ever) and —
 from 1 November — next year when the platform does not know their holidays: limits there
 are provisional until the operator loads the year (``pingan calendar import``). It never

@@ -2,7 +2,9 @@
 
 Server-rendered, Chinese first, no script needed; the full UI shell comes with the web UI
 issue and reuses these routes. Forms carry a CSRF token (the session's own once signed in;
-a double-submit cookie on the log-in form before there is a session).
+a double-submit cookie on the log-in form before there is a session) and a one-time token
+(``core.idempotency``): both come from one Jinja global, ``form_tokens()``, in every form of
+the core and of plugins.
 """
 from __future__ import annotations
 
@@ -10,10 +12,11 @@ import hmac
 import secrets
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, g, make_response, redirect, render_template, request, url_for
+from markupsafe import Markup
 from sqlalchemy import select
 
-from core import auth
+from core import auth, idempotency
 from core.errors import PinganError
 from core.models import OrgUnit, Role, RoleAssignment
 from core.request import authenticated, current, public
@@ -175,6 +178,18 @@ def _template_context() -> dict:
     return {"ctx": ctx, "menu": _menu()}
 
 
+def form_tokens(csrf: str | None = None) -> Markup:
+    """The hidden fields every form posts (Jinja: ``{{ form_tokens() }}``): the CSRF token — the
+    signed-in session's, or ``csrf`` (the log-in form's pre-session token) — and a fresh
+    one-time ``form_token`` that makes the form's submission idempotent (``core.idempotency``):
+    a double click or a resubmission saves once and shows the first result."""
+    if csrf is None:
+        ctx = g.get("pingan")
+        csrf = ctx.web_session.csrf_token if ctx is not None and ctx.web_session is not None else ""
+    return Markup('<input type="hidden" name="{}" value="{}"><input type="hidden" name="{}" value="{}">').format(
+        idempotency.CSRF_FIELD, csrf, idempotency.FORM_FIELD, idempotency.new_form_token())
+
+
 def register_web(app: Flask) -> None:
     app.register_blueprint(bp)
     from core.web.intake import bp as intake_bp
@@ -188,3 +203,4 @@ def register_web(app: Flask) -> None:
     from core.web.admin import bp as admin_bp
     app.register_blueprint(admin_bp)
     app.context_processor(_template_context)
+    app.add_template_global(form_tokens)

@@ -31,6 +31,7 @@ from core.cases.timeline import request_work
 from core.db import utcnow
 from core.errors import NotFound, PinganError
 from core.i18n import pick
+from core.idempotency import HIDDEN_FORM_FIELDS
 from core.validation_messages import validation_zh
 from core.models import OrgUnit, Person, User
 from core.privacy import mask
@@ -170,7 +171,7 @@ def case_form_response(case_id: str, form: str, schema, perm: str, do, case_type
     an error, roll back and show the page again with the message at form ``form`` and what was
     typed kept."""
     w, case, _ = request_case(case_id, lock=True, case_type=case_type, perm=perm)
-    raw = {k: v for k, v in request.form.items() if k != "csrf_token" and v.strip() != ""}
+    raw = {k: v for k, v in request.form.items() if k not in HIDDEN_FORM_FIELDS and v.strip() != ""}
     try:
         do(w, case, load_form(schema, raw))
         w.session.commit()
@@ -418,7 +419,7 @@ def case_export():
     from core import ledgers
     from core.api.ledgers import LedgerExportSchema
     w = request_work()
-    raw = {k: v for k, v in request.form.items() if v != "" and k not in ("csrf_token", "state")}
+    raw = {k: v for k, v in request.form.items() if v != "" and k not in (*HIDDEN_FORM_FIELDS, "state")}
     if request.form.getlist("state"):
         raw["state"] = [s for s in request.form.getlist("state") if s]
     try:

@@ -14,6 +14,7 @@ from flask import Blueprint, make_response, redirect, render_template, request, 
 from core import national_calendar, platform
 from core.db import bind_tenant
 from core.errors import NotFound, PinganError
+from core.idempotency import HIDDEN_FORM_FIELDS
 from core.request import authenticated, current
 
 bp = Blueprint("web_operator", __name__, url_prefix="/operator")
@@ -67,7 +68,7 @@ def new():
 def _create(make_spec, form_id: str):
     ctx = _operator()
     state = _state()
-    values = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    values = {k: v for k, v in request.form.items() if k not in HIDDEN_FORM_FIELDS}
     try:
         spec = make_spec()
         ctx.session.commit()  # one transaction at a time (SQLite's write lock)
