@@ -44,7 +44,8 @@ def _state(config: Config):
     from core.plugins import PluginHost
     import core.schema  # noqa: F401
     configure(config.data_keys, config.index_key, config.instance_dir)
-    return Pingan(config, Database(config.database_url, app_role=config.set_role),
+    # workers and CLI commands: the job role's timeouts (longer than a web request's)
+    return Pingan(config, Database(config.database_url, app_role=config.set_role, timeouts=config.job_timeouts),
                   PluginHost(), HostResolver(config))
 
 
@@ -428,7 +429,10 @@ def web_server(app, host: str, port: int, threads: int):
 
 
 def _serve(app, host: str, port: int, threads: int) -> None:
-    web_server(app, host, port, threads).run()
+    """Serve until SIGTERM or SIGINT, then finish the requests in flight within
+    ``PINGAN_SHUTDOWN_GRACE_SECONDS`` and return (``core.serving``; docs/operations.md)."""
+    from core.serving import serve
+    serve(web_server(app, host, port, threads), app.extensions["pingan"].config.shutdown_grace_seconds)
 
 
 @main.command()
@@ -436,22 +440,30 @@ def _serve(app, host: str, port: int, threads: int) -> None:
 @click.option("--port", default=8000, show_default=True)
 @click.option("--threads", default=8, show_default=True)
 def serve(host: str, port: int, threads: int) -> None:
-    """Serve the web app (and, without Redis, run jobs in-process)."""
+    """Serve the web app (and, without Redis, run jobs in-process). SIGTERM or SIGINT stops it
+    gracefully: no new connections, the requests in flight finish (``PINGAN_SHUTDOWN_GRACE_SECONDS``)."""
     from core import jobs
     from core.app import create_app, pingan
     app = create_app(_config())
     if not app.extensions["pingan"].config.redis_url:
-        jobs.start_inprocess(pingan(app))
+        # jobs on a database connection of their own, with the job role's timeouts, not the web's
+        jobs.start_inprocess(_state(pingan(app).config))
     click.echo(f"Pingan on http://{host}:{port}/")
     _serve(app, host, port, threads)
 
 
 @main.command()
 @click.option("--burst", is_flag=True, help="Run what is queued, then exit.")
-def worker(burst: bool) -> None:
-    """An rq worker with its scheduler, plus the periodic plugin jobs."""
+@click.option("--queue", "which", type=click.Choice(["all", "urgent"]), default="all", show_default=True,
+              help="all: urgent jobs first, then bulk ones (exports, imports, recomputes); urgent: urgent jobs only.")
+def worker(burst: bool, which: str) -> None:
+    """An rq worker with rq's scheduler and the periodic jobs as threads of this process.
+
+    SIGTERM or SIGINT: take no new job, let the running one finish, exit; a second one (a
+    second or more later) kills the running job's work horse and exits at once (a long job
+    is queued again by the sweep once its lease runs out)."""
     from core import jobs
-    jobs.serve_jobs(_state(_config()), burst=burst)
+    jobs.serve_jobs(_state(_config()), burst=burst, which=which)
 
 
 @main.command()
@@ -484,7 +496,7 @@ def demo(host: str, port: int, tenant_folder: Path, no_serve: bool) -> None:
     click.echo(f"open http://{host}:{port}/   (accounts: docs/demo.md; password in {tenant_folder}/tenant.toml)")
     if no_serve:
         return
-    jobs.start_inprocess(state)
+    jobs.start_inprocess(_state(config))  # the job role's connections and timeouts
     _serve(app, host, port, 8)
 
 

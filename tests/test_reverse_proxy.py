@@ -73,12 +73,14 @@ def _self_signed(folder) -> tuple[str, str]:
     return str(cert_path), str(key_path)
 
 
-NGINX_CONF = """
+# nginx in the foreground as this user, every file under the test's folder; the http block
+# continues in each test's configuration (here and tests/test_graceful_restart.py)
+NGINX_HEAD = """
 daemon off;
 master_process off;
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
-events {{ worker_connections 64; }}
+events {{ worker_connections 256; }}
 http {{
   access_log off;
   client_body_temp_path {tmp}/body;
@@ -86,7 +88,9 @@ http {{
   fastcgi_temp_path {tmp}/fastcgi;
   uwsgi_temp_path {tmp}/uwsgi;
   scgi_temp_path {tmp}/scgi;
-  server {{
+"""
+
+NGINX_CONF = NGINX_HEAD + """  server {{
     listen 127.0.0.1:{port} ssl;
     ssl_certificate {cert};
     ssl_certificate_key {key};
