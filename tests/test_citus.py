@@ -110,7 +110,7 @@ def test_a_countys_requests_and_sweep_are_router_executed(app, county, login):
         assert village.get(f"/api/cases/{case['id']}").status_code == 200
         assert town.get("/", headers={"Accept": "text/html"}).status_code == 200
         register(village, county.unit("T01D1V1"), title="登记：路由执行")
-        with state.db.transaction(county.id) as s:
+        with app.app_context(), state.db.transaction(county.id) as s:
             sweep.run(s, state.plugins)
     assert len(seen.seen) > 20
     kinds = {st.lstrip().split(None, 1)[0].upper() for st, _ in seen.seen}
