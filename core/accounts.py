@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from core import audit, auth
 from core.authz import Grants, get_or_404
+from core.context import shows_secret_once
 from core.errors import Conflict, Forbidden
 from core.models import MemberUnit, OrgUnit, RoleAssignment, RolePermission, User
 
@@ -46,6 +47,7 @@ def create_user(session: Session, grants: Grants, data: dict) -> tuple[User, str
     if session.scalar(select(User.id).where(User.username == data["username"])):
         raise Conflict("username_taken", "该用户名已被使用", {"json": {"username": ["该用户名已被使用"]}})
     password = data.pop("password", None) or secrets.token_urlsafe(9)
+    shows_secret_once()  # the answer carries the one-time password
     user = User(**data, password_hash=auth.hash_password(password), must_change_password=True)
     session.add(user)
     session.flush()
@@ -104,6 +106,7 @@ def reset_password(session: Session, grants: Grants, user: User) -> str:
     minted with it, holds nothing any more."""
     check_manageable(session, grants, user)
     password = secrets.token_urlsafe(9)
+    shows_secret_once()
     user.password_hash = auth.hash_password(password)
     user.password_set_at = auth.utcnow()
     user.must_change_password = True

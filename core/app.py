@@ -345,6 +345,7 @@ def _begin_request():
     else:
         _authenticate_cookie(ctx)
     ctx.plugins = app_state.plugins.enabled_cached(session, tid)
+    g.pingan_authenticated = True  # commits from here on are the request's own (the deadline's concern)
     owner = app_state.plugins.blueprint_owner.get(request.blueprint or "")
     if owner and owner not in ctx.plugins:
         raise NotFound()
@@ -482,10 +483,14 @@ def _check_deadline(session) -> None:
         return  # a job of the in-process worker, a CLI command: not a request
     if session.info.get(NO_DEADLINE):
         return  # bookkeeping of an answer already decided (core.idempotency stores it)
+    if g.get("pingan_committed"):
+        return  # the request saved something already: a 503 "not saved" would now be untrue
     limit = pingan().config.request_timeout_seconds
     elapsed = time.perf_counter() - g.started
     if limit and elapsed > limit:
         raise ServiceUnavailable("timeout", cause=f"request deadline: {elapsed:.1f} s > {limit:g} s before commit")
+    if g.get("pingan_authenticated"):  # not the log-in's own bookkeeping (a session's last-seen time)
+        g.pingan_committed = True
 
 
 # PostgreSQL SQLSTATEs: a statement, lock or idle-in-transaction timeout (the role's timeouts,

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.bounds import parse_int
 from core.config import Config
-from core.context import Actor, set_actor
+from core.context import Actor, set_actor, shows_secret_once
 from core.db import bound_tenant_id, config_generation, utcnow
 from core.errors import Forbidden, Invalid, TooManyRequests, Unauthorized
 from core.authz import Grants, minimal_paths
@@ -134,6 +134,7 @@ def token_tenant(token: str) -> int | None:
 
 
 def new_token(prefix: str, tenant_id: int) -> str:
+    shows_secret_once()  # a token is shown once, to whoever asked for it
     return f"{prefix}_{tenant_id}_{secrets.token_urlsafe(32)}"
 
 

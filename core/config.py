@@ -113,8 +113,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Web requests: PostgreSQL ends a session left idle inside a transaction this long "
             "(`idle_in_transaction_session_timeout`), releasing its locks."),
     Setting("PINGAN_WEB_REQUEST_TIMEOUT_SECONDS", "20",
-            "Whole-request deadline: a request still running this long after it arrived does not "
-            "commit (503 `timeout`, rolled back). Keep it below the time clients and the reverse proxy "
+            "Whole-request deadline: a request still running this long after a server thread took it "
+            "up does not commit (503 `timeout`, rolled back); once it has committed a write, later "
+            "commits of the same request go through. The time it queued for a free thread is not "
+            "counted: keep the deadline plus that wait below the time clients and the reverse proxy "
             "wait, so a write is never saved after its client gave up."),
     Setting("PINGAN_JOB_STATEMENT_TIMEOUT_SECONDS", "600",
             "Background jobs (`pingan worker`) and CLI commands: longest single SQL statement."),

@@ -45,12 +45,28 @@ def acting_as(actor: Actor, request_id: str | None = None) -> Iterator[None]:
 
 
 def set_for_request(actor: Actor, request_id: str) -> tuple:
-    return _actor.set(actor), _request_id.set(request_id)
+    return _actor.set(actor), _request_id.set(request_id), _shown_once.set(False)
 
 
 def reset_for_request(tokens: tuple) -> None:
+    _shown_once.reset(tokens[2])
     _request_id.reset(tokens[1])
     _actor.reset(tokens[0])
+
+
+# A secret the answer shows once (a one-time password, a new token or client secret) must not
+# be kept anywhere, not even encrypted: core.idempotency stores no replayable copy of an answer
+# whose request called :func:`shows_secret_once` (the retry hears that it was done, not the secret).
+_shown_once: contextvars.ContextVar[bool] = contextvars.ContextVar("pingan_shown_once", default=False)
+
+
+def shows_secret_once() -> None:
+    """The current request's answer carries a secret shown this once."""
+    _shown_once.set(True)
+
+
+def answer_shows_secret() -> bool:
+    return _shown_once.get()
 
 
 def set_actor(actor: Actor) -> None:

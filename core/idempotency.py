@@ -38,7 +38,9 @@ How it holds under concurrency, inside the request's own transaction (``install`
    between its commit and the UPDATE: the effect was saved but the answer is gone, 409
    ``idempotency_result_lost``. An answer too large to keep (over ``MAX_STORED_BODY``) or
    streamed (a file) is stored as a marker: the retry gets 409 ``idempotency_result_too_large``
-   with the first answer's ``Location``, if it had one.
+   with the first answer's ``Location``, if it had one. An answer that shows a secret once (a
+   one-time password, a new token or client secret: ``core.context.shows_secret_once``) is
+   never kept, not even encrypted: the retry gets 409 ``idempotency_result_withheld``.
 
 Keys are kept ``PINGAN_IDEMPOTENCY_HOURS`` (24): an older one is treated as unknown, and the
 periodic core job ``purge`` deletes them. The key is never logged nor put in a URL.
@@ -59,6 +61,7 @@ from flask import Flask, Response, g, request
 from sqlalchemy import BigInteger, Index, Integer, String, Text, UniqueConstraint, delete, event, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from core.context import answer_shows_secret
 from core.crypto import SECRET, Encrypted
 from core.db import AwareDateTime, TenantModel, insert_ignore_many, tenant_fk, utcnow
 from core.errors import Unprocessable
@@ -221,6 +224,10 @@ def _claim(session: Session, user_id: int, presented: _Presented, fp: str):
 def _replay(status: int, answer: str) -> Response:
     from core.app import error_response
     data = json.loads(answer)
+    if data.get("withheld"):
+        headers = {"Location": data["location"]} if data.get("location") else None
+        return error_response(409, "idempotency_result_withheld",
+                              "该请求已处理完成；其结果含只显示一次的密码或令牌，不能再次显示", headers=headers)
     if data.get("too_large"):
         headers = {"Location": data["location"]} if data.get("location") else None
         return error_response(409, "idempotency_result_too_large",
@@ -242,7 +249,10 @@ def _unanswered(created_at: datetime) -> Response:
 
 
 def _answer_of(response: Response) -> tuple[int, str]:
-    """(status, the answer to store): the body and what a replay needs, or a too-large marker."""
+    """(status, the answer to store): the body and what a replay needs, or a marker — too
+    large, or withheld because it shows a secret once (``core.context.shows_secret_once``)."""
+    if answer_shows_secret():
+        return response.status_code, json.dumps({"withheld": True, "location": response.headers.get("Location")})
     if response.direct_passthrough or response.is_streamed:
         body = None
     else:

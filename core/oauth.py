@@ -60,7 +60,7 @@ from core import accounts, audit
 from core.api.common import IdField, ListArgs, id_path, page_of, paginate, permission_code, sort_field
 from core.auth import active_user, grants_of, may_act, new_token, token_hash, with_user_and_grants
 from core.authz import Grants, get_or_404
-from core.context import Actor, current_actor, set_actor
+from core.context import Actor, current_actor, set_actor, shows_secret_once
 from core.db import AwareDateTime, TenantModel, tenant_fk, utcnow
 from core.errors import Conflict, Invalid, NotFound
 from core.models import User
@@ -154,6 +154,7 @@ class OAuthClientSecret(TenantModel):
 def set_client_secret(session: Session, client: OAuthClient) -> str:
     """Give a confidential client a new random secret; returns it (to be shown once)."""
     secret = secrets.token_urlsafe(32)
+    shows_secret_once()
     row = session.scalar(select(OAuthClientSecret).where(OAuthClientSecret.oauth_client_id == client.id))
     if row is None:
         session.add(OAuthClientSecret(oauth_client_id=client.id, secret_hash=token_hash(secret)))

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from core import audit, auth
 from core.config import Config
+from core.context import shows_secret_once
 from core.db import Database, adopt_tenant, bind_tenant, next_id
 from core.errors import Conflict, Invalid, NotFound, Unprocessable
 from core.models import OrgLevel, OrgUnit, Tenant, TenantDomain, User
@@ -85,6 +86,7 @@ def create_operator(db: Database, config: Config, username: str, display_name: s
                 raise Conflict("username_taken", f"用户 {username} 已存在")
             generated = password is None
             password = password or secrets.token_urlsafe(12)
+            shows_secret_once()  # the operator's page shows the county admin's one-time password
             auth.check_password_policy(password)
             s.add(User(username=username, display_name=display_name, org_unit_id=unit.id,
                        password_hash=auth.hash_password(password), must_change_password=True))

@@ -60,6 +60,7 @@ class GracefulServer:
             self._poll(self.adj.asyncore_loop_timeout)
         deadline = time.monotonic() + self.grace
         self._stop_accepting()
+        self._poll(0)  # read what already arrived: a request sent on an idle keep-alive connection is in flight
         busy = self._close_idle()
         log.info("stopping: no new connections, %d open ones get up to %s s", len(busy), self.grace)
         while busy and time.monotonic() < deadline and not self.hurry:

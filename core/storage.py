@@ -76,7 +76,9 @@ class LocalStorage:
     def save(self, key: str, stream: BinaryIO, max_bytes: int | None = None) -> Stored:
         """Write ``stream`` under ``key`` (atomically); refuse more than ``max_bytes``."""
         target = self.path(key)
-        tmp = target.with_suffix(".part")
+        # a name of its own per write: two writers of one key (an export's attempt taken back and
+        # its successor) must not write into the same half-written file; the last replace wins
+        tmp = target.with_name(f"{target.name}.{secrets.token_hex(6)}.part")
         digest, size = hashlib.sha256(), 0
         with _store_failures():
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -243,6 +243,28 @@ def test_an_answer_too_large_to_keep_is_not_replayed_nor_written_again(county, t
     assert _cases(db, county, title) == 1
 
 
+def test_an_answer_that_shows_a_one_time_password_is_never_kept(county, token_client, db):
+    """A one-time password (or a new token) is shown once: its answer is not stored, not even
+    encrypted, so a retry cannot show it again — it hears that the request was done."""
+    admin = token_client(county, "county.admin")
+    key, name = str(uuid.uuid4()), "otp" + uuid.uuid4().hex[:8]
+    body = {"username": name, "display_name": name, "org_unit_id": county.unit("T01")}
+    first = admin.post("/api/users", json=body, headers={KEY: key})
+    assert first.status_code == 201 and first.get_json()["initial_password"]
+    again = admin.post("/api/users", json=body, headers={KEY: key})
+    assert again.status_code == 409 and again.get_json()["code"] == "idempotency_result_withheld"
+    assert first.get_json()["initial_password"] not in again.get_data(as_text=True)
+    with db.transaction(county.id) as s:
+        row = s.scalar(select(IdempotencyKey).where(IdempotencyKey.key == key))
+    assert json.loads(row.answer) == {"withheld": True, "location": None}
+    uid = first.get_json()["id"]
+    key = str(uuid.uuid4())
+    reset = admin.post(f"/api/users/{uid}/reset-password", headers={KEY: key})
+    assert reset.status_code == 200 and reset.get_json()["initial_password"]
+    again = admin.post(f"/api/users/{uid}/reset-password", headers={KEY: key})
+    assert again.status_code == 409 and again.get_json()["code"] == "idempotency_result_withheld"
+
+
 def test_two_attempts_at_once_write_once(app, county, db):
     """A double submission: both attempts in flight together, one effect, the same answer."""
     token = make_token(app, county, "donghu.admin")
