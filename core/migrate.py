@@ -23,11 +23,16 @@ from core.plugins import PluginHost
 HERE = Path(__file__).parent / "migrations"
 
 
+def _owner_engine(config: Config):
+    """The schema owner's engine, with the migration role's timeouts."""
+    url = config.migration_url
+    return create_engine(url, connect_args=timeout_connect_args(url, config.migration_timeouts))
+
+
 def distribute(config: Config, host: PluginHost) -> citus.Report:
     """``pingan db distribute``: the schema on Citus (core.citus), as the schema owner, with the
     migration role's timeouts."""
-    url = config.migration_url
-    engine = create_engine(url, connect_args=timeout_connect_args(url, config.migration_timeouts))
+    engine = _owner_engine(config)
     try:
         with engine.begin() as conn:
             report = citus.distribute(conn)
@@ -81,8 +86,7 @@ def heads(host: PluginHost) -> dict[str, list[str]]:
 def upgrade(config: Config, host: PluginHost, target: str = "heads") -> None:
     """Migrate with the migration role's timeouts (``PINGAN_MIGRATION_*_TIMEOUT_SECONDS``): no
     statement limit, a short lock timeout so a schema change never queues every request behind it."""
-    url = config.migration_url
-    engine = create_engine(url, connect_args=timeout_connect_args(url, config.migration_timeouts))
+    engine = _owner_engine(config)
     try:
         with engine.begin() as conn:
             command.upgrade(alembic_config(host, conn), target)
