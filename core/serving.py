@@ -6,10 +6,15 @@ flight. :func:`serve` runs waitress's loop itself and stops in order:
 
 1. SIGTERM or SIGINT only sets a flag and wakes the loop (``pull_trigger`` writes one byte to
    waitress's wake-up pipe, which is safe in a signal handler).
-2. The loop takes the connections the kernel has already completed from the listen backlog
-   (closing the socket with them queued would reset them), then closes the listening sockets:
-   from now on a new connection is refused, and the reverse proxy sends it to the other
-   process (docs/operations.md, "Rolling restarts").
+2. On Linux a socket filter that drops every packet is attached to the listening sockets
+   first: a connection attempt arriving from now on is not completed (its client resends
+   its SYN a second later and then meets the closed socket). Without it, a connection the
+   kernel completed between the last ``accept()`` and ``close()`` would be reset with its
+   request already sent — a reverse proxy cannot retry that POST and answers 502 (seen once
+   in CI). The loop then takes the connections the kernel has already completed from the
+   listen backlog (closing the socket with them queued would reset them), and closes the
+   listening sockets: from now on a new connection is refused, and the reverse proxy sends
+   it to the other process (docs/operations.md, "Rolling restarts").
 3. It keeps serving the open connections until none is left or ``grace`` seconds have passed:
    a request being received or handled completes and its response is sent; a connection with
    nothing in flight — idle on keep-alive, or done with its last response — is closed. One
@@ -23,8 +28,12 @@ map, ``HTTPChannel.requests``/``request``/``total_outbufs_len``, ``creation_time
 """
 from __future__ import annotations
 
+import ctypes
 import logging
 import signal
+import socket
+import struct
+import sys
 import time
 
 from waitress import wasyncore
@@ -35,6 +44,26 @@ log = logging.getLogger("pingan.serving")
 
 FIRST_REQUEST_SECONDS = 1.0  # a connection accepted just before the stop may still send its request
 POLL_SECONDS = 0.1           # how often the draining loop looks at its connections
+
+SO_ATTACH_FILTER = 26        # <asm-generic/socket.h>; Linux only
+# one classic BPF instruction, struct sock_filter {u16 code; u8 jt, jf; u32 k}: BPF_RET|BPF_K, k=0 → drop
+_DROP_ALL = ctypes.create_string_buffer(struct.pack("HBBI", 0x06, 0, 0, 0), 8)
+
+
+def refuse_new_connections(sock: socket.socket) -> bool:
+    """Make a listening socket drop every incoming packet, so no further connection completes
+    while its backlog is drained. Connections already completed (in the backlog or accepted)
+    are sockets of their own and unaffected. False where the platform has no socket filters."""
+    if not sys.platform.startswith("linux"):
+        return False
+    # struct sock_fprog { unsigned short len; struct sock_filter *filter; } — native alignment
+    program = struct.pack("HP", 1, ctypes.addressof(_DROP_ALL))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, program)
+    except OSError:
+        log.warning("could not attach the drop filter to the listening socket", exc_info=True)
+        return False
+    return True
 
 
 class GracefulServer:
@@ -79,6 +108,9 @@ class GracefulServer:
         wasyncore.loop(timeout=max(timeout, 0), map=self.map, use_poll=self.adj.asyncore_use_poll, count=1)
 
     def _stop_accepting(self) -> None:
+        for listener in self.listeners:
+            if listener.socket is not None and listener.socket.family in (socket.AF_INET, socket.AF_INET6):
+                refuse_new_connections(listener.socket)
         for listener in self.listeners:
             for _ in range(self.adj.backlog):  # accept what waits in the backlog, until none is left
                 before = len(self.map)

@@ -295,3 +295,30 @@ def test_a_rolling_restart_behind_nginx_loses_no_request(config, app, fresh_tena
                 proc.wait(GRACE + 5)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="socket filters are Linux's")
+def test_a_stopping_listener_completes_no_new_connection_but_keeps_its_backlog():
+    """The drain's first step (core.serving.refuse_new_connections): a connection completed
+    before it is still accepted; one attempted after it does not complete, so closing the
+    listener cannot reset a connection whose request was already sent."""
+    from core.serving import refuse_new_connections
+
+    listener = socket.create_server(("127.0.0.1", 0), backlog=8)
+    port = listener.getsockname()[1]
+    queued = socket.create_connection(("127.0.0.1", port), timeout=2)
+    try:
+        assert refuse_new_connections(listener)
+        with pytest.raises(OSError):  # socket.timeout: its SYN is dropped, the handshake never ends
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        listener.settimeout(2)
+        accepted, _ = listener.accept()  # the one completed before is still there
+        queued.sendall(b"ping")
+        assert accepted.recv(4) == b"ping"
+        accepted.close()
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):  # and nothing else completed meanwhile
+            listener.accept()
+    finally:
+        queued.close()
+        listener.close()
