@@ -176,6 +176,11 @@ def bound_tenant_id() -> int | None:
     return _tenant.get()
 
 
+def on_citus(session: Session) -> bool:
+    """Is the session's database a Citus coordinator? (Seen when each connection is made.)"""
+    return bool(session.connection().connection.info.get("pingan_citus"))
+
+
 @contextlib.contextmanager
 def orm_guard_disabled_unsafe() -> Iterator[None]:
     """Switch the ORM guard off. Only for tests proving RLS alone holds; never in product code."""
@@ -368,6 +373,7 @@ def make_engine(url: str, app_role: str | None = None, timeouts: DbTimeouts | No
         cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'")
         if cur.fetchone():
             cur.execute("SET citus.propagate_set_commands = 'local'")
+            record.info["pingan_citus"] = True
         cur.close()
         dbapi_conn.commit()
 

@@ -20,11 +20,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from core import citus
+from argon2 import PasswordHasher
+
+from core import auth, citus
 from core.app import create_app, pingan
 from core.config import Config
 from core.context import Actor, acting_as
 from core.models import OrgUnit, User
+
+# Passwords: the suite hashes with argon2id at its cheapest parameters (Django's test-settings
+# practice). Each county the suite loads has six accounts, and argon2-cffi's defaults (what
+# production uses; tests/test_auth.py checks a hash made by core.auth with them) take 0.1–0.3 s
+# each on this 2-core machine: 70 % of ``fresh_tenant``. The hashes stay argon2id, verified by
+# the same code (argon2 reads the parameters from the hash).
+# (``auth.password_hasher()`` makes production's.)
+auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_FOLDER = ROOT / "tenants" / "demo"

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from core import auth
 from core.app import pingan
 from core.db import utcnow
 from core.models import AccessToken, Tenant, User, WebSession
@@ -201,6 +202,17 @@ def test_password_hash_is_argon2(db, demo):
     with db.transaction(demo.id) as s:
         h = s.scalar(select(User.password_hash).where(User.username == "county.admin"))
     assert h.startswith("$argon2id$")
+
+
+def test_production_hashes_passwords_with_argon2_cffi_defaults(monkeypatch):
+    """The suite hashes cheaply (tests/conftest.py); what production runs is argon2-cffi's
+    defaults (RFC 9106's second recommended option), made and checked by core.auth."""
+    from argon2 import PasswordHasher, extract_parameters
+    monkeypatch.setattr(auth, "_hasher", auth.password_hasher())
+    stored = auth.hash_password("a long passphrase")
+    assert extract_parameters(stored) == extract_parameters(PasswordHasher().hash("x"))
+    assert extract_parameters(stored).memory_cost >= 65536
+    assert auth.verify_password(stored, "a long passphrase") and not auth.verify_password(stored, "wrong one")
 
 
 def test_password_change_api(fresh_tenant, login):

@@ -74,7 +74,7 @@ def filtered(w: Work, args: dict, base: Select | None = None) -> Select:
         persons = select(Person.id).where(person_match(w, args["person"]))
         stmt = stmt.where(Case.id.in_(select(CasePerson.case_id).where(CasePerson.person_id.in_(persons))))
     if args.get("q"):
-        stmt = stmt.where(search.matches(args["q"], dialect(w)))
+        stmt = stmt.where(search.matches(args["q"], w.session))
     return stmt
 
 

@@ -10,12 +10,17 @@ has every token of the query — "纠纷" finds "土地纠纷调解" without a d
 How the database finds them (migration ``0004_case_search``):
 
 - **PostgreSQL**: a GIN index over ``string_to_array(search_grams, ' ')``, read through the
-  function ``case_search_ids(tokens)``. Not by putting ``@>`` in the app's own query: under
+  function ``case_search_ids(tenant, tokens)``. Not by putting ``@>`` in the app's own query: under
   row-level security PostgreSQL only lets *leakproof* operators use an index ahead of the
   policy, and no GIN operator is leakproof, so as ``pingan_app`` the index would never be
   used. The function is ``SECURITY DEFINER`` (runs as the schema owner, which must bypass
-  RLS for the index to count) and filters ``tenant_id`` itself from the same setting the
-  policy reads; the app's query around it is still guarded by the ORM and by RLS.
+  RLS for the index to count), filters ``tenant_id`` on its argument and answers nothing
+  unless that is the county bound to the transaction (the setting the policy reads); the
+  app's query around it is still guarded by the ORM and by RLS.
+- **Citus**: the same function, called in a statement of its own before the query (its
+  ``tenant_id = $1`` routes it to the county's shard); the query then takes the ids as one
+  array parameter. Inside a query Citus pushes down to a shard it could not run: a shard's
+  query may not start a distributed one (docs/citus.md).
 - **SQLite** (embedded): ``LIKE '% token %'`` over the padded string — a scan, fine at the
   size of an embedded install.
 """
@@ -24,8 +29,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from sqlalchemy import Text, and_, bindparam, func, literal, select, true
+from sqlalchemy import BigInteger, Text, and_, any_, bindparam, func, literal, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+
+from core.db import bound_tenant_id, on_citus
 
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+")
 SEARCH_FUNCTION = "case_search_ids"
@@ -63,8 +71,9 @@ def query_tokens(query: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def matches(query: str, dialect: str):
-    """SQL predicate on ``Case``: the case's grams hold every token of ``query``.
+def matches(query: str, session: Session):
+    """SQL predicate on ``Case``: the case's grams hold every token of ``query`` (in the
+    county bound to the transaction).
 
     A query without a searchable character (only punctuation) restricts nothing.
     """
@@ -72,8 +81,11 @@ def matches(query: str, dialect: str):
     tokens = query_tokens(query)
     if not tokens:
         return true()
-    if dialect == "postgresql":
-        ids = select(getattr(func, SEARCH_FUNCTION)(bindparam(None, tokens, type_=ARRAY(Text))))
+    if session.get_bind().dialect.name == "postgresql":
+        ids = select(getattr(func, SEARCH_FUNCTION)(bindparam(None, bound_tenant_id(), type_=BigInteger),
+                                                    bindparam(None, tokens, type_=ARRAY(Text))))
+        if on_citus(session):
+            return Case.id == any_(bindparam(None, session.scalars(ids).all(), type_=ARRAY(BigInteger)))
         return Case.id.in_(ids)
     padded = literal(" ") + Case.search_grams + literal(" ")
     return and_(*(padded.contains(f" {t} ", autoescape=True) for t in tokens))
