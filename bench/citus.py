@@ -428,40 +428,100 @@ def _first_line(stmt: str, width: int = 150) -> str:
     return s if len(s) <= width else s[:width] + " …"
 
 
+class Sql:
+    """psycopg as the app role (like the app's connections: no server-side prepared statements, JIT
+    off; on Citus the tenant's ``SET LOCAL`` propagated): the request's statements alone."""
+
+    def __init__(self, dsn: str, citus: bool) -> None:
+        import psycopg
+        self.conn = psycopg.connect(dsn, prepare_threshold=None)
+        self.conn.execute(f'SET ROLE "{APP_ROLE}"')
+        self.conn.execute("SET jit = off")
+        if citus:
+            self.conn.execute("SET citus.propagate_set_commands = 'local'")
+        self.conn.commit()
+
+    def replay(self, stmts: list[tuple[str, object, str | None]]) -> int:
+        """BEGIN; SET LOCAL pingan.tenant_id; every planned statement (rows fetched); ROLLBACK."""
+        rows = 0
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(f"SET LOCAL pingan.tenant_id = '{stmts[0][2] or ''}'")
+                for stmt, params, _ in stmts:
+                    cur.execute(stmt, params or None)
+                    if cur.description is not None:
+                        rows += len(cur.fetchall())
+        finally:
+            self.conn.rollback()
+        return rows
+
+    def analyze(self, stmt: str, params, tid: str | None) -> tuple[float, str]:
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(f"SET LOCAL pingan.tenant_id = '{tid or ''}'")
+                cur.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + stmt, params or None)
+                plan = "\n".join(r[0] for r in cur.fetchall())
+        except Exception as exc:  # noqa: BLE001 — recorded in the report
+            return float("nan"), f"ERROR: {type(exc).__name__}: {str(exc).strip()}"
+        finally:
+            self.conn.rollback()
+        m = re.search(r"Execution Time: ([\d.]+) ms", plan)
+        return (float(m.group(1)) if m else float("nan")), plan
+
+
+def _planned(st: list[tuple[str, object, str | None]]) -> list[tuple[str, object, str | None]]:
+    return [x for x in st if not _UTILITY.match(x[0])]
+
+
 def run(n: int, warmup: int, budget: float) -> Path:
     started, load_before = now_utc(), os.getloadavg()
     _split_caches()
     single, dist = Target("single"), Target("citus")
     explainer = Explainer(dist.dsn)
+    sql = {"single": Sql(single.dsn, False), "citus": Sql(dist.dsn, True)}
     res: dict = {"started": started, "load_before": load_before, "n": n, "warmup": warmup, "budget": budget,
-                 "series": {}, "statements": {}}
-    plans: dict[str, dict] = {}  # statement text → {"plan", "class", "tenant"}
+                 "series": {}}
+    plans: dict[str, dict] = {}  # statement text → {"plan", "class", "tenant", "params"}
     for name, group, who, req in series_defs(single):
         req_d = next(r for s, _, _, r in series_defs(dist) if s == name)
         fa, fb = _request(single, who, req), _request(dist, who, req_d)
         fa(), fb()
-        ev_a = single.cap.record(fa)
-        ev_b = dist.cap.record(fb)
-        st_a, st_b = _statements(ev_a), _statements(ev_b)
-        classes: dict[str, int] = {}
-        per: list[dict] = []
-        for stmt, params, tid in st_b:
-            if _UTILITY.match(stmt):
-                kind = "utility"
-            else:
+        # three requests each: the statements of all three are explained (an in-process cache entry
+        # expiring every 5 s adds a statement or two to some requests); the fewest are counted
+        runs_a = [_statements(single.cap.record(fa)) for _ in range(3)]
+        runs_b = [_statements(dist.cap.record(fb)) for _ in range(3)]
+        for st in runs_b:
+            for stmt, params, tid in _planned(st):
                 if stmt not in plans:
                     p = explainer.plan(stmt, params, tid)
                     plans[stmt] = {"plan": p, "class": classify(p), "tenant": tid,
                                    "params": json.loads(json.dumps(params, default=str))}
-                kind = plans[stmt]["class"]
+        st_a, st_b = min(runs_a, key=len), min(runs_b, key=len)
+        classes: dict[str, int] = {}
+        per: list[dict] = []
+        for stmt, _, _ in st_b:
+            kind = "utility" if _UTILITY.match(stmt) else plans[stmt]["class"]
             classes[kind] = classes.get(kind, 0) + 1
             per.append({"sql": _first_line(stmt), "class": kind})
+        extra = sorted({x[0] for st in runs_b for x in _planned(st)} - {x[0] for x in _planned(st_b)})
         print(f"[{name}] statements per request: single {len(st_a)}, citus {len(st_b)}: {classes}", flush=True)
         sa, sb = timed_pair(fa, fb, n, warmup, budget)
-        print(f"  single {sa.row()}\n  citus  {sb.row()}", flush=True)
-        res["series"][name] = {"group": group, "who": who, "single": vars(sa), "citus": vars(sb),
-                               "statements_single": len(st_a), "statements_citus": len(st_b),
-                               "classes": classes, "per_statement": per}
+        print(f"  api single {sa.row()}\n  api citus  {sb.row()}", flush=True)
+        entry = {"group": group, "who": who, "single": vars(sa), "citus": vars(sb),
+                 "statements_single": len(st_a), "statements_citus": len(st_b), "statements_sometimes": extra,
+                 "classes": classes, "per_statement": per}
+        if group != "create":  # reads: the same statements replayed alone, and the heaviest one analysed
+            pa, pb = _planned(st_a), _planned(st_b)
+            qa, qb = timed_pair(lambda: sql["single"].replay(pa), lambda: sql["citus"].replay(pb),
+                                max(30, n // 2), max(5, warmup // 3), budget / 2)
+            print(f"  sql single {qa.row()}\n  sql citus  {qb.row()}", flush=True)
+            entry["sql_single"], entry["sql_citus"] = vars(qa), vars(qb)
+            times = [(sql["single"].analyze(*x), x) for x in pa]
+            (t_a, plan_a), heavy = max(times, key=lambda t: t[0][0])
+            t_b, plan_b = sql["citus"].analyze(*heavy)
+            entry["heaviest"] = {"sql": heavy[0], "params": json.loads(json.dumps(heavy[1], default=str)),
+                                 "single_ms": t_a, "citus_ms": t_b, "plan_single": plan_a, "plan_citus": plan_b}
+        res["series"][name] = entry
     res["plans"] = plans
     res["load_after"] = os.getloadavg()
     res["finished"] = now_utc()
@@ -533,6 +593,35 @@ def report(res: dict) -> str:
           f"{fmt(y.p95_us)} | {fmt(y.mean_us)} | **{y.median_us / x.median_us:.2f}×** | {y.p95_us / x.p95_us:.2f}× | "
           f"{y.mean_us / x.mean_us:.2f}× | {min(x.n, y.n)}")
     a("")
+    a("Statements per request: those the app sent in the request with the fewest of three captured (an entry of "
+      "the process-wide caches — tenant row, enabled modules — expires every 5 s, and the request that reloads "
+      "it sends one or two more; the tenant row is read from the `tenant` reference table).\n")
+    a("### The same statements alone (SQL replay)\n")
+    a("The planned statements of one captured request of each read series, replayed with psycopg as `pingan_app` "
+      "in `BEGIN; SET LOCAL pingan.tenant_id; …; ROLLBACK` (on Citus with `citus.propagate_set_commands = 'local'` "
+      "like the app's connections), the two databases alternating. What the API adds on top is the app's own "
+      "work in this process, the same on both.\n")
+    a("series | statements | single SQL p50 | single SQL p95 | Citus SQL p50 | Citus SQL p95 | ratio p50 | "
+      "Citus − single per statement (p50) | API − SQL, single (p50) | API − SQL, Citus (p50)")
+    a("---|---|---|---|---|---|---|---|---|---")
+    for name, s in res["series"].items():
+        if "sql_single" not in s:
+            continue
+        x, y = _st(s["sql_single"]), _st(s["sql_citus"])
+        k = sum(v for c, v in s["classes"].items() if c != "utility")
+        a(f"{name} | {k} | {fmt(x.median_us)} | {fmt(x.p95_us)} | {fmt(y.median_us)} | {fmt(y.p95_us)} | "
+          f"**{y.median_us / x.median_us:.2f}×** | {fmt((y.median_us - x.median_us) / k)} | "
+          f"{fmt(_st(s['single']).median_us - x.median_us)} | {fmt(_st(s['citus']).median_us - y.median_us)}")
+    a("")
+    a("The heaviest statement of each read series (largest `Execution Time` of `EXPLAIN (ANALYZE, BUFFERS)` on the "
+      "single database, as `pingan_app`), analysed on both; plans below the table:\n")
+    a("series | statement | single execution time | Citus execution time (coordinator, incl. the worker)")
+    a("---|---|---|---")
+    for name, s in res["series"].items():
+        h = s.get("heaviest")
+        if h:
+            a(f"{name} | `{_first_line(h['sql'], 90)}` | {h['single_ms']:.2f} ms | {h['citus_ms']:.2f} ms")
+    a("")
     a("## Router execution on Citus\n")
     a("Every statement the app sent during one request of each series (captured with `before_cursor_execute` on "
       "the Citus app), `EXPLAIN (COSTS OFF)` on the coordinator as `pingan_app` inside `BEGIN; SET LOCAL "
@@ -570,6 +659,14 @@ def report(res: dict) -> str:
         if v["class"] == "coordinator-only":
             a(f"- `{_first_line(stmt, 200)}`")
     a("")
+    a("## Plans of the heaviest statements\n")
+    for name, s in res["series"].items():
+        h = s.get("heaviest")
+        if not h:
+            continue
+        a(f"**{name}**: `{_first_line(h['sql'], 400)}` with " + json.dumps(h["params"], ensure_ascii=False) + "\n")
+        a("single:\n\n```\n" + h["plan_single"] + "\n```\n")
+        a("Citus:\n\n```\n" + h["plan_citus"] + "\n```\n")
     a("## Data actually generated\n")
     a("bench/cases.py's generator, unchanged, same seed, in both databases (Citus: tables distributed before the "
       "first row was loaded).\n")

@@ -74,12 +74,20 @@ class Report:
     unknown: list[str] = field(default_factory=list)  # tables no model classifies: left local
 
 
-def distribute(conn: Connection) -> Report:
+def distribute(conn: Connection, shard_count: int | None = None) -> Report:
     """Make every global and reference table a reference table and every tenant table a
-    distributed table on ``tenant_id``, co-located; keep every foreign key. Idempotent."""
+    distributed table on ``tenant_id``, co-located; keep every foreign key. Idempotent.
+
+    ``shard_count``: the shards of the co-location group, set when its first table is
+    distributed (default: the server's ``citus.shard_count``, 32; docs/citus.md). Tables
+    added later join the group with its count."""
     if not installed(conn):
         raise RuntimeError("the Citus extension is not installed in this database (run it on the coordinator)")
     conn.execute(text("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'"))
+    if shard_count is not None:
+        if not 1 <= shard_count <= 64000:
+            raise ValueError("shard_count must be between 1 and 64000")
+        conn.execute(text(f"SET LOCAL citus.shard_count = {int(shard_count)}"))
     present = [t.name for t in Base.metadata.sorted_tables if t.name in set(inspect(conn).get_table_names())]
     done = layout(conn)
     report = Report(unknown=sorted(set(inspect(conn).get_table_names()) - set(Base.metadata.tables)

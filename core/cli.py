@@ -72,13 +72,16 @@ def db_upgrade() -> None:
 
 
 @db.command("distribute")
-def db_distribute() -> None:
+@click.option("--shard-count", type=click.IntRange(1, 64000), default=None,
+              help="Shards of the county tables (default: the server's citus.shard_count, 32); "
+                   "only the first distribution sets it (docs/citus.md).")
+def db_distribute(shard_count: int | None) -> None:
     """On a Citus coordinator: reference tables for platform data, every county table distributed
     on tenant_id, co-located, foreign keys kept (docs/citus.md). Idempotent."""
     from core.migrate import distribute
     from core.plugins import PluginHost
     config = _config()
-    report = distribute(config, PluginHost())
+    report = distribute(config, PluginHost(), shard_count)
     click.echo(f"{len(report.reference)} reference and {len(report.distributed)} distributed tables made, "
                f"{report.foreign_keys} foreign keys kept")
     if report.unknown:

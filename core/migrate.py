@@ -29,13 +29,13 @@ def _owner_engine(config: Config):
     return create_engine(url, connect_args=timeout_connect_args(url, config.migration_timeouts))
 
 
-def distribute(config: Config, host: PluginHost) -> citus.Report:
+def distribute(config: Config, host: PluginHost, shard_count: int | None = None) -> citus.Report:
     """``pingan db distribute``: the schema on Citus (core.citus), as the schema owner, with the
     migration role's timeouts."""
     engine = _owner_engine(config)
     try:
         with engine.begin() as conn:
-            report = citus.distribute(conn)
+            report = citus.distribute(conn, shard_count)
             secure_schema(conn, config.db_app_role)
         return report
     finally:

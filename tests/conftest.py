@@ -70,7 +70,9 @@ def distribute_for_tests(config: Config, state) -> None:
     ``pingan db distribute`` does it, and the app role allowed to log in — Citus opens the
     connections to the workers as the current role (docs/citus.md)."""
     from core.migrate import distribute
-    distribute(config, state.plugins)
+    # 4 shards, not Citus's 32: the suite's counties are tiny, and every shard of every table is
+    # created, reset and planned over (``pingan db distribute --shard-count``, docs/citus.md)
+    distribute(config, state.plugins, shard_count=4)
     engine = create_engine(config.migration_url)
     with engine.begin() as conn:
         conn.execute(text(f'ALTER ROLE "{config.db_app_role}" LOGIN'))
