@@ -16,7 +16,6 @@ already do. :func:`check_manageable` is that check; every write here calls it.
 """
 from __future__ import annotations
 
-import secrets
 from datetime import datetime, timezone
 
 from sqlalchemy import select
@@ -46,7 +45,7 @@ def create_user(session: Session, grants: Grants, data: dict) -> tuple[User, str
     check_member_unit(session, grants, data.get("member_unit_id"))
     if session.scalar(select(User.id).where(User.username == data["username"])):
         raise Conflict("username_taken", "该用户名已被使用", {"json": {"username": ["该用户名已被使用"]}})
-    password = data.pop("password", None) or secrets.token_urlsafe(9)
+    password = data.pop("password", None) or auth.one_time_password()
     shows_secret_once()  # the answer carries the one-time password
     user = User(**data, password_hash=auth.hash_password(password), must_change_password=True)
     session.add(user)
@@ -105,7 +104,7 @@ def reset_password(session: Session, grants: Grants, user: User) -> str:
     access tokens and OAuth tokens are revoked: whoever held the old password, or a token
     minted with it, holds nothing any more."""
     check_manageable(session, grants, user)
-    password = secrets.token_urlsafe(9)
+    password = auth.one_time_password()
     shows_secret_once()
     user.password_hash = auth.hash_password(password)
     user.password_set_at = auth.utcnow()

@@ -78,6 +78,20 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+# One-time passwords are read off a screen or a printed slip and typed on a phone: digits and
+# lower-case letters only (no case to get wrong), none that look alike (0/o, 1/l/i), in
+# groups of four.
+OTP_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+OTP_GROUPS = 3
+
+
+def one_time_password() -> str:
+    """A generated one-time password, e.g. ``k4pd-7wxc-mt3e`` (12 characters of a
+    31-character alphabet, ~59 bits; it must be changed at the first log-in)."""
+    chars = "".join(secrets.choice(OTP_ALPHABET) for _ in range(4 * OTP_GROUPS))
+    return "-".join(chars[i:i + 4] for i in range(0, len(chars), 4))
+
+
 def check_password_policy(password: str, field: str = "password") -> None:
     """ASVS 5 §6.2: at least 8 characters, at most 128, no composition rules."""
     if len(password) < PASSWORD_MIN:

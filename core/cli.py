@@ -172,7 +172,6 @@ def user() -> None:
 @click.option("--password", default=None, help="Omit to generate a one-time password.")
 def user_create(slug, username, display_name, unit_code, roles, password) -> None:
     """Create a user; the password must be changed at first log-in."""
-    import secrets
     from core import auth
     from core.context import Actor, acting_as
     from core.models import OrgUnit, Role, RoleAssignment, Tenant, User
@@ -182,7 +181,7 @@ def user_create(slug, username, display_name, unit_code, roles, password) -> Non
     if tid is None:
         raise click.ClickException(f"no tenant {slug!r}")
     generated = password is None
-    password = password or secrets.token_urlsafe(9)
+    password = password or auth.one_time_password()
     try:
         with acting_as(Actor(None, "cli:user-create")), state.db.transaction(tid) as s:
             unit = s.scalar(select(OrgUnit).where(OrgUnit.code == unit_code))

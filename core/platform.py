@@ -18,7 +18,6 @@ platform tenant's chain. A suspended county answers 403 ``tenant_suspended`` to 
 """
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +84,7 @@ def create_operator(db: Database, config: Config, username: str, display_name: s
             if s.scalar(select(User.id).where(User.username == username)):
                 raise Conflict("username_taken", f"用户 {username} 已存在")
             generated = password is None
-            password = password or secrets.token_urlsafe(12)
+            password = password or auth.one_time_password()
             shows_secret_once()  # the operator's page shows the county admin's one-time password
             auth.check_password_policy(password)
             s.add(User(username=username, display_name=display_name, org_unit_id=unit.id,

@@ -3,7 +3,8 @@
 # with the demo county loaded. Open http://127.0.0.1:8000/ afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x .venv/bin/python ] || python3 -m venv .venv
+source scripts/venv.sh
+ensure_venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e .
 exec .venv/bin/pingan demo "$@"

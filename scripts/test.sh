@@ -4,7 +4,8 @@
 # SQLite by default; set PINGAN_TEST_DATABASE_URL and PINGAN_TEST_REDIS_URL for the real services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x .venv/bin/python ] || python3 -m venv .venv
+source scripts/venv.sh
+ensure_venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]' -e examples/pingan-hello
 exec .venv/bin/python -m pytest "$@"

@@ -13,6 +13,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from core import auth
 from core.app import pingan
 from core.authz import Permission, PermissionRegistry
 from core.models import User
@@ -451,6 +452,23 @@ def test_an_admin_reset_revokes_the_accounts_tokens_too(app, fresh_tenant, login
     entries = admin.get(f"/api/audit?object_type=app_user&object_id={viewer}").get_json()["items"]
     resets = [e for e in entries if e["action"] == "reset_password"]
     assert resets and resets[0]["changes"].get("revoked_tokens") == 2, resets
+
+
+def test_generated_one_time_passwords_have_no_look_alike_characters(app, fresh_tenant, login):
+    """Issue 15, item 12: a one-time password is read off a screen and typed on a phone — it
+    mixed 0/O and 1/l/I. Now: groups of four digits and lower-case letters without 0, 1, i,
+    l, o; for a new account and for a reset alike, and it signs in."""
+    t = fresh_tenant
+    admin = login(t, "county.admin")
+    created = admin.post("/api/users", json={"username": "otp.clerk", "display_name": "新文书",
+                                             "org_unit_id": t.unit("T01")}).get_json()
+    reset = admin.post(f"/api/users/{created['id']}/reset-password").get_json()
+    for password in (created["initial_password"], reset["initial_password"]):
+        assert re.fullmatch(r"[2-9a-hjkmnp-z]{4}(-[2-9a-hjkmnp-z]{4}){2}", password), password
+    _, r = web_login(app, t, "otp.clerk", password)
+    assert r.status_code == 302, r.get_data(as_text=True)[:300]
+    many = "".join(auth.one_time_password() for _ in range(300))
+    assert not set(many) & set("01ilo") and not re.search(r"[A-Z]", many)
 
 
 def test_one_time_passwords_expire(app, fresh_tenant, login):
