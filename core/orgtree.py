@@ -8,6 +8,8 @@ tree with their history; they take no new children.
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import date
 
 from sqlalchemy import func, select, update
@@ -28,6 +30,59 @@ def within(path: str):
     ``COLLATE "C"`` there, so the range is byte-wise in any database locale, as on SQLite.
     """
     return (OrgUnit.path >= path) & (OrgUnit.path < path[:-1] + "0")
+
+
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
+              "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+_NUMBER = re.compile(r"(\d+|[零〇一二两三四五六七八九十百千]+)")
+
+
+def _cn_int(run: str) -> int:
+    """一 → 1, 十一 → 11, 二十 → 20, 一百零五 → 105; 二〇二六 (digit by digit) → 2026."""
+    if not any(ch in _CN_UNITS for ch in run):
+        return int("".join(str(_CN_DIGITS[ch]) for ch in run))
+    total, digit = 0, None
+    for ch in run:
+        if ch in _CN_UNITS:
+            total += (1 if digit is None else digit) * _CN_UNITS[ch]
+            digit = None
+        else:
+            digit = _CN_DIGITS[ch]
+    return total + (digit or 0)
+
+
+def natural_key(text: str | None) -> tuple:
+    """Sort key reading numbers as numbers, Arabic or Chinese: 一组 二组 … 十组 十一组, and
+    T2 before T10 (a plain string sort gives 七 九 八 十一 十 and T10 before T2)."""
+    parts = []
+    for i, part in enumerate(_NUMBER.split(text or "")):
+        if not part:
+            continue
+        parts.append((0, int(part) if part.isdigit() else _cn_int(part), "") if i % 2 else (1, 0, part))
+    return tuple(parts)
+
+
+def sibling_key(unit: OrgUnit) -> tuple:
+    """Order among siblings: active first, then by the county's unit code, then by name."""
+    return (unit.status != "active", unit.code is None, natural_key(unit.code), natural_key(unit.name), unit.id)
+
+
+def tree_order(units: Iterable[OrgUnit]) -> list[OrgUnit]:
+    """``units`` depth first, each unit's children in :func:`sibling_key` order; a unit whose
+    parent is not among them starts a tree of its own."""
+    units = list(units)
+    ids = {u.id for u in units}
+    children: dict[int | None, list[OrgUnit]] = {}
+    for u in units:
+        children.setdefault(u.parent_id if u.parent_id in ids else None, []).append(u)
+    out: list[OrgUnit] = []
+    stack = sorted(children.get(None, []), key=lambda u: (u.path.count("/"), sibling_key(u)), reverse=True)
+    while stack:
+        unit = stack.pop()
+        out.append(unit)
+        stack.extend(sorted(children.get(unit.id, []), key=sibling_key, reverse=True))
+    return out
 
 
 def is_root(path: str) -> bool:

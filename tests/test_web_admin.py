@@ -153,8 +153,16 @@ def test_switching_off_hides_menu_and_pages_for_this_county_only_and_back_on_kee
     assert made.status_code == 201, made.get_json()
     home = admin.get("/").get_data(as_text=True)
     assert 'href="/hello/"' in home
+    visit = admin.post("/api/cases", json={"case_type": "hello.visit", "title": "走访", "org_unit_id": fresh_tenant.unit("T01D1V1"),
+                                               "channel": "visit", "details": {"visit_kind": "home"}})
+    assert visit.status_code == 201, visit.get_json()
     token = csrf(admin.get("/admin/modules").get_data(as_text=True))
+    # issue 15, item 12: switching off asks first, saying how many of its matters are open
     r = admin.post("/admin/modules/hello/switch", data={"csrf_token": token, "enabled": "0"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "确认停用" in page and "还有 1 件该模块的事项未办结" in page, page
+    assert admin.get("/api/modules/hello").get_json()["enabled"] is True
+    r = admin.post("/admin/modules/hello/switch", data={"csrf_token": token, "enabled": "0", "confirm": "1"})
     assert r.status_code == 302 and r.headers["Location"].endswith("/admin/modules#module-hello")
     assert 'href="/hello/"' not in admin.get("/").get_data(as_text=True)
     assert admin.get("/hello/").status_code == 404

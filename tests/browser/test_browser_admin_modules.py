@@ -33,6 +33,9 @@ def switch(page, name: str, label: str) -> None:
     page.goto("/admin/modules")
     row = page.locator(f"#module-{name}")
     row.get_by_role("button", name=label).click()
+    if label == "停用":  # issue 15, item 12: it asks first, saying what users will no longer see
+        expect(page.locator("#confirm-off")).to_be_visible()
+        page.get_by_role("button", name="确认停用").click()
     expect(page.locator(f"#module-{name}")).to_have_attribute("data-enabled", "true" if label == "启用" else "false")
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import or_, select
 from core.authz import minimal_paths
 from core.errors import Forbidden, PinganError
 from core.models import OrgUnit
-from core.orgtree import within
+from core.orgtree import tree_order, within
 from core.request import authenticated, current
 from core.validation_messages import validation_zh
 
@@ -77,14 +77,15 @@ def error_fields(exc: PinganError, prefix: str = "") -> dict[str, str]:
 
 
 def scope_units(session, grants, perm: str, active_only: bool = True, limit: int = 3000) -> list[OrgUnit]:
-    """The units in the user's subtrees for ``perm``, in tree order (the console's unit choices)."""
+    """The units in the user's subtrees for ``perm``, in tree order (the console's unit choices;
+    siblings by code, then by name, numbers read as numbers: ``orgtree.tree_order``)."""
     roots = minimal_paths(set(grants.paths(perm)))
     if not roots:
         return []
     stmt = select(OrgUnit).where(or_(*[within(r) for r in roots]))
     if active_only:
         stmt = stmt.where(OrgUnit.status == "active")
-    return list(session.scalars(stmt.order_by(OrgUnit.path).limit(limit)))
+    return tree_order(session.scalars(stmt.order_by(OrgUnit.path).limit(limit)))
 
 
 @bp.app_context_processor

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 
 from flask import redirect, render_template, request, url_for
+from sqlalchemy import func, select
 from marshmallow import fields as mfields
 from marshmallow import validate as mvalidate
 
 from core import modules
 from core.bounds import parse_int
+from core.cases.models import Case
 from core.errors import PinganError
 from core.request import current, requires
 from core.validation_messages import validation_zh
@@ -202,6 +204,8 @@ def module_switch(name: str):
     host = _host()
     enabled = request.form.get("enabled") == "1"
     back = request.form.get("back")
+    if not enabled and request.form.get("confirm") != "1":
+        return _confirm_off(name, back)
     try:
         modules.save(ctx.session, ctx.grants, host, name, enabled, None)
         ctx.session.commit()
@@ -214,3 +218,16 @@ def module_switch(name: str):
     if back == "module":
         return redirect(url_for("web_admin.module_page", name=name))
     return redirect(url_for("web_admin.module_list") + f"#module-{name}")
+
+
+def _confirm_off(name: str, back: str | None):
+    """Switching a module off hides its cases from every user of the county: say how many are
+    still open, and switch only when the admin confirms."""
+    ctx = current()
+    host = _host()
+    modules.require_manager(ctx.session, ctx.grants)
+    info = modules.module(ctx.session, host, name)  # the 404 for a module not installed
+    types = [key for key, ctype in host.case_types.items() if ctype.plugin == name]
+    open_cases = ctx.session.scalar(select(func.count()).select_from(Case).where(
+        Case.case_type.in_(types), Case.closed_at.is_(None))) if types else 0
+    return render_template("admin/module_off.html", module=info, open_cases=open_cases, back=back)

@@ -38,7 +38,26 @@ def org_tree():
     show_retired = request.args.get("retired") == "1"
     units = scope_units(ctx.session, ctx.grants, MANAGE, active_only=not show_retired)
     levels = {lv.key: lv.name for lv in _levels(ctx.session)}
-    return render_template("admin/org_tree.html", units=units, levels=levels, show_retired=show_retired)
+    query = (request.args.get("q") or "").strip()[:50]
+    found = _matching(units, query) if query else None
+    shown = units if found is None else [u for u in units if u.id in found["shown"]]
+    children: dict[int | None, list[OrgUnit]] = {}
+    ids = {u.id for u in shown}
+    for u in shown:  # in tree order already: each list of children keeps it
+        children.setdefault(u.parent_id if u.parent_id in ids else None, []).append(u)
+    return render_template("admin/org_tree.html", children=children, levels=levels, show_retired=show_retired,
+                           query=query, found=found, total=len(units))
+
+
+def _matching(units: list[OrgUnit], query: str) -> dict:
+    """The units whose name or code holds ``query`` and, to show where they are, their ancestors."""
+    needle = query.casefold()
+    hits = {u.id for u in units if needle in u.name.casefold() or needle in (u.code or "").casefold()}
+    shown = set(hits)
+    for u in units:
+        if u.id in hits:
+            shown.update(orgtree.path_ids(u.path))
+    return {"hits": hits, "shown": shown}
 
 
 def _unit_page(unit: OrgUnit, errors: dict | None = None, values: dict | None = None, status: int = 200,
@@ -47,7 +66,7 @@ def _unit_page(unit: OrgUnit, errors: dict | None = None, values: dict | None = 
     s = ctx.session
     levels = _levels(s)
     rank = {lv.key: lv.rank for lv in levels}
-    children = list(s.scalars(select(OrgUnit).where(OrgUnit.parent_id == unit.id).order_by(OrgUnit.status, OrgUnit.name)))
+    children = sorted(s.scalars(select(OrgUnit).where(OrgUnit.parent_id == unit.id)), key=orgtree.sibling_key)
     targets = [u for u in scope_units(s, ctx.grants, MANAGE)
                if not u.path.startswith(unit.path) and rank.get(u.level, -1) < rank.get(unit.level, 0)
                and u.id != unit.parent_id]
