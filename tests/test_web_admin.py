@@ -567,3 +567,16 @@ def test_township_admin_sees_only_its_sections(app, fresh_tenant, login):
         assert f'href="{county_only}"' not in html
         assert township.get(county_only).status_code == 403
     assert login(fresh_tenant, "village.cadre").get("/admin").status_code == 403
+
+
+def test_the_users_list_shows_each_accounts_roles(app, fresh_tenant, login):
+    """Issue 15, item 12: the users list lacked roles — which account is the village's officer
+    could only be seen by opening each one. Roles by name, with the unit where held when it is
+    not the account's own; an account without any says so."""
+    admin = login(fresh_tenant, "county.admin")
+    admin.post("/api/users", json={"username": "no.role", "display_name": "无角色", "org_unit_id": fresh_tenant.unit("T01")})
+    page = admin.get("/admin/users").get_data(as_text=True)
+    rows = {m.group(1): m.group(2) for m in re.finditer(r'<a href="/admin/users/\d+">([^<]+)</a>(.*?)</tr>', page, re.S)}
+    assert "村综治专干" in rows["village.cadre"], rows["village.cadre"]
+    assert "乡镇综治中心管理员" in rows["donghu.admin"]
+    assert "无角色" in rows["no.role"] and "village_cadre" not in page

@@ -55,8 +55,14 @@ def user_list():
     users = list(ctx.session.scalars(stmt.order_by(User.username).limit(PAGE + 1)))
     names = dict(ctx.session.execute(select(OrgUnit.id, OrgUnit.name).where(
         OrgUnit.id.in_({u.org_unit_id for u in users}))).all())
+    held: dict[int, list[tuple[str, str | None, str]]] = {}  # user id → (role name, English name, unit name)
+    for user_id, name, name_en, unit in ctx.session.execute(
+            select(RoleAssignment.user_id, Role.name, Role.name_en, OrgUnit.name)
+            .join(Role, Role.id == RoleAssignment.role_id).join(OrgUnit, OrgUnit.id == RoleAssignment.org_unit_id)
+            .where(RoleAssignment.user_id.in_([u.id for u in users[:PAGE]])).order_by(OrgUnit.path, Role.name)):
+        held.setdefault(user_id, []).append((name, name_en, unit))
     return render_template("admin/users.html", users=users[:PAGE], more=len(users) > PAGE, names=names, q=q,
-                           locked=accounts.is_locked)
+                           locked=accounts.is_locked, held=held)
 
 
 def _new_page(values: dict, errors: dict, status: int = 200):
