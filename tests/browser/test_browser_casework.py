@@ -114,6 +114,8 @@ def test_the_intake_forms_errors_are_at_their_fields_and_typed_text_is_kept(open
     page.goto("/intake/new")
     page.get_by_label("具体内容").fill("反映村口路灯不亮，晚上出行不便。")
     page.get_by_label("姓名").fill("李某")
+    page.get_by_label("身份证号").fill("11010519491231002X")
+    page.get_by_label("联系电话").fill("13800138000")
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         page.get_by_role("button", name="登记", exact=True).click()
     assert posted.value.status == 422
@@ -122,7 +124,18 @@ def test_the_intake_forms_errors_are_at_their_fields_and_typed_text_is_kept(open
     expect(page.locator("#subject-error")).to_have_text("请填写事由（200 字以内）")
     expect(page.get_by_label("具体内容")).to_have_value("反映村口路灯不亮，晚上出行不便。")
     expect(page.get_by_label("姓名")).to_have_value("李某")
+    # issue 15, item 3: the ID number and the phone came back empty, and the retry saved the
+    # person without them; the error is also summarised at the top, linking to its field
+    expect(page.get_by_label("身份证号")).to_have_value("11010519491231002X")
+    expect(page.get_by_label("联系电话")).to_have_value("13800138000")
+    summary = page.locator("#error-summary")
+    expect(summary).to_contain_text("请更正以下 1 处")
+    expect(summary.get_by_role("link", name="事由：请填写事由（200 字以内）")).to_have_attribute("href", "#subject")
     expect(page.locator(".field-error")).to_have_count(1)  # only the field at fault
     subject.fill("路灯维修")
-    page.get_by_role("button", name="登记", exact=True).click()
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.get_by_role("button", name="登记", exact=True).click()
+    assert posted.value.status == 201
+    sent = posted.value.request.post_data
+    assert "person_id_number=11010519491231002X" in sent and "person_phone=13800138000" in sent, sent
     expect(page.get_by_role("status")).to_contain_text("已登记")
