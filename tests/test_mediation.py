@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 
 import pytest
 import time_machine
@@ -495,3 +496,20 @@ def test_a_person_named_twice_is_one_party(app, county, login):
     p = person(cadre, county, "王大山")
     case = dispute(cadre, county, parties=[(p, "applicant"), (p, "third")])
     assert [x["side"] for x in cadre.get(f"/api/mediation/disputes/{case['id']}/parties").get_json()] == ["applicant"]
+
+
+def test_a_session_at_the_time_the_form_fills_in_is_accepted_in_the_minute_of_registration(county, login):
+    """Issue 15, item 12: the session form fills in the time now, to the minute; a dispute
+    registered earlier in that same minute refused it ("须在登记之后")."""
+    with time_machine.travel(dt.datetime(2026, 3, 3, 10, 15, 40, tzinfo=SHANGHAI), tick=False):
+        cadre = login(county, "village.cadre")
+        case = dispute(cadre, county, parties=two_parties(cadre, county))
+        assert act(cadre, case["id"], "accept", {"consent": True}).status_code == 200
+        page = cadre.get(f"/cases/{case['id']}").get_data(as_text=True)
+        filled = re.search(r'id="ms-at" name="held_at" type="datetime-local" required value="([^"]+)"', page).group(1)
+        assert filled == "2026-03-03T10:15"
+        body = {"held_at": filled, "place": "村委会", "mediators": "王秀英", "record": "双方陈述了各自意见。"}
+        r = cadre.post(f"/api/mediation/disputes/{case['id']}/sessions", json=body)
+        assert r.status_code == 201, r.get_json()
+        early = cadre.post(f"/api/mediation/disputes/{case['id']}/sessions", json={**body, "held_at": "2026-03-03T10:14"})
+        assert early.status_code == 422 and early.get_json()["errors"]["json"].get("held_at"), early.get_json()

@@ -22,7 +22,9 @@ def record_session(w, case: Case, data: dict) -> MediationSession:
     """A mediation session with its record (调解笔录), only while the dispute is being mediated."""
     if case.state != "mediating":
         raise Conflict("not_mediating", "只有调解中的纠纷可以记录调解")
-    if data["held_at"] > utcnow() + dt.timedelta(minutes=5) or data["held_at"] < case.created_at:
+    # the form gives minutes: a session in the minute of the registration is after it
+    registered = case.created_at.replace(second=0, microsecond=0)
+    if data["held_at"] > utcnow() + dt.timedelta(minutes=5) or data["held_at"] < registered:
         raise Invalid("held_at", "invalid_time", "调解时间须在登记之后、不晚于现在")
     row = MediationSession(case_id=case.id, created_by=w.user_id, **data)
     w.session.add(row)
