@@ -26,7 +26,10 @@ def test_village_registers_township_supervises_village_sees_it(app, county, logi
     r = township.post(f"/cases/{case['id']}/supervise",
                       data={"csrf_token": csrf(html), "kind": "supervise", "level": "listed",
                             "instruction": "请三日内上门走访"})
-    assert r.status_code == 302 and r.headers["Location"].endswith("#supervise")
+    assert r.status_code == 302 and r.headers["Location"].endswith("#act-done")
+    # issue 15, item 6: the act ends on the case saying what was done
+    back = township.get(r.headers["Location"]).get_data(as_text=True)
+    assert re.search(r'id="act-done">已完成：<strong>督办</strong>.*请三日内上门走访', back), back[:2000]
     seen = cadre.get(f"/cases/{case['id']}").get_data(as_text=True)
     assert "督办" in seen and "请三日内上门走访" in seen
     assert "东湖镇综治中心" in seen and "user:donghu.admin" not in seen  # who acted, by name
@@ -202,7 +205,7 @@ def test_attachments_on_the_case_page(app, county, login):
     assert bad.status_code == 415 and "不支持的文件类型" in bad.get_data(as_text=True)
     ok = cadre.post(f"/cases/{case['id']}/attachments", content_type="multipart/form-data",
                     data={"csrf_token": token, "file": (io.BytesIO("走访记录：老人身体健康\n".encode()), "走访记录.txt")})
-    assert ok.status_code == 302 and ok.headers["Location"].endswith("#attachments")
+    assert ok.status_code == 302 and ok.headers["Location"].endswith("#act-done")
     html = cadre.get(f"/cases/{case['id']}").get_data(as_text=True)
     att = cadre.get(f"/api/cases/{case['id']}/attachments").get_json()
     assert len(att) == 1 and "走访记录.txt" in html and f"/api/cases/{case['id']}/attachments/{att[0]['id']}" in html

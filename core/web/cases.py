@@ -18,7 +18,7 @@ import datetime as dt
 from flask import Blueprint, redirect, render_template, request, url_for
 from markupsafe import Markup
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.api.cases import CaseListArgs, SORTABLE, detail, present
 from core.api.common import paginate
@@ -172,15 +172,27 @@ def case_form_response(case_id: str, form: str, schema, perm: str, do, case_type
     typed kept."""
     w, case, _ = request_case(case_id, lock=True, case_type=case_type, perm=perm)
     raw = {k: v for k, v in request.form.items() if k not in HIDDEN_FORM_FIELDS and v.strip() != ""}
+    before = _last_event_id(w, case)
     try:
         do(w, case, load_form(schema, raw))
+        done = _last_event_id(w, case)
         w.session.commit()
     except PinganError as exc:
         w.session.rollback()
         w, case, ctype = request_case(case_id)
         return case_page_response(w, case, ctype, errors={form: exc.message}, values={form: request.form.to_dict()},
                                   status=exc.status)
-    return redirect(url_for("web_cases.case_page", case_id=case.id) + "#module")
+    return _back_to_case(case, done if done != before else None)
+
+
+def _last_event_id(w, case) -> int | None:
+    return w.session.scalar(select(func.max(CaseEvent.id)).where(CaseEvent.case_id == case.id))
+
+
+def _back_to_case(case, event_id: int | None):
+    """After an act: the case page, saying what was done (the act's timeline entry, ``done``),
+    at the top where the eye lands (issue 15, item 6: acts ended silently)."""
+    return redirect(url_for("web_cases.case_page", case_id=case.id, done=event_id or "saved") + "#act-done")
 
 
 def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None, status: int = 200,
@@ -198,6 +210,7 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
         .where(CasePerson.case_id == case.id).order_by(CasePerson.id))]
     events = s.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
                        .order_by(CaseEvent.at, CaseEvent.id)).all()
+    done = _done(ctype, events, request.args.get("done")) if not printing and not errors else None
     actions = []
     for a in d["actions"]:
         t = ctype.transition(a["name"])
@@ -248,9 +261,20 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
         may_attach=not printing and any(covers(s, w.grants, HANDLE, u) for u in [case.org_unit_id, *task_units(s, case)]),
         divert_units=_divert_targets(w) if open_case and w.grants.has(DIVERT) else [],
         documents=sorted(usable(w, case.case_type).values(), key=lambda t: t.key),
-        supervision_kinds=supervision.KINDS, errors=errors or {}, values=values or {},
+        supervision_kinds=supervision.KINDS, errors=errors or {}, values=values or {}, done=done,
         # the module's own template rendered it (escaping what it put in): trusted markup here
         panel=Markup(ctype.web_panel(w, case, errors or {}, values or {})) if ctype.web_panel else None), status
+
+
+def _done(ctype, events, raw: str | None) -> dict | None:
+    """The confirmation of the act just done: its timeline entry (``?done=<event id>`` of this
+    case), or a plain "saved" for an act that writes none."""
+    if not raw:
+        return None
+    if raw == "saved":
+        return {"title": pick("已保存", "Saved"), "note": ""}
+    event = next((e for e in events if str(e.id) == raw), None)
+    return {"title": event_title(ctype, event.kind), "note": _event_note(ctype, event)} if event else None
 
 
 def _event_note(ctype, event) -> str:
@@ -286,8 +310,10 @@ def case_print(case_id):
 def _act(case_id: str, form: str, do) -> object:
     """Run one act from a form: commit and go back to the page, or show the error at the form."""
     w, case, ctype = request_case(case_id, lock=True)
+    before = _last_event_id(w, case)
     try:
         do(w, case, ctype)
+        done = _last_event_id(w, case)
         w.session.commit()
     except PinganError as exc:
         w.session.rollback()
@@ -299,7 +325,7 @@ def _act(case_id: str, form: str, do) -> object:
                                 if isinstance(v, list) else validation_zh(str(v)) for k, v in group.items()})
         return _page(w, case, ctype, errors={form: exc.message, **{f"{form}.{k}": v for k, v in fields_.items()}},
                      values={form: request.form.to_dict()}, status=exc.status)
-    return redirect(url_for("web_cases.case_page", case_id=case.id) + f"#{form}")
+    return _back_to_case(case, done if done != before else None)
 
 
 def _input(schema_cls) -> dict:

@@ -4,7 +4,7 @@ each branch folds, a search finds a unit by name or code and opens the way to it
 the page fits the width and check boxes are at least 24 px."""
 from __future__ import annotations
 
-from tests.browser.browsing import PHONE, sideways_overflow
+from tests.browser.browsing import PHONE, screenshot, sideways_overflow
 
 try:
     from playwright.sync_api import expect
@@ -21,8 +21,10 @@ def test_the_tree_opens_folded_and_finds_a_unit(open_page, web_county):
     height = page.evaluate("document.documentElement.scrollHeight")
     assert height < 1500, height  # was ~5,000 px: every unit listed at once
     # a township's branch opens with a click on its line
-    tree.locator("summary", has_text="东湖镇").first.click()
+    township = tree.locator("li", has=page.get_by_role("link", name="东湖镇", exact=True)).last
+    township.locator("summary").first.click()
     expect(tree.get_by_role("link", name="东湖第一管区", exact=True)).to_be_visible()
+    screenshot(page, "org-tree-1366")
 
     page.get_by_label("查找单位").fill("罗塘")
     page.get_by_role("button", name="查找").click()
@@ -46,6 +48,7 @@ def test_the_tree_opens_folded_and_finds_a_unit(open_page, web_county):
 def test_on_a_phone_the_tree_fits_and_check_boxes_are_big_enough(open_page, web_county):
     page = open_page(web_county, "county.admin", viewport=PHONE)
     page.goto("/admin/org-units?q=罗塘")
+    screenshot(page, "org-tree-search-360")
     overflow = sideways_overflow(page)
     assert overflow["scroll"] <= overflow["width"], overflow
     page.goto("/cases")
