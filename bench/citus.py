@@ -1,7 +1,8 @@
 """Issue 23 figures: the same province on one PostgreSQL and on a Citus cluster, side by side.
 
-    .venv/bin/python bench/citus.py generate [--cases 1000000] [--only single,citus]
-    .venv/bin/python bench/citus.py run [--n 200] [--warmup 20]
+    .venv/bin/python bench/citus.py generate [--cases 1000000] [--only single,citus] [--shard-count N]
+    .venv/bin/python bench/citus.py run [--n 200] [--warmup 20] [--budget 120]
+    .venv/bin/python bench/citus.py report     # rewrite results/citus.md from results/citus_run.json
 
 ``generate`` builds bench/cases.py's data set (its generator, unchanged: bench/orgtree.py's
 province of 100 counties and 250,000 org units, then ``--cases`` cases of ``hello.visit``, same
@@ -46,11 +47,7 @@ import sys
 import time
 from pathlib import Path
 
-# bench/calendar.py (a module run with -m) would shadow the standard library's ``calendar``, which
-# the email package and so the app import: load the real one before bench/ goes on the path.
 _HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-import calendar  # noqa: E402,F401
 sys.path.insert(0, str(_HERE))
 import _common  # noqa: E402
 import cases  # noqa: E402  (sets _common.BENCH_DB at import: overridden by use() below)
@@ -116,6 +113,7 @@ BEGIN
 END $$"""
 
 SCHEMA_SECONDS: dict = {}
+SHARD_COUNT: list = [None]   # generate --shard-count: passed to `pingan db distribute`
 
 
 def _pingan(*args: str) -> None:
@@ -139,7 +137,7 @@ def _reset_schema_citus() -> None:
     _pingan("db", "upgrade")
     SCHEMA_SECONDS["pingan db upgrade"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
-    _pingan("db", "distribute")
+    _pingan("db", "distribute", *(["--shard-count", str(SHARD_COUNT[0])] if SHARD_COUNT[0] else []))
     SCHEMA_SECONDS["pingan db distribute"] = round(time.perf_counter() - t0, 1)
     with psycopg.connect(pg_dsn(), autocommit=True) as conn:
         conn.execute(f'ALTER ROLE "{APP_ROLE}" LOGIN')   # Citus connects to the workers as the current role
@@ -775,6 +773,8 @@ def main() -> None:
     g.add_argument("--seed", type=int, default=20260105)
     g.add_argument("--cases", type=int, default=1_000_000)
     g.add_argument("--only", default="single,citus")
+    g.add_argument("--shard-count", type=int, default=None,
+                   help="`pingan db distribute --shard-count` (default: the server's citus.shard_count, 32)")
     r = sub.add_parser("run")
     r.add_argument("--n", type=int, default=200)
     r.add_argument("--warmup", type=int, default=20)
@@ -782,6 +782,7 @@ def main() -> None:
     sub.add_parser("report", help="rewrite results/citus.md from results/citus_run.json (no measuring)")
     a = ap.parse_args()
     if a.cmd == "generate":
+        SHARD_COUNT[0] = a.shard_count
         generate(a.seed, a.cases, a.only.split(","))
     elif a.cmd == "report":
         print(f"wrote {save(report(json.loads((RESULTS / 'citus_run.json').read_text(encoding='utf-8'))))}")

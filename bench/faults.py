@@ -28,12 +28,6 @@ The pieces the CI test (tests/test_faults.py) reuses: :func:`run` (quick mode), 
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# run as a file, this folder would come first on sys.path and bench/calendar.py shadow the stdlib
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
 import argparse
 import base64
 import contextlib

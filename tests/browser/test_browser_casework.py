@@ -88,6 +88,10 @@ def test_an_acts_error_shows_in_chinese_at_its_field_and_nothing_is_lost(app, op
     page.goto(f"/cases/{case['id']}")
     page.locator("form#act-accept").get_by_role("button", name="受理").click()
     expect(page.locator("h1 + p strong").first).to_have_text("办理中")
+    # issue 15, item 6: the act ends on the case saying what was done, as the timeline names it
+    done = page.locator("#act-done")
+    expect(done).to_be_visible()
+    expect(done).to_contain_text("已完成：" + page.locator("#timeline li strong").last.inner_text())
     close = page.locator("form#act-close")
     close.locator('[name="result"]').fill("   ")
     close.locator('[name="note"]').fill("草稿备注：已走访两次")
@@ -104,6 +108,7 @@ def test_an_acts_error_shows_in_chinese_at_its_field_and_nothing_is_lost(app, op
     page.locator("#act-close-result").fill("已上门走访，老人身体状况良好")
     page.locator("form#act-close").get_by_role("button", name="办结").click()
     expect(page.locator("h1 + p strong").first).to_have_text("已办结")
+    expect(page.locator("#act-done")).to_contain_text("已完成：")
     expect(page.locator("#timeline li").last).to_contain_text("草稿备注：已走访两次")  # the close, with its note
     expect(page.locator("main")).to_contain_text("已上门走访，老人身体状况良好")
     assert re.search(r"[\u4e00-\u9fff]", message), message  # the schema's message, in Chinese
