@@ -65,6 +65,17 @@ def on_citus(url: str) -> bool:
         engine.dispose()
 
 
+def lock_waiters(conn, table: str) -> int:
+    """How many other sessions wait on a lock in a statement naming ``table``. On a Citus
+    coordinator the wait is on the worker holding the shard: ``citus_stat_activity`` shows every
+    node's backends (a shard's statement names ``<table>_<shard id>``)."""
+    conn.execute(text("SELECT pg_stat_clear_snapshot()"))  # activity is snapshotted per transaction
+    activity = "citus_stat_activity" if citus.installed(conn) else "pg_stat_activity"
+    return conn.execute(text(
+        f"SELECT count(*) FROM {activity} WHERE datname = current_database() AND wait_event_type = 'Lock' "
+        "AND query ILIKE :q AND pid <> pg_backend_pid()"), {"q": f"%{table}%"}).scalar()
+
+
 def distribute_for_tests(config: Config, state) -> None:
     """The suite on a Citus coordinator (.ci/run's third run): the schema distributed as
     ``pingan db distribute`` does it, and the app role allowed to log in — Citus opens the

@@ -20,7 +20,7 @@ from core.db import utcnow
 from core.models import Notification, OutboxEntry
 from tests import casework
 from tests.casework import act, register, run_jobs
-from tests.conftest import PG_URL, REDIS_URL, ROOT, on_citus
+from tests.conftest import PG_URL, REDIS_URL, ROOT, lock_waiters
 
 LATER = dt.timedelta(days=60)  # far past every limit of a new case
 
@@ -277,14 +277,8 @@ def test_a_worker_killed_mid_job_still_reminds_exactly_once(app, county, login, 
                               stdout=log, stderr=log, start_new_session=True)
     try:
         waiting = 0
-        # on Citus the wait is on the worker holding the county's shard: citus_stat_activity
-        # shows every node's backends (its query names the shard, audit_head_<shard id>)
-        activity = "citus_stat_activity" if on_citus(PG_URL) else "pg_stat_activity"
         for _ in range(300):   # until the worker's transaction waits on our lock
-            blocker.execute(text("SELECT pg_stat_clear_snapshot()"))  # activity is snapshotted per transaction
-            waiting = blocker.execute(text(
-                f"SELECT count(*) FROM {activity} WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND query ILIKE '%audit_head%' AND pid <> pg_backend_pid()")).scalar()
+            waiting = lock_waiters(blocker, "audit_head")
             if waiting:
                 break
             time.sleep(0.1)

@@ -23,7 +23,7 @@ from core.app import pingan
 from core.cases.models import Case, Intake
 from core.idempotency import IdempotencyKey
 from tests.casework import VISIT
-from tests.conftest import PG_URL, Client, load_tenant, make_token
+from tests.conftest import PG_URL, Client, lock_waiters, load_tenant, make_token
 
 KEY = "Idempotency-Key"
 
@@ -313,12 +313,7 @@ def _lock_held(db, county):
             conn.close()
 
 
-def _waiting(blocker, table: str) -> int:
-    """PostgreSQL: how many other sessions wait on a lock in a statement naming ``table``."""
-    blocker.execute(text("SELECT pg_stat_clear_snapshot()"))
-    return blocker.execute(text(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
-        "AND query ILIKE :q AND pid <> pg_backend_pid()"), {"q": f"%{table}%"}).scalar()
+
 
 
 def _until(check, what: str, seconds: float = 10) -> None:
@@ -352,12 +347,12 @@ def test_a_client_that_times_out_and_retries_while_the_first_attempt_waits_write
         with pytest.raises(requests.exceptions.ReadTimeout):  # the phone gives up; the server keeps going
             requests.post(url, data=body, headers=headers, timeout=1)
         if blocker is not None:
-            assert _waiting(blocker, "audit_head") == 1  # the first attempt waits to commit its case
+            assert lock_waiters(blocker, "audit_head") == 1  # the first attempt waits to commit its case
         retry = threading.Thread(target=lambda: answers.update(
             retry=requests.post(url, data=body, headers=headers, timeout=60)))
         retry.start()
         if blocker is not None:  # the retry waits on the first attempt's uncommitted key
-            _until(lambda: _waiting(blocker, "idempotency_key") == 1, "the retry never waited on the first attempt")
+            _until(lambda: lock_waiters(blocker, "idempotency_key") == 1, "the retry never waited on the first attempt")
         else:
             time.sleep(1)
         assert "retry" not in answers

@@ -38,7 +38,7 @@ from core.db import bind_tenant, utcnow
 from core.models import JobRun, User
 from tests import casework
 from tests.casework import VISIT, register, run_jobs
-from tests.conftest import PG_URL, REDIS_URL, ROOT
+from tests.conftest import PG_URL, REDIS_URL, ROOT, lock_waiters
 
 def note(n: int) -> None:
     """A queue job for the priority test: remembers the order it ran in (in ``casework.RAN``:
@@ -516,10 +516,7 @@ def test_a_worker_stops_fast_after_a_redis_outage(app, config):
 
 
 def _waiting_on_audit_head(conn) -> bool:
-    conn.execute(text("SELECT pg_stat_clear_snapshot()"))  # activity is snapshotted per transaction
-    return bool(conn.execute(text(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND wait_event_type = 'Lock' AND query ILIKE '%audit_head%' AND pid <> pg_backend_pid()")).scalar())
+    return bool(lock_waiters(conn, "audit_head"))
 
 
 @real_worker
