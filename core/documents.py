@@ -59,7 +59,12 @@ class DocumentTemplate:
     ``case_type`` set, the document is offered for cases of that type only. ``context``, a
     function ``(work, case) -> dict``, adds fields to the case's context at each rendering
     through ``GET /api/cases/<id>/documents/<key>`` (in the act's transaction: it may record
-    what it revealed, and what it returns is only for this rendering)."""
+    what it revealed, and what it returns is only for this rendering).
+
+    ``acts``: the timeline events (kinds: ``registered``, ``diverted``, a transition's name …)
+    the document records. The latest of them is the document's ``act`` — who did it, the unit
+    they acted for, when — and its issuing unit and date come from that act, not from whoever
+    prints it when (issue 15, item 4)."""
 
     key: str
     title: str
@@ -68,6 +73,7 @@ class DocumentTemplate:
     title_en: str = ""
     case_type: str | None = None
     context: Callable | None = None
+    acts: tuple[str, ...] = ()
 
 
 class DocumentError(RuntimeError):
@@ -407,6 +413,32 @@ def render_pdf(template: DocumentTemplate, context: dict, config=None) -> bytes:
 
 # --- the context of a case's document ------------------------------------------------------------
 
+def _act(session, case, kinds: tuple[str, ...], unit_name) -> dict:
+    """The latest timeline event of ``kinds`` as a document states it (see ``case_context``)."""
+    if not kinds:
+        return {}
+    from sqlalchemy import select
+
+    from core.cases.models import CaseEvent
+    from core.models import User
+    event = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.kind.in_(kinds))
+                            .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(1)).first()
+    if event is None:
+        return {}
+    actor = session.scalar(select(User).where(User.id == event.actor_id)) if event.actor_id else None
+    act = {"kind": event.kind, "date": cn_date(event.at), "actor": actor.display_name if actor else "",
+           "unit": unit_name(actor.org_unit_id) if actor else "", "target": unit_name(event.org_unit_id),
+           "note": event.note or "", "tasks": []}
+    task_ids = [t.get("id") for t in (event.data or {}).get("tasks") or [] if isinstance(t, dict)]
+    if task_ids:  # a dispatch: each unit it went to, its part (lead / co) and its instructions
+        from core.cases.models import CaseTask
+        tasks = session.scalars(select(CaseTask).where(CaseTask.case_id == case.id, CaseTask.id.in_(task_ids))
+                                .order_by(CaseTask.id)).all()
+        act["tasks"] = [{"unit": unit_name(t.org_unit_id), "role": {"lead": "牵头", "co": "协办"}.get(t.role, ""),
+                         "instruction": t.instruction or ""} for t in tasks]
+    return act
+
+
 def case_context(session, case, ctype, county: str, template: DocumentTemplate | None = None,
                  today: dt.date | None = None) -> dict:
     """What a case's document template sees (documented in docs/plugins.md §8).
@@ -430,10 +462,19 @@ def case_context(session, case, ctype, county: str, template: DocumentTemplate |
         select(Person.name, CasePerson.role)
         .join(Person, (Person.id == CasePerson.person_id) & (Person.tenant_id == CasePerson.tenant_id))
         .where(CasePerson.case_id == case.id).order_by(CasePerson.id))]
+    act = _act(session, case, template.acts if template else (), unit_name)
+    printed_on = cn_date(today or dt.datetime.now(SHANGHAI).date())
+    handling = unit_name(case.handling_unit_id)
     return {
         "document": {"key": template.key if template else "", "title": template.title if template else ""},
         "county": county,
-        "today": cn_date(today or dt.datetime.now(SHANGHAI).date()),
+        "today": printed_on,
+        # the act the document records (``DocumentTemplate.acts``; {} when it has none or none
+        # happened yet): its date, who did it, the unit they acted for, the unit acted upon, its note
+        "act": act,
+        # who issues the document and on which date: the act's, else the handling unit's, today
+        "issuer": act.get("unit") or handling or county,
+        "date": act.get("date") or printed_on,
         "case": {
             "id": case.id, "number": case.number, "title": case.title, "content": case.content or "",
             "case_type": case.case_type, "type_title": ctype.title, "state": case.state,
@@ -444,6 +485,6 @@ def case_context(session, case, ctype, county: str, template: DocumentTemplate |
             "closed_at": cn_date(case.closed_at),
         },
         "details": ctype.details(session, case) if ctype.details else {},
-        "units": {"arose": unit_name(case.org_unit_id), "handling": unit_name(case.handling_unit_id)},
+        "units": {"arose": unit_name(case.org_unit_id), "handling": handling},
         "persons": persons,
     }

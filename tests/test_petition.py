@@ -208,3 +208,49 @@ def test_review_requested_after_30_days_is_refused(admin, county, db):
     late = act(admin, case["id"], "request_review", {"note": "不服"})
     assert late.status_code == 409 and late.get_json()["code"] == "request_too_late"
     assert events(admin, case["id"])[-1] == "reply"
+
+
+def _pdf_text(client, case_id: int, key: str) -> str:
+    import io
+    from pypdf import PdfReader
+    r = client.get(f"/api/cases/{case_id}/documents/{key}")
+    assert r.status_code == 200 and r.mimetype == "application/pdf", (key, r.status_code)
+    return "".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages).replace("\n", "").replace(" ", "")
+
+
+def test_documents_state_who_acted_for_which_unit_and_when(app, db, county, login):
+    """Issue 15, item 4: the receipt named the village as the registering unit when the
+    township registered it; notices were signed by whichever unit handled the case and dated
+    the day they were printed; the transfer slip left out the instructions; "办理期限至。" with a
+    blank. Each document now takes its facts from the act it records."""
+    import time_machine
+    from core.timefmt import limit_end
+    grant(db, county, "donghu.admin", ["petition.read", "petition.register", "petition.handle", "core.case.read",
+                                       "core.case.register", "core.case.divert", "core.person.manage"])
+    with time_machine.travel(dt.datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI), tick=False):
+        town = login(county, "donghu.admin")  # 东湖镇's petition office registers a matter of 罗塘村
+        case = petition(town, county, [person(town, county)])
+        r = town.post(f"/api/cases/{case['id']}/divert", json={"mode": "single", "tasks": [
+            {"org_unit_id": county.unit("T01D1V1"), "instruction": "请三日内核实并答复信访人"}]})
+        assert r.status_code == 200, r.get_json()
+    with time_machine.travel(dt.datetime(2026, 3, 4, 10, 0, tzinfo=SHANGHAI), tick=False):
+        admin = login(county, "county.admin")  # the county centre accepts it
+        accepted = act(admin, case["id"], "accept", {})
+        assert accepted.status_code == 200, accepted.get_json()
+    with time_machine.travel(dt.datetime(2026, 3, 20, 15, 0, tzinfo=SHANGHAI), tick=False):
+        reader = login(county, "county.admin")  # printed two weeks later
+        receipt = _pdf_text(reader, case["id"], "petition.receipt")
+        assert "登记单位东湖镇" in receipt and "发生地罗塘村" in receipt, receipt
+        assert receipt.endswith("东湖镇2026年3月2日") or "东湖镇2026年3月2日—1—" in receipt, receipt
+        slip = _pdf_text(reader, case["id"], "petition.transfer_slip")
+        assert slip.split("：")[0].endswith("罗塘村"), slip  # addressed to the unit it was sent to
+        assert "交办意见：请三日内核实并答复信访人" in slip, slip
+        assert "东湖镇2026年3月2日" in slip and "2026年3月20日" not in slip, slip
+        notice = _pdf_text(reader, case["id"], "petition.accept_notice")
+        assert "本机关于2026年3月4日决定予以受理" in notice, notice
+        assert "示范县2026年3月4日" in notice and "2026年3月20日" not in notice, notice
+        due = limit_end(dt.datetime.fromisoformat(accepted.get_json()["due_at"]), "%Y-%m-%d")[:10]
+        y, m, d = (int(x) for x in due.split("-"))
+        assert f"本事项办理期限至{y}年{m}月{d}日。" in notice, (due, notice)  # the day the screens show
+        for text in (receipt, slip, notice):
+            assert "至。" not in text and "：。" not in text

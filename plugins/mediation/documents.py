@@ -13,13 +13,13 @@ from .cases import KEY
 FOLDER = str(Path(__file__).parent / "templates" / "documents")
 
 
-def _doc(key: str, title: str, title_en: str) -> DocumentTemplate:
+def _doc(key: str, title: str, title_en: str, acts: tuple[str, ...] = ()) -> DocumentTemplate:
     return DocumentTemplate(key=f"mediation.{key}", title=title, title_en=title_en, template=f"{key}.html",
-                            templates_dir=FOLDER, case_type=KEY)
+                            templates_dir=FOLDER, case_type=KEY, acts=acts)
 
 
 TEMPLATES = [
     _doc("agreement", "人民调解协议书", "Mediation agreement"),
-    _doc("referral_letter", "矛盾纠纷调解移送函", "Referral letter"),
-    _doc("suit_suggestion", "矛盾纠纷建议立案书", "Suggestion to file suit"),
+    _doc("referral_letter", "矛盾纠纷调解移送函", "Referral letter", acts=("refer",)),
+    _doc("suit_suggestion", "矛盾纠纷建议立案书", "Suggestion to file suit", acts=("refer",)),
 ]

@@ -74,18 +74,18 @@ def receipt_context(w, case) -> dict:
 FOLDER = str(Path(__file__).parent / "templates" / "documents")
 
 
-def _doc(key: str, title: str, title_en: str, context=None) -> DocumentTemplate:
+def _doc(key: str, title: str, title_en: str, context=None, acts: tuple[str, ...] = ()) -> DocumentTemplate:
     return DocumentTemplate(key=f"petition.{key}", title=title, title_en=title_en, template=f"{key}.html",
-                            templates_dir=FOLDER, case_type=KEY, context=context)
+                            templates_dir=FOLDER, case_type=KEY, context=context, acts=acts)
 
 
 TEMPLATES = [
-    _doc("receipt", "信访事项登记回执", "Receipt", receipt_context),
-    _doc("accept_notice", "受理告知书", "Acceptance notice"),
-    _doc("not_accept_notice", "不予受理告知书", "Non-acceptance notice"),
-    _doc("transfer_slip", "转送（交办）单", "Transfer slip"),
-    _doc("extension_notice", "延期办理告知书", "Extension notice"),
-    _doc("reply_opinion", "处理意见书", "Reply opinion"),
-    _doc("review_opinion", "复查意见书", "Review opinion"),
-    _doc("recheck_opinion", "复核意见书", "Re-examination opinion"),
+    _doc("receipt", "信访事项登记回执", "Receipt", receipt_context, acts=("registered",)),
+    _doc("accept_notice", "受理告知书", "Acceptance notice", acts=("accept",)),
+    _doc("not_accept_notice", "不予受理告知书", "Non-acceptance notice", acts=("not_accept",)),
+    _doc("transfer_slip", "转送（交办）单", "Transfer slip", acts=("diverted",)),
+    _doc("extension_notice", "延期办理告知书", "Extension notice", acts=("extended",)),
+    _doc("reply_opinion", "处理意见书", "Reply opinion", acts=("reply",)),
+    _doc("review_opinion", "复查意见书", "Review opinion", acts=("decide_review",)),
+    _doc("recheck_opinion", "复核意见书", "Re-examination opinion", acts=("decide_recheck",)),
 ]
