@@ -86,3 +86,20 @@ def install(app: Flask) -> None:
     app.json = JSONProvider(app)
     app.json.ensure_ascii = ensure_ascii
     app.jinja_env.filters.update(limit_end=limit_end, local_time=local)
+
+
+LIGHTS = {"red": ("已超期", "overdue"), "yellow": ("即将到期", "due soon"), "green": ("正常", "on time")}
+
+
+def light(due_at: dt.datetime | None, now: dt.datetime, soon: dt.timedelta) -> str | None:
+    """The traffic light of a running limit (issue 15, items 5 and 14): ``red`` once it has
+    run out, ``yellow`` when it runs out within ``soon`` (the case type's due-soon reminder,
+    ``remind_before_hours``), else ``green``; None without a limit. Pages show the words of
+    :data:`LIGHTS` with the colour, never the colour alone."""
+    if due_at is None:
+        return None
+    if due_at.tzinfo is None:
+        due_at = due_at.replace(tzinfo=UTC)
+    if due_at <= now:
+        return "red"
+    return "yellow" if due_at - now <= soon else "green"

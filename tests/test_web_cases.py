@@ -240,3 +240,36 @@ def test_ledger_import_through_the_page(app, county, login):
     job = town.get(r.headers["Location"]).get_data(as_text=True)
     assert 'id="job-errors"' in job and "发生地" in job and "找不到该单位" in job
     assert town.get("/api/cases").get_json()["items"] == []
+
+
+def test_limits_show_a_traffic_light_on_the_list_and_the_case_page(app, county, login):
+    """Issue 15, items 5 and 14: green while a limit runs, yellow within the case type's
+    due-soon reminder (remind_before_hours, 24 by default), red once it has run out — with its
+    words, on the list and on the case page; the list sorts by urgency."""
+    import datetime as dt
+
+    import time_machine
+
+    from core.timefmt import light
+    now = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
+    day = dt.timedelta(hours=24)
+    assert [light(now + d, now, day) for d in (dt.timedelta(days=3), dt.timedelta(hours=5), -dt.timedelta(seconds=1))] \
+        == ["green", "yellow", "red"]
+    assert light(None, now, day) is None
+    with time_machine.travel(now, tick=False):
+        cadre = login(county, "village.cadre")
+        case = register(cadre, county.unit("T01D1V1"), title="红绿灯测试")
+    due = dt.datetime.fromisoformat(case["due_at"])
+
+    def badges(at: dt.datetime) -> tuple[str, str]:
+        with time_machine.travel(at, tick=False):
+            client = login(county, "village.cadre")
+            listed = client.get("/cases?sort=due_at&status=open").get_data(as_text=True)
+            row = re.search(rf'<tr[^>]*>\s*<td><a href="/cases/{case["id"]}">.*?</tr>', listed, re.S).group(0)
+            page = client.get(f"/cases/{case['id']}").get_data(as_text=True)
+        return (re.search(r'class="light light-(\w+)">([^<]+)<', row).groups(),
+                re.search(r'class="light light-(\w+)">([^<]+)<', page).groups())
+
+    assert badges(now + dt.timedelta(hours=1)) == (("green", "正常"), ("green", "正常"))
+    assert badges(due - dt.timedelta(hours=5)) == (("yellow", "即将到期"), ("yellow", "即将到期"))
+    assert badges(due + dt.timedelta(hours=1)) == (("red", "已超期"), ("red", "已超期"))

@@ -24,6 +24,7 @@ from core.api.cases import CaseListArgs, SORTABLE, detail, present
 from core.api.common import paginate
 from core.bounds import parse_int
 from core.cases import attachments, engine, supervision, timeline
+from core.cases import settings as case_settings
 from core.cases.access import covers, request_case, task_units, units_in_scope
 from core.cases.models import CaseEvent, CasePerson
 from core.cases.queries import filtered
@@ -37,7 +38,7 @@ from core.models import OrgUnit, Person, User
 from core.privacy import mask
 from core.request import requires
 from core.web.intake import form_fields
-from core.timefmt import limit_end, local  # noqa: F401  (local: the admin pages and the dashboard import it from here)
+from core.timefmt import LIGHTS, light, limit_end, local  # noqa: F401  (local: the admin pages and the dashboard import it from here)
 
 bp = Blueprint("web_cases", __name__)
 READ, DIVERT, HANDLE, SUPERVISE = "core.case.read", "core.case.divert", "core.case.handle", "core.case.supervise"
@@ -117,15 +118,24 @@ def case_list():
         error = exc.message
     units = dict(w.session.execute(select(OrgUnit.id, OrgUnit.name).where(
         OrgUnit.id.in_({c.org_unit_id for c in page["items"]} | {c.handling_unit_id for c in page["items"]}))).all())
+    now, soon = utcnow(), _due_soon(w, {c.case_type for c in page["items"]})
     rows = [{**present(c), "type_title": w.types[c.case_type].title,
              "state_title": w.types[c.case_type].state(c.state).title, "unit": units.get(c.org_unit_id, ""),
              "handling_unit": units.get(c.handling_unit_id, ""), "created": local(c.created_at),
-             "due": limit_end(c.due_at) if c.closed_at is None else ""} for c in page["items"]]
+             "due": limit_end(c.due_at) if c.closed_at is None else "",
+             "light": light(c.due_at, now, soon[c.case_type]) if c.closed_at is None else None}
+            for c in page["items"]]
     types = [t for _, t in sorted(w.types.items()) if w.grants.has(t.read_permission)]
     next_args = {**request.args.to_dict(flat=True), "cursor": page["next_cursor"]} if page["next_cursor"] else None
     status = 422 if errors or error else 200
     return render_template("cases/list.html", rows=rows, types=types, values=request.args, errors=errors,
-                           error=error, next_args=next_args, export_args=_export_args()), status
+                           error=error, next_args=next_args, export_args=_export_args(), lights=LIGHTS), status
+
+
+def _due_soon(w, case_types) -> dict[str, dt.timedelta]:
+    """Each case type's "due soon": its county's due-soon reminder (``remind_before_hours``)."""
+    return {k: dt.timedelta(hours=case_settings.for_type(w.session, w.types[k]).remind_before_hours)
+            for k in case_types}
 
 
 def _export_args() -> dict:
@@ -225,6 +235,7 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
                             "fields": form_fields(t.input) if t.input is not None else []})
     open_case = case.closed_at is None
     now, task_unit = utcnow(), {t.id: t.org_unit_id for t in d["tasks"]}
+    soon = _due_soon(w, [case.case_type])[case.case_type]
     tasks = [{"id": t.id, "unit": names.get(t.org_unit_id, ""), "role": t.role,
               "state": pick(*TASK_STATES[t.state]) if t.state in TASK_STATES else t.state,
               "instruction": t.instruction or "", "due": limit_end(t.due_at), "result": t.result or "",
@@ -246,6 +257,7 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
         "cases/detail.html", case=d, ctype=ctype, state=ctype.state(case.state),
         detail_titles={f["name"]: f["label"] for f in form_fields(ctype.details_schema)}, names=names, people=people, tasks=tasks,
         deadlines=[{"title": _rule_title(ctype, x), "due": limit_end(x.due_at), "state": x.state, "met": x.met, "basis": x.basis,
+                    "light": light(x.due_at, now, soon) if x.state == "running" else None,
                     "source": x.source, "provisional": x.provisional and x.state != "stopped",
                     "unit": names.get(task_unit.get(x.task_id), ""), "ran_out": x.due_at <= now} for x in d["deadlines"]],
         events=[{"at": local(e.at), "title": event_title(ctype, e.kind),
@@ -254,6 +266,7 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
                 for e in events],
         flags=[flag_title(ctype, f) for f in d["flags"]],
         actions=actions, created=local(case.created_at), due=limit_end(case.due_at) if open_case else "",
+        light=light(case.due_at, now, soon) if open_case else None, lights=LIGHTS,
         may_divert=open_case and not printing and any(covers(s, w.grants, DIVERT, u) for u in {case.org_unit_id, case.handling_unit_id} - {None}),
         may_supervise=open_case and not printing and w.grants.has(SUPERVISE), printing=printing,
         attachments=[{"id": a.id, "name": a.filename, "size": a.size, "at": local(a.uploaded_at),

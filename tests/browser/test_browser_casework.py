@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.browser.browsing import api, path_of
+from tests.browser.browsing import PHONE, api, path_of, screenshot
 from tests.casework import register
 
 try:
@@ -144,3 +144,17 @@ def test_the_intake_forms_errors_are_at_their_fields_and_typed_text_is_kept(open
     sent = posted.value.request.post_data
     assert "person_id_number=11010519491231002X" in sent and "person_phone=13800138000" in sent, sent
     expect(page.get_by_role("status")).to_contain_text("已登记")
+
+
+def test_the_list_and_the_case_show_each_limit_as_a_traffic_light(app, open_page, web_county):
+    """Issue 15, items 5 and 14: a coloured light with its words (正常 / 即将到期 / 已超期) on the
+    list and next to the case's current limit, at desktop and phone width."""
+    case = register(api(app, web_county, "village.cadre"), web_county.unit("T01D1V1"), title="红绿灯浏览器测试")
+    page = open_page(web_county, "village.cadre")
+    page.goto("/cases?status=open&sort=due_at")
+    row = page.locator("tr", has=page.get_by_role("link", name=case["number"]))
+    expect(row.locator(".light")).to_have_text("正常")
+    page.set_viewport_size(PHONE)
+    row.get_by_role("link", name=case["number"]).click()
+    expect(page.locator("h1 + p .light")).to_have_text("正常")
+    screenshot(page, "case-page-light-360")
