@@ -255,7 +255,10 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
     people = [{**p, "role": roles.get(p["role"], p["role"])} for p in people]
     return render_template(
         "cases/detail.html", case=d, ctype=ctype, state=ctype.state(case.state),
-        detail_titles={f["name"]: f["label"] for f in form_fields(ctype.details_schema)}, names=names, people=people, tasks=tasks,
+        detail_titles={f["name"]: f["label"] for f in form_fields(ctype.details_schema)},
+        # a fixed choice shows its label, never its key (issue 15, item 9)
+        detail_choices={f["name"]: dict(f["choices"]) for f in form_fields(ctype.details_schema) if f["choices"]},
+        names=names, people=people, tasks=tasks,
         deadlines=[{"title": _rule_title(ctype, x), "due": limit_end(x.due_at), "state": x.state, "met": x.met, "basis": x.basis,
                     "light": light(x.due_at, now, soon) if x.state == "running" else None,
                     "source": x.source, "provisional": x.provisional and x.state != "stopped",

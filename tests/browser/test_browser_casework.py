@@ -157,4 +157,7 @@ def test_the_list_and_the_case_show_each_limit_as_a_traffic_light(app, open_page
     page.set_viewport_size(PHONE)
     row.get_by_role("link", name=case["number"]).click()
     expect(page.locator("h1 + p .light")).to_have_text("正常")
+    # issue 15, item 9: a module's fixed choice shows its label, not its key ("home")
+    expect(page.get_by_role("row", name="走访方式")).to_contain_text("上门走访")
+    expect(page.locator("main")).not_to_contain_text("home")
     screenshot(page, "case-page-light-360")
