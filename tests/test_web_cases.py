@@ -273,3 +273,38 @@ def test_limits_show_a_traffic_light_on_the_list_and_the_case_page(app, county, 
     assert badges(now + dt.timedelta(hours=1)) == (("green", "正常"), ("green", "正常"))
     assert badges(due - dt.timedelta(hours=5)) == (("yellow", "即将到期"), ("yellow", "即将到期"))
     assert badges(due + dt.timedelta(hours=1)) == (("red", "已超期"), ("red", "已超期"))
+
+
+def test_search_by_person_and_the_persons_page_with_their_matters(app, county, other, login):
+    """Issue 15, item 11: searching a petitioner's ID number or phone found nothing, a name only
+    when typed into the content. The list's person box takes a name, an ID number or a phone
+    (the last two through the blind indexes, for holders of the personal-data permission only,
+    audited); the person's page lists their matters in the user's scope, masked."""
+    admin = login(county, "county.admin")
+    idn = "11010519491231002X"
+    r = admin.post("/api/persons", json={"name": "赵来访", "org_unit_id": county.unit("T01D1V1"), "id_number": idn,
+                                         "phone": "13912345678"})
+    assert r.status_code == 201, r.get_json()
+    person_id = r.get_json()["id"]
+    first = register(admin, county.unit("T01D1V1"), title="第一次来访", persons=[{"person_id": person_id, "role": "party"}])
+    second = register(admin, county.unit("T01D1V1"), title="第二次来访", persons=[{"person_id": person_id, "role": "party"}])
+    register(admin, county.unit("T01D1V1"), title="别人的事")
+    for value in ("赵来访", idn, "139 1234 5678"):
+        page = admin.get("/cases", query_string={"person": value}).get_data(as_text=True)
+        assert first["number"] in page and second["number"] in page and "别人的事" not in page, value
+    # without the personal-data permission an ID number is refused with a message, not a 500 and not an oracle
+    cadre = login(county, "village.cadre")
+    refused = cadre.get("/cases", query_string={"person": idn})
+    assert refused.status_code == 403 and "需要查看完整个人信息的权限" in refused.get_data(as_text=True) and first["number"] not in \
+        refused.get_data(as_text=True)
+    assert first["number"] in cadre.get("/cases", query_string={"person": "赵来访"}).get_data(as_text=True)
+    # the case page links the person; the person's page lists both matters, newest first, masked
+    case_page = admin.get(f"/cases/{first['id']}").get_data(as_text=True)
+    assert f'href="/persons/{person_id}"' in case_page
+    page = admin.get(f"/persons/{person_id}").get_data(as_text=True)
+    assert page.index("第二次来访") < page.index("第一次来访") and "别人的事" not in page
+    assert idn not in page and "13912345678" not in page and "历次事项（2" in page
+    # another county's person, or a made-up id: the 404 page
+    assert login(other, "county.admin").get(f"/persons/{person_id}").status_code == 404
+    assert admin.get("/persons/999999999999").status_code == 404
+    assert admin.get("/persons/abc").status_code == 404

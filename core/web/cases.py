@@ -22,11 +22,12 @@ from sqlalchemy import func, select
 
 from core.api.cases import CaseListArgs, SORTABLE, detail, present
 from core.api.common import paginate
+from core.authz import get_or_404
 from core.bounds import parse_int
 from core.cases import attachments, engine, supervision, timeline
 from core.cases import settings as case_settings
 from core.cases.access import covers, request_case, task_units, units_in_scope
-from core.cases.models import CaseEvent, CasePerson
+from core.cases.models import Case, CaseEvent, CasePerson
 from core.cases.queries import filtered
 from core.cases.timeline import request_work
 from core.db import utcnow
@@ -42,6 +43,7 @@ from core.timefmt import LIGHTS, light, limit_end, local  # noqa: F401  (local: 
 
 bp = Blueprint("web_cases", __name__)
 READ, DIVERT, HANDLE, SUPERVISE = "core.case.read", "core.case.divert", "core.case.handle", "core.case.supervise"
+PERSON_READ = "core.person.read"
 PAGE = 20
 MAX_UNITS = 500
 EVENT_TITLES = {"registered": ("登记", "Registered"), "diverted": ("分流交办", "Diverted"),
@@ -110,12 +112,12 @@ def _list_args() -> tuple[dict, dict]:
 def case_list():
     w = request_work()
     args, errors = _list_args()
-    page, error = {"items": [], "next_cursor": None}, None
+    page, error, refused = {"items": [], "next_cursor": None}, None, 422
     try:
         page = paginate(w.session, filtered(w, args), args, SORTABLE["id"], SORTABLE, "-created_at",
                         unique=frozenset({"number"}))
     except PinganError as exc:
-        error = exc.message
+        error, refused = exc.message, exc.status
     units = dict(w.session.execute(select(OrgUnit.id, OrgUnit.name).where(
         OrgUnit.id.in_({c.org_unit_id for c in page["items"]} | {c.handling_unit_id for c in page["items"]}))).all())
     now, soon = utcnow(), _due_soon(w, {c.case_type for c in page["items"]})
@@ -127,7 +129,7 @@ def case_list():
             for c in page["items"]]
     types = [t for _, t in sorted(w.types.items()) if w.grants.has(t.read_permission)]
     next_args = {**request.args.to_dict(flat=True), "cursor": page["next_cursor"]} if page["next_cursor"] else None
-    status = 422 if errors or error else 200
+    status = 422 if errors else refused if error else 200
     return render_template("cases/list.html", rows=rows, types=types, values=request.args, errors=errors,
                            error=error, next_args=next_args, export_args=_export_args(), lights=LIGHTS), status
 
@@ -213,7 +215,7 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
     d["received"] = local(d["received_at"])  # when the matter was received: its limits count from then
     unit_ids = {case.org_unit_id, case.handling_unit_id} | {t.org_unit_id for t in d["tasks"]}
     names = dict(s.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(unit_ids - {None}))).all())
-    people = [{"name": p.name, "role": role, "id_number": mask("id_number", p.id_number),
+    people = [{"id": p.id, "name": p.name, "role": role, "id_number": mask("id_number", p.id_number),
                "phone": mask("phone", p.phone)} for p, role in s.execute(
         select(Person, CasePerson.role).join(CasePerson, (CasePerson.person_id == Person.id)
                                              & (CasePerson.tenant_id == Person.tenant_id))
@@ -509,3 +511,34 @@ def job_page(job_id):
     from core.api.jobs import _mine, present as present_job
     job = present_job(_mine(job_id))
     return render_template("cases/job.html", job=job)
+
+
+# --- a person and their matters (issue 15, item 11) ------------------------------------------
+
+@bp.route("/persons/<person_id>")
+@requires(PERSON_READ)
+def person_page(person_id):
+    """A person of the register with every matter of theirs the user may read, newest first —
+    the caller recognised, as in a 12345 system. ID number and phone masked (revealing them is
+    the API's ``?reveal=true``, permission-checked and audited); out of scope: 404."""
+    w = request_work()
+    person = get_or_404(w.session, w.grants, Person, parse_int(person_id, lo=1) or -1, PERSON_READ)
+    roles = dict(w.session.execute(select(CasePerson.case_id, CasePerson.role)
+                                   .where(CasePerson.person_id == person.id)).all())
+    cases = w.session.scalars(filtered(w, {}).where(Case.id.in_(list(roles) or [-1]))
+                              .order_by(Case.created_at.desc(), Case.id.desc()).limit(PAGE)).all()
+    now = utcnow()
+    soon = _due_soon(w, {c.case_type for c in cases})
+    unit_names = dict(w.session.execute(select(OrgUnit.id, OrgUnit.name).where(
+        OrgUnit.id.in_({c.org_unit_id for c in cases} | {person.org_unit_id}))).all())
+    rows = [{"id": c.id, "number": c.number, "title": c.title, "type_title": pick(w.types[c.case_type].title,
+                                                                                  w.types[c.case_type].title_en),
+             "state_title": w.types[c.case_type].state(c.state).title, "unit": unit_names.get(c.org_unit_id, ""),
+             "role": ({"party": "当事人", **w.types[c.case_type].person_roles}).get(roles.get(c.id), ""),
+             "created": local(c.created_at),
+             "light": light(c.due_at, now, soon[c.case_type]) if c.closed_at is None else None}
+            for c in cases]
+    shown = {"name": person.name, "unit": unit_names.get(person.org_unit_id, ""),
+             "id_number": mask("id_number", person.id_number), "phone": mask("phone", person.phone)}
+    return render_template("cases/person.html", person=shown, rows=rows, more=len(cases) == PAGE, lights=LIGHTS,
+                           open_count=sum(1 for c in cases if c.closed_at is None))
