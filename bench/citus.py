@@ -54,6 +54,8 @@ import cases  # noqa: E402  (sets _common.BENCH_DB at import: overridden by use(
 import orgtree  # noqa: E402
 from _common import RESULTS, ROOT, Stats, fmt, machine, now_utc, pg_dsn, sa_url, summarize, write_result  # noqa: E402
 
+from core.citus import DROP_OWN_OBJECTS_SQL  # noqa: E402  (the repository is on sys.path via _common)
+
 TARGETS = {
     "single": {"db": "pingan_bench_citus_single", "server": "postgres@127.0.0.1:5432",
                "label": "single PostgreSQL (127.0.0.1:5432)"},
@@ -90,28 +92,6 @@ def _citus_installed(conn) -> bool:
 
 # --- generation --------------------------------------------------------------------------------
 
-# Our objects in public, not the extension's (tests/conftest.py's _DROP_OURS does the same).
-_DROP_OURS = """
-DO $$
-DECLARE r record;
-BEGIN
-  FOR r IN SELECT format('%I', c.relname) AS name FROM pg_class c
-           WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
-             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e') LOOP
-    EXECUTE 'DROP TABLE IF EXISTS ' || r.name || ' CASCADE';
-  END LOOP;
-  FOR r IN SELECT format('%I', c.relname) AS name FROM pg_class c
-           WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'S'
-             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e') LOOP
-    EXECUTE 'DROP SEQUENCE IF EXISTS ' || r.name || ' CASCADE';
-  END LOOP;
-  FOR r IN SELECT p.oid::regprocedure::text AS name FROM pg_proc p
-           WHERE p.pronamespace = 'public'::regnamespace
-             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e') LOOP
-    EXECUTE 'DROP FUNCTION IF EXISTS ' || r.name || ' CASCADE';
-  END LOOP;
-END $$"""
-
 SCHEMA_SECONDS: dict = {}
 SHARD_COUNT: list = [None]   # generate --shard-count: passed to `pingan db distribute`
 
@@ -131,7 +111,7 @@ def _reset_schema_citus() -> None:
         if not _citus_installed(conn):
             raise SystemExit(f"no citus extension in {_common.BENCH_DB}: run "
                              f"CITUS_DB={_common.BENCH_DB} bash /work/shared/citus/setup.sh first")
-        conn.execute(_DROP_OURS)
+        conn.execute(DROP_OWN_OBJECTS_SQL)  # ours in public, not the extension's
     SCHEMA_SECONDS["drop"] = round(time.perf_counter() - t0, 1)
     t0 = time.perf_counter()
     _pingan("db", "upgrade")

@@ -43,6 +43,36 @@ def installed(conn: Connection) -> bool:
     return bool(conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'citus'")).scalar())
 
 
+# Every table, sequence and function in ``public`` that no extension owns (Citus keeps objects
+# there, so a database on a coordinator cannot simply drop the schema).
+DROP_OWN_OBJECTS_SQL = """
+DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT format('%I', c.relname) AS name FROM pg_class c
+           WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e') LOOP
+    EXECUTE 'DROP TABLE IF EXISTS ' || r.name || ' CASCADE';
+  END LOOP;
+  FOR r IN SELECT format('%I', c.relname) AS name FROM pg_class c
+           WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'S'
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e') LOOP
+    EXECUTE 'DROP SEQUENCE IF EXISTS ' || r.name || ' CASCADE';
+  END LOOP;
+  FOR r IN SELECT p.oid::regprocedure::text AS name FROM pg_proc p
+           WHERE p.pronamespace = 'public'::regnamespace
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e') LOOP
+    EXECUTE 'DROP FUNCTION IF EXISTS ' || r.name || ' CASCADE';
+  END LOOP;
+END $$"""
+
+
+def drop_own_objects(conn: Connection) -> None:
+    """Drop our tables, sequences and functions from ``public``, leaving the extensions' (the
+    test suite's and the benchmarks' reset of a database on a Citus coordinator)."""
+    conn.execute(text(DROP_OWN_OBJECTS_SQL))
+
+
 def layout(conn: Connection) -> dict[str, str]:
     """Table name → ``distributed``, ``reference`` or ``local`` (a Citus-local table: one that
     Citus took into its metadata because of a foreign key to a reference table)."""

@@ -49,7 +49,7 @@ def reset_postgres(url: str) -> None:
     with engine.begin() as conn:
         if citus.installed(conn):
             # the extension has objects in the schema public: drop ours, not the schema
-            conn.execute(text(_DROP_OURS))
+            citus.drop_own_objects(conn)
         else:
             conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
@@ -89,28 +89,6 @@ def distribute_for_tests(config: Config, state) -> None:
         conn.execute(text(f'ALTER ROLE "{config.db_app_role}" LOGIN'))
     engine.dispose()
     state.db.engine.dispose()  # connections opened before: their catalogue knew no shards
-
-
-_DROP_OURS = """
-DO $$
-DECLARE r record;
-BEGIN
-  FOR r IN SELECT format('%I', c.relname) AS name FROM pg_class c
-           WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
-             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e') LOOP
-    EXECUTE 'DROP TABLE IF EXISTS ' || r.name || ' CASCADE';
-  END LOOP;
-  FOR r IN SELECT format('%I', c.relname) AS name FROM pg_class c
-           WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'S'
-             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e') LOOP
-    EXECUTE 'DROP SEQUENCE IF EXISTS ' || r.name || ' CASCADE';
-  END LOOP;
-  FOR r IN SELECT p.oid::regprocedure::text AS name FROM pg_proc p
-           WHERE p.pronamespace = 'public'::regnamespace
-             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e') LOOP
-    EXECUTE 'DROP FUNCTION IF EXISTS ' || r.name || ' CASCADE';
-  END LOOP;
-END $$"""
 
 
 def session_clock():
