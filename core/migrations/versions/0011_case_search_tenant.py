@@ -53,19 +53,19 @@ def _create(schema: str, signature: str, tenant_filter: str) -> None:
         op.execute(f'GRANT EXECUTE ON FUNCTION "{schema}".{name} TO "{role}"')
 
 
-def upgrade() -> None:
+def _replace(old: str, signature: str, tenant_filter: str) -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     schema = op.get_bind().execute(sa.text("SELECT current_schema()")).scalar()
-    op.execute(f'DROP FUNCTION IF EXISTS "{schema}".{OLD}')
-    _create(schema, "case_search_ids(tenant bigint, tokens text[])",
-            "c.tenant_id = tenant AND tenant = NULLIF(current_setting('pingan.tenant_id', true), '')::bigint")
+    op.execute(f'DROP FUNCTION IF EXISTS "{schema}".{old}')
+    _create(schema, signature, tenant_filter)
+
+
+def upgrade() -> None:
+    _replace(OLD, "case_search_ids(tenant bigint, tokens text[])",
+             "c.tenant_id = tenant AND tenant = NULLIF(current_setting('pingan.tenant_id', true), '')::bigint")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    schema = op.get_bind().execute(sa.text("SELECT current_schema()")).scalar()
-    op.execute(f'DROP FUNCTION IF EXISTS "{schema}".{NEW}')
-    _create(schema, "case_search_ids(tokens text[])",
-            "c.tenant_id = NULLIF(current_setting('pingan.tenant_id', true), '')::bigint")
+    _replace(NEW, "case_search_ids(tokens text[])",
+             "c.tenant_id = NULLIF(current_setting('pingan.tenant_id', true), '')::bigint")
