@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core import outbox
@@ -67,6 +67,20 @@ def notify(session: Session, user_ids: Iterable[int], key: str, title: str, body
                 outbox.add(session, "core.notifications.deliver", key=f"deliver:{note_id}:{channel}",
                            notification_id=note_id, channel=channel)
     return new
+
+
+def close_todos(session: Session, *, key: str | None = None, case_id: int | None = None) -> int:
+    """The work a to-do asked for is done: mark read the open to-dos made with ``key`` (every
+    user's) or, with ``case_id``, all of that case's — so an inbox never keeps asking for what
+    has been answered (issue 15, item 8). Returns how many were closed."""
+    stmt = update(Notification).where(Notification.kind == "todo", Notification.read_at.is_(None))
+    if key is not None:
+        stmt = stmt.where(Notification.key.startswith(f"{key}:u", autoescape=True))
+    elif case_id is not None:
+        stmt = stmt.where(Notification.case_id == case_id)
+    else:
+        raise ValueError("close_todos needs a key or a case")
+    return session.execute(stmt.values(read_at=utcnow()).execution_options(synchronize_session=False)).rowcount
 
 
 def _plugin_channels(session: Session, state) -> list[str]:

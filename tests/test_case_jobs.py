@@ -58,7 +58,7 @@ def test_sweep_run_twice_reminds_once(app, county, login, db):
     assert first["overdue"] == 1 and second["overdue"] == 0
     run_jobs(app)
     run_jobs(app)
-    assert _overdue_effects(db, county, case["id"]) == (1, 1)  # one event; one to-do for the village's one user
+    assert _overdue_effects(db, county, case["id"]) == (1, 1)  # one event; one to-do for the township's one user
     # a second delivery of the same job (rq delivers at least once) changes nothing
     key = f"remind:overdue:{case['deadlines'][0]['id']}"
     outbox.run(county.id, key)
@@ -297,3 +297,39 @@ def test_a_worker_killed_mid_job_still_reminds_exactly_once(app, county, login, 
     run_jobs(app)
     assert _overdue_effects(db, county, case["id"]) == (1, 1)
     assert _count(db, county, CaseReminder, CaseReminder.state == "done") == 1
+
+
+def test_todos_go_to_the_unit_holding_the_limit_and_close_when_the_work_is_done(app, county, login, db):
+    """Issue 15, item 8: reminders of the township's own registrations went to the village where
+    the matter arose; a village's 新交办事项 stayed unread after the case was answered. Now a
+    reminder goes to the unit that holds the limit (the registering township until the case is
+    handed on), and a to-do closes when its task is answered or its case closed."""
+    town, cadre = login(county, "donghu.admin"), login(county, "village.cadre")
+    case = register(town, county.unit("T01D1V1"))   # 东湖镇 registers a matter of 罗塘村
+
+    def unread_todos(client) -> list[str]:
+        return [n["title"] for n in client.get("/api/inbox?kind=todo&unread=true&limit=100").get_json()["items"]
+                if n["case_id"] == case["id"]]
+
+    _sweep(app, county, utcnow() + LATER)
+    run_jobs(app)
+    assert any(t.startswith("已超期") for t in unread_todos(town)), unread_todos(town)
+    assert unread_todos(cadre) == []                 # not the village's: it holds no limit yet
+    divert = town.post(f"/api/cases/{case['id']}/divert", json={"mode": "single", "tasks": [
+        {"org_unit_id": county.unit("T01D1V1"), "instruction": "请核实"}]})
+    assert divert.status_code == 200, divert.get_json()
+    assert any(t.startswith("新交办事项") for t in unread_todos(cadre))
+    task = divert.get_json()["tasks"][0] if "tasks" in divert.get_json() else None
+    task_id = task["id"] if task else town.get(f"/api/cases/{case['id']}").get_json()["tasks"][0]["id"]
+    done = cadre.post(f"/api/cases/{case['id']}/tasks/{task_id}", json={"action": "done", "text": "已核实，情况属实"})
+    assert done.status_code == 200, done.get_json()
+    assert not any(t.startswith("新交办事项") for t in unread_todos(cadre))  # answered: no longer asked for
+    told = [n["title"] for n in town.get("/api/inbox?kind=message&limit=100").get_json()["items"]
+            if n["case_id"] == case["id"]]
+    assert any(t.startswith("任务已反馈") for t in told), told  # the dispatcher hears of the answer
+    # the case closed: none of its to-dos is left open for anyone
+    for name in ("accept", "close"):
+        body = {"result": "已上门走访"} if name == "close" else {}
+        r = act(town, case["id"], name, body)
+        assert r.status_code == 200, (name, r.get_json())
+    assert unread_todos(town) == [] and unread_todos(cadre) == []

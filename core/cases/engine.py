@@ -25,7 +25,7 @@ from core.db import add_to_counter, insert_ignore, utcnow
 from core.privacy import attach_basis
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from core.models import MemberUnit, Notification, OrgUnit, Person, User
-from core.notifications import notify, users_of_unit
+from core.notifications import close_todos, notify, users_of_unit
 from core.workdays import SHANGHAI
 
 CHANNEL_TITLES = {"letter": "来信", "visit": "来访", "call": "来电", "online": "网上", "hotline": "热线转办",
@@ -227,6 +227,7 @@ def transition(w: Work, case: Case, ctype: CaseType, name: str, raw: dict | None
         for task in s.scalars(select(CaseTask).where(CaseTask.case_id == case.id, CaseTask.state == "open")):
             task.state, task.done_at = "done", now
         deadlines.stop_all(s, case, now)
+        close_todos(s, case_id=case.id)  # answered: nobody is asked to act on it any more
     elif reopening:
         case.closed_at = None
     if t.after is not None:
@@ -325,6 +326,7 @@ def finish_task(w: Work, case: Case, ctype: CaseType, task: CaseTask, outcome: s
     now = utcnow()
     task.state, task.done_at, task.result = outcome, now, text
     deadlines.stop_task(s, case, task.id, now)
+    close_todos(s, key=f"task:{task.id}")  # the unit's to-do for it is done
     conf = case_settings.for_type(s, ctype)
     record_event(w, case, ctype, conf, "task_done" if outcome == "done" else "task_returned", at=now, note=text,
             unit_id=task.org_unit_id, data={"task_id": task.id, "role": task.role})

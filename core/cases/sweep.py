@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 
 from core import outbox
 from core.cases import settings as case_settings, timeline
-from core.cases.models import Case, CaseDeadline, CaseReminder, CaseTask, Supervision
+from core.cases.models import Case, CaseDeadline, CaseReminder, CaseTask, Intake, Supervision
+from core.models import OrgUnit, User
 from core.cases.supervision import escalate
 from core.cases.timeline import Work
 from core.timefmt import limit_end
@@ -118,6 +119,24 @@ def _work(s: Session) -> Work:
     return Work(s, host, host.enabled(s, current_tenant_id()))
 
 
+def holder(s: Session, case: Case) -> int:
+    """The unit that holds a case's own limits (issue 15, item 8: reminders of a township's own
+    registrations went to the village where the matter arose): the handling unit once the case
+    is handed to one; before that, the unit that registered it — the window that received it,
+    or the registering user's unit when that unit is on the case's way up — else where it arose."""
+    if case.handling_unit_id:
+        return case.handling_unit_id
+    window = s.scalar(select(Intake.org_unit_id).where(Intake.id == case.intake_id)) if case.intake_id else None
+    if window:
+        return window
+    if case.created_by:
+        own = s.scalar(select(User.org_unit_id).where(User.id == case.created_by))
+        arose = s.scalar(select(OrgUnit.path).where(OrgUnit.id == case.org_unit_id)) or ""
+        if own and f"/{own}/" in arose:  # registered by the unit itself or one above it
+            return own
+    return case.org_unit_id
+
+
 def remind(s: Session, reminder_key: str, deadline_id: int) -> None:
     """Outbox job: tell the handling unit a limit is about to run out, or has run out."""
     r = _claim(s, reminder_key)
@@ -133,7 +152,7 @@ def remind(s: Session, reminder_key: str, deadline_id: int) -> None:
     if d.task_id is not None:
         unit = s.scalar(select(CaseTask.org_unit_id).where(CaseTask.id == d.task_id))
     else:
-        unit = case.handling_unit_id or case.org_unit_id
+        unit = holder(s, case)
     users = [case.handler_id] if case.handler_id and d.task_id is None else users_of_unit(s, unit)
     if r.kind == "overdue":
         title, kind = f"已超期：{case.number} {case.title}", "overdue"
