@@ -37,7 +37,9 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   for a plugin's endpoint on a case, ``Work`` and ``request_work()`` (what acts on cases take); time limits ``WorkCalendar``, ``deadline``, ``county_calendar(session)`` (the
   county's working days); ``limit_end`` (a limit's end as users read it, "2026-10-09 24:00":
   in every message that names one) and ``local_time`` (a time as Beijing time)
-- notifications and documents: ``notify``, ``users_of_unit``, ``NotificationChannel``,
+- notifications and documents: ``notify``, ``users_of_unit``, ``case_dispatchers(session, case)``
+  (its registrant and whoever dispatched its tasks: tell them of a plugin's own answers and
+  ratings), ``NotificationChannel``,
   ``DocumentTemplate`` and ``render_pdf`` (a template to PDF bytes); background work after
   commit: ``outbox_add``
 - API conventions: ``ListArgs``, ``IdListArgs``, ``sort_field``, ``permission_code``,
@@ -74,6 +76,7 @@ from core.orgtree import network_holders, units_under, within
 from core.ratelimit import hit as rate_limit
 from core.documents import DocumentTemplate, render_pdf
 from core.notifications import NotificationChannel, notify, users_of_unit
+from core.cases.access import dispatchers as case_dispatchers
 from core.outbox import add as outbox_add
 from core.plugins import Indicator, MenuItem, RoleTemplate, ScheduledJob, Widget, module_settings
 from core.workdays import WorkCalendar, deadline
@@ -99,7 +102,7 @@ __all__ = [
     "record", "record_read", "sensitive_fields", "normalise_id_number",
     # cases, time limits, notifications, documents, background work
     "CaseType", "State", "Transition", "DeadlineRule", "LedgerColumn", "Case", "CaseDeadline", "CaseEvent", "CaseFlag", "CasePerson", "Person",
-    "add_case_flag", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "NotificationChannel", "notify", "users_of_unit", "DocumentTemplate",
+    "add_case_flag", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "NotificationChannel", "notify", "users_of_unit", "case_dispatchers", "DocumentTemplate",
     "render_pdf",
     "outbox_add",
     # API conventions

@@ -140,6 +140,10 @@ def test_status_page_shows_progress_without_personal_data_and_only_with_the_code
     rated = anon.post("/api/petition/public/status/rating", json={"code": code, "rating": "basically_satisfied"})
     assert rated.status_code == 200 and rated.get_json()["rating_title"] == "基本满意"
     assert anon.post("/api/petition/public/status/rating", json={"code": code, "rating": "satisfied"}).status_code == 409
+    # issue 15, item 8: who registered or dispatched it hears of the rating
+    told = [n["title"] for n in admin.get("/api/inbox?kind=message&limit=100").get_json()["items"]
+            if n["case_id"] == case["id"]]
+    assert f"信访人已评价：{case['number']}（基本满意）" in told, told
     page = anon.post("/petition/status", data={"code": code})
     assert page.status_code == 200 and case["number"] in page.get_data(as_text=True)
     assert "王秀兰" not in page.get_data(as_text=True)

@@ -66,6 +66,14 @@ def task_units(session: Session, case: Case) -> list[int]:
     return list(session.scalars(select(CaseTask.org_unit_id).where(CaseTask.case_id == case.id, granting_task())))
 
 
+def dispatchers(session: Session, case: Case) -> list[int]:
+    """Who sent the case on its way — its registrant and every user who dispatched a task of it:
+    the people told of its answers, returns and ratings (issue 15, item 8)."""
+    ids = set(session.scalars(select(CaseTask.assigned_by).where(CaseTask.case_id == case.id,
+                                                                 CaseTask.assigned_by.is_not(None))))
+    return sorted(ids | ({case.created_by} if case.created_by else set()))
+
+
 def covers(session: Session, grants: Grants, perm: str, unit_id: int | None) -> bool:
     if unit_id is None or not grants.has(perm):
         return False

@@ -20,7 +20,7 @@ import secrets
 from sqlalchemy import select
 
 from core.sdk import (Case, CaseEvent, Conflict, Forbidden, NotFound, OrgUnit, Invalid, add_case_event, add_case_flag,
-                      record, utcnow)
+                      case_dispatchers, notify, record, utcnow)
 
 from .models import PetitionCase
 
@@ -108,3 +108,5 @@ def rate(w, case: Case, row: PetitionCase, rating: str, channel: str) -> None:
     if channel != "public":
         add_case_flag(session, case, "rating_internal")
     record(session, "petition.rated", "case", case.id, {"rating": rating, "channel": channel})
+    notify(session, case_dispatchers(session, case), f"petition-rated:{case.id}",
+           f"信访人已评价：{case.number}（{RATINGS[rating]}）", case.title, case_id=case.id)
