@@ -103,3 +103,30 @@ def test_the_intake_form_shows_errors_in_chinese_and_saves_nothing(county, login
     r = town.post("/intake/new", data=_form(county, **{"details.hello.visit.visit_kind": "boat"}))
     assert r.status_code == 422 and "事项详情填写有误" in r.get_data(as_text=True)
     assert town.all_items("/api/cases") == [] and town.get("/api/intake").get_json()["items"] == []
+
+
+def test_the_intake_form_takes_a_visit_of_several_people_with_their_parts(county, login, db):
+    """Issue 15, item 2: a visit by four workers could record only one person. The form takes
+    whoever brought the matter and any number of others (再加一人 adds a row, keeping all typed),
+    each with their part; the case lists them all. A wrong ID number in the third row is
+    refused at that row, and nothing is saved."""
+    import re
+    town = login(county, "donghu.admin")
+    form = _form(county, person_name="张一", **{
+        "people-0-name": "张二", "people-0-role": "companion", "people-1-name": "张三", "people-1-role": "companion"})
+    more = town.post("/intake/new", data={**form, "add_person": "1"})
+    html = more.get_data(as_text=True)
+    assert more.status_code == 200 and 'id="people-2-name"' in html and 'value="张三"' in html
+    assert town.all_items("/api/cases") == []  # adding a row saves nothing
+    bad = town.post("/intake/new", data={**form, "people_rows": "3", "people-2-name": "张四",
+                                         "people-2-id_number": "110105194912310021"})
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and re.search(r'id="people-2-id_number"[^>]*aria-invalid="true"', page), page[-3000:]
+    assert 'value="张四"' in page and town.all_items("/api/cases") == []
+    ok = town.post("/intake/new", data={**form, "people_rows": "3", "people-2-name": "张四", "people-2-role": "party"})
+    assert ok.status_code == 201, ok.get_data(as_text=True)[-2000:]
+    case = next(c for c in town.all_items("/api/cases") if c["title"] == "独居老人请求走访")
+    people = {p["name"]: p["role"] for p in town.get(f"/api/cases/{case['id']}/persons").get_json()}
+    assert people == {"张一": "requester", "张二": "companion", "张三": "companion", "张四": "party"}, people
+    page = town.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert all(name in page for name in ("张一", "张二", "张三", "张四")) and "同行人" in page and "companion" not in page

@@ -50,7 +50,10 @@ class IntakePersonSchema(Schema):
     phone = fields.String(validate=PHONE)
     address = fields.String(validate=validate.Length(max=200))
     org_unit_id = IdField(metadata={"description": "新登记人员的户籍或居住单位"})
-    role = fields.String(load_default="requester", validate=validate.Length(min=1, max=32))
+    role = fields.String(load_default="requester",
+                         validate=validate.OneOf(list(intake.PERSON_ROLES), labels=list(intake.PERSON_ROLES.values())),
+                         metadata={"description": "requester 反映人（成为事项类型的第一种身份，如信访人） | "
+                                                  "companion 同行人 | party 当事人"})
 
 
 class FirstInquirySchema(Schema):

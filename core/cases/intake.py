@@ -26,6 +26,16 @@ from core.privacy import set_person_fields
 REGISTER, DIVERT = "core.case.register", "core.case.divert"
 PERSON_MANAGE = "core.person.manage"  # a new person is created where the caller may create persons
 FIRST_OUTCOMES = ("pending", "resolved", "referred")
+# the people of a matter at the window, by their part in it (a case type adds its own, e.g. 信访人)
+PERSON_ROLES = {"requester": "反映人", "companion": "同行人", "party": "当事人"}
+
+
+def case_role(ctype: CaseType, role: str) -> str:
+    """An intake person's role on the case it becomes: whoever brought the matter is the type's
+    first role (信访人, 申请人 …) when it declares roles; the others keep theirs."""
+    if role == "requester" and ctype.person_roles:
+        return next(iter(ctype.person_roles))
+    return role
 
 
 def _persons(w: Work, specs: list[dict]) -> list[tuple[Person, str]]:
@@ -116,7 +126,7 @@ def sort(w: Work, intake: Intake, case_type: str, details: dict | None = None, t
     case = engine.register(w, ctype, {
         "title": title or intake.subject, "content": intake.content, "channel": intake.channel,
         "org_unit_id": intake.arose_unit_id or intake.org_unit_id, "intake_id": intake.id, "details": details,
-        "persons": [{"person_id": pid, "role": role} for pid, role in persons]}, at=None,
+        "persons": [{"person_id": pid, "role": case_role(ctype, role)} for pid, role in persons]}, at=None,
         received=intake.received_at, received_note=dated)
     intake.case_id, intake.outcome = case.id, "case"
     intake.decided_by, intake.decided_at = w.user_id, utcnow()

@@ -24,7 +24,7 @@ from core.api.cases import CaseListArgs, SORTABLE, detail, present
 from core.api.common import paginate
 from core.authz import get_or_404
 from core.bounds import parse_int
-from core.cases import attachments, engine, supervision, timeline
+from core.cases import attachments, engine, intake, supervision, timeline
 from core.cases import settings as case_settings
 from core.cases.access import covers, request_case, task_units, units_in_scope
 from core.cases.models import Case, CaseEvent, CasePerson
@@ -253,13 +253,15 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
     files = attachments.listed(s, case)
     who_uploaded = dict(s.execute(select(User.id, User.display_name).where(
         User.id.in_({a.uploaded_by for a in files} - {None}))).all()) if files else {}
-    roles = {"party": "当事人", **ctype.person_roles}
+    roles = {**intake.PERSON_ROLES, **ctype.person_roles}
     people = [{**p, "role": roles.get(p["role"], p["role"])} for p in people]
     return render_template(
         "cases/detail.html", case=d, ctype=ctype, state=ctype.state(case.state),
-        detail_titles={f["name"]: f["label"] for f in form_fields(ctype.details_schema)},
-        # a fixed choice shows its label, never its key (issue 15, item 9)
-        detail_choices={f["name"]: dict(f["choices"]) for f in form_fields(ctype.details_schema) if f["choices"]},
+        # a module's fields by the titles its schemas give them (its details, its acts' inputs); a
+        # fixed choice shows its label, never its key; a field no schema titles is not shown
+        # under an English key (issue 15, item 9)
+        detail_titles={f["name"]: f["label"] for f in _detail_fields(ctype)},
+        detail_choices={f["name"]: dict(f["choices"]) for f in _detail_fields(ctype) if f["choices"]},
         names=names, people=people, tasks=tasks,
         deadlines=[{"title": _rule_title(ctype, x), "due": limit_end(x.due_at), "state": x.state, "met": x.met, "basis": x.basis,
                     "light": light(x.due_at, now, soon) if x.state == "running" else None,
@@ -282,6 +284,17 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
         supervision_kinds=supervision.KINDS, errors=errors or {}, values=values or {}, done=done,
         # the module's own template rendered it (escaping what it put in): trusted markup here
         panel=Markup(ctype.web_panel(w, case, errors or {}, values or {})) if ctype.web_panel else None), status
+
+
+def _detail_fields(ctype) -> list[dict]:
+    """The form fields of a case type's details and of its acts' inputs, the details' first."""
+    fields_, seen = [], set()
+    for schema in (ctype.details_schema, *(t.input for t in ctype.transitions)):
+        for f in form_fields(schema):
+            if f["name"] not in seen and f["label"] != f["name"]:
+                seen.add(f["name"])
+                fields_.append(f)
+    return fields_
 
 
 def _done(ctype, events, raw: str | None) -> dict | None:
@@ -534,7 +547,7 @@ def person_page(person_id):
     rows = [{"id": c.id, "number": c.number, "title": c.title, "type_title": pick(w.types[c.case_type].title,
                                                                                   w.types[c.case_type].title_en),
              "state_title": w.types[c.case_type].state(c.state).title, "unit": unit_names.get(c.org_unit_id, ""),
-             "role": ({"party": "当事人", **w.types[c.case_type].person_roles}).get(roles.get(c.id), ""),
+             "role": ({**intake.PERSON_ROLES, **w.types[c.case_type].person_roles}).get(roles.get(c.id), ""),
              "created": local(c.created_at),
              "light": light(c.due_at, now, soon[c.case_type]) if c.closed_at is None else None}
             for c in cases]

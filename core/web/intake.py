@@ -63,7 +63,7 @@ def _form_context(w, values: dict, errors: dict, status: int = 200):
     types = [t for _, t in sorted(w.types.items()) if w.grants.has(t.create_permission)]
     return render_template("intake_form.html", units=units, types=types, channels=CHANNEL_TITLES,
                            details={t.key: form_fields(t.details_schema) for t in types}, values=values, errors=errors,
-                           done=None), status
+                           done=None, people_rows=people_rows(values), person_roles=intake.PERSON_ROLES), status
 
 
 def _received(raw: str) -> dt.datetime | str | None:
@@ -90,16 +90,51 @@ def _data(form) -> dict:
                               "referred_to": form.get("referred_to", "").strip() or None},
             "received_at": _received(form.get("received_at", "")),
             "backdate_reason": form.get("backdate_reason", "").strip() or None}
-    if form.get("person_name", "").strip():
-        data["persons"] = [{"name": form["person_name"].strip(), "id_number": form.get("person_id_number", "").strip() or None,
-                            "phone": form.get("person_phone", "").strip() or None,
-                            "org_unit_id": data["arose_unit_id"] or data["org_unit_id"]}]
+    home = data["arose_unit_id"] or data["org_unit_id"]
+    people = [("person_name", "person_id_number", "person_phone", None)]  # who brought it: 反映人
+    people += [(f"people-{i}-name", f"people-{i}-id_number", f"people-{i}-phone", f"people-{i}-role")
+               for i in range(people_rows(form))]
+    data["persons"] = [{"name": form[name].strip(), "id_number": form.get(idn, "").strip() or None,
+                        "phone": form.get(phone, "").strip() or None, "org_unit_id": home,
+                        "role": form.get(role, "companion") if role else "requester"}
+                       for name, idn, phone, role in people if form.get(name, "").strip()]
+    if not data["persons"]:
+        del data["persons"]
     case_type = form.get("case_type", "")
     if case_type:
         data["case_type"] = case_type
         prefix = f"details.{case_type}."
         data["details"] = {k[len(prefix):]: v for k, v in form.items() if k.startswith(prefix) and v != ""}
     return data
+
+
+MAX_PEOPLE = 50
+
+
+def people_rows(form) -> int:
+    """How many rows for the other people the form shows (同行人, 当事人 …): as many as it had,
+    one more for "再加一人", at least two."""
+    shown = bounds.parse_int(form.get("people_rows", ""), lo=0) or 2
+    return max(2, min(MAX_PEOPLE, shown + (1 if form.get("add_person") else 0)))
+
+
+def _field_of(name: str, form_rows: list[str]) -> str:
+    """The form field of an API error's location: ``persons.2.id_number`` → the third person's row."""
+    parts = str(name).split(".")
+    if parts[0] == "persons" and len(parts) > 1 and parts[1].isdigit():
+        i, field = int(parts[1]), (parts[2] if len(parts) > 2 else "name")
+        return form_rows[i].replace("name", field) if i < len(form_rows) else field
+    return "details" if "details" in str(name) else parts[-1]
+
+
+def _flat(messages: dict, prefix: str = ""):
+    """marshmallow's nested messages as (dotted name, messages) pairs."""
+    for key, value in messages.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield from _flat(value, f"{name}.")
+        else:
+            yield name, value
 
 
 def _check(data: dict) -> dict:
@@ -128,6 +163,8 @@ def new():
     w = request_work()
     if request.method == "GET":
         return _form_context(w, {"channel": "visit", "outcome": "pending"}, {})
+    if request.form.get("add_person"):  # "再加一人": the same form, one more row, nothing saved
+        return _form_context(w, dict(request.form), {})
     data = _data(request.form)
     errors = _check(data)
     if not errors:
@@ -136,10 +173,12 @@ def new():
             w.session.commit()
         except PinganError as exc:
             w.session.rollback()
+            # the rows of the people actually sent, in order: the API's persons.<i> is the i-th of them
+            sent = [n for n in ["person_name", *(f"people-{i}-name" for i in range(people_rows(request.form)))]
+                    if request.form.get(n, "").strip()]
             for fields_ in (exc.errors or {}).values():
-                for name, messages in (fields_ or {}).items():
-                    errors[str(name).split(".")[-1] if "details" not in str(name) else "details"] = \
-                        "；".join(m if isinstance(m, str) else str(m) for m in messages) \
+                for name, messages in _flat(fields_ or {}):
+                    errors[_field_of(name, sent)] = "；".join(m if isinstance(m, str) else str(m) for m in messages) \
                         if isinstance(messages, list) else str(messages)
             errors.setdefault("_form", exc.message)
         else:

@@ -24,7 +24,7 @@ def register_through_intake(page, village_id: int, subject: str) -> str:
     page.get_by_label("受理窗口（单位）").select_option(str(village_id))
     page.get_by_label("事由").fill(subject)
     page.get_by_label("具体内容").fill("王大爷独居，腿脚不便，请求村里上门看看。")
-    page.get_by_label("姓名").fill("王某某")
+    page.get_by_label("姓名", exact=True).fill("王某某")
     page.get_by_label("转为事项").select_option("hello.visit")
     page.locator('[id="details.hello.visit.visit_kind"]').select_option("home")
     page.get_by_role("button", name="登记", exact=True).click()
@@ -118,9 +118,9 @@ def test_the_intake_forms_errors_are_at_their_fields_and_typed_text_is_kept(open
     page = open_page(web_county, "village.cadre")
     page.goto("/intake/new")
     page.get_by_label("具体内容").fill("反映村口路灯不亮，晚上出行不便。")
-    page.get_by_label("姓名").fill("李某")
-    page.get_by_label("身份证号").fill("11010519491231002X")
-    page.get_by_label("联系电话").fill("13800138000")
+    page.get_by_label("姓名", exact=True).fill("李某")
+    page.get_by_label("身份证号", exact=True).fill("11010519491231002X")
+    page.get_by_label("联系电话", exact=True).fill("13800138000")
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         page.get_by_role("button", name="登记", exact=True).click()
     assert posted.value.status == 422
@@ -128,11 +128,11 @@ def test_the_intake_forms_errors_are_at_their_fields_and_typed_text_is_kept(open
     expect(subject).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#subject-error")).to_have_text("请填写事由（200 字以内）")
     expect(page.get_by_label("具体内容")).to_have_value("反映村口路灯不亮，晚上出行不便。")
-    expect(page.get_by_label("姓名")).to_have_value("李某")
+    expect(page.get_by_label("姓名", exact=True)).to_have_value("李某")
     # issue 15, item 3: the ID number and the phone came back empty, and the retry saved the
     # person without them; the error is also summarised at the top, linking to its field
-    expect(page.get_by_label("身份证号")).to_have_value("11010519491231002X")
-    expect(page.get_by_label("联系电话")).to_have_value("13800138000")
+    expect(page.get_by_label("身份证号", exact=True)).to_have_value("11010519491231002X")
+    expect(page.get_by_label("联系电话", exact=True)).to_have_value("13800138000")
     summary = page.locator("#error-summary")
     expect(summary).to_contain_text("请更正以下 1 处")
     expect(summary.get_by_role("link", name="事由：请填写事由（200 字以内）")).to_have_attribute("href", "#subject")
@@ -161,3 +161,29 @@ def test_the_list_and_the_case_show_each_limit_as_a_traffic_light(app, open_page
     expect(page.get_by_role("row", name="走访方式")).to_contain_text("上门走访")
     expect(page.locator("main")).not_to_contain_text("home")
     screenshot(page, "case-page-light-360")
+
+
+
+def test_a_visit_of_four_is_registered_with_every_person(open_page, web_county):
+    """Issue 15, item 2: four workers come together: whoever speaks, and three others added
+    with 再加一人 — everything typed stays through each added row; the case lists all four."""
+    page = open_page(web_county, "donghu.admin")
+    page.goto("/intake/new")
+    page.get_by_label("事由").fill("四名工人反映工资拖欠")
+    page.get_by_label("具体内容").fill("四名工人一同来访，反映工地拖欠工资三个月。")
+    page.get_by_label("姓名", exact=True).fill("刘一")
+    page.get_by_label("第 1 位：姓名").fill("刘二")
+    page.get_by_label("第 2 位：姓名").fill("刘三")
+    page.get_by_role("button", name="再加一人").click()
+    expect(page.get_by_label("第 1 位：姓名")).to_have_value("刘二")
+    expect(page.get_by_label("事由")).to_have_value("四名工人反映工资拖欠")
+    page.get_by_label("第 3 位：姓名").fill("刘四")
+    page.get_by_label("转为事项").select_option(label="走访请求")
+    page.get_by_label("走访方式 *").select_option(label="上门走访")
+    page.get_by_role("button", name="登记", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("已登记")
+    page.locator("#new-case").click()
+    people = page.locator("main")
+    for name in ("刘一", "刘二", "刘三", "刘四"):
+        expect(people).to_contain_text(name)
+    expect(people).to_contain_text("同行人")
