@@ -53,6 +53,9 @@ class Widget:
     render: Callable[[Any], Any]
     title_en: str = ""
     order: int = 100
+    # the labels of a dict ``render`` returns, key → (Chinese, English); the page shows the
+    # labelled keys only, in this order — never a key itself
+    labels: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -242,7 +245,7 @@ class PluginHost:
                 ctx.session.rollback()
                 data, ok = None, False
             out.append({"key": widget.key, "title": widget.title, "title_en": widget.title_en,
-                        "data": data, "ok": ok})
+                        "data": data, "ok": ok, "labels": widget.labels})
         return out
 
     def enabled_cached(self, session: Session, tenant_id: int) -> dict[str, dict]:

@@ -407,6 +407,10 @@ def test_the_three_ledgers_and_weekly_report(app, county, login):
     assert township.get("/mediation/weekly?week=2026-W60").status_code == 422  # no week 60
     page = township.get(f"/mediation/weekly?week={year}-W{week:02d}").get_data(as_text=True)
     assert case["number"] in page
+    # issue 15, item 1: the page asks for a day with a date picker, not a typed "2026-W48"
+    page = township.get(f"/mediation/weekly?day={today.isoformat()}").get_data(as_text=True)
+    assert case["number"] in page and f"{year}年第{week}周" in page and 'type="date"' in page
+    assert township.get("/mediation/weekly?day=2026-13-45").status_code == 422
 
 
 def test_indicators_for_the_scoring_module(app, county, login, db):

@@ -576,7 +576,7 @@ def test_the_users_list_shows_each_accounts_roles(app, fresh_tenant, login):
     admin = login(fresh_tenant, "county.admin")
     admin.post("/api/users", json={"username": "no.role", "display_name": "无角色", "org_unit_id": fresh_tenant.unit("T01")})
     page = admin.get("/admin/users").get_data(as_text=True)
-    rows = {m.group(1): m.group(2) for m in re.finditer(r'<a href="/admin/users/\d+">([^<]+)</a>(.*?)</tr>', page, re.S)}
+    rows = {m.group(1): m.group(2) for m in re.finditer(r'<a href="/admin/users/\d+"[^>]*>([^<]+)</a>(.*?)</tr>', page, re.S)}
     assert "村综治专干" in rows["village.cadre"], rows["village.cadre"]
     assert "乡镇综治中心管理员" in rows["donghu.admin"]
     assert "无角色" in rows["no.role"] and "village_cadre" not in page

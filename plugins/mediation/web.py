@@ -152,24 +152,32 @@ def report_page():
 @bp.route("/weekly")
 @requires(READ)
 def weekly_page():
-    """The weekly report of closed disputes; the week as 2026-W48 (ISO week, Monday to Sunday)."""
+    """The weekly report of closed disputes for the week (Monday to Sunday) holding ``day``, a
+    date picked on the page (``week=2026-W48``, the ISO week, is also understood)."""
     import re
     ctx = current()
     today = utcnow().astimezone(SHANGHAI).date()
-    year, week, _ = today.isocalendar()
-    key = request.args.get("week") or f"{year}-W{week:02d}"
-    raw_unit = request.args.get("org_unit_id", "")
-    unit = unit_or_404(parse_int(raw_unit, lo=0), READ)
-    m = re.fullmatch(r"(\d{4})-W(\d{2})", key)
+    unit = unit_or_404(parse_int(request.args.get("org_unit_id", ""), lo=0), READ)
+    raw_day, raw_week = request.args.get("day", ""), request.args.get("week", "")
+    monday = None
     try:
-        monday = dt.date.fromisocalendar(int(m[1]), int(m[2]), 1) if m else None
+        if raw_day:
+            picked = dt.date.fromisoformat(raw_day)
+            monday = picked - dt.timedelta(days=picked.weekday())
+        elif raw_week:
+            m = re.fullmatch(r"(\d{4})-W(\d{2})", raw_week)
+            monday = dt.date.fromisocalendar(int(m[1]), int(m[2]), 1) if m else None
+        else:
+            monday = today - dt.timedelta(days=today.weekday())
     except ValueError:
         monday = None
-    if monday is None:
-        return render_template("mediation/weekly.html", unit=unit, week=key, report=None,
-                               error="周的格式应为 2026-W48，且该年须有这一周"), 422
+    if monday is None or not 1 <= monday.year <= 9998:
+        return render_template("mediation/weekly.html", unit=unit, day=raw_day, week_title="", report=None,
+                               error="请选择一个日期：显示该日所在一周（周一至周日）的结案情况"), 422
+    year, week, _ = monday.isocalendar()
     report = reports.weekly_closed(ctx.session, unit, monday)
-    return render_template("mediation/weekly.html", unit=unit, week=key, report=report, error=None)
+    return render_template("mediation/weekly.html", unit=unit, day=raw_day or monday.isoformat(),
+                           week_title=f"{year}年第{week}周", report=report, error=None)
 
 
 # --- the three ledgers (MED-6) -------------------------------------------------------------------

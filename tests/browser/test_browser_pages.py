@@ -168,3 +168,55 @@ def test_english_pages(english, name, path):
     screenshot(page, f"{name}-en-1366")
     found = [f"{v['id']} ({v['impact']})" for v in blocking_violations(page)]
     assert not found, found
+
+
+# Issue 15, item 9: visible ASCII words allowed on a Chinese page — product and format names,
+# and the language switch. Numbers, case numbers and codes the user typed (marked class="typed":
+# usernames, unit codes, a token's name …) are not words of ours and are skipped.
+ALLOWED_ASCII = {"PDF", "Excel", "API", "English", "OAuth", "ID", "CSV", "xlsx", "IP", "URL", "SMS", "HTTP", "HTTPS",
+                 "Pingan", "OpenAPI", "Swagger", "JSON", "km", "GB", "KB", "MB", "Ctrl", "P", "Tab", "Enter", "Office",
+                 "chinese-calendar"}  # the package the built-in holidays come from (named as the source)
+ASCII_WORD = r"[A-Za-z][A-Za-z0-9_]*(?:[.:_/-][A-Za-z0-9_]+)*"
+
+
+def visible_ascii_words(page) -> list[str]:
+    import re
+    text = page.evaluate("""() => {
+        // (through the CSSOM: the pages' Content-Security-Policy refuses an injected <style>)
+        const typed = [...document.querySelectorAll('.typed')];
+        typed.forEach(e => e.style.setProperty('display', 'none', 'important'));
+        const text = document.body.innerText;  // what is rendered: no script, no hidden element
+        typed.forEach(e => e.style.removeProperty('display'));
+        return text;
+    }""")
+    return sorted({w for w in re.findall(ASCII_WORD, text) if w not in ALLOWED_ASCII})
+
+
+# Known and not fixed yet (issue 15 stays open for them): strict, so fixing one fails here
+# until it is taken off this list.
+NOT_YET_CHINESE = {
+    "admin-module-petition": "lists and tables in module settings are still JSON text areas (issue 15, item 10)",
+    "admin-audit": "the audit viewer still shows raw changes as JSON with UTC times (issue 15, item 9)",
+}
+
+
+@pytest.mark.parametrize("name,who,path", [
+    pytest.param(*p, marks=pytest.mark.xfail(strict=True, reason=NOT_YET_CHINESE[p[0]])) if p[0] in NOT_YET_CHINESE
+    else p for p in PAGES], ids=[p[0] for p in PAGES])
+def test_chinese_page_shows_no_english_key_or_internal_code(signed_in, sample, name, who, path):
+    page = visit(signed_in, sample, name, who, path, DESKTOP)
+    found = visible_ascii_words(page)
+    assert not found, f"{path}: {found}"
+
+
+def test_the_ascii_sweep_catches_a_key_and_skips_what_the_user_typed(browser):
+    """The sweep itself: an internal key on the page is found; a code marked as typed, an
+    allowed name and numbers are not."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_content('<html lang="zh-CN"><body><main><p>身份：requester · 状态 open</p>'
+                     '<p>用户 <span class="typed">village.cadre</span> · 下载 PDF · 2026-12-06 24:00</p>'
+                     '</main></body></html>')
+    found = visible_ascii_words(page)
+    context.close()
+    assert found == ["open", "requester"], found

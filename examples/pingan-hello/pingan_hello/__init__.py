@@ -66,7 +66,8 @@ def pingan_menu_items():
 def pingan_dashboard_widgets():
     from .widgets import latest_greetings
     return [Widget(key="hello.latest", title="最新问候", title_en="Latest greetings", permission=READ,
-                   render=latest_greetings, order=900)]
+                   render=latest_greetings, order=900,
+                   labels={"total": ("问候总数", "Greetings"), "latest": ("最新一条", "Newest")})]
 
 
 @hookimpl
