@@ -426,9 +426,14 @@ def _act(session, case, kinds: tuple[str, ...], unit_name) -> dict:
     if event is None:
         return {}
     actor = session.scalar(select(User).where(User.id == event.actor_id)) if event.actor_id else None
+    # the unit acted for: recorded with the act; a registration from a window is the window's
+    acting_unit = (event.data or {}).get("by_unit_id") or (actor.org_unit_id if actor else None)
+    if event.kind == "registered" and case.intake_id:
+        from core.cases.models import Intake
+        acting_unit = session.scalar(select(Intake.org_unit_id).where(Intake.id == case.intake_id)) or acting_unit
     act = {"kind": event.kind, "date": cn_date(event.at), "actor": actor.display_name if actor else "",
-           "unit": unit_name(actor.org_unit_id) if actor else "", "target": unit_name(event.org_unit_id),
-           "note": event.note or "", "tasks": []}
+           "unit": unit_name(acting_unit), "target": unit_name(event.org_unit_id), "note": event.note or "",
+           "tasks": []}
     task_ids = [t.get("id") for t in (event.data or {}).get("tasks") or [] if isinstance(t, dict)]
     if task_ids:  # a dispatch: each unit it went to, its part (lead / co) and its instructions
         from core.cases.models import CaseTask

@@ -11,7 +11,10 @@ flight. :func:`serve` runs waitress's loop itself and stops in order:
    its SYN a second later and then meets the closed socket). Without it, a connection the
    kernel completed between the last ``accept()`` and ``close()`` would be reset with its
    request already sent — a reverse proxy cannot retry that POST and answers 502 (seen once
-   in CI). The loop then takes the connections the kernel has already completed from the
+   in CI). (One window is left: a handshake whose SYN-ACK went out just before the filter;
+   its last ACK is dropped too and the connection is reset at ``close()``. On the loopback
+   and LAN links between a proxy and its upstream a handshake takes microseconds, against the
+   whole drain before.) The loop then takes the connections the kernel has already completed from the
    listen backlog (closing the socket with them queued would reset them), and closes the
    listening sockets: from now on a new connection is refused, and the reverse proxy sends
    it to the other process (docs/operations.md, "Rolling restarts").

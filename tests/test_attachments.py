@@ -93,7 +93,7 @@ def test_upload_list_download_round_trip_keeps_the_bytes_and_their_sha256(county
     kinds = events(town, case["id"])
     assert kinds[-1] == "attached"
     event = town.get(f"/api/cases/{case['id']}/events").get_json()[-1]
-    assert event["note"] == "现场照片.png" and event["data"] == {"attachment_id": att["id"]}
+    assert event["note"] == "现场照片.png" and event["data"]["attachment_id"] == att["id"]
     # stored under a random key, never under the user's name
     (row,) = rows(db, county)
     assert "现场" not in row.storage_key and row.storage_key.startswith(f"t{county.id}/attachment/")

@@ -333,3 +333,21 @@ def test_todos_go_to_the_unit_holding_the_limit_and_close_when_the_work_is_done(
         r = act(town, case["id"], name, body)
         assert r.status_code == 200, (name, r.get_json())
     assert unread_todos(town) == [] and unread_todos(cadre) == []
+
+
+def test_a_window_outside_the_matters_place_does_not_get_its_reminders(app, county, login, db):
+    """Review of issue 15, item 8: a county user registering at 东湖镇's window a matter of another
+    township's village: 东湖镇 cannot read that case, so its reminders are not 东湖镇's."""
+    admin = login(county, "county.admin")
+    village = next(code for code in county.units if code.startswith("T02") and "V" in code and "G" not in code
+                   and "W" not in code)
+    body = {"channel": "visit", "org_unit_id": county.unit("T01"), "arose_unit_id": county.unit(village),
+            "subject": "别乡的事", "content": "外乡群众来东湖镇窗口反映本村的事", "case_type": "hello.visit",
+            "details": {"visit_kind": "home"}}
+    r = admin.post("/api/intake", json=body)
+    assert r.status_code == 201 and r.get_json()["case_id"], r.get_json()
+    _sweep(app, county, utcnow() + LATER)
+    run_jobs(app)
+    town = login(county, "donghu.admin")
+    assert not [n for n in town.get("/api/inbox?kind=todo&limit=100").get_json()["items"]
+                if n["case_id"] == r.get_json()["case_id"]]

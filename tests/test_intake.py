@@ -130,3 +130,17 @@ def test_the_intake_form_takes_a_visit_of_several_people_with_their_parts(county
     assert people == {"张一": "requester", "张二": "companion", "张三": "companion", "张四": "party"}, people
     page = town.get(f"/cases/{case['id']}").get_data(as_text=True)
     assert all(name in page for name in ("张一", "张二", "张三", "张四")) and "同行人" in page and "companion" not in page
+
+
+def test_a_persons_part_is_one_of_the_intake_roles(county, login):
+    """A made-up part is refused at its field by the API; the form sends only the listed ones."""
+    town = login(county, "donghu.admin")
+    body = _matter(county)
+    body["persons"][0]["role"] = "boss"
+    r = town.post("/api/intake", json=body)
+    assert r.status_code == 422 and "role" in str(r.get_json()["errors"]), r.get_json()
+    form = _form(county, **{"people-0-name": "赵六", "people-0-role": "x" * 40})
+    ok = town.post("/intake/new", data=form)
+    assert ok.status_code == 201, ok.get_data(as_text=True)[-1500:]
+    case = next(c for c in town.all_items("/api/cases") if c["title"] == "独居老人请求走访")
+    assert {p["name"]: p["role"] for p in town.get(f"/api/cases/{case['id']}/persons").get_json()}["赵六"] == "companion"

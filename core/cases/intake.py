@@ -43,6 +43,8 @@ def _persons(w: Work, specs: list[dict]) -> list[tuple[Person, str]]:
     s, out = w.session, []
     for i, spec in enumerate(specs):
         role = spec.get("role") or "requester"
+        if role not in PERSON_ROLES:
+            raise Invalid(f"persons.{i}.role", "invalid_role", "人员身份只能是反映人、同行人或当事人")
         if spec.get("person_id"):
             person = s.scalar(select(Person).where(Person.id == spec["person_id"]))
             if person is None or not covers(s, w.grants, "core.person.read", person.org_unit_id):

@@ -122,18 +122,17 @@ def _work(s: Session) -> Work:
 def holder(s: Session, case: Case) -> int:
     """The unit that holds a case's own limits (issue 15, item 8: reminders of a township's own
     registrations went to the village where the matter arose): the handling unit once the case
-    is handed to one; before that, the unit that registered it — the window that received it,
-    or the registering user's unit when that unit is on the case's way up — else where it arose."""
+    is handed to one; before that, the unit that registered it — the window that received it, or
+    the registering user's unit — when that unit is where the matter arose or above it (one
+    elsewhere could not read the case), else where it arose."""
     if case.handling_unit_id:
         return case.handling_unit_id
+    arose = s.scalar(select(OrgUnit.path).where(OrgUnit.id == case.org_unit_id)) or ""
     window = s.scalar(select(Intake.org_unit_id).where(Intake.id == case.intake_id)) if case.intake_id else None
-    if window:
-        return window
-    if case.created_by:
-        own = s.scalar(select(User.org_unit_id).where(User.id == case.created_by))
-        arose = s.scalar(select(OrgUnit.path).where(OrgUnit.id == case.org_unit_id)) or ""
-        if own and f"/{own}/" in arose:  # registered by the unit itself or one above it
-            return own
+    own = s.scalar(select(User.org_unit_id).where(User.id == case.created_by)) if case.created_by else None
+    for unit in (window, own):
+        if unit and f"/{unit}/" in arose:  # the registering unit is the matter's own or one above it:
+            return unit                    # it can read the case (a window elsewhere could not)
     return case.org_unit_id
 
 

@@ -45,8 +45,11 @@ def add(w: Work, case: Case, kind: str, note: str | None = None, data: dict | No
         from_state: str | None = None, to_state: str | None = None, unit_id: int | None = None,
         at: dt.datetime | None = None) -> CaseEvent:
     actor = current_actor()
+    data = dict(data or {})
+    if w.user is not None and getattr(w.user, "org_unit_id", None) and "by_unit_id" not in data:
+        data["by_unit_id"] = w.user.org_unit_id  # the unit the actor acted for, then (documents state it)
     event = CaseEvent(case_id=case.id, kind=kind, at=at or utcnow(), actor_id=w.user_id or actor.user_id,
-                      actor_label=actor.label[:100], note=note, data=data or {}, from_state=from_state,
+                      actor_label=actor.label[:100], note=note, data=data, from_state=from_state,
                       to_state=to_state, org_unit_id=unit_id)
     w.session.add(event)
     w.session.flush()

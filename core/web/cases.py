@@ -28,7 +28,7 @@ from core.cases import attachments, engine, intake, supervision, timeline
 from core.cases import settings as case_settings
 from core.cases.access import covers, request_case, task_units, units_in_scope
 from core.cases.models import Case, CaseEvent, CasePerson
-from core.cases.queries import filtered
+from core.cases.queries import ID_NUMBER_SHAPE, PHONE_SHAPE, filtered
 from core.cases.timeline import request_work
 from core.db import utcnow
 from core.errors import NotFound, PinganError
@@ -94,11 +94,13 @@ TASK_STATES = {"open": ("办理中", "open"), "done": ("已反馈", "reported"),
 
 # --- the list ---------------------------------------------------------------------------------
 
-def _list_args() -> tuple[dict, dict]:
-    raw = {k: v for k, v in request.args.items() if v != "" and k != "state"}
+def _list_args(person: str | None) -> tuple[dict, dict]:
+    raw = {k: v for k, v in request.args.items() if v != "" and k not in ("state", "person")}
     states = [s for s in request.args.getlist("state") if s]
     if states:
         raw["state"] = states
+    if person:
+        raw["person"] = person
     raw.setdefault("limit", PAGE)
     try:
         return CaseListArgs().load(raw), {}
@@ -107,15 +109,32 @@ def _list_args() -> tuple[dict, dict]:
                                  for k, v in exc.messages.items()}
 
 
-@bp.route("/cases")
+def _person_shaped_like_pii(value: str) -> bool:
+    compact = "".join(value.split())
+    return bool(ID_NUMBER_SHAPE.match(compact) or PHONE_SHAPE.match(value.strip()))
+
+
+@bp.route("/cases", methods=["GET", "POST"])
 @requires(READ)
 def case_list():
+    """The case list. Its filters are the address's query (a list can be bookmarked and linked),
+    except the person: that comes in the body of a POST (the "按人员查找" form), so an ID number
+    or a phone never stands in an address, a browser's history or a proxy's log."""
     w = request_work()
-    args, errors = _list_args()
+    person = request.form.get("person", "").strip()[:50] if request.method == "POST" else ""
+    typed = request.args.get("person", "").strip()
+    refused_in_url = {}
+    if typed and _person_shaped_like_pii(typed):  # an old link or a hand-made address: not used
+        refused_in_url = {"person": "身份证号、电话请在“按人员查找”中输入（不进入网址）"}
+    elif typed and request.method == "GET":
+        person = typed[:50]  # a name may stay in a link
+    args, errors = _list_args(person)
+    errors.update(refused_in_url)
     page, error, refused = {"items": [], "next_cursor": None}, None, 422
     try:
-        page = paginate(w.session, filtered(w, args), args, SORTABLE["id"], SORTABLE, "-created_at",
-                        unique=frozenset({"number"}))
+        if not errors:  # a filter refused lists nothing (not everything)
+            page = paginate(w.session, filtered(w, args), args, SORTABLE["id"], SORTABLE, "-created_at",
+                            unique=frozenset({"number"}))
     except PinganError as exc:
         error, refused = exc.message, exc.status
     units = dict(w.session.execute(select(OrgUnit.id, OrgUnit.name).where(
@@ -128,10 +147,13 @@ def case_list():
              "light": light(c.due_at, now, soon[c.case_type]) if c.closed_at is None else None}
             for c in page["items"]]
     types = [t for _, t in sorted(w.types.items()) if w.grants.has(t.read_permission)]
-    next_args = {**request.args.to_dict(flat=True), "cursor": page["next_cursor"]} if page["next_cursor"] else None
+    query = {k: v for k, v in request.args.to_dict(flat=True).items() if k != "person"}
+    next_args = {**query, "cursor": page["next_cursor"]} if page["next_cursor"] else None
     status = 422 if errors else refused if error else 200
     return render_template("cases/list.html", rows=rows, types=types, values=request.args, errors=errors,
-                           error=error, next_args=next_args, export_args=_export_args(), lights=LIGHTS), status
+                           error=error, next_args=next_args, query=query, person=person,
+                           export_args={**_export_args(), **({"person": person} if person else {})},
+                           lights=LIGHTS), status
 
 
 def _due_soon(w, case_types) -> dict[str, dt.timedelta]:
@@ -141,7 +163,7 @@ def _due_soon(w, case_types) -> dict[str, dt.timedelta]:
 
 
 def _export_args() -> dict:
-    return {k: v for k, v in request.args.items() if v and k not in ("cursor", "limit", "sort")}
+    return {k: v for k, v in request.args.items() if v and k not in ("cursor", "limit", "sort", "person")}
 
 
 # --- a case's page ----------------------------------------------------------------------------
@@ -216,7 +238,8 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
     unit_ids = {case.org_unit_id, case.handling_unit_id} | {t.org_unit_id for t in d["tasks"]}
     names = dict(s.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(unit_ids - {None}))).all())
     people = [{"id": p.id, "name": p.name, "role": role, "id_number": mask("id_number", p.id_number),
-               "phone": mask("phone", p.phone)} for p, role in s.execute(
+               "phone": mask("phone", p.phone),
+               "linked": covers(s, w.grants, PERSON_READ, p.org_unit_id)} for p, role in s.execute(
         select(Person, CasePerson.role).join(CasePerson, (CasePerson.person_id == Person.id)
                                              & (CasePerson.tenant_id == Person.tenant_id))
         .where(CasePerson.case_id == case.id).order_by(CasePerson.id))]
@@ -536,10 +559,13 @@ def person_page(person_id):
     the API's ``?reveal=true``, permission-checked and audited); out of scope: 404."""
     w = request_work()
     person = get_or_404(w.session, w.grants, Person, parse_int(person_id, lo=1) or -1, PERSON_READ)
-    roles = dict(w.session.execute(select(CasePerson.case_id, CasePerson.role)
-                                   .where(CasePerson.person_id == person.id)).all())
-    cases = w.session.scalars(filtered(w, {}).where(Case.id.in_(list(roles) or [-1]))
-                              .order_by(Case.created_at.desc(), Case.id.desc()).limit(PAGE)).all()
+    roles: dict[int, list[str]] = {}
+    for case_id, role in w.session.execute(select(CasePerson.case_id, CasePerson.role)
+                                           .where(CasePerson.person_id == person.id)):
+        roles.setdefault(case_id, []).append(role)
+    found = w.session.scalars(filtered(w, {}).where(Case.id.in_(list(roles) or [-1]))
+                              .order_by(Case.created_at.desc(), Case.id.desc()).limit(PAGE + 1)).all()
+    cases, more = found[:PAGE], len(found) > PAGE
     now = utcnow()
     soon = _due_soon(w, {c.case_type for c in cases})
     unit_names = dict(w.session.execute(select(OrgUnit.id, OrgUnit.name).where(
@@ -547,11 +573,12 @@ def person_page(person_id):
     rows = [{"id": c.id, "number": c.number, "title": c.title, "type_title": pick(w.types[c.case_type].title,
                                                                                   w.types[c.case_type].title_en),
              "state_title": w.types[c.case_type].state(c.state).title, "unit": unit_names.get(c.org_unit_id, ""),
-             "role": ({**intake.PERSON_ROLES, **w.types[c.case_type].person_roles}).get(roles.get(c.id), ""),
+             "role": "、".join(({**intake.PERSON_ROLES, **w.types[c.case_type].person_roles}).get(r, "")
+                              for r in roles.get(c.id, [])),
              "created": local(c.created_at),
              "light": light(c.due_at, now, soon[c.case_type]) if c.closed_at is None else None}
             for c in cases]
     shown = {"name": person.name, "unit": unit_names.get(person.org_unit_id, ""),
              "id_number": mask("id_number", person.id_number), "phone": mask("phone", person.phone)}
-    return render_template("cases/person.html", person=shown, rows=rows, more=len(cases) == PAGE, lights=LIGHTS,
+    return render_template("cases/person.html", person=shown, rows=rows, more=more, lights=LIGHTS,
                            open_count=sum(1 for c in cases if c.closed_at is None))

@@ -96,7 +96,8 @@ def _data(form) -> dict:
                for i in range(people_rows(form))]
     data["persons"] = [{"name": form[name].strip(), "id_number": form.get(idn, "").strip() or None,
                         "phone": form.get(phone, "").strip() or None, "org_unit_id": home,
-                        "role": form.get(role, "companion") if role else "requester"}
+                        "role": (form.get(role) if form.get(role) in intake.PERSON_ROLES and form.get(role) != "requester"
+                                 else "companion") if role else "requester"}
                        for name, idn, phone, role in people if form.get(name, "").strip()]
     if not data["persons"]:
         del data["persons"]
