@@ -144,3 +144,18 @@ def test_a_persons_part_is_one_of_the_intake_roles(county, login):
     assert ok.status_code == 201, ok.get_data(as_text=True)[-1500:]
     case = next(c for c in town.all_items("/api/cases") if c["title"] == "独居老人请求走访")
     assert {p["name"]: p["role"] for p in town.get(f"/api/cases/{case['id']}/persons").get_json()}["赵六"] == "companion"
+
+
+def test_a_petitions_category_is_chosen_from_the_countys_list_by_its_name(app, county, login):
+    """Issue 15, item 1: the category was typed as an English key (``labour``; 劳动 was refused,
+    with a pointer to settings a township user cannot open). The form offers the county's
+    categories by name; the API keeps the key."""
+    import re
+    admin = login(county, "county.admin")
+    assert admin.put("/api/modules/petition", json={"enabled": True}).status_code == 200
+    page = login(county, "donghu.admin").get("/intake/new").get_data(as_text=True)
+    select = re.search(r'<select id="details\.petition\.case\.category"[^>]*>(.*?)</select>', page, re.S)
+    assert select, page[-3000:]
+    assert '<option value="labour"' in select.group(1) and ">劳动<" in select.group(1)
+    assert "代码" not in page and "见本县设置" not in page
+    assert admin.get("/api/openapi.json").status_code == 200  # the function in the field's metadata stays out of it

@@ -283,8 +283,8 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
         # a module's fields by the titles its schemas give them (its details, its acts' inputs); a
         # fixed choice shows its label, never its key; a field no schema titles is not shown
         # under an English key (issue 15, item 9)
-        detail_titles={f["name"]: f["label"] for f in _detail_fields(ctype)},
-        detail_choices={f["name"]: dict(f["choices"]) for f in _detail_fields(ctype) if f["choices"]},
+        detail_titles={f["name"]: f["label"] for f in _detail_fields(ctype, w)},
+        detail_choices={f["name"]: dict(f["choices"]) for f in _detail_fields(ctype, w) if f["choices"]},
         names=names, people=people, tasks=tasks,
         deadlines=[{"title": _rule_title(ctype, x), "due": limit_end(x.due_at), "state": x.state, "met": x.met, "basis": x.basis,
                     "light": light(x.due_at, now, soon) if x.state == "running" else None,
@@ -309,11 +309,11 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
         panel=Markup(ctype.web_panel(w, case, errors or {}, values or {})) if ctype.web_panel else None), status
 
 
-def _detail_fields(ctype) -> list[dict]:
+def _detail_fields(ctype, w=None) -> list[dict]:
     """The form fields of a case type's details and of its acts' inputs, the details' first."""
     fields_, seen = [], set()
     for schema in (ctype.details_schema, *(t.input for t in ctype.transitions)):
-        for f in form_fields(schema):
+        for f in form_fields(schema, w):
             if f["name"] not in seen and f["label"] != f["name"]:
                 seen.add(f["name"])
                 fields_.append(f)

@@ -28,10 +28,14 @@ REGISTER = "core.case.register"
 MAX_UNITS = 500
 
 
-def form_fields(schema_cls) -> list[dict]:
+def form_fields(schema_cls, work=None) -> list[dict]:
     """Form inputs for a marshmallow schema (a case type's own fields, an act's input): a select
     for a fixed choice, a check box for a yes/no, a date picker for a date, a number box for an
-    integer, else text. Nested and list fields are left to the API (a form cannot say them)."""
+    integer, else text. Nested and list fields are left to the API (a form cannot say them).
+
+    A field whose values are the county's own (a taxonomy in the module's settings) names a
+    function in its metadata, ``choices_from(work) -> [(value, label), …]``: with ``work`` given
+    the field is a select of those labels — no user types a key (issue 15, item 1)."""
     if schema_cls is None:
         return []
     out = []
@@ -43,6 +47,8 @@ def form_fields(schema_cls) -> list[dict]:
         if one_of is not None:  # labels, when the schema gives them (OneOf(..., labels=[…])), shown instead of keys
             labels = list(one_of.labels) if one_of.labels else list(one_of.choices)
             choices = list(zip(one_of.choices, labels))
+        elif work is not None and callable(field.metadata.get("choices_from")):
+            choices = [(str(v), str(label)) for v, label in field.metadata["choices_from"](work)]
         out.append({"name": name, "label": field.metadata.get("title") or field.metadata.get("description", name),
                     "required": field.required, "choices": choices, "integer": isinstance(field, mfields.Integer),
                     "boolean": isinstance(field, mfields.Boolean),
@@ -62,7 +68,7 @@ def _form_context(w, values: dict, errors: dict, status: int = 200):
                               .order_by(OrgUnit.path).limit(MAX_UNITS)).all()
     types = [t for _, t in sorted(w.types.items()) if w.grants.has(t.create_permission)]
     return render_template("intake_form.html", units=units, types=types, channels=CHANNEL_TITLES,
-                           details={t.key: form_fields(t.details_schema) for t in types}, values=values, errors=errors,
+                           details={t.key: form_fields(t.details_schema, w) for t in types}, values=values, errors=errors,
                            done=None, people_rows=people_rows(values), person_roles=intake.PERSON_ROLES), status
 
 

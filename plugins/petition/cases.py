@@ -42,8 +42,9 @@ class Details(Schema):
                                                   "集体访 | call 来电 | online 网上 | hotline 热线转办 | grid 网格上报 | "
                                                   "higher 上级交办"})
     category = fields.String(required=True, validate=validate.Length(min=1, max=32),
-                             metadata={"title": "信访分类（代码，见本县设置）",
-                                       "description": "the county's category key (module settings)"})
+                             metadata={"title": "信访分类",
+                                       "description": "the county's category key (module settings)",
+                                       "choices_from": lambda w: category_choices(w)})
     demands = fields.String(load_default="", validate=validate.Length(max=5000), metadata={"title": "诉求"})
     visitors = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000),
                               metadata={"title": "来访人数", "description": "people who came (a visit)"})
@@ -83,12 +84,17 @@ def petition_of(session, case: Case) -> PetitionCase:
     return session.scalar(select(PetitionCase).where(PetitionCase.case_id == case.id))
 
 
+def category_choices(w) -> list[tuple[str, str]]:
+    """The county's petition categories (module settings) as (key, title): the form's select."""
+    return [(c["key"], c.get("title") or c["key"]) for c in (w.enabled.get("petition") or {}).get("categories") or []]
+
+
 def on_register(session, case: Case, details: dict) -> None:
     w = request_work()
     settings = w.enabled.get("petition") or {}
     categories = {c["key"] for c in settings.get("categories") or []}
     if details["category"] not in categories:
-        raise Invalid("details.category", "unknown_category", "没有该信访分类（见本县信访模块设置）")
+        raise Invalid("details.category", "unknown_category", "请从列表中选择信访分类")
     case.channel = FORMS[details["form"]][1]
     row = PetitionCase(case_id=case.id, form=details["form"], category=details["category"],
                        demands=details["demands"], visitors=details["visitors"],
