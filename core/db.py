@@ -267,7 +267,8 @@ def _set_rls_tenant(session: Session, transaction, connection) -> None:
         # trip, ``_begin_with_tenant``); anything else (a connection begun elsewhere, a tenant
         # bound in between) sets it here, before the session's first statement.
         if connection.info.pop(_GUC_SET, _NOT_SET) != value:
-            connection.exec_driver_sql(bind_tenant_sql(tid), execution_options={"no_parameters": True})
+            local_sets = connection.connection.info.get(_LOCAL_SETS, "")
+            connection.exec_driver_sql(bind_tenant_sql(tid) + local_sets, execution_options={"no_parameters": True})
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -374,6 +375,11 @@ def make_engine(url: str, app_role: str | None = None, timeouts: DbTimeouts | No
         if cur.fetchone():
             cur.execute("SET citus.propagate_set_commands = 'local'")
             record.info["pingan_citus"] = True
+            if timeouts is not None and timeouts.lock > 0:
+                # the role's lock timeout is a connection option here, which Citus does not pass
+                # on to its connections to the workers, where the county's rows are locked: each
+                # transaction sets it again with SET LOCAL (propagated like the tenant)
+                record.info[_LOCAL_SETS] = f"; SET LOCAL lock_timeout = {int(round(timeouts.lock * 1000))}"
         cur.close()
         dbapi_conn.commit()
 
@@ -464,6 +470,9 @@ def _driver_autocommit(dbapi_conn, record) -> None:
     dbapi_conn.autocommit = True
 
 
+_LOCAL_SETS = "pingan_local_sets"  # a Citus connection's SET LOCALs sent with every BEGIN
+
+
 def _begin_with_tenant(conn) -> None:
     """Every transaction starts with ``BEGIN; SET LOCAL pingan.tenant_id = '…'`` in one round
     trip (simple query protocol: no parameters; the value is an integer or empty). The
@@ -477,7 +486,8 @@ def _begin_with_tenant(conn) -> None:
     tid = _tenant.get()
     # through SQLAlchemy, so that a dead connection found here invalidates the pool as any
     # other disconnect error does
-    conn.exec_driver_sql(f"BEGIN; {bind_tenant_sql(tid)}", execution_options={"no_parameters": True}).close()
+    local_sets = conn.connection.info.get(_LOCAL_SETS, "")
+    conn.exec_driver_sql(f"BEGIN; {bind_tenant_sql(tid)}{local_sets}", execution_options={"no_parameters": True}).close()
     conn.info[_GUC_SET] = "" if tid is None else str(int(tid))
 
 
