@@ -17,9 +17,9 @@ How the database finds them (migration ``0004_case_search``):
   RLS for the index to count), filters ``tenant_id`` on its argument and answers nothing
   unless that is the county bound to the transaction (the setting the policy reads); the
   app's query around it is still guarded by the ORM and by RLS.
-- **Citus**: the same function, called in a statement of its own before the query (its
-  ``tenant_id = $1`` routes it to the county's shard); the query then takes the ids as one
-  array parameter. Inside a query Citus pushes down to a shard it could not run: a shard's
+- **Citus**: the same function, called in a statement (and a transaction) of its own before
+  the query (its ``tenant_id = $1`` routes it to the county's shard); the query then takes the
+  ids as one array parameter. Inside a query Citus pushes down to a shard it could not run: a shard's
   query may not start a distributed one (docs/citus.md).
 - **SQLite** (embedded): ``LIKE '% token %'`` over the padded string — a scan, fine at the
   size of an embedded install.
@@ -85,7 +85,12 @@ def matches(query: str, session: Session):
         ids = select(getattr(func, SEARCH_FUNCTION)(bindparam(None, bound_tenant_id(), type_=BigInteger),
                                                     bindparam(None, tokens, type_=ARRAY(Text))))
         if on_citus(session):
-            return Case.id == any_(bindparam(None, session.scalars(ids).all(), type_=ARRAY(BigInteger)))
+            # in a transaction of its own: the function runs as its owner, and Citus refuses
+            # another user's query on shard placements this transaction already wrote to (an
+            # export's request has claimed its form token by then)
+            with session.get_bind().connect() as own:
+                found = own.execute(ids).scalars().all()
+            return Case.id == any_(bindparam(None, found, type_=ARRAY(BigInteger)))
         return Case.id.in_(ids)
     padded = literal(" ") + Case.search_grams + literal(" ")
     return and_(*(padded.contains(f" {t} ", autoescape=True) for t in tokens))
