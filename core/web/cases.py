@@ -278,13 +278,14 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
         User.id.in_({a.uploaded_by for a in files} - {None}))).all()) if files else {}
     roles = {**intake.PERSON_ROLES, **ctype.person_roles}
     people = [{**p, "role": roles.get(p["role"], p["role"])} for p in people]
+    module_fields = _detail_fields(ctype, w)  # (a field's choices may read the county's settings)
     return render_template(
         "cases/detail.html", case=d, ctype=ctype, state=ctype.state(case.state),
         # a module's fields by the titles its schemas give them (its details, its acts' inputs); a
         # fixed choice shows its label, never its key; a field no schema titles is not shown
         # under an English key (issue 15, item 9)
-        detail_titles={f["name"]: f["label"] for f in _detail_fields(ctype, w)},
-        detail_choices={f["name"]: dict(f["choices"]) for f in _detail_fields(ctype, w) if f["choices"]},
+        detail_titles={f["name"]: f["label"] for f in module_fields},
+        detail_choices={f["name"]: dict(f["choices"]) for f in module_fields if f["choices"]},
         names=names, people=people, tasks=tasks,
         deadlines=[{"title": _rule_title(ctype, x), "due": limit_end(x.due_at), "state": x.state, "met": x.met, "basis": x.basis,
                     "light": light(x.due_at, now, soon) if x.state == "running" else None,
