@@ -8,4 +8,7 @@ source scripts/venv.sh
 ensure_venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]' -e examples/pingan-hello
-exec .venv/bin/python -m pytest "$@"
+# One worker per core (pytest-xdist), each with its own database and Redis db; a test file stays on
+# one worker (its module fixtures are made once), the longest files first (tests/conftest.py
+# LONG_FILES). Arguments after these win: -n 0 runs serially.
+exec .venv/bin/python -m pytest -n auto --dist loadfile --no-loadscope-reorder "$@"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, make_url, select, text
 
 from argon2 import PasswordHasher
 
@@ -27,6 +27,7 @@ from core.app import create_app, pingan
 from core.config import Config
 from core.context import Actor, acting_as
 from core.models import OrgUnit, User
+from tests import pii_at_rest
 
 # Passwords: the suite hashes with argon2id at its cheapest parameters (Django's test-settings
 # practice). Each county the suite loads has six accounts, and argon2-cffi's defaults (what
@@ -39,9 +40,89 @@ auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_FOLDER = ROOT / "tenants" / "demo"
 DEMO_PASSWORD = "pingan-demo-2026"
-PG_URL = os.environ.get("PINGAN_TEST_DATABASE_URL")
-REDIS_URL = os.environ.get("PINGAN_TEST_REDIS_URL")
+# Under pytest-xdist (``scripts/test.sh`` runs ``-n auto``) every worker has a database and a
+# Redis database of its own, derived from the two URLs: ``test`` → ``test_gw0``, ``test_gw1`` …
+# (made on first use, on every node of a Citus cluster too) and Redis db 15 → 15, 14 …. The
+# environment is rewritten too, so subprocesses and helpers a test starts see the worker's own.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def worker_urls(database_url: str | None, redis_url: str | None, worker: str) -> tuple[str | None, str | None]:
+    """The worker's own database and Redis URLs (unchanged outside xdist)."""
+    if not worker:
+        return database_url, redis_url
+    index = int(worker.removeprefix("gw"))
+    if database_url:
+        url = make_url(database_url)
+        database_url = url.set(database=f"{url.database}_{worker}").render_as_string(hide_password=False)
+    if redis_url:
+        base, _, db = redis_url.rpartition("/")
+        redis_url = f"{base}/{(int(db or 0) - index) % 16}"
+    return database_url, redis_url
+
+
+def _given(name: str) -> str | None:
+    """The URL the run was given (kept aside once: this module may be imported twice, as
+    ``conftest`` and as ``tests.conftest``, and the environment is rewritten below)."""
+    if WORKER and name in os.environ:
+        os.environ.setdefault(f"{name}_GIVEN", os.environ[name])
+    return os.environ.get(f"{name}_GIVEN") if WORKER else os.environ.get(name)
+
+
+GIVEN_PG_URL = _given("PINGAN_TEST_DATABASE_URL")
+PG_URL, REDIS_URL = worker_urls(GIVEN_PG_URL, _given("PINGAN_TEST_REDIS_URL"), WORKER)
+for _name, _value in (("PINGAN_TEST_DATABASE_URL", PG_URL), ("PINGAN_TEST_REDIS_URL", REDIS_URL)):
+    if _value:
+        os.environ[_name] = _value
 _slugs = itertools.count(1)
+
+
+def ensure_database(url: str, template_url: str) -> None:
+    """Create ``url``'s database if missing, beside ``template_url``'s (the one the run was given).
+    On a Citus coordinator the database is made on every node, with the extension, and the new
+    database's coordinator knows the same workers (what ``../shared/citus/setup.sh`` does for
+    ``test``)."""
+    name = make_url(url).database
+    base = create_engine(template_url, isolation_level="AUTOCOMMIT")
+    try:
+        with base.connect() as conn:
+            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            nodes = conn.execute(text("SELECT nodename, nodeport FROM pg_dist_node WHERE groupid <> 0 "
+                                      "ORDER BY nodeid")).all() if citus.installed(conn) else None
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        base.dispose()
+    if nodes is None:
+        return
+    here = make_url(url)
+    for host, port in nodes:
+        node = create_engine(here.set(host=host, port=port, database=make_url(template_url).database),
+                             isolation_level="AUTOCOMMIT")
+        try:
+            with node.connect() as conn:
+                if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+                    conn.execute(text(f'CREATE DATABASE "{name}"'))
+        finally:
+            node.dispose()
+        worker_db = create_engine(here.set(host=host, port=port), isolation_level="AUTOCOMMIT")
+        try:
+            with worker_db.connect() as conn:
+                conn.execute(text("CREATE EXTENSION IF NOT EXISTS citus"))
+        finally:
+            worker_db.dispose()
+    coordinator = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with coordinator.connect() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS citus"))
+            conn.execute(text("SELECT citus_set_coordinator_host(:h, :p)"),
+                         {"h": here.host or "127.0.0.1", "p": here.port or 5432})
+            for host, port in nodes:
+                conn.execute(text("SELECT citus_add_node(:h, :p) WHERE NOT EXISTS "
+                                  "(SELECT 1 FROM pg_dist_node WHERE nodename = :h AND nodeport = :p)"),
+                             {"h": host, "p": port})
+    finally:
+        coordinator.dispose()
 
 
 def reset_postgres(url: str) -> None:
@@ -117,12 +198,27 @@ _CLOCK = []
 
 
 def pytest_configure(config):
+    if WORKER and PG_URL:  # before collection: some test modules ask the database what it is
+        ensure_database(PG_URL, GIVEN_PG_URL)
     when = session_clock()
     if when is not None:
         import time_machine
         traveller = time_machine.travel(when, tick=True)
         traveller.start()
         _CLOCK.append(traveller)
+
+
+# Test files that take a minute or more, started first: under xdist (scripts/test.sh:
+# ``--dist loadfile --no-loadscope-reorder``) files are handed out in collection order, and one of
+# these started last would leave the other cores idle at the end (longest first). Measured on the
+# PostgreSQL + Redis pass (pytest --durations).
+LONG_FILES = ("test_faults.py", "test_schemathesis.py", "test_crypto.py", "test_job_reliability.py",
+              "test_isolation_matrix.py", "test_write_scope.py", "test_graceful_restart.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FILES)))  # stable: the rest keep their order
 
 
 def pytest_unconfigure(config):
@@ -172,7 +268,16 @@ def app(config):
     if PG_URL and on_citus(PG_URL):
         distribute_for_tests(config, pingan(application))
     yield application
-    pingan(application).db.dispose()
+    # after the session's last test: nothing it wrote holds a plain personal number (PIPL art. 51)
+    state = pingan(application)
+    owner = create_engine(PG_URL) if PG_URL else state.db.engine
+    try:
+        problems = pii_at_rest.check(state.db, owner, (config.instance_dir / LOG_FILE_NAME).read_text(encoding="utf-8"))
+    finally:
+        if PG_URL:
+            owner.dispose()
+        state.db.dispose()
+    assert not problems, f"personal data at rest after the session: {problems}"
 
 
 @dataclass

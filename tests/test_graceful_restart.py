@@ -89,13 +89,17 @@ def _start(args: list[str], port: int, env: dict, log) -> subprocess.Popen:
     raise AssertionError(f"the server did not come up on port {port}")
 
 
-def _refused(port: int) -> bool:
-    """Whether connecting is refused (retrying briefly: the stop takes a moment to happen)."""
-    for _ in range(40):
+def _refused(port: int, within: float = 15.0) -> bool:
+    """Whether connecting is refused within ``within`` seconds (the stop takes a moment to
+    happen: the server notices the signal between two polls, later on a busy machine)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
         except ConnectionRefusedError:
             return True
+        except TimeoutError:  # a connection attempt during the stop: its SYN dropped (core/serving.py)
+            continue
         time.sleep(0.05)
     return False
 
@@ -170,8 +174,10 @@ def test_the_grace_period_bounds_the_wait(slow_server):
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     stopped = time.monotonic()
-    assert proc.wait(10) == 0
-    assert time.monotonic() - stopped < 5  # the grace (1 s) and a margin, not the 30 s the request wanted
+    assert proc.wait(20) == 0
+    # the grace (1 s) and a margin for a busy machine (the suite runs a test per core), not the
+    # 30 s the request wanted
+    assert time.monotonic() - stopped < 12
     client.join(10)
     assert "error" in cut, cut
 
