@@ -23,8 +23,8 @@ DEFAULT_CATEGORIES = [
 class Category(Schema):
     class Meta:
         unknown = RAISE
-    key = fields.String(required=True, validate=KEY)
-    title = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    key = fields.String(required=True, validate=KEY, metadata={"title": "分类代码"})
+    title = fields.String(required=True, validate=validate.Length(min=1, max=40), metadata={"title": "分类名称"})
 
 
 PRIVATE_NETWORKS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
@@ -41,11 +41,11 @@ def _network(value: str) -> None:
 class ReportColumn(Schema):
     class Meta:
         unknown = RAISE
-    key = fields.String(required=True, validate=validate.OneOf([k for k, _ in REPORT_COLUMNS]),
-                        metadata={"description": "received 受理数 | closed 办结数 | on_time 按期 | late 超期 | on_time_percent "
-                                                 "按期率 | rated 评价数 | satisfied_percent 满意率 | repeats 重复信访 | "
-                                                 "repeat_percent 重复率 | collective 集体访"})
-    title = fields.String(validate=validate.Length(min=1, max=20), metadata={"description": "本县台账的列名"})
+    key = fields.String(required=True, validate=validate.OneOf([k for k, _ in REPORT_COLUMNS],
+                                                               labels=[t for _, t in REPORT_COLUMNS]),
+                        metadata={"title": "数字", "description": "月报列出的数字（受理数、办结数、按期率……）"})
+    title = fields.String(validate=validate.Length(min=1, max=20),
+                          metadata={"title": "列名", "description": "本县台账的列名；不填则用该数字的名称"})
 
 
 class PetitionSettings(Schema):
@@ -64,18 +64,19 @@ class PetitionSettings(Schema):
         metadata={"title": "重复信访识别期限（日）", "description": "同一信访人、同一分类在此期限内再次信访视为重信重访"})
 
     quota_period = fields.String(
-        load_default="year", validate=validate.OneOf(["year", "quarter", "month"]),
-        metadata={"title": "上访指标期间", "description": "year 年度 | quarter 季度 | month 月度"})
+        load_default="year", validate=validate.OneOf(["year", "quarter", "month"], labels=["年度", "季度", "月度"]),
+        metadata={"title": "上访指标期间", "description": "上访指标按年度、季度或月度计算"})
     default_quotas = fields.Dict(
-        keys=fields.String(validate=validate.Length(min=1, max=32)),
-        values=fields.Dict(keys=fields.String(validate=validate.OneOf(list(KINDS))),
+        keys=fields.String(validate=validate.Length(min=1, max=32), metadata={"choices_from": "org_levels"}),
+        values=fields.Dict(keys=fields.String(validate=validate.OneOf(list(KINDS), labels=list(KINDS.values()))),
                            values=fields.Integer(validate=validate.Range(min=0, max=100000))),
         load_default=dict,
-        metadata={"title": "各层级默认上访指标",
-                  "description": "按组织层级（如 village）设定每期指标：level_skipping 越级访合计、county 到县、city 赴市、"
-                                 "province 赴省、beijing 进京、abnormal 非正常访；单位可另设"})
+        metadata={"title": "各层级默认上访指标", "key_title": "组织层级",
+                  "description": "按组织层级设定每期指标：越级访合计、到县、赴市、赴省、进京、非正常访，不填的不设指标；"
+                                 "单位可另设"})
     accountable_roles = fields.List(
-        fields.String(validate=validate.Length(min=1, max=32)), load_default=lambda: ["area_leader", "stationed_cadre"],
+        fields.String(validate=validate.Length(min=1, max=32), metadata={"choices_from": "network_roles"}),
+        load_default=lambda: ["area_leader", "stationed_cadre"],
         metadata={"title": "问责对象岗位", "description": "突破指标或出现非正常访时问责的网格岗位（默认包片领导、驻村干部）"})
     status_rate_limit = fields.Integer(
         load_default=20, validate=validate.Range(min=1, max=1000),
