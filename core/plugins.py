@@ -92,6 +92,7 @@ class Contributions:
     case_types: list = field(default_factory=list)
     channels: list = field(default_factory=list)
     document_templates: list = field(default_factory=list)
+    audit_labels: Any = None  # core.audit_labels.AuditLabels: words for its audit entries
 
 
 CORE_ROLE_TEMPLATES: tuple[RoleTemplate, ...] = (
@@ -189,6 +190,8 @@ class PluginHost:
         c.case_types = many("pingan_case_types")
         c.channels = many("pingan_notification_channels")
         c.document_templates = many("pingan_document_templates")
+        from core.audit_labels import check
+        c.audit_labels = check(name, self.call_for(name, "pingan_audit_labels"))
         return c
 
     def case_types_for(self, enabled) -> dict:

@@ -40,7 +40,8 @@ def test_settings_form_is_generated_from_the_schema(app, county, login):
     assert "问候语前缀" in html and "每日问候上限" in html
     petition = admin.get("/admin/modules/petition").get_data(as_text=True)
     assert re.search(r'<select id="setting-quota_period" name="quota_period"', petition)
-    assert re.search(r'<textarea id="setting-categories" name="categories"', petition)  # a list: JSON text
+    # a list of records: rows of inputs, never JSON text (issue 15, item 10; tests/test_settings_controls.py)
+    assert 'id="field-categories"' in petition and 'name="categories-0-key"' in petition and "<textarea" not in petition
 
 
 def test_invalid_setting_is_422_with_the_error_in_chinese_next_to_the_field_and_nothing_saved(app, county, login):
@@ -69,21 +70,15 @@ def test_invalid_json_and_nested_errors_name_their_place(app, fresh_tenant, logi
     admin = login(fresh_tenant, "county.admin")
     html = admin.get("/admin/modules/petition").get_data(as_text=True)
     token = csrf(html)
-    values = {m.group(1): m.group(2) for m in re.finditer(r'name="(\w+)"[^>]*value="([^"]*)"', html)}
     r = admin.post("/admin/modules/petition", data={
         "csrf_token": token, "collective_threshold": "5", "repeat_window_days": "365", "quota_period": "year",
-        "status_rate_limit": values.get("status_rate_limit", "20"), "categories": "[{不是 JSON",
-        "default_quotas": "{}", "accountable_roles": '["area_leader"]', "report_columns": "[]"})
-    assert r.status_code == 422
-    assert field_error(r.get_data(as_text=True), "categories").startswith("不是有效的 JSON")
-    r = admin.post("/admin/modules/petition", data={
-        "csrf_token": token, "collective_threshold": "5", "repeat_window_days": "365", "quota_period": "year",
-        "status_rate_limit": "20", "categories": "[]", "default_quotas": '{"village": {"nonsense": 1}}',
-        "accountable_roles": '["area_leader"]', "report_columns": "[]"})
+        "status_rate_limit": "20", "default_quotas-0-_row": "1", "default_quotas-0-_key": "village",
+        "default_quotas-0-county": "许多", "accountable_roles": "area_leader"})
     assert r.status_code == 422
     page = r.get_data(as_text=True)
-    assert field_error(page, "categories") == "长度不符合要求"
-    assert "不是可选的值" in field_error(page, "default_quotas")
+    assert field_error(page, "categories") == "长度不符合要求"  # no rows left
+    assert field_error(page, "default_quotas-0-county") == "格式不正确"  # at its row and column
+    assert field_error(page, "default_quotas").startswith("有 1 行需要更正")
     assert admin.get("/api/modules/petition").get_json()["settings"] == {}
 
 
@@ -108,15 +103,16 @@ def form_values(page: str, form_id: str) -> dict:
 
 
 def test_saving_the_form_as_shown_keeps_every_setting(app, fresh_tenant, login):
-    """Lists and tables are in the form (as JSON): saving one changed number keeps them all."""
+    """Lists and tables are in the form (as rows): saving one changed number keeps them all."""
     admin = login(fresh_tenant, "county.admin")
     custom = {"collective_threshold": 6, "default_quotas": {"village": {"county": 2}},
               "accountable_roles": ["area_leader"], "quota_period": "quarter"}
     assert admin.put("/api/modules/petition", json={"enabled": True, "settings": custom}).status_code == 200
     before = admin.get("/api/modules/petition").get_json()["settings"]
     page = admin.get("/admin/modules/petition").get_data(as_text=True)
-    data = form_values(page, "module-settings")
-    assert set(data) - {"csrf_token", "form_token"} == set(before)  # every setting has its field
+    from tests.test_settings_controls import _form_post
+    data = _form_post(page)  # rows and check boxes (issue 15, item 10)
+    assert all(f'id="field-{k}"' in page for k in before)  # every setting has its field
     data["collective_threshold"] = "9"
     r = admin.post("/admin/modules/petition", data=data)
     assert r.status_code == 302, re.findall(r'field-error[^>]*>([^<]*)', r.get_data(as_text=True))
@@ -136,9 +132,9 @@ def test_saving_settings_is_effective_at_once_and_the_history_shows_a_diff(app, 
     assert 'id="settings-saved"' in page
     history = page[page.index('id="module-history"'):]
     entry = history[history.index('class="history-entry"'):]
-    assert "user:county.admin" in entry[:400]
-    assert "max_per_day" in entry and '<del class="before">100</del>' in entry and '<ins class="after">7</ins>' in entry
-    assert "greeting_prefix" in entry and "&#34;您好，&#34;" in entry and "&#34;早上好，&#34;" in entry
+    assert "county.admin" in entry[:400]  # issue 15, item 10: by name, the setting's title, values in words
+    assert "每日问候上限" in entry and '<del class="before">100</del>' in entry and '<ins class="after">7</ins>' in entry
+    assert "问候语前缀" in entry and '<del class="before">您好，</del>' in entry and "早上好，" in entry
     audit = admin.get("/api/audit?object_type=tenant_plugin").get_json()["items"]
     assert audit[0]["changes"]["settings"][1]["max_per_day"] == 7
 
@@ -546,16 +542,17 @@ def test_audit_log_viewer_filters(app, fresh_tenant, login):
     page = admin.get("/admin/audit?actor=county.admin&object_type=calendar_day")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    entries = re.findall(r'<tr class="audit-entry" id="audit-\d+"><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>', html)
-    assert entries and all(a == "user:county.admin" and o.startswith("calendar_day") for a, _, o in entries)
+    entries = re.findall(r'<td class="audit-who"[^>]*>(.*?)</td>\s*<td class="audit-action"[^>]*>(.*?)</td>\s*'
+                         r'<td class="audit-object"[^>]*>(.*?)</td>', html, re.S)  # issue 15 item 9: in words
+    assert entries and all("县综治中心管理员" in a and o.startswith("本县调休日") for a, _, o in entries)
     assert "审计查看测试" in html
     assert "审计查看测试" not in admin.get("/admin/audit?object_type=org_unit").get_data(as_text=True)
     assert "审计查看测试" not in admin.get("/admin/audit?object_type=calendar_day&until=2020-01-01").get_data(as_text=True)
     assert "审计查看测试" in admin.get("/admin/audit?object_type=calendar_day&since=2020-01-01").get_data(as_text=True)
-    bad = admin.get("/admin/audit?actor=nobody.here&since=yesterday")
+    bad = admin.get("/admin/audit?since=yesterday")
     assert bad.status_code == 422
-    html = bad.get_data(as_text=True)
-    assert field_error(html, "actor") == "没有该用户名的用户" and field_error(html, "since") == "日期格式应为 2026-01-31"
+    assert field_error(bad.get_data(as_text=True), "since") == "日期格式应为 2026-01-31"
+    assert admin.get("/admin/audit?actor=nobody.here").status_code == 404  # no such user in the county
     assert login(fresh_tenant, "donghu.admin").get("/admin/audit").status_code == 403
 
 
