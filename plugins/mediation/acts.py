@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from core.sdk import Case, Conflict, Invalid, add_case_event, utcnow
+from core.sdk import Case, CaseEvent, Conflict, Invalid, add_case_event, utcnow
 
 from .models import Agreement, FollowUp, MediationSession
 
@@ -60,3 +60,37 @@ def record_confirmation(w, case: Case, data: dict) -> Agreement:
                    note="人民法院确认调解协议有效" if data["result"] == "confirmed"
                    else "人民法院确认调解协议无效（可变更原协议、达成新协议或起诉）")
     return row
+
+
+DRAFT = "mediation.draft"
+DRAFT_FIELDS = ("facts", "issues", "responsibility", "terms", "performance", "performance_due", "mediator",
+                "committee")
+
+
+def save_draft(w, case: Case, data: dict) -> dict:
+    """The draft agreement (草拟协议) the parties read and sign before the agreement is recorded
+    (``agree``): the items of 人民调解法 Art. 29 as drafted so far, only while the dispute is being
+    mediated. Each saving is a timeline entry (who drafted what, when); the latest is the draft.
+    The facts default to the dispute's content as registered."""
+    if case.state != "mediating":
+        raise Conflict("not_mediating", "只有调解中的纠纷可以草拟调解协议")
+    if data.get("performance_due") and data["performance_due"] < _today():
+        raise Invalid("performance_due", "invalid_date", "履行期限不能早于今天")
+    draft = {k: data.get(k) or "" for k in DRAFT_FIELDS}
+    draft["facts"] = draft["facts"] or (case.content or "")
+    draft["performance_due"] = data["performance_due"].isoformat() if data.get("performance_due") else None
+    add_case_event(w, case, DRAFT, note="草拟调解协议（供当事人核对签署）", data={"draft": draft})
+    return draft_of(w.session, case)
+
+
+def draft_of(session, case: Case) -> dict | None:
+    """The latest draft agreement of the dispute, with who saved it and when; None before one."""
+    event = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.kind == DRAFT)
+                            .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(1)).first()
+    if event is None:
+        return None
+    draft = dict((event.data or {}).get("draft") or {})
+    due = draft.get("performance_due")
+    draft["performance_due"] = dt.date.fromisoformat(due) if due else None
+    return {**{k: draft.get(k) if k == "performance_due" else draft.get(k) or "" for k in DRAFT_FIELDS},
+            "saved_at": event.at, "saved_by": event.actor_id}

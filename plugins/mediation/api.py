@@ -223,6 +223,57 @@ class AgreementView(MethodView):
         return out
 
 
+class DraftInput(Schema):
+    """The draft agreement (草拟协议), every item of 人民调解法 Art. 29 the parties sign (the
+    parties themselves come from the dispute)."""
+    facts = fields.String(load_default="", validate=validate.Length(max=5000),
+                          metadata={"title": "纠纷的主要事实", "description": "不填为登记的纠纷内容"})
+    issues = fields.String(required=True, validate=TEXT, metadata={"title": "争议事项"})
+    responsibility = fields.String(required=True, validate=TEXT, metadata={"title": "各方当事人的责任"})
+    terms = fields.String(required=True, validate=TEXT, metadata={"title": "协议内容"})
+    performance = fields.String(required=True, validate=validate.Length(min=1, max=1000),
+                                metadata={"title": "履行方式"})
+    performance_due = fields.Date(allow_none=True, metadata={"title": "履行期限"})
+    mediator = fields.String(load_default="", validate=validate.Length(max=50), metadata={"title": "人民调解员"})
+    committee = fields.String(load_default="", validate=validate.Length(max=100),
+                              metadata={"title": "人民调解委员会"})
+
+
+class DraftOut(DraftInput):
+    saved_at = fields.DateTime()
+    saved_by = fields.Integer(allow_none=True)
+    document = fields.String(metadata={"description": "the draft as PDF: GET this path"})
+
+
+def _draft_out(session, case) -> dict:
+    out = acts.draft_of(session, case)
+    if out is None:
+        raise NotFound("no_draft", "尚未草拟调解协议")
+    return {**out, "document": f"/api/cases/{case.id}/documents/mediation.agreement_draft"}
+
+
+@blp.route("/disputes/<case_id>/agreement/draft")
+class AgreementDraft(MethodView):
+    @requires(READ)
+    @blp.response(200, DraftOut)
+    def get(self, case_id):
+        """The latest draft agreement (404 ``no_draft`` before one); its PDF for the parties to
+        sign is the document ``mediation.agreement_draft``."""
+        w, case = _dispute(case_id, READ, lock=False)
+        return _draft_out(w.session, case)
+
+    @requires(MEDIATE)
+    @blp.arguments(DraftInput)
+    @blp.response(200, DraftOut)
+    def put(self, data, case_id):
+        """Save the draft agreement (only while the dispute is being mediated: 409 ``not_mediating``);
+        each saving is on the timeline, the latest is the draft."""
+        w, case = _dispute(case_id, MEDIATE)
+        acts.save_draft(w, case, data)
+        w.session.commit()
+        return _draft_out(w.session, case)
+
+
 class ConfirmationResult(Schema):
     result = fields.String(required=True, validate=validate.OneOf(["confirmed", "invalid"]),
                            metadata={"description": "confirmed 确认有效 | invalid 确认无效（人民调解法第三十三条）"})

@@ -39,6 +39,10 @@ METHODS = {"graded": "分级调处", "directed": "指令调处", "leader": "包�
 OUTCOMES = {"agreed": "调解成功", "refused": "当事人拒绝调解", "no_agreement": "调解不成", "litigation": "引导诉讼",
             "withdrawn": "当事人撤回", "referred": "已移送"}
 SIDES = {"applicant": "申请人", "respondent": "被申请人", "third": "第三人"}
+# a person registered as a party without a side (the intake's 当事人, the core's default role)
+# stays a party of no stated side; a companion (同行人) came along and is no party
+PARTY_SIDES = {**SIDES, "party": "当事人"}
+NOT_PARTIES = ("companion",)
 DOCUMENTS = {"letter": "矛盾纠纷调解移送函", "suit": "矛盾纠纷建议立案书"}
 REFERRAL_OUTCOMES = {"mediated": "调解成功", "judged": "判决", "withdrawn": "撤回"}
 CONFIRMATION_DAYS = 30  # Art. 33
@@ -103,11 +107,11 @@ def on_register(session, case: Case, details: dict) -> None:
         link_dispute(session, row, case)
     organisations, seen = set(details["organisations"]), set()
     for cp in session.scalars(select(CasePerson).where(CasePerson.case_id == case.id).order_by(CasePerson.id)):
-        if cp.person_id in seen:  # one party per person (the first role given)
+        if cp.person_id in seen or cp.role in NOT_PARTIES:  # one party per person (the first role given)
             continue
         seen.add(cp.person_id)
         session.add(Party(case_id=case.id, person_id=cp.person_id, organisation=cp.person_id in organisations,
-                          side=cp.role if cp.role in SIDES else "applicant"))
+                          side=cp.role if cp.role in PARTY_SIDES else "party"))
     held = tiers.holder(session, first, unit)
     tiers.enter(session, case, first, held[0] if held else unit, at=now, people=held[1] if held else None)
     ref = details.get("referred_from")
@@ -219,6 +223,7 @@ def _today() -> dt.date:
 
 
 def after_accept(session, case: Case, data: dict) -> None:
+    tiers.take_over(session, case, module_settings(session, "mediation"), "accept")  # MED-3: who took it up
     row = dispute_of(session, case)
     row.method = data["method"]
     if data.get("kind"):
@@ -240,11 +245,11 @@ def after_refuse(session, case: Case, data: dict) -> None:
     if pid is not None:
         party = session.scalar(select(Party).where(Party.case_id == case.id, Party.person_id == pid))
         party.consent, party.consent_at = "refused", utcnow()
-    _finish(session, case, "refused", "ended")
+    _finish(session, case, "refused", "ended", "refuse")
 
 
 def after_end(session, case: Case, data: dict) -> None:
-    _finish(session, case, data["outcome"], "ended")
+    _finish(session, case, data["outcome"], "ended", "end")
 
 
 def before_agree(session, case: Case, data: dict) -> None:
@@ -255,15 +260,24 @@ def before_agree(session, case: Case, data: dict) -> None:
     data["effective_on"] = on
 
 
-def after_agree(session, case: Case, data: dict) -> None:
+def copies_of(session, case: Case) -> tuple[int, int]:
+    """The copies of the written agreement and how many of them the committee keeps: one per
+    party (every party, at least two: a dispute has two sides even when one is not on record)
+    plus the county's ``agreement_file_copies`` (default one)."""
     n_parties = len(session.scalars(select(Party.id).where(Party.case_id == case.id)).all())
+    kept = int(module_settings(session, "mediation").get("agreement_file_copies", 1))
+    return max(n_parties, 2) + kept, kept
+
+
+def after_agree(session, case: Case, data: dict) -> None:
+    copies, _ = copies_of(session, case)
     session.add(Agreement(case_id=case.id, form=data["form"], facts=data["facts"], issues=data["issues"],
                           responsibility=data["responsibility"], terms=data["terms"], performance=data["performance"],
                           performance_due=data.get("performance_due"), mediator=data["mediator"],
                           committee=data["committee"], effective_on=data["effective_on"],
-                          copies=max(n_parties, 2) + 1, performed="pending", confirmation="none",
+                          copies=copies, performed="pending", confirmation="none",
                           confirmation_court=""))
-    _finish(session, case, "agreed", "resolved")
+    _finish(session, case, "agreed", "resolved", "agree")
     for ref in session.scalars(select(Referral).where(Referral.case_id == case.id, Referral.direction == "in",
                                                       Referral.outcome == "pending")):
         ref.outcome, ref.outcome_at = "mediated", utcnow()
@@ -316,7 +330,7 @@ def after_refer(session, case: Case, data: dict) -> None:
                              OrgUnit.id == (case.handling_unit_id or case.org_unit_id))) or "",
                          to_body=data["to_body"], document=data["document"], reason=data.get("note") or "",
                          referred_at=utcnow()))
-    _finish(session, case, "referred", "referred")
+    _finish(session, case, "referred", "referred", "refer")
     add_case_flag(session, case, "referred")
 
 
@@ -328,7 +342,10 @@ def after_record_outcome(session, case: Case, data: dict) -> None:
         ref.outcome, ref.outcome_at, ref.outcome_note = data["outcome"], utcnow(), data.get("note") or ""
 
 
-def _finish(session, case: Case, outcome: str, step_result: str) -> None:
+def _finish(session, case: Case, outcome: str, step_result: str, act: str) -> None:
+    """The mediation's result, credited to the tier of the unit that recorded it (MED-3: the
+    unit on the act, which may be above the one holding the dispute)."""
+    tiers.take_over(session, case, module_settings(session, "mediation"), act)
     row = dispute_of(session, case)
     row.outcome = outcome
     tiers.leave(session, case, step_result)
@@ -374,12 +391,22 @@ def _cn_day(day: dt.date | None) -> str:
 CN_NUMBERS = "零一二三四五六七八九十"
 
 
+def cn_count(n: int) -> str:
+    """A small count as written in a document: 三, 十一, 二十 (digits from 100 on)."""
+    if 0 <= n <= 10:
+        return CN_NUMBERS[n]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return f"{CN_NUMBERS[tens] if tens > 1 else ''}十{CN_NUMBERS[ones] if ones else ''}"
+    return str(n)
+
+
 def parties_of(session, case: Case) -> list[dict]:
     """The parties with side and consent — names only (ID numbers and phones stay behind the
     core's masked ``/api/cases/<id>/persons``)."""
     rows = session.execute(select(Party, Person.name).join(Person, Person.id == Party.person_id)
                            .where(Party.case_id == case.id).order_by(Party.id))
-    return [{"person_id": p.person_id, "name": name, "side": p.side, "side_title": SIDES.get(p.side, p.side),
+    return [{"person_id": p.person_id, "name": name, "side": p.side, "side_title": PARTY_SIDES.get(p.side, p.side),
              "organisation": p.organisation, "consent": p.consent, "consent_at": p.consent_at} for p, name in rows]
 
 
@@ -390,7 +417,8 @@ def _agreement(session, case: Case) -> dict | None:
     return {"form": a.form, "facts": a.facts, "issues": a.issues, "responsibility": a.responsibility,
             "terms": a.terms, "performance": a.performance, "performance_due_cn": _cn_day(a.performance_due),
             "mediator": a.mediator, "committee": a.committee, "effective_cn": _cn_day(a.effective_on),
-            "copies": a.copies, "copies_cn": CN_NUMBERS[a.copies] if a.copies <= 10 else str(a.copies)}
+            "copies": a.copies, "copies_cn": cn_count(a.copies),
+            "kept_cn": cn_count(max(a.copies - max(len(parties_of(session, case)), 2), 1))}
 
 
 def _referral(session, case: Case) -> dict | None:
@@ -458,6 +486,7 @@ DISPUTE = CaseType(
     web_panel=lambda w, case, errors, values: _panel(w, case, errors, values),
     person_roles=SIDES,
     event_titles={"mediation.escalated": ("逐级上报", "Passed up a tier"), "mediation.session": ("调解", "Session"),
+                  "mediation.draft": ("草拟调解协议", "Agreement drafted"),
                   "mediation.confirmation": ("司法确认结果", "Court confirmation"),
                   "mediation.return_visit": ("回访", "Return visit"),
                   "mediation.performance": ("履行督促", "Performance check")},

@@ -64,7 +64,7 @@ class TierStep(TenantModel):
     holders: Mapped[str] = mapped_column(String(300), default="")   # names of the network-role holders
     entered_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
     left_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
-    result: Mapped[str | None] = mapped_column(String(16))         # escalated | resolved | ended | referred
+    result: Mapped[str | None] = mapped_column(String(16))  # escalated | taken_over | resolved | ended | referred
     reason: Mapped[str] = mapped_column(Text, default="")          # why it was escalated
     escalated_by: Mapped[int | None] = mapped_column(BigInteger)
 

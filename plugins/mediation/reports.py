@@ -77,8 +77,11 @@ def statistics(session, unit: OrgUnit, start: dt.datetime, end: dt.datetime) -> 
 
 
 def tier_report(session, unit: OrgUnit, start: dt.datetime, end: dt.datetime) -> dict:
-    """Per tier (MED-3): disputes it received, resolved there, passed up, held past its limit;
-    and the share settled at the lowest tiers ("小事不出村、大事不出乡")."""
+    """Per tier (MED-3): disputes it received, resolved there, passed up, handed over to a
+    higher tier that took them up (``taken_over``: the township mediated a village's dispute),
+    held past its limit; and the share settled at the lowest tiers ("小事不出村、大事不出乡").
+    A dispute counts for the tier of the unit that mediated it (``tiers.take_over``), not for
+    the tier where it was registered."""
     settings = module_settings(session, "mediation")
     all_tiers = tiers_of(settings)
     steps = session.execute(
@@ -95,6 +98,7 @@ def tier_report(session, unit: OrgUnit, start: dt.datetime, end: dt.datetime) ->
                     "resolved": sum(1 for s in mine if s.result == "resolved"),
                     "escalated": sum(1 for s in mine if s.result == "escalated"),
                     "ended": sum(1 for s in mine if s.result in ("ended", "referred")),
+                    "taken_over": sum(1 for s in mine if s.result == "taken_over"),
                     "open": sum(1 for s in mine if s.left_at is None), "over_limit": len(over)})
     cases = {s.case_id for s in steps}
     resolved_at = {s.case_id: s.tier for s in steps if s.result == "resolved"}

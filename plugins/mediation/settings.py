@@ -45,23 +45,27 @@ class Tier(Schema):
     key = fields.String(required=True, validate=KEY)
     title = fields.String(required=True, validate=validate.Length(min=1, max=40))
     level = fields.String(validate=validate.Length(min=1, max=32),
-                          metadata={"description": "组织层级（如 village、township）：由该层级的上级单位承办"})
-    network_roles = fields.List(fields.String(validate=validate.Length(min=1, max=32)),
-                                metadata={"description": "网格岗位（如 area_leader）：由这些岗位的人员承办"})
+                          metadata={"title": "组织层级", "choices_from": "org_levels",
+                                    "description": "由该层级的上级单位承办"})
+    network_roles = fields.List(fields.String(validate=validate.Length(min=1, max=32),
+                                              metadata={"choices_from": "network_roles"}),
+                                metadata={"title": "网格岗位", "description": "由这些岗位的人员承办"})
     days = fields.Integer(validate=validate.Range(min=1, max=365),
-                          metadata={"description": "本级调处期限（日）：超过即在责任倒查中列为滞留"})
+                          metadata={"title": "调处期限（日）", "description": "本级调处期限（日）：超过即在责任倒查中列为滞留"})
 
     @validates_schema
     def _held(self, data, **kw):
         if bool(data.get("level")) == bool(data.get("network_roles")):
-            raise ValidationError("每一级须指定组织层级（level）或网格岗位（network_roles）之一", "level")
+            raise ValidationError("每一级须指定组织层级或网格岗位之一（二者只选其一）", "level")
 
 
 class Cadence(Schema):
     class Meta:
         unknown = RAISE
-    level = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    cadence = fields.String(required=True, validate=validate.OneOf(list(CADENCES)))
+    level = fields.String(required=True, validate=validate.Length(min=1, max=32),
+                          metadata={"title": "组织层级", "choices_from": "org_levels"})
+    cadence = fields.String(required=True, validate=validate.OneOf(list(CADENCES), labels=list(CADENCES.values())),
+                            metadata={"title": "报送周期"})
 
 
 class MediationSettings(Schema):
@@ -77,8 +81,8 @@ class MediationSettings(Schema):
                                   "description": "由下到上：村调委会、包片领导/驻村干部、乡镇中心、县"})
     screening = fields.List(fields.Nested(Cadence), load_default=list, validate=validate.Length(max=10),
                             metadata={"title": "排查报送周期",
-                                      "description": "哪些层级的单位须报送排查情况、多久一次：weekly 每周 | half_monthly 每半月 "
-                                                     "| monthly 每月；不设则不检查"})
+                                      "description": "哪些层级的单位须报送排查情况、多久一次（每周、每半月或每月）；"
+                                                     "不设则不检查"})
     monthly_due_day = fields.Integer(load_default=20, validate=validate.Range(min=1, max=28),
                                      metadata={"title": "月报截止日", "description": "每月报送的截止日（如每月20日前）"})
     weekly_due_weekday = fields.Integer(load_default=7, validate=validate.Range(min=1, max=7),
@@ -89,6 +93,12 @@ class MediationSettings(Schema):
     mass_threshold = fields.Integer(load_default=5, validate=validate.Range(min=2, max=100000),
                                     metadata={"title": "群体性纠纷人数",
                                               "description": "涉及人数达到此数即标记为可能引发群体性事件"})
+    # The copies of a written agreement: one for each party and this many for the committee's
+    # file. The policy texts (seeds) do not state the number, so it is the county's setting; the
+    # default is the module's behaviour so far (one kept). Every party counts, at least two.
+    agreement_file_copies = fields.Integer(load_default=1, validate=validate.Range(min=1, max=5),
+                                           metadata={"title": "调解协议书调委会留存份数",
+                                                     "description": "调解协议书份数＝当事人人数（每人一份，至少两份）＋调委会留存份数"})
 
     @validates("dispute_types")
     def _unique_types(self, value, **kw):

@@ -7,7 +7,14 @@ for that unit (包片领导, 驻村干部). Escalating hands the dispute to the 
 someone to take it: a level tier becomes the handling unit, so its people act on the dispute
 and the unit below keeps reading it (it arose there) but can no longer act; a network tier
 keeps the unit and puts the holders on the case. Each stay is a :class:`TierStep`, which is
-what the back-trace (责任倒查) reads.
+what the back-trace (责任倒查) and the tier report read.
+
+A unit of a higher tier may also take the dispute up without an escalation: the township
+centre covers its villages, and the county may divert (交办) a village's dispute to it. The
+tier of a mediation is the tier of the unit that acted — the unit recorded on the act
+(``by_unit_id`` of its timeline event) — so the act of a higher tier moves the dispute there
+(:func:`take_over`): the stay below ends ``taken_over`` (handed over, not passed up
+unresolved) and the higher tier's stay gets the act's result.
 """
 from __future__ import annotations
 
@@ -16,8 +23,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from core.sdk import (Case, Conflict, Forbidden, OrgUnit, add_case_event, may, network_holders, notify, users_of_unit,
-                      utcnow)
+from core.sdk import (Case, CaseEvent, Conflict, Forbidden, OrgUnit, add_case_event, may, network_holders, notify,
+                      users_of_unit, utcnow)
 
 from .models import Dispute, TierStep
 from .permissions import ESCALATE
@@ -84,6 +91,55 @@ def leave(session, case: Case, result: str, reason: str = "", by: int | None = N
     step = current_step(session, case)
     if step is not None:
         step.left_at, step.result, step.reason, step.escalated_by = utcnow(), result, reason, by
+
+
+def tier_of_unit(session, settings: dict, unit: OrgUnit) -> tuple[Tier, OrgUnit] | None:
+    """The level tier a unit's people act for, and the unit that holds it: the unit's own level,
+    else the nearest ancestor's that is a tier (a village group acts for the village committee,
+    a 管区 with no tier of its own for the township centre). None when no tier has a level on
+    the unit's chain."""
+    by_level = {t.level: t for t in tiers_of(settings) if t.level}
+    for u in _chain(session, unit):
+        if u.level in by_level:
+            return by_level[u.level], u
+    return None
+
+
+def acting_unit_id(session, case: Case, act: str) -> int:
+    """The unit the latest ``act`` on the case was done for (``by_unit_id`` of its timeline
+    event); an act without one (the system's) is the handling unit's, else the case's unit's."""
+    data = session.scalar(select(CaseEvent.data).where(CaseEvent.case_id == case.id, CaseEvent.kind == act)
+                          .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(1)) or {}
+    return data.get("by_unit_id") or case.handling_unit_id or case.org_unit_id
+
+
+def take_over(session, case: Case, settings: dict, act: str) -> TierStep | None:
+    """Credit the dispute to the tier of the unit that did ``act`` (MED-3) when that tier is above
+    the one holding it: the current stay ends ``taken_over`` and the higher tier's begins. An act
+    by a unit of the holding tier or below (the village committee acting while the area leader
+    and stationed cadre hold it) leaves the dispute where it is, as does an act by a holder of
+    the holding network tier, whatever unit they work in. Returns the new stay, or None."""
+    row = session.scalar(select(Dispute).where(Dispute.case_id == case.id))
+    unit = session.scalar(select(OrgUnit).where(OrgUnit.id == acting_unit_id(session, case, act)))
+    found = tier_of_unit(session, settings, unit) if unit is not None and row is not None else None
+    if found is None:
+        return None
+    tier, target = found
+    keys = [t.key for t in tiers_of(settings)]
+    if row.tier in keys and keys.index(tier.key) <= keys.index(row.tier):
+        return None
+    held = next((t for t in tiers_of(settings) if t.key == row.tier), None)
+    if held is not None and not held.level:  # a network tier: its holders act for it wherever they work
+        actor = session.scalar(select(CaseEvent.actor_id).where(CaseEvent.case_id == case.id, CaseEvent.kind == act)
+                               .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(1))
+        home = session.scalar(select(OrgUnit).where(OrgUnit.id == case.org_unit_id))
+        people = (holder(session, held, home) or (None, []))[1] if home is not None else []
+        if actor is not None and actor in {getattr(p, "user_id", None) for p in people}:
+            return None
+    leave(session, case, "taken_over")
+    step = enter(session, case, tier, target)
+    row.tier = tier.key
+    return step
 
 
 def escalate(w, case: Case, settings: dict, reason: str) -> TierStep:

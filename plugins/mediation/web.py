@@ -15,7 +15,7 @@ from core.sdk import (NotFound, OrgUnit, PinganError, case_form_response, curren
                       parse_int, request_work, requires, unit_or_404, units_under, utcnow)
 
 from . import acts, registers, reports, screening, tiers
-from .api import (AgreementFollowUpInput, ConfirmationResult, EscalateInput, RegisterInput, ResolveInput,
+from .api import (AgreementFollowUpInput, ConfirmationResult, DraftInput, EscalateInput, RegisterInput, ResolveInput,
                   SessionInput, _range, agreement_of, parties)
 from .cases import DOCUMENTS, KEY, REFERRAL_OUTCOMES, details
 from .models import FollowUp, MediationSession, Referral
@@ -38,7 +38,7 @@ def panel(w, case, errors: dict, values: dict) -> str:
     trace = tiers.back_trace(s, case, settings)
     return render_template(
         "mediation/panel.html", case=case, d=details(s, case), parties=parties(s, case), trace=trace,
-        stalled=tiers.stalled_tier(trace), agreement=agreement_of(s, case),
+        stalled=tiers.stalled_tier(trace), agreement=agreement_of(s, case), draft=acts.draft_of(s, case),
         sessions=s.scalars(select(MediationSession).where(MediationSession.case_id == case.id)
                            .order_by(MediationSession.held_at)).all(),
         followups=s.scalars(select(FollowUp).where(FollowUp.case_id == case.id).order_by(FollowUp.at)).all(),
@@ -63,6 +63,12 @@ def escalate(case_id):
 @requires(MEDIATE)
 def add_session(case_id):
     return _form(case_id, "mediation-session", SessionInput, MEDIATE, acts.record_session)
+
+
+@bp.route("/cases/<case_id>/draft", methods=["POST"])
+@requires(MEDIATE)
+def save_draft(case_id):
+    return _form(case_id, "mediation-draft", DraftInput, MEDIATE, acts.save_draft)
 
 
 @bp.route("/cases/<case_id>/followups", methods=["POST"])
