@@ -439,7 +439,9 @@ def _act(session, case, kinds: tuple[str, ...], unit_name) -> dict:
         from core.cases.models import CaseTask
         tasks = session.scalars(select(CaseTask).where(CaseTask.case_id == case.id, CaseTask.id.in_(task_ids))
                                 .order_by(CaseTask.id)).all()
-        act["tasks"] = [{"unit": unit_name(t.org_unit_id), "role": {"lead": "牵头", "co": "协办"}.get(t.role, ""),
+        from core.cases.dispatch import target_names  # a member unit by its name: 东湖司法所（东湖镇）
+        names = target_names(session, tasks)
+        act["tasks"] = [{"unit": names[t.id], "role": {"lead": "牵头", "co": "协办"}.get(t.role, ""),
                          "instruction": t.instruction or ""} for t in tasks]
     return act
 

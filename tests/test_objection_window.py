@@ -67,7 +67,7 @@ def _one(limits: list[dict], rule: str, task: int | None = None) -> dict:
 
 def _sweep(app, county, now: dt.datetime) -> dict:
     state = pingan(app)
-    with state.db.transaction(county.id) as s:
+    with app.app_context(), state.db.transaction(county.id) as s:  # (an unacknowledged task's reminder is queued)
         return sweep.run(s, state.plugins, now=now)
 
 

@@ -24,8 +24,8 @@ from core.cases.types import CaseType
 from core.db import add_to_counter, insert_ignore, utcnow
 from core.privacy import attach_basis
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
-from core.models import MemberUnit, Notification, OrgUnit, Person, User
-from core.notifications import close_todos, notify, users_of_unit
+from core.models import Notification, OrgUnit, Person, User
+from core.notifications import close_todos, notify
 from core.workdays import SHANGHAI
 
 CHANNEL_TITLES = {"letter": "来信", "visit": "来访", "call": "来电", "online": "网上", "hotline": "热线转办",
@@ -244,13 +244,17 @@ def _jsonable(v):
 # --- diversion: 分 and 合 -------------------------------------------------------------------
 
 def divert(w: Work, case: Case, ctype: CaseType, mode: str, tasks: list[dict], note: str | None = None) -> list[CaseTask]:
-    """Hand the case to one unit (``single``, 分) or several under a lead (``joint``, 合).
+    """Hand the case to one unit (``single``, 分) or several under a lead (``joint``, 合), or
+    add co-units to the diversion under way (``add``: after a co-unit returned its share).
 
-    Each task: ``org_unit_id``, optional ``member_unit_id``, ``role`` (joint: one ``lead``,
-    the rest ``co``), ``instruction`` and a limit ``{"amount", "unit"}``. Open tasks of an
-    earlier diversion are cancelled. Every task also gets the type's ``task_limits`` (e.g. the
-    window within which its unit may object that the matter is not its own).
+    Each task: ``org_unit_id`` and/or ``member_unit_id`` (a member unit seated in a centre, its
+    seat the task's org unit: ``core.cases.dispatch.resolve_target``), ``role`` (joint: one
+    ``lead``, the rest ``co``), ``instruction`` and a limit ``{"amount", "unit"}``. Open tasks of
+    an earlier diversion are cancelled (not by ``add``). Every task gets the county's
+    acknowledgement limit (签收, ``core.cases.dispatch``) and the type's ``task_limits`` (e.g.
+    the window within which its unit may object that the matter is not its own).
     """
+    from core.cases import dispatch
     s = w.session
     if ctype.state(case.state).closed:
         raise Conflict("case_closed", "事项已办结，不能分流")
@@ -259,28 +263,39 @@ def divert(w: Work, case: Case, ctype: CaseType, mode: str, tasks: list[dict], n
         if len(tasks) != 1:
             raise Invalid("tasks", "single_needs_one", "“分”只能交办给一个单位")
         roles = ["sole"]
+    elif mode == "add":
+        if not tasks:
+            raise Invalid("tasks", "add_needs_one", "请选择追加的协办单位")
+        if s.scalar(select(CaseTask.id).where(CaseTask.case_id == case.id, CaseTask.state == "open",
+                                              CaseTask.role.in_(("sole", "lead"))).limit(1)) is None:
+            raise Conflict("no_lead_task", "没有正在办理的承办（主办）任务，请重新分流交办")
+        roles = ["co"] * len(tasks)
     else:
         leads = [t for t in tasks if t.get("role") == "lead"]
         if len(leads) != 1 or len(tasks) < 2:
             raise Invalid("tasks", "joint_needs_lead", "“合”需要一个牵头单位和至少一个协办单位")
         roles = ["lead" if t.get("role") == "lead" else "co" for t in tasks]
-    units = [t["org_unit_id"] for t in tasks]
-    if len(set(units)) != len(units):
+    targets = [dispatch.resolve_target(w, spec, i) for i, spec in enumerate(tasks)]
+    taken = set()
+    if mode == "add":
+        taken = {(u, m) for u, m in s.execute(select(CaseTask.org_unit_id, CaseTask.member_unit_id).where(
+            CaseTask.case_id == case.id, CaseTask.state == "open"))}
+    if len(set(targets)) != len(targets) or set(targets) & taken:
         raise Invalid("tasks", "duplicate_unit", "同一单位不能重复交办")
     now = utcnow()
-    for old in s.scalars(select(CaseTask).where(CaseTask.case_id == case.id, CaseTask.state == "open")):
-        old.state, old.done_at = "cancelled", now
-        deadlines.stop_task(s, case, old.id, now)
-        withdraw_todo(s, case, old)
-    created, cal = [], None
-    for i, (spec, role) in enumerate(zip(tasks, roles)):
-        active_unit(s, spec["org_unit_id"], f"tasks.{i}.org_unit_id")
-        member = spec.get("member_unit_id")
-        if member is not None and s.scalar(select(MemberUnit.id).where(
-                MemberUnit.id == member, MemberUnit.org_unit_id == spec["org_unit_id"])) is None:
-            raise Invalid(f"tasks.{i}.member_unit_id", "unknown_member_unit", "该成员单位不属于所选单位")
-        task = CaseTask(case_id=case.id, org_unit_id=spec["org_unit_id"], member_unit_id=member, role=role,
-                        instruction=spec.get("instruction"), assigned_by=w.user_id, assigned_at=now)
+    if mode != "add":
+        for old in s.scalars(select(CaseTask).where(CaseTask.case_id == case.id, CaseTask.state == "open")):
+            old.state, old.done_at = "cancelled", now
+            deadlines.stop_task(s, case, old.id, now)
+            withdraw_todo(s, case, old)
+    dispatch.on_redispatch(s, case)
+    created, cal, ack_by = [], None, None
+    for i, (spec, role, (unit_id, member)) in enumerate(zip(tasks, roles, targets)):
+        active_unit(s, unit_id, f"tasks.{i}.org_unit_id")
+        ack_by = ack_by or dispatch.ack_due(s, ctype, now)  # 签收 by (the county's acknowledgement limit)
+        task = CaseTask(case_id=case.id, org_unit_id=unit_id, member_unit_id=member, role=role,
+                        instruction=spec.get("instruction"), assigned_by=w.user_id, assigned_at=now,
+                        acknowledge_due_at=ack_by)
         s.add(task)
         s.flush()
         limit = spec.get("limit")
@@ -292,16 +307,17 @@ def divert(w: Work, case: Case, ctype: CaseType, mode: str, tasks: list[dict], n
                 cal = cal or case_settings.calendar(s)
                 deadlines.start_rule(s, case, rule, now, cal, task_id=task.id)
         created.append(task)
-    lead = next(t for t in created if t.role in ("sole", "lead"))
-    case.handling_unit_id = lead.org_unit_id
+    if mode != "add":
+        lead = next(t for t in created if t.role in ("sole", "lead"))
+        case.handling_unit_id = lead.org_unit_id
     deadlines.refresh(s, case)
     conf = case_settings.for_type(s, ctype)
-    record_event(w, case, ctype, conf, "diverted", at=now, note=note, unit_id=lead.org_unit_id,
+    record_event(w, case, ctype, conf, "diverted", at=now, note=note, unit_id=case.handling_unit_id,
                     data={"mode": mode, "from_unit_id": from_unit,
                           "tasks": [{"id": t.id, "org_unit_id": t.org_unit_id, "role": t.role,
                                                    "member_unit_id": t.member_unit_id} for t in created]})
     for task in created:
-        notify(s, users_of_unit(s, task.org_unit_id), f"task:{task.id}", f"新交办事项：{case.number} {case.title}",
+        notify(s, dispatch.task_users(s, task), f"task:{task.id}", f"新交办事项：{case.number} {case.title}",
                task.instruction or "", kind="todo", case_id=case.id)
     return created
 
@@ -319,10 +335,16 @@ def finish_task(w: Work, case: Case, ctype: CaseType, task: CaseTask, outcome: s
     A returned task's limits stop with it; when its unit was the handling unit (the sole or the
     lead task), the case goes back to the unit that diverted it (``handed_back`` on the timeline,
     which stops the case's limits that declare it: those that ran for the returning unit)."""
+    from core.cases import dispatch
     s = w.session
-    require_on(s, w.grants, HANDLE, case, [task.org_unit_id], "只有承办该任务的单位可以反馈")
+    dispatch.require_task_unit(w, case, task)
     if task.state != "open":
         raise Conflict("task_not_open", "该任务已办结、退回或撤回")
+    if not (text or "").strip():
+        raise Invalid("text", "answer_required" if outcome == "done" else "reason_required",
+                      "请填写办结答复" if outcome == "done" else "请填写回退理由")
+    if outcome == "done" and task.acknowledged_at is None:
+        dispatch.acknowledge(w, case, ctype, task, implied=True)  # an answer acknowledges too
     now = utcnow()
     task.state, task.done_at, task.result = outcome, now, text
     deadlines.stop_task(s, case, task.id, now)
@@ -332,9 +354,7 @@ def finish_task(w: Work, case: Case, ctype: CaseType, task: CaseTask, outcome: s
             unit_id=task.org_unit_id, data={"task_id": task.id, "role": task.role})
     if outcome == "returned" and task.role in ("sole", "lead") and case.handling_unit_id == task.org_unit_id:
         hand_back(w, case, ctype, conf, task, now)
-    if task.assigned_by:
-        notify(s, [task.assigned_by], f"task-{outcome}:{task.id}",
-               f"{'任务已反馈' if outcome == 'done' else '任务被退回'}：{case.number}", text, case_id=case.id)
+    dispatch.after_finish(w, case, task, outcome, text)
     return task
 
 
@@ -354,7 +374,9 @@ def withdraw_todo(s, case: Case, task: CaseTask, reason: str = "") -> None:
     """A withdrawn task grants its unit nothing (``core.cases.access.granting_task``): the to-do
     it put in its people's inboxes (titled with the case's title, linked to it) becomes a
     message naming the case by number only, with no link."""
-    keys = [f"task:{task.id}:u{uid}"[:200] for uid in users_of_unit(s, task.org_unit_id)]
+    from core.cases.dispatch import close_reminders, task_users
+    close_reminders(s, task)
+    keys = [f"task:{task.id}:u{uid}"[:200] for uid in task_users(s, task)]
     for note in s.scalars(select(Notification).where(Notification.key.in_(keys))) if keys else ():
         note.kind, note.title, note.body, note.case_id = "message", f"交办任务已撤回：{case.number}", reason, None
 

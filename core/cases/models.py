@@ -121,7 +121,10 @@ class CaseTask(TenantModel):
                       tenant_fk("org_unit_id", "org_unit"),
                       tenant_fk("member_unit_id", "member_unit"),
                       Index("ix_case_task_case", "tenant_id", "case_id"),
-                      Index("ix_case_task_unit", "tenant_id", "org_unit_id", "state"))
+                      Index("ix_case_task_unit", "tenant_id", "org_unit_id", "state"),
+                      # open tasks not acknowledged and not yet flagged: what the sweep reads
+                      _partial("ix_case_task_ack", "tenant_id", "acknowledge_due_at",
+                               where="state = 'open' AND acknowledged_at IS NULL AND ack_flagged_at IS NULL"))
     case_id: Mapped[int] = mapped_column(BigInteger)
     org_unit_id: Mapped[int] = mapped_column(BigInteger)
     member_unit_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -133,6 +136,28 @@ class CaseTask(TenantModel):
     assigned_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
     result: Mapped[str | None] = mapped_column(Text)
+    # 签收 (core.cases.dispatch): by when the receiving unit must acknowledge the task (the
+    # county's ``acknowledge_limit``), when it did and who; when the sweep flagged it as late
+    acknowledge_due_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    acknowledged_by: Mapped[int | None] = mapped_column(BigInteger)
+    ack_flagged_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+
+
+class CaseFollowUp(TenantModel):
+    """回访: the dispatcher calls the petitioner back after a unit's answer and records their
+    satisfaction (``satisfied`` 满意 | ``basically_satisfied`` 基本满意 | ``dissatisfied`` 不满意)."""
+
+    __tablename__ = "case_follow_up"
+    __table_args__ = (tenant_fk("case_id", "case_record", ondelete="CASCADE"),
+                      tenant_fk("task_id", "case_task", ondelete="CASCADE"),
+                      Index("ix_case_follow_up_case", "tenant_id", "case_id"))
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    task_id: Mapped[int | None] = mapped_column(BigInteger)   # the answer followed up
+    satisfaction: Mapped[str] = mapped_column(String(24))
+    note: Mapped[str] = mapped_column(Text, default="")
+    called_by: Mapped[int | None] = mapped_column(BigInteger)
+    called_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
 
 
 class CaseDeadline(TenantModel):

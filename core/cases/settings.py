@@ -10,6 +10,8 @@ Settings (``case_type_setting.settings``, from ``tenants/<slug>/tenant.toml`` un
 - ``remind_before_hours`` — due-soon reminder this many hours before a limit runs out
   (default 24; 0 = none).
 - ``supervision_reply`` — default reply limit of a 督办/催办 (default 3 working days).
+- ``acknowledge_limit`` — how long a receiving unit has to acknowledge (签收) a dispatched
+  task before the task is flagged overdue (default 1 working day; ``core.cases.dispatch``).
 - ``ledger_columns`` — the columns of the type's ledger, in order (default: all).
 - ``max_backdate_days`` — how many days back a received time or an act's date may be given
   (default 30; older only for holders of ``core.case.correct_records``, see
@@ -35,6 +37,7 @@ from core.db import ProcessCache, config_generation
 from core.timefmt import limit_end
 from core.workdays import DAY_UNITS, SHANGHAI, UNITS, WorkCalendar, deadline
 
+ACKNOWLEDGE_DEFAULT = {"amount": 1, "unit": "working_days"}  # 签收 within one working day
 LOCAL_SOURCE = "本县规定"  # a local rule's source when the county names no document of its own
 LEDGER_BASE_COLUMNS = ("number", "title", "case_type", "state", "org_unit", "handling_unit", "channel",
                        "created_at", "due_at", "closed_at", "content")
@@ -73,6 +76,9 @@ class CaseTypeSettingsSchema(Schema):
     deadlines = fields.Dict(keys=fields.String(), values=fields.Nested(DeadlineOverrideSchema), load_default=dict)
     remind_before_hours = fields.Integer(load_default=24, validate=validate.Range(min=0, max=720))
     supervision_reply = fields.Nested(LimitSchema, load_default=lambda: {"amount": 3, "unit": "working_days"})
+    acknowledge_limit = fields.Nested(
+        LimitSchema, load_default=lambda: dict(ACKNOWLEDGE_DEFAULT),
+        metadata={"title": "签收时限", "description": "承办单位须在此时限内签收交办任务，逾期未签收的任务标为超期"})
     ledger_columns = fields.List(fields.String(), load_default=list)
     max_backdate_days = fields.Integer(
         load_default=30, validate=validate.Range(min=0, max=3650),
@@ -96,6 +102,7 @@ class TypeSettings:
     supervision_reply: dict
     ledger_columns: tuple[str, ...]
     max_backdate_days: int = 30
+    acknowledge_limit: dict | None = None  # {"amount", "unit"}; None: ACKNOWLEDGE_DEFAULT
 
 
 def validate(ctype: CaseType, raw: dict | None, calendar: WorkCalendar | None = None) -> dict:
@@ -167,7 +174,8 @@ def effective(ctype: CaseType, raw: dict | None) -> TypeSettings:
             rules.append(replace(rule, amount=override.get("amount", rule.amount), unit=override.get("unit", rule.unit)))
     columns = tuple(data["ledger_columns"]) or LEDGER_BASE_COLUMNS + tuple(c.key for c in ctype.ledger_columns)
     return TypeSettings(data.get("number_format") or ctype.number_format, tuple(rules),
-                        data["remind_before_hours"], data["supervision_reply"], columns, data["max_backdate_days"])
+                        data["remind_before_hours"], data["supervision_reply"], columns, data["max_backdate_days"],
+                        data["acknowledge_limit"])
 
 
 RULE_ID = re.compile(r"[A-Z]{2,5}-\d+")

@@ -21,13 +21,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import and_, select, text, update
+from sqlalchemy import and_, literal_column, select, text, union_all, update
 from sqlalchemy.orm import Session
 
 from core import outbox
 from core.cases import settings as case_settings, timeline
 from core.cases.models import Case, CaseDeadline, CaseReminder, CaseTask, Intake, Supervision
 from core.models import OrgUnit, User
+from core.cases.dispatch import ACK_TITLE, task_users
 from core.cases.supervision import escalate
 from core.cases.timeline import Work
 from core.timefmt import limit_end
@@ -39,6 +40,8 @@ log = logging.getLogger("pingan.sweep")
 # adjusted working Saturday): it is reminded this much before the county's usual time.
 PROVISIONAL_EARLIER = dt.timedelta(days=3)
 SWEEP_PREDICATE = text("case_deadline.state = 'running' AND case_deadline.reminded < 2")  # = ix_case_deadline_sweep
+ACK_PREDICATE = text("case_task.state = 'open' AND case_task.acknowledged_at IS NULL "
+                     "AND case_task.ack_flagged_at IS NULL")  # = ix_case_task_ack
 
 
 def sweep(tenant_id: int) -> None:
@@ -56,7 +59,7 @@ def run(s: Session, host, now: dt.datetime | None = None, stale: dt.timedelta = 
     types = host.case_types_for(host.enabled(s, current_tenant_id()))
     horizons = {key: dt.timedelta(hours=case_settings.for_type(s, t).remind_before_hours) for key, t in types.items()}
     widest = max(horizons.values(), default=dt.timedelta(0)) + PROVISIONAL_EARLIER
-    out = {"due_soon": 0, "overdue": 0, "escalate": 0, "redispatched": 0, "requeued_runs": 0, "failed_runs": 0}
+    out = {"due_soon": 0, "overdue": 0, "ack_overdue": 0, "escalate": 0, "redispatched": 0, "requeued_runs": 0, "failed_runs": 0}
     # The partial indexes' predicates are written as literals, not bind parameters: a prepared
     # statement's generic plan could not prove them and would scan the table (bench/results/cases.md).
     rows = s.execute(
@@ -82,15 +85,31 @@ def run(s: Session, host, now: dt.datetime | None = None, stale: dt.timedelta = 
     for level, ids in reminded_now.items():
         if ids:
             s.execute(update(CaseDeadline).where(CaseDeadline.id.in_(ids)).values(reminded=level))
-    sups = s.execute(select(Supervision.id, Supervision.case_id, Supervision.escalation_level, Case.case_type)
-                     .join(Case, and_(Case.tenant_id == Supervision.tenant_id, Case.id == Supervision.case_id))
-                     .where(text("case_supervision.state = 'open'"), Supervision.due_at <= now)).all()
-    for sup_id, case_id, level, case_type in sups:
+    # Open supervisions whose reply is due, and dispatched tasks not acknowledged (签收) within
+    # the county's limit and not yet flagged (``ack_flagged_at``): each read through its partial
+    # index, in one statement (UNION ALL, told apart by ``what``).
+    sups = select(Supervision.id, Supervision.case_id, Supervision.escalation_level, Case.case_type,
+                  literal_column("'escalate'").label("what")) \
+        .join(Case, and_(Case.tenant_id == Supervision.tenant_id, Case.id == Supervision.case_id)) \
+        .where(text("case_supervision.state = 'open'"), Supervision.due_at <= now)
+    acks = select(CaseTask.id, CaseTask.case_id, literal_column("0"), Case.case_type,
+                  literal_column("'ack_overdue'")) \
+        .join(Case, and_(Case.tenant_id == CaseTask.tenant_id, Case.id == CaseTask.case_id)) \
+        .where(ACK_PREDICATE, CaseTask.acknowledge_due_at <= now)
+    flagged = []
+    for row_id, case_id, level, case_type, what in s.execute(union_all(sups, acks)).all():
         if case_type not in types:
             continue
-        key = f"escalate:{sup_id}:{level + 1}"
+        if what == "ack_overdue":
+            key = f"ack_overdue:{row_id}"
+            wanted.append((what, key, case_id, "core.cases.sweep.remind_ack", {"reminder_key": key, "task_id": row_id}))
+            flagged.append(row_id)
+            continue
+        key = f"escalate:{row_id}:{level + 1}"
         wanted.append(("escalate", key, case_id, "core.cases.sweep.escalate_job",
-                       {"reminder_key": key, "supervision_id": sup_id}))
+                       {"reminder_key": key, "supervision_id": row_id}))
+    if flagged:
+        s.execute(update(CaseTask).where(CaseTask.id.in_(flagged)).values(ack_flagged_at=now))
     # One multi-row INSERT … ON CONFLICT DO NOTHING for the reminders, one for their jobs: a
     # reminder that exists already (an earlier or a concurrent sweep) is skipped with its job.
     # In key order, so two sweeps at once wait on each other instead of deadlocking.
@@ -148,11 +167,12 @@ def remind(s: Session, reminder_key: str, deadline_id: int) -> None:
         # gone, module switched off, or the limit stopped or paused since the sweep saw it
         r.state, r.done_at = "done", utcnow()
         return
-    if d.task_id is not None:
-        unit = s.scalar(select(CaseTask.org_unit_id).where(CaseTask.id == d.task_id))
+    task = s.scalar(select(CaseTask).where(CaseTask.id == d.task_id)) if d.task_id is not None else None
+    unit = task.org_unit_id if task is not None else holder(s, case)
+    if task is not None:
+        users = task_users(s, task)  # the receiving unit: a member unit's staff, or the unit's users
     else:
-        unit = holder(s, case)
-    users = [case.handler_id] if case.handler_id and d.task_id is None else users_of_unit(s, unit)
+        users = [case.handler_id] if case.handler_id else users_of_unit(s, unit)
     if r.kind == "overdue":
         title, kind = f"已超期：{case.number} {case.title}", "overdue"
     else:
@@ -160,6 +180,27 @@ def remind(s: Session, reminder_key: str, deadline_id: int) -> None:
     body = f"{d.title}，期限 {limit_end(d.due_at)}（{d.basis}）"
     timeline.add(w, case, kind, note=body, unit_id=unit, data={"deadline_id": d.id, "reminder": r.kind})
     notify(s, users, f"reminder:{reminder_key}", title, body, kind="todo", case_id=case.id)
+    r.state, r.done_at = "done", utcnow()
+
+
+def remind_ack(s: Session, reminder_key: str, task_id: int) -> None:
+    """Outbox job: a dispatched task was not acknowledged (签收) in time — its receiving unit's
+    users get a to-do (closed when it is acknowledged or finished) and the timeline says so."""
+    r = _claim(s, reminder_key)
+    if r is None:
+        return
+    w = _work(s)
+    task = s.scalar(select(CaseTask).where(CaseTask.id == task_id))
+    case = s.scalar(select(Case).where(Case.id == r.case_id))
+    if task is None or case is None or case.case_type not in w.types or task.state != "open" \
+            or task.acknowledged_at is not None:
+        r.state, r.done_at = "done", utcnow()  # acknowledged, finished or withdrawn since
+        return
+    body = f"{ACK_TITLE} {limit_end(task.acknowledge_due_at)}，请及时签收"
+    timeline.add(w, case, "task_ack_overdue", note=body, unit_id=task.org_unit_id,
+                 data={"task_id": task.id, "member_unit_id": task.member_unit_id})
+    notify(s, task_users(s, task), f"reminder:{reminder_key}", f"未按时签收：{case.number} {case.title}", body,
+           kind="todo", case_id=case.id)
     r.state, r.done_at = "done", utcnow()
 
 

@@ -27,8 +27,17 @@ def _page(errors: dict | None = None, values: dict | None = None, status: int = 
     units = scope_units(s, ctx.grants, MANAGE)
     names = dict(s.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_({m.org_unit_id for m in rows}))).all())
     categories = sorted({m.category for m in rows})
+    seats: dict[int, list[int]] = {}
+    for m in rows:
+        seats.setdefault(m.org_unit_id, []).append(m.id)
+    candidates = network.staff_candidates(s, seats) if may_staff(ctx) else {}
     return render_template("admin/member_units.html", rows=rows, units=units, names=names, categories=categories,
-                           errors=errors or {}, values=values or {}, done=done), status
+                           candidates=candidates, errors=errors or {}, values=values or {}, done=done), status
+
+
+def may_staff(ctx) -> bool:
+    """Staff are chosen by whoever also manages user accounts (``core.user.manage``)."""
+    return ctx.grants.has(network.USER_MANAGE)
 
 
 @bp.route("/member-units")
@@ -69,7 +78,8 @@ def member_unit_add():
 @bp.route("/member-units/<int:item_id>", methods=["POST"])
 @requires(MANAGE)
 def member_unit_edit(item_id: int):
-    """Save a row's form (``action=save``), or switch it on/off (``action=toggle``), or delete it."""
+    """Save a row's form (``action=save``), its staff (``action=staff``: the users picked from its
+    seat unit's accounts), or switch it on/off (``action=toggle``), or delete it."""
     ctx = current()
     obj = get_or_404(ctx.session, ctx.grants, MemberUnit, item_id, MANAGE)
     action = request.form.get("action", "save")
@@ -77,6 +87,13 @@ def member_unit_edit(item_id: int):
     try:
         if action == "delete":
             network.delete(ctx.session, obj)
+        elif action == "staff":
+            from core.bounds import parse_int
+            ids = [parse_int(v, lo=1) for v in request.form.getlist("staff") if v.strip()]
+            if any(i is None for i in ids):
+                from core.errors import Invalid
+                raise Invalid("staff", "invalid_user", "请从列表中选择工作人员")
+            network.set_staff(ctx.session, ctx.grants, obj, ids)
         elif action == "toggle":
             network.update(ctx.session, ctx.grants, obj, {"active": not obj.active}, MANAGE)
         else:
