@@ -28,8 +28,8 @@ from tests.conftest import Client, load_tenant, make_token
 # objects of the path's own case, checked by their own rules)
 CLASSES = [(re.compile(r"^member_unit_id$"), "member_unit"), (re.compile(r"(^|_)unit_id$|^parent_id$"), "unit"), (re.compile(r"person_id$"), "person"),
            (re.compile(r"(^|_)(user|handler|assignee|service_user)_id$"), "user"),
-           (re.compile(r"^case_id$|^dispute_ids$"), "case"), (re.compile(r"^screening_id$"), "screening"),
-           (re.compile(r"^party_id$"), "person"), (re.compile(r"^(role_id|deadline_id)$"), None)]
+           (re.compile(r"^case_ids?$|^dispute_ids$"), "case"), (re.compile(r"^screening_id$"), "screening"),
+           (re.compile(r"^party_id$"), "person"), (re.compile(r"^(role_id|deadline_id|task_id)$"), None)]
 
 NOW = "2026-03-10T10:00:00+08:00"
 BODIES = {
@@ -51,6 +51,8 @@ BODIES = {
     ("POST", "/api/cases/{case_id}/divert"): {"mode": "single", "tasks": [
         {"org_unit_id": "$unit", "member_unit_id": "$member_unit", "role": "lead"}]},
     ("POST", "/api/cases/{case_id}/assign"): {"handler_id": "$user"},
+    ("POST", "/api/cases/batch/assign"): {"case_ids": ["$case"], "handler_id": "$user"},
+    ("POST", "/api/cases/batch/documents"): {"case_ids": ["$petition"], "key": "petition.receipt"},
     ("POST", "/api/cases/{case_id}/extensions"): {"deadline_id": "$deadline", "amount": 1, "reason": "补充调查"},
     ("POST", "/api/cases/{case_id}/supervisions"): {"kind": "urge", "instruction": "请加快", "target_unit_id": "$unit"},
     # a module's own fields: POST /api/cases with the type's ``details``, and its acts' bodies

@@ -13,10 +13,10 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from core.api.common import IdField, ListArgs, case_type_field, id_path, page_of, paginate, sort_field
-from core.cases import backdating, engine, supervision
+from core.cases import backdating, batch, dispatch, engine, supervision
 from core.cases.access import request_case
 from core.cases.models import Case, CaseDeadline, CaseEvent, CaseExtension, CaseFlag, CasePerson, CaseTask, Supervision
-from core.cases.queries import filtered
+from core.cases.queries import URGENCY, filtered, urgency_page
 from core.cases.timeline import request_work
 from core.db import utcnow
 from core.errors import Invalid, NotFound
@@ -87,7 +87,14 @@ class TaskSchema(Schema):
     due_at = fields.DateTime(allow_none=True)
     assigned_at = fields.DateTime()
     done_at = fields.DateTime(allow_none=True)
-    result = fields.String(allow_none=True)
+    result = fields.String(allow_none=True, metadata={"description": "the answer (办结) or the reason of a return (回退)"})
+    assigned_by = fields.Integer(allow_none=True, metadata={"description": "the dispatcher"})
+    acknowledged_at = fields.DateTime(allow_none=True, metadata={"description": "签收: when the receiving unit acknowledged it"})
+    acknowledged_by = fields.Integer(allow_none=True)
+    acknowledge_due_at = fields.DateTime(allow_none=True, metadata={
+        "description": "the end of the county's acknowledgement limit (settings: acknowledge_limit)"})
+    acknowledge_overdue = fields.Boolean(metadata={
+        "description": "open, not acknowledged, and its acknowledgement limit has run out (flagged)"})
     limits = fields.List(fields.Nested(DeadlineSchema), metadata={
         "description": "the task's own time limits: its handling limit and the type's task limits, such as an "
                        "objection window (state `window` while open: shown, never due or overdue)"})
@@ -138,6 +145,15 @@ class CasePersonSchema(Schema):
     role = fields.String()
 
 
+class FollowUpSchema(Schema):
+    id = fields.Integer()
+    task_id = fields.Integer(allow_none=True)
+    satisfaction = fields.String(metadata={"description": "satisfied 满意 | basically_satisfied 基本满意 | dissatisfied 不满意"})
+    note = fields.String()
+    called_by = fields.Integer(allow_none=True)
+    called_at = fields.DateTime()
+
+
 class CaseDetailSchema(CaseSchema):
     content = fields.String()
     intake_id = fields.Integer(allow_none=True)
@@ -149,6 +165,7 @@ class CaseDetailSchema(CaseSchema):
     deadlines = fields.List(fields.Nested(DeadlineSchema))
     supervisions = fields.List(fields.Nested(SupervisionSchema))
     extensions = fields.List(fields.Nested(ExtensionSchema))
+    follow_ups = fields.List(fields.Nested(FollowUpSchema), metadata={"description": "回访: the dispatcher's calls"})
     actions = fields.List(fields.Nested(ActionSchema), metadata={"description": "transitions you may take now"})
 
 
@@ -168,8 +185,18 @@ class EventSchema(Schema):
 SORTABLE = {"id": Case.id, "created_at": Case.created_at, "number": Case.number, "due_at": Case.due_at}
 
 
+def _case_sort_field() -> fields.String:
+    """``sort_field(SORTABLE)`` plus ``urgency``: the overdue first, then the open cases due
+    soonest, then the rest newest first (``core.cases.queries.urgency_page``; no ``-urgency``)."""
+    field = sort_field(SORTABLE)
+    keys = sorted(SORTABLE)
+    return fields.String(load_default=None, validate=validate.OneOf(keys + [f"-{k}" for k in keys] + [URGENCY]),
+                         metadata={"description": field.metadata["description"] + "；urgency：按紧急程度（超期在前，"
+                                   "再按期限由近到远，其余按登记时间新→旧）"})
+
+
 class CaseListArgs(ListArgs):
-    sort = sort_field(SORTABLE)
+    sort = _case_sort_field()
     case_type = case_type_field()
     state = fields.List(fields.String(validate=validate.Length(min=1, max=32)), metadata={"description": "状态，可多选"})
     status = fields.String(validate=validate.OneOf(["open", "closed"]))
@@ -213,24 +240,37 @@ class LimitSchema(Schema):
 
 
 class TaskSpecSchema(Schema):
-    org_unit_id = IdField(required=True)
-    member_unit_id = IdField(load_default=None, allow_none=True)
+    org_unit_id = IdField(load_default=None, allow_none=True, metadata={
+        "description": "承办单位（组织单位）；交办成员单位时可不填（即其所在单位）"})
+    member_unit_id = IdField(load_default=None, allow_none=True, metadata={
+        "description": "成员单位（司法所、派出所 …）：由其工作人员签收、办结"})
     role = fields.String(load_default="co", validate=validate.OneOf(["lead", "co"]))
     instruction = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     limit = fields.Nested(LimitSchema, metadata={"description": "该任务的办理时限"})
 
 
 class DivertSchema(Schema):
-    mode = fields.String(required=True, validate=validate.OneOf(["single", "joint"]),
-                         metadata={"description": "single 分（交办一个单位） | joint 合（牵头 + 协办）"})
+    mode = fields.String(required=True, validate=validate.OneOf(["single", "joint", "add"]),
+                         metadata={"description": "single 分（交办一个单位） | joint 合（主办 + 协办） | "
+                                                  "add 追加协办（其他任务照常办理）"})
     tasks = fields.List(fields.Nested(TaskSpecSchema), required=True, validate=validate.Length(min=1, max=20))
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 
 class TaskActSchema(Schema):
-    action = fields.String(required=True, validate=validate.OneOf(["done", "return", "cancel"]),
-                           metadata={"description": "done 反馈办理结果 | return 退回（非本单位事项） | cancel 撤回协办任务"})
-    text = fields.String(required=True, validate=TEXT)
+    action = fields.String(required=True, validate=validate.OneOf(["acknowledge", "done", "return", "cancel"]),
+                           metadata={"description": "acknowledge 签收 | done 办结（答复） | return 回退（须填理由） | "
+                                                    "cancel 撤回协办任务"})
+    text = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000), metadata={
+        "description": "the answer (done), the reason (return, cancel: required), a note (acknowledge)"})
+
+
+class FollowUpCreateSchema(Schema):
+    satisfaction = fields.String(required=True, validate=validate.OneOf(["satisfied", "basically_satisfied",
+                                                                         "dissatisfied"]),
+                                 metadata={"description": "satisfied 满意 | basically_satisfied 基本满意 | dissatisfied 不满意"})
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    task_id = IdField(load_default=None, allow_none=True, metadata={"description": "the answered task (default: the latest)"})
 
 
 class AssignSchema(Schema):
@@ -298,6 +338,7 @@ def detail(w, case: Case, ctype) -> dict:
                                     .order_by(Supervision.id)).all()
     out["extensions"] = s.scalars(select(CaseExtension).where(CaseExtension.case_id == case.id)
                                   .order_by(CaseExtension.id)).all()
+    out["follow_ups"] = dispatch.follow_ups(s, case)
     out["actions"] = engine.available(w, case, ctype)
     return out
 
@@ -309,6 +350,7 @@ def with_limits(s, tasks: list[CaseTask], limits: list[CaseDeadline] | None = No
                            .order_by(CaseDeadline.id)).all()
     for t in tasks:
         t.limits = [d for d in limits or () if d.task_id == t.id]
+    dispatch.ack_state(tasks)
     return tasks
 
 
@@ -318,6 +360,14 @@ _case = request_case
 def _done(w, case, ctype) -> dict:
     w.session.commit()
     return detail(w, case, ctype)
+
+
+def list_page(w, args: dict) -> dict:
+    """One page of the case list (the API's and the web list's): keyset by ``args["sort"]``."""
+    if args.get("sort") == URGENCY:
+        return urgency_page(w, filtered(w, args), args.get("limit", 50), args.get("cursor"))
+    return paginate(w.session, filtered(w, args), args, Case.id, SORTABLE, "-created_at",
+                    unique=frozenset({"number"}))
 
 
 # --- endpoints ------------------------------------------------------------------------------
@@ -330,8 +380,7 @@ class Cases(MethodView):
     def get(self, args):
         """Cases you may see (where they arose or where they were diverted to), filtered."""
         w = request_work()
-        page = paginate(w.session, filtered(w, args), args, Case.id, SORTABLE, "-created_at",
-                        unique=frozenset({"number"}))
+        page = list_page(w, args)
         page["items"] = [present(c) for c in page["items"]]
         return page
 
@@ -446,10 +495,26 @@ class CaseTaskAct(MethodView):
     def post(self, data, case_id, task_id):
         w, case, ctype = _case(case_id, lock=True)
         task = engine.load_task(w, case, id_path(task_id))
-        if data["action"] == "cancel":
+        if data["action"] == "acknowledge":
+            dispatch.acknowledge(w, case, ctype, task, data["text"])
+        elif data["action"] == "cancel":
+            if not (data["text"] or "").strip():
+                raise Invalid("text", "reason_required", "请填写撤回理由")
             engine.cancel_task(w, case, ctype, task, data["text"])
         else:
-            engine.finish_task(w, case, ctype, task, "done" if data["action"] == "done" else "returned", data["text"])
+            engine.finish_task(w, case, ctype, task, "done" if data["action"] == "done" else "returned", data["text"] or "")
+        return _done(w, case, ctype)
+
+
+@blp.route("/<case_id>/follow-ups")
+class CaseFollowUps(MethodView):
+    @requires(DIVERT)
+    @blp.arguments(FollowUpCreateSchema)
+    @blp.response(201, CaseDetailSchema)
+    def post(self, data, case_id):
+        """回访: the dispatcher records the petitioner's satisfaction with an answer, and a note."""
+        w, case, ctype = _case(case_id, lock=True)
+        dispatch.follow_up(w, case, ctype, data["satisfaction"], data["note"], data["task_id"])
         return _done(w, case, ctype)
 
 
@@ -551,6 +616,83 @@ class CaseSupervisionReply(MethodView):
         return _done(w, case, ctype)
 
 
+# --- acts on several cases at once (core.cases.batch) -----------------------------------------
+
+CASE_IDS = fields.List(IdField(), required=True, validate=validate.Length(min=1, max=batch.MAX_BATCH),
+                       metadata={"description": f"事项 id（1–{batch.MAX_BATCH} 个）"})
+
+
+class BatchAssignSchema(Schema):
+    case_ids = CASE_IDS
+    handler_id = IdField(required=True)
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class BatchDocumentSchema(Schema):
+    case_ids = CASE_IDS
+    key = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={"description": "文书"})
+
+
+class BatchCaseSchema(Schema):
+    id = fields.Integer()
+    number = fields.String()
+
+
+class BatchRefusedSchema(BatchCaseSchema):
+    code = fields.String()
+    message = fields.String()
+
+
+class BatchResultSchema(Schema):
+    done = fields.List(fields.Nested(BatchCaseSchema), metadata={"description": "done, by case"})
+    refused = fields.List(fields.Nested(BatchRefusedSchema),
+                          metadata={"description": "cases you can see the act was refused for, each with why"})
+    not_found = fields.List(fields.Integer(), metadata={"description": "ids of cases that do not exist or that "
+                                                                       "you may not see (never told apart)"})
+
+
+@blp.route("/batch/assign")
+class BatchAssign(MethodView):
+    @requires(DIVERT)
+    @blp.arguments(BatchAssignSchema)
+    @blp.response(200, BatchResultSchema)
+    def post(self, data):
+        """Assign one handler to several cases, each as ``POST /api/cases/{id}/assign`` would.
+        The others are done when some are refused or not found (listed); 404 when none was
+        found; 422 at ``handler_id`` for a handler outside your scope (nothing done)."""
+        w = request_work()
+        result = batch.assign_many(w, data["case_ids"], data["handler_id"], data["note"])
+        w.session.commit()
+        return result
+
+
+@blp.route("/batch/documents")
+class BatchDocuments(MethodView):
+    @requires(READ)
+    @blp.arguments(BatchDocumentSchema)
+    @blp.doc(responses={"200": {"description": "one PDF: the document of each case that has it, in id order; "
+                                              "the header Pingan-Batch holds the summary (JSON: done, refused, "
+                                              "not_found, as the batch assign answers)",
+                                "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
+    def post(self, data):
+        """Print one document (``key``) of several cases as one PDF, each rendering audited as
+        ``render_document``. Cases without it (another type, its act not yet done) and ids not
+        found are left out and listed in the ``Pingan-Batch`` header; 409 ``nothing_to_print``
+        when none has it, 404 when none was found."""
+        import json
+
+        from flask import Response
+
+        from core.request import current
+        w = request_work()
+        parts, summary = batch.printable(w, data["case_ids"], data["key"])
+        pdf = batch.render_many(w, parts, current().tenant.name)
+        w.session.commit()
+        return Response(pdf, mimetype="application/pdf", headers={
+            "Content-Disposition": 'attachment; filename="documents.pdf"', "Cache-Control": "private, no-store",
+            "Pingan-Batch": json.dumps(summary, ensure_ascii=True)})
+
+
 # --- the tasks of my units ------------------------------------------------------------------
 
 tasks_blp = Blueprint("core_tasks", __name__, url_prefix="/api/tasks", description="待办任务 / Tasks")
@@ -569,12 +711,15 @@ class Tasks(MethodView):
     @tasks_blp.arguments(TaskListArgs, location="query")
     @tasks_blp.response(200, page_of(TaskSchema))
     def get(self, args):
-        """Tasks diverted to the units you handle for (your 待办 as a unit)."""
+        """Tasks diverted to the units you handle for (your 待办 as a unit); a member unit's staff:
+        the tasks dispatched to their member unit."""
         from core.cases.access import units_in_scope
         w = request_work()
         stmt = select(CaseTask).join(Case, (Case.id == CaseTask.case_id) & (Case.tenant_id == CaseTask.tenant_id)) \
             .where(CaseTask.org_unit_id.in_(units_in_scope(w.grants, HANDLE)), CaseTask.state == args["state"],
                    Case.case_type.in_(list(w.types)))
+        if w.user is not None and w.user.member_unit_id is not None:
+            stmt = stmt.where(CaseTask.member_unit_id == w.user.member_unit_id)
         page = paginate(w.session, stmt, args, CaseTask.id, {"id": CaseTask.id}, "id")
         with_limits(w.session, page["items"])
         return page

@@ -10,7 +10,7 @@ from core.api.common import ListArgs, id_path, page_of, paginate, sort_field
 from core.db import utcnow
 from core.errors import NotFound
 from core.models import Notification
-from core.notifications import unread_counts
+from core.notifications import MAX_BATCH, mark_read, unread_counts
 from core.request import authenticated, current
 
 blp = Blueprint("core_inbox", __name__, url_prefix="/api/inbox", description="消息与待办 / Inbox")
@@ -78,6 +78,29 @@ class InboxRead(MethodView):
         note.read_at = note.read_at or utcnow()
         ctx.session.commit()
         return note
+
+
+class ReadSelectedInput(Schema):
+    ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=MAX_BATCH),
+                      metadata={"description": "your notifications to mark read (at most 200)"})
+
+
+class ReadSelectedSchema(CountsSchema):
+    read = fields.List(fields.Integer(), metadata={"description": "the ids that were yours (now read)"})
+
+
+@blp.route("/read")
+class InboxReadSelected(MethodView):
+    @authenticated
+    @blp.arguments(ReadSelectedInput)
+    @blp.response(200, ReadSelectedSchema)
+    def post(self, body):
+        """Mark several of your notifications read (the inbox's 将勾选的标为已读). An id that is not
+        yours is left out of ``read``, never told apart from one that does not exist."""
+        ctx = current()
+        done = mark_read(ctx.session, ctx.user.id, body["ids"])
+        ctx.session.commit()
+        return {"read": done, **unread_counts(ctx.session, ctx.user.id)}
 
 
 @blp.route("/read-all")

@@ -261,12 +261,31 @@ def inbox():
     rows = ctx.session.scalars(stmt.order_by(Notification.id.desc()).limit(INBOX_PAGE + 1)).all()
     more = len(rows) > INBOX_PAGE
     rows = rows[:INBOX_PAGE]
+    lights = _todo_lights(rows)
     items = [{"id": n.id, "kind": n.kind, "title": n.title, "body": n.body, "case_id": n.case_id,
-              "at": local(n.created_at), "unread": n.read_at is None} for n in rows]
+              "at": local(n.created_at), "unread": n.read_at is None,
+              "light": lights.get(n.case_id) if n.kind == "todo" and n.read_at is None else None} for n in rows]
     next_args = {"kind": kind, "unread": "1" if unread else None, "before": rows[-1].id} if more and rows else None
-    return render_template("inbox.html", items=items, kind=kind, unread=unread,
+    from core.timefmt import LIGHTS
+    return render_template("inbox.html", items=items, kind=kind, unread=unread, lights=LIGHTS,
                            counts=unread_counts(ctx.session, ctx.user.id),
                            next_args={k: v for k, v in next_args.items() if v is not None} if next_args else None)
+
+
+def _todo_lights(rows) -> dict[int, str]:
+    """The traffic light of the open case each unread to-do is about (issue 15, item 14), for
+    the cases the user may still read: case id → ``red`` / ``yellow`` / ``green``."""
+    from core.cases.timeline import request_work
+    from core.timefmt import light
+    from core.web.cases import _due_soon
+    ids = {n.case_id for n in rows if n.kind == "todo" and n.read_at is None and n.case_id}
+    if not ids:
+        return {}
+    w = request_work()
+    found = w.session.execute(filtered(w, {}, select(Case.id, Case.case_type, Case.due_at))
+                              .where(Case.id.in_(ids), Case.closed_at.is_(None), Case.due_at.is_not(None))).all()
+    soon, now = _due_soon(w, {t for _, t, _ in found}), utcnow()
+    return {i: light(due, now, soon[t]) for i, t, due in found}
 
 
 def _back() -> str:
@@ -288,6 +307,18 @@ def inbox_read(notification_id: int):
     ctx.session.commit()
     if request.form.get("open") and case_id:
         return redirect(url_for("web_cases.case_page", case_id=case_id))
+    return redirect(_back())
+
+
+@bp.route("/inbox/read-selected", methods=["POST"])
+@authenticated
+def inbox_read_selected():
+    """Mark the ticked items read (``notification_id``, several); another user's id is ignored."""
+    from core.notifications import mark_read
+    ctx = current()
+    ids = [n for n in (parse_int(v, lo=1) for v in request.form.getlist("notification_id")) if n and n < 2**63]
+    mark_read(ctx.session, ctx.user.id, ids)
+    ctx.session.commit()
     return redirect(_back())
 
 
