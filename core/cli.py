@@ -474,8 +474,16 @@ def worker(burst: bool, which: str) -> None:
 @click.option("--tenant-folder", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=REPO_TENANTS / "demo", show_default=True)
 @click.option("--no-serve", is_flag=True, help="Set up and exit (for measurements and CI).")
-def demo(host: str, port: int, tenant_folder: Path, no_serve: bool) -> None:
-    """Embedded default with the demo county: SQLite, in-process worker, web server."""
+@click.option("--cases", type=click.IntRange(0, 5000), default=None,
+              help="Cases in the year of demo activity made when the county is created (default: 200 "
+                   "for tenants/demo, none for another folder; 0: none, the modules stay as the folder says).")
+def demo(host: str, port: int, tenant_folder: Path, no_serve: bool, cases: int | None) -> None:
+    """Embedded default with the demo county: SQLite, in-process worker, web server.
+
+    When it creates the county it also switches every built-in module on and plays a year of
+    activity ending now through the real services, each module its own share through the hook
+    ``pingan_demo_activity`` (core/demo_activity.py, docs/demo.md). The
+    log-in page lists the demo accounts (this command only; never in production)."""
     started = time.perf_counter()
     from core import jobs
     from core.app import create_app, pingan
@@ -493,13 +501,42 @@ def demo(host: str, port: int, tenant_folder: Path, no_serve: bool) -> None:
     if not exists:
         report = _load(state, tenant_folder, demo=True)
         click.echo(f"loaded demo county: {report.units_added} units, {len(report.users_added)} users")
+        if cases is None:  # the activity is laid out for tenants/demo's accounts and units
+            from core.demo_activity import DEFAULT_CASES
+            cases = DEFAULT_CASES if tenant_folder.resolve() == (REPO_TENANTS / "demo").resolve() else 0
+        if cases:
+            from core.demo_activity import generate, switch_on_modules
+            on = switch_on_modules(state, report.tenant_id)
+            click.echo(f"modules switched on: {', '.join(on) or 'none (already on)'}; playing a year of activity …")
+            summary = generate(app, report.tenant_id, cases=cases)
+            click.echo(f"demo activity: {summary.line()}")
+            if summary.skipped:
+                click.echo(f"  {len(summary.skipped)} acts refused by the services (see the log)", err=True)
+    _show_demo_accounts(state, slug, tenant_folder)
     ready = time.perf_counter() - started
     click.echo(f"ready in {ready:.2f}s  database: {config.database_url}")
-    click.echo(f"open http://{host}:{port}/   (accounts: docs/demo.md; password in {tenant_folder}/tenant.toml)")
+    click.echo(f"open http://{host}:{port}/   (accounts and password: on the log-in page and in docs/demo.md)")
     if no_serve:
         return
     jobs.start_inprocess(_state(config))  # the job role's connections and timeouts
     _serve(app, host, port, 8)
+
+
+def _show_demo_accounts(state, slug: str, tenant_folder: Path) -> None:
+    """Tell the web app it runs as the demo: its log-in page then lists the county's accounts
+    and the folder's demo password (``core.web`` reads ``config.extra["demo_login"]``). Only
+    this command sets it, and it refuses production."""
+    import tomllib
+    from core.demo import login_accounts
+    from core.models import Tenant
+    password = tomllib.loads((tenant_folder / "tenant.toml").read_text(encoding="utf-8")).get("demo_password")
+    with state.db.Session() as s:
+        tid = s.scalar(select(Tenant.id).where(Tenant.slug == slug))
+    if tid is None or not password:
+        return
+    with state.db.transaction(tid) as s:
+        accounts = login_accounts(s, state.plugins.case_types_for(state.plugins.enabled(s, tid)))
+    state.config.extra["demo_login"] = {"tenant_id": tid, "password": password, "accounts": accounts}
 
 
 if __name__ == "__main__":

@@ -42,3 +42,48 @@ def add_demo_people(session: Session, unit_ids: dict[str, int], per_village: int
                                org_unit_id=v.id))
             count += 1
     return count
+
+
+# --- the demo's log-in page: who to sign in as -------------------------------------------------
+
+def login_accounts(session: Session, case_types: dict | None = None) -> list[dict]:
+    """The county's accounts as the demo's log-in page lists them (bound county): user name,
+    name, unit, and what each sees and may do, in Chinese, read from their grants and the
+    enabled modules' case types (``case_types``: key → ``CaseType``)."""
+    from core.authz import load_grants
+    from core.models import User
+    units = {u.id: u for u in session.scalars(select(OrgUnit))}
+    has_children = {u.parent_id for u in units.values()}
+    module_types = [ct for ct in (case_types or {}).values() if ct.plugin]
+    out = []
+    users = session.scalars(select(User).where(User.status == "active")).all()
+    for user in sorted(users, key=lambda u: (units[u.org_unit_id].path, u.username)):
+        unit = units[user.org_unit_id]
+        grants = load_grants(session, user.id)
+        scope = "全县" if unit.parent_id is None else (f"{unit.name}及其下属单位" if unit.id in has_children
+                                                       else unit.name)
+        parts = []
+        readable = [ct for ct in module_types if grants.has(ct.read_permission)]
+        if readable:
+            parts.append("、".join(ct.title for ct in readable))
+            acts = {t.permission for ct in readable for t in ct.transitions}
+            if any(grants.has(p) for p in acts):
+                parts.append("登记、办理")
+            elif any(grants.has(ct.create_permission) for ct in readable):
+                parts.append("登记上报")
+            else:
+                parts.append("只读")
+        else:
+            parts.append("组织和人员信息（角色不含业务模块的权限，看不到这些事项）" if grants.has("core.person.pii.read")
+                         or grants.has("core.person.read") else "组织信息")
+        if grants.has("core.case.supervise"):
+            parts.append("督办")
+        if grants.has("core.plugin.manage"):
+            parts.append("启用模块、管理用户")
+        elif grants.has("core.user.manage"):
+            parts.append("管理本级用户")
+        if grants.has("core.person.pii.read"):
+            parts.append("可查看完整身份证号")
+        out.append({"username": user.username, "name": user.display_name, "unit": unit.name,
+                    "sees": f"{scope}：{'，'.join(parts)}"})
+    return out

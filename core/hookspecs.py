@@ -226,3 +226,40 @@ def pingan_document_templates() -> list:
 
     :return: a list of ``sdk.DocumentTemplate``.
     """
+
+
+# --- the audit log ------------------------------------------------------------------------
+
+@hookspec(firstresult=True)
+def pingan_audit_labels() -> Any:
+    """Words for the plugin's audit entries, shown by the county admin's audit viewer.
+
+    Called at start-up, on each plugin separately (``PluginHost.call_for``), for every installed
+    plugin (a county's old entries keep their words after it switches the module off). The
+    viewer shows an action, object type, field or coded value by its label; the plugin's
+    entries without one show as "<module title>：其他操作" and its unlabelled fields are only
+    counted. Keys outside the plugin's own prefix stop start-up (``core.audit_labels.check``).
+
+    :return: an ``sdk.AuditLabels`` (``actions``, ``object_types``, ``fields``, ``values``), or
+        None.
+    """
+
+
+# --- the demo county --------------------------------------------------------------------------
+
+@hookspec
+def pingan_demo_activity(demo: Any) -> None:
+    """Plan the module's share of a year of work in the demo county.
+
+    Called by ``pingan demo`` once, when it creates the demo county, after the modules are
+    switched on: on each plugin the county enabled, one at a time, in name order. Never by
+    ``pingan tenant load`` or in production.
+
+    :param demo: an ``sdk.DemoActivity`` for this plugin: its own seeded ``random``, the year
+        (``start``, ``end``), its share of the volume (``volume``: about how many cases),
+        ``every_state``, the county's units, accounts and residents, and ``act(when, username,
+        func, …)`` to plan an act. The core plays every module's acts in time order, each at
+        its moment (the clock moved there) as its user; inside an act ``demo.work()`` and the
+        core's acts (``demo.register``, ``demo.transition`` …) act as that user.
+    :return: None.
+    """

@@ -26,8 +26,10 @@ Groups (see ``docs/plugins.md`` for how they fit together):
 - authorisation: ``get_or_404``, ``scoped``, ``may``, ``require``
 - errors: ``NotFound``, ``Forbidden``, ``Conflict``, ``Invalid``; ``PinganError`` (their base:
   ``status``, ``code``, ``message``, to show an error on a page)
-- audit and privacy: ``record``, ``record_read``, ``sensitive_fields``,
-  ``normalise_id_number``
+- audit and privacy: ``record``, ``record_read``, ``sensitive_fields``, ``party_fields`` (a
+  case's person's fields, masked or revealed by the case type's PII permission as the case's
+  persons endpoint does), ``normalise_id_number``; ``AuditLabels`` (the words of the plugin's
+  audit entries, returned from ``pingan_audit_labels``)
 - cases: ``CaseType``, ``State``, ``Transition``, ``DeadlineRule``, ``LedgerColumn`` (declared
   from ``pingan_case_types``), ``Case`` (the core's table, to join a plugin's own), ``CaseEvent`` (its timeline), ``CaseDeadline`` (its time limits, ``met`` once stopped),
   ``CaseFlag``,
@@ -37,6 +39,11 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   for a plugin's endpoint on a case, ``Work`` and ``request_work()`` (what acts on cases take); time limits ``WorkCalendar``, ``deadline``, ``county_calendar(session)`` (the
   county's working days); ``limit_end`` (a limit's end as users read it, "2026-10-09 24:00":
   in every message that names one) and ``local_time`` (a time as Beijing time)
+- dispatch (分流交办 to org units and member units, ``docs/cases.md``): ``dispatch_case(work, case,
+  case_type, mode, tasks, note)`` (``single`` | ``joint`` | ``add``; a task names an ``org_unit_id``
+  or a ``member_unit_id``), ``acknowledge_task`` (签收), ``finish_task`` (办结 ``"done"`` with the
+  answer, 回退 ``"returned"`` with the reason), ``record_follow_up`` (回访 with the satisfaction),
+  ``task_users(session, task)`` (the receiving unit's users: a member unit's staff), ``CaseTask``
 - notifications and documents: ``notify``, ``users_of_unit``, ``case_dispatchers(session, case)``
   (its registrant and whoever dispatched its tasks: tell them of a plugin's own answers and
   ratings), ``NotificationChannel``,
@@ -49,14 +56,19 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   ``xlsx_append(ws, row)`` — the one way to put a row into an .xlsx sheet (every text cell
   stored as text: a value starting with ``=``, ``+``, ``-`` or ``@`` is never a formula;
   returns the cells, to style a header); never ``ws.append`` or ``ws.cell(value=…)`` with text
+- the demo county: ``DemoActivity`` (what ``pingan_demo_activity(demo)`` gets to plan the
+  module's year of demo work) and ``DemoCase`` (a case it plans)
 """
 from flask_smorest import Blueprint
 
 from core.api.common import (IdField, IdListArgs, ListArgs, download as download_response, id_path, page_of,
                              paginate, permission_code, sort_field, unit_or_404)
 from core.audit import record, record_read
+from core.audit_labels import AuditLabels
 from core.cases.engine import add_flag as add_case_flag
-from core.cases.models import Case, CaseDeadline, CaseEvent, CaseFlag, CasePerson
+from core.cases.engine import divert as dispatch_case, finish_task
+from core.cases.dispatch import acknowledge as acknowledge_task, follow_up as record_follow_up, task_users
+from core.cases.models import Case, CaseDeadline, CaseEvent, CaseFlag, CasePerson, CaseTask
 from core.cases.settings import calendar as county_calendar
 from core.cases.access import request_case as case_or_404
 from core.cases.timeline import Work, request_work
@@ -81,9 +93,10 @@ from core.outbox import add as outbox_add
 from core.plugins import Indicator, MenuItem, RoleTemplate, ScheduledJob, Widget, module_settings
 from core.workdays import WorkCalendar, deadline
 from core.timefmt import limit_end, local as local_time
-from core.privacy import normalise_id_number, sensitive_fields
+from core.privacy import normalise_id_number, party_fields, sensitive_fields
 from core.request import RequestContext, authenticated, current, public, requires
 from core.web.cases import case_form_response, case_page_response, load_form
+from core.demo_activity import DemoActivity, DemoCase
 
 __all__ = [
     # hooks and declarations
@@ -99,13 +112,16 @@ __all__ = [
     # errors
     "NotFound", "Forbidden", "Conflict", "Invalid", "PinganError",
     # audit and privacy
-    "record", "record_read", "sensitive_fields", "normalise_id_number",
+    "record", "record_read", "sensitive_fields", "party_fields", "normalise_id_number", "AuditLabels",
     # cases, time limits, notifications, documents, background work
     "CaseType", "State", "Transition", "DeadlineRule", "LedgerColumn", "Case", "CaseDeadline", "CaseEvent", "CaseFlag", "CasePerson", "Person",
     "add_case_flag", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "NotificationChannel", "notify", "users_of_unit", "case_dispatchers", "DocumentTemplate",
     "render_pdf",
+    "dispatch_case", "acknowledge_task", "finish_task", "record_follow_up", "task_users", "CaseTask",
     "outbox_add",
     # API conventions
     "ListArgs", "IdListArgs", "sort_field", "permission_code", "page_of", "paginate", "IdField", "id_path",
     "Blueprint", "unit_or_404", "download_response", "xlsx_append",
+    # the demo county
+    "DemoActivity", "DemoCase",
 ]

@@ -48,6 +48,18 @@ def _menu() -> list:
     return pingan().plugins.visible(current(), "menu_items")
 
 
+def _demo_login(tenant) -> dict | None:
+    """The demo accounts and their password, on the demo county's log-in page only when this
+    instance runs as the demo (``pingan demo`` sets ``config.extra["demo_login"]``; never in
+    production)."""
+    from core.app import pingan
+    config = pingan().config
+    info = config.extra.get("demo_login")
+    if not info or config.is_production or info.get("tenant_id") != tenant.id:
+        return None
+    return info
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @public
 def login():
@@ -59,7 +71,8 @@ def login():
         # a session cookie that no longer signs anyone in: the session timed out or was ended
         expired = bool(request.cookies.get("pingan_session"))
         resp = make_response(render_template("login.html", tenant=ctx.tenant, csrf=token, error=None,
-                                             expired=expired, next=_safe_next(request.args.get("next"))))
+                                             expired=expired, next=_safe_next(request.args.get("next")),
+                                             demo=_demo_login(ctx.tenant)))
         resp.set_cookie(PRE_CSRF, token, max_age=3600, **_cookie_args())
         if expired:
             resp.delete_cookie("pingan_session", path="/")
@@ -81,7 +94,8 @@ def login():
     if error:
         token = secrets.token_urlsafe(24)
         resp = make_response(render_template("login.html", tenant=ctx.tenant, csrf=token, error=error,
-                                             username=username, next=_safe_next(request.form.get("next"))),
+                                             username=username, next=_safe_next(request.form.get("next")),
+                                             demo=_demo_login(ctx.tenant)),
                              status)
         resp.set_cookie(PRE_CSRF, token, max_age=3600, **_cookie_args())
         return resp

@@ -96,3 +96,9 @@ def pingan_menu_items():
             MenuItem("mediation.reports", "调解统计", "mediation_web.report_page", READ, "Mediation statistics", 51),
             MenuItem("mediation.weekly", "结案周报", "mediation_web.weekly_page", READ, "Weekly report", 52),
             MenuItem("mediation.registers", "三本台账", "mediation_web.register_index", READ, "Ledgers", 53)]
+
+
+@hookimpl
+def pingan_demo_activity(demo):
+    from .demo import plan
+    plan(demo)

@@ -87,3 +87,15 @@ def pingan_menu_items():
     return [MenuItem("petition.quotas", "上访指标", "petition_web.quotas_page", READ, "Petition quotas", 40),
             MenuItem("petition.watch", "重点关注", "petition_web.watch_page", READ, "Watch list", 41),
             MenuItem("petition.reports", "信访月报", "petition_web.report_page", READ, "Monthly report", 42)]
+
+
+@hookimpl
+def pingan_audit_labels():
+    from .audit_labels import LABELS
+    return LABELS
+
+
+@hookimpl
+def pingan_demo_activity(demo):
+    from .demo import plan
+    plan(demo)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.sdk import Indicator, MenuItem, ScheduledJob, Widget, hookimpl
+from core.sdk import AuditLabels, Indicator, MenuItem, ScheduledJob, Widget, hookimpl
 
 from . import models  # noqa: F401  (the plugin's tables join the metadata when the plugin loads)
 from .permissions import PERMISSIONS, READ, ROLE_TEMPLATES
@@ -107,3 +107,20 @@ def pingan_indicators():
 def pingan_document_templates():
     from .documents import VISIT_NOTICE
     return [VISIT_NOTICE]
+
+
+@hookimpl
+def pingan_audit_labels():
+    return AuditLabels(
+        object_types={"hello_greeting": ("问候", "Greeting"), "hello_tally": ("问候统计", "Greeting count"),
+                      "hello_visit": ("走访记录", "Visit")},
+        fields={"recipient": ("问候对象", "Recipient"), "message": ("问候语", "Message"),
+                "greetings": ("问候数", "Greetings"), "visit_kind": ("走访方式", "Kind of visit"),
+                "result": ("走访结果", "Result")},
+        values={"hello_visit.visit_kind": {"home": ("上门走访", "home visit"), "phone": ("电话回访", "phone call")}})
+
+
+@hookimpl
+def pingan_demo_activity(demo):
+    from .demo_activity import plan
+    plan(demo)
