@@ -20,14 +20,14 @@ from markupsafe import Markup
 from marshmallow import ValidationError
 from sqlalchemy import func, select
 
-from core.api.cases import CaseListArgs, SORTABLE, detail, present
-from core.api.common import paginate
+from core.api.cases import CaseListArgs, detail, present
 from core.authz import get_or_404
 from core.bounds import parse_int
-from core.cases import attachments, engine, intake, supervision, timeline
+from core.cases import attachments, dispatch, engine, intake, supervision, timeline
 from core.cases import settings as case_settings
 from core.cases.access import covers, request_case, task_units, units_in_scope
-from core.cases.models import Case, CaseEvent, CasePerson
+from core.cases.engine import CHANNEL_TITLES
+from core.cases.models import Case, CaseEvent, CasePerson, Intake
 from core.cases.queries import ID_NUMBER_SHAPE, PHONE_SHAPE, filtered
 from core.cases.timeline import request_work
 from core.db import utcnow
@@ -45,6 +45,7 @@ bp = Blueprint("web_cases", __name__)
 READ, DIVERT, HANDLE, SUPERVISE = "core.case.read", "core.case.divert", "core.case.handle", "core.case.supervise"
 PERSON_READ = "core.person.read"
 PAGE = 20
+INTAKE_FACTS = ("demands", "visitors", "first_inquiry")  # a module's intake fields shown with the case's facts
 MAX_UNITS = 500
 EVENT_TITLES = {"registered": ("登记", "Registered"), "diverted": ("分流交办", "Diverted"),
                 "assigned": ("指定经办人", "Handler assigned"), "task_done": ("承办单位反馈", "Task reported"),
@@ -58,7 +59,7 @@ EVENT_TITLES = {"registered": ("登记", "Registered"), "diverted": ("分流交�
                 "attachment_removed": ("删除附件", "File removed"), "reminded": ("到期提醒", "Reminder"),
                 "recomputed": ("期限重算", "Limit recomputed"),
                 "overdue": ("超期", "Overdue"), "flagged": ("标记", "Flagged"), "unflagged": ("取消标记", "Unflagged"),
-                "reported_up": ("上报", "Reported upward")}
+                "reported_up": ("上报", "Reported upward"), **dispatch.EVENT_TITLES}
 
 
 def _rule_title(ctype, d) -> str:
@@ -88,7 +89,7 @@ def flag_title(ctype, flag: str) -> str:
     return pick(*zh_en) if zh_en else flag
 
 
-TASK_STATES = {"open": ("办理中", "open"), "done": ("已反馈", "reported"), "returned": ("已退回", "returned"),
+TASK_STATES = {"open": ("办理中", "open"), "done": ("已办结", "answered"), "returned": ("已回退", "returned"),
                "cancelled": ("已撤回", "withdrawn")}
 
 
@@ -133,8 +134,8 @@ def case_list():
     page, error, refused = {"items": [], "next_cursor": None}, None, 422
     try:
         if not errors:  # a filter refused lists nothing (not everything)
-            page = paginate(w.session, filtered(w, args), args, SORTABLE["id"], SORTABLE, "-created_at",
-                            unique=frozenset({"number"}))
+            from core.api.cases import list_page
+            page = list_page(w, args)  # the API's sorts, urgency included
     except PinganError as exc:
         error, refused = exc.message, exc.status
     units = dict(w.session.execute(select(OrgUnit.id, OrgUnit.name).where(
@@ -153,7 +154,7 @@ def case_list():
     return render_template("cases/list.html", rows=rows, types=types, values=request.args, errors=errors,
                            error=error, next_args=next_args, query=query, person=person,
                            export_args={**_export_args(), **({"person": person} if person else {})},
-                           lights=LIGHTS), status
+                           lights=LIGHTS, batch=_batch_choices(w)), status
 
 
 def _due_soon(w, case_types) -> dict[str, dt.timedelta]:
@@ -164,6 +165,81 @@ def _due_soon(w, case_types) -> dict[str, dt.timedelta]:
 
 def _export_args() -> dict:
     return {k: v for k, v in request.args.items() if v and k not in ("cursor", "limit", "sort", "person")}
+
+
+# --- acts on several cases of the list (core.cases.batch) ----------------------------------------
+
+def _batch_choices(w) -> dict:
+    """What the list's batch bar offers: the handlers one may assign (active users of the units
+    one diverts for) and the documents of the county's enabled modules."""
+    from core.api.documents import usable
+    handlers = []
+    if w.grants.has(DIVERT):
+        handlers = w.session.execute(select(User.id, User.display_name, OrgUnit.name)
+                                     .join(OrgUnit, OrgUnit.id == User.org_unit_id)
+                                     .where(User.status == "active",
+                                            User.org_unit_id.in_(units_in_scope(w.grants, DIVERT)))
+                                     .order_by(OrgUnit.path, User.display_name).limit(MAX_UNITS)).all()
+    docs: dict = {}
+    for key in sorted(w.types):
+        docs.update({tpl.key: tpl for tpl in usable(w, key).values()})
+    return {"handlers": [{"id": i, "name": f"{name}（{unit}）"} for i, name, unit in handlers],
+            "documents": sorted(docs.values(), key=lambda tpl: tpl.key)}
+
+
+@bp.route("/cases/batch", methods=["POST"])
+@requires(READ)
+def case_batch():
+    """The list's batch bar: the ticked cases (``case_id``, several) and the act (``act``):
+    ``assign`` to ``handler_id``, or ``print`` document ``key`` as one PDF. Each case goes
+    through the single act's service; a summary in Chinese names what was not done and why. A
+    print with nothing left out is the PDF itself; otherwise the summary, with a button to
+    print the rest."""
+    from core.cases import batch
+    from core.errors import Invalid
+    w = request_work()
+    ids = [n for n in (parse_int(v, lo=1) for v in request.form.getlist("case_id")) if n is not None and n < 2**63]
+    act = request.form.get("act")
+    summary, error, status = None, None, 200
+    try:
+        if act == "assign":
+            from core.authz import require
+            require(w.grants, DIVERT)
+            handler = parse_int(request.form.get("handler_id", ""), lo=1)
+            if handler is None or handler >= 2**63:
+                raise Invalid("handler_id", "required", "请选择经办人")
+            if not ids:
+                raise Invalid("case_ids", "required", "请至少选择一件事项")
+            note = (request.form.get("note") or "").replace("\x00", "").strip()[:2000] or None
+            summary = batch.assign_many(w, ids, handler, note)
+            w.session.commit()
+        elif act == "print":
+            key = (request.form.get("key") or "").strip()[:100]
+            if not key:
+                raise Invalid("key", "required", "请选择文书")
+            if not ids:
+                raise Invalid("case_ids", "required", "请至少选择一件事项")
+            parts, summary = batch.printable(w, ids, key)
+            if parts and not summary["refused"] and not summary["not_found"]:
+                from flask import Response
+                from core.request import current
+                pdf = batch.render_many(w, parts, current().tenant.name)
+                w.session.commit()
+                return Response(pdf, mimetype="application/pdf", headers={
+                    "Content-Disposition": 'attachment; filename="documents.pdf"',
+                    "Cache-Control": "private, no-store"})
+        else:
+            raise Invalid("act", "required", "请选择批量操作")
+    except PinganError as exc:
+        w.session.rollback()
+        error, status = ("所选事项都不存在或您无权查看" if exc.status == 404 else exc.message), exc.status
+    return render_template("cases/batch.html", act=act, summary=summary, error=error,
+                           key=request.form.get("key", ""), back=_safe_back()), status
+
+
+def _safe_back() -> str:
+    from core.web import _safe_next
+    return _safe_next(request.form.get("next")) or url_for("web_cases.case_list")
 
 
 # --- a case's page ----------------------------------------------------------------------------
@@ -178,6 +254,31 @@ def _divert_targets(w) -> list[OrgUnit]:
     """Any active unit of the county: a case may be handed to a unit outside one's own subtree."""
     return w.session.scalars(select(OrgUnit).where(OrgUnit.status == "active")
                              .order_by(OrgUnit.path).limit(MAX_UNITS)).all()
+
+
+def _member_targets(w) -> list[dict]:
+    """The member units one may dispatch to (seated in the centres of one's scope), each named
+    with its centre: ``东湖司法所（东湖镇）``."""
+    members = dispatch.targets(w.session, w.grants)
+    seats = dict(w.session.execute(select(OrgUnit.id, OrgUnit.name).where(
+        OrgUnit.id.in_({m.org_unit_id for m in members} or {-1}))).all())
+    staffed = set(w.session.scalars(select(User.member_unit_id).where(
+        User.member_unit_id.in_([m.id for m in members] or [-1]), User.status == "active")))
+    none = pick("（未指定工作人员）", " (no staff yet)")
+    return [{"id": m.id, "name": f"{m.name}（{seats.get(m.org_unit_id, '')}）" + ("" if m.id in staffed else none)}
+            for m in members]
+
+
+def _target(raw: str, field: str) -> dict:
+    """A picked receiving unit: ``u<id>`` an org unit, ``m<id>`` a member unit (a plain id: an
+    org unit, as the form sent before member units could be chosen)."""
+    from core.errors import Invalid
+    raw = raw.strip()
+    kind, digits = (raw[0], raw[1:]) if raw[:1] in ("u", "m") else ("u", raw)
+    value = parse_int(digits, lo=0)  # ASCII digits only (issue 14, finding 11)
+    if value is None:
+        raise Invalid(field, "required", "请选择承办单位")
+    return {"member_unit_id": value} if kind == "m" else {"org_unit_id": value}
 
 
 def case_page_response(w, case, ctype, errors: dict | None = None, values: dict | None = None, status: int = 200):
@@ -231,7 +332,12 @@ def _back_to_case(case, event_id: int | None):
 
 def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None, status: int = 200,
           printing: bool = False):
-    """The case page; ``printing``: the same facts without any form, for paper."""
+    """The case page; ``printing``: the same facts without any form, for paper.
+
+    A work order (issue 15, item 5): the facts, intake's (诉求, 来访人数, 首问责任人) and the people
+    first; this step's first two acts (``primary``) as buttons opening their forms, the others
+    (``more``) under "更多操作"; a form refused comes back open. Documents are linked once the
+    act they record (``DocumentTemplate.acts``) is on the timeline."""
     s = w.session
     d = detail(w, case, ctype)
     d["received"] = local(d["received_at"])  # when the matter was received: its limits count from then
@@ -261,14 +367,28 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
     open_case = case.closed_at is None
     now, task_unit = utcnow(), {t.id: t.org_unit_id for t in d["tasks"]}
     soon = _due_soon(w, [case.case_type])[case.case_type]
-    tasks = [{"id": t.id, "unit": names.get(t.org_unit_id, ""), "role": t.role,
+    target = dispatch.target_names(s, d["tasks"])
+    tasks = [{"id": t.id, "unit": target[t.id], "role": t.role,
+              "role_title": pick(*dispatch.ROLE_TITLES.get(t.role, (t.role, t.role))), "open": t.state == "open",
+              "answered": t.state == "done",
+              "acknowledged": local(t.acknowledged_at) if t.acknowledged_at else "",
+              "ack_due": limit_end(t.acknowledge_due_at) if t.acknowledge_due_at else "",
+              "ack_overdue": t.acknowledge_overdue,
               "state": pick(*TASK_STATES[t.state]) if t.state in TASK_STATES else t.state,
               "instruction": t.instruction or "", "due": limit_end(t.due_at), "result": t.result or "",
               "windows": [{"title": _rule_title(ctype, x), "due": limit_end(x.due_at), "source": x.source,
                            "open": x.state == "window" and x.due_at > now}
                           for x in t.limits if x.state == "window" or (x.state == "stopped" and x.met is None)],
-              "may_act": not printing and t.state == "open" and covers(s, w.grants, HANDLE, t.org_unit_id)}
+              "may_act": not printing and t.state == "open" and dispatch.may_act(s, w.grants, w.user, t)}
              for t in d["tasks"]]
+    answered = [t for t in tasks if t["answered"]]
+    may_follow_up = bool(answered) and not printing and any(
+        covers(s, w.grants, DIVERT, u) for u in dispatch.dispatch_units(s, case))
+    who_called = dict(s.execute(select(User.id, User.display_name).where(
+        User.id.in_({f.called_by for f in d["follow_ups"]} - {None}))).all()) if d["follow_ups"] else {}
+    follow_ups = [{"at": local(f.called_at), "satisfaction": pick(*dispatch.SATISFACTION.get(f.satisfaction, (f.satisfaction,) * 2)),
+                   "note": f.note, "by": who_called.get(f.called_by, ""), "unit": target.get(f.task_id, "")}
+                  for f in d["follow_ups"]]
     if printing:
         actions = []  # no forms on paper
     from core.api.documents import usable
@@ -279,6 +399,31 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
     roles = {**intake.PERSON_ROLES, **ctype.person_roles}
     people = [{**p, "role": roles.get(p["role"], p["role"])} for p in people]
     module_fields = _detail_fields(ctype, w)  # (a field's choices may read the county's settings)
+    titles = {f["name"]: f["label"] for f in module_fields}
+    # the work order (issue 15, item 5): what was typed at intake, who registered it, the acts
+    # of this step as buttons (the first one or two) and the rest under "更多操作"
+    intake_facts = [(titles[k], d["details"][k]) for k in INTAKE_FACTS
+                    if k in titles and d["details"].get(k) not in (None, "")]
+    first_inquiry = s.scalar(select(User.display_name).join(Intake, (Intake.received_by == User.id)
+                                                             & (Intake.tenant_id == User.tenant_id))
+                             .where(Intake.case_id == case.id).limit(1))
+    if first_inquiry and not d["details"].get("first_inquiry"):  # who received it at the one window
+        intake_facts.append((pick("首问责任人", "First inquiry"), first_inquiry))
+    registered = next((e for e in events if e.kind == "registered"), None)
+    done_kinds = {e.kind for e in events}
+    # just acknowledged (签收): that task's answer is the next step, its form opened
+    just = next((e for e in events if done and str(e.id) == request.args.get("done")), None)
+    next_task = (just.data or {}).get("task_id") if just is not None and just.kind == "task_acknowledged" else None
+    may_divert = open_case and not printing and any(
+        covers(s, w.grants, DIVERT, u) for u in {case.org_unit_id, case.handling_unit_id} - {None})
+    # this step's work, first things first: the call-back of an answer; dispatching, while no
+    # task is open (the 分流交办 of a newly registered matter); then the workflow's acts
+    work = ["follow-up"] if may_follow_up else []
+    work += ["divert"] if may_divert and not any(t["open"] for t in tasks) else []
+    work += ["act-" + a["name"] for a in actions]
+    primary, more = work[:2], work[2:]
+    more += ["divert"] if may_divert and "divert" not in work else []
+    more += ["supervise"] if open_case and not printing and w.grants.has(SUPERVISE) else []
     return render_template(
         "cases/detail.html", case=d, ctype=ctype, state=ctype.state(case.state),
         # a module's fields by the titles its schemas give them (its details, its acts' inputs); a
@@ -298,13 +443,21 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
         flags=[flag_title(ctype, f) for f in d["flags"]],
         actions=actions, created=local(case.created_at), due=limit_end(case.due_at) if open_case else "",
         light=light(case.due_at, now, soon) if open_case else None, lights=LIGHTS,
-        may_divert=open_case and not printing and any(covers(s, w.grants, DIVERT, u) for u in {case.org_unit_id, case.handling_unit_id} - {None}),
+        may_divert=may_divert, primary=primary, more=more, intake_facts=intake_facts, next_task=next_task,
+        registered_by=timeline.actor_title(registered, who) if registered else "",
+        channel=CHANNEL_TITLES.get(case.channel or "", case.channel or ""),
         may_supervise=open_case and not printing and w.grants.has(SUPERVISE), printing=printing,
         attachments=[{"id": a.id, "name": a.filename, "size": a.size, "at": local(a.uploaded_at),
                       "by": who_uploaded.get(a.uploaded_by, "")} for a in files],
         may_attach=not printing and any(covers(s, w.grants, HANDLE, u) for u in [case.org_unit_id, *task_units(s, case)]),
         divert_units=_divert_targets(w) if open_case and w.grants.has(DIVERT) else [],
-        documents=sorted(usable(w, case.case_type).values(), key=lambda t: t.key),
+        divert_members=_member_targets(w) if open_case and w.grants.has(DIVERT) else [],
+        may_add_co=open_case and any(t.role in ("sole", "lead") and t.state == "open" for t in d["tasks"]),
+        follow_ups=follow_ups, may_follow_up=may_follow_up, answered=answered,
+        satisfaction=[(k, pick(*v)) for k, v in dispatch.SATISFACTION.items()],
+        # a document records an act (DocumentTemplate.acts): linked once that act has happened
+        documents=sorted((t for t in usable(w, case.case_type).values() if not t.acts or set(t.acts) & done_kinds),
+                         key=lambda t: t.key),
         supervision_kinds=supervision.KINDS, errors=errors or {}, values=values or {}, done=done,
         # the module's own template rendered it (escaping what it put in): trusted markup here
         panel=Markup(ctype.web_panel(w, case, errors or {}, values or {})) if ctype.web_panel else None), status
@@ -344,7 +497,28 @@ def _event_note(ctype, event) -> str:
         except (TypeError, ValueError):
             new_due = None
         extra = pick(f"期限延至 {limit_end(new_due)}", f"now due {limit_end(new_due)}") if new_due else ""
-    return "；".join(x for x in (event.note or "", extra) if x)
+    return "；".join(x for x in (event.note or "", extra, *_act_text(ctype, event)) if x)
+
+
+def _act_text(ctype, event) -> list[str]:
+    """What an act's form said, for its timeline entry (issue 15, item 5): its text fields (a
+    written answer, a reason) and its choices by their labels, each under its field's title."""
+    t = ctype.transition(event.kind) if event.data else None
+    if t is None or t.input is None:
+        return []
+    out = []
+    for f in form_fields(t.input):
+        value = event.data.get(f["name"])
+        if not isinstance(value, str) or not value.strip() or f["label"] == f["name"]:
+            continue
+        label = f["label"].split("（")[0]
+        if f["choices"]:
+            value = dict(f["choices"]).get(value)
+        elif not f["long"]:
+            continue
+        if value:
+            out.append(f"{label}：{value}")
+    return out
 
 
 @bp.route("/cases/<case_id>")
@@ -405,19 +579,37 @@ def case_act(case_id, name):
 @bp.route("/cases/<case_id>/divert", methods=["POST"])
 @requires(DIVERT)
 def case_divert(case_id):
+    """分流交办: to one unit (单独交办), a lead with co-units (主办 + 协办), or co-units added to
+    the diversion under way (追加协办); org units and member units alike, picked from lists."""
     def do(w, case, ctype):
         from core.errors import Invalid
-        unit_id = parse_int(request.form.get("org_unit_id", ""), lo=0)  # ASCII digits only (issue 14, finding 11)
-        if unit_id is None:
-            raise Invalid("org_unit_id", "required", "请选择承办单位")
-        spec = {"org_unit_id": unit_id, "instruction": request.form.get("instruction", "").strip() or None}
+        mode = request.form.get("mode", "single")
+        if mode not in ("single", "joint", "add"):
+            raise Invalid("mode", "invalid_mode", "请选择交办方式")
+        instruction = request.form.get("instruction", "").strip() or None
+        limit = None
         amount = request.form.get("amount", "").strip()
         if amount:
             days = parse_int(amount, lo=0)
             if days is None:
                 raise Invalid("amount", "invalid_amount", "办理时限须为整数")
-            spec["limit"] = {"amount": days, "unit": request.form.get("unit", "working_days")}
-        engine.divert(w, case, ctype, "single", [spec], request.form.get("note", "").strip() or None)
+            limit = {"amount": days, "unit": request.form.get("unit", "working_days")}
+        lead = request.form.get("org_unit_id", "") or request.form.get("target", "")
+        co = [c for c in request.form.getlist("co") if c.strip()]
+        specs = []
+        if mode != "add":
+            specs.append({**_target(lead, "org_unit_id"), "role": "lead"})
+        elif not co:
+            raise Invalid("co", "required", "请选择追加的协办单位")
+        if mode == "joint" and not co:
+            raise Invalid("co", "required", "主办 + 协办：请至少选择一个协办单位")
+        if mode != "single":
+            specs += [{**_target(c, "co"), "role": "co"} for c in co]
+        for spec in specs:
+            spec["instruction"] = instruction
+            if limit:
+                spec["limit"] = limit
+        engine.divert(w, case, ctype, mode, specs, request.form.get("note", "").strip() or None)
     return _act(case_id, "divert", do)
 
 
@@ -479,16 +671,38 @@ def case_supervise(case_id):
 @bp.route("/cases/<case_id>/tasks/<task_id>", methods=["POST"])
 @requires(HANDLE)
 def case_task(case_id, task_id):
+    """The receiving unit's steps: 签收 (``acknowledge``), 办结 with its answer (``done``), 回退
+    with a reason (``return``)."""
     def do(w, case, ctype):
         from core.errors import Invalid
         action, text = request.form.get("action", ""), request.form.get("text", "").strip()
-        if action not in ("done", "return"):
-            raise Invalid("action", "required", "请选择反馈或退回")
-        if not text:
-            raise Invalid("text", "required", "请填写办理结果或退回理由")
+        if action not in ("acknowledge", "done", "return"):
+            raise Invalid("action", "required", "请选择签收、办结或回退")
         task = engine.load_task(w, case, parse_int(str(task_id), lo=0) or -1)  # not ASCII digits: no task
+        if action == "acknowledge":
+            dispatch.acknowledge(w, case, ctype, task, text or None)
+            return
+        if not text:
+            raise Invalid("text", "required", "请填写办结答复" if action == "done" else "请填写回退理由")
         engine.finish_task(w, case, ctype, task, "done" if action == "done" else "returned", text)
     return _act(case_id, f"task-{task_id}", do)
+
+
+@bp.route("/cases/<case_id>/follow-up", methods=["POST"])
+@requires(DIVERT)
+def case_follow_up(case_id):
+    """回访: the dispatcher records the petitioner's satisfaction with the answer and a note."""
+    def do(w, case, ctype):
+        from core.errors import Invalid
+        satisfaction = request.form.get("satisfaction", "")
+        if satisfaction not in dispatch.SATISFACTION:
+            raise Invalid("satisfaction", "required", "请选择回访结果：满意、基本满意或不满意")
+        note = request.form.get("note", "").strip()
+        if len(note) > 2000:
+            raise Invalid("note", "too_long", "回访情况请在 2000 字以内")
+        task_id = parse_int(request.form.get("task_id", ""), lo=0) if request.form.get("task_id") else None
+        dispatch.follow_up(w, case, ctype, satisfaction, note or None, task_id)
+    return _act(case_id, "follow-up", do)
 
 
 # --- export and the progress of long jobs -------------------------------------------------------

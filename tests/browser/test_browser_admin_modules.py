@@ -74,7 +74,8 @@ def test_switching_a_module_off_and_on_for_one_county(app, open_page, web_county
     # the data: the petition with its module's panel (the query code only on the receipt, issue 14), the saved setting
     assert admin.goto(f"/cases/{case['id']}").status == 200
     expect(admin.locator("#module")).to_contain_text("仅印在登记回执上")
-    expect(admin.locator("#petition-leader")).to_be_visible()
+    expect(admin.locator("#petition-acts > summary")).to_be_visible()  # the module's acts, in its menu
+    expect(admin.locator("#petition-leader")).to_be_attached()
     admin.goto("/admin/modules/petition")
     expect(admin.get_by_label("集体访人数")).to_have_value("7")
 

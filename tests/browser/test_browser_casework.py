@@ -8,6 +8,7 @@ import re
 import pytest
 
 from tests.browser.browsing import PHONE, api, path_of, screenshot
+from tests.browser.disclosure import reveal
 from tests.casework import register
 
 try:
@@ -50,7 +51,7 @@ def test_village_registers_township_supervises_village_sees_it(open_page, web_co
     township.get_by_role("button", name="查询").click()
     township.get_by_role("link", name=number).click()
     expect(township.get_by_role("heading", level=1)).to_contain_text(subject)
-    form = township.locator("form#supervise")
+    form = reveal(township, "form#supervise")  # under "更多操作", behind its button
     form.get_by_label("方式").select_option("supervise")
     form.get_by_label("级别").select_option("listed")
     form.get_by_label("要求").fill("请三日内上门走访并反馈")
@@ -86,13 +87,13 @@ def test_an_acts_error_shows_in_chinese_at_its_field_and_nothing_is_lost(app, op
     case = register(api(app, web_county, "county.admin"), web_county.unit("T01D1V1"), title="办结表单校验")
     page = open_page(web_county, "county.admin")  # the example's acts need its own permission
     page.goto(f"/cases/{case['id']}")
-    page.locator("form#act-accept").get_by_role("button", name="受理").click()
+    reveal(page, "form#act-accept").get_by_role("button", name="受理").click()
     expect(page.locator("h1 + p strong").first).to_have_text("办理中")
     # issue 15, item 6: the act ends on the case saying what was done, as the timeline names it
     done = page.locator("#act-done")
     expect(done).to_be_visible()
     expect(done).to_contain_text("已完成：" + page.locator("#timeline li strong").last.inner_text())
-    close = page.locator("form#act-close")
+    close = reveal(page, "form#act-close")
     close.locator('[name="result"]').fill("   ")
     close.locator('[name="note"]').fill("草稿备注：已走访两次")
     with page.expect_response(lambda r: r.request.method == "POST") as posted:

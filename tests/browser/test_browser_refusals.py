@@ -4,6 +4,7 @@ the reason at the top, the form still holding what was typed, no button to post 
 from __future__ import annotations
 
 from tests.browser.browsing import api
+from tests.browser.disclosure import reveal
 from tests.casework import act, register
 
 try:
@@ -18,7 +19,7 @@ def test_a_refused_act_keeps_the_typed_form_under_the_reason(app, open_page, web
     assert act(admin, case["id"], "accept").status_code == 200
     page = open_page(web_county, "county.admin")
     page.goto(f"/cases/{case['id']}")
-    close = page.locator("form#act-close")
+    close = reveal(page, "form#act-close")
     close.locator('[name="result"]').fill("已上门走访，老人身体状况良好")
     assert act(admin, case["id"], "close", {"result": "另一位同事已办结"}).status_code == 200  # meanwhile
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
