@@ -355,7 +355,7 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
     actions = []
     for a in d["actions"]:
         t = ctype.transition(a["name"])
-        actions.append({**a, "fields": form_fields(t.input) if t.input is not None else []})
+        actions.append({**a, "fields": form_fields(t.input, w, case) if t.input is not None else []})
     offered = {a["name"] for a in actions}
     for key in errors or {}:
         # a refused act the state no longer offers (a stale page, a second decision): its form
@@ -363,7 +363,7 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
         t = ctype.transition(key[4:]) if key.startswith("act-") and "." not in key else None
         if t is not None and t.name not in offered and not printing:
             actions.append({"name": t.name, "title": t.title, "title_en": t.title_en, "refused": True,
-                            "fields": form_fields(t.input) if t.input is not None else []})
+                            "fields": form_fields(t.input, w, case) if t.input is not None else []})
     open_case = case.closed_at is None
     now, task_unit = utcnow(), {t.id: t.org_unit_id for t in d["tasks"]}
     soon = _due_soon(w, [case.case_type])[case.case_type]

@@ -28,14 +28,16 @@ REGISTER = "core.case.register"
 MAX_UNITS = 500
 
 
-def form_fields(schema_cls, work=None) -> list[dict]:
+def form_fields(schema_cls, work=None, case=None) -> list[dict]:
     """Form inputs for a marshmallow schema (a case type's own fields, an act's input): a select
     for a fixed choice, a check box for a yes/no, a date picker for a date, a number box for an
     integer, else text. Nested and list fields are left to the API (a form cannot say them).
 
     A field whose values are the county's own (a taxonomy in the module's settings) names a
     function in its metadata, ``choices_from(work) -> [(value, label), …]``: with ``work`` given
-    the field is a select of those labels — no user types a key (issue 15, item 1)."""
+    the field is a select of those labels — no user types a key (issue 15, item 1). A field of an
+    act whose values are the case's own (one of its people) names ``case_choices(work, case)``
+    instead, offered when ``case`` is given; its first choice may be ``("", label)`` for none."""
     if schema_cls is None:
         return []
     out = []
@@ -49,6 +51,8 @@ def form_fields(schema_cls, work=None) -> list[dict]:
             choices = list(zip(one_of.choices, labels))
         elif work is not None and callable(field.metadata.get("choices_from")):
             choices = [(str(v), str(label)) for v, label in field.metadata["choices_from"](work)]
+        elif work is not None and case is not None and callable(field.metadata.get("case_choices")):
+            choices = [(str(v), str(label)) for v, label in field.metadata["case_choices"](work, case)]
         out.append({"name": name, "label": field.metadata.get("title") or field.metadata.get("description", name),
                     "required": field.required, "choices": choices, "integer": isinstance(field, mfields.Integer),
                     "boolean": isinstance(field, mfields.Boolean),

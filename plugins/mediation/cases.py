@@ -22,10 +22,10 @@ from sqlalchemy import select
 
 from core.sdk import (Case, CaseDeadline, CasePerson, CaseType, Conflict, DeadlineRule, Invalid, LedgerColumn,
                       OrgUnit, Person, State, Transition, add_case_flag, county_calendar, deadline, limit_end,
-                      module_settings, notify, utcnow)
+                      module_settings, notify, scoped, utcnow)
 
 from . import tiers
-from .models import Agreement, Dispute, Party, Referral
+from .models import Agreement, Dispute, Party, Referral, ScreeningReport
 from .permissions import MEDIATE, PII, READ, REFER, REGISTER
 
 KEY = "mediation.dispute"
@@ -62,7 +62,8 @@ class ReferredFrom(Schema):
 
 class Details(Schema):
     dispute_type = fields.String(required=True, validate=validate.Length(min=1, max=32),
-                                 metadata={"title": "纠纷类型（代码，见本县设置）"})
+                                 metadata={"title": "纠纷类型", "description": "the county's dispute type key (module settings)",
+                                           "choices_from": lambda w: dispute_type_choices(w)})
     people_involved = fields.Integer(load_default=2, validate=validate.Range(min=1, max=100000),
                                      metadata={"title": "涉及人数"})
     risk_grade = _choice(RISK_GRADES, "风险等级", load_default="low")
@@ -74,12 +75,29 @@ class Details(Schema):
     organisations = fields.List(fields.Integer(), load_default=list,
                                 metadata={"title": "为单位（组织）的当事人", "description": "person ids that are organisations"})
     referred_from = fields.Nested(ReferredFrom, metadata={"title": "移送来源（法庭、派出所等移送人民调解的）"})
-    screening_id = fields.Integer(metadata={"title": "所属排查报告"})
+    screening_id = fields.Integer(metadata={"title": "所属排查报告（排查中发现的）",
+                                            "choices_from": lambda w: screening_choices(w)})
 
     @validates_schema
     def _emergency_time(self, data, **kw):
         if data.get("emergency") and not data.get("occurred_at"):
             raise ValidationError("突发事件须填写事发时间", "occurred_at")
+
+
+def dispute_type_choices(w) -> list[tuple[str, str]]:
+    """The county's dispute types (module settings) as (key, title): the form's select."""
+    return [(t["key"], t.get("title") or t["key"]) for t in (w.enabled.get("mediation") or {}).get("dispute_types") or []]
+
+
+def screening_choices(w) -> list[tuple[int, str]]:
+    """The screening reports with disputes found, of the user's units, newest first: a dispute
+    found in one is registered against it (MED-1) — picked by unit and period, never typed."""
+    stmt = (select(ScreeningReport.id, OrgUnit.name, ScreeningReport.period)
+            .join(OrgUnit, (OrgUnit.id == ScreeningReport.org_unit_id) & (OrgUnit.tenant_id == ScreeningReport.tenant_id))
+            .where(ScreeningReport.nil.is_(False)))
+    rows = w.session.execute(scoped(stmt, w.grants, REGISTER, ScreeningReport.org_unit_id)
+                             .order_by(ScreeningReport.id.desc()).limit(100)).all()
+    return [(i, f"{unit} {period}") for i, unit, period in rows]
 
 
 def dispute_of(session, case: Case) -> Dispute:
@@ -89,7 +107,7 @@ def dispute_of(session, case: Case) -> Dispute:
 def on_register(session, case: Case, details: dict) -> None:
     settings = module_settings(session, "mediation")
     if details["dispute_type"] not in {t["key"] for t in settings.get("dispute_types") or []}:
-        raise Invalid("details.dispute_type", "unknown_dispute_type", "没有该纠纷类型（见本县矛盾纠纷调解模块设置）")
+        raise Invalid("details.dispute_type", "unknown_dispute_type", "请从列表中选择纠纷类型")
     now = case.created_at or utcnow()
     occurred = details.get("occurred_at")
     if occurred is not None and occurred > now + dt.timedelta(minutes=1):
@@ -149,8 +167,18 @@ class AcceptInput(Schema):
     note = fields.String(validate=validate.Length(max=1000), metadata={"title": "说明"})
 
 
+def party_choices(work, case: Case) -> list[tuple]:
+    """The dispute's parties by name and side, for the refusal's picker: who refused is chosen,
+    never typed as a number (issue 15, item 1)."""
+    rows = work.session.execute(
+        select(Party.person_id, Person.name, Party.side)
+        .join(Person, (Person.id == Party.person_id) & (Person.tenant_id == Party.tenant_id))
+        .where(Party.case_id == case.id).order_by(Party.id)).all()
+    return [("", "（不指明）")] + [(pid, f"{name}（{PARTY_SIDES.get(side, side)}）") for pid, name, side in rows]
+
+
 class RefuseInput(Schema):
-    party_id = fields.Integer(metadata={"title": "拒绝调解的当事人（人员编号）"})
+    party_id = fields.Integer(metadata={"title": "拒绝调解的当事人", "case_choices": party_choices})
     note = fields.String(required=True, validate=validate.Length(min=1, max=1000), metadata={"title": "拒绝的情况"})
 
 

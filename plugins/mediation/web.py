@@ -11,14 +11,14 @@ import datetime as dt
 from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from core.sdk import (NotFound, OrgUnit, PinganError, case_form_response, current, load_form, may, module_settings,
+from core.sdk import (Case, NotFound, OrgUnit, PinganError, case_form_response, current, load_form, may, module_settings,
                       parse_int, request_work, requires, unit_or_404, units_under, utcnow)
 
 from . import acts, registers, reports, screening, tiers
 from .api import (AgreementFollowUpInput, ConfirmationResult, DraftInput, EscalateInput, RegisterInput, ResolveInput,
                   SessionInput, _range, agreement_of, parties)
 from .cases import DOCUMENTS, KEY, REFERRAL_OUTCOMES, details
-from .models import FollowUp, MediationSession, Referral
+from .models import Dispute, FollowUp, MediationSession, Referral
 from .permissions import ESCALATE, MEDIATE, READ, REGISTER, REGISTER_MANAGE
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -97,13 +97,13 @@ def screening_page():
     error, errors, values, status_code = None, {}, {}, 200
     if request.method == "POST" and ctx.grants.has(REGISTER):
         values = request.form.to_dict()
-        try:
-            ids = [int(x) for x in request.form.get("dispute_ids", "").replace("，", ",").split(",") if x.strip()]
+        try:  # ticked in the list of the units' disputes (never typed)
+            ids = [int(x) for x in request.form.getlist("dispute_ids") if x.strip()]
         except ValueError:
             ids = None
         try:
             if ids is None:
-                raise PinganError(422, "invalid_input", "纠纷编号须为数字，用逗号分隔")
+                raise PinganError(422, "invalid_input", "请在列表中勾选排查发现的纠纷")
             unit_id = request.form.get("org_unit_id", "")
             w = request_work()
             screening.file_report(w, parse_int(unit_id, lo=0) or 0, request.form.get("period", "").strip(),
@@ -113,7 +113,7 @@ def screening_page():
         except PinganError as exc:
             s.rollback()
             error, status_code = exc.message, exc.status
-            errors[getattr(exc, "field", "") or "_"] = exc.message
+            errors[(getattr(exc, "field", "") or "_").split(".")[0]] = exc.message  # dispute_ids.<i> at the list
     board = None
     if level:
         try:
@@ -124,8 +124,23 @@ def screening_page():
             error = error or exc.message
     mine = [u for u in s.scalars(select(OrgUnit).where(OrgUnit.level.in_(levels), OrgUnit.status == "active")
                                  .order_by(OrgUnit.path).limit(500)) if ctx.grants.covers(REGISTER, u.path)]
+    found = _screening_candidates(s, mine) if mine and ctx.grants.has(REGISTER) else []
     return render_template("mediation/screening.html", board=board, level=level, levels=levels, error=error,
-                           errors=errors, values=values, units=mine, may_file=ctx.grants.has(REGISTER)), status_code
+                           errors=errors, values=values, units=mine, may_file=ctx.grants.has(REGISTER),
+                           candidates=found, ticked=set(request.form.getlist("dispute_ids"))), status_code
+
+
+def _screening_candidates(s, units: list) -> list[dict]:
+    """The disputes a report may list: registered in one of ``units``' subtrees and not yet in a
+    report, newest first (MED-1; the report then checks each is the reporting unit's own)."""
+    from sqlalchemy import or_
+    paths = or_(*(OrgUnit.path.startswith(u.path) for u in units))
+    rows = s.execute(select(Case.id, Case.number, Case.title, OrgUnit.name)
+                     .join(Dispute, (Dispute.case_id == Case.id) & (Dispute.tenant_id == Case.tenant_id))
+                     .join(OrgUnit, (OrgUnit.id == Case.org_unit_id) & (OrgUnit.tenant_id == Case.tenant_id))
+                     .where(Case.case_type == KEY, Dispute.screening_id.is_(None), paths)
+                     .order_by(Case.id.desc()).limit(200)).all()
+    return [{"id": cid, "label": f"{number} {title}（{unit}）"} for cid, number, title, unit in rows]
 
 
 # --- reports (MED-3, MED-4, MED-6, INT-4) ------------------------------------------------------------
