@@ -46,25 +46,27 @@ def _summary(done: list[dict], refused: list[dict], not_found: list[int]) -> dic
 
 def assign_many(w: Work, case_ids, handler_id: int, note: str | None = None) -> dict:
     """Assign ``handler_id`` to each case of ``case_ids`` with ``engine.assign`` (each its
-    timeline entry, the handler's to-do and the audit of the change). The handler is checked
-    once, before any case: not a user of the caller's scope → 422 at ``handler_id``."""
+    timeline entry, the handler's to-do and the audit of the change). Nothing the caller may
+    see among the ids → 404, as for one case; then the handler is checked once, before any
+    case: not a user of the caller's scope → 422 at ``handler_id``."""
     ids = _ids(case_ids)
     s = w.session
-    handler = s.scalar(select(User).where(User.id == handler_id, User.status == "active"))
-    if handler is None or not covers(s, w.grants, DIVERT, handler.org_unit_id):
-        raise Invalid("handler_id", "unknown_user", "经办人不存在或不在您的管辖范围内")
-    done, refused, not_found = [], [], []
+    found, not_found = [], []
     for case_id in ids:
         try:
-            case, ctype = load_case(s, w.grants, case_id, w.types, lock=True)
-        except NotFound:
-            not_found.append(case_id)
-            continue
-        except PinganError as exc:  # the type's read permission missing: not visible either
+            found.append(load_case(s, w.grants, case_id, w.types, lock=True))
+        except PinganError as exc:  # missing, another county's, or the type's read permission missing
             if exc.status in (403, 404):
                 not_found.append(case_id)
                 continue
             raise
+    if not found:
+        raise NotFound()
+    handler = s.scalar(select(User).where(User.id == handler_id, User.status == "active"))
+    if handler is None or not covers(s, w.grants, DIVERT, handler.org_unit_id):
+        raise Invalid("handler_id", "unknown_user", "经办人不存在或不在您的管辖范围内")
+    done, refused = [], []
+    for case, ctype in found:
         try:
             if case.closed_at is not None:
                 raise Conflict("case_closed", "事项已办结，不能指定经办人")
