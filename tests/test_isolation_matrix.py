@@ -63,6 +63,7 @@ ID_TABLES = {
     "/api/jobs/<job_id>": "job_run",
     "/api/jobs/<job_id>/result": "job_run",
     "/api/cases/<case_id>/persons": "case_record",
+    "/api/cases/<case_id>/persons/<person_id>": "case_record",
     "/api/petition/cases/<case_id>/leader": "case_record",
     "/api/petition/cases/<case_id>/leader/end": "case_record",
     "/api/petition/cases/<case_id>/risk": "case_record",
@@ -85,7 +86,7 @@ ID_TABLES = {
 }
 # further id arguments of a rule (after the first) → their table; other arguments → a fixed value
 MORE_ID_TABLES = {"task_id": "case_task", "extension_id": "case_extension", "supervision_id": "case_supervision",
-                  "attachment_id": "attachment"}
+                  "attachment_id": "attachment", "person_id": "person"}
 FIXED_ARGS = {"name": "accept", "flag": "urgent", "key": "hello.visit_notice", "kind": "unstable"}
 # rules whose argument is not an object id (same names in every tenant; tenant-gated by the host)
 NOT_OBJECT_IDS = {"/api/modules/<name>", "/api/case-types/<key>/settings", "/api/calendar/<day>", "/api/calendar/years/<int:year>", "/api/docs-static/<path:filename>", "/static/<path:filename>",
@@ -103,6 +104,7 @@ BODIES = {
     ("POST", "/api/cases/<case_id>/divert"): {"mode": "single", "tasks": [{"org_unit_id": 1}]},
     ("POST", "/api/cases/<case_id>/assign"): {"handler_id": 1},
     ("POST", "/api/cases/<case_id>/comments"): {"text": "越权留言"},
+    ("POST", "/api/cases/<case_id>/persons"): {"name": "越权添加", "role": "party"},
     ("POST", "/api/cases/<case_id>/extensions"): {"deadline_id": 1, "amount": 1, "reason": "越权"},
     ("POST", "/api/cases/<case_id>/supervisions"): {"kind": "urge", "instruction": "越权督办"},
     ("POST", "/api/cases/<case_id>/tasks/<task_id>"): {"action": "done", "text": "越权反馈"},
@@ -263,7 +265,9 @@ def test_every_id_rule_answers_404_for_another_tenants_ids(app, db, pair):
         if b_id is None:
             unknown.append(f"{rule.rule} (tenant B has no {table} row: create one in the fixture)")
             continue
-        arg = next(a for a in rule.arguments if a not in MORE_ID_TABLES and a not in FIXED_ARGS)
+        # the object the rule is about: its one id, or (with several) the one that is not a sub-object's
+        arg = next((a for a in rule.arguments if a not in MORE_ID_TABLES and a not in FIXED_ARGS),
+                   next(iter(rule.arguments)))
         url_b, url_missing = rule.rule.replace(f"<{arg}>", str(b_id)), rule.rule.replace(f"<{arg}>", str(MISSING_ID))
         for other in rule.arguments - {arg}:
             value = FIXED_ARGS.get(other) or str(_first_id(db, b, MORE_ID_TABLES[other]))

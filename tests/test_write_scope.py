@@ -60,6 +60,7 @@ BODIES = {
                                                "persons": [{"person_id": "$person", "role": "applicant"}],
                                                "details": {"dispute_type": "debt", "screening_id": "$screening"}},
     ("POST", "/api/cases/{case_id}/transitions/refuse#mediation.dispute"): {"party_id": "$person", "note": "不愿调解"},
+    ("POST", "/api/cases/{case_id}/persons"): {"person_id": "$person", "org_unit_id": "$unit", "role": "party"},
     ("POST", "/api/intake"): {"channel": "visit", "org_unit_id": "$unit", "arose_unit_id": "$unit",
                               "subject": "来访", "content": "反映问题",
                               "persons": [{"person_id": "$person"}, {"name": "新来访人", "org_unit_id": "$unit"}]},

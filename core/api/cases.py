@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from core.api.common import IdField, ListArgs, case_type_field, id_path, page_of, paginate, sort_field
-from core.cases import backdating, batch, dispatch, engine, supervision
+from core.cases import backdating, batch, dispatch, engine, people, supervision
 from core.cases.access import request_case
 from core.cases.models import Case, CaseDeadline, CaseEvent, CaseExtension, CaseFlag, CasePerson, CaseTask, Supervision
 from core.cases.queries import URGENCY, filtered, urgency_page
@@ -406,6 +406,18 @@ class CaseItem(MethodView):
         return detail(w, case, ctype)
 
 
+class CasePersonInput(Schema):
+    person_id = IdField(metadata={"description": "an existing person in your scope; or the fields of a new one"})
+    name = fields.String(validate=validate.Length(min=1, max=50))
+    id_number = fields.String(validate=validate.Length(max=18))
+    phone = fields.String(validate=validate.Length(max=20))
+    address = fields.String(validate=validate.Length(max=200))
+    org_unit_id = IdField(metadata={"description": "where a new person lives (default: the case's unit)"})
+    role = fields.String(required=True, validate=validate.Length(min=1, max=32),
+                         metadata={"description": "requester 反映人 | companion 同行人 | party 当事人, or the case "
+                                                  "type's own (petitioner 信访人, applicant 申请人 …)"})
+
+
 class PersonsArgs(Schema):
     reveal = fields.Boolean(load_default=False, metadata={
         "description": "show ID numbers and phones in full (needs the case type's PII permission; audited)"})
@@ -433,20 +445,52 @@ class CasePersons(MethodView):
         whoever attached them; others only with ``core.person.pii.read`` on their unit). Each
         full read is audited with the case."""
         w, case, ctype = _case(case_id)
-        rows = w.session.execute(select(Person, CasePerson)
-                                 .join(CasePerson, (CasePerson.person_id == Person.id)
-                                       & (CasePerson.tenant_id == Person.tenant_id))
-                                 .where(CasePerson.case_id == case.id).order_by(CasePerson.id)).all()
-        out = []
-        for person, cp in rows:
-            shown, revealed = party_fields(w.session, w.grants, person, case, cp.pii_basis, reveal=args["reveal"],
-                                           permission=ctype.pii_permission)
-            out.append({"person_id": person.id, "name": person.name, "role": cp.role,
-                        "org_unit_id": person.org_unit_id, **shown, "revealed": revealed,
-                        "attached_by": cp.attached_by, "attached_at": cp.attached_at})
+        out = _people(w, case, ctype, args["reveal"])
         if any(o["revealed"] for o in out):
             w.session.commit()  # the reveals' audit entries
         return out
+
+    @requires(READ)
+    @blp.arguments(CasePersonInput)
+    @blp.response(201, CasePersonFullSchema(many=True))
+    def post(self, data, case_id):
+        """Add a person to the open case (issue 15, item 2): ``person_id`` of someone in your
+        scope, or a new person by ``name`` (with ``id_number``, ``phone``, ``address``; living in
+        ``org_unit_id``, by default the case's unit), in ``role`` (the window's roles and the case
+        type's own). Needs the case type's register permission at the case's unit, or
+        ``core.case.handle``; a module keeps its own rows in step (the mediation parties)."""
+        w, case, ctype = _case(case_id, lock=True)
+        people.add(w, case, ctype, data)
+        w.session.commit()
+        return _people(w, case, ctype, False)
+
+
+@blp.route("/<case_id>/persons/<person_id>")
+class CasePersonItem(MethodView):
+    @requires(READ)
+    @blp.response(204)
+    def delete(self, case_id, person_id):
+        """Take a person off the open case (every role they have on it); a module may refuse (a
+        party who signed an agreement stays: 409)."""
+        w, case, ctype = _case(case_id, lock=True)
+        people.remove(w, case, ctype, id_path(person_id))
+        w.session.commit()
+
+
+def _people(w, case, ctype, reveal: bool) -> list[dict]:
+    """The case's people, masked unless revealed (``party_fields``)."""
+    rows = w.session.execute(select(Person, CasePerson)
+                             .join(CasePerson, (CasePerson.person_id == Person.id)
+                                   & (CasePerson.tenant_id == Person.tenant_id))
+                             .where(CasePerson.case_id == case.id).order_by(CasePerson.id)).all()
+    out = []
+    for person, cp in rows:
+        shown, revealed = party_fields(w.session, w.grants, person, case, cp.pii_basis, reveal=reveal,
+                                       permission=ctype.pii_permission)
+        out.append({"person_id": person.id, "name": person.name, "role": cp.role,
+                    "org_unit_id": person.org_unit_id, **shown, "revealed": revealed,
+                    "attached_by": cp.attached_by, "attached_at": cp.attached_at})
+    return out
 
 
 @blp.route("/<case_id>/events")

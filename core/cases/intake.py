@@ -38,8 +38,9 @@ def case_role(ctype: CaseType, role: str) -> str:
     return role
 
 
-def _persons(w: Work, specs: list[dict]) -> list[tuple[Person, str]]:
-    """Existing persons by id, or new ones (name, ID number, phone, address, unit)."""
+def resolve_persons(w: Work, specs: list[dict]) -> list[tuple[Person, str]]:
+    """Existing persons by id, or new ones (name, ID number, phone, address, unit); the window's
+    and the case page's (``core.cases.people``) one way of naming a person."""
     s, out = w.session, []
     for i, spec in enumerate(specs):
         role = spec.get("role") or "requester"
@@ -93,7 +94,7 @@ def register(w: Work, data: dict) -> Intake:
         intake.decided_by, intake.decided_at = w.user_id, utcnow()
     s.add(intake)
     s.flush()
-    persons = _persons(w, data.get("persons") or [])
+    persons = resolve_persons(w, data.get("persons") or [])
     for person, role in persons:
         s.add(IntakePerson(intake_id=intake.id, person_id=person.id, role=role))
     case = None

@@ -34,7 +34,7 @@ KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 # Timeline kinds the core itself records (transitions add their own names).
 CORE_EVENTS = ("registered", "diverted", "assigned", "task_done", "task_returned", "handed_back", "task_cancelled",
                "urged", "supervised", "replied", "escalated", "extension_requested", "extended",
-               "task_acknowledged", "task_ack_overdue", "followed_up",
+               "task_acknowledged", "task_ack_overdue", "followed_up", "person_added", "person_removed",
                "extension_rejected", "commented", "attached", "attachment_removed", "reminded",
                "overdue", "flagged", "unflagged", "reported_up", "recomputed")
 

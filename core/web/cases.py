@@ -24,6 +24,7 @@ from core.api.cases import CaseListArgs, detail, present
 from core.authz import get_or_404
 from core.bounds import parse_int
 from core.cases import attachments, dispatch, engine, intake, supervision, timeline
+from core.cases import people as case_people
 from core.cases import settings as case_settings
 from core.cases.access import covers, request_case, task_units, units_in_scope
 from core.cases.engine import CHANNEL_TITLES
@@ -59,7 +60,8 @@ EVENT_TITLES = {"registered": ("登记", "Registered"), "diverted": ("分流交�
                 "attachment_removed": ("删除附件", "File removed"), "reminded": ("到期提醒", "Reminder"),
                 "recomputed": ("期限重算", "Limit recomputed"),
                 "overdue": ("超期", "Overdue"), "flagged": ("标记", "Flagged"), "unflagged": ("取消标记", "Unflagged"),
-                "reported_up": ("上报", "Reported upward"), **dispatch.EVENT_TITLES}
+                "reported_up": ("上报", "Reported upward"), "person_added": ("添加人员", "Person added"),
+                "person_removed": ("移除人员", "Person removed"), **dispatch.EVENT_TITLES}
 
 
 def _rule_title(ctype, d) -> str:
@@ -431,7 +433,8 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
         # under an English key (issue 15, item 9)
         detail_titles={f["name"]: f["label"] for f in module_fields},
         detail_choices={f["name"]: dict(f["choices"]) for f in module_fields if f["choices"]},
-        names=names, people=people, tasks=tasks,
+        names=names, people=people, tasks=tasks, person_roles=list(case_people.roles(ctype).items()),
+        may_edit_people=not printing and case_people.may_edit(w, case, ctype),
         deadlines=[{"title": _rule_title(ctype, x), "due": limit_end(x.due_at), "state": x.state, "met": x.met, "basis": x.basis,
                     "light": light(x.due_at, now, soon) if x.state == "running" else None,
                     "source": x.source, "provisional": x.provisional and x.state != "stopped",
@@ -623,6 +626,28 @@ def case_comment(case_id):
             raise Invalid("text", "required", "请填写备注（5000 字以内）")
         engine.comment(w, case, ctype, text)
     return _act(case_id, "comment", do)
+
+
+PERSON_FORM = ("name", "id_number", "phone", "address", "role")
+
+
+@bp.route("/cases/<case_id>/persons", methods=["POST"])
+@requires(READ)
+def case_person_add(case_id):
+    """Add a person to the case (issue 15, item 2): a new person by name, ID number, phone and
+    address, in a role chosen from the list."""
+    def do(w, case, ctype):
+        case_people.add(w, case, ctype, {k: v.strip() for k, v in request.form.items()
+                                         if k in PERSON_FORM and v.strip()})
+    return _act(case_id, "people", do)
+
+
+@bp.route("/cases/<case_id>/persons/<person_id>/remove", methods=["POST"])
+@requires(READ)
+def case_person_remove(case_id, person_id):
+    def do(w, case, ctype):
+        case_people.remove(w, case, ctype, parse_int(person_id, lo=1) or 0)
+    return _act(case_id, "people", do)
 
 
 @bp.route("/cases/<case_id>/attachments", methods=["POST"])

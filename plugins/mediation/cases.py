@@ -382,12 +382,37 @@ def _finish(session, case: Case, outcome: str, step_result: str, act: str) -> No
 # --- timeline: the same-day rule of "四不" (MED-5) -------------------------------------------
 
 def on_case_event(session, case: Case, event) -> None:
-    """A dispute whose same-day limit ran out is flagged ``overnight`` (“不过夜”, MED-5)."""
-    if case.case_type != KEY or event.kind != "overdue":
+    """A dispute whose same-day limit ran out is flagged ``overnight`` (“不过夜”, MED-5); a person
+    added to or removed from a dispute becomes or stops being a party (the core's case page)."""
+    if case.case_type != KEY:
+        return
+    if event.kind in ("person_added", "person_removed"):
+        _parties_follow(session, case, event)
+        return
+    if event.kind != "overdue":
         return
     rule = session.scalar(select(CaseDeadline.rule).where(CaseDeadline.id == (event.data or {}).get("deadline_id")))
     if rule == "same_day":
         add_case_flag(session, case, "overnight")
+
+
+def _parties_follow(session, case: Case, event) -> None:
+    """Keep ``mediation_party`` in step with the case's people: a person added in a side (or as
+    当事人) becomes a party; a party removed goes — unless they have already consented, refused
+    or an agreement was made (Art. 17, 28: what they said stays on record): 409."""
+    data = event.data or {}
+    pid = data.get("person_id")
+    party = session.scalar(select(Party).where(Party.case_id == case.id, Party.person_id == pid))
+    if event.kind == "person_added":
+        if party is None and data.get("role") not in NOT_PARTIES:
+            role = data.get("role")
+            session.add(Party(case_id=case.id, person_id=pid, side=role if role in PARTY_SIDES else "party"))
+        return
+    if party is None:
+        return
+    if party.consent != "pending" or session.scalar(select(Agreement.id).where(Agreement.case_id == case.id)):
+        raise Conflict("party_on_record", "该当事人已表态或已达成调解协议，不能移除")
+    session.delete(party)
 
 
 # --- display and ledger -------------------------------------------------------------------------
