@@ -346,9 +346,60 @@ def font_name(config=None) -> str:
         return name
 
 
+# Chinese line breaking (行首禁则): a closing punctuation mark never starts a line (W3C,
+# "Requirements for Chinese Text Layout" (clreq), "Prohibition rules for line start and end").
+# ReportLab's CJK wrapping hangs such a character in the right margin instead of starting a
+# line with it, but its list (reportlab.lib.textsplit.CANNOT_START_LINE) is the Japanese one:
+# it lacks the full-width comma, colon, semicolon, question and exclamation marks, the closing
+# book-title marks and the closing quotes, and a line of a notice began with "，".
+CHINESE_CANNOT_START = "，：；？！》〉”’"
+
+
+def _chinese_line_breaking() -> None:
+    """Add the Chinese closing marks to the characters ReportLab never starts a line with. Both
+    of its CJK wrappers read the list at each wrap from their own module: ``wordSplit`` (a
+    paragraph of one run of text) and ``cjkFragSplit`` (several); added once per process.
+
+    ReportLab hangs one such mark in the margin, not two: "（第二十三条）。" at a line's end left
+    "。" to start the next. ``wordSplit`` is wrapped to pull characters down instead until the
+    next line starts with something that may start one (:func:`_no_closing_mark_first`)."""
+    from reportlab.lib import textsplit
+    from reportlab.platypus import paragraph
+    for module in (textsplit, paragraph):
+        missing = "".join(c for c in CHINESE_CANNOT_START if c not in module.ALL_CANNOT_START)
+        if missing:
+            module.ALL_CANNOT_START += missing
+    if not getattr(paragraph.wordSplit, "pingan", False):
+        split = paragraph.wordSplit
+
+        def word_split(word, maxWidths, fontName, fontSize, encoding="utf8"):
+            lines = split(word, maxWidths, fontName, fontSize, encoding)
+            return _no_closing_mark_first(lines, maxWidths, fontName, fontSize, paragraph.ALL_CANNOT_START)
+
+        word_split.pingan = True
+        paragraph.wordSplit = word_split
+
+
+def _no_closing_mark_first(lines: list, max_widths: list, font: str, size: float, cannot_start: str) -> list:
+    """``wordSplit``'s lines (``[extra space, text]``) with no line starting with a closing mark:
+    the previous line's last characters move down with it (at most three; a line keeps one)."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+    for n in range(1, len(lines)):
+        moved = 0
+        while lines[n][1][:1] in cannot_start and lines[n][1] and len(lines[n - 1][1]) > 1 and moved < 3:
+            lines[n - 1][1], lines[n][1] = lines[n - 1][1][:-1], lines[n - 1][1][-1] + lines[n][1]
+            moved += 1
+        if moved:
+            for k in (n - 1, n):
+                width = max_widths[min(k, len(max_widths) - 1)]
+                lines[k][0] = width - stringWidth(lines[k][1], font, size)
+    return lines
+
+
 def _styles(font: str, frame_width: float) -> dict:
     from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY
     from reportlab.lib.styles import ParagraphStyle
+    _chinese_line_breaking()
     body = ParagraphStyle("doc-p", fontName=font, fontSize=16, leading=28.9, wordWrap="CJK", alignment=TA_JUSTIFY,
                           spaceAfter=0)
     return {

@@ -14,7 +14,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from core.sdk import Case
+from core.sdk import Case, OrgUnit
 
 from . import acts as mediation_acts, screening
 from .models import Dispute
@@ -143,6 +143,11 @@ def register(demo, case) -> None:
 
 
 def _committee_place(demo, case) -> str:
+    """The committee of the unit the acting user works for (a township that took the dispute
+    over mediates in its own committee's name), else of the dispute's village."""
+    user = getattr(demo, "user", None)
+    if user is not None and getattr(user, "org_unit_id", None):
+        return demo.session.scalar(select(OrgUnit.name).where(OrgUnit.id == user.org_unit_id))
     return demo.unit_name(demo.village_of(case.village))
 
 

@@ -63,7 +63,8 @@ def _doc(key: str, title: str, title_en: str, acts: tuple[str, ...] = (), contex
 
 
 TEMPLATES = [
-    _doc("agreement", "人民调解协议书", "Mediation agreement", context=agreement_context),
+    # the agreement records the act of reaching it: offered once it is recorded, never a blank form
+    _doc("agreement", "人民调解协议书", "Mediation agreement", acts=("agree",), context=agreement_context),
     _doc("agreement_draft", "人民调解协议书（草拟稿）", "Draft mediation agreement", context=agreement_context),
     _doc("referral_letter", "矛盾纠纷调解移送函", "Referral letter", acts=("refer",)),
     _doc("suit_suggestion", "矛盾纠纷建议立案书", "Suggestion to file suit", acts=("refer",)),

@@ -65,13 +65,17 @@ def plan(demo) -> None:
     for age in (75, 95, 120) if demo.every_state else ():
         at = demo.registered_at(age, age + 5)
         laid.append((rnd.choice(demo.villages), at, demo.steps(at, [("accept", 1, 3)]), "accepted"))
+    # one extension granted whatever the draw (its notice, 延期办理告知书, exists in every demo):
+    # the oldest of those, still overdue after its 30 more days
+    extended = len(laid) - 1 if demo.every_state else None
     while len(laid) < demo.volume:
         add(rnd.choices(list(WEIGHTS), weights=list(WEIGHTS.values()))[0])
-    for village, at, steps, target in laid:
-        _plan_case(demo, demo.new_case(village, at, target=target, divert=rnd.random() < 0.3), steps)
+    for i, (village, at, steps, target) in enumerate(laid):
+        _plan_case(demo, demo.new_case(village, at, target=target, divert=rnd.random() < 0.3), steps,
+                   extend=i == extended)
 
 
-def _plan_case(demo, case, steps: list) -> None:
+def _plan_case(demo, case, steps: list, extend: bool = False) -> None:
     rnd = demo.random
     handler = demo.handler(case.village)
     demo.act(case.at, demo.admin if case.data["divert"] else handler, register, demo, case, registers=case)
@@ -80,13 +84,13 @@ def _plan_case(demo, case, steps: list) -> None:
     accept = next((w for w, n in steps if n == "accept"), None)
     reply = next((w for w, n in steps if n == "reply"), None)
     demo.plan_supervision(case, accept or case.at, next((w for w, n in steps if n in CLOSING), None))
-    if accept and rnd.random() < 0.08:
+    if accept and (rnd.random() < 0.08 or extend):
         ask = demo.later(accept, 20, 40)
         if (reply is None or ask < reply) and ask < demo.end - dt.timedelta(hours=2):
             demo.act(ask, handler, request_extension, demo, case, case=case)
             decided = demo.later(ask, 1, 3)
             if (reply is None or decided < reply) and decided < demo.end - dt.timedelta(minutes=30):
-                demo.act(decided, demo.admin, decide_extension, demo, case, rnd.random() < 0.8, case=case)
+                demo.act(decided, demo.admin, decide_extension, demo, case, extend or rnd.random() < 0.8, case=case)
     if case.data["divert"] and reply and rnd.random() < 0.8:
         call = demo.later(reply, 1, 6)
         if call < demo.end - dt.timedelta(minutes=30):
