@@ -2,7 +2,7 @@
 item 4): rendered for a case of the demo year where that act happened, its PDF names the case,
 the unit that acted and the act's date — the same date rule as the screens — and its lines obey
 the Chinese line-breaking rules (no line starts with ，。、；：？！）」》), with no blank where a
-fact belongs and no spaced quotes.
+fact belongs, no spaced quotes, and no English key or internal code (the pages' ASCII sweep).
 
 A module added later is held to it too: its templates are found through the plugin host, and a
 template the demo year never reaches fails here until the module's ``pingan_demo_activity``
@@ -21,7 +21,8 @@ from core.app import pingan
 from core.cases.models import Case, CaseEvent
 from core.documents import cn_date
 from core.models import OrgUnit
-from tests.conftest import make_token, Client
+from tests.browser.test_browser_pages import ALLOWED_ASCII, ASCII_WORD
+from tests.conftest import Client, make_token
 from tests.test_demo_activity import _run
 
 NO_LINE_STARTS_WITH = "，。、；：？！）」》"
@@ -84,6 +85,10 @@ def test_every_document_states_the_facts_of_its_act(app, year, db):
         starts = [line.strip()[:12] for line in text.splitlines() if line.strip() and line.strip()[0] in NO_LINE_STARTS_WITH]
         if starts:
             problems.append(f"{tpl.key}: lines start with punctuation: {starts[:3]}")
+        people_numbers = re.sub(r"[0-9*]{17}[0-9Xx*]", "", text)  # an ID number's check digit X is data
+        english = sorted({w for w in re.findall(ASCII_WORD, people_numbers) if w not in ALLOWED_ASCII})
+        if english:  # a key, a rule id or an English word in a Chinese document (item 9's rule)
+            problems.append(f"{tpl.key}: English or internal codes {english[:5]}")
         for bad in ("至。", "“ ", " ”", "：。", "，，"):
             if bad in text:
                 problems.append(f"{tpl.key}: {bad!r} (a blank where a fact belongs, or spaced quotes)")
