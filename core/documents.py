@@ -433,20 +433,31 @@ def render_pdf(template: DocumentTemplate, context: dict, config=None) -> bytes:
     ``config`` gives ``pdf_font`` (default: the running app's or worker's configuration).
     Raises :class:`DocumentError` for markup outside the restricted set or an unusable font.
     """
+    return render_pdfs([(template, context)], str(context.get("county") or ""), config)
+
+
+def render_pdfs(parts: list[tuple[DocumentTemplate, dict]], author: str = "", config=None) -> bytes:
+    """Several documents (``(template, context)``) in one PDF, each from a new page, page numbers
+    running through (the case list's batch print); the title and subject are the first's."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
-    from reportlab.platypus import SimpleDocTemplate
+    from reportlab.platypus import PageBreak, SimpleDocTemplate
 
     if config is None:
         config = _config()
     font = font_name(config)
     left, right, top, bottom = 28 * mm, 26 * mm, 37 * mm, 35 * mm  # GB/T 9704-2012 §5.2.1
-    width = A4[0] - left - right
-    builder = _Builder(_styles(font, width))
-    builder.feed(render_markup(template, context))
-    story = builder.finish()
-    if not story:
-        raise DocumentError(f"文书模板 {template.key} 没有生成任何内容")
+    styles = _styles(font, A4[0] - left - right)
+    story: list = []
+    for template, context in parts:
+        builder = _Builder(styles)
+        builder.feed(render_markup(template, context))
+        flowables = builder.finish()
+        if not flowables:
+            raise DocumentError(f"文书模板 {template.key} 没有生成任何内容")
+        if story:
+            story.append(PageBreak())
+        story.extend(flowables)
 
     def page_number(canvas, doc) -> None:
         canvas.saveState()
@@ -455,9 +466,9 @@ def render_pdf(template: DocumentTemplate, context: dict, config=None) -> bytes:
         canvas.restoreState()
 
     buf = io.BytesIO()
+    first = parts[0][0]
     doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=left, rightMargin=right, topMargin=top,
-                            bottomMargin=bottom, title=template.title, author=str(context.get("county") or ""),
-                            subject=template.key, creator="Pingan")
+                            bottomMargin=bottom, title=first.title, author=author, subject=first.key, creator="Pingan")
     doc.build(story, onFirstPage=page_number, onLaterPages=page_number)
     return buf.getvalue()
 

@@ -15,8 +15,6 @@ single act is for an id out of scope.
 """
 from __future__ import annotations
 
-import io
-
 from sqlalchemy import select
 
 from core.cases import engine
@@ -111,38 +109,14 @@ def printable(w: Work, case_ids, key: str) -> tuple[list[tuple], dict]:
 def render_many(w: Work, parts: list[tuple], county: str) -> bytes:
     """One PDF of the documents of ``parts`` (from :func:`printable`), each starting on a new
     page, in the case order given; each rendering audited as a single one (``render_document``)."""
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.units import mm
-    from reportlab.platypus import PageBreak, SimpleDocTemplate
-
     from core import audit, documents
     if not parts:
         raise Conflict("nothing_to_print", "所选事项都没有这种文书")
-    config = documents._config()
-    font = documents.font_name(config)
-    left, right, top, bottom = 28 * mm, 26 * mm, 37 * mm, 35 * mm  # as core.documents.render_pdf
-    styles = documents._styles(font, A4[0] - left - right)
-    story: list = []
+    rendered = []
     for case, ctype, tpl in parts:
         context = documents.case_context(w.session, case, ctype, county, tpl)
         if tpl.context is not None:
             context.update(tpl.context(w, case))
-        builder = documents._Builder(styles)
-        builder.feed(documents.render_markup(tpl, context))
-        if story:
-            story.append(PageBreak())
-        story.extend(builder.finish())
+        rendered.append((tpl, context))
         audit.record(w.session, "render_document", "case_record", case.id, {"template": tpl.key, "batch": True})
-
-    def page_number(canvas, doc) -> None:
-        canvas.saveState()
-        canvas.setFont(font, 14)
-        canvas.drawCentredString(A4[0] / 2, bottom - 14 * mm, f"— {doc.page} —")
-        canvas.restoreState()
-
-    buf = io.BytesIO()
-    doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=left, rightMargin=right, topMargin=top,
-                            bottomMargin=bottom, title=parts[0][2].title, author=county,
-                            subject=parts[0][2].key, creator="Pingan")
-    doc.build(story, onFirstPage=page_number, onLaterPages=page_number)
-    return buf.getvalue()
+    return documents.render_pdfs(rendered, county)
