@@ -304,13 +304,19 @@ class VerifyResult:
 
 
 def verify(session: Session, tenant_id: int, batch: int = 5000) -> VerifyResult:
-    """Recompute the tenant's chain; report the first entry that breaks it."""
+    """Recompute the tenant's chain; report the first entry that breaks it.
+
+    The chain is checked up to the head as it was read first: a commit that lands while the
+    entries are read (the county keeps working during ``pingan audit verify``) adds entries
+    past that head, and they are the next verification's — read without that bound, they made
+    a live chain look as if entries had been removed."""
     t = AuditEntry.__table__
     head = session.execute(select(AuditHead.__table__.c.seq, AuditHead.__table__.c.hash).where(
         AuditHead.__table__.c.tenant_id == tenant_id)).first()
+    upto = head[0] if head else 0
     prev, expected_seq, count, last = GENESIS, 1, 0, 0
     while True:
-        rows = session.execute(select(t).where(t.c.tenant_id == tenant_id, t.c.id > last)
+        rows = session.execute(select(t).where(t.c.tenant_id == tenant_id, t.c.id > last, t.c.id <= upto)
                                .order_by(t.c.id).limit(batch)).mappings().all()
         if not rows:
             break

@@ -1,6 +1,7 @@
 """The audit log: every write and every sensitive read, hash-chained (issue 2)."""
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, event, func, select, text
 
@@ -207,3 +208,28 @@ def test_cli_audit_verify(app, fresh_tenant, db, monkeypatch, config):
         conn.execute(text("UPDATE audit_entry SET changes = '{}' WHERE tenant_id = :t AND id = 3"), {"t": fresh_tenant.id})
     bad = CliRunner().invoke(cli, ["audit", "verify", "--tenant", fresh_tenant.slug])
     assert bad.exit_code == 1 and "entry 3 was altered" in bad.output
+
+
+@pytest.mark.skipif(not PG_URL, reason="SQLite serializes transactions (each begins IMMEDIATE): the race is "
+                                        "PostgreSQL's READ COMMITTED one")
+def test_verify_of_a_live_chain_ignores_what_commits_while_it_reads(fresh_tenant, db):
+    """A county keeps working during ``pingan audit verify``: an entry committed after the head
+    was read (between verify's reads) is the next verification's, not a removed one (the fault
+    suite saw "the chain ends at entry 6816 but its head says 6815" on a healthy chain)."""
+    t = fresh_tenant
+    # a reading session, as `pingan audit verify`'s: each statement sees what committed before it
+    with db.Session() as s, bind_tenant(t.id):
+        real_execute, calls = s.execute, []
+
+        def execute(*args, **kw):
+            result = real_execute(*args, **kw)
+            calls.append(1)
+            if len(calls) == 1:  # the head is read: another request commits its write now
+                with acting_as(Actor(None, "test:audit")), db.transaction(t.id) as other:
+                    _rename(other, t.unit("T01D1V1"), "核查期间的改名")
+            return result
+
+        s.execute = execute
+        result = audit.verify(s, t.id)
+    assert result.ok, result.problem
+    assert _verify(db, t).ok and _verify(db, t).entries == result.entries + 1

@@ -338,7 +338,8 @@ def detail(w, case: Case, ctype) -> dict:
                                     .order_by(Supervision.id)).all()
     out["extensions"] = s.scalars(select(CaseExtension).where(CaseExtension.case_id == case.id)
                                   .order_by(CaseExtension.id)).all()
-    out["follow_ups"] = dispatch.follow_ups(s, case)
+    # a follow-up call is on an answered task: a case never dispatched has none (one read saved)
+    out["follow_ups"] = dispatch.follow_ups(s, case) if out["tasks"] else []
     out["actions"] = engine.available(w, case, ctype)
     return out
 
