@@ -4,6 +4,23 @@ from __future__ import annotations
 VISIT = "hello.visit"
 
 
+def grant(db, county, username: str, perms: list[str], unit: str = "C", key: str = "petition_t") -> None:
+    """Give ``username`` a role ``key`` with ``perms`` on ``unit``'s subtree (as a county's
+    tenant.toml would); the role is made on first use."""
+    from sqlalchemy import select
+
+    from core.models import Role, RoleAssignment, RolePermission, User
+    with db.transaction(county.id) as s:
+        user = s.scalar(select(User).where(User.username == username))
+        role = s.scalar(select(Role).where(Role.key == key))
+        if role is None:
+            role = Role(key=key, name=key)
+            s.add(role)
+            s.flush()
+            s.add_all([RolePermission(role_id=role.id, permission=p) for p in perms])
+        s.add(RoleAssignment(user_id=user.id, role_id=role.id, org_unit_id=county.unit(unit)))
+
+
 def register(client, unit_id: int, title: str = "请求上门走访：独居老人", **extra) -> dict:
     body = {"case_type": VISIT, "title": title, "org_unit_id": unit_id, "content": "王大爷独居，请求村里上门看看",
             "channel": "visit", "details": {"visit_kind": "home"}, **extra}

@@ -16,9 +16,9 @@ from core.app import pingan
 from core.audit import AuditEntry
 from core.cases import sweep
 from core.cases.models import CaseDeadline
-from core.models import MemberUnit, Role, RoleAssignment, RolePermission, User
+from core.models import MemberUnit, User
 from core.workdays import SHANGHAI
-from tests.casework import events, run_jobs
+from tests.casework import events, grant, run_jobs
 from tests.conftest import DEMO_PASSWORD, load_tenant
 from tests.test_petition import petition, person
 from tests.test_web_cases import csrf
@@ -36,17 +36,6 @@ def county(app, fresh_tenant, login):
     return fresh_tenant
 
 
-def give(db, county, username: str, perms: list[str], unit: str, key: str) -> None:
-    """A role with ``perms`` held by ``username`` on ``unit`` (as a county's tenant.toml would)."""
-    with db.transaction(county.id) as s:
-        user = s.scalar(select(User).where(User.username == username))
-        role = s.scalar(select(Role).where(Role.key == key))
-        if role is None:
-            role = Role(key=key, name=key)
-            s.add(role)
-            s.flush()
-            s.add_all([RolePermission(role_id=role.id, permission=p) for p in perms])
-        s.add(RoleAssignment(user_id=user.id, role_id=role.id, org_unit_id=county.unit(unit)))
 
 
 def account(db, county, username: str, display: str, unit: str) -> int:
@@ -78,11 +67,11 @@ def field_of(r) -> tuple[int, str, list[str]]:
 @pytest.fixture
 def people(app, db, county, login):
     """东湖镇 (the dispatcher), 东湖司法所's staff member linked on the member-unit page, 罗塘村."""
-    give(db, county, "donghu.admin", PETITION_WORK, "T01", "petition_township_t")
+    grant(db, county, "donghu.admin", PETITION_WORK, "T01", "petition_township_t")
     account(db, county, "sfs.li", "东湖司法所李所长", "T01")
-    give(db, county, "sfs.li", ["petition.read", "core.case.read", "core.case.handle"], "T01", "member_staff_t")
-    give(db, county, "village.cadre", ["petition.read"], "T01D1V1", "petition_village_t")
-    give(db, county, "village.cadre2", ["petition.read"], "T01D1V2", "petition_village_t")
+    grant(db, county, "sfs.li", ["petition.read", "core.case.read", "core.case.handle"], "T01", "member_staff_t")
+    grant(db, county, "village.cadre", ["petition.read"], "T01D1V1", "petition_village_t")
+    grant(db, county, "village.cadre2", ["petition.read"], "T01D1V2", "petition_village_t")
     sfs = member_unit(db, county, "东湖司法所")
     # the township admin picks the staff of its 司法所 on the member-unit page (issue 15, item 7)
     town = login(county, "donghu.admin")
@@ -239,7 +228,7 @@ def test_dispatch_ids_are_checked_against_the_county_and_the_scope(app, db, coun
     stranger = login(other, "county.admin")
     assert stranger.post(f"/api/cases/{case['id']}/tasks/{task['id']}", json={"action": "acknowledge"}).status_code == 404
     assert stranger.post(f"/api/cases/{case['id']}/follow-ups", json={"satisfaction": "satisfied"}).status_code == 404
-    give(db, county, "qingshan.admin", PETITION_WORK, "T02", "petition_township_t")
+    grant(db, county, "qingshan.admin", PETITION_WORK, "T02", "petition_township_t")
     qs = login(county, "qingshan.admin")
     assert qs.post(f"/api/cases/{case['id']}/tasks/{task['id']}", json={"action": "acknowledge"}).status_code == 404
     assert qs.post(url, json={"mode": "single", "tasks": [{"member_unit_id": qingshan}]}).status_code == 404

@@ -12,25 +12,14 @@ from sqlalchemy import select
 
 from core.audit import AuditEntry
 from core.cases.models import CaseDeadline
-from core.models import Notification, Role, RoleAssignment, RolePermission, User
-from tests.casework import act
+from core.models import Notification, User
+from tests.casework import act, grant
 from tests.test_petition import admin, county, person, petition  # noqa: F401  (fixtures)
 from tests.test_petition_receipt import CODE, receipt_code
 
 TODAY = dt.date.today()
 
 
-def grant(db, county, username: str, perms: list[str], unit: str = "C", key: str = "petition_t") -> None:
-    """Give ``username`` a role with ``perms`` on ``unit``'s subtree."""
-    with db.transaction(county.id) as s:
-        user = s.scalar(select(User).where(User.username == username))
-        role = s.scalar(select(Role).where(Role.key == key))
-        if role is None:
-            role = Role(key=key, name=key)
-            s.add(role)
-            s.flush()
-            s.add_all([RolePermission(role_id=role.id, permission=p) for p in perms])
-        s.add(RoleAssignment(user_id=user.id, role_id=role.id, org_unit_id=county.unit(unit)))
 
 
 def escalation(client, county, unit="T01D1V1", level="province", abnormal=False, expect=201, **kw):
