@@ -47,6 +47,19 @@ def api(app, tenant: TenantInfo, username: str) -> Client:
     return Client(app, tenant.host, {"Authorization": f"Bearer {make_token(app, tenant, username)}"})
 
 
+def register_dispute(admin: Client, county: TenantInfo) -> int:
+    """A boundary dispute in 罗塘村 between two new people (申请人 王大山, 被申请人 李小河); its id."""
+    people = [admin.post("/api/persons", json={"name": name, "org_unit_id": county.unit("T01D1V1")}).get_json()["id"]
+              for name in ("王大山", "李小河")]
+    r = admin.post("/api/cases", json={"case_type": "mediation.dispute", "title": "宅基地边界纠纷",
+                                       "org_unit_id": county.unit("T01D1V1"), "content": "两户因界桩缺失发生争执",
+                                       "persons": [{"person_id": people[0], "role": "applicant"},
+                                                   {"person_id": people[1], "role": "respondent"}],
+                                       "details": {"dispute_type": "boundary"}})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["id"]
+
+
 def county_with(app, *modules: str) -> TenantInfo:
     """A county of its own (the demo folder under a new slug) with ``modules`` switched on."""
     tenant = load_tenant(app)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.browsing import DESKTOP, PHONE, SCREENSHOT_DIR, api, screenshot, sideways_overflow
+from tests.browser.browsing import DESKTOP, PHONE, SCREENSHOT_DIR, api, register_dispute, screenshot, sideways_overflow
 from tests.casework import act
 
 try:
@@ -59,15 +59,7 @@ def cases(app, web_county) -> dict:
                 assert r.status_code == 200, r.get_json()
             assert act(admin, case, "reply", {"outcome": "经现场勘查，界址以原登记为准。"}).status_code == 200
         out[state] = case
-    people = [admin.post("/api/persons", json={"name": name, "org_unit_id": web_county.unit("T01D1V1")}).get_json()["id"]
-              for name in ("王大山", "李小河")]
-    r = admin.post("/api/cases", json={"case_type": "mediation.dispute", "title": "宅基地边界纠纷",
-                                       "org_unit_id": web_county.unit("T01D1V1"), "content": "两户因界桩缺失发生争执",
-                                       "persons": [{"person_id": people[0], "role": "applicant"},
-                                                   {"person_id": people[1], "role": "respondent"}],
-                                       "details": {"dispute_type": "boundary"}})
-    assert r.status_code == 201, r.get_json()
-    dispute = r.get_json()["id"]
+    dispute = register_dispute(admin, web_county)
     assert admin.post(f"/api/cases/{dispute}/transitions/accept", json={"consent": True}).status_code == 200
     out["dispute"] = dispute
     return out

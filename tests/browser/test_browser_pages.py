@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.browsing import (DESKTOP, PHONE, TIMEOUT_MS, api, blocking_violations, county_with, screenshot,
-                                    sideways_overflow, sign_in)
+                                    register_dispute, sideways_overflow, sign_in)
 from tests.casework import register
 
 # (name, who, path): "{case}" / "{petition}" / "{dispute}" / "{township}" are filled from the sample fixture.
@@ -65,15 +65,7 @@ def sample(app, web_county) -> dict:
     assert r.status_code == 201, r.get_json()
     petition = r.get_json()["id"]
     admin = api(app, web_county, "county.admin")
-    people = [admin.post("/api/persons", json={"name": name, "org_unit_id": web_county.unit("T01D1V1")}).get_json()["id"]
-              for name in ("王大山", "李小河")]
-    r = admin.post("/api/cases", json={"case_type": "mediation.dispute", "title": "宅基地边界纠纷",
-                                       "org_unit_id": web_county.unit("T01D1V1"), "content": "两户因界桩缺失发生争执",
-                                       "persons": [{"person_id": people[0], "role": "applicant"},
-                                                   {"person_id": people[1], "role": "respondent"}],
-                                       "details": {"dispute_type": "boundary"}})
-    assert r.status_code == 201, r.get_json()
-    dispute = r.get_json()["id"]
+    dispute = register_dispute(admin, web_county)
     assert admin.post(f"/api/mediation/disputes/{dispute}/escalate", json={"reason": "村调委会调解不成"}).status_code == 200
     assert admin.post(f"/api/cases/{dispute}/transitions/accept", json={"consent": True}).status_code == 200
     return {"case": case["id"], "petition": petition, "dispute": dispute, "township": web_county.unit("T01")}
