@@ -77,6 +77,7 @@ CORE = AuditLabels(
         "reset_password": ("重置密码", "Password reset"),
         "widen_account": ("账号权限扩大", "Account widened"),
         "read_sensitive": ("查看敏感信息", "Personal data viewed"),
+        "inbox_read_all": ("全部标为已读", "Inbox marked read"),
         "person.pii_search": ("按身份证号或电话查找人员", "Person looked up by ID number or phone"),
         "case.backdated": ("补录事项（时间早于录入）", "Case back-dated"),
         "intake.backdated": ("补录受理（时间早于录入）", "Intake back-dated"),
@@ -162,6 +163,7 @@ CORE = AuditLabels(
         "job_run.kind": None, "job_run.done": ("已处理条数", "Done"),
         "person.name": ("姓名", "Name"), "app_user.org_unit_id": ("所在单位", "Unit"),
         "org_unit.org_unit_id": ("单位", "Unit"),
+        "inbox_read_all.count": ("标为已读的条数", "Items marked read"), "inbox_read_all.kind": ("范围", "Which"),
     },
     values={
         "app_user.status": {"active": ("正常", "active"), "disabled": ("停用", "disabled")},
@@ -200,6 +202,7 @@ CORE = AuditLabels(
             "account_widened": ("账号权限扩大", "account widened"), "refresh_replay": ("刷新令牌被重复使用", "refresh replay"),
             "code_replay": ("授权码被重复使用", "code replay"), "revoked_by_client": ("应用主动撤销", "revoked by the app")},
         "notification.kind": {"todo": ("待办", "to do"), "message": ("消息", "message")},
+        "inbox_read_all.kind": {"todo": ("待办", "to do"), "message": ("消息", "messages")},
     },
 )
 

@@ -40,9 +40,14 @@ class NotificationChannel:
     send: Callable[[dict], None]
 
 
-def users_of_unit(session: Session, unit_id: int) -> list[int]:
-    """Active users who work in ``unit_id`` (the people a unit's to-dos go to)."""
-    return list(session.scalars(select(User.id).where(User.org_unit_id == unit_id, User.status == "active")))
+def users_of_unit(session: Session, unit_id: int, member_staff: bool = False) -> list[int]:
+    """Active users who work in ``unit_id`` (the people a unit's to-dos go to) — not the staff of
+    a member unit seated there, who act for their member unit only (ORG-3; ``core.cases.dispatch``),
+    unless ``member_staff`` (anyone working there: e.g. whom a task may be assigned to)."""
+    stmt = select(User.id).where(User.org_unit_id == unit_id, User.status == "active")
+    if not member_staff:
+        stmt = stmt.where(User.member_unit_id.is_(None))
+    return list(session.scalars(stmt))
 
 
 def notify(session: Session, user_ids: Iterable[int], key: str, title: str, body: str = "",

@@ -68,6 +68,8 @@ class UserSpecSchema(Schema):
     display_name = fields.String(required=True, validate=validate.Length(min=1, max=50))
     unit = fields.String(required=True)
     roles = fields.List(fields.String(), load_default=list)
+    # the member unit (member_units.csv) seated in ``unit`` whose staff the user is (ORG-3)
+    member_unit = fields.String(validate=validate.Length(min=1, max=100))
 
 
 class CalendarSpecSchema(Schema):
@@ -240,11 +242,15 @@ def validate_folder(folder: Path, host: PluginHost) -> tuple[TenantSpec | None, 
         for j, perm in enumerate(role.get("permissions", [])):
             if perm not in host.permissions:
                 issues.append(Issue("tenant.toml", f"roles[{i}].permissions[{j}]", f"未定义的权限 {perm!r}"))
+    seated = {(row.get("unit"), row.get("name")) for row in spec.member_units}
     for i, user in enumerate(data.get("users", [])):
         if not isinstance(user, dict):
             continue
         if user.get("unit") not in codes:
             issues.append(Issue("tenant.toml", f"users[{i}].unit", f"单位 {user.get('unit')!r} 不在 org_units.csv 中"))
+        if user.get("member_unit") and (user.get("unit"), user["member_unit"]) not in seated:
+            issues.append(Issue("tenant.toml", f"users[{i}].member_unit",
+                                f"成员单位 {user['member_unit']!r} 不在 member_units.csv 中单位 {user.get('unit')!r} 之下"))
         for j, key in enumerate(user.get("roles", [])):
             if key not in role_keys:
                 issues.append(Issue("tenant.toml", f"users[{i}].roles[{j}]", f"角色 {key!r} 未在 roles 中定义"))
@@ -433,6 +439,9 @@ def _apply_users(session: Session, specs: list[dict], unit_ids: dict[str, int], 
             session.add(user)
             session.flush()
             report.users_added[user.username] = password
+        if spec.get("member_unit") and user.member_unit_id is None:
+            user.member_unit_id = session.scalar(select(MemberUnit.id).where(
+                MemberUnit.org_unit_id == unit_ids[spec["unit"]], MemberUnit.name == spec["member_unit"]))
         for key in spec.get("roles", []):
             found = session.scalar(select(RoleAssignment.id).where(
                 RoleAssignment.user_id == user.id, RoleAssignment.role_id == roles[key].id,

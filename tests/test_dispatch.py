@@ -79,7 +79,9 @@ def people(app, db, county, login):
     assert f'id="m{sfs}-staff"' in page and "东湖司法所李所长" in page
     with db.transaction(county.id) as s:
         li = s.scalar(select(User.id).where(User.username == "sfs.li"))
-    r = town.post(f"/admin/member-units/{sfs}", data={"csrf_token": csrf(page), "action": "staff", "staff": [str(li)]})
+        demo = s.scalar(select(User.id).where(User.username == "donghu.justice"))  # the demo county's staffer
+    r = town.post(f"/admin/member-units/{sfs}", data={"csrf_token": csrf(page), "action": "staff",
+                                                      "staff": [str(li), str(demo)]})
     assert r.status_code == 302, r.get_data(as_text=True)[:500]
     assert "东湖司法所李所长" in town.get("/admin/member-units").get_data(as_text=True).split(f'id="member-{sfs}-staff"')[1][:200]
     return {"sfs": sfs, "li": li}
@@ -218,6 +220,12 @@ def test_dispatch_ids_are_checked_against_the_county_and_the_scope(app, db, coun
         (422, "unknown_member_unit")
     assert field_of(divert({"org_unit_id": 987654321})) == (422, "unknown_unit", ["tasks.0.org_unit_id"])
     assert field_of(divert({"instruction": "没有单位"})) == (422, "required", ["tasks.0.org_unit_id"])
+    # a member unit nobody staffs yet could never sign for it: refused at its field, and the page's
+    # select shows it but does not offer it
+    land = member_unit(db, county, "东湖镇国土所")
+    assert field_of(divert({"member_unit_id": land})) == (422, "member_unit_unstaffed", ["tasks.0.member_unit_id"])
+    page = town.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert re.search(rf'<option value="m{land}"[^>]* disabled>东湖镇国土所（东湖镇）（尚无工作人员，不能交办）', page)
     assert divert({"member_unit_id": "abc"}).status_code == 422
     assert field_of(divert({"member_unit_id": people["sfs"]}, {"member_unit_id": people["sfs"]}, mode="add"))[:2] == \
         (409, "no_lead_task")
@@ -309,3 +317,57 @@ def test_the_case_page_forms_dispatch_to_a_member_unit_and_follow_up(app, db, co
                                                            "note": "电话回访，表示满意"})
     assert r.status_code == 302
     assert town.get(f"/api/cases/{case['id']}").get_json()["follow_ups"][0]["satisfaction"] == "satisfied"
+
+
+def test_the_demo_countys_justice_office_has_staff_who_sign_for_its_tasks(app, db, county, login):
+    """tenant.toml's ``member_unit`` (docs/tenants.md): the demo's donghu.justice is on 东湖司法所's
+    staff, so a task dispatched there can be signed for at once; a unit's to-dos go to its own
+    users, not to the member units' staff seated with it (ORG-3)."""
+    from core.notifications import users_of_unit
+    sfs = member_unit(db, county, "东湖司法所")
+    with db.transaction(county.id) as s:
+        justice = s.scalar(select(User).where(User.username == "donghu.justice"))
+        assert justice.member_unit_id == sfs and justice.org_unit_id == county.unit("T01")
+        assert justice.id not in users_of_unit(s, county.unit("T01"))
+    grant(db, county, "donghu.admin", PETITION_WORK, "T01", "petition_township_t")
+    town = login(county, "donghu.admin")
+    case = petition(town, county, [person(town, county)], form="visit")
+    r = town.post(f"/api/cases/{case['id']}/divert", json={"mode": "single", "tasks": [
+        {"member_unit_id": sfs, "instruction": "请依法调处"}]})
+    assert r.status_code == 200, r.get_json()
+    task = r.get_json()["tasks"][0]["id"]
+    staff = login(county, "donghu.justice")
+    r = staff.post(f"/api/cases/{case['id']}/tasks/{task}", json={"action": "acknowledge"})
+    assert r.status_code == 200, r.get_json()
+
+
+def test_an_acknowledgement_limit_over_an_unpublished_year_is_counted_again(app, db, county, login, people):
+    """An acknowledgement limit running into a year whose holidays were not published is counted
+    again when they are (``core.cases.recompute``), like a case's own limits."""
+    from core.cases import recompute
+    from core.cases.models import CaseTask
+    from core.workdays import WorkCalendar
+    import chinese_calendar
+    last = max(d.year for d in chinese_calendar.holidays)
+    dispatched = dt.datetime(last, 12, 31, 16, 0, tzinfo=SHANGHAI)  # the last working day the package knows
+    with time_machine.travel(dispatched, tick=False):
+        town = login(county, "donghu.admin")
+        case = petition(town, county, [person(town, county)], form="visit")
+        r = town.post(f"/api/cases/{case['id']}/divert", json={"mode": "single", "tasks": [
+            {"member_unit_id": people["sfs"], "instruction": "请依法调处"}]})
+        assert r.status_code == 200, r.get_json()
+        task_id = r.get_json()["tasks"][0]["id"]
+        with db.transaction(county.id) as s:
+            before = s.scalar(select(CaseTask.acknowledge_due_at).where(CaseTask.id == task_id))
+        # the county declares the first three weekdays of the next January holidays
+        weekdays = [d for d in (dt.date(last + 1, 1, 1) + dt.timedelta(days=i) for i in range(10)) if d.weekday() < 5]
+        cal = WorkCalendar(overrides={d: False for d in weekdays[:3]}, declared_years=frozenset({last + 1}))
+        state = pingan(app)
+        with db.transaction(county.id) as s:
+            result = recompute.run(s, state.plugins, state.plugins.enabled(s, county.id), cal=cal)
+            after = s.scalar(select(CaseTask.acknowledge_due_at).where(CaseTask.id == task_id))
+        def last_day(due):  # a limit ending at 24:00 is that day (core.timefmt)
+            return (due.astimezone(SHANGHAI) - dt.timedelta(seconds=1)).date()
+        assert last_day(before) <= weekdays[0], before  # provisional: the plain week
+        assert last_day(after) == weekdays[3], (before, after, result)
+        assert result.moved >= 1

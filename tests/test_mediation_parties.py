@@ -52,6 +52,10 @@ def test_a_village_dispute_mediated_by_the_township_is_counted_in_the_township_t
         rows = _tiers(township)
         assert rows["township"]["received"] == 1 and rows["township"]["resolved"] == 1
         assert rows["village"]["resolved"] == 0 and rows["village"]["escalated"] == 0
+        # settled at the township: within the township (大事不出乡), not at the first tier
+        report = township.get(f"/api/mediation/reports/tiers?{RANGE}").get_json()
+        assert report["resolved_below_township_percent"] == 100.0
+        assert report["resolved_at_first_tier_percent"] == 0.0
         assert rows["village"]["taken_over"] == 1 and rows["village"]["received"] == 1
         assert cadre.get(f"/api/cases/{case['id']}").get_json()["details"]["tier"] == "township"
         trace = cadre.get(f"/api/mediation/disputes/{case['id']}/trace").get_json()

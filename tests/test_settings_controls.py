@@ -15,6 +15,7 @@ from plugins.mediation.settings import MediationSettings
 from plugins.petition.settings import PetitionSettings
 from tests.test_web_cases import csrf
 
+CJK = re.compile(r"[\u4e00-\u9fff]")
 SOURCES = {"org_levels": [("county", "县"), ("township", "乡镇（街道）"), ("village", "村（社区）")],
            "network_roles": list(sf.NETWORK_ROLE_TITLES.items()), "_work": None}
 
@@ -62,6 +63,7 @@ def test_posted_rows_become_lists_and_tables_and_blank_rows_are_left_out():
         ("categories-0-_row", "1"), ("categories-0-key", "land"), ("categories-0-title", "土地"),
         ("categories-2-_row", "1"), ("categories-2-key", ""), ("categories-2-title", "  "),
         ("categories-3-_row", "1"), ("categories-3-key", "grassland"), ("categories-3-title", "草场纠纷"),
+        ("categories-4-_row", "1"), ("categories-4-key", ""), ("categories-4-title", "林权"),  # a new entry
         ("default_quotas-0-_row", "1"), ("default_quotas-0-_key", "village"), ("default_quotas-0-beijing", "0"),
         ("default_quotas-0-level_skipping", "3"), ("default_quotas-0-county", ""),
         ("accountable_roles", "area_leader"), ("accountable_roles", "mediator"),
@@ -71,8 +73,10 @@ def test_posted_rows_become_lists_and_tables_and_blank_rows_are_left_out():
     typed = sf.typed_values(fields_, form)
     data, errors, positions = sf.read(fields_, typed)
     assert not errors
-    assert data["categories"] == [{"key": "land", "title": "土地"}, {"key": "grassland", "title": "草场纠纷"}]
-    assert positions["categories"] == [0, 3]
+    # a new entry is named, never coded: its code is made when saved (the stored ones never change)
+    assert data["categories"][:2] == [{"key": "land", "title": "土地"}, {"key": "grassland", "title": "草场纠纷"}]
+    assert data["categories"][2]["title"] == "林权" and re.fullmatch(r"k[0-9a-f]{6}", data["categories"][2]["key"])
+    assert positions["categories"] == [0, 3, 4]
     assert data["default_quotas"] == {"village": {"beijing": "0", "level_skipping": "3"}}
     assert data["accountable_roles"] == ["area_leader", "mediator"]
     assert data["internal_networks"] == ["10.0.0.0/8", "172.16.0.0/12"]
@@ -87,7 +91,7 @@ def test_the_schemas_messages_go_to_the_row_and_cell_they_are_about():
     fields_ = list(fields_of(PetitionSettings).values())
     typed = sf.typed_values(fields_, MultiDict([
         ("categories-0-_row", "1"), ("categories-0-key", "land"), ("categories-0-title", "土地"),
-        ("categories-5-_row", "1"), ("categories-5-key", ""), ("categories-5-title", "林权"),
+        ("categories-5-_row", "1"), ("categories-5-key", ""), ("categories-5-title", "林" * 41),
         ("default_quotas-1-_row", "1"), ("default_quotas-1-_key", "village"), ("default_quotas-1-county", "许多"),
         ("internal_networks-2", "不是地址")]))
     data, errors, positions = sf.read(fields_, typed)
@@ -95,8 +99,8 @@ def test_the_schemas_messages_go_to_the_row_and_cell_they_are_about():
         PetitionSettings().load(data)
     except ValidationError as exc:
         errors = sf.errors_at(fields_, exc.messages, positions)
-    assert errors["categories-5-key"] == "必填"  # the second row as shown, its code cell
-    assert "categories-0-key" not in errors
+    assert CJK.search(errors["categories-5-title"])  # the second row as shown, its name cell
+    assert "categories-0-title" not in errors and "categories-5-key" not in errors
     assert errors["categories"].startswith("有 1 行需要更正")
     assert errors["default_quotas-1-county"] == "格式不正确"
     assert errors["internal_networks-2"].startswith("不是有效的网络地址段")
@@ -181,20 +185,21 @@ def test_add_and_remove_row_without_javascript_keep_what_was_typed_and_save_noth
     assert admin.get("/api/modules/petition").get_json()["settings"] == before
 
 
-def test_an_empty_required_cell_is_refused_at_its_row_with_everything_typed_kept(app, fresh_tenant, login):
+def test_a_wrong_cell_is_refused_at_its_row_with_everything_typed_kept(app, fresh_tenant, login):
     admin = login(fresh_tenant, "county.admin")
     data = _form_post(admin.get("/admin/modules/petition").get_data(as_text=True))
-    data.update({"categories-90-_row": "1", "categories-90-key": "", "categories-90-title": "草场承包"})
+    data.update({"categories-90-_row": "1", "categories-90-key": "", "categories-90-title": "草场承包" * 11})
     data["internal_networks-50"] = "192.168.1.0/24"
     r = admin.post("/admin/modules/petition", data=data)
     assert r.status_code == 422
     page = r.get_data(as_text=True)
-    assert cell_error(page, "categories-90-key") == "必填"
-    assert 'value="草场承包"' in page and 'value="192.168.1.0/24"' in page
-    assert re.search(r'id="setting-categories-90-key"[^>]*aria-invalid="true"', page)
+    message = cell_error(page, "categories-90-title")
+    assert CJK.search(message)
+    assert f'value="{"草场承包" * 11}"' in page and 'value="192.168.1.0/24"' in page
+    assert re.search(r'id="setting-categories-90-title"[^>]*aria-invalid="true"', page)
     assert cell_error(page, "categories").startswith("有 1 行需要更正")
     # the summary at the top names the cell by its field, row and column, and links to it
-    assert '<a href="#setting-categories-90-key">信访分类 第 7 行 分类代码：必填</a>' in page
+    assert f'<a href="#setting-categories-90-title">信访分类 第 7 行 分类名称：{message}</a>' in page
     assert admin.get("/api/modules/petition").get_json()["settings"] == {}
 
 
@@ -207,6 +212,7 @@ def petition_on(tenant, login):
 
 
 def limits_form(page: str, form_id: str) -> dict:
+    import html as html_lib
     form = page[page.index(f'id="{form_id}"'):]
     form = form[:form.index("</form>")]
     out = {}
@@ -215,7 +221,12 @@ def limits_form(page: str, form_id: str) -> dict:
         if 'type="checkbox"' in tag and " checked" not in tag:
             continue
         value = re.search(r'value="([^"]*)"', tag)
-        out[m.group(1)] = value.group(1) if value else ""
+        value = html_lib.unescape(value.group(1)) if value else ""
+        name = m.group(1)
+        if name in out:  # check boxes of one name (the ledger's columns): a list, posted as many values
+            out[name] = [*(out[name] if isinstance(out[name], list) else [out[name]]), value]
+        else:
+            out[name] = value
     for m in re.finditer(r'<select [^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
         chosen = re.search(r'<option value="([^"]*)" selected', m.group(2))
         out[m.group(1)] = chosen.group(1) if chosen else ""
@@ -348,3 +359,51 @@ def test_a_limit_that_is_a_setting_of_its_own_is_edited_too_and_an_unchanged_for
     data["cfg_supervision_reply-amount"] = "0"
     page = admin.post("/admin/modules/petition/limits/petition.case", data=data).get_data(as_text=True)
     assert cell_error(page, "limit-petition-case-cfg_supervision_reply") == "请填写 1 至 3650 之间的整数"
+
+
+def test_a_case_types_other_settings_are_controls_not_codes(app, fresh_tenant, login):
+    """The number format as its parts, the reminder in hours, the back-dating in days and the
+    ledger's columns as check boxes (issue 15, item 10): saved, shown again, refused at the field
+    with everything typed kept, audited in words."""
+    admin = petition_on(fresh_tenant, login)
+    page = admin.get("/admin/modules/petition").get_data(as_text=True)
+    form = page[page.index('id="limit-petition-case"'):]
+    form = form[:form.index("</form>")]
+    assert "{seq" not in form and "{year" not in form  # no format string to type
+    assert "示例：信〔2026〕00001" in form
+    data = limits_form(page, "limit-petition-case")
+    assert data["opt-prefix"] == "信〔" and data["opt-year"] == "1" and data["opt-middle"] == "〕"
+    assert data["opt-digits"] == "5" and data["opt-remind"] == "24" and data["opt-backdate"] == "30"
+    assert "number" in data["opt-columns"] and "content" in data["opt-columns"]
+    # nothing changed: nothing stored
+    assert admin.post("/admin/modules/petition/limits/petition.case", data=data).status_code == 302
+    assert admin.get("/api/case-types/petition.case/settings").get_json()["settings"] == {}
+    # wrong values: each at its field, everything typed kept, nothing saved
+    wrong = {**data, "opt-prefix": "信{", "opt-remind": "三十", "opt-backdate": "-1", "opt-columns": []}
+    r = admin.post("/admin/modules/petition/limits/petition.case", data=wrong)
+    assert r.status_code == 422
+    page = r.get_data(as_text=True)
+    assert cell_error(page, "limit-petition-case-opt-prefix") == "编号的文字部分不能含有 { 或 }"
+    assert cell_error(page, "limit-petition-case-opt-remind") == "请填写 0 至 720 之间的整数（小时）"
+    assert cell_error(page, "limit-petition-case-opt-backdate") == "请填写 0 至 3650 之间的整数（天）"
+    assert cell_error(page, "limit-petition-case-opt-columns") == "台账至少要有一列"
+    assert re.search(r'id="limit-petition-case-opt-remind"[^>]*value="三十"', page)
+    assert admin.get("/api/case-types/petition.case/settings").get_json()["settings"] == {}
+    # a county's own numbering, an earlier reminder, a shorter back-dating and fewer columns
+    mine = {**data, "opt-prefix": "示信", "opt-year": "1", "opt-middle": "-", "opt-digits": "4",
+            "opt-remind": "48", "opt-backdate": "7", "opt-columns": ["number", "title", "state", "due_at"]}
+    assert admin.post("/admin/modules/petition/limits/petition.case", data=mine).status_code == 302
+    saved = admin.get("/api/case-types/petition.case/settings").get_json()["settings"]
+    assert saved == {"number_format": "示信{year}-{seq:04d}", "remind_before_hours": 48, "max_backdate_days": 7,
+                     "ledger_columns": ["number", "title", "state", "due_at"]}
+    page = admin.get("/admin/modules/petition?limits=petition.case").get_data(as_text=True)
+    again = limits_form(page, "limit-petition-case")
+    assert again["opt-prefix"] == "示信" and again["opt-digits"] == "4" and again["opt-remind"] == "48"
+    assert again["opt-columns"] == ["number", "title", "state", "due_at"]
+    history = page[page.index('id="module-history"'):]
+    assert "编号格式" in history and "如 示信2026-0001" in history and "期满前 48 小时" in history
+    assert "编号、标题、状态、办理时限" in history
+    # the next petition is numbered so
+    from tests.test_petition import petition
+    made = petition(admin, fresh_tenant)
+    assert re.fullmatch(r"示信\d{4}-\d{4}", made["number"]), made["number"]

@@ -155,6 +155,13 @@ def test_todos_and_messages_on_the_home_page_and_the_inbox(app, db, county, logi
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/cases/{case['id']}")
     r = cadre.post("/inbox/read-all", data={"csrf_token": csrf(todo)})
     assert r.status_code == 302 and cadre.get("/api/inbox/counts").get_json() == {"todo": 0, "message": 0}
+    # audited: one entry for the act, with how many items it marked read
+    from core.audit import AuditEntry
+    from sqlalchemy import select
+    with db.transaction(county.id) as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "inbox_read_all")
+                          .order_by(AuditEntry.id.desc())).first()
+    assert entry is not None and entry.changes == {"count": 1, "kind": None}
     # someone else's item is the 404 page; a foreign next is ignored
     other = login(county, "village.cadre2")
     page2 = other.get("/inbox").get_data(as_text=True)

@@ -416,7 +416,12 @@ def _value(world, placeholder: str, mine: dict):
         r = world["caller"].post("/api/member-units", json={"org_unit_id": mine["unit"], "name": _fresh("站"),
                                                             "category": "police"})
         assert r.status_code == 201, r.get_json()
-        return r.get_json()["id"]
+        member = r.get_json()["id"]
+        # staffed: a task can only be dispatched to a member unit someone can sign for (issue 15)
+        r = world["caller"].post("/api/users", json={"username": _fresh("s"), "display_name": "驻站民警",
+                                                     "org_unit_id": mine["unit"], "member_unit_id": member})
+        assert r.status_code == 201, r.get_json()
+        return member
     if placeholder == "$period":
         return "2026-03"  # the month of NOW
     key = placeholder[1:]

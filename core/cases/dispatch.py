@@ -105,7 +105,8 @@ def resolve_target(w: Work, spec: dict, i: int) -> tuple[int, int | None]:
     the given one, which must then be its seat) or an org unit of the county. A member unit that
     does not exist, is another county's or is seated outside the dispatcher's scope answers 404
     ``member_unit_not_found`` naming its field (as ``core.authz.named_unit`` does for units); an
-    inactive one, or one not seated in the given org unit, 422 at its field."""
+    inactive one, one not seated in the given org unit, or one with no staff yet (nobody could
+    acknowledge it), 422 at its field."""
     s = w.session
     member_id, unit_id = spec.get("member_unit_id"), spec.get("org_unit_id")
     if member_id is None:
@@ -121,6 +122,9 @@ def resolve_target(w: Work, spec: dict, i: int) -> tuple[int, int | None]:
         raise Invalid(field, "member_unit_inactive", "该成员单位已停用，不能交办")
     if unit_id is not None and unit_id != member.org_unit_id:
         raise Invalid(f"tasks.{i}.member_unit_id", "unknown_member_unit", "该成员单位不属于所选单位")
+    if not staff_of(s, member.id):  # nobody could acknowledge or answer it: the task would lie unseen
+        raise Invalid(field, "member_unit_unstaffed",
+                      "该成员单位还没有工作人员账号，无法签收办理；请管理员先为其指定工作人员，或交办其他单位")
     return member.org_unit_id, member.id
 
 
@@ -136,11 +140,13 @@ def target_names(session: Session, tasks) -> dict[int, str]:
 
 # --- the acknowledgement limit ----------------------------------------------------------------
 
-def ack_due(session: Session, ctype: CaseType, at: dt.datetime) -> dt.datetime:
+def ack_due(session: Session, ctype: CaseType, at: dt.datetime, cal=None) -> dt.datetime:
     """When a task dispatched at ``at`` must be acknowledged: the county's ``acknowledge_limit``
-    for the case type (default 1 working day), on the county's calendar."""
+    for the case type (default 1 working day), on the county's calendar (or ``cal``: the
+    recount after a year's holidays became known, ``core.cases.recompute``)."""
     limit = case_settings.for_type(session, ctype).acknowledge_limit or case_settings.ACKNOWLEDGE_DEFAULT
-    return deadlines.utc(deadline(at, limit["amount"], limit["unit"], case_settings.calendar(session)).due_at)
+    cal = cal if cal is not None else case_settings.calendar(session)
+    return deadlines.utc(deadline(at, limit["amount"], limit["unit"], cal).due_at)
 
 
 def close_reminders(session: Session, task: CaseTask, ack_only: bool = False) -> None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from core.cases.models import Case, CaseDeadline, CaseEvent, CaseReminder
+from core.cases.models import Case, CaseDeadline, CaseEvent, CaseReminder, CaseTask
 from core.cases.settings import calendar
 from core.context import current_actor
 from core import audit
@@ -75,9 +75,42 @@ def run(s: Session, host, enabled, now: dt.datetime | None = None, cal: WorkCale
         rows = s.execute(select(*_READ).where(PROVISIONAL, CaseDeadline.id > last_id)
                          .order_by(CaseDeadline.id).limit(CHUNK)).all()
         if not rows:
+            _acknowledgement_limits(s, host, enabled, now, cal, result)
             return result
         last_id = rows[-1].id
         _chunk(s, host, enabled, rows, now, cal, result)
+
+
+def _acknowledgement_limits(s: Session, host, enabled, now: dt.datetime, cal: WorkCalendar, result: Result) -> None:
+    """Open, unacknowledged tasks whose acknowledgement limit (签收期限, ``core.cases.dispatch``)
+    ran over a year now known: counted again from when they were dispatched. Like a case's
+    limits, one still ahead moves (either way); one already past keeps its time."""
+    from core.cases.dispatch import ack_due
+    types = host.case_types_for(enabled)
+    tid = current_tenant_id()
+    rows = s.execute(select(CaseTask.id, CaseTask.assigned_at, CaseTask.acknowledge_due_at, Case.case_type)
+                     .join(Case, (Case.tenant_id == CaseTask.tenant_id) & (Case.id == CaseTask.case_id))
+                     .where(CaseTask.state == "open", CaseTask.acknowledged_at.is_(None),
+                            CaseTask.ack_flagged_at.is_(None), CaseTask.acknowledge_due_at > now)).all()
+    changes, entries = [], []
+    for task_id, assigned_at, old_due, case_type in rows:
+        ctype = types.get(case_type)
+        if ctype is None:
+            continue
+        result.examined += 1
+        new_due = ack_due(s, ctype, assigned_at, cal)
+        if new_due == old_due or new_due <= now:
+            result.confirmed += 1
+            continue
+        changes.append({"b_id": task_id, "b_due": new_due})
+        entries.append(audit.Entry("update", CaseTask.__tablename__, str(task_id),
+                                   {"acknowledge_due_at": [old_due.isoformat(), new_due.isoformat()]}))
+        result.moved += 1
+    if changes:
+        table = CaseTask.__table__
+        s.execute(update(table).where(table.c.tenant_id == tid, table.c.id == bindparam("b_id"))
+                  .values(acknowledge_due_at=bindparam("b_due")), changes)
+        audit.note(s, tid, entries)
 
 
 def _chunk(s: Session, host, enabled, rows, now: dt.datetime, cal: WorkCalendar, result: Result) -> None:

@@ -182,11 +182,14 @@ def _batch_choices(w) -> dict:
                                      .where(User.status == "active",
                                             User.org_unit_id.in_(units_in_scope(w.grants, DIVERT)))
                                      .order_by(OrgUnit.path, User.display_name).limit(MAX_UNITS)).all()
-    docs: dict = {}
-    for key in sorted(w.types):
-        docs.update({tpl.key: tpl for tpl in usable(w, key).values()})
+    groups = []  # the documents by case type: a document is printed for the ticked cases of its type
+    for key, ctype in sorted(w.types.items(), key=lambda kv: kv[1].title):
+        docs = sorted(usable(w, key).values(), key=lambda tpl: tpl.key)
+        if docs:
+            groups.append({"title": ctype.title, "title_en": getattr(ctype, "title_en", None) or ctype.title,
+                           "key": key, "documents": docs})
     return {"handlers": [{"id": i, "name": f"{name}（{unit}）"} for i, name, unit in handlers],
-            "documents": sorted(docs.values(), key=lambda tpl: tpl.key)}
+            "documents": groups}
 
 
 @bp.route("/cases/batch", methods=["POST"])
@@ -266,9 +269,9 @@ def _member_targets(w) -> list[dict]:
         OrgUnit.id.in_({m.org_unit_id for m in members} or {-1}))).all())
     staffed = set(w.session.scalars(select(User.member_unit_id).where(
         User.member_unit_id.in_([m.id for m in members] or [-1]), User.status == "active")))
-    none = pick("（未指定工作人员）", " (no staff yet)")
-    return [{"id": m.id, "name": f"{m.name}（{seats.get(m.org_unit_id, '')}）" + ("" if m.id in staffed else none)}
-            for m in members]
+    none = pick("（尚无工作人员，不能交办）", " (no staff yet: cannot receive)")
+    return [{"id": m.id, "name": f"{m.name}（{seats.get(m.org_unit_id, '')}）" + ("" if m.id in staffed else none),
+             "staffed": m.id in staffed} for m in members]
 
 
 def _target(raw: str, field: str) -> dict:
@@ -438,7 +441,8 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
         deadlines=[{"title": _rule_title(ctype, x), "due": limit_end(x.due_at), "state": x.state, "met": x.met, "basis": x.basis,
                     "light": light(x.due_at, now, soon) if x.state == "running" else None,
                     "source": x.source, "provisional": x.provisional and x.state != "stopped",
-                    "unit": names.get(task_unit.get(x.task_id), ""), "ran_out": x.due_at <= now} for x in d["deadlines"]],
+                    "unit": names.get(task_unit.get(x.task_id), ""), "ran_out": x.due_at <= now,
+                    "order": x.due_at.isoformat()} for x in d["deadlines"]],
         events=[{"at": local(e.at), "title": event_title(ctype, e.kind),
                  "actor": timeline.actor_title(e, who), "note": _event_note(ctype, e),
                  "unit": names.get(e.org_unit_id, "")}

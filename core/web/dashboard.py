@@ -330,7 +330,12 @@ def inbox_read_all():
     kind = request.form.get("kind")
     if kind in ("todo", "message"):
         stmt = stmt.where(Notification.kind == kind)
-    ctx.session.execute(stmt.values(read_at=utcnow()))
+    else:
+        kind = None
+    count = ctx.session.execute(stmt.values(read_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+    if count:  # one statement for the lot, one entry for the act (which items: the user's unread of that kind)
+        from core import audit
+        audit.record(ctx.session, "inbox_read_all", "notification", ctx.user.id, {"count": count, "kind": kind})
     ctx.session.commit()
     return redirect(_back())
 

@@ -99,6 +99,12 @@ def pingan_menu_items():
 
 
 @hookimpl
+def pingan_audit_labels():
+    from .audit_labels import LABELS
+    return LABELS
+
+
+@hookimpl
 def pingan_demo_activity(demo):
     from .demo import plan
     plan(demo)

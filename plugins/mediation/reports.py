@@ -102,13 +102,29 @@ def tier_report(session, unit: OrgUnit, start: dt.datetime, end: dt.datetime) ->
                     "open": sum(1 for s in mine if s.left_at is None), "over_limit": len(over)})
     cases = {s.case_id for s in steps}
     resolved_at = {s.case_id: s.tier for s in steps if s.result == "resolved"}
-    first_two = [t.key for t in all_tiers[:2]]
+    within = township_and_below(session, all_tiers)
     return {"unit": {"id": unit.id, "name": unit.name}, "tiers": out, "disputes": len(cases),
             "resolved_at_first_tier_percent": round(100 * sum(1 for t in resolved_at.values()
                                                               if all_tiers and t == all_tiers[0].key) / len(cases), 1)
             if cases else None,
-            "resolved_below_township_percent": round(100 * sum(1 for t in resolved_at.values() if t in first_two)
-                                                     / len(cases), 1) if cases else None}
+            "resolved_below_township_percent": round(100 * sum(1 for t in resolved_at.values() if t in within)
+                                                     / len(cases), 1) if cases and within else None}
+
+
+def township_and_below(session, all_tiers) -> set[str]:
+    """The tiers that settle a dispute "within the township" (大事不出乡): every tier up to and
+    including the one held at the township level (the level of the county root's children), in
+    the county's tier order. Without such a tier, those before the first tier held at the county
+    level; an empty set when neither is configured (the share is then not shown)."""
+    root = session.scalar(select(OrgUnit).where(OrgUnit.parent_id.is_(None)).limit(1))
+    township = session.scalar(select(OrgUnit.level).where(OrgUnit.parent_id == root.id).limit(1)) if root else None
+    keys = [t.key for t in all_tiers]
+    levels = [t.level for t in all_tiers]
+    if township in levels:
+        return set(keys[:levels.index(township) + 1])
+    if root is not None and root.level in levels:
+        return set(keys[:levels.index(root.level)])
+    return set()
 
 
 def referral_report(session, unit: OrgUnit, start: dt.datetime, end: dt.datetime) -> list[dict]:

@@ -295,7 +295,7 @@ class WatchFollowUps(MethodView):
         if data["assignee_id"]:
             unit = ctx.session.scalar(select(OrgUnit).where(OrgUnit.id == row.org_unit_id))
             chain = [int(p) for p in unit.path.strip("/").split("/")]
-            if not any(data["assignee_id"] in users_of_unit(ctx.session, u) for u in chain):
+            if not any(data["assignee_id"] in users_of_unit(ctx.session, u, member_staff=True) for u in chain):
                 raise Invalid("assignee_id", "unknown_user", "责任人须为该村或其上级单位的在岗用户")
         item = oversight.add_followup(ctx.session, ctx.user.id, row, data["task"], data["due_on"], data["assignee_id"])
         ctx.session.commit()

@@ -50,6 +50,15 @@ LABELS = AuditLabels(
         "abnormal": ("非正常访", "Abnormal"), "occurred_on": ("发生日期", "Occurred"),
         "people": ("人数", "People"), "used": ("已发生", "Used"), "persons": ("人次", "Persons"),
         "channel": ("评价渠道", "Channel"), "reprint": ("补打", "Reprint"),
+        "first_inquiry": ("首问责任人", "First inquiry"),
+        # the receipt's query code and its hash: never shown in the log (the code is printed once)
+        "petition_case.query_code": None, "petition_case.query_hash": None,
+        "team": ("工作班子", "Team"), "investigate": ("包调查", "Investigate"), "handle": ("包处理", "Handle"),
+        "stabilise": ("包稳定", "Keep stable"), "assigned_at": ("包案时间", "Assigned"),
+        "dissolved_at": ("解除时间", "Ended"), "assessed_by": ("评估人", "Assessed by"),
+        "assessed_at": ("评估时间", "Assessed"), "added_by": ("列入人", "Added by"), "added_at": ("列入时间", "Added"),
+        "ended_at": ("解除时间", "Ended"), "reported_by": ("报告人", "Reported by"),
+        "recorded_by": ("登记人", "Recorded by"), "closed_by": ("办结人", "Closed by"),
     },
     values={
         "form": {k: v[0] for k, v in FORMS.items()},

@@ -54,3 +54,24 @@ def test_the_list_and_the_inbox_on_a_phone(app, open_page, batch_county):
     overflow = sideways_overflow(page)
     assert overflow["scroll"] <= overflow["width"], overflow
     assert blocking_violations(page) == []
+
+
+def test_batch_print_offers_the_documents_of_the_ticked_cases_types(app, open_page):
+    """The print select groups the documents by case type; ticking cases leaves only their
+    types' documents choosable (a petition's receipt is no use for a visit)."""
+    county = county_with(app, "hello", "petition")
+    cadre = api(app, county, "village.cadre")
+    visit = register(cadre, county.unit("T01D1V1"), title="批量打印的走访")
+    page = open_page(county, "donghu.admin")
+    page.goto("/cases")
+    groups = page.locator("#batch-key optgroup")
+    expect(groups).to_have_count(2)
+    labels = groups.evaluate_all("gs => gs.map(g => g.label)")
+    assert sorted(labels) == ["信访事项", "走访请求"], labels
+    petition = page.locator('#batch-key optgroup[data-case-type="petition.case"]')
+    visits = page.locator('#batch-key optgroup[data-case-type="hello.visit"]')
+    assert not petition.evaluate("g => g.disabled")  # nothing ticked: everything offered
+    page.get_by_label(f"选择 {visit['number']}").check()
+    assert petition.evaluate("g => g.disabled") and not visits.evaluate("g => g.disabled")
+    page.get_by_label(f"选择 {visit['number']}").uncheck()
+    assert not petition.evaluate("g => g.disabled")

@@ -46,8 +46,8 @@ def test_rows_entries_and_choices_are_edited_in_place_and_saved(app, open_page):
     # a list of records: add a row, type Chinese into it, remove another row — all in the page
     categories.get_by_role("button", name="添加一行").click()
     expect(rows).to_have_count(7)
-    expect(cell(admin, 7, "分类代码")).to_be_focused()
-    cell(admin, 7, "分类代码").press_sequentially("grassland")
+    expect(cell(admin, 7, "分类名称")).to_be_focused()  # named, never coded: no code column at all
+    expect(categories.get_by_role("columnheader", name="分类代码")).to_have_count(0)
     cell(admin, 7, "分类名称").press_sequentially("草场纠纷")
     admin.get_by_role("button", name="删除信访分类第 2 行").click()
     expect(rows).to_have_count(6)
@@ -75,7 +75,9 @@ def test_rows_entries_and_choices_are_edited_in_place_and_saved(app, open_page):
     expect(admin.locator("#settings-saved")).to_be_visible()
     saved = settings(app, county)
     assert [c["title"] for c in saved["categories"]] == ["土地", "社会保障", "环境", "住房", "其他", "草场纠纷"]
-    assert saved["categories"][-1] == {"key": "grassland", "title": "草场纠纷"}
+    assert saved["categories"][-1]["title"] == "草场纠纷"
+    assert re.fullmatch(r"k[0-9a-f]{6}", saved["categories"][-1]["key"])  # its code made when saved
+    assert saved["categories"][0]["key"] == "land"  # the stored codes never change
     assert saved["internal_networks"] == ["10.0.0.0/8", "192.168.0.0/16", "100.64.0.0/10"]
     assert saved["accountable_roles"] == ["area_leader", "stationed_cadre", "mediator"]
     assert saved["quota_period"] == "quarter" and saved["default_quotas"] == {"village": {"beijing": 0}}
@@ -88,7 +90,7 @@ def test_rows_entries_and_choices_are_edited_in_place_and_saved(app, open_page):
     screenshot(admin, "settings-saved-1366")
 
 
-def test_an_empty_required_cell_is_refused_at_its_row_with_everything_typed_kept(app, open_page):
+def test_a_wrong_cell_is_refused_at_its_row_with_everything_typed_kept(app, open_page):
     county = county_with(app, "petition")
     admin = open_page(county, "county.admin")
     admin.goto("/admin/modules/petition")
@@ -96,26 +98,28 @@ def test_an_empty_required_cell_is_refused_at_its_row_with_everything_typed_kept
     admin.get_by_label("集体访人数").fill("8")
     categories = admin.locator("#field-categories")
     categories.get_by_role("button", name="添加一行").click()
-    cell(admin, 7, "分类名称").press_sequentially("林权争议")  # no code: the code is required
+    name = cell(admin, 7, "分类名称")
+    name.press_sequentially("林权争议" * 11)  # longer than a category's name may be
     with admin.expect_response(lambda r: r.request.method == "POST") as posted:
         admin.get_by_role("button", name="保存参数").click()
     assert posted.value.status == 422
     error = categories.locator("tbody tr.setting-row").nth(6).locator(".field-error")
-    expect(error).to_have_text("必填")
-    expect(cell(admin, 7, "分类代码")).to_have_attribute("aria-invalid", "true")
+    expect(error).to_be_visible()
+    assert CJK.search(error.inner_text())
+    expect(name).to_have_attribute("aria-invalid", "true")
     expect(categories.locator("p.field-error[data-field=categories]")).to_contain_text("有 1 行需要更正")
     assert CJK.search(admin.locator("#settings-error").inner_text())
     # everything typed is kept
-    expect(cell(admin, 7, "分类名称")).to_have_value("林权争议")
+    expect(cell(admin, 7, "分类名称")).to_have_value("林权争议" * 11)
     expect(admin.get_by_label("集体访人数")).to_have_value("8")
     assert settings(app, county) == before  # nothing saved
     screenshot(admin, "settings-refused-1366")
     # corrected, it saves
-    cell(admin, 7, "分类代码").fill("forest")
+    cell(admin, 7, "分类名称").fill("林权争议")
     with admin.expect_navigation():
         admin.get_by_role("button", name="保存参数").click()
     expect(admin.locator("#settings-saved")).to_be_visible()
-    assert settings(app, county)["categories"][-1] == {"key": "forest", "title": "林权争议"}
+    assert settings(app, county)["categories"][-1]["title"] == "林权争议"
 
 
 def test_a_time_limit_is_changed_and_one_above_its_statutory_bound_is_refused(app, open_page):
@@ -132,7 +136,7 @@ def test_a_time_limit_is_changed_and_one_above_its_statutory_bound_is_refused(ap
     admin.get_by_label("事实清楚的办结期限（本县） 时限单位", exact=True).select_option(label="个工作日")
     admin.get_by_label("事实清楚的办结期限（本县） 本县依据", exact=True).press_sequentially("《示范县信访工作实施办法》第五条")
     with admin.expect_navigation():
-        limits.get_by_role("button", name=re.compile("保存时限")).click()
+        limits.get_by_role("button", name=re.compile("保存设置")).click()
     expect(admin.locator("#limit-petition-case-saved")).to_be_visible()
     assert deadlines(app, county) == {"close_clear": {"enabled": True, "amount": 5, "unit": "working_days",
                                                       "source": "《示范县信访工作实施办法》第五条"}}
@@ -147,7 +151,7 @@ def test_a_time_limit_is_changed_and_one_above_its_statutory_bound_is_refused(ap
     admin.get_by_label("情况复杂的办结期限（本县） 本县依据", exact=True).press_sequentially("县委办〔2026〕3号")
     admin.get_by_label("办理期限 时限数量", exact=True).fill("45")  # a valid change in the same form
     with admin.expect_response(lambda r: r.request.method == "POST") as posted:
-        limits.get_by_role("button", name=re.compile("保存时限")).click()
+        limits.get_by_role("button", name=re.compile("保存设置")).click()
     assert posted.value.status == 422
     error = complex_.locator(".field-error")
     expect(error).to_contain_text("不能宽于法定时限")
@@ -192,7 +196,6 @@ def test_without_javascript_the_buttons_post_the_form_and_nothing_is_lost(app, n
     expect(categories.locator("tbody tr.setting-row")).to_have_count(7)
     expect(cell(admin, 1, "分类名称")).to_have_value("土地承包")  # what was typed came back
     assert settings(app, county) == before  # nothing saved by the button
-    cell(admin, 7, "分类代码").fill("fishery")
     cell(admin, 7, "分类名称").fill("渔业")
     with admin.expect_navigation():
         admin.get_by_role("button", name="删除信访分类第 2 行").click()

@@ -27,6 +27,7 @@ from core.request import current, requires
 from core.validation_messages import validation_zh
 from core.web.admin import bp, section
 from core.web.admin import settings_form as sf
+from core.web.admin import type_settings
 from core.web.cases import local
 from core.workdays import DAY_UNITS, UNITS
 
@@ -280,8 +281,16 @@ def _limit_forms(name: str, typed: dict, errors: dict) -> list[dict]:
             rules.append({"key": rule_key, "title": title, "statutory": False, "setting": True, "help": help_,
                           "id": _limit_id(key, rule_key), "bound": "", "bound_source": "", "source_default": "",
                           "values": values, "error": errors.get(f"{key}:{rule_key}")})
+        try:
+            in_force = case_settings.effective(ctype, raw)
+        except ValidationError:
+            in_force = case_settings.effective(ctype, {})
         out.append({"key": key, "title": ctype.title, "id": _limit_id(key), "rules": rules,
-                    "row_id": row.id if row else None, "error": errors.get(f"{key}:_form")})
+                    "row_id": row.id if row else None, "error": errors.get(f"{key}:_form"),
+                    "options": type_settings.form(ctype, in_force, typed.get(key, {}).get("_options")),
+                    "columns": type_settings.columns(ctype), "digits": list(type_settings.DIGITS),
+                    "option_errors": {f: errors.get(f"{key}:opt:{f}")
+                                      for f in ("prefix", "digits", "remind", "backdate", "columns")}})
     return out
 
 
@@ -311,10 +320,30 @@ def _limit_history(limits: list[dict]) -> list[dict]:
             if whole_before.get(fname) != whole_after.get(fname):
                 lines.append({"title": f"{ctype['title']}：{title}", "before": _override_text(whole_before.get(fname)),
                               "after": _override_text(whole_after.get(fname))})
+        for fname, (title, shown) in OPTION_TITLES.items():
+            if whole_before.get(fname) != whole_after.get(fname):
+                lines.append({"title": f"{ctype['title']}：{title}", "before": shown(whole_before.get(fname), ctype),
+                              "after": shown(whole_after.get(fname), ctype)})
         if lines:
             out.append({"at": local(e.at), "actor": e.actor, "actor_id": e.actor_id,
                         "action": ACTIONS.get(e.action, "变更"), "lines": lines, "sort": e.id})
     return out
+
+
+def _columns_text(keys, ctype: dict) -> str:
+    if not keys:
+        return "（默认：全部列）"
+    titles = dict(ctype["columns"])
+    return "、".join(titles.get(k, "（已停用的列）") for k in keys)
+
+
+# the other settings of a case type as the history reads them (type_settings)
+OPTION_TITLES = {
+    "number_format": ("编号格式", lambda v, c: f"如 {type_settings.sample(v)}" if v else "（默认）"),
+    "remind_before_hours": ("到期提醒", lambda v, c: f"期满前 {v} 小时" if v is not None else "（默认）"),
+    "max_backdate_days": ("最长补录天数", lambda v, c: f"{v} 天" if v is not None else "（默认）"),
+    "ledger_columns": ("台账列", _columns_text),
+}
 
 
 def _override_text(override) -> str:
@@ -426,8 +455,10 @@ def limits_save(name: str, key: str):
     row = ctx.session.scalar(select(CaseTypeSetting).where(CaseTypeSetting.case_type == key))
     saved = dict((row.settings if row else None) or {})
     more_typed, more, more_errors = _read_setting_limits(request.form, saved)
-    typed, errors = {**typed, **more_typed}, {**errors, **more_errors}
-    raw = {**saved, **more, "deadlines": overrides}
+    opt_typed, options, opt_errors = type_settings.read(ctype, request.form, saved)
+    typed, errors = {**typed, **more_typed, "_options": opt_typed}, {**errors, **more_errors,
+                                                                      **{f"opt:{k}": v for k, v in opt_errors.items()}}
+    raw = {**saved, **more, **options, "deadlines": overrides}
     if not overrides and "deadlines" not in saved:
         del raw["deadlines"]
     if errors:  # the limits that were numbers are checked too: every mistake shown at once
@@ -447,7 +478,7 @@ def limits_save(name: str, key: str):
             errors = _limit_messages(exc.messages)
     return _page(name, limits_typed={key: typed},
                  limit_errors={**{f"{key}:{k}": v for k, v in errors.items()},
-                               f"{key}:_form": errors.get("_form") or "时限设置有误，未保存：请按标出的位置更正"},
+                               f"{key}:_form": errors.get("_form") or "设置有误，未保存：请按标出的位置更正"},
                  status=422)
 
 

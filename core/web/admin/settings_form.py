@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 
 from marshmallow import fields as mfields
 from marshmallow import validate as mvalidate
@@ -99,6 +100,26 @@ def _cell(name: str, field, sources: dict) -> dict | None:
     return {**base, "kind": kind, "choices": choices, "min": lo, "max": hi}
 
 
+def _generated_key(columns: list[dict]) -> None:
+    """A record's code (a ``key`` text column beside a ``title``: a county's own taxonomy) is
+    never typed: the admin names the entry, the form keeps its code out of sight and a new
+    entry gets one when saved (:func:`new_key`). Codes already stored never change, so cases
+    filed under an entry keep it when the entry is renamed."""
+    names = {c["name"]: c for c in columns}
+    key, title = names.get("key"), names.get("title")
+    if key is not None and title is not None and key["kind"] == "text" and title["kind"] == "text":
+        key["generated"] = True
+
+
+def new_key(taken: set[str]) -> str:
+    """A fresh code for a new entry: ``k`` and six hexadecimal digits (matches every module's
+    code pattern, ``^[a-z][a-z0-9_]*$``), unique in its list."""
+    while True:
+        key = f"k{secrets.token_hex(3)}"
+        if key not in taken:
+            return key
+
+
 # Column titles when a nested schema gives none (the common shapes of our taxonomies)
 DEFAULT_TITLES = {"key": "代码", "title": "名称", "level": "组织层级", "value": "数值"}
 
@@ -113,6 +134,7 @@ def control(name: str, field, sources: dict) -> dict:
         if isinstance(inner, mfields.Nested) and not inner.many:
             columns = [_cell(n, f, sources) for n, f in inner.schema.fields.items()]
             if columns and all(columns):
+                _generated_key(columns)
                 return {**out, "kind": "rows", "columns": columns}
         elif isinstance(inner, mfields.String):
             choices = _choices(inner, sources) or _choices(field, sources)
@@ -315,9 +337,15 @@ def read(fields_: list[dict], typed: dict) -> tuple[dict, dict, dict]:
             data[name] = str(raw or "").strip() or None
         elif kind == "rows":
             rows, where = [], []
+            generated = [c["name"] for c in f["columns"] if c.get("generated")]
+            taken = {str(row["cells"].get(g) or "") for row in raw or [] for g in generated}
             for row in raw or []:
-                if _blank(row["cells"], f["columns"]):
+                if _blank(row["cells"], [c for c in f["columns"] if not c.get("generated")]):
                     continue
+                for g in generated:
+                    if not str(row["cells"].get(g) or "").strip():
+                        row["cells"][g] = new_key(taken)
+                        taken.add(row["cells"][g])
                 item = {}
                 for c in f["columns"]:
                     v = _load_cell(c, row["cells"].get(c["name"]))

@@ -115,7 +115,7 @@ def pingan_audit_labels():
         object_types={"hello_greeting": ("问候", "Greeting"), "hello_tally": ("问候统计", "Greeting count"),
                       "hello_visit": ("走访记录", "Visit")},
         fields={"recipient": ("问候对象", "Recipient"), "message": ("问候语", "Message"),
-                "greetings": ("问候数", "Greetings"), "visit_kind": ("走访方式", "Kind of visit"),
+                "greetings": ("问候数", "Greetings"), "counted_at": ("统计时间", "Counted at"), "visit_kind": ("走访方式", "Kind of visit"),
                 "result": ("走访结果", "Result")},
         values={"hello_visit.visit_kind": {"home": ("上门走访", "home visit"), "phone": ("电话回访", "phone call")}})
 
