@@ -17,6 +17,7 @@ from pathlib import Path
 import flask_smorest
 import swagger_ui_bundle
 from flask import Flask, current_app, g, has_request_context, jsonify, render_template, request, send_from_directory
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import event
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -58,6 +59,8 @@ STATUS_MESSAGES = {400: "请求有误", 401: "请先登录", 403: "没有权限�
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; object-src 'none'; base-uri 'none'; "
        "frame-ancestors 'none'; form-action 'self'")
 DOCS_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "swagger_static"}
+SECURITY_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                    ("Referrer-Policy", "same-origin"), ("Content-Security-Policy", CSP))
 # A JSON body is bounded before anything parses it (issue 14): no JSON body needs more (files
 # go as multipart), and Python's parser recurses, so a 100,000-deep array was a RecursionError.
 JSON_MAX_BYTES = 1024 * 1024
@@ -66,6 +69,18 @@ _JSON_TOKENS = re.compile(rb'["\\\[\]{}]')
 # Endpoints a user who must change the password may still use.
 PASSWORD_CHANGE_ALLOWED = {"web.password", "web.logout", "core_me.Me", "web.static", "core_me.Password",
                            "web.language"}
+
+
+class LazyCookieSessions(SecureCookieSessionInterface):
+    """Flask's cookie session, its signing serializer built only for a request that carries the
+    cookie. Pingan's sign-in is its own (``core.auth``, the ``pingan_session`` cookie) and no
+    view uses Flask's ``session``; building the serializer anyway cost every request — /healthz
+    too — a good part of its CPU (issue 24, bench/results/overhead.md)."""
+
+    def open_session(self, app: Flask, request):
+        if not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 @dataclass
@@ -168,6 +183,7 @@ def create_app(config: Config | None = None, extra_plugins: dict[str, object] | 
         },
     )
     app.json.ensure_ascii = False
+    app.session_interface = LazyCookieSessions()
     timefmt.install(app)  # API times as ISO 8601 with offset, never the HTTP-date form
     # X-Forwarded-* honoured only from the proxies of PINGAN_TRUSTED_PROXIES, dropped from anyone else
     app.wsgi_app = TrustedProxies(app.wsgi_app, cfg.trusted_proxies)
@@ -428,15 +444,14 @@ def _authenticate_cookie(ctx: RequestContext) -> None:
 
 
 def _after_request(response):
-    response.headers.setdefault("X-Request-ID", g.get("request_id", ""))
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Content-Security-Policy", CSP)
+    headers = response.headers
+    have = {name.lower() for name in headers.keys()}  # a view's own value of any of these stands
+    defaults = [("X-Request-ID", g.get("request_id", "")), *SECURITY_HEADERS]
     if response.status_code == 503:  # also a form page re-shown with a 503 error (core/web/cases.py _act)
-        response.headers.setdefault("Retry-After", str(ServiceUnavailable.retry_after))
-    if not _is_static_file(request.endpoint) and "no-store" not in response.headers.get("Cache-Control", ""):
-        response.headers["Cache-Control"] = "no-store"
+        defaults.append(("Retry-After", str(ServiceUnavailable.retry_after)))
+    headers.extend([(name, value) for name, value in defaults if name.lower() not in have])
+    if not _is_static_file(request.endpoint) and "no-store" not in headers.get("Cache-Control", ""):
+        headers["Cache-Control"] = "no-store"
     if "started" in g:
         log.info("%s %s %s", request.method, request.path, response.status_code,
                  extra={"method": request.method, "path": request.path, "status": response.status_code,
@@ -449,11 +464,12 @@ def _is_static_file(endpoint: str | None) -> bool:
 
 
 def _end_request(exc):
-    app_state = pingan()
+    session = pingan().db.session
     try:
-        app_state.db.session.rollback()
+        if session.registry.has():  # a request that never used the database (/healthz) made no session
+            session.rollback()
     finally:
-        app_state.db.session.remove()
+        session.remove()
         if "tenant_token" in g:
             reset_tenant(g.pop("tenant_token"))
         if "ctx_tokens" in g:

@@ -16,11 +16,18 @@ moved — on PostgreSQL the INSERT and the head update are one statement. So the
 commit atomically with the data they describe, work that is rolled back (a whole
 transaction, or a savepoint) leaves no entry, and the head's row lock is held only for the
 moment of the commit instead of from the first flush on.
+
+One exception to "an entry per row": a bulk act inside :func:`summarised` (a ledger import
+of up to 200,000 cases, ``core.cases.bulk``) records itself as one entry naming what it wrote
+(the number of rows per table, the cases' numbers and ids), so the chain stays whole and
+the commit does not hash and insert hundreds of thousands of entries.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -277,8 +284,26 @@ def _row_changes(obj, kind: str) -> dict:
     return out
 
 
+_SUMMARISED = "pingan_audit_summarised"  # Session.info: rows flushed now are noted by the act itself
+
+
+@contextlib.contextmanager
+def summarised(session: Session) -> Iterator[None]:
+    """Rows flushed inside are not noted one entry each: the caller records the whole act as one
+    entry (:func:`record`) that names what it wrote. For bulk acts only — a ledger import of
+    100,000 cases (``core.cases.bulk``) would otherwise add some 400,000 entries in one commit,
+    held in memory until then and hashed one by one."""
+    session.info[_SUMMARISED] = True
+    try:
+        yield
+    finally:
+        session.info.pop(_SUMMARISED, None)
+
+
 @event.listens_for(Session, "after_flush")
 def _note_flush(session: Session, flush_context) -> None:
+    if session.info.get(_SUMMARISED):
+        return
     by_tenant: dict[int, list[Entry]] = {}
     for kind, objs in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
         for obj in objs:

@@ -461,9 +461,10 @@ def serve(host: str, port: int, threads: int) -> None:
 def worker(burst: bool, which: str) -> None:
     """An rq worker with rq's scheduler and the periodic jobs as threads of this process.
 
-    SIGTERM or SIGINT: take no new job, let the running one finish, exit; a second one (a
-    second or more later) kills the running job's work horse and exits at once (a long job
-    is queued again by the sweep once its lease runs out)."""
+    SIGTERM or SIGINT: take no new job, give the running one ``PINGAN_SHUTDOWN_GRACE_SECONDS``
+    to finish — else kill its work horse and put the job back at the front of its queue — and
+    exit; a second one (a second or more later) kills the running job's work horse and exits at
+    once (a long job is queued again by the sweep once its lease runs out)."""
     from core import jobs
     jobs.serve_jobs(_state(_config()), burst=burst, which=which)
 

@@ -70,7 +70,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PINGAN_LOG_LEVEL", "INFO", "Log level of the JSON log on standard error."),
     Setting("PINGAN_SHUTDOWN_GRACE_SECONDS", "30",
             "On SIGTERM or SIGINT `pingan serve` stops accepting connections and gives the requests "
-            "in flight this long to finish before it exits (docs/operations.md)."),
+            "in flight this long to finish before it exits; `pingan worker` gives its running job "
+            "this long, then queues it again (docs/operations.md)."),
     Setting("PINGAN_SESSION_IDLE_MINUTES", "30", "Web session idle timeout."),
     Setting("PINGAN_SESSION_MAX_HOURS", "12", "Web session absolute timeout."),
     Setting("PINGAN_LOGIN_MAX_FAILURES", "5",
@@ -105,6 +106,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PINGAN_WEB_STATEMENT_TIMEOUT_SECONDS", "15",
             "Web requests: longest single SQL statement (PostgreSQL `statement_timeout`); a request "
             "whose statement runs longer answers 503 `timeout` and saves nothing."),
+    Setting("PINGAN_SEARCH_TIMEOUT_SECONDS", "3",
+            "Keyword search (`q` of the case list): longest statement of a search (PostgreSQL); a "
+            "search that cannot be answered in time answers 503 `search_timeout` with a message asking "
+            "for more specific words or a narrower scope. 0 = the web statement limit only."),
     Setting("PINGAN_WEB_LOCK_TIMEOUT_SECONDS", "5",
             "Web requests: longest wait for a row or table lock (PostgreSQL `lock_timeout`; SQLite: the "
             "busy timeout on the write lock). Also bounds the wait for a free pooled connection and for "
@@ -141,6 +146,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PINGAN_JOB_MAX_ATTEMPTS", "3",
             "Interrupted attempts of a long job (its worker died or stopped answering) after which "
             "the sweep gives up and marks it failed."),
+    Setting("PINGAN_IMPORT_MAX_ROWS", "200000",
+            "Most data rows of one ledger import file (台账导入); a longer file fails with the bound "
+            "named (`too_many_rows`) and nothing imported. The import streams the file and writes in "
+            "chunks, so memory does not grow with it; the bound caps how long one import holds its "
+            "transaction (bench/results/imports.md)."),
     Setting("PINGAN_PDF_FONT", None,
             "A TrueType/OpenType font file with Chinese glyphs to embed in generated PDFs (e.g. "
             "`/usr/share/fonts/truetype/wqy/wqy-microhei.ttc`). Unset: the standard Adobe Chinese "
@@ -208,6 +218,7 @@ class Config:
     request_timeout_seconds: float = 20.0
     job_lease_seconds: int = 60
     job_max_attempts: int = 3
+    import_max_rows: int = 200000
     extra: dict = field(default_factory=dict)
 
     @property
@@ -269,6 +280,7 @@ class Config:
             request_timeout_seconds=_seconds("PINGAN_WEB_REQUEST_TIMEOUT_SECONDS"),
             job_lease_seconds=_int("PINGAN_JOB_LEASE_SECONDS"),
             job_max_attempts=_int("PINGAN_JOB_MAX_ATTEMPTS"),
+            import_max_rows=_int("PINGAN_IMPORT_MAX_ROWS"),
         )
         secure = (env("PINGAN_COOKIE_SECURE") or "auto").lower()
         cfg.cookie_secure = cfg.is_production if secure == "auto" else secure == "true"
@@ -291,6 +303,8 @@ class Config:
             raise ConfigError("PINGAN_MAIL_FROM must be set when PINGAN_SMTP_URL is")
         if self.job_lease_seconds < 1 or self.job_max_attempts < 1:
             raise ConfigError("PINGAN_JOB_LEASE_SECONDS and PINGAN_JOB_MAX_ATTEMPTS must be at least 1")
+        if self.import_max_rows < 1:
+            raise ConfigError("PINGAN_IMPORT_MAX_ROWS must be at least 1")
         if self.is_production:
             problems = []
             if len(self.secret_key) < 32:

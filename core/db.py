@@ -89,9 +89,36 @@ def _nextval(conn) -> int:
     return conn.execute(text(f"UPDATE {ID_SEQUENCE} SET value = value + 1 RETURNING value")).scalar_one()
 
 
+ID_BLOCK, ID_BLOCK_MAX = 16, 1024
+_ID_POOL = "pingan_id_pool"  # Connection.info: [ids left (last first), block size] of the open transaction
+
+
+def _reserve_on(conn, n: int) -> list[int]:
+    """``n`` ids from the platform sequence in one round trip, on a Core connection."""
+    if conn.dialect.name == "postgresql":
+        return list(conn.execute(text(f"SELECT nextval('{ID_SEQUENCE}') FROM generate_series(1, :n)"), {"n": n})
+                    .scalars())
+    last = conn.execute(text(f"UPDATE {ID_SEQUENCE} SET value = value + :n RETURNING value"), {"n": n}).scalar_one()
+    return list(range(last - n + 1, last + 1))
+
+
 def _next_id(context) -> int:
-    """Column default of every tenant table's ``id``."""
-    return _nextval(context.connection)
+    """Column default of every tenant table's ``id``: from the transaction's block of ids.
+
+    The first row a transaction inserts takes a block of ``ID_BLOCK`` ids from the sequence in
+    one round trip, and each time the block runs out the next one is twice as large (up to
+    ``ID_BLOCK_MAX``): registering a case with its person, petition, event and limits took a
+    ``nextval`` round trip per row (issue 24). What is left of a block is dropped when the
+    transaction ends (the sequence has gaps anyway) and when a savepoint is rolled back: on
+    SQLite the one-row sequence table rolls back with it, and an id must never be handed out
+    twice. Ids stay ascending within a transaction, in the order its rows are inserted.
+    """
+    conn = context.connection
+    pool = conn.info.get(_ID_POOL)
+    if pool is None or not pool[0]:
+        size = ID_BLOCK if pool is None else min(pool[1] * 2, ID_BLOCK_MAX)
+        pool = conn.info[_ID_POOL] = [_reserve_on(conn, size)[::-1], size]
+    return pool[0].pop()
 
 
 class TenantModel(Base):
@@ -238,18 +265,19 @@ def _sync_transaction_tenant(session: Session, tid: int) -> None:
 @event.listens_for(Session, "before_flush")
 def _guard_writes(session: Session, flush_context, instances) -> None:
     tid = _tenant.get()
-    if tid is not None and any(isinstance(o, TenantModel) for o in (*session.new, *session.dirty, *session.deleted)):
+    new = session.new  # a set built on every access: once here, not once per object (a bulk flush)
+    if tid is not None and any(isinstance(o, TenantModel) for o in (*new, *session.dirty, *session.deleted)):
         _sync_transaction_tenant(session, tid)
-    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+    for obj in list(new) + list(session.dirty) + list(session.deleted):
         if not isinstance(obj, TenantModel):
             continue
         if tid is None:
             raise TenantNotBound(f"writing {type(obj).__name__} with no tenant bound")
-        if obj.tenant_id is None and obj in session.new:
+        if obj.tenant_id is None and obj in new:
             obj.tenant_id = tid
         elif obj.tenant_id != tid:
             raise TenantMismatch(f"{type(obj).__name__} of tenant {obj.tenant_id} written under tenant {tid}")
-        if obj not in session.new and inspect(obj).attrs.tenant_id.history.has_changes():
+        if obj not in new and inspect(obj).attrs.tenant_id.history.has_changes():
             raise TenantMismatch("tenant_id of a stored row cannot change")
 
 
@@ -510,7 +538,8 @@ def bind_tenant_sql(tid: int | None) -> str:
 # when it commits, which drops every cached entry: a change takes effect on this process's
 # next request. Other processes notice within CACHE_SECONDS, when their entry expires.
 CACHE_SECONDS = 5.0
-CACHED_TABLES = ("tenant", "tenant_domain", "tenant_plugin", "national_calendar_year", "national_calendar_day")
+CACHED_TABLES = ("tenant", "tenant_domain", "tenant_plugin", "national_calendar_year", "national_calendar_day",
+                 "case_type_setting")
 _WRITE_TO_CACHED = re.compile(r'^\s*(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+"?(?:%s)"?(?:\s|\(|$)'
                               % "|".join(CACHED_TABLES), re.IGNORECASE)
 _DIRTY, _BUMP_AT_CHECKIN = "pingan_cached_tables_written", "pingan_cached_tables_committed"
@@ -548,6 +577,24 @@ def _forget_on_rollback(conn) -> None:
     if conn.invalidated:
         return  # cut mid-transaction (a database restart): the DBAPI connection and its info are gone
     conn.info.pop(_DIRTY, None)
+
+
+@event.listens_for(Engine, "commit")
+@event.listens_for(Engine, "rollback")
+def _drop_id_pool(conn) -> None:
+    """The transaction's unused ids (``_next_id``) are not carried into the next one."""
+    if not conn.invalidated:
+        conn.info.pop(_ID_POOL, None)
+
+
+@event.listens_for(Engine, "rollback_savepoint")
+def _drop_id_pool_at_savepoint(conn, name, context) -> None:
+    conn.info.pop(_ID_POOL, None)  # on SQLite the sequence table went back: so must the block
+
+
+@event.listens_for(Pool, "checkin")
+def _drop_id_pool_at_checkin(dbapi_conn, record) -> None:
+    record.info.pop(_ID_POOL, None)
 
 
 @event.listens_for(Pool, "checkin")
@@ -695,8 +742,21 @@ def insert_ignore_many(session: Session, model, rows: list[dict], conflict: list
         index_elements=["tenant_id", *conflict]).returning(returning)
     if len(rows) == 1 and postgres:
         return list(session.scalars(stmt.values(tenant_id=tid, id=text(f"nextval('{ID_SEQUENCE}')"), **rows[0])))
-    ids = reserve_ids(session, len(rows))
+    ids = take_ids(session, len(rows))
     return list(session.scalars(stmt, [{"tenant_id": tid, "id": i, **values} for i, values in zip(ids, rows)]))
+
+
+def take_ids(session: Session, n: int) -> list[int]:
+    """``n`` ids for rows about to be inserted: from the transaction's block (``_next_id``) when
+    ``n`` is small — no round trip once the block is there — else :func:`reserve_ids`."""
+    if n > ID_BLOCK:
+        return reserve_ids(session, n)
+    conn = session.connection()
+    pool = conn.info.get(_ID_POOL)
+    if pool is None or len(pool[0]) < n:  # what is left of a short block is dropped: the sequence has gaps
+        size = ID_BLOCK if pool is None else min(pool[1] * 2, ID_BLOCK_MAX)
+        pool = conn.info[_ID_POOL] = [_reserve_on(conn, size)[::-1], size]
+    return [pool[0].pop() for _ in range(n)]
 
 
 def reserve_ids(session: Session, n: int) -> list[int]:

@@ -382,19 +382,77 @@ def _rq_scheduler(q: RedisQueue, stop: threading.Event, interval: float = SCHEDU
         pass
 
 
+STOP_GRACE_SECONDS = 30.0  # a worker's default; ``pingan worker`` uses PINGAN_SHUTDOWN_GRACE_SECONDS
+
+
 def worker_class(base: type | None = None) -> type:
     """rq's ``Worker`` (or ``base``, e.g. rq's ``SimpleWorker`` for tests) that stops fast."""
     from rq import Worker
 
     class PinganWorker(base or Worker):
-        """rq's worker, stopping within a second or two after a Redis outage too.
+        """rq's worker, stopping within a bound on the first SIGTERM, and within a second or two
+        after a Redis outage too.
 
-        rq's ``unsubscribe`` (on the way out) stops its pub/sub thread and waits for it
-        without a limit; that thread waits in redis-py's ``get_message(timeout=60)``, which,
-        while its connection is not subscribed — after an outage nothing subscribes it again,
-        and the UNSUBSCRIBE reply itself clears the flag — sleeps the whole 60 s. The thread is
-        a daemon: give it a second, then go.
+        **The first SIGTERM (or SIGINT) is bounded.** rq's warm shutdown waits for the running
+        job without a limit: a long job (an export, a stuck horse) kept the worker up as if the
+        signal had been ignored (issue 24, item 7), until a second signal killed the job as a
+        failure. Here the job gets ``stop_grace`` seconds to finish; then its work horse is
+        killed and the job goes back to the front of its queue — not a failed attempt, its
+        database effects rolled back with the horse — for the next worker (each job acts once
+        however often it is delivered: ``core.outbox``, ``core.ledgers``). A second signal is
+        still rq's cold shutdown: the horse killed at once, its job left to rq's clean-up of
+        abandoned jobs and to ours (``outbox.redispatch``, the leases of ``core.ledgers``).
+
+        **Leaving after an outage.** rq's ``unsubscribe`` (on the way out) stops its pub/sub
+        thread and waits for it without a limit; that thread waits in redis-py's
+        ``get_message(timeout=60)``, which, while its connection is not subscribed — after an
+        outage nothing subscribes it again, and the UNSUBSCRIBE reply itself clears the flag —
+        sleeps the whole 60 s. The thread is a daemon: give it a second, then go.
         """
+
+        stop_grace: float = STOP_GRACE_SECONDS
+        _give_up: threading.Timer | None = None
+        _requeue_id: str | None = None
+        _running_id: str | None = None
+
+        def execute_job(self, job, queue) -> None:
+            self._running_id = job.id
+            try:
+                super().execute_job(job, queue)
+            finally:
+                self._running_id = None
+
+        def request_stop(self, signum, frame) -> None:
+            """rq's warm shutdown (idle: stop now; busy: after the job), the wait bounded."""
+            super().request_stop(signum, frame)  # raises StopRequested when idle
+            job_id = self._running_id
+            if job_id and self._give_up is None:  # (its horse may be forking still)
+                log.info("stopping: job %s has %.0f s to finish, then goes back to its queue", job_id, self.stop_grace)
+                self._give_up = threading.Timer(self.stop_grace, self._requeue_running, args=(job_id,))
+                self._give_up.daemon = True
+                self._give_up.start()
+
+        def _requeue_running(self, job_id: str) -> None:
+            """The grace is over: kill the work horse; its job is queued again (below)."""
+            if self.horse_pid and self._running_id == job_id:
+                log.warning("job %s still running %.0f s after the stop signal: queued again", job_id, self.stop_grace)
+                self._requeue_id = job_id
+                self.kill_horse()
+
+        def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None) -> None:
+            if job.id != self._requeue_id:
+                return super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
+            self._requeue_id = None
+            with self.connection.pipeline() as p:   # out of the started registry …
+                self.cleanup_execution(job, pipeline=p, execution=execution)
+                p.execute()
+            queue.enqueue_job(job, at_front=True)    # … and first in its queue (status: queued)
+            self.log.info("Worker %s: job %s queued again (stopped before it ended)", self.name, job.id)
+
+        def teardown(self) -> None:
+            if self._give_up is not None:
+                self._give_up.cancel()
+            super().teardown()
 
         def unsubscribe(self) -> None:
             thread = self.pubsub_thread
@@ -422,7 +480,8 @@ def worker_queues(q: RedisQueue, which: str = "all") -> list:
 
 def serve_jobs(state, burst: bool = False, which: str = "all") -> None:
     """``pingan worker``: an rq worker taking urgent jobs before bulk ones, with rq's
-    scheduler and our periodic tick as threads of this process (they stop with it)."""
+    scheduler and our periodic tick as threads of this process (they stop with it). SIGTERM
+    gives the running job ``PINGAN_SHUTDOWN_GRACE_SECONDS``, then queues it again (above)."""
     import os
     bind_state(state)
     # rq runs each job in a forked work horse: it must not share the parent's pooled
@@ -437,6 +496,7 @@ def serve_jobs(state, burst: bool = False, which: str = "all") -> None:
     if not isinstance(q, RedisQueue):
         raise SystemExit("pingan worker needs PINGAN_REDIS_URL; the embedded default runs jobs in `pingan serve`")
     worker = worker_class()(worker_queues(q, which), connection=q.redis)
+    worker.stop_grace = float(state.config.shutdown_grace_seconds)
     if burst:
         tick(state)
         from rq.scheduler import RQScheduler

@@ -113,7 +113,8 @@ class Person(TenantModel):
     __table_args__ = (tenant_fk("org_unit_id", "org_unit"),
                       Index("ix_person_id_number", "tenant_id", "id_number_bidx"),
                       Index("ix_person_phone", "tenant_id", "phone_bidx"),
-                      Index("ix_person_unit", "tenant_id", "org_unit_id"))
+                      Index("ix_person_unit", "tenant_id", "org_unit_id"),
+                      Index("ix_person_name", "tenant_id", "name"))  # the case list's person=<name>
     name: Mapped[str] = mapped_column(String(50))
     id_number: Mapped[str | None] = mapped_column(Encrypted)
     id_number_bidx: Mapped[str | None] = mapped_column(String(32))

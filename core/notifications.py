@@ -10,18 +10,20 @@ accepted it, so a worker killed in between may send that one message twice (at l
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core import outbox
-from core.db import insert_ignore, utcnow
+from core.db import insert_ignore, insert_ignore_many, utcnow
 from core.models import Notification, NotificationDelivery, User
 
 log = logging.getLogger("pingan.notifications")
@@ -50,22 +52,66 @@ def users_of_unit(session: Session, unit_id: int, member_staff: bool = False) ->
     return list(session.scalars(stmt))
 
 
+class Note(NamedTuple):
+    """One call of :func:`notify`, for :func:`notify_many`."""
+
+    user_ids: Iterable[int]
+    key: str
+    title: str
+    body: str = ""
+    kind: str = "message"
+    case_id: int | None = None
+
+
+_CHANNELS = "pingan_plugin_channels"  # Session.info: the county's plugin channels, read once
+
+
+@contextlib.contextmanager
+def channels_known(session: Session, channels: list[str]) -> Iterator[None]:
+    """Inside, :func:`notify` takes ``channels`` as the county's plugin channels instead of
+    reading the module switches on every call — for a job that notifies many times in one
+    transaction (the sweep's chunk of reminders, and the plugins' hooks its events call)."""
+    session.info[_CHANNELS] = channels
+    try:
+        yield
+    finally:
+        session.info.pop(_CHANNELS, None)
+
+
 def notify(session: Session, user_ids: Iterable[int], key: str, title: str, body: str = "",
-           kind: str = "message", case_id: int | None = None) -> int:
-    """Put a message or to-do in each user's inbox once per ``key``; returns how many were new."""
+           kind: str = "message", case_id: int | None = None, channels: list[str] | None = None) -> int:
+    """Put a message or to-do in each user's inbox once per ``key``; returns how many were new.
+
+    ``channels``: the county's plugin channels (:func:`plugin_channels`) when the caller read
+    them already (else those of :func:`channels_known`, else they are read now)."""
+    return notify_many(session, [Note(user_ids, key, title, body, kind, case_id)], channels)
+
+
+def notify_many(session: Session, notes: Iterable[Note], channels: list[str] | None = None) -> int:
+    """:func:`notify` for many at once: with no channel to schedule deliveries for (no SMTP, no
+    plugin channel), every inbox entry of every note in one multi-row INSERT … ON CONFLICT DO
+    NOTHING. Returns how many entries were new."""
     from core.jobs import running
     state = running(optional=True)
-    plugin_channels = _plugin_channels(session, state)
+    if channels is None:
+        channels = session.info.get(_CHANNELS)
+    extra = _plugin_channels(session, state) if channels is None else channels
+    now = utcnow()
+    rows = [{"user_id": user_id, "key": f"{n.key}:u{user_id}"[:200], "kind": n.kind, "title": n.title[:200],
+             "body": n.body, "case_id": n.case_id, "created_at": now}
+            for n in notes for user_id in sorted(set(n.user_ids))]
+    if not extra and not (state is not None and state.config.smtp_url):
+        # the inbox only (no channel to schedule): every entry in one statement
+        return len(insert_ignore_many(session, Notification, rows, ["key"], Notification.id))
     new = 0
-    for user_id in sorted(set(user_ids)):
-        ukey = f"{key}:u{user_id}"[:200]
-        if not insert_ignore(session, Notification, {"user_id": user_id, "key": ukey, "kind": kind,
-                                                     "title": title[:200], "body": body, "case_id": case_id,
-                                                     "created_at": utcnow()}, ["key"]):
+    for row in rows:
+        user_id = row["user_id"]
+        inserted = insert_ignore_many(session, Notification, [row], ["key"], Notification.id)  # its id too
+        if not inserted:
             continue
         new += 1
-        note_id = session.scalar(select(Notification.id).where(Notification.key == ukey))
-        for channel in _email_channel(session, state, user_id) + plugin_channels:
+        note_id = inserted[0]
+        for channel in _email_channel(session, state, user_id) + extra:
             if insert_ignore(session, NotificationDelivery, {"notification_id": note_id, "channel": channel,
                                                              "state": "pending", "attempts": 0},
                              ["notification_id", "channel"]):
@@ -105,6 +151,12 @@ def mark_read(session: Session, user_id: int, ids: Iterable[int]) -> list[int]:
     for note in rows:
         note.read_at = note.read_at or now
     return sorted(n.id for n in rows)
+
+
+def plugin_channels(session: Session) -> list[str]:
+    """The channels of the plugins the bound county enabled (SMS …), for ``notify(channels=…)``."""
+    from core.jobs import running
+    return _plugin_channels(session, running(optional=True))
 
 
 def _plugin_channels(session: Session, state) -> list[str]:

@@ -97,11 +97,21 @@ def view_guards(app: Flask, endpoint: str) -> list[tuple[str, tuple | None]]:
 
 
 def endpoint_kind(app: Flask, endpoint: str) -> str:
-    """``tenantless`` if the endpoint needs no tenant, else ``tenant``."""
-    if endpoint in ALWAYS_TENANTLESS or endpoint.endswith(".static"):
-        return "tenantless"
-    kinds = {guard[0] for _, guard in view_guards(app, endpoint) if guard}
-    return "tenantless" if kinds == {"tenantless"} else "tenant"
+    """``tenantless`` if the endpoint needs no tenant, else ``tenant`` — asked on every request,
+    so answered once per endpoint (Flask adds no route once the app has served a request)."""
+    known = app.extensions.setdefault(_KINDS, {})
+    kind = known.get(endpoint)
+    if kind is None:
+        if endpoint in ALWAYS_TENANTLESS or endpoint.endswith(".static"):
+            kind = "tenantless"
+        else:
+            kinds = {guard[0] for _, guard in view_guards(app, endpoint) if guard}
+            kind = "tenantless" if kinds == {"tenantless"} else "tenant"
+        known[endpoint] = kind
+    return kind
+
+
+_KINDS = "pingan_endpoint_kinds"
 
 
 def check_guards(app: Flask, permissions) -> None:

@@ -66,6 +66,7 @@ from core.api.common import (IdField, IdListArgs, ListArgs, download as download
 from core.audit import record, record_read
 from core.audit_labels import AuditLabels
 from core.cases.engine import add_flag as add_case_flag
+from core.cases.fresh import rows as fresh_case_rows
 from core.cases.engine import divert as dispatch_case, finish_task
 from core.cases.dispatch import acknowledge as acknowledge_task, follow_up as record_follow_up, task_users
 from core.cases.models import Case, CaseDeadline, CaseEvent, CaseFlag, CasePerson, CaseTask
@@ -115,7 +116,7 @@ __all__ = [
     "record", "record_read", "sensitive_fields", "party_fields", "normalise_id_number", "AuditLabels",
     # cases, time limits, notifications, documents, background work
     "CaseType", "State", "Transition", "DeadlineRule", "LedgerColumn", "Case", "CaseDeadline", "CaseEvent", "CaseFlag", "CasePerson", "Person",
-    "add_case_flag", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "NotificationChannel", "notify", "users_of_unit", "case_dispatchers", "DocumentTemplate",
+    "add_case_flag", "fresh_case_rows", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "NotificationChannel", "notify", "users_of_unit", "case_dispatchers", "DocumentTemplate",
     "render_pdf",
     "dispatch_case", "acknowledge_task", "finish_task", "record_follow_up", "task_users", "CaseTask",
     "outbox_add",

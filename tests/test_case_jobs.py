@@ -60,7 +60,8 @@ def test_sweep_run_twice_reminds_once(app, county, login, db):
     run_jobs(app)
     assert _overdue_effects(db, county, case["id"]) == (1, 1)  # one event; one to-do for the township's one user
     # a second delivery of the same job (rq delivers at least once) changes nothing
-    key = f"remind:overdue:{case['deadlines'][0]['id']}"
+    key = sweep.batch_key([f"overdue:{case['deadlines'][0]['id']}"])  # its chunk's job (issue 24)
+    assert _count(db, county, OutboxEntry, OutboxEntry.key == key, OutboxEntry.state == "done") == 1
     outbox.run(county.id, key)
     assert _overdue_effects(db, county, case["id"]) == (1, 1)
     timeline = [e["kind"] for e in town.get(f"/api/cases/{case['id']}/events").get_json()]

@@ -46,6 +46,14 @@ def note(n: int) -> None:
     casework.RAN.append({"n": n})
 
 
+def linger(seconds: float, marker: str) -> None:
+    """A queue job for the stop tests: writes ``<marker>.started``, works ``seconds``, then
+    writes ``<marker>.done``."""
+    Path(f"{marker}.started").write_text("1")
+    time.sleep(seconds)
+    Path(f"{marker}.done").write_text("1")
+
+
 class WorkerDied(BaseException):
     """Stands for a killed work horse: nothing of the job's own handling runs after it."""
 
@@ -569,3 +577,62 @@ def test_a_worker_killed_mid_export_is_taken_back_by_the_sweep(app, county, logi
     run = _run(db, county, job_id)
     assert (run.state, run.attempts, run.requeues) == ("done", 2, 1)
     assert _files(config, county) - files == written
+
+
+def _stopping_worker(config, log_name: str, grace: int) -> subprocess.Popen:
+    """A ``pingan worker`` whose stop gives the running job ``grace`` seconds."""
+    log = open(config.instance_dir / log_name, "wb")
+    try:
+        return subprocess.Popen([sys.executable, "-m", "core.cli", "worker"], cwd=ROOT,
+                                env={**_env(config), "PINGAN_SHUTDOWN_GRACE_SECONDS": str(grace)},
+                                stdout=log, stderr=log, start_new_session=True)
+    finally:
+        log.close()
+
+
+def _linger_under_sigterm(app, config, seconds: float, grace: int, name: str):
+    """Queue one ``linger`` job, start a real worker, SIGTERM it once as soon as the job runs;
+    returns (seconds from the signal to the worker's exit, its exit code, the job, the marker)."""
+    from rq.job import Job
+    q = jobs.queue(pingan(app).config)
+    q.redis.flushdb()
+    marker = str(config.instance_dir / name)
+    for suffix in (".started", ".done"):
+        Path(marker + suffix).unlink(missing_ok=True)
+    q.enqueue("tests.test_job_reliability.linger", job_id=name, seconds=seconds, marker=marker)
+    worker = _stopping_worker(config, f"{name}.log", grace)
+    try:
+        _wait_for(lambda: Path(marker + ".started").exists(), 60, "the job to start")
+        started = time.monotonic()
+        worker.send_signal(signal.SIGTERM)     # once
+        code = worker.wait(timeout=seconds + grace + 60)
+        took = time.monotonic() - started
+    finally:
+        if worker.poll() is None:
+            _kill([*_children(worker.pid), worker.pid])
+    return took, code, Job.fetch(name, connection=q.redis), marker
+
+
+@real_worker
+def test_the_first_sigterm_stops_a_worker_whose_job_runs_long_and_queues_the_job_again(app, config):
+    """issue 24 (7): the worker "ignored" the first SIGTERM — rq's warm shutdown waits for the
+    running job however long it runs (here 120 s). Now the job gets the grace (2 s), its work
+    horse is killed, and the job waits at the front of its queue again (not failed, no attempt
+    used), whole, for the next worker; the worker exits 0 within seconds."""
+    took, code, job, marker = _linger_under_sigterm(app, config, 120, 2, "long-job")
+    assert took < 15, f"the worker took {took:.1f} s to stop"
+    assert code == 0
+    assert not Path(marker + ".done").exists()
+    q = jobs.queue(pingan(app).config)
+    assert job.get_status() == "queued" and q.urgent.get_job_ids()[:1] == [job.id]
+    assert q.urgent.failed_job_registry.count == 0 and q.urgent.started_job_registry.count == 0
+    assert job.kwargs == {"seconds": 120, "marker": marker}  # whole, for the next worker
+
+
+@real_worker
+def test_the_first_sigterm_lets_a_short_job_finish(app, config):
+    """A job that ends within the grace runs to its end, then the worker exits."""
+    took, code, job, marker = _linger_under_sigterm(app, config, 3, 30, "short-job")
+    assert code == 0 and took < 20
+    assert Path(marker + ".done").exists() and job.get_status() == "finished"
+

@@ -264,20 +264,22 @@ def test_an_exported_ledger_can_be_imported_again(app, county, login):
 
 def test_a_row_the_engine_refuses_rolls_back_every_row(app, county, login, db, monkeypatch):
     """issue 3: if registering a row fails after the checks, every row is rolled back and that row named."""
+    import dataclasses
     town = login(county, "donghu.admin")
-    real, calls = ledgers.engine.register, []
+    types = pingan(app).plugins.case_types
+    real, calls = types[VISIT].on_register, []
 
-    def register_until_third(w, ctype, data, at=None):
-        calls.append(data["title"])
+    def register_until_third(session, case, details):  # the module refuses the third case
+        calls.append(case.title)
         if len(calls) == 3:
             raise Invalid("org_unit_id", "unknown_unit", "单位不存在或已撤销")
-        return real(w, ctype, data, at)
-    monkeypatch.setattr(ledgers.engine, "register", register_until_third)
+        return real(session, case, details)
+    monkeypatch.setitem(types, VISIT, dataclasses.replace(types[VISIT], on_register=register_until_third))
     job = _import(app, town, _xlsx([[f"走访 {i}", "T01D1V1", "", "", "上门走访"] for i in range(4)]))
     assert job["state"] == "failed" and calls == ["走访 0", "走访 1", "走访 2"]
     assert job["errors"] == [{"row": 4, "column": "发生地", "message": "单位不存在或已撤销"}]
     assert _cases(db, county) == 0
-    monkeypatch.setattr(ledgers.engine, "register", real)
+    monkeypatch.undo()
     assert register(town, county.unit("T01D1V1"))["number"].endswith("00001")
 
 
@@ -297,7 +299,7 @@ def test_files_that_are_not_ledgers_are_refused(app, county, login, db, monkeypa
                   content_type="multipart/form-data")
     assert r.status_code == 413 and r.get_json()["code"] == "file_too_large"
     monkeypatch.setattr(ledgers, "MAX_IMPORT_BYTES", 10 * 1024 * 1024)
-    monkeypatch.setattr(ledgers, "MAX_IMPORT_ROWS", 3)
+    monkeypatch.setattr(pingan(app).config, "import_max_rows", 3)  # PINGAN_IMPORT_MAX_ROWS
     job = _import(app, town, _xlsx([["走访", "T01D1V1", "", "", "home"]] * 4))
     assert job["state"] == "failed" and "超过 3 行" in job["message"] and job["errors"][0]["row"] == 5
     job = _import(app, town, _xlsx([["走访", "T01D1V1", "", "", "home"]], header=["标题", "地点", "走访方式"]))

@@ -11,9 +11,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
+from sqlalchemy.orm import scoped_session
 
 from core.api.common import IdField, ListArgs, case_type_field, id_path, page_of, paginate, sort_field
-from core.cases import backdating, batch, dispatch, engine, people, supervision
+from core.cases import backdating, batch, dispatch, engine, fresh, people, supervision
 from core.cases.access import request_case
 from core.cases.models import Case, CaseDeadline, CaseEvent, CaseExtension, CaseFlag, CasePerson, CaseTask, Supervision
 from core.cases.queries import URGENCY, filtered, urgency_page
@@ -320,24 +321,35 @@ def present(case: Case) -> dict:
 
 
 def detail(w, case: Case, ctype) -> dict:
+    """The case as the API shows it. A case registered in this transaction is read from what the
+    session wrote (``core.cases.fresh``: its flags, people, limits, no tasks …), not asked again."""
     s = w.session
+
+    def rows(model, query):
+        known = fresh.rows(s, case, model)
+        return known if known is not None else s.scalars(query.order_by(model.id)).all()
+
     out = present(case)
     out.update(content=case.content, intake_id=case.intake_id, state_title=ctype.state(case.state).title,
                received_at=engine.received_at(s, case))
-    out["flags"] = sorted(s.scalars(select(CaseFlag.flag).where(CaseFlag.case_id == case.id)))
-    out["persons"] = [{"person_id": pid, "name": name, "role": role} for pid, name, role in s.execute(
-        select(CasePerson.person_id, Person.name, CasePerson.role)
-        .join(Person, (Person.id == CasePerson.person_id) & (Person.tenant_id == CasePerson.tenant_id))
-        .where(CasePerson.case_id == case.id).order_by(CasePerson.id))]
+    flags = fresh.rows(s, case, CaseFlag)
+    out["flags"] = sorted(f.flag for f in flags) if flags is not None else \
+        sorted(s.scalars(select(CaseFlag.flag).where(CaseFlag.case_id == case.id)))
+    attached = fresh.rows(s, case, CasePerson)
+    kept = [fresh.kept(s, case, Person, cp.person_id) for cp in attached] if attached is not None else [None]
+    if all(kept):
+        out["persons"] = [{"person_id": cp.person_id, "name": p.name, "role": cp.role} for cp, p in zip(attached, kept)]
+    else:
+        out["persons"] = [{"person_id": pid, "name": name, "role": role} for pid, name, role in s.execute(
+            select(CasePerson.person_id, Person.name, CasePerson.role)
+            .join(Person, (Person.id == CasePerson.person_id) & (Person.tenant_id == CasePerson.tenant_id))
+            .where(CasePerson.case_id == case.id).order_by(CasePerson.id))]
     out["details"] = ctype.details(s, case) if ctype.details else {}
-    out["tasks"] = s.scalars(select(CaseTask).where(CaseTask.case_id == case.id).order_by(CaseTask.id)).all()
-    out["deadlines"] = s.scalars(select(CaseDeadline).where(CaseDeadline.case_id == case.id)
-                                 .order_by(CaseDeadline.id)).all()
+    out["tasks"] = rows(CaseTask, select(CaseTask).where(CaseTask.case_id == case.id))
+    out["deadlines"] = rows(CaseDeadline, select(CaseDeadline).where(CaseDeadline.case_id == case.id))
     with_limits(s, out["tasks"], out["deadlines"])
-    out["supervisions"] = s.scalars(select(Supervision).where(Supervision.case_id == case.id)
-                                    .order_by(Supervision.id)).all()
-    out["extensions"] = s.scalars(select(CaseExtension).where(CaseExtension.case_id == case.id)
-                                  .order_by(CaseExtension.id)).all()
+    out["supervisions"] = rows(Supervision, select(Supervision).where(Supervision.case_id == case.id))
+    out["extensions"] = rows(CaseExtension, select(CaseExtension).where(CaseExtension.case_id == case.id))
     # a follow-up call is on an answered task: a case never dispatched has none (one read saved)
     out["follow_ups"] = dispatch.follow_ups(s, case) if out["tasks"] else []
     out["actions"] = engine.available(w, case, ctype)
@@ -359,8 +371,19 @@ _case = request_case
 
 
 def _done(w, case, ctype) -> dict:
-    w.session.commit()
-    return detail(w, case, ctype)
+    """Commit the act and answer with the case. The answer is read inside the act's transaction,
+    then committed without expiring the session's objects: they are what the commit saved, and
+    read again one by one they cost a statement each (issue 24)."""
+    s = w.session
+    s.flush()  # every row of the act has its id before the answer is read
+    out = detail(w, case, ctype)
+    real = s() if isinstance(s, scoped_session) else s
+    expire, real.expire_on_commit = real.expire_on_commit, False
+    try:
+        real.commit()
+    finally:
+        real.expire_on_commit = expire
+    return out
 
 
 def list_page(w, args: dict) -> dict:

@@ -28,6 +28,7 @@ class JobErrorSchema(Schema):
     row = fields.Integer(allow_none=True, metadata={"description": "表格中的行号"})
     column = fields.String(allow_none=True, metadata={"description": "列名"})
     message = fields.String()
+    code = fields.String(metadata={"description": "机器可读的错误代码（如 too_many_rows：超过导入行数上限）；多数行错误没有"})
 
 
 class JobSchema(Schema):

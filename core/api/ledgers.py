@@ -73,7 +73,9 @@ class Imports(MethodView):
     @blp.response(202, JobSchema)
     def post(self, args, files):
         """Import a ledger of one case type from .xlsx: every row is checked first; one bad row
-        and nothing is registered (the job lists each error with its row and column)."""
+        and nothing is registered (the job lists each error with its row and column). A file of
+        more data rows than the bound (``PINGAN_IMPORT_MAX_ROWS``, 200,000 by default)
+        fails with the bound named and the error code ``too_many_rows``."""
         w = request_work()
         ctype = w.types.get(args["case_type"])
         if ctype is None:

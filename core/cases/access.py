@@ -11,14 +11,15 @@ enabled for the county. Anything else answers 404, exactly like a case that does
 """
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, exists, false, or_, select, true
+from sqlalchemy import Select, and_, any_, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from core.authz import Grants, may, require, unit_path, unit_scope
+from core.authz import Grants, may, minimal_paths, require, unit_path, unit_scope
 from core.cases.models import Case, CaseTask
 from core.cases.types import CaseType
 from core.errors import Forbidden, NotFound
 from core.models import OrgUnit
+from core.orgtree import within
 
 
 def units_in_scope(grants: Grants, perm: str) -> Select:
@@ -30,35 +31,99 @@ def granting_task():
     return CaseTask.state != "cancelled"
 
 
-def visible(session: Session, grants: Grants, perm: str):
-    """SQL predicate on ``Case``: arose in scope, or has a task in scope.
+SMALL_SCOPE = 32  # units: up to this many, a scope's unit ids are read and bound (see in_subtrees)
 
-    County-wide, nothing to filter. Otherwise the units in scope are read first and the
-    predicate lists their ids. The database could read them itself in a subquery, but it
-    cannot estimate how many units a path range holds within one county (the tenant and
-    the path are correlated, which its statistics do not know): it guessed 39 units for a
-    township of 996 and chose to read all 10,567 of its cases and sort them, 47 ms, instead
-    of walking the creation-date index for the newest 21, 1.8 ms (1M cases,
-    bench/results/cases.md). With the ids in hand it knows.
+
+def _small_scope(session: Session | None, units: Select) -> list[int] | None:
+    """The ids of ``units`` if there are at most :data:`SMALL_SCOPE` (PostgreSQL), else ``None``."""
+    if session is None or session.get_bind().dialect.name != "postgresql":
+        return None
+    ids = list(session.scalars(units.limit(SMALL_SCOPE + 1)))
+    return ids if len(ids) <= SMALL_SCOPE else None
+
+
+def in_subtrees(paths: tuple[str, ...], session: Session | None = None):
+    """SQL predicate on ``Case``: arose in one of the subtrees at ``paths``, or has a granting
+    task there (the rule of this module) — never thousands of bound unit ids.
+
+    A township officer's list bound 2,991 ids (996 units, three times) at 1M cases, and 44 % of
+    its time was Python building and psycopg parsing them (issue 24). Now a scope reaches SQL
+    one of two ways, both with a good plan (bench/results/search.md):
+
+    - **a large subtree** (more than :data:`SMALL_SCOPE` units): path ranges on the
+      ``(tenant_id, path)`` index in a subquery, two values per path. Under the ``OR``
+      PostgreSQL keeps it a hashed subplan computed once, never the semi-join whose size it
+      cannot estimate (the tenant and the path are correlated: it guesses one unit for a
+      township of 996, and then reads its 83,662 cases unit by unit and sorts them, 3.7 s,
+      instead of walking ``ix_case_record_created`` for the newest 21, 1 ms);
+    - **a small subtree** (a village, a grid; PostgreSQL): its few unit ids, read first, and the
+      tasks' cases as one array (``= ANY (ARRAY(SELECT …))``), so both arms can use an index
+      (``BitmapOr``): a grid's 684 cases are found through ``ix_case_record_unit`` instead of
+      walking the county's 950,000 (the ``OR`` with a correlated ``EXISTS`` could use none).
     """
-    if grants.county_wide(perm):
-        return true()  # every case of the county (the query is bound to the county)
-    units = list(session.scalars(units_in_scope(grants, perm)))
+    units = select(OrgUnit.id).where(or_(*(within(p) for p in paths)))
+    ids = _small_scope(session, units)
+    if ids is not None:
+        tasks = select(CaseTask.case_id).where(CaseTask.org_unit_id.in_(ids), granting_task())
+        return or_(Case.org_unit_id.in_(ids), Case.id == any_(func.array(tasks.scalar_subquery())))
     has_task = exists().where(CaseTask.tenant_id == Case.tenant_id, CaseTask.case_id == Case.id,
                               CaseTask.org_unit_id.in_(units), granting_task())
     return or_(Case.org_unit_id.in_(units), has_task)
 
 
+def in_subtree(session: Session, column, path: str):
+    """SQL predicate: the unit in ``column`` lies in the subtree at ``path`` (a drill-down's
+    ``org_unit_id`` / ``handling_unit_id``), with the plans of :func:`in_subtrees`: a small
+    subtree's ids, else the path range as a hashed subplan — ``coalesce`` keeps PostgreSQL from
+    turning it into the misestimated semi-join (3.7 s for a township's newest 21 at 1M cases)."""
+    units = select(OrgUnit.id).where(within(path))
+    ids = _small_scope(session, units)
+    if ids is not None:
+        return column.in_(ids)
+    if session.get_bind().dialect.name != "postgresql":
+        return column.in_(units)
+    return func.coalesce(column.in_(units), false())
+
+
+def visible(session: Session, grants: Grants, perm: str):
+    """SQL predicate on ``Case``: arose in scope, or has a task in scope (:func:`in_subtrees`).
+
+    County-wide, nothing to filter.
+    """
+    if grants.county_wide(perm):
+        return true()  # every case of the county (the query is bound to the county)
+    paths = grants.paths(perm)
+    return in_subtrees(paths, session) if paths else false()
+
+
 def readable(session: Session, grants: Grants, types: dict[str, CaseType]):
-    """SQL predicate: cases of the enabled ``types`` the user may read (each type's read permission)."""
-    by_perm: dict[str, list[str]] = {}
+    """SQL predicate: cases of the enabled ``types`` the user may read (each type's read permission).
+
+    Types whose read permissions reach the same subtrees share one scope predicate (a user
+    usually holds every type's read permission on the same units).
+    """
+    by_scope: dict[tuple[str, ...] | None, list[str]] = {}
     for ctype in types.values():
-        if grants.has(ctype.read_permission):
-            by_perm.setdefault(ctype.read_permission, []).append(ctype.key)
-    if not by_perm:
+        perm = ctype.read_permission
+        if grants.has(perm):
+            by_scope.setdefault(None if grants.county_wide(perm) else grants.paths(perm), []).append(ctype.key)
+    if not by_scope:
         return false()
-    return or_(*(and_(Case.case_type.in_(keys), visible(session, grants, perm))
-                 for perm, keys in sorted(by_perm.items())))
+    return or_(*(and_(Case.case_type.in_(sorted(keys)), true() if paths is None else in_subtrees(paths, session))
+                 for paths, keys in sorted(by_scope.items(), key=lambda kv: kv[0] or ())))
+
+
+def scope_paths(grants: Grants, types: dict[str, CaseType]) -> tuple[str, ...] | None:
+    """The subtrees where the user reads cases of some enabled type: ``None`` if county-wide
+    for any of them (the keyword search narrows its candidates to these; ``readable`` still
+    decides)."""
+    paths: set[str] = set()
+    for ctype in types.values():
+        perm = ctype.read_permission
+        if grants.county_wide(perm):
+            return None
+        paths.update(grants.paths(perm))
+    return minimal_paths(paths)
 
 
 def task_units(session: Session, case: Case) -> list[int]:

@@ -14,6 +14,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.cases import fresh, tally
 from core.cases.models import Case, CaseDeadline
 from core.cases.settings import TypeSettings, calendar
 from core.cases.types import DeadlineRule
@@ -22,6 +23,9 @@ from core.workdays import SHANGHAI, WorkCalendar, deadline, end_of
 
 
 def running(session: Session, case: Case) -> list[CaseDeadline]:
+    known = fresh.rows(session, case, CaseDeadline)
+    if known is not None:  # registered in this transaction: its limits are the ones started here
+        return [d for d in known if d.state != "stopped"]
     return list(session.scalars(select(CaseDeadline).where(CaseDeadline.case_id == case.id,
                                                            CaseDeadline.state != "stopped")
                                 .order_by(CaseDeadline.id)))
@@ -29,14 +33,19 @@ def running(session: Session, case: Case) -> list[CaseDeadline]:
 
 def start_rule(session: Session, case: Case, rule: DeadlineRule, at: dt.datetime,
                cal: WorkCalendar | None = None, task_id: int | None = None) -> CaseDeadline:
-    d = deadline(at, rule.amount, rule.unit, cal or calendar(session))
-    row = CaseDeadline(case_id=case.id, task_id=task_id, rule=rule.key, title=rule.title, amount=rule.amount,
-                       unit=rule.unit, started_at=at, due_at=utc(d.due_at), basis=d.rule[:300],
-                       source=rule.source or "", state="window" if rule.window else "running",
-                       provisional=d.provisional,
-                       count_from=d.count_from, working_days=d.working_days)
+    row = rule_row(case, rule, at, deadline(at, rule.amount, rule.unit, cal or calendar(session)), task_id)
     session.add(row)
     return row
+
+
+def rule_row(case: Case, rule: DeadlineRule, at: dt.datetime, d, task_id: int | None = None) -> CaseDeadline:
+    """The limit's row for a due time ``d`` already computed (``core.workdays.deadline``): a bulk
+    registration (``core.cases.bulk``) computes it once for every case started at the same time."""
+    return CaseDeadline(case_id=case.id, task_id=task_id, rule=rule.key, title=rule.title, amount=rule.amount,
+                        unit=rule.unit, started_at=at, due_at=utc(d.due_at), basis=d.rule[:300],
+                        source=rule.source or "", state="window" if rule.window else "running",
+                        provisional=d.provisional,
+                        count_from=d.count_from, working_days=d.working_days)
 
 
 def start_task_limit(session: Session, case: Case, task_id: int, title: str, amount: int, unit: str,
@@ -54,6 +63,7 @@ def stop_task_rules(session: Session, case: Case, rules, kind: str, at: dt.datet
     stopped = [d for d in running(session, case) if d.task_id is not None and d.rule in keys]
     for d in stopped:
         _stop(d, at)
+    _count(session, case, stopped)
     if stopped:
         session.flush()
         refresh(session, case)
@@ -75,6 +85,7 @@ def on_event(session: Session, case: Case, settings: TypeSettings, kind: str, at
                                                                    or rule.applies(session, case)):
             cal = cal or calendar(session)
             changed.append(start_rule(session, case, rule, at, cal))
+    _count(session, case, [d for d in changed if d.state == "stopped"])
     if changed:
         session.flush()
         refresh(session, case)
@@ -82,6 +93,23 @@ def on_event(session: Session, case: Case, settings: TypeSettings, kind: str, at
 
 
 def stop_task(session: Session, case: Case, task_id: int, at: dt.datetime) -> None:
+    """The task was reported or returned: its limits stop, met or missed (counted)."""
+    stopped = [d for d in running(session, case) if d.task_id == task_id]
+    for d in stopped:
+        _stop(d, at)
+    _count(session, case, stopped)
+    session.flush()
+    refresh(session, case)
+
+
+def withdraw_task(session: Session, case: Case, task_id: int, at: dt.datetime) -> None:
+    """The task was withdrawn (cancelled): its limits stop and, like those of it that stopped
+    earlier, are not counted in on-time rates (``statistics.on_time``, ``core.cases.tally``)."""
+    earlier = session.scalars(select(CaseDeadline).where(CaseDeadline.case_id == case.id,
+                                                         CaseDeadline.task_id == task_id,
+                                                         CaseDeadline.state == "stopped",
+                                                         CaseDeadline.met.is_not(None))).all()
+    tally.count(session, case, limits=[(d, -1) for d in earlier])
     for d in running(session, case):
         if d.task_id == task_id:
             _stop(d, at)
@@ -91,10 +119,18 @@ def stop_task(session: Session, case: Case, task_id: int, at: dt.datetime) -> No
 
 def stop_all(session: Session, case: Case, at: dt.datetime) -> None:
     """A closed case has no running limits."""
-    for d in running(session, case):
+    stopped = running(session, case)
+    for d in stopped:
         _stop(d, at)
+    _count(session, case, stopped)
     session.flush()
     refresh(session, case)
+
+
+def _count(session: Session, case: Case, stopped: list[CaseDeadline]) -> None:
+    """Stopped limits enter the on-time tally (windows are skipped there: nothing met)."""
+    if stopped:
+        tally.count(session, case, limits=[(d, 1) for d in stopped])
 
 
 def _stop(d: CaseDeadline, at: dt.datetime) -> None:

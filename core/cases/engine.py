@@ -14,14 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import bounds
-from core.authz import require
-from core.cases import backdating, deadlines, search, settings as case_settings, timeline
+from core.authz import require, unit_path
+from core.cases import backdating, deadlines, fresh, search, settings as case_settings, tally, timeline
 from core.cases.access import case_units, covers, require_on, task_units
-from core.cases.models import (Case, CaseDeadline, CaseEvent, CaseExtension, CaseFlag, CasePerson, CaseTally, CaseTask,
+from core.cases.models import (Case, CaseDeadline, CaseEvent, CaseExtension, CaseFlag, CasePerson, CaseTask,
                                Intake)
 from core.cases.timeline import Work
 from core.cases.types import CaseType
-from core.db import add_to_counter, insert_ignore, utcnow
+from core.db import _dialect_insert, current_tenant_id, take_ids, utcnow
 from core.privacy import attach_basis
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unprocessable
 from core.models import Notification, OrgUnit, Person, User
@@ -37,18 +37,19 @@ DIVERT, HANDLE, APPROVE = "core.case.divert", "core.case.handle", "core.case.ext
 # --- numbering and counts -----------------------------------------------------------------
 
 def next_number(session: Session, ctype: CaseType, fmt: str, year: int) -> str:
-    """The next number of ``ctype`` in ``year`` (row lock on the counter: no gaps, no twins)."""
+    """The next number of ``ctype`` in ``year``: one upsert creates the counter at 1 or moves it
+    by one and returns the value, its row lock held to the commit (no gaps, no twins)."""
     from core.cases.models import CaseCounter
-    insert_ignore(session, CaseCounter, {"case_type": ctype.key, "year": year, "value": 0}, ["case_type", "year"])
-    counter = session.scalar(select(CaseCounter).where(CaseCounter.case_type == ctype.key, CaseCounter.year == year)
-                             .with_for_update())
-    counter.value += 1
-    return fmt.format(year=year, seq=counter.value)
+    stmt = _dialect_insert(session, CaseCounter).values(tenant_id=current_tenant_id(), case_type=ctype.key,
+                                                        year=year, value=1)
+    stmt = stmt.on_conflict_do_update(index_elements=["tenant_id", "case_type", "year"],
+                                      set_={"value": CaseCounter.value + 1}).returning(CaseCounter.value)
+    return fmt.format(year=year, seq=session.execute(stmt).scalar_one())
 
 
-def _tally(session: Session, case: Case, state: str, delta: int) -> None:
-    add_to_counter(session, CaseTally, {"org_unit_id": case.org_unit_id, "case_type": case.case_type, "state": state},
-                   "n", delta)
+def _tally(session: Session, case: Case, states: dict[str, int]) -> None:
+    """The case's move in the statistics' tallies (``core.cases.tally``: all of them, one call)."""
+    tally.count(session, case, states)
 
 
 def active_unit(session: Session, unit_id: int, field: str) -> OrgUnit:
@@ -74,10 +75,18 @@ def register(w: Work, ctype: CaseType, data: dict, at: dt.datetime | None = None
     s = w.session
     at = at or utcnow()
     unit_id = data["org_unit_id"]
-    if w.user is not None and not covers(s, w.grants, ctype.create_permission, unit_id):
+    unit = s.scalar(select(OrgUnit).where(OrgUnit.id == unit_id))  # one read: the scope check uses its path
+
+    def in_scope(perm: str, uid: int | None) -> bool:
+        if uid == unit_id:
+            return unit is not None and w.grants.has(perm) and w.grants.covers(perm, unit.path)
+        return covers(s, w.grants, perm, uid)
+
+    if w.user is not None and not in_scope(ctype.create_permission, unit_id):
         require(w.grants, ctype.create_permission)
         raise NotFound("unit_not_found", "单位不存在或不在您的管辖范围内，不能在该单位登记事项")
-    active_unit(s, unit_id, "org_unit_id")
+    if unit is None or unit.status != "active":
+        raise Invalid("org_unit_id", "unknown_unit", "单位不存在或已撤销")
     conf = case_settings.for_type(s, ctype)
     dated, checked_here = received_note, False
     if received is None and data.get("received_at") is not None:
@@ -100,20 +109,25 @@ def register(w: Work, ctype: CaseType, data: dict, at: dt.datetime | None = None
                 org_unit_id=unit_id, state=ctype.initial, intake_id=data.get("intake_id"),
                 created_by=w.user_id, created_at=at, received_at=received)
     case.search_grams = search.grams(case.number, case.title, case.content)
+    # its id now; its row goes in with the act's next flush, after the module's on_register
+    # has set what it sets (the petition's channel …): one INSERT rather than an INSERT and an UPDATE
+    case.id = take_ids(s, 1)[0]
     s.add(case)
-    s.flush()
-    entered_by = {s.scalar(select(Intake.received_by).where(Intake.id == data["intake_id"]))} \
-        if data.get("intake_id") else set()  # persons the window registered with the matter
-    for p in data.get("persons") or []:
-        person = s.scalar(select(Person).where(Person.id == p["person_id"]))
-        if person is None or (w.user is not None and not covers(s, w.grants, "core.person.read", person.org_unit_id)):
-            raise Invalid("persons", "unknown_person", f"人员 {p['person_id']} 不存在或不在您的管辖范围内")
-        s.add(CasePerson(case_id=case.id, person_id=person.id, role=p.get("role") or "party",
-                         attached_by=w.user_id, attached_at=utcnow(),
-                         pii_basis=attach_basis(s, w.grants, w.user_id, person, entered_by - {None})))
-    for flag in data.get("flags") or []:
-        add_flag(s, case, flag)
-    _tally(s, case, case.state, 1)
+    fresh.mark(s, case, unit)  # the rest of the act and its answer read the new case's rows from memory
+    with s.no_autoflush:
+        entered_by = {s.scalar(select(Intake.received_by).where(Intake.id == data["intake_id"]))} \
+            if data.get("intake_id") else set()  # persons the window registered with the matter
+        for p in data.get("persons") or []:
+            person = s.scalar(select(Person).where(Person.id == p["person_id"]))
+            if person is None or (w.user is not None and not in_scope("core.person.read", person.org_unit_id)):
+                raise Invalid("persons", "unknown_person", f"人员 {p['person_id']} 不存在或不在您的管辖范围内")
+            fresh.keep(s, case, person)
+            s.add(CasePerson(case_id=case.id, person_id=person.id, role=p.get("role") or "party",
+                             attached_by=w.user_id, attached_at=utcnow(),
+                             pii_basis=attach_basis(s, w.grants, w.user_id, person, entered_by - {None})))
+        for flag in data.get("flags") or []:
+            add_flag(s, case, flag)
+        _tally(s, case, {case.state: 1})
     if ctype.on_register is not None:
         ctype.on_register(s, case, details)
     event_data = dated.event_data() if dated else {"received_at": received.isoformat()}
@@ -127,6 +141,11 @@ def register(w: Work, ctype: CaseType, data: dict, at: dt.datetime | None = None
 
 def add_flag(session: Session, case: Case, flag: str) -> None:
     """Flag a case (``collective``, ``repeat`` …) as part of an act already on its timeline."""
+    known = fresh.rows(session, case, CaseFlag)
+    if known is not None:  # registered in this transaction: its flags are the ones added here
+        if not any(f.flag == flag for f in known):
+            session.add(CaseFlag(case_id=case.id, flag=flag))
+        return
     session.flush()
     if session.scalar(select(CaseFlag.id).where(CaseFlag.case_id == case.id, CaseFlag.flag == flag)) is None:
         session.add(CaseFlag(case_id=case.id, flag=flag))
@@ -152,12 +171,21 @@ def received_at(session: Session, case: Case) -> dt.datetime:
 
 def available(w: Work, case: Case, ctype: CaseType) -> list[dict]:
     """The transitions the actor may take now (for the case view's action buttons)."""
-    out = []
+    out, paths = [], {}
+
+    def covered(perm: str, uid: int | None) -> bool:  # each unit's path read once (or known: a new case's)
+        if uid is None:
+            return False
+        if uid not in paths:
+            kept = fresh.kept(w.session, case, OrgUnit, uid)
+            paths[uid] = kept.path if kept is not None else unit_path(w.session, uid)
+        return paths[uid] is not None and w.grants.covers(perm, paths[uid])
+
     for t in ctype.transitions:
         if case.state not in t.from_states or not w.grants.has(t.permission):
             continue
         units = _transition_units(case, ctype, t)
-        if any(covers(w.session, w.grants, t.permission, u) for u in units):
+        if any(covered(t.permission, u) for u in units):
             out.append({"name": t.name, "title": t.title, "title_en": t.title_en, "to": t.to,
                         "needs_input": t.input is not None})
     return out
@@ -208,8 +236,7 @@ def transition(w: Work, case: Case, ctype: CaseType, name: str, raw: dict | None
         if open_co:
             raise Conflict("tasks_open", "协办单位尚未全部反馈，牵头单位不能办结（可先撤回协办任务）")
     case.state = new
-    _tally(s, case, old, -1)
-    _tally(s, case, new, 1)
+    _tally(s, case, {old: -1, new: 1} if old != new else {})
     note = data.pop("note", None) if isinstance(data.get("note"), str) else None
     event_data = {k: _jsonable(v) for k, v in data.items()}
     if dated is not None:
@@ -286,7 +313,7 @@ def divert(w: Work, case: Case, ctype: CaseType, mode: str, tasks: list[dict], n
     if mode != "add":
         for old in s.scalars(select(CaseTask).where(CaseTask.case_id == case.id, CaseTask.state == "open")):
             old.state, old.done_at = "cancelled", now
-            deadlines.stop_task(s, case, old.id, now)
+            deadlines.withdraw_task(s, case, old.id, now)
             withdraw_todo(s, case, old)
     dispatch.on_redispatch(s, case)
     created, cal, ack_by = [], None, None
@@ -389,7 +416,7 @@ def cancel_task(w: Work, case: Case, ctype: CaseType, task: CaseTask, reason: st
         raise Conflict("task_not_cancellable", "只能撤回未办结的协办任务")
     now = utcnow()
     task.state, task.done_at, task.result = "cancelled", now, reason
-    deadlines.stop_task(s, case, task.id, now)
+    deadlines.withdraw_task(s, case, task.id, now)
     withdraw_todo(s, case, task, reason)
     record_event(w, case, ctype, case_settings.for_type(s, ctype), "task_cancelled", at=now, note=reason,
             unit_id=task.org_unit_id, data={"task_id": task.id})

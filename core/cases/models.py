@@ -324,6 +324,37 @@ class CaseTally(TenantModel):
     n: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class CaseMonthTally(TenantModel):
+    """Cases per (unit where they arose, type, local month of registration, state): counts and
+    year-on-year over a period without reading case rows (``core.cases.tally``, issue 24)."""
+
+    __audit__ = False
+    __tablename__ = "case_month_tally"
+    __table_args__ = (UniqueConstraint("tenant_id", "org_unit_id", "case_type", "month", "state"),
+                      Index("ix_case_month_tally_month", "tenant_id", "month"))
+    org_unit_id: Mapped[int] = mapped_column(BigInteger)
+    case_type: Mapped[str] = mapped_column(String(64))
+    month: Mapped[str] = mapped_column(String(7))      # 'YYYY-MM' in Asia/Shanghai (statistics.month_key)
+    state: Mapped[str] = mapped_column(String(32))
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CaseLimitTally(TenantModel):
+    """Stopped time limits per (unit where the case arose, type, local month of the stop, met):
+    on-time rates without reading limits. Windows (``met`` empty) and the limits of withdrawn
+    tasks are not counted, as in ``statistics.on_time`` (``core.cases.tally``, issue 24)."""
+
+    __audit__ = False
+    __tablename__ = "case_limit_tally"
+    __table_args__ = (UniqueConstraint("tenant_id", "org_unit_id", "case_type", "month", "met"),
+                      Index("ix_case_limit_tally_month", "tenant_id", "month"))
+    org_unit_id: Mapped[int] = mapped_column(BigInteger)
+    case_type: Mapped[str] = mapped_column(String(64))
+    month: Mapped[str] = mapped_column(String(7))      # month of ``stopped_at``, Asia/Shanghai
+    met: Mapped[bool] = mapped_column(Boolean)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class CaseTypeSetting(TenantModel):
     """A county's settings for one case type (validated by ``core.cases.settings``)."""
 

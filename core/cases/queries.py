@@ -21,13 +21,13 @@ import re
 from sqlalchemy import Select, false, literal, or_, select, tuple_
 
 from core.cases import search
-from core.cases.access import readable
+from core.cases.access import in_subtree, readable, scope_paths
 from core.cases.models import Case, CaseFlag, CasePerson
 from core.cases.timeline import Work
 from core.db import utcnow
 from core.errors import Invalid, NotFound
 from core.models import OrgUnit, Person
-from core.orgtree import is_root, subtree_ids
+from core.orgtree import is_root
 
 ID_NUMBER_SHAPE = re.compile(r"^\d{17}[\dXx]$")
 PHONE_SHAPE = re.compile(r"^[0-9+\- ]{5,20}$")  # core.api.common.PHONE
@@ -55,7 +55,7 @@ def filtered(w: Work, args: dict, base: Select | None = None) -> Select:
         if args.get(key):
             unit = _unit_or_404(w, args[key])  # the result stays limited by ``readable`` above
             if key == "handling_unit_id" or not is_root(unit.path):
-                stmt = stmt.where(column.in_(subtree_ids(w.session, unit.path)))  # ids: see access.visible
+                stmt = stmt.where(in_subtree(w.session, column, unit.path))  # see access.in_subtrees
     if args.get("created_from"):
         stmt = stmt.where(Case.created_at >= args["created_from"])
     if args.get("created_to"):
@@ -78,7 +78,10 @@ def filtered(w: Work, args: dict, base: Select | None = None) -> Select:
         persons = select(Person.id).where(person_match(w, args["person"]))
         stmt = stmt.where(Case.id.in_(select(CasePerson.case_id).where(CasePerson.person_id.in_(persons))))
     if args.get("q"):
-        stmt = stmt.where(search.matches(args["q"], w.session))
+        # the user's scope goes into the index query; the statement runs under a search's
+        # time limit wherever it is executed (core.cases.search.bounded)
+        stmt = stmt.where(search.matches(args["q"], w.session, scope_paths(w.grants, w.types)))
+        stmt = stmt.execution_options(**{search.BOUNDED: True})
     return stmt
 
 

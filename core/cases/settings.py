@@ -23,12 +23,13 @@ source: ``{"source": "《XX镇信访工作实施办法》第五条"}``; without 
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 from dataclasses import dataclass, replace
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
-from sqlalchemy import select
+from sqlalchemy import null, select, union_all
 from sqlalchemy.orm import Session
 
 from core.cases.models import CalendarDay, CalendarYear, CaseTypeSetting, NationalCalendarDay, NationalCalendarYear
@@ -203,8 +204,20 @@ RULE_FIELDS = ("key", "title", "title_en", "amount", "unit", "start", "stop", "s
 
 
 def for_type(session: Session, ctype: CaseType) -> TypeSettings:
-    raw = session.scalar(select(CaseTypeSetting.settings).where(CaseTypeSetting.case_type == ctype.key))
-    return effective(ctype, raw)
+    """The county's settings for ``ctype`` in force. The stored row is kept a few seconds per
+    process (``core.db.ProcessCache``, as the modules' settings are): a change saved through
+    this process counts at once, one saved by another within ``core.db.CACHE_SECONDS``."""
+    from core.db import current_tenant_id
+    key = (id(session.get_bind()), current_tenant_id(), ctype.key)
+    raw = _SETTINGS.get(key)
+    if raw is None:
+        generation = config_generation()
+        raw = session.scalar(select(CaseTypeSetting.settings).where(CaseTypeSetting.case_type == ctype.key)) or {}
+        _SETTINGS.put(key, copy.deepcopy(raw), generation)
+    return effective(ctype, copy.deepcopy(raw) or None)
+
+
+_SETTINGS = ProcessCache()  # (database, county, case type) → its stored settings (``for_type``)
 
 
 def save(session: Session, ctype: CaseType, raw: dict) -> dict:
@@ -225,10 +238,12 @@ def calendar(session: Session, cached: bool = True) -> WorkCalendar:
     The national calendar is the same for every county and changes once a year: it is kept for
     a few seconds per process (``core.db.ProcessCache``). ``cached=False`` reads it afresh —
     what a recompute right after a load needs in another process."""
-    rows = session.execute(select(CalendarDay.day, CalendarDay.is_workday)).all()
-    years = frozenset(session.scalars(select(CalendarYear.year)))
+    # the county's days and the years it declared: one statement (issue 24, registration's cost)
+    rows = session.execute(union_all(select(CalendarDay.day, CalendarDay.is_workday, null().label("year")),
+                                     select(null(), null(), CalendarYear.year))).all()
+    years = frozenset(year for day, _, year in rows if day is None)
     national, national_years = (_NATIONAL.get("national") if cached else None) or _load_national(session)
-    return WorkCalendar(overrides={day: workday for day, workday in rows}, declared_years=years,
+    return WorkCalendar(overrides={day: workday for day, workday, _ in rows if day is not None}, declared_years=years,
                         national=national, national_years=national_years)
 
 

@@ -44,17 +44,25 @@ def request_work() -> Work:
 def add(w: Work, case: Case, kind: str, note: str | None = None, data: dict | None = None,
         from_state: str | None = None, to_state: str | None = None, unit_id: int | None = None,
         at: dt.datetime | None = None) -> CaseEvent:
-    actor = current_actor()
-    data = dict(data or {})
-    if w.user is not None and getattr(w.user, "org_unit_id", None) and "by_unit_id" not in data:
-        data["by_unit_id"] = w.user.org_unit_id  # the unit the actor acted for, then (documents state it)
-    event = CaseEvent(case_id=case.id, kind=kind, at=at or utcnow(), actor_id=w.user_id or actor.user_id,
-                      actor_label=actor.label[:100], note=note, data=data, from_state=from_state,
-                      to_state=to_state, org_unit_id=unit_id)
+    event = build(w, case, kind, note, data, from_state, to_state, unit_id, at)
     w.session.add(event)
     w.session.flush()
     w.host.case_event(w.session, w.enabled, case, event)  # type: ignore[attr-defined]
     return event
+
+
+def build(w: Work, case: Case, kind: str, note: str | None = None, data: dict | None = None,
+          from_state: str | None = None, to_state: str | None = None, unit_id: int | None = None,
+          at: dt.datetime | None = None) -> CaseEvent:
+    """The event row :func:`add` records (not added to the session): also what a bulk
+    registration (``core.cases.bulk``) adds, many at a time, so both write the same row."""
+    actor = current_actor()
+    data = dict(data or {})
+    if w.user is not None and getattr(w.user, "org_unit_id", None) and "by_unit_id" not in data:
+        data["by_unit_id"] = w.user.org_unit_id  # the unit the actor acted for, then (documents state it)
+    return CaseEvent(case_id=case.id, kind=kind, at=at or utcnow(), actor_id=w.user_id or actor.user_id,
+                     actor_label=actor.label[:100], note=note, data=data, from_state=from_state,
+                     to_state=to_state, org_unit_id=unit_id)
 
 
 def actor_names(session, events) -> dict[int, str]:

@@ -17,8 +17,6 @@ case list (``/cases``) with the list's own filters, which select exactly the cou
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import select, update
@@ -101,45 +99,11 @@ def summary_rows(w: Work, unit: OrgUnit) -> dict:
     return {"as_of": as_of, "rows": rows, "total": found["total"], "total_links": total_links}
 
 
-_PAST_MONTHS: dict[tuple, tuple[float, dict]] = {}   # see _past_months
-_PAST_LOCK = threading.Lock()
-PAST_MONTHS_TTL = 600.0   # seconds
-PAST_MONTHS_MAX = 5000    # entries kept per process
-
-
-def _past_months(w: Work, unit: OrgUnit, start: dt.date, end: dt.date) -> dict:
-    """``statistics.counts`` by month for the months before this one, kept for ten minutes.
-
-    Counting a year of registrations reads every case row of the year (no tally has months):
-    2.9 s for a county of 1.2M cases on a busy 2-core machine. Past months hardly change (a
-    back-dated import, a moved unit), so the dashboard keeps them a while per user, unit and
-    readable types; the current month is always counted live (``trend``).
-    """
-    from core.db import bound_tenant_id
-    key = (id(w.session.get_bind()), bound_tenant_id(), unit.id, w.user_id, start, end,
-           tuple(sorted(k for k, t in w.types.items() if w.grants.has(t.read_permission))))
-    now = time.monotonic()
-    with _PAST_LOCK:
-        hit = _PAST_MONTHS.get(key)
-        if hit is not None and now - hit[0] < PAST_MONTHS_TTL:
-            return hit[1]
-    found = statistics.counts(w, "month", unit.id, None, start, end)
-    with _PAST_LOCK:
-        if len(_PAST_MONTHS) >= PAST_MONTHS_MAX:
-            for old in sorted(_PAST_MONTHS, key=lambda k: _PAST_MONTHS[k][0])[:PAST_MONTHS_MAX // 10]:
-                _PAST_MONTHS.pop(old, None)
-        _PAST_MONTHS[key] = (now, found)
-    return found
-
-
 def trend(w: Work, unit: OrgUnit) -> dict:
     """Cases registered per local month over the last twelve months, each month a link
-    (``statistics.counts`` by month: the past months kept a while, this month live)."""
+    (``statistics.counts`` by month: the month tally, two statements whatever the scope)."""
     today = statistics.today()
-    start, this_month = _month_start(today, TREND_MONTHS - 1), today.replace(day=1)
-    past = _past_months(w, unit, start, this_month - dt.timedelta(days=1))
-    live = statistics.counts(w, "month", unit.id, None, this_month, today)
-    found = {"items": past["items"] + live["items"], "total": past["total"] + live["total"]}
+    found = statistics.counts(w, "month", unit.id, None, _month_start(today, TREND_MONTHS - 1), today)
     points = []
     for item in found["items"]:
         first = dt.date(int(item["key"][:4]), int(item["key"][5:]), 1)

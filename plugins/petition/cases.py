@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 
 from core.sdk import (Case, CaseDeadline, CaseEvent, CasePerson, CaseType, Conflict, DeadlineRule, Forbidden, Invalid, LedgerColumn,
                       NotFound, OrgUnit, Person, State, Transition, add_case_flag, case_or_404, county_calendar,
-                      deadline, limit_end, notify, record, request_work, users_of_unit, utcnow)
+                      deadline, fresh_case_rows, limit_end, notify, record, request_work, users_of_unit, utcnow)
 
 from . import status
 from .models import LeaderOwnership, PetitionCase
@@ -129,14 +129,23 @@ def on_register(session, case: Case, details: dict) -> None:
 
 
 def may_read(case: Case) -> bool:
-    """Whether the user of the current request may read ``case`` (outside a request: yes)."""
+    """Whether the user of the current request may read ``case`` (outside a request: yes).
+    Answered once per case and request (registration and its answer both ask); a reader of
+    petitions county-wide reads every one of the county's without a query."""
     if not _in_request():
         return True
-    try:
-        case_or_404(str(case.id), case_type=KEY)
-    except (NotFound, Forbidden):
-        return False
-    return True
+    from flask import g
+    known = g.setdefault("petition_may_read", {})
+    if case.id not in known:
+        if request_work().grants.county_wide(READ) and case.case_type == KEY:
+            known[case.id] = True
+        else:
+            try:
+                case_or_404(str(case.id), case_type=KEY)
+                known[case.id] = True
+            except (NotFound, Forbidden):
+                known[case.id] = False
+    return known[case.id]
 
 
 REPEAT_NOTE = "可能为重复信访，已提示上级"
@@ -182,12 +191,37 @@ def earlier_petitions(session, case: Case, category: str) -> list[Case]:
     """Earlier petitions in ``category`` by any of this case's petitioners, newest first.
 
     A petitioner matches by the same person record, the same ID number, or the same name
-    and phone (blind indexes: the numbers themselves stay encrypted).
+    and phone (blind indexes: the numbers themselves stay encrypted). In a request the answer
+    is kept for the request: registration asks it, and so does the answer showing the case.
     """
+    if _in_request():
+        from flask import g
+        memo = g.setdefault("petition_earlier", {})
+        key = (case.id, category)
+        if key not in memo:
+            memo[key] = _earlier_petitions(session, case, category)
+        return list(memo[key])
+    return _earlier_petitions(session, case, category)
+
+
+def _earlier_petitions(session, case: Case, category: str) -> list[Case]:
+    attached, kept = fresh_case_rows(session, case, CasePerson), fresh_case_rows(session, case, Person)
+    if attached is not None and kept is not None and {a.person_id for a in attached} <= {p.id for p in kept}:
+        # a case registered in this transaction: its people are loaded, and the query below needs
+        # none of its rows — they are not flushed for it (the petition row then goes in once,
+        # with its repeat fields, instead of being inserted and updated)
+        ids = {a.person_id for a in attached}
+        people = [p for p in kept if p.id in ids]
+        with session.no_autoflush:
+            return _earlier_of(session, case, category, people)
     session.flush()
     mine = select(CasePerson.person_id).where(CasePerson.case_id == case.id)
     people = list(session.execute(select(Person.id, Person.name, Person.id_number_bidx, Person.phone_bidx)
                                   .where(Person.id.in_(mine))))
+    return _earlier_of(session, case, category, people)
+
+
+def _earlier_of(session, case: Case, category: str, people: list) -> list[Case]:
     if not people:
         return []
     same = [Person.id.in_([p.id for p in people])]
@@ -252,16 +286,33 @@ def _column(attr: str, names: dict | None = None):
 
 def details(session, case: Case) -> dict:
     """The petition's own fields, for the case view and for its documents' templates."""
-    row = petition_of(session, case)
+    note_kinds = ("extension_requested", "not_accept")
+    mine = fresh_case_rows(session, case, PetitionCase)
+    if mine is not None:  # registered in this transaction (its answer): what was written is known
+        row = mine[0] if mine else None
+        leader = next((x for x in fresh_case_rows(session, case, LeaderOwnership) if x.dissolved_at is None), None)
+        events = sorted((e for e in fresh_case_rows(session, case, CaseEvent) if e.kind in note_kinds),
+                        key=lambda e: (e.at, e.id or 0), reverse=True)
+        noted = [(e.kind, e.note) for e in events]
+    else:  # the petition row with its leader (one read), the last notes of two kinds (one read)
+        found = session.execute(select(PetitionCase, LeaderOwnership).outerjoin(
+            LeaderOwnership, (LeaderOwnership.tenant_id == PetitionCase.tenant_id)
+            & (LeaderOwnership.case_id == PetitionCase.case_id) & LeaderOwnership.dissolved_at.is_(None))
+            .where(PetitionCase.case_id == case.id).limit(1)).first()
+        row, leader = found if found is not None else (None, None)
+        noted = session.execute(select(CaseEvent.kind, CaseEvent.note).where(
+            CaseEvent.case_id == case.id, CaseEvent.kind.in_(note_kinds))
+            .order_by(CaseEvent.at.desc(), CaseEvent.id.desc())).all() if row is not None else []
     if row is None:
         return {}
     settings = (request_work().enabled.get("petition") or {}) if _in_request() else {}
     titles = {c["key"]: c["title"] for c in settings.get("categories") or []}
-    leader = session.scalar(select(LeaderOwnership).where(LeaderOwnership.case_id == case.id,
-                                                          LeaderOwnership.dissolved_at.is_(None)))
+    notes: dict[str, str] = {}
+    for kind, note in noted:
+        notes.setdefault(kind, note or "")
+
     def last_note(kind: str) -> str:
-        return session.scalar(select(CaseEvent.note).where(CaseEvent.case_id == case.id, CaseEvent.kind == kind)
-                              .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(1)) or ""
+        return notes.get(kind, "")
     return {"form": row.form, "form_title": FORMS[row.form][0], "category": row.category,
             "category_title": titles.get(row.category, row.category), "demands": row.demands,
             "visitors": row.visitors, "procedure": row.procedure,

@@ -1,0 +1,120 @@
+"""The tallies the statistics read instead of case rows, kept in the writer's transaction.
+
+Three counters per county (``core.cases.models``):
+
+- ``CaseTally``: cases per (unit where they arose, type, state) — all-time counts, open cases;
+- ``CaseMonthTally``: the same per local month of registration (Asia/Shanghai, as
+  ``statistics.month_key``) — counts over a period, the dashboard's trend, year on year;
+- ``CaseLimitTally``: stopped time limits per (unit where the case arose, type, local month of
+  the stop, met) — on-time rates. Windows (``met`` empty) are not counted, nor the limits of a
+  withdrawn task (``access.granting_task``): when a task is withdrawn its limits that had
+  stopped leave the tally and the ones it stops are not counted (``deadlines.withdraw_task``).
+
+:func:`count` is the one function every writer calls (registration, a transition, a limit
+stopping, a task withdrawn); each call is one ``INSERT … ON CONFLICT DO UPDATE SET n = n +
+excluded.n`` per table touched, the rows sorted so that two transactions lock them in the same
+order: race-free on PostgreSQL, and the same statement on SQLite. :func:`rebuild` recomputes
+all three from the rows (migration ``0014_case_tally_month`` does the same in SQL; the tests
+compare every statistic from the tallies with the same from a scan).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import delete, func, literal_column, select
+from sqlalchemy.orm import Session
+
+from core.cases.models import Case, CaseDeadline, CaseLimitTally, CaseMonthTally, CaseTally, CaseTask
+from core.db import ID_SEQUENCE, _dialect_insert, current_tenant_id
+from core.workdays import SHANGHAI
+
+
+def month_of(at: dt.datetime) -> str:
+    """``'YYYY-MM'`` of a stored time, as a local month (the key of the month tallies)."""
+    return at.astimezone(SHANGHAI).strftime("%Y-%m")
+
+
+def count(session: Session, case: Case, states: Mapping[str, int] | None = None,
+          limits: Iterable[tuple[CaseDeadline, int]] = ()) -> None:
+    """Move ``case`` in the tallies: ``states`` {state: ±1} (registered: ``{initial: 1}``; a
+    transition: ``{old: -1, new: 1}``), ``limits`` [(stopped limit, ±1)] — a limit counts only
+    with ``met`` set (windows never)."""
+    if states:
+        month = month_of(case.created_at)
+        _add(session, CaseTally, ("org_unit_id", "case_type", "state"),
+             {(case.org_unit_id, case.case_type, s): d for s, d in states.items()})
+        _add(session, CaseMonthTally, ("org_unit_id", "case_type", "month", "state"),
+             {(case.org_unit_id, case.case_type, month, s): d for s, d in states.items()})
+    by_key: dict[tuple, int] = {}
+    for d, delta in limits:
+        if d.met is None or d.stopped_at is None:
+            continue
+        key = (case.org_unit_id, case.case_type, month_of(d.stopped_at), bool(d.met))
+        by_key[key] = by_key.get(key, 0) + delta
+    if by_key:
+        _add(session, CaseLimitTally, ("org_unit_id", "case_type", "month", "met"), by_key)
+
+
+def _add(session: Session, model, keys: tuple[str, ...], deltas: Mapping[tuple, int]) -> None:
+    """One multi-row upsert adding each delta to its counter row (zero deltas dropped)."""
+    rows = sorted((k, d) for k, d in deltas.items() if d)
+    if not rows:
+        return
+    tenant = current_tenant_id()
+    pg = session.get_bind().dialect.name == "postgresql"
+    values = []
+    for key, delta in rows:
+        row = {"tenant_id": tenant, **dict(zip(keys, key)), "n": delta}
+        if pg:
+            row["id"] = literal_column(f"nextval('{ID_SEQUENCE}')")  # in the statement: no round trip per row
+        values.append(row)
+    stmt = _dialect_insert(session, model)
+    stmt = stmt.values(values)
+    stmt = stmt.on_conflict_do_update(index_elements=["tenant_id", *keys], set_={"n": model.n + stmt.excluded.n})
+    session.execute(stmt)
+
+
+# --- rebuilding from the rows -------------------------------------------------------------------
+
+def scan_cases(session: Session, by_month: bool = True) -> dict[tuple, int]:
+    """What the case tallies should hold, counted from the case rows (the tests' reference)."""
+    from core.cases.statistics import month_key
+    dialect = session.get_bind().dialect.name
+    cols = [Case.org_unit_id, Case.case_type] + ([month_key(Case.created_at, dialect)] if by_month else []) \
+        + [Case.state]
+    return {tuple(r[:-1]): r[-1] for r in session.execute(select(*cols, func.count()).group_by(*cols))}
+
+
+def scan_limits(session: Session) -> dict[tuple, int]:
+    """What ``CaseLimitTally`` should hold, counted from the limit rows."""
+    from core.cases.statistics import month_key
+    dialect = session.get_bind().dialect.name
+    cols = [Case.org_unit_id, Case.case_type, month_key(CaseDeadline.stopped_at, dialect), CaseDeadline.met]
+    stmt = (select(*cols, func.count()).select_from(CaseDeadline)
+            .join(Case, (Case.id == CaseDeadline.case_id) & (Case.tenant_id == CaseDeadline.tenant_id))
+            .where(CaseDeadline.state == "stopped", CaseDeadline.met.is_not(None),
+                   ~select(CaseTask.id).where(CaseTask.tenant_id == CaseDeadline.tenant_id,
+                                              CaseTask.id == CaseDeadline.task_id,
+                                              CaseTask.state == "cancelled").exists())
+            .group_by(*cols))
+    return {(u, t, m, bool(met)): n for u, t, m, met, n in session.execute(stmt)}
+
+
+def rebuild(session: Session) -> None:
+    """Recompute the three tallies of the bound county from its rows (a repair; the migration's
+    backfill does the same in one SQL statement per table)."""
+    for model in (CaseTally, CaseMonthTally, CaseLimitTally):
+        session.execute(delete(model))
+    for chunk in _chunks(scan_cases(session, by_month=False)):
+        _add(session, CaseTally, ("org_unit_id", "case_type", "state"), chunk)
+    for chunk in _chunks(scan_cases(session)):
+        _add(session, CaseMonthTally, ("org_unit_id", "case_type", "month", "state"), chunk)
+    for chunk in _chunks(scan_limits(session)):
+        _add(session, CaseLimitTally, ("org_unit_id", "case_type", "month", "met"), chunk)
+
+
+def _chunks(rows: dict[tuple, int], size: int = 2000) -> Iterable[dict[tuple, int]]:
+    items = list(rows.items())
+    for i in range(0, len(items), size):
+        yield dict(items[i:i + size])
