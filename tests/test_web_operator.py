@@ -123,7 +123,7 @@ def test_operator_creates_a_county_from_a_tenants_folder(app, db, operator, tmp_
     c, r = web_login(app, f"{slug}.localhost", "county.admin", password)
     assert r.status_code == 302 and r.headers["Location"].endswith("/password")
     listing = operator.get("/operator").get_data(as_text=True)
-    assert usage(listing, slug)["users"] == 7  # the demo folder's accounts
+    assert usage(listing, slug)["users"] == 8  # the demo folder's accounts
     # the same folder again: refused, the existing county untouched
     again = operator.post("/operator/tenants/from-folder", data={"csrf_token": csrf(page), "folder": slug})
     assert again.status_code == 409 and "已被使用" in again.get_data(as_text=True)
