@@ -11,7 +11,7 @@ import time_machine
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from core import audit, jobs, ledgers
+from core import audit, ledgers
 from core.app import pingan
 from core.audit import AuditEntry
 from core.cases import search
@@ -19,28 +19,14 @@ from core.cases.models import Case, CaseDeadline, CaseEvent, CaseTally
 from core.db import bind_tenant
 from core.models import OrgUnit
 from tests.casework import VISIT, register, run_jobs
+from tests.test_case_jobs import county  # noqa: F401  (the fixture: the queue emptied first)
+from tests.test_ledgers import HEADERS, _xlsx as sheet
 
-HEADERS = ["标题", "发生地", "来源渠道", "内容", "走访方式"]
 WHEN = dt.datetime(2026, 11, 20, 2, 30, tzinfo=dt.timezone.utc)  # a Friday, 10:30 in Beijing
 
 
-@pytest.fixture
-def county(app, county):
-    jobs.bind_state(pingan(app))
-    run_jobs(app)  # nothing of earlier tests left in the queue
-    return county
-
-
 def _xlsx(rows: list[list], header: list[str] = HEADERS, write_only: bool = True) -> bytes:
-    """``write_only``: no declared sheet size (as some writers); else declared, as Excel and WPS do."""
-    wb = Workbook(write_only=write_only)
-    ws = wb.create_sheet() if write_only else wb.active
-    ws.append(header)
-    for row in rows:
-        ws.append(row)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return sheet(rows, header, write_only)
 
 
 def _import(app, client, data: bytes) -> dict:

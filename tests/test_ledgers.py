@@ -56,9 +56,10 @@ def _export(app, client, body: dict) -> tuple[dict, list[tuple], object]:
     return job, [tuple(row) for row in sheet.iter_rows(values_only=True)], got
 
 
-def _xlsx(rows: list[list], header: list[str] = HEADERS) -> bytes:
-    wb = Workbook()
-    ws = wb.active
+def _xlsx(rows: list[list], header: list[str] = HEADERS, write_only: bool = False) -> bytes:
+    """``write_only``: no declared sheet size (as some writers); else declared, as Excel and WPS do."""
+    wb = Workbook(write_only=write_only)
+    ws = wb.create_sheet() if write_only else wb.active
     ws.append(header)
     for row in rows:
         ws.append(row)

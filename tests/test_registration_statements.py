@@ -17,25 +17,10 @@ from sqlalchemy import event
 
 from core.app import pingan
 from tests.conftest import PG_URL, Client, make_token
+from tests.test_request_cost import _statements
 
 BOUND = 20
 KEY = "petition.case"
-
-
-def _statements(app, fn) -> list[str]:
-    """Every statement the app's engine sent while ``fn`` ran, BEGIN excluded (on PostgreSQL the
-    BEGIN that binds the tenant for row-level security; on SQLite ``BEGIN IMMEDIATE``)."""
-    seen: list[str] = []
-    engine = pingan(app).db.engine
-
-    def note(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        fn()
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
-    return [s for s in seen if not s.lstrip().upper().startswith("BEGIN")]
 
 
 @pytest.fixture

@@ -11,40 +11,19 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 
-from core import jobs, outbox
-from core.app import pingan
+from core import outbox
 from core.cases import sweep
 from core.cases.models import CaseEvent, CaseReminder
 from core.db import utcnow
 from core.models import Notification, OutboxEntry
 from tests.casework import register, run_jobs
+from tests.test_case_jobs import _count, _sweep, county  # noqa: F401  (the fixture: the queue emptied first)
+from tests.test_job_reliability import WorkerDied
 
 LATER = dt.timedelta(days=60)  # far past every limit of a new case
 VILLAGES = ("T01D1V1", "T01D1V1", "T01D1V2", "T01D1V3", "T01D1V2")
-
-
-class WorkerDied(BaseException):
-    """Stands for a killed work horse: nothing of the job's own handling runs after it."""
-
-
-@pytest.fixture
-def county(app, county):
-    jobs.bind_state(pingan(app))
-    run_jobs(app)  # nothing of earlier tests left in the queue
-    return county
-
-
-def _sweep(app, tenant, now, stale=outbox.STALE) -> dict:
-    state = pingan(app)
-    with state.db.transaction(tenant.id) as s:
-        return sweep.run(s, state.plugins, now=now, stale=stale)
-
-
-def _count(db, tenant, model, *where) -> int:
-    with db.transaction(tenant.id) as s:
-        return s.scalar(select(func.count()).select_from(model).where(*where))
 
 
 def _overdue(db, tenant, case_ids) -> list[tuple[int, int]]:
