@@ -66,6 +66,7 @@ class Registrar:
     def __init__(self, w: Work, ctype: CaseType, at: dt.datetime | None = None) -> None:
         s = w.session
         self.w, self.ctype, self.at = w, ctype, at or utcnow()
+        self._citus: bool | None = None  # on a Citus coordinator (see _insert_rows), asked once
         self.conf = case_settings.for_type(s, ctype)
         self.year = self.at.astimezone(SHANGHAI).year
         self.schema = ctype.details_schema() if ctype.details_schema is not None else None
@@ -191,15 +192,23 @@ class Registrar:
                 setattr(obj, c.key, c.default.arg if c.default.is_scalar else c.default.arg(None))
         return {c.key: getattr(obj, c.key) for c in table.columns}
 
+    def _on_citus(self) -> bool:
+        if self._citus is None:
+            from core import citus
+            self._citus = citus.installed(self.w.session.connection())
+        return self._citus
+
     def _insert_rows(self, table, rows: list[dict]) -> None:
         """INSERT ``rows`` in one statement. PostgreSQL: ``INSERT … SELECT * FROM unnest(<one
         array per column>)`` — a short statement whatever the number of rows (a multi-row VALUES
         of 1,000 rows binds 20,000 parameters, and psycopg spent 0.3 s parsing each such
-        statement); COPY is no option under row-level security. SQLite: one executemany."""
+        statement); COPY is no option under row-level security. SQLite, and a Citus coordinator
+        (which runs an ``INSERT … SELECT`` from a function by COPY into the shards, refused under
+        row-level security): one executemany (on Citus each row routed to the county's shard)."""
         s = self.w.session
         # a column left empty in every row that the database fills itself: leave it to it
         cols = [c for c in table.columns if c.server_default is None or any(r[c.key] is not None for r in rows)]
-        if s.get_bind().dialect.name == "postgresql":
+        if s.get_bind().dialect.name == "postgresql" and not self._on_citus():
             arrays = [cast(bindparam(f"v_{c.key}", [r[c.key] for r in rows], type_=ARRAY(c.type)), ARRAY(c.type))
                       for c in cols]
             s.execute(insert(table).from_select([c.key for c in cols],
