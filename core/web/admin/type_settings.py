@@ -24,9 +24,10 @@ PREFIX = "opt-"
 
 
 def number_parts(fmt: str) -> dict | None:
-    """The parts of a number format, or None when it is not of the usual shape."""
+    """The parts of a number format, or None when it is not of the usual shape (the serial
+    padded to 3–8 digits)."""
     m = FORMAT.match(fmt)
-    if m is None:
+    if m is None or int(m["digits"] or 1) not in DIGITS:  # e.g. a bare {seq}: kept as it is, not re-padded
         return None
     return {"prefix": m["prefix"], "year": bool(m["year"]), "middle": m["middle"],
             "digits": str(int(m["digits"] or 1)), "suffix": m["suffix"]}
