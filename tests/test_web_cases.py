@@ -274,6 +274,15 @@ def test_limits_show_a_traffic_light_on_the_list_and_the_case_page(app, county, 
     assert badges(due - dt.timedelta(hours=5)) == (("yellow", "即将到期"), ("yellow", "即将到期"))
     assert badges(due + dt.timedelta(hours=1)) == (("red", "已超期"), ("red", "已超期"))
 
+    # the page's table of limits is folded while every limit runs green, open once one is due soon
+    def limits_open(at: dt.datetime) -> bool:
+        with time_machine.travel(at, tick=False):
+            page = login(county, "village.cadre").get(f"/cases/{case['id']}").get_data(as_text=True)
+        return bool(re.search(r'<details class="limits-box" id="limits-box"\s+open>', page))
+
+    assert not limits_open(now + dt.timedelta(hours=1))
+    assert limits_open(due - dt.timedelta(hours=5)) and limits_open(due + dt.timedelta(hours=1))
+
 
 def test_search_by_person_and_the_persons_page_with_their_matters(app, county, other, login):
     """Issue 15, item 11: searching a petitioner's ID number or phone found nothing, a name only
