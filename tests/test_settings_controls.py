@@ -64,6 +64,7 @@ def test_posted_rows_become_lists_and_tables_and_blank_rows_are_left_out():
         ("categories-2-_row", "1"), ("categories-2-key", ""), ("categories-2-title", "  "),
         ("categories-3-_row", "1"), ("categories-3-key", "grassland"), ("categories-3-title", "草场纠纷"),
         ("categories-4-_row", "1"), ("categories-4-key", ""), ("categories-4-title", "林权"),  # a new entry
+        ("categories-6-_row", "1"), ("categories-6-key", ""), ("categories-6-title", ""),  # a new row left empty
         ("default_quotas-0-_row", "1"), ("default_quotas-0-_key", "village"), ("default_quotas-0-beijing", "0"),
         ("default_quotas-0-level_skipping", "3"), ("default_quotas-0-county", ""),
         ("accountable_roles", "area_leader"), ("accountable_roles", "mediator"),
@@ -100,6 +101,16 @@ def test_the_schemas_messages_go_to_the_row_and_cell_they_are_about():
     except ValidationError as exc:
         errors = sf.errors_at(fields_, exc.messages, positions)
     assert CJK.search(errors["categories-5-title"])  # the second row as shown, its name cell
+    # an entry whose name was cleared is not dropped: its name is required
+    typed = sf.typed_values(fields_, MultiDict([
+        ("categories-0-_row", "1"), ("categories-0-key", "land"), ("categories-0-title", "")]))
+    data, _, positions = sf.read(fields_, typed)
+    assert data["categories"] == [{"key": "land"}] and positions["categories"] == [0]
+    try:
+        PetitionSettings().load(data)
+        raise AssertionError("a category without a name was accepted")
+    except ValidationError as exc:
+        assert sf.errors_at(fields_, exc.messages, positions)["categories-0-title"] == "必填"
     assert "categories-0-title" not in errors and "categories-5-key" not in errors
     assert errors["categories"].startswith("有 1 行需要更正")
     assert errors["default_quotas-1-county"] == "格式不正确"

@@ -340,7 +340,10 @@ def read(fields_: list[dict], typed: dict) -> tuple[dict, dict, dict]:
             generated = [c["name"] for c in f["columns"] if c.get("generated")]
             taken = {str(row["cells"].get(g) or "") for row in raw or [] for g in generated}
             for row in raw or []:
-                if _blank(row["cells"], [c for c in f["columns"] if not c.get("generated")]):
+                # a new row left empty is left out; an entry with a stored code whose name was
+                # cleared is kept, so the schema says the name is required (not silently dropped)
+                if _blank(row["cells"], [c for c in f["columns"] if not c.get("generated")]) and \
+                        not any(str(row["cells"].get(g) or "").strip() for g in generated):
                     continue
                 for g in generated:
                     if not str(row["cells"].get(g) or "").strip():
