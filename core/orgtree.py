@@ -95,12 +95,6 @@ def units_under(path: str):
     return select(OrgUnit.id).where(within(path))
 
 
-def subtree_ids(session: Session, path: str) -> list[int]:
-    """The ids of the units at ``path`` and below, read now (see ``core.cases.access.visible``
-    for why a query may want them as a list rather than as :func:`units_under`)."""
-    return list(session.scalars(units_under(path)))
-
-
 def path_ids(path: str) -> list[int]:
     """``/1/5/23/`` → ``[1, 5, 23]`` (root first)."""
     return [int(p) for p in path.strip("/").split("/") if p]
