@@ -7,17 +7,18 @@ of any of B's rows appears in A's answer (ids come from one platform-wide sequen
 overlap is a leak).
 
 A rule this test does not know makes it fail: add the table its id comes from to
-``ID_TABLES`` (and a valid body to ``BODIES`` if its writes need one).
+``ID_TABLES`` (and a valid body to ``BODIES`` if its writes need one). The machinery is the
+testing kit's (core/testing/isolation.py), which a plugin runs over its own routes with
+``assert_plugin_isolation``; the tables and bodies here are the platform's.
 """
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
-from sqlalchemy import inspect, text
 
-from core.db import TENANT, Base, table_class
+from core.testing.isolation import Matrix, all_ids, api_rules, id_rule_leaks, list_leaks, out_of_scope_leaks
+from core.testing.isolation import upload as _upload
 from tests.conftest import Client, load_tenant, make_token
 
 # rule (as in the URL map) → the table whose id fills the rule's one id argument
@@ -137,7 +138,7 @@ BODIES = {
     ("POST", "/api/petition/followups/<followup_id>/done"): {"result": "越权"},
     ("POST", "/api/petition/accountability/<acc_id>/close"): {"outcome": "越权"},
 }
-MISSING_ID = 8_999_999_999_999
+MATRIX = Matrix(ID_TABLES, MORE_ID_TABLES, FIXED_ARGS, NOT_OBJECT_IDS, BODIES)
 
 
 @pytest.fixture(scope="module")
@@ -221,92 +222,27 @@ def _dispute_with_everything(admin, t) -> None:
     assert r.status_code == 201, r.get_json()
 
 
-def _upload(content: bytes = b"%PDF-1.4\n%%EOF\n", name: str = "a.pdf") -> dict:
-    """Arguments of a multipart upload request (a new stream each time: a stream is read once)."""
-    return {"content_type": "multipart/form-data", "data": {"file": (io.BytesIO(content), name)}}
-
-
-def _first_id(db, tenant, table: str) -> int | None:
-    with db.transaction(tenant.id) as s:
-        return s.execute(text(f'SELECT id FROM "{table}" WHERE tenant_id = :t ORDER BY id LIMIT 1'),
-                         {"t": tenant.id}).scalar()
-
-
-def _all_ids(db, tenant) -> set[int]:
-    present = set(inspect(db.engine).get_table_names())
-    ids: set[int] = set()
-    with db.transaction(tenant.id) as s:
-        for table in Base.metadata.sorted_tables:
-            if table_class(table) == TENANT and table.name in present and "id" in table.c \
-                    and table.name not in ("audit_entry", "audit_head"):  # per-tenant positions, not ids
-                ids |= set(s.execute(text(f'SELECT id FROM "{table.name}" WHERE tenant_id = :t'),
-                                     {"t": tenant.id}).scalars())
-    return ids
-
-
-def _api_rules(app):
-    for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/api/") and rule.rule not in ("/api/openapi.json", "/api/docs"):
-            yield rule
-
-
 def test_every_id_rule_answers_404_for_another_tenants_ids(app, db, pair):
     a, b = pair
     admin_a = Client(app, a.host, {"Authorization": f"Bearer {make_token(app, a, 'county.admin')}"})
-    unknown, checked, leaks = [], 0, []
-    for rule in _api_rules(app):
-        if not rule.arguments or rule.rule in NOT_OBJECT_IDS:
-            continue
-        table = ID_TABLES.get(rule.rule)
-        if table is None:
-            unknown.append(rule.rule)
-            continue
-        b_id = _first_id(db, b, table)
-        if b_id is None:
-            unknown.append(f"{rule.rule} (tenant B has no {table} row: create one in the fixture)")
-            continue
-        # the object the rule is about: its one id, or (with several) the one that is not a sub-object's
-        arg = next((a for a in rule.arguments if a not in MORE_ID_TABLES and a not in FIXED_ARGS),
-                   next(iter(rule.arguments)))
-        url_b, url_missing = rule.rule.replace(f"<{arg}>", str(b_id)), rule.rule.replace(f"<{arg}>", str(MISSING_ID))
-        for other in rule.arguments - {arg}:
-            value = FIXED_ARGS.get(other) or str(_first_id(db, b, MORE_ID_TABLES[other]))
-            url_b, url_missing = url_b.replace(f"<{other}>", value), url_missing.replace(f"<{other}>", value)
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            body = BODIES.get((method, rule.rule))
-            if body == "A_UNIT":
-                body = {"parent_id": a.unit("T02")}
-            kw = {"json": body if body is not None else {}} if method in ("POST", "PATCH", "PUT") else {}
-            got = admin_a.request(method, url_b, **(_upload() if body == "FILE" else kw))
-            missing = admin_a.request(method, url_missing, **(_upload() if body == "FILE" else kw))
-            checked += 1
-            if got.status_code != 404 or got.get_json() != missing.get_json():
-                leaks.append(f"{method} {rule.rule}: {got.status_code} {got.get_json()} "
-                             f"(missing id: {missing.status_code})")
+    checked, unknown, leaks = id_rule_leaks(app, db, admin_a, b, api_rules(app), MATRIX,
+                                            body_for=lambda method, rule: _a_unit(a, method, rule))
     assert unknown == [], "rules this matrix does not cover yet: " + json.dumps(unknown, ensure_ascii=False)
     assert leaks == []
     assert checked >= 25
 
 
+def _a_unit(a, method: str, rule: str):
+    """A move's body names a unit of the county moving (A), not of the one the id is of."""
+    return {"parent_id": a.unit("T02")} if BODIES.get((method, rule)) == "A_UNIT" else None
+
+
 def test_no_list_endpoint_returns_another_tenants_rows(app, db, pair):
     a, b = pair
     admin_a = Client(app, a.host, {"Authorization": f"Bearer {make_token(app, a, 'county.admin')}"})
-    b_ids = _all_ids(db, b)
+    b_ids = all_ids(db, b)
     assert len(b_ids) > 300
-    checked, leaks = 0, []
-    for rule in _api_rules(app):
-        if rule.arguments or "GET" not in rule.methods:
-            continue
-        r = admin_a.get(rule.rule + "?limit=200")
-        assert r.status_code < 500, rule.rule
-        if r.status_code != 200:
-            continue
-        body = r.get_json()
-        items = body["items"] if isinstance(body, dict) and "items" in body else body if isinstance(body, list) else []
-        found = {i.get("id") for i in items if isinstance(i, dict)} & b_ids
-        checked += 1
-        if found:
-            leaks.append(f"{rule.rule}: {sorted(found)[:5]}")
+    checked, leaks = list_leaks(admin_a, api_rules(app), b_ids)
     assert leaks == []
     assert checked >= 9
 
@@ -329,37 +265,9 @@ def test_a_withdrawn_unit_gets_404_on_every_case_rule_and_the_case_in_no_list(ap
     assert withdrawn.get(f"/api/cases/{case_id}").status_code == 200  # seen through the open task …
     r = admin.post(f"/api/cases/{case_id}/tasks/{co['id']}", json={"action": "cancel", "text": "撤回"})
     assert r.status_code == 200, r.get_json()
-    fill = {"task_id": str(co["id"])}
-    checked, leaks = 0, []
-    for rule in _api_rules(app):
-        if ID_TABLES.get(rule.rule) != "case_record":
-            continue
-        urls = []
-        for value in (case_id, MISSING_ID):
-            url = rule.rule.replace("<case_id>", str(value))
-            for other in rule.arguments - {"case_id"}:
-                url = url.replace(f"<{other}>", fill.get(other) or FIXED_ARGS.get(other)
-                                  or str(_first_id(db, a, MORE_ID_TABLES[other])))
-            urls.append(url)
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            body = BODIES.get((method, rule.rule))
-            kw = {"json": body if body is not None else {}} if method in ("POST", "PATCH", "PUT") else {}
-            got = withdrawn.request(method, urls[0], **(_upload() if body == "FILE" else kw))
-            missing = withdrawn.request(method, urls[1], **(_upload() if body == "FILE" else kw))
-            checked += 1  # 404 as for no case (a permission held nowhere: the same 403 for both)
-            if got.status_code not in (403, 404) or (got.status_code, got.get_json()) != \
-                    (missing.status_code, missing.get_json()):
-                leaks.append(f"{method} {rule.rule}: {got.status_code} (missing: {missing.status_code})")
-    for rule in _api_rules(app):
-        if rule.arguments or "GET" not in rule.methods:
-            continue
-        r = withdrawn.get(rule.rule + "?limit=200")
-        if r.status_code == 200:
-            body = r.get_json()
-            items = body["items"] if isinstance(body, dict) and "items" in body else body if isinstance(body, list) else []
-            checked += 1
-            if case_id in {i.get("id") for i in items if isinstance(i, dict)}:
-                leaks.append(f"GET {rule.rule} lists the case")
+    # the task argument: the withdrawn task itself
+    matrix = Matrix(ID_TABLES, MORE_ID_TABLES, {**FIXED_ARGS, "task_id": str(co["id"])}, NOT_OBJECT_IDS, BODIES)
+    checked, leaks = out_of_scope_leaks(db, withdrawn, a, api_rules(app), matrix, {"case_record": case_id})
     assert leaks == []
     assert checked >= 30
 

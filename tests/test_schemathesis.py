@@ -6,7 +6,8 @@ its own. Any failed check fails the test — including ``not_a_server_error`` (n
 the API answer 5xx) and ``ignored_auth`` (an operation that declares auth refuses a request
 without it). The draw is fixed so CI is reproducible; ``PINGAN_FUZZ_RANDOM=1`` explores
 new inputs on each run. (Schemathesis's own pytest plugin does not run under pytest 9, so the
-operations are driven here directly.)
+operations are driven directly, by the testing kit's core/testing/fuzz.py — the same run a
+plugin makes over its own operations with ``run_plugin_schemathesis``.)
 
 Issue 14 (finding 11) added two classes: "edges" — valid requests with every integer, date
 and time in them moved past what the database or the calendar holds (2**63, 10**20, year 1
@@ -18,16 +19,13 @@ Each run prints the probes sent per class.
 from __future__ import annotations
 
 import collections
-import itertools
-import os
 import re
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis import GenerationMode
 
 from core.app import pingan
+from core.testing.fuzz import EDGE_DATES, EDGE_TIMES, NON_ASCII_DIGITS, run_schemathesis
 from tests.conftest import load_tenant, make_token
 
 MAX_EXAMPLES = 15
@@ -47,44 +45,6 @@ NEGATIVE_ONLY = {("PUT", "/api/petition/quotas"), ("POST", "/api/oauth-clients")
                  ("POST", "/api/intake/{intake_id}/sort"), ("PUT", "/api/case-types/{key}/settings"),
                  # a unit of a level the county asks to report, and a period of that level's cadence
                  ("POST", "/api/mediation/screening")}
-
-
-def expressible(case) -> bool:
-    """Leave out of *positive* generation what OpenAPI cannot describe (each has its own test).
-
-    - a ``cursor``: an opaque token the server mints (invalid ones → 422, test_contracts);
-    - an ``expires_at`` in the past: OpenAPI has no "in the future" (→ 422, test_auth);
-    - a time-limit preview that starts outside 2000–2099 (→ 422, test_calendar);
-    - a date or time outside 1900–2999 or an integer past 64 bits: OpenAPI cannot bound them
-      (→ 422 out_of_range, core/bounds.py; the "edges" class below sends them on purpose);
-    Negative generation still sends both, and must get a 4xx.
-    """
-    if case.query and "cursor" in case.query:
-        return False
-    if _beyond_bounds(case.query) or _beyond_bounds(case.path_parameters) or _beyond_bounds(case.body):
-        return False
-    if case.query and case.operation.path == "/api/calendar/deadline":
-        start = str(case.query.get("start", ""))[:4]
-        if not start.isdigit() or not 2000 <= int(start) <= 2099:  # OpenAPI has no date range (→ 422)
-            return False
-    body = case.body if isinstance(case.body, dict) else {}
-    return not body.get("expires_at")
-
-
-def _beyond_bounds(value) -> bool:
-    import datetime as dt
-
-    from core import bounds
-    if isinstance(value, dict):
-        return any(_beyond_bounds(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_beyond_bounds(v) for v in value)
-    if isinstance(value, str) and _TIME_SHAPE.match(value):
-        try:
-            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))  # a date parses as its midnight
-        except ValueError:
-            return False
-    return bounds.problem(value) is not None
 
 
 def with_county_values(case):
@@ -121,86 +81,20 @@ def fuzz_target(app):
     return tenant, token
 
 
-# Edge values (issue 14, finding 11): a valid request with every integer and every date or
-# time in it replaced by a value past what the database or the calendar can hold.
-EDGE_INTS = [2**63, -(2**63) - 1, 10**20]
-EDGE_TIMES = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]
-EDGE_DATES = ["0001-01-01", "9999-12-31"]
-# digits of other scripts: str.isdigit() is true of them, int("²") raises (a 500 once: issue 14 finding 11)
-NON_ASCII_DIGITS = ["²", "١٢", "１２"]
-EDGE_INT_TEXTS = [*(str(i) for i in EDGE_INTS), *NON_ASCII_DIGITS]
-_TIME_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 PROBES: collections.Counter = collections.Counter()  # requests sent per class, for the closing note
-
-
-def with_edge_values(case):
-    """Every integer (digit-only strings too: path ids), date and time of ``case`` at an edge;
-    an integer in the path or the query (text there) also as digits of other scripts ("²")."""
-    turn = itertools.count()
-
-    def edge(value, textual=False):
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int) and textual:
-            return EDGE_INT_TEXTS[next(turn) % len(EDGE_INT_TEXTS)]
-        if isinstance(value, int):
-            return EDGE_INTS[next(turn) % len(EDGE_INTS)]
-        if isinstance(value, str) and value.isdigit():
-            return EDGE_INT_TEXTS[next(turn) % len(EDGE_INT_TEXTS)]
-        if isinstance(value, str) and _TIME_SHAPE.match(value):
-            return (EDGE_TIMES if "T" in value else EDGE_DATES)[next(turn) % 2]
-        if isinstance(value, dict):
-            return {k: edge(v, textual) for k, v in value.items()}
-        if isinstance(value, list):
-            return [edge(v, textual) for v in value]
-        return value
-    if case.path_parameters:
-        case.path_parameters = edge(case.path_parameters, textual=True)
-    if case.query:
-        case.query = edge(case.query, textual=True)
-    if isinstance(case.body, (dict, list)):
-        case.body = edge(case.body)
-    return case
 
 
 def test_api_conforms_and_never_fails(app, fuzz_target):
     tenant, token = fuzz_target
-    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app, base_url=f"http://{tenant.host}")
-    checks = list(schemathesis.checks.CHECKS.get_all())
-    names = {c.__name__ for c in checks}
+    names = {c.__name__ for c in schemathesis.checks.CHECKS.get_all()}
     assert {"not_a_server_error", "ignored_auth", "negative_data_rejection"} <= names
-    edge_checks = [c for c in checks if c.__name__ == "not_a_server_error"]
-    failures, operations = [], 0
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        operations += 1
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE, "edges"):
-            label = getattr(mode, "value", mode)
-            if mode is GenerationMode.POSITIVE and (operation.method.upper(), operation.path) in NEGATIVE_ONLY:
-                continue
-            strategy = operation.as_strategy(generation_mode=GenerationMode.NEGATIVE if mode is GenerationMode.NEGATIVE
-                                             else GenerationMode.POSITIVE)
-            if mode is GenerationMode.POSITIVE:
-                strategy = strategy.filter(expressible).map(with_county_values)
-            if mode == "edges":  # a valid request at the edges: any answer but a 5xx (issue 14 finding 11)
-                strategy = strategy.map(with_county_values).map(with_edge_values)
-
-            @given(case=strategy)
-            @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
-                      database=None, derandomize=not os.environ.get("PINGAN_FUZZ_RANDOM"))
-            def run(case):
-                PROBES[f"api {run.label}"] += 1
-                case.call_and_validate(base_url=f"http://{tenant.host}", headers={"Authorization": f"Bearer {token}"},
-                                       checks=edge_checks if run.label == "edges" else checks)
-            run.label = label
-            try:
-                run()
-            except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 — collect all, then report
-                failures.append(f"{operation.label} [{label}]: {str(exc)[:1500]}")
-    assert operations >= 35
+    run = run_schemathesis(app, tenant.host, token, negative_only=NEGATIVE_ONLY, valid=with_county_values,
+                           max_examples=MAX_EXAMPLES)
+    PROBES.update(run.probes)
+    assert run.operations >= 35
     print(f"\nprobes per class: {dict(PROBES)}")
-    assert failures == [], "\n\n".join(failures)
-    assert PROBES["api edges"] >= operations * 5
+    assert run.failures == [], "\n\n".join(run.failures)
+    assert PROBES["api edges"] >= run.operations * 5
 
 
 # --- web forms (issue 14, finding 11): every form of every page, at the edge values ----------------

@@ -129,6 +129,30 @@ def list_leaks(client, rules, foreign_ids: set[int]) -> tuple[int, list[str]]:
     return checked, leaks
 
 
+def out_of_scope_leaks(db, client, tenant: TenantInfo, rules, matrix: Matrix,
+                       ids: dict[str, int]) -> tuple[int, list[str]]:
+    """As ``client`` (a user of ``tenant`` who must not see the objects ``ids`` names, table →
+    id): every method of every rule about one of them answers as for an id that exists
+    nowhere (404, or the same 403 when the user lacks the permission), and no list returns it.
+    Returns (requests checked, leaks)."""
+    rules = list(rules)
+    checked, leaks = 0, []
+    for rule in rules:
+        table = matrix.id_tables.get(rule.rule)
+        if not rule.arguments or table not in ids or rule.rule in matrix.not_object_ids:
+            continue
+        url, url_missing = (fill(db, tenant, rule, matrix, value) for value in (ids[table], MISSING_ID))
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            got = client.request(method, url, **matrix.request_kw(method, rule.rule))
+            missing = client.request(method, url_missing, **matrix.request_kw(method, rule.rule))
+            checked += 1
+            if got.status_code not in (403, 404) or (got.status_code, got.get_json()) != \
+                    (missing.status_code, missing.get_json()):
+                leaks.append(f"{method} {rule.rule}: {got.status_code} (missing: {missing.status_code})")
+    lists, list_leak = list_leaks(client, rules, set(ids.values()))
+    return checked + lists, leaks + list_leak
+
+
 def guess_id_tables(app, plugin: str, rules) -> dict[str, str]:
     """A plugin's id rules → their tables, by the argument's name: ``<greeting_id>`` →
     ``hello_greeting`` (the plugin's table), ``<case_id>`` → ``case_record``; a core table of
@@ -180,21 +204,12 @@ def assert_plugin_isolation(app, plugin: str, county_a: TenantInfo, county_b: Te
     leaks += list_leak
     checked += lists
     if outsider:
-        outside = bearer_client(app, county_a, outsider)
-        for rule in rules:
-            table = matrix.id_tables.get(rule.rule)
-            if not rule.arguments or table is None or rule.rule in matrix.not_object_ids:
-                continue
-            own_id = first_id(db, county_a, table)
-            if own_id is None:
-                continue
-            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-                got, missing = (outside.request(method, fill(db, county_a, rule, matrix, value),
-                                                **matrix.request_kw(method, rule.rule)) for value in (own_id, MISSING_ID))
-                checked += 1
-                if got.status_code not in (403, 404) or (got.status_code, got.get_json()) != \
-                        (missing.status_code, missing.get_json()):
-                    leaks.append(f"{method} {rule.rule} as {outsider}: {got.status_code} (missing: {missing.status_code})")
+        ids = {table: own for table in set(matrix.id_tables.values())
+               if (own := first_id(db, county_a, table)) is not None}
+        scoped, scope_leaks = out_of_scope_leaks(db, bearer_client(app, county_a, outsider), county_a, rules,
+                                                 matrix, ids)
+        checked += scoped
+        leaks += [f"{leak} (as {outsider})" for leak in scope_leaks]
     assert leaks == [], "isolation leaks:\n" + "\n".join(leaks)
     assert checked > 0, f"no route of {plugin} was checked"
     return checked
