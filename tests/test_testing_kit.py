@@ -147,3 +147,28 @@ def test_schemathesis_over_the_plugins_operations(app, county):
     run = run_plugin_schemathesis(app, "hello", county, max_examples=10)
     assert run.operations == 3
     assert run.probes["api positive"] and run.probes["api negative"] and run.probes["api edges"]
+
+
+def test_the_examples_of_docs_plugin_testing_md_pass(pytester, outside):
+    """Every Python example of docs/plugin_testing.md, run as a plugin's repository would run
+    it: the first (the ``pingan_plugins`` override) as conftest.py, each other its own module;
+    an example that only overrides ``pingan_county_folder`` gets a test that signs in."""
+    import re
+    import shutil
+
+    from core.testing import BUILTIN_COUNTY
+    from tests.conftest import ROOT
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "plugin_testing.md").read_text(encoding="utf-8"),
+                        re.S)
+    assert "def pingan_plugins" in blocks[0] and len(blocks) >= 7
+    files, tests = {"conftest": blocks[0]}, 0
+    for i, block in enumerate(blocks[1:], 1):
+        if "def test_" not in block:
+            assert "def pingan_county_folder" in block, block
+            block += ('\n\ndef test_the_folder_loads(county, client_as):\n'
+                      '    assert client_as("county.admin").get("/api/me").status_code == 200\n')
+        tests += block.count("\ndef test_") + block.startswith("def test_")
+        files[f"test_doc_{i}"] = block
+    pytester.makepyfile(**files)
+    shutil.copytree(BUILTIN_COUNTY, pytester.path / "county")
+    outside().assert_outcomes(passed=tests)

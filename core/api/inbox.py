@@ -81,7 +81,7 @@ class InboxRead(MethodView):
 
 
 class ReadSelectedInput(Schema):
-    ids = fields.List(fields.Integer(), required=True, validate=validate.Length(min=1, max=MAX_BATCH),
+    ids = fields.List(fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=MAX_BATCH),
                       metadata={"description": "your notifications to mark read (at most 200)"})
 
 

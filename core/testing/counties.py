@@ -14,7 +14,8 @@ from pathlib import Path
 DEMO_PASSWORD = "pingan-demo-2026"
 """Every account of a test county has this password (``demo_password`` of its tenant.toml)."""
 BUILTIN_COUNTY = Path(__file__).resolve().parent / "county"
-"""The kit's own county: 县 → 2 乡镇 → 3 村, users ``county.admin``, ``township.officer``, ``village.cadre``."""
+"""The kit's own county: 县 → 2 乡镇 → 3 村; users ``county.admin``, ``township.officer`` (T01),
+``qingshan.officer`` (T02), ``village.cadre`` (T01V1)."""
 COUNTY_ADMIN = "county.admin"
 """The account the kit switches modules with: every test county has it, holding ``county_admin``."""
 LEVELS: tuple[tuple[str, str], ...] = (("county", "县"), ("township", "乡镇（街道）"), ("district", "管区"),

@@ -97,8 +97,9 @@ def with_edge_values(case):
 
 @dataclass
 class FuzzRun:
-    """What a run did: operations fuzzed, requests per class, and every failed check."""
+    """What a run did: operations fuzzed, the checks made, requests per class, and every failed check."""
     operations: int = 0
+    checks: list[str] = field(default_factory=list)
     probes: collections.Counter = field(default_factory=collections.Counter)
     failures: list[str] = field(default_factory=list)
 
@@ -118,9 +119,9 @@ def run_schemathesis(app, host: str, token: str, *, paths: Callable[[str], bool]
     from hypothesis import HealthCheck, given, settings
     from schemathesis import GenerationMode
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app, base_url=f"http://{host}")
-    checks = list(schemathesis.checks.CHECKS.get_all())
+    checks = list(schemathesis.checks.CHECKS.get_all())  # every check (registered once a schema is loaded)
     edge_checks = [c for c in checks if c.__name__ == "not_a_server_error"]
-    out = FuzzRun()
+    out = FuzzRun(checks=[c.__name__ for c in checks])
     for result in schema.get_all_operations():
         operation = result.ok()
         if not paths(operation.path):
