@@ -55,8 +55,12 @@ def pytest_configure(config) -> None:
     from argon2 import PasswordHasher
 
     from core import auth
-    if WORKER and PG_URL:  # before collection: some test modules ask the database what it is
-        ensure_database(PG_URL, GIVEN_PG_URL)
+    if PG_URL:  # before collection: some test modules ask the database what it is
+        from sqlalchemy import make_url
+        maintenance = make_url(GIVEN_PG_URL).set(database="postgres").render_as_string(hide_password=False)
+        ensure_database(GIVEN_PG_URL, maintenance)  # the database the run was given, made when missing
+        if WORKER:
+            ensure_database(PG_URL, GIVEN_PG_URL)
     # Passwords: argon2id at its cheapest parameters (Django's test-settings practice). Each
     # test county has a handful of accounts, and argon2-cffi's defaults (what production uses,
     # ``auth.password_hasher()``) take 0.1–0.3 s each: most of the time of loading a county.
