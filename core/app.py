@@ -15,7 +15,7 @@ from pathlib import Path
 
 import flask_smorest
 import swagger_ui_bundle
-from flask import Flask, current_app, g, has_request_context, jsonify, render_template, request, send_from_directory
+from flask import Flask, current_app, g, has_request_context, request, send_from_directory
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import event
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
