@@ -125,6 +125,7 @@ STATUS_MESSAGES = {400: "请求有误", 401: "请先登录", 403: "没有权限�
 
 
 def wants_json() -> bool:
+    """Whether the current request gets its error as JSON (the API, OAuth, health) or as a page."""
     path = request.path
     if path.startswith(("/api/", "/oauth/")) or path in ("/healthz", "/readyz"):
         return True
@@ -134,6 +135,9 @@ def wants_json() -> bool:
 
 def error_response(status: int, code: str | None = None, message: str | None = None,
                    errors: dict | None = None, headers: dict | None = None):
+    """The answer of an error in the current request: ``{status, code, message, errors}`` as
+    JSON, or the error page (a standalone one for 503). Used by the app's error handlers and by
+    anything that answers a request itself before a view runs (``core.idempotency``)."""
     code = code or STATUS_CODES.get(status, "error")
     message = message or STATUS_MESSAGES.get(status, "服务器内部错误")
     if wants_json():

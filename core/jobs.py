@@ -39,8 +39,8 @@ from sqlalchemy import select
 
 from core.config import Config
 from core.context import Actor, acting_as
-# the running state (config, db, plugins) lives in core.runtime; these names stay the jobs' API
-from core.runtime import bind_state, running, worker_state  # noqa: F401
+# the running state (config, db, plugins) lives in core.runtime; core.jobs.bind_state etc. stay valid names
+from core.runtime import bind_state, running, worker_state
 
 log = logging.getLogger("pingan.jobs")
 TICK_SECONDS = 30
