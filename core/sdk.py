@@ -69,7 +69,7 @@ from core.cases.engine import add_flag as add_case_flag
 from core.cases.fresh import rows as fresh_case_rows
 from core.cases.engine import divert as dispatch_case, finish_task
 from core.cases.dispatch import acknowledge as acknowledge_task, follow_up as record_follow_up, task_users
-from core.cases.models import Case, CaseDeadline, CaseEvent, CaseFlag, CasePerson, CaseTask
+from core.cases.models import Case, CaseDeadline, CaseEvent, CaseFlag, CasePerson, CaseTask, Intake
 from core.cases.settings import calendar as county_calendar
 from core.cases.access import request_case as case_or_404
 from core.cases.timeline import Work, request_work
@@ -119,7 +119,7 @@ __all__ = [
     "add_case_flag", "fresh_case_rows", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "NotificationChannel", "notify", "users_of_unit", "case_dispatchers", "DocumentTemplate",
     "render_pdf",
     "dispatch_case", "acknowledge_task", "finish_task", "record_follow_up", "task_users", "CaseTask",
-    "outbox_add",
+    "outbox_add", "Intake",
     # API conventions
     "ListArgs", "IdListArgs", "sort_field", "permission_code", "page_of", "paginate", "IdField", "id_path",
     "Blueprint", "unit_or_404", "download_response", "xlsx_append",

@@ -3,7 +3,8 @@
 Like Datasette's ``test_docs.py``: every hook in ``core/hookspecs.py`` has a section in
 ``docs/plugin_hooks.md`` showing its exact signature, and the docs name no hook that does
 not exist. Like CKAN's toolkit: ``core.sdk`` is the plugins' module, a pure re-export that
-the core itself never imports.
+the core itself never imports (that, and "plugins import only core.sdk", are import-linter
+contracts: tests/test_layers.py).
 """
 from __future__ import annotations
 
@@ -87,24 +88,6 @@ def test_each_section_says_how_results_combine(name):
     assert ("firstresult=True" in section) == firstresult
     assert "**Results:**" in section and "**When:**" in section and "**Returns:**" in section
     assert f"@hookimpl\ndef {name}(" in section  # an example implementation
-
-
-def _imports_of(path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{a.name}" for a in node.names)
-    return names
-
-
-def test_core_never_imports_the_sdk():
-    """issue 2: ``core.sdk`` is for plugins only; the core depends on its own modules."""
-    offenders = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "core").rglob("*.py"))
-                 if p.name != "sdk.py" and "core.sdk" in _imports_of(p)]
-    assert offenders == []
 
 
 def test_sdk_is_a_pure_re_export_with_a_complete_all():
