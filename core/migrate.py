@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -122,10 +122,8 @@ def _package_of(host: PluginHost, plugin: str) -> str:
     return obj.__name__ if isinstance(obj, ModuleType) else type(obj).__module__
 
 
-def plugin_tables(host: PluginHost, plugin: str) -> set[str]:
-    """The tables ``plugin`` owns: those of the models defined in its package, and any table
-    named ``<plugin>_…`` that no model of the core or of another plugin maps (a table whose
-    model was removed still belongs to the plugin that created it)."""
+def _ownership(host: PluginHost, plugin: str) -> tuple[set[str], set[str]]:
+    """(tables of the models defined in ``plugin``'s package, tables mapped by any model)."""
     packages = {name: _package_of(host, name) for name in host.names}
 
     def owner(module: str) -> str | None:
@@ -141,9 +139,22 @@ def plugin_tables(host: PluginHost, plugin: str) -> set[str]:
         mapped.add(table.name)
         if owner(mapper.class_.__module__) == plugin:
             owned.add(table.name)
+    return owned, mapped
+
+
+def plugin_owns(host: PluginHost, plugin: str) -> Callable[[str], bool]:
+    """Whether a table (in the models or only in a database) is ``plugin``'s: a table of a model
+    defined in its package, or one named ``<plugin>_…`` that no model of the core or of another
+    plugin maps (a table whose model was removed still belongs to the plugin that made it)."""
+    owned, mapped = _ownership(host, plugin)
     prefix = plugin + "_"
-    owned |= {name for name in Base.metadata.tables if name.startswith(prefix) and name not in mapped}
-    return owned
+    return lambda name: name in owned or (name.startswith(prefix) and name not in mapped)
+
+
+def plugin_tables(host: PluginHost, plugin: str) -> set[str]:
+    """The tables of the models that ``plugin`` owns (see :func:`plugin_owns`)."""
+    owns = plugin_owns(host, plugin)
+    return {name for name in Base.metadata.tables if owns(name)}
 
 
 def _installed(host: PluginHost, plugin: str):
@@ -174,13 +185,13 @@ def scratch_database(host: PluginHost) -> Iterator[Connection]:
             engine.dispose()
 
 
-def _comparison(conn: Connection, tables: set[str]) -> MigrationContext:
-    """Autogenerate's context limited to ``tables`` (reflected and in the models alike)."""
+def _comparison(conn: Connection, owns: Callable[[str], bool]) -> MigrationContext:
+    """Autogenerate's context limited to the tables ``owns`` accepts (reflected and modelled)."""
     def include_name(name, type_, parent_names) -> bool:
-        return type_ != "table" or name in tables
+        return type_ != "table" or owns(name)
 
     def include_object(obj, name, type_, reflected, compare_to) -> bool:
-        return type_ != "table" or name in tables
+        return type_ != "table" or owns(name)
 
     return MigrationContext.configure(conn, opts={
         "target_metadata": Base.metadata, "compare_type": True, "render_as_batch": True,
@@ -249,9 +260,9 @@ def plugin_drift(plugin: str, host: PluginHost | None = None) -> list[str]:
     only the plugin's tables: callable from a test with just the plugin's name."""
     host = host or PluginHost()
     _installed(host, plugin)
-    tables = plugin_tables(host, plugin)
+    owns = plugin_owns(host, plugin)
     with scratch_database(host) as conn:
-        diffs = compare_metadata(_comparison(conn, tables), Base.metadata)
+        diffs = compare_metadata(_comparison(conn, owns), Base.metadata)
     return [describe(d) for d in diffs]
 
 
@@ -307,7 +318,7 @@ def revision(plugin: str, message: str, autogenerate: bool = False, host: Plugin
         if problems:
             raise MigrationError("fix the model first:\n  " + "\n  ".join(problems))
         with scratch_database(host) as conn:
-            context = _comparison(conn, tables)
+            context = _comparison(conn, plugin_owns(host, plugin))
             changes = [describe(d) for d in compare_metadata(context, Base.metadata)]
             if not changes:
                 return NewRevision(rev_id, None, [])

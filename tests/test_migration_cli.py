@@ -134,6 +134,14 @@ def test_revision_autogenerates_the_plugins_branch_and_check_finds_a_new_column(
     assert "batch_op.add_column(sa.Column('note', sa.String(length=200), nullable=True))" in path2.read_text()
     assert _pingan(tmp_path, "db", "check").returncode == 0  # every installed plugin, this one included
 
+    models.write_text("", encoding="utf-8")  # the model removed: its table is still the plugin's
+    gone = _pingan(tmp_path, "db", "check", "--plugin", "scratchmod")
+    assert gone.returncode == 1 and "scratchmod_thing: table in the migrations but in no model" in gone.stderr
+    third = _pingan(tmp_path, "db", "revision", "--plugin", "scratchmod", "-m", "no things", "--autogenerate")
+    assert third.returncode == 0, third.stderr
+    code3 = (migrations / "scratchmod_0003_no_things.py").read_text(encoding="utf-8")
+    assert "op.drop_table('scratchmod_thing')" in code3 and "drop_table('org_unit')" not in code3
+
 
 def test_a_key_without_tenant_id_first_is_refused_naming_the_table(tmp_path):
     pkg = _plugin(tmp_path, index='"org_unit_id", "tenant_id"')
