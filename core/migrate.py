@@ -207,8 +207,8 @@ def describe(diff) -> str:
     if isinstance(diff, list):  # the modify_* differences of one column
         return "; ".join(describe(d) for d in diff)
     kind = diff[0]
-    where = {"add": "in the models but not in the migrations", "remove": "in the migrations but in no model"}[
-        "add" if kind.startswith("add_") else "remove"] if kind.startswith(("add_", "remove_")) else ""
+    where = "in the models but not in the migrations" if kind.startswith("add_") \
+        else "in the migrations but in no model"
     if kind in ("add_table", "remove_table"):
         return f"{diff[1].name}: table {where}"
     if kind in ("add_column", "remove_column"):

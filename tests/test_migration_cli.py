@@ -165,3 +165,31 @@ def test_revision_refuses_the_core_and_unknown_plugins():
     assert core.exit_code == 1 and "written by hand in core/migrations/versions" in core.output
     unknown = CliRunner().invoke(cli, ["db", "check", "--plugin", "nosuch"])
     assert unknown.exit_code == 1 and "no installed plugin 'nosuch'" in unknown.output
+
+
+def test_differences_and_key_problems_are_named_in_words():
+    """On a metadata of its own (nothing joins the shared one)."""
+    from sqlalchemy import BigInteger, Column, ForeignKeyConstraint, Index, MetaData, String, Table
+
+    from core.db import NAMING
+    from core.migrate import describe, tenant_key_problems
+    md = MetaData(naming_convention=NAMING)
+    unit = Table("org_unit", md, Column("tenant_id", BigInteger, primary_key=True),
+                 Column("id", BigInteger, primary_key=True), info={"pingan_class": "tenant"})
+    bad = Table("x_thing", md, Column("id", BigInteger, primary_key=True), Column("tenant_id", BigInteger),
+                Column("unit_id", BigInteger), Column("label", String(20)),
+                ForeignKeyConstraint(["unit_id", "tenant_id"], ["org_unit.id", "org_unit.tenant_id"]),
+                Index("ix_x_thing_label", "label"), info={"pingan_class": "tenant"})
+    assert tenant_key_problems(unit) == []
+    assert tenant_key_problems(bad) == [
+        "x_thing: primary key (id) must start with tenant_id",
+        "x_thing: index ix_x_thing_label (label) must start with tenant_id",
+        "x_thing: foreign key (unit_id, tenant_id) → org_unit must start with tenant_id (write it with "
+        "core.sdk.tenant_fk)"]
+    fk = next(iter(bad.foreign_key_constraints))
+    assert describe(("add_index", next(iter(bad.indexes)))) == \
+        "x_thing: index ix_x_thing_label (label) in the models but not in the migrations"
+    assert describe(("remove_fk", fk)) == ("x_thing: foreign key fk_x_thing_unit_id_tenant_id_org_unit "
+                                           "(unit_id, tenant_id) → org_unit in the migrations but in no model")
+    assert describe([("modify_nullable", None, "x_thing", "label", {}, True, False)]) == \
+        "x_thing.label: nullable is True in the migrations, False in the model"
