@@ -92,3 +92,12 @@ def test_token_commands_need_an_existing_tenant(app, pingan_cli):
     r = pingan_cli("token", "create", "--tenant", "nosuchcounty", "--user", "county.admin")
     assert r.exit_code == 1 and "no tenant 'nosuchcounty'" in r.output
     assert pingan_cli("token", "revoke", "--tenant", "nosuchcounty", "1").exit_code == 1
+
+
+def test_no_token_for_a_disabled_user(app, fresh_tenant, db, pingan_cli):
+    from core.context import Actor, acting_as
+    from core.models import User
+    with acting_as(Actor(None, "test")), db.transaction(fresh_tenant.id) as s:
+        s.scalar(select(User).where(User.username == "village.cadre")).status = "disabled"
+    r = pingan_cli("token", "create", "--tenant", fresh_tenant.slug, "--user", "village.cadre")
+    assert r.exit_code == 1 and "disabled or locked" in r.output and "pat_" not in r.output
