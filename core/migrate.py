@@ -312,8 +312,7 @@ def revision(plugin: str, message: str, autogenerate: bool = False, host: Plugin
     template: dict = {"upgrades": "pass", "downgrades": "pass"}
     changes: list[str] = []
     if autogenerate:
-        tables = plugin_tables(host, plugin)
-        problems = [p for name in sorted(tables) if name in Base.metadata.tables
+        problems = [p for name in sorted(plugin_tables(host, plugin))
                     for p in tenant_key_problems(Base.metadata.tables[name])]
         if problems:
             raise MigrationError("fix the model first:\n  " + "\n  ".join(problems))
