@@ -262,3 +262,35 @@ def test_no_like_on_paths_in_the_plugin_docs():
                  for line in doc.read_text(encoding="utf-8").splitlines()
                  if re.search(r"\.like\(|\bLIKE '", line)]
     assert offenders == []
+
+
+def _resolves(dotted: str) -> bool:
+    import importlib
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for name in parts[i:]:
+            if not hasattr(obj, name):
+                return False
+            obj = getattr(obj, name)
+        return True
+    return False
+
+
+def test_core_names_and_paths_in_the_plugin_docs_exist():
+    """Every `core.…` the plugin docs and cases.md name is a module, an attribute or a declared
+    core permission, and every repository path they name exists (no names left after a rename)."""
+    from core.authz import CORE_PERMISSIONS
+    codes = {p.code for p in CORE_PERMISSIONS}
+    missing = []
+    for doc in [GUIDE, HOOK_DOCS, DOCS / "cases.md", *sorted(DOCS.glob("plugin_*.md"))]:
+        text = doc.read_text(encoding="utf-8")
+        missing += [f"{doc.name}: {n}" for n in sorted(set(re.findall(r"`(core(?:\.\w+)+)", text)))
+                    if n not in codes and not _resolves(n)]
+        missing += [f"{doc.name}: {p}" for p in sorted(set(re.findall(
+            r"`((?:core|plugins|tests|examples|bench)/[\w/.-]+)`", text))) if not (ROOT / p).exists()]
+    assert missing == []
+    assert not _resolves("core.orgtree.subtree_ids") and _resolves("core.orgtree.within")
