@@ -201,7 +201,8 @@ def test_every_block_has_a_known_language_and_skips_are_few_and_explained():
     skips = [b for b in blocks if b.directive == "skip"]
     assert [str(b) for b in skips if not b.reason] == [], "a skip names its reason: <!-- doctest: skip (why) -->"
     assert len(skips) <= MAX_SKIPS, [f"{b}: {b.reason}" for b in skips]
-    assert [str(b) for b in blocks if b.directive and b.lang not in PYTHON + TEMPLATE] == []
+    assert [str(b) for b in blocks if b.directive == "app" and b.lang not in PYTHON] == [], "app: python only"
+    assert [str(b) for b in blocks if b.directive and b.lang in NOT_CODE] == [], "a block that is not code runs nothing"
 
 
 def run_file(path: Path, request) -> dict:
