@@ -217,7 +217,6 @@ def run_file(path: Path, request) -> dict:
     request.addfinalizer(lambda: sys.modules.pop(module.__name__, None))
     namespace: dict = module.__dict__
     pending: list[str] = []
-    checked = 0
     for block in blocks:
         if block.directive == "skip" or block.lang in NOT_CODE:
             continue
@@ -240,7 +239,6 @@ def run_file(path: Path, request) -> dict:
             check_shell(block, pending)
         elif block.lang in TEMPLATE:
             check_template(block, app.jinja_env)
-        checked += 1
     if pending:
         request.node.user_properties.append(("pending_commands", pending))
     return namespace
