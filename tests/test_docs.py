@@ -294,3 +294,17 @@ def test_core_names_and_paths_in_the_plugin_docs_exist():
             r"`((?:core|plugins|tests|examples|bench)/[\w/.-]+)`", text))) if not (ROOT / p).exists()]
     assert missing == []
     assert not _resolves("core.orgtree.subtree_ids") and _resolves("core.orgtree.within")
+
+
+def test_error_codes_named_in_the_docs_exist():
+    """"409 `tasks_open`", "422 `invalid_settings`": every machine code the plugin docs and
+    cases.md give with a status is a string the code raises or answers."""
+    source = "\n".join(p.read_text(encoding="utf-8") for folder in ("core", "plugins", "examples")
+                       for p in (ROOT / folder).rglob("*.py"))
+    missing, seen = [], 0
+    for doc in [GUIDE, HOOK_DOCS, DOCS / "cases.md", *sorted(DOCS.glob("plugin_*.md"))]:
+        for code in sorted(set(re.findall(r"\b(?:4\d\d|503)\s+\*{0,2}`([a-z_]+)`", doc.read_text(encoding="utf-8")))):
+            seen += 1
+            if f'"{code}"' not in source and f"'{code}'" not in source:
+                missing.append(f"{doc.name}: {code}")
+    assert missing == [] and seen >= 20
