@@ -13,15 +13,15 @@ The convention, stated for authors at the top of ``docs/plugins.md``:
   (``client_as("county.admin")`` → a test client signed in to that county, CSRF header set)
   are in the namespace, the block runs inside ``app.app_context()``, and the worker's state
   is bound (as in ``pingan worker``), so job functions can be called.
-- ``__file__`` is the example plugin's ``pingan_hello/__init__.py``, as if the block were in it
+- ``__file__`` is the example plugin's ``pingan_visits/__init__.py``, as if the block were in it
   (``Path(__file__).parent / "migrations"`` is the example's folder).
-- The hook examples of ``plugin_hooks.md``, gathered, load as one plugin named ``hello`` (a
+- The hook examples of ``plugin_hooks.md``, gathered, load as one plugin named ``visits`` (a
   ``PluginHost`` with them alone): a misspelt hook, an invented argument, an undeclared
   permission or a key outside the plugin's prefix fails.
 - ``<!-- doctest: skip (why) -->`` skips a block that truly cannot run; the reason is
   required and at most ``MAX_SKIPS`` blocks in all may be skipped. A block that defines a model
-  of a table the example plugin already maps (``class HelloGreeting(TenantModel)`` with
-  ``__tablename__ = "hello_greeting"``) is one: the shared metadata refuses a table twice.
+  of a table the example plugin already maps (``class VisitsGreeting(TenantModel)`` with
+  ``__tablename__ = "visits_greeting"``) is one: the shared metadata refuses a table twice.
 - ```` ```toml ```` parses with ``tomllib``; ```` ```json ```` with ``json``.
 - ```` ```sh ````, ```` ```console ````, ```` ```bash ````: every ``pingan …`` command line must name
   an existing command and only options it has (checked through click, and ``pingan <cmd>
@@ -51,14 +51,8 @@ from tests.conftest import ROOT
 DOCS = ROOT / "docs"
 MAX_SKIPS = 3
 
-# Commands other branches of issue 16 are adding. Until they are merged, a docs example may
-# name them and the check is skipped for them alone (and counted). The lead empties this
-# list after merging: from then on they are checked like every other command.
-PENDING_COMMANDS: tuple[str, ...] = (
-    "db revision",   # item 2: pingan db revision --plugin NAME -m MSG --autogenerate
-    "db check",      # item 2: a plugin's models and migrations agree
-    "token create",  # item 6: a personal access token from the command line
-)
+# Commands the docs may name before they exist: none (every command is checked).
+PENDING_COMMANDS: tuple[str, ...] = ()
 
 PYTHON, TOML, JSON, SHELL, TEMPLATE = ("python", "py"), ("toml",), ("json",), ("sh", "console", "bash", "shell"), \
     ("jinja", "jinja2", "html", "html+jinja")
@@ -208,11 +202,11 @@ def test_every_block_has_a_known_language_and_skips_are_few_and_explained():
 def run_file(path: Path, request) -> dict:
     """Check every block of one file; the python namespace it leaves."""
     from core.app import pingan
-    import pingan_hello
+    import pingan_visits
     blocks = blocks_of(path)
     app = request.getfixturevalue("app")
     module = types.ModuleType(f"doctest_{path.stem}")  # a real module: SQLAlchemy and pluggy look names up there
-    module.__file__ = pingan_hello.__file__
+    module.__file__ = pingan_visits.__file__
     sys.modules[module.__name__] = module
     request.addfinalizer(lambda: sys.modules.pop(module.__name__, None))
     namespace: dict = module.__dict__
@@ -256,14 +250,14 @@ def test_the_hook_examples_load_as_one_plugin(request):
     from core import hookspecs
     from core.plugins import PluginHost
     namespace = run_file(DOCS / "plugin_hooks.md", request)
-    host = PluginHost({"hello": sys.modules["doctest_plugin_hooks"]}, use_entry_points=False)
+    host = PluginHost({"visits": sys.modules["doctest_plugin_hooks"]}, use_entry_points=False)
     implemented = {impl.function.__name__ for caller in host.pm.hook.__dict__.values()
                    if hasattr(caller, "get_hookimpls") for impl in caller.get_hookimpls()}
     assert implemented == {n for n in dir(hookspecs) if n.startswith("pingan_")
                            and hasattr(getattr(hookspecs, n), "pingan_spec")}
-    c = host.plugins["hello"]
-    assert [i.key for i in c.indicators] == ["hello.greetings_sent"]
-    assert set(host.case_types) == {"hello.visit"} and c.settings_schema().load({}) == {
+    c = host.plugins["visits"]
+    assert [i.key for i in c.indicators] == ["visits.greetings_sent"]
+    assert set(host.case_types) == {"visits.visit"} and c.settings_schema().load({}) == {
         "greeting_prefix": "您好，", "max_per_day": 100}
 
 
@@ -288,7 +282,7 @@ def test_the_checks_catch_a_wrong_example(app, tmp_path):
         ```sh
         pingan db upgrade --no-such-flag
         pingan frobnicate
-        pingan db revision --plugin hello -m "x" --autogenerate
+        pingan db revision --plugin visits -m "x" --autogenerate
         ```
 
         ```jinja
@@ -296,7 +290,7 @@ def test_the_checks_catch_a_wrong_example(app, tmp_path):
         ```
 
         ```toml
-        [plugins.hello
+        [plugins.visits
         ```
         """), encoding="utf-8")
     skip, py, sh, tpl, toml = blocks_of(doc)

@@ -70,7 +70,7 @@ def test_the_layers_and_the_plugin_contracts_hold(tmp_path):
     """lint-imports keeps every contract; on a break its report (which import, along which
     chain, of which contract) is the failure message."""
     options = _options_with_installed_plugins()
-    assert {"plugins", "pingan_hello"} <= set(options["root_packages"])
+    assert {"plugins", "pingan_visits"} <= set(options["root_packages"])
     result = _lint(_write_config(options, tmp_path / "importlinter.toml"))
     report = result.stdout + result.stderr
     assert result.returncode == 0, "an import breaks the core's layers (docs/architecture.md, Layers):\n" + report
