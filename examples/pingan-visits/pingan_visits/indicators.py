@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from core.sdk import OrgUnit, units_under
+from core.sdk import OrgUnit, period_moment, units_under
 
 from .models import VisitsGreeting
 
@@ -15,5 +15,5 @@ def greetings_sent(session, unit_id: int, period_start, period_end) -> float:
     units = units_under(path)
     return float(session.scalar(
         select(func.count(VisitsGreeting.id))
-        .where(VisitsGreeting.org_unit_id.in_(units), VisitsGreeting.created_at >= period_start,
-               VisitsGreeting.created_at < period_end)) or 0)
+        .where(VisitsGreeting.org_unit_id.in_(units), VisitsGreeting.created_at >= period_moment(period_start),
+               VisitsGreeting.created_at < period_moment(period_end))) or 0)
