@@ -316,6 +316,9 @@ def test_the_page_filters_with_real_controls(world):
     assert 'href="/api/regdemo/notes/export?kind=phone&amp;status=open"' in html
     bad = cadre.get(PAGE + "?created_from=昨天").get_data(as_text=True)
     assert 'id="created_from-error"' in bad and "格式不正确" in bad
+    far = cadre.get(PAGE + "?created_to=9999-12-31")
+    assert far.status_code == 200 and 'id="created_to-error"' in far.get_data(as_text=True)
+    assert cadre.get(NOTES_API + "?created_to=9999-12-31").status_code == 422
 
 
 def test_a_refused_form_keeps_what_was_typed_and_names_the_field(world):

@@ -14,7 +14,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from core import registers
+from core import bounds, registers
 from core.api.common import paginate
 from core.api.registers import close_schema, create_schema, list_args, schema_prefix
 from core.authz import unit_scope
@@ -66,6 +66,9 @@ def blueprint(plugin: str, reg: Register) -> Blueprint:
         except ValidationError as exc:
             filter_errors = _errors(exc.messages)
             args = Args().load({k: v for k, v in raw.items() if k not in exc.messages})
+        while (bad := bounds.first_problem(args)) is not None:  # a year past 2999 is no date to filter by
+            filter_errors[bad[0]] = bad[1]
+            args.pop(bad[0])
         args["limit"] = PAGE
         try:
             found = paginate(s, registers.query(s, ctx.grants, reg, args), args, reg.model.id,
@@ -97,7 +100,9 @@ def blueprint(plugin: str, reg: Register) -> Blueprint:
 
     def form_data(schema) -> dict:
         raw = {k: v for k, v in request.form.items() if k not in HIDDEN_FORM_FIELDS and v.strip() != ""}
-        return schema().load(raw)
+        data = schema().load(raw)
+        bounds.check(data, location="form")  # what the API's parser checks: ids and dates in range
+        return data
 
     @bp.route("/", methods=["GET"])
     @requires(reg.read)
