@@ -32,6 +32,7 @@ from core.db import AwareDateTime, TenantModel, tenant_fk, utcnow
 from core.errors import Conflict, Invalid, NotFound
 from core.models import OrgUnit, Person
 from core.orgtree import units_under
+from core.plugins import Indicator
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 STATUS: dict[str, tuple[str, str]] = {"open": ("在办", "Open"), "closed": ("已办结", "Closed")}
@@ -58,11 +59,21 @@ class RegisterRecord(TenantModel):
     closed_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime)
     closed_by_id: Mapped[int | None] = mapped_column(BigInteger)
 
-    @declared_attr.directive
-    def __table_args__(cls) -> tuple:  # noqa: N805 (SQLAlchemy's declared_attr takes the class)
+    @staticmethod
+    def keys(model) -> tuple:
+        """The keys every register's table has; a model with keys of its own adds to them::
+
+            @declared_attr.directive
+            def __table_args__(cls):
+                return (*RegisterRecord.keys(cls), UniqueConstraint("tenant_id", "code"))
+        """
         return (tenant_fk("org_unit_id", "org_unit"), tenant_fk("created_by_id", "app_user"),
                 tenant_fk("closed_by_id", "app_user"),
-                Index(f"ix_{cls.__tablename__}_unit", "tenant_id", "org_unit_id", "created_at"))
+                Index(f"ix_{model.__tablename__}_unit", "tenant_id", "org_unit_id", "created_at"))
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple:  # noqa: N805 (SQLAlchemy's declared_attr takes the class)
+        return RegisterRecord.keys(cls)
 
 
 def label_text(label: Label, locale_pick: Callable[[str, str | None], str] | None = None) -> str:
@@ -154,7 +165,6 @@ class Register:
 
     def indicator(self, key: str, title: str, title_en: str = "", unit: str = "条", closed: bool = False):
         """A scoring indicator: the records created (or closed) in a unit's subtree during the period."""
-        from core.plugins import Indicator
         model = self.model
         column = model.closed_at if closed else model.created_at
 
