@@ -327,7 +327,7 @@ def job_transaction() -> Iterator:
     :func:`run_scheduled`); this is how they read and write that tenant's data::
 
         with sdk.job_transaction() as s:
-            s.add(HelloTally(greetings=n))
+            s.add(VisitsTally(greetings=n))
     """
     from core.db import current_tenant_id
     with worker_state().db.transaction(current_tenant_id()) as s:
