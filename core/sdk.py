@@ -58,6 +58,11 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   ``xlsx_append(ws, row)`` — the one way to put a row into an .xlsx sheet (every text cell
   stored as text: a value starting with ``=``, ``+``, ``-`` or ``@`` is never a formula;
   returns the cells, to style a header); never ``ws.append`` or ``ws.cell(value=…)`` with text
+- declarations (``docs/plugin_registers.md``): ``Manifest`` (info, permissions, role templates,
+  settings, menu, migrations, blueprints, indicators, widgets, jobs in one declaration;
+  ``manifest.hooks(globals())`` makes the hooks), ``Register`` (a register of records on org units:
+  API, page, filters, close, export, menu item and audit words from one declaration) and
+  ``RegisterRecord`` (the base of a register's model)
 - the demo county: ``DemoActivity`` (what ``pingan_demo_activity(demo)`` gets to plan the
   module's year of demo work) and ``DemoCase`` (a case it plans)
 """
@@ -100,6 +105,8 @@ from core.privacy import normalise_id_number, party_fields, sensitive_fields
 from core.request import RequestContext, authenticated, current, public, requires
 from core.web.cases import case_form_response, case_page_response, load_form
 from core.demo_activity import DemoActivity, DemoCase
+from core.manifest import Manifest
+from core.registers import Register, RegisterRecord
 
 __all__ = [
     # hooks and declarations
@@ -125,6 +132,8 @@ __all__ = [
     # API conventions
     "ListArgs", "IdListArgs", "sort_field", "permission_code", "page_of", "paginate", "IdField", "id_path",
     "Blueprint", "unit_or_404", "download_response", "xlsx_append",
+    # declarations
+    "Manifest", "Register", "RegisterRecord",
     # the demo county
     "DemoActivity", "DemoCase",
 ]

@@ -39,6 +39,8 @@ ID_TABLES = {
     "/api/oauth-clients/<client_id>": "oauth_client",
     "/api/oauth-clients/<client_id>/secret": "oauth_client",
     "/api/visits/greetings/<greeting_id>": "visits_greeting",
+    "/api/hello/greetings/<record_id>": "hello_greeting",  # a declared register (core.api.registers)
+    "/api/hello/greetings/<record_id>/close": "hello_greeting",
     "/api/cases/<case_id>": "case_record",
     "/api/cases/<case_id>/events": "case_record",
     "/api/cases/<case_id>/transitions/<name>": "case_record",
@@ -148,6 +150,9 @@ def pair(app):
         admin = Client(app, t.host, {"Authorization": f"Bearer {make_token(app, t, 'county.admin')}"})
         assert admin.put("/api/modules/visits", json={"enabled": True}).status_code == 200
         r = admin.post("/api/visits/greetings", json={"org_unit_id": t.unit("T01D1V1"), "recipient": "张三"})
+        assert r.status_code == 201, r.get_json()
+        assert admin.put("/api/modules/hello", json={"enabled": True}).status_code == 200
+        r = admin.post("/api/hello/greetings", json={"org_unit_id": t.unit("T01D1V1"), "recipient": "李四"})
         assert r.status_code == 201, r.get_json()
         _case_with_everything(admin, t)
         _petition_with_everything(admin, t)

@@ -71,6 +71,7 @@ BODIES = {
                                      "service_user_id": "$user"},
     ("PATCH", "/api/oauth-clients/{client_id}"): {"service_user_id": "$user"},
     ("POST", "/api/visits/greetings"): {"org_unit_id": "$unit", "recipient": "张三"},
+    ("POST", "/api/hello/greetings"): {"org_unit_id": "$unit", "recipient": "张三"},  # a declared register
     ("POST", "/api/mediation/screening"): {"org_unit_id": "$unit", "period": "$period", "dispute_ids": ["$dispute"]},
     ("POST", "/api/mediation/registers/{kind}"): {"org_unit_id": "$unit", "found_on": "2026-03-09",
                                                   "description": "苗头", "case_id": "$dispute"},
@@ -214,7 +215,7 @@ def world(app):
         out = {"a": a, "b": b}
         for t in (a, b):
             admin = Client(app, t.host, {"Authorization": f"Bearer {make_token(app, t, 'county.admin')}"})
-            for name, settings in (("visits", {}), ("petition", {"default_quotas": {"village": {"abnormal": 0}}}),
+            for name, settings in (("visits", {}), ("hello", {}), ("petition", {"default_quotas": {"village": {"abnormal": 0}}}),
                                    ("mediation", {"screening": [{"level": "village", "cadence": "monthly"}]})):
                 r = admin.put(f"/api/modules/{name}", json={"enabled": True, "settings": settings})
                 assert r.status_code == 200, r.get_json()
