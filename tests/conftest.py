@@ -6,7 +6,7 @@ PostgreSQL reset, Citus and the session clock come from the kit, loaded through 
 entry point (``pingan.testing``) before this file. What is the platform's own stays here:
 
 - test counties are the real ``tenants/demo`` folder (``pingan_county_folder``), and ``county``
-  has the example plugin on (its case type ``hello.visit``; ``pingan_plugins``);
+  has the reference plugin ``visits`` on (its case type ``visits.visit``; ``pingan_plugins``);
 - after the session's last test, nothing it wrote holds a plain personal number (tests/pii_at_rest.py);
 - the longest test files are handed out first under xdist.
 
@@ -43,7 +43,7 @@ def pingan_county_folder() -> Path:
 
 @pytest.fixture
 def pingan_plugins() -> list[str]:
-    return ["hello"]
+    return ["visits"]
 
 
 def pytest_pingan_session_end(app) -> None:

@@ -31,6 +31,7 @@ SHORT = '=HYPERLINK("x","y")'  # a county's column title (20 characters at most)
 EXPORTS = {
     "core/ledgers.py": ["ledger export", "ledger template"],
     "core/org_import.py": ["org import template"],
+    "core/registers.py": ["register hello greetings"],  # every declared register (sdk.Register)
     "plugins/mediation/registers.py": ["register unstable", "register safety", "register public_order"],
     "plugins/mediation/reports.py": ["mediation statistics", "mediation weekly"],
     "plugins/petition/reports.py": ["petition monthly"],
@@ -86,7 +87,7 @@ def test_every_xlsx_of_every_module_writes_formula_like_text_as_text(app, fresh_
     jobs.bind_state(pingan(app))
     run_jobs(app)
     admin = login(county, "county.admin")
-    for module, settings in (("hello", {}), ("mediation", {}), ("petition", {"report_columns": [
+    for module, settings in (("visits", {}), ("hello", {}), ("mediation", {}), ("petition", {"report_columns": [
             {"key": "received", "title": SHORT}, {"key": "late"}]})):
         r = admin.put(f"/api/modules/{module}", json={"enabled": True, "settings": settings})
         assert r.status_code == 200, r.get_json()
@@ -112,6 +113,9 @@ def test_every_xlsx_of_every_module_writes_formula_like_text_as_text(app, fresh_
             "measures": PAYLOADS[1], "responsible": PAYLOADS[3]})
         assert r.status_code == 201, r.get_json()
 
+    r = admin.post("/api/hello/greetings", json={"org_unit_id": county.unit("T01D1V1"), "recipient": PAYLOADS[3][:50]})
+    assert r.status_code == 201, r.get_json()
+
     def ledger() -> bytes:
         r = admin.post("/api/ledgers/exports", json={})
         assert r.status_code == 202, r.get_json()
@@ -130,6 +134,7 @@ def test_every_xlsx_of_every_module_writes_formula_like_text_as_text(app, fresh_
         "ledger export": ledger,
         "ledger template": lambda: get(f"/api/ledgers/templates/{VISIT}"),
         "org import template": lambda: get("/admin/org-units/import/template.xlsx"),
+        "register hello greetings": lambda: get("/api/hello/greetings/export"),
         **{f"register {k}": (lambda k=k: get(f"/api/mediation/registers/{k}/export"))
            for k in ("unstable", "safety", "public_order")},
         "mediation statistics": lambda: get(f"/api/mediation/reports/statistics.xlsx?start={year}-01-01"

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from core import modules
-from core.app import pingan
+from core.runtime import pingan
 from core.request import current, requires
 
 blp = Blueprint("core_modules", __name__, url_prefix="/api/modules", description="功能模块 / Modules")

@@ -39,7 +39,7 @@ UNIT_TITLES = {"calendar_days": "日", "working_days": "个工作日", "months":
 
 
 def _host():
-    from core.app import pingan
+    from core.runtime import pingan
     return pingan().plugins
 
 

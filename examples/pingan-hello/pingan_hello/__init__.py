@@ -1,126 +1,57 @@
-"""pingan-hello: the example plugin (问候). Thin hook implementations only.
+"""pingan-hello: a greetings register (问候登记), the example module declared with ``core.sdk`` only.
 
-Registered by ``pyproject.toml`` under the entry-point group ``pingan.plugins`` as
-``hello``; installed is not enabled — a county switches it on at ``PUT /api/modules/hello``.
-Every hook of ``core/hookspecs.py`` is implemented here so this package doubles as the
-reference for plugin authors and as the plugin the platform's tests load.
+One ``Register`` (the records, their page, API, export and audit words) and one ``Manifest``
+(the catalog entry, permissions, role templates, settings, migrations, the indicator) — see
+docs/plugin_registers.md. The entry point ``hello = "pingan_hello"`` names this module.
 """
 from __future__ import annotations
 
-from pathlib import Path
+from marshmallow import fields, validate
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
 
-from core.sdk import AuditLabels, Indicator, MenuItem, ScheduledJob, Widget, hookimpl
+from core.sdk import Manifest, Permission, Register, RegisterRecord, RoleTemplate
 
-from . import models  # noqa: F401  (the plugin's tables join the metadata when the plugin loads)
-from .permissions import PERMISSIONS, READ, ROLE_TEMPLATES
-
-__version__ = "1.0.0"
-
-
-@hookimpl
-def pingan_plugin_info():
-    return {"title": "问候（示例模块）", "title_en": "Greetings (example)",
-            "description": "插件开发示例：向辖区内的群众发送问候，并统计数量。", "version": __version__}
+READ, WRITE = "hello.greeting.read", "hello.greeting.manage"
 
 
-@hookimpl
-def pingan_permissions():
-    return PERMISSIONS
+class HelloGreeting(RegisterRecord):
+    """A greeting to someone in an org unit; closed with their reply."""
+
+    __tablename__ = "hello_greeting"
+    recipient: Mapped[str] = mapped_column(String(50))
+    message: Mapped[str] = mapped_column(String(200))
+    reply: Mapped[str | None] = mapped_column(String(200))
 
 
-@hookimpl
-def pingan_default_roles():
-    return ROLE_TEMPLATES
+def compose(ctx, greeting: HelloGreeting, data: dict) -> None:
+    """The message: the county's prefix (a setting) and the recipient's name."""
+    greeting.message = f"{ctx.plugins['hello']['greeting_prefix']}{data['recipient']}！"
 
 
-@hookimpl
-def pingan_settings_schema():
-    from .settings import HelloSettings
-    return HelloSettings
+GREETINGS = Register(
+    name="greetings", title=("问候登记", "Greetings"), model=HelloGreeting, read=READ, write=WRITE,
+    fields={"recipient": fields.String(required=True, validate=validate.Length(min=1, max=50),
+                                       metadata={"title": "问候对象"})},
+    filters=("recipient",), on_create=compose, menu_order=900,
+    columns=(("org_unit", ("所属单位", "Unit")), ("recipient", ("问候对象", "Recipient")),
+             ("message", ("问候语", "Message")), ("status", ("状态", "Status")),
+             ("created_at", ("登记时间", "Recorded at")), ("reply", ("回复", "Reply"))),
+    close_fields={"reply": fields.String(load_default=None, validate=validate.Length(max=200),
+                                         metadata={"title": "回复"})},
+    close_title=("已回复", "Answered"))
 
-
-@hookimpl
-def pingan_migrations_dir():
-    return str(Path(__file__).parent / "migrations")
-
-
-@hookimpl
-def pingan_api_blueprints():
-    from .api import blp
-    return [blp]
-
-
-@hookimpl
-def pingan_web_blueprints():
-    from .views import bp
-    return [bp]
-
-
-@hookimpl
-def pingan_menu_items():
-    return [MenuItem(key="hello", title="问候", title_en="Greetings", endpoint="hello_web.index",
-                     permission=READ, order=900)]
-
-
-@hookimpl
-def pingan_dashboard_widgets():
-    from .widgets import latest_greetings
-    return [Widget(key="hello.latest", title="最新问候", title_en="Latest greetings", permission=READ,
-                   render=latest_greetings, order=900,
-                   labels={"total": ("问候总数", "Greetings"), "latest": ("最新一条", "Newest")})]
-
-
-@hookimpl
-def pingan_scheduled_jobs():
-    from .jobs import count_greetings
-    return [ScheduledJob(name="count_greetings", func=count_greetings, every_minutes=60)]
-
-
-@hookimpl
-def pingan_demo_data(session, settings):
-    from .demo import add_demo_greetings
-    add_demo_greetings(session, settings)
-
-
-@hookimpl
-def pingan_case_types():
-    from .cases import VISIT
-    return [VISIT]
-
-
-@hookimpl
-def pingan_case_event(session, case, event):
-    # A plugin may react to any case's events in its county; this one only logs overdue visits.
-    if case.case_type == "hello.visit" and event.kind == "overdue":
-        import logging
-        logging.getLogger("pingan.hello").info("visit %s is overdue", case.number)
-
-
-@hookimpl
-def pingan_indicators():
-    from .indicators import greetings_sent
-    return [Indicator(key="hello.greetings_sent", title="发送问候数", title_en="Greetings sent", unit="条",
-                      compute=greetings_sent)]
-
-
-@hookimpl
-def pingan_document_templates():
-    from .documents import VISIT_NOTICE
-    return [VISIT_NOTICE]
-
-
-@hookimpl
-def pingan_audit_labels():
-    return AuditLabels(
-        object_types={"hello_greeting": ("问候", "Greeting"), "hello_tally": ("问候统计", "Greeting count"),
-                      "hello_visit": ("走访记录", "Visit")},
-        fields={"recipient": ("问候对象", "Recipient"), "message": ("问候语", "Message"),
-                "greetings": ("问候数", "Greetings"), "counted_at": ("统计时间", "Counted at"), "visit_kind": ("走访方式", "Kind of visit"),
-                "result": ("走访结果", "Result")},
-        values={"hello_visit.visit_kind": {"home": ("上门走访", "home visit"), "phone": ("电话回访", "phone call")}})
-
-
-@hookimpl
-def pingan_demo_activity(demo):
-    from .demo_activity import plan
-    plan(demo)
+manifest = Manifest(
+    name="hello", title="问候（示例模块）", title_en="Greetings (example)", version="2.0.0",
+    description="插件开发示例：登记对辖区群众的问候，办结时记下回复。",
+    permissions=[Permission(READ, "查看问候", "View greetings"), Permission(WRITE, "登记问候", "Record greetings")],
+    roles=[RoleTemplate("hello_greeter", "问候员", "Greeter", (READ, WRITE)),
+           *(RoleTemplate(key, name, en, (READ, WRITE)) for key, name, en in (
+               ("county_admin", "县级管理员", "County administrator"), ("unit_admin", "单位管理员", "Unit administrator"),
+               ("staff", "工作人员", "Staff"))),
+           RoleTemplate("viewer", "只读用户", "Viewer", (READ,))],
+    settings={"greeting_prefix": fields.String(load_default="您好，", validate=validate.Length(min=1, max=20),
+                                               metadata={"title": "问候语前缀", "description": "放在每条问候前面"})},
+    migrations="migrations", registers=[GREETINGS],
+    indicators=[GREETINGS.indicator("hello.greetings", "问候登记数", "Greetings recorded")])
+manifest.hooks(globals())

@@ -1,0 +1,142 @@
+"""The page of a declared register (``core.registers.Register``): ``/<plugin>/<name>/``, in the menu.
+
+Server-rendered, Chinese first, no script: the list of the caller's records (the declared
+columns, newest first, a page at a time) with the filters as real controls (a select of the units
+in scope, the status, a date range, the declared filter fields), a close form on each open record,
+the export link with the same filters, and the create form (the unit a select of the units the
+caller may write in, by their names; the declared fields as ``core.web.intake.form_fields`` makes
+them). The page calls what the API calls (``core.registers``); a refused form comes back with the
+message at its field and everything typed kept.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from core import bounds, registers
+from core.api.common import paginate
+from core.api.registers import close_schema, create_schema, list_args, schema_prefix
+from core.authz import unit_scope
+from core.bounds import parse_int
+from core.errors import PinganError
+from core.i18n import pick
+from core.idempotency import HIDDEN_FORM_FIELDS
+from core.models import OrgUnit
+from core.registers import STATUS, Register
+from core.request import current, requires
+from core.validation_messages import validation_zh
+from core.web.intake import form_fields
+
+MAX_UNITS = 500
+PAGE = 20
+
+
+def _errors(messages) -> dict[str, str]:
+    """marshmallow's or a ``PinganError``'s messages as field → one Chinese line."""
+    out = {}
+    for name, value in (messages or {}).items():
+        if isinstance(value, dict):
+            out.update(_errors(value))
+        else:
+            items = value if isinstance(value, list) else [value]
+            out[str(name)] = "；".join(validation_zh(str(m)) for m in items)
+    return out
+
+
+def _units(session, grants, perm: str) -> list[OrgUnit]:
+    return session.scalars(select(OrgUnit).where(unit_scope(grants, perm), OrgUnit.status == "active")
+                           .order_by(OrgUnit.path).limit(MAX_UNITS)).all()
+
+
+def blueprint(plugin: str, reg: Register) -> Blueprint:
+    """The register's page, blueprint ``<plugin>_<name>_web`` under ``/<plugin>/<name>``; its
+    menu item's endpoint is ``<plugin>_<name>_web.index``."""
+    prefix = schema_prefix(plugin, reg)
+    Create, Close, Args = create_schema(prefix, reg), close_schema(prefix, reg), list_args(prefix, reg)
+    bp = Blueprint(f"{plugin}_{reg.name}_web", __name__, url_prefix=f"/{plugin}/{reg.name}")
+
+    def page(values: dict | None = None, errors: dict | None = None, status: int = 200, done: str | None = None):
+        ctx = current()
+        s = ctx.session
+        raw = {k: v for k, v in request.args.items() if v.strip() != ""}
+        filter_errors: dict[str, str] = {}
+        try:
+            args = Args().load(raw)
+        except ValidationError as exc:
+            filter_errors = _errors(exc.messages)
+            args = Args().load({k: v for k, v in raw.items() if k not in exc.messages})
+        while (bad := bounds.first_problem(args)) is not None:  # a year past 2999 is no date to filter by
+            filter_errors[bad[0]] = bad[1]
+            args.pop(bad[0])
+        args["limit"] = PAGE
+        try:
+            found = paginate(s, registers.query(s, ctx.grants, reg, args), args, reg.model.id,
+                             {"id": reg.model.id, "created_at": reg.model.created_at}, "-id")
+        except PinganError as exc:
+            filter_errors.update(_errors((exc.errors or {}).get("query")) or {"_form": exc.message})
+            found = {"items": [], "next_cursor": None}
+        rows = registers.present(s, found["items"])
+        may_write = ctx.grants.has(reg.write)
+        filters = [f for f in form_fields(Args, None) if f["name"] in reg.filters]
+        fields = [f for f in form_fields(Create, None) if f["name"] != "org_unit_id"]
+        errors = errors or {}
+        return render_template(
+            "registers/list.html", reg=reg, plugin=plugin, title=registers.label_text(reg.title, pick),
+            columns=[(k, registers.label_text(label, pick)) for k, label in reg.columns],
+            rows=[{**r, "cells": {k: registers.cell(reg, k, r, pick) for k, _ in reg.columns}} for r in rows],
+            next_cursor=found["next_cursor"], args=raw, query=[(k, v) for k, v in raw.items() if k != "cursor"],
+            filters=filters, filter_errors=filter_errors,
+            statuses={k: pick(*v) for k, v in STATUS.items()}, read_units=_units(s, ctx.grants, reg.read),
+            write_units=_units(s, ctx.grants, reg.write) if may_write else [], may_write=may_write,
+            fields=fields, close_fields=form_fields(Close, None),
+            close_title=registers.label_text(reg.close_title, pick), values=values or {}, errors=errors,
+            create_errors={k: v for k, v in errors.items() if not k.startswith("close-")},
+            # a refused close shows at its record's form, or at the top when that form is not on the page
+            close_alert=next((v for k, v in errors.items() if k.startswith("close-") and not any(
+                f"close-{r['id']}" == k and r["status"] == "open" for r in rows)), None),
+            field_labels={"org_unit_id": pick("所属单位", "Unit"), **{f["name"]: f["label"] for f in fields}},
+            done=done or request.args.get("done")), status
+
+    def form_data(schema) -> dict:
+        raw = {k: v for k, v in request.form.items() if k not in HIDDEN_FORM_FIELDS and v.strip() != ""}
+        data = schema().load(raw)
+        bounds.check(data, location="form")  # what the API's parser checks: ids and dates in range
+        return data
+
+    @bp.route("/", methods=["GET"])
+    @requires(reg.read)
+    def index():
+        return page()
+
+    @bp.route("/", methods=["POST"])
+    @requires(reg.write)
+    def create():
+        ctx = current()
+        try:
+            registers.create(ctx, reg, form_data(Create))
+            ctx.session.commit()
+        except ValidationError as exc:
+            return page(request.form.to_dict(), _errors(exc.messages), 422)
+        except PinganError as exc:
+            ctx.session.rollback()
+            errors = {"_form": exc.message, **_errors(exc.errors)}
+            return page(request.form.to_dict(), errors, exc.status)
+        return redirect(url_for(".index", done="created"))
+
+    @bp.route("/<record_id>/close", methods=["POST"])
+    @requires(reg.write)
+    def close(record_id):
+        ctx = current()
+        rid = parse_int(record_id, lo=1) or 0
+        try:
+            registers.close(ctx, reg, rid, form_data(Close))
+            ctx.session.commit()
+        except ValidationError as exc:
+            return page({"close": rid, **request.form.to_dict()}, {f"close-{rid}": "；".join(_errors(exc.messages).values())}, 422)
+        except PinganError as exc:
+            ctx.session.rollback()
+            return page({"close": rid, **request.form.to_dict()}, {f"close-{rid}": exc.message}, exc.status)
+        return redirect(url_for(".index", done="closed"))
+
+    return bp
