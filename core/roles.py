@@ -159,13 +159,18 @@ def assign(session: Session, grants: Grants, user_id: int, role_id: int, org_uni
     session.add(ra)
     session.flush()
     if widened:
-        from core import auth
-        ended = auth.end_all_sessions(session, user_id)
-        revoked = auth.revoke_all_tokens(session, user_id, "account_widened")
-        audit.record(session, "widen_account", "app_user", user_id,
-                     {"role": role.key, "org_unit_id": unit.id, "permissions": widened,
-                      "ended_sessions": ended, "revoked_tokens": revoked})
+        _widen_account(session, user_id, role, unit.id, widened)
     return ra
+
+
+def _widen_account(session: Session, user_id: int, role: Role, unit_id: int, widened: list[str]) -> None:
+    """End the account's sessions and revoke its tokens: it now holds ``widened`` on ``unit_id``."""
+    from core import auth
+    ended = auth.end_all_sessions(session, user_id)
+    revoked = auth.revoke_all_tokens(session, user_id, "account_widened")
+    audit.record(session, "widen_account", "app_user", user_id,
+                 {"role": role.key, "org_unit_id": unit_id, "permissions": widened,
+                  "ended_sessions": ended, "revoked_tokens": revoked})
 
 
 def revoke(session: Session, grants: Grants, assignment_id) -> None:
@@ -285,7 +290,8 @@ def extend(session: Session, grants: Grants, host, enabled: Iterable[str], role:
     """Add the template's permissions to ``role``; the codes added (none when it carries them
     all). The editor covers every unit where the role is assigned (else 403 ``role_beyond_reach``)
     and holds each added permission there (else 403 ``cannot_grant_unheld``). Audited
-    ``role_template_extend``."""
+    ``role_template_extend``; an account holding the role that gains a permission is signed out
+    everywhere and its tokens revoked (``widen_account``), as when it is given a wider role."""
     tpl = template(host, enabled, key)
     paths = assigned_paths(session, role)
     if any(not grants.covers(ROLE_MANAGE, p) for p in paths):
@@ -294,8 +300,20 @@ def extend(session: Session, grants: Grants, host, enabled: Iterable[str], role:
     added = [c for c in tpl.permissions if c not in have]
     may_add = editable_codes(grants, paths)
     _refuse(host, [c for c in added if not may_add(c)], "您（在该角色已分配的单位）不具备以下权限，不能授予")
-    if added:
-        set_permissions(session, role, sorted(have | set(added)))
-        session.flush()
-        audit.record(session, "role_template_extend", "role", role.id, {"template": tpl.name, "permissions": added})
+    if not added:
+        return added
+    widens = []  # the holders it gives something new, as assign() treats a widening assignment
+    for user_id, unit_id, path in session.execute(
+            select(RoleAssignment.user_id, OrgUnit.id, OrgUnit.path)
+            .join(OrgUnit, OrgUnit.id == RoleAssignment.org_unit_id)
+            .where(RoleAssignment.role_id == role.id).order_by(RoleAssignment.id)):
+        held = load_grants(session, user_id)
+        gained = [c for c in added if not held.covers(c, path)]
+        if gained:
+            widens.append((user_id, unit_id, gained))
+    set_permissions(session, role, sorted(have | set(added)))
+    session.flush()
+    audit.record(session, "role_template_extend", "role", role.id, {"template": tpl.name, "permissions": added})
+    for user_id, unit_id, gained in {w[0]: w for w in reversed(widens)}.values():
+        _widen_account(session, user_id, role, unit_id, gained)
     return added

@@ -113,11 +113,15 @@ def test_extend_an_existing_role(app, fresh_tenant, login):
     assert admin.put("/api/modules/hello", json={"enabled": True}).status_code == 200
     grid = _roles(admin)["grid_worker"]
     assert not any(c.startswith("hello.") for c in grid["permissions"])
+    before = login(fresh_tenant, "grid.worker")
+    assert before.get("/api/hello/greetings").status_code == 403
     r = admin.post(f"/api/roles/{grid['id']}/extend", json={"template": "hello_greeter"})
     assert r.status_code == 200, r.get_json()
     assert {READ, MANAGE} <= set(r.get_json()["permissions"])
     assert set(grid["permissions"]) <= set(r.get_json()["permissions"])  # nothing taken away
     assert "grid_worker" in {x["key"] for x in _templates(admin, "hello")["hello_greeter"]["roles"]}
+    # the holder's account is widened: its session ended (as when given a wider role), a new one has hello
+    assert before.get("/api/me").status_code == 401
     worker = login(fresh_tenant, "grid.worker")
     assert worker.get("/api/hello/greetings").status_code == 200
     # once more: nothing to add, nothing recorded
