@@ -236,15 +236,20 @@ def carriers(session: Session, tpls: Iterable[Template]) -> dict[str, list[Role]
 
 def listing(session: Session, grants: Grants, host, enabled: Iterable[str], module: str | None = None) -> list[dict]:
     """The county's templates (only those ``module`` contributes to, if given), each with its
-    permissions and their titles, the roles carrying it, and whether the caller may adopt it."""
+    permissions and their titles (``module_part``: those ``module`` adds), the roles carrying it,
+    and whether the caller may adopt it."""
     tpls = [t for t in templates(host, enabled).values() if module is None or module in t.modules]
     carried = carriers(session, tpls)
     registry = host.permissions
+    own = {t.key: set(t.permissions) for t in host.plugins[module].role_templates} if module else {}
     out = []
     for t in tpls:
         perms = [registry.get(c) for c in t.permissions]
         out.append({"key": t.key, "name": t.name, "name_en": t.name_en or None, "modules": list(t.modules),
-                    "permissions": [{"code": p.code, "title": p.title, "title_en": p.title_en} for p in perms],
+                    "permissions": [{"code": p.code, "title": p.title, "title_en": p.title_en,
+                                     "module": registry.owner(p.code)} for p in perms],
+                    "module_part": [{"code": p.code, "title": p.title, "title_en": p.title_en}
+                                    for p in perms if p.code in own.get(t.key, ())],
                     "roles": carried[t.key], "grantable": all(grants.has(c) for c in t.permissions)})
     return out
 

@@ -201,6 +201,10 @@ def test_console_adopts_and_extends_through_the_module_page(app, fresh_tenant, l
     assert "hello_greeter" not in text and "hello.greeting" not in text and "{" not in text
     carriers = re.search(r'id="role-template-hello_greeter-carriers">(.*?)</p>', panel).group(1)
     assert "县级管理员" in carriers
+    # a core bundle the module adds to says which of its permissions are the module's
+    part = re.search(r'id="role-template-viewer-module-part">(.*?)</p>', panel).group(1)
+    assert "查看问候" in part and "查看事项" not in part
+    assert 'id="role-template-hello_greeter-module-part"' not in panel  # the module's own: all of it
 
     # an empty name: 422, the message at the field
     adopt = "/admin/modules/hello/role-templates/hello_greeter/adopt"

@@ -143,6 +143,7 @@ class TemplatePermissionSchema(Schema):
     code = fields.String()
     title = fields.String()
     title_en = fields.String()
+    module = fields.String(allow_none=True, metadata={"description": "the module declaring it; null: the core"})
 
 
 class TemplateRoleSchema(Schema):
