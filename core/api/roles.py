@@ -14,7 +14,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from core.api.common import IdField, ListArgs, id_path, page_of, paginate, permission_code, sort_field
+from core.api.common import (IdField, ListArgs, id_path, page_of, paginate, permission_code, role_template_field,
+                               sort_field)
 from core.app import pingan
 from core import roles
 from core.authz import scoped
@@ -170,8 +171,8 @@ class RoleTemplateListArgs(Schema):
 
 
 def template_key() -> fields.String:
-    return fields.String(required=True, validate=validate.Length(min=1, max=64),
-                         metadata={"description": "a template's key, as ``GET /api/role-templates`` lists it"})
+    return role_template_field(required=True, metadata={
+        "description": "a template's key, as ``GET /api/role-templates`` lists it (its module on in the county)"})
 
 
 class FromTemplateSchema(Schema):
