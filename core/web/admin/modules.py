@@ -34,7 +34,7 @@ from core.web.cases import local
 from core.workdays import DAY_UNITS, UNITS
 
 MANAGE = modules.MANAGE
-log = logging.getLogger(__name__)
+log = logging.getLogger("pingan.plugins")
 CONFIGURE = "core.case.configure"  # a case type's settings (time limits), as PUT /api/case-types/<key>/settings
 section(50, "web_admin.module_list", MANAGE, "功能模块", "Modules", county_wide=True)
 
