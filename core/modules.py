@@ -35,6 +35,18 @@ def default_of(field):
     return value() if callable(value) else value
 
 
+def stored_default(field):
+    """A field's real default as stored and shown (``default_of`` in the field's own dump: an
+    Enum by name or value as it loads, a date in ISO), ``None`` when it has none."""
+    value = default_of(field)
+    if value is None:
+        return None
+    try:
+        return json_ready(field._serialize(value, field.name, None))
+    except Exception:  # noqa: BLE001 — a default the field cannot dump (already plain): as it is
+        return json_ready(value)
+
+
 def json_ready(value):
     """A value as JSON holds it: dates in ISO, decimals and UUIDs as text, enums by value."""
     if isinstance(value, dict):
@@ -72,7 +84,7 @@ def describe(host, name: str, row: TenantPlugin | None) -> dict:
     if contrib.settings_schema is not None:
         for fname, f in contrib.settings_schema().fields.items():
             schema_doc[fname] = {"type": type(f).__name__, "required": f.required,
-                                 "default": json_ready(default_of(f)),
+                                 "default": stored_default(f),
                                  "title": f.metadata.get("title", fname), "description": f.metadata.get("description")}
     return {"name": name, "title": contrib.info.get("title"), "title_en": contrib.info.get("title_en"),
             "description": contrib.info.get("description"), "version": contrib.info.get("version"),

@@ -6,6 +6,7 @@ kept, a setting no control fits is shown in words and kept on save (and its auth
 start-up), and ``GET /api/modules`` is a page like every list, each field with its real default."""
 from __future__ import annotations
 
+import enum
 import logging
 import re
 from datetime import date
@@ -20,6 +21,11 @@ from tests.conftest import TenantInfo, load_tenant, web_login
 from tests.test_settings_controls import _form_post, cell_error
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+class Shift(enum.Enum):
+    DAY = "day"
+    NIGHT = "night"
 
 
 class Item(Schema):
@@ -52,6 +58,7 @@ class KindsSettings(Schema):
     budget = fields.Decimal(load_default=Decimal("100.50"), places=2, validate=validate.Range(min=0, max=10000),
                             metadata={"title": "预算（元）"})
     active = fields.Boolean(load_default=True, metadata={"title": "启用提醒"})
+    shift = fields.Enum(Shift, load_default=Shift.DAY, metadata={"title": "班次", "labels": {"DAY": "白班", "NIGHT": "夜班"}})
     start = fields.Date(load_default=lambda: date(2026, 1, 1), metadata={"title": "起始日期"})
     words = fields.List(fields.String(validate=validate.Length(min=1, max=10)), load_default=list,
                         metadata={"title": "关键词"})
@@ -126,10 +133,11 @@ def test_each_field_type_gets_its_control_and_only_raw_is_unsupported():
     controls = {f["name"]: f for f in sf.controls(KindsSettings, SOURCES)}
     assert {n: f["kind"] for n, f in controls.items()} == {
         "greeting": "text", "level": "select", "count": "integer", "ratio": "number", "budget": "number",
-        "active": "boolean", "start": "date", "words": "strings", "days": "strings", "items": "rows",
+        "active": "boolean", "shift": "select", "start": "date", "words": "strings", "days": "strings", "items": "rows",
         "extras": "rows", "weights": "table", "contact": "group", "legacy": "unsupported"}
     assert controls["level"]["choices"] == [("county", "县级"), ("township", "乡镇级")]
     assert (controls["count"]["min"], controls["count"]["max"]) == (1, 10)
+    assert controls["shift"]["choices"] == [("DAY", "白班"), ("NIGHT", "夜班")] and controls["shift"]["default"] == "白班"
     assert controls["start"]["input_type"] == "date" and controls["days"]["entry"]["kind"] == "integer"
     assert [c["kind"] for c in controls["items"]["columns"]] == ["text", "integer", "number", "boolean", "select", "date"]
     assert controls["weights"]["key"]["choices"] == [("village", "村（社区）"), ("township", "乡镇（街道）")]
@@ -155,6 +163,7 @@ def test_the_page_has_a_labelled_control_for_every_type_and_no_json(kinds):
     assert "<textarea" not in page and "JSON" not in page
     assert '<label for="setting-greeting">问候语</label>' in page and "显示在首页" in page
     assert re.search(r'<select id="setting-level"[^>]*>.*>县级</option>.*>乡镇级</option>', page, re.S)
+    assert re.search(r'id="level-help">.*留空即用默认值：县级', page)  # a default in words, never a code
     assert re.search(r'<input type="number" id="setting-count"[^>]*inputmode="numeric"[^>]*min="1" max="10"', page)
     assert re.search(r'<input type="number" id="setting-ratio"[^>]*step="any" min="0" max="1"[^>]*value="0.5"', page)
     assert re.search(r'id="setting-budget"[^>]*value="100.50"', page)
@@ -176,18 +185,19 @@ def test_a_filled_form_saves_every_type_and_keeps_what_it_cannot_edit(kinds):
     _, _, admin = kinds
     assert admin.put("/api/modules/kinds", json={"enabled": True, "settings": {"legacy": [1, "二"]}}).status_code == 200
     data = _form_post(admin.get("/admin/modules/kinds").get_data(as_text=True))
-    put(data, {"greeting": "老乡好", "level": "township", "count": "7", "ratio": "0.75", "budget": "2500.5",
+    put(data, {"greeting": "老乡好", "level": "township", "count": "7", "budget": "2500.5", "shift": "NIGHT",
                  "start": "2026-03-01", "words-0": "防汛", "days-2": "30",
                  "items-0-name": "张三", "items-0-count": "5", "items-0-rate": "0.25", "items-0-on": "1",
                  "items-0-kind": "b", "items-0-day": "2026-04-02",
                  "weights-0-_key": "village", "weights-0-value": "60", "contact.phone": "0471-123"})
+    put(data, {"ratio": ""})  # left blank: its default
     del data["active"]  # unchecked
     r = admin.post("/admin/modules/kinds", data=data)
     assert r.status_code == 302, re.findall(r'field-error[^>]*>([^<]*)', r.get_data(as_text=True))
     saved = admin.get("/api/modules/kinds").get_json()["settings"]
     assert saved == {
-        "greeting": "老乡好", "level": "township", "count": 7, "ratio": 0.75, "budget": "2500.50", "active": False,
-        "start": "2026-03-01", "words": ["防汛"], "days": [1, 2, 30],
+        "greeting": "老乡好", "level": "township", "count": 7, "ratio": 0.5, "budget": "2500.50", "active": False,
+        "shift": "NIGHT", "start": "2026-03-01", "words": ["防汛"], "days": [1, 2, 30],
         "items": [{"name": "张三", "count": 5, "rate": 0.25, "on": True, "kind": "b", "day": "2026-04-02"}],
         "extras": [], "weights": {"village": 60}, "contact": {"phone": "0471-123", "hours": 8}, "legacy": [1, "二"]}
     # and the page shows them again as saved (a second save changes nothing)
@@ -264,10 +274,24 @@ def test_the_catalog_is_a_page_like_every_list_with_each_fields_real_default(kin
     schema = next(m for m in body["items"] if m["name"] == "kinds")["settings_schema"]
     defaults = {name: f["default"] for name, f in schema.items()}
     assert defaults == {"greeting": "示例", "level": "county", "count": 3, "ratio": 0.5, "budget": "100.50",
-                        "active": True, "start": "2026-01-01", "words": [], "days": [1, 2], "items": [], "extras": [],
+                        "active": True, "shift": "DAY", "start": "2026-01-01", "words": [], "days": [1, 2], "items": [], "extras": [],
                         "weights": {}, "contact": {"phone": "0000", "hours": 8}, "legacy": None}
     petition = admin.get("/api/modules/petition").get_json()["settings_schema"]
     from plugins.petition.settings import DEFAULT_CATEGORIES, PRIVATE_NETWORKS
     assert petition["categories"]["default"] == DEFAULT_CATEGORIES
     assert petition["internal_networks"]["default"] == list(PRIVATE_NETWORKS)
     assert petition["report_columns"]["default"] == [] and petition["default_quotas"]["default"] == {}
+
+
+def test_the_docs_example_schema_runs_and_every_field_has_a_control():
+    """docs/plugin_settings.md's complete example is code that runs, and the form covers it."""
+    from tests.conftest import ROOT
+    text = (ROOT / "docs" / "plugin_settings.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    space: dict = {"__name__": "plugin_settings_example"}
+    exec(compile(code, "docs/plugin_settings.md", "exec"), space)  # noqa: S102 — our own docs
+    schema = space["RegisterSettings"]
+    assert sf.unsupported(schema) == []
+    kinds = {f["name"]: f["kind"] for f in sf.controls(schema, SOURCES)}
+    assert {"select", "integer", "number", "boolean", "date", "strings", "multi", "rows", "table", "group"} == \
+        set(kinds.values())

@@ -51,7 +51,7 @@ from marshmallow import validate as mvalidate
 from sqlalchemy import select
 
 from core.bounds import parse_int
-from core.modules import as_stored
+from core.modules import as_stored, stored_default
 from core.validation_messages import validation_zh
 
 # ORG-4: the network role kinds of the glossary (a county's other kinds show their code, marked typed)
@@ -88,6 +88,11 @@ def _choices(field, sources: dict) -> list[tuple[str, str]] | None:
     if callable(source) and sources.get("_work") is not None:
         return [(str(v), str(label)) for v, label in source(sources["_work"])]
     return None
+
+
+def _either(first, second):
+    """The inner field's choices, else the list's (an empty list of choices is still a choice)."""
+    return first if first is not None else second
 
 
 def _scalar(field) -> bool:
@@ -142,8 +147,11 @@ def _simple(name: str, field, sources: dict, title: str) -> dict | None:
     if kind is None:
         return None
     lo, hi = _range(field)
-    return {**_base(name, field, title), "kind": kind, "choices": choices, "min": lo, "max": hi,
-            "integer": kind == "integer"}
+    out = {**_base(name, field, title), "kind": kind, "choices": choices, "min": lo, "max": hi,
+           "integer": kind == "integer"}
+    default = stored_default(field)
+    out["default"] = "" if default in (None, "") or kind == "boolean" else _label(out, default)
+    return out
 
 
 def _cell(name: str, field, sources: dict) -> dict | None:
@@ -153,7 +161,7 @@ def _cell(name: str, field, sources: dict) -> dict | None:
         inner = field.inner
         if not _scalar(inner) or isinstance(inner, mfields.Boolean):
             return None
-        choices = _choices(inner, sources) or _choices(field, sources)
+        choices = _either(_choices(inner, sources), _choices(field, sources))
         return {**_base(name, field, title), "kind": "multi" if choices is not None else "words",
                 "choices": choices}
     return _simple(name, field, sources, title)
@@ -216,7 +224,7 @@ def control(name: str, field, sources: dict, path: tuple = ()) -> dict:
                 return {**out, "kind": "rows", "columns": columns}
             return _unsupported(out, field, "、".join(bad))
         if _scalar(inner) and not isinstance(inner, mfields.Boolean):
-            choices = _choices(inner, sources) or _choices(field, sources)
+            choices = _either(_choices(inner, sources), _choices(field, sources))
             if choices is not None:
                 return {**out, "kind": "multi", "choices": choices}
             entry = _simple("value", inner, sources, out["title"])
@@ -508,8 +516,6 @@ def read(fields_: list[dict], typed: dict, saved: dict | None = None) -> tuple[d
             value = at(saved or {}, path)
             if value is not None:
                 _put(data, path, value)
-        elif kind == "text":
-            _put(data, path, raw if raw is not None else "")
         elif kind in SIMPLE:
             text = str(raw or "").strip()
             if text:
