@@ -295,3 +295,22 @@ def test_the_docs_example_schema_runs_and_every_field_has_a_control():
     kinds = {f["name"]: f["kind"] for f in sf.controls(schema, SOURCES)}
     assert {"select", "integer", "number", "boolean", "date", "strings", "multi", "rows", "table", "group"} == \
         set(kinds.values())
+
+
+def test_a_county_folder_may_set_dates_and_decimals(kinds_app, tmp_path):
+    """tenant.toml's native dates (and a decimal as text) are stored JSON-ready, like the form's."""
+    import shutil
+
+    from tests.conftest import DEMO_FOLDER
+    made, _ = kinds_app
+    folder = tmp_path / "county"
+    shutil.copytree(DEMO_FOLDER, folder)
+    with (folder / "tenant.toml").open("a", encoding="utf-8") as toml:
+        toml.write('\n[plugins.kinds]\nsettings = { start = 2026-05-01, budget = "12.5", days = [3] }\n')
+    county = load_tenant(made, folder=folder)
+    client, r = web_login(made, county, "county.admin")
+    assert r.status_code == 302
+    saved = client.get("/api/modules/kinds").get_json()
+    assert saved["enabled"] is True
+    assert {k: saved["settings"][k] for k in ("start", "budget", "days")} == {"start": "2026-05-01", "budget": "12.50",
+                                                                               "days": [3]}
