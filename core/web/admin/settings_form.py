@@ -34,7 +34,7 @@ marked ``typed`` (a code the county itself chose).
 
 The buttons work without JavaScript (they post the form, which comes back with a row more or
 less and nothing saved), and every list shows one blank row to type a new entry into;
-``static/settings-form.js`` does the same in the page. Names posted: ``<field>-<i>-<column>``
+``static/settings-form.js`` does the same in the page (and drops the blank rows). Names posted: ``<field>-<i>-<column>``
 for a row's cell (``<field>-<i>-_row`` marks each row, ``_key`` is a table row's key),
 ``<field>-<i>`` for a list entry, ``<field>`` (repeated) for check boxes. Blank rows and entries
 are left out, and a blank input is left out (its default applies) unless the field allows
@@ -391,11 +391,12 @@ def _empty_cells(f: dict) -> dict:
 
 
 def _blank_rows(f: dict, rows: list[dict]) -> list[dict]:
-    """``BLANK_ROWS`` new rows after the saved ones (a typed form keeps its own rows)."""
+    """``BLANK_ROWS`` new rows after the saved ones (a typed form keeps its own rows), marked
+    ``blank``: settings-form.js removes them, as its "add" button adds a row in the page."""
     start = max((r["i"] for r in rows), default=-1) + 1
     if f["kind"] == "strings":
-        return [*rows, *({"i": start + k, "value": ""} for k in range(BLANK_ROWS))]
-    return [*rows, *({"i": start + k, "cells": _empty_cells(f)} for k in range(BLANK_ROWS))]
+        return [*rows, *({"i": start + k, "value": "", "blank": True} for k in range(BLANK_ROWS))]
+    return [*rows, *({"i": start + k, "cells": _empty_cells(f), "blank": True} for k in range(BLANK_ROWS))]
 
 
 def shown(fields_: list[dict], settings: dict) -> dict:
