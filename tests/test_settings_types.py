@@ -139,7 +139,8 @@ def test_each_field_type_gets_its_control_and_only_raw_is_unsupported():
     assert (controls["count"]["min"], controls["count"]["max"]) == (1, 10)
     assert controls["shift"]["choices"] == [("DAY", "白班"), ("NIGHT", "夜班")] and controls["shift"]["default"] == "白班"
     assert controls["start"]["input_type"] == "date" and controls["days"]["entry"]["kind"] == "integer"
-    assert [c["kind"] for c in controls["items"]["columns"]] == ["text", "integer", "number", "boolean", "select", "date"]
+    assert [c["kind"] for c in controls["items"]["columns"]] == [
+        "text", "integer", "number", "boolean", "select", "date"]
     assert controls["weights"]["key"]["choices"] == [("village", "村（社区）"), ("township", "乡镇（街道）")]
     assert [c["name"] for c in controls["contact"]["children"]] == ["contact.phone", "contact.hours"]
     assert sf.unsupported(KindsSettings) == ["legacy (Raw)"]
@@ -216,7 +217,7 @@ def test_wrong_values_are_refused_at_their_field_row_and_cell_with_everything_ty
     assert admin.put("/api/modules/kinds", json={"enabled": True}).status_code == 200
     before = admin.get("/api/modules/kinds").get_json()["settings"]
     data = _form_post(admin.get("/admin/modules/kinds").get_data(as_text=True))
-    put(data, {"count": "11", "ratio": "很多", "start": "2026-02-30", "days-2": "100",
+    put(data, {"count": "11", "ratio": "1e400", "budget": "NaN", "start": "2026-02-30", "days-2": "100",
                  "items-0-name": "李四", "items-0-count": "500", "items-0-day": "昨天",
                  "weights-0-_key": "township", "weights-0-value": "-1", "contact.hours": "30"})
     r = admin.post("/admin/modules/kinds", data=data)
@@ -224,17 +225,19 @@ def test_wrong_values_are_refused_at_their_field_row_and_cell_with_everything_ty
     page = r.get_data(as_text=True)
     assert cell_error(page, "count") == "超出范围（允许 1–10）"
     assert cell_error(page, "ratio") == "格式不正确" and cell_error(page, "start") == "格式不正确"
+    assert cell_error(page, "budget") == "格式不正确"  # marshmallow's "Special numeric values …", in Chinese
     assert cell_error(page, "days-2") == "超出范围（允许 1–99）" and cell_error(page, "days").startswith("有 1 项")
     assert cell_error(page, "items-0-count") == "超出范围（允许 0–100）"
     assert cell_error(page, "items-0-day") == "格式不正确" and cell_error(page, "items").startswith("有 1 行")
     assert cell_error(page, "weights-0-value") == "超出范围（允许 0–100）"
     assert cell_error(page, "contact.hours") == "超出范围（允许 1–24）"
-    for typed in ('value="11"', 'value="很多"', 'value="2026-02-30"', 'value="100"', 'value="李四"', 'value="500"',
+    for typed in ('value="11"', 'value="1e400"', 'value="NaN"', 'value="2026-02-30"', 'value="100"', 'value="李四"', 'value="500"',
                   'value="昨天"', 'value="-1"', 'value="30"'):
         assert typed in page, typed
     assert re.search(r'<option value="township" selected>乡镇（街道）', page)
     assert re.search(r'id="setting-contact.hours"[^>]*aria-invalid="true"', page)
     assert '<a href="#setting-items-0-count">明细 第 1 行 数量：超出范围（允许 0–100）</a>' in page
+    assert '<a href="#setting-contact.hours">联系方式 · 值班时长（小时）：超出范围（允许 1–24）</a>' in page
     assert admin.get("/api/modules/kinds").get_json()["settings"] == before
 
 
@@ -274,7 +277,8 @@ def test_the_catalog_is_a_page_like_every_list_with_each_fields_real_default(kin
     schema = next(m for m in body["items"] if m["name"] == "kinds")["settings_schema"]
     defaults = {name: f["default"] for name, f in schema.items()}
     assert defaults == {"greeting": "示例", "level": "county", "count": 3, "ratio": 0.5, "budget": "100.50",
-                        "active": True, "shift": "DAY", "start": "2026-01-01", "words": [], "days": [1, 2], "items": [], "extras": [],
+                        "active": True, "shift": "DAY", "start": "2026-01-01", "words": [], "days": [1, 2],
+                        "items": [], "extras": [],
                         "weights": {}, "contact": {"phone": "0000", "hours": 8}, "legacy": None}
     petition = admin.get("/api/modules/petition").get_json()["settings_schema"]
     from plugins.petition.settings import DEFAULT_CATEGORIES, PRIVATE_NETWORKS

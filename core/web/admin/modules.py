@@ -157,7 +157,7 @@ def _summary(fields_: list[dict], values: dict, errors: dict) -> tuple[dict, dic
         if not rest:
             if f["kind"] in ("rows", "table", "strings") and name in with_cells:
                 continue
-            summary[key], labels[key] = message, f["title"]
+            summary[key], labels[key] = message, f.get("trail") or f["title"]
             anchors[key] = f"setting-{name}" if f["kind"] in sf.SIMPLE else f"field-{name}"
             continue
         index, _, column = rest.partition("-")
@@ -166,7 +166,7 @@ def _summary(fields_: list[dict], values: dict, errors: dict) -> tuple[dict, dic
         columns = ([f["key"]] if f["kind"] == "table" else []) + f["columns"]
         title = next((c["title"] for c in columns if c["name"] == column), "")
         where = f" 第 {n} {'项' if f['kind'] == 'strings' else '行'}" if n else ""
-        labels[key] = f"{f['title']}{where}{' ' + title if title else ''}"
+        labels[key] = f"{f.get('trail') or f['title']}{where}{' ' + title if title else ''}"
         summary[key], anchors[key] = message, f"setting-{key}"
     return summary, labels, anchors
 

@@ -232,6 +232,8 @@ def control(name: str, field, sources: dict, path: tuple = ()) -> dict:
         return _unsupported(out, field)
     if isinstance(field, mfields.Nested):
         children = [control(f"{name}.{n}", f, sources, path) for n, f in field.schema.fields.items()]
+        for c in every(children):  # "联系方式 · 值班电话" where a message names the field alone
+            c["trail"] = f"{out['title']} · {c.get('trail') or c['title']}"
         return {**out, "kind": "group", "children": children}
     if isinstance(field, mfields.Dict):
         return _table(out, field, sources)
@@ -614,6 +616,13 @@ def _flatten(messages, path=()):
         yield path, str(messages)
 
 
+def _zh(message: str) -> str:
+    """A message in Chinese: marshmallow's known ones translated, any other English one (nan or
+    infinity refused, a plugin's own English text) as "格式不正确" — no English on the page."""
+    text = validation_zh(message)
+    return "格式不正确" if text == message and re.match(r"[A-Za-z]", text) else text
+
+
 def _range_text(text: str, cell: dict) -> str:
     if text == "超出范围" and (cell.get("min") is not None or cell.get("max") is not None):
         lo = "" if cell.get("min") is None else cell["min"]
@@ -638,7 +647,7 @@ def errors_at(fields_: list[dict], messages, positions: dict) -> dict:
     out: dict[str, list[str]] = {}
     rows_wrong: dict[str, set[int]] = {}
     for path, message in _flatten(messages):
-        text = validation_zh(message)
+        text = _zh(message)
         f, rest = _owner(fields_, path)
         if f is None:
             out.setdefault("_form", []).append(text)
