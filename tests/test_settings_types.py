@@ -318,3 +318,21 @@ def test_a_county_folder_may_set_dates_and_decimals(kinds_app, tmp_path):
     assert saved["enabled"] is True
     assert {k: saved["settings"][k] for k in ("start", "budget", "days")} == {"start": "2026-05-01", "budget": "12.50",
                                                                                "days": [3]}
+
+
+def test_shapes_no_control_fits_are_named_for_the_author():
+    """Never a JSON textarea: a shape without a control is listed (the start-up warning) with its type."""
+    class Inner(Schema):
+        name = fields.String()
+        parts = fields.Nested(Contact)  # a record inside a row
+
+    class Odd(Schema):
+        pair = fields.Tuple((fields.String(), fields.Integer()))
+        grid = fields.List(fields.List(fields.String()))
+        anything = fields.Dict()
+        plucked = fields.Pluck(Contact, "phone")
+        rows = fields.List(fields.Nested(Inner))
+        fine = fields.List(fields.Nested(Contact))
+
+    assert sf.unsupported(Odd) == ["pair (Tuple)", "grid (List(List(String)))", "anything (Dict(any → any))",
+                                   "plucked (Pluck)", "rows (parts（Nested(Contact)）)"]

@@ -199,11 +199,11 @@ def _type_name(field) -> str:
     name = type(field).__name__
     if isinstance(field, mfields.List):
         return f"List({_type_name(field.inner)})"
-    if isinstance(field, mfields.Dict):
+    if isinstance(field, mfields.Mapping):
         k = _type_name(field.key_field) if field.key_field else "any"
         v = _type_name(field.value_field) if field.value_field else "any"
         return f"Dict({k} → {v})"
-    if isinstance(field, mfields.Nested):
+    if isinstance(field, mfields.Nested) and not isinstance(field, mfields.Pluck):
         return f"Nested({type(field.schema).__name__}{', many' if field.many else ''})"
     return name
 
@@ -213,6 +213,8 @@ def control(name: str, field, sources: dict, path: tuple = ()) -> dict:
     sits in the settings (the field's name, under a group's)."""
     path = (*path, name.rsplit(".", 1)[-1])
     out = {**_base(name, field, _title(path[-1], field)), "path": path}
+    if isinstance(field, mfields.Pluck):  # a record's one field, not a record
+        return _unsupported(out, field)
     many = isinstance(field, mfields.Nested) and field.many
     if isinstance(field, mfields.List) or many:
         inner = field if many else field.inner
@@ -235,7 +237,7 @@ def control(name: str, field, sources: dict, path: tuple = ()) -> dict:
         for c in every(children):  # "联系方式 · 值班电话" where a message names the field alone
             c["trail"] = f"{out['title']} · {c.get('trail') or c['title']}"
         return {**out, "kind": "group", "children": children}
-    if isinstance(field, mfields.Dict):
+    if isinstance(field, mfields.Mapping):
         return _table(out, field, sources)
     simple = _simple(name, field, sources, out["title"])
     if simple is not None:
@@ -261,7 +263,7 @@ def _table(out: dict, field, sources: dict) -> dict:
         if keys and cell and cell["kind"] in SIMPLE:
             columns = [{**cell, "name": k, "title": label or k, "required": False} for k, label in keys]
             return {**out, "kind": "table", "key": key, "columns": columns, "value_kind": "map"}
-    elif isinstance(value, mfields.Nested) and not value.many:
+    elif isinstance(value, mfields.Nested) and not value.many and not isinstance(value, mfields.Pluck):
         columns = [_cell(n, f, sources) for n, f in value.schema.fields.items()]
         if columns and all(columns):
             return {**out, "kind": "table", "key": key, "columns": columns, "value_kind": "record"}
