@@ -15,7 +15,7 @@ refused):
 1. drops and re-creates the public schema and builds it with ``core.migrate.upgrade`` (what
    ``pingan db upgrade`` does: core and plugin migrations, the role ``pingan_app``, RLS);
 2. bulk-loads with COPY, as the schema owner, ``--counties`` minimal counties (a ``tenant`` row,
-   its domain, a county root ``org_unit``, the ``audit_head`` and the plugins ``hello``,
+   its domain, a county root ``org_unit``, the ``audit_head`` and the plugins ``visits``,
    ``mediation`` and ``petition`` enabled, so that ``host.case_event`` calls three plugins) and
    in each ``--cases`` open cases (``mediation.dispute`` / ``petition.case`` alternately; no
    plugin detail rows: the recompute does not read them), each with one running limit of N
@@ -63,7 +63,7 @@ from bench._common import RESULTS, machine, now_utc
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_calendar"
 MARKER = "<!-- reading: written by hand, kept when the figures above are regenerated -->"
 CASE_TYPES = ("mediation.dispute", "petition.case")
-PLUGINS = ("hello", "mediation", "petition")
+PLUGINS = ("visits", "mediation", "petition")
 SOURCE = "基准测试数据（非真实规则）"
 SH = dt.timezone(dt.timedelta(hours=8))
 UPD = "UPDATE case_deadline"
@@ -293,7 +293,7 @@ class Sections:
     is attributed to the section that sent them."""
 
     NAMES = {"audit": "`core.audit._write` at each county's commit (entry hashes, multi-row INSERTs)",
-             "hook": "`host.case_event` (pluggy: hello, mediation, petition) per timeline entry",
+             "hook": "`host.case_event` (pluggy: visits, mediation, petition) per timeline entry",
              "count": "`WorkCalendar.last_day` (counting the limit again)"}
 
     def __init__(self) -> None:
@@ -547,7 +547,7 @@ def report(a, info, main_run, scaling, this_year, next_year, travel_to) -> str:
        f"(test data, said so in its notice title):\n")
     a_("```toml\n" + year_file(next_year) + "```\n")
     a_("The engine is the app's (`core.db.Database`, psycopg 3, `SET ROLE pingan_app`: row-level security on), the "
-       "plugin host is the real one with `hello`, `mediation` and `petition` enabled in every county (so "
+       "plugin host is the real one with `visits`, `mediation` and `petition` enabled in every county (so "
        "`host.case_event` calls their `pingan_case_event` for every timeline entry), the audit listener writes its "
        "entries at each county's commit. Statements are counted with a `before_cursor_execute` listener on that "
        "engine: *calls* = cursor `execute`/`executemany` calls, i.e. statements as SQLAlchemy sends them "

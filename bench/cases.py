@@ -7,8 +7,8 @@
 ``generate`` drops and rebuilds the public schema of the database ``pingan_bench_cases``
 (override with PINGAN_BENCH_CASES_DB; ``test``, ``test_*``, ``postgres`` and the templates are
 refused) with ``pingan db upgrade``: the province of ``bench/orgtree.py`` (100 tenants, 250,000
-org units, its own generator functions), the plugin ``hello`` enabled in every county, and then
-``--cases`` cases of type ``hello.visit`` bulk-loaded with COPY as the schema owner:
+org units, its own generator functions), the plugin ``visits`` enabled in every county, and then
+``--cases`` cases of type ``visits.visit`` bulk-loaded with COPY as the schema owner:
 
 - cases per county Zipf-like (``n_k ∝ k**-0.8``: the largest county holds ~12 %), per unit
   skewed (a log-normal weight per village, shared by its groups and grids, times a
@@ -21,7 +21,7 @@ org units, its own generator functions), the plugin ``hello`` enabled in every c
   reminded; open cases overdue before that were reminded already (``reminded = 2``); closed
   cases carry their stopped limits;
 - a ``registered`` event on every case, ``accept`` / ``close`` / ``reject`` events as the
-  state implies, the plugin's ``hello_visit`` row, ``case_tally`` and ``case_counter`` rows
+  state implies, the plugin's ``visits_visit`` row, ``case_tally`` and ``case_counter`` rows
   consistent with the cases.
 
 The load runs in one transaction after ``TRUNCATE`` (``COPY … FREEZE``: no VACUUM needed),
@@ -56,7 +56,7 @@ import orgtree  # noqa: E402  (its generator, app factory, SQL capture and repla
 orgtree.META = RESULTS / "cases_orgtree_data.json"  # never overwrite orgtree's own metadata
 META = RESULTS / "cases_data.json"
 APP_ROLE = orgtree.APP_ROLE
-CASE_TYPE = "hello.visit"
+CASE_TYPE = "visits.visit"
 ZIPF_CASES = 0.8
 YEARS = 3
 CHUNKS = 36                      # generation in month-sized slices of time, all counties interleaved
@@ -65,7 +65,7 @@ REF_T = int(REF.timestamp())
 START_T = REF_T - YEARS * 365 * 86400
 DAY = 86400
 SH = 8 * 3600                    # Asia/Shanghai offset (no DST)
-BIG_TABLES = ("case_record", "case_event", "case_deadline", "hello_visit")
+BIG_TABLES = ("case_record", "case_event", "case_deadline", "visits_visit")
 OFFICER_PERMS = ("core.case.read", "core.case.register", "core.case.handle", "core.org_unit.read",
                  "core.person.read")
 LEVEL_WEIGHT = {"county": 0.3, "township": 0.6, "district": 0.3, "village": 1.0, "group": 0.8, "grid": 0.8}
@@ -226,7 +226,7 @@ def generate(seed: int, n_cases: int) -> dict:
         ids = _reserve(cur, len(tenants))
         with cur.copy("COPY tenant_plugin (tenant_id, id, plugin, enabled, settings, updated_at) FROM STDIN") as cp:
             for tid, i in zip(tenants, ids):
-                cp.write_row((tid, i, "hello", True, "{}", created))
+                cp.write_row((tid, i, "visits", True, "{}", created))
         units = {}
         for tid in tenants:
             units[tid] = _units(cur, tid, random.Random(f"{seed}:units:{tid}"))
@@ -460,7 +460,7 @@ def _make_chunk(rng, batch, ids, admin, tmpl, seqs, tally, counts) -> list:
              "org_unit_id, note, data", events),
             ("case_deadline", "tenant_id, id, case_id, task_id, rule, title, amount, unit, started_at, due_at, basis, "
              "source, state, paused_at, stopped_at, met, extensions, reminded", deadlines),
-            ("hello_visit", "tenant_id, id, case_id, visit_kind, result", visits)]
+            ("visits_visit", "tenant_id, id, case_id, visit_kind, result", visits)]
 
 
 def _officers(cur, seed: int, tid: int) -> dict:
@@ -969,15 +969,15 @@ def report(out: dict) -> str:
     a("## Data actually generated\n")
     c = meta["counts"]
     a(f"- {meta['org']['tenants']} tenants, {meta['org']['units']:,} org units (bench/orgtree.py's generator, seed "
-      f"{meta['seed']}); `hello` enabled in every county")
-    a(f"- **{c['cases']:,} cases** (`hello.visit`), created {YEARS} years up to {meta['ref']} (REF), cases per county "
+      f"{meta['seed']}); `visits` enabled in every county")
+    a(f"- **{c['cases']:,} cases** (`visits.visit`), created {YEARS} years up to {meta['ref']} (REF), cases per county "
       f"`∝ k**-{meta['zipf_cases']}`: largest county {max(map(int, meta['per_tenant_cases'].values())):,}, "
       f"smallest {min(map(int, meta['per_tenant_cases'].values())):,}")
     a(f"- states: done {c['done']:,}, rejected {c['rejected']:,}, accepted {c['accepted']:,}, registered "
       f"{c['registered']:,} → open {c['open']:,} ({c['open'] / c['cases']:.1%})")
     a(f"- {c['deadlines']:,} `case_deadline` rows (every open case: one running limit; "
       f"{c['running_not_reminded']:,} running and not yet reminded, of which **{c['due']:,} due in the sweep window** "
-      f"= {c['due'] / c['open']:.2%} of open cases), {c['events']:,} `case_event` rows, {c['cases']:,} `hello_visit` rows; "
+      f"= {c['due'] / c['open']:.2%} of open cases), {c['events']:,} `case_event` rows, {c['cases']:,} `visits_visit` rows; "
       "`case_tally` and `case_counter` consistent with the cases")
     a("- bytes (table + indexes): " + ", ".join(f"{k} {v / 2**30:.2f} GiB" for k, v in sorted(meta["bytes"].items())))
     sec = meta["seconds"]
@@ -1139,7 +1139,7 @@ def _sweep_detail(a, res) -> None:
 def _report_create(a, res) -> None:
     on, off = res["with audit"], res["without audit (listener removed)"]
     a("## 4. Case creation through the API\n")
-    a("`POST /api/cases` `{case_type: hello.visit, details: {visit_kind: home}, …}` by the village officer into "
+    a("`POST /api/cases` `{case_type: visits.visit, details: {visit_kind: home}, …}` by the village officer into "
       "its village, interleaved with and without the audit listener (`sqlalchemy.event.remove(Session, "
       "'after_flush', core.audit._note_flush)` in the benchmark process only: no entry is noted, so the "
       "commit writes none). The audit is written once per commit (one head read and one multi-row INSERT "
@@ -1285,7 +1285,7 @@ def req_setup(cases: int) -> dict:
         PINGAN_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/<db> pingan db upgrade
         PINGAN_DATABASE_URL=… pingan tenant load tenants/demo --demo
 
-    then: a token for the county admin and a township admin, the hello module on, ``cases`` cases."""
+    then: a token for the county admin and a township admin, the visits module on, ``cases`` cases."""
     import tempfile
     from sqlalchemy import select
     from core import auth
@@ -1308,7 +1308,7 @@ def req_setup(cases: int) -> dict:
         village = s.scalars(select(OrgUnit.id).where(OrgUnit.path >= town, OrgUnit.path < town[:-1] + "0")).all()
     host = "demo.localhost"
     county = Client(app, host, tokens["county"])
-    r = county.c.put("/api/modules/hello", base_url=county.base, headers=county.headers,
+    r = county.c.put("/api/modules/visits", base_url=county.base, headers=county.headers,
                      json={"enabled": True, "settings": None})
     assert r.status_code == 200, r.get_json()
     rng = random.Random(20261123)

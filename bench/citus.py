@@ -5,7 +5,7 @@
     .venv/bin/python bench/citus.py report     # rewrite results/citus.md from results/citus_run.json
 
 ``generate`` builds bench/cases.py's data set (its generator, unchanged: bench/orgtree.py's
-province of 100 counties and 250,000 org units, then ``--cases`` cases of ``hello.visit``, same
+province of 100 counties and 250,000 org units, then ``--cases`` cases of ``visits.visit``, same
 seed) twice:
 
 - ``single``: database ``pingan_bench_citus_single`` on the single-node PostgreSQL
@@ -159,7 +159,7 @@ def _vacuum_analyze(target: str) -> dict:
     return out
 
 
-SIZE_TABLES = ("case_record", "case_event", "case_deadline", "hello_visit", "case_tally", "org_unit", "audit_entry",
+SIZE_TABLES = ("case_record", "case_event", "case_deadline", "visits_visit", "case_tally", "org_unit", "audit_entry",
                "app_user", "access_token")
 
 

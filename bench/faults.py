@@ -10,7 +10,7 @@ the app logging in as ``pingan_app`` (README "Production"), ``tenants/demo`` loa
 ``PINGAN_ENV=production``, two ``pingan serve`` behind Debian's nginx (if installed; else one
 ``serve`` reached directly), two ``pingan worker``s, attachments on a tmpfs of their own.
 
-Load: writer threads register cases of ``hello.visit`` with a new person each through the
+Load: writer threads register cases of ``visits.visit`` with a new person each through the
 API (a personal access token of ``county.admin``); every POST carries a unique
 ``Idempotency-Key`` and a unique marker in its title / name, has a client timeout and is
 retried with the same key on a timeout, a connection error or a 5xx. Every 201 is recorded.
@@ -430,7 +430,7 @@ class Load:
         if r is None or r.status_code != 201:
             return
         pid = r.json()["id"]
-        body = {"case_type": "hello.visit", "title": f"{marker} 请求上门走访", "org_unit_id": self.h.unit_id,
+        body = {"case_type": "visits.visit", "title": f"{marker} 请求上门走访", "org_unit_id": self.h.unit_id,
                 "content": "故障演练：独居老人请求上门", "channel": "visit", "details": {"visit_kind": "home"},
                 "persons": [{"person_id": pid, "role": "party"}]}
         r = c.post(self.tally, "/api/cases", json=body)
@@ -642,9 +642,9 @@ class Harness:
         for i in range(2):
             self.workers.append(Proc(f"worker{i}", [*PINGAN, "worker"], self.env(), self.dir))
             self.workers[-1].start()
-        r = self.client().http.put(self.base + "/api/modules/hello", json={"enabled": True}, timeout=30)
+        r = self.client().http.put(self.base + "/api/modules/visits", json={"enabled": True}, timeout=30)
         if r.status_code != 200:
-            raise RuntimeError(f"enabling hello: {r.status_code} {r.text[:500]}")
+            raise RuntimeError(f"enabling visits: {r.status_code} {r.text[:500]}")
         return (f"own PostgreSQL {self.sql('SHOW server_version')[0][0]} cluster (port {self.pg.port}, as "
                 f"{'postgres' if self.pg.as_postgres else 'this user'}), own redis-server {self.redis_version()}, "
                 f"{len(self.serves)} × `pingan serve`{' behind nginx' if self.nginx else ' (no nginx: direct)'}, "
@@ -691,7 +691,7 @@ class Harness:
     def exports(self, tally: Tally, n: int) -> None:
         c = self.client()
         for _ in range(n):
-            r = c.post(tally, "/api/ledgers/exports", json={"case_type": "hello.visit"})
+            r = c.post(tally, "/api/ledgers/exports", json={"case_type": "visits.visit"})
             if r is not None and r.status_code == 202:
                 tally.exports.append(r.json()["id"])
 

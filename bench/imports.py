@@ -7,8 +7,8 @@ Each measurement runs in a process of its own, on the code of one tree (this one
 the tree of the commit before the work, "before": ``git -C /work/main archive d6efa0b``), on a
 database of its own rebuilt for it (``pingan_bench_import`` on 127.0.0.1:5432, override with
 ``PINGAN_BENCH_IMPORT_DB``): ``pingan db upgrade`` (the tree's migrations, RLS, the app role),
-``pingan tenant load tenants/demo --demo``, the example module ``hello`` switched on. The
-workbook (``hello.visit``: 标题, 发生地 spread over the county's villages, 来源渠道, 内容, 走访方式) is
+``pingan tenant load tenants/demo --demo``, the example module ``visits`` switched on. The
+workbook (``visits.visit``: 标题, 发生地 spread over the county's villages, 来源渠道, 内容, 走访方式) is
 written beforehand by another process, so its making counts in neither time nor memory.
 
 The import goes through the real path: ``POST /api/ledgers/imports`` as ``county.admin`` with a
@@ -53,7 +53,7 @@ def _url() -> str:
 
 def _env(tree: Path, instance: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PINGAN_")}
-    env.update(PYTHONPATH=f"{tree}:{tree / 'examples' / 'pingan-hello'}", PINGAN_DATABASE_URL=_url(),
+    env.update(PYTHONPATH=f"{tree}:{tree / 'examples' / 'pingan-visits'}", PINGAN_DATABASE_URL=_url(),
                PINGAN_INSTANCE_DIR=str(instance), PINGAN_DEFAULT_TENANT="demo", PINGAN_LOG_LEVEL="WARNING",
                PINGAN_IMPORT_MAX_ROWS="1000000")
     return env
@@ -128,7 +128,7 @@ def one(tree: Path, rows: int, xlsx: Path) -> dict:
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
     base = "http://demo.localhost"
-    r = client.put("/api/modules/hello", json={"enabled": True}, headers=headers, base_url=base)
+    r = client.put("/api/modules/visits", json={"enabled": True}, headers=headers, base_url=base)
     assert r.status_code == 200, r.get_json()
     q = jobs.queue(state.config)
     q.run_pending()  # whatever enabling queued
@@ -136,7 +136,7 @@ def one(tree: Path, rows: int, xlsx: Path) -> dict:
     hwm_before, rss_before = _vm("VmHWM"), _vm("VmRSS")
     cpu0 = _cpu()
     t0 = time.perf_counter()
-    r = client.post("/api/ledgers/imports?case_type=hello.visit", headers=headers, base_url=base,
+    r = client.post("/api/ledgers/imports?case_type=visits.visit", headers=headers, base_url=base,
                     data={"file": (io.BytesIO(data), xlsx.name)}, content_type="multipart/form-data")
     assert r.status_code == 202, r.get_json()
     job_id = r.get_json()["id"]
@@ -178,8 +178,8 @@ def measure(tree: Path, rows: int, label: str) -> dict:
 def report(results: list[dict]) -> str:
     lines = [f"# Ledger imports (issue 24, item 6) — {now_utc()}", "",
              f"Machine: {machine()}", "",
-             "`bench/imports.py run`: each row a fresh database (`pingan db upgrade`, `tenants/demo`, `hello` on), "
-             "the import of `hello.visit` rows through `POST /api/ledgers/imports` → outbox → queue → `execute` "
+             "`bench/imports.py run`: each row a fresh database (`pingan db upgrade`, `tenants/demo`, `visits` on), "
+             "the import of `visits.visit` rows through `POST /api/ledgers/imports` → outbox → queue → `execute` "
              "in one process (in-process queue), PostgreSQL on 127.0.0.1. Time: POST to the job's end. "
              "Memory: the process's peak RSS (VmHWM) before the POST and after the job.", "",
              "| code | rows | state | seconds | rows/s | app CPU s (rows per app CPU s) | file MiB "

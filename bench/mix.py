@@ -19,7 +19,7 @@ default this tree) builds the data set of the issue: the province of ``bench/org
   petitions' timelines (registered / accept / not_accept / reply events) and time limits
   (forward 15 d, handle 60 d, review 30 d: stopped with ``met`` as the dates imply, running
   for the open ones), and ``received_at`` = ``created_at`` as migration 0006 sets it;
-- the rest as ``hello.visit`` cases over the 99 other counties (``bench/cases.py``'s
+- the rest as ``visits.visit`` cases over the 99 other counties (``bench/cases.py``'s
   generator: Zipf over counties, events, limits, tally);
 - eleven users of the big county, each with a personal access token derived from the seed:
   4 village officers (the busiest villages of 4 townships), 4 township officers (the 4 busiest
@@ -188,13 +188,13 @@ def generate(seed: int, n_cases: int, big_share: float) -> dict:
     assert tid == TENANT, tid
     org = json.loads(orgtree.META.read_text(encoding="utf-8"))
     others = [t["tenant_id"] for t in org["per_tenant"] if t["tenant_id"] != tid]
-    n_hello = n_cases - pmeta["petitions"]
+    n_visits = n_cases - pmeta["petitions"]
     with psycopg.connect(pg_dsn()) as conn:
         cur = conn.cursor()
         cur.execute("SET synchronous_commit = off")
         cur.execute("SET maintenance_work_mem = '1GB'")
         cur.execute("SET TimeZone = 'UTC'")
-        cases.BIG_TABLES = ("case_event", "case_deadline", "hello_visit")
+        cases.BIG_TABLES = ("case_event", "case_deadline", "visits_visit")
         restore = cases._drop_secondary(conn)
         conn.commit()
         # --- the petitions' timelines and limits ------------------------------------------
@@ -218,24 +218,24 @@ def generate(seed: int, n_cases: int, big_share: float) -> dict:
         conn.commit()
         t_timelines = time.perf_counter() - t1
         print(f"petitions: {n_events:,} events, {n_limits:,} limits ({t_timelines:.0f} s)", flush=True)
-        # --- hello.visit over the other counties -------------------------------------------
+        # --- visits.visit over the other counties -------------------------------------------
         t1 = time.perf_counter()
         created = cases.REF - timedelta(days=cases.YEARS * 365 + 30)
         ids = cases._reserve(cur, len(others))
         with cur.copy("COPY tenant_plugin (tenant_id, id, plugin, enabled, settings, updated_at) FROM STDIN") as cp:
             for t, i in zip(others, ids):
-                cp.write_row((t, i, "hello", True, "{}", created))
+                cp.write_row((t, i, "visits", True, "{}", created))
         admin = dict(cur.execute("SELECT tenant_id, id FROM app_user WHERE username = 'county.admin'").fetchall())
         units = {t: cases._units(cur, t, random.Random(f"{seed}:units:{t}")) for t in others}
         tmpl = cases._template_tokens()
-        sizes = cases.case_sizes(len(others), n_hello)
-        ids = iter(cases._reserve(cur, 7 * n_hello))
+        sizes = cases.case_sizes(len(others), n_visits)
+        ids = iter(cases._reserve(cur, 7 * n_visits))
         seqs: dict = {}
         tally: Counter = Counter()
         counts: Counter = Counter()
         span = (cases.REF_T - cases.START_T) / cases.CHUNKS
         for m in range(cases.CHUNKS):
-            rng = random.Random(f"{seed}:mix-hello:{m}")
+            rng = random.Random(f"{seed}:mix-visits:{m}")
             lo, hi = cases.START_T + m * span, cases.START_T + (m + 1) * span
             batch = []
             for k, t in enumerate(others):
@@ -258,8 +258,8 @@ def generate(seed: int, n_cases: int, big_share: float) -> dict:
             for (t, year), v in sorted(seqs.items()):
                 cp.write_row((t, next(ids), cases.CASE_TYPE, year, v))
         conn.commit()
-        t_hello = time.perf_counter() - t1
-        print(f"hello.visit: {counts['cases']:,} cases in {len(others)} counties ({t_hello:.0f} s)", flush=True)
+        t_visits = time.perf_counter() - t1
+        print(f"visits.visit: {counts['cases']:,} cases in {len(others)} counties ({t_visits:.0f} s)", flush=True)
         t1 = time.perf_counter()
         cur.execute("SET max_parallel_maintenance_workers = 0")
         for ddl in restore:
@@ -286,7 +286,7 @@ def generate(seed: int, n_cases: int, big_share: float) -> dict:
             "petition_events": n_events, "petition_limits": n_limits, "people": pmeta["counts"],
             "bytes": {**sizes_db, "database": db_size},
             "seconds": {"petitions (petition.generate)": round(t_pet, 1), "timelines_and_limits": round(t_timelines, 1),
-                        "hello_cases": round(t_hello, 1), "indexes": round(t_index, 1), "vacuum_analyze": round(t_vac, 1),
+                        "visits_cases": round(t_visits, 1), "indexes": round(t_index, 1), "vacuum_analyze": round(t_vac, 1),
                         "total": round(time.perf_counter() - t0, 1)}}
     META.write_text(json.dumps(meta, ensure_ascii=False, indent=1, default=int), encoding="utf-8")
     USERS.write_text(json.dumps(users, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -11,12 +11,11 @@ import errno
 import logging
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import flask_smorest
 import swagger_ui_bundle
-from flask import Flask, current_app, g, has_request_context, jsonify, render_template, request, send_from_directory
+from flask import Flask, current_app, g, has_request_context, request, send_from_directory
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import event
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -29,25 +28,19 @@ from core import auth, bounds, crypto, idempotency, logs, timefmt
 from core.authz import Grants
 from core.config import Config
 from core.context import Actor, new_request_id, reset_for_request, set_actor, set_for_request
-from core.db import Database, ProcessCache, config_generation, reset_tenant, set_tenant
+from core.db import NO_DEADLINE, Database, ProcessCache, config_generation, reset_tenant, set_tenant
 from core.errors import (BadRequest, Forbidden, NotFound, PinganError, ServiceUnavailable, TooLarge, Unauthorized,
-                         Unprocessable)
+                         Unprocessable, error_response, wants_json)
 from core.i18n import install as install_i18n
 from core.models import Tenant
 from core.plugins import PluginHost
 from core.proxies import TrustedProxies
 from core.request import RequestContext, check_guards, endpoint_kind, tenantless
+from core.runtime import Pingan, pingan  # the running state lives below the app factory (core.runtime)
 
 log = logging.getLogger("pingan.web")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "too_large",
-                415: "unsupported_media_type", 422: "invalid", 429: "too_many_requests", 503: "service_unavailable"}
-STATUS_MESSAGES = {400: "请求有误", 401: "请先登录", 403: "没有权限执行此操作",
-                   404: "对象不存在或不在您的管辖范围内", 405: "不支持该请求方法", 406: "无法提供所请求的格式",
-                   409: "当前状态不允许此操作", 413: "请求内容过大", 415: "不支持的内容类型",
-                   422: "请求参数有误", 429: "请求过于频繁，请稍后再试", 503: "服务暂时不可用，请稍后再试"}
 # The one place response headers are decided (``_after_request``), issue 14:
 # - every response but a static file (the app's and plugins' ``/static``, Swagger UI's files)
 #   is ``Cache-Control: no-store``: pages, the API, OAuth, exports and the public status API
@@ -83,21 +76,6 @@ class LazyCookieSessions(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
-@dataclass
-class Pingan:
-    """What the running app holds: config, database, plugins. ``app.extensions["pingan"]``."""
-
-    config: Config
-    db: Database
-    plugins: PluginHost
-    resolver: auth.HostResolver
-
-
-def pingan(app: Flask | None = None) -> Pingan:
-    from flask import current_app
-    return (app or current_app).extensions["pingan"]
-
-
 class PinganApi(flask_smorest.Api):
     """flask-smorest with Pingan's one error format."""
 
@@ -107,42 +85,6 @@ class PinganApi(flask_smorest.Api):
         data = getattr(error, "data", None) or {}
         errors = data.get("messages")
         return error_response(error.code or 500, errors=errors, headers=data.get("headers"))
-
-
-def wants_json() -> bool:
-    path = request.path
-    if path.startswith(("/api/", "/oauth/")) or path in ("/healthz", "/readyz"):
-        return True
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json"
-
-
-def error_response(status: int, code: str | None = None, message: str | None = None,
-                   errors: dict | None = None, headers: dict | None = None):
-    code = code or STATUS_CODES.get(status, "error")
-    message = message or STATUS_MESSAGES.get(status, "服务器内部错误")
-    if wants_json():
-        body = {"status": status, "code": code, "message": message}
-        if errors:
-            body["errors"] = errors
-        if status >= 500:
-            body["request_id"] = g.get("request_id")
-        resp = jsonify(body)
-    elif status == 503:
-        # a page that needs nothing but the template: no query (the database may be what failed,
-        # or the request's transaction aborted), no signed-in user's menu
-        page = current_app.jinja_env.get_template("unavailable.html").render(
-            code=code, message=message, request_id=g.get("request_id"), retry_after=(headers or {}).get("Retry-After"))
-        resp = Flask.response_class(page, mimetype="text/html")
-    else:
-        resp = render_template("error.html", status=status, code=code, message=message, errors=errors or {})
-        resp = Flask.response_class(resp, mimetype="text/html")
-    resp.status_code = status
-    if status == 401 and request.headers.get("Authorization", "").startswith("Bearer "):
-        resp.headers["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{code}"'
-    for k, v in (headers or {}).items():
-        resp.headers[k] = v
-    return resp
 
 
 def create_app(config: Config | None = None, extra_plugins: dict[str, object] | None = None,
@@ -486,9 +428,6 @@ def _unavailable_response(exc: ServiceUnavailable):
     """503 with ``Retry-After``; the log keeps the cause (type and message) with the request id."""
     log.warning("answered 503 %s: %s", exc.code, exc.cause or "-")
     return error_response(503, exc.code, exc.message, headers={"Retry-After": str(exc.retry_after)})
-
-
-NO_DEADLINE = "pingan_no_deadline"  # Session.info: this commit records an answer, it saves no new effect
 
 
 def _check_deadline(session) -> None:

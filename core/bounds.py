@@ -47,6 +47,20 @@ def parse_int(text, lo: int = INT_MIN, hi: int = INT_MAX, signed: bool = False) 
     return value if max(lo, INT_MIN) <= value <= min(hi, INT_MAX) else None
 
 
+
+def id_path(value: str) -> int:
+    """An id from a URL path (``<case_id>`` …): a path id that is not a positive 63-bit
+    integer is simply not found (404). Used by the API, the web pages and the services that
+    take an id from the current request (``core.cases.access.request_case``)."""
+    from core.errors import NotFound
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    if not 0 < n < 2**63:
+        raise NotFound()
+    return n
+
 def problem(value) -> str | None:
     """Why ``value`` is out of range, or None."""
     if isinstance(value, bool):

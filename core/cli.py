@@ -5,9 +5,13 @@
     pingan worker [--burst]          rq worker with scheduler (needs PINGAN_REDIS_URL)
     pingan db upgrade                migrations of the core and every installed plugin, then RLS
     pingan db heads                  the head of each migration branch
+    pingan db revision --plugin P -m MSG [--autogenerate]   the plugin's next migration
+    pingan db check [--plugin P]     do the plugins' models and migrations agree (exit 1 if not)
     pingan tenant validate PATH      check a tenants/<slug> folder, every error with file and line/key
     pingan tenant load PATH [--demo] create or update the tenant from the folder
     pingan user create …             add a user (password asked, or generated and shown once)
+    pingan token create --tenant S --user U [--scope P] [--days N]   a personal access token, printed once
+    pingan token list|revoke …       a county's tokens (never their secrets); revoke one
     pingan operator create …         add a platform operator (the /operator console)
     pingan audit verify [--tenant]   recompute the audit hash chains
     pingan crypto newkey KID         print a fresh data key for PINGAN_DATA_KEYS
@@ -94,6 +98,55 @@ def db_heads() -> None:
     from core.plugins import PluginHost
     for label, revs in sorted(heads(PluginHost()).items()):
         click.echo(f"{label}: {', '.join(revs)}")
+
+
+@db.command("revision")
+@click.option("--plugin", required=True, help="The installed plugin whose branch gets the revision.")
+@click.option("-m", "--message", required=True, help="What the revision changes (its slug names the file).")
+@click.option("--autogenerate", is_flag=True,
+              help="Fill it with what the plugin's models have that its migrations do not make "
+                   "(compared on a throw-away SQLite database; no running database needed).")
+def db_revision(plugin: str, message: str, autogenerate: bool) -> None:
+    """Write the plugin's next migration, <plugin>_<NNNN>_<slug>.py, in its migrations directory
+    and on its branch (docs/plugin_migrations.md)."""
+    from core.migrate import MigrationError, revision
+    try:
+        new = revision(plugin, message, autogenerate)
+    except MigrationError as exc:
+        raise click.ClickException(str(exc)) from None
+    if new.path is None:
+        click.echo(f"no changes: the models of {plugin!r} agree with its migrations; nothing written")
+        return
+    click.echo(f"{new.revision}: {new.path}")
+    for change in new.changes:
+        click.echo(f"  {change}")
+    click.echo("read it before committing it; `pingan db check --plugin " + plugin + "` must then be clean")
+
+
+@db.command("check")
+@click.option("--plugin", "plugins", multiple=True,
+              help="A plugin to check (repeatable; default: every installed plugin with migrations).")
+def db_check(plugins: tuple[str, ...]) -> None:
+    """Do the plugins' models and migrations agree? Exit 1 with each difference."""
+    from core.migrate import MigrationError, plugin_drift
+    from core.plugins import PluginHost
+    host = PluginHost()
+    names = plugins or tuple(n for n, c in host.plugins.items() if c.migrations_dir)
+    bad = 0
+    for name in names:
+        try:
+            drift = plugin_drift(name, host)
+        except MigrationError as exc:
+            raise click.ClickException(str(exc)) from None
+        if drift:
+            bad += 1
+            click.echo(f"{name}: the models and the migrations differ:", err=True)
+            for line in drift:
+                click.echo(f"  {line}", err=True)
+        else:
+            click.echo(f"{name}: models and migrations agree")
+    if bad:
+        raise SystemExit(1)
 
 
 # --- tenants ------------------------------------------------------------------------------
@@ -204,6 +257,100 @@ def user_create(slug, username, display_name, unit_code, roles, password) -> Non
             raise click.ClickException(exc.message) from None
         raise
     click.echo(f"user {username} created" + (f"; one-time password: {password}" if generated else ""))
+
+
+# --- personal access tokens ---------------------------------------------------------------
+
+@main.group()
+def token() -> None:
+    """Personal access tokens of users, for scripts (docs/api_clients.md)."""
+
+
+def _tenant_id(state, slug: str) -> int:
+    from core.models import Tenant
+    with state.db.Session() as s:
+        tid = s.scalar(select(Tenant.id).where(Tenant.slug == slug))
+    if tid is None:
+        raise click.ClickException(f"no tenant {slug!r}")
+    return tid
+
+
+@token.command("create")
+@click.option("--tenant", "slug", required=True)
+@click.option("--user", "username", required=True, help="The user the token acts as.")
+@click.option("--scope", "scopes", multiple=True,
+              help="A permission code the token is limited to (repeatable, or several separated by spaces); "
+                   "default: everything the user may do.")
+@click.option("--name", default="cli", show_default=True, help="What the token is for (shown in the token list).")
+@click.option("--days", type=click.IntRange(1, 3650), default=None,
+              help="Valid for this many days (default: until revoked, as with the API).")
+def token_create(slug: str, username: str, scopes: tuple[str, ...], name: str, days: int | None) -> None:
+    """Create a token for a user, audited as the API's. The token alone goes to stdout, shown
+    this once (only its hash is kept); everything else goes to stderr."""
+    from datetime import timedelta
+    from core import auth
+    from core.context import Actor, acting_as
+    from core.db import utcnow
+    from core.models import User
+    state = _state(_config())
+    codes = [code for item in scopes for code in item.split()]
+    unknown = [code for code in codes if code not in state.plugins.permissions]
+    if unknown:
+        raise click.ClickException(f"no permission {unknown[0]!r} (see GET /api/permissions or the role pages)")
+    if not 1 <= len(name) <= 100:
+        raise click.ClickException("--name must be 1 to 100 characters")
+    tid = _tenant_id(state, slug)
+    expires_at = utcnow() + timedelta(days=days) if days else None
+    with acting_as(Actor(None, "cli:token-create")), state.db.transaction(tid) as s:
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise click.ClickException(f"no user {username!r} in {slug!r}")
+        if not auth.may_act(user):
+            raise click.ClickException(f"user {username!r} is disabled or locked: a token would not work")
+        row, secret = auth.create_access_token(s, user, name, " ".join(dict.fromkeys(codes)), expires_at)
+        token_id = row.id
+    click.echo(f"token {token_id} ({name!r}) for {username} in {slug}: "
+               f"{'scope ' + ' '.join(dict.fromkeys(codes)) if codes else 'all the user’s permissions'}, "
+               f"{'expires ' + expires_at.isoformat(timespec='minutes') if expires_at else 'no expiry'}. "
+               "It is shown once; send it as  Authorization: Bearer <token>", err=True)
+    click.echo(secret)
+
+
+@token.command("list")
+@click.option("--tenant", "slug", required=True)
+@click.option("--user", "username", default=None, help="One user's tokens (default: every user's).")
+def token_list(slug: str, username: str | None) -> None:
+    """The county's tokens (never their secrets): id, user, name, scope, expiry, last use, revocation."""
+    from core.models import AccessToken, User
+    state = _state(_config())
+    tid = _tenant_id(state, slug)
+    with state.db.transaction(tid) as s:
+        q = (select(AccessToken, User.username).join(User, User.id == AccessToken.user_id)
+             .order_by(AccessToken.id))
+        rows = s.execute(q.where(User.username == username) if username else q).all()
+    for row, owner in rows:
+        def when(value) -> str:
+            return value.isoformat(timespec="minutes") if value else "-"
+        click.echo(f"{row.id}\t{owner}\t{row.name}\t{row.scope or '*'}\texpires {when(row.expires_at)}\t"
+                   f"used {when(row.last_used_at)}\t{'revoked ' + when(row.revoked_at) if row.revoked_at else 'active'}")
+
+
+@token.command("revoke")
+@click.option("--tenant", "slug", required=True)
+@click.argument("token_id", type=click.IntRange(1))
+def token_revoke(slug: str, token_id: int) -> None:
+    """Revoke a token now (audited); it stops working at the next request."""
+    from core.context import Actor, acting_as
+    from core.db import utcnow
+    from core.models import AccessToken
+    state = _state(_config())
+    tid = _tenant_id(state, slug)
+    with acting_as(Actor(None, "cli:token-revoke")), state.db.transaction(tid) as s:
+        row = s.scalar(select(AccessToken).where(AccessToken.id == token_id))
+        if row is None:
+            raise click.ClickException(f"no token {token_id} in {slug!r}")
+        row.revoked_at = row.revoked_at or utcnow()
+    click.echo(f"token {token_id} revoked")
 
 
 # --- platform operators -------------------------------------------------------------------

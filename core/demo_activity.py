@@ -45,6 +45,7 @@ from typing import Any, Callable
 
 from sqlalchemy import select
 
+from core.runtime import pingan
 from core.workdays import SHANGHAI
 
 log = logging.getLogger("pingan.demo")
@@ -492,7 +493,6 @@ def generate(app, tenant_id: int, end: dt.datetime | None = None, cases: int = D
     ``pingan_demo_activity`` (each lays out at least two in every state of its case types and a
     few overdue on purpose, unless ``every_state`` is off); ``strict``: an act the services
     refuse raises (tests) instead of being skipped and logged (``Summary.skipped``)."""
-    from core.app import pingan
     end = (end or dt.datetime.now(dt.timezone.utc)).astimezone(SHANGHAI)
     state = pingan(app)
     host = state.plugins

@@ -47,6 +47,7 @@ from xml.sax.saxutils import escape
 from jinja2 import FileSystemLoader
 from jinja2.sandbox import SandboxedEnvironment
 
+from core.runtime import pingan, worker_state
 from core.timefmt import limit_last_day
 
 log = logging.getLogger("pingan.documents")
@@ -419,11 +420,9 @@ def _styles(font: str, frame_width: float) -> dict:
 # --- the PDF ----------------------------------------------------------------------------------
 
 def _config():
-    from core.jobs import worker_state
     try:
         return worker_state().config
     except RuntimeError:
-        from core.app import pingan
         return pingan().config
 
 
@@ -474,6 +473,18 @@ def render_pdfs(parts: list[tuple[DocumentTemplate, dict]], author: str = "", co
 
 
 # --- the context of a case's document ------------------------------------------------------------
+
+def usable(w, case_type: str) -> dict[str, DocumentTemplate]:
+    """Templates of the county's enabled plugins (``w``: a ``core.cases.timeline.Work``) that
+    fit a case of ``case_type``, by key."""
+    out = {}
+    for name in sorted(w.enabled):
+        contrib = w.host.plugins.get(name)  # type: ignore[attr-defined]
+        for tpl in getattr(contrib, "document_templates", []):
+            if tpl.case_type is None or tpl.case_type == case_type:
+                out[tpl.key] = tpl
+    return out
+
 
 def _act(session, case, kinds: tuple[str, ...], unit_name) -> dict:
     """The latest timeline event of ``kinds`` as a document states it (see ``case_context``)."""

@@ -63,8 +63,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.context import answer_shows_secret
 from core.crypto import SECRET, Encrypted
-from core.db import AwareDateTime, TenantModel, insert_ignore_many, tenant_fk, utcnow
-from core.errors import Unprocessable
+from core.db import NO_DEADLINE, AwareDateTime, TenantModel, insert_ignore_many, tenant_fk, utcnow
+from core.errors import Unprocessable, error_response
+from core.runtime import pingan
 
 log = logging.getLogger("pingan.idempotency")
 
@@ -172,7 +173,6 @@ class _Claim:
 
 
 def _retention() -> timedelta:
-    from core.app import pingan
     return timedelta(hours=pingan().config.idempotency_hours)
 
 
@@ -222,7 +222,6 @@ def _claim(session: Session, user_id: int, presented: _Presented, fp: str):
 
 
 def _replay(status: int, answer: str) -> Response:
-    from core.app import error_response
     data = json.loads(answer)
     if data.get("withheld"):
         headers = {"Location": data["location"]} if data.get("location") else None
@@ -240,7 +239,6 @@ def _replay(status: int, answer: str) -> Response:
 
 
 def _unanswered(created_at: datetime) -> Response:
-    from core.app import error_response
     if created_at < utcnow() - LOST_AFTER:
         return error_response(409, "idempotency_result_lost",
                               "该请求已处理完成，但其结果未能保存，无法重放；请刷新页面查看")
@@ -268,14 +266,12 @@ def _answer_of(response: Response) -> tuple[int, str]:
 
 def store_answer(response: Response) -> Response:
     """``after_request``: keep the answer of a request whose claim was committed."""
-    from core.app import pingan
     session = pingan().db.session
     if not session.registry.has():
         return response
     claim = session.info.pop(_CLAIM, None)
     if claim is None or not claim.committed:
         return response  # no key, or nothing committed: a retry runs afresh
-    from core.app import NO_DEADLINE
     try:
         status, answer = _answer_of(response)
         session.execute(update(IdempotencyKey)

@@ -39,6 +39,8 @@ from sqlalchemy import select
 
 from core.config import Config
 from core.context import Actor, acting_as
+# the running state (config, db, plugins) lives in core.runtime; core.jobs.bind_state etc. stay valid names
+from core.runtime import bind_state, running, worker_state
 
 log = logging.getLogger("pingan.jobs")
 TICK_SECONDS = 30
@@ -234,33 +236,6 @@ def queue_health(config: Config) -> str:
 
 # --- the scheduler ------------------------------------------------------------------------
 
-_state = None  # the worker's Pingan (config, db, plugins), set by ``serve_jobs``
-
-
-def bind_state(state) -> None:
-    global _state
-    _state = state
-
-
-def running(optional: bool = False):
-    """The Pingan (config, db, plugins) this code runs in: the web app's inside a request or
-    app context, else the worker's bound state; None when ``optional`` and there is neither."""
-    from flask import has_app_context
-    if has_app_context():
-        from core.app import pingan
-        return pingan()
-    if _state is None and not optional:
-        raise RuntimeError("neither an app context nor a bound worker state (core.jobs.bind_state)")
-    return _state
-
-
-def worker_state():
-    """The running Pingan (config, db, plugins) of this worker or embedded web process."""
-    if _state is None:
-        raise RuntimeError("no worker state bound (core.jobs.bind_state)")
-    return _state
-
-
 # Periodic jobs of the core itself, run for every active tenant: (name, dotted path, minutes).
 # Those named in BULK_CORE_JOBS are long work and go to the bulk queue; the others are urgent.
 CORE_JOBS: tuple[tuple[str, str, int], ...] = (
@@ -327,7 +302,7 @@ def job_transaction() -> Iterator:
     :func:`run_scheduled`); this is how they read and write that tenant's data::
 
         with sdk.job_transaction() as s:
-            s.add(HelloTally(greetings=n))
+            s.add(VisitsTally(greetings=n))
     """
     from core.db import current_tenant_id
     with worker_state().db.transaction(current_tenant_id()) as s:

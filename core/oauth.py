@@ -1,7 +1,7 @@
 """OAuth 2 authorization server (Authlib): clients, codes, tokens and the ``/oauth`` endpoints.
 
-A county admin registers a client (``/api/oauth-clients``, permission
-``core.oauth_client.manage``); the client then obtains tokens on the county's own host name:
+A county admin registers a client (``/api/oauth-clients``, ``core.api.oauth_clients``;
+permission ``core.oauth_client.manage``); the client then obtains tokens on the county's own host name:
 
 - **authorization code + PKCE** (``/oauth/authorize`` → ``/oauth/token``): a signed-in staff
   member approves the client on a consent page. PKCE with ``S256`` is required for every
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -50,21 +49,17 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import Blueprint, Flask, make_response, redirect, render_template, render_template_string, request, url_for
-from flask.views import MethodView
-from flask_smorest import Blueprint as ApiBlueprint
-from marshmallow import Schema, fields, validate
 from sqlalchemy import JSON, BigInteger, Boolean, Index, String, Text, UniqueConstraint, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core import accounts, audit
-from core.api.common import IdField, ListArgs, id_path, page_of, paginate, permission_code, sort_field
+from core import audit
 from core.auth import active_user, grants_of, may_act, new_token, token_hash, with_user_and_grants
-from core.authz import Grants, get_or_404
+from core.authz import Grants
 from core.context import Actor, current_actor, set_actor, shows_secret_once
 from core.db import AwareDateTime, TenantModel, tenant_fk, utcnow
-from core.errors import Conflict, Invalid, NotFound
 from core.models import User
-from core.request import current, public, requires
+from core.request import current, public
+from core.runtime import pingan
 
 log = logging.getLogger("pingan.oauth")
 
@@ -264,7 +259,8 @@ def _session() -> Session:
     return current().session
 
 
-def _client_by_pk(session: Session, pk: int) -> OAuthClient | None:
+def active_client(session: Session, pk: int) -> OAuthClient | None:
+    """The client by its numeric ``id`` (not the OAuth ``client_id``), unless disabled."""
     return session.scalar(select(OAuthClient).where(OAuthClient.id == pk, OAuthClient.disabled_at.is_(None)))
 
 
@@ -315,7 +311,8 @@ def bearer_principal(session: Session, token: str) -> tuple[tuple[User, set[str]
 
 # --- revocation -----------------------------------------------------------------------------
 
-def _revoke(session: Session, where, reason: str, client: OAuthClient | None, extra: dict | None = None) -> int:
+def revoke_tokens(session: Session, where, reason: str, client: OAuthClient | None,
+                  extra: dict | None = None) -> int:
     """Revoke the live tokens matching ``where`` and record one audit event (no token values)."""
     ids = list(session.scalars(select(OAuthToken.id).where(where, OAuthToken.revoked_at.is_(None))))
     if ids:
@@ -328,17 +325,17 @@ def _revoke(session: Session, where, reason: str, client: OAuthClient | None, ex
 
 def revoke_user_tokens(session: Session, user_id: int, reason: str) -> int:
     """Revoke every live OAuth token issued to act as ``user_id`` (e.g. at a password change)."""
-    return _revoke(session, OAuthToken.user_id == user_id, reason, None, {"user_id": user_id})
+    return revoke_tokens(session, OAuthToken.user_id == user_id, reason, None, {"user_id": user_id})
 
 
 def revoke_family(session: Session, family_id: str, reason: str, client: OAuthClient | None) -> int:
-    return _revoke(session, OAuthToken.family_id == family_id, reason, client, {"family_id": family_id})
+    return revoke_tokens(session, OAuthToken.family_id == family_id, reason, client, {"family_id": family_id})
 
 
 def revoke_from_code(session: Session, code: OAuthCode, reason: str, client: OAuthClient | None) -> int:
     families = set(session.scalars(select(OAuthToken.family_id).where(OAuthToken.code_id == code.id)))
     where = (OAuthToken.code_id == code.id) | OAuthToken.family_id.in_(families or {""})
-    return _revoke(session, where, reason, client, {"code_id": code.id})
+    return revoke_tokens(session, where, reason, client, {"code_id": code.id})
 
 
 def _act_as_client(client: OAuthClient) -> None:
@@ -437,7 +434,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def _replayed(self, found: Presented):
         session = _session()
-        client = _client_by_pk(session, found.row.oauth_client_id)
+        client = active_client(session, found.row.oauth_client_id)
         if client is not None:
             _act_as_client(client)
         n = revoke_family(session, found.row.family_id, "refresh_replay", client)
@@ -495,7 +492,6 @@ class PinganAuthorizationServer(AuthorizationServer):
         return BearerTokenGenerator(_generate_access, _generate_refresh, lambda client, grant_type: ACCESS_TOKEN_SECONDS)
 
     def validate_requested_scope(self, scope):
-        from core.app import pingan
         permissions = pingan().plugins.permissions
         if scope and any(code not in permissions for code in scope_to_list(scope)):
             raise InvalidScopeError()
@@ -537,7 +533,7 @@ class PinganRevocationEndpoint(RevocationEndpoint):
         if token.kind == "refresh_token":
             revoke_family(session, token.row.family_id, "revoked_by_client", client)
         else:
-            _revoke(session, OAuthToken.id == token.row.id, "revoked_by_client", client)
+            revoke_tokens(session, OAuthToken.id == token.row.id, "revoked_by_client", client)
 
 
 class PinganIntrospectionEndpoint(IntrospectionEndpoint):
@@ -553,7 +549,7 @@ class PinganIntrospectionEndpoint(IntrospectionEndpoint):
 
     def introspect_token(self, token: Presented):
         session = _session()
-        client = _client_by_pk(session, token.row.oauth_client_id)
+        client = active_client(session, token.row.oauth_client_id)
         user = active_user(session, token.row.user_id)
         if client is None or user is None:
             return {"active": False}
@@ -644,7 +640,6 @@ def authorize():
     if ctx.user is None or ctx.via != "session" or ctx.web_session is None:
         return redirect(url_for("web.login", next=request.full_path))
     if request.method == "GET":
-        from core.app import pingan
         permissions = pingan().plugins.permissions
         scopes = [(code, permissions.get(code).title, ctx.grants.has(code))
                   for code in scope_to_list(grant.request.scope) or []]
@@ -705,222 +700,10 @@ def introspect():
     return _endpoint(lambda srv: srv.create_endpoint_response(PinganIntrospectionEndpoint.ENDPOINT_NAME))
 
 
-# --- /api/oauth-clients -----------------------------------------------------------------------
-
-blp = ApiBlueprint("core_oauth_clients", __name__, url_prefix="/api/oauth-clients",
-                   description="接入应用（OAuth 客户端） / OAuth clients")
-_CUSTOM_SCHEME = re.compile(r"^[a-z][a-z0-9+\-]*(\.[a-z0-9+\-]+)+$")
-_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
-
-
-class OAuthClientSchema(Schema):
-    id = fields.Integer()
-    client_id = fields.String()
-    name = fields.String()
-    confidential = fields.Boolean()
-    redirect_uris = fields.List(fields.String())
-    scopes = fields.List(fields.String())
-    grant_types = fields.List(fields.String())
-    service_user_id = fields.Integer(allow_none=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
-
-
-class OAuthClientCreatedSchema(OAuthClientSchema):
-    client_secret = fields.String(allow_none=True, metadata={"description": "只显示这一次；公开客户端为 null"})
-
-
-class OAuthClientSecretSchema(Schema):
-    client_id = fields.String()
-    client_secret = fields.String(metadata={"description": "只显示这一次"})
-
-
-class OAuthClientCreateSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    confidential = fields.Boolean(required=True, metadata={"description": "机密客户端（有密钥，运行在服务器上）"})
-    redirect_uris = fields.List(fields.String(validate=validate.Length(min=1, max=2000)),
-                                validate=validate.Length(max=20), load_default=list)
-    scopes = fields.List(permission_code(), required=True,
-                         validate=validate.Length(min=1, max=200), metadata={"description": "权限代码"})
-    grant_types = fields.List(fields.String(validate=validate.OneOf(GRANT_TYPES)), required=True,
-                              validate=validate.Length(min=1, max=3))
-    service_user_id = IdField(load_default=None, allow_none=True,
-                              metadata={"description": "client_credentials 以此用户的身份与权限范围访问"})
-
-
-class OAuthClientUpdateSchema(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=100))
-    redirect_uris = fields.List(fields.String(validate=validate.Length(min=1, max=2000)),
-                                validate=validate.Length(max=20))
-    scopes = fields.List(permission_code(), validate=validate.Length(min=1, max=200))
-    grant_types = fields.List(fields.String(validate=validate.OneOf(GRANT_TYPES)), validate=validate.Length(min=1, max=3))
-    service_user_id = IdField(allow_none=True)
-
-
-def _check_redirect_uri(uri: str) -> None:
-    bad = Invalid("redirect_uris", "invalid_redirect_uri",
-                  f"回调地址无效：{uri}（须为完整的 https 地址、本机 http 地址或反向域名形式的应用协议，不得含 # 或通配符）")
-    if any(c.isspace() or c in "*#;,'\"\\" for c in uri):
-        raise bad
-    try:
-        parts = urlsplit(uri)
-        host = parts.hostname
-    except ValueError:
-        raise bad from None
-    if parts.scheme == "https" and host:
-        return
-    if parts.scheme == "http" and host in _LOOPBACK:
-        return
-    if parts.scheme not in ("http", "https") and _CUSTOM_SCHEME.match(parts.scheme) and parts.path:
-        return
-    raise bad
-
-
-def _check_client(ctx, data: dict) -> None:
-    """Validate a client's settings as a whole (on create, and on update after merging)."""
-    from core.app import pingan
-    permissions = pingan().plugins.permissions
-    for code in data["scopes"]:
-        if code not in permissions:
-            raise Invalid("scopes", "unknown_permission", f"未定义的权限：{code}")
-    for uri in data["redirect_uris"]:
-        _check_redirect_uri(uri)
-    grant_types = data["grant_types"]
-    if "authorization_code" in grant_types and not data["redirect_uris"]:
-        raise Invalid("redirect_uris", "redirect_uri_required", "授权码模式至少需要一个回调地址")
-    if "refresh_token" in grant_types and "authorization_code" not in grant_types:
-        raise Invalid("grant_types", "refresh_needs_code", "refresh_token 只能与 authorization_code 一起使用")
-    if "client_credentials" in grant_types:
-        if not data["confidential"]:
-            raise Invalid("grant_types", "public_client_credentials", "公开客户端不能使用 client_credentials")
-        if not data.get("service_user_id"):
-            raise Invalid("service_user_id", "service_user_required", "client_credentials 需要指定服务账号")
-        user = _service_user(ctx, data["service_user_id"])
-        if user.status != "active":
-            raise Invalid("service_user_id", "user_disabled", "服务账号已停用")
-    elif data.get("service_user_id"):
-        raise Invalid("service_user_id", "service_user_unused", "只有 client_credentials 客户端才需要服务账号")
-
-
-def _service_user(ctx, user_id) -> User:
-    """The account a client-credentials client acts as, if the admin may manage it in full
-    (``core.accounts.managed_user``: its home unit in scope, else 422 ``unknown_user``, and
-    every role it holds within the admin's reach, else 403 ``account_beyond_reach``):
-    binding an integration to an account, or re-keying it, is taking that account over."""
-    try:
-        user = get_or_404(ctx.session, ctx.grants, User, user_id, accounts.MANAGE)
-    except NotFound:
-        raise Invalid("service_user_id", "unknown_user", "服务账号不存在或不在您的管辖范围内") from None
-    accounts.check_manageable(ctx.session, ctx.grants, user, "service_user_id")
-    return user
-
-
-def _client(client_id) -> OAuthClient:
-    """The client by its numeric ``id`` in the path (not the OAuth ``client_id`` string)."""
-    row = _client_by_pk(current().session, id_path(client_id))
-    if row is None:
-        raise NotFound()
-    return row
-
-
-CLIENT_SORTABLE = {"id": OAuthClient.id, "name": OAuthClient.name}
-
-
-class OAuthClientListArgs(ListArgs):
-    sort = sort_field(CLIENT_SORTABLE)
-
-
-@blp.route("")
-class OAuthClients(MethodView):
-    @requires(MANAGE)
-    @blp.arguments(OAuthClientListArgs, location="query")
-    @blp.response(200, page_of(OAuthClientSchema))
-    def get(self, args):
-        """The county's active OAuth clients."""
-        stmt = select(OAuthClient).where(OAuthClient.disabled_at.is_(None))
-        return paginate(current().session, stmt, args, OAuthClient.id, CLIENT_SORTABLE, "id")
-
-    @requires(MANAGE)
-    @blp.arguments(OAuthClientCreateSchema)
-    @blp.response(201, OAuthClientCreatedSchema)
-    def post(self, data):
-        """Register a client. A confidential client's secret is returned here once, never again."""
-        ctx = current()
-        data["scopes"] = list(dict.fromkeys(data["scopes"]))
-        data["grant_types"] = list(dict.fromkeys(data["grant_types"]))
-        data["redirect_uris"] = list(dict.fromkeys(data["redirect_uris"]))
-        _check_client(ctx, data)
-        row = OAuthClient(**data, client_id=secrets.token_hex(16))
-        ctx.session.add(row)
-        ctx.session.flush()
-        secret = set_client_secret(ctx.session, row) if row.confidential else None
-        ctx.session.commit()
-        row.client_secret = secret
-        return row
-
-
-@blp.route("/<client_id>")
-class OAuthClientItem(MethodView):
-    @requires(MANAGE)
-    @blp.response(200, OAuthClientSchema)
-    def get(self, client_id):
-        return _client(client_id)
-
-    @requires(MANAGE)
-    @blp.arguments(OAuthClientUpdateSchema)
-    @blp.response(200, OAuthClientSchema)
-    def patch(self, data, client_id):
-        """Change a client. Tokens already issued keep working within the client's new scopes;
-        a new service user revokes the client-credentials tokens of the old one."""
-        ctx = current()
-        row = _client(client_id)
-        merged = {"confidential": row.confidential, "redirect_uris": row.redirect_uris, "scopes": row.scopes,
-                  "grant_types": row.grant_types, "service_user_id": row.service_user_id}
-        for key in ("scopes", "grant_types", "redirect_uris"):
-            if key in data:
-                data[key] = list(dict.fromkeys(data[key]))
-        merged.update({k: v for k, v in data.items() if k != "name"})
-        _check_client(ctx, merged)
-        if "service_user_id" in data and data["service_user_id"] != row.service_user_id:
-            _revoke(ctx.session, (OAuthToken.oauth_client_id == row.id)
-                    & (OAuthToken.grant_type == "client_credentials"), "service_user_changed", row)
-        for key, value in data.items():
-            setattr(row, key, value)
-        ctx.session.commit()
-        return row
-
-    @requires(MANAGE)
-    @blp.response(204)
-    def delete(self, client_id):
-        """Disable the client for good and revoke every token issued to it."""
-        ctx = current()
-        row = _client(client_id)
-        row.disabled_at = utcnow()
-        _revoke(ctx.session, OAuthToken.oauth_client_id == row.id, "client_disabled", row)
-        ctx.session.commit()
-
-
-@blp.route("/<client_id>/secret")
-class OAuthClientSecretRotation(MethodView):
-    @requires(MANAGE)
-    @blp.response(200, OAuthClientSecretSchema)
-    def post(self, client_id):
-        """Issue a new secret for a confidential client (shown once); the old one stops working."""
-        ctx = current()
-        row = _client(client_id)
-        if not row.confidential:
-            raise Conflict("public_client", "公开客户端没有密钥")
-        if row.service_user_id:  # the new secret acts as the service user
-            _service_user(ctx, row.service_user_id)
-        secret = set_client_secret(ctx.session, row)
-        ctx.session.commit()
-        return {"client_id": row.client_id, "client_secret": secret}
-
-
-def register(api) -> None:
-    app = api._app
+def register(app: Flask) -> None:
+    """The authorization server and its ``/oauth`` endpoints on ``app``; the clients' management
+    API (``/api/oauth-clients``) is ``core.api.oauth_clients``."""
     # Authlib logs issued tokens at DEBUG ("Issue token {...}"): never let that reach the log.
     logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLogger("authlib").level))
     app.extensions[SERVER_KEY] = make_server(app)
-    api.register_blueprint(blp)
     app.register_blueprint(bp)

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from core.errors import TooManyRequests
+from core.runtime import pingan
 
 log = logging.getLogger("pingan.ratelimit")
 T = TypeVar("T")
@@ -87,7 +88,6 @@ _connections: dict[str, _Redis] = {}
 
 def _connection() -> _Redis | None:
     """The counting connection of this process, None without Redis (the embedded default)."""
-    from core.app import pingan
     url = pingan().config.redis_url
     if not url:
         return None

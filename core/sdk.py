@@ -38,7 +38,9 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   timeline, kind ``<plugin>.<act>``), ``case_or_404(case_id)`` → ``(work, case, case_type)``
   for a plugin's endpoint on a case, ``Work`` and ``request_work()`` (what acts on cases take); time limits ``WorkCalendar``, ``deadline``, ``county_calendar(session)`` (the
   county's working days); ``limit_end`` (a limit's end as users read it, "2026-10-09 24:00":
-  in every message that names one) and ``local_time`` (a time as Beijing time)
+  in every message that names one) and ``local_time`` (a time as Beijing time); an indicator's
+  period bounds: ``period_moment`` (an aware datetime: a date is its 00:00 in Beijing) and
+  ``period_day`` (the bound's date in Beijing)
 - dispatch (分流交办 to org units and member units, ``docs/cases.md``): ``dispatch_case(work, case,
   case_type, mode, tasks, note)`` (``single`` | ``joint`` | ``add``; a task names an ``org_unit_id``
   or a ``member_unit_id``), ``acknowledge_task`` (签收), ``finish_task`` (办结 ``"done"`` with the
@@ -69,7 +71,7 @@ from core.cases.engine import add_flag as add_case_flag
 from core.cases.fresh import rows as fresh_case_rows
 from core.cases.engine import divert as dispatch_case, finish_task
 from core.cases.dispatch import acknowledge as acknowledge_task, follow_up as record_follow_up, task_users
-from core.cases.models import Case, CaseDeadline, CaseEvent, CaseFlag, CasePerson, CaseTask
+from core.cases.models import Case, CaseDeadline, CaseEvent, CaseFlag, CasePerson, CaseTask, Intake
 from core.cases.settings import calendar as county_calendar
 from core.cases.access import request_case as case_or_404
 from core.cases.timeline import Work, request_work
@@ -93,7 +95,7 @@ from core.cases.access import dispatchers as case_dispatchers
 from core.outbox import add as outbox_add
 from core.plugins import Indicator, MenuItem, RoleTemplate, ScheduledJob, Widget, module_settings
 from core.workdays import WorkCalendar, deadline
-from core.timefmt import limit_end, local as local_time
+from core.timefmt import limit_end, local as local_time, period_day, period_moment
 from core.privacy import normalise_id_number, party_fields, sensitive_fields
 from core.request import RequestContext, authenticated, current, public, requires
 from core.web.cases import case_form_response, case_page_response, load_form
@@ -116,10 +118,10 @@ __all__ = [
     "record", "record_read", "sensitive_fields", "party_fields", "normalise_id_number", "AuditLabels",
     # cases, time limits, notifications, documents, background work
     "CaseType", "State", "Transition", "DeadlineRule", "LedgerColumn", "Case", "CaseDeadline", "CaseEvent", "CaseFlag", "CasePerson", "Person",
-    "add_case_flag", "fresh_case_rows", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "NotificationChannel", "notify", "users_of_unit", "case_dispatchers", "DocumentTemplate",
+    "add_case_flag", "fresh_case_rows", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "period_moment", "period_day", "NotificationChannel", "notify", "users_of_unit", "case_dispatchers", "DocumentTemplate",
     "render_pdf",
     "dispatch_case", "acknowledge_task", "finish_task", "record_follow_up", "task_users", "CaseTask",
-    "outbox_add",
+    "outbox_add", "Intake",
     # API conventions
     "ListArgs", "IdListArgs", "sort_field", "permission_code", "page_of", "paginate", "IdField", "id_path",
     "Blueprint", "unit_or_404", "download_response", "xlsx_append",

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from core.errors import ServiceUnavailable
+from core.runtime import running
 
 KEY = re.compile(r"^t[0-9]+/[a-z]+/[0-9a-f]{2}/[0-9a-f]{32}$")
 CHUNK = 1024 * 1024
@@ -114,6 +115,5 @@ class LocalStorage:
 def storage(config=None) -> LocalStorage:
     """The storage of this process (from ``PINGAN_STORAGE_DIR``)."""
     if config is None:
-        from core.jobs import running
         config = running().config
     return LocalStorage(config.storage_dir)

@@ -44,6 +44,22 @@ def local(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(SHANGHAI).strftime(fmt)
 
 
+def period_moment(bound: dt.datetime | dt.date) -> dt.datetime:
+    """A period bound (of an indicator, a report) as an aware datetime, to compare with a
+    stored time: a date is that day's 00:00 in Beijing; a naive datetime is Beijing time."""
+    if not isinstance(bound, dt.datetime):
+        return dt.datetime.combine(bound, dt.time(), tzinfo=SHANGHAI)
+    return bound if bound.tzinfo else bound.replace(tzinfo=SHANGHAI)
+
+
+def period_day(bound: dt.datetime | dt.date) -> dt.date:
+    """A period bound as a Beijing date, to compare with a ``Date`` column: an aware datetime
+    is read in Beijing (a UTC moment late in the evening is the next day there)."""
+    if not isinstance(bound, dt.datetime):
+        return bound
+    return period_moment(bound).astimezone(SHANGHAI).date()
+
+
 def limit_last_day(value: dt.datetime | None) -> dt.date | None:
     """The day a limit ends on, in Beijing: one that ends at 00:00 ends at 24:00 of the day before."""
     if value is None:

@@ -1,7 +1,7 @@
 """Helpers for the case-engine tests (the ``county`` fixture in conftest turns the example plugin on)."""
 from __future__ import annotations
 
-VISIT = "hello.visit"
+VISIT = "visits.visit"
 
 
 def grant(db, county, username: str, perms: list[str], unit: str = "C", key: str = "petition_t") -> None:

@@ -407,8 +407,8 @@ def token_client(app):
 
 @pytest.fixture
 def county(app, fresh_tenant, login) -> TenantInfo:
-    """A county of its own with the example plugin on (its case type ``hello.visit``)."""
-    r = login(fresh_tenant, "county.admin").put("/api/modules/hello", json={"enabled": True})
+    """A county of its own with the example plugin on (its case type ``visits.visit``)."""
+    r = login(fresh_tenant, "county.admin").put("/api/modules/visits", json={"enabled": True})
     assert r.status_code == 200, r.get_json()
     return fresh_tenant
 

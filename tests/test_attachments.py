@@ -155,7 +155,7 @@ def test_an_oversize_file_is_413_and_nothing_is_stored(county, login, config, db
 @pytest.mark.parametrize("content, name", [
     (EXE, "通知.pdf"),                                              # a program renamed .pdf
     (b"\x7fELF\x02\x01\x01" + b"\x00" * 60, "readme.txt"),
-    (ooxml("hello.txt"), "报表.xlsx"),                              # a zip that is no Office file
+    (ooxml("visits.txt"), "报表.xlsx"),                              # a zip that is no Office file
     (ooxml("[Content_Types].xml", "word/document.xml", "word/vbaProject.bin"), "宏.docx"),  # macros
     (cfb("SummaryInformation", "Property"), "setup.doc"),           # OLE2 but no document (an .msi)
     (cfb("WordDocument", "Macros", "VBA"), "宏.doc"),
@@ -263,9 +263,9 @@ def test_a_disabled_module_hides_its_cases_attachments(county, login):
     case = register(town, county.unit("T01D1V1"))
     att = upload(town, case["id"], PDF, "a.pdf").get_json()
     admin = login(county, "county.admin")
-    assert admin.put("/api/modules/hello", json={"enabled": False}).status_code == 200
+    assert admin.put("/api/modules/visits", json={"enabled": False}).status_code == 200
     assert town.get(f"/api/cases/{case['id']}/attachments/{att['id']}").status_code == 404
-    assert admin.put("/api/modules/hello", json={"enabled": True}).status_code == 200
+    assert admin.put("/api/modules/visits", json={"enabled": True}).status_code == 200
     assert town.get(f"/api/cases/{case['id']}/attachments/{att['id']}").data == PDF
 
 

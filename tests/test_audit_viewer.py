@@ -194,24 +194,24 @@ def test_a_plugins_own_words_and_the_fallback(app, fresh_tenant, login):
 
 
 def test_a_plugin_may_only_name_its_own_actions_and_tables():
-    assert check("hello", AuditLabels(actions={"hello.greet": "问候"}, object_types={"hello_greeting": "问候"},
-                                      fields={"recipient": "问候对象", "hello_visit.result": "结果"}))
+    assert check("visits", AuditLabels(actions={"visits.greet": "问候"}, object_types={"visits_greeting": "问候"},
+                                      fields={"recipient": "问候对象", "visits_visit.result": "结果"}))
     for bad in (AuditLabels(actions={"petition.rated": "冒名"}), AuditLabels(object_types={"app_user": "冒名"}),
                 AuditLabels(fields={"app_user.phone": "冒名"})):
         with pytest.raises(ValueError):
-            check("hello", bad)
+            check("visits", bad)
     with pytest.raises(ValueError):
-        check("hello", {"actions": {}})
+        check("visits", {"actions": {}})
 
 
 def test_an_unlabelled_plugin_action_falls_back_to_chinese(app):
     from core.audit_labels import Vocabulary
-    vocab = Vocabulary({"hello": None}, {"hello": ("问候（示例模块）", "Greetings")})
+    vocab = Vocabulary({"visits": None}, {"visits": ("问候（示例模块）", "Greetings")})
     zh = lambda a, b=None: a  # noqa: E731
-    assert vocab.action("hello.unnamed", "case", zh) == "问候（示例模块）：其他操作"
-    assert vocab.object_type("hello_unnamed", zh) == "问候（示例模块）模块的记录"
-    assert vocab.field("update", "hello_unnamed", "result", zh) is None  # not the core's "结果"
-    assert vocab.field("update", "hello_unnamed", "org_unit_id", zh) == "所属单位"
+    assert vocab.action("visits.unnamed", "case", zh) == "问候（示例模块）：其他操作"
+    assert vocab.object_type("visits_unnamed", zh) == "问候（示例模块）模块的记录"
+    assert vocab.field("update", "visits_unnamed", "result", zh) is None  # not the core's "结果"
+    assert vocab.field("update", "visits_unnamed", "org_unit_id", zh) == "所属单位"
 
 
 # modules that give no words yet: their entries show "<module>：其他操作" (strict — once the module

@@ -166,7 +166,7 @@ def add_cases(db, t, rnd: random.Random, n: int = 40) -> None:
         s.add(RolePermission(role_id=role.id, permission=CASE_READ))
         t["roles"]["case_reader"] = role.id
         for i in range(n):
-            case = Case(case_type="hello.visit", number=f"oracle-{i}", year=2026, title=f"c{i}", state="accepted",
+            case = Case(case_type="visits.visit", number=f"oracle-{i}", year=2026, title=f"c{i}", state="accepted",
                         org_unit_id=rnd.choice(t["units"]))
             s.add(case)
             s.flush()
@@ -226,7 +226,7 @@ def test_case_visibility_oracle_with_withdrawn_tasks(app, db):
     """Issue 14 (finding 4): the detail and every list agree with the reference for cases
     with open, done, returned and withdrawn (cancelled) tasks — a withdrawn unit sees nothing."""
     from core.app import pingan
-    ctype = pingan(app).plugins.case_types["hello.visit"]
+    ctype = pingan(app).plugins.case_types["visits.visit"]
     assert ctype.read_permission == CASE_READ
     rnd = random.Random(14)
     probes = 0

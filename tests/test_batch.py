@@ -138,23 +138,23 @@ def test_batch_print_is_one_pdf_with_each_case(app, db, county, login):
     assert r.status_code == 201, r.get_json()
     dispute = r.get_json()
     r = admin.post("/api/cases/batch/documents", json={"case_ids": [a["id"], b["id"], dispute["id"]],
-                                                        "key": "hello.visit_notice"})
+                                                        "key": "visits.visit_notice"})
     assert r.status_code == 200 and r.mimetype == "application/pdf"
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages)
     assert a["number"] in text and b["number"] in text and dispute["number"] not in text
     summary = json.loads(r.headers["Pingan-Batch"])
     assert [x["number"] for x in summary["refused"]] == [dispute["number"]]
     # none has it: 409 nothing_to_print
-    r = admin.post("/api/cases/batch/documents", json={"case_ids": [dispute["id"]], "key": "hello.visit_notice"})
+    r = admin.post("/api/cases/batch/documents", json={"case_ids": [dispute["id"]], "key": "visits.visit_notice"})
     assert r.status_code == 409 and r.get_json()["code"] == "nothing_to_print"
     # the web: all have it → the PDF; one lacks it → the summary naming it, and a button for the rest
     page = admin.get("/cases").get_data(as_text=True)
-    assert 'value="hello.visit_notice"' in page
-    r = admin.post("/cases/batch", data={"csrf_token": csrf(page), "act": "print", "key": "hello.visit_notice",
+    assert 'value="visits.visit_notice"' in page
+    r = admin.post("/cases/batch", data={"csrf_token": csrf(page), "act": "print", "key": "visits.visit_notice",
                                          "case_id": [str(a["id"]), str(b["id"])]})
     assert r.status_code == 200 and r.mimetype == "application/pdf"
     assert len(PdfReader(io.BytesIO(r.data)).pages) >= 2
-    r = admin.post("/cases/batch", data={"csrf_token": csrf(page), "act": "print", "key": "hello.visit_notice",
+    r = admin.post("/cases/batch", data={"csrf_token": csrf(page), "act": "print", "key": "visits.visit_notice",
                                          "case_id": [str(a["id"]), str(dispute["id"])]})
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and f"{dispute['number']}：该类事项没有这种文书" in html and "打印其余 1 件" in html

@@ -229,7 +229,7 @@ def test_a_pause_state_stops_the_clock(app, county, login, db):
 def test_county_settings_may_tighten_but_not_loosen_a_statutory_limit(app, county, login):
     """issue 3 (Deadlines, PET-1 pattern): tenant overrides; a statutory limit only tightens."""
     admin = login(county, "county.admin")
-    url = "/api/case-types/hello.visit/settings"
+    url = "/api/case-types/visits.visit/settings"
     r = admin.put(url, json={"settings": {"deadlines": {"handle": {"amount": 20, "unit": "calendar_days"}}}})
     assert r.status_code == 422 and "不能宽于法定时限" in str(r.get_json()["errors"])
     r = admin.put(url, json={"settings": {"deadlines": {"handle": {"amount": 5, "unit": "working_days"}},
@@ -351,7 +351,7 @@ def test_a_window_outside_the_matters_place_does_not_get_its_reminders(app, coun
     village = next(code for code in county.units if code.startswith("T02") and "V" in code and "G" not in code
                    and "W" not in code)
     body = {"channel": "visit", "org_unit_id": county.unit("T01"), "arose_unit_id": county.unit(village),
-            "subject": "别乡的事", "content": "外乡群众来东湖镇窗口反映本村的事", "case_type": "hello.visit",
+            "subject": "别乡的事", "content": "外乡群众来东湖镇窗口反映本村的事", "case_type": "visits.visit",
             "details": {"visit_kind": "home"}}
     r = admin.post("/api/intake", json=body)
     assert r.status_code == 201 and r.get_json()["case_id"], r.get_json()

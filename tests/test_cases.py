@@ -64,10 +64,10 @@ def test_a_disabled_module_hides_its_cases_and_restores_them(county, login):
     town = login(county, "donghu.admin")
     case = register(town, county.unit("T01D1V1"))
     admin = login(county, "county.admin")
-    assert admin.put("/api/modules/hello", json={"enabled": False}).status_code == 200
+    assert admin.put("/api/modules/visits", json={"enabled": False}).status_code == 200
     assert town.get(f"/api/cases/{case['id']}").status_code == 404
     assert town.all_items("/api/cases") == []
-    assert admin.put("/api/modules/hello", json={"enabled": True}).status_code == 200
+    assert admin.put("/api/modules/visits", json={"enabled": True}).status_code == 200
     assert town.get(f"/api/cases/{case['id']}").get_json()["number"] == case["number"]
 
 

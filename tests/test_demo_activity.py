@@ -46,7 +46,7 @@ def test_every_built_in_module_is_switched_on_through_the_audited_service(app, y
     with state.db.transaction(county.id) as s:
         rows = {r.plugin: r for r in s.scalars(select(TenantPlugin))}
         assert all(rows[name].enabled for name in switched)
-        assert "hello" not in rows or not rows["hello"].enabled
+        assert "visits" not in rows or not rows["visits"].enabled
         audited = s.scalars(select(AuditEntry.object_id).where(
             AuditEntry.object_type == TenantPlugin.__tablename__)).all()
         assert {str(rows[n].id) for n in switched} <= set(audited)
@@ -152,7 +152,7 @@ def test_the_core_generator_names_no_module(app):
     source = (ROOT / "core" / "demo_activity.py").read_text(encoding="utf-8")
     host = pingan(app).plugins
     names = set(host.plugins) | {key.split(".")[0] for key in host.case_types}
-    assert {"petition", "mediation", "hello"} <= names
+    assert {"petition", "mediation", "visits"} <= names
     assert [n for n in sorted(names) if n in source.lower()] == []
     imported = set()
     for node in ast.walk(ast.parse(source)):
@@ -165,14 +165,14 @@ def test_the_core_generator_names_no_module(app):
 
 
 @pytest.fixture
-def hello_plays_a_year(app, monkeypatch):
+def visits_plays_a_year(app, monkeypatch):
     """The example plugin — a distribution of its own, like any third party's — with the
-    ``pingan_demo_activity`` of ``pingan_hello/demo_activity.py`` (added here and registered
+    ``pingan_demo_activity`` of ``pingan_visits/demo_activity.py`` (added here and registered
     again: pluggy reads a plugin's hooks when it is registered), watched as it plays."""
     from core.sdk import hookimpl
-    from pingan_hello import demo_activity
+    from pingan_visits import demo_activity
     pm = pingan(app).plugins.pm
-    hello = pm.get_plugin("hello")
+    visits = pm.get_plugin("visits")
     seen: dict = {"volume": [], "played": []}
     greet = demo_activity.greet
 
@@ -186,23 +186,23 @@ def hello_plays_a_year(app, monkeypatch):
         demo_activity.plan(demo)
 
     monkeypatch.setattr(demo_activity, "greet", watched)
-    monkeypatch.setattr(hello, "pingan_demo_activity", pingan_demo_activity, raising=False)
-    pm.unregister(name="hello")
-    pm.register(hello, name="hello")
+    monkeypatch.setattr(visits, "pingan_demo_activity", pingan_demo_activity, raising=False)
+    pm.unregister(name="visits")
+    pm.register(visits, name="visits")
     try:
         yield seen
     finally:
-        pm.unregister(name="hello")
+        pm.unregister(name="visits")
         monkeypatch.undo()
-        pm.register(hello, name="hello")
+        pm.register(visits, name="visits")
 
 
-def test_a_third_party_module_plays_its_own_year(app, login, hello_plays_a_year):
-    from pingan_hello.models import HelloGreeting
-    seen = hello_plays_a_year
+def test_a_third_party_module_plays_its_own_year(app, login, visits_plays_a_year):
+    from pingan_visits.models import VisitsGreeting
+    seen = visits_plays_a_year
     with time_machine.travel(END, tick=False):
         county = load_tenant(app)
-        r = login(county, "county.admin").put("/api/modules/hello", json={"enabled": True})
+        r = login(county, "county.admin").put("/api/modules/visits", json={"enabled": True})
         assert r.status_code == 200, r.get_json()
         summary = generate(app, county.id, cases=5, strict=True, every_state=False)
     # the only module on with the hook: called once, with the whole volume
@@ -212,7 +212,7 @@ def test_a_third_party_module_plays_its_own_year(app, login, hello_plays_a_year)
     assert all(END - dt.timedelta(days=361) < t < END for t in played)
     assert {u for _, u in seen["played"]} <= {"donghu.admin", "qingshan.admin", "county.admin"}
     with pingan(app).db.transaction(county.id) as s:
-        rows = s.scalars(select(HelloGreeting).where(HelloGreeting.created_by_id.is_not(None))).all()
+        rows = s.scalars(select(VisitsGreeting).where(VisitsGreeting.created_by_id.is_not(None))).all()
         assert sorted(r.created_at for r in rows) == played
         # and the core's own share: matters that stayed at the window
         assert s.scalar(select(func.count()).select_from(Intake).where(Intake.case_id.is_(None))) >= 3

@@ -37,7 +37,7 @@ def year(app):
 
 def _templates(app) -> list:
     host = pingan(app).plugins
-    return [tpl for name in sorted(host.names) if name != "hello"
+    return [tpl for name in sorted(host.names) if name != "visits"
             for tpl in getattr(host.plugins.get(name), "document_templates", [])]
 
 

@@ -18,7 +18,7 @@ from core.documents import DocumentError, DocumentTemplate, cn_date, render_pdf
 from core.workdays import SHANGHAI
 from tests.casework import register
 
-NOTICE = "hello.visit_notice"
+NOTICE = "visits.visit_notice"
 CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"   # Debian's fonts-wqy-microhei, if installed
 
 
@@ -39,7 +39,7 @@ def test_the_visit_notice_renders_to_a_pdf_with_the_chinese_case_data(county, lo
     case = register(town, county.unit("T01D1V1"), title="请求上门走访：独居老人生活困难",
                     persons=[{"person_id": r.get_json()["id"], "role": "requester"}])
     listed = town.get(f"/api/cases/{case['id']}/documents").get_json()
-    assert [(d["key"], d["title"], d["case_type"]) for d in listed] == [(NOTICE, "走访告知书", "hello.visit")]
+    assert [(d["key"], d["title"], d["case_type"]) for d in listed] == [(NOTICE, "走访告知书", "visits.visit")]
 
     r = town.get(f"/api/cases/{case['id']}/documents/{NOTICE}")
     assert r.status_code == 200, r.get_data(as_text=True)[:500]
@@ -61,7 +61,7 @@ def test_unknown_templates_and_invisible_cases_are_404(county, login):
     """issue 3: an unknown key, or a case the user may not see, answers 404."""
     town = login(county, "donghu.admin")
     case = register(town, county.unit("T01D1V1"))
-    r = town.get(f"/api/cases/{case['id']}/documents/hello.nothing")
+    r = town.get(f"/api/cases/{case['id']}/documents/visits.nothing")
     assert r.status_code == 404 and r.get_json()["code"] == "unknown_document"
     qingshan = login(county, "qingshan.admin")
     assert qingshan.get(f"/api/cases/{case['id']}/documents/{NOTICE}").status_code == 404
@@ -117,7 +117,7 @@ def test_a_disabled_plugins_template_is_404_and_a_template_of_another_case_type_
     r = admin.get(f"{url}/stamp.receipt")
     assert r.status_code == 200 and case["number"] in pdf_text(r.data)
     assert admin.get(f"{url}/stamp.other").status_code == 404              # for another case type
-    assert [d["key"] for d in admin.get(url).get_json()] == [NOTICE, "stamp.receipt"]
+    assert [d["key"] for d in admin.get(url).get_json()] == ["stamp.receipt", NOTICE]  # in plugin name order
     assert admin.put("/api/modules/stamp", json={"enabled": False}).status_code == 200
     assert admin.get(f"{url}/stamp.receipt").status_code == 404
 

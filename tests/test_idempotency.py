@@ -100,7 +100,7 @@ def test_keys_belong_to_one_user_in_one_county(app, county, token_client, db):
     assert again.headers["Idempotent-Replayed"] == "true" and again.get_json()["id"] == a.get_json()["id"]
     second = load_tenant(app)
     admin = token_client(second, "county.admin")
-    assert admin.put("/api/modules/hello", json={"enabled": True}).status_code == 200
+    assert admin.put("/api/modules/visits", json={"enabled": True}).status_code == 200
     c = token_client(second, "donghu.admin").post("/api/cases", json=_case(second, title), headers={KEY: key})
     assert c.status_code == 201 and "Idempotent-Replayed" not in c.headers
     again = token_client(second, "donghu.admin").post("/api/cases", json=_case(second, title), headers={KEY: key})
@@ -132,7 +132,7 @@ def test_a_refused_first_attempt_leaves_no_key_and_the_corrected_retry_saves_onc
 def _intake_form(county, title: str) -> dict:
     return {"channel": "visit", "org_unit_id": str(county.unit("T01")), "arose_unit_id": str(county.unit("T01D1V1")),
             "subject": title, "content": "村民反映独居老人无人照看", "person_name": "王五",
-            "outcome": "pending", "case_type": "hello.visit", "details.hello.visit.visit_kind": "home"}
+            "outcome": "pending", "case_type": "visits.visit", "details.visits.visit.visit_kind": "home"}
 
 
 def _hidden(page: str, name: str) -> str:

@@ -17,7 +17,7 @@ def _matter(county, **extra) -> dict:
 def test_register_once_and_hand_to_a_case_type_at_once(county, login):
     """INT-1, INT-2: registered once with channel and person; the first person asked is recorded."""
     town = login(county, "donghu.admin")
-    r = town.post("/api/intake", json=_matter(county, case_type="hello.visit", details={"visit_kind": "phone"}))
+    r = town.post("/api/intake", json=_matter(county, case_type="visits.visit", details={"visit_kind": "phone"}))
     assert r.status_code == 201, r.get_json()
     row = r.get_json()
     assert row["outcome"] == "case" and row["case_id"] and row["received_by"] and len(row["person_ids"]) == 1
@@ -35,9 +35,9 @@ def test_pending_matters_wait_for_the_sorting_meeting(county, login):
     assert row["outcome"] == "pending" and row["case_id"] is None
     pending = [i["id"] for i in town.get("/api/intake?outcome=pending").get_json()["items"]]
     assert row["id"] in pending
-    r = town.post(f"/api/intake/{row['id']}/sort", json={"case_type": "hello.visit", "details": {"visit_kind": "home"}})
+    r = town.post(f"/api/intake/{row['id']}/sort", json={"case_type": "visits.visit", "details": {"visit_kind": "home"}})
     assert r.status_code == 200 and r.get_json()["outcome"] == "case"
-    again = town.post(f"/api/intake/{row['id']}/sort", json={"case_type": "hello.visit", "details": {"visit_kind": "home"}})
+    again = town.post(f"/api/intake/{row['id']}/sort", json={"case_type": "visits.visit", "details": {"visit_kind": "home"}})
     assert again.status_code == 409 and again.get_json()["code"] == "intake_decided"
 
 
@@ -72,13 +72,13 @@ def test_windows_are_scoped(county, login):
     other = login(county, "qingshan.admin")
     assert other.get(f"/api/intake/{row['id']}").status_code == 404
     assert row["id"] not in [i["id"] for i in other.get("/api/intake").get_json()["items"]]
-    assert other.post(f"/api/intake/{row['id']}/sort", json={"case_type": "hello.visit"}).status_code == 404
+    assert other.post(f"/api/intake/{row['id']}/sort", json={"case_type": "visits.visit"}).status_code == 404
 
 
 def _form(county, **extra) -> dict:
     return {"channel": "visit", "org_unit_id": str(county.unit("T01")), "arose_unit_id": str(county.unit("T01D1V1")),
             "subject": "独居老人请求走访", "content": "村民反映独居老人无人照看", "person_name": "王五",
-            "outcome": "pending", "case_type": "hello.visit", "details.hello.visit.visit_kind": "home", **extra}
+            "outcome": "pending", "case_type": "visits.visit", "details.visits.visit.visit_kind": "home", **extra}
 
 
 def test_the_intake_form_registers_a_case_in_the_browser(county, login, db):
@@ -96,11 +96,11 @@ def test_the_intake_form_registers_a_case_in_the_browser(county, login, db):
 def test_the_intake_form_shows_errors_in_chinese_and_saves_nothing(county, login):
     """Bad input → the form again, the message next to the field, nothing saved."""
     town = login(county, "donghu.admin")
-    r = town.post("/intake/new", data=_form(county, subject="", **{"details.hello.visit.visit_kind": "boat"}))
+    r = town.post("/intake/new", data=_form(county, subject="", **{"details.visits.visit.visit_kind": "boat"}))
     assert r.status_code == 422
     html = r.get_data(as_text=True)
     assert "请填写事由" in html and 'aria-invalid="true"' in html
-    r = town.post("/intake/new", data=_form(county, **{"details.hello.visit.visit_kind": "boat"}))
+    r = town.post("/intake/new", data=_form(county, **{"details.visits.visit.visit_kind": "boat"}))
     assert r.status_code == 422 and "事项详情填写有误" in r.get_data(as_text=True)
     assert town.all_items("/api/cases") == [] and town.get("/api/intake").get_json()["items"] == []
 

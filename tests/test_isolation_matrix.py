@@ -38,7 +38,7 @@ ID_TABLES = {
     "/api/tokens/<token_id>": "access_token",
     "/api/oauth-clients/<client_id>": "oauth_client",
     "/api/oauth-clients/<client_id>/secret": "oauth_client",
-    "/api/hello/greetings/<greeting_id>": "hello_greeting",
+    "/api/visits/greetings/<greeting_id>": "visits_greeting",
     "/api/cases/<case_id>": "case_record",
     "/api/cases/<case_id>/events": "case_record",
     "/api/cases/<case_id>/transitions/<name>": "case_record",
@@ -87,7 +87,7 @@ ID_TABLES = {
 # further id arguments of a rule (after the first) → their table; other arguments → a fixed value
 MORE_ID_TABLES = {"task_id": "case_task", "extension_id": "case_extension", "supervision_id": "case_supervision",
                   "attachment_id": "attachment", "person_id": "person"}
-FIXED_ARGS = {"name": "accept", "flag": "urgent", "key": "hello.visit_notice", "kind": "unstable"}
+FIXED_ARGS = {"name": "accept", "flag": "urgent", "key": "visits.visit_notice", "kind": "unstable"}
 # rules whose argument is not an object id (same names in every tenant; tenant-gated by the host)
 NOT_OBJECT_IDS = {"/api/modules/<name>", "/api/case-types/<key>/settings", "/api/calendar/<day>", "/api/calendar/years/<int:year>", "/api/docs-static/<path:filename>", "/static/<path:filename>",
                   "/assets/<path:filename>", "/api/ledgers/templates/<case_type>", "/api/mediation/registers/<kind>",
@@ -111,7 +111,7 @@ BODIES = {
     ("POST", "/api/cases/<case_id>/follow-ups"): {"satisfaction": "satisfied", "note": "越权回访"},
     ("POST", "/api/cases/<case_id>/extensions/<extension_id>/decision"): {"approve": True},
     ("POST", "/api/cases/<case_id>/supervisions/<supervision_id>/reply"): {"response": "越权答复"},
-    ("POST", "/api/intake/<intake_id>/sort"): {"case_type": "hello.visit"},
+    ("POST", "/api/intake/<intake_id>/sort"): {"case_type": "visits.visit"},
     ("POST", "/api/intake/<intake_id>/close"): {"outcome": "resolved", "note": "越权办结"},
     ("POST", "/api/mediation/disputes/<case_id>/escalate"): {"reason": "越权上报"},
     ("POST", "/api/mediation/disputes/<case_id>/sessions"): {"held_at": "2026-01-05T10:00:00+08:00",
@@ -146,13 +146,13 @@ def pair(app):
     a, b = load_tenant(app), load_tenant(app)
     for t in (a, b):
         admin = Client(app, t.host, {"Authorization": f"Bearer {make_token(app, t, 'county.admin')}"})
-        assert admin.put("/api/modules/hello", json={"enabled": True}).status_code == 200
-        r = admin.post("/api/hello/greetings", json={"org_unit_id": t.unit("T01D1V1"), "recipient": "张三"})
+        assert admin.put("/api/modules/visits", json={"enabled": True}).status_code == 200
+        r = admin.post("/api/visits/greetings", json={"org_unit_id": t.unit("T01D1V1"), "recipient": "张三"})
         assert r.status_code == 201, r.get_json()
         _case_with_everything(admin, t)
         _petition_with_everything(admin, t)
         _dispute_with_everything(admin, t)
-        assert admin.post("/api/ledgers/exports", json={"case_type": "hello.visit"}).status_code == 202  # a job
+        assert admin.post("/api/ledgers/exports", json={"case_type": "visits.visit"}).status_code == 202  # a job
         r = admin.post("/api/oauth-clients", json={
             "name": "县信息中心应用", "confidential": False, "redirect_uris": ["https://app.example/cb"],
             "scopes": ["core.org_unit.read"], "grant_types": ["authorization_code"]})
@@ -162,7 +162,7 @@ def pair(app):
 
 def _case_with_everything(admin, t) -> None:
     """A case diverted jointly, with an extension request, a supervision (and to-dos) and an attachment."""
-    r = admin.post("/api/cases", json={"case_type": "hello.visit", "title": "走访", "org_unit_id": t.unit("T01D1V1"),
+    r = admin.post("/api/cases", json={"case_type": "visits.visit", "title": "走访", "org_unit_id": t.unit("T01D1V1"),
                                        "details": {"visit_kind": "home"}})
     assert r.status_code == 201, r.get_json()
     case_id = r.get_json()["id"]
@@ -317,7 +317,7 @@ def test_a_withdrawn_unit_gets_404_on_every_case_rule_and_the_case_in_no_list(ap
     a, _ = pair
     admin = Client(app, a.host, {"Authorization": f"Bearer {make_token(app, a, 'county.admin')}"})
     withdrawn = Client(app, a.host, {"Authorization": f"Bearer {make_token(app, a, 'qingshan.admin')}"})
-    r = admin.post("/api/cases", json={"case_type": "hello.visit", "title": "撤回", "org_unit_id": a.unit("C"),
+    r = admin.post("/api/cases", json={"case_type": "visits.visit", "title": "撤回", "org_unit_id": a.unit("C"),
                                        "details": {"visit_kind": "home"}})
     assert r.status_code == 201, r.get_json()
     case_id = r.get_json()["id"]

@@ -45,14 +45,14 @@ def _row(obj, skip: set[str]) -> dict:
 
 def _written(s, case_ids: list[int]) -> list[dict]:
     """Everything registration wrote for each case, without ids and numbers (which differ)."""
-    from pingan_hello.models import HelloVisit
+    from pingan_visits.models import VisitsVisit
     out = []
     for cid in case_ids:
         case = s.scalar(select(Case).where(Case.id == cid))
         assert case.search_grams == search.grams(case.number, case.title, case.content)
         evs = s.scalars(select(CaseEvent).where(CaseEvent.case_id == cid).order_by(CaseEvent.id)).all()
         lims = s.scalars(select(CaseDeadline).where(CaseDeadline.case_id == cid).order_by(CaseDeadline.id)).all()
-        visits = s.scalars(select(HelloVisit).where(HelloVisit.case_id == cid)).all()
+        visits = s.scalars(select(VisitsVisit).where(VisitsVisit.case_id == cid)).all()
         ids = {"id", "case_id", "tenant_id"}
         out.append({"case": _row(case, ids | {"number", "search_grams"}),
                     "events": [_row(e, ids) for e in evs], "limits": [_row(d, ids) for d in lims],
@@ -106,7 +106,7 @@ def test_bulk_import_writes_what_registering_one_by_one_writes(app, county, logi
         summary = entries[0].changes
         assert summary["cases"] == 7 and summary["numbers"] == [numbers[0], numbers[6]]
         assert sorted(i for a, b in summary["case_ids"] for i in range(a, b + 1)) == sorted(ids[:7])
-        assert summary["rows"] == {"case_deadline": 7, "case_event": 7, "case_record": 7, "hello_visit": 7}
+        assert summary["rows"] == {"case_deadline": 7, "case_event": 7, "case_record": 7, "visits_visit": 7}
         rows_audited = set(s.scalars(select(AuditEntry.object_id).where(AuditEntry.object_type == "case_record",
                                                                        AuditEntry.action == "create")))
         assert rows_audited == {str(i) for i in ids[7:]}  # the one-by-one cases, each its own entry

@@ -48,6 +48,10 @@ def test_a_screening_report_ticks_the_units_disputes(app, county, login, db):  #
         refused = cadre.post("/mediation/screening?level=village", data={
             "csrf_token": csrf(page), "org_unit_id": str(unit), "period": "2026-W45"})
         assert refused.status_code == 422 and "请列出排查发现的矛盾纠纷" in refused.get_data(as_text=True)
+        forged = cadre.post("/mediation/screening?level=village", data={  # a value no tick box offers
+            "csrf_token": csrf(page), "org_unit_id": str(unit), "period": "2026-W45", "dispute_ids": ["x"]})
+        html = forged.get_data(as_text=True)
+        assert forged.status_code == 422 and "请在列表中勾选排查发现的纠纷" in html and "invalid_input" not in html
         r = cadre.post("/mediation/screening?level=village", data={
             "csrf_token": csrf(page), "org_unit_id": str(unit), "period": "2026-W45", "dispute_ids": [str(mine["id"])]})
         assert r.status_code == 302, r.get_data(as_text=True)[:800]

@@ -1,8 +1,8 @@
-"""The plugin contract, proven with the example plugin ``pingan-hello`` (issue 2).
+"""The plugin contract, proven with the example plugin ``pingan-visits`` (issue 2).
 
-The plugin is pip-installed (``scripts/test.sh`` installs ``-e examples/pingan-hello``) and
+The plugin is pip-installed (``scripts/test.sh`` installs ``-e examples/pingan-visits``) and
 loaded by the real app through its ``pingan.plugins`` entry point, like any third-party
-module. Installed is not enabled: a county switches it on at ``PUT /api/modules/hello``,
+module. Installed is not enabled: a county switches it on at ``PUT /api/modules/visits``,
 and anything that keeps us from reading that switch turns the plugin off (fail closed).
 """
 from __future__ import annotations
@@ -29,15 +29,15 @@ from core.request import RequestContext
 from core.sdk import Permission, hookimpl
 from tests.conftest import DEMO_FOLDER, ROOT, load_tenant
 
-HELLO = "/api/hello/greetings"
-PLUGIN_SRC = ROOT / "examples" / "pingan-hello" / "pingan_hello"
+HELLO = "/api/visits/greetings"
+PLUGIN_SRC = ROOT / "examples" / "pingan-visits" / "pingan_visits"
 
 
 def put_module(client, enabled: bool, settings: dict | None = None):
     body: dict = {"enabled": enabled}
     if settings is not None:
         body["settings"] = settings
-    return client.put("/api/modules/hello", json=body)
+    return client.put("/api/modules/visits", json=body)
 
 
 def enable(client, settings: dict | None = None) -> dict:
@@ -55,22 +55,22 @@ def greet(client, unit_id: int, recipient: str = "王大爷"):
 def test_example_plugin_is_found_through_its_entry_point(app, demo):
     """issue 2: installing the distribution is all it takes for the app to know the plugin."""
     eps = {ep.name: ep.value for ep in entry_points(group="pingan.plugins")}
-    assert eps.get("hello") == "pingan_hello"
+    assert eps.get("visits") == "pingan_visits"
     host = pingan(app).plugins
-    assert "hello" in host.names
-    assert host.plugins["hello"].info["title"] == "问候（示例模块）"
-    assert host.permissions.owner("hello.greeting.read") == "hello"
-    assert host.permissions.owner("hello.greeting.manage") == "hello"
+    assert "visits" in host.names
+    assert host.plugins["visits"].info["title"] == "走访问候（参考模块）"
+    assert host.permissions.owner("visits.greeting.read") == "visits"
+    assert host.permissions.owner("visits.greeting.manage") == "visits"
     rules = {r.rule for r in app.url_map.iter_rules()}
-    assert {HELLO, HELLO + "/<greeting_id>", "/hello/"} <= rules
-    assert host.blueprint_owner["hello_api"] == "hello" and host.blueprint_owner["hello_web"] == "hello"
+    assert {HELLO, HELLO + "/<greeting_id>", "/visits/"} <= rules
+    assert host.blueprint_owner["visits_api"] == "visits" and host.blueprint_owner["visits_web"] == "visits"
     assert HELLO in app.test_client().get("/api/openapi.json", base_url=f"http://{demo.host}").get_json()["paths"]
-    contrib = host.plugins["hello"]
+    contrib = host.plugins["visits"]
     assert [j.name for j in contrib.jobs] == ["count_greetings"]
-    assert [i.key for i in contrib.indicators] == ["hello.greetings_sent"]
-    assert [m.endpoint for m in contrib.menu_items] == ["hello_web.index"]
-    assert [w.key for w in contrib.widgets] == ["hello.latest"]
-    assert {"hello.greeting.read", "hello.greeting.manage", "hello.visit.handle"} <= set(
+    assert [i.key for i in contrib.indicators] == ["visits.greetings_sent"]
+    assert [m.endpoint for m in contrib.menu_items] == ["visits_web.index"]
+    assert [w.key for w in contrib.widgets] == ["visits.latest"]
+    assert {"visits.greeting.read", "visits.greeting.manage", "visits.visit.handle"} <= set(
         host.role_templates()["county_admin"].permissions)
 
 
@@ -84,27 +84,27 @@ def test_plugin_migration_is_its_own_branch_and_creates_its_tables(app, db):
     from core.migrate import alembic_config, heads
 
     host = pingan(app).plugins
-    assert heads(host)["hello"] == ["hello_0002"] and heads(host)["core"] == ["0014_case_tally_month"]
-    rev = ScriptDirectory.from_config(alembic_config(host)).get_revision("hello_0001")
-    assert rev.branch_labels == {"hello"} and rev.down_revision is None
+    assert heads(host)["visits"] == ["visits_0002"] and heads(host)["core"] == ["0014_case_tally_month"]
+    rev = ScriptDirectory.from_config(alembic_config(host)).get_revision("visits_0001")
+    assert rev.branch_labels == {"visits"} and rev.down_revision is None
     assert rev.dependencies == "0001_core"
     insp = inspect(db.engine)
-    assert {"hello_greeting", "hello_tally", "hello_visit"} <= set(insp.get_table_names())
-    assert insp.get_pk_constraint("hello_greeting")["constrained_columns"] == ["tenant_id", "id"]
-    fks = {tuple(fk["constrained_columns"]): fk["referred_table"] for fk in insp.get_foreign_keys("hello_greeting")}
+    assert {"visits_greeting", "visits_tally", "visits_visit"} <= set(insp.get_table_names())
+    assert insp.get_pk_constraint("visits_greeting")["constrained_columns"] == ["tenant_id", "id"]
+    fks = {tuple(fk["constrained_columns"]): fk["referred_table"] for fk in insp.get_foreign_keys("visits_greeting")}
     assert fks[("tenant_id", "org_unit_id")] == "org_unit"
     assert fks[("tenant_id", "created_by_id")] == "app_user"
     with db.engine.connect() as conn:
         applied = set(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars())
-        assert "hello_0002" in applied
+        assert "visits_0002" in applied
         drift = [d for d in compare_metadata(MigrationContext.configure(conn), Base.metadata)
-                 if "hello_" in repr(d)]
+                 if "visits_" in repr(d)]
     assert drift == []
 
 
 def test_example_plugin_imports_only_the_sdk_from_the_core():
     """issue 2: the example shows authors the one stable surface (CKAN's toolkit rule)."""
-    allowed = {"flask", "marshmallow", "sqlalchemy", "alembic", "pingan_hello", "__future__"}
+    allowed = {"flask", "marshmallow", "sqlalchemy", "alembic", "pingan_visits", "__future__"}
     problems = []
     files = sorted(PLUGIN_SRC.rglob("*.py"))
     assert len(files) > 5
@@ -132,21 +132,21 @@ def test_installed_but_never_enabled_stays_off(app, fresh_tenant, login):
     t = fresh_tenant
     admin = login(t, "county.admin")
     listed = {m["name"]: m for m in admin.get("/api/modules").get_json()["items"]}
-    assert listed["hello"]["enabled"] is False and listed["hello"]["title"] == "问候（示例模块）"
+    assert listed["visits"]["enabled"] is False and listed["visits"]["title"] == "走访问候（参考模块）"
     assert admin.get(HELLO).status_code == 404
     assert greet(admin, t.unit("T01D1V1")).status_code == 404
-    assert admin.get("/hello/").status_code == 404
+    assert admin.get("/visits/").status_code == 404
     codes = {p["code"] for p in admin.get("/api/permissions").get_json()}
-    assert "core.org_unit.read" in codes and not any(c.startswith("hello.") for c in codes)
-    assert 'href="/hello/"' not in admin.get("/").get_data(as_text=True)
+    assert "core.org_unit.read" in codes and not any(c.startswith("visits.") for c in codes)
+    assert 'href="/visits/"' not in admin.get("/").get_data(as_text=True)
     # the same user, the same roles: switching it on is the only difference
     enable(admin)
     assert admin.get(HELLO).status_code == 200
-    assert admin.get("/hello/").status_code == 200
+    assert admin.get("/visits/").status_code == 200
     codes = {p["code"] for p in admin.get("/api/permissions").get_json()}
-    assert {"hello.greeting.read", "hello.greeting.manage"} <= codes
-    assert 'href="/hello/"' in admin.get("/").get_data(as_text=True)
-    assert 'href="/hello/"' in admin.get("/hello/").get_data(as_text=True)  # the plugin's own page has the menu
+    assert {"visits.greeting.read", "visits.greeting.manage"} <= codes
+    assert 'href="/visits/"' in admin.get("/").get_data(as_text=True)
+    assert 'href="/visits/"' in admin.get("/visits/").get_data(as_text=True)  # the plugin's own page has the menu
 
 
 def test_enabled_for_one_county_and_not_the_other(app, fresh_tenant, login):
@@ -163,18 +163,18 @@ def test_enabled_for_one_county_and_not_the_other(app, fresh_tenant, login):
     assert g["message"] == "乡亲们好，王大爷！" and g["org_unit_id"] == b.unit("T01D1V1")
     assert [x["id"] for x in admin_b.all_items(HELLO)] == [g["id"]]
     assert admin_b.get(f"{HELLO}/{g['id']}").status_code == 200
-    assert "乡亲们好，王大爷！" in admin_b.get("/hello/").get_data(as_text=True)
+    assert "乡亲们好，王大爷！" in admin_b.get("/visits/").get_data(as_text=True)
 
     assert admin_a.get(HELLO).status_code == 404
     assert greet(admin_a, a.unit("T01D1V1")).status_code == 404
-    assert admin_a.get("/hello/").status_code == 404
+    assert admin_a.get("/visits/").status_code == 404
     assert admin_a.get(f"{HELLO}/{g['id']}").status_code == 404
 
     # switched off: 404 again; switched back on: the data and the settings are still there
     assert put_module(admin_b, False).status_code == 200
     assert admin_b.get(HELLO).status_code == 404
     assert admin_b.get(f"{HELLO}/{g['id']}").status_code == 404
-    assert admin_b.get("/hello/").status_code == 404
+    assert admin_b.get("/visits/").status_code == 404
     assert enable(admin_b)["settings"]["greeting_prefix"] == "乡亲们好，"
     again = admin_b.get(f"{HELLO}/{g['id']}")
     assert again.status_code == 200 and again.get_json() == g
@@ -185,7 +185,7 @@ def test_only_a_county_wide_admin_switches_modules(fresh_tenant, login):
     t = fresh_tenant
     township = login(t, "donghu.admin")
     assert put_module(township, True).status_code == 403
-    assert login(t, "county.admin").get("/api/modules/hello").get_json()["enabled"] is False
+    assert login(t, "county.admin").get("/api/modules/visits").get_json()["enabled"] is False
 
 
 def test_greetings_follow_the_users_subtree_and_the_countys_settings(fresh_tenant, login):
@@ -211,10 +211,10 @@ def test_greetings_follow_the_users_subtree_and_the_countys_settings(fresh_tenan
     assert donghu.post(HELLO, json={"org_unit_id": t.unit("T01D1V2"), "recipient": ""}).status_code == 422
     assert donghu.post(HELLO, json={"org_unit_id": t.unit("T01D1V2"), "recipient": "x", "id": 5}).status_code == 422
 
-    viewer = login(t, "county.viewer")  # the viewer bundle got hello.greeting.read only
+    viewer = login(t, "county.viewer")  # the viewer bundle got visits.greeting.read only
     assert len(viewer.all_items(HELLO)) == 2
     assert greet(viewer, t.unit("T01D1V1")).status_code == 403
-    assert login(t, "village.cadre").get(HELLO).status_code == 403  # no hello permission at all
+    assert login(t, "village.cadre").get(HELLO).status_code == 403  # no visits permission at all
 
     r = greet(donghu, t.unit("T01D1V2"), "王五")
     assert r.status_code == 201, r.get_json()  # third of three today
@@ -236,12 +236,12 @@ def test_invalid_settings_are_rejected_and_nothing_is_saved(fresh_tenant, login,
         assert r.status_code == 422, r.get_json()
         assert field in r.get_json()["errors"]["json"]["settings"]
     with db.transaction(t.id) as s:
-        assert s.scalar(select(TenantPlugin).where(TenantPlugin.plugin == "hello")) is None
+        assert s.scalar(select(TenantPlugin).where(TenantPlugin.plugin == "visits")) is None
     assert admin.get(HELLO).status_code == 404
 
     enable(admin, {"greeting_prefix": "早上好，", "max_per_day": 7})
     assert put_module(admin, False, {"max_per_day": 100000}).status_code == 422
-    assert admin.get("/api/modules/hello").get_json()["settings"] == {"greeting_prefix": "早上好，", "max_per_day": 7}
+    assert admin.get("/api/modules/visits").get_json()["settings"] == {"greeting_prefix": "早上好，", "max_per_day": 7}
     assert admin.get(HELLO).status_code == 200  # still on: the failed PUT changed nothing
 
 
@@ -252,12 +252,12 @@ def test_stored_settings_that_no_longer_validate_turn_the_plugin_off(app, fresh_
     enable(admin)
     assert admin.get(HELLO).status_code == 200
     with db.transaction(t.id) as s:
-        row = s.scalar(select(TenantPlugin).where(TenantPlugin.plugin == "hello"))
+        row = s.scalar(select(TenantPlugin).where(TenantPlugin.plugin == "visits"))
         row.settings = {"greeting_prefix": "您好，", "max_per_day": -1}
     assert admin.get(HELLO).status_code == 404
-    assert admin.get("/hello/").status_code == 404
+    assert admin.get("/visits/").status_code == 404
     with db.transaction(t.id) as s:
-        assert "hello" not in pingan(app).plugins.enabled(s, t.id)
+        assert "visits" not in pingan(app).plugins.enabled(s, t.id)
     enable(admin, {"max_per_day": 10})  # the county admin repairs them
     assert admin.get(HELLO).status_code == 200
 
@@ -277,7 +277,7 @@ def test_failure_reading_tenant_plugins_fails_closed(app, fresh_tenant, login, d
     pingan(app).plugins.forget_enabled()  # the web path keeps the switches a few seconds: read them now
     try:
         assert admin.get(HELLO).status_code == 404
-        assert admin.get("/hello/").status_code == 404
+        assert admin.get("/visits/").status_code == 404
         with db.transaction(t.id) as s:
             assert pingan(app).plugins.enabled(s, t.id) == {}
     finally:
@@ -303,9 +303,9 @@ def _run_queued(q) -> None:
 
 
 def _tallies(db, tenant_id: int) -> list[int]:
-    from pingan_hello.models import HelloTally
+    from pingan_visits.models import VisitsTally
     with db.transaction(tenant_id) as s:
-        return list(s.scalars(select(HelloTally.greetings).order_by(HelloTally.id)))
+        return list(s.scalars(select(VisitsTally.greetings).order_by(VisitsTally.id)))
 
 
 def test_scheduler_runs_the_job_only_where_enabled_once_per_slot(app, fresh_tenant, login, db):
@@ -314,9 +314,9 @@ def test_scheduler_runs_the_job_only_where_enabled_once_per_slot(app, fresh_tena
     admin_b = login(b, "county.admin")
     enable(admin_b)
     assert greet(admin_b, b.unit("T01D1V1")).status_code == 201
-    from pingan_hello.models import HelloGreeting
+    from pingan_visits.models import VisitsGreeting
     with db.transaction(a.id) as s:  # A has data but not the plugin: B's count must not see it
-        s.add(HelloGreeting(org_unit_id=a.unit("T01D1V1"), recipient="甲", message="您好，甲！"))
+        s.add(VisitsGreeting(org_unit_id=a.unit("T01D1V1"), recipient="甲", message="您好，甲！"))
     state = pingan(app)
     jobs.bind_state(state)
     q = jobs.queue(state.config)
@@ -327,8 +327,8 @@ def test_scheduler_runs_the_job_only_where_enabled_once_per_slot(app, fresh_tena
     now = (int(time.time()) // hour + secrets.randbelow(10**6) + 10**6) * hour  # a slot no run used before
 
     assert jobs.tick(state, now) >= 1
-    mine = [kw for kw in _queued(q) if kw["tenant_id"] in (a.id, b.id) and kw.get("plugin") == "hello"]
-    assert mine == [{"plugin": "hello", "job": "count_greetings", "tenant_id": b.id}]
+    mine = [kw for kw in _queued(q) if kw["tenant_id"] in (a.id, b.id) and kw.get("plugin") == "visits"]
+    assert mine == [{"plugin": "visits", "job": "count_greetings", "tenant_id": b.id}]
     assert jobs.tick(state, now + 60) == 0  # same slot: already claimed, nothing enqueued twice
     _run_queued(q)
     assert _tallies(db, b.id) == [1] and _tallies(db, a.id) == []
@@ -339,13 +339,13 @@ def test_scheduler_runs_the_job_only_where_enabled_once_per_slot(app, fresh_tena
     assert _tallies(db, b.id) == [1, 2]
 
     assert jobs.tick(state, now + 2 * hour) >= 1
-    assert [kw["tenant_id"] for kw in _queued(q) if kw["tenant_id"] in (a.id, b.id) and kw.get("plugin") == "hello"] \
+    assert [kw["tenant_id"] for kw in _queued(q) if kw["tenant_id"] in (a.id, b.id) and kw.get("plugin") == "visits"] \
         == [b.id]
     assert put_module(admin_b, False).status_code == 200  # switched off between enqueue and run
     _run_queued(q)
     assert _tallies(db, b.id) == [1, 2]
     jobs.tick(state, now + 3 * hour)
-    assert all(kw["tenant_id"] != b.id for kw in _queued(q) if kw.get("plugin") == "hello")
+    assert all(kw["tenant_id"] != b.id for kw in _queued(q) if kw.get("plugin") == "visits")
     _run_queued(q)
     assert _tallies(db, b.id) == [1, 2] and _tallies(db, a.id) == []
 
@@ -367,8 +367,8 @@ class _Plugin:
 
 def test_duplicate_or_foreign_permission_codes_stop_start_up(config):
     """issue 2: a code declared twice, or outside the plugin's prefix, is refused at start-up."""
-    with pytest.raises(ValueError, match=r"'hello.greeting.read' declared twice \(by hello and rogue\)"):
-        create_app(config, extra_plugins={"rogue": _Plugin("hello.greeting.read")})
+    with pytest.raises(ValueError, match=r"'visits.greeting.read' declared twice \(by visits and zrogue\)"):
+        create_app(config, extra_plugins={"zrogue": _Plugin("visits.greeting.read")})
     with pytest.raises(ValueError, match="declared twice"):
         PluginHost({"dup": _Plugin("dup.thing.read", "dup.thing.read")}, use_entry_points=False)
     with pytest.raises(ValueError, match="declared twice"):
@@ -396,38 +396,38 @@ def test_check_pending_catches_a_misspelt_hookimpl():
 # --- demo data, widget, indicator ----------------------------------------------------------
 
 def test_tenant_folder_enables_the_plugin_with_demo_data_widget_and_indicator(app, db, tmp_path):
-    """issue 2: ``[plugins.hello]`` in tenant.toml enables it, validated; demo data, widget and
+    """issue 2: ``[plugins.visits]`` in tenant.toml enables it, validated; demo data, widget and
     indicator answer per subtree (rule: ORG-1)."""
     from core.tenant_config import validate_folder
-    from pingan_hello.models import HelloGreeting
+    from pingan_visits.models import VisitsGreeting
 
     folder = tmp_path / "county"
     shutil.copytree(DEMO_FOLDER, folder)
     toml = folder / "tenant.toml"
     base = toml.read_text(encoding="utf-8")
-    toml.write_text(base + '\n[plugins.hello]\nsettings = { greeting_prefix = "老乡好，", max_per_day = 0 }\n',
+    toml.write_text(base + '\n[plugins.visits]\nsettings = { greeting_prefix = "老乡好，", max_per_day = 0 }\n',
                     encoding="utf-8")
     _, issues = validate_folder(folder, pingan(app).plugins)
-    assert [str(i) for i in issues] == [f"tenant.toml:plugins.hello.settings.max_per_day: {m}"
+    assert [str(i) for i in issues] == [f"tenant.toml:plugins.visits.settings.max_per_day: {m}"
                                         for m in ["Must be greater than or equal to 1 and less than or equal to 10000."]]
-    toml.write_text(base + '\n[plugins.hello]\nsettings = { greeting_prefix = "老乡好，" }\n', encoding="utf-8")
+    toml.write_text(base + '\n[plugins.visits]\nsettings = { greeting_prefix = "老乡好，" }\n', encoding="utf-8")
     t = load_tenant(app, folder=folder, demo=True)
 
     villages_donghu = [c for c in t.units if c.startswith("T01") and c.count("V") == 1 and "G" not in c and "W" not in c]
     with db.transaction(t.id) as s:
-        assert pingan(app).plugins.enabled(s, t.id) == {"hello": {"greeting_prefix": "老乡好，", "max_per_day": 100}}
-        greetings = s.scalars(select(HelloGreeting)).all()
+        assert pingan(app).plugins.enabled(s, t.id) == {"visits": {"greeting_prefix": "老乡好，", "max_per_day": 100}}
+        greetings = s.scalars(select(VisitsGreeting)).all()
         villages = len([c for c in t.units if c.count("V") == 1 and "G" not in c and "W" not in c])
         assert len(greetings) == villages and all(g.message.startswith("老乡好，") for g in greetings)
 
-        indicator = pingan(app).plugins.plugins["hello"].indicators[0]
+        indicator = pingan(app).plugins.plugins["visits"].indicators[0]
         start = datetime.now(timezone.utc) - timedelta(days=1)
         end = start + timedelta(days=2)
         assert indicator.compute(s, t.unit("T01"), start, end) == len(villages_donghu)
         assert indicator.compute(s, t.unit("C"), start, end) == villages
         assert indicator.compute(s, t.unit("T01"), end, end + timedelta(days=1)) == 0
 
-        widget = pingan(app).plugins.plugins["hello"].widgets[0]
+        widget = pingan(app).plugins.plugins["visits"].widgets[0]
         donghu = s.scalar(select(User).where(User.username == "donghu.admin"))
         ctx = RequestContext(tenant=s.get(Tenant, t.id), session=s, user=donghu, grants=load_grants(s, donghu.id))
         shown = widget.render(ctx)
@@ -439,17 +439,17 @@ def test_dashboard_widgets_follow_enablement_and_permission(app, fresh_tenant, l
     county enabled it and the user holds its permission; a failing widget degrades alone."""
     admin, cadre = login(fresh_tenant, "county.admin"), login(fresh_tenant, "village.cadre")
     assert admin.get("/api/me/dashboard").get_json() == []
-    assert "widget-hello.latest" not in admin.get("/").get_data(as_text=True)
+    assert "widget-visits.latest" not in admin.get("/").get_data(as_text=True)
     enable(admin)
     assert admin.post(HELLO, json={"org_unit_id": fresh_tenant.unit("T01D1V1"), "recipient": "李四"}).status_code == 201
     widgets = admin.get("/api/me/dashboard").get_json()
-    assert [w["key"] for w in widgets] == ["hello.latest"] and widgets[0]["data"]["total"] == 1
-    assert "widget-hello.latest" in admin.get("/").get_data(as_text=True)
-    assert cadre.get("/api/me/dashboard").get_json() == []  # village cadre lacks hello.greeting.read
-    widget = pingan(app).plugins.plugins["hello"].widgets[0]
+    assert [w["key"] for w in widgets] == ["visits.latest"] and widgets[0]["data"]["total"] == 1
+    assert "widget-visits.latest" in admin.get("/").get_data(as_text=True)
+    assert cadre.get("/api/me/dashboard").get_json() == []  # village cadre lacks visits.greeting.read
+    widget = pingan(app).plugins.plugins["visits"].widgets[0]
     broken = type(widget)(key=widget.key, title=widget.title, permission=widget.permission,
                           render=lambda ctx: 1 / 0, title_en=widget.title_en, order=widget.order)
-    monkeypatch.setattr(pingan(app).plugins.plugins["hello"], "widgets", [broken])
+    monkeypatch.setattr(pingan(app).plugins.plugins["visits"], "widgets", [broken])
     page = admin.get("/")
     assert page.status_code == 200 and "暂不可用" in page.get_data(as_text=True)
     assert admin.get("/api/me/dashboard").get_json()[0]["ok"] is False

@@ -272,7 +272,7 @@ def test_a_request_past_its_deadline_rolls_back_instead_of_committing(app, count
     r = client.post(f"/api/cases/{case['id']}/transitions/accept", json={})
     _assert_503(r, "timeout")
     assert _case_state(db, county, case["id"]) == ("registered", ["registered"])
-    r = client.post("/api/cases", json={"case_type": "hello.visit", "title": "迟到的登记", "org_unit_id":
+    r = client.post("/api/cases", json={"case_type": "visits.visit", "title": "迟到的登记", "org_unit_id":
                                         county.unit("T01D1V1"), "content": "x", "channel": "visit",
                                         "details": {"visit_kind": "home"}})
     _assert_503(r, "timeout")

@@ -24,7 +24,7 @@ from core.app import pingan
 from core.db import utcnow
 from core.models import AccessToken, RoleAssignment, Tenant, User
 
-HELLO = "/api/hello/greetings"
+HELLO = "/api/visits/greetings"
 
 
 def _statements(app, fn) -> list[str]:
@@ -147,9 +147,9 @@ def test_cross_tenant_token_still_refused(app, county, other):
 def test_module_switch_through_the_api_counts_at_once(app, county):
     t, c, _ = county
     assert c.get(HELLO).status_code == 404
-    assert c.put("/api/modules/hello", json={"enabled": True}).status_code == 200
+    assert c.put("/api/modules/visits", json={"enabled": True}).status_code == 200
     assert c.get(HELLO).status_code == 200
-    assert c.put("/api/modules/hello", json={"enabled": False}).status_code == 200
+    assert c.put("/api/modules/visits", json={"enabled": False}).status_code == 200
     assert c.get(HELLO).status_code == 404
 
 
@@ -159,7 +159,7 @@ def test_change_from_another_process_counts_within_the_cache_lifetime(app, count
     import core.app as core_app
     import core.plugins as core_plugins
     t, c, _ = county
-    assert c.put("/api/modules/hello", json={"enabled": True}).status_code == 200
+    assert c.put("/api/modules/visits", json={"enabled": True}).status_code == 200
     assert c.get(HELLO).status_code == 200
     monkeypatch.setattr(core_plugins._ENABLED, "ttl", 0.5)
     monkeypatch.setattr(core_app._TENANTS, "ttl", 0.5)
@@ -232,8 +232,8 @@ def test_a_case_is_registered_with_one_audit_write_per_commit(app, county, db):
     from core import audit
     from core.audit import AuditEntry
     t, c, _ = county
-    assert c.put("/api/modules/hello", json={"enabled": True}).status_code == 200
-    body = {"case_type": "hello.visit", "title": "请求上门走访", "org_unit_id": t.unit("T01D1V1"),
+    assert c.put("/api/modules/visits", json={"enabled": True}).status_code == 200
+    body = {"case_type": "visits.visit", "title": "请求上门走访", "org_unit_id": t.unit("T01D1V1"),
             "content": "独居老人，请求上门", "channel": "visit", "details": {"visit_kind": "home"}}
     assert c.post("/api/cases", json=body).status_code == 201  # warms the caches
     with db.transaction(t.id) as s:
@@ -257,8 +257,8 @@ def test_a_case_is_registered_with_one_audit_write_per_commit(app, county, db):
 @pytest.mark.skipif(not PG_URL, reason="round trips are PostgreSQL's")
 def test_round_trips_of_registering_a_case(app, county):
     t, c, _ = county
-    assert c.put("/api/modules/hello", json={"enabled": True}).status_code == 200
-    body = {"case_type": "hello.visit", "title": "请求上门走访", "org_unit_id": t.unit("T01D1V1"),
+    assert c.put("/api/modules/visits", json={"enabled": True}).status_code == 200
+    body = {"case_type": "visits.visit", "title": "请求上门走访", "org_unit_id": t.unit("T01D1V1"),
             "content": "独居老人，请求上门", "channel": "visit", "details": {"visit_kind": "home"}}
     assert c.post("/api/cases", json=body).status_code == 201
     trips = _round_trips(app, lambda: c.post("/api/cases", json=body))

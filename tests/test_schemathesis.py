@@ -232,7 +232,7 @@ def test_web_forms_never_fail_on_edge_values(app, fuzz_target, login):
     api = Client(app, tenant.host, {"Authorization": f"Bearer {token}"})
     case = register(api, tenant.unit("T01D1V1"))
     admin = login(tenant, "county.admin")
-    values = {"unit_id": tenant.unit("T01D1V1"), "case_id": case["id"], "name": "hello", "year": 2026,
+    values = {"unit_id": tenant.unit("T01D1V1"), "case_id": case["id"], "name": "visits", "year": 2026,
               "user_id": next(u["id"] for u in api.get("/api/users?limit=50").get_json()["items"]
                               if u["username"] != "county.admin"),  # probes may lock or reset it
               "role_id": api.get("/api/roles?limit=1").get_json()["items"][0]["id"], "day": "2026-10-01",

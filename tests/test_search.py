@@ -209,7 +209,7 @@ def _bulk_cases(county, unit_id: int, n: int) -> None:
     with owner.begin() as conn:
         conn.execute(text(
             "INSERT INTO case_record (tenant_id, id, case_type, number, year, title, content, org_unit_id, state, "
-            "search_grams, created_at, updated_at) SELECT :t, nextval('pingan_id_seq'), 'hello.visit', 'bulk-' || g, "
+            "search_grams, created_at, updated_at) SELECT :t, nextval('pingan_id_seq'), 'visits.visit', 'bulk-' || g, "
             "2026, '批量', '', :u, 'registered', '批 批量 量', now(), now() FROM generate_series(1, :n) AS g"),
             {"t": county.id, "u": unit_id, "n": n})
         conn.execute(text("ANALYZE case_record"))

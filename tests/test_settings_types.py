@@ -262,7 +262,7 @@ def test_the_catalog_is_a_page_like_every_list_with_each_fields_real_default(kin
     body = admin.get("/api/modules").get_json()
     assert set(body) == {"items", "next_cursor"} and body["next_cursor"] is None
     names = [m["name"] for m in body["items"]]
-    assert names == sorted(names) and {"kinds", "petition", "hello"} <= set(names)
+    assert names == sorted(names) and {"kinds", "petition", "visits"} <= set(names)
     walked, cursor = [], None
     while True:  # a page at a time, every module once
         page = admin.get("/api/modules", query_string={"limit": 2, **({"cursor": cursor} if cursor else {})}).get_json()

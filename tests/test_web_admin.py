@@ -22,8 +22,8 @@ def test_catalog_lists_modules_and_the_admin_menu(app, county, login):
     page = admin.get("/admin/modules")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert 'id="module-hello"' in html and 'id="module-petition"' in html
-    row = html[html.index('id="module-hello"'):]
+    assert 'id="module-visits"' in html and 'id="module-petition"' in html
+    row = html[html.index('id="module-visits"'):]
     assert 'data-enabled="true"' in row[:60] and "已启用" in row[:2000]
     assert 'data-enabled="false"' in html[html.index('id="module-petition"'):][:60]
     index = admin.get("/admin").get_data(as_text=True)
@@ -32,7 +32,7 @@ def test_catalog_lists_modules_and_the_admin_menu(app, county, login):
 
 def test_settings_form_is_generated_from_the_schema(app, county, login):
     admin = login(county, "county.admin")
-    html = admin.get("/admin/modules/hello").get_data(as_text=True)
+    html = admin.get("/admin/modules/visits").get_data(as_text=True)
     assert 'id="module-settings"' in html
     assert re.search(r'<input type="text" id="setting-greeting_prefix" name="greeting_prefix"[^>]*value="您好，"', html)
     assert re.search(r'<input type="number" id="setting-max_per_day" name="max_per_day"[^>]*min="1"[^>]*max="10000"'
@@ -46,24 +46,24 @@ def test_settings_form_is_generated_from_the_schema(app, county, login):
 
 def test_invalid_setting_is_422_with_the_error_in_chinese_next_to_the_field_and_nothing_saved(app, county, login):
     admin = login(county, "county.admin")
-    html = admin.get("/admin/modules/hello").get_data(as_text=True)
+    html = admin.get("/admin/modules/visits").get_data(as_text=True)
     token = csrf(html)
-    before = admin.get("/api/modules/hello").get_json()["settings"]
-    r = admin.post("/admin/modules/hello", data={"csrf_token": token, "greeting_prefix": "早上好，",
+    before = admin.get("/api/modules/visits").get_json()["settings"]
+    r = admin.post("/admin/modules/visits", data={"csrf_token": token, "greeting_prefix": "早上好，",
                                                   "max_per_day": "0"})
     assert r.status_code == 422
     page = r.get_data(as_text=True)
     assert field_error(page, "max_per_day") == "超出范围（允许 1–10000）"
     assert field_error(page, "greeting_prefix") is None
     assert 'aria-invalid="true"' in page and "早上好，" in page and 'value="0"' in page  # what was typed is kept
-    assert admin.get("/api/modules/hello").get_json()["settings"] == before
+    assert admin.get("/api/modules/visits").get_json()["settings"] == before
     # not a number, and a prefix too long: each message at its own field
-    r = admin.post("/admin/modules/hello", data={"csrf_token": token, "greeting_prefix": "长" * 21,
+    r = admin.post("/admin/modules/visits", data={"csrf_token": token, "greeting_prefix": "长" * 21,
                                                   "max_per_day": "许多"})
     page = r.get_data(as_text=True)
     assert r.status_code == 422
     assert field_error(page, "max_per_day") == "格式不正确" and field_error(page, "greeting_prefix") == "长度不符合要求"
-    assert admin.get("/api/modules/hello").get_json()["settings"] == before
+    assert admin.get("/api/modules/visits").get_json()["settings"] == before
 
 
 def test_invalid_json_and_nested_errors_name_their_place(app, fresh_tenant, login):
@@ -122,13 +122,13 @@ def test_saving_the_form_as_shown_keeps_every_setting(app, fresh_tenant, login):
 
 def test_saving_settings_is_effective_at_once_and_the_history_shows_a_diff(app, county, login):
     admin = login(county, "county.admin")
-    token = csrf(admin.get("/admin/modules/hello").get_data(as_text=True))
-    r = admin.post("/admin/modules/hello", data={"csrf_token": token, "greeting_prefix": "早上好，",
+    token = csrf(admin.get("/admin/modules/visits").get_data(as_text=True))
+    r = admin.post("/admin/modules/visits", data={"csrf_token": token, "greeting_prefix": "早上好，",
                                                   "max_per_day": "7"})
-    assert r.status_code == 302 and r.headers["Location"].endswith("/admin/modules/hello?saved=1")
-    assert admin.get("/api/modules/hello").get_json()["settings"] == {"greeting_prefix": "早上好，", "max_per_day": 7}
-    assert "/ 7" in admin.get("/hello/").get_data(as_text=True)  # the module's own page reads the new value
-    page = admin.get("/admin/modules/hello?saved=1").get_data(as_text=True)
+    assert r.status_code == 302 and r.headers["Location"].endswith("/admin/modules/visits?saved=1")
+    assert admin.get("/api/modules/visits").get_json()["settings"] == {"greeting_prefix": "早上好，", "max_per_day": 7}
+    assert "/ 7" in admin.get("/visits/").get_data(as_text=True)  # the module's own page reads the new value
+    page = admin.get("/admin/modules/visits?saved=1").get_data(as_text=True)
     assert 'id="settings-saved"' in page
     history = page[page.index('id="module-history"'):]
     entry = history[history.index('class="history-entry"'):]
@@ -143,54 +143,54 @@ def test_switching_off_hides_menu_and_pages_for_this_county_only_and_back_on_kee
     from tests.conftest import load_tenant
     other = load_tenant(app)
     for tenant in (fresh_tenant, other):
-        assert login(tenant, "county.admin").put("/api/modules/hello", json={"enabled": True}).status_code == 200
+        assert login(tenant, "county.admin").put("/api/modules/visits", json={"enabled": True}).status_code == 200
     admin = login(fresh_tenant, "county.admin")
-    made = admin.post("/api/hello/greetings", json={"recipient": "老王", "org_unit_id": fresh_tenant.unit("T01D1V1")})
+    made = admin.post("/api/visits/greetings", json={"recipient": "老王", "org_unit_id": fresh_tenant.unit("T01D1V1")})
     assert made.status_code == 201, made.get_json()
     home = admin.get("/").get_data(as_text=True)
-    assert 'href="/hello/"' in home
-    visit = admin.post("/api/cases", json={"case_type": "hello.visit", "title": "走访", "org_unit_id": fresh_tenant.unit("T01D1V1"),
+    assert 'href="/visits/"' in home
+    visit = admin.post("/api/cases", json={"case_type": "visits.visit", "title": "走访", "org_unit_id": fresh_tenant.unit("T01D1V1"),
                                                "channel": "visit", "details": {"visit_kind": "home"}})
     assert visit.status_code == 201, visit.get_json()
     token = csrf(admin.get("/admin/modules").get_data(as_text=True))
     # issue 15, item 12: switching off asks first, saying how many of its matters are open
-    r = admin.post("/admin/modules/hello/switch", data={"csrf_token": token, "enabled": "0"})
+    r = admin.post("/admin/modules/visits/switch", data={"csrf_token": token, "enabled": "0"})
     page = r.get_data(as_text=True)
     assert r.status_code == 200 and "确认停用" in page and "还有 1 件该模块的事项未办结" in page, page
-    assert admin.get("/api/modules/hello").get_json()["enabled"] is True
-    r = admin.post("/admin/modules/hello/switch", data={"csrf_token": token, "enabled": "0", "confirm": "1"})
-    assert r.status_code == 302 and r.headers["Location"].endswith("/admin/modules#module-hello")
-    assert 'href="/hello/"' not in admin.get("/").get_data(as_text=True)
-    assert admin.get("/hello/").status_code == 404
-    assert 'data-enabled="false"' in admin.get("/admin/modules").get_data(as_text=True).split('id="module-hello"')[1][:40]
+    assert admin.get("/api/modules/visits").get_json()["enabled"] is True
+    r = admin.post("/admin/modules/visits/switch", data={"csrf_token": token, "enabled": "0", "confirm": "1"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/admin/modules#module-visits")
+    assert 'href="/visits/"' not in admin.get("/").get_data(as_text=True)
+    assert admin.get("/visits/").status_code == 404
+    assert 'data-enabled="false"' in admin.get("/admin/modules").get_data(as_text=True).split('id="module-visits"')[1][:40]
     # the other county keeps the module
     neighbour = login(other, "county.admin")
-    assert 'href="/hello/"' in neighbour.get("/").get_data(as_text=True)
-    assert neighbour.get("/hello/").status_code == 200
+    assert 'href="/visits/"' in neighbour.get("/").get_data(as_text=True)
+    assert neighbour.get("/visits/").status_code == 200
     # back on: the greeting made before is still there
-    r = admin.post("/admin/modules/hello/switch", data={"csrf_token": token, "enabled": "1", "back": "module"})
-    assert r.status_code == 302 and r.headers["Location"].endswith("/admin/modules/hello")
-    page = admin.get("/hello/")
+    r = admin.post("/admin/modules/visits/switch", data={"csrf_token": token, "enabled": "1", "back": "module"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/admin/modules/visits")
+    page = admin.get("/visits/")
     assert page.status_code == 200 and "老王" in page.get_data(as_text=True)
 
 
 def test_module_pages_need_the_county_wide_permission_and_csrf(app, county, login):
     township = login(county, "donghu.admin")
-    for path in ("/admin/modules", "/admin/modules/hello"):
+    for path in ("/admin/modules", "/admin/modules/visits"):
         r = township.get(path)
         assert r.status_code == 403 and "<html" in r.get_data(as_text=True)
     token = csrf(township.get("/cases").get_data(as_text=True))
-    assert township.post("/admin/modules/hello/switch", data={"csrf_token": token, "enabled": "0"}).status_code == 403
-    assert login(county, "county.admin").get("/api/modules/hello").get_json()["enabled"] is True
+    assert township.post("/admin/modules/visits/switch", data={"csrf_token": token, "enabled": "0"}).status_code == 403
+    assert login(county, "county.admin").get("/api/modules/visits").get_json()["enabled"] is True
     assert 'href="/admin/modules"' not in township.get("/").get_data(as_text=True)
     cadre = login(county, "village.cadre")
     assert cadre.get("/admin/modules").status_code == 403
     admin = login(county, "county.admin")
     assert admin.get("/admin/modules/nonexistent").status_code == 404
     admin.headers.pop("X-CSRF-Token")
-    r = admin.post("/admin/modules/hello/switch", data={"csrf_token": "forged", "enabled": "0"})
+    r = admin.post("/admin/modules/visits/switch", data={"csrf_token": "forged", "enabled": "0"})
     assert r.status_code == 403
-    assert admin.get("/api/modules/hello").get_json()["enabled"] is True
+    assert admin.get("/api/modules/visits").get_json()["enabled"] is True
 
 
 # --- org tree editor -----------------------------------------------------------------------------

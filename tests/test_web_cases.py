@@ -36,7 +36,7 @@ def test_village_registers_township_supervises_village_sees_it(app, county, logi
 
 
 def test_acts_are_forms_and_errors_show_in_chinese_without_losing_data(app, county, login):
-    cadre = login(county, "county.admin")  # the example's acts need hello.visit's own permission
+    cadre = login(county, "county.admin")  # the example's acts need visits.visit's own permission
     case = register(cadre, county.unit("T01D1V1"))
     html = cadre.get(f"/cases/{case['id']}").get_data(as_text=True)
     assert 'id="act-accept"' in html and 'id="act-reject"' in html and 'id="act-close"' not in html
@@ -225,16 +225,16 @@ def test_ledger_import_through_the_page(app, county, login):
     town = login(county, "donghu.admin")
     assert "导入台账" in town.get("/cases").get_data(as_text=True)
     page = town.get("/cases/import").get_data(as_text=True)
-    assert "/api/ledgers/templates/hello.visit" in page
+    assert "/api/ledgers/templates/visits.visit" in page
     token = csrf(page)
     missing = town.post("/cases/import", content_type="multipart/form-data", data={"csrf_token": token,
-                                                                                   "case_type": "hello.visit"})
+                                                                                   "case_type": "visits.visit"})
     assert missing.status_code == 422, missing.get_data(as_text=True)[-800:]
     assert "请选择要导入" in missing.get_data(as_text=True)
     rows = [["走访 1", "T01D1V1", "来访", "独居老人", "上门走访"],
             ["走访 2", "东湖镇/东湖第一管区/不存在的村", "来访", "", "上门走访"]]
     r = town.post("/cases/import", content_type="multipart/form-data",
-                  data={"csrf_token": token, "case_type": "hello.visit", "file": (io.BytesIO(_xlsx(rows)), "台账.xlsx")})
+                  data={"csrf_token": token, "case_type": "visits.visit", "file": (io.BytesIO(_xlsx(rows)), "台账.xlsx")})
     assert r.status_code == 302 and "/jobs/" in r.headers["Location"]
     run_jobs(app)
     job = town.get(r.headers["Location"]).get_data(as_text=True)

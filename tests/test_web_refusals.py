@@ -242,7 +242,7 @@ def test_an_extended_limit_is_named_on_the_timeline_as_on_the_page(app, login, f
     limits table ("期限延至 … 24:00")."""
     from tests.casework import register
     admin, town = login(fresh_tenant, "county.admin"), login(fresh_tenant, "donghu.admin")
-    assert admin.put("/api/modules/hello", json={"enabled": True}).status_code == 200
+    assert admin.put("/api/modules/visits", json={"enabled": True}).status_code == 200
     with time_machine.travel(dt.datetime(2026, 3, 2, 9, tzinfo=SHANGHAI), tick=False):
         case = register(town, fresh_tenant.unit("T01D1V1"))
         handle = next(d for d in act(town, case["id"], "accept").get_json()["deadlines"] if d["rule"] == "handle")

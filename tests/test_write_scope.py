@@ -46,7 +46,7 @@ BODIES = {
     ("PATCH", "/api/network-roles/{item_id}"): {"org_unit_id": "$unit", "user_id": "$user"},
     ("POST", "/api/persons"): {"name": "新居民", "org_unit_id": "$unit"},
     ("PATCH", "/api/persons/{person_id}"): {"org_unit_id": "$unit"},
-    ("POST", "/api/cases"): {"case_type": "hello.visit", "title": "走访", "org_unit_id": "$unit",
+    ("POST", "/api/cases"): {"case_type": "visits.visit", "title": "走访", "org_unit_id": "$unit",
                              "persons": [{"person_id": "$person"}], "details": {"visit_kind": "home"}},
     ("POST", "/api/cases/{case_id}/divert"): {"mode": "single", "tasks": [
         {"org_unit_id": "$unit", "member_unit_id": "$member_unit", "role": "lead"}]},
@@ -64,13 +64,13 @@ BODIES = {
     ("POST", "/api/intake"): {"channel": "visit", "org_unit_id": "$unit", "arose_unit_id": "$unit",
                               "subject": "来访", "content": "反映问题",
                               "persons": [{"person_id": "$person"}, {"name": "新来访人", "org_unit_id": "$unit"}]},
-    ("POST", "/api/ledgers/exports"): {"case_type": "hello.visit", "org_unit_id": "$unit",
+    ("POST", "/api/ledgers/exports"): {"case_type": "visits.visit", "org_unit_id": "$unit",
                                        "handling_unit_id": "$unit", "person_id": "$person"},
     ("POST", "/api/oauth-clients"): {"name": "$fresh", "confidential": True, "redirect_uris": [],
                                      "scopes": ["core.org_unit.read"], "grant_types": ["client_credentials"],
                                      "service_user_id": "$user"},
     ("PATCH", "/api/oauth-clients/{client_id}"): {"service_user_id": "$user"},
-    ("POST", "/api/hello/greetings"): {"org_unit_id": "$unit", "recipient": "张三"},
+    ("POST", "/api/visits/greetings"): {"org_unit_id": "$unit", "recipient": "张三"},
     ("POST", "/api/mediation/screening"): {"org_unit_id": "$unit", "period": "$period", "dispute_ids": ["$dispute"]},
     ("POST", "/api/mediation/registers/{kind}"): {"org_unit_id": "$unit", "found_on": "2026-03-09",
                                                   "description": "苗头", "case_id": "$dispute"},
@@ -214,7 +214,7 @@ def world(app):
         out = {"a": a, "b": b}
         for t in (a, b):
             admin = Client(app, t.host, {"Authorization": f"Bearer {make_token(app, t, 'county.admin')}"})
-            for name, settings in (("hello", {}), ("petition", {"default_quotas": {"village": {"abnormal": 0}}}),
+            for name, settings in (("visits", {}), ("petition", {"default_quotas": {"village": {"abnormal": 0}}}),
                                    ("mediation", {"screening": [{"level": "village", "cadence": "monthly"}]})):
                 r = admin.put(f"/api/modules/{name}", json={"enabled": True, "settings": settings})
                 assert r.status_code == 200, r.get_json()
@@ -304,7 +304,7 @@ def _target(world, method: str, path: str) -> str:
         assert r.status_code == 201, r.get_json()
         return path.replace("{client_id}", str(r.get_json()["id"]))
     if path.startswith("/api/cases/{case_id}/"):
-        r = caller.post("/api/cases", json={"case_type": "hello.visit", "title": "走访", "org_unit_id": mine["unit"],
+        r = caller.post("/api/cases", json={"case_type": "visits.visit", "title": "走访", "org_unit_id": mine["unit"],
                                             "details": {"visit_kind": "home"}})
         assert r.status_code == 201, r.get_json()
         case = r.get_json()

@@ -86,7 +86,7 @@ def test_every_xlsx_of_every_module_writes_formula_like_text_as_text(app, fresh_
     jobs.bind_state(pingan(app))
     run_jobs(app)
     admin = login(county, "county.admin")
-    for module, settings in (("hello", {}), ("mediation", {}), ("petition", {"report_columns": [
+    for module, settings in (("visits", {}), ("mediation", {}), ("petition", {"report_columns": [
             {"key": "received", "title": SHORT}, {"key": "late"}]})):
         r = admin.put(f"/api/modules/{module}", json={"enabled": True, "settings": settings})
         assert r.status_code == 200, r.get_json()

@@ -23,4 +23,6 @@ def register_core_api(api) -> None:
         api.register_blueprint(module.blp)
     api._app.register_blueprint(health.blp)
     from core import oauth
-    oauth.register(api)
+    from core.api import oauth_clients
+    oauth.register(api._app)
+    api.register_blueprint(oauth_clients.blp)

@@ -25,6 +25,7 @@ from core.cases import attachments
 from core.cases.access import request_case
 from core.errors import Invalid, NotFound
 from core.request import requires
+from core.runtime import pingan
 from core.storage import storage
 
 log = logging.getLogger("pingan.attachments")
@@ -80,7 +81,6 @@ class Attachments(MethodView):
     @blp.alt_response(415, schema=ErrorSchema, description="unsupported_type: content of a kind not accepted")
     def post(self, files, case_id):
         """Upload one file (multipart field ``file``): 413 ``too_large``, 415 ``unsupported_type``."""
-        from core.app import pingan
         upload = files["file"]
         if not isinstance(upload, FileStorage):
             raise Invalid("file", "not_a_file", "请选择要上传的文件", location="files")

@@ -19,6 +19,7 @@ from sqlalchemy import Select, literal, tuple_
 from webargs.flaskparser import FlaskParser
 
 from core import bounds
+from core.bounds import id_path  # noqa: F401  (re-exported: the API's and plugins' name for it)
 from core.errors import Invalid
 
 
@@ -184,18 +185,6 @@ class PinganParser(FlaskParser):
 # Set here, where every API module (and core.sdk) imports from before it declares a route:
 # ``Blueprint.arguments`` binds the parser when a view is decorated.
 flask_smorest.Blueprint.ARGUMENTS_PARSER = PinganParser()
-
-
-def id_path(value: str) -> int:
-    """A path id that is not a positive 63-bit integer is simply not found."""
-    from core.errors import NotFound
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise NotFound() from None
-    if not 0 < n < 2**63:
-        raise NotFound()
-    return n
 
 
 class IdField(fields.Integer):

@@ -17,7 +17,7 @@ from core import audit, documents
 from core.api.attachments import content_disposition
 from core.cases.access import request_case
 from core.cases.attachments import KINDS, clean_filename
-from core.cases.timeline import Work
+from core.documents import usable
 from core.errors import NotFound
 from core.request import current, requires
 
@@ -34,17 +34,6 @@ class DocumentTemplateSchema(Schema):
 
 PDF_DOC = {"responses": {"200": {"description": "the document as PDF",
                                  "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}}
-
-
-def usable(w: Work, case_type: str) -> dict[str, documents.DocumentTemplate]:
-    """Templates of the county's enabled plugins that fit a case of ``case_type``."""
-    out = {}
-    for name in sorted(w.enabled):
-        contrib = w.host.plugins.get(name)  # type: ignore[attr-defined]
-        for tpl in getattr(contrib, "document_templates", []):
-            if tpl.case_type is None or tpl.case_type == case_type:
-                out[tpl.key] = tpl
-    return out
 
 
 _case = request_case

@@ -13,7 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
-from core.app import pingan
+from core.runtime import pingan
 from core.request import tenantless
 
 blp = Blueprint("health", __name__)

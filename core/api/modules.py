@@ -20,8 +20,8 @@ from marshmallow import Schema, fields
 from core import modules
 from core.api.common import ListArgs, page_of
 from core.errors import Invalid
-from core.app import pingan
 from core.request import current, requires
+from core.runtime import pingan
 
 blp = Blueprint("core_modules", __name__, url_prefix="/api/modules", description="功能模块 / Modules")
 MANAGE = modules.MANAGE

@@ -11,7 +11,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from core.api.common import IdField, ListArgs, id_path, page_of, paginate, permission_code, sort_field
-from core.app import pingan
+from core.runtime import pingan
 from core import roles
 from core.authz import scoped
 from core.models import Role, RoleAssignment

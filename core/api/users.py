@@ -12,6 +12,7 @@ from core.authz import get_or_404, scoped
 from core.crypto import mask_phone
 from core.models import User
 from core.request import authenticated, current, requires
+from core.runtime import pingan
 
 blp = Blueprint("core_users", __name__, url_prefix="/api/users", description="用户 / Users")
 me_blp = Blueprint("core_me", __name__, url_prefix="/api/me", description="当前用户 / Current user")
@@ -197,7 +198,6 @@ class Dashboard(MethodView):
     @me_blp.response(200, WidgetSchema(many=True))
     def get(self):
         """The home dashboard's widgets for you: enabled modules, permissions you hold."""
-        from core.app import pingan
         return [w for w in pingan().plugins.dashboard(current()) if not hasattr(w["data"], "__html__")]
 
 
@@ -226,7 +226,6 @@ class Password(MethodView):
         """Change your own password (required at first log-in). Only in a web session (403
         ``session_required`` with a token); ends your other sessions, and with ``revoke_tokens``
         your tokens too. A wrong old password counts towards the lockout."""
-        from core.app import pingan
         ctx = current()
         auth.change_password(ctx.session, pingan().config, ctx.user, data["old_password"], data["new_password"],
                              ctx.web_session, revoke_tokens=data["revoke_tokens"])

@@ -15,6 +15,7 @@ from sqlalchemy import Select, and_, any_, exists, false, func, or_, select, tru
 from sqlalchemy.orm import Session
 
 from core.authz import Grants, may, minimal_paths, require, unit_path, unit_scope
+from core.bounds import id_path
 from core.cases.models import Case, CaseTask
 from core.cases.types import CaseType
 from core.errors import Forbidden, NotFound
@@ -186,7 +187,6 @@ def request_case(case_id: str, lock: bool = False, case_type: str | None = None,
     :func:`load_case`); ``lock`` for an act that changes the case. A module's endpoint passes
     its ``case_type`` (another type answers 404) and the ``perm`` it needs on the case's
     handling or arising unit (403 without it)."""
-    from core.api.common import id_path
     from core.cases.timeline import request_work
     w = request_work()
     case, ctype = load_case(w.session, w.grants, id_path(case_id), w.types, lock=lock)

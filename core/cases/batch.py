@@ -80,8 +80,7 @@ def printable(w: Work, case_ids, key: str) -> tuple[list[tuple], dict]:
     """The cases of ``case_ids`` that have document ``key``: ``[(case, ctype, template)]``
     and the summary (``done``: those, ``refused``: a case of a type without the document or
     whose act has not happened, ``not_found``). 404 when none was found."""
-    from core.api.documents import usable
-    from core.documents import _act
+    from core.documents import _act, usable
     ids = _ids(case_ids)
     s = w.session
     parts, done, refused, not_found = [], [], [], []

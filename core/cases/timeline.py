@@ -11,6 +11,7 @@ from core.cases.models import Case, CaseEvent
 from core.context import current_actor
 from core.db import utcnow
 from core.models import User
+from core.runtime import pingan
 
 
 @dataclass
@@ -35,7 +36,6 @@ class Work:
 
 def request_work() -> Work:
     """The :class:`Work` of the current web request (its session, county, user and grants)."""
-    from core.app import pingan
     from core.request import current
     ctx = current()
     return Work(ctx.session, pingan().plugins, ctx.plugins, ctx.grants, ctx.user)

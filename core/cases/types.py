@@ -147,7 +147,7 @@ class CaseType:
     on_register: Callable[..., None] | None = None  # (session, case, details) → writes plugin tables
     details: Callable[..., dict] | None = None      # (session, case) → the plugin's fields, for display
     ledger_columns: tuple[LedgerColumn, ...] = ()
-    web_panel: Callable[..., Any] | None = None  # (work, case) → the module's part of the case page (HTML)
+    web_panel: Callable[..., Any] | None = None  # (work, case, errors, values) → the module's part of the case page (HTML)
     person_roles: dict = field(default_factory=dict)  # a person's role on a case → its title (申请人 …)
     event_titles: dict = field(default_factory=dict)  # the module's own timeline kinds → (title, title_en)
     flag_titles: dict = field(default_factory=dict)   # the flags the module sets → (title, title_en)

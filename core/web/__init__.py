@@ -20,13 +20,13 @@ from core import auth, idempotency
 from core.errors import PinganError
 from core.models import OrgUnit, Role, RoleAssignment
 from core.request import authenticated, current, public
+from core.runtime import pingan
 
 bp = Blueprint("web", __name__, static_folder="static", static_url_path="/assets")
 PRE_CSRF = "pingan_csrf_pre"
 
 
 def _cookie_args() -> dict:
-    from core.app import pingan
     return {"httponly": True, "samesite": "Lax", "secure": pingan().config.cookie_secure, "path": "/"}
 
 
@@ -44,7 +44,6 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def _menu() -> list:
-    from core.app import pingan
     return pingan().plugins.visible(current(), "menu_items")
 
 
@@ -52,7 +51,6 @@ def _demo_login(tenant) -> dict | None:
     """The demo accounts and their password, on the demo county's log-in page only when this
     instance runs as the demo (``pingan demo`` sets ``config.extra["demo_login"]``; never in
     production)."""
-    from core.app import pingan
     config = pingan().config
     info = config.extra.get("demo_login")
     if not info or config.is_production or info.get("tenant_id") != tenant.id:
@@ -85,7 +83,6 @@ def login():
     if not form_token or not hmac.compare_digest(form_token, cookie_token):
         error = "页面已过期，请重新登录"
     else:
-        from core.app import pingan
         try:
             result = auth.login(ctx.session, pingan().config, username, password, request.remote_addr or "",
                                 request.user_agent.string)
@@ -148,7 +145,6 @@ def password():
             if new != request.form.get("new_password2", ""):
                 errors["new_password2"] = "两次输入的新密码不一致"
             else:
-                from core.app import pingan
                 auth.change_password(ctx.session, pingan().config, ctx.user, request.form.get("old_password", ""),
                                      new, ctx.web_session, revoke_tokens=request.form.get("revoke_tokens") == "1")
                 ctx.session.commit()
@@ -175,7 +171,6 @@ def home():
     ctx = current()
     if ctx.user is None:
         return redirect(url_for("web.login"))
-    from core.app import pingan
     from core.platform import is_operator
     if is_operator(ctx.tenant, ctx.user, pingan().config):
         return redirect(url_for("web_operator.index"))

@@ -35,6 +35,7 @@ from core.db import utcnow
 from core.errors import NotFound, PinganError
 from core.i18n import pick
 from core.idempotency import HIDDEN_FORM_FIELDS
+from core.runtime import pingan
 from core.validation_messages import validation_zh
 from core.models import OrgUnit, Person, User
 from core.privacy import mask
@@ -174,7 +175,7 @@ def _export_args() -> dict:
 def _batch_choices(w) -> dict:
     """What the list's batch bar offers: the handlers one may assign (active users of the units
     one diverts for) and the documents of the county's enabled modules."""
-    from core.api.documents import usable
+    from core.documents import usable
     handlers = []
     if w.grants.has(DIVERT):
         handlers = w.session.execute(select(User.id, User.display_name, OrgUnit.name)
@@ -396,7 +397,7 @@ def _page(w, case, ctype, errors: dict | None = None, values: dict | None = None
                   for f in d["follow_ups"]]
     if printing:
         actions = []  # no forms on paper
-    from core.api.documents import usable
+    from core.documents import usable
     who = timeline.actor_names(s, events)
     files = attachments.listed(s, case)
     who_uploaded = dict(s.execute(select(User.id, User.display_name).where(
@@ -658,7 +659,6 @@ def case_person_remove(case_id, person_id):
 @requires(HANDLE)
 def case_attach(case_id):
     """Upload a file to the case (the API's checks: size, kind by content, the unit's right)."""
-    from core.app import pingan
     upload = request.files.get("file")
 
     def do(w, case, ctype):

@@ -33,6 +33,7 @@ from core.i18n import pick
 from core.models import Notification, OrgUnit
 from core.notifications import unread_counts
 from core.request import authenticated, current
+from core.runtime import pingan
 from core.web.charts import Point, bar_chart, line_chart
 
 bp = Blueprint("web_inbox", __name__)
@@ -175,7 +176,6 @@ def inbox_preview(ctx) -> dict:
 
 def home_page():
     """The signed-in user's home page: their scope's figures, inbox, charts and activity."""
-    from core.app import pingan
     from core.cases.timeline import request_work
     from core.web import my_assignments
     ctx = current()

@@ -16,6 +16,7 @@ from core.db import bind_tenant
 from core.errors import NotFound, PinganError
 from core.idempotency import HIDDEN_FORM_FIELDS
 from core.request import authenticated, current
+from core.runtime import pingan
 
 bp = Blueprint("web_operator", __name__, url_prefix="/operator")
 REASON_MAX = 200
@@ -23,7 +24,6 @@ CALENDAR_FILE_MAX = 64 * 1024  # a year's schedule is a page of text
 
 
 def _state():
-    from core.app import pingan
     return pingan()
 
 

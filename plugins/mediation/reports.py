@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from core.sdk import Case, Indicator, OrgUnit, module_settings, units_under, xlsx_append
+from core.sdk import Case, Indicator, OrgUnit, module_settings, period_moment, units_under, xlsx_append
 
 from .cases import KEY, OUTCOMES, REFERRAL_OUTCOMES
 from .models import Dispute, Referral, TierStep
@@ -169,12 +169,6 @@ def weekly_closed(session, unit: OrgUnit, monday: dt.date) -> dict:
 
 # --- indicators for the scoring module ---------------------------------------------------------
 
-def _moment(value) -> dt.datetime:
-    if not isinstance(value, dt.datetime):
-        value = dt.datetime.combine(value, dt.time())
-    return value if value.tzinfo else value.replace(tzinfo=SHANGHAI)
-
-
 def pushed_up(session, unit_id: int, period_start, period_end) -> float:
     """Disputes passed up from the first tier (the village committee) in the period."""
     path = session.scalar(select(OrgUnit.path).where(OrgUnit.id == unit_id))
@@ -183,8 +177,8 @@ def pushed_up(session, unit_id: int, period_start, period_end) -> float:
         return 0.0
     return float(session.scalar(select(func.count()).select_from(TierStep).join(Case, Case.id == TierStep.case_id)
                                 .where(Case.org_unit_id.in_(units_under(path)), TierStep.tier == first.key,
-                                       TierStep.result == "escalated", TierStep.left_at >= _moment(period_start),
-                                       TierStep.left_at < _moment(period_end))) or 0)
+                                       TierStep.result == "escalated", TierStep.left_at >= period_moment(period_start),
+                                       TierStep.left_at < period_moment(period_end))) or 0)
 
 
 def success_rate(session, unit_id: int, period_start, period_end) -> float:
@@ -192,7 +186,7 @@ def success_rate(session, unit_id: int, period_start, period_end) -> float:
     unit = session.scalar(select(OrgUnit).where(OrgUnit.id == unit_id))
     if unit is None:
         return 0.0
-    figures = _figures(_rows(session, unit.path, _moment(period_start), _moment(period_end)))
+    figures = _figures(_rows(session, unit.path, period_moment(period_start), period_moment(period_end)))
     return float(figures["success_percent"] or 0.0)
 
 

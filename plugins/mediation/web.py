@@ -11,7 +11,7 @@ import datetime as dt
 from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from core.sdk import (Case, NotFound, OrgUnit, PinganError, case_form_response, current, load_form, may, module_settings,
+from core.sdk import (Case, Invalid, NotFound, OrgUnit, PinganError, case_form_response, current, load_form, may, module_settings,
                       parse_int, request_work, requires, unit_or_404, units_under, utcnow)
 
 from . import acts, registers, reports, screening, tiers
@@ -103,7 +103,7 @@ def screening_page():
             ids = None
         try:
             if ids is None:
-                raise PinganError(422, "invalid_input", "请在列表中勾选排查发现的纠纷")
+                raise Invalid("dispute_ids", "invalid_input", "请在列表中勾选排查发现的纠纷")
             unit_id = request.form.get("org_unit_id", "")
             w = request_work()
             screening.file_report(w, parse_int(unit_id, lo=0) or 0, request.form.get("period", "").strip(),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from core.sdk import CaseEvent, DocumentTemplate, add_case_event, may, record, utcnow
+from core.sdk import CaseEvent, DocumentTemplate, Intake, add_case_event, current, may, record, utcnow
 
 from .cases import KEY, petition_of
 from .permissions import REGISTER, REPRINT
@@ -25,8 +25,6 @@ def _deliberate(w) -> bool:
     plain GET with the session cookie may come from a link on another site (SameSite=Lax sends
     the cookie with a top-level GET), so it never shows the code nor uses up the first printing."""
     from flask import has_request_context, request
-
-    from core.request import current
     return has_request_context() and (request.method == "POST" or current().via == "token")
 
 
@@ -34,8 +32,6 @@ def _registrant_in_time(w, case) -> bool:
     """The user who registered the petition (the case's creator, or the window user who took
     its intake), within ``receipt_code_hours`` of its registration."""
     from datetime import timedelta
-
-    from core.cases.models import Intake
     if w.user_id is None or case.created_at is None:
         return False
     hours = (w.enabled.get("petition") or {}).get("receipt_code_hours", 2)

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from core.sdk import (Conflict, Indicator, Invalid, NotFound, OrgUnit, network_holders, notify, record, units_under,
+from core.sdk import (Conflict, Indicator, Invalid, NotFound, OrgUnit, network_holders, notify, period_day, period_moment,
+                      record, units_under,
                       users_of_unit, utcnow)
 
 from .models import Accountability, Escalation, Quota
@@ -168,8 +169,7 @@ def _indicator(kind: str):
         path = session.scalar(select(OrgUnit.path).where(OrgUnit.id == unit_id))
         if path is None:
             return 0.0
-        start = period_start.date() if isinstance(period_start, dt.datetime) else period_start
-        end = period_end.date() if isinstance(period_end, dt.datetime) else period_end
+        start, end = period_day(period_start), period_day(period_end)
         q = select(func.count()).select_from(Escalation).where(
             Escalation.org_unit_id.in_(units_under(path)), Escalation.occurred_on >= start,
             Escalation.occurred_on < end)
@@ -186,17 +186,10 @@ def breaches(session, unit_id: int, period_start, period_end) -> float:
     path = session.scalar(select(OrgUnit.path).where(OrgUnit.id == unit_id))
     if path is None:
         return 0.0
-    start, end = _moment(period_start), _moment(period_end)
+    start, end = period_moment(period_start), period_moment(period_end)
     return float(session.scalar(select(func.count()).select_from(Accountability).where(
         Accountability.org_unit_id.in_(units_under(path)), Accountability.created_at >= start,
         Accountability.created_at < end)) or 0)
-
-
-def _moment(value) -> dt.datetime:
-    """A period bound as an aware datetime: a date is its midnight in Asia/Shanghai."""
-    if not isinstance(value, dt.datetime):
-        value = dt.datetime.combine(value, dt.time())
-    return value if value.tzinfo else value.replace(tzinfo=SHANGHAI)
 
 
 def indicators() -> list:

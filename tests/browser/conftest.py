@@ -50,8 +50,8 @@ def live_server(app) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="session")
 def web_county(app) -> TenantInfo:
-    """The browser tests' county: the example module (case type ``hello.visit``), petitions and mediation on."""
-    return county_with(app, "hello", "petition", "mediation")
+    """The browser tests' county: the example module (case type ``visits.visit``), petitions and mediation on."""
+    return county_with(app, "visits", "petition", "mediation")
 
 
 @pytest.fixture

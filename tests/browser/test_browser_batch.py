@@ -17,7 +17,7 @@ except ImportError:  # the ``browser`` fixture skips (or, under CI, fails) and s
 
 @pytest.fixture(scope="module")
 def batch_county(app):
-    return county_with(app, "hello")
+    return county_with(app, "visits")
 
 
 def test_township_assigns_two_cases_at_once_and_reads_the_summary(app, open_page, batch_county):
@@ -59,7 +59,7 @@ def test_the_list_and_the_inbox_on_a_phone(app, open_page, batch_county):
 def test_batch_print_offers_the_documents_of_the_ticked_cases_types(app, open_page):
     """The print select groups the documents by case type; ticking cases leaves only their
     types' documents choosable (a petition's receipt is no use for a visit)."""
-    county = county_with(app, "hello", "petition")
+    county = county_with(app, "visits", "petition")
     cadre = api(app, county, "village.cadre")
     visit = register(cadre, county.unit("T01D1V1"), title="批量打印的走访")
     page = open_page(county, "donghu.admin")
@@ -69,7 +69,7 @@ def test_batch_print_offers_the_documents_of_the_ticked_cases_types(app, open_pa
     labels = groups.evaluate_all("gs => gs.map(g => g.label)")
     assert sorted(labels) == ["信访事项", "走访请求"], labels
     petition = page.locator('#batch-key optgroup[data-case-type="petition.case"]')
-    visits = page.locator('#batch-key optgroup[data-case-type="hello.visit"]')
+    visits = page.locator('#batch-key optgroup[data-case-type="visits.visit"]')
     assert not petition.evaluate("g => g.disabled")  # nothing ticked: everything offered
     page.get_by_label(f"选择 {visit['number']}").check()
     assert petition.evaluate("g => g.disabled") and not visits.evaluate("g => g.disabled")

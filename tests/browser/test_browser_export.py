@@ -42,7 +42,7 @@ def test_export_of_a_filtered_list_downloads_the_same_rows(app, open_page, web_c
     page = open_page(web_county, "village.cadre")
     page.get_by_role("link", name="事项", exact=True).click()
     page.get_by_label("关键词").fill("导出核对")
-    page.get_by_label("类型").select_option("hello.visit")
+    page.get_by_label("类型").select_option("visits.visit")
     page.get_by_role("button", name="查询").click()
     shown = list_rows(page)
     assert sorted(r["编号"] for r in shown) == sorted(c["number"] for c in wanted)  # only my village's, only matching

@@ -136,7 +136,7 @@ def test_page_fits_a_360px_phone(signed_in, sample, name, who, path):
 def english(app, browser, live_server):
     """A county of its own whose village cadre switched to English with the header's button
     (saved on the user, so it is kept out of the shared county)."""
-    county = county_with(app, "hello")
+    county = county_with(app, "visits")
     case = register(api(app, county, "village.cadre"), county.unit("T01D1V1"), title="请求上门走访：独居老人")
     context = browser.new_context(base_url=live_server.url(county, ""), viewport=DESKTOP, locale="zh-CN")
     context.set_default_timeout(TIMEOUT_MS)

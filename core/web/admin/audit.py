@@ -52,7 +52,7 @@ _VOCABULARIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # plugin
 
 def vocabulary() -> Vocabulary:
     """The core's and every installed plugin's words (built once per plugin host)."""
-    from core.app import pingan
+    from core.runtime import pingan
     host = pingan().plugins
     found = _VOCABULARIES.get(host)
     if found is None:
@@ -211,7 +211,7 @@ class Describer:
     """One audit entry in words (an HTML-safe line per change)."""
 
     def __init__(self, session, vocab: Vocabulary, names: Names) -> None:
-        from core.app import pingan
+        from core.runtime import pingan
         host = pingan().plugins
         self.session, self.vocab, self.names = session, vocab, names
         self.case_types = {k: pick(t.title, t.title_en) for k, t in host.case_types.items()}

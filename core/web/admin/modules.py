@@ -42,7 +42,7 @@ UNIT_TITLES = {"calendar_days": "日", "working_days": "个工作日", "months":
 
 
 def _host():
-    from core.app import pingan
+    from core.runtime import pingan
     return pingan().plugins
 
 
@@ -58,7 +58,7 @@ def _work():
 def _warn_unsupported_settings(state) -> None:
     """Tell a plugin's author, when the app starts, which settings no form control fits (the
     county admin sees a message in their place and cannot change them in the console)."""
-    from core.app import pingan
+    from core.runtime import pingan
     host = pingan(state.app).plugins
     for name, contrib in host.plugins.items():
         missing = sf.unsupported(contrib.settings_schema) if contrib.settings_schema is not None else []

@@ -215,7 +215,7 @@ def user_revoke(user_id: int, assignment_id: int):
 # --- roles -----------------------------------------------------------------------------------
 
 def _permissions() -> list[dict]:
-    from core.app import pingan
+    from core.runtime import pingan
     enabled = current().plugins
     return [{"code": p.code, "title": p.title, "title_en": p.title_en, "sensitive": p.sensitive, "plugin": owner}
             for p, owner in pingan().plugins.permissions.all() if owner is None or owner in enabled]

@@ -1,8 +1,8 @@
-"""The example case type ``hello.visit`` (走访请求): a resident asks to be visited.
+"""The example case type ``visits.visit`` (走访请求): a resident asks to be visited.
 
 It shows everything a module declares about its cases — states, transitions with their
 permissions and inputs, time limits (one marked statutory to show that a county may only
-tighten it), a pause state and an extension — and keeps its own fields in ``hello_visit``.
+tighten it), a pause state and an extension — and keeps its own fields in ``visits_visit``.
 The limits are examples, not law: their ``source`` says so.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from core.sdk import CaseType, DeadlineRule, LedgerColumn, State, Transition
 
-from .models import HelloVisit
+from .models import VisitsVisit
 from .permissions import HANDLE_VISITS
 
 EXAMPLE_SOURCE = "示例规则（演示用，非真实法规）"
@@ -33,28 +33,28 @@ class ReasonInput(Schema):
 
 
 def on_register(session, case, details: dict) -> None:
-    session.add(HelloVisit(case_id=case.id, visit_kind=details["visit_kind"]))
+    session.add(VisitsVisit(case_id=case.id, visit_kind=details["visit_kind"]))
 
 
 def after_close(session, case, data: dict) -> None:
-    visit = session.scalar(select(HelloVisit).where(HelloVisit.case_id == case.id))
+    visit = session.scalar(select(VisitsVisit).where(VisitsVisit.case_id == case.id))
     visit.result = data["result"]
 
 
 def details(session, case) -> dict:
-    visit = session.scalar(select(HelloVisit).where(HelloVisit.case_id == case.id))
+    visit = session.scalar(select(VisitsVisit).where(VisitsVisit.case_id == case.id))
     return {"visit_kind": visit.visit_kind, "result": visit.result} if visit else {}
 
 
 def visit_kinds(session, cases) -> dict:
     ids = [c.id for c in cases]
-    rows = session.execute(select(HelloVisit.case_id, HelloVisit.visit_kind).where(HelloVisit.case_id.in_(ids)))
+    rows = session.execute(select(VisitsVisit.case_id, VisitsVisit.visit_kind).where(VisitsVisit.case_id.in_(ids)))
     names = {"home": "上门走访", "phone": "电话回访"}
     return {case_id: names.get(kind, kind) for case_id, kind in rows}
 
 
 VISIT = CaseType(
-    key="hello.visit", title="走访请求", title_en="Visit request",
+    key="visits.visit", title="走访请求", title_en="Visit request",
     number_format="访〔{year}〕{seq:05d}",
     states=(State("registered", "已登记", "Registered"),
             State("accepted", "办理中", "In hand"),

@@ -5,9 +5,9 @@ from marshmallow import Schema, fields, validate
 
 from core.sdk import IdField, ListArgs, sort_field
 
-from .models import HelloGreeting
+from .models import VisitsGreeting
 
-SORTABLE = {"id": HelloGreeting.id, "recipient": HelloGreeting.recipient}
+SORTABLE = {"id": VisitsGreeting.id, "recipient": VisitsGreeting.recipient}
 
 
 class GreetingSchema(Schema):

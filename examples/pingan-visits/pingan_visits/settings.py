@@ -1,14 +1,14 @@
 """Per-county settings. Validated before they are saved; defaults come from ``load_default``.
 
-A county admin edits them at ``PUT /api/modules/hello`` (or in ``tenant.toml`` under
-``[plugins.hello.settings]``); inside a request they are ``sdk.current().plugins["hello"]``.
+A county admin edits them at ``PUT /api/modules/visits`` (or in ``tenant.toml`` under
+``[plugins.visits.settings]``); inside a request they are ``sdk.current().plugins["visits"]``.
 """
 from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
 
-class HelloSettings(Schema):
+class VisitsSettings(Schema):
     class Meta:
         unknown = RAISE
 

@@ -1,9 +1,10 @@
-"""pingan-hello: the example plugin (问候). Thin hook implementations only.
+"""pingan-visits: the reference plugin (走访问候). Thin hook implementations only.
 
 Registered by ``pyproject.toml`` under the entry-point group ``pingan.plugins`` as
-``hello``; installed is not enabled — a county switches it on at ``PUT /api/modules/hello``.
-Every hook of ``core/hookspecs.py`` is implemented here so this package doubles as the
-reference for plugin authors and as the plugin the platform's tests load.
+``visits``; installed is not enabled — a county switches it on at ``PUT /api/modules/visits``.
+Every hook of ``core/hookspecs.py`` is implemented here so this package is the
+reference for every hook and the plugin the platform's tests load. A new module of the
+usual shape starts from ``examples/pingan-hello`` instead (a register in ~150 lines).
 """
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ __version__ = "1.0.0"
 
 @hookimpl
 def pingan_plugin_info():
-    return {"title": "问候（示例模块）", "title_en": "Greetings (example)",
-            "description": "插件开发示例：向辖区内的群众发送问候，并统计数量。", "version": __version__}
+    return {"title": "走访问候（参考模块）", "title_en": "Visits and greetings (reference)",
+            "description": "插件参考模块：实现每一个钩子——向辖区内的群众发送问候并统计数量，登记走访案件。", "version": __version__}
 
 
 @hookimpl
@@ -35,8 +36,8 @@ def pingan_default_roles():
 
 @hookimpl
 def pingan_settings_schema():
-    from .settings import HelloSettings
-    return HelloSettings
+    from .settings import VisitsSettings
+    return VisitsSettings
 
 
 @hookimpl
@@ -58,14 +59,14 @@ def pingan_web_blueprints():
 
 @hookimpl
 def pingan_menu_items():
-    return [MenuItem(key="hello", title="问候", title_en="Greetings", endpoint="hello_web.index",
+    return [MenuItem(key="visits", title="问候", title_en="Greetings", endpoint="visits_web.index",
                      permission=READ, order=900)]
 
 
 @hookimpl
 def pingan_dashboard_widgets():
     from .widgets import latest_greetings
-    return [Widget(key="hello.latest", title="最新问候", title_en="Latest greetings", permission=READ,
+    return [Widget(key="visits.latest", title="最新问候", title_en="Latest greetings", permission=READ,
                    render=latest_greetings, order=900,
                    labels={"total": ("问候总数", "Greetings"), "latest": ("最新一条", "Newest")})]
 
@@ -91,15 +92,15 @@ def pingan_case_types():
 @hookimpl
 def pingan_case_event(session, case, event):
     # A plugin may react to any case's events in its county; this one only logs overdue visits.
-    if case.case_type == "hello.visit" and event.kind == "overdue":
+    if case.case_type == "visits.visit" and event.kind == "overdue":
         import logging
-        logging.getLogger("pingan.hello").info("visit %s is overdue", case.number)
+        logging.getLogger("pingan.visits").info("visit %s is overdue", case.number)
 
 
 @hookimpl
 def pingan_indicators():
     from .indicators import greetings_sent
-    return [Indicator(key="hello.greetings_sent", title="发送问候数", title_en="Greetings sent", unit="条",
+    return [Indicator(key="visits.greetings_sent", title="发送问候数", title_en="Greetings sent", unit="条",
                       compute=greetings_sent)]
 
 
@@ -112,12 +113,12 @@ def pingan_document_templates():
 @hookimpl
 def pingan_audit_labels():
     return AuditLabels(
-        object_types={"hello_greeting": ("问候", "Greeting"), "hello_tally": ("问候统计", "Greeting count"),
-                      "hello_visit": ("走访记录", "Visit")},
+        object_types={"visits_greeting": ("问候", "Greeting"), "visits_tally": ("问候统计", "Greeting count"),
+                      "visits_visit": ("走访记录", "Visit")},
         fields={"recipient": ("问候对象", "Recipient"), "message": ("问候语", "Message"),
                 "greetings": ("问候数", "Greetings"), "counted_at": ("统计时间", "Counted at"), "visit_kind": ("走访方式", "Kind of visit"),
                 "result": ("走访结果", "Result")},
-        values={"hello_visit.visit_kind": {"home": ("上门走访", "home visit"), "phone": ("电话回访", "phone call")}})
+        values={"visits_visit.visit_kind": {"home": ("上门走访", "home visit"), "phone": ("电话回访", "phone call")}})
 
 
 @hookimpl

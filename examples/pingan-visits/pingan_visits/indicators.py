@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from core.sdk import OrgUnit, units_under
+from core.sdk import OrgUnit, period_moment, units_under
 
-from .models import HelloGreeting
+from .models import VisitsGreeting
 
 
 def greetings_sent(session, unit_id: int, period_start, period_end) -> float:
@@ -14,6 +14,6 @@ def greetings_sent(session, unit_id: int, period_start, period_end) -> float:
         return 0.0
     units = units_under(path)
     return float(session.scalar(
-        select(func.count(HelloGreeting.id))
-        .where(HelloGreeting.org_unit_id.in_(units), HelloGreeting.created_at >= period_start,
-               HelloGreeting.created_at < period_end)) or 0)
+        select(func.count(VisitsGreeting.id))
+        .where(VisitsGreeting.org_unit_id.in_(units), VisitsGreeting.created_at >= period_moment(period_start),
+               VisitsGreeting.created_at < period_moment(period_end))) or 0)

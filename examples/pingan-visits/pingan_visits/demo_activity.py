@@ -7,7 +7,7 @@ clock moved to each act and the act's user signed in (docs/plugin_hooks.md).
 from __future__ import annotations
 
 from .demo import NAMES
-from .models import HelloGreeting
+from .models import VisitsGreeting
 
 
 def plan(demo) -> None:
@@ -19,7 +19,7 @@ def plan(demo) -> None:
 def greet(demo, village: str) -> None:
     """Runs at its moment, as the township's account."""
     name = demo.random.choice(NAMES)
-    demo.session.add(HelloGreeting(org_unit_id=demo.unit_id(village), recipient=name,
+    demo.session.add(VisitsGreeting(org_unit_id=demo.unit_id(village), recipient=name,
                                    message=f"{demo.settings['greeting_prefix']}{name}！",
                                    created_by_id=demo.user.id))
     demo.count("greetings")
