@@ -136,6 +136,8 @@ def create_app(config: Config | None = None, extra_plugins: dict[str, object] | 
     PERMISSION_CODES[:] = sorted(set(PERMISSION_CODES) | {p.code for p, _ in host.permissions.all()})
     from core.api.common import CASE_TYPE_KEYS
     CASE_TYPE_KEYS[:] = sorted(set(CASE_TYPE_KEYS) | set(host.case_types))
+    from core.api.common import ROLE_TEMPLATE_KEYS
+    ROLE_TEMPLATE_KEYS[:] = sorted(set(ROLE_TEMPLATE_KEYS) | set(host.role_templates()))
     api = PinganApi(app)
     api.ma_plugin.converter.add_attribute_function(_no_nul_pattern)
     from core.api import register_core_api

@@ -8,6 +8,11 @@ with before and after (``core.audit``), which is also the change history shown t
 """
 from __future__ import annotations
 
+import datetime as dt
+import decimal
+import enum
+import uuid
+
 from marshmallow import ValidationError, missing
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,15 +26,65 @@ MANAGE = "core.plugin.manage"
 COUNTY_ONLY = "只有县级管理员可以启用或配置功能模块"
 
 
+def default_of(field):
+    """A field's real default: ``load_default`` called when it is a callable (``list``, a
+    function), ``None`` when the field has none."""
+    value = field.load_default
+    if value is missing:
+        return None
+    return value() if callable(value) else value
+
+
+def stored_default(field):
+    """A field's real default as stored and shown (``default_of`` in the field's own dump: an
+    Enum by name or value as it loads, a date in ISO), ``None`` when it has none."""
+    value = default_of(field)
+    if value is None:
+        return None
+    try:
+        return json_ready(field._serialize(value, field.name, None))
+    except Exception:  # noqa: BLE001 — a default the field cannot dump (already plain): as it is
+        return json_ready(value)
+
+
+def json_ready(value):
+    """A value as JSON holds it: dates in ISO, decimals and UUIDs as text, enums by value."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return json_ready(value.value)
+    if isinstance(value, (decimal.Decimal, uuid.UUID)):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def as_stored(schema_cls, valid: dict) -> dict:
+    """Loaded settings as they are stored (and shown): the schema's own dump (dates as ISO text,
+    an Enum by name or value as it loads) made JSON-ready, so loading them again gives ``valid``."""
+    if schema_cls is None:
+        return json_ready(valid)
+    try:
+        dumped = schema_cls().dump(valid)
+    except Exception:  # noqa: BLE001 — a value its schema cannot dump: stored as loaded
+        dumped = {}
+    return json_ready({k: dumped.get(k, v) for k, v in valid.items()})
+
+
 def describe(host, name: str, row: TenantPlugin | None) -> dict:
-    """A module as the catalog shows it: its info, whether it is on, settings and their fields."""
+    """A module as the catalog shows it: its info, whether it is on, settings and their fields
+    (each with its real default: a callable ``load_default`` is called)."""
     contrib = host.plugins[name]
     schema_doc = {}
     if contrib.settings_schema is not None:
         for fname, f in contrib.settings_schema().fields.items():
             schema_doc[fname] = {"type": type(f).__name__, "required": f.required,
-                                 "default": None if f.load_default is missing or callable(f.load_default)
-                                 else f.load_default,
+                                 "default": stored_default(f),
                                  "title": f.metadata.get("title", fname), "description": f.metadata.get("description")}
     return {"name": name, "title": contrib.info.get("title"), "title_en": contrib.info.get("title_en"),
             "description": contrib.info.get("description"), "version": contrib.info.get("version"),
@@ -39,6 +94,12 @@ def describe(host, name: str, row: TenantPlugin | None) -> dict:
 
 def row_of(session: Session, name: str) -> TenantPlugin | None:
     return session.scalar(select(TenantPlugin).where(TenantPlugin.plugin == name))
+
+
+def row_settings(session: Session, name: str) -> dict:
+    """The settings a county has saved for a module (``{}`` when none)."""
+    row = row_of(session, name)
+    return dict((row.settings if row else None) or {})
 
 
 def catalog(session: Session, host) -> list[dict]:
@@ -72,7 +133,7 @@ def save(session: Session, grants: Grants, host, name: str, enabled: bool | None
         session.add(row)
     if enabled is not None:
         row.enabled = enabled
-    row.settings = valid
+    row.settings = as_stored(host.plugins[name].settings_schema, valid)
     return row
 
 

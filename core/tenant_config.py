@@ -28,6 +28,7 @@ from core import audit, auth
 from core.db import adopt_tenant, bind_tenant, next_id
 from core.models import (MemberUnit, NetworkRole, OrgLevel, OrgUnit, Role, RoleAssignment, RolePermission,
                          Tenant, TenantDomain, TenantPlugin, User)
+from core.modules import as_stored
 from core.plugins import PluginHost
 
 SLUG = validate.Regexp(r"^[a-z][a-z0-9-]{1,62}$", error="只能包含小写字母、数字和 -，以字母开头")
@@ -339,7 +340,8 @@ def apply(session: Session, spec: TenantSpec, host: PluginHost, demo: bool = Fal
         _apply_network_roles(session, spec.network_roles, unit_ids)
         roles = _apply_roles(session, data.get("roles", []), host)
         _apply_users(session, data.get("users", []), unit_ids, roles, report, data.get("demo_password") if demo else None)
-        _apply_plugins(session, data.get("plugins", {}), spec.plugin_settings)
+        _apply_plugins(session, data.get("plugins", {}), {n: as_stored(host.plugins[n].settings_schema, v)  # JSON-ready
+                                                          for n, v in spec.plugin_settings.items()})
         _apply_case_settings(session, data.get("cases", {}), data.get("calendar", []), data.get("calendar_years", []))
         session.flush()
         if demo:

@@ -131,7 +131,7 @@ def test_installed_but_never_enabled_stays_off(app, fresh_tenant, login):
     """issue 2: a plugin on the system does nothing for a county that has not switched it on."""
     t = fresh_tenant
     admin = login(t, "county.admin")
-    listed = {m["name"]: m for m in admin.get("/api/modules").get_json()}
+    listed = {m["name"]: m for m in admin.get("/api/modules").get_json()["items"]}
     assert listed["visits"]["enabled"] is False and listed["visits"]["title"] == "走访问候（参考模块）"
     assert admin.get(HELLO).status_code == 404
     assert greet(admin, t.unit("T01D1V1")).status_code == 404

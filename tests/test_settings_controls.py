@@ -209,8 +209,9 @@ def test_a_wrong_cell_is_refused_at_its_row_with_everything_typed_kept(app, fres
     assert f'value="{"草场承包" * 11}"' in page and 'value="192.168.1.0/24"' in page
     assert re.search(r'id="setting-categories-90-title"[^>]*aria-invalid="true"', page)
     assert cell_error(page, "categories").startswith("有 1 行需要更正")
-    # the summary at the top names the cell by its field, row and column, and links to it
-    assert f'<a href="#setting-categories-90-title">信访分类 第 7 行 分类名称：{message}</a>' in page
+    # the summary at the top names the cell by its field, row and column, and links to it (row 8:
+    # six saved categories and the blank row the page offers come first)
+    assert f'<a href="#setting-categories-90-title">信访分类 第 8 行 分类名称：{message}</a>' in page
     assert admin.get("/api/modules/petition").get_json()["settings"] == {}
 
 

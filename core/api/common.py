@@ -76,6 +76,15 @@ def case_type_field(**kw) -> fields.String:
     return fields.String(validate=validate.OneOf(CASE_TYPE_KEYS), **kw)
 
 
+# Role template keys of the core and the installed plugins, filled by create_app() like PERMISSION_CODES.
+ROLE_TEMPLATE_KEYS: list[str] = []
+
+
+def role_template_field(**kw) -> fields.String:
+    """A role template key: one the core or an installed module offers (a county must have the module on)."""
+    return fields.String(validate=validate.OneOf(ROLE_TEMPLATE_KEYS), **kw)
+
+
 _page_schemas: dict[str, type[Schema]] = {}
 
 

@@ -2,6 +2,10 @@
 
 The service is ``core.roles`` (shared with the admin console). Escalation guard: you can only assign a role on a unit where you yourself hold every
 permission of that role, and only put permissions you hold into a role.
+
+``/api/role-templates`` lists the role templates of the core and of the county's enabled modules;
+``POST /api/roles/from-template`` adopts one as a new role and ``POST /api/roles/<id>/extend``
+adds one's permissions to an existing role, under the same guard (issue 16, item 3).
 """
 from __future__ import annotations
 
@@ -10,10 +14,12 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from core.api.common import IdField, ListArgs, id_path, page_of, paginate, permission_code, sort_field
+from core.api.common import (IdField, ListArgs, id_path, page_of, paginate, permission_code, role_template_field,
+                               sort_field)
 from core.runtime import pingan
 from core import roles
 from core.authz import scoped
+from core.errors import NotFound
 from core.models import Role, RoleAssignment
 from core.request import current, requires
 
@@ -132,6 +138,100 @@ class RoleItem(MethodView):
         ctx = current()
         roles.delete_role(ctx.session, _role(role_id))
         ctx.session.commit()
+
+
+class TemplatePermissionSchema(Schema):
+    code = fields.String()
+    title = fields.String()
+    title_en = fields.String()
+    module = fields.String(allow_none=True, metadata={"description": "the module declaring it; null: the core"})
+
+
+class TemplateRoleSchema(Schema):
+    id = fields.Integer()
+    key = fields.String()
+    name = fields.String()
+    name_en = fields.String(allow_none=True)
+
+
+class RoleTemplateSchema(Schema):
+    key = fields.String(metadata={"description": "the template's key (``template`` in the requests below)"})
+    name = fields.String()
+    name_en = fields.String(allow_none=True)
+    modules = fields.List(fields.String(), metadata={"description": "the enabled modules adding permissions to it"})
+    permissions = fields.List(fields.Nested(TemplatePermissionSchema))
+    roles = fields.List(fields.Nested(TemplateRoleSchema),
+                        metadata={"description": "the county's roles already holding every permission of it"})
+    grantable = fields.Boolean(metadata={"description": "whether you hold every permission of it"})
+
+
+class RoleTemplateListArgs(Schema):
+    module = fields.String(validate=validate.Length(min=1, max=64),
+                           metadata={"description": "only the templates this module adds to"})
+
+
+def template_key() -> fields.String:
+    return role_template_field(required=True, metadata={
+        "description": "a template's key, as ``GET /api/role-templates`` lists it (its module on in the county)"})
+
+
+class FromTemplateSchema(Schema):
+    template = template_key()
+    name = fields.String(validate=validate.Length(min=1, max=50),
+                         metadata={"description": "the new role's name; default the template's"})
+    key = fields.String(validate=KEY, metadata={"description": "the new role's key; default the template's"})
+
+
+class ExtendSchema(Schema):
+    template = template_key()
+
+
+@blp.route("/role-templates")
+class RoleTemplates(MethodView):
+    @requires(ROLE_READ)
+    @blp.arguments(RoleTemplateListArgs, location="query")
+    @blp.response(200, page_of(RoleTemplateSchema))
+    def get(self, args):
+        """The role templates of the core and of the county's enabled modules, with the roles
+        carrying each (one page: ``next_cursor`` is always null)."""
+        ctx = current()
+        host = pingan().plugins
+        if args.get("module") and args["module"] not in host.plugins:
+            raise NotFound()
+        return {"items": roles.listing(ctx.session, ctx.grants, host, ctx.plugins, args.get("module")),
+                "next_cursor": None}
+
+
+@blp.route("/roles/from-template")
+class RoleFromTemplate(MethodView):
+    @requires(ROLE_MANAGE)
+    @blp.arguments(FromTemplateSchema)
+    @blp.response(201, RoleSchema)
+    def post(self, data):
+        """Adopt a template as a new role. You must hold every permission of it (else 403
+        ``cannot_grant_unheld`` at ``template``); a template of a module not enabled is 422
+        ``unknown_template``; a name or key already used is 409."""
+        ctx = current()
+        role = roles.adopt(ctx.session, ctx.grants, pingan().plugins, ctx.plugins, data["template"],
+                           data.get("name"), data.get("key"))
+        ctx.session.commit()
+        return roles.with_permissions(ctx.session, [role])[0]
+
+
+@blp.route("/roles/<role_id>/extend")
+class RoleExtend(MethodView):
+    @requires(ROLE_MANAGE)
+    @blp.arguments(ExtendSchema)
+    @blp.response(200, RoleSchema)
+    def post(self, data, role_id):
+        """Add a template's permissions to a role (those it lacks). You must hold each added
+        permission on every unit where the role is assigned (else 403 ``cannot_grant_unheld`` or
+        ``role_beyond_reach``)."""
+        ctx = current()
+        role = _role(role_id)
+        roles.extend(ctx.session, ctx.grants, pingan().plugins, ctx.plugins, role, data["template"])
+        ctx.session.commit()
+        return roles.with_permissions(ctx.session, [role])[0]
 
 
 @blp.route("/role-assignments")

@@ -106,4 +106,4 @@ def index():
     return render_template("admin/index.html", sections=sections)
 
 
-from core.web.admin import audit, calendar, modules, network, org_units, users  # noqa: E402,F401  (each registers its routes and section)
+from core.web.admin import audit, calendar, modules, network, org_units, role_templates, users  # noqa: E402,F401  (each registers its routes and section)

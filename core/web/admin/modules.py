@@ -11,6 +11,8 @@ the field and the row, with everything typed kept.
 """
 from __future__ import annotations
 
+import logging
+
 from flask import redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from marshmallow import fields as mfields
@@ -32,6 +34,7 @@ from core.web.cases import local
 from core.workdays import DAY_UNITS, UNITS
 
 MANAGE = modules.MANAGE
+log = logging.getLogger("pingan.plugins")
 CONFIGURE = "core.case.configure"  # a case type's settings (time limits), as PUT /api/case-types/<key>/settings
 section(50, "web_admin.module_list", MANAGE, "功能模块", "Modules", county_wide=True)
 
@@ -49,6 +52,19 @@ def _work():
         return request_work()
     except Exception:  # noqa: BLE001 — no county work (a choice from the county's lists needs none)
         return None
+
+
+@bp.record_once
+def _warn_unsupported_settings(state) -> None:
+    """Tell a plugin's author, when the app starts, which settings no form control fits (the
+    county admin sees a message in their place and cannot change them in the console)."""
+    from core.runtime import pingan
+    host = pingan(state.app).plugins
+    for name, contrib in host.plugins.items():
+        missing = sf.unsupported(contrib.settings_schema) if contrib.settings_schema is not None else []
+        if missing:
+            log.warning("plugin %s: settings without a form control (see docs/plugin_settings.md): %s",
+                        name, ", ".join(missing))
 
 
 def settings_fields(schema_cls) -> list[dict]:
@@ -103,14 +119,17 @@ def _page(name: str, values: dict | None = None, errors: dict | None = None, sta
     host = _host()
     info = modules.module(ctx.session, host, name)
     row = modules.row_of(ctx.session, name)
-    fields_ = settings_fields(host.plugins[name].settings_schema)
+    schema_cls = host.plugins[name].settings_schema
+    fields_ = settings_fields(schema_cls)
     try:
-        effective = host.validate_settings(name, info["settings"])
+        effective = sf.form_data(schema_cls, host.validate_settings(name, info["settings"]))
     except Exception:  # noqa: BLE001 — saved settings a newer schema refuses: show them as saved
         effective = info["settings"]
     sf.with_saved_choices(fields_, effective)
     if values is None:
         values = sf.shown(fields_, effective)
+    else:
+        values = sf.with_unsupported(fields_, values, effective)
     limits = _limit_forms(name, limits_typed or {}, limit_errors or {})
     summary = _summary(fields_, values, errors or {})
     return render_template("admin/module.html", module=info, fields=fields_, values=values, errors=errors or {},
@@ -124,7 +143,7 @@ def _summary(fields_: list[dict], values: dict, errors: dict) -> tuple[dict, dic
     """The refused form's summary (``_forms.error_summary``): each message with the name of its
     field — a cell as "信访分类 第 7 行 分类代码" — and a link to its input; a list's own "有 1 行需要
     更正" is left to its rows' lines."""
-    by_name = {f["name"]: f for f in fields_}
+    by_name = {f["name"]: f for f in sf.every(fields_)}
     summary, labels, anchors = {}, {}, {}
     with_cells = {k.split("-", 1)[0] for k in errors if "-" in k}
     for key, message in errors.items():
@@ -138,8 +157,8 @@ def _summary(fields_: list[dict], values: dict, errors: dict) -> tuple[dict, dic
         if not rest:
             if f["kind"] in ("rows", "table", "strings") and name in with_cells:
                 continue
-            summary[key], labels[key] = message, f["title"]
-            anchors[key] = f"setting-{name}" if f["kind"] in sf.SIMPLE or f["kind"] == "json" else f"field-{name}"
+            summary[key], labels[key] = message, f.get("trail") or f["title"]
+            anchors[key] = f"setting-{name}" if f["kind"] in sf.SIMPLE else f"field-{name}"
             continue
         index, _, column = rest.partition("-")
         rows = values.get(name) or []
@@ -147,7 +166,7 @@ def _summary(fields_: list[dict], values: dict, errors: dict) -> tuple[dict, dic
         columns = ([f["key"]] if f["kind"] == "table" else []) + f["columns"]
         title = next((c["title"] for c in columns if c["name"] == column), "")
         where = f" 第 {n} {'项' if f['kind'] == 'strings' else '行'}" if n else ""
-        labels[key] = f"{f['title']}{where}{' ' + title if title else ''}"
+        labels[key] = f"{f.get('trail') or f['title']}{where}{' ' + title if title else ''}"
         summary[key], anchors[key] = message, f"setting-{key}"
     return summary, labels, anchors
 
@@ -185,7 +204,7 @@ def module_save(name: str):
     action = request.form.get("row_action", "")
     if action and sf.change_rows(fields_, typed, action):
         return _page(name, typed, {}, 200)
-    data, errors, positions = sf.read(fields_, typed)
+    data, errors, positions = sf.read(fields_, typed, modules.row_settings(ctx.session, name))
     if errors:
         errors = sf.mark_fields(errors, fields_)
     else:

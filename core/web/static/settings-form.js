@@ -69,6 +69,28 @@
     return true;
   }
 
+  // The blank rows the page offers for typing a new entry without JavaScript: here "添加一行 /
+  // 添加一项" adds one in place, so they go (an untouched one only).
+  function dropBlankRows() {
+    document.querySelectorAll('form[data-settings-form] [data-rows]').forEach(function (box) {
+      var dropped = false;
+      rowsOf(box).forEach(function (row) {
+        if (!row.hasAttribute('data-blank')) { return; }
+        var typed = Array.prototype.some.call(row.querySelectorAll('input:not([type=hidden]), select'), function (el) {
+          return el.type === 'checkbox' ? el.checked : el.value !== '';
+        });
+        if (!typed) { row.remove(); dropped = true; }
+      });
+      if (dropped) { renumber(box); }
+    });
+  }
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', dropBlankRows);
+  } else {
+    dropBlankRows();
+  }
+
   document.addEventListener('click', function (event) {
     var button = event.target.closest && event.target.closest('button[name=row_action]');
     if (!button || !button.closest('form[data-settings-form]')) { return; }
