@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.testing import load_tenant
-from pingan_hello.models import HelloGreeting
+from pingan_hello import HelloGreeting
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_a_township_officer_greets_in_its_township_only(county, client_as, count
     assert r.status_code == 404, r.get_json()
     with county_session() as s:
         assert s.scalar(select(func.count(HelloGreeting.id))) == 1
-    assert client_as("village.cadre").get("/api/hello/greetings").status_code == 403
+    assert client_as("qingshan.officer").get("/api/hello/greetings").get_json()["items"] == []
 
 
 def test_switching_the_plugin_per_county(app, county, client_as, enable_plugin, disable_plugin):
@@ -43,9 +43,9 @@ def test_switching_the_plugin_per_county(app, county, client_as, enable_plugin, 
     assert admin.get("/api/hello/greetings").status_code == 200
     disable_plugin("hello")
     assert admin.get("/api/hello/greetings").status_code == 404
-    enable_plugin("hello", {"max_per_day": 5})
-    modules = {m["name"]: m for m in admin.get("/api/modules").get_json()}
-    assert modules["hello"]["enabled"] and modules["hello"]["settings"]["max_per_day"] == 5
+    enable_plugin("hello", {"greeting_prefix": "早上好，"})
+    module = admin.get("/api/modules/hello").get_json()
+    assert module["enabled"] and module["settings"]["greeting_prefix"] == "早上好，"
     second = load_tenant(app)
     assert client_as("county.admin", county=second).get("/api/hello/greetings").status_code == 404
 '''
@@ -75,7 +75,7 @@ def test_a_county_from_code(county, client_as):
 FAILING_TEST = '''
 def test_expects_what_is_not(county, client_as, enable_plugin):
     enable_plugin("hello")
-    assert client_as("village.cadre").get("/api/hello/greetings").status_code == 200
+    assert client_as("village.cadre").get("/api/hello/greetings").status_code == 403
 '''
 
 
@@ -107,7 +107,7 @@ def test_a_wrong_expectation_fails(pytester, outside):
     pytester.makepyfile(test_wrong=FAILING_TEST)
     result = outside()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*assert 403 == 200*"])
+    result.stdout.fnmatch_lines(["*assert 200 == 403*"])
 
 
 def test_the_kit_can_be_left_out(pytester, outside):
@@ -139,13 +139,13 @@ def test_isolation_over_the_plugins_routes(app, two_counties):
 
 def test_isolation_finds_a_user_who_sees_the_row(app, two_counties):
     a, b = two_counties
-    with pytest.raises(AssertionError, match="GET /api/hello/greetings/<greeting_id>: 200"):
+    with pytest.raises(AssertionError, match="GET /api/hello/greetings/<record_id>: 200"):
         assert_plugin_isolation(app, "hello", a, b, outsider="donghu.admin")  # 罗塘村 is in 东湖镇
 
 
 def test_schemathesis_over_the_plugins_operations(app, county):
     run = run_plugin_schemathesis(app, "hello", county, max_examples=10)
-    assert run.operations == 3
+    assert run.operations >= 4  # list, create, show, close (and the export)
     assert run.probes["api positive"] and run.probes["api negative"] and run.probes["api edges"]
 
 

@@ -155,8 +155,9 @@ def out_of_scope_leaks(db, client, tenant: TenantInfo, rules, matrix: Matrix,
 
 def guess_id_tables(app, plugin: str, rules) -> dict[str, str]:
     """A plugin's id rules → their tables, by the argument's name: ``<greeting_id>`` →
-    ``hello_greeting`` (the plugin's table), ``<case_id>`` → ``case_record``; a core table of
-    that name otherwise. Rules it cannot place are left out (and reported as unknown)."""
+    ``hello_greeting`` (the plugin's table), ``<case_id>`` → ``case_record``, a core table of
+    that name; else by the path segment before it: ``/greetings/<record_id>`` → ``hello_greeting``.
+    Rules it cannot place are left out (and reported as unknown)."""
     from core.db import Base
     tables = set(Base.metadata.tables)
     out = {}
@@ -165,7 +166,10 @@ def guess_id_tables(app, plugin: str, rules) -> dict[str, str]:
         if not ids:
             continue
         stem = ids[0].removesuffix("_id")
-        for candidate in (f"{plugin}_{stem}", "case_record" if stem == "case" else "", stem):
+        parts = rule.rule.split("/")
+        before = next((parts[i - 1] for i, p in enumerate(parts) if ids[0] in p and i), "")
+        for candidate in (f"{plugin}_{stem}", "case_record" if stem == "case" else "", stem,
+                          f"{plugin}_{before.removesuffix('s')}", f"{plugin}_{before}"):
             if candidate in tables:
                 out[rule.rule] = candidate
                 break
