@@ -51,9 +51,11 @@ def pingan_permissions() -> list:
 
 @hookspec
 def pingan_default_roles() -> list:
-    """Offer role bundles a county can adopt (``tenants/<slug>/tenant.toml`` may extend them).
+    """Offer role bundles a county can adopt: in ``tenants/<slug>/tenant.toml`` (``template=``)
+    when the county is loaded, and, once the county enables the module, by its admin on the
+    module's console page or ``POST /api/roles/from-template`` (docs/admin.md).
 
-    Called at start-up and when a tenant is loaded.
+    Called at start-up.
 
     :return: a list of ``sdk.RoleTemplate`` (key, name, name_en, permissions). A core role
         with the same key gets the listed permissions added.

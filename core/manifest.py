@@ -131,11 +131,15 @@ class Manifest:
         return impls
 
     def hooks(self, namespace: dict) -> None:
-        """Put the manifest's hook implementations into a plugin module's ``globals()``."""
+        """Put the manifest's hook implementations into a plugin module's ``globals()`` (again: no
+        change; a hook the module wrote itself as well: ``ValueError``)."""
         file = namespace.get("__file__")
         for hook, impl in self.implementations(Path(file).parent if file else None).items():
+            if getattr(namespace.get(hook), "pingan_manifest", None) is self:
+                continue
             if hook in namespace:
                 raise ValueError(f"plugin {self.name!r}: {hook} is both in the manifest and a hook of the module; "
                                  "keep one")
             impl.__name__ = impl.__qualname__ = hook
+            impl.pingan_manifest = self
             namespace[hook] = hookimpl(impl)

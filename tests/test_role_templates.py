@@ -13,7 +13,7 @@ from tests.test_web_admin import field_error
 from tests.test_web_cases import csrf
 
 # the example module and its own template (one place to change if the example is renamed)
-MODULE, TEMPLATE, GREETINGS = "hello", "hello_greeter", "/api/hello/greetings"
+MODULE, TEMPLATE, GREETINGS = "visits", "visits_greeter", "/api/visits/greetings"
 READ, MANAGE = f"{MODULE}.greeting.read", f"{MODULE}.greeting.manage"
 
 

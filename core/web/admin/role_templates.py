@@ -24,7 +24,7 @@ from core.web.admin import modules as module_pages
 
 
 def _host():
-    from core.app import pingan
+    from core.runtime import pingan
     return pingan().plugins
 
 
