@@ -21,11 +21,18 @@ from core.testing.environment import (GIVEN_PG_URL, PG_URL, REDIS_URL, WORKER, C
                                       worker_urls)
 from core.testing.isolation import assert_plugin_isolation
 
-# Issue 16 item 2 adds ``assert_migrations_match(plugin)`` (core.migrate's model/migration drift
-# check) to the kit: import it here, next to the other assertions, and list it in __all__.
+
+
+def assert_migrations_match(plugin: str) -> None:
+    """The plugin's models and its migrations describe the same tables (``pingan db check``):
+    on a throw-away SQLite database upgraded to every head, so no server is needed."""
+    from core.migrate import plugin_drift
+    differences = plugin_drift(plugin)
+    assert not differences, (f"{plugin}: the models and the migrations differ "
+                             f"(`pingan db revision --plugin {plugin} -m … --autogenerate`):\n" + "\n".join(differences))
 
 __all__ = ["BUILTIN_COUNTY", "COUNTY_ADMIN", "DEMO_PASSWORD", "GIVEN_PG_URL", "LOG_FILE_NAME", "PG_URL", "REDIS_URL",
-           "WORKER", "Client", "TenantInfo", "assert_plugin_isolation", "bearer_client", "distribute_for_tests",
+           "WORKER", "Client", "TenantInfo", "assert_migrations_match", "assert_plugin_isolation", "bearer_client", "distribute_for_tests",
            "ensure_database", "load_tenant", "lock_waiters", "make_county_folder", "make_token", "on_citus",
            "reset_postgres", "run_plugin_schemathesis", "session_clock", "signed_in", "web_login", "worker_urls"]
 

@@ -1,11 +1,13 @@
 """The greetings register, tested with the platform's kit only (``pingan.testing``: the
 ``county`` of the kit with ``hello`` switched on, ``client_as``, ``county_session``,
-``enable_plugin``, ``disable_plugin``). Run from this folder: ``pytest``."""
+``enable_plugin``, ``disable_plugin`` and the kit's checks). Run from this folder: ``pytest``."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
+from core.testing import assert_migrations_match, assert_plugin_isolation, load_tenant, run_plugin_schemathesis
 
 GREETINGS = "/api/hello/greetings"
 
@@ -81,3 +83,19 @@ def test_switched_off_the_module_answers_404(county, client_as, disable_plugin):
     cadre = client_as("village.cadre")
     disable_plugin("hello")
     assert cadre.get(GREETINGS).status_code == 404 and cadre.get("/hello/greetings/").status_code == 404
+
+
+def test_another_countys_and_another_townships_greetings_are_not_found(app, county, client_as, enable_plugin):
+    other = load_tenant(app)
+    enable_plugin("hello", county=other)
+    for where in (county, other):
+        assert greet(client_as("township.officer", county=where), where.unit("T01V1")).status_code == 201
+    assert_plugin_isolation(app, "hello", county, other, outsider="qingshan.officer")
+
+
+def test_the_api_holds_to_its_openapi_document(app, county):
+    run_plugin_schemathesis(app, "hello", county)
+
+
+def test_the_migrations_make_the_models_tables():
+    assert_migrations_match("hello")
