@@ -309,9 +309,8 @@ def _begin_request():
     owner = app_state.plugins.blueprint_owner.get(request.blueprint or "")
     if owner and owner not in ctx.plugins:
         raise NotFound()
-    if ctx.user is not None and ctx.user.must_change_password and ctx.via == "session" \
-            and endpoint not in PASSWORD_CHANGE_ALLOWED:
-        if wants_json():
+    if ctx.user is not None and ctx.user.must_change_password and endpoint not in PASSWORD_CHANGE_ALLOWED:
+        if ctx.via != "session" or wants_json():  # a token of the user (pingan token create) too
             raise Forbidden("password_change_required", "首次登录请先修改密码")
         from flask import redirect, url_for
         return redirect(url_for("web.password"))

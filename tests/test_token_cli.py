@@ -101,3 +101,19 @@ def test_no_token_for_a_disabled_user(app, fresh_tenant, db, pingan_cli):
         s.scalar(select(User).where(User.username == "village.cadre")).status = "disabled"
     r = pingan_cli("token", "create", "--tenant", fresh_tenant.slug, "--user", "village.cadre")
     assert r.exit_code == 1 and "disabled or locked" in r.output and "pat_" not in r.output
+
+
+def test_a_token_of_a_user_with_a_one_time_password_is_refused_until_it_is_changed(app, fresh_tenant, db, pingan_cli):
+    """docs/api_clients.md: every API call of such a user answers 403 password_change_required —
+    a token made from the shell is no way round it."""
+    from core.context import Actor, acting_as
+    from core.models import User
+    r = pingan_cli("token", "create", "--tenant", fresh_tenant.slug, "--user", "village.cadre")
+    assert r.exit_code == 0, r.output
+    api = Client(app, fresh_tenant.host, {"Authorization": f"Bearer {r.stdout.strip()}"})
+    assert api.get("/api/persons").status_code == 200
+    with acting_as(Actor(None, "test")), db.transaction(fresh_tenant.id) as s:
+        s.scalar(select(User).where(User.username == "village.cadre")).must_change_password = True
+    refused = api.get("/api/persons")
+    assert refused.status_code == 403 and refused.get_json()["code"] == "password_change_required"
+    assert api.post("/api/persons", json={"name": "王大爷"}).get_json()["code"] == "password_change_required"
