@@ -313,6 +313,7 @@ def test_the_page_filters_with_real_controls(world):
     html = cadre.get(PAGE + "?kind=phone&status=open").get_data(as_text=True)
     assert "只在电话里" in html and "只在家里" not in html
     assert re.search(r'<select id="filter-kind" name="kind"[^>]*>.*?<option value="phone" selected>电话回访', html, re.S)
+    assert re.search(r'<select id="filter-kind" name="kind"[^>]*><option value="">全部</option>', html)  # a filter left open: all
     assert 'href="/api/regdemo/notes/export?kind=phone&amp;status=open"' in html
     bad = cadre.get(PAGE + "?created_from=昨天").get_data(as_text=True)
     assert 'id="created_from-error"' in bad and "格式不正确" in bad
