@@ -102,6 +102,11 @@ CORE = AuditLabels(
         "oauth_deny": ("拒绝第三方应用授权", "Client refused"),
         "oauth_token_issue": ("签发第三方应用令牌", "Client token issued"),
         "oauth_token_revoke": ("撤销第三方应用令牌", "Client token revoked"),
+        "core.letter.create": ("生成责任书", "Responsibility letter created"),
+        "core.letter.create_batch": ("批量生成责任书", "Responsibility letters created in bulk"),
+        "core.letter.sign": ("登记责任书签订", "Responsibility letter signed"),
+        "core.letter.withdraw": ("撤销责任书", "Responsibility letter withdrawn"),
+        "core.letter.configure": ("设置责任书文本与提醒", "Responsibility letter text and reminders set"),
     },
     object_types={
         "tenant": ("本县", "County"), "org_level": ("组织层级", "Level"), "org_unit": ("组织单位", "Org unit"),
@@ -120,6 +125,7 @@ CORE = AuditLabels(
         "calendar_day": ("本县调休日", "Calendar day"), "calendar_year": ("本县节假日年度", "Calendar year"),
         "national_calendar_year": ("全国节假日年度", "National calendar year"), "attachment": ("附件", "Attachment"),
         "job_run": ("后台任务", "Background job"),
+        "letter": ("责任书", "Responsibility letter"), "letter_kind_config": ("责任书文本与提醒", "Letter settings"),
     },
     fields={
         # names and places
@@ -174,6 +180,20 @@ CORE = AuditLabels(
         "role_template_extend.template": ("角色模板", "Role template"),
         "role_template_extend.permissions": ("新增的权限", "Permissions added"),
         "inbox_read_all.count": ("标为已读的条数", "Items marked read"), "inbox_read_all.kind": ("范围", "Which"),
+        # responsibility letters
+        "letter.kind": ("责任书种类", "Kind"), "letter.issuing_unit_id": ("发文单位", "Issuing unit"),
+        "letter.party_kind": ("签订方类别", "Party kind"), "letter.party_name": ("签订方", "Signing party"),
+        "letter.counterparty": ("对方签字人", "Counter-party"), "letter.signed_on": ("签订日期", "Signed on"),
+        "letter.scan_filename": ("扫描件", "Scan"), "letter.withdraw_reason": ("撤销原因", "Reason withdrawn"),
+        "letter.withdrawn_at": ("撤销时间", "Withdrawn"), "letter.reminded_at": ("最近提醒时间", "Last reminded"),
+        "core.letter.sign.signed_on": ("签订日期", "Signed on"), "core.letter.sign.scan": ("扫描件", "Scan"),
+        "core.letter.create.kind": ("责任书种类", "Kind"), "core.letter.create_batch.kind": ("责任书种类", "Kind"),
+        "core.letter.create_batch.created": ("生成份数", "Created"),
+        "core.letter.create_batch.skipped": ("已有而跳过的份数", "Skipped"),
+        "letter_kind_config.kind": ("责任书种类", "Kind"), "letter_kind_config.paragraphs": ("正文", "Text"),
+        "letter_kind_config.remind_month": ("提醒起始月", "Reminders from (month)"),
+        "letter_kind_config.remind_day": ("提醒起始日", "Reminders from (day)"),
+        "letter_kind_config.remind_every_days": ("提醒间隔（天）", "Remind every (days)"),
     },
     values={
         "app_user.status": {"active": ("正常", "active"), "disabled": ("停用", "disabled")},
@@ -213,6 +233,10 @@ CORE = AuditLabels(
             "code_replay": ("授权码被重复使用", "code replay"), "revoked_by_client": ("应用主动撤销", "revoked by the app")},
         "notification.kind": {"todo": ("待办", "to do"), "message": ("消息", "message")},
         "inbox_read_all.kind": {"todo": ("待办", "to do"), "message": ("消息", "messages")},
+        "letter.status": {"unsigned": ("未签订", "unsigned"), "signed": ("已签订", "signed"),
+                          "withdrawn": ("已撤销", "withdrawn")},
+        "letter.party_kind": {"unit": ("组织单位", "org unit"), "member_unit": ("成员单位", "member unit"),
+                              "person": ("个人", "person")},
     },
 )
 

@@ -62,6 +62,8 @@ CORE_PERMISSIONS: tuple[Permission, ...] = (
     Permission("core.case.configure", "配置事项类型与工作日历", "Configure case types and the calendar"),
     Permission("core.case.correct_records", "更正记录（补录超过本县期限的以前日期）",
                "Correct records (back-date beyond the county's limit)"),
+    Permission("core.letter.read", "查看责任书", "View responsibility letters"),
+    Permission("core.letter.manage", "管理责任书（生成、登记签订、撤销、配置文本）", "Manage responsibility letters"),
 )
 
 

@@ -230,6 +230,20 @@ def pingan_document_templates() -> list:
     """
 
 
+@hookspec
+def pingan_letter_kinds() -> list:
+    """Kinds of responsibility letter (责任书) the module works with, served by the core.
+
+    Called at start-up. Every key is ``<plugin>.<name>``; a declaration the core cannot serve
+    (a key outside the plugin's prefix, a key declared twice, no title or text, an unknown
+    party kind or placeholder) stops start-up with a message naming it. A county sees the
+    letters of a kind only while its module is enabled; the core keeps the letters, their
+    page, API, PDF and reminders (``docs/letters.md``). ``Manifest(letters=…)`` returns them.
+
+    :return: a list of ``sdk.LetterKind`` (key, title, paragraphs, title_en, parties).
+    """
+
+
 # --- the audit log ------------------------------------------------------------------------
 
 @hookspec(firstresult=True)

@@ -243,6 +243,8 @@ CORE_JOBS: tuple[tuple[str, str, int], ...] = (
     # provisional limits counted again once their year is known (an upgraded chinese-calendar)
     ("recompute", "core.cases.recompute.scheduled", 60),
     ("idempotency_purge", "core.idempotency.purge", 60),  # keys older than PINGAN_IDEMPOTENCY_HOURS
+    # unsigned responsibility letters, from each kind's configured day of the year (docs/letters.md)
+    ("letter_reminders", "core.letters.remind", 60),
 )
 BULK_CORE_JOBS = frozenset({"recompute"})
 

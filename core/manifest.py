@@ -54,6 +54,8 @@ class Manifest:
     - ``migrations``: the folder of the plugin's Alembic branch, relative to the module calling
       :meth:`hooks` (or absolute).
     - ``registers``: :class:`core.registers.Register` declarations, served by the core.
+    - ``letters``: :class:`core.letters.LetterKind` declarations, the kinds of responsibility
+      letter the module works with (``docs/letters.md``), served by the core.
     - ``audit_labels``: words for the plugin's own audit actions; the registers' are added.
     """
 
@@ -73,6 +75,7 @@ class Manifest:
     widgets: Sequence = ()
     jobs: Sequence = ()
     registers: Sequence[Register] = ()
+    letters: Sequence = ()
     audit_labels: AuditLabels | None = None
     _built: dict = field(default_factory=dict, repr=False)
 
@@ -109,7 +112,7 @@ class Manifest:
                                            "description": self.description, "version": self.version}}
         lists = {"pingan_permissions": self.permissions, "pingan_default_roles": self.roles,
                  "pingan_dashboard_widgets": self.widgets, "pingan_scheduled_jobs": self.jobs,
-                 "pingan_indicators": self.indicators}
+                 "pingan_indicators": self.indicators, "pingan_letter_kinds": self.letters}
         for hook, items in lists.items():
             if items:
                 impls[hook] = (lambda items=items: list(items))

@@ -92,6 +92,7 @@ class Contributions:
     case_types: list = field(default_factory=list)
     channels: list = field(default_factory=list)
     document_templates: list = field(default_factory=list)
+    letter_kinds: list = field(default_factory=list)
     audit_labels: Any = None  # core.audit_labels.AuditLabels: words for its audit entries
 
 
@@ -104,13 +105,14 @@ CORE_ROLE_TEMPLATES: tuple[RoleTemplate, ...] = (
                   "core.role.read", "core.role_assignment.manage", "core.person.read", "core.person.manage",
                   "core.audit.read", "core.token.use", "core.case.read", "core.case.register", "core.case.divert",
                   "core.case.handle", "core.case.supervise", "core.case.extension.approve", "core.case.export",
-                  "core.case.import")),
+                  "core.case.import", "core.letter.read", "core.letter.manage")),
     RoleTemplate("staff", "工作人员", "Staff",
                  ("core.org_unit.read", "core.member_unit.read", "core.network_role.read", "core.person.read",
                   "core.person.manage", "core.token.use", "core.case.read", "core.case.register",
-                  "core.case.handle", "core.case.export")),
+                  "core.case.handle", "core.case.export", "core.letter.read")),
     RoleTemplate("viewer", "只读用户", "Viewer",
-                 ("core.org_unit.read", "core.member_unit.read", "core.network_role.read", "core.case.read")),
+                 ("core.org_unit.read", "core.member_unit.read", "core.network_role.read", "core.case.read",
+                  "core.letter.read")),
 )
 
 
@@ -134,7 +136,14 @@ class PluginHost:
         self.plugins: dict[str, Contributions] = {n: self._collect(n) for n in self.names}
         self.case_types: dict = {}
         self.document_templates: dict = {}
+        self.letter_kinds: dict = {}
         for name, c in self.plugins.items():
+            for kind in c.letter_kinds:
+                kind.check(name)
+                if kind.key in self.letter_kinds:
+                    raise ValueError(f"letter kind {kind.key!r} declared twice")
+                object.__setattr__(kind, "plugin", name)
+                self.letter_kinds[kind.key] = kind
             for ctype in c.case_types:
                 if ctype.key in self.case_types:
                     raise ValueError(f"case type {ctype.key!r} declared twice")
@@ -190,6 +199,7 @@ class PluginHost:
         c.case_types = many("pingan_case_types")
         c.channels = many("pingan_notification_channels")
         c.document_templates = many("pingan_document_templates")
+        c.letter_kinds = many("pingan_letter_kinds")
         from core.audit_labels import check
         c.audit_labels = check(name, self.call_for(name, "pingan_audit_labels"))
         return c

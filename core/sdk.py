@@ -62,7 +62,9 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   settings, menu, migrations, blueprints, indicators, widgets, jobs in one declaration;
   ``manifest.hooks(globals())`` makes the hooks), ``Register`` (a register of records on org units:
   API, page, filters, close, export, menu item and audit words from one declaration) and
-  ``RegisterRecord`` (the base of a register's model)
+  ``RegisterRecord`` (the base of a register's model); ``LetterKind`` (a kind of responsibility
+  letter, 责任书, the module works with: the core keeps the letters, their page, API, PDF and
+  reminders; ``docs/letters.md``), returned from ``pingan_letter_kinds`` or ``Manifest(letters=…)``
 - the demo county: ``DemoActivity`` (what ``pingan_demo_activity(demo)`` gets to plan the
   module's year of demo work) and ``DemoCase`` (a case it plans)
 """
@@ -107,6 +109,7 @@ from core.web.cases import case_form_response, case_page_response, load_form
 from core.demo_activity import DemoActivity, DemoCase
 from core.manifest import Manifest
 from core.registers import Register, RegisterRecord
+from core.letters import LetterKind
 
 __all__ = [
     # hooks and declarations
@@ -133,7 +136,7 @@ __all__ = [
     "ListArgs", "IdListArgs", "sort_field", "permission_code", "page_of", "paginate", "IdField", "id_path",
     "Blueprint", "unit_or_404", "download_response", "xlsx_append",
     # declarations
-    "Manifest", "Register", "RegisterRecord",
+    "Manifest", "Register", "RegisterRecord", "LetterKind",
     # the demo county
     "DemoActivity", "DemoCase",
 ]

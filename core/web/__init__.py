@@ -184,7 +184,13 @@ def _template_context() -> dict:
     ctx = g.get("pingan")
     if ctx is None or ctx.user is None or ctx.user.must_change_password:
         return {"ctx": ctx, "menu": []}
-    return {"ctx": ctx, "menu": _menu()}
+    return {"ctx": ctx, "menu": _menu(), "letters_link": _letters_link(ctx)}
+
+
+def _letters_link(ctx) -> bool:
+    """The main menu's 责任书: for holders of ``core.letter.read`` while a module on declares a kind."""
+    from core.letters import READ, kinds_for
+    return ctx.grants.has(READ) and bool(kinds_for(pingan().plugins, ctx.plugins))
 
 
 def form_tokens(csrf: str | None = None) -> Markup:
@@ -211,5 +217,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(operator_bp)
     from core.web.admin import bp as admin_bp
     app.register_blueprint(admin_bp)
+    from core.web.letters import bp as letters_bp
+    app.register_blueprint(letters_bp)
     app.context_processor(_template_context)
     app.add_template_global(form_tokens)

@@ -10,7 +10,7 @@ from marshmallow import fields, validate
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.sdk import Manifest, Permission, Register, RegisterRecord, RoleTemplate
+from core.sdk import LetterKind, Manifest, Permission, Register, RegisterRecord, RoleTemplate
 
 READ, WRITE = "hello.greeting.read", "hello.greeting.manage"
 
@@ -41,6 +41,15 @@ GREETINGS = Register(
                                          metadata={"title": "回复"})},
     close_title=("已回复", "Answered"))
 
+# a kind of responsibility letter (责任书): the core keeps the letters, their page, API, PDF and
+# reminders (docs/letters.md); the module gives the kind, its default text and who signs it
+PLEDGE = LetterKind(
+    key="hello.pledge", title="走访问候责任书", title_en="Greeting pledge",
+    paragraphs=["为做好{年度}年度辖区群众走访问候工作，{发文单位}（甲方）与{责任方}（乙方）签订本责任书。",
+                "乙方负责本辖区困难群众、老人的走访问候，每季度至少走访一次，并在系统中登记问候情况。",
+                "本责任书自{签订日期}起生效，有效期至{年度}年12月31日。"],
+    parties=("unit", "person"))
+
 manifest = Manifest(
     name="hello", title="问候（示例模块）", title_en="Greetings (example)", version="2.0.0",
     description="插件开发示例：登记对辖区群众的问候，办结时记下回复。",
@@ -52,6 +61,6 @@ manifest = Manifest(
            RoleTemplate("viewer", "只读用户", "Viewer", (READ,))],
     settings={"greeting_prefix": fields.String(load_default="您好，", validate=validate.Length(min=1, max=20),
                                                metadata={"title": "问候语前缀", "description": "放在每条问候前面"})},
-    migrations="migrations", registers=[GREETINGS],
+    migrations="migrations", registers=[GREETINGS], letters=[PLEDGE],
     indicators=[GREETINGS.indicator("hello.greetings", "问候登记数", "Greetings recorded")])
 manifest.hooks(globals())
