@@ -54,7 +54,7 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 BLANK_DATE = "＿＿＿＿年＿＿月＿＿日"
 MAX_PARAGRAPHS, MAX_PARAGRAPH = 50, 2000
 TEMPLATES_DIR = str(Path(__file__).parent / "web" / "templates" / "letters")
-STORAGE_KIND = "letter_scan"
+STORAGE_KIND = "letter"  # [a-z]+: core.storage.KEY
 
 
 @dataclass(frozen=True)

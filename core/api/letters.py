@@ -105,7 +105,7 @@ class LetterBatchSchema(Schema):
     counterparty = COUNTERPARTY
 
 
-class BatchResultSchema(Schema):
+class LetterBatchResultSchema(Schema):
     created = fields.Integer(metadata={"description": "新生成的份数"})
     skipped = fields.Integer(metadata={"description": "已有而跳过的份数"})
     ids = fields.List(fields.Integer(), metadata={"description": "新生成的责任书编号"})
@@ -192,7 +192,7 @@ class Letters(MethodView):
 class LetterBatch(MethodView):
     @requires(MANAGE)
     @blp.arguments(LetterBatchSchema)
-    @blp.response(201, BatchResultSchema)
+    @blp.response(201, LetterBatchResultSchema)
     def post(self, data):
         """One letter for every unit of ``level`` under ``under_unit_id`` (e.g. every village of a
         township): those that have one for the kind and year are skipped and counted."""
