@@ -255,10 +255,11 @@ def party(session, grants: Grants, perm: str, party_kind: str, party_id, key: st
 
 # --- the acts -----------------------------------------------------------------------------------
 
-def query(session, grants: Grants, args: Mapping) -> Select:
-    """The caller's letters (read scope: the party's unit in a subtree) narrowed by the filters."""
+def query(session, grants: Grants, kinds: Mapping[str, LetterKind], args: Mapping) -> Select:
+    """The caller's letters (read scope: the party's unit in a subtree) of the county's ``kinds``
+    (a module switched off hides its letters) narrowed by the filters."""
     from core.authz import scoped
-    stmt = scoped(select(Letter), grants, READ, Letter.org_unit_id)
+    stmt = scoped(select(Letter), grants, READ, Letter.org_unit_id).where(Letter.kind.in_(list(kinds)))
     if args.get("under") is not None:
         root = get_or_404(session, grants, OrgUnit, args["under"], READ)
         stmt = stmt.where(Letter.org_unit_id.in_(units_under(root.path)))
@@ -329,16 +330,20 @@ def create_batch(ctx, kinds: Mapping[str, LetterKind], data: Mapping) -> dict:
     return result
 
 
-def _writable(ctx, letter_id) -> Letter:
-    return get_or_404(ctx.session, ctx.grants, Letter, letter_id, MANAGE)
+def letter_or_404(ctx, kinds: Mapping[str, LetterKind], letter_id, perm: str) -> Letter:
+    """One letter in the caller's ``perm`` scope, of a kind the county has on; else 404."""
+    row = get_or_404(ctx.session, ctx.grants, Letter, letter_id, perm)
+    if row.kind not in kinds:
+        raise NotFound()
+    return row
 
 
-def sign(ctx, letter_id, signed_on: dt.date, scan: tuple[BinaryIO, str | None] | None, config) -> Letter:
+def sign(ctx, kinds: Mapping[str, LetterKind], letter_id, signed_on: dt.date, scan: tuple[BinaryIO, str | None] | None, config) -> Letter:
     """Record the signing (date, who recorded it, the scan if given); 409 unless unsigned.
 
     The scan is stored through ``core.storage`` and checked by its content like a case's
     attachment; the caller commits (a failed commit should delete ``letter.scan_key``)."""
-    row = _writable(ctx, letter_id)
+    row = letter_or_404(ctx, kinds, letter_id, MANAGE)
     if row.status != "unsigned":
         raise Conflict(f"letter_{row.status}", f"该责任书{STATUS[row.status][0]}，不能再登记签订")
     today = dt.datetime.now(SHANGHAI).date()
@@ -379,9 +384,9 @@ def _store_scan(ctx, row: Letter, stream: BinaryIO, filename: str | None, config
     row.scan_content_type, row.scan_size, row.scan_sha256 = kind.content_type, stored.size, stored.sha256
 
 
-def withdraw(ctx, letter_id, reason: str) -> Letter:
+def withdraw(ctx, kinds: Mapping[str, LetterKind], letter_id, reason: str) -> Letter:
     """Withdraw a letter (unsigned or signed) with the reason; 409 the second time."""
-    row = _writable(ctx, letter_id)
+    row = letter_or_404(ctx, kinds, letter_id, MANAGE)
     if row.status == "withdrawn":
         raise Conflict("letter_withdrawn", "该责任书已撤销")
     row.status, row.withdrawn_at, row.withdrawn_by_id, row.withdraw_reason = "withdrawn", utcnow(), ctx.user.id, reason

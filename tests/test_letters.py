@@ -271,3 +271,16 @@ def test_the_page_is_chinese_and_a_refused_form_keeps_its_input(world):
     assert en.status_code == 200
     kind_page = web_login(world.app, world.a, "county.admin")[0].get(f"/letters/kinds/{KIND}").get_data(as_text=True)
     assert "{年度}" in kind_page and "{签订日期}" in kind_page and "<textarea" in kind_page and "不提醒" in kind_page
+
+
+def test_a_module_switched_off_hides_its_letters_and_they_come_back(world):
+    letter = _letter(world, party="T01D1V1", year=THIS_YEAR - 4)
+    assert world.admin.put("/api/modules/ltrdemo", json={"enabled": False}).status_code == 200
+    try:
+        assert world.township.get(f"/api/letters/{letter['id']}").status_code == 404
+        assert world.township.get(f"/api/letters?year={THIS_YEAR - 4}").get_json()["items"] == []
+        assert world.township.get(f"/api/letters/{letter['id']}/pdf").status_code == 404
+        assert KIND not in [k["key"] for k in world.admin.get("/api/letters/kinds").get_json()]
+    finally:
+        assert world.admin.put("/api/modules/ltrdemo", json={"enabled": True}).status_code == 200
+    assert world.township.get(f"/api/letters/{letter['id']}").get_json()["status"] == "unsigned"

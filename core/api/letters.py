@@ -17,7 +17,6 @@ from werkzeug.wsgi import wrap_file
 from core import letters
 from core.api.attachments import content_disposition
 from core.api.common import ErrorSchema, IdField, ListArgs, id_path, page_of, paginate, sort_field
-from core.authz import get_or_404
 from core.cases.attachments import KINDS, clean_filename
 from core.errors import Invalid, NotFound
 from core.letters import MANAGE, PARTY_KINDS, READ, STATUS, Letter
@@ -173,7 +172,7 @@ class Letters(MethodView):
     def get(self, args):
         """Letters whose signing party is in your subtrees, newest first; filters kind, year, status, unit."""
         ctx = current()
-        page = paginate(ctx.session, letters.query(ctx.session, ctx.grants, args), args, Letter.id, SORTABLE, "-id")
+        page = paginate(ctx.session, letters.query(ctx.session, ctx.grants, kinds(), args), args, Letter.id, SORTABLE, "-id")
         return {**page, "items": letters.present(ctx.session, kinds(), page["items"])}
 
     @requires(MANAGE)
@@ -236,7 +235,7 @@ class LetterItem(MethodView):
     def get(self, letter_id):
         """One letter."""
         ctx = current()
-        return _one(get_or_404(ctx.session, ctx.grants, Letter, id_path(letter_id), READ))
+        return _one(letters.letter_or_404(ctx, kinds(), id_path(letter_id), READ))
 
 
 @blp.route("/<letter_id>/sign")
@@ -254,7 +253,7 @@ class LetterSign(MethodView):
         if upload is not None and not isinstance(upload, FileStorage):
             raise Invalid("file", "not_a_file", "请选择要上传的文件", location="files")
         scan = (upload.stream, upload.filename) if upload is not None and upload.filename else None
-        row = letters.sign(ctx, id_path(letter_id), form["signed_on"], scan, pingan().config)
+        row = letters.sign(ctx, kinds(), id_path(letter_id), form["signed_on"], scan, pingan().config)
         commit_or_drop_scan(row)
         return _one(row)
 
@@ -277,7 +276,7 @@ class LetterWithdraw(MethodView):
     def post(self, data, letter_id):
         """Withdraw the letter with the reason (409 ``letter_withdrawn`` the second time)."""
         ctx = current()
-        row = letters.withdraw(ctx, id_path(letter_id), data["reason"])
+        row = letters.withdraw(ctx, kinds(), id_path(letter_id), data["reason"])
         ctx.session.commit()
         return _one(row)
 
@@ -290,10 +289,9 @@ def pdf_response(letter_id) -> Response:
     """The letter's PDF (audited as ``render_document``); its kind's module must be on (404)."""
     from core import audit
     ctx = current()
-    row = get_or_404(ctx.session, ctx.grants, Letter, letter_id, READ)
-    kind = kinds().get(row.kind)
-    if kind is None:
-        raise NotFound("kind_not_found", "这种责任书的模块未启用")
+    available = kinds()
+    row = letters.letter_or_404(ctx, available, letter_id, READ)
+    kind = available[row.kind]
     pdf = letters.render(ctx.session, kind, row, ctx.tenant.name)
     audit.record(ctx.session, "render_document", "letter", row.id, {"template": "core.letter"})
     ctx.session.commit()
@@ -313,7 +311,7 @@ class LetterPdf(MethodView):
 
 def scan_response(letter_id) -> Response:
     ctx = current()
-    row = get_or_404(ctx.session, ctx.grants, Letter, letter_id, READ)
+    row = letters.letter_or_404(ctx, kinds(), letter_id, READ)
     if row.scan_key is None:
         raise NotFound("no_scan", "该责任书没有扫描件")
     try:

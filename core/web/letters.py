@@ -62,7 +62,7 @@ def _page(values: dict | None = None, errors: dict | None = None, status: int = 
         args = LetterListArgs().load({k: v for k, v in raw.items() if k not in exc.messages})
     args["limit"] = PAGE
     try:
-        found = paginate(s, letters.query(s, ctx.grants, args), args, Letter.id, SORTABLE, "-id")
+        found = paginate(s, letters.query(s, ctx.grants, available, args), args, Letter.id, SORTABLE, "-id")
     except PinganError as exc:
         filter_errors.update(_errors((exc.errors or {}).get("query")) or {"_form": exc.message})
         found = {"items": [], "next_cursor": None}
@@ -133,7 +133,7 @@ def sign(letter_id):
         data = _form(SignFormSchema)
         upload = request.files.get("file")
         scan = (upload.stream, upload.filename) if upload is not None and upload.filename else None
-        row = letters.sign(ctx, rid, data["signed_on"], scan, pingan().config)
+        row = letters.sign(ctx, kinds(), rid, data["signed_on"], scan, pingan().config)
         commit_or_drop_scan(row)
     return _row_act(letter_id, act) or redirect(url_for(".index", done="signed"))
 
@@ -142,7 +142,7 @@ def sign(letter_id):
 @requires(MANAGE)
 def withdraw(letter_id):
     def act(ctx, rid):
-        letters.withdraw(ctx, rid, _form(WithdrawSchema)["reason"])
+        letters.withdraw(ctx, kinds(), rid, _form(WithdrawSchema)["reason"])
         ctx.session.commit()
     return _row_act(letter_id, act) or redirect(url_for(".index", done="withdrawn"))
 
