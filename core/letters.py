@@ -338,7 +338,7 @@ def letter_or_404(ctx, kinds: Mapping[str, LetterKind], letter_id, perm: str) ->
     return row
 
 
-def sign(ctx, kinds: Mapping[str, LetterKind], letter_id, signed_on: dt.date, scan: tuple[BinaryIO, str | None] | None, config) -> Letter:
+def sign(ctx, kinds: Mapping[str, LetterKind], letter_id, signed_on: dt.date | None, scan: tuple[BinaryIO, str | None] | None, config) -> Letter:
     """Record the signing (date, who recorded it, the scan if given); 409 unless unsigned.
 
     The scan is stored through ``core.storage`` and checked by its content like a case's
@@ -346,6 +346,8 @@ def sign(ctx, kinds: Mapping[str, LetterKind], letter_id, signed_on: dt.date, sc
     row = letter_or_404(ctx, kinds, letter_id, MANAGE)
     if row.status != "unsigned":
         raise Conflict(f"letter_{row.status}", f"该责任书{STATUS[row.status][0]}，不能再登记签订")
+    if signed_on is None:
+        raise Invalid("signed_on", "required", "请填写签订日期", location="form")
     today = dt.datetime.now(SHANGHAI).date()
     if signed_on > today:
         raise Invalid("signed_on", "in_future", "签订日期不能晚于今天", location="form")

@@ -13,6 +13,7 @@ testing kit's (core/testing/isolation.py), which a plugin runs over its own rout
 """
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -87,6 +88,11 @@ ID_TABLES = {
     "/api/mediation/disputes/<case_id>/followups": "case_record",
     "/api/mediation/referrals/<referral_id>/outcome": "mediation_referral",
     "/api/mediation/registers/<kind>/<entry_id>/resolve": "mediation_register",
+    "/api/letters/<letter_id>": "letter",
+    "/api/letters/<letter_id>/sign": "letter",
+    "/api/letters/<letter_id>/withdraw": "letter",
+    "/api/letters/<letter_id>/pdf": "letter",
+    "/api/letters/<letter_id>/scan": "letter",
 }
 # further id arguments of a rule (after the first) → their table; other arguments → a fixed value
 MORE_ID_TABLES = {"task_id": "case_task", "extension_id": "case_extension", "supervision_id": "case_supervision",
@@ -95,7 +101,7 @@ FIXED_ARGS = {"name": "accept", "flag": "urgent", "key": "visits.visit_notice", 
 # rules whose argument is not an object id (same names in every tenant; tenant-gated by the host)
 NOT_OBJECT_IDS = {"/api/modules/<name>", "/api/case-types/<key>/settings", "/api/calendar/<day>", "/api/calendar/years/<int:year>", "/api/docs-static/<path:filename>", "/static/<path:filename>",
                   "/assets/<path:filename>", "/api/ledgers/templates/<case_type>", "/api/mediation/registers/<kind>",
-                  "/api/mediation/registers/<kind>/export"}
+                  "/api/mediation/registers/<kind>/export", "/api/letters/kinds/<key>"}
 BODIES = {
     ("PATCH", "/api/org-units/<unit_id>"): {"name": "越权改名"},
     ("POST", "/api/org-units/<unit_id>/move"): "A_UNIT",
@@ -129,6 +135,8 @@ BODIES = {
     ("POST", "/api/mediation/referrals/<referral_id>/outcome"): {"outcome": "judged"},
     ("POST", "/api/mediation/registers/<kind>/<entry_id>/resolve"): {"resolved_on": "2026-01-05"},
     ("POST", "/api/cases/<case_id>/attachments"): "FILE",  # a multipart upload (see _upload)
+    ("POST", "/api/letters/<letter_id>/sign"): "FILE",  # multipart: the scan (the date is checked after the 404)
+    ("POST", "/api/letters/<letter_id>/withdraw"): {"reason": "越权撤销"},
     ("PUT", "/api/petition/cases/<case_id>/leader"): {"leader_name": "越权", "team": [{"name": "某"}],
                                                       "investigate": "越权", "handle": "越权", "stabilise": "越权"},
     ("POST", "/api/petition/cases/<case_id>/leader/end"): {"reason": "越权"},
@@ -157,6 +165,12 @@ def pair(app):
         assert admin.put("/api/modules/hello", json={"enabled": True}).status_code == 200
         r = admin.post("/api/hello/greetings", json={"org_unit_id": t.unit("T01D1V1"), "recipient": "李四"})
         assert r.status_code == 201, r.get_json()
+        r = admin.post("/api/letters", json={"kind": "hello.pledge", "year": 2026, "issuing_unit_id": t.unit("T01"),
+                                             "party_kind": "unit", "party_id": t.unit("T01D1V1")})
+        assert r.status_code == 201, r.get_json()
+        r = admin.post(f"/api/letters/{r.get_json()['id']}/sign", content_type="multipart/form-data", data={
+            "signed_on": "2026-01-05", "file": (io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "scan.pdf")})  # with a scan
+        assert r.status_code == 200, r.get_json()
         _case_with_everything(admin, t)
         _petition_with_everything(admin, t)
         _dispute_with_everything(admin, t)

@@ -19,9 +19,11 @@ import re
 
 import pytest
 import time_machine
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, text, update
 
+from core.app import pingan
 from core.db import TENANT, Base, table_class
+from core.models import User
 from tests.conftest import Client, load_tenant, make_token
 
 # an id field's name → the class of object it names (None: not scoped by unit — keys, or
@@ -72,6 +74,12 @@ BODIES = {
     ("PATCH", "/api/oauth-clients/{client_id}"): {"service_user_id": "$user"},
     ("POST", "/api/visits/greetings"): {"org_unit_id": "$unit", "recipient": "张三"},
     ("POST", "/api/hello/greetings"): {"org_unit_id": "$unit", "recipient": "张三"},  # a declared register
+    # a responsibility letter with a person of the village (party_id names a person here), and a
+    # batch for the village's groups
+    ("POST", "/api/letters"): {"kind": "hello.pledge", "year": 2026, "issuing_unit_id": "$unit",
+                               "party_kind": "person", "party_id": "$person"},
+    ("POST", "/api/letters/batch"): {"kind": "hello.pledge", "year": 2026, "under_unit_id": "$unit",
+                                     "level": "group", "issuing_unit_id": "$unit"},
     ("POST", "/api/mediation/screening"): {"org_unit_id": "$unit", "period": "$period", "dispute_ids": ["$dispute"]},
     ("POST", "/api/mediation/registers/{kind}"): {"org_unit_id": "$unit", "found_on": "2026-03-09",
                                                   "description": "苗头", "case_id": "$dispute"},
@@ -252,6 +260,9 @@ def world(app):
                                                         "org_unit_id": a.unit("T01D1V1")})
         assert r.status_code == 201, r.get_json()
         out["role"] = role
+        # a new account must change its one-time password first, its tokens too (6ed99f3): done
+        with pingan(app).db.transaction(a.id) as s:
+            s.execute(update(User).where(User.id == user).values(must_change_password=False))
         out["caller"] = Client(app, a.host, {"Authorization": f"Bearer {make_token(app, a, 'scope.all')}"})
         return out
 

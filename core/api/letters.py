@@ -111,7 +111,8 @@ class LetterBatchResultSchema(Schema):
 
 
 class SignFormSchema(Schema):
-    signed_on = fields.Date(required=True, metadata={"description": "签订日期（北京时间，不晚于今天）"})
+    # required, but checked after the letter is found: a letter out of scope answers 404 first
+    signed_on = fields.Date(load_default=None, metadata={"description": "签订日期（北京时间，不晚于今天；必填）"})
 
 
 class ScanFileSchema(Schema):
