@@ -238,6 +238,15 @@ def test_reminders_start_on_the_configured_day_once_per_interval(world):
                                                      Notification.key.startswith("letter:"))).all()
     assert len(notes) == 2 * (villages - 1)
     assert all(n.title.endswith(f"的{year}年度治安联防责任书尚未签订") for n in notes)
+    # the scheduler's entry point (core.jobs.CORE_JOBS "letter_reminders"): a week later, once more
+    from core import jobs
+    jobs.bind_state(pingan(world.app))
+    with time_machine.travel(jan(29), tick=False):
+        jobs.run_scheduled("core", "letter_reminders", world.a.id)
+        jobs.run_scheduled("core", "letter_reminders", world.a.id)
+    with pingan(world.app).db.transaction(world.a.id) as s:
+        assert len(s.scalars(select(Notification).where(Notification.user_id == township_user,
+                                                        Notification.key.startswith("letter:"))).all()) == 3 * (villages - 1)
     assert world.admin.put(f"/api/letters/kinds/{KIND}", json={"paragraphs": []}).status_code == 200  # off again
 
 
