@@ -298,7 +298,7 @@ def create(ctx, kinds: Mapping[str, LetterKind], data: Mapping) -> Letter:
     if _exists(ctx.session, kind.key, data["year"], p):
         raise Conflict("duplicate_letter", f"{p.name} 的 {data['year']} 年度{kind.title}已经存在")
     row = _new(ctx, kind, data["year"], issuing, p, data.get("counterparty"))
-    ctx.session.flush()
+    _flush_unique(ctx.session, f"{p.name} 的 {data['year']} 年度{kind.title}已经存在")
     audit.record(ctx.session, "core.letter.create", "letter", row.id, {"kind": kind.key, "year": row.year})
     return row
 
@@ -322,12 +322,22 @@ def create_batch(ctx, kinds: Mapping[str, LetterKind], data: Mapping) -> dict:
         Letter.party_id.in_([u.id for u in units])))) if units else set()
     made = [_new(ctx, kind, data["year"], issuing, Party("unit", u.id, u.name, u.id), data.get("counterparty"))
             for u in units if u.id not in have]
-    ctx.session.flush()
+    _flush_unique(ctx.session, f"{root.name}之下有单位的 {data['year']} 年度{kind.title}刚由他人生成，请重新提交")
     result = {"created": len(made), "skipped": len(units) - len(made), "ids": [r.id for r in made]}
     audit.record(ctx.session, "core.letter.create_batch", "org_unit", root.id,
                  {"kind": kind.key, "year": data["year"], "level": data["level"], "created": result["created"],
                   "skipped": result["skipped"]})
     return result
+
+
+def _flush_unique(session, message: str) -> None:
+    """Flush; a letter another request made for the same (kind, year, party) meanwhile is a 409."""
+    from sqlalchemy.exc import IntegrityError
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict("duplicate_letter", message) from None
 
 
 def letter_or_404(ctx, kinds: Mapping[str, LetterKind], letter_id, perm: str) -> Letter:
