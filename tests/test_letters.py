@@ -286,10 +286,25 @@ def test_the_page_is_chinese_and_a_refused_form_keeps_its_input(world):
     letter_id = world.township.get(f"/api/letters?year={THIS_YEAR}&under={world.a.unit('T01D1V2')}").get_json()["items"][0]["id"]
     refused = c.post(f"/letters/{letter_id}/withdraw", data={"csrf_token": token, "form_token": form})
     assert refused.status_code == 422 and f'id="w{letter_id}-reason-error"' in refused.get_data(as_text=True)
+    # signing from the page: a date after today is refused at the field, the date kept; then signed with the scan
+    future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    form = re.search(r'name="form_token" value="([^"]+)"', refused.get_data(as_text=True)).group(1)
+    refused = c.post(f"/letters/{letter_id}/sign", content_type="multipart/form-data",
+                     data={"csrf_token": token, "form_token": form, "signed_on": future})
+    body = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "签订日期不能晚于今天" in body and f'value="{future}"' in body
+    form = re.search(r'name="form_token" value="([^"]+)"', body).group(1)
+    done = c.post(f"/letters/{letter_id}/sign", content_type="multipart/form-data",
+                  data={"csrf_token": token, "form_token": form, "signed_on": dt.date.today().isoformat(),
+                        "file": (io.BytesIO(PNG), "签字页.png")})
+    assert done.status_code == 302, done.get_data(as_text=True)[:500]
+    signed = world.township.get(f"/api/letters/{letter_id}").get_json()
+    assert signed["status"] == "signed" and signed["scan_filename"] == "签字页.png"
+    assert "已签订" in c.get(f"/letters/?year={THIS_YEAR}").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/letters/").get_data(as_text=True)).group(1)
     assert c.post("/language", data={"csrf_token": token, "lang": "en", "next": "/letters/"}).status_code == 302
     en = c.get("/letters/").get_data(as_text=True)
-    assert "Responsibility letters" in en and "Record signing" in en  # English available
+    assert "Responsibility letters" in en and "Signed" in en and "Withdraw" in en  # English available
     assert "Filter" in visible_ascii_words(en)  # (the check above can see English words)
     c.post("/language", data={"csrf_token": token, "lang": "zh_CN", "next": "/letters/"})
     kind_page = web_login(world.app, world.a, "county.admin")[0].get(f"/letters/kinds/{KIND}").get_data(as_text=True)
