@@ -115,14 +115,41 @@ def check_role_edit(session: Session, grants: Grants, role: Role, codes: list[st
 
 
 def update_role(session: Session, grants: Grants, role: Role, data: dict) -> Role:
+    """Edit a role; holders it gives a permission they lacked are signed out (``widen_account``)."""
     data = dict(data)
     codes = check_role_edit(session, grants, role, data.pop("permissions", None))
+    widens = []
     if codes is not None:
+        widens = holders_gaining(session, role, set(codes) - role_permissions(session, role.id))
         set_permissions(session, role, codes)
     for key, value in data.items():
         setattr(role, key, value)
     session.flush()
+    sign_out_widened(session, role, widens)
     return role
+
+
+def holders_gaining(session: Session, role: Role, added) -> list[tuple[int, int, list[str]]]:
+    """(user, unit, codes) for each holder of ``role`` whom ``added`` gives a permission they lack
+    on the unit of the assignment — read before the role changes."""
+    if not added:
+        return []
+    out = []
+    for user_id, unit_id, path in session.execute(
+            select(RoleAssignment.user_id, OrgUnit.id, OrgUnit.path)
+            .join(OrgUnit, OrgUnit.id == RoleAssignment.org_unit_id)
+            .where(RoleAssignment.role_id == role.id).order_by(RoleAssignment.id)):
+        held = load_grants(session, user_id)
+        gained = sorted(c for c in added if not held.covers(c, path))
+        if gained:
+            out.append((user_id, unit_id, gained))
+    return out
+
+
+def sign_out_widened(session: Session, role: Role, widens: list[tuple[int, int, list[str]]]) -> None:
+    """Once per account, as :func:`assign` treats a widening assignment."""
+    for user_id, unit_id, gained in {w[0]: w for w in reversed(widens)}.values():
+        _widen_account(session, user_id, role, unit_id, gained)
 
 
 def delete_role(session: Session, role: Role) -> None:
@@ -307,18 +334,9 @@ def extend(session: Session, grants: Grants, host, enabled: Iterable[str], role:
     _refuse(host, [c for c in added if not may_add(c)], "您（在该角色已分配的单位）不具备以下权限，不能授予")
     if not added:
         return added
-    widens = []  # the holders it gives something new, as assign() treats a widening assignment
-    for user_id, unit_id, path in session.execute(
-            select(RoleAssignment.user_id, OrgUnit.id, OrgUnit.path)
-            .join(OrgUnit, OrgUnit.id == RoleAssignment.org_unit_id)
-            .where(RoleAssignment.role_id == role.id).order_by(RoleAssignment.id)):
-        held = load_grants(session, user_id)
-        gained = [c for c in added if not held.covers(c, path)]
-        if gained:
-            widens.append((user_id, unit_id, gained))
+    widens = holders_gaining(session, role, added)
     set_permissions(session, role, sorted(have | set(added)))
     session.flush()
     audit.record(session, "role_template_extend", "role", role.id, {"template": tpl.name, "permissions": added})
-    for user_id, unit_id, gained in {w[0]: w for w in reversed(widens)}.values():
-        _widen_account(session, user_id, role, unit_id, gained)
+    sign_out_widened(session, role, widens)
     return added

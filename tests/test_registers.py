@@ -350,3 +350,17 @@ def test_a_module_switched_off_takes_its_register_away(world):
     c, _ = web_login(world.app, county, "county.admin")
     assert c.get(NOTES_API).status_code == 404 and c.get(PAGE).status_code == 404
     assert f'href="{PAGE}"' not in c.get("/").get_data(as_text=True)
+
+
+def test_the_kits_isolation_matrix_finds_a_registers_table_by_its_blueprint(world):
+    """A register named otherwise than its table (``calls`` over ``regdemo_note``) is placed by the
+    blueprint the core built for it, not by a guess from the path."""
+    from types import SimpleNamespace
+    from core.testing.isolation import guess_id_tables
+    built = SimpleNamespace(blueprints={"regdemo_calls_api": SimpleNamespace(url_prefix="/api/regdemo/calls",
+                                                                              pingan_table="regdemo_note")})
+    rule = SimpleNamespace(rule="/api/regdemo/calls/<int:record_id>/close", arguments={"record_id"})
+    assert guess_id_tables(built, "regdemo", [rule]) == {rule.rule: "regdemo_note"}
+    assert guess_id_tables(SimpleNamespace(blueprints={}), "regdemo", [rule]) == {}   # a guess would miss it
+    real = next(bp for bp in world.app.blueprints.values() if bp.name == "regdemo_notes_api")
+    assert real.pingan_table == "regdemo_note"

@@ -137,6 +137,23 @@ def test_extend_an_existing_role(app, fresh_tenant, login):
     assert admin.post("/api/roles/999999999/extend", json={"template": TEMPLATE}).status_code == 404
 
 
+def test_editing_a_role_to_give_more_signs_its_holders_out_and_taking_away_does_not(app, fresh_tenant, login):
+    """A role widened by PATCH /api/roles/<id> is treated like a template added to it: a session
+    or token captured while the account held less opens nothing at the higher level."""
+    admin = login(fresh_tenant, "county.admin")
+    grid = _roles(admin)["grid_worker"]
+    worker = login(fresh_tenant, "grid.worker")
+    fewer = [c for c in grid["permissions"] if c != "core.person.manage"]
+    assert admin.patch(f"/api/roles/{grid['id']}", json={"permissions": fewer}).status_code == 200
+    assert worker.get("/api/me").status_code == 200                     # less: still signed in
+    more = sorted({*grid["permissions"], "core.case.supervise"})
+    assert admin.patch(f"/api/roles/{grid['id']}", json={"permissions": more}).status_code == 200
+    assert worker.get("/api/me").status_code == 401                     # more: signed out
+    with app.extensions["pingan"].db.transaction(fresh_tenant.id) as s:
+        widened = list(s.scalars(select(AuditEntry).where(AuditEntry.action == "widen_account")))
+    assert len(widened) == 1 and "core.case.supervise" in widened[0].changes["permissions"]
+
+
 def test_escalation_is_refused(app, fresh_tenant, login):
     admin = login(fresh_tenant, "county.admin")
     assert admin.put(f"/api/modules/{MODULE}", json={"enabled": True}).status_code == 200

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
+from collections.abc import Iterable
 
 import flask_smorest
 from marshmallow import Schema, fields, validate
@@ -207,8 +208,9 @@ class IdField(fields.Integer):
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def download(data: bytes, filename: str, mimetype: str = XLSX):
-    """A file to save (a report, a register): the Chinese name kept per RFC 5987, never cached."""
+def download(data: bytes | Iterable[bytes], filename: str, mimetype: str = XLSX):
+    """A file to save (a report, a register): the Chinese name kept per RFC 5987, never cached.
+    ``data`` is the file, or its chunks to stream (a large export)."""
     from flask import Response
 
     from core.api.attachments import content_disposition

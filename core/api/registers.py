@@ -139,4 +139,5 @@ def blueprint(plugin: str, reg: Register) -> Blueprint:
             ctx.session.commit()
             return registers.present(ctx.session, [row])[0]
 
+    blp.pingan_table = model.__tablename__  # the table of its ids (the testing kit's isolation matrix)
     return blp

@@ -157,13 +157,20 @@ def guess_id_tables(app, plugin: str, rules) -> dict[str, str]:
     """A plugin's id rules → their tables, by the argument's name: ``<greeting_id>`` →
     ``hello_greeting`` (the plugin's table), ``<case_id>`` → ``case_record``, a core table of
     that name; else by the path segment before it: ``/greetings/<record_id>`` → ``hello_greeting``.
+    A declared register's routes take its model's table, whatever their names.
     Rules it cannot place are left out (and reported as unknown)."""
     from core.db import Base
     tables = set(Base.metadata.tables)
+    registers = {bp.url_prefix: bp.pingan_table for bp in app.blueprints.values()
+                 if getattr(bp, "pingan_table", None) and bp.url_prefix}
     out = {}
     for rule in rules:
         ids = [a for a in rule.arguments if a.endswith("_id")]
         if not ids:
+            continue
+        owner = next((t for prefix, t in registers.items() if rule.rule.startswith(prefix + "/")), None)
+        if owner:
+            out[rule.rule] = owner
             continue
         stem = ids[0].removesuffix("_id")
         parts = rule.rule.split("/")
