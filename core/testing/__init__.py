@@ -17,7 +17,7 @@ from core.testing.clients import Client, bearer_client, make_token, signed_in, w
 from core.testing.counties import (BUILTIN_COUNTY, COUNTY_ADMIN, DEMO_PASSWORD, TenantInfo, load_tenant,
                                    make_county_folder)
 from core.testing.environment import (GIVEN_PG_URL, PG_URL, REDIS_URL, WORKER, ClockError, distribute_for_tests,
-                                      ensure_database, lock_waiters, on_citus, reset_postgres, session_clock,
+                                      ensure_app_role, ensure_database, lock_waiters, on_citus, reset_postgres, session_clock,
                                       worker_urls)
 from core.testing.isolation import assert_plugin_isolation
 
@@ -130,6 +130,8 @@ def app(config, request):
     logging.getLogger("pingan").addHandler(handler)
     if PG_URL:
         reset_postgres(PG_URL)
+        if config.db_app_role:
+            ensure_app_role(PG_URL, config.db_app_role)
     if REDIS_URL:  # log-in brakes of an earlier run (counted per address and per county id + name)
         import redis
         conn = redis.Redis.from_url(REDIS_URL)

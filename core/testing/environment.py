@@ -50,6 +50,30 @@ for _name, _value in (("PINGAN_TEST_DATABASE_URL", PG_URL), ("PINGAN_TEST_REDIS_
         os.environ[_name] = _value
 
 
+def ensure_app_role(url: str, role: str) -> None:
+    """Create the app role (``core.db.secure_schema``'s NOLOGIN role) if missing, before the
+    migrations do. Roles belong to the cluster, not to a database: xdist workers migrating their
+    own databases on one fresh cluster (a new Citus cluster in CI) would race to create it, and
+    the loser's ``CREATE ROLE`` fails on the unique role name. Here the loser just finds it."""
+    import time
+
+    from sqlalchemy.exc import DBAPIError
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        for attempt in range(5):
+            with engine.connect() as conn:
+                if conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}):
+                    return
+                try:
+                    conn.execute(text(f'CREATE ROLE "{role}" NOLOGIN NOBYPASSRLS'))
+                    return
+                except DBAPIError:  # made meanwhile by another worker: look again
+                    time.sleep(0.2 * (attempt + 1))
+        raise RuntimeError(f"could not create the app role {role!r}")
+    finally:
+        engine.dispose()
+
+
 def ensure_database(url: str, template_url: str) -> None:
     """Create ``url``'s database if missing, beside ``template_url``'s (the one the run was given).
     On a Citus coordinator the database is made on every node, with the extension, and the new
