@@ -10,7 +10,7 @@ from sqlalchemy import select
 from core.app import pingan
 from core.audit import AuditEntry
 from core.demo import fake_id_number
-from core.models import Role, RoleAssignment, RolePermission
+from core.models import Role, RoleAssignment, RolePermission, User
 from tests.casework import register
 from tests.conftest import Client, make_token
 
@@ -21,6 +21,14 @@ def _person(admin, unit: int, name: str, id_number: str, phone: str) -> int:
     r = admin.post("/api/persons", json={"name": name, "org_unit_id": unit, "id_number": id_number, "phone": phone})
     assert r.status_code == 201, r.get_json()
     return r.get_json()["id"]
+
+
+def _token(app, t, username: str) -> str:
+    """A token of a user made by the admin, once they have changed their one-time password at
+    the first log-in (until then every API call of theirs is 403 password_change_required)."""
+    with pingan(app).db.transaction(t.id) as s:
+        s.scalar(select(User).where(User.username == username)).must_change_password = False
+    return make_token(app, t, username)
 
 
 def _user(app, t, admin, username: str, grants: list[tuple[str, str]]) -> Client:
@@ -34,7 +42,7 @@ def _user(app, t, admin, username: str, grants: list[tuple[str, str]]) -> Client
         r = admin.post("/api/role-assignments", json={"user_id": user_id, "role_id": roles[role],
                                                       "org_unit_id": t.unit(unit)})
         assert r.status_code == 201, r.get_json()
-    return Client(app, t.host, {"Authorization": f"Bearer {make_token(app, t, username)}"})
+    return Client(app, t.host, {"Authorization": f"Bearer {_token(app, t, username)}"})
 
 
 def _searches(app, t) -> list[dict]:
@@ -176,7 +184,7 @@ def test_mediation_pii_reveals_only_people_genuinely_attached(app, fresh_tenant,
         s.flush()
         s.add_all([RolePermission(role_id=role.id, permission=p) for p in perms])
         s.add(RoleAssignment(user_id=r.get_json()["id"], role_id=role.id, org_unit_id=t.unit("T01D1V1")))
-    mediator = Client(app, t.host, {"Authorization": f"Bearer {make_token(app, t, 'desk.mediator')}"})
+    mediator = Client(app, t.host, {"Authorization": f"Bearer {_token(app, t, 'desk.mediator')}"})
     resident_idn, party_idn = fake_id_number(random.Random(61)), fake_id_number(random.Random(62))
     resident = _person(admin, t.unit("T01D1V1"), "赵六", resident_idn, "13600006666")  # uninvolved
     r = mediator.post("/api/persons", json={"name": "钱七", "org_unit_id": t.unit("T01D1V1"),
@@ -228,7 +236,7 @@ def test_people_the_window_registered_are_revealed_after_sorting_residents_it_at
             "mediation.read", "mediation.register", "mediation.pii.read", "core.case.read", "core.case.register",
             "core.case.divert", "core.person.read")])
         s.add(RoleAssignment(user_id=r.get_json()["id"], role_id=role.id, org_unit_id=t.unit("T01D1V1")))
-    sorter = Client(app, t.host, {"Authorization": f"Bearer {make_token(app, t, 'desk.sorter')}"})
+    sorter = Client(app, t.host, {"Authorization": f"Bearer {_token(app, t, 'desk.sorter')}"})
     resident_idn, visitor_idn = fake_id_number(random.Random(63)), fake_id_number(random.Random(64))
     resident = _person(admin, t.unit("T01D1V1"), "孙八", resident_idn, "13600008888")
     cadre = token_client(t, "village.cadre")
