@@ -181,11 +181,37 @@ def create_table(operations: Operations, operation: ops.CreateTableOp):
     for key in keys:
         key.use_alter = True  # left out of CREATE TABLE, added below
     operations.impl.create_table(table)
-    if kind == "reference":
-        conn.execute(text("SELECT create_reference_table(:t)"), {"t": table.name})
-    else:
-        anchor = next((n for n, k in layout(conn).items() if k == "distributed"), None)
-        _distribute_table(conn, table.name, anchor)
+    _place(conn, table.name, kind)
     for key in keys:
         operations.impl.add_constraint(key)
     return table
+
+
+def create_new_table(conn: Connection, table) -> None:
+    """Create a table outside a migration (a test's throw-away module) as :func:`create_table`
+    does in one: on a distributed database without its foreign keys, placed (distributed on
+    ``tenant_id`` or a reference table), then its keys; elsewhere ``table.create``."""
+    from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
+    kind = wanted(table.name)
+    if kind is None or not is_distributed(conn):
+        table.create(conn, checkfirst=True)
+        return
+    if table.name in layout(conn):
+        return
+    keys = [c for c in table.constraints if isinstance(c, ForeignKeyConstraint)]
+    # keys to reference tables after distributing: one connection per node (Citus's hint)
+    conn.execute(text("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'"))
+    conn.execute(CreateTable(table, include_foreign_key_constraints=[]))
+    for index in table.indexes:
+        conn.execute(CreateIndex(index))
+    _place(conn, table.name, kind)
+    for key in keys:
+        conn.execute(AddConstraint(key))
+
+
+def _place(conn: Connection, name: str, kind: str) -> None:
+    if kind == "reference":
+        conn.execute(text("SELECT create_reference_table(:t)"), {"t": name})
+    else:
+        anchor = next((n for n, k in layout(conn).items() if k == "distributed"), None)
+        _distribute_table(conn, name, anchor)

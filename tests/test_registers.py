@@ -15,6 +15,7 @@ from marshmallow import fields, validate
 from sqlalchemy import BigInteger, String, create_engine, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core import citus
 from core.app import create_app, pingan
 from core.audit import AuditEntry
 from core.context import Actor, acting_as
@@ -85,7 +86,7 @@ def world(config, app):
     owner = create_engine(config.migration_url)
     try:
         with owner.begin() as conn:
-            RegdemoNote.__table__.create(conn, checkfirst=True)
+            citus.create_new_table(conn, RegdemoNote.__table__)  # on Citus: distributed, as a migration does
             secure_schema(conn, config.db_app_role)
     finally:
         owner.dispose()
