@@ -32,7 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core import audit
 from core.authz import Grants, get_or_404, named_unit, require
 from core.db import AwareDateTime, TenantModel, tenant_fk, utcnow
-from core.errors import Conflict, Invalid, NotFound, TooLarge, UnsupportedType
+from core.errors import Conflict, Invalid, NotFound
 from core.models import MemberUnit, OrgUnit, Person
 from core.orgtree import units_under
 from core.workdays import SHANGHAI
@@ -373,25 +373,11 @@ def sign(ctx, kinds: Mapping[str, LetterKind], letter_id, signed_on: dt.date | N
 
 
 def _store_scan(ctx, row: Letter, stream: BinaryIO, filename: str | None, config) -> None:
-    from core.cases.attachments import ACCEPTED, clean_filename, sniff
-    from core.storage import StorageError, storage
-    store, max_bytes = storage(config), config.upload_max_mb * 1024 * 1024
-    key = store.new_key(row.tenant_id, STORAGE_KIND)
-    try:
-        stored = store.save(key, stream, max_bytes)
-    except StorageError:
-        raise TooLarge(message=f"文件超过 {max_bytes // (1024 * 1024)} MB 的上限") from None
-    try:
-        if stored.size == 0:
-            raise Invalid("file", "empty_file", "文件为空", location="files")
-        with store.open(key) as f:
-            kind = sniff(f)
-        if kind is None or kind.key not in ("pdf", "jpeg", "png", "gif", "webp"):
-            raise UnsupportedType(message="扫描件只能是 PDF 或图片（JPEG/PNG/GIF/WebP），按文件内容判断"
-                                  if kind is not None else f"不支持的文件类型（按文件内容判断）。可上传：{ACCEPTED}")
-    except BaseException:
-        store.delete(key)
-        raise
+    from core.cases.attachments import clean_filename, store_upload
+    from core.storage import storage
+    key, stored, kind = store_upload(storage(config), row.tenant_id, STORAGE_KIND, stream,
+                                     config.upload_max_mb * 1024 * 1024, ("pdf", "jpeg", "png", "gif", "webp"),
+                                     "扫描件只能是 PDF 或图片（JPEG/PNG/GIF/WebP），按文件内容判断")
     row.scan_key, row.scan_filename = key, clean_filename(filename, kind)
     row.scan_content_type, row.scan_size, row.scan_sha256 = kind.content_type, stored.size, stored.sha256
 

@@ -242,18 +242,12 @@ def load(session: Session, case: Case, attachment_id: int) -> Attachment:
     return att
 
 
-def attach(w: Work, case: Case, ctype: CaseType, stream: BinaryIO, filename: str | None,
-           store: LocalStorage, max_bytes: int) -> Attachment:
-    """Store an uploaded file on ``case`` (needs ``core.case.handle`` on one of its units).
-
-    The file is written first (size-limited, hashed), then its kind is detected from the
-    stored bytes; anything refused is deleted again. The caller commits, and deletes the
-    stored file if the commit fails (``Attachment.storage_key``).
-    """
-    s = w.session
-    unit = require_on(s, w.grants, HANDLE, case, [case.org_unit_id, *task_units(s, case)],
-                      "只有事项所在单位或承办单位可以上传附件")
-    key = store.new_key(case.tenant_id, STORAGE_KIND)
+def store_upload(store: LocalStorage, tenant_id: int, storage_kind: str, stream: BinaryIO, max_bytes: int,
+                 kinds: tuple[str, ...] | None = None, refused: str = "") -> tuple:
+    """Save an upload under a new key, then detect its kind from the stored bytes:
+    ``(key, stored, kind)``. Over ``max_bytes`` 413, empty 422, a kind not accepted — or not in
+    ``kinds`` when given (415 with ``refused``) — and the stored file is deleted again."""
+    key = store.new_key(tenant_id, storage_kind)
     try:
         stored = store.save(key, stream, max_bytes)
     except StorageError:
@@ -265,6 +259,27 @@ def attach(w: Work, case: Case, ctype: CaseType, stream: BinaryIO, filename: str
             kind = sniff(f)
         if kind is None:
             raise UnsupportedType(message=f"不支持的文件类型（按文件内容判断）。可上传：{ACCEPTED}")
+        if kinds is not None and kind.key not in kinds:
+            raise UnsupportedType(message=refused)
+    except BaseException:
+        store.delete(key)
+        raise
+    return key, stored, kind
+
+
+def attach(w: Work, case: Case, ctype: CaseType, stream: BinaryIO, filename: str | None,
+           store: LocalStorage, max_bytes: int) -> Attachment:
+    """Store an uploaded file on ``case`` (needs ``core.case.handle`` on one of its units).
+
+    The file is written first (size-limited, hashed), then its kind is detected from the
+    stored bytes; anything refused is deleted again. The caller commits, and deletes the
+    stored file if the commit fails (``Attachment.storage_key``).
+    """
+    s = w.session
+    unit = require_on(s, w.grants, HANDLE, case, [case.org_unit_id, *task_units(s, case)],
+                      "只有事项所在单位或承办单位可以上传附件")
+    key, stored, kind = store_upload(store, case.tenant_id, STORAGE_KIND, stream, max_bytes)
+    try:
         att = Attachment(case_id=case.id, storage_key=key, filename=clean_filename(filename, kind),
                          content_type=kind.content_type, size=stored.size, sha256=stored.sha256,
                          uploaded_by=w.user_id, uploaded_at=utcnow())
