@@ -30,7 +30,7 @@ from core.letters import MANAGE, PLACEHOLDERS, READ, STATUS, Letter
 from core.models import OrgLevel
 from core.request import current, requires
 from core.runtime import pingan
-from core.web.registers import _errors, _units
+from core.web.registers import _errors, _units, filter_args
 
 bp = Blueprint("web_letters", __name__, url_prefix="/letters")
 PAGE = 20
@@ -54,12 +54,7 @@ def _page(values: dict | None = None, errors: dict | None = None, status: int = 
     s = ctx.session
     available = kinds()
     raw = {k: v for k, v in request.args.items() if v.strip() != ""}
-    filter_errors: dict[str, str] = {}
-    try:
-        args = LetterListArgs().load(raw)
-    except ValidationError as exc:
-        filter_errors = _errors(exc.messages)
-        args = LetterListArgs().load({k: v for k, v in raw.items() if k not in exc.messages})
+    args, filter_errors = filter_args(LetterListArgs, raw)
     args["limit"] = PAGE
     try:
         found = paginate(s, letters.query(s, ctx.grants, available, args), args, Letter.id, SORTABLE, "-id")

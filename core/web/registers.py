@@ -32,6 +32,15 @@ MAX_UNITS = 500
 PAGE = 20
 
 
+def filter_args(schema, raw: dict) -> tuple[dict, dict[str, str]]:
+    """A list page's query through its API schema: (the arguments that hold, field → message for
+    the ones that do not — the list is shown without them)."""
+    try:
+        return schema().load(raw), {}
+    except ValidationError as exc:
+        return schema().load({k: v for k, v in raw.items() if k not in exc.messages}), _errors(exc.messages)
+
+
 def _errors(messages) -> dict[str, str]:
     """marshmallow's or a ``PinganError``'s messages as field → one Chinese line."""
     out = {}
@@ -60,12 +69,7 @@ def blueprint(plugin: str, reg: Register) -> Blueprint:
         ctx = current()
         s = ctx.session
         raw = {k: v for k, v in request.args.items() if v.strip() != ""}
-        filter_errors: dict[str, str] = {}
-        try:
-            args = Args().load(raw)
-        except ValidationError as exc:
-            filter_errors = _errors(exc.messages)
-            args = Args().load({k: v for k, v in raw.items() if k not in exc.messages})
+        args, filter_errors = filter_args(Args, raw)
         while (bad := bounds.first_problem(args)) is not None:  # a year past 2999 is no date to filter by
             filter_errors[bad[0]] = bad[1]
             args.pop(bad[0])
