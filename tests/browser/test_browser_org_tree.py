@@ -4,6 +4,8 @@ each branch folds, a search finds a unit by name or code and opens the way to it
 the page fits the width and check boxes are at least 24 px."""
 from __future__ import annotations
 
+import re
+
 from tests.browser.browsing import PHONE, screenshot, sideways_overflow
 
 try:
@@ -36,9 +38,9 @@ def test_the_tree_opens_folded_and_finds_a_unit(open_page, web_county):
     # siblings in numeral order, whatever order they were made in: 第一 … 第四村民小组
     page.get_by_label("查找单位").fill("村民小组")
     page.get_by_role("button", name="查找").click()
+    page.wait_for_url(re.compile(r"q=%E6%9D%91"))  # the new page, not the last search's
     village = page.locator("#org-tree li", has=page.get_by_role("link", name="罗塘村", exact=True)).last
-    groups = village.locator("li a").all_inner_texts()
-    assert groups == ["第一村民小组", "第二村民小组", "第三村民小组", "第四村民小组"], groups
+    expect(village.locator("li a")).to_have_text(["第一村民小组", "第二村民小组", "第三村民小组", "第四村民小组"])
 
     page.get_by_label("查找单位").fill("不存在的单位")
     page.get_by_role("button", name="查找").click()
