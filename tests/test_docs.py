@@ -120,12 +120,6 @@ def test_sdk_is_a_pure_re_export_with_a_complete_all():
 # --- issue 16, item 6: what the plugin docs say about the code is true ---------------------------
 
 DOCS = ROOT / "docs"
-# Plugin docs being written on other branches of issue 16 (testing kit, migrations CLI, settings
-# controls, declarative registers, API clients). plugins.md links them already; until they are
-# merged their links may not resolve. The lead empties this set after merging.
-PENDING_DOCS = {"plugin_testing.md"}
-
-
 def documented_calls(text: str) -> list[tuple[str, str]]:
     """``sdk.Name(args)`` written in backticks: (name, args), parentheses balanced."""
     out = []
@@ -228,12 +222,10 @@ def test_plugin_docs_are_linked_from_the_guide_and_links_resolve():
     guide = GUIDE.read_text(encoding="utf-8")
     for doc in sorted(DOCS.glob("plugin_*.md")):
         assert f"]({doc.name})" in guide, f"plugins.md does not link {doc.name}"
-    for name in sorted(PENDING_DOCS):
-        assert f"]({name})" in guide, f"plugins.md should link {name}"
     broken = []
     for doc in [GUIDE, HOOK_DOCS, *sorted(DOCS.glob("plugin_*.md"))]:
         for target in re.findall(r"\]\(([^)#:\s]+)(?:#[^)]*)?\)", doc.read_text(encoding="utf-8")):
-            if not (doc.parent / target).exists() and target not in PENDING_DOCS:
+            if not (doc.parent / target).exists():
                 broken.append(f"{doc.name} → {target}")
     assert broken == []
 
