@@ -11,7 +11,8 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   ``MenuItem``, ``Widget``, ``ScheduledJob``, ``Indicator``; ``module_settings(session, plugin)``
   (the bound county's settings of a module, in a request or a job)
 - models: ``TenantModel``, ``ReferenceModel``, ``tenant_fk``, ``AwareDateTime``, ``utcnow``,
-  ``Encrypted``, ``OrgUnit`` (the org tree, to read unit paths), ``bind_tenant``,
+  ``Encrypted``, ``OrgUnit`` (the org tree, to read unit paths), ``MemberUnit`` (成员单位 seated in a
+  centre, ORG-3: to pick and check them), ``bind_tenant``,
   ``job_transaction`` (a session inside a scheduled job); subtree predicates ``within(path)``
   and ``units_under(path)`` (use these, never ``LIKE``: they keep the path index usable
   under row-level security); ``network_holders(session, unit, kinds)`` (who holds a network
@@ -93,7 +94,7 @@ from core.hookspecs import hookimpl
 from core.idempotency import HIDDEN_FORM_FIELDS
 from core.jobs import job_transaction
 from core.ledgers import append_row as xlsx_append
-from core.models import OrgUnit, Person
+from core.models import MemberUnit, OrgUnit, Person
 from core.orgtree import network_holders, units_under, within
 from core.ratelimit import hit as rate_limit
 from core.documents import DocumentTemplate, render_pdf
@@ -115,7 +116,7 @@ __all__ = [
     # hooks and declarations
     "hookimpl", "Permission", "RoleTemplate", "MenuItem", "Widget", "ScheduledJob", "Indicator", "module_settings",
     # models and tenancy
-    "TenantModel", "ReferenceModel", "tenant_fk", "AwareDateTime", "utcnow", "Encrypted", "OrgUnit",
+    "TenantModel", "ReferenceModel", "tenant_fk", "AwareDateTime", "utcnow", "Encrypted", "OrgUnit", "MemberUnit",
     "bind_tenant", "job_transaction", "within", "units_under", "network_holders",
     # requests and guards
     "current", "RequestContext", "requires", "authenticated", "public", "rate_limit", "case_page_response",

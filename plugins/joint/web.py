@@ -1,0 +1,186 @@
+"""The joint-mechanisms module's pages: the mechanisms and their live work, joint meetings (new
+meeting with its agenda picked from open cases; attendance, decisions, minutes on the meeting's
+page) and the attendance figures. Every form posts to the same code the API runs."""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from core.sdk import (HIDDEN_FORM_FIELDS, OrgUnit, PinganError, current, load_form, may, module_settings,
+                      parse_int, requires, scoped, unit_or_404, units_under)
+
+from . import mechanisms, meetings
+from .api import AttendanceInput, MeetingCreate, MinutesInput
+from .models import Meeting
+from .permissions import MANAGE, READ
+
+bp = Blueprint("joint_web", __name__, url_prefix="/joint", template_folder="templates")
+
+
+def _settings() -> dict:
+    return module_settings(current().session, "joint")
+
+
+def _raw(*lists: str) -> dict:
+    """The posted form without the hidden tokens and blanks; ``lists`` are multi-valued fields."""
+    raw = {k: v.strip() for k, v in request.form.items()
+           if k not in HIDDEN_FORM_FIELDS and k not in lists and v.strip() != ""}
+    for name in lists:
+        picked = [v for v in request.form.getlist(name) if v.strip()]
+        if picked:
+            raw[name] = picked
+    return raw
+
+
+def _errors(exc: PinganError, default: str = "_form") -> dict:
+    field = getattr(exc, "field", None)
+    if not field and exc.errors:
+        located = next(iter(exc.errors.values()), {})
+        field = next(iter(located), None) if isinstance(located, dict) else None
+    return {(field or default).split(".")[0]: exc.message}
+
+
+def _manage_units(ctx) -> list[OrgUnit]:
+    return list(ctx.session.scalars(scoped(select(OrgUnit), ctx.grants, MANAGE, OrgUnit.id)
+                                    .where(OrgUnit.status == "active").order_by(OrgUnit.path).limit(500)))
+
+
+@bp.route("/")
+@requires(READ)
+def index():
+    ctx = current()
+    settings = _settings()
+    unit = unit_or_404(None, READ)
+    rows = list(ctx.session.scalars(select(Meeting).where(Meeting.org_unit_id.in_(units_under(unit.path)))
+                                    .order_by(Meeting.held_on.desc(), Meeting.id.desc()).limit(30)))
+    names = dict(ctx.session.execute(select(OrgUnit.id, OrgUnit.name)
+                                     .where(OrgUnit.id.in_({m.org_unit_id for m in rows}))).all())
+    kinds = {k["key"]: k["title"] for k in settings["meetings"]}
+    return render_template("joint/index.html", mechanisms=[{**m, "figures": mechanisms.figures(ctx, m)}
+                                                           for m in settings["mechanisms"]],
+                           meetings=rows, names=names, kinds=kinds, may_manage=ctx.grants.has(MANAGE))
+
+
+@bp.route("/mechanisms/<key>")
+@requires(READ)
+def mechanism_page(key):
+    ctx = current()
+    m = mechanisms.mechanism(_settings(), key)
+    titles = {k: v.title for k, v in _types().items()}
+    return render_template("joint/mechanism.html", m=m, figures=mechanisms.figures(ctx, m),
+                           cases=mechanisms.live_cases(ctx, m), titles=titles)
+
+
+def _types() -> dict:
+    from core.sdk import request_work
+    return request_work().types
+
+
+def _new_page(errors=None, values=None, status=200):
+    ctx = current()
+    units = _manage_units(ctx)
+    values = values or {}
+    unit_id = parse_int(values.get("org_unit_id") or request.args.get("org_unit_id") or "")
+    unit = next((u for u in units if u.id == unit_id), units[0] if units else None)
+    choices = meetings.agenda_choices(ctx, unit) if unit else []
+    return render_template("joint/meeting_new.html", units=units, unit=unit, choices=choices,
+                           kinds=_settings()["meetings"], errors=errors or {}, values=values,
+                           picked={str(v) for v in values.get("case_ids", [])}), status
+
+
+@bp.route("/meetings/new")
+@requires(MANAGE)
+def meeting_new():
+    return _new_page()
+
+
+@bp.route("/meetings/new", methods=["POST"])
+@requires(MANAGE)
+def meeting_create():
+    ctx = current()
+    raw = _raw("case_ids")
+    if request.form.get("pick"):     # 选择召开单位后刷新议题
+        return _new_page(values=raw)
+    try:
+        meeting = meetings.create(ctx, _settings(), load_form(MeetingCreate, raw))
+        ctx.session.commit()
+    except PinganError as exc:
+        ctx.session.rollback()
+        return _new_page(_errors(exc), raw, exc.status if exc.status != 404 else 422)
+    return redirect(url_for("joint_web.meeting_page", meeting_id=meeting.id, done="created"))
+
+
+def _meeting_page(meeting_id: str, errors=None, values=None, status=200):
+    ctx = current()
+    meeting = meetings.load(ctx, parse_int(meeting_id) or 0)
+    view = meetings.detail(ctx, meeting)
+    manage = may(ctx.session, ctx.grants, MANAGE, meeting.org_unit_id)
+    unit = meetings.convening_unit(ctx, meeting)
+    members = meetings.member_units(ctx, unit) if manage else []
+    units = list(ctx.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(units_under(unit.path)),
+                                                            OrgUnit.status == "active")
+                                     .order_by(OrgUnit.path).limit(300))) if manage else []
+    choices = meetings.agenda_choices(ctx, unit) if manage else []
+    return render_template("joint/meeting.html", m=view, manage=manage, members=members, units=units,
+                           choices=choices, statuses=meetings.STATUSES, errors=errors or {}, values=values or {},
+                           done=request.args.get("done")), status
+
+
+@bp.route("/meetings/<meeting_id>")
+@requires(READ)
+def meeting_page(meeting_id):
+    return _meeting_page(meeting_id)
+
+
+def _spec(value: str, field: str) -> dict:
+    """A picker's value: ``m<id>`` a member unit, ``u<id>`` an org unit."""
+    from core.sdk import Invalid
+    kind, ident = (value[:1], parse_int(value[1:])) if value else ("", None)
+    if ident is None or kind not in ("m", "u"):
+        raise Invalid(field, "required", "请选择单位")
+    return {"member_unit_id": ident} if kind == "m" else {"org_unit_id": ident}
+
+
+@bp.route("/meetings/<meeting_id>/<act>", methods=["POST"])
+@requires(MANAGE)
+def meeting_act(meeting_id, act):
+    ctx = current()
+    raw = _raw("case_ids", "co")
+    form = {"attendance": "att", "decisions": "dec", "minutes": "min", "agenda": "agd"}.get(act)
+    if form is None:
+        from core.sdk import NotFound
+        raise NotFound()
+    try:
+        meeting = meetings.load(ctx, parse_int(meeting_id) or 0, MANAGE)
+        if act == "attendance":
+            meetings.attend(ctx, meeting, load_form(AttendanceInput, raw))
+        elif act == "minutes":
+            meetings.set_minutes(ctx, meeting, load_form(MinutesInput, {"minutes": raw.get("minutes", "")})["minutes"])
+        elif act == "agenda":
+            if not raw.get("case_ids"):
+                from core.sdk import Invalid
+                raise Invalid("case_ids", "required", "请勾选要列入议题的事项")
+            meetings.add_agenda(ctx, meeting, [parse_int(v) or 0 for v in raw["case_ids"]])
+        else:
+            from .api import DecisionInput
+            data = load_form(DecisionInput, {k: raw[k] for k in ("case_id", "text", "deadline") if k in raw}
+                             | {"lead": _spec(raw.get("lead", ""), "lead"),
+                                "co": [_spec(v, "co") for v in raw.get("co", [])]})
+            meetings.decide(ctx, meeting, data)
+        ctx.session.commit()
+    except PinganError as exc:
+        ctx.session.rollback()
+        if exc.status == 404 and not exc.errors:
+            raise
+        errors = {f"{form}.{k}": v for k, v in _errors(exc).items()}
+        return _meeting_page(meeting_id, errors, {form: raw}, exc.status if exc.status != 404 else 422)
+    return redirect(url_for("joint_web.meeting_page", meeting_id=meeting.id, done=act) + f"#{form}")
+
+
+@bp.route("/attendance")
+@requires(READ)
+def attendance_page():
+    ctx = current()
+    unit = unit_or_404(parse_int(request.args.get("org_unit_id", "")), READ)
+    rows = meetings.attendance_figures(ctx, unit, None, None)
+    return render_template("joint/attendance.html", unit=unit, rows=rows)

@@ -1,0 +1,181 @@
+"""Issue 19 (joint mechanisms, plugins/joint): the county's mechanisms and their live work
+(JNT-1), joint meetings whose decisions become tasks through the core's dispatch (JNT-2,
+INT-4), attendance by member unit. One county for the module (built once: speed)."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import types
+
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from core.models import MemberUnit
+from core.workdays import SHANGHAI
+from tests.casework import grant, register
+from core.testing import signed_in
+from tests.conftest import load_tenant
+
+MONDAY = dt.datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)   # an ordinary working week
+JOINT_WORK = ["joint.read", "joint.manage", "core.case.read", "core.case.register", "core.case.divert",
+              "core.member_unit.read", "visits.visit.handle"]
+
+
+@pytest.fixture(scope="module")
+def world(app):
+    from core.app import pingan
+    from tests.conftest import Client, make_token
+    db = pingan(app).db
+    county = load_tenant(app)
+
+    def client(user):
+        return Client(app, county.host, {"Authorization": f"Bearer {make_token(app, county, user)}"})
+    admin = client("county.admin")
+    for name, settings in (("visits", None), ("joint", {"mechanisms": [
+            {"key": "visit_care", "title": "走访联动", "lead": "judicial_office",
+             "members": ["police_station", "judicial_office"], "case_types": ["visits.visit"]},
+            {"key": "joint_defence", "title": "治安联防", "case_types": []}]})):
+        body = {"enabled": True} | ({"settings": settings} if settings else {})
+        r = admin.put(f"/api/modules/{name}", json=body)
+        assert r.status_code == 200, r.get_json()
+    grant(db, county, "donghu.admin", JOINT_WORK, "T01", "joint_township_t")
+    grant(db, county, "qingshan.admin", JOINT_WORK, "T02", "joint_township_t")
+    grant(db, county, "village.cadre", ["joint.read"], "T01D1V1", "joint_village_t")
+    with db.transaction(county.id) as s:
+        members = dict(s.execute(select(MemberUnit.name, MemberUnit.id)).all())
+    return types.SimpleNamespace(county=county, admin=admin, town=client("donghu.admin"),
+                                 other_town=client("qingshan.admin"), cadre=client("village.cadre"),
+                                 members=members)
+
+
+def meeting(w, case_ids=(), held_on="2026-03-02", client=None, unit="T01", kind="township_joint") -> dict:
+    r = (client or w.town).post("/api/joint/meetings", json={
+        "org_unit_id": w.county.unit(unit), "kind": kind, "held_on": held_on, "convener": "张镇长",
+        "case_ids": list(case_ids)})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def test_the_settings_are_real_controls_and_a_mechanism_page_lists_its_live_cases(world):
+    """JNT-1: the county's mechanisms with lead and member units (kinds of member unit), case types."""
+    w = world
+    form = w.admin.get("/admin/modules/joint").get_data(as_text=True)
+    # lead and members are selects / check boxes of the county's member-unit kinds, case types by title
+    assert "牵头成员单位" in form and "judicial_office" in form and "走访请求" in form
+    bad = w.admin.put("/api/modules/joint", json={"enabled": True, "settings": {"mechanisms": [
+        {"key": "a", "title": "甲"}, {"key": "a", "title": "乙"}]}})
+    assert bad.status_code == 422 and "mechanisms" in bad.get_json()["errors"]["json"]["settings"]
+    with time_machine.travel(MONDAY, tick=False):
+        case = register(w.town, w.county.unit("T01D1V1"), title="独居老人走访")
+    mechs = {m["key"]: m for m in w.town.get("/api/joint/mechanisms").get_json()}
+    assert mechs["visit_care"]["figures"]["open"] >= 1 and mechs["joint_defence"]["figures"]["open"] == 0
+    one = w.town.get("/api/joint/mechanisms/visit_care").get_json()
+    assert case["id"] in [c["id"] for c in one["cases"]]
+    page = w.town.get("/joint/mechanisms/visit_care").get_data(as_text=True)
+    assert "走访联动" in page and "独居老人走访" in page and "visit_care" not in page.split("<main")[1].replace(
+        'href="/joint/mechanisms/visit_care"', "")
+    # another township's user does not see 东湖's case; an unknown mechanism is 404
+    other = w.other_town.get("/api/joint/mechanisms/visit_care").get_json()
+    assert case["id"] not in [c["id"] for c in other["cases"]]
+    assert w.town.get("/api/joint/mechanisms/nope").status_code == 404
+
+
+def test_a_decision_to_a_lead_and_two_co_units_creates_three_tasks_and_stays_on_the_agenda_until_done(world):
+    """JNT-2: each decision becomes work — the core's dispatch, one task per unit with the deadline;
+    the next meeting's agenda starts with it until the lead closes it."""
+    # rule: JNT-2
+    w = world
+    with time_machine.travel(MONDAY, tick=False):
+        case = register(w.town, w.county.unit("T01D1V1"), title="独居老人需要联合走访")
+        first = meeting(w, [case["id"]])
+        assert [a["case_id"] for a in first["agenda"]] == [case["id"]]
+        r = w.town.post(f"/api/joint/meetings/{first['id']}/decisions", json={
+            "case_id": case["id"], "text": "村里牵头上门，司法所、派出所配合", "deadline": "2026-03-13",
+            "lead": {"org_unit_id": w.county.unit("T01D1V1")},
+            "co": [{"member_unit_id": w.members["东湖司法所"]}, {"org_unit_id": w.county.unit("T01D1V2")}]})
+        assert r.status_code == 201, r.get_json()
+        decision = r.get_json()
+        tasks = w.town.get(f"/api/cases/{case['id']}").get_json()["tasks"]
+        assert len(tasks) == 3 and sorted(t["role"] for t in tasks) == ["co", "co", "lead"]
+        # the deadline's day ends at 24:00 Beijing time: 2026-03-13 16:00 UTC, on every task
+        assert {t["due_at"] for t in tasks} == {"2026-03-13T16:00:00+00:00"}
+        assert {t["unit"] for t in decision["tasks"]} == {"罗塘村", "东湖司法所", "郭岭村"}
+        assert decision["state"] == "open"
+        # a deadline not after today is refused at its field
+        past = w.town.post(f"/api/joint/meetings/{first['id']}/decisions", json={
+            "case_id": case["id"], "text": "x", "deadline": "2026-03-02", "lead": {"org_unit_id": w.county.unit("T01")}})
+        assert past.status_code == 422 and past.get_json()["errors"]["json"] == {"deadline": ["办结期限须晚于今天"]}
+        # a case of another township is not this meeting's to decide (404 at the field)
+        foreign = register(w.other_town, w.county.unit("T02"), title="青山的事项")
+        out = w.town.post(f"/api/joint/meetings/{first['id']}/decisions", json={
+            "case_id": foreign["id"], "text": "x", "deadline": "2026-03-13", "lead": {"org_unit_id": w.county.unit("T01")}})
+        assert out.status_code == 404 and "case_id" in out.get_json()["errors"]["json"]
+    with time_machine.travel(MONDAY + dt.timedelta(days=7), tick=False):
+        second = meeting(w, held_on="2026-03-09")
+        assert [d["id"] for d in second["carried"]] == [decision["id"]]
+        page = w.town.get(f"/joint/meetings/{second['id']}").get_data(as_text=True)
+        assert "独居老人需要联合走访" in page.split('id="meeting-carried"')[1].split("</table>")[0]
+        # the lead (罗塘村) closes its task: the decision leaves the next agenda
+        lead = next(t for t in decision["tasks"] if t["role"] == "lead")
+        done = w.cadre.post(f"/api/cases/{case['id']}/tasks/{lead['id']}", json={"action": "done", "text": "已上门走访"})
+        assert done.status_code == 200, done.get_json()
+        third = meeting(w, held_on="2026-03-16")
+        assert third["carried"] == []
+        assert w.town.get(f"/api/joint/meetings/{first['id']}").get_json()["decisions"][0]["state"] == "done"
+
+
+def test_absence_without_a_reason_is_refused_and_attendance_figures_per_member_unit_are_right(world):
+    """JNT-2: attendance by member unit; absent needs a reason, a substitute a name."""
+    # rule: JNT-2
+    w = world
+    sfs, pcs, xf = w.members["东湖司法所"], w.members["东湖派出所"], w.members["东湖镇信访办"]
+    with time_machine.travel(MONDAY, tick=False):
+        a, b = meeting(w, held_on="2025-06-02"), meeting(w, held_on="2025-06-09")
+
+    def attend(m, member, status, **extra):
+        return w.town.post(f"/api/joint/meetings/{m['id']}/attendance",
+                           json={"member_unit_id": member, "status": status, **extra})
+    refused = attend(a, sfs, "absent")
+    assert refused.status_code == 422 and refused.get_json()["code"] == "reason_required"
+    assert refused.get_json()["errors"]["json"] == {"reason": ["缺席须填写原因"]}
+    assert attend(a, sfs, "substitute").get_json()["code"] == "substitute_required"
+    assert attend(a, sfs, "absent", reason="参加县里培训").status_code == 200
+    assert attend(a, pcs, "present").status_code == 200
+    assert attend(a, xf, "substitute", substitute="李干事").status_code == 200
+    assert attend(b, sfs, "present").status_code == 200
+    assert attend(b, pcs, "absent", reason="出警").status_code == 200
+    assert attend(b, pcs, "present").status_code == 200           # corrected: one row per unit and meeting
+    # a member unit of another township is not this centre's (404 at the field)
+    qs = w.members["青山司法所"]
+    out = attend(a, qs, "present")
+    assert out.status_code == 404 and "member_unit_id" in out.get_json()["errors"]["json"]
+    rows = {r["member_unit"]: r for r in w.town.get(
+        f"/api/joint/attendance?org_unit_id={w.county.unit('T01')}&start=2025-06-01&end=2025-06-30").get_json()}
+    assert (rows["东湖司法所"]["meetings"], rows["东湖司法所"]["present"], rows["东湖司法所"]["absent"]) == (2, 1, 1)
+    assert rows["东湖司法所"]["rate"] == 0.5
+    assert (rows["东湖派出所"]["present"], rows["东湖派出所"]["absent"], rows["东湖派出所"]["rate"]) == (2, 0, 1.0)
+    assert (rows["东湖镇信访办"]["substitute"], rows["东湖镇信访办"]["rate"]) == (1, 1.0)
+    assert rows["东湖人民法庭"]["meetings"] == 0 and rows["东湖人民法庭"]["rate"] is None
+    assert "青山司法所" not in rows
+    page = w.town.get(f"/joint/attendance?org_unit_id={w.county.unit('T01')}").get_data(as_text=True)
+    assert "东湖司法所" in page and "出席率" in page
+
+
+def test_the_meeting_page_refuses_an_absence_without_reason_at_the_field_keeping_what_was_typed(app, world):
+    w = world
+    with time_machine.travel(MONDAY, tick=False):
+        m = meeting(w, held_on="2025-07-01")
+    town = signed_in(app, w.county, "donghu.admin")
+    page = town.get(f"/joint/meetings/{m['id']}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    r = town.post(f"/joint/meetings/{m['id']}/attendance", data={
+        "csrf_token": token, "member_unit_id": str(w.members["东湖司法所"]), "status": "absent", "substitute": "王五"})
+    body = r.get_data(as_text=True)
+    assert r.status_code == 422 and "缺席须填写原因" in body and 'value="王五"' in body
+    assert 'id="att.reason-error"' in body
+    # the decision form's pickers: member units and org units by name, never a typed id
+    assert "<optgroup" in body and "东湖派出所" in body and 'name="case_id"' in body
+    # the new-meeting page picks the agenda from open cases with check boxes
+    new = town.get("/joint/meetings/new").get_data(as_text=True)
+    assert 'type="checkbox" name="case_ids"' in new or "本单位暂无在办事项" in new
