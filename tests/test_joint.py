@@ -19,7 +19,7 @@ from tests.conftest import load_tenant
 
 MONDAY = dt.datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)   # an ordinary working week
 JOINT_WORK = ["joint.read", "joint.manage", "core.case.read", "core.case.register", "core.case.divert",
-              "core.member_unit.read", "visits.visit.handle"]
+              "core.member_unit.read", "core.case.supervise", "visits.visit.handle"]
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +179,61 @@ def test_the_meeting_page_refuses_an_absence_without_reason_at_the_field_keeping
     # the new-meeting page picks the agenda from open cases with check boxes
     new = town.get("/joint/meetings/new").get_data(as_text=True)
     assert 'type="checkbox" name="case_ids"' in new or "本单位暂无在办事项" in new
+
+
+def test_a_campaign_target_past_its_deadline_is_supervised_at_the_listed_level(world):
+    """JNT-3: targets with responsible units and deadlines, added and closed while the campaign
+    runs; one past its deadline gets the core's listed supervision (挂牌督办), once."""
+    # rule: JNT-3
+    w = world
+    with time_machine.travel(MONDAY, tick=False):
+        r = w.town.post("/api/joint/campaigns", json={"org_unit_id": w.county.unit("T01"), "title": "校园周边网吧整治",
+                                                      "focus": "学校周边200米内的网吧", "starts_on": "2026-03-01",
+                                                      "ends_on": "2026-03-31"})
+        assert r.status_code == 201, r.get_json()
+        campaign = r.get_json()
+        bad = w.town.post("/api/joint/campaigns", json={"org_unit_id": w.county.unit("T01"), "title": "x",
+                                                        "starts_on": "2026-03-31", "ends_on": "2026-03-01"})
+        assert bad.status_code == 422 and bad.get_json()["code"] == "ends_before_start"
+        late_case = register(w.town, w.county.unit("T01D1V1"), title="罗塘小学旁网吧")
+        done_case = register(w.town, w.county.unit("T01D1V1"), title="罗塘中学旁网吧")
+        targets = []
+        for case in (late_case, done_case):
+            t = w.town.post(f"/api/joint/campaigns/{campaign['id']}/targets", json={
+                "case_id": case["id"], "deadline": "2026-03-06", "lead": {"org_unit_id": w.county.unit("T01D1V1")},
+                "co": [{"member_unit_id": w.members["东湖司法所"]}]})
+            assert t.status_code == 201, t.get_json()
+            targets.append(t.get_json())
+        assert targets[0]["state"] == "open" and targets[0]["lead_unit"] == "罗塘村"
+        again = w.town.post(f"/api/joint/campaigns/{campaign['id']}/targets", json={
+            "case_id": late_case["id"], "deadline": "2026-03-06", "lead": {"org_unit_id": w.county.unit("T01D1V1")}})
+        assert again.status_code == 409 and again.get_json()["code"] == "already_a_target"
+    with time_machine.travel(MONDAY + dt.timedelta(days=2), tick=False):   # rolling treatment: one closed
+        closed = w.town.post(f"/api/joint/campaigns/{campaign['id']}/targets/{targets[1]['id']}/close",
+                             json={"note": "网吧已搬离"})
+        assert closed.status_code == 200 and closed.get_json()["state"] == "closed"
+        assert w.town.post(f"/api/joint/campaigns/{campaign['id']}/targets/{targets[1]['id']}/close",
+                           json={"note": "x"}).get_json()["code"] == "already_closed"
+    with time_machine.travel(MONDAY + dt.timedelta(days=7), tick=False):   # 2026-03-09: past the deadline
+        view = w.town.get(f"/api/joint/campaigns/{campaign['id']}").get_json()
+        assert {t["id"]: t["state"] for t in view["targets"]} == {targets[0]["id"]: "overdue", targets[1]["id"]: "closed"}
+        # the core's time limit made the case overdue too
+        overdue = w.town.get("/api/cases?overdue=true&limit=200").get_json()["items"]
+        assert late_case["id"] in [c["id"] for c in overdue]
+        r = w.town.post(f"/api/joint/campaigns/{campaign['id']}/supervise")
+        assert r.status_code == 200, r.get_json()
+        assert [t["id"] for t in r.get_json()] == [targets[0]["id"]] and r.get_json()[0]["supervised"]
+        sups = w.town.get(f"/api/cases/{late_case['id']}").get_json()["supervisions"]
+        assert [(s["kind"], s["level"], s["target_unit_id"]) for s in sups] == [
+            ("supervise", "listed", w.county.unit("T01D1V1"))]
+        assert w.town.post(f"/api/joint/campaigns/{campaign['id']}/supervise").get_json() == []   # once
+        assert w.town.get(f"/api/cases/{done_case['id']}").get_json()["supervisions"] == []
+        page = w.town.get(f"/joint/campaigns/{campaign['id']}").get_data(as_text=True)
+        assert "已逾期" in page and "挂牌督办" in page and "已销号" in page
+    with time_machine.travel(dt.datetime(2026, 4, 2, 9, tzinfo=SHANGHAI), tick=False):   # after the window
+        late = register(w.town, w.county.unit("T01D1V1"), title="新发现的网吧")
+        out = w.town.post(f"/api/joint/campaigns/{campaign['id']}/targets", json={
+            "case_id": late["id"], "deadline": "2026-04-20", "lead": {"org_unit_id": w.county.unit("T01D1V1")}})
+        assert out.status_code == 409 and out.get_json()["code"] == "campaign_not_running"
+    # another township cannot see the campaign
+    assert w.other_town.get(f"/api/joint/campaigns/{campaign['id']}").status_code == 404

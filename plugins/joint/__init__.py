@@ -22,6 +22,7 @@ manifest = Manifest(
     description="“五联”“六联”联动工作机制：各机制的在办事项和数字，联席会议的议题、出席、纪要和交办决定。",
     version=__version__, permissions=PERMISSIONS, roles=ROLE_TEMPLATES, settings=JointSettings,
     migrations="migrations", api=[blp], web=[bp],
-    menu=[MenuItem("joint.index", "联动机制", "joint_web.index", READ, "Joint mechanisms", 60)],
+    menu=[MenuItem("joint.index", "联动机制", "joint_web.index", READ, "Joint mechanisms", 60),
+          MenuItem("joint.campaigns", "专项整治", "joint_web.campaigns_page", READ, "Hot-spot campaigns", 61)],
 )
 manifest.hooks(globals())

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from core.sdk import (Blueprint, IdField, IdListArgs, current, id_path, module_settings, page_of, paginate, record,
                       requires, unit_or_404, units_under)
 
-from . import mechanisms, meetings
-from .models import Meeting
+from . import campaigns, mechanisms, meetings
+from .models import Campaign, Meeting
 from .permissions import MANAGE, READ
 
 blp = Blueprint("joint", __name__, url_prefix="/api/joint", description="联动机制 / Joint mechanisms")
@@ -310,3 +310,167 @@ class AttendanceFigures(MethodView):
         unit = unit_or_404(args["org_unit_id"], READ)
         return meetings.attendance_figures(ctx, unit, args.get("start"), args.get("end"))
 
+
+
+# --- hot-spot campaigns (JNT-3) ---------------------------------------------------------------
+
+class CampaignCreate(Schema):
+    org_unit_id = IdField(required=True, metadata={"title": "组织单位"})
+    title = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={"title": "专项整治名称"})
+    focus = fields.String(load_default="", validate=validate.Length(max=2000),
+                          metadata={"title": "重点地区、行业、场所"})
+    starts_on = fields.Date(required=True, metadata={"title": "开始日期"})
+    ends_on = fields.Date(required=True, metadata={"title": "结束日期"})
+
+
+class TargetInput(Schema):
+    case_id = IdField(required=True, metadata={"title": "整治目标（事项）"})
+    deadline = fields.Date(required=True, metadata={"title": "整治期限"})
+    instruction = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000),
+                                metadata={"title": "整治要求"})
+    lead = fields.Nested(UnitSpec, required=True, metadata={"title": "责任单位"})
+    co = fields.List(fields.Nested(UnitSpec), load_default=list, validate=validate.Length(max=19),
+                     metadata={"title": "配合单位"})
+
+
+class TargetCloseInput(Schema):
+    note = fields.String(required=True, validate=validate.Length(min=1, max=2000), metadata={"title": "整治结果"})
+
+
+class SummaryInput(Schema):
+    summary = fields.String(required=True, validate=validate.Length(max=20000), metadata={"title": "整治总结"})
+
+
+class TargetOut(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    case_number = fields.String()
+    title = fields.String()
+    deadline = fields.Date()
+    added_on = fields.Date()
+    closed_on = fields.Date(allow_none=True)
+    close_note = fields.String(allow_none=True)
+    state = fields.String(metadata={"description": "open | overdue | closed"})
+    lead_unit = fields.String()
+    lead_state = fields.String()
+    supervised = fields.Boolean()
+    supervision_id = fields.Integer(allow_none=True)
+
+
+class CampaignSummary(Schema):
+    id = fields.Integer()
+    org_unit_id = fields.Integer()
+    title = fields.String()
+    starts_on = fields.Date()
+    ends_on = fields.Date()
+
+
+class CampaignOut(CampaignSummary):
+    org_unit_name = fields.String()
+    focus = fields.String()
+    summary = fields.String()
+    targets = fields.List(fields.Nested(TargetOut))
+    figures = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class CampaignListArgs(IdListArgs):
+    org_unit_id = IdField(load_default=None, metadata={"description": "组织单位（含下级）"})
+
+
+@blp.route("/campaigns")
+class Campaigns(MethodView):
+    @requires(READ)
+    @blp.arguments(CampaignListArgs, location="query")
+    @blp.response(200, page_of(CampaignSummary))
+    def get(self, args):
+        """Campaigns of the unit's subtree (default: yours), newest first."""
+        ctx = current()
+        unit = unit_or_404(args["org_unit_id"], READ)
+        stmt = select(Campaign).where(Campaign.org_unit_id.in_(units_under(unit.path)))
+        return paginate(ctx.session, stmt, args, Campaign.id, {"id": Campaign.id}, "-id")
+
+    @requires(MANAGE)
+    @blp.arguments(CampaignCreate)
+    @blp.response(201, CampaignOut)
+    def post(self, data):
+        """Start a campaign on key areas, industries or places, in a date window."""
+        ctx = current()
+        out = campaigns.detail(ctx, campaigns.create(ctx, data))
+        ctx.session.commit()
+        return out
+
+
+def _campaign(campaign_id, perm=READ) -> Campaign:
+    return campaigns.load(current(), id_path(campaign_id), perm)
+
+
+@blp.route("/campaigns/<campaign_id>")
+class CampaignView(MethodView):
+    @requires(READ)
+    @blp.response(200, CampaignOut)
+    def get(self, campaign_id):
+        """A campaign with its targets (open, overdue, closed; supervised) and figures."""
+        return campaigns.detail(current(), _campaign(campaign_id))
+
+
+@blp.route("/campaigns/<campaign_id>/targets")
+class Targets(MethodView):
+    @requires(MANAGE)
+    @blp.arguments(TargetInput)
+    @blp.response(201, TargetOut)
+    def post(self, data, campaign_id):
+        """Add a target while the campaign runs (409 ``campaign_not_running`` outside its window):
+        the case is handed to its responsible units with the deadline."""
+        ctx = current()
+        campaign = _campaign(campaign_id, MANAGE)
+        target = campaigns.add_target(ctx, campaign, data)
+        out = next(t for t in campaigns.detail(ctx, campaign)["targets"] if t["id"] == target.id)
+        ctx.session.commit()
+        return out
+
+
+@blp.route("/campaigns/<campaign_id>/targets/<target_id>/close")
+class CloseTarget(MethodView):
+    @requires(MANAGE)
+    @blp.arguments(TargetCloseInput)
+    @blp.response(200, TargetOut)
+    def post(self, data, campaign_id, target_id):
+        """销号: the target treated (409 ``already_closed`` the second time)."""
+        ctx = current()
+        campaign = _campaign(campaign_id, MANAGE)
+        target = campaigns.close_target(ctx, campaign, campaigns.target_of(ctx, campaign, id_path(target_id)),
+                                        data["note"])
+        out = next(t for t in campaigns.detail(ctx, campaign)["targets"] if t["id"] == target.id)
+        ctx.session.commit()
+        return out
+
+
+@blp.route("/campaigns/<campaign_id>/supervise")
+class SuperviseOverdue(MethodView):
+    @requires(MANAGE)
+    @blp.response(200, TargetOut(many=True))
+    def post(self, campaign_id):
+        """挂牌督办: each open target past its deadline, not yet supervised, gets the core's listed
+        supervision addressed to its lead unit (needs ``core.case.supervise``)."""
+        ctx = current()
+        campaign = _campaign(campaign_id, MANAGE)
+        ids = {t.id for t in campaigns.supervise_overdue(ctx, campaign)}
+        out = [t for t in campaigns.detail(ctx, campaign)["targets"] if t["id"] in ids]
+        ctx.session.commit()
+        return out
+
+
+@blp.route("/campaigns/<campaign_id>/summary")
+class CampaignSummaryView(MethodView):
+    @requires(MANAGE)
+    @blp.arguments(SummaryInput)
+    @blp.response(200, CampaignOut)
+    def put(self, data, campaign_id):
+        """The campaign's summary (总结)."""
+        ctx = current()
+        campaign = _campaign(campaign_id, MANAGE)
+        campaign.summary = data["summary"]
+        ctx.session.flush()
+        out = campaigns.detail(ctx, campaign)
+        ctx.session.commit()
+        return out

@@ -3,25 +3,18 @@ member unit, minutes, and decisions that become tasks through the core's dispatc
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select
 
-from core.sdk import (Case, CaseTask, Conflict, Invalid, MemberUnit, NotFound, OrgUnit, dispatch_case, get_or_404,
-                      request_work, scoped, units_under, utcnow)
+from core.sdk import Case, CaseTask, Invalid, MemberUnit, NotFound, OrgUnit, get_or_404, units_under
 
+from .handover import hand_over, open_case, open_cases
 from .models import AgendaItem, Attendance, Decision, Meeting
 from .permissions import MANAGE, READ
 
-CASE_READ = "core.case.read"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 STATUSES = {"present": "出席", "absent": "缺席", "substitute": "委托他人参会"}
 TASK_STATES = {"open": "在办", "done": "已办结", "returned": "已退回", "cancelled": "已撤回"}
 AGENDA_LIMIT = 200
-
-
-def today() -> dt.date:
-    return utcnow().astimezone(SHANGHAI).date()
 
 
 def unit_at(ctx, unit_id: int, perm: str, field: str = "org_unit_id") -> OrgUnit:
@@ -40,24 +33,8 @@ def meeting_kind(settings: dict, key: str) -> dict:
     return kind
 
 
-def open_cases(ctx, unit: OrgUnit):
-    """The open cases that arose or are handled in the unit's subtree, as the caller may read them."""
-    below = units_under(unit.path)
-    stmt = select(Case).where(Case.closed_at.is_(None),
-                              or_(Case.org_unit_id.in_(below), Case.handling_unit_id.in_(below)))
-    return scoped(stmt, ctx.grants, CASE_READ, Case.org_unit_id)
-
-
 def agenda_choices(ctx, unit: OrgUnit) -> list[Case]:
     return list(ctx.session.scalars(open_cases(ctx, unit).order_by(Case.created_at.desc()).limit(AGENDA_LIMIT)))
-
-
-def open_case(ctx, unit: OrgUnit, case_id: int, field: str) -> Case:
-    case = ctx.session.scalar(open_cases(ctx, unit).where(Case.id == case_id))
-    if case is None:
-        raise NotFound("case_not_found", "事项不存在、已办结或不在本单位范围内",
-                       {"json": {field: ["事项不存在、已办结或不在本单位范围内"]}})
-    return case
 
 
 def create(ctx, settings: dict, data: dict) -> Meeting:
@@ -166,33 +143,16 @@ def attendance_figures(ctx, unit: OrgUnit, start: dt.date | None, end: dt.date |
 
 # --- decisions --------------------------------------------------------------------------------
 
-def _target(spec: dict, role: str, instruction: str, days: int) -> dict:
-    out = {"role": role, "instruction": instruction, "limit": {"amount": days, "unit": "calendar_days"}}
-    for key in ("org_unit_id", "member_unit_id"):
-        if spec.get(key):
-            out[key] = spec[key]
-    return out
-
-
 def decide(ctx, meeting: Meeting, data: dict) -> Decision:
     """The meeting hands a case to a lead (and co-units) with a deadline: the core's dispatch
     creates one task per unit, each with the limit ending on the deadline (24:00)."""
     unit = convening_unit(ctx, meeting)
     case = open_case(ctx, unit, data["case_id"], "case_id")
-    days = (data["deadline"] - today()).days
-    if days < 1:
-        raise Invalid("deadline", "deadline_not_future", "办结期限须晚于今天")
-    w = request_work()
-    ctype = w.types.get(case.case_type)
-    if ctype is None:
-        raise Conflict("case_type_disabled", "该事项所属模块未启用，不能交办")
     text = data["text"].strip()
     if not text:
         raise Invalid("text", "required", "请填写决定事项")
-    co = data.get("co") or []
-    tasks = [_target(data["lead"], "lead", text, days)] + [_target(c, "co", text, days) for c in co]
-    created = dispatch_case(w, case, ctype, "joint" if co else "single", tasks,
-                            f"{meeting.title}（{meeting.held_on:%Y年%m月%d日}）决定：{text}")
+    created = hand_over(case, data["lead"], data.get("co") or [], data["deadline"], text,
+                        f"{meeting.title}（{meeting.held_on:%Y年%m月%d日}）决定：{text}")
     decision = Decision(meeting_id=meeting.id, case_id=case.id, text=text, deadline=data["deadline"],
                         lead_task_id=created[0].id, created_by_id=ctx.user.id if ctx.user else None)
     ctx.session.add(decision)

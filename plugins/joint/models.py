@@ -68,3 +68,41 @@ class Decision(TenantModel):
     lead_task_id: Mapped[int] = mapped_column(BigInteger)
     created_by_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class Campaign(TenantModel):
+    """A hot-spot campaign (专项整治, JNT-3, seed 004 §8): key areas, industries or places in a
+    date window, its targets treated on a rolling basis."""
+
+    __tablename__ = "joint_campaign"
+    __table_args__ = (tenant_fk("org_unit_id", "org_unit"),
+                      Index("ix_joint_campaign_unit", "tenant_id", "org_unit_id", "starts_on"))
+    org_unit_id: Mapped[int] = mapped_column(BigInteger)        # the organising unit
+    title: Mapped[str] = mapped_column(String(100))
+    focus: Mapped[str] = mapped_column(Text, default="")         # the key areas, industries, places
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class CampaignTarget(TenantModel):
+    """A campaign's target: a case handed to its responsible units with a deadline; past the
+    deadline and not closed it is supervised at the listed level (挂牌督办, the core's)."""
+
+    __tablename__ = "joint_campaign_target"
+    __table_args__ = (tenant_fk("campaign_id", "joint_campaign", ondelete="CASCADE"),
+                      tenant_fk("case_id", "case_record", ondelete="CASCADE"),
+                      tenant_fk("lead_task_id", "case_task"),
+                      UniqueConstraint("tenant_id", "campaign_id", "case_id"),
+                      Index("ix_joint_campaign_target_open", "tenant_id", "campaign_id", "closed_on"))
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    deadline: Mapped[date] = mapped_column(Date)
+    lead_task_id: Mapped[int] = mapped_column(BigInteger)
+    added_on: Mapped[date] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    close_note: Mapped[str | None] = mapped_column(Text)
+    supervision_id: Mapped[int | None] = mapped_column(BigInteger)   # the core's listed supervision
+    created_by_id: Mapped[int | None] = mapped_column(BigInteger)

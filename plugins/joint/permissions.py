@@ -11,8 +11,9 @@ PERMISSIONS = [
     Permission(MANAGE, "召开联席会议、作出交办决定", "Hold joint meetings and make decisions"),
 ]
 
-# A decision hands a case to units through the core's dispatch: the secretary needs to divert.
-CASEWORK = ("core.case.read", "core.case.divert", "core.member_unit.read")
+# A decision or a campaign target hands a case to units through the core's dispatch (divert); an
+# overdue target is supervised (supervise).
+CASEWORK = ("core.case.read", "core.case.divert", "core.case.supervise", "core.member_unit.read")
 
 ROLE_TEMPLATES = [
     RoleTemplate("joint_secretary", "联席会议办公室", "Joint-meeting office", (*CASEWORK, READ, MANAGE)),

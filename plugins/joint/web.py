@@ -6,12 +6,13 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from core.sdk import (HIDDEN_FORM_FIELDS, OrgUnit, PinganError, current, load_form, may, module_settings,
-                      parse_int, requires, scoped, unit_or_404, units_under)
+from core.sdk import (HIDDEN_FORM_FIELDS, Invalid, NotFound, OrgUnit, PinganError, current, load_form, may,
+                      module_settings, parse_int, request_work, requires, scoped, unit_or_404, units_under)
 
-from . import mechanisms, meetings
-from .api import AttendanceInput, MeetingCreate, MinutesInput
-from .models import Meeting
+from . import campaigns, mechanisms, meetings
+from .api import (AttendanceInput, CampaignCreate, DecisionInput, MeetingCreate, MinutesInput, SummaryInput,
+                  TargetInput)
+from .models import Campaign, Meeting
 from .permissions import MANAGE, READ
 
 bp = Blueprint("joint_web", __name__, url_prefix="/joint", template_folder="templates")
@@ -72,7 +73,6 @@ def mechanism_page(key):
 
 
 def _types() -> dict:
-    from core.sdk import request_work
     return request_work().types
 
 
@@ -134,7 +134,6 @@ def meeting_page(meeting_id):
 
 def _spec(value: str, field: str) -> dict:
     """A picker's value: ``m<id>`` a member unit, ``u<id>`` an org unit."""
-    from core.sdk import Invalid
     kind, ident = (value[:1], parse_int(value[1:])) if value else ("", None)
     if ident is None or kind not in ("m", "u"):
         raise Invalid(field, "required", "请选择单位")
@@ -148,7 +147,6 @@ def meeting_act(meeting_id, act):
     raw = _raw("case_ids", "co")
     form = {"attendance": "att", "decisions": "dec", "minutes": "min", "agenda": "agd"}.get(act)
     if form is None:
-        from core.sdk import NotFound
         raise NotFound()
     try:
         meeting = meetings.load(ctx, parse_int(meeting_id) or 0, MANAGE)
@@ -158,11 +156,9 @@ def meeting_act(meeting_id, act):
             meetings.set_minutes(ctx, meeting, load_form(MinutesInput, {"minutes": raw.get("minutes", "")})["minutes"])
         elif act == "agenda":
             if not raw.get("case_ids"):
-                from core.sdk import Invalid
                 raise Invalid("case_ids", "required", "请勾选要列入议题的事项")
             meetings.add_agenda(ctx, meeting, [parse_int(v) or 0 for v in raw["case_ids"]])
         else:
-            from .api import DecisionInput
             data = load_form(DecisionInput, {k: raw[k] for k in ("case_id", "text", "deadline") if k in raw}
                              | {"lead": _spec(raw.get("lead", ""), "lead"),
                                 "co": [_spec(v, "co") for v in raw.get("co", [])]})
@@ -184,3 +180,86 @@ def attendance_page():
     unit = unit_or_404(parse_int(request.args.get("org_unit_id", "")), READ)
     rows = meetings.attendance_figures(ctx, unit, None, None)
     return render_template("joint/attendance.html", unit=unit, rows=rows)
+
+
+# --- hot-spot campaigns (JNT-3) ---------------------------------------------------------------
+
+def _campaigns_page(errors=None, values=None, status=200):
+    ctx = current()
+    unit = unit_or_404(None, READ)
+    rows = list(ctx.session.scalars(select(Campaign).where(Campaign.org_unit_id.in_(units_under(unit.path)))
+                                    .order_by(Campaign.starts_on.desc(), Campaign.id.desc()).limit(50)))
+    return render_template("joint/campaigns.html", rows=rows, units=_manage_units(ctx) if ctx.grants.has(MANAGE) else [],
+                           errors=errors or {}, values=values or {}), status
+
+
+@bp.route("/campaigns/")
+@requires(READ)
+def campaigns_page():
+    return _campaigns_page()
+
+
+@bp.route("/campaigns/", methods=["POST"])
+@requires(MANAGE)
+def campaign_create():
+    ctx = current()
+    raw = _raw()
+    try:
+        campaign = campaigns.create(ctx, load_form(CampaignCreate, raw))
+        ctx.session.commit()
+    except PinganError as exc:
+        ctx.session.rollback()
+        return _campaigns_page(_errors(exc), raw, exc.status if exc.status != 404 else 422)
+    return redirect(url_for("joint_web.campaign_page", campaign_id=campaign.id, done="created"))
+
+
+def _campaign_page(campaign_id: str, errors=None, values=None, status=200):
+    ctx = current()
+    campaign = campaigns.load(ctx, parse_int(campaign_id) or 0)
+    manage = may(ctx.session, ctx.grants, MANAGE, campaign.org_unit_id)
+    unit = campaigns.organiser(ctx, campaign)
+    members = meetings.member_units(ctx, unit) if manage else []
+    units = list(ctx.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(units_under(unit.path)),
+                                                            OrgUnit.status == "active")
+                                     .order_by(OrgUnit.path).limit(300))) if manage else []
+    return render_template("joint/campaign.html", c=campaigns.detail(ctx, campaign), manage=manage, members=members,
+                           units=units, choices=meetings.agenda_choices(ctx, unit) if manage else [],
+                           errors=errors or {}, values=values or {}, done=request.args.get("done")), status
+
+
+@bp.route("/campaigns/<campaign_id>")
+@requires(READ)
+def campaign_page(campaign_id):
+    return _campaign_page(campaign_id)
+
+
+@bp.route("/campaigns/<campaign_id>/<act>", methods=["POST"])
+@requires(MANAGE)
+def campaign_act(campaign_id, act):
+    ctx = current()
+    raw = _raw("co")
+    if act not in ("targets", "close", "supervise", "summary"):
+        raise NotFound()
+    try:
+        campaign = campaigns.load(ctx, parse_int(campaign_id) or 0, MANAGE)
+        if act == "targets":
+            data = load_form(TargetInput, {k: raw[k] for k in ("case_id", "deadline", "instruction") if k in raw}
+                             | {"lead": _spec(raw.get("lead", ""), "lead"),
+                                "co": [_spec(v, "co") for v in raw.get("co", [])]})
+            campaigns.add_target(ctx, campaign, data)
+        elif act == "close":
+            target = campaigns.target_of(ctx, campaign, parse_int(raw.get("target_id", "")) or 0)
+            campaigns.close_target(ctx, campaign, target, raw.get("note", ""))
+        elif act == "supervise":
+            campaigns.supervise_overdue(ctx, campaign)
+        else:
+            campaign.summary = load_form(SummaryInput, {"summary": raw.get("summary", "")})["summary"]
+        ctx.session.commit()
+    except PinganError as exc:
+        ctx.session.rollback()
+        if exc.status == 404 and not exc.errors:
+            raise
+        form = f"close-{raw.get('target_id', '')}" if act == "close" else act
+        errors = {f"{form}.{k}": v for k, v in _errors(exc).items()}
+        return _campaign_page(campaign_id, errors, {form: raw}, exc.status if exc.status != 404 else 422)
+    return redirect(url_for("joint_web.campaign_page", campaign_id=campaign.id, done=act))
