@@ -237,3 +237,45 @@ def test_a_campaign_target_past_its_deadline_is_supervised_at_the_listed_level(w
         assert out.status_code == 409 and out.get_json()["code"] == "campaign_not_running"
     # another township cannot see the campaign
     assert w.other_town.get(f"/api/joint/campaigns/{campaign['id']}").status_code == 404
+
+
+def test_the_warning_level_shows_on_the_home_page_of_every_user_of_the_county_and_only_there(app, world):
+    """RPT-2: the county records the month's analysis and warning level (its own levels); every
+    user of the county sees the level on the home page; another county's users do not."""
+    # rule: RPT-2
+    from core.app import pingan
+    from tests.conftest import Client, make_token
+    w = world
+    db = pingan(app).db
+    usernames = ["county.admin", "donghu.admin", "qingshan.admin", "village.cadre", "village.cadre2",
+                 "county.viewer", "donghu.justice", "grid.worker"]
+    for name in usernames:   # the county gives every user joint.read (the module's role templates do in practice)
+        grant(db, w.county, name, ["joint.read"], "C", "joint_everyone_t")
+    grant(db, w.county, "county.admin", ["joint.manage"], "C", "joint_county_t")
+    other = load_tenant(app)
+    other_admin = Client(app, other.host, {"Authorization": f"Bearer {make_token(app, other, 'county.admin')}"})
+    assert other_admin.put("/api/modules/joint", json={"enabled": True}).status_code == 200
+    grant(db, other, "county.admin", ["joint.read"], "C", "joint_everyone_t")
+    with time_machine.travel(MONDAY, tick=False):
+        # a township may not set the county's level; an unknown level is refused at its field
+        town = w.town.post("/api/joint/analyses", json={"month": "2026-02", "level": "red", "analysis": "x"})
+        assert town.status_code == 403 and town.get_json()["code"] == "county_only"
+        bad = w.admin.post("/api/joint/analyses", json={"month": "2026-02", "level": "purple", "analysis": "x"})
+        assert bad.status_code == 422 and bad.get_json()["errors"]["json"] == {"level": ["不是本县设定的预警等级"]}
+        r = w.admin.post("/api/joint/analyses", json={"month": "2026-02", "level": "orange",
+                                                       "analysis": "盗窃案件环比上升，春节后外出务工人员返乡"})
+        assert r.status_code == 201, r.get_json()
+        assert r.get_json()["level_title"] == "橙色" and "total" in r.get_json()["figures"]
+        assert w.admin.post("/api/joint/analyses", json={"month": "2026-02", "level": "red", "analysis": "x"}
+                            ).get_json()["code"] == "already_recorded"
+        assert w.admin.post("/api/joint/analyses", json={"month": "2026-03", "level": "red",
+                                                          "analysis": "两会期间"}).status_code == 201
+        for name in usernames:
+            home = signed_in(app, w.county, name).get("/").get_data(as_text=True)
+            card = home.split('id="widget-joint.warning_level"')[1].split("</section>")[0]
+            assert "红色" in card and "2026年3月" in card, name
+        assert [a["month"] for a in w.town.get("/api/joint/analyses").get_json()] == ["2026-03", "2026-02"]  # history
+        theirs = signed_in(app, other, "county.admin").get("/").get_data(as_text=True)
+        card = theirs.split('id="widget-joint.warning_level"')[1].split("</section>")[0]
+        assert "红色" not in card and "橙色" not in card
+        assert other_admin.get("/api/joint/analyses").get_json() == []

@@ -7,9 +7,10 @@ See docs/joint.md.
 """
 from __future__ import annotations
 
-from core.sdk import Manifest, MenuItem
+from core.sdk import Manifest, MenuItem, Widget
 
 from . import models  # noqa: F401  (the module's tables join the metadata when it loads)
+from .analysis import widget
 from .api import blp
 from .permissions import PERMISSIONS, READ, ROLE_TEMPLATES
 from .settings import JointSettings
@@ -23,6 +24,11 @@ manifest = Manifest(
     version=__version__, permissions=PERMISSIONS, roles=ROLE_TEMPLATES, settings=JointSettings,
     migrations="migrations", api=[blp], web=[bp],
     menu=[MenuItem("joint.index", "联动机制", "joint_web.index", READ, "Joint mechanisms", 60),
-          MenuItem("joint.campaigns", "专项整治", "joint_web.campaigns_page", READ, "Hot-spot campaigns", 61)],
+          MenuItem("joint.campaigns", "专项整治", "joint_web.campaigns_page", READ, "Hot-spot campaigns", 61),
+          MenuItem("joint.analyses", "治安形势分析", "joint_web.analyses_page", READ, "Public-order analysis", 62)],
+    # RPT-2: the county's warning level on the home page of its users (those holding joint.read:
+    # the role templates give it to every core role)
+    widgets=[Widget(key="joint.warning_level", title="治安形势预警", title_en="Public-order warning", permission=READ,
+                    render=widget, order=5, labels={"level": ("预警等级", "Warning level"), "month": ("月份", "Month")})],
 )
 manifest.hooks(globals())

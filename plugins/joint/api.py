@@ -11,7 +11,7 @@ from sqlalchemy import select
 from core.sdk import (Blueprint, IdField, IdListArgs, current, id_path, module_settings, page_of, paginate, record,
                       requires, unit_or_404, units_under)
 
-from . import campaigns, mechanisms, meetings
+from . import analysis, campaigns, mechanisms, meetings
 from .models import Campaign, Meeting
 from .permissions import MANAGE, READ
 
@@ -472,5 +472,46 @@ class CampaignSummaryView(MethodView):
         campaign.summary = data["summary"]
         ctx.session.flush()
         out = campaigns.detail(ctx, campaign)
+        ctx.session.commit()
+        return out
+
+
+# --- monthly public-order analysis (RPT-2) ----------------------------------------------------
+
+class AnalysisInput(Schema):
+    month = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="月份格式：2026-03"),
+                          metadata={"title": "月份"})
+    level = fields.String(required=True, validate=validate.Length(min=1, max=32), metadata={"title": "预警等级"})
+    analysis = fields.String(required=True, validate=validate.Length(min=1, max=20000),
+                             metadata={"title": "治安形势分析"})
+
+
+class AnalysisOut(Schema):
+    id = fields.Integer()
+    month = fields.String()
+    level = fields.String()
+    level_title = fields.String()
+    analysis = fields.String()
+    figures = fields.Dict(metadata={"description": "by_type [{case_type, title, count}], total, previous_month, "
+                                                   "year_before: cases registered"})
+    created_at = fields.DateTime()
+
+
+@blp.route("/analyses")
+class Analyses(MethodView):
+    @requires(READ)
+    @blp.response(200, AnalysisOut(many=True))
+    def get(self):
+        """The county's monthly analyses, newest first (the last 24 months)."""
+        return [analysis.out(a) for a in analysis.history(current().session)]
+
+    @requires(MANAGE)
+    @blp.arguments(AnalysisInput)
+    @blp.response(201, AnalysisOut)
+    def post(self, data):
+        """Record the month's analysis and warning level (the county's levels; needs ``joint.manage``
+        on the county's root unit: 403 ``county_only``; 409 ``already_recorded`` for a month twice)."""
+        ctx = current()
+        out = analysis.out(analysis.record_analysis(ctx, settings(), data))
         ctx.session.commit()
         return out

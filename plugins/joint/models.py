@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.sdk import AwareDateTime, TenantModel, tenant_fk, utcnow
@@ -106,3 +106,19 @@ class CampaignTarget(TenantModel):
     close_note: Mapped[str | None] = mapped_column(Text)
     supervision_id: Mapped[int | None] = mapped_column(BigInteger)   # the core's listed supervision
     created_by_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Analysis(TenantModel):
+    """The county's monthly analysis of the public-order situation and its warning level (RPT-2,
+    seed 004 §6), with the figures behind it as they stood when it was recorded; one a month,
+    the history kept."""
+
+    __tablename__ = "joint_analysis"
+    __table_args__ = (UniqueConstraint("tenant_id", "month"),)
+    month: Mapped[date] = mapped_column(Date)                  # the month's first day
+    level: Mapped[str] = mapped_column(String(32))             # a key of the settings' warning levels
+    level_title: Mapped[str] = mapped_column(String(20))       # its name when it was set
+    analysis: Mapped[str] = mapped_column(Text)
+    figures: Mapped[dict] = mapped_column(JSON, default=dict)  # cases by type, previous month, a year before
+    created_by_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)

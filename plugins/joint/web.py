@@ -9,9 +9,9 @@ from sqlalchemy import select
 from core.sdk import (HIDDEN_FORM_FIELDS, Invalid, NotFound, OrgUnit, PinganError, current, load_form, may,
                       module_settings, parse_int, request_work, requires, scoped, unit_or_404, units_under)
 
-from . import campaigns, mechanisms, meetings
-from .api import (AttendanceInput, CampaignCreate, DecisionInput, MeetingCreate, MinutesInput, SummaryInput,
-                  TargetInput)
+from . import analysis, campaigns, mechanisms, meetings
+from .api import (AnalysisInput, AttendanceInput, CampaignCreate, DecisionInput, MeetingCreate, MinutesInput,
+                  SummaryInput, TargetInput)
 from .models import Campaign, Meeting
 from .permissions import MANAGE, READ
 
@@ -263,3 +263,34 @@ def campaign_act(campaign_id, act):
         errors = {f"{form}.{k}": v for k, v in _errors(exc).items()}
         return _campaign_page(campaign_id, errors, {form: raw}, exc.status if exc.status != 404 else 422)
     return redirect(url_for("joint_web.campaign_page", campaign_id=campaign.id, done=act))
+
+
+# --- monthly public-order analysis (RPT-2) ----------------------------------------------------
+
+def _analyses_page(errors=None, values=None, status=200):
+    ctx = current()
+    root = analysis.county_root(ctx.session)
+    return render_template("joint/analyses.html", rows=[analysis.out(a) for a in analysis.history(ctx.session)],
+                           levels=_settings()["warning_levels"],
+                           manage=root is not None and may(ctx.session, ctx.grants, MANAGE, root.id),
+                           errors=errors or {}, values=values or {}, done=request.args.get("done")), status
+
+
+@bp.route("/analyses/")
+@requires(READ)
+def analyses_page():
+    return _analyses_page()
+
+
+@bp.route("/analyses/", methods=["POST"])
+@requires(MANAGE)
+def analysis_create():
+    ctx = current()
+    raw = _raw()
+    try:
+        analysis.record_analysis(ctx, _settings(), load_form(AnalysisInput, raw))
+        ctx.session.commit()
+    except PinganError as exc:
+        ctx.session.rollback()
+        return _analyses_page(_errors(exc), raw, exc.status)
+    return redirect(url_for("joint_web.analyses_page", done="created"))
