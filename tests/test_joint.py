@@ -279,3 +279,36 @@ def test_the_warning_level_shows_on_the_home_page_of_every_user_of_the_county_an
         card = theirs.split('id="widget-joint.warning_level"')[1].split("</section>")[0]
         assert "红色" not in card and "橙色" not in card
         assert other_admin.get("/api/joint/analyses").get_json() == []
+
+
+def test_a_village_past_its_phase_target_date_without_acceptance_is_flagged_on_the_plan_page(world):
+    """ORG-5 (seed 002): phases with target dates per unit; past the date without acceptance → flagged."""
+    # rule: ORG-5
+    w = world
+    with time_machine.travel(MONDAY, tick=False):   # 2026-03-02
+
+        def plan(unit, phase, day, client=None):
+            return (client or w.town).post("/api/joint/construction", json={
+                "org_unit_id": w.county.unit(unit), "phase": phase, "target_date": day})
+        late = plan("T01D1V1", "prep", "2026-02-27")
+        assert late.status_code == 201, late.get_json()
+        assert plan("T01D1V1", "build", "2026-03-20").get_json()["state"] == "pending"
+        ok = plan("T01D1V2", "prep", "2026-02-27").get_json()
+        assert late.get_json()["state"] == "flagged"
+        r = w.town.post(f"/api/joint/construction/{ok['id']}/acceptance",
+                        json={"result": "passed", "checked_on": "2026-02-26", "evidence": "市综治办检查合格"})
+        assert r.status_code == 200 and r.get_json()["state"] == "accepted"
+        failed = w.town.post(f"/api/joint/construction/{late.get_json()['id']}/acceptance",
+                             json={"result": "failed", "checked_on": "2026-03-01", "evidence": "接待室未建成"})
+        assert failed.get_json()["state"] == "flagged" and failed.get_json()["result"] == "failed"
+        assert plan("T01D1V1", "nope", "2026-03-20").get_json()["errors"]["json"] == {"phase": ["不是本县设定的建设阶段"]}
+        out = plan("T01D1V1", "prep", "2026-03-20", client=w.other_town)
+        assert out.status_code == 404 and "org_unit_id" in out.get_json()["errors"]["json"]
+        progress = w.town.get(f"/api/joint/construction?org_unit_id={w.county.unit('T01')}").get_json()
+        assert progress["figures"] == {"phases": 3, "accepted": 1, "flagged": 1}
+        page = w.town.get("/joint/construction/").get_data(as_text=True)
+        row = page.split(f'id="phase-{late.get_json()["id"]}"')[1].split("</tr>")[0]
+        assert "罗塘村" in row and "前期准备" in row and "逾期未验收" in row
+        assert "逾期未验收" not in page.split(f'id="phase-{ok["id"]}"')[1].split("</tr>")[0]
+    with time_machine.travel(MONDAY + dt.timedelta(days=30), tick=False):   # the build phase is now late too
+        assert w.town.get("/api/joint/construction").get_json()["figures"]["flagged"] == 2

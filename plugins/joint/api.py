@@ -8,10 +8,10 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate, validates_schema, ValidationError
 from sqlalchemy import select
 
-from core.sdk import (Blueprint, IdField, IdListArgs, current, id_path, module_settings, page_of, paginate, record,
+from core.sdk import (Blueprint, IdField, IdListArgs, OrgUnit, current, id_path, module_settings, page_of, paginate, record,
                       requires, unit_or_404, units_under)
 
-from . import analysis, campaigns, mechanisms, meetings
+from . import analysis, campaigns, construction, mechanisms, meetings
 from .models import Campaign, Meeting
 from .permissions import MANAGE, READ
 
@@ -513,5 +513,84 @@ class Analyses(MethodView):
         on the county's root unit: 403 ``county_only``; 409 ``already_recorded`` for a month twice)."""
         ctx = current()
         out = analysis.out(analysis.record_analysis(ctx, settings(), data))
+        ctx.session.commit()
+        return out
+
+
+# --- centre construction (ORG-5) --------------------------------------------------------------
+
+class PhasePlanInput(Schema):
+    org_unit_id = IdField(required=True, metadata={"title": "单位"})
+    phase = fields.String(required=True, validate=validate.Length(min=1, max=32), metadata={"title": "建设阶段"})
+    target_date = fields.Date(required=True, metadata={"title": "目标日期"})
+
+
+class PhaseAcceptInput(Schema):
+    result = fields.String(required=True, validate=validate.OneOf(list(construction.RESULTS),
+                                                                  labels=list(construction.RESULTS.values())),
+                           metadata={"title": "验收结果"})
+    checked_on = fields.Date(required=True, metadata={"title": "验收日期"})
+    evidence = fields.String(load_default="", validate=validate.Length(max=2000), metadata={"title": "验收材料、意见"})
+
+
+class PhaseOut(Schema):
+    id = fields.Integer()
+    org_unit_id = fields.Integer()
+    org_unit = fields.String()
+    phase = fields.String()
+    phase_title = fields.String()
+    target_date = fields.Date()
+    result = fields.String(allow_none=True)
+    accepted_on = fields.Date(allow_none=True)
+    evidence = fields.String()
+    state = fields.String(metadata={"description": "accepted | pending | flagged (past its target date, not accepted)"})
+
+
+class ProgressOut(Schema):
+    org_unit_id = fields.Integer()
+    items = fields.List(fields.Nested(PhaseOut))
+    figures = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class ProgressArgs(Schema):
+    org_unit_id = IdField(load_default=None, metadata={"description": "单位（含下级）；默认您的最高单位"})
+
+
+def _phase_out(ctx, row) -> dict:
+    unit = ctx.session.get(OrgUnit, (ctx.tenant.id, row.org_unit_id))
+    return next(i for i in construction.progress(ctx, settings(), unit)["items"] if i["id"] == row.id)
+
+
+@blp.route("/construction")
+class Construction(MethodView):
+    @requires(READ)
+    @blp.arguments(ProgressArgs, location="query")
+    @blp.response(200, ProgressOut)
+    def get(self, args):
+        """The plan and its progress in the unit's subtree: each phase with its state and the figures."""
+        ctx = current()
+        return construction.progress(ctx, settings(), unit_or_404(args["org_unit_id"], READ))
+
+    @requires(MANAGE)
+    @blp.arguments(PhasePlanInput)
+    @blp.response(201, PhaseOut)
+    def post(self, data):
+        """Set a unit's phase target date (again: moved)."""
+        ctx = current()
+        out = _phase_out(ctx, construction.plan(ctx, settings(), data))
+        ctx.session.commit()
+        return out
+
+
+@blp.route("/construction/<phase_id>/acceptance")
+class Acceptance(MethodView):
+    @requires(MANAGE)
+    @blp.arguments(PhaseAcceptInput)
+    @blp.response(200, PhaseOut)
+    def post(self, data, phase_id):
+        """Record the check: passed (accepted on the date) or failed (the phase stays open)."""
+        ctx = current()
+        row = construction.accept(ctx, construction.load(ctx, id_path(phase_id)), data)
+        out = _phase_out(ctx, row)
         ctx.session.commit()
         return out

@@ -122,3 +122,18 @@ class Analysis(TenantModel):
     figures: Mapped[dict] = mapped_column(JSON, default=dict)  # cases by type, previous month, a year before
     created_by_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class ConstructionPhase(TenantModel):
+    """One phase of building a unit's centre (ORG-5, seed 002): its target date and acceptance."""
+
+    __tablename__ = "joint_construction_phase"
+    __table_args__ = (tenant_fk("org_unit_id", "org_unit"),
+                      UniqueConstraint("tenant_id", "org_unit_id", "phase"),
+                      Index("ix_joint_construction_due", "tenant_id", "target_date"))
+    org_unit_id: Mapped[int] = mapped_column(BigInteger)        # the unit whose centre is built
+    phase: Mapped[str] = mapped_column(String(32))               # a key of the settings' phases
+    target_date: Mapped[date] = mapped_column(Date)
+    result: Mapped[str | None] = mapped_column(String(8))        # passed | failed (the last check)
+    accepted_on: Mapped[date | None] = mapped_column(Date)       # when it passed
+    evidence: Mapped[str] = mapped_column(Text, default="")

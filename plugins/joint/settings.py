@@ -1,6 +1,7 @@
 """Per-county settings of the joint-mechanisms module (``[plugins.joint.settings]`` in
 tenant.toml, or the module's settings form): the county's set of mechanisms (JNT-1), its
-public-order warning levels (RPT-2) and its joint meetings with their cadence (JNT-2, INT-4).
+public-order warning levels (RPT-2), its joint meetings with their cadence (JNT-2, INT-4) and
+the phases of building its centres (ORG-5).
 
 The defaults are seed 000 doc 1's "五联" (矛盾联查, 纠纷联调, 治安联防, 问题联治, 平安联创), the
 levels the issue names (blue/yellow/orange/red) and the meetings of seed 000 doc 1 (the
@@ -72,6 +73,9 @@ DEFAULT_MECHANISMS = [
 ]
 DEFAULT_LEVELS = [{"key": "blue", "title": "蓝色"}, {"key": "yellow", "title": "黄色"},
                   {"key": "orange", "title": "橙色"}, {"key": "red", "title": "红色"}]
+# seed 002 (the township's 2017 plan): 前期准备, 全面建设, 检查验收 by the city
+DEFAULT_PHASES = [{"key": "prep", "title": "前期准备"}, {"key": "build", "title": "全面建设"},
+                  {"key": "inspection", "title": "检查验收"}]
 DEFAULT_MEETINGS = [
     {"key": "sorting", "title": "中心分流会", "level": "township", "cadence": "weekly"},
     {"key": "township_joint", "title": "乡镇联席会议", "level": "township", "cadence": "monthly"},
@@ -100,6 +104,10 @@ class JointSettings(Schema):
                            validate=validate.Length(min=1, max=12),
                            metadata={"title": "联席会议", "description": "各层级的会议及召开周期（每周或每月）"})
 
+    construction_phases = fields.List(fields.Nested(Level), load_default=lambda: [dict(p) for p in DEFAULT_PHASES],
+                                      validate=validate.Length(min=1, max=10),
+                                      metadata={"title": "综治中心建设阶段", "description": "按先后顺序"})
+
     @validates("mechanisms")
     def _unique_mechanisms(self, value, **kw):
         _unique(value, "机制")
@@ -107,6 +115,10 @@ class JointSettings(Schema):
     @validates("warning_levels")
     def _unique_levels(self, value, **kw):
         _unique(value, "预警等级")
+
+    @validates("construction_phases")
+    def _unique_phases(self, value, **kw):
+        _unique(value, "建设阶段")
 
     @validates("meetings")
     def _unique_meetings(self, value, **kw):

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from core.sdk import (HIDDEN_FORM_FIELDS, Invalid, NotFound, OrgUnit, PinganError, current, load_form, may,
                       module_settings, parse_int, request_work, requires, scoped, unit_or_404, units_under)
 
-from . import analysis, campaigns, mechanisms, meetings
-from .api import (AnalysisInput, AttendanceInput, CampaignCreate, DecisionInput, MeetingCreate, MinutesInput,
+from . import analysis, campaigns, construction, mechanisms, meetings
+from .api import (AnalysisInput, PhaseAcceptInput, PhasePlanInput, AttendanceInput, CampaignCreate, DecisionInput, MeetingCreate, MinutesInput,
                   SummaryInput, TargetInput)
 from .models import Campaign, Meeting
 from .permissions import MANAGE, READ
@@ -294,3 +294,43 @@ def analysis_create():
         ctx.session.rollback()
         return _analyses_page(_errors(exc), raw, exc.status)
     return redirect(url_for("joint_web.analyses_page", done="created"))
+
+
+# --- centre construction (ORG-5) --------------------------------------------------------------
+
+def _plan_page(errors=None, values=None, status=200):
+    ctx = current()
+    unit = unit_or_404(parse_int(request.args.get("org_unit_id", "")), READ)
+    settings = _settings()
+    return render_template("joint/construction.html", unit=unit, p=construction.progress(ctx, settings, unit),
+                           phases=settings["construction_phases"], results=construction.RESULTS,
+                           units=_manage_units(ctx) if ctx.grants.has(MANAGE) else [],
+                           errors=errors or {}, values=values or {}, done=request.args.get("done")), status
+
+
+@bp.route("/construction/")
+@requires(READ)
+def construction_page():
+    return _plan_page()
+
+
+@bp.route("/construction/", methods=["POST"])
+@requires(MANAGE)
+def construction_act():
+    ctx = current()
+    raw = _raw()
+    form = "accept" if raw.get("phase_id") else "plan"
+    try:
+        if form == "plan":
+            construction.plan(ctx, _settings(), load_form(PhasePlanInput, raw))
+        else:
+            row = construction.load(ctx, parse_int(raw.pop("phase_id")) or 0)
+            construction.accept(ctx, row, load_form(PhaseAcceptInput, raw))
+        ctx.session.commit()
+    except PinganError as exc:
+        ctx.session.rollback()
+        if exc.status == 404 and not exc.errors:
+            raise
+        errors = {f"{form}.{k}": v for k, v in _errors(exc).items()}
+        return _plan_page(errors, {form: raw}, exc.status if exc.status != 404 else 422)
+    return redirect(url_for("joint_web.construction_page", done=form))
