@@ -81,7 +81,14 @@ def test_the_settings_are_real_controls_and_a_mechanism_page_lists_its_live_case
     assert w.town.get("/api/joint/mechanisms/nope").status_code == 404
 
 
-def test_a_decision_to_a_lead_and_two_co_units_creates_three_tasks_and_stays_on_the_agenda_until_done(world):
+def _indicator(app, w, key: str, unit: str, start: dt.date, end: dt.date) -> float:
+    from core.app import pingan
+    from plugins.joint.indicators import INDICATORS
+    with pingan(app).db.transaction(w.county.id) as s:
+        return next(i for i in INDICATORS if i.key == key).compute(s, w.county.unit(unit), start, end)
+
+
+def test_a_decision_to_a_lead_and_two_co_units_creates_three_tasks_and_stays_on_the_agenda_until_done(app, world):
     """JNT-2: each decision becomes work — the core's dispatch, one task per unit with the deadline;
     the next meeting's agenda starts with it until the lead closes it."""
     # rule: JNT-2
@@ -123,6 +130,12 @@ def test_a_decision_to_a_lead_and_two_co_units_creates_three_tasks_and_stays_on_
         third = meeting(w, held_on="2026-03-16")
         assert third["carried"] == []
         assert w.town.get(f"/api/joint/meetings/{first['id']}").get_json()["decisions"][0]["state"] == "done"
+    # SCO-7: the indicators — meetings held, decisions done on time (the lead within its limit)
+    march = (dt.date(2026, 3, 1), dt.date(2026, 4, 1))
+    assert _indicator(app, w, "joint.meetings.held", "T01", *march) == 3.0
+    assert _indicator(app, w, "joint.meetings.held", "T02", *march) == 0.0
+    assert _indicator(app, w, "joint.decisions.on_time", "T01", *march) == 100.0
+    assert _indicator(app, w, "joint.decisions.on_time", "T01", dt.date(2026, 4, 1), dt.date(2026, 5, 1)) == 0.0
 
 
 def test_absence_without_a_reason_is_refused_and_attendance_figures_per_member_unit_are_right(world):
@@ -181,7 +194,7 @@ def test_the_meeting_page_refuses_an_absence_without_reason_at_the_field_keeping
     assert 'type="checkbox" name="case_ids"' in new or "本单位暂无在办事项" in new
 
 
-def test_a_campaign_target_past_its_deadline_is_supervised_at_the_listed_level(world):
+def test_a_campaign_target_past_its_deadline_is_supervised_at_the_listed_level(app, world):
     """JNT-3: targets with responsible units and deadlines, added and closed while the campaign
     runs; one past its deadline gets the core's listed supervision (挂牌督办), once."""
     # rule: JNT-3
@@ -235,6 +248,8 @@ def test_a_campaign_target_past_its_deadline_is_supervised_at_the_listed_level(w
         out = w.town.post(f"/api/joint/campaigns/{campaign['id']}/targets", json={
             "case_id": late["id"], "deadline": "2026-04-20", "lead": {"org_unit_id": w.county.unit("T01D1V1")}})
         assert out.status_code == 409 and out.get_json()["code"] == "campaign_not_running"
+    assert _indicator(app, world, "joint.campaign.targets_closed", "T01", dt.date(2026, 3, 1), dt.date(2026, 4, 1)) == 1.0
+    assert _indicator(app, world, "joint.campaign.targets_closed", "T02", dt.date(2026, 3, 1), dt.date(2026, 4, 1)) == 0.0
     # another township cannot see the campaign
     assert w.other_town.get(f"/api/joint/campaigns/{campaign['id']}").status_code == 404
 
