@@ -192,6 +192,17 @@ def test_the_meeting_page_refuses_an_absence_without_reason_at_the_field_keeping
     # the new-meeting page picks the agenda from open cases with check boxes
     new = town.get("/joint/meetings/new").get_data(as_text=True)
     assert 'type="checkbox" name="case_ids"' in new or "本单位暂无在办事项" in new
+    # the plan and campaign forms: refused at the field, what was typed kept
+    r = town.post("/joint/construction/", data={"csrf_token": token, "org_unit_id": str(w.county.unit("T01D1V2")),
+                                                "phase": "build"})
+    assert r.status_code == 422 and "目标日期" in r.get_data(as_text=True).split('id="plan-error"')[1][:200]
+    with time_machine.travel(MONDAY, tick=False):
+        c = w.town.post("/api/joint/campaigns", json={"org_unit_id": w.county.unit("T01"), "title": "夜市整治",
+                                                      "starts_on": "2026-03-01", "ends_on": "2026-03-31"}).get_json()
+        r = town.post(f"/joint/campaigns/{c['id']}/targets", data={"csrf_token": token, "deadline": "2026-03-20",
+                                                                   "instruction": "限期整改"})
+    body = r.get_data(as_text=True)
+    assert r.status_code == 422 and "请选择单位" in body and "限期整改" in body
 
 
 def test_a_campaign_target_past_its_deadline_is_supervised_at_the_listed_level(app, world):

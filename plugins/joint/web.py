@@ -41,6 +41,22 @@ def _errors(exc: PinganError, default: str = "_form") -> dict:
     return {(field or default).split(".")[0]: exc.message}
 
 
+def _run(do, again, raw: dict, form: str | None = None):
+    """``do()`` and commit: None. On a refusal roll back and return ``again(errors, values, status)``:
+    the message at its field (``form.field`` on a page of several forms), what was typed kept."""
+    ctx = current()
+    try:
+        do()
+        ctx.session.commit()
+        return None
+    except PinganError as exc:
+        ctx.session.rollback()
+        if exc.status == 404 and not exc.errors:
+            raise
+        errors = {(f"{form}.{k}" if form else k): v for k, v in _errors(exc).items()}
+        return again(errors, {form: raw} if form else raw, 422 if exc.status == 404 else exc.status)
+
+
 def _manage_units(ctx) -> list[OrgUnit]:
     return list(ctx.session.scalars(scoped(select(OrgUnit), ctx.grants, MANAGE, OrgUnit.id)
                                     .where(OrgUnit.status == "active").order_by(OrgUnit.path).limit(500)))
@@ -101,13 +117,9 @@ def meeting_create():
     raw = _raw("case_ids")
     if request.form.get("pick"):     # 选择召开单位后刷新议题
         return _new_page(values=raw)
-    try:
-        meeting = meetings.create(ctx, _settings(), load_form(MeetingCreate, raw))
-        ctx.session.commit()
-    except PinganError as exc:
-        ctx.session.rollback()
-        return _new_page(_errors(exc), raw, exc.status if exc.status != 404 else 422)
-    return redirect(url_for("joint_web.meeting_page", meeting_id=meeting.id, done="created"))
+    made = []
+    refused = _run(lambda: made.append(meetings.create(ctx, _settings(), load_form(MeetingCreate, raw))), _new_page, raw)
+    return refused or redirect(url_for("joint_web.meeting_page", meeting_id=made[0].id, done="created"))
 
 
 def _meeting_page(meeting_id: str, errors=None, values=None, status=200):
@@ -140,6 +152,12 @@ def _spec(value: str, field: str) -> dict:
     return {"member_unit_id": ident} if kind == "m" else {"org_unit_id": ident}
 
 
+def _handover_form(raw: dict, text: str) -> dict:
+    """A decision's or a target's form as its API body: the pickers' values as unit specs."""
+    return ({k: raw[k] for k in ("case_id", text, "deadline") if k in raw}
+            | {"lead": _spec(raw.get("lead", ""), "lead"), "co": [_spec(v, "co") for v in raw.get("co", [])]})
+
+
 @bp.route("/meetings/<meeting_id>/<act>", methods=["POST"])
 @requires(MANAGE)
 def meeting_act(meeting_id, act):
@@ -148,8 +166,9 @@ def meeting_act(meeting_id, act):
     form = {"attendance": "att", "decisions": "dec", "minutes": "min", "agenda": "agd"}.get(act)
     if form is None:
         raise NotFound()
-    try:
-        meeting = meetings.load(ctx, parse_int(meeting_id) or 0, MANAGE)
+    meeting = meetings.load(ctx, parse_int(meeting_id) or 0, MANAGE)
+
+    def do():
         if act == "attendance":
             meetings.attend(ctx, meeting, load_form(AttendanceInput, raw))
         elif act == "minutes":
@@ -159,17 +178,10 @@ def meeting_act(meeting_id, act):
                 raise Invalid("case_ids", "required", "请勾选要列入议题的事项")
             meetings.add_agenda(ctx, meeting, [parse_int(v) or 0 for v in raw["case_ids"]])
         else:
-            data = load_form(DecisionInput, {k: raw[k] for k in ("case_id", "text", "deadline") if k in raw}
-                             | {"lead": _spec(raw.get("lead", ""), "lead"),
-                                "co": [_spec(v, "co") for v in raw.get("co", [])]})
-            meetings.decide(ctx, meeting, data)
-        ctx.session.commit()
-    except PinganError as exc:
-        ctx.session.rollback()
-        if exc.status == 404 and not exc.errors:
-            raise
-        errors = {f"{form}.{k}": v for k, v in _errors(exc).items()}
-        return _meeting_page(meeting_id, errors, {form: raw}, exc.status if exc.status != 404 else 422)
+            meetings.decide(ctx, meeting, load_form(DecisionInput, _handover_form(raw, "text")))
+    refused = _run(do, lambda e, v, st: _meeting_page(meeting_id, e, v, st), raw, form)
+    if refused:
+        return refused
     return redirect(url_for("joint_web.meeting_page", meeting_id=meeting.id, done=act) + f"#{form}")
 
 
@@ -204,13 +216,9 @@ def campaigns_page():
 def campaign_create():
     ctx = current()
     raw = _raw()
-    try:
-        campaign = campaigns.create(ctx, load_form(CampaignCreate, raw))
-        ctx.session.commit()
-    except PinganError as exc:
-        ctx.session.rollback()
-        return _campaigns_page(_errors(exc), raw, exc.status if exc.status != 404 else 422)
-    return redirect(url_for("joint_web.campaign_page", campaign_id=campaign.id, done="created"))
+    made = []
+    refused = _run(lambda: made.append(campaigns.create(ctx, load_form(CampaignCreate, raw))), _campaigns_page, raw)
+    return refused or redirect(url_for("joint_web.campaign_page", campaign_id=made[0].id, done="created"))
 
 
 def _campaign_page(campaign_id: str, errors=None, values=None, status=200):
@@ -240,13 +248,11 @@ def campaign_act(campaign_id, act):
     raw = _raw("co")
     if act not in ("targets", "close", "supervise", "summary"):
         raise NotFound()
-    try:
-        campaign = campaigns.load(ctx, parse_int(campaign_id) or 0, MANAGE)
+    campaign = campaigns.load(ctx, parse_int(campaign_id) or 0, MANAGE)
+
+    def do():
         if act == "targets":
-            data = load_form(TargetInput, {k: raw[k] for k in ("case_id", "deadline", "instruction") if k in raw}
-                             | {"lead": _spec(raw.get("lead", ""), "lead"),
-                                "co": [_spec(v, "co") for v in raw.get("co", [])]})
-            campaigns.add_target(ctx, campaign, data)
+            campaigns.add_target(ctx, campaign, load_form(TargetInput, _handover_form(raw, "instruction")))
         elif act == "close":
             target = campaigns.target_of(ctx, campaign, parse_int(raw.get("target_id", "")) or 0)
             campaigns.close_target(ctx, campaign, target, raw.get("note", ""))
@@ -254,14 +260,10 @@ def campaign_act(campaign_id, act):
             campaigns.supervise_overdue(ctx, campaign)
         else:
             campaign.summary = load_form(SummaryInput, {"summary": raw.get("summary", "")})["summary"]
-        ctx.session.commit()
-    except PinganError as exc:
-        ctx.session.rollback()
-        if exc.status == 404 and not exc.errors:
-            raise
-        form = f"close-{raw.get('target_id', '')}" if act == "close" else act
-        errors = {f"{form}.{k}": v for k, v in _errors(exc).items()}
-        return _campaign_page(campaign_id, errors, {form: raw}, exc.status if exc.status != 404 else 422)
+    form = f"close-{raw.get('target_id', '')}" if act == "close" else act
+    refused = _run(do, lambda e, v, st: _campaign_page(campaign_id, e, v, st), raw, form)
+    if refused:
+        return refused
     return redirect(url_for("joint_web.campaign_page", campaign_id=campaign.id, done=act))
 
 
@@ -287,13 +289,9 @@ def analyses_page():
 def analysis_create():
     ctx = current()
     raw = _raw()
-    try:
-        analysis.record_analysis(ctx, _settings(), load_form(AnalysisInput, raw))
-        ctx.session.commit()
-    except PinganError as exc:
-        ctx.session.rollback()
-        return _analyses_page(_errors(exc), raw, exc.status)
-    return redirect(url_for("joint_web.analyses_page", done="created"))
+    refused = _run(lambda: analysis.record_analysis(ctx, _settings(), load_form(AnalysisInput, raw)),
+                   _analyses_page, raw)
+    return refused or redirect(url_for("joint_web.analyses_page", done="created"))
 
 
 # --- centre construction (ORG-5) --------------------------------------------------------------
@@ -320,17 +318,14 @@ def construction_act():
     ctx = current()
     raw = _raw()
     form = "accept" if raw.get("phase_id") else "plan"
-    try:
+
+    def do():
         if form == "plan":
             construction.plan(ctx, _settings(), load_form(PhasePlanInput, raw))
         else:
-            row = construction.load(ctx, parse_int(raw.pop("phase_id")) or 0)
-            construction.accept(ctx, row, load_form(PhaseAcceptInput, raw))
-        ctx.session.commit()
-    except PinganError as exc:
-        ctx.session.rollback()
-        if exc.status == 404 and not exc.errors:
-            raise
-        errors = {f"{form}.{k}": v for k, v in _errors(exc).items()}
-        return _plan_page(errors, {form: raw}, exc.status if exc.status != 404 else 422)
+            row = construction.load(ctx, parse_int(raw.get("phase_id", "")) or 0)
+            construction.accept(ctx, row, load_form(PhaseAcceptInput, {k: v for k, v in raw.items() if k != "phase_id"}))
+    refused = _run(do, _plan_page, raw, form)
+    if refused:
+        return refused
     return redirect(url_for("joint_web.construction_page", done=form))
