@@ -5,7 +5,7 @@ of another county, answer 404."""
 from __future__ import annotations
 
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate, validates_schema, ValidationError
+from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from core.sdk import (Blueprint, IdField, IdListArgs, OrgUnit, current, id_path, module_settings, page_of, paginate, record,
@@ -139,13 +139,10 @@ class AttendanceInput(Schema):
 
 
 class UnitSpec(Schema):
+    """A unit a case is handed to: an org unit, or a member unit (one of the two: the core's
+    dispatch refuses neither, 422 ``required`` at ``tasks.N.org_unit_id``)."""
     org_unit_id = IdField(load_default=None, allow_none=True, metadata={"description": "组织单位"})
     member_unit_id = IdField(load_default=None, allow_none=True, metadata={"description": "成员单位"})
-
-    @validates_schema
-    def _one(self, data, **kw):
-        if not data.get("org_unit_id") and not data.get("member_unit_id"):
-            raise ValidationError("请选择单位", "member_unit_id")
 
 
 class DecisionInput(Schema):
@@ -479,7 +476,7 @@ class CampaignSummaryView(MethodView):
 # --- monthly public-order analysis (RPT-2) ----------------------------------------------------
 
 class AnalysisInput(Schema):
-    month = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="月份格式：2026-03"),
+    month = fields.String(required=True, validate=validate.Regexp(r"^[1-9]\d{3}-(0[1-9]|1[0-2])$", error="月份格式：2026-03"),
                           metadata={"title": "月份"})
     level = fields.String(required=True, validate=validate.Length(min=1, max=32), metadata={"title": "预警等级"})
     analysis = fields.String(required=True, validate=validate.Length(min=1, max=20000),
