@@ -11,7 +11,8 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   ``MenuItem``, ``Widget``, ``ScheduledJob``, ``Indicator``; ``module_settings(session, plugin)``
   (the bound county's settings of a module, in a request or a job)
 - models: ``TenantModel``, ``ReferenceModel``, ``tenant_fk``, ``AwareDateTime``, ``utcnow``,
-  ``Encrypted``, ``OrgUnit`` (the org tree, to read unit paths), ``bind_tenant``,
+  ``Encrypted``, ``OrgUnit`` (the org tree, to read unit paths), ``MemberUnit`` (成员单位 seated in a
+  centre, ORG-3: to pick and check them), ``bind_tenant``,
   ``job_transaction`` (a session inside a scheduled job); subtree predicates ``within(path)``
   and ``units_under(path)`` (use these, never ``LIKE``: they keep the path index usable
   under row-level security); ``network_holders(session, unit, kinds)`` (who holds a network
@@ -45,7 +46,9 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   case_type, mode, tasks, note)`` (``single`` | ``joint`` | ``add``; a task names an ``org_unit_id``
   or a ``member_unit_id``), ``acknowledge_task`` (签收), ``finish_task`` (办结 ``"done"`` with the
   answer, 回退 ``"returned"`` with the reason), ``record_follow_up`` (回访 with the satisfaction),
-  ``task_users(session, task)`` (the receiving unit's users: a member unit's staff), ``CaseTask``
+  ``task_users(session, task)`` (the receiving unit's users: a member unit's staff), ``CaseTask``;
+  ``supervise_case(work, case, case_type, data)`` (督办/催办 as ``POST /api/cases/<id>/supervisions``:
+  ``kind``, ``level`` normal | listed 挂牌, ``instruction``, ``target_unit_id``; escalated by the sweep)
 - notifications and documents: ``notify``, ``users_of_unit``, ``case_dispatchers(session, case)``
   (its registrant and whoever dispatched its tasks: tell them of a plugin's own answers and
   ratings), ``NotificationChannel``,
@@ -81,6 +84,7 @@ from core.cases.dispatch import acknowledge as acknowledge_task, follow_up as re
 from core.cases.models import Case, CaseDeadline, CaseEvent, CaseFlag, CasePerson, CaseTask, Intake
 from core.cases.settings import calendar as county_calendar
 from core.cases.access import request_case as case_or_404
+from core.cases.supervision import issue as supervise_case
 from core.cases.timeline import Work, request_work
 from core.cases.timeline import add as add_case_event
 from core.cases.types import CaseType, DeadlineRule, LedgerColumn, State, Transition
@@ -93,7 +97,7 @@ from core.hookspecs import hookimpl
 from core.idempotency import HIDDEN_FORM_FIELDS
 from core.jobs import job_transaction
 from core.ledgers import append_row as xlsx_append
-from core.models import OrgUnit, Person
+from core.models import MemberUnit, OrgUnit, Person
 from core.orgtree import network_holders, units_under, within
 from core.ratelimit import hit as rate_limit
 from core.documents import DocumentTemplate, render_pdf
@@ -115,7 +119,7 @@ __all__ = [
     # hooks and declarations
     "hookimpl", "Permission", "RoleTemplate", "MenuItem", "Widget", "ScheduledJob", "Indicator", "module_settings",
     # models and tenancy
-    "TenantModel", "ReferenceModel", "tenant_fk", "AwareDateTime", "utcnow", "Encrypted", "OrgUnit",
+    "TenantModel", "ReferenceModel", "tenant_fk", "AwareDateTime", "utcnow", "Encrypted", "OrgUnit", "MemberUnit",
     "bind_tenant", "job_transaction", "within", "units_under", "network_holders",
     # requests and guards
     "current", "RequestContext", "requires", "authenticated", "public", "rate_limit", "case_page_response",
@@ -130,7 +134,7 @@ __all__ = [
     "CaseType", "State", "Transition", "DeadlineRule", "LedgerColumn", "Case", "CaseDeadline", "CaseEvent", "CaseFlag", "CasePerson", "Person",
     "add_case_flag", "fresh_case_rows", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "period_moment", "period_day", "NotificationChannel", "notify", "users_of_unit", "case_dispatchers", "DocumentTemplate",
     "render_pdf",
-    "dispatch_case", "acknowledge_task", "finish_task", "record_follow_up", "task_users", "CaseTask",
+    "dispatch_case", "supervise_case", "acknowledge_task", "finish_task", "record_follow_up", "task_users", "CaseTask",
     "outbox_add", "Intake",
     # API conventions
     "ListArgs", "IdListArgs", "sort_field", "permission_code", "page_of", "paginate", "IdField", "id_path",

@@ -13,6 +13,7 @@ testing kit's (core/testing/isolation.py), which a plugin runs over its own rout
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 
@@ -93,15 +94,20 @@ ID_TABLES = {
     "/api/letters/<letter_id>/withdraw": "letter",
     "/api/letters/<letter_id>/pdf": "letter",
     "/api/letters/<letter_id>/scan": "letter",
+    **{f"/api/joint/meetings/<meeting_id>{tail}": "joint_meeting"
+       for tail in ("", "/agenda", "/minutes", "/attendance", "/decisions")},
+    **{f"/api/joint/campaigns/<campaign_id>{tail}": "joint_campaign"
+       for tail in ("", "/targets", "/targets/<target_id>/close", "/supervise", "/summary")},
+    "/api/joint/construction/<phase_id>/acceptance": "joint_construction_phase",
 }
 # further id arguments of a rule (after the first) → their table; other arguments → a fixed value
 MORE_ID_TABLES = {"task_id": "case_task", "extension_id": "case_extension", "supervision_id": "case_supervision",
-                  "attachment_id": "attachment", "person_id": "person"}
+                  "attachment_id": "attachment", "person_id": "person", "target_id": "joint_campaign_target"}
 FIXED_ARGS = {"name": "accept", "flag": "urgent", "key": "visits.visit_notice", "kind": "unstable"}
 # rules whose argument is not an object id (same names in every tenant; tenant-gated by the host)
 NOT_OBJECT_IDS = {"/api/modules/<name>", "/api/case-types/<key>/settings", "/api/calendar/<day>", "/api/calendar/years/<int:year>", "/api/docs-static/<path:filename>", "/static/<path:filename>",
                   "/assets/<path:filename>", "/api/ledgers/templates/<case_type>", "/api/mediation/registers/<kind>",
-                  "/api/mediation/registers/<kind>/export", "/api/letters/kinds/<key>"}
+                  "/api/mediation/registers/<kind>/export", "/api/letters/kinds/<key>", "/api/joint/mechanisms/<key>"}
 BODIES = {
     ("PATCH", "/api/org-units/<unit_id>"): {"name": "越权改名"},
     ("POST", "/api/org-units/<unit_id>/move"): "A_UNIT",
@@ -149,6 +155,16 @@ BODIES = {
     ("POST", "/api/petition/watch/<watch_id>/followups"): {"task": "越权", "due_on": "2026-01-05"},
     ("POST", "/api/petition/followups/<followup_id>/done"): {"result": "越权"},
     ("POST", "/api/petition/accountability/<acc_id>/close"): {"outcome": "越权"},
+    ("POST", "/api/joint/meetings/<meeting_id>/agenda"): {"case_ids": [1]},
+    ("PUT", "/api/joint/meetings/<meeting_id>/minutes"): {"minutes": "越权"},
+    ("POST", "/api/joint/meetings/<meeting_id>/attendance"): {"member_unit_id": 1, "status": "present"},
+    ("POST", "/api/joint/meetings/<meeting_id>/decisions"): {"case_id": 1, "text": "越权", "deadline": "2099-01-05",
+                                                             "lead": {"org_unit_id": 1}},
+    ("POST", "/api/joint/campaigns/<campaign_id>/targets"): {"case_id": 1, "deadline": "2099-01-05",
+                                                             "lead": {"org_unit_id": 1}},
+    ("POST", "/api/joint/campaigns/<campaign_id>/targets/<target_id>/close"): {"note": "越权"},
+    ("PUT", "/api/joint/campaigns/<campaign_id>/summary"): {"summary": "越权"},
+    ("POST", "/api/joint/construction/<phase_id>/acceptance"): {"result": "passed", "checked_on": "2026-01-05"},
 }
 MATRIX = Matrix(ID_TABLES, MORE_ID_TABLES, FIXED_ARGS, NOT_OBJECT_IDS, BODIES)
 
@@ -174,6 +190,7 @@ def pair(app):
         _case_with_everything(admin, t)
         _petition_with_everything(admin, t)
         _dispute_with_everything(admin, t)
+        _joint_with_everything(admin, t)
         assert admin.post("/api/ledgers/exports", json={"case_type": "visits.visit"}).status_code == 202  # a job
         r = admin.post("/api/oauth-clients", json={
             "name": "县信息中心应用", "confidential": False, "redirect_uris": ["https://app.example/cb"],
@@ -221,6 +238,25 @@ def _petition_with_everything(admin, t) -> None:
     r = admin.post("/api/petition/escalations", json={"org_unit_id": t.unit("T01D1V1"), "petitioner": "某甲",
                                                       "level": "city", "abnormal": True, "occurred_on": "2026-01-05"})
     assert r.status_code == 201 and r.get_json()["accountability"], r.get_json()
+
+
+def _joint_with_everything(admin, t) -> None:
+    """The joint module on: a meeting, a running campaign with a target, a construction phase."""
+    assert admin.put("/api/modules/joint", json={"enabled": True}).status_code == 200
+    today = dt.date.today()
+    r = admin.post("/api/joint/meetings", json={"org_unit_id": t.unit("T01"), "kind": "township_joint",
+                                                "held_on": today.isoformat(), "convener": "某"})
+    assert r.status_code == 201, r.get_json()
+    c = admin.post("/api/joint/campaigns", json={"org_unit_id": t.unit("T01"), "title": "整治", "starts_on": (
+        today - dt.timedelta(days=1)).isoformat(), "ends_on": (today + dt.timedelta(days=30)).isoformat()}).get_json()
+    case = admin.post("/api/cases", json={"case_type": "visits.visit", "title": "整治目标", "org_unit_id": t.unit("T01D1V1"),
+                                          "details": {"visit_kind": "home"}}).get_json()
+    r = admin.post(f"/api/joint/campaigns/{c['id']}/targets", json={"case_id": case["id"], "deadline": (
+        today + dt.timedelta(days=10)).isoformat(), "lead": {"org_unit_id": t.unit("T01D1V1")}})
+    assert r.status_code == 201, r.get_json()
+    r = admin.post("/api/joint/construction", json={"org_unit_id": t.unit("T01D1V1"), "phase": "prep",
+                                                    "target_date": today.isoformat()})
+    assert r.status_code == 201, r.get_json()
 
 
 def _dispute_with_everything(admin, t) -> None:

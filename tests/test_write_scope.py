@@ -90,6 +90,18 @@ BODIES = {
                                                   "quota": 1}]},
     ("POST", "/api/petition/escalations"): {"org_unit_id": "$unit", "person_id": "$person", "petitioner": "某甲",
                                             "level": "city", "occurred_on": "2026-03-09", "case_id": "$petition"},
+    ("POST", "/api/joint/meetings"): {"org_unit_id": "$unit", "kind": "township_joint", "held_on": "2026-03-09",
+                                      "convener": "某", "case_ids": ["$case"]},
+    ("POST", "/api/joint/meetings/{meeting_id}/agenda"): {"case_ids": ["$case"]},
+    ("POST", "/api/joint/meetings/{meeting_id}/attendance"): {"member_unit_id": "$member_unit", "status": "present"},
+    **{("POST", path): {"case_id": "$case", text: "交办", "deadline": "2026-03-20",
+                        "lead": {"org_unit_id": "$unit", "member_unit_id": "$member_unit"},
+                        "co": [{"org_unit_id": "$unit", "member_unit_id": "$member_unit"}]}
+       for path, text in (("/api/joint/meetings/{meeting_id}/decisions", "text"),
+                          ("/api/joint/campaigns/{campaign_id}/targets", "instruction"))},
+    ("POST", "/api/joint/campaigns"): {"org_unit_id": "$unit", "title": "整治", "starts_on": "2026-03-01",
+                                       "ends_on": "2026-12-31"},
+    ("POST", "/api/joint/construction"): {"org_unit_id": "$unit", "phase": "prep", "target_date": "2026-03-20"},
 }
 # bodies whose ids are filters of a read, not objects of a write: what they select stays
 # bounded by what the caller may read (the export is the case list's own query,
@@ -224,7 +236,8 @@ def world(app):
         for t in (a, b):
             admin = Client(app, t.host, {"Authorization": f"Bearer {make_token(app, t, 'county.admin')}"})
             for name, settings in (("visits", {}), ("hello", {}), ("petition", {"default_quotas": {"village": {"abnormal": 0}}}),
-                                   ("mediation", {"screening": [{"level": "village", "cadence": "monthly"}]})):
+                                   ("mediation", {"screening": [{"level": "village", "cadence": "monthly"}]}),
+                                   ("joint", {})):
                 r = admin.put(f"/api/modules/{name}", json={"enabled": True, "settings": settings})
                 assert r.status_code == 200, r.get_json()
             ids = {}
@@ -326,6 +339,12 @@ def _target(world, method: str, path: str) -> str:
         return path.replace("{case_id}", str(case["id"]))
     if path == "/api/mediation/registers/{kind}":
         return path.replace("{kind}", "unstable")
+    if path.startswith(("/api/joint/meetings/{meeting_id}", "/api/joint/campaigns/{campaign_id}")):
+        kind, arg = ("meetings", "{meeting_id}") if "meeting_id" in path else ("campaigns", "{campaign_id}")
+        r = caller.post(f"/api/joint/{kind}", json=_fill(world, BODIES[("POST", f"/api/joint/{kind}")],
+                                                          lambda ph: _value(world, ph, mine)))
+        assert r.status_code == 201, r.get_json()
+        return path.replace(arg, str(r.get_json()["id"]))
     if path == "/api/petition/watch/{watch_id}/followups":
         person = caller.post("/api/persons", json={"name": _fresh("居民"), "org_unit_id": mine["unit"]}).get_json()
         r = caller.post("/api/petition/watch", json={"person_id": person["id"], "grade": "low", "signs": "苗头"})

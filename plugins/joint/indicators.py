@@ -1,0 +1,61 @@
+"""The module's indicators for the scoring module (SCO-7: centre staff assessed by the joint
+mechanisms' work): over a unit's subtree and a half-open period (docs/plugin_hooks.md)."""
+from __future__ import annotations
+
+from sqlalchemy import and_, func, select
+
+from core.sdk import CaseTask, Indicator, OrgUnit, period_day, units_under
+
+from .models import Campaign, CampaignTarget, Decision, Meeting
+
+
+def _below(session, unit_id: int):
+    path = session.scalar(select(OrgUnit.path).where(OrgUnit.id == unit_id))
+    return None if path is None else units_under(path)
+
+
+def meetings_held(session, unit_id, period_start, period_end) -> float:
+    """Joint meetings held by the subtree's units in the period."""
+    below = _below(session, unit_id)
+    if below is None:
+        return 0.0
+    return float(session.scalar(select(func.count(Meeting.id)).where(
+        Meeting.org_unit_id.in_(below), Meeting.held_on >= period_day(period_start),
+        Meeting.held_on < period_day(period_end))) or 0)
+
+
+def decisions_on_time(session, unit_id, period_start, period_end) -> float:
+    """Of the decisions of the subtree's meetings whose deadline fell in the period, the share (%)
+    whose lead unit finished its task within its time limit; 0 when none fell due."""
+    below = _below(session, unit_id)
+    if below is None:
+        return 0.0
+    rows = session.execute(select(CaseTask.state, CaseTask.done_at, CaseTask.due_at)
+                           .join(Decision, and_(Decision.tenant_id == CaseTask.tenant_id,
+                                                Decision.lead_task_id == CaseTask.id))
+                           .join(Meeting, and_(Meeting.tenant_id == Decision.tenant_id, Meeting.id == Decision.meeting_id))
+                           .where(Meeting.org_unit_id.in_(below), Decision.deadline >= period_day(period_start),
+                                  Decision.deadline < period_day(period_end))).all()
+    if not rows:
+        return 0.0
+    on_time = sum(1 for state, done_at, due_at in rows
+                  if state == "done" and done_at is not None and (due_at is None or done_at <= due_at))
+    return round(100.0 * on_time / len(rows), 2)
+
+
+def targets_closed(session, unit_id, period_start, period_end) -> float:
+    """Campaign targets of the subtree's campaigns closed (销号) in the period."""
+    below = _below(session, unit_id)
+    if below is None:
+        return 0.0
+    return float(session.scalar(select(func.count(CampaignTarget.id)).join(
+        Campaign, and_(Campaign.tenant_id == CampaignTarget.tenant_id, Campaign.id == CampaignTarget.campaign_id))
+        .where(Campaign.org_unit_id.in_(below), CampaignTarget.closed_on >= period_day(period_start),
+               CampaignTarget.closed_on < period_day(period_end))) or 0)
+
+
+INDICATORS = [
+    Indicator("joint.meetings.held", "召开联席会议数", meetings_held, "Joint meetings held", "次"),
+    Indicator("joint.decisions.on_time", "会议决定按期办结率", decisions_on_time, "Decisions done on time", "%"),
+    Indicator("joint.campaign.targets_closed", "专项整治目标销号数", targets_closed, "Campaign targets closed", "个"),
+]

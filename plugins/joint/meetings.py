@@ -1,0 +1,229 @@
+"""Joint meetings (JNT-2, INT-4): a unit's meeting, its agenda of open cases, attendance by
+member unit, minutes, and decisions that become tasks through the core's dispatch."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import and_, func, or_, select
+
+from core.sdk import Case, CaseTask, Invalid, MemberUnit, NotFound, OrgUnit, get_or_404, units_under
+
+from .handover import hand_over, open_case, open_cases
+from .models import AgendaItem, Attendance, Decision, Meeting
+from .permissions import MANAGE, READ
+
+STATUSES = {"present": "出席", "absent": "缺席", "substitute": "委托他人参会"}
+TASK_STATES = {"open": "在办", "done": "已办结", "returned": "已退回", "cancelled": "已撤回"}
+AGENDA_LIMIT = 200
+
+
+def unit_at(ctx, unit_id: int, perm: str, field: str = "org_unit_id") -> OrgUnit:
+    """An org unit in the caller's scope for ``perm``: 404 naming the field otherwise."""
+    try:
+        return get_or_404(ctx.session, ctx.grants, OrgUnit, unit_id, perm, unit_attr="id")
+    except NotFound:
+        raise NotFound("unit_not_found", "单位不存在或不在您的管辖范围内",
+                       {"json": {field: ["单位不存在或不在您的管辖范围内"]}}) from None
+
+
+def meeting_kind(settings: dict, key: str) -> dict:
+    kind = next((m for m in settings["meetings"] if m["key"] == key), None)
+    if kind is None:
+        raise Invalid("kind", "unknown_kind", "不是本县设定的会议")
+    return kind
+
+
+def agenda_choices(ctx, unit: OrgUnit) -> list[Case]:
+    return list(ctx.session.scalars(open_cases(ctx, unit).order_by(Case.created_at.desc()).limit(AGENDA_LIMIT)))
+
+
+def create(ctx, settings: dict, data: dict) -> Meeting:
+    unit = unit_at(ctx, data["org_unit_id"], MANAGE)
+    kind = meeting_kind(settings, data["kind"])
+    cases = [open_case(ctx, unit, cid, "case_ids") for cid in dict.fromkeys(data.get("case_ids") or [])]
+    meeting = Meeting(org_unit_id=unit.id, kind=kind["key"], title=data.get("title") or kind["title"],
+                      held_on=data["held_on"], convener=data["convener"], minutes=data.get("minutes") or "",
+                      created_by_id=ctx.user.id if ctx.user else None)
+    ctx.session.add(meeting)
+    ctx.session.flush()
+    for case in cases:
+        ctx.session.add(AgendaItem(meeting_id=meeting.id, case_id=case.id))
+    ctx.session.flush()
+    return meeting
+
+
+def load(ctx, meeting_id: int, perm: str = READ) -> Meeting:
+    return get_or_404(ctx.session, ctx.grants, Meeting, meeting_id, perm)
+
+
+def convening_unit(ctx, meeting: Meeting) -> OrgUnit:
+    return ctx.session.get(OrgUnit, (ctx.tenant.id, meeting.org_unit_id))
+
+
+def add_agenda(ctx, meeting: Meeting, case_ids: list[int]) -> None:
+    unit = convening_unit(ctx, meeting)
+    have = set(ctx.session.scalars(select(AgendaItem.case_id).where(AgendaItem.meeting_id == meeting.id)))
+    for cid in dict.fromkeys(case_ids):
+        case = open_case(ctx, unit, cid, "case_ids")
+        if case.id not in have:
+            ctx.session.add(AgendaItem(meeting_id=meeting.id, case_id=case.id))
+    ctx.session.flush()
+
+
+def set_minutes(ctx, meeting: Meeting, minutes: str) -> None:
+    meeting.minutes = minutes
+    ctx.session.flush()
+
+
+# --- attendance -------------------------------------------------------------------------------
+
+def member_units(ctx, unit: OrgUnit) -> list[MemberUnit]:
+    """The active member units seated in the unit's centre and below it."""
+    return list(ctx.session.scalars(select(MemberUnit).where(
+        MemberUnit.active.is_(True), MemberUnit.org_unit_id.in_(units_under(unit.path)))
+        .order_by(MemberUnit.org_unit_id, MemberUnit.name)))
+
+
+def attend(ctx, meeting: Meeting, data: dict) -> Attendance:
+    """Record one member unit's attendance; absence needs its reason, a substitute a name."""
+    status = data["status"]
+    reason = (data.get("reason") or "").strip() or None
+    substitute = (data.get("substitute") or "").strip() or None
+    if status == "absent" and not reason:
+        raise Invalid("reason", "reason_required", "缺席须填写原因")
+    if status == "substitute" and not substitute:
+        raise Invalid("substitute", "substitute_required", "请填写代为参会的人员")
+    unit = convening_unit(ctx, meeting)
+    member = ctx.session.scalar(select(MemberUnit).where(
+        MemberUnit.id == data["member_unit_id"], MemberUnit.active.is_(True),
+        MemberUnit.org_unit_id.in_(units_under(unit.path))))
+    if member is None:
+        raise NotFound("member_unit_not_found", "成员单位不存在或不属于本中心",
+                       {"json": {"member_unit_id": ["成员单位不存在或不属于本中心"]}})
+    row = ctx.session.scalar(select(Attendance).where(Attendance.meeting_id == meeting.id,
+                                                      Attendance.member_unit_id == member.id))
+    if row is None:
+        row = Attendance(meeting_id=meeting.id, member_unit_id=member.id)
+        ctx.session.add(row)
+    row.status = status
+    row.reason = reason if status == "absent" else None
+    row.substitute = substitute if status == "substitute" else None
+    ctx.session.flush()
+    return row
+
+
+def attendance_figures(ctx, unit: OrgUnit, start: dt.date | None, end: dt.date | None) -> list[dict]:
+    """Per member unit seated in the unit's subtree: meetings recorded, present, by substitute,
+    absent, and the attendance rate ((present + substitute) / recorded) over meetings held in
+    [start, end]."""
+    members = member_units(ctx, unit)
+    stmt = (select(Attendance.member_unit_id, Attendance.status, func.count(Attendance.id))
+            .join(Meeting, and_(Meeting.tenant_id == Attendance.tenant_id, Meeting.id == Attendance.meeting_id))
+            .where(Attendance.member_unit_id.in_([m.id for m in members]))
+            .group_by(Attendance.member_unit_id, Attendance.status))
+    if start:
+        stmt = stmt.where(Meeting.held_on >= start)
+    if end:
+        stmt = stmt.where(Meeting.held_on <= end)
+    counts: dict[int, dict[str, int]] = {}
+    for member_id, status, n in ctx.session.execute(stmt):
+        counts.setdefault(member_id, {})[status] = n
+    names = dict(ctx.session.execute(select(OrgUnit.id, OrgUnit.name).where(
+        OrgUnit.id.in_({m.org_unit_id for m in members}))).all())
+    rows = []
+    for m in members:
+        c = counts.get(m.id, {})
+        total = sum(c.values())
+        came = c.get("present", 0) + c.get("substitute", 0)
+        rows.append({"member_unit_id": m.id, "member_unit": m.name, "centre": names.get(m.org_unit_id, ""),
+                     "meetings": total, "present": c.get("present", 0), "substitute": c.get("substitute", 0),
+                     "absent": c.get("absent", 0), "rate": round(came / total, 4) if total else None})
+    return rows
+
+
+# --- decisions --------------------------------------------------------------------------------
+
+def decide(ctx, meeting: Meeting, data: dict) -> Decision:
+    """The meeting hands a case to a lead (and co-units) with a deadline: the core's dispatch
+    creates one task per unit, each with the limit ending on the deadline (24:00)."""
+    unit = convening_unit(ctx, meeting)
+    case = open_case(ctx, unit, data["case_id"], "case_id")
+    text = data["text"].strip()
+    if not text:
+        raise Invalid("text", "required", "请填写决定事项")
+    created = hand_over(case, data["lead"], data.get("co") or [], data["deadline"], text,
+                        f"{meeting.title}（{meeting.held_on:%Y年%m月%d日}）决定：{text}")
+    decision = Decision(meeting_id=meeting.id, case_id=case.id, text=text, deadline=data["deadline"],
+                        lead_task_id=created[0].id, created_by_id=ctx.user.id if ctx.user else None)
+    ctx.session.add(decision)
+    if ctx.session.scalar(select(AgendaItem.id).where(AgendaItem.meeting_id == meeting.id,
+                                                      AgendaItem.case_id == case.id)) is None:
+        ctx.session.add(AgendaItem(meeting_id=meeting.id, case_id=case.id))
+    ctx.session.flush()
+    return decision
+
+
+def unfinished(decision_rows) -> list:
+    """Decisions whose lead task is not done (open, or sent back) and no later decision replaced."""
+    return [d for d in decision_rows if d["state"] in ("open", "returned") and not d["superseded"]]
+
+
+def decisions_view(ctx, decisions: list[Decision]) -> list[dict]:
+    """Each decision with its live state (its lead task's) and its tasks."""
+    if not decisions:
+        return []
+    s = ctx.session
+    case_ids = {d.case_id for d in decisions}
+    cases = {c.id: c for c in s.scalars(select(Case).where(Case.id.in_(case_ids)))}
+    tasks = list(s.scalars(select(CaseTask).where(CaseTask.case_id.in_(case_ids)).order_by(CaseTask.id)))
+    by_id = {t.id: t for t in tasks}
+    members = {m.id: m.name for m in s.scalars(select(MemberUnit).where(
+        MemberUnit.id.in_({t.member_unit_id for t in tasks} - {None})))}
+    units = dict(s.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_({t.org_unit_id for t in tasks}))).all())
+    latest = dict(s.execute(select(Decision.case_id, func.max(Decision.id)).where(Decision.case_id.in_(case_ids))
+                            .group_by(Decision.case_id)).all())
+    out = []
+    for d in decisions:
+        lead = by_id.get(d.lead_task_id)
+        mine = [t for t in tasks if t.assigned_at == lead.assigned_at and t.case_id == d.case_id] if lead else []
+        case = cases.get(d.case_id)
+        out.append({"id": d.id, "meeting_id": d.meeting_id, "case_id": d.case_id,
+                    "case_number": case.number if case else "", "case_title": case.title if case else "",
+                    "text": d.text, "deadline": d.deadline, "lead_task_id": d.lead_task_id,
+                    "state": lead.state if lead else "cancelled",
+                    "state_title": TASK_STATES.get(lead.state if lead else "cancelled", ""),
+                    "superseded": latest.get(d.case_id, d.id) != d.id,
+                    "tasks": [{"id": t.id, "role": t.role, "state": t.state, "due_at": t.due_at,
+                               "unit": members.get(t.member_unit_id) or units.get(t.org_unit_id, "")} for t in mine]})
+    return out
+
+
+def carried(ctx, meeting: Meeting) -> list[dict]:
+    """Earlier meetings' unfinished decisions of the same unit: the head of this meeting's agenda."""
+    earlier = select(Meeting.id).where(Meeting.org_unit_id == meeting.org_unit_id,
+                                       or_(Meeting.held_on < meeting.held_on,
+                                           and_(Meeting.held_on == meeting.held_on, Meeting.id < meeting.id)))
+    rows = list(ctx.session.scalars(select(Decision).where(Decision.meeting_id.in_(earlier)).order_by(Decision.id)))
+    return unfinished(decisions_view(ctx, rows))
+
+
+def detail(ctx, meeting: Meeting) -> dict:
+    """A meeting as the API and the page show it."""
+    s = ctx.session
+    agenda = list(s.scalars(select(Case).join(AgendaItem, and_(AgendaItem.tenant_id == Case.tenant_id,
+                                                               AgendaItem.case_id == Case.id))
+                            .where(AgendaItem.meeting_id == meeting.id).order_by(AgendaItem.id)))
+    rows = list(s.execute(select(Attendance, MemberUnit.name).join(
+        MemberUnit, and_(MemberUnit.tenant_id == Attendance.tenant_id, MemberUnit.id == Attendance.member_unit_id))
+        .where(Attendance.meeting_id == meeting.id).order_by(MemberUnit.name)))
+    decisions = list(s.scalars(select(Decision).where(Decision.meeting_id == meeting.id).order_by(Decision.id)))
+    unit = convening_unit(ctx, meeting)
+    return {"id": meeting.id, "org_unit_id": meeting.org_unit_id, "org_unit_name": unit.name if unit else "",
+            "kind": meeting.kind, "title": meeting.title, "held_on": meeting.held_on, "convener": meeting.convener,
+            "minutes": meeting.minutes,
+            "carried": carried(ctx, meeting),
+            "agenda": [{"case_id": c.id, "number": c.number, "title": c.title, "state": c.state} for c in agenda],
+            "attendance": [{"member_unit_id": a.member_unit_id, "member_unit": name, "status": a.status,
+                            "status_title": STATUSES[a.status], "reason": a.reason, "substitute": a.substitute}
+                           for a, name in rows],
+            "decisions": decisions_view(ctx, decisions)}

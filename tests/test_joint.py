@@ -1,0 +1,340 @@
+"""Issue 19 (joint mechanisms, plugins/joint): the county's mechanisms and their live work
+(JNT-1), joint meetings whose decisions become tasks through the core's dispatch (JNT-2,
+INT-4), attendance by member unit. One county for the module (built once: speed)."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import types
+
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from core.models import MemberUnit
+from core.workdays import SHANGHAI
+from tests.casework import grant, register
+from core.testing import signed_in
+from tests.conftest import load_tenant
+
+MONDAY = dt.datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)   # an ordinary working week
+JOINT_WORK = ["joint.read", "joint.manage", "core.case.read", "core.case.register", "core.case.divert",
+              "core.member_unit.read", "core.case.supervise", "visits.visit.handle"]
+
+
+@pytest.fixture(scope="module")
+def world(app):
+    from core.app import pingan
+    from tests.conftest import Client, make_token
+    db = pingan(app).db
+    county = load_tenant(app)
+
+    def client(user):
+        return Client(app, county.host, {"Authorization": f"Bearer {make_token(app, county, user)}"})
+    admin = client("county.admin")
+    for name, settings in (("visits", None), ("joint", {"mechanisms": [
+            {"key": "visit_care", "title": "走访联动", "lead": "judicial_office",
+             "members": ["police_station", "judicial_office"], "case_types": ["visits.visit"]},
+            {"key": "joint_defence", "title": "治安联防", "case_types": []}]})):
+        body = {"enabled": True} | ({"settings": settings} if settings else {})
+        r = admin.put(f"/api/modules/{name}", json=body)
+        assert r.status_code == 200, r.get_json()
+    grant(db, county, "donghu.admin", JOINT_WORK, "T01", "joint_township_t")
+    grant(db, county, "qingshan.admin", JOINT_WORK, "T02", "joint_township_t")
+    grant(db, county, "village.cadre", ["joint.read"], "T01D1V1", "joint_village_t")
+    with db.transaction(county.id) as s:
+        members = dict(s.execute(select(MemberUnit.name, MemberUnit.id)).all())
+    return types.SimpleNamespace(county=county, admin=admin, town=client("donghu.admin"),
+                                 other_town=client("qingshan.admin"), cadre=client("village.cadre"),
+                                 members=members)
+
+
+def meeting(w, case_ids=(), held_on="2026-03-02", client=None, unit="T01", kind="township_joint") -> dict:
+    r = (client or w.town).post("/api/joint/meetings", json={
+        "org_unit_id": w.county.unit(unit), "kind": kind, "held_on": held_on, "convener": "张镇长",
+        "case_ids": list(case_ids)})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def test_the_settings_are_real_controls_and_a_mechanism_page_lists_its_live_cases(world):
+    """JNT-1: the county's mechanisms with lead and member units (kinds of member unit), case types."""
+    w = world
+    form = w.admin.get("/admin/modules/joint").get_data(as_text=True)
+    # lead and members are selects / check boxes of the county's member-unit kinds, case types by title
+    assert "牵头成员单位" in form and "judicial_office" in form and "走访请求" in form
+    bad = w.admin.put("/api/modules/joint", json={"enabled": True, "settings": {"mechanisms": [
+        {"key": "a", "title": "甲"}, {"key": "a", "title": "乙"}]}})
+    assert bad.status_code == 422 and "mechanisms" in bad.get_json()["errors"]["json"]["settings"]
+    with time_machine.travel(MONDAY, tick=False):
+        case = register(w.town, w.county.unit("T01D1V1"), title="独居老人走访")
+    mechs = {m["key"]: m for m in w.town.get("/api/joint/mechanisms").get_json()}
+    assert mechs["visit_care"]["figures"]["open"] >= 1 and mechs["joint_defence"]["figures"]["open"] == 0
+    one = w.town.get("/api/joint/mechanisms/visit_care").get_json()
+    assert case["id"] in [c["id"] for c in one["cases"]]
+    page = w.town.get("/joint/mechanisms/visit_care").get_data(as_text=True)
+    assert "走访联动" in page and "独居老人走访" in page and "visit_care" not in page.split("<main")[1].replace(
+        'href="/joint/mechanisms/visit_care"', "")
+    # another township's user does not see 东湖's case; an unknown mechanism is 404
+    other = w.other_town.get("/api/joint/mechanisms/visit_care").get_json()
+    assert case["id"] not in [c["id"] for c in other["cases"]]
+    assert w.town.get("/api/joint/mechanisms/nope").status_code == 404
+
+
+def _indicator(app, w, key: str, unit: str, start: dt.date, end: dt.date) -> float:
+    from core.app import pingan
+    from plugins.joint.indicators import INDICATORS
+    with pingan(app).db.transaction(w.county.id) as s:
+        return next(i for i in INDICATORS if i.key == key).compute(s, w.county.unit(unit), start, end)
+
+
+def test_a_decision_to_a_lead_and_two_co_units_creates_three_tasks_and_stays_on_the_agenda_until_done(app, world):
+    """JNT-2: each decision becomes work — the core's dispatch, one task per unit with the deadline;
+    the next meeting's agenda starts with it until the lead closes it."""
+    # rule: JNT-2
+    w = world
+    with time_machine.travel(MONDAY, tick=False):
+        case = register(w.town, w.county.unit("T01D1V1"), title="独居老人需要联合走访")
+        first = meeting(w, [case["id"]])
+        assert [a["case_id"] for a in first["agenda"]] == [case["id"]]
+        r = w.town.post(f"/api/joint/meetings/{first['id']}/decisions", json={
+            "case_id": case["id"], "text": "村里牵头上门，司法所、派出所配合", "deadline": "2026-03-13",
+            "lead": {"org_unit_id": w.county.unit("T01D1V1")},
+            "co": [{"member_unit_id": w.members["东湖司法所"]}, {"org_unit_id": w.county.unit("T01D1V2")}]})
+        assert r.status_code == 201, r.get_json()
+        decision = r.get_json()
+        tasks = w.town.get(f"/api/cases/{case['id']}").get_json()["tasks"]
+        assert len(tasks) == 3 and sorted(t["role"] for t in tasks) == ["co", "co", "lead"]
+        # the deadline's day ends at 24:00 Beijing time: 2026-03-13 16:00 UTC, on every task
+        assert {t["due_at"] for t in tasks} == {"2026-03-13T16:00:00+00:00"}
+        assert {t["unit"] for t in decision["tasks"]} == {"罗塘村", "东湖司法所", "郭岭村"}
+        assert decision["state"] == "open"
+        # a deadline not after today is refused at its field
+        past = w.town.post(f"/api/joint/meetings/{first['id']}/decisions", json={
+            "case_id": case["id"], "text": "x", "deadline": "2026-03-02", "lead": {"org_unit_id": w.county.unit("T01")}})
+        assert past.status_code == 422 and past.get_json()["errors"]["json"] == {"deadline": ["办结期限须晚于今天"]}
+        # a case of another township is not this meeting's to decide (404 at the field)
+        foreign = register(w.other_town, w.county.unit("T02"), title="青山的事项")
+        out = w.town.post(f"/api/joint/meetings/{first['id']}/decisions", json={
+            "case_id": foreign["id"], "text": "x", "deadline": "2026-03-13", "lead": {"org_unit_id": w.county.unit("T01")}})
+        assert out.status_code == 404 and "case_id" in out.get_json()["errors"]["json"]
+    with time_machine.travel(MONDAY + dt.timedelta(days=7), tick=False):
+        second = meeting(w, held_on="2026-03-09")
+        assert [d["id"] for d in second["carried"]] == [decision["id"]]
+        page = w.town.get(f"/joint/meetings/{second['id']}").get_data(as_text=True)
+        assert "独居老人需要联合走访" in page.split('id="meeting-carried"')[1].split("</table>")[0]
+        # the lead (罗塘村) closes its task: the decision leaves the next agenda
+        lead = next(t for t in decision["tasks"] if t["role"] == "lead")
+        done = w.cadre.post(f"/api/cases/{case['id']}/tasks/{lead['id']}", json={"action": "done", "text": "已上门走访"})
+        assert done.status_code == 200, done.get_json()
+        third = meeting(w, held_on="2026-03-16")
+        assert third["carried"] == []
+        assert w.town.get(f"/api/joint/meetings/{first['id']}").get_json()["decisions"][0]["state"] == "done"
+    # SCO-7: the indicators — meetings held, decisions done on time (the lead within its limit)
+    march = (dt.date(2026, 3, 1), dt.date(2026, 4, 1))
+    assert _indicator(app, w, "joint.meetings.held", "T01", *march) == 3.0
+    assert _indicator(app, w, "joint.meetings.held", "T02", *march) == 0.0
+    assert _indicator(app, w, "joint.decisions.on_time", "T01", *march) == 100.0
+    assert _indicator(app, w, "joint.decisions.on_time", "T01", dt.date(2026, 4, 1), dt.date(2026, 5, 1)) == 0.0
+
+
+def test_absence_without_a_reason_is_refused_and_attendance_figures_per_member_unit_are_right(world):
+    """JNT-2: attendance by member unit; absent needs a reason, a substitute a name."""
+    # rule: JNT-2
+    w = world
+    sfs, pcs, xf = w.members["东湖司法所"], w.members["东湖派出所"], w.members["东湖镇信访办"]
+    with time_machine.travel(MONDAY, tick=False):
+        a, b = meeting(w, held_on="2025-06-02"), meeting(w, held_on="2025-06-09")
+
+    def attend(m, member, status, **extra):
+        return w.town.post(f"/api/joint/meetings/{m['id']}/attendance",
+                           json={"member_unit_id": member, "status": status, **extra})
+    refused = attend(a, sfs, "absent")
+    assert refused.status_code == 422 and refused.get_json()["code"] == "reason_required"
+    assert refused.get_json()["errors"]["json"] == {"reason": ["缺席须填写原因"]}
+    assert attend(a, sfs, "substitute").get_json()["code"] == "substitute_required"
+    assert attend(a, sfs, "absent", reason="参加县里培训").status_code == 200
+    assert attend(a, pcs, "present").status_code == 200
+    assert attend(a, xf, "substitute", substitute="李干事").status_code == 200
+    assert attend(b, sfs, "present").status_code == 200
+    assert attend(b, pcs, "absent", reason="出警").status_code == 200
+    assert attend(b, pcs, "present").status_code == 200           # corrected: one row per unit and meeting
+    # a member unit of another township is not this centre's (404 at the field)
+    qs = w.members["青山司法所"]
+    out = attend(a, qs, "present")
+    assert out.status_code == 404 and "member_unit_id" in out.get_json()["errors"]["json"]
+    rows = {r["member_unit"]: r for r in w.town.get(
+        f"/api/joint/attendance?org_unit_id={w.county.unit('T01')}&start=2025-06-01&end=2025-06-30").get_json()}
+    assert (rows["东湖司法所"]["meetings"], rows["东湖司法所"]["present"], rows["东湖司法所"]["absent"]) == (2, 1, 1)
+    assert rows["东湖司法所"]["rate"] == 0.5
+    assert (rows["东湖派出所"]["present"], rows["东湖派出所"]["absent"], rows["东湖派出所"]["rate"]) == (2, 0, 1.0)
+    assert (rows["东湖镇信访办"]["substitute"], rows["东湖镇信访办"]["rate"]) == (1, 1.0)
+    assert rows["东湖人民法庭"]["meetings"] == 0 and rows["东湖人民法庭"]["rate"] is None
+    assert "青山司法所" not in rows
+    page = w.town.get(f"/joint/attendance?org_unit_id={w.county.unit('T01')}").get_data(as_text=True)
+    assert "东湖司法所" in page and "出席率" in page
+
+
+def test_the_meeting_page_refuses_an_absence_without_reason_at_the_field_keeping_what_was_typed(app, world):
+    w = world
+    with time_machine.travel(MONDAY, tick=False):
+        m = meeting(w, held_on="2025-07-01")
+    town = signed_in(app, w.county, "donghu.admin")
+    page = town.get(f"/joint/meetings/{m['id']}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    r = town.post(f"/joint/meetings/{m['id']}/attendance", data={
+        "csrf_token": token, "member_unit_id": str(w.members["东湖司法所"]), "status": "absent", "substitute": "王五"})
+    body = r.get_data(as_text=True)
+    assert r.status_code == 422 and "缺席须填写原因" in body and 'value="王五"' in body
+    assert 'id="att.reason-error"' in body
+    # the decision form's pickers: member units and org units by name, never a typed id
+    assert "<optgroup" in body and "东湖派出所" in body and 'name="case_id"' in body
+    # the new-meeting page picks the agenda from open cases with check boxes
+    new = town.get("/joint/meetings/new").get_data(as_text=True)
+    assert 'type="checkbox" name="case_ids"' in new or "本单位暂无在办事项" in new
+    # the plan and campaign forms: refused at the field, what was typed kept
+    r = town.post("/joint/construction/", data={"csrf_token": token, "org_unit_id": str(w.county.unit("T01D1V2")),
+                                                "phase": "build"})
+    assert r.status_code == 422 and "目标日期" in r.get_data(as_text=True).split('id="plan-error"')[1][:200]
+    with time_machine.travel(MONDAY, tick=False):
+        c = w.town.post("/api/joint/campaigns", json={"org_unit_id": w.county.unit("T01"), "title": "夜市整治",
+                                                      "starts_on": "2026-03-01", "ends_on": "2026-03-31"}).get_json()
+        r = town.post(f"/joint/campaigns/{c['id']}/targets", data={"csrf_token": token, "deadline": "2026-03-20",
+                                                                   "instruction": "限期整改"})
+    body = r.get_data(as_text=True)
+    assert r.status_code == 422 and "请选择单位" in body and "限期整改" in body
+
+
+def test_a_campaign_target_past_its_deadline_is_supervised_at_the_listed_level(app, world):
+    """JNT-3: targets with responsible units and deadlines, added and closed while the campaign
+    runs; one past its deadline gets the core's listed supervision (挂牌督办), once."""
+    # rule: JNT-3
+    w = world
+    with time_machine.travel(MONDAY, tick=False):
+        r = w.town.post("/api/joint/campaigns", json={"org_unit_id": w.county.unit("T01"), "title": "校园周边网吧整治",
+                                                      "focus": "学校周边200米内的网吧", "starts_on": "2026-03-01",
+                                                      "ends_on": "2026-03-31"})
+        assert r.status_code == 201, r.get_json()
+        campaign = r.get_json()
+        bad = w.town.post("/api/joint/campaigns", json={"org_unit_id": w.county.unit("T01"), "title": "x",
+                                                        "starts_on": "2026-03-31", "ends_on": "2026-03-01"})
+        assert bad.status_code == 422 and bad.get_json()["code"] == "ends_before_start"
+        late_case = register(w.town, w.county.unit("T01D1V1"), title="罗塘小学旁网吧")
+        done_case = register(w.town, w.county.unit("T01D1V1"), title="罗塘中学旁网吧")
+        targets = []
+        for case in (late_case, done_case):
+            t = w.town.post(f"/api/joint/campaigns/{campaign['id']}/targets", json={
+                "case_id": case["id"], "deadline": "2026-03-06", "lead": {"org_unit_id": w.county.unit("T01D1V1")},
+                "co": [{"member_unit_id": w.members["东湖司法所"]}]})
+            assert t.status_code == 201, t.get_json()
+            targets.append(t.get_json())
+        assert targets[0]["state"] == "open" and targets[0]["lead_unit"] == "罗塘村"
+        again = w.town.post(f"/api/joint/campaigns/{campaign['id']}/targets", json={
+            "case_id": late_case["id"], "deadline": "2026-03-06", "lead": {"org_unit_id": w.county.unit("T01D1V1")}})
+        assert again.status_code == 409 and again.get_json()["code"] == "already_a_target"
+    with time_machine.travel(MONDAY + dt.timedelta(days=2), tick=False):   # rolling treatment: one closed
+        closed = w.town.post(f"/api/joint/campaigns/{campaign['id']}/targets/{targets[1]['id']}/close",
+                             json={"note": "网吧已搬离"})
+        assert closed.status_code == 200 and closed.get_json()["state"] == "closed"
+        assert w.town.post(f"/api/joint/campaigns/{campaign['id']}/targets/{targets[1]['id']}/close",
+                           json={"note": "x"}).get_json()["code"] == "already_closed"
+    with time_machine.travel(MONDAY + dt.timedelta(days=7), tick=False):   # 2026-03-09: past the deadline
+        view = w.town.get(f"/api/joint/campaigns/{campaign['id']}").get_json()
+        assert {t["id"]: t["state"] for t in view["targets"]} == {targets[0]["id"]: "overdue", targets[1]["id"]: "closed"}
+        # the core's time limit made the case overdue too
+        overdue = w.town.get("/api/cases?overdue=true&limit=200").get_json()["items"]
+        assert late_case["id"] in [c["id"] for c in overdue]
+        r = w.town.post(f"/api/joint/campaigns/{campaign['id']}/supervise")
+        assert r.status_code == 200, r.get_json()
+        assert [t["id"] for t in r.get_json()] == [targets[0]["id"]] and r.get_json()[0]["supervised"]
+        sups = w.town.get(f"/api/cases/{late_case['id']}").get_json()["supervisions"]
+        assert [(s["kind"], s["level"], s["target_unit_id"]) for s in sups] == [
+            ("supervise", "listed", w.county.unit("T01D1V1"))]
+        assert w.town.post(f"/api/joint/campaigns/{campaign['id']}/supervise").get_json() == []   # once
+        assert w.town.get(f"/api/cases/{done_case['id']}").get_json()["supervisions"] == []
+        page = w.town.get(f"/joint/campaigns/{campaign['id']}").get_data(as_text=True)
+        assert "已逾期" in page and "挂牌督办" in page and "已销号" in page
+    with time_machine.travel(dt.datetime(2026, 4, 2, 9, tzinfo=SHANGHAI), tick=False):   # after the window
+        late = register(w.town, w.county.unit("T01D1V1"), title="新发现的网吧")
+        out = w.town.post(f"/api/joint/campaigns/{campaign['id']}/targets", json={
+            "case_id": late["id"], "deadline": "2026-04-20", "lead": {"org_unit_id": w.county.unit("T01D1V1")}})
+        assert out.status_code == 409 and out.get_json()["code"] == "campaign_not_running"
+    assert _indicator(app, world, "joint.campaign.targets_closed", "T01", dt.date(2026, 3, 1), dt.date(2026, 4, 1)) == 1.0
+    assert _indicator(app, world, "joint.campaign.targets_closed", "T02", dt.date(2026, 3, 1), dt.date(2026, 4, 1)) == 0.0
+    # another township cannot see the campaign
+    assert w.other_town.get(f"/api/joint/campaigns/{campaign['id']}").status_code == 404
+
+
+def test_the_warning_level_shows_on_the_home_page_of_every_user_of_the_county_and_only_there(app, world):
+    """RPT-2: the county records the month's analysis and warning level (its own levels); every
+    user of the county sees the level on the home page; another county's users do not."""
+    # rule: RPT-2
+    from core.app import pingan
+    from tests.conftest import Client, make_token
+    w = world
+    db = pingan(app).db
+    usernames = ["county.admin", "donghu.admin", "qingshan.admin", "village.cadre", "village.cadre2",
+                 "county.viewer", "donghu.justice", "grid.worker"]
+    for name in usernames:   # the county gives every user joint.read (the module's role templates do in practice)
+        grant(db, w.county, name, ["joint.read"], "C", "joint_everyone_t")
+    grant(db, w.county, "county.admin", ["joint.manage"], "C", "joint_county_t")
+    other = load_tenant(app)
+    other_admin = Client(app, other.host, {"Authorization": f"Bearer {make_token(app, other, 'county.admin')}"})
+    assert other_admin.put("/api/modules/joint", json={"enabled": True}).status_code == 200
+    grant(db, other, "county.admin", ["joint.read"], "C", "joint_everyone_t")
+    with time_machine.travel(MONDAY, tick=False):
+        # a township may not set the county's level; an unknown level is refused at its field
+        town = w.town.post("/api/joint/analyses", json={"month": "2026-02", "level": "red", "analysis": "x"})
+        assert town.status_code == 403 and town.get_json()["code"] == "county_only"
+        bad = w.admin.post("/api/joint/analyses", json={"month": "2026-02", "level": "purple", "analysis": "x"})
+        assert bad.status_code == 422 and bad.get_json()["errors"]["json"] == {"level": ["不是本县设定的预警等级"]}
+        r = w.admin.post("/api/joint/analyses", json={"month": "2026-02", "level": "orange",
+                                                       "analysis": "盗窃案件环比上升，春节后外出务工人员返乡"})
+        assert r.status_code == 201, r.get_json()
+        assert r.get_json()["level_title"] == "橙色" and "total" in r.get_json()["figures"]
+        assert w.admin.post("/api/joint/analyses", json={"month": "2026-02", "level": "red", "analysis": "x"}
+                            ).get_json()["code"] == "already_recorded"
+        assert w.admin.post("/api/joint/analyses", json={"month": "2026-03", "level": "red",
+                                                          "analysis": "两会期间"}).status_code == 201
+        for name in usernames:
+            home = signed_in(app, w.county, name).get("/").get_data(as_text=True)
+            card = home.split('id="widget-joint.warning_level"')[1].split("</section>")[0]
+            assert "红色" in card and "2026年3月" in card, name
+        assert [a["month"] for a in w.town.get("/api/joint/analyses").get_json()] == ["2026-03", "2026-02"]  # history
+        theirs = signed_in(app, other, "county.admin").get("/").get_data(as_text=True)
+        card = theirs.split('id="widget-joint.warning_level"')[1].split("</section>")[0]
+        assert "红色" not in card and "橙色" not in card
+        assert other_admin.get("/api/joint/analyses").get_json() == []
+
+
+def test_a_village_past_its_phase_target_date_without_acceptance_is_flagged_on_the_plan_page(world):
+    """ORG-5 (seed 002): phases with target dates per unit; past the date without acceptance → flagged."""
+    # rule: ORG-5
+    w = world
+    with time_machine.travel(MONDAY, tick=False):   # 2026-03-02
+
+        def plan(unit, phase, day, client=None):
+            return (client or w.town).post("/api/joint/construction", json={
+                "org_unit_id": w.county.unit(unit), "phase": phase, "target_date": day})
+        late = plan("T01D1V1", "prep", "2026-02-27")
+        assert late.status_code == 201, late.get_json()
+        assert plan("T01D1V1", "build", "2026-03-20").get_json()["state"] == "pending"
+        ok = plan("T01D1V2", "prep", "2026-02-27").get_json()
+        assert late.get_json()["state"] == "flagged"
+        r = w.town.post(f"/api/joint/construction/{ok['id']}/acceptance",
+                        json={"result": "passed", "checked_on": "2026-02-26", "evidence": "市综治办检查合格"})
+        assert r.status_code == 200 and r.get_json()["state"] == "accepted"
+        failed = w.town.post(f"/api/joint/construction/{late.get_json()['id']}/acceptance",
+                             json={"result": "failed", "checked_on": "2026-03-01", "evidence": "接待室未建成"})
+        assert failed.get_json()["state"] == "flagged" and failed.get_json()["result"] == "failed"
+        assert plan("T01D1V1", "nope", "2026-03-20").get_json()["errors"]["json"] == {"phase": ["不是本县设定的建设阶段"]}
+        out = plan("T01D1V1", "prep", "2026-03-20", client=w.other_town)
+        assert out.status_code == 404 and "org_unit_id" in out.get_json()["errors"]["json"]
+        progress = w.town.get(f"/api/joint/construction?org_unit_id={w.county.unit('T01')}").get_json()
+        assert progress["figures"] == {"phases": 3, "accepted": 1, "flagged": 1}
+        page = w.town.get("/joint/construction/").get_data(as_text=True)
+        row = page.split(f'id="phase-{late.get_json()["id"]}"')[1].split("</tr>")[0]
+        assert "罗塘村" in row and "前期准备" in row and "逾期未验收" in row
+        assert "逾期未验收" not in page.split(f'id="phase-{ok["id"]}"')[1].split("</tr>")[0]
+    with time_machine.travel(MONDAY + dt.timedelta(days=30), tick=False):   # the build phase is now late too
+        assert w.town.get("/api/joint/construction").get_json()["figures"]["flagged"] == 2
