@@ -93,6 +93,9 @@ ID_TABLES = {
     "/api/letters/<letter_id>/withdraw": "letter",
     "/api/letters/<letter_id>/pdf": "letter",
     "/api/letters/<letter_id>/scan": "letter",
+    "/api/keypersons/records/<record_id>": "keypersons_record",
+    "/api/keypersons/records/<record_id>/visits": "keypersons_record",
+    "/api/keypersons/records/<record_id>/end": "keypersons_record",
 }
 # further id arguments of a rule (after the first) → their table; other arguments → a fixed value
 MORE_ID_TABLES = {"task_id": "case_task", "extension_id": "case_extension", "supervision_id": "case_supervision",
@@ -149,6 +152,10 @@ BODIES = {
     ("POST", "/api/petition/watch/<watch_id>/followups"): {"task": "越权", "due_on": "2026-01-05"},
     ("POST", "/api/petition/followups/<followup_id>/done"): {"result": "越权"},
     ("POST", "/api/petition/accountability/<acc_id>/close"): {"outcome": "越权"},
+    ("PATCH", "/api/keypersons/records/<record_id>"): {"risk_level": "low"},
+    ("POST", "/api/keypersons/records/<record_id>/visits"): {"visited_on": "2026-01-05", "way": "home",
+                                                             "visitor": "某", "result": "stable"},
+    ("POST", "/api/keypersons/records/<record_id>/end"): {"ended_on": "2026-01-05"},
 }
 MATRIX = Matrix(ID_TABLES, MORE_ID_TABLES, FIXED_ARGS, NOT_OBJECT_IDS, BODIES)
 
@@ -174,6 +181,10 @@ def pair(app):
         _case_with_everything(admin, t)
         _petition_with_everything(admin, t)
         _dispute_with_everything(admin, t)
+        assert admin.put("/api/modules/keypersons", json={"enabled": True}).status_code == 200
+        r = admin.post("/api/keypersons/records", json={"org_unit_id": t.unit("T01D1V1"), "category": "drug",
+                                                        "risk_level": "low", "name": "某丙"})
+        assert r.status_code == 201, r.get_json()
         assert admin.post("/api/ledgers/exports", json={"case_type": "visits.visit"}).status_code == 202  # a job
         r = admin.post("/api/oauth-clients", json={
             "name": "县信息中心应用", "confidential": False, "redirect_uris": ["https://app.example/cb"],

@@ -90,6 +90,7 @@ BODIES = {
                                                   "quota": 1}]},
     ("POST", "/api/petition/escalations"): {"org_unit_id": "$unit", "person_id": "$person", "petitioner": "某甲",
                                             "level": "city", "occurred_on": "2026-03-09", "case_id": "$petition"},
+    ("POST", "/api/keypersons/records"): {"org_unit_id": "$unit", "category": "drug", "risk_level": "low", "name": "某丙"},
 }
 # bodies whose ids are filters of a read, not objects of a write: what they select stays
 # bounded by what the caller may read (the export is the case list's own query,
@@ -224,7 +225,8 @@ def world(app):
         for t in (a, b):
             admin = Client(app, t.host, {"Authorization": f"Bearer {make_token(app, t, 'county.admin')}"})
             for name, settings in (("visits", {}), ("hello", {}), ("petition", {"default_quotas": {"village": {"abnormal": 0}}}),
-                                   ("mediation", {"screening": [{"level": "village", "cadence": "monthly"}]})):
+                                   ("mediation", {"screening": [{"level": "village", "cadence": "monthly"}]}),
+                                   ("keypersons", {})):
                 r = admin.put(f"/api/modules/{name}", json={"enabled": True, "settings": settings})
                 assert r.status_code == 200, r.get_json()
             ids = {}
