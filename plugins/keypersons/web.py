@@ -33,7 +33,9 @@ def _units(session, grants, perms: list[str]) -> list[OrgUnit]:
 
 
 def _form() -> dict:
-    return {k: v for k, v in request.form.items() if k not in HIDDEN_FORM_FIELDS and v.strip() != ""}
+    """What a form posted, without the tokens and the purpose the page carries along."""
+    return {k: v for k, v in request.form.items()
+            if k not in HIDDEN_FORM_FIELDS and k != "purpose" and v.strip() != ""}
 
 
 def _field_of(exc: PinganError) -> str:
