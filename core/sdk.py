@@ -30,7 +30,8 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   case's person's fields, masked or revealed by the case type's PII permission as the case's
   persons endpoint does), ``normalise_id_number``; ``set_person_fields`` (write a person's fields:
   the ID number checked, ID number and phone with their blind indexes); ``blind_index`` (the
-  keyed hash of a value, for equality look-ups of an encrypted value); ``AuditLabels`` (the words of the plugin's
+  keyed hash of a value, for equality look-ups of an encrypted value); ``AuditEntry`` (the
+  audit log's entries, read only: a module's report of who read its records and why); ``AuditLabels`` (the words of the plugin's
   audit entries, returned from ``pingan_audit_labels``)
 - cases: ``CaseType``, ``State``, ``Transition``, ``DeadlineRule``, ``LedgerColumn`` (declared
   from ``pingan_case_types``), ``Case`` (the core's table, to join a plugin's own), ``CaseEvent`` (its timeline), ``CaseDeadline`` (its time limits, ``met`` once stopped),
@@ -74,7 +75,7 @@ from flask_smorest import Blueprint
 
 from core.api.common import (IdField, IdListArgs, ListArgs, download as download_response, id_path, page_of,
                              paginate, permission_code, sort_field, unit_or_404)
-from core.audit import record, record_read
+from core.audit import AuditEntry, record, record_read
 from core.audit_labels import AuditLabels
 from core.cases.engine import add_flag as add_case_flag
 from core.cases.fresh import rows as fresh_case_rows
@@ -128,7 +129,7 @@ __all__ = [
     "NotFound", "Forbidden", "Conflict", "Invalid", "PinganError",
     # audit and privacy
     "record", "record_read", "sensitive_fields", "party_fields", "normalise_id_number", "AuditLabels",
-    "set_person_fields", "blind_index",
+    "set_person_fields", "blind_index", "AuditEntry",
     # cases, time limits, notifications, documents, background work
     "CaseType", "State", "Transition", "DeadlineRule", "LedgerColumn", "Case", "CaseDeadline", "CaseEvent", "CaseFlag", "CasePerson", "Person",
     "add_case_flag", "fresh_case_rows", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "period_moment", "period_day", "NotificationChannel", "notify", "users_of_unit", "case_dispatchers", "DocumentTemplate",

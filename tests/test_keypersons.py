@@ -239,3 +239,51 @@ def test_the_database_holds_no_category_next_to_a_name_and_no_plain_identifying_
             assert not any(t in line for t in TITLES) and "released" not in line, line
     for secret in (id_number(1), "13900000001", "盗窃罪", "了解就业意向", "镇综治办王干事"):
         assert secret not in dumped
+
+
+def test_registering_on_the_page_takes_the_category_first_then_its_fields(county, login):
+    # rule: JNT-4 — the category travels in the form body, never in the URL
+    with time_machine.travel(NOW, tick=False):
+        town = login(county, "donghu.admin")
+        first = town.post("/keypersons/new", data={"category": "released"})
+        page = first.get_data(as_text=True)
+        assert first.status_code == 200 and "罪名" in page and 'name="step" value="2"' in page
+        form = {"category": "released", "step": "2", "org_unit_id": str(county.unit("T01D1V1")), "risk_level": "low",
+                "name": "郑秀英", "d_release_date": "2026-02-01"}
+        refused = town.post("/keypersons/new", data=form)
+        assert refused.status_code == 422 and "罪名：填写有误" in refused.get_data(as_text=True)
+        assert 'value="郑秀英"' in refused.get_data(as_text=True)   # what was typed is kept
+        done = town.post("/keypersons/new", data={**form, "d_offence": "诈骗罪", "d_placed": "true"})
+        assert done.status_code == 302 and "released" not in done.headers["Location"]
+        listed = town.get("/keypersons/").get_data(as_text=True)
+        assert "郑秀英" in listed and "刑满释放人员" in listed
+        rec = town.get("/api/keypersons/records").get_json()["items"][0]
+        assert town.get(f"/api/keypersons/records/{rec['id']}?purpose=assessment").get_json()["details"]["placed"] is True
+
+
+def test_the_officer_sees_who_read_which_record_and_why_and_the_export_is_watermarked(county, login, county_session):
+    # rule: JNT-4 — reads reported to the data-protection officer; exports need a second permission
+    import io
+
+    from openpyxl import load_workbook
+    with time_machine.travel(NOW, tick=False):
+        town = login(county, "donghu.admin")
+        rec = register(town, county, name="谢光明")
+        assert town.get(f"/api/keypersons/records/{rec['id']}?purpose=visit").status_code == 200
+        assert town.get("/api/keypersons/export").status_code == 403        # no export permission
+        assert town.get("/api/keypersons/readers?start=2026-03-01&end=2026-03-02").status_code == 403
+        officer = login(county, "county.admin")
+        report = officer.get("/api/keypersons/readers?start=2026-03-01&end=2026-03-02")
+        assert report.status_code == 200, report.get_json()
+        items = report.get_json()["items"]
+        assert [(i["record_id"], i["name"], i["purpose_title"]) for i in items] == [(rec["id"], "谢**", "走访帮教")]
+        assert items[0]["reader"] and "刑满释放" not in report.get_data(as_text=True)
+        assert "走访帮教" in officer.get("/keypersons/readers?start=2026-03-01&end=2026-03-02").get_data(as_text=True)
+        xlsx = officer.get("/api/keypersons/export")
+        assert xlsx.status_code == 200
+        ws = load_workbook(io.BytesIO(xlsx.data)).active
+        rows = [[c.value for c in row] for row in ws.iter_rows()]
+        assert rows[0][0].startswith("导出人：") and "2026-03-02 10:00" in rows[0][0] and rows[-1] == rows[0]
+        assert ["谢光明", "刑满释放人员", "罗塘村", "高"] == rows[2][:4]
+    with county_session() as s:
+        assert s.scalar(select(AuditEntry.changes).where(AuditEntry.action == "keypersons.export")) == {"rows": 1}

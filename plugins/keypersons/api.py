@@ -12,13 +12,13 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate, validates_schema, ValidationError
 from sqlalchemy import select
 
-from core.sdk import (Blueprint, IdField, ListArgs, NotFound, OrgUnit, authenticated, current, id_path, page_of,
-                      paginate, sort_field, units_under)
+from core.sdk import (Blueprint, IdField, ListArgs, NotFound, OrgUnit, authenticated, current, download_response,
+                      id_path, page_of, paginate, requires, sort_field, units_under)
 
-from . import figures, records
+from . import figures, oversight, records
 from .categories import CATEGORIES, RISK_LEVELS
 from .models import KeyPerson
-from .permissions import read_perm
+from .permissions import EXPORT, READERS, read_perm
 
 blp = Blueprint("keypersons", __name__, url_prefix="/api/keypersons", description="重点人员 / Key persons")
 
@@ -248,6 +248,48 @@ class Figures(MethodView):
         unit, cats = figure_unit(ctx, args["under"], settings)
         out = figures.compute(ctx.session, unit, args["start"], args["end"], cats)
         return _json(out)
+
+
+class ReaderArgs(Schema):
+    start = fields.Date(required=True)
+    end = fields.Date(required=True)
+
+
+class ReadEntry(Schema):
+    at = fields.DateTime()
+    reader = fields.String()
+    record_id = fields.Integer()
+    name = fields.String(metadata={"description": "姓名（脱敏）"})
+    org_unit_name = fields.String()
+    purpose = fields.String(allow_none=True)
+    purpose_title = fields.String()
+
+
+class ReadReport(Schema):
+    items = fields.List(fields.Nested(ReadEntry))
+
+
+@blp.route("/readers")
+class Readers(MethodView):
+    @requires(READERS)
+    @blp.arguments(ReaderArgs, location="query")
+    @blp.response(200, ReadReport)
+    def get(self, args):
+        """Who read which records and why (for the data-protection officer), newest first."""
+        ctx = current()
+        return {"items": oversight.readers(ctx.session, ctx.grants, records.settings_of(ctx.session),
+                                           args["start"], args["end"])}
+
+
+@blp.route("/export")
+class Export(MethodView):
+    @requires(EXPORT)
+    def get(self):
+        """The records the user may read as .xlsx, watermarked with the exporter and the time; audited."""
+        ctx = current()
+        data, _ = oversight.export(ctx.session, ctx.grants, records.settings_of(ctx.session), ctx.user.display_name)
+        ctx.session.commit()
+        return download_response(data, "重点人员名单.xlsx")
 
 
 def _json(value):

@@ -13,7 +13,7 @@ import json
 from sqlalchemy import false, or_, select
 
 from core.sdk import (Conflict, Invalid, NotFound, OrgUnit, Person, blind_index, local_time, may, module_settings,
-                      normalise_id_number, record, record_read, scoped, set_person_fields, utcnow)
+                      normalise_id_number, record_read, scoped, set_person_fields, utcnow)
 
 from .categories import CATEGORIES, RISK_LEVELS, enabled, title_of
 from .models import KeyPerson, Visit
@@ -239,6 +239,3 @@ def visit_out(v: Visit) -> dict:
             "result_title": RESULTS.get(v.result, ""),
             "on_time": v.due_on is None or v.visited_on <= v.due_on}
 
-
-def audit_export(session, count: int) -> None:
-    record(session, "keypersons.export", "keypersons_record", None, {"rows": count})

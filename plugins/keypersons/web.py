@@ -5,6 +5,8 @@ appears only inside the body, to users who may read it. Forms post to the same c
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, redirect, render_template, request, url_for
 from marshmallow import fields as mfields
 from sqlalchemy import select
@@ -12,11 +14,11 @@ from sqlalchemy import select
 from core.sdk import (HIDDEN_FORM_FIELDS, Invalid, NotFound, OrgUnit, PinganError, authenticated, current, load_form,
                       paginate, parse_int, requires)
 
-from . import figures, records
-from .api import EndIn, FigureArgs, RecordCreate, VisitIn, figure_unit, list_statement
+from . import figures, oversight, records
+from .api import EndIn, FigureArgs, ReaderArgs, RecordCreate, VisitIn, figure_unit, list_statement
 from .categories import CATEGORIES, RISK_LEVELS, choice_label, field_titles, title_of
 from .models import KeyPerson
-from .permissions import USE, manage_perm, read_perm
+from .permissions import EXPORT, READERS, USE, manage_perm, read_perm
 from .settings import purposes
 
 bp = Blueprint("keypersons_web", __name__, url_prefix="/keypersons", template_folder="templates")
@@ -61,6 +63,7 @@ def records_page():
     return render_template("keypersons/list.html", rows=rows, next_cursor=cursor, error=error,
                            units=_units(s, ctx.grants, [read_perm(k) for k in readable]), args=request.args,
                            may_create=bool(records.categories_with(ctx.grants, settings, manage_perm)),
+                           may_export=ctx.grants.has(EXPORT), may_readers=ctx.grants.has(READERS),
                            done=request.args.get("done"))
 
 
@@ -220,3 +223,20 @@ def figures_page():
     return render_template("keypersons/figures.html", f=result, error=error, args=raw,
                            units=_units(s, ctx.grants, [read_perm(k) for k in readable])), (200 if result else 422 if error else 200)
 
+
+
+@bp.route("/readers")
+@requires(READERS)
+def readers_page():
+    """The readers' report for the data-protection officer: who read which records and why."""
+    ctx = current()
+    today = records.today()
+    raw = {"start": request.args.get("start") or (today - dt.timedelta(days=30)).isoformat(),
+           "end": request.args.get("end") or today.isoformat()}
+    rows, error = [], None
+    try:
+        args = load_form(ReaderArgs, raw)
+        rows = oversight.readers(ctx.session, ctx.grants, records.settings_of(ctx.session), args["start"], args["end"])
+    except PinganError as exc:
+        error = exc.message
+    return render_template("keypersons/readers.html", rows=rows, args=raw, error=error), (422 if error else 200)
