@@ -267,6 +267,11 @@ def test_registering_on_the_page_takes_the_category_first_then_its_fields(county
         assert "郑秀英" in listed and "刑满释放人员" in listed
         rec = town.get("/api/keypersons/records").get_json()["items"][0]
         assert town.get(f"/api/keypersons/records/{rec['id']}?purpose=assessment").get_json()["details"]["placed"] is True
+        later = town.post(f"/keypersons/records/{rec['id']}/end", data={"ended_on": "2026-04-01", "purpose": "visit"})
+        assert later.status_code == 422 and "撤销列管日期不能晚于今天" in later.get_data(as_text=True)
+        ended = town.post(f"/keypersons/records/{rec['id']}/end", data={"ended_on": "2026-03-01", "purpose": "visit"})
+        assert ended.status_code == 302
+        assert town.get("/api/keypersons/records?status=ended").get_json()["items"][0]["ended_on"] == "2026-03-01"
 
 
 def test_the_officer_sees_who_read_which_record_and_why_and_the_export_is_watermarked(county, login, county_session):

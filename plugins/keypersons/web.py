@@ -160,44 +160,40 @@ def _show(rid: int, purpose: str | None, errors: dict, values: dict, done: str |
                            today=records.today().isoformat()), status
 
 
-@bp.route("/records/<record_id>/visits", methods=["POST"])
-@authenticated
-def visit_form(record_id):
+def _record_act(record_id: str, schema, act, after):
+    """A form on the record's page: load it with ``schema``, run ``act(session, grants, user_id,
+    record_id, data)``, commit and answer ``after(record_id)`` — or show the record again with
+    the message at its field and what was typed kept (404 stays 404)."""
     ctx = current()
     s = ctx.session
     rid = parse_int(record_id, lo=1)
     if rid is None:
         raise NotFound()
-    purpose = request.form.get("purpose")
     try:
-        records.add_visit(s, ctx.grants, ctx.user.id, rid, load_form(VisitIn, _form()))
+        act(s, ctx.grants, ctx.user.id, rid, load_form(schema, _form()))
         s.commit()
     except PinganError as exc:
         s.rollback()
         if exc.status == 404:
             raise
-        return _show(rid, purpose, {_field_of(exc): exc.message}, request.form.to_dict(), None, exc.status)
-    return _show(rid, purpose, {}, {}, "visit")
+        return _show(rid, request.form.get("purpose"), {_field_of(exc): exc.message}, request.form.to_dict(), None,
+                     exc.status)
+    return after(rid)
+
+
+@bp.route("/records/<record_id>/visits", methods=["POST"])
+@authenticated
+def visit_form(record_id):
+    return _record_act(record_id, VisitIn, records.add_visit,
+                       lambda rid: _show(rid, request.form.get("purpose"), {}, {}, "visit"))
 
 
 @bp.route("/records/<record_id>/end", methods=["POST"])
 @authenticated
 def end_form(record_id):
-    ctx = current()
-    s = ctx.session
-    rid = parse_int(record_id, lo=1)
-    if rid is None:
-        raise NotFound()
-    try:
-        records.end(s, ctx.grants, rid, load_form(EndIn, _form())["ended_on"])
-        s.commit()
-    except PinganError as exc:
-        s.rollback()
-        if exc.status == 404:
-            raise
-        return _show(rid, request.form.get("purpose"), {"ended_on": exc.message}, request.form.to_dict(), None,
-                     exc.status)
-    return redirect(url_for("keypersons_web.records_page", done="ended"))
+    return _record_act(record_id, EndIn,
+                       lambda s, grants, user_id, rid, data: records.end(s, grants, rid, data["ended_on"]),
+                       lambda rid: redirect(url_for("keypersons_web.records_page", done="ended")))
 
 
 @bp.route("/figures")
