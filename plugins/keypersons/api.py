@@ -25,6 +25,9 @@ blp = Blueprint("keypersons", __name__, url_prefix="/api/keypersons", descriptio
 CATEGORY = validate.OneOf(list(CATEGORIES), labels=[c.title for c in CATEGORIES.values()])
 RISK = validate.OneOf(list(RISK_LEVELS), labels=list(RISK_LEVELS.values()))
 SORTABLE = {"id": KeyPerson.id, "next_visit_due": KeyPerson.next_visit_due}
+ID = validate.Range(min=1, max=2**63 - 1)
+# a period's bounds within what a report can mean (and a day after the end still a date)
+DAY = validate.Range(min=dt.date(1950, 1, 1), max=dt.date(2100, 12, 31), error="日期须在 1950–2100 年之间")
 
 
 class RecordCreate(Schema):
@@ -53,7 +56,7 @@ class ReadArgs(Schema):
 
 class RecordListArgs(ListArgs):
     sort = sort_field(SORTABLE)
-    under = fields.Integer(load_default=None, metadata={"description": "单位：该单位及下级"})
+    under = fields.Integer(load_default=None, validate=ID, metadata={"description": "单位：该单位及下级"})
     risk_level = fields.String(load_default=None, validate=RISK)
     overdue = fields.Boolean(load_default=None)
     status = fields.String(load_default=None, validate=validate.OneOf(["open", "ended"]))
@@ -74,9 +77,9 @@ class EndIn(Schema):
 
 
 class FigureArgs(Schema):
-    under = fields.Integer(load_default=None, metadata={"description": "单位（默认：您的最高单位）"})
-    start = fields.Date(required=True)
-    end = fields.Date(required=True)
+    under = fields.Integer(load_default=None, validate=ID, metadata={"description": "单位（默认：您的最高单位）"})
+    start = fields.Date(required=True, validate=DAY)
+    end = fields.Date(required=True, validate=DAY)
 
     @validates_schema
     def _order(self, data, **kw):
@@ -251,8 +254,8 @@ class Figures(MethodView):
 
 
 class ReaderArgs(Schema):
-    start = fields.Date(required=True)
-    end = fields.Date(required=True)
+    start = fields.Date(required=True, validate=DAY)
+    end = fields.Date(required=True, validate=DAY)
 
 
 class ReadEntry(Schema):
