@@ -127,7 +127,7 @@ def test_a_read_needs_a_purpose_from_the_county_list_and_is_audited_with_it(app,
     assert [e.changes["purpose"] for e in reads] == ["visit", "case"]   # refused reads are not reads
 
 
-def test_each_category_has_its_own_validated_fields(county, login):
+def test_each_category_has_its_own_validated_fields(county, login, county_session):
     # rule: JNT-4 — a schema per category
     with time_machine.travel(NOW, tick=False):
         town = login(county, "donghu.admin")
@@ -138,7 +138,7 @@ def test_each_category_has_its_own_validated_fields(county, login):
         register(town, county, category="corrections", seq=2, details={
             "correction_category": "缓刑", "start_date": "2026-01-01", "end_date": "2027-01-01",
             "team": "司法所、村委会", "absconding": "absconded", "absconding_cause": "外出务工未报告",
-            "absconding_fix": "已责令返回"})
+            "absconding_fix": "已责令返回", "reoffended": True})
         bad = register(town, county, category="corrections", seq=3, details={"correction_category": "缓刑"}, expect=422)
         assert "details.start_date" in bad["errors"]["json"]
         assert register(town, county, unit="T02", seq=4, expect=404)["errors"]["json"]["org_unit_id"]
@@ -148,6 +148,13 @@ def test_each_category_has_its_own_validated_fields(county, login):
                                                          "risk_level": "high", "name": "甲", "id_number": "123",
                                                          "details": RELEASED})
         assert bad.status_code == 422 and "id_number" in bad.get_json()["errors"]["json"]
+        # the re-offence reaches the figures and the scoring indicator (SCO-1: 社区服刑人员又犯罪)
+        f = town.get(f"/api/keypersons/figures?under={county.unit('T01')}&start=2026-01-01&end=2026-03-02").get_json()
+        assert f["reoffences"] == 1 and f["counts"]["corrections"] == 1 and f["counts"]["released"] == 1
+        from plugins.keypersons.figures import reoffence_indicator
+        with county_session() as s:
+            assert reoffence_indicator(s, county.unit("T01"), dt.date(2026, 1, 1), dt.date(2026, 4, 1)) == 1.0
+            assert reoffence_indicator(s, county.unit("T02"), dt.date(2026, 1, 1), dt.date(2026, 4, 1)) == 0.0
 
 
 def test_a_missed_visit_becomes_overdue_and_reaches_the_responsible_units_inbox(app, county, login, county_session):
