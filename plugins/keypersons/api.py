@@ -6,10 +6,9 @@ for one that does not exist.
 """
 from __future__ import annotations
 
-import datetime as dt
 
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate, validates_schema, ValidationError
+from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from core.sdk import (Blueprint, IdField, ListArgs, NotFound, OrgUnit, authenticated, current, download_response,
@@ -26,8 +25,6 @@ CATEGORY = validate.OneOf(list(CATEGORIES), labels=[c.title for c in CATEGORIES.
 RISK = validate.OneOf(list(RISK_LEVELS), labels=list(RISK_LEVELS.values()))
 SORTABLE = {"id": KeyPerson.id, "next_visit_due": KeyPerson.next_visit_due}
 ID = validate.Range(min=1, max=2**63 - 1)
-# a period's bounds within what a report can mean (and a day after the end still a date)
-DAY = validate.Range(min=dt.date(1950, 1, 1), max=dt.date(2100, 12, 31), error="日期须在 1950–2100 年之间")
 
 
 class RecordCreate(Schema):
@@ -78,13 +75,8 @@ class EndIn(Schema):
 
 class FigureArgs(Schema):
     under = fields.Integer(load_default=None, validate=ID, metadata={"description": "单位（默认：您的最高单位）"})
-    start = fields.Date(required=True, validate=DAY)
-    end = fields.Date(required=True, validate=DAY)
-
-    @validates_schema
-    def _order(self, data, **kw):
-        if data["end"] < data["start"]:
-            raise ValidationError("结束日期不能早于开始日期", "end")
+    start = fields.Date(required=True)
+    end = fields.Date(required=True, metadata={"description": "含当日；早于开始日期时没有数据"})
 
 
 class VisitOut(Schema):
@@ -239,23 +231,51 @@ def figure_unit(ctx, unit_id: int | None, settings: dict) -> tuple[OrgUnit, list
     return unit, mine
 
 
+class ReleasedFigures(Schema):
+    count = fields.Integer()
+    handed_over = fields.Integer()
+    handover_rate = fields.Float(allow_none=True, metadata={"description": "接茬率 %"})
+    placed = fields.Integer()
+    placement_rate = fields.Float(allow_none=True, metadata={"description": "安置率 %"})
+    helped = fields.Integer()
+    help_rate = fields.Float(allow_none=True, metadata={"description": "帮教率 %"})
+    reoffended = fields.Integer()
+
+
+class VisitFigures(Schema):
+    count = fields.Integer()
+    on_time = fields.Integer()
+    on_time_rate = fields.Float(allow_none=True)
+
+
+class FiguresOut(Schema):
+    org_unit_id = fields.Integer()
+    org_unit_name = fields.String()
+    start = fields.Date()
+    end = fields.Date()
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={"description": "类别 → 人数"})
+    released = fields.Nested(ReleasedFigures, metadata={"description": "期内释放的刑满释放人员（可查看该类别时）"})
+    reoffences = fields.Integer()
+    visits = fields.Nested(VisitFigures)
+
+
 @blp.route("/figures")
 class Figures(MethodView):
     @authenticated
     @blp.arguments(FigureArgs, location="query")
+    @blp.response(200, FiguresOut)
     def get(self, args):
         """Counts per category, 接茬率, 安置率, 帮教率, re-offences and visits on time for a unit's
         subtree and a period, over the categories the user may read there."""
         ctx = current()
         settings = records.settings_of(ctx.session)
         unit, cats = figure_unit(ctx, args["under"], settings)
-        out = figures.compute(ctx.session, unit, args["start"], args["end"], cats)
-        return _json(out)
+        return figures.compute(ctx.session, unit, args["start"], args["end"], cats)
 
 
 class ReaderArgs(Schema):
-    start = fields.Date(required=True, validate=DAY)
-    end = fields.Date(required=True, validate=DAY)
+    start = fields.Date(required=True)
+    end = fields.Date(required=True)
 
 
 class ReadEntry(Schema):
@@ -287,18 +307,10 @@ class Readers(MethodView):
 @blp.route("/export")
 class Export(MethodView):
     @requires(EXPORT)
+    @blp.doc(responses={"200": {"description": "the records as .xlsx, watermarked"}})
     def get(self):
         """The records the user may read as .xlsx, watermarked with the exporter and the time; audited."""
         ctx = current()
         data, _ = oversight.export(ctx.session, ctx.grants, records.settings_of(ctx.session), ctx.user.display_name)
         ctx.session.commit()
         return download_response(data, "重点人员名单.xlsx")
-
-
-def _json(value):
-    if isinstance(value, dict):
-        return {k: _json(v) for k, v in value.items()}
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return value
-

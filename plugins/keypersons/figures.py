@@ -22,6 +22,11 @@ from .categories import CATEGORIES
 from .models import KeyPerson, Visit
 
 
+def day_after(day: dt.date) -> dt.date:
+    """The day after ``day`` (the half-open end of a period), or ``day`` at the calendar's end."""
+    return day + dt.timedelta(days=1) if day < dt.date.max else day
+
+
 def _rate(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 1) if whole else None
 
@@ -29,7 +34,7 @@ def _rate(part: int, whole: int) -> float | None:
 def _active(path: str, start: dt.date, end: dt.date):
     """Records of the subtree under supervision some time in [start, end]."""
     return (KeyPerson.org_unit_id.in_(units_under(path)),
-            KeyPerson.created_at < period_moment(end + dt.timedelta(days=1)),
+            KeyPerson.created_at < period_moment(day_after(end)),
             (KeyPerson.ended_on.is_(None)) | (KeyPerson.ended_on >= start))
 
 

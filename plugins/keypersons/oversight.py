@@ -16,6 +16,7 @@ from sqlalchemy import select
 from core.sdk import (AuditEntry, OrgUnit, Person, local_time, may, period_moment, record, utcnow, xlsx_append)
 
 from .categories import RISK_LEVELS, title_of
+from .figures import day_after
 from .models import KeyPerson
 from .permissions import READERS
 from .records import list_page, mask_name, visible
@@ -29,7 +30,7 @@ def readers(session, grants, settings: dict, start: dt.date, end: dt.date) -> li
     """Reads of records in the officer's units, newest first (at most ``REPORT_LIMIT``)."""
     entries = session.scalars(select(AuditEntry).where(
         AuditEntry.action == "read_sensitive", AuditEntry.object_type == KeyPerson.__tablename__,
-        AuditEntry.at >= period_moment(start), AuditEntry.at < period_moment(end + dt.timedelta(days=1)))
+        AuditEntry.at >= period_moment(start), AuditEntry.at < period_moment(day_after(end)))
         .order_by(AuditEntry.id.desc()).limit(REPORT_LIMIT)).all()
     ids = {int(e.object_id) for e in entries if e.object_id and e.object_id.isdigit()}
     recs = {r.id: r for r in session.scalars(select(KeyPerson).where(KeyPerson.id.in_(ids)))} if ids else {}
