@@ -244,9 +244,13 @@ def record(session: Session, action: str, object_type: str, object_id=None, chan
            [Entry(action, object_type, None if object_id is None else str(object_id), changes or {})])
 
 
-def record_read(session: Session, object_type: str, object_id, fields: list[str]) -> None:
-    """Log that the current actor saw sensitive fields of an object in plain text."""
-    record(session, "read_sensitive", object_type, object_id, {"fields": sorted(fields)})
+def record_read(session: Session, object_type: str, object_id, fields: list[str], purpose: str | None = None) -> None:
+    """Log that the current actor saw sensitive fields of an object in plain text (and, for
+    purpose-bound data such as key persons, the purpose the reader stated)."""
+    changes: dict = {"fields": sorted(fields)}
+    if purpose is not None:
+        changes["purpose"] = purpose
+    record(session, "read_sensitive", object_type, object_id, changes)
 
 
 # --- automatic entries for every flushed row ----------------------------------------------

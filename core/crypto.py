@@ -77,6 +77,12 @@ def ring() -> KeyRing:
     return _ring
 
 
+def blind_index(plain: str) -> str:
+    """The keyed hash of a value for equality look-ups without the plain value in the database
+    (an ID number's ``id_number_bidx``, a key person's category): the current key ring's."""
+    return ring().blind_index(plain)
+
+
 def _dev_keys(instance_dir: Path) -> tuple[str, str]:
     instance_dir.mkdir(parents=True, exist_ok=True)
     path = instance_dir / "dev-data-keys"

@@ -29,7 +29,10 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   ``status``, ``code``, ``message``, to show an error on a page)
 - audit and privacy: ``record``, ``record_read``, ``sensitive_fields``, ``party_fields`` (a
   case's person's fields, masked or revealed by the case type's PII permission as the case's
-  persons endpoint does), ``normalise_id_number``; ``AuditLabels`` (the words of the plugin's
+  persons endpoint does), ``normalise_id_number``; ``set_person_fields`` (write a person's fields:
+  the ID number checked, ID number and phone with their blind indexes); ``blind_index`` (the
+  keyed hash of a value, for equality look-ups of an encrypted value); ``AuditEntry`` (the
+  audit log's entries, read only: a module's report of who read its records and why); ``AuditLabels`` (the words of the plugin's
   audit entries, returned from ``pingan_audit_labels``)
 - cases: ``CaseType``, ``State``, ``Transition``, ``DeadlineRule``, ``LedgerColumn`` (declared
   from ``pingan_case_types``), ``Case`` (the core's table, to join a plugin's own), ``CaseEvent`` (its timeline), ``CaseDeadline`` (its time limits, ``met`` once stopped),
@@ -75,7 +78,7 @@ from flask_smorest import Blueprint
 
 from core.api.common import (IdField, IdListArgs, ListArgs, download as download_response, id_path, page_of,
                              paginate, permission_code, sort_field, unit_or_404)
-from core.audit import record, record_read
+from core.audit import AuditEntry, record, record_read
 from core.audit_labels import AuditLabels
 from core.cases.engine import add_flag as add_case_flag
 from core.cases.fresh import rows as fresh_case_rows
@@ -90,7 +93,7 @@ from core.cases.timeline import add as add_case_event
 from core.cases.types import CaseType, DeadlineRule, LedgerColumn, State, Transition
 from core.authz import Permission, get_or_404, may, require, scoped
 from core.bounds import parse_int
-from core.crypto import Encrypted
+from core.crypto import Encrypted, blind_index
 from core.db import AwareDateTime, ReferenceModel, TenantModel, bind_tenant, tenant_fk, utcnow
 from core.errors import Conflict, Forbidden, Invalid, NotFound, PinganError
 from core.hookspecs import hookimpl
@@ -107,7 +110,7 @@ from core.outbox import add as outbox_add
 from core.plugins import Indicator, MenuItem, RoleTemplate, ScheduledJob, Widget, module_settings
 from core.workdays import WorkCalendar, deadline
 from core.timefmt import limit_end, local as local_time, period_day, period_moment
-from core.privacy import normalise_id_number, party_fields, sensitive_fields
+from core.privacy import normalise_id_number, party_fields, sensitive_fields, set_person_fields
 from core.request import RequestContext, authenticated, current, public, requires
 from core.web.cases import case_form_response, case_page_response, load_form
 from core.demo_activity import DemoActivity, DemoCase
@@ -130,6 +133,7 @@ __all__ = [
     "NotFound", "Forbidden", "Conflict", "Invalid", "PinganError",
     # audit and privacy
     "record", "record_read", "sensitive_fields", "party_fields", "normalise_id_number", "AuditLabels",
+    "set_person_fields", "blind_index", "AuditEntry",
     # cases, time limits, notifications, documents, background work
     "CaseType", "State", "Transition", "DeadlineRule", "LedgerColumn", "Case", "CaseDeadline", "CaseEvent", "CaseFlag", "CasePerson", "Person",
     "add_case_flag", "fresh_case_rows", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "period_moment", "period_day", "NotificationChannel", "notify", "users_of_unit", "case_dispatchers", "DocumentTemplate",

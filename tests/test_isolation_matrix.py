@@ -99,6 +99,9 @@ ID_TABLES = {
     **{f"/api/joint/campaigns/<campaign_id>{tail}": "joint_campaign"
        for tail in ("", "/targets", "/targets/<target_id>/close", "/supervise", "/summary")},
     "/api/joint/construction/<phase_id>/acceptance": "joint_construction_phase",
+    "/api/keypersons/records/<record_id>": "keypersons_record",
+    "/api/keypersons/records/<record_id>/visits": "keypersons_record",
+    "/api/keypersons/records/<record_id>/end": "keypersons_record",
 }
 # further id arguments of a rule (after the first) → their table; other arguments → a fixed value
 MORE_ID_TABLES = {"task_id": "case_task", "extension_id": "case_extension", "supervision_id": "case_supervision",
@@ -165,6 +168,10 @@ BODIES = {
     ("POST", "/api/joint/campaigns/<campaign_id>/targets/<target_id>/close"): {"note": "越权"},
     ("PUT", "/api/joint/campaigns/<campaign_id>/summary"): {"summary": "越权"},
     ("POST", "/api/joint/construction/<phase_id>/acceptance"): {"result": "passed", "checked_on": "2026-01-05"},
+    ("PATCH", "/api/keypersons/records/<record_id>"): {"risk_level": "low"},
+    ("POST", "/api/keypersons/records/<record_id>/visits"): {"visited_on": "2026-01-05", "way": "home",
+                                                             "visitor": "某", "result": "stable"},
+    ("POST", "/api/keypersons/records/<record_id>/end"): {"ended_on": "2026-01-05"},
 }
 MATRIX = Matrix(ID_TABLES, MORE_ID_TABLES, FIXED_ARGS, NOT_OBJECT_IDS, BODIES)
 
@@ -191,6 +198,10 @@ def pair(app):
         _petition_with_everything(admin, t)
         _dispute_with_everything(admin, t)
         _joint_with_everything(admin, t)
+        assert admin.put("/api/modules/keypersons", json={"enabled": True}).status_code == 200
+        r = admin.post("/api/keypersons/records", json={"org_unit_id": t.unit("T01D1V1"), "category": "drug",
+                                                        "risk_level": "low", "name": "某丙"})
+        assert r.status_code == 201, r.get_json()
         assert admin.post("/api/ledgers/exports", json={"case_type": "visits.visit"}).status_code == 202  # a job
         r = admin.post("/api/oauth-clients", json={
             "name": "县信息中心应用", "confidential": False, "redirect_uris": ["https://app.example/cb"],

@@ -48,7 +48,9 @@ NEGATIVE_ONLY = {("PUT", "/api/petition/quotas"), ("POST", "/api/oauth-clients")
                  # state, not shape (calendar_year_empty, test_calendar.py)
                  ("PUT", "/api/calendar/years/{year}"),
                  # a warning level must be one of the county's own (module settings, test_joint.py)
-                 ("POST", "/api/joint/analyses")}
+                 ("POST", "/api/joint/analyses"),
+                 # a key person's ``details`` are validated against its category's own schema
+                 ("POST", "/api/keypersons/records"), ("PATCH", "/api/keypersons/records/{record_id}")}
 
 
 def with_county_values(case):

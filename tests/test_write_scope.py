@@ -102,6 +102,7 @@ BODIES = {
     ("POST", "/api/joint/campaigns"): {"org_unit_id": "$unit", "title": "整治", "starts_on": "2026-03-01",
                                        "ends_on": "2026-12-31"},
     ("POST", "/api/joint/construction"): {"org_unit_id": "$unit", "phase": "prep", "target_date": "2026-03-20"},
+    ("POST", "/api/keypersons/records"): {"org_unit_id": "$unit", "category": "drug", "risk_level": "low", "name": "某丙"},
 }
 # bodies whose ids are filters of a read, not objects of a write: what they select stays
 # bounded by what the caller may read (the export is the case list's own query,
@@ -237,7 +238,8 @@ def world(app):
             admin = Client(app, t.host, {"Authorization": f"Bearer {make_token(app, t, 'county.admin')}"})
             for name, settings in (("visits", {}), ("hello", {}), ("petition", {"default_quotas": {"village": {"abnormal": 0}}}),
                                    ("mediation", {"screening": [{"level": "village", "cadence": "monthly"}]}),
-                                   ("joint", {})):
+                                   ("joint", {}),
+                                   ("keypersons", {})):
                 r = admin.put(f"/api/modules/{name}", json={"enabled": True, "settings": settings})
                 assert r.status_code == 200, r.get_json()
             ids = {}

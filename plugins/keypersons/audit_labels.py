@@ -1,0 +1,31 @@
+"""The words of the key-persons module's audit entries (hook ``pingan_audit_labels``). The
+category and the person are encrypted or secret columns: the audit shows them as ***."""
+from __future__ import annotations
+
+from core.sdk import AuditLabels
+
+from .categories import RISK_LEVELS
+from .records import RESULTS, WAYS
+
+LABELS = AuditLabels(
+    actions={
+        "keypersons.overdue": ("重点人员走访逾期", "Visit overdue"),
+        "keypersons.anonymised": ("重点人员档案到期匿名化", "Record anonymised (retention)"),
+        "keypersons.export": ("导出重点人员名单", "Key persons exported"),
+    },
+    object_types={"keypersons_record": ("重点人员档案", "Key-person record"),
+                  "keypersons_visit": ("走访记录", "Visit")},
+    fields={
+        "person_id": ("人员", "Person"), "category": ("类别", "Category"), "category_bidx": None,
+        "risk_level": ("风险等级", "Risk level"), "details": ("类别信息", "Category fields"),
+        "helpers": ("帮教小组", "Helpers"), "next_visit_due": ("下次走访期限", "Next visit due"),
+        "last_visit_on": ("最近走访日期", "Last visit"), "overdue_since": ("逾期日期", "Overdue since"),
+        "ended_on": ("撤销列管日期", "Supervision ended"), "anonymised_at": ("匿名化时间", "Anonymised"),
+        "record_id": ("重点人员档案", "Record"), "visited_on": ("走访日期", "Visited on"),
+        "due_on": ("应走访日期", "Due on"), "way": ("方式", "Way"), "visitor": ("走访人", "Visitor"),
+        "content": ("走访内容", "Content"), "result": ("结果", "Result"), "due": ("应走访日期", "Due"),
+        "reason": ("原因", "Reason"), "rows": ("条数", "Rows"),
+    },
+    values={"risk_level": RISK_LEVELS, "way": WAYS, "result": RESULTS,
+            "keypersons.anonymised.reason": {"retention": "超过保存期限"}},
+)

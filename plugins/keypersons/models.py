@@ -1,0 +1,61 @@
+"""Tables of the key-persons module.
+
+The person is the core's ``person`` row (ID number, phone and address encrypted, ID number and
+phone with blind indexes); a record links that person to a category — which is itself
+encrypted, with a blind index to filter on — and carries the category's typed fields
+(encrypted JSON), the responsible unit, the risk level and the visit clock.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Date, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.sdk import AwareDateTime, Encrypted, TenantModel, tenant_fk, utcnow
+
+SECRET = {"secret": True}  # the audit shows ***: a link or hash that would say more than the fact
+
+
+class EncryptedText(Encrypted):
+    """An encrypted column for longer text (a category's fields as JSON, a visit's notes)."""
+    impl = Text
+    cache_ok = True
+
+
+class KeyPerson(TenantModel):
+    __tablename__ = "keypersons_record"
+    __table_args__ = (tenant_fk("org_unit_id", "org_unit"), tenant_fk("person_id", "person"),
+                      Index("ix_keypersons_record_unit", "tenant_id", "org_unit_id", "category_bidx"),
+                      Index("ix_keypersons_record_due", "tenant_id", "next_visit_due"))
+    person_id: Mapped[int | None] = mapped_column(BigInteger, info=SECRET)   # None once anonymised
+    org_unit_id: Mapped[int] = mapped_column(BigInteger)                     # the responsible unit
+    category: Mapped[str] = mapped_column(Encrypted)
+    category_bidx: Mapped[str] = mapped_column(String(32), info=SECRET)
+    risk_level: Mapped[str] = mapped_column(String(8))
+    details: Mapped[str | None] = mapped_column(EncryptedText)              # the category's fields, JSON
+    helpers: Mapped[str | None] = mapped_column(Encrypted)                  # 帮教小组
+    next_visit_due: Mapped[date | None] = mapped_column(Date)
+    last_visit_on: Mapped[date | None] = mapped_column(Date)
+    overdue_since: Mapped[date | None] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(Date)                     # 撤销列管: supervision ended
+    anonymised_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class Visit(TenantModel):
+    __tablename__ = "keypersons_visit"
+    __table_args__ = (tenant_fk("record_id", "keypersons_record", ondelete="CASCADE"),
+                      tenant_fk("org_unit_id", "org_unit"),
+                      Index("ix_keypersons_visit_record", "tenant_id", "record_id", "visited_on"))
+    record_id: Mapped[int] = mapped_column(BigInteger)
+    org_unit_id: Mapped[int] = mapped_column(BigInteger)
+    visited_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date | None] = mapped_column(Date)       # when it was due: on time if visited by then
+    way: Mapped[str] = mapped_column(String(16))
+    visitor: Mapped[str | None] = mapped_column(Encrypted)  # who went (names)
+    content: Mapped[str | None] = mapped_column(EncryptedText)
+    result: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
