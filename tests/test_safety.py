@@ -242,3 +242,32 @@ def test_an_incident_reported_4h10_after_it_occurred_is_late(county, login):
     late = cadre.get("/api/safety/incidents?late=true").get_json()["items"]
     assert [i["title"] for i in late] == ["村道货车侧翻"]
     assert login(county, "village.cadre2").get("/api/safety/incidents").get_json()["items"] == []
+
+
+# --- the pages -------------------------------------------------------------------------------------
+
+def test_the_pages_keep_what_was_typed_and_speak_chinese(county, login, setup):
+    """The place form asks for the type's own fields and keeps everything on a refusal; the
+    phone inspection form keeps every answer when one is missing, and saves when complete."""
+    cadre = login(county, "village.cadre")
+    token = cadre.headers["X-CSRF-Token"]
+    page = cadre.get("/safety/places?place_type=school").get_data(as_text=True)
+    assert "在校学生数" in page and "学校（校舍）" in page
+    r = cadre.post("/safety/places", data={"csrf_token": token, "place_type": "school", "name": "罗塘中学",
+                                           "org_unit_id": county.unit("T01D1V1"), "responsible_person": "王校长",
+                                           "extra.students": "很多"})
+    body = r.get_data(as_text=True)
+    assert r.status_code == 422 and "在校学生数" in body and "罗塘中学" in body and "王校长" in body
+    a, b, c = setup["items"]
+    form = {"csrf_token": token, "place_id": setup["place"]["id"], f"a_{a}": "yes", f"n_{a}": "通道畅通",
+            f"a_{c}": "no"}
+    r = cadre.post("/safety/inspect", data=form)
+    body = r.get_data(as_text=True)
+    assert r.status_code == 422 and "第2题未作答" in body and "通道畅通" in body
+    assert f'name="a_{a}" value="yes" checked' in body and f'name="a_{c}" value="no" checked' in body
+    r = cadre.post("/safety/inspect", data={**form, f"a_{b}": "no"})
+    assert r.status_code == 302
+    result = cadre.get(r.headers["Location"]).get_data(as_text=True)
+    assert "80.0" in result and "不合格" in result
+    for url in ("/safety/checklists", "/safety/incidents", "/safety/inspect"):
+        assert cadre.get(url).status_code == 200, url
