@@ -19,7 +19,7 @@ from tests.conftest import load_tenant
 
 KEY = "safety.hazard"
 ALL = ["safety.read", "safety.manage", "safety.inspect", "safety.rectify", "safety.notice", "safety.incident",
-       "core.case.read", "core.case.supervise", "core.case.handle"]
+       "core.case.read", "core.case.supervise", "core.case.handle", "core.case.export"]
 OFFICER = ["safety.read", "safety.manage", "safety.inspect", "safety.rectify", "safety.incident", "core.case.read"]
 
 
@@ -271,3 +271,58 @@ def test_the_pages_keep_what_was_typed_and_speak_chinese(county, login, setup):
     assert "80.0" in result and "不合格" in result
     for url in ("/safety/checklists", "/safety/incidents", "/safety/inspect"):
         assert cadre.get(url).status_code == 200, url
+
+
+# --- MED-6 ledger, SAF-3 letter, indicators -------------------------------------------------------
+
+def test_the_yearly_hazard_ledger_the_letter_and_the_indicators(app, county, login, db):
+    """rule: MED-6 — the year's hazards export through the core's ledger with the notice's five
+    items; rule: SAF-3 — the safety responsibility letter is a kind of the core's letters; the
+    indicators count over a unit's subtree."""
+    import datetime as _dt
+
+    from openpyxl import load_workbook
+
+    from plugins.safety import indicators
+    cadre, township, admin = login(county, "village.cadre"), login(county, "donghu.admin"), login(county, "county.admin")
+    v1 = county.unit("T01D1V1")
+    with time_machine.travel(dt.datetime(2026, 6, 1, 9, tzinfo=SHANGHAI), tick=False):
+        major = hazard_case(cadre, v1, grade="major", title="水库坝体渗漏")
+        done = hazard_case(cadre, v1, title="楼梯扶手松动")
+        notice(township, done, v1, deadline="2026-06-10")
+        assert act(cadre, done["id"], "complete", {"note": "已加固"}).status_code == 200
+        assert act(township, done["id"], "reinspect_pass", {"note": "合格"}).status_code == 200
+        late = hazard_case(cadre, v1, title="电线私拉乱接")
+        notice(township, late, v1, deadline="2026-06-05")  # never reported done
+        r = cadre.post("/api/safety/incidents", json={"org_unit_id": v1, "title": "民房失火", "location": "罗塘村三组",
+                                                      "description": "电线老化起火", "occurred_at": "2026-06-01T04:00:00"})
+        assert r.status_code == 201 and r.get_json()["late"], r.get_json()
+        r = admin.post("/api/ledgers/exports", json={"case_type": KEY, "year": 2026, "org_unit_id": v1})
+        assert r.status_code == 202, r.get_json()
+        run_jobs(app)
+        out = admin.get(f"/api/jobs/{r.get_json()['id']}/result")
+    assert out.status_code == 200
+    rows = list(load_workbook(io.BytesIO(out.data)).active.iter_rows(values_only=True))
+    header = rows[0]
+    for title in ("隐患等级", "责任人", "整改措施", "整改资金", "整改期限", "应急预案"):
+        assert title in header, title
+    line = next(r for r in rows if "楼梯扶手松动" in (r[header.index("标题")] or ""))
+    assert line[header.index("整改措施")] == NOTICE["measures"] and line[header.index("整改期限")] == "2026-06-10"
+    r = admin.post("/api/letters", json={"kind": "safety.production", "year": 2026, "issuing_unit_id": county.unit("T01"),
+                                         "party_kind": "unit", "party_id": v1})
+    assert r.status_code == 201, r.get_json()
+    pdf = admin.get(f"/api/letters/{r.get_json()['id']}/pdf")
+    from pypdf import PdfReader
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages).replace("\n", "").replace(" ", "")
+    assert "安全生产责任书" in text and "复查合格后销号" in text
+    with db.transaction(county.id) as s:
+        year = (_dt.date(2026, 1, 1), _dt.date(2027, 1, 1))
+        assert indicators.closed_on_time(s, v1, *year) >= 1
+        assert indicators.major_open(s, county.unit("T01"), *year) >= 1
+        assert indicators.major_open(s, county.unit("T01D1V2"), *year) == 0
+        assert indicators.closed_on_time(s, v1, _dt.date(2025, 1, 1), _dt.date(2026, 1, 1)) == 0
+        june = (_dt.date(2026, 6, 1), _dt.date(2026, 7, 1))
+        assert indicators.overdue(s, v1, *june) == 1 and indicators.overdue(s, v1, _dt.date(2026, 7, 1), _dt.date(2026, 8, 1)) == 0
+        assert indicators.closed_on_time(s, v1, *june) == 1
+        assert indicators.incidents_late(s, v1, *june) == 1
+    assert major["id"]

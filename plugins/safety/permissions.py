@@ -25,7 +25,7 @@ ALL = (READ, MANAGE, INSPECT, RECTIFY, NOTICE, INCIDENT)
 ROLE_TEMPLATES = [
     RoleTemplate("safety_officer", "安全员", "Safety officer", (*CASEWORK, READ, INSPECT, RECTIFY, INCIDENT)),
     RoleTemplate("safety_chief", "安监站负责人", "Head of the safety office",
-                 (*CASEWORK, "core.case.supervise", *ALL)),
+                 (*CASEWORK, "core.case.supervise", "core.case.export", *ALL)),
     RoleTemplate("county_admin", "县级管理员", "County administrator", ALL),
     RoleTemplate("unit_admin", "单位管理员", "Unit administrator", (READ, MANAGE, INSPECT, RECTIFY, INCIDENT)),
     RoleTemplate("viewer", "只读用户", "Viewer", (READ,)),

@@ -4,11 +4,13 @@ a refused submit comes back with every answer kept), an inspection's result, and
 reports. Hazards are cases: their page and acts are the core's case page (/cases/<id>)."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from core.sdk import (HIDDEN_FORM_FIELDS, Invalid, OrgUnit, PinganError, current, get_or_404, load_form, may,
-                      parse_int, requires, scoped)
+                      parse_int, requires, scoped, utcnow)
 
 from . import incidents, inspections, places
 from .api import ChecklistInput, IncidentInput, PlaceInput, require_county_manage, root_unit_id
@@ -17,6 +19,7 @@ from .permissions import INCIDENT, INSPECT, MANAGE, READ
 
 bp = Blueprint("safety_web", __name__, url_prefix="/safety", template_folder="templates")
 ROWS = 8  # blank item rows of a new checklist
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _form() -> dict:
@@ -152,8 +155,11 @@ def _inspect_page(place_id=None, values=None, errors=None, status=200):
                        .order_by(Inspection.id.desc()).limit(20)).all()
     place_names = dict(s.execute(select(Place.id, Place.name).where(
         Place.id.in_([r.place_id for r in recent] or [0]))).all())
+    this_year = utcnow().astimezone(SHANGHAI).year
     return render_template("safety/inspect.html", choices=choices, place=place, checklist=checklist, items=items,
-                           values=values or {}, errors=errors or {}, recent=recent, place_names=place_names), status
+                           values=values or {}, errors=errors or {}, recent=recent, place_names=place_names,
+                           years=range(this_year, this_year - 5, -1),
+                           may_export=ctx.grants.has("core.case.export")), status
 
 
 @bp.route("/inspect", methods=["GET"])
