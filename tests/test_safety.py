@@ -326,3 +326,24 @@ def test_the_yearly_hazard_ledger_the_letter_and_the_indicators(app, county, log
         assert indicators.closed_on_time(s, v1, *june) == 1
         assert indicators.incidents_late(s, v1, *june) == 1
     assert major["id"]
+
+
+def test_the_settings_are_form_controls_and_round_trip(app, login):
+    """Every setting a real control (place types, their fields with the type as a select of
+    the county's types, grades, the numbers); the form saved unchanged keeps the settings."""
+    import re
+
+    from core.web.admin import settings_form as sf
+    from plugins.safety.settings import SafetySettings
+    from tests.test_settings_controls import SOURCES, _form_post
+    kinds = {f["name"]: f["kind"] for f in sf.controls(SafetySettings, SOURCES)}
+    assert "json" not in kinds.values() and kinds["place_fields"] == "rows" and kinds["hazard_grades"] == "rows"
+    fresh = load_tenant(app)
+    admin = login(fresh, "county.admin")
+    assert admin.put("/api/modules/safety", json={"enabled": True}).status_code == 200
+    before = admin.get("/api/modules/safety").get_json()["settings"]
+    page = admin.get("/admin/modules/safety").get_data(as_text=True)
+    assert "<textarea" not in page and ">学校（校舍）</option>" in page and ">数字</option>" in page
+    r = admin.post("/admin/modules/safety", data=_form_post(page))
+    assert r.status_code == 302, re.findall(r'field-error[^>]*>([^<]*)', r.get_data(as_text=True))
+    assert admin.get("/api/modules/safety").get_json()["settings"] == before

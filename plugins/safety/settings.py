@@ -29,6 +29,8 @@ DEFAULT_PLACE_FIELDS = [
     {"place_type": "construction", "key": "permit", "title": "施工许可证号", "kind": "text", "required": False},
     {"place_type": "catering", "key": "gas", "title": "使用燃气", "kind": "yes_no", "required": False},
 ]
+for _f in DEFAULT_PLACE_FIELDS:
+    _f.setdefault("choices", [])
 DEFAULT_GRADES = [{"key": "general", "title": "一般隐患", "major": False},
                   {"key": "major", "title": "重大隐患", "major": True}]
 
