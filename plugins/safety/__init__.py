@@ -55,3 +55,9 @@ def pingan_api_blueprints():
 def pingan_web_blueprints():
     from .web import bp
     return [bp]
+
+
+@hookimpl
+def pingan_demo_activity(demo):
+    from .demo import plan
+    plan(demo)

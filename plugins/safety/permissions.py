@@ -27,6 +27,6 @@ ROLE_TEMPLATES = [
     RoleTemplate("safety_chief", "安监站负责人", "Head of the safety office",
                  (*CASEWORK, "core.case.supervise", "core.case.export", *ALL)),
     RoleTemplate("county_admin", "县级管理员", "County administrator", ALL),
-    RoleTemplate("unit_admin", "单位管理员", "Unit administrator", (READ, MANAGE, INSPECT, RECTIFY, INCIDENT)),
+    RoleTemplate("unit_admin", "单位管理员", "Unit administrator", (READ, MANAGE, INSPECT, RECTIFY, NOTICE, INCIDENT)),
     RoleTemplate("viewer", "只读用户", "Viewer", (READ,)),
 ]
