@@ -22,6 +22,7 @@ blp = Blueprint("safety", __name__, url_prefix="/api/safety", description="安�
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NAME = validate.Length(min=1, max=100)
 TEXT = validate.Length(min=1, max=3000)
+KEY = validate.Regexp(r"^[a-z][a-z0-9_]{0,31}$", error="请从列表中选择")  # a county's code (settings)
 
 
 # --- places -------------------------------------------------------------------------------------
@@ -60,7 +61,7 @@ PLACE_SORT = {"id": Place.id, "name": Place.name}
 class PlaceListArgs(ListArgs):
     sort = sort_field(PLACE_SORT)
     under = IdField(load_default=None, metadata={"description": "单位（含下级）"})
-    place_type = fields.String(load_default=None, validate=validate.Length(max=32))
+    place_type = fields.String(load_default=None, validate=KEY)
 
 
 def _under(stmt, column, unit_id, perm):
@@ -150,7 +151,7 @@ CHECKLIST_SORT = {"id": Checklist.id}
 
 class ChecklistListArgs(ListArgs):
     sort = sort_field(CHECKLIST_SORT)
-    place_type = fields.String(load_default=None, validate=validate.Length(max=32))
+    place_type = fields.String(load_default=None, validate=KEY)
 
 
 def root_unit_id(session) -> int | None:

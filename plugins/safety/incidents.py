@@ -23,8 +23,8 @@ def report(ctx, data: dict) -> Incident:
     unit = get_or_404(s, ctx.grants, OrgUnit, data["org_unit_id"], INCIDENT)
     now = utcnow()
     occurred = data["occurred_at"]
-    if not 2000 <= occurred.year <= 2100:  # (a form's time: the API's parser bounds it already)
-        raise Invalid("occurred_at", "date_out_of_range", "发生时间超出范围")
+    if not 1900 <= occurred.year <= 2999:  # a form's time, bounded as the API's parser bounds it
+        raise Invalid("occurred_at", "date_out_of_range", "发生时间超出范围（1900—2999 年）")
     if occurred > now + dt.timedelta(minutes=5):
         raise Invalid("occurred_at", "date_in_future", "发生时间不能晚于现在")
     hours = int(ctx.plugins["safety"]["incident_report_hours"])
