@@ -1,6 +1,6 @@
 """The rectification notice (整改通知书, SAF-2; seed 000 doc 3: 责任、措施、资金、期限和应急预案),
 rendered to PDF by the core (``GET /api/cases/<id>/documents/safety.rectification_notice``)
-once the notice has been issued. The county may edit the template like any document's."""
+once the notice has been issued (the core has no county-edited document templates yet)."""
 from __future__ import annotations
 
 from pathlib import Path
