@@ -37,6 +37,10 @@ Groups (see ``docs/plugins.md`` for how they fit together):
 - cases: ``CaseType``, ``State``, ``Transition``, ``DeadlineRule``, ``LedgerColumn`` (declared
   from ``pingan_case_types``), ``Case`` (the core's table, to join a plugin's own), ``CaseEvent`` (its timeline), ``CaseDeadline`` (its time limits, ``met`` once stopped),
   ``CaseFlag``,
+  ``register_case(work, case_type, data)`` (register a case from a module's own act: an
+  inspection's failed item), ``set_limit_due(session, case, rule, due_at, basis)`` (a running
+  limit's end decided by an act, e.g. a notice's deadline), ``supervise_case_as_platform(session, case, data)``
+  (督办 issued by the platform itself, e.g. 挂牌 when a limit runs out),
   ``CasePerson`` and ``Person`` (a case's people; ID number and phone encrypted, matched by
   their blind indexes), ``add_case_flag``, ``add_case_event`` (a plugin's own act on the
   timeline, kind ``<plugin>.<act>``), ``case_or_404(case_id)`` → ``(work, case, case_type)``
@@ -80,7 +84,9 @@ from core.api.common import (IdField, IdListArgs, ListArgs, download as download
                              paginate, permission_code, sort_field, unit_or_404)
 from core.audit import AuditEntry, record, record_read
 from core.audit_labels import AuditLabels
-from core.cases.engine import add_flag as add_case_flag
+from core.cases.engine import add_flag as add_case_flag, register as register_case
+from core.cases.deadlines import set_due as set_limit_due
+from core.cases.supervision import issue_as_system as supervise_case_as_platform
 from core.cases.fresh import rows as fresh_case_rows
 from core.cases.engine import divert as dispatch_case, finish_task
 from core.cases.dispatch import acknowledge as acknowledge_task, follow_up as record_follow_up, task_users
@@ -138,8 +144,8 @@ __all__ = [
     "CaseType", "State", "Transition", "DeadlineRule", "LedgerColumn", "Case", "CaseDeadline", "CaseEvent", "CaseFlag", "CasePerson", "Person",
     "add_case_flag", "fresh_case_rows", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "period_moment", "period_day", "NotificationChannel", "notify", "users_of_unit", "case_dispatchers", "DocumentTemplate",
     "render_pdf",
-    "dispatch_case", "supervise_case", "acknowledge_task", "finish_task", "record_follow_up", "task_users", "CaseTask",
-    "outbox_add", "Intake",
+    "dispatch_case", "supervise_case", "supervise_case_as_platform", "acknowledge_task", "finish_task", "record_follow_up", "task_users", "CaseTask",
+    "outbox_add", "Intake", "register_case", "set_limit_due",
     # API conventions
     "ListArgs", "IdListArgs", "sort_field", "permission_code", "page_of", "paginate", "IdField", "id_path",
     "Blueprint", "unit_or_404", "download_response", "xlsx_append",

@@ -41,8 +41,8 @@ def year(app):
 def test_every_built_in_module_is_switched_on_through_the_audited_service(app, year):
     county, switched, _ = year
     state = pingan(app)
-    assert set(builtin_modules(state.plugins)) == {"petition", "mediation"}  # not the example plugin
-    assert sorted(switched) == ["mediation", "petition"]
+    assert set(builtin_modules(state.plugins)) == {"petition", "mediation", "safety"}  # not the example plugin
+    assert sorted(switched) == ["mediation", "petition", "safety"]
     with state.db.transaction(county.id) as s:
         rows = {r.plugin: r for r in s.scalars(select(TenantPlugin))}
         assert all(rows[name].enabled for name in switched)
@@ -108,7 +108,7 @@ def test_the_demo_log_in_page_names_the_accounts_and_no_other_does(app, year, mo
                      "village.cadre2", "grid.worker"):
         assert f"<code>{username}</code>" in shown
     # what each may do comes from the enabled modules' case types (titles and permissions)
-    assert "第一网格：矛盾纠纷、信访事项，登记上报" in shown and "全县：矛盾纠纷、信访事项，只读" in shown
+    assert "第一网格：矛盾纠纷、信访事项，登记上报" in shown and "全县：矛盾纠纷、信访事项、安全隐患，只读" in shown
     # another county of the same instance: no list
     other = load_tenant(app)
     assert "演示账号" not in Client(app, other.host).get("/login").get_data(as_text=True)

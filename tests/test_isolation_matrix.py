@@ -89,6 +89,10 @@ ID_TABLES = {
     "/api/mediation/disputes/<case_id>/followups": "case_record",
     "/api/mediation/referrals/<referral_id>/outcome": "mediation_referral",
     "/api/mediation/registers/<kind>/<entry_id>/resolve": "mediation_register",
+    "/api/safety/places/<place_id>": "safety_place",
+    "/api/safety/checklists/<checklist_id>": "safety_checklist",
+    "/api/safety/inspections/<inspection_id>": "safety_inspection",
+    "/api/safety/incidents/<incident_id>": "safety_incident",
     "/api/letters/<letter_id>": "letter",
     "/api/letters/<letter_id>/sign": "letter",
     "/api/letters/<letter_id>/withdraw": "letter",
@@ -202,6 +206,7 @@ def pair(app):
         r = admin.post("/api/keypersons/records", json={"org_unit_id": t.unit("T01D1V1"), "category": "drug",
                                                         "risk_level": "low", "name": "某丙"})
         assert r.status_code == 201, r.get_json()
+        _safety_with_everything(admin, t)
         assert admin.post("/api/ledgers/exports", json={"case_type": "visits.visit"}).status_code == 202  # a job
         r = admin.post("/api/oauth-clients", json={
             "name": "县信息中心应用", "confidential": False, "redirect_uris": ["https://app.example/cb"],
@@ -287,6 +292,24 @@ def _dispute_with_everything(admin, t) -> None:
     assert r.status_code == 200, r.get_json()
     r = admin.post("/api/mediation/registers/unstable", json={"org_unit_id": t.unit("T01D1V1"),
                                                               "found_on": "2026-01-05", "description": "苗头"})
+    assert r.status_code == 201, r.get_json()
+
+
+def _safety_with_everything(admin, t) -> None:
+    """The safety module on: a checklist, a place, an inspection that raised a hazard, an incident."""
+    assert admin.put("/api/modules/safety", json={"enabled": True}).status_code == 200
+    r = admin.post("/api/safety/checklists", json={"place_type": "catering", "title": "餐饮", "items": [
+        {"question": "灭火器有效", "hazard": True, "grade": "general"}]})
+    assert r.status_code == 201, r.get_json()
+    item = r.get_json()["items"][0]["id"]
+    r = admin.post("/api/safety/places", json={"org_unit_id": t.unit("T01D1V1"), "place_type": "catering",
+                                               "name": "饭庄", "responsible_person": "某"})
+    assert r.status_code == 201, r.get_json()
+    r = admin.post("/api/safety/inspections", json={"place_id": r.get_json()["id"],
+                                                    "answers": [{"item_id": item, "answer": False}]})
+    assert r.status_code == 201 and r.get_json()["hazards"] == 1, r.get_json()
+    r = admin.post("/api/safety/incidents", json={"org_unit_id": t.unit("T01D1V1"), "title": "事件", "location": "某地",
+                                                  "description": "经过", "occurred_at": "2026-01-05T10:00:00+08:00"})
     assert r.status_code == 201, r.get_json()
 
 

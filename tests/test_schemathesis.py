@@ -44,6 +44,8 @@ NEGATIVE_ONLY = {("PUT", "/api/petition/quotas"), ("POST", "/api/oauth-clients")
                  ("POST", "/api/intake/{intake_id}/sort"), ("PUT", "/api/case-types/{key}/settings"),
                  # a unit of a level the county asks to report, and a period of that level's cadence
                  ("POST", "/api/mediation/screening"),
+                 # a place's ``extra`` fields are its type's, declared in the county's safety settings
+                 ("POST", "/api/safety/places"),
                  # a year is declared complete only once the county has entered some of its days:
                  # state, not shape (calendar_year_empty, test_calendar.py)
                  ("PUT", "/api/calendar/years/{year}"),

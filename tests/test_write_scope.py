@@ -31,7 +31,8 @@ from tests.conftest import Client, load_tenant, make_token
 CLASSES = [(re.compile(r"^member_unit_id$"), "member_unit"), (re.compile(r"(^|_)unit_id$|^parent_id$"), "unit"), (re.compile(r"person_id$"), "person"),
            (re.compile(r"(^|_)(user|handler|assignee|service_user)_id$"), "user"),
            (re.compile(r"^case_ids?$|^dispute_ids$"), "case"), (re.compile(r"^screening_id$"), "screening"),
-           (re.compile(r"^party_id$"), "person"), (re.compile(r"^(role_id|deadline_id|task_id)$"), None)]
+           (re.compile(r"^party_id$"), "person"), (re.compile(r"^(role_id|deadline_id|task_id)$"), None),
+           (re.compile(r"^place_id$"), "place"), (re.compile(r"^(checklist_id|item_id)$"), None)]  # county-wide templates
 
 NOW = "2026-03-10T10:00:00+08:00"
 BODIES = {
@@ -62,6 +63,15 @@ BODIES = {
                                                "persons": [{"person_id": "$person", "role": "applicant"}],
                                                "details": {"dispute_type": "debt", "screening_id": "$screening"}},
     ("POST", "/api/cases/{case_id}/transitions/refuse#mediation.dispute"): {"party_id": "$person", "note": "不愿调解"},
+    ("POST", "/api/cases#safety.hazard"): {"case_type": "safety.hazard", "title": "隐患", "org_unit_id": "$unit",
+                                           "details": {"grade": "general", "place_id": "$place"}},
+    ("POST", "/api/cases/{case_id}/transitions/notice#safety.hazard"): {
+        "responsible_unit_id": "$unit", "responsible_person": "某", "measures": "整改", "funds": "自筹", "plan": "值守"},
+    ("POST", "/api/safety/places"): {"org_unit_id": "$unit", "place_type": "catering", "name": "饭庄",
+                                     "responsible_person": "某"},
+    ("POST", "/api/safety/inspections"): {"place_id": "$place", "answers": [{"item_id": "$item", "answer": True}]},
+    ("POST", "/api/safety/incidents"): {"org_unit_id": "$unit", "title": "事件", "location": "某地", "description": "经过",
+                                        "occurred_at": "2026-03-10T09:00:00+08:00"},
     ("POST", "/api/cases/{case_id}/persons"): {"person_id": "$person", "org_unit_id": "$unit", "role": "party"},
     ("POST", "/api/intake"): {"channel": "visit", "org_unit_id": "$unit", "arose_unit_id": "$unit",
                               "subject": "来访", "content": "反映问题",
@@ -239,9 +249,14 @@ def world(app):
             for name, settings in (("visits", {}), ("hello", {}), ("petition", {"default_quotas": {"village": {"abnormal": 0}}}),
                                    ("mediation", {"screening": [{"level": "village", "cadence": "monthly"}]}),
                                    ("joint", {}),
-                                   ("keypersons", {})):
+                                   ("keypersons", {}),
+                                   ("safety", {})):
                 r = admin.put(f"/api/modules/{name}", json={"enabled": True, "settings": settings})
                 assert r.status_code == 200, r.get_json()
+            r = admin.post("/api/safety/checklists", json={"place_type": "catering", "title": "餐饮", "items": [
+                {"question": "灭火器有效"}]})
+            assert r.status_code == 201, r.get_json()
+            item = r.get_json()["items"][0]["id"]
             ids = {}
             for place in ("T01D1V1", "T01D1V2"):
                 unit = t.unit(place)
@@ -258,8 +273,12 @@ def world(app):
                 r = admin.post("/api/mediation/screening", json={"org_unit_id": unit, "period": "2026-02",
                                                                  "dispute_ids": [cases["dispute"]]})
                 assert r.status_code == 201, r.get_json()
+                screening = r.get_json()["id"]
+                r = admin.post("/api/safety/places", json={"org_unit_id": unit, "place_type": "catering",
+                                                           "name": f"{place}饭庄", "responsible_person": "某"})
+                assert r.status_code == 201, r.get_json()
                 ids[place] = {"unit": unit, "person": person, "user": user, "member_unit": member_unit,
-                              "screening": r.get_json()["id"], **cases}
+                              "screening": screening, "place": r.get_json()["id"], "item": item, **cases}
             out[t.slug if hasattr(t, "slug") else id(t)] = ids
             t.ids = ids
             t.admin = admin
@@ -301,6 +320,11 @@ def _target(world, method: str, path: str) -> str:
     path, _, ctype = path.partition("#")
     if "{" not in path:
         return path
+    if path.startswith("/api/cases/{case_id}/transitions/") and ctype == "safety.hazard":
+        r = caller.post("/api/cases", json={"case_type": ctype, "title": "隐患", "org_unit_id": mine["unit"],
+                                            "details": {"grade": "general"}})
+        assert r.status_code == 201, r.get_json()
+        return path.replace("{case_id}", str(r.get_json()["id"]))
     if path.startswith("/api/cases/{case_id}/transitions/") and ctype == "mediation.dispute":
         r = caller.post("/api/cases", json={"case_type": ctype, "title": "纠纷", "org_unit_id": mine["unit"],
                                             "persons": [{"person_id": mine["person"], "role": "applicant"}],
@@ -420,7 +444,7 @@ def other_county(world) -> dict:
     """Per class: the other county's object of that class, and an id that exists nowhere."""
     theirs = world["b"].ids["T01D1V1"]
     return {kind: [("other county", theirs[kind]), ("missing", MISSING)]
-            for kind in ("unit", "person", "user", "member_unit", "screening", "case")}
+            for kind in ("unit", "person", "user", "member_unit", "screening", "case", "place")}
 
 
 def test_every_id_in_every_write_body_is_checked_against_the_callers_scope(app, db, world):

@@ -212,6 +212,19 @@ def _mark_provisional(d: CaseDeadline, last: dt.date, cal: WorkCalendar) -> None
     d.provisional = d.provisional or bool(cal.uncovered(min(first, last), last))
 
 
+def set_due(session: Session, case: Case, rule_key: str, due_at: dt.datetime, basis: str) -> CaseDeadline | None:
+    """Give the running limit ``rule_key`` of a case a due time an act decided (a rectification
+    notice's 整改期限) instead of its rule's amount; the reminders, overdue sweep, supervision and
+    on-time figures then work on it as on any limit. None when no such limit runs."""
+    row = next((d for d in running(session, case) if d.rule == rule_key and d.task_id is None), None)
+    if row is None:
+        return None
+    row.due_at, row.basis, row.provisional, row.reminded = utc(due_at), basis[:300], False, 0
+    session.flush()
+    refresh(session, case)
+    return row
+
+
 def utc(moment: dt.datetime) -> dt.datetime:
     """Stored and answered in UTC, like every time in the API (shown in Asia/Shanghai by the UI)."""
     return moment.astimezone(dt.timezone.utc)

@@ -34,11 +34,12 @@ def issue(w: Work, case: Case, ctype: CaseType, data: dict) -> Supervision:
     if ctype.state(case.state).closed:
         raise Conflict("case_closed", "事项已办结，无需督办")
     units = [case.org_unit_id, *task_units(s, case)]
-    require_on(s, w.grants, SUPERVISE, case, units, "只有上级或事项所在单位可以督办")
+    if w.user is not None:  # the platform's own supervision (``issue_as_system``) needs no grant
+        require_on(s, w.grants, SUPERVISE, case, units, "只有上级或事项所在单位可以督办")
     target = data.get("target_unit_id") or case.handling_unit_id or case.org_unit_id
     if target not in units:
         raise Invalid("target_unit_id", "not_a_handling_unit", "督办对象必须是事项的所在单位或承办单位")
-    issuer_unit = w.user.org_unit_id if w.user else case.org_unit_id
+    issuer_unit = w.user.org_unit_id if w.user else (data.get("issuer_unit_id") or case.org_unit_id)
     now = utcnow()
     due = data.get("due_at")
     if due is None and data.get("response_required", True):
@@ -58,6 +59,18 @@ def issue(w: Work, case: Case, ctype: CaseType, data: dict) -> Supervision:
     notify(s, users_of_unit(s, target), f"supervision:{sup.id}", f"{label}：{case.number} {case.title}",
            sup.instruction, kind="todo", case_id=case.id)
     return sup
+
+
+def issue_as_system(session, case: Case, data: dict) -> Supervision:
+    """A supervision the platform issues itself, with no user: a module's rule (the safety
+    module's 挂牌督办 of an overdue hazard) in a request, a job or ``pingan_case_event``.
+    ``data`` as :func:`issue`'s, plus ``issuer_unit_id``: the unit it is issued from (escalation
+    climbs from there; default the case's unit)."""
+    from core.db import current_tenant_id
+    from core.runtime import running
+    host = running().plugins
+    w = Work(session, host, host.enabled(session, current_tenant_id()))
+    return issue(w, case, w.types[case.case_type], data)
 
 
 def load(w: Work, case: Case, supervision_id: int) -> Supervision:
