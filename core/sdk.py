@@ -46,7 +46,7 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   or a ``member_unit_id``), ``acknowledge_task`` (签收), ``finish_task`` (办结 ``"done"`` with the
   answer, 回退 ``"returned"`` with the reason), ``record_follow_up`` (回访 with the satisfaction),
   ``task_users(session, task)`` (the receiving unit's users: a member unit's staff), ``CaseTask``
-- notifications and documents: ``notify``, ``users_of_unit``, ``case_dispatchers(session, case)``
+- notifications and documents: ``notify``, ``users_of_unit``, ``user_cards`` (accounts named by id), ``case_dispatchers(session, case)``
   (its registrant and whoever dispatched its tasks: tell them of a plugin's own answers and
   ratings), ``NotificationChannel``,
   ``DocumentTemplate`` and ``render_pdf`` (a template to PDF bytes); background work after
@@ -97,7 +97,7 @@ from core.models import OrgUnit, Person
 from core.orgtree import network_holders, units_under, within
 from core.ratelimit import hit as rate_limit
 from core.documents import DocumentTemplate, render_pdf
-from core.notifications import NotificationChannel, notify, users_of_unit
+from core.notifications import NotificationChannel, UserCard, notify, user_cards, users_of_unit
 from core.cases.access import dispatchers as case_dispatchers
 from core.outbox import add as outbox_add
 from core.plugins import Indicator, MenuItem, RoleTemplate, ScheduledJob, Widget, module_settings
@@ -128,7 +128,7 @@ __all__ = [
     "record", "record_read", "sensitive_fields", "party_fields", "normalise_id_number", "AuditLabels",
     # cases, time limits, notifications, documents, background work
     "CaseType", "State", "Transition", "DeadlineRule", "LedgerColumn", "Case", "CaseDeadline", "CaseEvent", "CaseFlag", "CasePerson", "Person",
-    "add_case_flag", "fresh_case_rows", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "period_moment", "period_day", "NotificationChannel", "notify", "users_of_unit", "case_dispatchers", "DocumentTemplate",
+    "add_case_flag", "fresh_case_rows", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "period_moment", "period_day", "NotificationChannel", "notify", "users_of_unit", "user_cards", "UserCard", "case_dispatchers", "DocumentTemplate",
     "render_pdf",
     "dispatch_case", "acknowledge_task", "finish_task", "record_follow_up", "task_users", "CaseTask",
     "outbox_add", "Intake",

@@ -31,7 +31,9 @@ from tests.conftest import Client, load_tenant, make_token
 CLASSES = [(re.compile(r"^member_unit_id$"), "member_unit"), (re.compile(r"(^|_)unit_id$|^parent_id$"), "unit"), (re.compile(r"person_id$"), "person"),
            (re.compile(r"(^|_)(user|handler|assignee|service_user)_id$"), "user"),
            (re.compile(r"^case_ids?$|^dispute_ids$"), "case"), (re.compile(r"^screening_id$"), "screening"),
-           (re.compile(r"^party_id$"), "person"), (re.compile(r"^(role_id|deadline_id|task_id)$"), None)]
+           (re.compile(r"^party_id$"), "person"), (re.compile(r"^(role_id|deadline_id|task_id)$"), None),
+           # the patrol module's own objects, found through get_or_404 on the caller's scope (tests/test_patrol.py)
+           (re.compile(r"^(team_id|route_id|member_id|point_ids?)$"), None)]
 
 NOW = "2026-03-10T10:00:00+08:00"
 BODIES = {
@@ -84,6 +86,11 @@ BODIES = {
     ("POST", "/api/mediation/registers/{kind}"): {"org_unit_id": "$unit", "found_on": "2026-03-09",
                                                   "description": "苗头", "case_id": "$dispute"},
     ("POST", "/api/petition/watch"): {"person_id": "$person", "grade": "low", "signs": "扬言上访"},
+    ("POST", "/api/patrol/teams"): {"org_unit_id": "$unit", "name": "巡逻队", "kind": "village_patrol"},
+    ("POST", "/api/patrol/points"): {"org_unit_id": "$unit", "name": "村口", "line": "fringe"},
+    ("POST", "/api/patrol/routes"): {"org_unit_id": "$unit", "name": "夜巡", "window_start": "20:00", "window_end": "22:00",
+                                     "point_ids": ["$patrol_point"]},
+    ("POST", "/api/patrol/teams/{team_id}/members"): {"person_id": "$person", "user_id": "$user", "joined_on": "2026-03-01"},
     ("POST", "/api/petition/watch/{watch_id}/followups"): {"task": "走访", "due_on": "2026-03-20",
                                                            "assignee_id": "$user"},
     ("PUT", "/api/petition/quotas"): {"quotas": [{"org_unit_id": "$unit", "period": "2026", "kind": "abnormal",
@@ -224,7 +231,8 @@ def world(app):
         for t in (a, b):
             admin = Client(app, t.host, {"Authorization": f"Bearer {make_token(app, t, 'county.admin')}"})
             for name, settings in (("visits", {}), ("hello", {}), ("petition", {"default_quotas": {"village": {"abnormal": 0}}}),
-                                   ("mediation", {"screening": [{"level": "village", "cadence": "monthly"}]})):
+                                   ("mediation", {"screening": [{"level": "village", "cadence": "monthly"}]}),
+                                   ("patrol", {})):
                 r = admin.put(f"/api/modules/{name}", json={"enabled": True, "settings": settings})
                 assert r.status_code == 200, r.get_json()
             ids = {}
@@ -243,7 +251,10 @@ def world(app):
                 r = admin.post("/api/mediation/screening", json={"org_unit_id": unit, "period": "2026-02",
                                                                  "dispute_ids": [cases["dispute"]]})
                 assert r.status_code == 201, r.get_json()
+                r = admin.post("/api/patrol/points", json={"org_unit_id": unit, "name": "村口", "line": "fringe"})
+                assert r.status_code == 201, r.get_json()
                 ids[place] = {"unit": unit, "person": person, "user": user, "member_unit": member_unit,
+                              "patrol_point": r.get_json()["id"],
                               "screening": r.get_json()["id"], **cases}
             out[t.slug if hasattr(t, "slug") else id(t)] = ids
             t.ids = ids
@@ -324,6 +335,10 @@ def _target(world, method: str, path: str) -> str:
         world["deadline"] = next((d["id"] for d in caller.get(f"/api/cases/{case['id']}").get_json()["deadlines"]),
                                  None)
         return path.replace("{case_id}", str(case["id"]))
+    if path == "/api/patrol/teams/{team_id}/members":
+        r = caller.post("/api/patrol/teams", json={**BODIES[("POST", "/api/patrol/teams")], "org_unit_id": mine["unit"]})
+        assert r.status_code == 201, r.get_json()
+        return path.replace("{team_id}", str(r.get_json()["id"]))
     if path == "/api/mediation/registers/{kind}":
         return path.replace("{kind}", "unstable")
     if path == "/api/petition/watch/{watch_id}/followups":
