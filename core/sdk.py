@@ -74,14 +74,15 @@ from core.api.common import (IdField, IdListArgs, ListArgs, download as download
                              paginate, permission_code, sort_field, unit_or_404)
 from core.audit import record, record_read
 from core.audit_labels import AuditLabels
-from core.cases.engine import add_flag as add_case_flag
+from core.cases.engine import add_flag as add_case_flag, register as register_case
+from core.cases.intake import register as register_intake
 from core.cases.fresh import rows as fresh_case_rows
 from core.cases.engine import divert as dispatch_case, finish_task
 from core.cases.dispatch import acknowledge as acknowledge_task, follow_up as record_follow_up, task_users
 from core.cases.models import Case, CaseDeadline, CaseEvent, CaseFlag, CasePerson, CaseTask, Intake
 from core.cases.settings import calendar as county_calendar
 from core.cases.access import request_case as case_or_404
-from core.cases.timeline import Work, request_work
+from core.cases.timeline import Work, request_work, unattributed as unattributed_work
 from core.cases.timeline import add as add_case_event
 from core.cases.types import CaseType, DeadlineRule, LedgerColumn, State, Transition
 from core.authz import Permission, get_or_404, may, require, scoped
@@ -131,7 +132,7 @@ __all__ = [
     "add_case_flag", "fresh_case_rows", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "period_moment", "period_day", "NotificationChannel", "notify", "users_of_unit", "user_cards", "UserCard", "case_dispatchers", "DocumentTemplate",
     "render_pdf",
     "dispatch_case", "acknowledge_task", "finish_task", "record_follow_up", "task_users", "CaseTask",
-    "outbox_add", "Intake",
+    "outbox_add", "Intake", "register_case", "register_intake", "unattributed_work",
     # API conventions
     "ListArgs", "IdListArgs", "sort_field", "permission_code", "page_of", "paginate", "IdField", "id_path",
     "Blueprint", "unit_or_404", "download_response", "xlsx_append",

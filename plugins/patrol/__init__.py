@@ -7,11 +7,11 @@ A built-in plugin registered like any third-party one (entry point ``patrol``); 
 """
 from __future__ import annotations
 
-from core.sdk import Manifest, MenuItem
+from core.sdk import Manifest, MenuItem, hookimpl
 
 from . import models  # noqa: F401  (the module's tables join the metadata when it loads)
 from .audit_labels import LABELS
-from .permissions import PERMISSIONS, READ, ROLE_TEMPLATES
+from .permissions import CLUE_REPORT, PERMISSIONS, READ, ROLE_TEMPLATES
 from .registers import POINTS, TEAMS
 from .settings import PatrolSettings
 
@@ -33,6 +33,13 @@ manifest = Manifest(
     description="巡防队伍与队员、治安防线上的巡逻点、巡逻路线与排班、手机巡逻打卡、到点率与巡逻战果。",
     permissions=PERMISSIONS, roles=ROLE_TEMPLATES, settings=PatrolSettings, migrations="migrations",
     registers=[TEAMS, POINTS],
-    menu=[MenuItem("patrol.rounds", "巡逻打卡", "patrol_web.index", READ, "Patrol rounds", 59)],
+    menu=[MenuItem("patrol.rounds", "巡逻打卡", "patrol_web.index", READ, "Patrol rounds", 59),
+          MenuItem("patrol.clue", "报送线索", "patrol_web.clue_page", CLUE_REPORT, "Report a clue", 62)],
     api=[_api()], web=[_web()], audit_labels=LABELS)
 manifest.hooks(globals())
+
+
+@hookimpl
+def pingan_case_types():
+    from .clues import CLUE
+    return [CLUE]

@@ -10,12 +10,12 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from core.sdk import (Blueprint, IdField, IdListArgs, ListArgs, current, id_path, page_of, paginate, requires, scoped,
+from core.sdk import (Blueprint, IdField, IdListArgs, ListArgs, case_or_404, current, id_path, page_of, paginate, requires, scoped,
                       sort_field)
 
-from . import rounds, routes, teams
+from . import clues, rounds, routes, teams
 from .models import PatrolDuty, PatrolMember, PatrolRound, PatrolRoute
-from .permissions import MANAGE, PATROL, READ
+from .permissions import CLUE_READ, CLUE_REPORT, MANAGE, PATROL, READ
 
 blp = Blueprint("patrol", __name__, url_prefix="/api/patrol", description="群防群治 / Patrol")
 NOTE = validate.Length(max=500)
@@ -330,4 +330,52 @@ class End(MethodView):
         rnd = rounds.end(ctx, rounds.round_or_404(ctx, id_path(round_id), PATROL), data)
         out = _round_out(ctx.session, rnd)
         ctx.session.commit()
+        return out
+
+
+class ClueIn(Schema):
+    org_unit_id = IdField(required=True, metadata={"title": "所在单位"})
+    title = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={"title": "什么情况"})
+    place = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={"title": "地点"})
+    occurred_at = fields.AwareDateTime(load_default=None, metadata={"title": "发生时间"})
+    content = fields.String(required=True, validate=validate.Length(min=1, max=5000), metadata={"title": "详细情况"})
+    anonymous = fields.Boolean(load_default=False, metadata={"title": "匿名报送"})
+
+
+class ClueOut(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    state = fields.String()
+
+
+class ReporterOut(Schema):
+    anonymous = fields.Boolean()
+    reporter = fields.String(allow_none=True)
+
+
+@blp.route("/clues")
+class Clues(MethodView):
+    @requires(CLUE_REPORT)
+    @blp.arguments(ClueIn)
+    @blp.response(201, ClueOut)
+    def post(self, data):
+        """Report a clue (a ``patrol.clue`` case, worked at ``/api/cases/<id>``); ``anonymous``: the case
+        and its timeline name nobody, and handlers never see the reporter."""
+        ctx = current()
+        case = clues.report(ctx, data)
+        out = {"id": case.id, "number": case.number, "state": case.state}
+        ctx.session.commit()
+        return out
+
+
+@blp.route("/clues/<case_id>/reporter")
+class Reporter(MethodView):
+    @requires(CLUE_READ)
+    @blp.response(200, ReporterOut)
+    def get(self, case_id):
+        """Who reported the clue: an anonymous clue's reporter only for ``patrol.clue.reporter.read``
+        holders (audited as ``read_sensitive``), ``null`` for everyone else."""
+        w, case, _ = case_or_404(case_id, case_type=clues.KEY)
+        out = clues.reporter(current(), case)
+        w.session.commit()
         return out

@@ -138,3 +138,20 @@ class PatrolCheckIn(TenantModel):
     longitude: Mapped[float | None] = mapped_column(Float)
     note: Mapped[str | None] = mapped_column(String(500))
     by: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PatrolClue(TenantModel):
+    """A clue's own fields (PAT-4), one row per ``patrol.clue`` case. ``reporter_id`` is kept for
+    every clue; for an anonymous one only ``patrol.clue.reporter.read`` holders read it (audited)."""
+
+    __tablename__ = "patrol_clue"
+    __table_args__ = (tenant_fk("case_id", "case_record", ondelete="CASCADE"), UniqueConstraint("tenant_id", "case_id"))
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    place: Mapped[str] = mapped_column(String(200))
+    occurred_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    reporter_id: Mapped[int | None] = mapped_column(BigInteger)
+    reject_reason: Mapped[str | None] = mapped_column(String(500))
+    outcome: Mapped[str | None] = mapped_column(String(500))
+    turned_case_id: Mapped[int | None] = mapped_column(BigInteger)     # the case it became (both ways: see the timeline)
+    turned_intake_id: Mapped[int | None] = mapped_column(BigInteger)   # or the matter left at the one window

@@ -8,13 +8,13 @@ import datetime as dt
 from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from core.sdk import (HIDDEN_FORM_FIELDS, OrgUnit, Person, PinganError, current, load_form, may, parse_int, requires,
+from core.sdk import (HIDDEN_FORM_FIELDS, case_or_404, OrgUnit, Person, PinganError, current, load_form, may, parse_int, requires,
                       scoped, users_of_unit, user_cards, utcnow, units_under)
 
-from . import rounds, routes, teams
-from .api import CheckInIn, DutyIn, EndIn, LeaveIn, MemberIn, RouteIn, StartIn
+from . import clues, rounds, routes, teams
+from .api import CheckInIn, ClueIn, DutyIn, EndIn, LeaveIn, MemberIn, RouteIn, StartIn
 from .models import PatrolDuty, PatrolMember, PatrolPoint, PatrolRound, PatrolRoute, PatrolTeam
-from .permissions import MANAGE, PATROL, READ
+from .permissions import CLUE_REPORT, CLUE_REPORTER, MANAGE, PATROL, READ
 from .routes import SHANGHAI
 
 bp = Blueprint("patrol_web", __name__, url_prefix="/patrol", template_folder="templates")
@@ -245,3 +245,36 @@ def members_page(team_id):
                            roles=teams.ROLES, manage=manage, people=people, accounts=accounts, errors=errors,
                            values=values, done=request.args.get("done"),
                            today=utcnow().astimezone(SHANGHAI).date()), status
+
+
+# --- clues (PAT-4) ------------------------------------------------------------------------------
+
+@bp.route("/clues/new", methods=["GET", "POST"])
+@requires(CLUE_REPORT)
+def clue_page():
+    """The phone page an information officer reports a clue from."""
+    ctx = current()
+    errors, values, status = {}, {}, 200
+    if request.method == "POST":
+        values = _form()
+        raw = dict(values)
+        if raw.get("occurred_at") and len(raw["occurred_at"]) <= 16:  # a datetime-local is Beijing time
+            raw["occurred_at"] += ":00+08:00"
+        try:
+            case = clues.report(ctx, load_form(ClueIn, raw))
+            ctx.session.commit()
+            return redirect(url_for("patrol_web.clue_page", done=case.number))
+        except PinganError as exc:
+            status = _refused(exc, errors)
+    return render_template("patrol/clue_new.html", units=_units(CLUE_REPORT), errors=errors, values=values,
+                           done=request.args.get("done")), status
+
+
+@bp.route("/clues/<case_id>/reporter")
+@requires(CLUE_REPORTER)
+def reporter_page(case_id):
+    """An anonymous clue's reporter for an auditor; the read is audited."""
+    w, case, _ = case_or_404(case_id, case_type=clues.KEY)
+    who = clues.reporter(current(), case)
+    w.session.commit()
+    return render_template("patrol/reporter.html", case=case, who=who)
