@@ -13,9 +13,9 @@ from sqlalchemy import select
 from core.sdk import (Blueprint, IdField, IdListArgs, ListArgs, case_or_404, current, id_path, page_of, paginate, requires, scoped,
                       sort_field)
 
-from . import clues, rounds, routes, teams
-from .models import PatrolDuty, PatrolMember, PatrolRound, PatrolRoute
-from .permissions import CLUE_READ, CLUE_REPORT, MANAGE, PATROL, READ
+from . import cameras, clues, rounds, routes, teams
+from .models import PatrolDuty, PatrolInspection, PatrolMember, PatrolRound, PatrolRoute
+from .permissions import CAMERA_INSPECT, CLUE_READ, CLUE_REPORT, MANAGE, PATROL, READ
 
 blp = Blueprint("patrol", __name__, url_prefix="/api/patrol", description="群防群治 / Patrol")
 NOTE = validate.Length(max=500)
@@ -379,3 +379,46 @@ class Reporter(MethodView):
         out = clues.reporter(current(), case)
         w.session.commit()
         return out
+
+
+class InspectionIn(Schema):
+    label_ok = fields.Boolean(required=True, metadata={"title": "标识完好"})
+    housing_ok = fields.Boolean(required=True, metadata={"title": "外壳完好"})
+    cables_ok = fields.Boolean(required=True, metadata={"title": "线缆完好"})
+    picture_ok = fields.Boolean(required=True, metadata={"title": "画面正常"})
+    note = fields.String(load_default=None, validate=NOTE, metadata={"title": "说明"})
+
+
+class InspectionOut(Schema):
+    id = fields.Integer()
+    camera_id = fields.Integer()
+    at = fields.DateTime()
+    label_ok = fields.Boolean()
+    housing_ok = fields.Boolean()
+    cables_ok = fields.Boolean()
+    picture_ok = fields.Boolean()
+    note = fields.String(allow_none=True)
+    ticket_case_id = fields.Integer(allow_none=True)
+
+
+@blp.route("/cameras/<camera_id>/inspections")
+class Inspections(MethodView):
+    @requires(READ)
+    @blp.response(200, InspectionOut(many=True))
+    def get(self, camera_id):
+        """The camera's inspections, newest first."""
+        ctx = current()
+        camera = cameras.camera_or_404(ctx, id_path(camera_id))
+        return ctx.session.scalars(select(PatrolInspection).where(PatrolInspection.camera_id == camera.id)
+                                   .order_by(PatrolInspection.id.desc()).limit(200)).all()
+
+    @requires(CAMERA_INSPECT)
+    @blp.arguments(InspectionIn)
+    @blp.response(201, InspectionOut)
+    def post(self, data, camera_id):
+        """Record an inspection; a fault marks the camera faulty and raises a repair ticket
+        (``patrol.repair``, with the county's limit), one open ticket per camera."""
+        ctx = current()
+        row = cameras.inspect(ctx, cameras.camera_or_404(ctx, id_path(camera_id), CAMERA_INSPECT), data)
+        ctx.session.commit()
+        return row

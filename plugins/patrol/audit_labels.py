@@ -11,7 +11,7 @@ LABELS = AuditLabels(
         "patrol_member": ("巡防队员", "Team member"), "patrol_route": ("巡逻路线", "Route"),
         "patrol_route_point": ("路线巡逻点", "Route point"), "patrol_duty": ("巡逻排班", "Roster entry"),
         "patrol_round": ("巡逻记录", "Round"), "patrol_check_in": ("巡逻打卡", "Check-in"),
-        "patrol_clue": ("治安线索", "Clue"),
+        "patrol_clue": ("治安线索", "Clue"), "patrol_inspection": ("探头巡检", "Camera inspection"),
     },
     fields={
         "patrol_member.role": ("职务", "Role"), "joined_on": ("入队日期", "Joined on"), "left_on": ("离队日期", "Left on"),
@@ -29,6 +29,8 @@ LABELS = AuditLabels(
         "longitude": ("经度", "Longitude"), "by": ("打卡人", "Checked in by"),
         "place": ("地点", "Place"), "occurred_at": ("发生时间", "Occurred"), "anonymous": ("匿名报送", "Anonymous"),
         "reject_reason": ("不予采信的理由", "Rejected because"), "outcome": ("处理结果", "Outcome"),
+        "label_ok": ("标识完好", "Label intact"), "housing_ok": ("外壳完好", "Housing intact"),
+        "cables_ok": ("线缆完好", "Cables intact"), "picture_ok": ("画面正常", "Picture normal"),
     },
     values={"patrol_member.role": ROLES},
 )

@@ -155,3 +155,34 @@ class PatrolClue(TenantModel):
     outcome: Mapped[str | None] = mapped_column(String(500))
     turned_case_id: Mapped[int | None] = mapped_column(BigInteger)     # the case it became (both ways: see the timeline)
     turned_intake_id: Mapped[int | None] = mapped_column(BigInteger)   # or the matter left at the one window
+
+
+class PatrolCamera(RegisterRecord):
+    """A camera of the county's network (雪亮工程, PAT-6); closed when it is removed."""
+
+    __tablename__ = "patrol_camera"
+    code: Mapped[str | None] = mapped_column(String(20))       # GB/T 28181 device id, when known
+    place: Mapped[str] = mapped_column(String(100))
+    camera_type: Mapped[str | None] = mapped_column(String(30))
+    owner: Mapped[str | None] = mapped_column(String(60))      # the unit that owns it (by name)
+    installed_on: Mapped[date | None] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(16), default="working")  # working | faulty | offline | removed
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+
+
+class PatrolInspection(TenantModel):
+    """An inspection of a camera (label, housing, cables, picture); a fault raises a repair ticket."""
+
+    __tablename__ = "patrol_inspection"
+    __table_args__ = (tenant_fk("camera_id", "patrol_camera"), tenant_fk("ticket_case_id", "case_record"),
+                      Index("ix_patrol_inspection_camera", "tenant_id", "camera_id", "at"))
+    camera_id: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+    by: Mapped[int | None] = mapped_column(BigInteger)
+    label_ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    housing_ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    cables_ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    picture_ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    note: Mapped[str | None] = mapped_column(String(500))
+    ticket_case_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -63,9 +63,6 @@ class PatrolSettings(Schema):
     joint_defence_group_size = fields.Integer(
         load_default=10, validate=validate.Range(min=2, max=100),
         metadata={"title": "联防组户数", "description": "“十户联防、十店联防”：每个联防组的户（店）数"})
-    camera_repair_days = fields.Integer(
-        load_default=7, validate=validate.Range(min=1, max=365),
-        metadata={"title": "监控维修期限（日）", "description": "巡检发现故障后维修工单的办理期限，由本县确定"})
     cameras_per_village = fields.Integer(
         load_default=8, validate=validate.Range(min=0, max=1000),
         metadata={"title": "每村监控探头目标数", "description": "每个村应布建的视频探头数（示例取“每村8个以上”）"})

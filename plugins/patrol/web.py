@@ -11,10 +11,10 @@ from sqlalchemy import select
 from core.sdk import (HIDDEN_FORM_FIELDS, case_or_404, OrgUnit, Person, PinganError, current, load_form, may, parse_int, requires,
                       scoped, users_of_unit, user_cards, utcnow, units_under)
 
-from . import clues, rounds, routes, teams
-from .api import CheckInIn, ClueIn, DutyIn, EndIn, LeaveIn, MemberIn, RouteIn, StartIn
-from .models import PatrolDuty, PatrolMember, PatrolPoint, PatrolRound, PatrolRoute, PatrolTeam
-from .permissions import CLUE_REPORT, CLUE_REPORTER, MANAGE, PATROL, READ
+from . import cameras, clues, rounds, routes, teams
+from .api import CheckInIn, ClueIn, InspectionIn, DutyIn, EndIn, LeaveIn, MemberIn, RouteIn, StartIn
+from .models import PatrolCamera, PatrolDuty, PatrolMember, PatrolPoint, PatrolRound, PatrolRoute, PatrolTeam
+from .permissions import CAMERA_INSPECT, CLUE_REPORT, CLUE_REPORTER, MANAGE, PATROL, READ
 from .routes import SHANGHAI
 
 bp = Blueprint("patrol_web", __name__, url_prefix="/patrol", template_folder="templates")
@@ -278,3 +278,33 @@ def reporter_page(case_id):
     who = clues.reporter(current(), case)
     w.session.commit()
     return render_template("patrol/reporter.html", case=case, who=who)
+
+
+# --- camera inspections (PAT-6) -------------------------------------------------------------------
+
+@bp.route("/inspections", methods=["GET", "POST"])
+@requires(CAMERA_INSPECT)
+def inspection_page():
+    """The phone page of a camera inspection: the camera, four checks, a note."""
+    ctx = current()
+    s = ctx.session
+    errors, values, status = {}, {}, 200
+    if request.method == "POST":
+        values = _form()
+        raw = {k: values.get(k) == "true" for k in cameras.CHECKS}
+        if values.get("note"):
+            raw["note"] = values["note"]
+        try:
+            cam = cameras.camera_or_404(ctx, parse_int(values.get("camera_id", ""), lo=1) or 0, CAMERA_INSPECT)
+            row = cameras.inspect(ctx, cam, load_form(InspectionIn, raw))
+            s.commit()
+            return redirect(url_for("patrol_web.inspection_page", done=1, ticket=row.ticket_case_id or ""))
+        except PinganError as exc:
+            status = _refused(exc, errors)
+            if "_form" in errors and exc.status == 404:
+                errors["camera_id"] = errors.pop("_form")
+    rows = list(s.scalars(scoped(select(PatrolCamera), ctx.grants, CAMERA_INSPECT, PatrolCamera.org_unit_id)
+                          .where(PatrolCamera.closed_at.is_(None)).order_by(PatrolCamera.place).limit(500)))
+    return render_template("patrol/inspect.html", cameras=rows, checks=cameras.CHECKS, states=cameras.STATES,
+                           errors=errors, values=values, done=request.args.get("done"),
+                           ticket=parse_int(request.args.get("ticket", ""), lo=1)), status
