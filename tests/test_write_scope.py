@@ -89,6 +89,8 @@ BODIES = {
     ("POST", "/api/patrol/teams"): {"org_unit_id": "$unit", "name": "巡逻队", "kind": "village_patrol"},
     ("POST", "/api/patrol/points"): {"org_unit_id": "$unit", "name": "村口", "line": "fringe"},
     ("POST", "/api/patrol/cameras"): {"org_unit_id": "$unit", "place": "村口"},
+    ("POST", "/api/patrol/groups"): {"org_unit_id": "$unit", "name": "十店联防一组", "kind": "shops",
+                                     "leader_person_id": "$person", "households": 10},
     ("POST", "/api/patrol/clues"): {"org_unit_id": "$unit", "title": "线索", "place": "村口", "content": "可疑人员"},
     ("POST", "/api/patrol/routes"): {"org_unit_id": "$unit", "name": "夜巡", "window_start": "20:00", "window_end": "22:00",
                                      "point_ids": ["$patrol_point"]},

@@ -186,3 +186,15 @@ class PatrolInspection(TenantModel):
     picture_ok: Mapped[bool] = mapped_column(Boolean, default=True)
     note: Mapped[str | None] = mapped_column(String(500))
     ticket_case_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PatrolGroup(RegisterRecord):
+    """A joint-defence group (十户联防 / 十店联防, PAT-3) of neighbouring households or shops, with
+    its leader (a person of the register), who signs the responsibility letter (core letters)."""
+
+    __tablename__ = "patrol_group"
+    name: Mapped[str] = mapped_column(String(60))
+    kind: Mapped[str] = mapped_column(String(16))              # households | shops
+    leader_person_id: Mapped[int] = mapped_column(BigInteger)
+    households: Mapped[int] = mapped_column(Integer)
+    members: Mapped[str | None] = mapped_column(String(1000))   # the households' or shops' names
