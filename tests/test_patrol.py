@@ -67,7 +67,7 @@ def person(client, county, name, unit="T01D1V1") -> int:
     return r.get_json()["id"]
 
 
-def test_round_under_threshold_is_flagged_and_on_time_counted(county, login):
+def test_round_under_threshold_is_flagged_and_on_time_counted(county, login, db):
     # rule: PAT-2 — compliance = visited / planned; under the county's threshold (90 %) flagged
     cadre = login(county, "village.cadre")
     route = setup_route(cadre, county)
@@ -96,6 +96,12 @@ def test_round_under_threshold_is_flagged_and_on_time_counted(county, login):
     assert [r["id"] for r in flagged] == [rid]
     after = cadre.post(f"/api/patrol/rounds/{rid}/check-ins", json={"point_id": points[9]})
     assert after.status_code == 409 and after.get_json()["code"] == "round_ended"
+    from plugins.patrol.indicators import caught, compliance          # for the scoring module
+    with db.transaction(county.id) as s:
+        day, next_day = NIGHT.date(), NIGHT.date() + dt.timedelta(days=1)
+        assert compliance(s, county.unit("T01"), day, next_day) == 80.0
+        assert caught(s, county.unit("T01D1V1"), day, next_day) == 1.0
+        assert caught(s, county.unit("T01D1V2"), day, next_day) == 0.0
 
 
 def test_threshold_is_the_countys(app, login):

@@ -54,6 +54,9 @@ def test_a_fault_raises_a_ticket_with_the_countys_limit_that_goes_overdue_and_is
         done = admin.post(f"/api/cases/{ticket}/transitions/repair", json={"note": "更换电源适配器"})
         assert done.status_code == 200, done.get_json()
     assert admin.get(f"/api/patrol/cameras/{cid}").get_json()["state"] == "working"
+    from plugins.patrol.indicators import cameras_working_share
+    with app.app_context(), state.db.transaction(county.id) as s:
+        assert cameras_working_share(s, county.unit("T01"), T0.date(), T0.date()) == 100.0
     cadre2 = login(county, "village.cadre2")   # another village's user: not found
     assert cadre2.get(f"/api/patrol/cameras/{cid}/inspections").status_code in (403, 404)
 

@@ -86,7 +86,7 @@ def test_triage_verify_and_reject_with_a_reason(county, login):
     assert case["state"] == "rejected" and case["details"]["reject_reason"] == "经查为车主本人开锁"
 
 
-def test_a_clue_turned_into_a_mediation_case_is_linked_both_ways(county, login, enable_plugin):
+def test_a_clue_turned_into_a_mediation_case_is_linked_both_ways(county, login, enable_plugin, db):
     # rule: PAT-4 — handled or turned into another module's case (mediation on)
     enable_plugin("mediation", county=county)
     clue = report(login(county, "grid.worker"), county, title="两户因排水沟争吵")
@@ -104,6 +104,11 @@ def test_a_clue_turned_into_a_mediation_case_is_linked_both_ways(county, login, 
     there = handler.get(f"/api/cases/{clue['id']}/events").get_json()
     assert any(new["number"] in (e.get("note") or "") for e in there)
     assert "查看转成的矛盾纠纷" in handler.get(f"/cases/{clue['id']}").get_data(as_text=True)
+    import datetime as dt
+    from plugins.patrol.indicators import clues_handled
+    with db.transaction(county.id) as s:
+        today = dt.date.today()
+        assert clues_handled(s, county.unit("T01"), today - dt.timedelta(days=1), today + dt.timedelta(days=2)) == 1.0
 
 
 def test_with_mediation_off_the_act_offers_the_one_window(county, login):

@@ -14,6 +14,7 @@ from .audit_labels import LABELS
 from .permissions import CAMERA_INSPECT, CLUE_REPORT, PERMISSIONS, READ, ROLE_TEMPLATES
 from .cameras import CAMERAS
 from .groups import GROUPS, JOINT_DEFENCE
+from .indicators import INDICATORS
 from .registers import POINTS, TEAMS
 from .settings import PatrolSettings
 
@@ -34,7 +35,7 @@ manifest = Manifest(
     name="patrol", title="群防群治", title_en="Patrol and mass prevention", version=__version__,
     description="巡防队伍与队员、治安防线上的巡逻点、巡逻路线与排班、手机巡逻打卡、到点率与巡逻战果。",
     permissions=PERMISSIONS, roles=ROLE_TEMPLATES, settings=PatrolSettings, migrations="migrations",
-    registers=[TEAMS, POINTS, GROUPS, CAMERAS], letters=[JOINT_DEFENCE],
+    registers=[TEAMS, POINTS, GROUPS, CAMERAS], letters=[JOINT_DEFENCE], indicators=INDICATORS,
     menu=[MenuItem("patrol.rounds", "巡逻打卡", "patrol_web.index", READ, "Patrol rounds", 59),
           MenuItem("patrol.clue", "报送线索", "patrol_web.clue_page", CLUE_REPORT, "Report a clue", 62),
           MenuItem("patrol.inspect", "探头巡检", "patrol_web.inspection_page", CAMERA_INSPECT, "Camera inspection", 64)],
