@@ -19,6 +19,8 @@ from .permissions import CAMERA_INSPECT, CLUE_READ, CLUE_REPORT, MANAGE, PATROL,
 
 blp = Blueprint("patrol", __name__, url_prefix="/api/patrol", description="群防群治 / Patrol")
 NOTE = validate.Length(max=500)
+# a time of day as HH:MM (the pattern tells OpenAPI clients what a valid one looks like)
+HHMM = {"pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$"}
 COUNT = validate.Range(min=0, max=10000)
 
 
@@ -49,8 +51,8 @@ class RouteIn(Schema):
     org_unit_id = IdField(required=True, metadata={"title": "所属单位"})
     team_id = IdField(load_default=None, metadata={"title": "巡逻队伍"})
     name = fields.String(required=True, validate=validate.Length(min=1, max=60), metadata={"title": "路线名称"})
-    window_start = fields.Time(required=True, metadata={"title": "计划开始时间"})
-    window_end = fields.Time(required=True, metadata={"title": "计划结束时间"})
+    window_start = fields.Time(required=True, metadata={"title": "计划开始时间", **HHMM})
+    window_end = fields.Time(required=True, metadata={"title": "计划结束时间", **HHMM})
     point_ids = fields.List(IdField(), required=True, validate=validate.Length(min=1, max=200),
                             metadata={"title": "巡逻点（按顺序）"})
 
@@ -69,8 +71,8 @@ class DutyIn(Schema):
     route_id = IdField(required=True, metadata={"title": "巡逻路线"})
     member_id = IdField(required=True, metadata={"title": "值班队员"})
     duty_date = fields.Date(required=True, metadata={"title": "值班日期"})
-    shift_start = fields.Time(required=True, metadata={"title": "班次开始"})
-    shift_end = fields.Time(required=True, metadata={"title": "班次结束"})
+    shift_start = fields.Time(required=True, metadata={"title": "班次开始", **HHMM})
+    shift_end = fields.Time(required=True, metadata={"title": "班次结束", **HHMM})
 
 
 class DutyOut(Schema):
