@@ -52,6 +52,26 @@ def users_of_unit(session: Session, unit_id: int, member_staff: bool = False) ->
     return list(session.scalars(stmt))
 
 
+class UserCard(NamedTuple):
+    """What a module may know of an account: its name and unit (never its login or secrets)."""
+
+    id: int
+    display_name: str
+    org_unit_id: int
+    active: bool
+
+
+def user_cards(session: Session, user_ids: Iterable[int]) -> dict[int, UserCard]:
+    """The county's accounts ``user_ids`` by id (missing ones left out): a module's way to name a
+    user it keeps an id of (a patrol member, who checked in) without the ``User`` model."""
+    ids = {int(i) for i in user_ids}
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.display_name, User.org_unit_id, User.status)
+                           .where(User.id.in_(ids))).all()
+    return {r[0]: UserCard(r[0], r[1], r[2], r[3] == "active") for r in rows}
+
+
 class Note(NamedTuple):
     """One call of :func:`notify`, for :func:`notify_many`."""
 

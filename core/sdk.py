@@ -56,7 +56,7 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   ``task_users(session, task)`` (the receiving unit's users: a member unit's staff), ``CaseTask``;
   ``supervise_case(work, case, case_type, data)`` (督办/催办 as ``POST /api/cases/<id>/supervisions``:
   ``kind``, ``level`` normal | listed 挂牌, ``instruction``, ``target_unit_id``; escalated by the sweep)
-- notifications and documents: ``notify``, ``users_of_unit``, ``case_dispatchers(session, case)``
+- notifications and documents: ``notify``, ``users_of_unit``, ``user_cards`` (accounts named by id), ``case_dispatchers(session, case)``
   (its registrant and whoever dispatched its tasks: tell them of a plugin's own answers and
   ratings), ``NotificationChannel``,
   ``DocumentTemplate`` and ``render_pdf`` (a template to PDF bytes); background work after
@@ -87,6 +87,7 @@ from core.audit_labels import AuditLabels
 from core.cases.engine import add_flag as add_case_flag, register as register_case
 from core.cases.deadlines import set_due as set_limit_due
 from core.cases.supervision import issue_as_system as supervise_case_as_platform
+from core.cases.intake import register as register_intake
 from core.cases.fresh import rows as fresh_case_rows
 from core.cases.engine import divert as dispatch_case, finish_task
 from core.cases.dispatch import acknowledge as acknowledge_task, follow_up as record_follow_up, task_users
@@ -94,7 +95,7 @@ from core.cases.models import Case, CaseDeadline, CaseEvent, CaseFlag, CasePerso
 from core.cases.settings import calendar as county_calendar
 from core.cases.access import request_case as case_or_404
 from core.cases.supervision import issue as supervise_case
-from core.cases.timeline import Work, request_work
+from core.cases.timeline import Work, request_work, unattributed as unattributed_work
 from core.cases.timeline import add as add_case_event
 from core.cases.types import CaseType, DeadlineRule, LedgerColumn, State, Transition
 from core.authz import Permission, get_or_404, may, require, scoped
@@ -110,7 +111,7 @@ from core.models import MemberUnit, OrgUnit, Person
 from core.orgtree import network_holders, units_under, within
 from core.ratelimit import hit as rate_limit
 from core.documents import DocumentTemplate, render_pdf
-from core.notifications import NotificationChannel, notify, users_of_unit
+from core.notifications import NotificationChannel, UserCard, notify, user_cards, users_of_unit
 from core.cases.access import dispatchers as case_dispatchers
 from core.outbox import add as outbox_add
 from core.plugins import Indicator, MenuItem, RoleTemplate, ScheduledJob, Widget, module_settings
@@ -142,10 +143,10 @@ __all__ = [
     "set_person_fields", "blind_index", "AuditEntry",
     # cases, time limits, notifications, documents, background work
     "CaseType", "State", "Transition", "DeadlineRule", "LedgerColumn", "Case", "CaseDeadline", "CaseEvent", "CaseFlag", "CasePerson", "Person",
-    "add_case_flag", "fresh_case_rows", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "period_moment", "period_day", "NotificationChannel", "notify", "users_of_unit", "case_dispatchers", "DocumentTemplate",
+    "add_case_flag", "fresh_case_rows", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "period_moment", "period_day", "NotificationChannel", "notify", "users_of_unit", "user_cards", "UserCard", "case_dispatchers", "DocumentTemplate",
     "render_pdf",
     "dispatch_case", "supervise_case", "supervise_case_as_platform", "acknowledge_task", "finish_task", "record_follow_up", "task_users", "CaseTask",
-    "outbox_add", "Intake", "register_case", "set_limit_due",
+    "outbox_add", "Intake", "register_case", "set_limit_due", "register_intake", "unattributed_work",
     # API conventions
     "ListArgs", "IdListArgs", "sort_field", "permission_code", "page_of", "paginate", "IdField", "id_path",
     "Blueprint", "unit_or_404", "download_response", "xlsx_append",

@@ -32,7 +32,9 @@ CLASSES = [(re.compile(r"^member_unit_id$"), "member_unit"), (re.compile(r"(^|_)
            (re.compile(r"(^|_)(user|handler|assignee|service_user)_id$"), "user"),
            (re.compile(r"^case_ids?$|^dispute_ids$"), "case"), (re.compile(r"^screening_id$"), "screening"),
            (re.compile(r"^party_id$"), "person"), (re.compile(r"^(role_id|deadline_id|task_id)$"), None),
-           (re.compile(r"^place_id$"), "place"), (re.compile(r"^(checklist_id|item_id)$"), None)]  # county-wide templates
+           (re.compile(r"^place_id$"), "place"), (re.compile(r"^(checklist_id|item_id)$"), None),  # county-wide templates
+           # the patrol module's own objects, found through get_or_404 on the caller's scope (tests/test_patrol.py)
+           (re.compile(r"^(team_id|route_id|member_id|point_ids?)$"), None)]
 
 NOW = "2026-03-10T10:00:00+08:00"
 BODIES = {
@@ -94,6 +96,15 @@ BODIES = {
     ("POST", "/api/mediation/registers/{kind}"): {"org_unit_id": "$unit", "found_on": "2026-03-09",
                                                   "description": "苗头", "case_id": "$dispute"},
     ("POST", "/api/petition/watch"): {"person_id": "$person", "grade": "low", "signs": "扬言上访"},
+    ("POST", "/api/patrol/teams"): {"org_unit_id": "$unit", "name": "巡逻队", "kind": "village_patrol"},
+    ("POST", "/api/patrol/points"): {"org_unit_id": "$unit", "name": "村口", "line": "fringe"},
+    ("POST", "/api/patrol/cameras"): {"org_unit_id": "$unit", "place": "村口"},
+    ("POST", "/api/patrol/groups"): {"org_unit_id": "$unit", "name": "十店联防一组", "kind": "shops",
+                                     "leader_person_id": "$person", "households": 10},
+    ("POST", "/api/patrol/clues"): {"org_unit_id": "$unit", "title": "线索", "place": "村口", "content": "可疑人员"},
+    ("POST", "/api/patrol/routes"): {"org_unit_id": "$unit", "name": "夜巡", "window_start": "20:00", "window_end": "22:00",
+                                     "point_ids": ["$patrol_point"]},
+    ("POST", "/api/patrol/teams/{team_id}/members"): {"person_id": "$person", "user_id": "$user", "joined_on": "2026-03-01"},
     ("POST", "/api/petition/watch/{watch_id}/followups"): {"task": "走访", "due_on": "2026-03-20",
                                                            "assignee_id": "$user"},
     ("PUT", "/api/petition/quotas"): {"quotas": [{"org_unit_id": "$unit", "period": "2026", "kind": "abnormal",
@@ -250,7 +261,8 @@ def world(app):
                                    ("mediation", {"screening": [{"level": "village", "cadence": "monthly"}]}),
                                    ("joint", {}),
                                    ("keypersons", {}),
-                                   ("safety", {})):
+                                   ("safety", {}),
+                                   ("patrol", {})):
                 r = admin.put(f"/api/modules/{name}", json={"enabled": True, "settings": settings})
                 assert r.status_code == 200, r.get_json()
             r = admin.post("/api/safety/checklists", json={"place_type": "catering", "title": "餐饮", "items": [
@@ -277,8 +289,12 @@ def world(app):
                 r = admin.post("/api/safety/places", json={"org_unit_id": unit, "place_type": "catering",
                                                            "name": f"{place}饭庄", "responsible_person": "某"})
                 assert r.status_code == 201, r.get_json()
+                safety_place = r.get_json()["id"]
+                r = admin.post("/api/patrol/points", json={"org_unit_id": unit, "name": "村口", "line": "fringe"})
+                assert r.status_code == 201, r.get_json()
                 ids[place] = {"unit": unit, "person": person, "user": user, "member_unit": member_unit,
-                              "screening": screening, "place": r.get_json()["id"], "item": item, **cases}
+                              "screening": screening, "place": safety_place, "item": item,
+                              "patrol_point": r.get_json()["id"], **cases}
             out[t.slug if hasattr(t, "slug") else id(t)] = ids
             t.ids = ids
             t.admin = admin
@@ -363,6 +379,10 @@ def _target(world, method: str, path: str) -> str:
         world["deadline"] = next((d["id"] for d in caller.get(f"/api/cases/{case['id']}").get_json()["deadlines"]),
                                  None)
         return path.replace("{case_id}", str(case["id"]))
+    if path == "/api/patrol/teams/{team_id}/members":
+        r = caller.post("/api/patrol/teams", json={**BODIES[("POST", "/api/patrol/teams")], "org_unit_id": mine["unit"]})
+        assert r.status_code == 201, r.get_json()
+        return path.replace("{team_id}", str(r.get_json()["id"]))
     if path == "/api/mediation/registers/{kind}":
         return path.replace("{kind}", "unstable")
     if path.startswith(("/api/joint/meetings/{meeting_id}", "/api/joint/campaigns/{campaign_id}")):

@@ -1,14 +1,17 @@
 """The timeline of a case: every act, with its actor and time, and the plugins told of it."""
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
 from core.authz import Grants
 from core.cases.models import Case, CaseEvent
-from core.context import current_actor
+from core.context import Actor, acting_as, current_actor, current_request_id
 from core.db import utcnow
 from core.models import User
 from core.runtime import pingan
@@ -32,6 +35,15 @@ class Work:
     @property
     def user_id(self) -> int | None:
         return self.user.id if self.user else None
+
+
+@contextlib.contextmanager
+def unattributed(w: Work) -> Iterator[Work]:
+    """``w``'s act recorded as the platform's (系统): no user on the case it registers or on its
+    timeline — an anonymous report (a patrol clue) its handlers must not trace to the reporter.
+    The caller checks the reporter's scope first: a Work without a user skips the engine's."""
+    with acting_as(Actor(None, "system:anonymous"), current_request_id()):
+        yield dataclasses.replace(w, user=None)
 
 
 def request_work() -> Work:

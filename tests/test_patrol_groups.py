@@ -1,0 +1,56 @@
+"""Issue 17, PAT-3: joint-defence groups of the county's size, the leader's responsibility letter
+(治安联防责任书) on the core's letters: listed unsigned, reminded in January, signed with a scan,
+printed to PDF."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import time_machine
+from pypdf import PdfReader
+
+from core import letters
+from core.app import pingan
+from core.context import Actor, acting_as
+from tests.conftest import load_tenant
+
+KIND = "patrol.joint_defence"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+YEAR = dt.date.today().year - 1    # a year whose January has passed, whatever today is
+
+
+def test_the_leaders_letter_unsigned_reminded_in_january_then_signed_and_printed(app, login):
+    # rule: PAT-3 — ten shops or households, a leader who signs the letter ("三包、两防、一举报")
+    county = load_tenant(app)
+    admin = login(county, "county.admin")
+    assert admin.put("/api/modules/patrol", json={"enabled": True}).status_code == 200
+    leader = admin.post("/api/persons", json={"name": "赵店主", "org_unit_id": county.unit("T01D1V1")}).get_json()["id"]
+    group = {"org_unit_id": county.unit("T01D1V1"), "name": "罗塘街十店联防组", "kind": "shops",
+             "leader_person_id": leader, "households": 11}
+    big = admin.post("/api/patrol/groups", json=group)
+    assert big.status_code == 422 and big.get_json()["code"] == "group_too_large"   # the county's 10
+    assert admin.post("/api/patrol/groups", json={**group, "households": 10}).status_code == 201
+    r = admin.post("/api/letters", json={"kind": KIND, "year": YEAR, "issuing_unit_id": county.unit("T01D1V1"),
+                                         "party_kind": "person", "party_id": leader, "counterparty": "社区民警李某"})
+    assert r.status_code == 201, r.get_json()
+    letter = r.get_json()
+    unsigned = admin.get(f"/api/letters?kind={KIND}&year={YEAR}&status=unsigned").get_json()["items"]
+    assert [x["id"] for x in unsigned] == [letter["id"]]
+    assert admin.put(f"/api/letters/kinds/{KIND}", json={"remind_month": 1, "remind_day": 10}).status_code == 200
+    state = pingan(app)
+
+    def remind(day: int) -> int:
+        when = dt.datetime(YEAR, 1, day, 9, tzinfo=letters.SHANGHAI)
+        with time_machine.travel(when, tick=False), acting_as(Actor(None, "test")), \
+                state.db.transaction(county.id) as s:
+            return letters.remind_due(s, state.plugins, state.plugins.enabled(s, county.id), when.date())
+    assert remind(9) == 0 and remind(10) == 1          # reminded in January from the county's day
+    r = admin.post(f"/api/letters/{letter['id']}/sign", content_type="multipart/form-data",
+                   data={"signed_on": f"{YEAR}-01-12", "file": (io.BytesIO(PNG), "责任书.png")})
+    assert r.status_code == 200 and r.get_json()["has_scan"], r.get_json()
+    pdf = admin.get(f"/api/letters/{letter['id']}/pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages).replace("\n", "")
+    for fact in (f"{YEAR}年度治安联防责任书", "赵店主", "罗塘村", "社区民警李某", "三包、两防、一举报", f"{YEAR}年1月12日"):
+        assert fact in text, fact
+    assert admin.get(f"/api/letters?kind={KIND}&year={YEAR}&status=unsigned").get_json()["items"] == []
