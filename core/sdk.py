@@ -36,7 +36,9 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   ``CasePerson`` and ``Person`` (a case's people; ID number and phone encrypted, matched by
   their blind indexes), ``add_case_flag``, ``add_case_event`` (a plugin's own act on the
   timeline, kind ``<plugin>.<act>``), ``case_or_404(case_id)`` → ``(work, case, case_type)``
-  for a plugin's endpoint on a case, ``Work`` and ``request_work()`` (what acts on cases take); time limits ``WorkCalendar``, ``deadline``, ``county_calendar(session)`` (the
+  for a plugin's endpoint on a case, ``Work`` and ``request_work()`` (what acts on cases take);
+  ``register_case(work, case_type, data)`` (a case the module's own act starts, e.g. a
+  rectification ordered by an evaluation: the one-window registration's checks and limits); time limits ``WorkCalendar``, ``deadline``, ``county_calendar(session)`` (the
   county's working days); ``limit_end`` (a limit's end as users read it, "2026-10-09 24:00":
   in every message that names one) and ``local_time`` (a time as Beijing time); an indicator's
   period bounds: ``period_moment`` (an aware datetime: a date is its 00:00 in Beijing) and
@@ -77,6 +79,7 @@ from core.audit_labels import AuditLabels
 from core.cases.engine import add_flag as add_case_flag
 from core.cases.fresh import rows as fresh_case_rows
 from core.cases.engine import divert as dispatch_case, finish_task
+from core.cases.engine import register as register_case
 from core.cases.dispatch import acknowledge as acknowledge_task, follow_up as record_follow_up, task_users
 from core.cases.models import Case, CaseDeadline, CaseEvent, CaseFlag, CasePerson, CaseTask, Intake
 from core.cases.settings import calendar as county_calendar
@@ -128,7 +131,7 @@ __all__ = [
     "record", "record_read", "sensitive_fields", "party_fields", "normalise_id_number", "AuditLabels",
     # cases, time limits, notifications, documents, background work
     "CaseType", "State", "Transition", "DeadlineRule", "LedgerColumn", "Case", "CaseDeadline", "CaseEvent", "CaseFlag", "CasePerson", "Person",
-    "add_case_flag", "fresh_case_rows", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "period_moment", "period_day", "NotificationChannel", "notify", "users_of_unit", "case_dispatchers", "DocumentTemplate",
+    "add_case_flag", "fresh_case_rows", "register_case", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "period_moment", "period_day", "NotificationChannel", "notify", "users_of_unit", "case_dispatchers", "DocumentTemplate",
     "render_pdf",
     "dispatch_case", "acknowledge_task", "finish_task", "record_follow_up", "task_users", "CaseTask",
     "outbox_add", "Intake",
