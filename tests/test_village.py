@@ -244,3 +244,46 @@ def test_the_vote_form_keeps_what_was_typed_when_refused(county, cadre):
     assert 'value="12"' in html and "表决记录原文" in html and 'value="2026-11-10"' in html
     assert cadre.get("/village/projects").status_code == 200
     assert cadre.get("/village/evaluations").status_code == 200
+
+
+# --- VIL-1 and VIL-2: cadres ask, people speak ---------------------------------------------------
+
+def test_contacts_count_against_the_four_ones_quota_per_cadre(db, county, client_as):
+    # rule: VIL-1 — 指导员落实"四个一"：联系一名党员、一名普通群众、帮扶一户困难家庭、帮办一个企业
+    grant(db, county, "village.cadre", ["village.read", "village.contact"], unit="T01D1V1", key="instructor")
+    cadre = client_as("village.cadre")
+    group = county.unit("T01D1V1G1")
+    for kind in ("party_member", "villager", "hardship_household"):
+        r = cadre.post("/api/village/contacts", json={"org_unit_id": group, "kind": kind, "contacted_on": "2026-11-14",
+                                                      "raised": "村东路灯不亮", "outcome": "deliberation"})
+        assert r.status_code == 201, r.get_json()
+    assert cadre.post("/api/village/contacts", json={"org_unit_id": county.unit("T01D1V2G1"), "kind": "enterprise",
+                                                     "contacted_on": "2026-11-14", "outcome": "none"}).status_code == 404
+    township = client_as("donghu.admin")
+    figures = township.get(f"/api/village/contact-figures?org_unit_id={county.unit('T01')}").get_json()
+    assert (figures["first"], figures["last"]) == ("2026-11-01", "2026-11-30")
+    [row] = figures["cadres"]
+    assert row["name"] == "罗塘村综治专干" and row["counts"]["enterprise"] == 0 and row["met"] is False
+    cadre.post("/api/village/contacts", json={"org_unit_id": group, "kind": "enterprise", "contacted_on": "2026-11-15",
+                                              "outcome": "answered"})
+    assert township.get("/api/village/contact-figures").get_json()["cadres"][0]["met"] is True
+    assert township.get("/api/village/contact-figures?day=2026-10-15").get_json()["cadres"] == []
+    assert township.get("/village/contact-figures").status_code == 200
+
+
+def test_a_commitment_made_at_a_hearing_is_a_case_with_a_deadline(db, county, client_as):
+    # rule: VIL-2 — 每季度举办群众说事会；对群众呼声高的事，让干部当场表态
+    grant(db, county, "village.cadre", ["village.read", "village.contact", "core.case.read"], unit="T01D1V1",
+          key="hearing_officer")
+    cadre = client_as("village.cadre")
+    r = cadre.post("/api/village/hearings", json={
+        "org_unit_id": county.unit("T01D1V1"), "held_on": "2026-11-16", "questions": "垃圾清运不及时；路灯不亮",
+        "answers": "垃圾清运已与保洁公司约定每日一次", "commitment": "两周内修复村东路灯"})
+    assert r.status_code == 201, r.get_json()
+    case_id = r.get_json()["commitment_case_id"]
+    case = cadre.get(f"/api/cases/{case_id}").get_json()
+    assert case["case_type"] == "village.commitment" and case["due_at"]
+    assert act(cadre, case_id, "fulfil", {"note": "路灯已修复"}).status_code == 200
+    plain = cadre.post("/api/village/hearings", json={"org_unit_id": county.unit("T01D1V1"), "held_on": "2026-11-16",
+                                                      "questions": "医保缴费咨询", "answers": "当场解答"})
+    assert plain.status_code == 201 and plain.get_json()["commitment_case_id"] is None

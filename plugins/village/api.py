@@ -372,3 +372,37 @@ class EvaluationView(MethodView):
         ctx = current()
         return evaluation_view(ctx.session, get_or_404(ctx.session, ctx.grants, Evaluation, id_path(evaluation_id),
                                                        READ))
+
+
+# --- cadres ask (VIL-1): each cadre's contacts against the quota --------------------------------------
+
+class FiguresArgs(Schema):
+    org_unit_id = IdField(load_default=None, metadata={"description": "该单位及其下级（默认：您的最高单位）"})
+    day = fields.Date(load_default=None, metadata={"description": "考核周期内的任一天（默认今天）"})
+
+
+class CadreFiguresOut(Schema):
+    user_id = fields.Integer()
+    name = fields.String()
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    met = fields.Boolean()
+
+
+class FiguresOut(Schema):
+    first = fields.Date()
+    last = fields.Date()
+    quota = fields.Dict(keys=fields.String(), values=fields.Integer())
+    cadres = fields.List(fields.Nested(CadreFiguresOut))
+
+
+@blp.route("/contact-figures")
+class ContactFigures(MethodView):
+    @requires(READ)
+    @blp.arguments(FiguresArgs, location="query")
+    @blp.response(200, FiguresOut)
+    def get(self, args):
+        """Each cadre's contacts ("四个一") in the county's period holding ``day``, per kind of
+        person contacted, and whether the quota is met."""
+        from .registers import figures
+        unit = unit_or_404(args["org_unit_id"], READ)
+        return figures(current().session, unit, args["day"] or projects.today())

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from core.sdk import CaseType, DeadlineRule, Invalid, State, Transition
 
 from .models import Evaluation
-from .permissions import EVALUATE, RECTIFY
+from .permissions import CONTACT, EVALUATE, RECTIFY
 
 KEY = "village.rectification"
 SOURCE = "两票评事：满意率未达门槛的，责成村两委限期整改（期限由本县设定）"
@@ -75,4 +75,24 @@ RECTIFICATION = CaseType(
     read_permission="core.case.read",
     create_permission=EVALUATE,
     details_schema=RectificationDetails, on_register=on_register, details=details,
+)
+
+
+COMMITMENT_KEY = "village.commitment"
+
+
+class FulfilInput(Schema):
+    note = fields.String(required=True, validate=validate.Length(min=2, max=2000), metadata={"title": "兑现情况"})
+
+
+COMMITMENT = CaseType(
+    key=COMMITMENT_KEY, title="群众说事承诺事项", title_en="Commitment made at a hearing",
+    number_format="承诺〔{year}〕{seq:04d}",
+    states=(State("registered", "待兑现", "To fulfil"), State("done", "已兑现", "Fulfilled", closed=True)),
+    initial="registered",
+    transitions=(Transition("fulfil", "兑现承诺", ("registered",), "done", CONTACT, "Fulfilled", input=FulfilInput),),
+    deadlines=(DeadlineRule("promise", "承诺兑现期限", 30, "calendar_days", start="registered", stop=("fulfil",),
+                            source="群众说事：对群众呼声高的事，干部当场表态（期限由本县设定）",
+                            title_en="Commitment limit"),),
+    read_permission="core.case.read", create_permission=CONTACT,
 )

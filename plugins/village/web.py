@@ -188,3 +188,29 @@ def evaluations_page():
                            villages=_villages(EVALUATE), form=controls(EvaluationInput, ("org_unit_id",)),
                            errors=errors, values=values, done=request.args.get("done"),
                            ballots=evaluations.BALLOTS, options=evaluations.OPTIONS), status
+
+
+# --- cadres ask (VIL-1): figures per cadre --------------------------------------------------------------
+
+@bp.route("/contact-figures")
+@requires(READ)
+def figures_page():
+    import datetime as dt
+
+    from core.sdk import parse_int, unit_or_404
+
+    from .registers import figures
+    from .settings import CONTACT_KINDS
+    ctx = current()
+    unit = unit_or_404(parse_int(request.args.get("org_unit_id", ""), lo=0), READ)
+    error, day = None, projects.today()
+    try:
+        if request.args.get("day"):
+            day = dt.date.fromisoformat(request.args["day"])
+    except ValueError:
+        error = "请选择一个日期"
+    units = [u for u in ctx.session.scalars(select(OrgUnit).where(OrgUnit.status == "active").where(
+        OrgUnit.level.in_(("county", "township", "district", *projects.VILLAGE_LEVELS))).order_by(OrgUnit.path)
+        .limit(1000)) if ctx.grants.covers(READ, u.path)]
+    return render_template("village/figures.html", unit=unit, units=units, day=day, error=error,
+                           report=figures(ctx.session, unit, day), kinds=CONTACT_KINDS), 422 if error else 200
