@@ -287,3 +287,12 @@ def test_a_commitment_made_at_a_hearing_is_a_case_with_a_deadline(db, county, cl
     plain = cadre.post("/api/village/hearings", json={"org_unit_id": county.unit("T01D1V1"), "held_on": "2026-11-16",
                                                       "questions": "医保缴费咨询", "answers": "当场解答"})
     assert plain.status_code == 201 and plain.get_json()["commitment_case_id"] is None
+
+
+def test_the_minutes_of_a_vote_print_as_a_pdf(county, cadre):
+    # rule: VIL-3 — printable deliberation minutes
+    p = discussed(cadre, county)
+    assert cadre.get(f"/api/village/projects/{p['id']}/minutes").status_code == 409
+    vote(cadre, p["id"])
+    r = cadre.get(f"/api/village/projects/{p['id']}/minutes")
+    assert r.status_code == 200 and r.data.startswith(b"%PDF") and r.mimetype == "application/pdf"

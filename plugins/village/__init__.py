@@ -7,10 +7,11 @@ See docs/village.md.
 """
 from __future__ import annotations
 
-from core.sdk import AuditLabels, Indicator, Manifest, MenuItem, hookimpl
+from core.sdk import Indicator, Manifest, MenuItem, hookimpl
 
 from . import models  # noqa: F401  (the module's tables join the metadata when it loads)
 from .api import blp, public_blp
+from .audit_labels import LABELS
 from .evaluations import below_threshold, rectifications_open
 from .permissions import PERMISSIONS, READ, ROLE_TEMPLATES
 from .registers import CONTACTS, HEARINGS
@@ -32,11 +33,7 @@ manifest = Manifest(
                           "Evaluations under the satisfaction threshold", "次"),
                 Indicator("village.rectifications_open", "两票评议整改未完成数", rectifications_open,
                           "Rectifications not yet finished", "件")],
-    audit_labels=AuditLabels(
-        object_types={"village_project": ("村级项目", "Village project"), "village_publication": ("村务公开", "Publication"),
-                "village_evaluation": ("两票评议", "Two-ballot evaluation")},
-        actions={"village.project_voted": ("村级项目表决", "Project vote recorded"),
-                 "village.evaluated": ("录入两票评议", "Evaluation entered")}),
+    audit_labels=LABELS,
 )
 manifest.hooks(globals())
 

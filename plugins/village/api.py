@@ -406,3 +406,32 @@ class ContactFigures(MethodView):
         from .registers import figures
         unit = unit_or_404(args["org_unit_id"], READ)
         return figures(current().session, unit, args["day"] or projects.today())
+
+
+# --- printable minutes of the vote (VIL-3) ------------------------------------------------------------
+
+
+@blp.route("/projects/<project_id>/minutes")
+class Minutes(MethodView):
+    @requires(READ)
+    @blp.doc(responses={"200": {"description": "表决记录 PDF", "content": {
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
+    def get(self, project_id):
+        """The minutes of the vote as a PDF to print, sign and keep (409 before the vote)."""
+        from pathlib import Path
+
+        from core.sdk import Conflict, DocumentTemplate, download_response, render_pdf
+
+        from .settings import quorum
+        p = project_or_404(project_id, READ)
+        if p.voted_on is None:
+            raise Conflict("not_voted", "项目尚未表决")
+        view = _out(p)
+        rule = quorum({f"{p.body}_quorum": p.quorum_rule}, p.body)
+        template = DocumentTemplate("village.minutes", "村级项目议事表决记录", "minutes.html",
+                                    str(Path(__file__).parent / "templates" / "documents"))
+        today = projects.today()
+        pdf = render_pdf(template, {"p": view, "quorum": rule.title, "source": BODIES[p.body][3],
+                                    "county": current().tenant.name,
+                                    "today": f"{today.year}年{today.month}月{today.day}日"})
+        return download_response(pdf, f"{p.title}表决记录.pdf", "application/pdf")
