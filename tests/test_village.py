@@ -296,3 +296,22 @@ def test_the_minutes_of_a_vote_print_as_a_pdf(county, cadre):
     vote(cadre, p["id"])
     r = cadre.get(f"/api/village/projects/{p['id']}/minutes")
     assert r.status_code == 200 and r.data.startswith(b"%PDF") and r.mimetype == "application/pdf"
+
+
+def test_the_create_forms_refuse_at_the_field_and_save_once_corrected(county, cadre, client_as):
+    # rule: VIL-3, VIL-5
+    form = {"org_unit_id": str(county.unit("T01D1V1")), "title": "", "budget": "5000", "proposed_on": "2026-11-02"}
+    page = cadre.post("/village/projects", data=form)
+    assert page.status_code == 422 and 'id="title-error"' in page.get_data(as_text=True)
+    assert 'value="5000"' in page.get_data(as_text=True)
+    form["title"] = "文化广场修缮"
+    saved = cadre.post("/village/projects", data=form)
+    assert saved.status_code == 302 and "/village/projects/" in saved.headers["Location"]
+    township = client_as("donghu.admin")
+    body = {k: str(v) for k, v in ballots(county).items()}
+    body["party_issued"] = "10"
+    page = township.post("/village/evaluations", data=body)
+    assert page.status_code == 422 and "多于发出的" in page.get_data(as_text=True)
+    body["party_issued"] = "50"
+    assert township.post("/village/evaluations", data=body).status_code == 302
+    assert "未达到" in township.get("/village/evaluations").get_data(as_text=True)

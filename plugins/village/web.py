@@ -84,6 +84,24 @@ def _fail(exc) -> tuple[dict, int]:
     return {field or "_form": exc.message}, exc.status
 
 
+def _create(schema, perm: str, do) -> tuple:
+    """A posted create form of a village's record (``do(work, village, data)``): committed →
+    ``(row, {}, values, 200)``; refused → ``(None, errors, values, status)`` with nothing saved."""
+    if request.method != "POST":
+        return None, {}, {}, 200
+    s, values = current().session, request.form.to_dict()
+    try:
+        data = load(schema, request.form)
+        w = request_work()
+        row = do(w, projects.village(w, data["org_unit_id"], perm), data)
+        s.commit()
+        return row, {}, values, 200
+    except (PinganError, FormErrors) as exc:
+        s.rollback()
+        errors, status = _fail(exc)
+        return None, errors, values, status
+
+
 # --- projects (VIL-3) -----------------------------------------------------------------------------
 
 @bp.route("/projects", methods=["GET", "POST"])
@@ -91,18 +109,9 @@ def _fail(exc) -> tuple[dict, int]:
 def projects_page():
     ctx = current()
     s = ctx.session
-    errors, values, status = {}, {}, 200
-    if request.method == "POST":
-        values = request.form.to_dict()
-        try:
-            data = load(ProjectInput, request.form)
-            w = request_work()
-            p = projects.propose(w, projects.village(w, data["org_unit_id"], DELIBERATE), data)
-            s.commit()
-            return redirect(url_for("village_web.project_page", project_id=p.id))
-        except (PinganError, FormErrors) as exc:
-            s.rollback()
-            errors, status = _fail(exc)
+    done, errors, values, status = _create(ProjectInput, DELIBERATE, projects.propose)
+    if done is not None:
+        return redirect(url_for("village_web.project_page", project_id=done.id))
     state = request.args.get("state", "")
     q = scoped(select(Project), ctx.grants, READ, Project.org_unit_id)
     if state in projects.STATES:
@@ -170,18 +179,9 @@ def public_page(unit_id):
 def evaluations_page():
     ctx = current()
     s = ctx.session
-    errors, values, status = {}, {}, 200
-    if request.method == "POST":
-        values = request.form.to_dict()
-        try:
-            data = load(EvaluationInput, request.form)
-            w = request_work()
-            evaluations.evaluate(w, projects.village(w, data["org_unit_id"], EVALUATE), data)
-            s.commit()
-            return redirect(url_for("village_web.evaluations_page", done="1"))
-        except (PinganError, FormErrors) as exc:
-            s.rollback()
-            errors, status = _fail(exc)
+    done, errors, values, status = _create(EvaluationInput, EVALUATE, evaluations.evaluate)
+    if done is not None:
+        return redirect(url_for("village_web.evaluations_page", done="1"))
     rows = s.scalars(scoped(select(Evaluation), ctx.grants, READ, Evaluation.org_unit_id)
                      .order_by(Evaluation.year.desc(), Evaluation.id.desc()).limit(200)).all()
     return render_template("village/evaluations.html", rows=[evaluation_view(s, e) for e in rows],
