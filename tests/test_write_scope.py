@@ -31,7 +31,8 @@ from tests.conftest import Client, load_tenant, make_token
 CLASSES = [(re.compile(r"^member_unit_id$"), "member_unit"), (re.compile(r"(^|_)unit_id$|^parent_id$"), "unit"), (re.compile(r"person_id$"), "person"),
            (re.compile(r"(^|_)(user|handler|assignee|service_user)_id$"), "user"),
            (re.compile(r"^case_ids?$|^dispute_ids$"), "case"), (re.compile(r"^screening_id$"), "screening"),
-           (re.compile(r"^party_id$"), "person"), (re.compile(r"^(role_id|deadline_id|task_id)$"), None)]
+           (re.compile(r"^party_id$"), "person"), (re.compile(r"^(role_id|deadline_id|task_id)$"), None),
+           (re.compile(r"^evaluation_id$"), None)]  # a rectification's evaluation: of the case's own village
 
 NOW = "2026-03-10T10:00:00+08:00"
 BODIES = {
@@ -84,6 +85,15 @@ BODIES = {
     ("POST", "/api/mediation/registers/{kind}"): {"org_unit_id": "$unit", "found_on": "2026-03-09",
                                                   "description": "苗头", "case_id": "$dispute"},
     ("POST", "/api/petition/watch"): {"person_id": "$person", "grade": "low", "signs": "扬言上访"},
+    ("POST", "/api/village/projects"): {"org_unit_id": "$unit", "title": "村道硬化", "budget": "1000",
+                                        "proposed_on": "2026-03-09"},
+    ("POST", "/api/village/evaluations"): {"org_unit_id": "$unit", "year": 2026, "held_on": "2026-03-09",
+                                           "villager_issued": 10, "villager_satisfied": 10, "villager_basic": 0,
+                                           "villager_unsatisfied": 0, "party_issued": 5, "party_satisfied": 5,
+                                           "party_basic": 0, "party_unsatisfied": 0},
+    ("POST", "/api/village/contacts"): {"org_unit_id": "$unit", "kind": "villager", "contacted_on": "2026-03-09",
+                                        "outcome": "none"},
+    ("POST", "/api/village/hearings"): {"org_unit_id": "$unit", "held_on": "2026-03-09", "questions": "路灯不亮"},
     ("POST", "/api/petition/watch/{watch_id}/followups"): {"task": "走访", "due_on": "2026-03-20",
                                                            "assignee_id": "$user"},
     ("PUT", "/api/petition/quotas"): {"quotas": [{"org_unit_id": "$unit", "period": "2026", "kind": "abnormal",
@@ -224,7 +234,8 @@ def world(app):
         for t in (a, b):
             admin = Client(app, t.host, {"Authorization": f"Bearer {make_token(app, t, 'county.admin')}"})
             for name, settings in (("visits", {}), ("hello", {}), ("petition", {"default_quotas": {"village": {"abnormal": 0}}}),
-                                   ("mediation", {"screening": [{"level": "village", "cadence": "monthly"}]})):
+                                   ("mediation", {"screening": [{"level": "village", "cadence": "monthly"}]}),
+                                   ("village", {})):
                 r = admin.put(f"/api/modules/{name}", json={"enabled": True, "settings": settings})
                 assert r.status_code == 200, r.get_json()
             ids = {}
