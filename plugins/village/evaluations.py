@@ -18,7 +18,7 @@ from core.sdk import (Case, Conflict, Invalid, OrgUnit, module_settings, period_
 
 from .cases import KEY
 from .models import Evaluation
-from .projects import today
+from .projects import not_future
 
 BALLOTS = {"villager": "村民票", "party": "党员票"}
 OPTIONS = {"satisfied": "满意", "basic": "基本满意", "unsatisfied": "不满意"}
@@ -33,8 +33,7 @@ def satisfaction(counts: dict, basic_counts: bool) -> Decimal:
 def evaluate(w, unit: OrgUnit, data: dict) -> Evaluation:
     s = w.session
     settings = module_settings(s, "village")
-    if data["held_on"] > today():
-        raise Invalid("held_on", "future_date", "日期不能晚于今天")
+    not_future("held_on", data["held_on"])
     if data["held_on"].year != data["year"] and data["held_on"].year != data["year"] + 1:
         raise Invalid("held_on", "wrong_year", "评议日期须在评议年度内或次年")
     pcts = {}

@@ -43,13 +43,13 @@ def village(w, unit_id: int | None, perm: str, field: str = "org_unit_id") -> Or
     return unit
 
 
-def _not_future(field: str, day: dt.date) -> None:
+def not_future(field: str, day: dt.date) -> None:
     if day > today():
         raise Invalid(field, "future_date", "日期不能晚于今天")
 
 
 def propose(w, unit: OrgUnit, data: dict) -> Project:
-    _not_future("proposed_on", data["proposed_on"])
+    not_future("proposed_on", data["proposed_on"])
     p = Project(org_unit_id=unit.id, title=data["title"], summary=data.get("summary") or "",
                 budget=Decimal(data["budget"]), proposed_on=data["proposed_on"], created_by=w.user_id)
     w.session.add(p)
@@ -61,7 +61,7 @@ def discuss(w, p: Project, data: dict) -> Project:
     """The council's discussion: put to the vote, or not (the project then ends here)."""
     if p.state != "proposed":
         raise Conflict("already_discussed", "该项目已经两委讨论")
-    _not_future("discussed_on", data["discussed_on"])
+    not_future("discussed_on", data["discussed_on"])
     if data["discussed_on"] < p.proposed_on:
         raise Invalid("discussed_on", "before_proposal", "讨论日期不能早于提议日期")
     p.discussed_on, p.council_opinion = data["discussed_on"], data["opinion"]
@@ -79,7 +79,7 @@ def vote(w, p: Project, data: dict) -> Project:
     settings = module_settings(w.session, "village")
     members, present = data["members"], data["present"]
     cast = data["votes_for"] + data["votes_against"] + data["votes_abstain"]
-    _not_future("voted_on", data["voted_on"])
+    not_future("voted_on", data["voted_on"])
     if data["voted_on"] < p.discussed_on:
         raise Invalid("voted_on", "before_discussion", "表决日期不能早于两委讨论日期")
     if present > members:
@@ -121,7 +121,7 @@ def _carried_out(p: Project) -> None:
 
 def progress(w, p: Project, data: dict) -> Project:
     _carried_out(p)
-    _not_future("progress_on", data["progress_on"])
+    not_future("progress_on", data["progress_on"])
     if data["progress_on"] < p.voted_on:
         raise Invalid("progress_on", "before_vote", "进度日期不能早于表决日期")
     p.progress_pct, p.progress_note, p.progress_on = data["progress_pct"], data["note"], data["progress_on"]
@@ -131,7 +131,7 @@ def progress(w, p: Project, data: dict) -> Project:
 
 def complete(w, p: Project, data: dict) -> Project:
     _carried_out(p)
-    _not_future("completed_on", data["completed_on"])
+    not_future("completed_on", data["completed_on"])
     if data["completed_on"] < p.voted_on:
         raise Invalid("completed_on", "before_vote", "完工日期不能早于表决日期")
     p.completed_on, p.completion_note, p.progress_pct, p.state = data["completed_on"], data["note"], 100, "completed"

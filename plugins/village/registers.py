@@ -22,6 +22,7 @@ from core.sdk import (Invalid, OrgUnit, Register, RegisterRecord, module_setting
                       units_under)
 
 from .permissions import CONTACT, READ
+from .projects import VILLAGE_LEVELS, not_future
 from .settings import CONTACT_KINDS
 
 OUTCOMES = {"answered": "当场答复", "case": "转为事项办理", "deliberation": "提交集中议事", "none": "无诉求"}
@@ -49,28 +50,21 @@ class Hearing(RegisterRecord):
     commitment_case_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
-def _not_future(field: str, day: dt.date) -> None:
-    from .projects import today
-    if day > today():
-        raise Invalid(field, "future_date", "日期不能晚于今天")
-
-
 def check_contact(ctx, row: Contact, data: dict) -> None:
     unit = ctx.session.scalar(select(OrgUnit).where(OrgUnit.id == row.org_unit_id))
     if unit.level not in ("group", "village", "community"):
         raise Invalid("org_unit_id", "not_a_group", "请选择村民小组（或村）")
-    _not_future("contacted_on", data["contacted_on"])
+    not_future("contacted_on", data["contacted_on"])
     row.cadre = ctx.user.display_name or ctx.user.username
 
 
 def hold_hearing(ctx, row: Hearing, data: dict) -> None:
     """A commitment made at the hearing is registered as a case with its time limit."""
     from .cases import COMMITMENT_KEY
-    from .projects import VILLAGE_LEVELS
     unit = ctx.session.scalar(select(OrgUnit).where(OrgUnit.id == row.org_unit_id))
     if unit.level not in VILLAGE_LEVELS:
         raise Invalid("org_unit_id", "not_a_village", "请选择一个村（社区）")
-    _not_future("held_on", data["held_on"])
+    not_future("held_on", data["held_on"])
     if (data.get("commitment") or "").strip():
         w = request_work()
         case = register_case(w, w.types[COMMITMENT_KEY], {
