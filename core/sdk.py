@@ -44,7 +44,9 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   ``CasePerson`` and ``Person`` (a case's people; ID number and phone encrypted, matched by
   their blind indexes), ``add_case_flag``, ``add_case_event`` (a plugin's own act on the
   timeline, kind ``<plugin>.<act>``), ``case_or_404(case_id)`` → ``(work, case, case_type)``
-  for a plugin's endpoint on a case, ``Work`` and ``request_work()`` (what acts on cases take); time limits ``WorkCalendar``, ``deadline``, ``county_calendar(session)`` (the
+  for a plugin's endpoint on a case, ``Work`` and ``request_work()`` (what acts on cases take);
+  ``register_case(work, case_type, data)`` (a case the module's own act starts, e.g. a
+  rectification ordered by an evaluation: the one-window registration's checks and limits); time limits ``WorkCalendar``, ``deadline``, ``county_calendar(session)`` (the
   county's working days); ``limit_end`` (a limit's end as users read it, "2026-10-09 24:00":
   in every message that names one) and ``local_time`` (a time as Beijing time); an indicator's
   period bounds: ``period_moment`` (an aware datetime: a date is its 00:00 in Beijing) and
@@ -90,6 +92,7 @@ from core.cases.supervision import issue_as_system as supervise_case_as_platform
 from core.cases.intake import register as register_intake
 from core.cases.fresh import rows as fresh_case_rows
 from core.cases.engine import divert as dispatch_case, finish_task
+from core.cases.engine import register as register_case
 from core.cases.dispatch import acknowledge as acknowledge_task, follow_up as record_follow_up, task_users
 from core.cases.models import Case, CaseDeadline, CaseEvent, CaseFlag, CasePerson, CaseTask, Intake
 from core.cases.settings import calendar as county_calendar

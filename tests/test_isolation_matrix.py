@@ -93,6 +93,19 @@ ID_TABLES = {
     "/api/safety/checklists/<checklist_id>": "safety_checklist",
     "/api/safety/inspections/<inspection_id>": "safety_inspection",
     "/api/safety/incidents/<incident_id>": "safety_incident",
+    "/api/village/projects/<project_id>": "village_project",
+    "/api/village/projects/<project_id>/discussion": "village_project",
+    "/api/village/projects/<project_id>/vote": "village_project",
+    "/api/village/projects/<project_id>/progress": "village_project",
+    "/api/village/projects/<project_id>/completion": "village_project",
+    "/api/village/projects/<project_id>/publications": "village_project",
+    "/api/village/projects/<project_id>/minutes": "village_project",
+    "/api/village/evaluations/<evaluation_id>": "village_evaluation",
+    "/api/village/public/villages/<unit_id>": "org_unit",
+    "/api/village/contacts/<record_id>": "village_contact",
+    "/api/village/contacts/<record_id>/close": "village_contact",
+    "/api/village/hearings/<record_id>": "village_hearing",
+    "/api/village/hearings/<record_id>/close": "village_hearing",
     "/api/letters/<letter_id>": "letter",
     "/api/letters/<letter_id>/sign": "letter",
     "/api/letters/<letter_id>/withdraw": "letter",
@@ -176,6 +189,15 @@ BODIES = {
     ("POST", "/api/keypersons/records/<record_id>/visits"): {"visited_on": "2026-01-05", "way": "home",
                                                              "visitor": "某", "result": "stable"},
     ("POST", "/api/keypersons/records/<record_id>/end"): {"ended_on": "2026-01-05"},
+    ("POST", "/api/village/projects/<project_id>/discussion"): {"discussed_on": "2026-01-05", "opinion": "越权",
+                                                                "submit": True},
+    ("POST", "/api/village/projects/<project_id>/vote"): {"body": "representatives", "voted_on": "2026-01-06",
+                                                          "members": 30, "present": 25, "votes_for": 25,
+                                                          "votes_against": 0},
+    ("POST", "/api/village/projects/<project_id>/progress"): {"progress_on": "2026-01-07", "progress_pct": 10,
+                                                              "note": "越权"},
+    ("POST", "/api/village/projects/<project_id>/completion"): {"completed_on": "2026-01-07", "note": "越权"},
+    ("POST", "/api/village/projects/<project_id>/publications"): {"stage": "decision"},
 }
 MATRIX = Matrix(ID_TABLES, MORE_ID_TABLES, FIXED_ARGS, NOT_OBJECT_IDS, BODIES)
 
@@ -207,6 +229,7 @@ def pair(app):
                                                         "risk_level": "low", "name": "某丙"})
         assert r.status_code == 201, r.get_json()
         _safety_with_everything(admin, t)
+        _village_with_everything(admin, t)
         assert admin.post("/api/ledgers/exports", json={"case_type": "visits.visit"}).status_code == 202  # a job
         r = admin.post("/api/oauth-clients", json={
             "name": "县信息中心应用", "confidential": False, "redirect_uris": ["https://app.example/cb"],
@@ -310,6 +333,33 @@ def _safety_with_everything(admin, t) -> None:
     assert r.status_code == 201 and r.get_json()["hazards"] == 1, r.get_json()
     r = admin.post("/api/safety/incidents", json={"org_unit_id": t.unit("T01D1V1"), "title": "事件", "location": "某地",
                                                   "description": "经过", "occurred_at": "2026-01-05T10:00:00+08:00"})
+    assert r.status_code == 201, r.get_json()
+
+
+def _village_with_everything(admin, t) -> None:
+    """The village module on: a project voted and published, an evaluation under the threshold
+    (with its rectification), a contact and a hearing with a commitment."""
+    assert admin.put("/api/modules/village", json={"enabled": True}).status_code == 200
+    unit = t.unit("T01D1V1")
+    p = admin.post("/api/village/projects", json={"org_unit_id": unit, "title": "村道", "budget": "1",
+                                                  "proposed_on": "2026-01-02"}).get_json()
+    admin.post(f"/api/village/projects/{p['id']}/discussion", json={"discussed_on": "2026-01-03", "opinion": "同意",
+                                                                   "submit": True})
+    r = admin.post(f"/api/village/projects/{p['id']}/vote", json={
+        "body": "representatives", "voted_on": "2026-01-04", "members": 30, "present": 25, "votes_for": 25,
+        "votes_against": 0})
+    assert r.status_code == 200, r.get_json()
+    assert admin.post(f"/api/village/projects/{p['id']}/publications", json={"stage": "decision"}).status_code == 201
+    r = admin.post("/api/village/evaluations", json={
+        "org_unit_id": unit, "year": 2026, "held_on": "2026-01-05", "villager_issued": 10, "villager_satisfied": 5,
+        "villager_basic": 0, "villager_unsatisfied": 5, "party_issued": 5, "party_satisfied": 5, "party_basic": 0,
+        "party_unsatisfied": 0})
+    assert r.status_code == 201 and r.get_json()["case_id"], r.get_json()
+    r = admin.post("/api/village/contacts", json={"org_unit_id": t.unit("T01D1V1G1"), "kind": "villager",
+                                                  "contacted_on": "2026-01-05", "outcome": "none"})
+    assert r.status_code == 201, r.get_json()
+    r = admin.post("/api/village/hearings", json={"org_unit_id": unit, "held_on": "2026-01-05", "questions": "路灯",
+                                                  "commitment": "修路灯"})
     assert r.status_code == 201, r.get_json()
 
 

@@ -34,7 +34,8 @@ CLASSES = [(re.compile(r"^member_unit_id$"), "member_unit"), (re.compile(r"(^|_)
            (re.compile(r"^party_id$"), "person"), (re.compile(r"^(role_id|deadline_id|task_id)$"), None),
            (re.compile(r"^place_id$"), "place"), (re.compile(r"^(checklist_id|item_id)$"), None),  # county-wide templates
            # the patrol module's own objects, found through get_or_404 on the caller's scope (tests/test_patrol.py)
-           (re.compile(r"^(team_id|route_id|member_id|point_ids?)$"), None)]
+           (re.compile(r"^(team_id|route_id|member_id|point_ids?)$"), None),
+           (re.compile(r"^evaluation_id$"), None)]  # a rectification's evaluation: of the case's own village
 
 NOW = "2026-03-10T10:00:00+08:00"
 BODIES = {
@@ -105,6 +106,15 @@ BODIES = {
     ("POST", "/api/patrol/routes"): {"org_unit_id": "$unit", "name": "夜巡", "window_start": "20:00", "window_end": "22:00",
                                      "point_ids": ["$patrol_point"]},
     ("POST", "/api/patrol/teams/{team_id}/members"): {"person_id": "$person", "user_id": "$user", "joined_on": "2026-03-01"},
+    ("POST", "/api/village/projects"): {"org_unit_id": "$unit", "title": "村道硬化", "budget": "1000",
+                                        "proposed_on": "2026-03-09"},
+    ("POST", "/api/village/evaluations"): {"org_unit_id": "$unit", "year": 2026, "held_on": "2026-03-09",
+                                           "villager_issued": 10, "villager_satisfied": 10, "villager_basic": 0,
+                                           "villager_unsatisfied": 0, "party_issued": 5, "party_satisfied": 5,
+                                           "party_basic": 0, "party_unsatisfied": 0},
+    ("POST", "/api/village/contacts"): {"org_unit_id": "$unit", "kind": "villager", "contacted_on": "2026-03-09",
+                                        "outcome": "none"},
+    ("POST", "/api/village/hearings"): {"org_unit_id": "$unit", "held_on": "2026-03-09", "questions": "路灯不亮"},
     ("POST", "/api/petition/watch/{watch_id}/followups"): {"task": "走访", "due_on": "2026-03-20",
                                                            "assignee_id": "$user"},
     ("PUT", "/api/petition/quotas"): {"quotas": [{"org_unit_id": "$unit", "period": "2026", "kind": "abnormal",
@@ -262,7 +272,8 @@ def world(app):
                                    ("joint", {}),
                                    ("keypersons", {}),
                                    ("safety", {}),
-                                   ("patrol", {})):
+                                   ("patrol", {}),
+                                   ("village", {})):
                 r = admin.put(f"/api/modules/{name}", json={"enabled": True, "settings": settings})
                 assert r.status_code == 200, r.get_json()
             r = admin.post("/api/safety/checklists", json={"place_type": "catering", "title": "餐饮", "items": [
