@@ -15,6 +15,8 @@ from pathlib import Path
 
 import flask_smorest
 import swagger_ui_bundle
+from apispec.ext.marshmallow import MarshmallowPlugin, resolver as marshmallow_name
+from apispec.ext.marshmallow.common import resolve_schema_cls
 from flask import Flask, current_app, g, has_request_context, request, send_from_directory
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import event
@@ -87,6 +89,26 @@ class PinganApi(flask_smorest.Api):
         return error_response(error.code or 500, errors=errors, headers=data.get("headers"))
 
 
+class SchemaNames:
+    """OpenAPI names of the schemas: apispec's (the class name without ``Schema``), except that a
+    second class of a name already taken — two modules' ``EndIn`` — carries its package
+    (``KeypersonsEndIn``); apispec would number it (``EndIn1``) and a client could not tell which is which."""
+
+    def __init__(self) -> None:
+        self.taken: dict[str, type] = {}
+
+    def __call__(self, schema) -> str:
+        name = marshmallow_name(schema)
+        resolved = resolve_schema_cls(schema)
+        cls = resolved[0] if isinstance(resolved, list) else resolved
+        if self.taken.setdefault(name, cls) is cls:
+            return name
+        parts = cls.__module__.split(".")
+        package = parts[1] if parts[0] == "plugins" and len(parts) > 1 else parts[0]
+        prefixed = "".join(word.capitalize() for word in package.removeprefix("pingan_").split("_")) + name
+        return prefixed if self.taken.setdefault(prefixed, cls) is cls else name  # else apispec numbers it
+
+
 def create_app(config: Config | None = None, extra_plugins: dict[str, object] | None = None,
                use_entry_points: bool = True) -> Flask:
     cfg = config or Config.from_env()
@@ -138,7 +160,7 @@ def create_app(config: Config | None = None, extra_plugins: dict[str, object] | 
     CASE_TYPE_KEYS[:] = sorted(set(CASE_TYPE_KEYS) | set(host.case_types))
     from core.api.common import ROLE_TEMPLATE_KEYS
     ROLE_TEMPLATE_KEYS[:] = sorted(set(ROLE_TEMPLATE_KEYS) | set(host.role_templates()))
-    api = PinganApi(app)
+    api = PinganApi(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=SchemaNames())})
     api.ma_plugin.converter.add_attribute_function(_no_nul_pattern)
     from core.api import register_core_api
     register_core_api(api)
