@@ -46,7 +46,9 @@ NEGATIVE_ONLY = {("PUT", "/api/petition/quotas"), ("POST", "/api/oauth-clients")
                  ("POST", "/api/mediation/screening"),
                  # a year is declared complete only once the county has entered some of its days:
                  # state, not shape (calendar_year_empty, test_calendar.py)
-                 ("PUT", "/api/calendar/years/{year}")}
+                 ("PUT", "/api/calendar/years/{year}"),
+                 # a rubric's level and indicators, a period's level: the county's own (test_scoring.py)
+                 ("POST", "/api/scoring/rubrics"), ("POST", "/api/scoring/periods")}
 
 
 def with_county_values(case):

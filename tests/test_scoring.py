@@ -213,3 +213,4 @@ def test_rubric_form_keeps_what_was_typed_and_saves_a_version(county, client_as)
     assert [(x["version"], x["items"][0]["bands"][1]["low"]) for x in saved] == [(1, 90.0)]
     assert "第1版" in admin.get("/scoring/rubrics").get_data(as_text=True)
     assert admin.get(f"/scoring/rubrics/form?from={saved[0]['id']}").get_data(as_text=True).count('value="调解成功率"') == 1
+

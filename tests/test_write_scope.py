@@ -31,7 +31,8 @@ from tests.conftest import Client, load_tenant, make_token
 CLASSES = [(re.compile(r"^member_unit_id$"), "member_unit"), (re.compile(r"(^|_)unit_id$|^parent_id$"), "unit"), (re.compile(r"person_id$"), "person"),
            (re.compile(r"(^|_)(user|handler|assignee|service_user)_id$"), "user"),
            (re.compile(r"^case_ids?$|^dispute_ids$"), "case"), (re.compile(r"^screening_id$"), "screening"),
-           (re.compile(r"^party_id$"), "person"), (re.compile(r"^(role_id|deadline_id|task_id)$"), None)]
+           (re.compile(r"^party_id$"), "person"), (re.compile(r"^(role_id|deadline_id|task_id)$"), None),
+           (re.compile(r"^period_id$"), None)]
 
 NOW = "2026-03-10T10:00:00+08:00"
 BODIES = {
@@ -90,6 +91,10 @@ BODIES = {
                                                   "quota": 1}]},
     ("POST", "/api/petition/escalations"): {"org_unit_id": "$unit", "person_id": "$person", "petitioner": "某甲",
                                             "level": "city", "occurred_on": "2026-03-09", "case_id": "$petition"},
+    ("POST", "/api/scoring/periods/{period_id}/entries"): {"org_unit_id": "$unit", "item_key": "$scoring_item",
+                                                            "passed": True, "note": "检查台账"},
+    ("POST", "/api/scoring/appeals"): {"period_id": "$scoring_appealable", "org_unit_id": "$unit",
+                                       "item_key": "$scoring_item", "reason": "已整改"},
 }
 # bodies whose ids are filters of a read, not objects of a write: what they select stays
 # bounded by what the caller may read (the export is the case list's own query,
@@ -245,6 +250,9 @@ def world(app):
                 assert r.status_code == 201, r.get_json()
                 ids[place] = {"unit": unit, "person": person, "user": user, "member_unit": member_unit,
                               "screening": r.get_json()["id"], **cases}
+            scoring = _scoring(admin)
+            for place in ids:
+                ids[place].update(scoring)
             out[t.slug if hasattr(t, "slug") else id(t)] = ids
             t.ids = ids
             t.admin = admin
@@ -265,6 +273,24 @@ def world(app):
             s.execute(update(User).where(User.id == user).values(must_change_password=False))
         out["caller"] = Client(app, a.host, {"Authorization": f"Bearer {make_token(app, a, 'scope.all')}"})
         return out
+
+
+def _scoring(admin) -> dict:
+    """The scoring module on: a village rubric with a check item, an open quarter and a quarter
+    published and open to appeals."""
+    assert admin.put("/api/modules/scoring", json={"enabled": True}).status_code == 200
+    r = admin.post("/api/scoring/rubrics", json={"level": "village", "year": 2026, "title": "六个无", "items": [
+        {"category": "六个无", "title": "无矛盾上交", "points": 10, "source": "check"}]})
+    assert r.status_code == 201, r.get_json()
+    out = {"scoring_item": r.get_json()["items"][0]["key"]}
+    for number, name in ((1, "scoring_open"), (2, "scoring_appealable")):
+        r = admin.post("/api/scoring/periods", json={"level": "village", "kind": "quarter", "year": 2026, "number": number})
+        assert r.status_code == 201, r.get_json()
+        out[name] = r.get_json()["id"]
+    for action in ("publish", "open_appeals"):
+        r = admin.post(f"/api/scoring/periods/{out['scoring_appealable']}/state", json={"action": action})
+        assert r.status_code == 200, r.get_json()
+    return out
 
 
 def _cases(admin, unit: int, person: int) -> dict:
@@ -331,6 +357,8 @@ def _target(world, method: str, path: str) -> str:
         r = caller.post("/api/petition/watch", json={"person_id": person["id"], "grade": "low", "signs": "苗头"})
         assert r.status_code == 201, r.get_json()
         return path.replace("{watch_id}", str(r.get_json()["id"]))
+    if path == "/api/scoring/periods/{period_id}/entries":
+        return path.replace("{period_id}", str(mine["scoring_open"]))
     raise AssertionError(f"{method} {path}: say in _target which in-scope object its path names")
 
 

@@ -132,6 +132,8 @@ def visible(ctx, rows: list[dict]) -> list[dict]:
 
 def card(ctx, period_id, unit_id: int, settings: dict) -> dict:
     p = period_or_404(ctx.session, period_id)
+    if unit_id is None:
+        raise Invalid("org_unit_id", "required", "请选择单位", location="query")
     unit = unit_or_404(unit_id, READ)
     out = scores.card(ctx.session, p, unit, settings)
     if out is None:

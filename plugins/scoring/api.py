@@ -207,7 +207,7 @@ class OnePeriod(MethodView):
 
 
 class CardArgs(Schema):
-    org_unit_id = IdField(required=True)
+    org_unit_id = IdField(load_default=None, metadata={"description": "必填：单位"})
 
 
 @blp.route("/periods/<period_id>/card")
@@ -217,7 +217,7 @@ class Card(MethodView):
     @blp.response(200, CardOut)
     def get(self, args, period_id):
         """One unit's score opened to its items: each indicator's figure, the rule and the records behind it."""
-        return acts.card(current(), period_id, args["org_unit_id"], settings())
+        return acts.card(current(), period_id, args["org_unit_id"], settings())  # 404 for the period first
 
 
 class EntryInput(Schema):
