@@ -214,3 +214,44 @@ def test_rubric_form_keeps_what_was_typed_and_saves_a_version(county, client_as)
     assert "第1版" in admin.get("/scoring/rubrics").get_data(as_text=True)
     assert admin.get(f"/scoring/rubrics/form?from={saved[0]['id']}").get_data(as_text=True).count('value="调解成功率"') == 1
 
+
+
+LADDER = [{"title": "平安法治示范村", "level": "village", "min_score": 10, "times": 3},
+          {"title": "长安法治村", "level": "village", "after": "平安法治示范村", "times": 3}]
+
+
+def test_three_qualified_years_make_a_model_village_and_a_missed_year_resets_the_run(county, client_as, enable_plugin):
+    # rule: SCO-3  rule: SCO-2 — "333": qualified three years in a row → 示范村; a year missed starts again
+    enable_plugin("scoring", {"ladders": LADDER})
+    luotang, guoling = county.unit("T01D1V1"), county.unit("T01D1V2")
+    qualified = {2024: (luotang, guoling), 2025: (luotang,), 2026: (luotang, guoling)}
+    for year, units in qualified.items():
+        with time_machine.travel(dt.datetime(year + 1, 1, 10, 2, 0, tzinfo=dt.timezone.utc), tick=False):
+            admin = client_as("county.admin")                    # signed in that January
+            r = admin.post("/api/scoring/rubrics", json=rubric(
+                [{"category": "六个无", "title": "无矛盾上交", "points": 10, "source": "check"}], level="village", year=year))
+            assert r.status_code == 201, r.get_json()
+            key = r.get_json()["items"][0]["key"]
+            period = admin.post("/api/scoring/periods", json={"level": "village", "kind": "year", "year": year}).get_json()
+            for unit in (luotang, guoling):
+                r = admin.post(f"/api/scoring/periods/{period['id']}/entries",
+                               json={"org_unit_id": unit, "item_key": key, "passed": unit in units, "note": "年终检查"})
+                assert r.status_code == 200, r.get_json()
+            titles = {y: admin.get(f"/api/scoring/titles?level=village&year={y}").get_json()["items"] for y in qualified}
+            assert titles[year] == []                            # an open assessment counts for nothing yet
+            assert admin.post(f"/api/scoring/periods/{period['id']}/state", json={"action": "publish"}).status_code == 200
+    admin = client_as("county.admin")
+    titles = {y: admin.get(f"/api/scoring/titles?level=village&year={y}").get_json()["items"] for y in qualified}
+    assert titles[2024] == titles[2025] == []
+    assert titles[2026] == [{"org_unit_id": luotang, "unit_name": "罗塘村", "titles": ["平安法治示范村"]}]
+    page = admin.get("/scoring/titles?level=village&year=2026").get_data(as_text=True)
+    assert "罗塘村" in page and "平安法治示范村" in page and "郭岭村" not in page
+
+
+def test_model_village_three_times_makes_a_changan_village():
+    # rule: SCO-3 — 示范 three times in a row (whatever the years between) → 长安法治村; then it starts again
+    from plugins.scoring.titles import _runs
+    awards = {2026: {1, 2}, 2029: {1}, 2032: {1, 2}, 2035: {1}}
+    assert {y: u for y, u in _runs(awards, 3, years_in_a_row=False).items() if u} == {2032: {1}}
+    assert {y: u for y, u in _runs({2024: {1}, 2025: {1}, 2026: {1}, 2027: {1}}, 3, years_in_a_row=True).items()
+            if u} == {2026: {1}}                                           # the fourth year starts a new run

@@ -270,3 +270,14 @@ def ranking_xlsx(p: Period, rows: list[dict]) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def titles(ctx, level: str, year: int, settings: dict) -> list[dict]:
+    """The units (in the user's scope) that earned a title of the county's ladders in ``year``."""
+    from core.sdk import OrgUnit
+    from .titles import titles_of_year
+    won = titles_of_year(ctx.session, settings["ladders"], level, year)
+    units = ctx.session.execute(select(OrgUnit.id, OrgUnit.name, OrgUnit.path).where(OrgUnit.id.in_(list(won)))
+                                .order_by(OrgUnit.path)).all()
+    return [{"org_unit_id": u.id, "unit_name": u.name, "titles": won[u.id]} for u in units
+            if ctx.grants.covers(READ, u.path)]

@@ -340,3 +340,30 @@ class Decide(MethodView):
         current().session.commit()
         return a
 
+
+
+# --- titles over years (SCO-3) -----------------------------------------------------------------
+
+class TitlesArgs(Schema):
+    level = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+
+
+class UnitTitlesOut(Schema):
+    org_unit_id = fields.Integer()
+    unit_name = fields.String()
+    titles = fields.List(fields.String())
+
+
+class TitlesOut(Schema):
+    items = fields.List(fields.Nested(UnitTitlesOut))
+
+
+@blp.route("/titles")
+class Titles(MethodView):
+    @requires(READ)
+    @blp.arguments(TitlesArgs, location="query")
+    @blp.response(200, TitlesOut)
+    def get(self, args):
+        """The titles the units of a level earned in a year by the county's ladders (连续三年合格 → 示范村 …)."""
+        return {"items": acts.titles(current(), args["level"], args["year"], settings())}

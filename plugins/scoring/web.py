@@ -278,3 +278,16 @@ def rubric_form():
     return render_template("scoring/rubric_form.html", head=head, rows=_item_rows(values, base), errors=errors,
                            levels=acts.level_names(s), indicators=indicators, sources=SOURCES, rules=RULES,
                            directions=DIRECTIONS, settings=_settings(), fmt=fmt), status
+
+
+@bp.route("/titles")
+@requires(READ)
+def titles_page():
+    ctx = current()
+    levels = acts.level_names(ctx.session)
+    ladders = _settings()["ladders"]
+    level = request.args.get("level") or next((r["level"] for r in ladders), "")
+    year = parse_int(request.args.get("year", ""), lo=2000, hi=2100)
+    rows = acts.titles(ctx, level, year, _settings()) if level in levels and year else []
+    return render_template("scoring/titles.html", levels=levels, level=level, year=year or "", rows=rows,
+                           ladders=ladders)
