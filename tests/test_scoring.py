@@ -222,7 +222,9 @@ LADDER = [{"title": "平安法治示范村", "level": "village", "min_score": 10
 
 def test_three_qualified_years_make_a_model_village_and_a_missed_year_resets_the_run(county, client_as, enable_plugin):
     # rule: SCO-3  rule: SCO-2 — "333": qualified three years in a row → 示范村; a year missed starts again
-    enable_plugin("scoring", {"ladders": LADDER})
+    enable_plugin("scoring", {"ladders": LADDER, "creation_targets": [
+        {"level": "village", "year": 2025, "percent": 2, "min_score": 10},
+        {"level": "village", "year": 2026, "percent": 40, "min_score": 10}]})
     luotang, guoling = county.unit("T01D1V1"), county.unit("T01D1V2")
     qualified = {2024: (luotang, guoling), 2025: (luotang,), 2026: (luotang, guoling)}
     for year, units in qualified.items():
@@ -246,6 +248,16 @@ def test_three_qualified_years_make_a_model_village_and_a_missed_year_resets_the
     assert titles[2026] == [{"org_unit_id": luotang, "unit_name": "罗塘村", "titles": ["平安法治示范村"]}]
     page = admin.get("/scoring/titles?level=village&year=2026").get_data(as_text=True)
     assert "罗塘村" in page and "平安法治示范村" in page and "郭岭村" not in page
+    # rule: SCO-6 — the share of villages that reached the status against the county's target
+    y2025, = admin.get("/api/scoring/targets?year=2025").get_json()["items"]
+    y2026, = admin.get("/api/scoring/targets?year=2026").get_json()["items"]
+    villages = y2026["total"]
+    assert (y2025["reached"], y2026["reached"]) == (1, 2) and villages > 10
+    assert y2025["met"] is (100 / villages >= 2) and y2026["met"] is False
+    short = {u["unit_name"] for u in y2025["short"]}
+    assert "郭岭村" in short and "罗塘村" not in short and len(short) == villages - 1
+    page = admin.get("/scoring/targets?year=2026").get_data(as_text=True)
+    assert "目标40%" in page and f"已达标2/{villages}" in page and "未完成" in page
 
 
 def test_model_village_three_times_makes_a_changan_village():

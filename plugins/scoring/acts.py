@@ -281,3 +281,15 @@ def titles(ctx, level: str, year: int, settings: dict) -> list[dict]:
                                 .order_by(OrgUnit.path)).all()
     return [{"org_unit_id": u.id, "unit_name": u.name, "titles": won[u.id]} for u in units
             if ctx.grants.covers(READ, u.path)]
+
+
+def targets(ctx, year: int, settings: dict) -> list[dict]:
+    """The county's creation targets of ``year`` (SCO-6); the units short, those in the user's scope."""
+    from .titles import creation_progress
+    names = level_names(ctx.session)
+    rows = creation_progress(ctx.session, settings["creation_targets"], year,
+                             lambda level: scores.units_assessed(ctx.session, level))
+    for r in rows:
+        r["level_name"] = names.get(r["level"], r["level"])
+        r["short"] = [{"org_unit_id": u.id, "unit_name": u.name} for u in r["short"] if ctx.grants.covers(READ, u.path)]
+    return rows

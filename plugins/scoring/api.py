@@ -367,3 +367,39 @@ class Titles(MethodView):
     def get(self, args):
         """The titles the units of a level earned in a year by the county's ladders (连续三年合格 → 示范村 …)."""
         return {"items": acts.titles(current(), args["level"], args["year"], settings())}
+
+
+class TargetsArgs(Schema):
+    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+
+
+class ShortOut(Schema):
+    org_unit_id = fields.Integer()
+    unit_name = fields.String()
+
+
+class TargetOut(Schema):
+    level = fields.String()
+    level_name = fields.String()
+    year = fields.Integer()
+    percent = fields.Float()
+    total = fields.Integer()
+    reached = fields.Integer()
+    share = fields.Float()
+    met = fields.Boolean()
+    short = fields.List(fields.Nested(ShortOut))
+
+
+class TargetsOut(Schema):
+    items = fields.List(fields.Nested(TargetOut))
+
+
+@blp.route("/targets")
+class Targets(MethodView):
+    @requires(READ)
+    @blp.arguments(TargetsArgs, location="query")
+    @blp.response(200, TargetsOut)
+    def get(self, args):
+        """Creation targets of a year (SCO-6): the share of each level's units that reached the
+        status against the county's target, and the units still short."""
+        return {"items": acts.targets(current(), args["year"], settings())}

@@ -25,6 +25,19 @@ class Rung(Schema):
     times = fields.Integer(load_default=3, validate=validate.Range(min=1, max=20), metadata={"title": "连续年数"})
 
 
+class Target(Schema):
+    """A creation target (SCO-6): the share of a level's units that should reach the county's
+    "平安" status — qualified in the year's published annual assessment — by a year."""
+    class Meta:
+        unknown = RAISE
+    level = fields.String(required=True, validate=validate.Length(min=1, max=32),
+                          metadata={"title": "组织层级", "choices_from": "org_levels"})
+    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100), metadata={"title": "年度"})
+    percent = fields.Float(required=True, validate=validate.Range(min=0, max=100), metadata={"title": "达标比例（%）"})
+    min_score = fields.Float(load_default=0.0, validate=validate.Range(min=0, max=10000),
+                             metadata={"title": "合格分数线", "description": "年度考核不低于此分且未被一票否决即为达标"})
+
+
 class ScoringSettings(Schema):
     class Meta:
         unknown = RAISE
@@ -41,6 +54,9 @@ class ScoringSettings(Schema):
     ladders = fields.List(fields.Nested(Rung), load_default=list, validate=validate.Length(max=20),
                           metadata={"title": "称号晋级",
                                     "description": "如：连续三年合格评为示范村，连续三次获评示范村授予长安法治村"})
+    creation_targets = fields.List(fields.Nested(Target), load_default=list, validate=validate.Length(max=100),
+                                   metadata={"title": "创建目标",
+                                             "description": "各层级单位每年达到平安创建标准的比例目标，如第二年乡镇40%、村50%"})
     appeal_days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=90),
                                  metadata={"title": "申诉期（日）", "description": "开放申诉后，被考核单位可在此期限内对考核项提出申诉"})
 

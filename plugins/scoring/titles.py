@@ -67,3 +67,18 @@ def titles_of_year(session, ladders: list[dict], level: str, year: int) -> dict[
         for unit in by_year.get(year, ()):
             out.setdefault(unit, []).append(title)
     return out
+
+
+def creation_progress(session, targets: list[dict], year: int, units_of) -> list[dict]:
+    """Each target of ``year``: the level's units, those qualified, the share and whether it is met,
+    and the units still short. ``units_of(level)`` gives the level's units."""
+    out = []
+    for t in (t for t in targets if t["year"] == year):
+        units = units_of(t["level"])
+        ok = qualified_years(session, t["level"], t["min_score"]).get(year, set())
+        reached = [u for u in units if u.id in ok]
+        share = round(100.0 * len(reached) / len(units), 1) if units else 0.0
+        out.append({"level": t["level"], "year": year, "percent": t["percent"], "total": len(units),
+                    "reached": len(reached), "share": share, "met": share >= t["percent"],
+                    "short": [u for u in units if u.id not in ok]})
+    return out

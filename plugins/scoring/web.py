@@ -291,3 +291,13 @@ def titles_page():
     rows = acts.titles(ctx, level, year, _settings()) if level in levels and year else []
     return render_template("scoring/titles.html", levels=levels, level=level, year=year or "", rows=rows,
                            ladders=ladders)
+
+
+@bp.route("/targets")
+@requires(READ)
+def targets_page():
+    ctx = current()
+    years = sorted({t["year"] for t in _settings()["creation_targets"]})
+    year = parse_int(request.args.get("year", ""), lo=2000, hi=2100) or (years[0] if years else None)
+    rows = acts.targets(ctx, year, _settings()) if year else []
+    return render_template("scoring/targets.html", years=years, year=year or "", rows=rows, fmt=fmt)
