@@ -22,6 +22,16 @@ def settings() -> dict:
     return module_settings(current().session, "scoring")
 
 
+def of_level_year(model, args: dict):
+    """Rubrics or periods, narrowed to the level and year asked for."""
+    q = select(model)
+    if args.get("level"):
+        q = q.where(model.level == args["level"])
+    if args.get("year"):
+        q = q.where(model.year == args["year"])
+    return q
+
+
 class IndicatorOut(Schema):
     key = fields.String()
     title = fields.String()
@@ -68,12 +78,7 @@ class Rubrics(MethodView):
     @blp.response(200, page_of(RubricOut))
     def get(self, args):
         """Every version of the county's rubrics, newest first."""
-        q = select(Rubric)
-        if args.get("level"):
-            q = q.where(Rubric.level == args["level"])
-        if args.get("year"):
-            q = q.where(Rubric.year == args["year"])
-        return paginate(current().session, q, args, Rubric.id, {"id": Rubric.id}, "-id")
+        return paginate(current().session, of_level_year(Rubric, args), args, Rubric.id, {"id": Rubric.id}, "-id")
 
     @requires(MANAGE)
     @blp.arguments(RubricInput)
@@ -175,12 +180,7 @@ class Periods(MethodView):
     @blp.response(200, page_of(PeriodOut))
     def get(self, args):
         """The county's periods, newest first."""
-        q = select(Period)
-        if args.get("level"):
-            q = q.where(Period.level == args["level"])
-        if args.get("year"):
-            q = q.where(Period.year == args["year"])
-        page = paginate(current().session, q, args, Period.id, {"id": Period.id}, "-id")
+        page = paginate(current().session, of_level_year(Period, args), args, Period.id, {"id": Period.id}, "-id")
         page["items"] = [acts.period_view(p) for p in page["items"]]
         return page
 
