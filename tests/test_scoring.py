@@ -267,3 +267,21 @@ def test_model_village_three_times_makes_a_changan_village():
     assert {y: u for y, u in _runs(awards, 3, years_in_a_row=False).items() if u} == {2032: {1}}
     assert {y: u for y, u in _runs({2024: {1}, 2025: {1}, 2026: {1}, 2027: {1}}, 3, years_in_a_row=True).items()
             if u} == {2026: {1}}                                           # the fourth year starts a new run
+
+
+def test_two_vetoed_years_bring_the_countys_advice(county, client_as):
+    # rule: SCO-4 — vetoed two years running: the recommendation seed 004 §19 sets (a county setting)
+    luotang, guoling = county.unit("T01D1V1"), county.unit("T01D1V2")
+    for year, vetoed in ((2025, (luotang, guoling)), (2026, (luotang,))):
+        with time_machine.travel(dt.datetime(year + 1, 1, 10, 2, 0, tzinfo=dt.timezone.utc), tick=False):
+            admin = client_as("county.admin")
+            r = admin.post("/api/scoring/rubrics", json=rubric([dict(VETO, category="六个无")], level="village", year=year))
+            key = r.get_json()["items"][0]["key"]
+            period = admin.post("/api/scoring/periods", json={"level": "village", "kind": "year", "year": year}).get_json()
+            for unit in (luotang, guoling):
+                assert admin.post(f"/api/scoring/periods/{period['id']}/entries", json={
+                    "org_unit_id": unit, "item_key": key, "passed": unit not in vetoed, "note": "见通报"}).status_code == 200
+            assert admin.post(f"/api/scoring/periods/{period['id']}/state", json={"action": "publish"}).status_code == 200
+    rows = {r["unit_name"]: r for r in admin.get(f"/api/scoring/periods/{period['id']}").get_json()["results"]}
+    assert rows["罗塘村"]["repeat_veto_advice"].startswith("对其主要领导") and rows["郭岭村"]["repeat_veto_advice"] == ""
+    assert "连续两年被一票否决" in admin.get(f"/scoring/periods/{period['id']}").get_data(as_text=True)

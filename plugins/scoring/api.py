@@ -133,6 +133,7 @@ class ResultOut(Schema):
     vetoed = fields.Boolean()
     veto_cause = fields.String()
     honoured = fields.Boolean()
+    repeat_veto_advice = fields.String(metadata={"description": "年度考核连续两年被一票否决时县里规定的处理建议"})
 
 
 class RecordOut(Schema):

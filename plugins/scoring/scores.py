@@ -141,8 +141,22 @@ def frozen(session, period: Period) -> list[dict]:
 
 
 def results(session, period: Period, settings: dict) -> list[dict]:
-    """Ranked rows of the period: live while open, the frozen snapshot afterwards."""
-    return live(session, period, settings)[1] if period.state == "open" else frozen(session, period)
+    """Ranked rows of the period: live while open, the frozen snapshot afterwards. In an annual
+    assessment a unit vetoed in the year before as well is marked with the county's advice (SCO-4)."""
+    rows = live(session, period, settings)[1] if period.state == "open" else frozen(session, period)
+    again = vetoed_the_year_before(session, period)
+    for r in rows:
+        r["repeat_veto_advice"] = settings["repeat_veto_advice"] if r["vetoed"] and r["org_unit_id"] in again else ""
+    return rows
+
+
+def vetoed_the_year_before(session, period: Period) -> set[int]:
+    """The units vetoed in the published annual assessment of the year before (annual periods only)."""
+    if period.kind != "year":
+        return set()
+    return set(session.scalars(select(Result.org_unit_id).join(Period, Period.id == Result.period_id).where(
+        Period.level == period.level, Period.kind == "year", Period.year == period.year - 1,
+        Period.state != "open", Result.vetoed.is_(True))))
 
 
 def card(session, period: Period, unit: OrgUnit, settings: dict) -> dict | None:

@@ -57,6 +57,10 @@ class ScoringSettings(Schema):
     creation_targets = fields.List(fields.Nested(Target), load_default=list, validate=validate.Length(max=100),
                                    metadata={"title": "创建目标",
                                              "description": "各层级单位每年达到平安创建标准的比例目标，如第二年乡镇40%、村50%"})
+    repeat_veto_advice = fields.String(
+        load_default="对其主要领导、主管领导或直接责任人给予降职、就地免职或实行引咎辞职",
+        validate=validate.Length(min=1, max=200),
+        metadata={"title": "连续两年被一票否决的处理建议", "description": "年度考核连续两年被一票否决的单位，排名中提示此建议"})
     appeal_days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=90),
                                  metadata={"title": "申诉期（日）", "description": "开放申诉后，被考核单位可在此期限内对考核项提出申诉"})
 
