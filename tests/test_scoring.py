@@ -285,3 +285,12 @@ def test_two_vetoed_years_bring_the_countys_advice(county, client_as):
     rows = {r["unit_name"]: r for r in admin.get(f"/api/scoring/periods/{period['id']}").get_json()["results"]}
     assert rows["罗塘村"]["repeat_veto_advice"].startswith("对其主要领导") and rows["郭岭村"]["repeat_veto_advice"] == ""
     assert "连续两年被一票否决" in admin.get(f"/scoring/periods/{period['id']}").get_data(as_text=True)
+
+
+def test_the_rubric_form_reads_no_row_past_the_limit(county, client_as):
+    # rule: SCO-1 — a posted row number past the rubric's 200 items is not read (no page of a billion rows)
+    admin = client_as("county.admin")
+    r = admin.post("/scoring/rubrics/form", data={"level": "township", "year": "2026", "title": "细则",
+                                                  "items-99999999999-title": "x", "items-999-title": "y",
+                                                  "items-0-bands-99999-low": "1", "add_item": "1"})
+    assert r.status_code == 200 and r.get_data(as_text=True).count('class="rubric-item"') == 2

@@ -22,6 +22,7 @@ bp = Blueprint("scoring_web", __name__, url_prefix="/scoring", template_folder="
 ITEM_FIELDS = ("key", "category", "title", "points", "source", "indicator", "rule", "per_event", "floor",
                "threshold", "direction", "target", "veto")
 BAND_FIELDS = ("low", "high", "points")
+MAX_ITEMS, MAX_BANDS = 200, 20   # as the API's schema allows (rows past them are not read)
 
 
 def _settings() -> dict:
@@ -186,6 +187,8 @@ def _parse(form) -> tuple[dict, list[int]]:
         if not m:
             continue
         i = int(m.group(1))
+        if i >= MAX_ITEMS or (m.group(3) is not None and int(m.group(3)) >= MAX_BANDS):
+            continue
         row = rows.setdefault(i, {"bands": {}})
         if m.group(3) is not None and m.group(2) == "bands" and m.group(4) in BAND_FIELDS:
             row["bands"].setdefault(int(m.group(3)), {})[m.group(4)] = value.strip()
@@ -225,11 +228,13 @@ def _item_rows(values: dict, rubric: Rubric | None) -> list[dict]:
     """The form's item rows: what was posted, else the rubric copied, plus one blank row."""
     if values:
         body, _ = _parse(values)
-        count = 1 + max([int(m.group(1)) for m in (re.match(r"items-(\d+)-", k) for k in values) if m] or [-1])
+        count = 1 + max([int(m.group(1)) for m in (re.match(r"items-(\d{1,3})-", k) for k in values)
+                         if m and int(m.group(1)) < MAX_ITEMS] or [-1])
         rows = []
         for i in range(count):
             row = {f: values.get(f"items-{i}-{f}", "") for f in ITEM_FIELDS}
-            nb = 1 + max([int(m.group(1)) for m in (re.match(rf"items-{i}-bands-(\d+)-", k) for k in values) if m] or [-1])
+            nb = 1 + max([int(m.group(1)) for m in (re.match(rf"items-{i}-bands-(\d{{1,2}})-", k) for k in values)
+                          if m and int(m.group(1)) < MAX_BANDS] or [-1])
             row["bands"] = [{f: values.get(f"items-{i}-bands-{j}-{f}", "") for f in BAND_FIELDS} for j in range(nb)]
             rows.append(row)
     else:
