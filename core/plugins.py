@@ -72,6 +72,9 @@ class Indicator:
     compute: Callable[..., float]
     title_en: str = ""
     unit: str = ""
+    # optional: the records behind the figure, same arguments as ``compute``; a list of dicts
+    # with ``date``, ``title`` and ``unit`` (words, no personal data), ``url`` if the record has a page
+    records: Callable[..., list[dict]] | None = None
 
 
 @dataclass
@@ -311,6 +314,22 @@ class PluginHost:
 
 
 _ENABLED = ProcessCache()  # (host, tenant id) → enabled plugins and settings (``enabled_cached``)
+
+
+def county_indicators(session: Session) -> dict[str, Indicator]:
+    """The indicators of the modules the bound county has switched on, by key (what the scoring
+    module may score with), in a web request or in a background job alike."""
+    from flask import has_request_context
+    if has_request_context():
+        from core.cases.timeline import request_work
+        w = request_work()
+        host, enabled = w.host, w.enabled
+    else:
+        from core.db import current_tenant_id
+        from core.jobs import worker_state
+        host = worker_state().plugins
+        enabled = host.enabled(session, current_tenant_id())
+    return {i.key: i for name in enabled if name in host.plugins for i in host.plugins[name].indicators}
 
 
 def module_settings(session: Session, plugin: str) -> dict:

@@ -33,6 +33,7 @@ from core.errors import Conflict, Invalid, NotFound
 from core.models import OrgUnit, Person
 from core.orgtree import units_under
 from core.plugins import Indicator
+from core.timefmt import period_moment
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 STATUS: dict[str, tuple[str, str]] = {"open": ("在办", "Open"), "closed": ("已办结", "Closed")}
@@ -164,17 +165,30 @@ class Register:
         return AuditLabels(object_types={table: _pair(self.title)}, fields=labels, values=values)
 
     def indicator(self, key: str, title: str, title_en: str = "", unit: str = "条", closed: bool = False):
-        """A scoring indicator: the records created (or closed) in a unit's subtree during the period."""
-        model = self.model
+        """A scoring indicator: the records created (or closed) in a unit's subtree during the
+        period; its ``records`` list them (date, unit, the register's name)."""
+        model, name = self.model, label_text(self.title)
         column = model.closed_at if closed else model.created_at
 
-        def compute(session, unit_id: int, period_start, period_end) -> float:
+        def where(session, unit_id: int, period_start, period_end):
             path = session.scalar(select(OrgUnit.path).where(OrgUnit.id == unit_id))
             if path is None:
-                return 0.0
-            return float(session.scalar(select(func.count(model.id)).where(
-                model.org_unit_id.in_(units_under(path)), column >= period_start, column < period_end)) or 0)
-        return Indicator(key=key, title=title, title_en=title_en, unit=unit, compute=compute)
+                return None
+            return (model.org_unit_id.in_(units_under(path)), column >= period_moment(period_start),
+                    column < period_moment(period_end))
+
+        def compute(session, unit_id: int, period_start, period_end) -> float:
+            cond = where(session, unit_id, period_start, period_end)
+            return 0.0 if cond is None else float(session.scalar(select(func.count(model.id)).where(*cond)) or 0)
+
+        def records(session, unit_id: int, period_start, period_end) -> list[dict]:
+            cond = where(session, unit_id, period_start, period_end)
+            if cond is None:
+                return []
+            rows = session.execute(select(column, OrgUnit.name).join(OrgUnit, OrgUnit.id == model.org_unit_id)
+                                   .where(*cond).order_by(column, model.id)).all()
+            return [{"date": at, "title": name, "unit": unit_name} for at, unit_name in rows]
+        return Indicator(key=key, title=title, title_en=title_en, unit=unit, compute=compute, records=records)
 
 
 # --- the acts ------------------------------------------------------------------------------------

@@ -9,9 +9,10 @@ Groups (see ``docs/plugins.md`` for how they fit together):
 
 - hooks: ``hookimpl``; declarations returned by hooks: ``Permission``, ``RoleTemplate``,
   ``MenuItem``, ``Widget``, ``ScheduledJob``, ``Indicator``; ``module_settings(session, plugin)``
-  (the bound county's settings of a module, in a request or a job)
+  (the bound county's settings of a module, in a request or a job); ``county_indicators(session)``
+  (the indicators of the county's enabled modules, by key)
 - models: ``TenantModel``, ``ReferenceModel``, ``tenant_fk``, ``AwareDateTime``, ``utcnow``,
-  ``Encrypted``, ``OrgUnit`` (the org tree, to read unit paths), ``MemberUnit`` (成员单位 seated in a
+  ``Encrypted``, ``OrgUnit`` (the org tree, to read unit paths), ``OrgLevel`` (its levels' local names), ``MemberUnit`` (成员单位 seated in a
   centre, ORG-3: to pick and check them), ``bind_tenant``,
   ``job_transaction`` (a session inside a scheduled job); subtree predicates ``within(path)``
   and ``units_under(path)`` (use these, never ``LIKE``: they keep the path index usable
@@ -21,7 +22,8 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   ``public``; ``rate_limit(key, limit, window)`` for public endpoints (429 past the limit);
   ``case_page_response`` (the shared case page, with a module form's errors),
   ``case_form_response`` (a module's form on the case page: load, act, commit, back or errors),
-  ``load_form`` (a posted form through an API schema, errors named in Chinese), ``parse_int``
+  ``load_form`` (a posted form through an API schema, errors named in Chinese), ``validation_zh``
+  (a marshmallow message in Chinese, for a module's own form), ``parse_int``
   (a hand-read id or number from a query or form: ASCII digits within a bigint, else None),
   ``HIDDEN_FORM_FIELDS`` (the CSRF and one-time token fields every form posts: not data)
 - authorisation: ``get_or_404``, ``scoped``, ``may``, ``require``
@@ -110,19 +112,20 @@ from core.hookspecs import hookimpl
 from core.idempotency import HIDDEN_FORM_FIELDS
 from core.jobs import job_transaction
 from core.ledgers import append_row as xlsx_append
-from core.models import MemberUnit, OrgUnit, Person
+from core.models import MemberUnit, OrgLevel, OrgUnit, Person
 from core.orgtree import network_holders, units_under, within
 from core.ratelimit import hit as rate_limit
 from core.documents import DocumentTemplate, render_pdf
 from core.notifications import NotificationChannel, UserCard, notify, user_cards, users_of_unit
 from core.cases.access import dispatchers as case_dispatchers
 from core.outbox import add as outbox_add
-from core.plugins import Indicator, MenuItem, RoleTemplate, ScheduledJob, Widget, module_settings
+from core.plugins import Indicator, MenuItem, RoleTemplate, ScheduledJob, Widget, county_indicators, module_settings
 from core.workdays import WorkCalendar, deadline
 from core.timefmt import limit_end, local as local_time, period_day, period_moment
 from core.privacy import normalise_id_number, party_fields, sensitive_fields, set_person_fields
 from core.request import RequestContext, authenticated, current, public, requires
 from core.web.cases import case_form_response, case_page_response, load_form
+from core.validation_messages import validation_zh
 from core.demo_activity import DemoActivity, DemoCase
 from core.manifest import Manifest
 from core.registers import Register, RegisterRecord
@@ -131,12 +134,13 @@ from core.letters import LetterKind
 __all__ = [
     # hooks and declarations
     "hookimpl", "Permission", "RoleTemplate", "MenuItem", "Widget", "ScheduledJob", "Indicator", "module_settings",
+    "county_indicators",
     # models and tenancy
-    "TenantModel", "ReferenceModel", "tenant_fk", "AwareDateTime", "utcnow", "Encrypted", "OrgUnit", "MemberUnit",
+    "TenantModel", "ReferenceModel", "tenant_fk", "AwareDateTime", "utcnow", "Encrypted", "OrgUnit", "MemberUnit", "OrgLevel",
     "bind_tenant", "job_transaction", "within", "units_under", "network_holders",
     # requests and guards
     "current", "RequestContext", "requires", "authenticated", "public", "rate_limit", "case_page_response",
-    "case_form_response", "load_form", "parse_int", "HIDDEN_FORM_FIELDS",
+    "case_form_response", "load_form", "parse_int", "HIDDEN_FORM_FIELDS", "validation_zh",
     # authorisation
     "get_or_404", "scoped", "may", "require",
     # errors

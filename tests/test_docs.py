@@ -178,7 +178,7 @@ def test_documented_sdk_signatures_are_the_real_ones():
 def test_the_signature_check_can_fail():
     assert signature_problems("Indicator", 'key, title, compute, unit=""') == [
         "sdk.Indicator(key, title, compute, unit=\"\"): the parameters are "
-        "['key', 'title', 'compute', 'title_en', 'unit']"]
+        "['key', 'title', 'compute', 'title_en', 'unit', 'records']"]
     assert signature_problems("Widget", 'key, title, permission, render, title_en="", order=10') == [
         "sdk.Widget: order defaults to 100, not 10"]
     assert signature_problems("subtree_ids", "path") == ["sdk.subtree_ids: no such name in core.sdk"]

@@ -119,6 +119,13 @@ ID_TABLES = {
     "/api/keypersons/records/<record_id>": "keypersons_record",
     "/api/keypersons/records/<record_id>/visits": "keypersons_record",
     "/api/keypersons/records/<record_id>/end": "keypersons_record",
+    "/api/scoring/rubrics/<rubric_id>": "scoring_rubric",
+    "/api/scoring/periods/<period_id>": "scoring_period",
+    "/api/scoring/periods/<period_id>/card": "scoring_period",
+    "/api/scoring/periods/<period_id>/entries": "scoring_period",
+    "/api/scoring/periods/<period_id>/state": "scoring_period",
+    "/api/scoring/periods/<period_id>/ranking.xlsx": "scoring_period",
+    "/api/scoring/appeals/<appeal_id>/decision": "scoring_appeal",
 }
 # further id arguments of a rule (after the first) → their table; other arguments → a fixed value
 MORE_ID_TABLES = {"task_id": "case_task", "extension_id": "case_extension", "supervision_id": "case_supervision",
@@ -198,6 +205,10 @@ BODIES = {
                                                               "note": "越权"},
     ("POST", "/api/village/projects/<project_id>/completion"): {"completed_on": "2026-01-07", "note": "越权"},
     ("POST", "/api/village/projects/<project_id>/publications"): {"stage": "decision"},
+    ("POST", "/api/scoring/periods/<period_id>/entries"): {"org_unit_id": 1, "item_key": "i1", "passed": True,
+                                                            "note": "越权评分"},
+    ("POST", "/api/scoring/periods/<period_id>/state"): {"action": "publish"},
+    ("POST", "/api/scoring/appeals/<appeal_id>/decision"): {"decision": "rejected", "reason": "越权"},
 }
 MATRIX = Matrix(ID_TABLES, MORE_ID_TABLES, FIXED_ARGS, NOT_OBJECT_IDS, BODIES)
 
@@ -230,6 +241,7 @@ def pair(app):
         assert r.status_code == 201, r.get_json()
         _safety_with_everything(admin, t)
         _village_with_everything(admin, t)
+        _scoring_with_everything(admin, t)
         assert admin.post("/api/ledgers/exports", json={"case_type": "visits.visit"}).status_code == 202  # a job
         r = admin.post("/api/oauth-clients", json={
             "name": "县信息中心应用", "confidential": False, "redirect_uris": ["https://app.example/cb"],
@@ -295,6 +307,22 @@ def _joint_with_everything(admin, t) -> None:
     assert r.status_code == 201, r.get_json()
     r = admin.post("/api/joint/construction", json={"org_unit_id": t.unit("T01D1V1"), "phase": "prep",
                                                     "target_date": today.isoformat()})
+    assert r.status_code == 201, r.get_json()
+
+
+def _scoring_with_everything(admin, t) -> None:
+    """The scoring module on: a rubric, a published period in its appeal window and an appeal."""
+    assert admin.put("/api/modules/scoring", json={"enabled": True}).status_code == 200
+    r = admin.post("/api/scoring/rubrics", json={"level": "township", "year": 2026, "title": "竞赛", "items": [
+        {"category": "依法行政", "title": "备案", "points": 5, "source": "check"}]})
+    assert r.status_code == 201, r.get_json()
+    key = r.get_json()["items"][0]["key"]
+    period = admin.post("/api/scoring/periods", json={"level": "township", "kind": "quarter", "year": 2026,
+                                                      "number": 1}).get_json()["id"]
+    for action in ("publish", "open_appeals"):
+        assert admin.post(f"/api/scoring/periods/{period}/state", json={"action": action}).status_code == 200
+    r = admin.post("/api/scoring/appeals", json={"period_id": period, "org_unit_id": t.unit("T01"), "item_key": key,
+                                                 "reason": "已备案"})
     assert r.status_code == 201, r.get_json()
 
 

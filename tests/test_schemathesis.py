@@ -52,7 +52,9 @@ NEGATIVE_ONLY = {("PUT", "/api/petition/quotas"), ("POST", "/api/oauth-clients")
                  # a warning level must be one of the county's own (module settings, test_joint.py)
                  ("POST", "/api/joint/analyses"),
                  # a key person's ``details`` are validated against its category's own schema
-                 ("POST", "/api/keypersons/records"), ("PATCH", "/api/keypersons/records/{record_id}")}
+                 ("POST", "/api/keypersons/records"), ("PATCH", "/api/keypersons/records/{record_id}"),
+                 # a rubric's level and indicators, a period's level: the county's own (test_scoring.py)
+                 ("POST", "/api/scoring/rubrics"), ("POST", "/api/scoring/periods")}
 
 
 def with_county_values(case):

@@ -35,7 +35,8 @@ CLASSES = [(re.compile(r"^member_unit_id$"), "member_unit"), (re.compile(r"(^|_)
            (re.compile(r"^place_id$"), "place"), (re.compile(r"^(checklist_id|item_id)$"), None),  # county-wide templates
            # the patrol module's own objects, found through get_or_404 on the caller's scope (tests/test_patrol.py)
            (re.compile(r"^(team_id|route_id|member_id|point_ids?)$"), None),
-           (re.compile(r"^evaluation_id$"), None)]  # a rectification's evaluation: of the case's own village
+           (re.compile(r"^evaluation_id$"), None),  # a rectification's evaluation: of the case's own village
+           (re.compile(r"^period_id$"), None)]
 
 NOW = "2026-03-10T10:00:00+08:00"
 BODIES = {
@@ -134,6 +135,10 @@ BODIES = {
                                        "ends_on": "2026-12-31"},
     ("POST", "/api/joint/construction"): {"org_unit_id": "$unit", "phase": "prep", "target_date": "2026-03-20"},
     ("POST", "/api/keypersons/records"): {"org_unit_id": "$unit", "category": "drug", "risk_level": "low", "name": "某丙"},
+    ("POST", "/api/scoring/periods/{period_id}/entries"): {"org_unit_id": "$unit", "item_key": "$scoring_item",
+                                                            "passed": True, "note": "检查台账"},
+    ("POST", "/api/scoring/appeals"): {"period_id": "$scoring_appealable", "org_unit_id": "$unit",
+                                       "item_key": "$scoring_item", "reason": "已整改"},
 }
 # bodies whose ids are filters of a read, not objects of a write: what they select stays
 # bounded by what the caller may read (the export is the case list's own query,
@@ -306,6 +311,9 @@ def world(app):
                 ids[place] = {"unit": unit, "person": person, "user": user, "member_unit": member_unit,
                               "screening": screening, "place": safety_place, "item": item,
                               "patrol_point": r.get_json()["id"], **cases}
+            scoring = _scoring(admin)
+            for place in ids:
+                ids[place].update(scoring)
             out[t.slug if hasattr(t, "slug") else id(t)] = ids
             t.ids = ids
             t.admin = admin
@@ -326,6 +334,24 @@ def world(app):
             s.execute(update(User).where(User.id == user).values(must_change_password=False))
         out["caller"] = Client(app, a.host, {"Authorization": f"Bearer {make_token(app, a, 'scope.all')}"})
         return out
+
+
+def _scoring(admin) -> dict:
+    """The scoring module on: a village rubric with a check item, an open quarter and a quarter
+    published and open to appeals."""
+    assert admin.put("/api/modules/scoring", json={"enabled": True}).status_code == 200
+    r = admin.post("/api/scoring/rubrics", json={"level": "village", "year": 2026, "title": "六个无", "items": [
+        {"category": "六个无", "title": "无矛盾上交", "points": 10, "source": "check"}]})
+    assert r.status_code == 201, r.get_json()
+    out = {"scoring_item": r.get_json()["items"][0]["key"]}
+    for number, name in ((1, "scoring_open"), (2, "scoring_appealable")):
+        r = admin.post("/api/scoring/periods", json={"level": "village", "kind": "quarter", "year": 2026, "number": number})
+        assert r.status_code == 201, r.get_json()
+        out[name] = r.get_json()["id"]
+    for action in ("publish", "open_appeals"):
+        r = admin.post(f"/api/scoring/periods/{out['scoring_appealable']}/state", json={"action": action})
+        assert r.status_code == 200, r.get_json()
+    return out
 
 
 def _cases(admin, unit: int, person: int) -> dict:
@@ -407,6 +433,8 @@ def _target(world, method: str, path: str) -> str:
         r = caller.post("/api/petition/watch", json={"person_id": person["id"], "grade": "low", "signs": "苗头"})
         assert r.status_code == 201, r.get_json()
         return path.replace("{watch_id}", str(r.get_json()["id"]))
+    if path == "/api/scoring/periods/{period_id}/entries":
+        return path.replace("{period_id}", str(mine["scoring_open"]))
     raise AssertionError(f"{method} {path}: say in _target which in-scope object its path names")
 
 

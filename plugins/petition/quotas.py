@@ -164,21 +164,40 @@ def usage(session, units: list[OrgUnit], period: str, settings: dict) -> list[di
 
 # --- indicators for the scoring module --------------------------------------------------------
 
+def _escalations(session, kind: str, unit_id: int, period_start, period_end):
+    """The filter of a unit's subtree's escalations of a kind in the period (None: no such unit)."""
+    path = session.scalar(select(OrgUnit.path).where(OrgUnit.id == unit_id))
+    if path is None:
+        return None
+    cond = [Escalation.org_unit_id.in_(units_under(path)), Escalation.occurred_on >= period_day(period_start),
+            Escalation.occurred_on < period_day(period_end)]
+    if kind == "abnormal":
+        cond.append(Escalation.abnormal.is_(True))
+    elif kind != "level_skipping":
+        cond.append(Escalation.level == kind)
+    return cond
+
+
 def _indicator(kind: str):
     def compute(session, unit_id: int, period_start, period_end) -> float:
-        path = session.scalar(select(OrgUnit.path).where(OrgUnit.id == unit_id))
-        if path is None:
-            return 0.0
-        start, end = period_day(period_start), period_day(period_end)
-        q = select(func.count()).select_from(Escalation).where(
-            Escalation.org_unit_id.in_(units_under(path)), Escalation.occurred_on >= start,
-            Escalation.occurred_on < end)
-        if kind == "abnormal":
-            q = q.where(Escalation.abnormal.is_(True))
-        elif kind != "level_skipping":
-            q = q.where(Escalation.level == kind)
-        return float(session.scalar(q) or 0)
+        cond = _escalations(session, kind, unit_id, period_start, period_end)
+        return 0.0 if cond is None else float(session.scalar(select(func.count()).select_from(Escalation)
+                                                             .where(*cond)) or 0)
     return compute
+
+
+def _records(kind: str):
+    """The escalations behind the figure: date, unit, level (no petitioner's name)."""
+    def records(session, unit_id: int, period_start, period_end) -> list[dict]:
+        cond = _escalations(session, kind, unit_id, period_start, period_end)
+        if cond is None:
+            return []
+        rows = session.execute(select(Escalation.occurred_on, Escalation.level, Escalation.abnormal, OrgUnit.name)
+                               .join(OrgUnit, OrgUnit.id == Escalation.org_unit_id).where(*cond)
+                               .order_by(Escalation.occurred_on, Escalation.id)).all()
+        return [{"date": r.occurred_on, "unit": r.name,
+                 "title": "非正常访" if r.abnormal else f"越级访·{LEVELS.get(r.level, r.level)}"} for r in rows]
+    return records
 
 
 def breaches(session, unit_id: int, period_start, period_end) -> float:
@@ -195,7 +214,7 @@ def breaches(session, unit_id: int, period_start, period_end) -> float:
 def indicators() -> list:
     out = [Indicator(key=f"petition.{kind}" if kind in ("level_skipping", "abnormal") else f"petition.level_skipping.{kind}",
                      title=f"{title}次数", title_en=f"Petitions: {kind.replace('_', ' ')}", unit="次",
-                     compute=_indicator(kind)) for kind, title in KINDS.items()]
+                     compute=_indicator(kind), records=_records(kind)) for kind, title in KINDS.items()]
     out.append(Indicator(key="petition.quota_breaches", title="突破上访指标次数", title_en="Petition quota breaches",
                          unit="次", compute=breaches))
     return out

@@ -1,0 +1,26 @@
+"""The words of the scoring module's audit entries: its recorded acts and its tables."""
+from __future__ import annotations
+
+from core.sdk import AuditLabels
+
+LABELS = AuditLabels(
+    actions={
+        "scoring.publish": ("公布考核结果", "Results published"),
+        "scoring.appeal_upheld": ("支持申诉并更正得分", "Appeal upheld"),
+        "scoring.appeal_rejected": ("驳回申诉", "Appeal rejected"),
+    },
+    object_types={
+        "scoring_rubric": ("考核细则", "Rubric"), "scoring_period": ("考核期", "Period"),
+        "scoring_entry": ("考核评分", "Assessment entry"), "scoring_result": ("考核结果", "Result"),
+        "scoring_appeal": ("考核申诉", "Appeal"),
+    },
+    fields={
+        "level": ("考核对象层级", "Level"), "year": ("年度", "Year"), "version": ("版本", "Version"),
+        "title": ("名称", "Title"), "items": ("考核项目", "Items"), "kind": ("类别", "Kind"),
+        "number": ("期次", "Number"), "state": ("状态", "State"), "total": ("总分", "Total"),
+        "rank": ("名次", "Rank"), "vetoed": ("一票否决", "Vetoed"), "veto_cause": ("否决原因", "Veto cause"),
+        "reason": ("理由", "Reason"), "decision": ("决定", "Decision"), "points": ("得分", "Points"),
+        "note": ("评分依据", "Evidence"), "passed": ("检查结果", "Check result"),
+        "total_before": ("更正前总分", "Total before"), "total_after": ("更正后总分", "Total after"),
+    },
+)
