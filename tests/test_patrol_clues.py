@@ -107,7 +107,7 @@ def test_a_clue_turned_into_a_mediation_case_is_linked_both_ways(county, login, 
     import datetime as dt
     from plugins.patrol.indicators import clues_handled
     with db.transaction(county.id) as s:
-        today = dt.date.today()
+        today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()  # the indicator's days are Beijing's
         assert clues_handled(s, county.unit("T01"), today - dt.timedelta(days=1), today + dt.timedelta(days=2)) == 1.0
 
 

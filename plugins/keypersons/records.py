@@ -150,9 +150,11 @@ def _person(session, grants, user_id: int | None, unit: OrgUnit, perm: str, data
     number = data.get("id_number")
     if number:
         number = normalise_id_number(number)
-        found = session.scalar(select(Person).where(Person.id_number_bidx == blind_index(number)))
-        if found is not None and may(session, grants, perm, found.org_unit_id):
-            return found
+        # the oldest one in scope; one outside it is never named (the register is no oracle of who exists)
+        for found in session.scalars(select(Person).where(Person.id_number_bidx == blind_index(number))
+                                     .order_by(Person.id).limit(50)):
+            if may(session, grants, perm, found.org_unit_id):
+                return found
     person = Person(name=data["name"], org_unit_id=unit.id, created_by=user_id)
     set_person_fields(person, {k: data.get(k) or None for k in ("id_number", "phone", "address")})
     session.add(person)

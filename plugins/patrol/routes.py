@@ -112,5 +112,5 @@ def members_of_routes(session, routes) -> list[PatrolMember]:
         return []
     return list(session.scalars(select(PatrolMember).where(PatrolMember.team_id.in_(team_ids),
                                                             or_(PatrolMember.left_on.is_(None),
-                                                                PatrolMember.left_on >= dt.date.today()))
+                                                                PatrolMember.left_on >= dt.datetime.now(SHANGHAI).date()))
                                 .order_by(PatrolMember.team_id, PatrolMember.id)))

@@ -206,7 +206,10 @@ def figures_page():
     error, day = None, projects.today()
     try:
         if request.args.get("day"):
-            day = dt.date.fromisoformat(request.args["day"])
+            asked = dt.date.fromisoformat(request.args["day"])
+            if not 1900 <= asked.year <= 2998:  # the API's bounds: a period of year 9999 ends in 10000
+                raise ValueError(asked)
+            day = asked
     except ValueError:
         error = "请选择一个日期"
     units = [u for u in ctx.session.scalars(select(OrgUnit).where(OrgUnit.status == "active").where(

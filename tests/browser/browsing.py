@@ -1,6 +1,7 @@
 """Helpers for the browser tests (fixtures are in this folder's conftest.py)."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
@@ -112,3 +113,8 @@ def sideways_overflow(page) -> dict:
         }
         return {scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 8)};
     }""")
+
+
+def beijing_today() -> dt.date:
+    """The server's today: its dates are Beijing's, whatever the machine's time zone."""
+    return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()

@@ -7,8 +7,9 @@ from __future__ import annotations
 import datetime as dt
 
 from core.app import pingan
-from tests.browser.browsing import DESKTOP, PHONE, api, county_with, screenshot, sideways_overflow
+from tests.browser.browsing import DESKTOP, PHONE, api, beijing_today, county_with, screenshot, sideways_overflow
 from tests.casework import grant, register
+
 
 try:
     from playwright.sync_api import expect
@@ -25,7 +26,7 @@ def test_the_meeting_page_records_attendance_and_a_decision_at_1366_and_on_a_pho
     town_api = api(app, county, "donghu.admin")
     case = register(town_api, county.unit("T01D1V1"), title="独居老人联合走访")
     r = town_api.post("/api/joint/meetings", json={"org_unit_id": county.unit("T01"), "kind": "township_joint",
-                                                   "held_on": dt.date.today().isoformat(), "convener": "张镇长",
+                                                   "held_on": beijing_today().isoformat(), "convener": "张镇长",
                                                    "case_ids": [case["id"]]})
     assert r.status_code == 201, r.get_json()
     meeting = r.get_json()
@@ -47,7 +48,7 @@ def test_the_meeting_page_records_attendance_and_a_decision_at_1366_and_on_a_pho
     # a decision from the pickers: the case, a lead (a village) and a co-unit (the 司法所)
     page.get_by_label("事项 *", exact=True).select_option(value=str(case["id"]))
     page.get_by_label("决定事项 *").fill("村里牵头上门，司法所配合")
-    page.get_by_label("办结期限 *").fill((dt.date.today() + dt.timedelta(days=10)).isoformat())
+    page.get_by_label("办结期限 *").fill((beijing_today() + dt.timedelta(days=10)).isoformat())
     page.get_by_label("牵头单位 *").select_option(label="罗塘村")
     page.locator("#dec-co").get_by_label("东湖司法所").check()
     page.get_by_role("button", name="交办").click()

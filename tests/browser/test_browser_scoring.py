@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.browser.browsing import api, county_with
+from tests.browser.browsing import api, beijing_today, county_with
+
 
 try:
     from playwright.sync_api import expect
@@ -19,7 +20,7 @@ def test_rubric_form_refuses_an_overlapping_band_and_a_score_opens_to_its_items(
     page = open_page(county, "county.admin")
     page.goto("/scoring/rubrics/form")
     page.select_option("#level", label="乡镇（街道）")
-    page.fill("#year", str(dt.date.today().year))
+    page.fill("#year", str(beijing_today().year))
     page.fill("#title", "平安法治区镇竞赛")
     page.fill("#items-0-category", "重点信访事件")
     page.fill("#items-0-title", "越级访")
@@ -42,7 +43,7 @@ def test_rubric_form_refuses_an_overlapping_band_and_a_score_opens_to_its_items(
     expect(page.locator("#rubrics")).to_contain_text("第1版")
 
     admin = api(app, county, "county.admin")
-    today = dt.date.today()
+    today = beijing_today()
     r = admin.post("/api/petition/escalations", json={"org_unit_id": county.unit("T01D1V1"), "petitioner": "某",
                                                       "level": "city", "occurred_on": today.isoformat()})
     assert r.status_code == 201, r.get_json()
