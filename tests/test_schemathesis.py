@@ -54,7 +54,9 @@ NEGATIVE_ONLY = {("PUT", "/api/petition/quotas"), ("POST", "/api/oauth-clients")
                  # a key person's ``details`` are validated against its category's own schema
                  ("POST", "/api/keypersons/records"), ("PATCH", "/api/keypersons/records/{record_id}"),
                  # a rubric's level and indicators, a period's level: the county's own (test_scoring.py)
-                 ("POST", "/api/scoring/rubrics"), ("POST", "/api/scoring/periods")}
+                 ("POST", "/api/scoring/rubrics"), ("POST", "/api/scoring/periods"),
+                 # a meeting's kind and a checklist's place type: the county's own (module settings)
+                 ("POST", "/api/joint/meetings"), ("POST", "/api/safety/checklists")}
 
 
 def with_county_values(case):

@@ -32,6 +32,8 @@ EXPORTS = {
     "core/ledgers.py": ["ledger export", "ledger template"],
     "core/org_import.py": ["org import template"],
     "core/registers.py": ["register hello greetings"],  # every declared register (sdk.Register)
+    "plugins/keypersons/oversight.py": ["key persons export"],
+    "plugins/scoring/acts.py": ["scoring ranking"],
     "plugins/mediation/registers.py": ["register unstable", "register safety", "register public_order"],
     "plugins/mediation/reports.py": ["mediation statistics", "mediation weekly"],
     "plugins/petition/reports.py": ["petition monthly"],
@@ -87,8 +89,8 @@ def test_every_xlsx_of_every_module_writes_formula_like_text_as_text(app, fresh_
     jobs.bind_state(pingan(app))
     run_jobs(app)
     admin = login(county, "county.admin")
-    for module, settings in (("visits", {}), ("hello", {}), ("mediation", {}), ("petition", {"report_columns": [
-            {"key": "received", "title": SHORT}, {"key": "late"}]})):
+    for module, settings in (("visits", {}), ("hello", {}), ("mediation", {}), ("keypersons", {}), ("scoring", {}),
+                             ("petition", {"report_columns": [{"key": "received", "title": SHORT}, {"key": "late"}]})):
         r = admin.put(f"/api/modules/{module}", json={"enabled": True, "settings": settings})
         assert r.status_code == 200, r.get_json()
     for code, name in zip(("T01", "T01D1", "T01D1V1", "T02"), PAYLOADS):
@@ -113,6 +115,16 @@ def test_every_xlsx_of_every_module_writes_formula_like_text_as_text(app, fresh_
             "measures": PAYLOADS[1], "responsible": PAYLOADS[3]})
         assert r.status_code == 201, r.get_json()
 
+    r = admin.post("/api/keypersons/records", json={"org_unit_id": county.unit("T01D1V1"), "category": "drug",
+                                                    "risk_level": "low", "name": PAYLOADS[1][:20]})
+    assert r.status_code == 201, r.get_json()
+    r = admin.post("/api/scoring/rubrics", json={"level": "township", "year": today.year, "title": PAYLOADS[3][:20],
+                                                 "items": [{"category": PAYLOADS[0][:20], "title": "备案", "points": 5,
+                                                            "source": "check"}]})
+    assert r.status_code == 201, r.get_json()
+    r = admin.post("/api/scoring/periods", json={"level": "township", "kind": "year", "year": today.year})
+    assert r.status_code == 201, r.get_json()
+    period = r.get_json()["id"]
     r = admin.post("/api/hello/greetings", json={"org_unit_id": county.unit("T01D1V1"), "recipient": PAYLOADS[3][:50]})
     assert r.status_code == 201, r.get_json()
 
@@ -141,6 +153,8 @@ def test_every_xlsx_of_every_module_writes_formula_like_text_as_text(app, fresh_
                                             f"&end={year}-12-31"),
         "mediation weekly": lambda: get(f"/api/mediation/reports/weekly.xlsx?day={today.isoformat()}"),
         "petition monthly": lambda: get(f"/api/petition/reports/monthly.xlsx?month={month}"),
+        "key persons export": lambda: get("/api/keypersons/export"),
+        "scoring ranking": lambda: get(f"/api/scoring/periods/{period}/ranking.xlsx"),
     }
     assert set(downloads) == {name for names in EXPORTS.values() for name in names}
     seen: set[str] = set()

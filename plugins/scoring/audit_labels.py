@@ -22,5 +22,11 @@ LABELS = AuditLabels(
         "reason": ("理由", "Reason"), "decision": ("决定", "Decision"), "points": ("得分", "Points"),
         "note": ("评分依据", "Evidence"), "passed": ("检查结果", "Check result"),
         "total_before": ("更正前总分", "Total before"), "total_after": ("更正后总分", "Total after"),
+        "starts_on": ("起始日期", "Starts on"), "ends_on": ("截止日期", "Ends on"),
+        "published_at": ("公布时间", "Published at"), "appeal_until": ("申诉截止日期", "Appeals until"),
+        "item_key": ("考核项目", "Item"), "entered_by": ("评分人", "Entered by"), "entered_at": ("评分时间", "Entered at"),
+        "honoured": ("获得表彰资格", "Honoured"), "points_before": ("更正前得分", "Points before"),
+        "points_after": ("更正后得分", "Points after"), "filed_by": ("申诉人", "Filed by"), "filed_at": ("申诉时间", "Filed at"),
+        "decided_by": ("决定人", "Decided by"), "decided_at": ("决定时间", "Decided at"),
     },
 )

@@ -10,7 +10,7 @@ Objects outside the user's units, or of another county, answer 404.
 from __future__ import annotations
 
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
 
 from core.sdk import (Blueprint, Case, IdField, IdListArgs, NotFound, OrgUnit, current, get_or_404, id_path,
@@ -31,12 +31,18 @@ COUNT = validate.Range(min=0, max=1_000_000)
 
 # --- projects (VIL-3) -----------------------------------------------------------------------------
 
+def _budget_in_range(value) -> None:
+    if not 0 <= value <= 999_999_999_999:
+        raise ValidationError("预算须在 0 至 999999999999 元之间")
+
+
 class ProjectInput(Schema):
     org_unit_id = IdField(required=True, metadata={"title": "村（社区）"})
     title = fields.String(required=True, validate=validate.Length(min=2, max=100), metadata={"title": "项目名称"})
     summary = fields.String(load_default="", validate=validate.Length(max=2000), metadata={"title": "项目内容"})
-    budget = fields.Decimal(required=True, places=2, as_string=True,
-                            validate=validate.Range(min=0, max=999_999_999_999), metadata={"title": "预算（元）"})
+    # the bounds in metadata as numbers: a Range on a Decimal of fixed places reaches OpenAPI as strings
+    budget = fields.Decimal(required=True, places=2, as_string=True, validate=_budget_in_range,
+                            metadata={"title": "预算（元）", "minimum": 0, "maximum": 999_999_999_999})
     proposed_on = fields.Date(required=True, metadata={"title": "提议日期"})
 
 
