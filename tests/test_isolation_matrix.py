@@ -16,8 +16,10 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 from core.testing.isolation import Matrix, all_ids, api_rules, id_rule_leaks, list_leaks, out_of_scope_leaks
 from core.testing.isolation import upload as _upload
@@ -126,6 +128,16 @@ ID_TABLES = {
     "/api/scoring/periods/<period_id>/state": "scoring_period",
     "/api/scoring/periods/<period_id>/ranking.xlsx": "scoring_period",
     "/api/scoring/appeals/<appeal_id>/decision": "scoring_appeal",
+    "/api/patrol/teams/<team_id>/members": "patrol_team",
+    "/api/patrol/members/<member_id>/leave": "patrol_member",
+    "/api/patrol/routes/<route_id>": "patrol_route",
+    "/api/patrol/rounds/<round_id>": "patrol_round",
+    "/api/patrol/rounds/<round_id>/check-ins": "patrol_round",
+    "/api/patrol/rounds/<round_id>/end": "patrol_round",
+    "/api/patrol/clues/<case_id>/reporter": "case_record",
+    "/api/patrol/cameras/<camera_id>/inspections": "patrol_camera",
+    **{f"/api/patrol/{name}/<record_id>{tail}": f"patrol_{name[:-1]}"  # the module's registers
+       for name in ("teams", "points", "groups", "cameras") for tail in ("", "/close")},
 }
 # further id arguments of a rule (after the first) → their table; other arguments → a fixed value
 MORE_ID_TABLES = {"task_id": "case_task", "extension_id": "case_extension", "supervision_id": "case_supervision",
@@ -209,6 +221,11 @@ BODIES = {
                                                             "note": "越权评分"},
     ("POST", "/api/scoring/periods/<period_id>/state"): {"action": "publish"},
     ("POST", "/api/scoring/appeals/<appeal_id>/decision"): {"decision": "rejected", "reason": "越权"},
+    ("POST", "/api/patrol/teams/<team_id>/members"): {"person_id": 1, "joined_on": "2026-01-01"},
+    ("POST", "/api/patrol/members/<member_id>/leave"): {"left_on": "2026-06-30"},
+    ("POST", "/api/patrol/rounds/<round_id>/check-ins"): {"point_id": 1},
+    ("POST", "/api/patrol/cameras/<camera_id>/inspections"): {"label_ok": True, "housing_ok": True,
+                                                              "cables_ok": True, "picture_ok": True},
 }
 MATRIX = Matrix(ID_TABLES, MORE_ID_TABLES, FIXED_ARGS, NOT_OBJECT_IDS, BODIES)
 
@@ -242,6 +259,7 @@ def pair(app):
         _safety_with_everything(admin, t)
         _village_with_everything(admin, t)
         _scoring_with_everything(admin, t)
+        _patrol_with_everything(admin, t)
         assert admin.post("/api/ledgers/exports", json={"case_type": "visits.visit"}).status_code == 202  # a job
         r = admin.post("/api/oauth-clients", json={
             "name": "县信息中心应用", "confidential": False, "redirect_uris": ["https://app.example/cb"],
@@ -323,6 +341,47 @@ def _scoring_with_everything(admin, t) -> None:
         assert admin.post(f"/api/scoring/periods/{period}/state", json={"action": action}).status_code == 200
     r = admin.post("/api/scoring/appeals", json={"period_id": period, "org_unit_id": t.unit("T01"), "item_key": key,
                                                  "reason": "已备案"})
+    assert r.status_code == 201, r.get_json()
+
+
+def _patrol_with_everything(admin, t) -> None:
+    """The patrol module on: a team with a member, a point, a route walked in a round with a
+    check-in, a joint-defence group, a camera with an inspection and a clue (as in
+    tests/test_patrol_isolation.py)."""
+    assert admin.put("/api/modules/patrol", json={"enabled": True}).status_code == 200
+    unit = t.unit("T01D1V1")
+    person = admin.post("/api/persons", json={"name": "某丁", "org_unit_id": unit}).get_json()["id"]
+    r = admin.post("/api/patrol/teams", json={"org_unit_id": unit, "name": "巡逻队", "kind": "village_patrol"})
+    assert r.status_code == 201, r.get_json()
+    team = r.get_json()["id"]
+    r = admin.post(f"/api/patrol/teams/{team}/members", json={"person_id": person, "joined_on": "2026-01-01"})
+    assert r.status_code == 201, r.get_json()
+    member = r.get_json()["id"]
+    r = admin.post("/api/patrol/points", json={"org_unit_id": unit, "name": "村口", "line": "fringe"})
+    assert r.status_code == 201, r.get_json()
+    point = r.get_json()["id"]
+    r = admin.post("/api/patrol/routes", json={"org_unit_id": unit, "name": "夜巡", "team_id": team,
+                                               "window_start": "20:00", "window_end": "22:00", "point_ids": [point]})
+    assert r.status_code == 201, r.get_json()
+    route = r.get_json()["id"]
+    r = admin.post("/api/patrol/duties", json={"route_id": route, "member_id": member, "duty_date": "2026-11-10",
+                                               "shift_start": "20:00", "shift_end": "22:00"})
+    assert r.status_code == 201, r.get_json()
+    with time_machine.travel(dt.datetime(2026, 11, 10, 20, 10, tzinfo=ZoneInfo("Asia/Shanghai")), tick=False):
+        r = admin.post("/api/patrol/rounds", json={"route_id": route})
+        assert r.status_code == 201, r.get_json()
+        r = admin.post(f"/api/patrol/rounds/{r.get_json()['id']}/check-ins", json={"point_id": point})
+        assert r.status_code == 201, r.get_json()
+    r = admin.post("/api/patrol/groups", json={"org_unit_id": unit, "name": "联防组", "kind": "shops",
+                                               "leader_person_id": person, "households": 10})
+    assert r.status_code == 201, r.get_json()
+    r = admin.post("/api/patrol/cameras", json={"org_unit_id": unit, "place": "村口"})
+    assert r.status_code == 201, r.get_json()
+    r = admin.post(f"/api/patrol/cameras/{r.get_json()['id']}/inspections",
+                   json={"label_ok": True, "housing_ok": True, "cables_ok": True, "picture_ok": False})
+    assert r.status_code == 201, r.get_json()
+    r = admin.post("/api/patrol/clues", json={"org_unit_id": unit, "title": "线索", "place": "村口",
+                                              "content": "可疑人员", "anonymous": True})
     assert r.status_code == 201, r.get_json()
 
 
