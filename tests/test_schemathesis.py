@@ -28,11 +28,10 @@ from core.app import pingan
 from core.testing.fuzz import run_schemathesis
 from tests.conftest import load_tenant, make_token
 
-# The Citus pass of .ci/run sets PINGAN_TEST_FUZZ=0: the fuzz (this file and test_schemathesis_web.py)
-# runs on SQLite and on PostgreSQL; on Citus the app's SQL is PostgreSQL's, and the two runs take a
-# third of a pass (docs/testing.md).
+# .ci/run fuzzes once, in its SQLite pass; the PostgreSQL and Citus passes set PINGAN_TEST_FUZZ=0
+# (this file and test_schemathesis_web.py take 19 worker-minutes a pass with every module: docs/testing.md).
 pytestmark = pytest.mark.skipif(os.environ.get("PINGAN_TEST_FUZZ") == "0",
-                                reason="the fuzz runs in the SQLite and PostgreSQL passes (PINGAN_TEST_FUZZ=0)")
+                                reason="the fuzz runs in CI's SQLite pass (PINGAN_TEST_FUZZ=0 here)")
 
 MAX_EXAMPLES = 15
 VILLAGE: list[int] = []  # set by the fixture: a village of the fuzzed county
