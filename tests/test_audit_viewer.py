@@ -262,3 +262,24 @@ def test_every_table_of_a_module_with_words_has_a_name(app):
                 if f"{table.name}.{column.name}" not in labels.fields and column.name not in labels.fields:
                     missing.append(f"{table.name}.{column.name}")
     assert missing == [], missing
+
+
+@pytest.mark.parametrize("outcome,word", [("case", "已转为事项"), ("reported_up", "已上报"), ("referred", "解释并引导")])
+def test_every_outcome_of_a_matter_at_the_window_reads_in_chinese(county, login, outcome, word):
+    """The intake's outcome codes as stored (core.api.intake.OUTCOMES) each have a word: a matter
+    made a case once showed the bare code "case" on the page."""
+    from core.api.intake import OUTCOMES
+    from core.audit_labels import CORE
+    assert set(OUTCOMES) <= set(CORE.values["intake.outcome"])
+    town = login(county, "donghu.admin")
+    body = {"channel": "visit", "org_unit_id": county.unit("T01"), "subject": "邻里宅基地边界纠纷",
+            "content": "两户因宅基地边界发生争执"}
+    row = town.post("/api/intake", json=body).get_json()
+    if outcome == "case":
+        r = town.post(f"/api/intake/{row['id']}/sort", json={"case_type": "visits.visit", "details": {"visit_kind": "home"}})
+    else:
+        r = town.post(f"/api/intake/{row['id']}/close", json={"outcome": outcome, "note": "已说明", "to": "县信访局"})
+    assert r.status_code == 200, r.get_json()
+    admin = login(county, "county.admin")
+    found = [e for e in rows(viewer(admin, f"?object_type=intake&object_id={row['id']}")) if e["code"] == "update"]
+    assert found and word in found[0]["changes"] and f"：{outcome}" not in found[0]["changes"], found
