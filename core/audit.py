@@ -131,7 +131,7 @@ class _Noted:
 _PENDING = "pingan_audit_pending"      # Session.info: [_Noted] of the open transaction
 _SAVEPOINTS = "pingan_audit_savepoints"  # Session.info: {nested transaction: len(pending) at its start}
 _WRITTEN = "pingan_audit_written"      # Session.info: the commit wrote the entries already
-_ROWS_PER_INSERT = 1000
+_ROWS_ONE_TRIP = 20  # more entries than this in one commit: executemany (a long multi-row INSERT compiles slowly)
 
 
 def note(session: Session, tenant_id: int, entries: list[Entry]) -> None:
@@ -182,13 +182,9 @@ def _write(session: Session, tenant_id: int, entries: list, actor=None, request_
         row["hash"] = prev = entry_hash(row)
         rows.append(row)
     move = update(head_t).where(head_t.c.tenant_id == tenant_id, head_t.c.id == 0).values(seq=seq, hash=prev)
-    if postgres:  # multi-row INSERTs (bounded: 65,535 parameters a statement), the last one moving the head
-        for start in range(0, len(rows), _ROWS_PER_INSERT):
-            stmt = insert(entry_t).values(rows[start:start + _ROWS_PER_INSERT])
-            if start + _ROWS_PER_INSERT >= len(rows):
-                stmt = stmt.add_cte(move.cte("moved_head"))  # a data-modifying CTE: same round trip
-            session.execute(stmt)
-    else:
+    if postgres and len(rows) <= _ROWS_ONE_TRIP:  # one multi-row INSERT whose CTE moves the head: one round trip
+        session.execute(insert(entry_t).values(rows).add_cte(move.cte("moved_head")))
+    else:  # many rows (a county loaded, an import): executemany, batched and compiled once by SQLAlchemy
         session.execute(insert(entry_t), rows)
         session.execute(move)
 
