@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -51,24 +51,28 @@ def may_act(user: User | None) -> bool:
 
 
 def with_user_and_grants(anchor, user_id_column) -> Select:
-    """``anchor`` (a token or web session row) joined with its user and every (permission,
-    unit path) pair of the user's role assignments: what ``authz.load_grants`` reads, in the
-    same round trip. A user without assignments gives one row with NULL pairs."""
-    return (select(anchor, User, RolePermission.permission, OrgUnit.path)
-            .join(User, (User.tenant_id == anchor.tenant_id) & (User.id == user_id_column))
-            .outerjoin(RoleAssignment, (RoleAssignment.tenant_id == User.tenant_id) & (RoleAssignment.user_id == User.id))
-            .outerjoin(RolePermission, (RolePermission.tenant_id == RoleAssignment.tenant_id)
-                       & (RolePermission.role_id == RoleAssignment.role_id))
-            .outerjoin(OrgUnit, (OrgUnit.tenant_id == RoleAssignment.tenant_id)
-                       & (OrgUnit.id == RoleAssignment.org_unit_id)))
+    """``anchor`` (a token or web session row) joined with its user and, as column 2, every
+    (permission, unit path) pair of the user's role assignments — what ``authz.load_grants``
+    reads — in the same round trip and one row: "permission path" lines, aggregated by a
+    correlated subquery (a county admin holds a hundred permissions; a row per pair made the
+    ORM load the session and the user a hundred times on every request). NULL without grants."""
+    pairs = (select(func.aggregate_strings(RolePermission.permission + literal(" ") + OrgUnit.path, "\n"))
+             .select_from(RoleAssignment)
+             .join(RolePermission, (RolePermission.tenant_id == RoleAssignment.tenant_id)
+                   & (RolePermission.role_id == RoleAssignment.role_id))
+             .join(OrgUnit, (OrgUnit.tenant_id == RoleAssignment.tenant_id) & (OrgUnit.id == RoleAssignment.org_unit_id))
+             .where(RoleAssignment.tenant_id == User.tenant_id, RoleAssignment.user_id == User.id)
+             .correlate(User).scalar_subquery())
+    return (select(anchor, User, pairs)
+            .join(User, (User.tenant_id == anchor.tenant_id) & (User.id == user_id_column)))
 
 
 def grants_of(user: User, rows) -> Grants:
-    """The grants in the rows of :func:`with_user_and_grants` (columns 2 and 3; a query may add more)."""
+    """The grants in column 2 of a :func:`with_user_and_grants` row (a query may add columns)."""
     acc: dict[str, set[str]] = {}
-    for row in rows:
-        perm, path = row[2], row[3]
-        if perm is not None and path is not None:
+    for line in ((rows[0][2] or "").split("\n") if rows else ()):
+        perm, _, path = line.partition(" ")
+        if perm and path:
             acc.setdefault(perm, set()).add(path)
     return Grants(user.id, {perm: minimal_paths(paths) for perm, paths in acc.items()})
 

@@ -302,7 +302,7 @@ def bearer_principal(session: Session, token: str) -> tuple[tuple[User, set[str]
         .where(OAuthToken.access_token_hash == token_hash(token))).all()
     if not rows:
         return None, None
-    presented, user, client_id, client_scopes = Presented(rows[0][0], "access_token"), rows[0][1], rows[0][4], rows[0][5]
+    presented, user, client_id, client_scopes = Presented(rows[0][0], "access_token"), rows[0][1], rows[0][3], rows[0][4]
     if presented.is_revoked() or presented.is_expired() or not may_act(user):
         return None, None
     scopes = set(scope_to_list(presented.row.scope) or []) & set(client_scopes or [])
