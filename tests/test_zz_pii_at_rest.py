@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, select
 
 from core.models import Person
 from tests.conftest import PG_URL
-from tests.pii_at_rest import dump, leaks, plain_values
+from tests.pii_at_rest import dump, found_in, leaks, plain_values
 
 
 def test_the_check_finds_a_plain_number_in_the_log_or_the_database():
@@ -20,6 +20,11 @@ def test_the_check_finds_a_plain_number_in_the_log_or_the_database():
     assert leaks(secrets, names, clean, '{"msg": "call 13800138000"}') == ["1 plain personal number(s) in the log"]
     assert leaks(secrets, names, clean + "\n2|110101199003077777", "") == [
         "1 plain personal number(s) in the database"]
+    # inside a longer run of digits, ending in X, or a number with a dash: found all the same
+    assert found_in({"110101199003077777", "11010119900307777X", "0571-8888888", "13800138000"},
+                    "a913800138000|b11010119900307777X0|tel 0571-8888888") == {
+        "13800138000", "11010119900307777X", "0571-8888888"}
+    assert found_in({"13800138000"}, "1380013800|3800138000") == set()
     assert leaks(secrets, names, "1|gAAAAB...", "") == [
         "the dump sees no plain column (a person's name): the check would prove nothing"]
 
