@@ -7,6 +7,7 @@ on another tenant's host name is refused.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Select, func, literal, select, update
+from sqlalchemy import Select, bindparam, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -50,6 +51,7 @@ def may_act(user: User | None) -> bool:
     return user is not None and user.status == "active" and not (user.locked_until and user.locked_until > utcnow())
 
 
+@functools.cache
 def with_user_and_grants(anchor, user_id_column) -> Select:
     """``anchor`` (a token or web session row) joined with its user and, as column 2, every
     (permission, unit path) pair of the user's role assignments — what ``authz.load_grants``
@@ -75,6 +77,11 @@ def grants_of(user: User, rows) -> Grants:
         if perm and path:
             acc.setdefault(perm, set()).add(path)
     return Grants(user.id, {perm: minimal_paths(paths) for perm, paths in acc.items()})
+
+
+# built once (a statement built per request cost more than running it): the hash is bound at execution
+_SESSION_PRINCIPAL = with_user_and_grants(WebSession, WebSession.user_id).where(WebSession.token_hash == bindparam("h"))
+_TOKEN_PRINCIPAL = with_user_and_grants(AccessToken, AccessToken.user_id).where(AccessToken.token_hash == bindparam("h"))
 
 
 def hash_password(password: str) -> str:
@@ -332,8 +339,7 @@ def session_principal(session: Session, config: Config,
                       cookie_token: str) -> tuple[WebSession, User, Grants] | None:
     """The live session, its user and the user's grants for a cookie — one query, read on
     every request (an ended session, a locked user, a removed grant count at once)."""
-    rows = session.execute(with_user_and_grants(WebSession, WebSession.user_id)
-                           .where(WebSession.token_hash == token_hash(cookie_token))).all()
+    rows = session.execute(_SESSION_PRINCIPAL, {"h": token_hash(cookie_token)}).all()
     if not rows:
         return None
     ws, user = rows[0][0], rows[0][1]
@@ -425,8 +431,7 @@ def access_token_principal(session: Session, token: str) -> tuple[User, set[str]
     """The token's user, its scopes and the user's grants (not yet cut to the scopes) — one
     query, read on every request: a revoked or expired token, a disabled or locked user, a
     removed role assignment count from the very next request."""
-    rows = session.execute(with_user_and_grants(AccessToken, AccessToken.user_id)
-                           .where(AccessToken.token_hash == token_hash(token))).all()
+    rows = session.execute(_TOKEN_PRINCIPAL, {"h": token_hash(token)}).all()
     now = utcnow()
     row = rows[0][0] if rows else None
     if row is None or row.revoked_at or (row.expires_at and row.expires_at <= now):

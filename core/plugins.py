@@ -7,8 +7,8 @@ disabled: the plugin fails closed.
 """
 from __future__ import annotations
 
-import copy
 import logging
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -275,13 +275,17 @@ class PluginHost:
         """
         from core.db import config_generation
         key = (id(self), id(session.get_bind()), tenant_id)
-        hit = _ENABLED.get(key)
-        if hit is None:
+        blob = _ENABLED.get(key)
+        if blob is None:
             generation = config_generation()
             hit, ok = self._read_enabled(session, tenant_id)
-            if ok:
-                _ENABLED.put(key, hit, generation)
-        return copy.deepcopy(hit)
+            if not ok:
+                return hit
+            blob = pickle.dumps(hit, pickle.HIGHEST_PROTOCOL)
+            _ENABLED.put(key, blob, generation)
+        # a copy the request may change: kept pickled, as ``copy.deepcopy`` of eight modules'
+        # settings took 2 ms of every request
+        return pickle.loads(blob)
 
     def forget_enabled(self) -> None:
         """Drop this process's cached switches (tests that break the database on purpose)."""
