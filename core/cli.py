@@ -128,16 +128,17 @@ def db_revision(plugin: str, message: str, autogenerate: bool) -> None:
               help="A plugin to check (repeatable; default: every installed plugin with migrations).")
 def db_check(plugins: tuple[str, ...]) -> None:
     """Do the plugins' models and migrations agree? Exit 1 with each difference."""
-    from core.migrate import MigrationError, plugin_drift
+    from core.migrate import MigrationError, plugins_drift
     from core.plugins import PluginHost
     host = PluginHost()
     names = plugins or tuple(n for n, c in host.plugins.items() if c.migrations_dir)
+    try:
+        drifts = plugins_drift(list(names), host)
+    except MigrationError as exc:
+        raise click.ClickException(str(exc)) from None
     bad = 0
     for name in names:
-        try:
-            drift = plugin_drift(name, host)
-        except MigrationError as exc:
-            raise click.ClickException(str(exc)) from None
+        drift = drifts[name]
         if drift:
             bad += 1
             click.echo(f"{name}: the models and the migrations differ:", err=True)

@@ -258,12 +258,21 @@ def plugin_drift(plugin: str, host: PluginHost | None = None) -> list[str]:
 
     Builds its own temporary SQLite database (every branch upgraded to its head) and compares
     only the plugin's tables: callable from a test with just the plugin's name."""
+    return plugins_drift([plugin], host)[plugin]
+
+
+def plugins_drift(plugins: list[str], host: PluginHost | None = None) -> dict[str, list[str]]:
+    """:func:`plugin_drift` of each of ``plugins``, over one temporary database (upgrading it
+    through every branch is most of the work: once for all of them, not once each)."""
     host = host or PluginHost()
-    _installed(host, plugin)
-    owns = plugin_owns(host, plugin)
+    for plugin in plugins:
+        _installed(host, plugin)
+    out = {}
     with scratch_database(host) as conn:
-        diffs = compare_metadata(_comparison(conn, owns), Base.metadata)
-    return [describe(d) for d in diffs]
+        for plugin in plugins:
+            diffs = compare_metadata(_comparison(conn, plugin_owns(host, plugin)), Base.metadata)
+            out[plugin] = [describe(d) for d in diffs]
+    return out
 
 
 @dataclass
