@@ -256,7 +256,10 @@ def test_a_rolling_restart_behind_nginx_loses_no_request(config, app, fresh_tena
             pytest.fail("nginx is not installed (apt-get install nginx-light) and PINGAN_REQUIRE_PROXY=1")
         pytest.skip("nginx is not installed (apt-get install nginx-light); PINGAN_REQUIRE_PROXY=1 makes this a failure")
     ports = {"a": _free_port(), "b": _free_port()}
-    env = _env(config)
+    # what is tested is the restart, not the lock timeout: two servers writing one SQLite file on
+    # a machine busy with the rest of the suite once waited past the 5-s default (a 503 `timeout`,
+    # the designed answer); the deadline stays below the load's own 30-s client timeout
+    env = _env(config, PINGAN_WEB_LOCK_TIMEOUT_SECONDS="20", PINGAN_WEB_REQUEST_TIMEOUT_SECONDS="25")
     logs = {k: open(tmp_path / f"serve-{k}.log", "a") for k in ports}
 
     def serve(k: str) -> subprocess.Popen:
