@@ -256,31 +256,33 @@ def _audited(obj) -> bool:
         and not isinstance(obj, (AuditEntry, AuditHead))
 
 
-def _value(obj, key: str, value):
-    return MASK if key in unrecorded_columns(type(obj)) and value is not None else _jsonable(value)
-
-
 def _row_changes(obj, kind: str) -> dict:
     state = inspect(obj)
+    masked = unrecorded_columns(type(obj))
+
+    def value(key: str, v):
+        return MASK if key in masked and v is not None else _jsonable(v)
+
     out: dict = {}
     for attr in state.mapper.column_attrs:
         key = attr.key
-        if key in ("tenant_id",):
+        if key == "tenant_id":
+            continue
+        if kind == "create":  # no history needed: every value set is new
+            v = getattr(obj, key)
+            if v is not None:
+                out[key] = [None, value(key, v)]
             continue
         hist = state.attrs[key].history
-        if kind == "create":
-            value = getattr(obj, key)
-            if value is not None:
-                out[key] = [None, _value(obj, key, value)]
-        elif kind == "delete":
-            value = hist.unchanged[0] if hist.unchanged else (hist.deleted[0] if hist.deleted else None)
-            if value is not None:
-                out[key] = [_value(obj, key, value), None]
+        if kind == "delete":
+            v = hist.unchanged[0] if hist.unchanged else (hist.deleted[0] if hist.deleted else None)
+            if v is not None:
+                out[key] = [value(key, v), None]
         elif hist.has_changes():
             before = hist.deleted[0] if hist.deleted else None
             after = hist.added[0] if hist.added else None
             if before != after:
-                out[key] = [_value(obj, key, before), _value(obj, key, after)]
+                out[key] = [value(key, before), value(key, after)]
     return out
 
 
