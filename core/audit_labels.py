@@ -129,6 +129,7 @@ CORE = AuditLabels(
     },
     fields={
         # names and places
+        "tenant.units": ("组织单位数", "Org units"), "tenant.users": ("账号数", "Accounts"),
         "name": ("名称", "Name"), "display_name": ("姓名", "Name"), "username": ("用户名", "Username"),
         "person_name": ("姓名", "Name"), "title": ("标题", "Title"), "description": ("说明", "Description"),
         "org_unit_id": ("所属单位", "Unit"), "org_unit.parent_id": ("上级单位", "Parent unit"), "level": ("层级", "Level"),

@@ -14,6 +14,7 @@ what is missing and updates names, levels, roles and plugin settings; it deletes
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import secrets
 import tomllib
@@ -333,25 +334,41 @@ def apply(session: Session, spec: TenantSpec, host: PluginHost, demo: bool = Fal
         adopt_tenant(session, tenant.id)
         if created:
             audit.ensure_head(session, tenant.id)
-            audit.record(session, "create", "tenant", tenant.id, {"slug": tenant.slug, "name": tenant.name})
-        _apply_levels(session, data["levels"])
-        unit_ids = _apply_units(session, spec.units, report)
-        _apply_member_units(session, spec.member_units, unit_ids)
-        _apply_network_roles(session, spec.network_roles, unit_ids)
-        roles = _apply_roles(session, data.get("roles", []), host)
-        _apply_users(session, data.get("users", []), unit_ids, roles, report, data.get("demo_password") if demo else None)
-        _apply_plugins(session, data.get("plugins", {}), {n: as_stored(host.plugins[n].settings_schema, v)  # JSON-ready
-                                                          for n, v in spec.plugin_settings.items()})
-        _apply_case_settings(session, data.get("cases", {}), data.get("calendar", []), data.get("calendar_years", []))
-        session.flush()
-        if demo:
-            from core.demo import add_demo_people
-            add_demo_people(session, unit_ids)
-            for name, settings in spec.plugin_settings.items():
-                if (data["plugins"][name] or {}).get("enabled", True):
-                    host.call_for(name, "pingan_demo_data", session=session, tenant=tenant, settings=settings)
-        session.flush()
+        # A new county's rows (its tree, accounts, roles, demo data) are one act, recorded as one
+        # entry with what it made (``audit.summarised``, as a ledger import is): an entry per unit,
+        # account and permission was some 650 entries a county, each hashed into the chain.
+        # Applying the folder again to an existing county records each change, row by row.
+        with audit.summarised(session) if created else contextlib.nullcontext():
+            _apply_rows(session, spec, host, report, demo, tenant)
+        if created:
+            audit.record(session, "create", "tenant", tenant.id,
+                         {"slug": tenant.slug, "name": tenant.name, "units": report.units_added,
+                          "users": len(report.users_added)})
     return report
+
+
+def _apply_rows(session: Session, spec: TenantSpec, host: PluginHost, report: LoadReport, demo: bool,
+                tenant: Tenant) -> None:
+    """Every row of the folder: levels, units, member units, network roles, roles, users, modules,
+    case settings; with ``demo``, the demo residents and each module's demo data."""
+    data = spec.data
+    _apply_levels(session, data["levels"])
+    unit_ids = _apply_units(session, spec.units, report)
+    _apply_member_units(session, spec.member_units, unit_ids)
+    _apply_network_roles(session, spec.network_roles, unit_ids)
+    roles = _apply_roles(session, data.get("roles", []), host)
+    _apply_users(session, data.get("users", []), unit_ids, roles, report, data.get("demo_password") if demo else None)
+    _apply_plugins(session, data.get("plugins", {}), {n: as_stored(host.plugins[n].settings_schema, v)  # JSON-ready
+                                                      for n, v in spec.plugin_settings.items()})
+    _apply_case_settings(session, data.get("cases", {}), data.get("calendar", []), data.get("calendar_years", []))
+    session.flush()
+    if demo:
+        from core.demo import add_demo_people
+        add_demo_people(session, unit_ids)
+        for name, settings in spec.plugin_settings.items():
+            if (data["plugins"][name] or {}).get("enabled", True):
+                host.call_for(name, "pingan_demo_data", session=session, tenant=tenant, settings=settings)
+    session.flush()
 
 
 def _apply_levels(session: Session, levels: list[dict]) -> None:

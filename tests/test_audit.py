@@ -76,6 +76,9 @@ def test_login_and_logout_are_audited(fresh_tenant, login, db):
 
 def test_audit_log_api_is_filtered_and_needs_permission(fresh_tenant, login):
     admin = login(fresh_tenant, "county.admin")
+    for i in range(6):
+        r = admin.post("/api/org-units", json={"parent_id": fresh_tenant.unit("T01D1V1"), "name": f"第{i}网格", "level": "grid"})
+        assert r.status_code == 201, r.get_json()
     items = admin.get("/api/audit?action=create&object_type=org_unit&limit=5").get_json()["items"]
     assert len(items) == 5 and all(i["action"] == "create" and i["object_type"] == "org_unit" for i in items)
     assert items[0]["id"] > items[-1]["id"]  # newest first
@@ -167,12 +170,20 @@ def _owner_engine(db):
     return create_engine(PG_URL) if PG_URL else db.engine
 
 
+def _some_entries(db, tenant, n: int = 10) -> None:
+    """``n`` entries in the county's chain (loading a county records itself as one)."""
+    with acting_as(Actor(None, "test")), db.transaction(tenant.id) as s:
+        for i in range(n):
+            audit.record(s, "export", "org_unit", tenant.unit("T01D1V1"), {"rows": i})
+
+
 def _verify(db, tenant):
     with db.transaction(tenant.id) as s:
         return audit.verify(s, tenant.id)
 
 
 def test_verify_detects_an_altered_entry(fresh_tenant, db):
+    _some_entries(db, fresh_tenant)
     assert _verify(db, fresh_tenant).ok
     engine = _owner_engine(db)
     with engine.begin() as conn:
@@ -183,6 +194,7 @@ def test_verify_detects_an_altered_entry(fresh_tenant, db):
 
 
 def test_verify_detects_a_removed_entry(fresh_tenant, db):
+    _some_entries(db, fresh_tenant)
     engine = _owner_engine(db)
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_entry WHERE tenant_id = :t AND id = 7"), {"t": fresh_tenant.id})
@@ -202,6 +214,7 @@ def test_verify_detects_a_truncated_tail(fresh_tenant, db):
 def test_cli_audit_verify(app, fresh_tenant, db, monkeypatch, config):
     monkeypatch.setenv("PINGAN_DATABASE_URL", config.database_url)
     monkeypatch.setenv("PINGAN_INSTANCE_DIR", str(config.instance_dir))
+    _some_entries(db, fresh_tenant)
     ok = CliRunner().invoke(cli, ["audit", "verify", "--tenant", fresh_tenant.slug])
     assert ok.exit_code == 0, ok.output
     with _owner_engine(db).begin() as conn:

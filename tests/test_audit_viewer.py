@@ -145,7 +145,13 @@ def test_filters_by_actor_action_object_type_and_dates(app, fresh_tenant, login)
 
 
 def test_pages_go_back_and_forth(app, fresh_tenant, login):
-    admin = login(fresh_tenant, "county.admin")  # a loaded demo county has well over one page of entries
+    admin = login(fresh_tenant, "county.admin")
+    for i in range(3):  # well over one page of entries (a county's loading is one)
+        r = admin.put("/api/modules/petition", json={"enabled": i % 2 == 0})
+        assert r.status_code == 200, r.get_json()
+    for i in range(50):
+        r = admin.post("/api/org-units", json={"parent_id": fresh_tenant.unit("T01D1V1"), "name": f"第{i}网格", "level": "grid"})
+        assert r.status_code == 201, r.get_json()
     first = viewer(admin)
     one = rows(first)
     assert len(one) == 50 and 'id="audit-newer"' not in first
