@@ -10,5 +10,5 @@ ensure_venv
 .venv/bin/python -m pip install -q -e '.[test]' -e examples/pingan-hello -e examples/pingan-visits
 # One worker per core (pytest-xdist), each with its own database and Redis db; a test file stays on
 # one worker (its module fixtures are made once), the longest files first (tests/conftest.py
-# LONG_FILES). Arguments after these win: -n 0 runs serially.
-exec .venv/bin/python -m pytest -n auto --dist loadfile --no-loadscope-reorder "$@"
+# LONG_FILES); the 25 slowest steps are listed at the end. Arguments after these win: -n 0 runs serially.
+exec .venv/bin/python -m pytest -n auto --dist loadfile --no-loadscope-reorder --durations=25 "$@"
