@@ -4,6 +4,10 @@
 # SQLite by default; set PINGAN_TEST_DATABASE_URL and PINGAN_TEST_REDIS_URL for the real services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Bytecode is cached (__pycache__, git-ignored) even where the environment says not to: every
+# pass, every server and CLI a test starts, and pytest's assertion rewriting of the ~400 modules
+# of the installed distribution would otherwise compile them all again each time.
+unset PYTHONDONTWRITEBYTECODE
 source scripts/venv.sh
 ensure_venv
 .venv/bin/python -m pip install -q --upgrade pip
