@@ -7,7 +7,6 @@ on another tenant's host name is refused.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import ipaddress
@@ -51,7 +50,6 @@ def may_act(user: User | None) -> bool:
     return user is not None and user.status == "active" and not (user.locked_until and user.locked_until > utcnow())
 
 
-@functools.cache
 def with_user_and_grants(anchor, user_id_column) -> Select:
     """``anchor`` (a token or web session row) joined with its user and, as column 2, every
     (permission, unit path) pair of the user's role assignments — what ``authz.load_grants``

@@ -28,7 +28,6 @@ to the county named by the host name: a token of one county is unknown on anothe
 """
 from __future__ import annotations
 
-import functools
 import hmac
 import logging
 import secrets
@@ -50,7 +49,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import Blueprint, Flask, make_response, redirect, render_template, render_template_string, request, url_for
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Select, String, Text, UniqueConstraint, bindparam, select, update
+from sqlalchemy import JSON, BigInteger, Boolean, Index, String, Text, UniqueConstraint, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core import audit
@@ -285,14 +284,12 @@ def find_token(session: Session, token: str, hint: str | None = None) -> Present
     return None
 
 
-@functools.cache
-def _bearer_principal_query() -> Select:
-    """The token, its client, its user and the grants by the token's hash (``h``): built once."""
-    return (with_user_and_grants(OAuthToken, OAuthToken.user_id)
-            .add_columns(OAuthClient.client_id, OAuthClient.scopes)
-            .join(OAuthClient, (OAuthClient.tenant_id == OAuthToken.tenant_id)
-                  & (OAuthClient.id == OAuthToken.oauth_client_id) & OAuthClient.disabled_at.is_(None))
-            .where(OAuthToken.access_token_hash == bindparam("h")))
+# built once, as core.auth's principal statements are: the token's hash is bound at execution
+_BEARER_PRINCIPAL = (with_user_and_grants(OAuthToken, OAuthToken.user_id)
+                     .add_columns(OAuthClient.client_id, OAuthClient.scopes)
+                     .join(OAuthClient, (OAuthClient.tenant_id == OAuthToken.tenant_id)
+                           & (OAuthClient.id == OAuthToken.oauth_client_id) & OAuthClient.disabled_at.is_(None))
+                     .where(OAuthToken.access_token_hash == bindparam("h")))
 
 
 def bearer_principal(session: Session, token: str) -> tuple[tuple[User, set[str], Grants] | None, str | None]:
@@ -305,7 +302,7 @@ def bearer_principal(session: Session, token: str) -> tuple[tuple[User, set[str]
     """
     if not isinstance(token, str) or not token.startswith("oat_") or len(token) > 200:
         return None, None
-    rows = session.execute(_bearer_principal_query(), {"h": token_hash(token)}).all()
+    rows = session.execute(_BEARER_PRINCIPAL, {"h": token_hash(token)}).all()
     if not rows:
         return None, None
     presented, user, client_id, client_scopes = Presented(rows[0][0], "access_token"), rows[0][1], rows[0][3], rows[0][4]

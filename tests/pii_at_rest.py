@@ -54,7 +54,7 @@ def found_in(secrets: set[str], text: str) -> set[str]:
         for n in lengths:
             if n > len(run):
                 break
-            found.update(run[i:i + n] for i in range(len(run) - n + 1) if run[i:i + n] in plain)
+            found |= plain.intersection(run[i:i + n] for i in range(len(run) - n + 1))
     return found
 
 

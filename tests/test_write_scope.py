@@ -14,6 +14,7 @@ A write route with an id field this test has no body for makes it fail: add the 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -250,11 +251,13 @@ def has(body, field: str) -> bool:
 SKIPPED_TABLES = ("audit_entry", "audit_head", "access_token", "web_session")
 
 
+@functools.cache
 def _digest_sql(db) -> str:
     """One statement: a digest of each of the county's tables (its rows as text, in order).
     On PostgreSQL the rows are hashed where they are (md5 of the row's text form); on SQLite
     each row is its columns ``quote``d. Either way one round trip for every table, where a
-    ``SELECT *`` a table, each row ``repr``'d in Python, made the snapshots most of this test."""
+    ``SELECT *`` a table, each row ``repr``'d in Python, made the snapshots most of this test.
+    Built once per database: the tables do not change during the session."""
     present = set(inspect(db.engine).get_table_names())
     postgres = db.engine.dialect.name == "postgresql"
     parts = []
