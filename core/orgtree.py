@@ -142,8 +142,10 @@ def move_unit(session: Session, unit: OrgUnit, new_parent: OrgUnit) -> OrgUnit:
                        {"json": {"parent_id": ["目标上级单位的层级必须高于本单位"]}})
     if new_parent.id == unit.parent_id:
         return unit
+    from core.cases import tally  # the statistics' top tallies follow the subtree's top unit
     old_path = unit.path
     new_path = f"{new_parent.path}{unit.id}/"
+    tally.move_subtree(session, old_path, tally.top_id(old_path), tally.top_id(new_path))
     delta = new_parent.depth + 1 - unit.depth
     unit.parent_id = new_parent.id
     session.flush()  # audited as an update of parent_id

@@ -20,7 +20,8 @@ from sqlalchemy import event, select
 from core.app import pingan
 from core.authz import load_grants
 from core.cases import engine, statistics, tally
-from core.cases.models import Case, CaseLimitTally, CaseMonthTally, CaseTally, CaseTask
+from core.cases.models import (Case, CaseLimitTally, CaseMonthTally, CaseTally, CaseTask, CaseTopLimitTally,
+                               CaseTopTally)
 from core.cases.timeline import Work
 from core.context import Actor, acting_as
 from core.models import OrgUnit, User
@@ -134,7 +135,7 @@ def _nonzero(rows) -> dict:
 
 
 def test_tallies_equal_a_count_of_the_rows(app, db, history):
-    """Every writer keeps the three tallies equal to the rows, and ``tally.rebuild`` agrees."""
+    """Every writer keeps the five tallies equal to the rows, and ``tally.rebuild`` agrees."""
     county = history
     with db.transaction(county.id) as s:
         cases = {(u, t, st): n for u, t, st, n in s.execute(select(CaseTally.org_unit_id, CaseTally.case_type,
@@ -148,6 +149,9 @@ def test_tallies_equal_a_count_of_the_rows(app, db, history):
         assert _nonzero(cases) == tally.scan_cases(s, by_month=False)
         assert _nonzero(months) == tally.scan_cases(s)
         assert _nonzero(limits) == tally.scan_limits(s)
+        assert _nonzero(_tops(s)) == tally.scan_top(s, tally.scan_cases(s))
+        assert _nonzero(_tops(s, limits=True)) == tally.scan_top(s, tally.scan_limits(s))
+        assert len({top for (top, *_) in _tops(s)}) >= 3   # the root and townships
         assert len({m for (_, _, m, _) in months}) >= 10 and {met for (*_, met) in limits} == {True, False}
         assert any(t.state == "cancelled" for t in s.scalars(select(CaseTask)))   # withdrawn tasks were there
         tally.rebuild(s)
@@ -157,6 +161,41 @@ def test_tallies_equal_a_count_of_the_rows(app, db, history):
         assert {tuple(r[:-1]): r[-1] for r in s.execute(select(
             CaseLimitTally.org_unit_id, CaseLimitTally.case_type, CaseLimitTally.month, CaseLimitTally.met,
             CaseLimitTally.n))} == tally.scan_limits(s)
+        assert _tops(s) == tally.scan_top(s, tally.scan_cases(s))
+        assert _tops(s, limits=True) == tally.scan_top(s, tally.scan_limits(s))
+
+
+def _tops(s, limits: bool = False) -> dict:
+    T = CaseTopLimitTally if limits else CaseTopTally
+    last = T.met if limits else T.state
+    return {(top, t, m, v): n for top, t, m, v, n in s.execute(select(T.top_id, T.case_type, T.month, last, T.n))}
+
+
+def test_a_unit_moved_to_another_township_takes_its_counts_along(app, db, history):
+    """Moving a district from one township to another moves its subtree's counts between the two
+    townships' top tallies: the township and county figures still equal the scan."""
+    from core import orgtree
+    county = history
+    with acting_as(Actor(None, "test")), db.transaction(county.id) as s:
+        unit = s.scalar(select(OrgUnit).where(OrgUnit.id == county.unit("T01D1")))
+        target = s.scalar(select(OrgUnit).where(OrgUnit.id == county.unit("T03")))
+        moved = tally.scan_cases(s)
+        assert any(u == county.unit("T01D1V1") for (u, *_) in moved)   # it has cases to carry
+        orgtree.move_unit(s, unit, target)
+    with time_machine.travel(NOW, tick=False), db.transaction(county.id) as s:
+        assert _nonzero(_tops(s)) == tally.scan_top(s, tally.scan_cases(s))
+        assert _nonzero(_tops(s, limits=True)) == tally.scan_top(s, tally.scan_limits(s))
+        w = _work(app, s, county)
+        for code in (None, "T01", "T03"):
+            unit_id = county.unit(code) if code else None
+            for group in ("case_type", "unit", "month"):
+                assert statistics.counts(w, group, unit_id, None, D(2025, 6, 15), D(2026, 3, 16)) == \
+                    statistics.counts(w, group, unit_id, None, D(2025, 6, 15), D(2026, 3, 16), scan=True)
+            assert statistics.on_time(w, "unit", unit_id) == statistics.on_time(w, "unit", unit_id, scan=True)
+            assert statistics.summary(w, unit_id) | {"as_of": None} == \
+                statistics.summary(w, unit_id, scan=True) | {"as_of": None}
+        t03 = statistics.counts(w, "case_type", county.unit("T03"))["total"]
+        assert t03 >= sum(n for (u, *_), n in tally.scan_cases(s).items() if u == county.unit("T01D1V1")) > 0
 
 
 def test_the_migration_backfill_counts_what_the_tallies_count(app, db, history):
@@ -177,6 +216,18 @@ def test_the_migration_backfill_counts_what_the_tallies_count(app, db, history):
         got = {(u, t, m, bool(met)): n for tid, u, t, m, met, n in s.execute(text(mod.LIMIT_TALLY.format(
             month=mod._month("d.stopped_at", pg)))) if tid == history.id}
         assert got == tally.scan_limits(s)
+    path = path.parent / "0016_case_top_tally.py"   # the top tallies, rolled up from the per-unit ones
+    spec = importlib.util.spec_from_file_location("m0016", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    with db.transaction(history.id) as s:
+        pg = s.get_bind().dialect.name == "postgresql"
+        top = mod.TOP_PG if pg else mod.TOP_SQLITE
+        for source, last, scan in (("case_month_tally", "state", tally.scan_cases(s)),
+                                   ("case_limit_tally", "met", tally.scan_limits(s))):
+            got = {(u, t, m, bool(v) if last == "met" else v): n for tid, u, t, m, v, n in s.execute(text(
+                mod.ROLLUP.format(top=top, source=source, last=last))) if tid == history.id and n}
+            assert got == tally.scan_top(s, scan)
 
 
 D = dt.date
@@ -267,6 +318,33 @@ def test_tallied_figures_read_no_case_rows(app, db, history):
     assert seen and not [q for q in seen if "case_record" in q or "case_deadline" in q]
 
 
+def test_the_county_and_its_townships_read_the_top_tallies(app, db, history):
+    """The county's figures, a township's and the county's by township read the counters
+    rolled up per top unit, not every unit's (a county of 10,000 units: ~140,000 rows a year)."""
+    county = history
+    seen, stop = _statements(db)
+    try:
+        with time_machine.travel(NOW, tick=False), db.transaction(county.id) as s:
+            w = _work(app, s, county)
+            for unit in (None, county.unit("T01")):
+                del seen[:]
+                statistics.counts(w, "month", unit, None, D(2025, 4, 1), D(2026, 2, 28))
+                statistics.counts(w, "state", unit)
+                statistics.on_time(w, "case_type", unit, None, D(2025, 1, 1), D(2026, 2, 28))
+                statistics.summary(w, unit)
+                if unit is None:
+                    statistics.yoy(w, 2025, "unit")
+                    statistics.on_time(w, "unit", None, None, D(2025, 1, 1), D(2026, 2, 28))
+                tallies = [q for q in seen if "_tally" in q]
+                assert tallies and all("case_top_tally" in q or "case_top_limit_tally" in q for q in tallies), \
+                    [q for q in tallies if "case_top" not in q]
+            del seen[:]
+            statistics.counts(w, "unit", county.unit("T01"))   # a township's villages: the per-unit rows
+            assert any("case_tally" in q for q in seen)
+    finally:
+        stop()
+
+
 def _more_units(app, db, county, n: int) -> None:
     from core import orgtree
     with acting_as(Actor(None, "test")), db.transaction(county.id) as s:
@@ -300,17 +378,19 @@ def test_the_home_page_runs_a_constant_number_of_statements(app, db, county, log
 
 
 def test_the_migration_creates_the_tallies_as_the_models_declare(db):
-    """``0014_case_tally_month``: tables, keys and indexes match the models (tenant first in every key)."""
+    """``0014_case_tally_month``, ``0016_case_top_tally``: tables, keys and indexes match the models
+    (tenant first in every key)."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import inspect
 
     from core.db import Base
     insp = inspect(db.engine)
-    for table in ("case_month_tally", "case_limit_tally"):
+    tables = ("case_month_tally", "case_limit_tally", "case_top_tally", "case_top_limit_tally")
+    for table in tables:
         assert insp.get_pk_constraint(table)["constrained_columns"] == ["tenant_id", "id"]
         assert [u["column_names"][0] for u in insp.get_unique_constraints(table)] == ["tenant_id"]
     with db.engine.connect() as conn:
         drift = [d for d in compare_metadata(MigrationContext.configure(conn), Base.metadata)
-                 if "case_month_tally" in repr(d) or "case_limit_tally" in repr(d)]
+                 if any(t in repr(d) for t in tables)]
     assert drift == []

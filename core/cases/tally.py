@@ -1,6 +1,6 @@
 """The tallies the statistics read instead of case rows, kept in the writer's transaction.
 
-Three counters per county (``core.cases.models``):
+Five counters per county (``core.cases.models``):
 
 - ``CaseTally``: cases per (unit where they arose, type, state) — all-time counts, open cases;
 - ``CaseMonthTally``: the same per local month of registration (Asia/Shanghai, as
@@ -8,13 +8,18 @@ Three counters per county (``core.cases.models``):
 - ``CaseLimitTally``: stopped time limits per (unit where the case arose, type, local month of
   the stop, met) — on-time rates. Windows (``met`` empty) are not counted, nor the limits of a
   withdrawn task (``access.granting_task``): when a task is withdrawn its limits that had
-  stopped leave the tally and the ones it stops are not counted (``deadlines.withdraw_task``).
+  stopped leave the tally and the ones it stops are not counted (``deadlines.withdraw_task``);
+- ``CaseTopTally`` and ``CaseTopLimitTally``: the month and limit tallies summed per *top unit*
+  (the child of the county's root a unit lies under, :func:`top_id`), so that the county's and a
+  township's figures read a few thousand rows, not every unit's (migration
+  ``0016_case_top_tally``). A unit moved to another top unit takes its subtree's counts along
+  (:func:`move_subtree`, called by ``orgtree.move_unit``).
 
 :func:`count` is the one function every writer calls (registration, a transition, a limit
 stopping, a task withdrawn); each call is one ``INSERT … ON CONFLICT DO UPDATE SET n = n +
 excluded.n`` per table touched, the rows sorted so that two transactions lock them in the same
 order: race-free on PostgreSQL, and the same statement on SQLite. :func:`rebuild` recomputes
-all three from the rows (migration ``0014_case_tally_month`` does the same in SQL; the tests
+all five from the rows (migrations ``0014_case_tally_month`` and ``0016_case_top_tally`` do the same in SQL; the tests
 compare every statistic from the tallies with the same from a scan).
 """
 from __future__ import annotations
@@ -25,8 +30,11 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import delete, func, literal_column, select
 from sqlalchemy.orm import Session
 
-from core.cases.models import Case, CaseDeadline, CaseLimitTally, CaseMonthTally, CaseTally, CaseTask
+from core.cases.models import (Case, CaseDeadline, CaseLimitTally, CaseMonthTally, CaseTally, CaseTask,
+                               CaseTopLimitTally, CaseTopTally)
 from core.db import ID_SEQUENCE, _dialect_insert, current_tenant_id
+from core.models import OrgUnit
+from core.orgtree import path_ids, within
 from core.workdays import SHANGHAI
 
 
@@ -46,6 +54,8 @@ def count(session: Session, case: Case, states: Mapping[str, int] | None = None,
              {(case.org_unit_id, case.case_type, s): d for s, d in states.items()})
         _add(session, CaseMonthTally, ("org_unit_id", "case_type", "month", "state"),
              {(case.org_unit_id, case.case_type, month, s): d for s, d in states.items()})
+        top = top_of(session, case.org_unit_id)
+        _add(session, CaseTopTally, TOP_KEYS, {(top, case.case_type, month, s): d for s, d in states.items()})
     by_key: dict[tuple, int] = {}
     for d, delta in limits:
         if d.met is None or d.stopped_at is None:
@@ -54,6 +64,54 @@ def count(session: Session, case: Case, states: Mapping[str, int] | None = None,
         by_key[key] = by_key.get(key, 0) + delta
     if by_key:
         _add(session, CaseLimitTally, ("org_unit_id", "case_type", "month", "met"), by_key)
+        top = top_of(session, case.org_unit_id)
+        _add(session, CaseTopLimitTally, TOP_LIMIT_KEYS, _rolled_up(by_key, lambda unit_id: top))
+
+
+TOP_KEYS = ("top_id", "case_type", "month", "state")
+TOP_LIMIT_KEYS = ("top_id", "case_type", "month", "met")
+
+
+def top_id(path: str) -> int:
+    """The top unit of the unit at ``path``: the child of the county's root it lies under (the
+    root itself for the root) — the key of ``CaseTopTally`` and ``CaseTopLimitTally``."""
+    ids = path_ids(path)
+    return ids[1] if len(ids) > 1 else ids[0]
+
+
+def top_of(session: Session, unit_id: int) -> int:
+    """:func:`top_id` of a unit (from the session's identity map when the unit is loaded, as it
+    is at registration)."""
+    unit = session.get(OrgUnit, (current_tenant_id(), unit_id))
+    return top_id(unit.path)
+
+
+def _rolled_up(by_unit: Mapping[tuple, int], top) -> dict[tuple, int]:
+    """Per-unit counter keys (unit, …) summed per top unit (``top(unit_id)``, …)."""
+    out: dict[tuple, int] = {}
+    for (unit_id, *rest), n in by_unit.items():
+        key = (top(unit_id), *rest)
+        out[key] = out.get(key, 0) + n
+    return out
+
+
+def move_subtree(session: Session, path: str, old_top: int, new_top: int) -> None:
+    """The counts of the units under ``path`` leave ``old_top``'s rows for ``new_top``'s (a unit
+    moved to another top unit: ``orgtree.move_unit``; the per-unit rows follow by unit id)."""
+    if old_top == new_top:
+        return
+    units = select(OrgUnit.id).where(within(path))
+    for source, top_model, keys, last in ((CaseMonthTally, CaseTopTally, TOP_KEYS, CaseMonthTally.state),
+                                          (CaseLimitTally, CaseTopLimitTally, TOP_LIMIT_KEYS, CaseLimitTally.met)):
+        sums = session.execute(select(source.case_type, source.month, last, func.sum(source.n))
+                               .where(source.org_unit_id.in_(units))
+                               .group_by(source.case_type, source.month, last)).all()
+        deltas: dict[tuple, int] = {}
+        for case_type, month, value, n in sums:
+            deltas[(old_top, case_type, month, value)] = -int(n)
+            deltas[(new_top, case_type, month, value)] = int(n)
+        for chunk in _chunks(deltas):
+            _add(session, top_model, keys, chunk)
 
 
 def _add(session: Session, model, keys: tuple[str, ...], deltas: Mapping[tuple, int]) -> None:
@@ -101,17 +159,29 @@ def scan_limits(session: Session) -> dict[tuple, int]:
     return {(u, t, m, bool(met)): n for u, t, m, met, n in session.execute(stmt)}
 
 
+def scan_top(session: Session, by_unit: Mapping[tuple, int]) -> dict[tuple, int]:
+    """What a top tally should hold, from what its per-unit tally should hold (``scan_cases`` or
+    ``scan_limits``): each unit's counts summed into its top unit's."""
+    paths = dict(session.execute(select(OrgUnit.id, OrgUnit.path)).all())
+    return {k: n for k, n in _rolled_up(by_unit, lambda unit_id: top_id(paths[unit_id])).items() if n}
+
+
 def rebuild(session: Session) -> None:
-    """Recompute the three tallies of the bound county from its rows (a repair; the migration's
-    backfill does the same in one SQL statement per table)."""
-    for model in (CaseTally, CaseMonthTally, CaseLimitTally):
+    """Recompute the five tallies of the bound county from its rows (a repair; the migrations'
+    backfills do the same in one SQL statement per table)."""
+    for model in (CaseTally, CaseMonthTally, CaseLimitTally, CaseTopTally, CaseTopLimitTally):
         session.execute(delete(model))
+    months, limits = scan_cases(session), scan_limits(session)
     for chunk in _chunks(scan_cases(session, by_month=False)):
         _add(session, CaseTally, ("org_unit_id", "case_type", "state"), chunk)
-    for chunk in _chunks(scan_cases(session)):
+    for chunk in _chunks(months):
         _add(session, CaseMonthTally, ("org_unit_id", "case_type", "month", "state"), chunk)
-    for chunk in _chunks(scan_limits(session)):
+    for chunk in _chunks(limits):
         _add(session, CaseLimitTally, ("org_unit_id", "case_type", "month", "met"), chunk)
+    for chunk in _chunks(scan_top(session, months)):
+        _add(session, CaseTopTally, TOP_KEYS, chunk)
+    for chunk in _chunks(scan_top(session, limits)):
+        _add(session, CaseTopLimitTally, TOP_LIMIT_KEYS, chunk)
 
 
 def _chunks(rows: dict[tuple, int], size: int = 2000) -> Iterable[dict[tuple, int]]:
