@@ -176,6 +176,27 @@ WHERE l.applies
 """
 
 
+def _fill_tallies(cur) -> int | None:
+    """Fill ``case_month_tally`` and ``case_limit_tally`` from the loaded rows with the backfill
+    SQL of ``--code``'s migration ``0014_case_tally_month`` (the generators COPY cases after the
+    migrations, so without this the statistics of a fresh data set read empty tallies). Returns
+    the month tally's row count, or ``None`` for a tree without those tallies."""
+    import importlib.util
+    path = CODE / "core" / "migrations" / "versions" / "0014_case_tally_month.py"
+    if not path.exists():
+        return None
+    spec = importlib.util.spec_from_file_location("_mig_0014", path)
+    mig = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mig)
+    for table, last, select in (("case_month_tally", "state", mig.MONTH_TALLY.format(month=mig._month("c.created_at", True))),
+                                ("case_limit_tally", "met", mig.LIMIT_TALLY.format(month=mig._month("d.stopped_at", True)))):
+        cur.execute(f"DELETE FROM {table}")
+        cur.execute(f"INSERT INTO {table} (tenant_id, id, org_unit_id, case_type, month, {last}, n) "
+                    f"SELECT tenant_id, nextval('pingan_id_seq'), org_unit_id, case_type, month, {last}, n "
+                    f"FROM ({select}) AS g")
+    return cur.execute("SELECT count(*) FROM case_month_tally").fetchone()[0]
+
+
 def generate(seed: int, n_cases: int, big_share: float) -> dict:
     import psycopg
     t0 = time.perf_counter()
@@ -261,6 +282,12 @@ def generate(seed: int, n_cases: int, big_share: float) -> dict:
         t_visits = time.perf_counter() - t1
         print(f"visits.visit: {counts['cases']:,} cases in {len(others)} counties ({t_visits:.0f} s)", flush=True)
         t1 = time.perf_counter()
+        n_month = _fill_tallies(cur)
+        conn.commit()
+        t_tallies = time.perf_counter() - t1
+        if n_month is not None:
+            print(f"month and limit tallies: {n_month:,} rows ({t_tallies:.0f} s)", flush=True)
+        t1 = time.perf_counter()
         cur.execute("SET max_parallel_maintenance_workers = 0")
         for ddl in restore:
             cur.execute(ddl)
@@ -286,7 +313,7 @@ def generate(seed: int, n_cases: int, big_share: float) -> dict:
             "petition_events": n_events, "petition_limits": n_limits, "people": pmeta["counts"],
             "bytes": {**sizes_db, "database": db_size},
             "seconds": {"petitions (petition.generate)": round(t_pet, 1), "timelines_and_limits": round(t_timelines, 1),
-                        "visits_cases": round(t_visits, 1), "indexes": round(t_index, 1), "vacuum_analyze": round(t_vac, 1),
+                        "visits_cases": round(t_visits, 1), "tallies": round(t_tallies, 1), "indexes": round(t_index, 1), "vacuum_analyze": round(t_vac, 1),
                         "total": round(time.perf_counter() - t0, 1)}}
     META.write_text(json.dumps(meta, ensure_ascii=False, indent=1, default=int), encoding="utf-8")
     USERS.write_text(json.dumps(users, ensure_ascii=False, indent=1), encoding="utf-8")

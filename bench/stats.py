@@ -107,10 +107,12 @@ def _sessions(db: str, users: dict) -> None:
     import psycopg
     tid = users["tenant_id"]
     with psycopg.connect(_dsn(db)) as conn:
-        conn.execute("DELETE FROM web_session WHERE tenant_id = %s AND user_agent = 'bench/stats'", (tid,))
         for u in users["users"]:
             if u["username"] not in WHO:
                 continue
+            # the same cookie as bench/mix.py's: a copy it ran on already holds that session
+            conn.execute("DELETE FROM web_session WHERE tenant_id = %s AND token_hash = %s",
+                         (tid, hashlib.sha256(u["session_cookie"].encode()).hexdigest()))
             i = conn.execute("SELECT nextval('pingan_id_seq')").fetchone()[0]
             conn.execute("INSERT INTO web_session (tenant_id, id, token_hash, user_id, csrf_token, created_at, "
                          "last_seen_at, ip, user_agent) VALUES (%s,%s,%s,%s,%s,now(),now(),'127.0.0.1','bench/stats')",
@@ -193,7 +195,7 @@ def run_measure(label: str, db: str, n: int, warmup: int) -> Path:
             call()
             stmts = list(seen)
             t0 = time.perf_counter()
-            m = n if label == "after" or kind.startswith("home") else max(10, n // 3)
+            m = n if label != "before" or kind.startswith("home") else max(10, n // 3)
             st = measure(call, m, warmup)
             out["results"][f"{who} | {kind}"] = {
                 "unit_id": u["unit_id"], "units_in_subtree": u["units_in_subtree"],
@@ -213,9 +215,11 @@ def run_measure(label: str, db: str, n: int, warmup: int) -> Path:
 
 # --- report -----------------------------------------------------------------------------------
 
-def report() -> Path:
+def report(labels: tuple[str, str] = ("before", "after"), name: str = "stats") -> Path:
+    """Two runs side by side (``labels``: the first is "before") → ``results/<name>.md``."""
+    first, second = labels
     runs = {k: json.loads((RESULTS / f"stats_{k}.json").read_text(encoding="utf-8"))
-            for k in ("before", "after") if (RESULTS / f"stats_{k}.json").exists()}
+            for k in labels if (RESULTS / f"stats_{k}.json").exists()}
     prep = RESULTS / "stats_prepare.json"
     prep = json.loads(prep.read_text(encoding="utf-8")) if prep.exists() else {}
     lines = ["# Statistics and the home page from tallies (issue 24, item 3)", "",
@@ -230,12 +234,12 @@ def report() -> Path:
         lines.append(f"- {label}: code `{run['code']}`, database `{run['db']}`, started {run['started']}, load "
                      f"{', '.join(f'{x:.2f}' for x in run['load_before'])} → "
                      f"{', '.join(f'{x:.2f}' for x in run['load_after'])}")
-    lines += ["", "| user | request | before p50 | before p95 | after p50 | after p95 | p95 before/after | "
-              "statements before → after | max bound params before → after |", "|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", f"| user | request | {first} p50 | {first} p95 | {second} p50 | {second} p95 | p95 {first}/{second} | "
+              f"statements {first} → {second} | max bound params {first} → {second} |", "|---|---|---|---|---|---|---|---|---|"]
     keys = list(dict.fromkeys([k for r in runs.values() for k in r["results"]]))
     for key in keys:
-        b = runs.get("before", {}).get("results", {}).get(key)
-        a = runs.get("after", {}).get("results", {}).get(key)
+        b = runs.get(first, {}).get("results", {}).get(key)
+        a = runs.get(second, {}).get("results", {}).get(key)
         who, kind = key.split(" | ")
 
         def cell(r, f):
@@ -246,8 +250,8 @@ def report() -> Path:
                      f"{a['statements'] if a else '—'} | {b['params_max'] if b else '—'} → "
                      f"{a['params_max'] if a else '—'} |")
     lines += ["", f"Columns: {STATS_HEADER.replace(' | ', ', ')} per request kind in the JSON files "
-              "(`results/stats_before.json`, `results/stats_after.json`), with the load average at each series.", ""]
-    return write_result("stats", "\n".join(lines))
+              f"(`results/stats_{first}.json`, `results/stats_{second}.json`), with the load average at each series.", ""]
+    return write_result(name, "\n".join(lines))
 
 
 def main() -> None:
@@ -255,12 +259,14 @@ def main() -> None:
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("prepare")
     m = sub.add_parser("measure")
-    m.add_argument("--label", required=True, choices=("before", "after"))
+    m.add_argument("--label", required=True, help="before, after, or another run's name (results/stats_<label>.json)")
     m.add_argument("--code", default=str(HERE.parent), help="the tree whose core is measured")
     m.add_argument("--db", default=None)
     m.add_argument("--n", type=int, default=100)
     m.add_argument("--warmup", type=int, default=3)
-    sub.add_parser("report")
+    r = sub.add_parser("report")
+    r.add_argument("--labels", default="before,after", help="two runs: results/stats_<label>.json")
+    r.add_argument("--name", default="stats", help="results/<name>.md")
     a = ap.parse_args()
     if a.cmd == "prepare":
         prepare()
@@ -270,7 +276,8 @@ def main() -> None:
             del sys.modules[mod]
         print(run_measure(a.label, _refuse(a.db or (AFTER_DB if a.label == "after" else BEFORE_DB)), a.n, a.warmup))
     else:
-        print(report())
+        first, second = a.labels.split(",")
+        print(report((first, second), a.name))
 
 
 if __name__ == "__main__":
