@@ -98,6 +98,15 @@ def test_bulk_import_writes_what_registering_one_by_one_writes(app, county, logi
             select(Case.org_unit_id, Case.case_type, Case.state, func.count()).group_by(
                 Case.org_unit_id, Case.case_type, Case.state))}
         assert stored == counted and sum(stored.values()) == 14
+        # … and the month tally and the top units' tally too (tally.count_cases)
+        from core.cases import tally
+        from core.cases.models import CaseMonthTally, CaseTopTally
+        assert {tuple(r[:-1]): r[-1] for r in s.execute(select(
+            CaseMonthTally.org_unit_id, CaseMonthTally.case_type, CaseMonthTally.month, CaseMonthTally.state,
+            CaseMonthTally.n)) if r[-1]} == tally.scan_cases(s)
+        assert {tuple(r[:-1]): r[-1] for r in s.execute(select(
+            CaseTopTally.top_id, CaseTopTally.case_type, CaseTopTally.month, CaseTopTally.state,
+            CaseTopTally.n)) if r[-1]} == tally.scan_top(s, tally.scan_cases(s))
         # the audit: the chain verifies; the import is one entry naming what it wrote
         assert audit.verify(s, county.id).ok
         entries = s.scalars(select(AuditEntry).where(AuditEntry.action == "ledger_import")).all()

@@ -292,11 +292,10 @@ class Registrar:
     def finish(self) -> dict:
         """Add the tallies and return :meth:`summary`. Every case of the act has the same type
         and registration time, so one sample case per (unit, state) with its count moves the
-        tallies (``core.cases.tally.count``, the one function every writer calls) as the
+        tallies (``core.cases.tally.count_cases``: ``tally.count`` for many cases) as the
         cases one by one would."""
         s = self.w.session
-        for key, n in sorted(self.tally.items()):
-            tally.count(s, self.sample[key], {key[1]: n})
+        tally.count_cases(s, [(self.sample[key], {key[1]: n}) for key, n in sorted(self.tally.items())])
         self.tally.clear()
         self.sample.clear()
         self.close()
