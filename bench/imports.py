@@ -120,6 +120,11 @@ def one(tree: Path, rows: int, xlsx: Path) -> dict:
     app = create_app(Config.from_env())
     state = pingan(app)
     jobs.bind_state(state)
+    try:  # as `pingan serve` and `pingan worker` do once started (a tree without it: as it was)
+        from core.runtime import settle_heap
+        settle_heap()
+    except ImportError:
+        pass
     with state.db.transaction() as s:
         tenant_id = s.scalar(select(Tenant.id).where(Tenant.slug == "demo"))
     with bind_tenant(tenant_id), acting_as(Actor(None, "bench")), state.db.transaction(tenant_id) as s:

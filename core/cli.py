@@ -581,8 +581,11 @@ def web_server(app, host: str, port: int, threads: int):
 def _serve(app, host: str, port: int, threads: int) -> None:
     """Serve until SIGTERM or SIGINT, then finish the requests in flight within
     ``PINGAN_SHUTDOWN_GRACE_SECONDS`` and return (``core.serving``; docs/operations.md)."""
+    from core.runtime import settle_heap
     from core.serving import serve
-    serve(web_server(app, host, port, threads), app.extensions["pingan"].config.shutdown_grace_seconds)
+    server = web_server(app, host, port, threads)
+    settle_heap()  # start-up done: its objects leave the garbage collector's sight
+    serve(server, app.extensions["pingan"].config.shutdown_grace_seconds)
 
 
 @main.command()

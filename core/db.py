@@ -421,7 +421,21 @@ def make_engine(url: str, app_role: str | None = None, timeouts: DbTimeouts | No
     if psycopg3:
         event.listen(engine, "connect", _driver_autocommit)
         event.listen(engine, "begin", _begin_with_tenant)
+        event.listen(engine, "before_cursor_execute", _binary_arrays)
     return engine
+
+
+BINARY_ARRAYS = "pingan_binary_arrays"  # execution option: send the statement's list parameters in binary
+
+
+def _binary_arrays(conn, cursor, statement, parameters, context, executemany) -> None:
+    """A statement run with the :data:`BINARY_ARRAYS` option sends its lists (``unnest`` arrays of
+    a bulk insert) in PostgreSQL's binary array format: psycopg dumps them in C, where the text
+    format quotes each element in Python — 16× slower, a third of a bulk import's app time at
+    1,000 rows a chunk. Only on that statement's cursor: every other one keeps the defaults."""
+    if context is not None and context.execution_options.get(BINARY_ARRAYS):
+        from psycopg.types.array import ListBinaryDumper
+        cursor.adapters.register_dumper(list, ListBinaryDumper)
 
 
 POOL_RECYCLE_SECONDS = 1800

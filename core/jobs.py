@@ -469,6 +469,8 @@ def serve_jobs(state, burst: bool = False, which: str = "all") -> None:
     # waited on it until rq's job timeout (found by bench/faults.py).
     from sqlalchemy.orm import configure_mappers
     configure_mappers()
+    from core.runtime import settle_heap
+    settle_heap()
     q = queue(state.config)
     if not isinstance(q, RedisQueue):
         raise SystemExit("pingan worker needs PINGAN_REDIS_URL; the embedded default runs jobs in `pingan serve`")

@@ -44,7 +44,11 @@ app = create_app(_config())
 inner = app.wsgi_app
 
 
-def wsgi(environ, start_response):  # test-only route: answers after the seconds asked for
+def wsgi(environ, start_response):  # test-only routes: answers after the seconds asked for; the heap
+    if environ["PATH_INFO"] == "/_test/heap":
+        import gc
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [f"{gc.get_freeze_count()} {gc.get_threshold()[0]}".encode()]
     if environ["PATH_INFO"] != "/_test/slow":
         return inner(environ, start_response)
     body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
@@ -155,6 +159,15 @@ def test_sigterm_finishes_requests_in_flight_and_refuses_new_connections(slow_se
     assert answers["slow"] == (200, b"done ")
     assert proc.wait(GRACE) == 0
     assert time.monotonic() - stopped < 5  # once the last request is done, not at the end of the grace
+
+
+def test_the_served_process_settles_its_heap(slow_server):
+    """Once serving, start-up's objects are frozen out of the garbage collector's sight and the
+    young generation is collected less often (``core.runtime.settle_heap``)."""
+    from core.runtime import GC_YOUNG_THRESHOLD
+    proc, port = slow_server()
+    frozen, young = map(int, requests.get(f"http://127.0.0.1:{port}/_test/heap", timeout=10).text.split())
+    assert frozen > 50_000 and young == GC_YOUNG_THRESHOLD
 
 
 def test_the_grace_period_bounds_the_wait(slow_server):

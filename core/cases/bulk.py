@@ -43,7 +43,7 @@ from core.cases import deadlines, search, settings as case_settings, tally, time
 from core.cases.models import Case, CaseCounter, CaseDeadline
 from core.cases.timeline import Work
 from core.cases.types import CaseType
-from core.db import TenantModel, current_tenant_id, insert_ignore, reserve_ids, utcnow
+from core.db import BINARY_ARRAYS, TenantModel, current_tenant_id, insert_ignore, reserve_ids, utcnow
 from core.errors import Invalid, NotFound, PinganError, Unprocessable
 from core.models import OrgUnit
 from core.workdays import SHANGHAI, deadline
@@ -212,7 +212,8 @@ class Registrar:
             arrays = [cast(bindparam(f"v_{c.key}", [r[c.key] for r in rows], type_=ARRAY(c.type)), ARRAY(c.type))
                       for c in cols]
             s.execute(insert(table).from_select([c.key for c in cols],
-                                                select(literal_column("*")).select_from(func.unnest(*arrays))))
+                                                select(literal_column("*")).select_from(func.unnest(*arrays)))
+                      .execution_options(**{BINARY_ARRAYS: True}))
         else:
             s.execute(insert(table), [{c.key: r[c.key] for c in cols} for r in rows])
         self.created[table.name] += len(rows)
