@@ -198,6 +198,29 @@ def test_a_unit_moved_to_another_township_takes_its_counts_along(app, db, histor
         assert t03 >= sum(n for (u, *_), n in tally.scan_cases(s).items() if u == county.unit("T01D1V1")) > 0
 
 
+def test_pingan_stats_rebuild_recounts_a_county(app, db, history, config, monkeypatch):
+    """The operator's repair: ``pingan stats rebuild --tenant`` puts tallies that drifted (here
+    a top unit's counter changed by hand) back to what the rows say."""
+    from click.testing import CliRunner
+
+    from core.cli import main as cli
+    from core.models import Tenant
+    monkeypatch.setenv("PINGAN_DATABASE_URL", config.database_url)
+    monkeypatch.setenv("PINGAN_INSTANCE_DIR", str(config.instance_dir))
+    with db.transaction(history.id) as s:
+        slug = s.scalar(select(Tenant.slug).where(Tenant.id == history.id))
+        row = s.scalars(select(CaseTopTally).order_by(CaseTopTally.id)).first()
+        row.n += 5
+    with db.transaction(history.id) as s:
+        assert _nonzero(_tops(s)) != tally.scan_top(s, tally.scan_cases(s))
+    out = CliRunner().invoke(cli, ["stats", "rebuild", "--tenant", slug])
+    assert out.exit_code == 0 and f"{slug}: tallies recounted" in out.output, out.output
+    with db.transaction(history.id) as s:
+        assert _tops(s) == tally.scan_top(s, tally.scan_cases(s))
+        assert _tops(s, limits=True) == tally.scan_top(s, tally.scan_limits(s))
+    assert CliRunner().invoke(cli, ["stats", "rebuild", "--tenant", "no-such-county"]).exit_code != 0
+
+
 def test_the_migration_backfill_counts_what_the_tallies_count(app, db, history):
     """``0014_case_tally_month`` fills the tallies with the same figures (its SELECTs, run here)."""
     import importlib.util

@@ -126,7 +126,13 @@ def _rolled_up(by_unit: Mapping[tuple, int], top) -> dict[tuple, int]:
 
 def move_subtree(session: Session, path: str, old_top: int, new_top: int) -> None:
     """The counts of the units under ``path`` leave ``old_top``'s rows for ``new_top``'s (a unit
-    moved to another top unit: ``orgtree.move_unit``; the per-unit rows follow by unit id)."""
+    moved to another top unit: ``orgtree.move_unit``; the per-unit rows follow by unit id).
+
+    Exact for what was committed when the move reads the per-unit sums. A registration or act in
+    the moved subtree whose transaction is in flight at that instant has already taken the old
+    top unit and adds to it when it commits: the county's figures by top unit are then off by
+    that case until :func:`rebuild` (``pingan stats rebuild``; the per-unit tallies, and so
+    every figure below a top unit, are not affected)."""
     if old_top == new_top:
         return
     units = select(OrgUnit.id).where(within(path))
