@@ -95,20 +95,29 @@ def search_function(tenant: int, tokens: list[str], paths, lim: int):
 
 
 @pg_only
-def test_the_search_statement_carries_the_users_scope_and_the_limit(app, db, county, login):
+def test_the_search_statement_carries_the_users_scope_and_the_limit(app, db, county, login, monkeypatch):
     """issue 24 item 2: a village officer's search asks the index for its village's subtree and
-    ``CANDIDATES + 1`` ids; the list then takes the ids as one array parameter."""
+    ``SMALL_SCOPE_CANDIDATES + 1`` ids (a village-sized scope: walking its cases costs more than
+    fetching their ids' rows); a larger scope asks for ``CANDIDATES + 1``; the list then takes
+    the ids as one array parameter."""
+    from core.cases import access
     cadre = login(county, "village.cadre")
     town = login(county, "donghu.admin")
     register(town, county.unit("T01D1V1"), title="罗塘村土地纠纷")
     register(town, county.unit("T01D1V2"), title="郭岭村土地纠纷")
-    with statements(app) as seen:
-        assert titles(cadre, "纠纷") == ["罗塘村土地纠纷"]
-    (call,) = [(sql, p) for sql, p in seen if "case_search_ids" in sql]
-    values = list(call[1].values()) if isinstance(call[1], dict) else list(call[1])
-    assert [_path(db, county, "T01D1V1")] in values and search.CANDIDATES + 1 in values, call
-    (listed,) = [(sql, p) for sql, p in seen if "FROM case_record" in sql and "LIMIT" in sql]
-    assert "= ANY (" in listed[0] and "LIKE" not in listed[0] and "@>" not in listed[0], listed[0]
+
+    def asked(client, expected: list[str]) -> list:
+        with statements(app) as seen:
+            assert titles(client, "纠纷") == expected
+        (call,) = [(sql, p) for sql, p in seen if "case_search_ids" in sql]
+        (listed,) = [(sql, p) for sql, p in seen if "FROM case_record" in sql and "LIMIT" in sql]
+        assert "= ANY (" in listed[0] and "LIKE" not in listed[0] and "@>" not in listed[0], listed[0]
+        return list(call[1].values()) if isinstance(call[1], dict) else list(call[1])
+    values = asked(cadre, ["罗塘村土地纠纷"])
+    assert [_path(db, county, "T01D1V1")] in values and search.SMALL_SCOPE_CANDIDATES + 1 in values, values
+    monkeypatch.setattr(access, "SMALL_SCOPE", 2)   # the township's subtree is then a large scope
+    values = asked(town, ["罗塘村土地纠纷", "郭岭村土地纠纷"])
+    assert [_path(db, county, "T01")] in values and search.CANDIDATES + 1 in values, values
 
 
 def test_more_matches_than_candidates_are_found_row_by_row(app, county, login, monkeypatch):

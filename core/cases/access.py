@@ -43,6 +43,12 @@ def _small_scope(session: Session | None, units: Select) -> list[int] | None:
     return ids if len(ids) <= SMALL_SCOPE else None
 
 
+def small_scope_ids(session: Session, paths: tuple[str, ...]) -> list[int] | None:
+    """The unit ids of the subtrees at ``paths`` if they are a small scope (at most
+    :data:`SMALL_SCOPE` units, PostgreSQL), else ``None``."""
+    return _small_scope(session, select(OrgUnit.id).where(or_(*(within(p) for p in paths))))
+
+
 def in_subtrees(paths: tuple[str, ...], session: Session | None = None):
     """SQL predicate on ``Case``: arose in one of the subtrees at ``paths``, or has a granting
     task there (the rule of this module) — never thousands of bound unit ids.
@@ -63,7 +69,7 @@ def in_subtrees(paths: tuple[str, ...], session: Session | None = None):
       walking the county's 950,000 (the ``OR`` with a correlated ``EXISTS`` could use none).
     """
     units = select(OrgUnit.id).where(or_(*(within(p) for p in paths)))
-    ids = _small_scope(session, units)
+    ids = small_scope_ids(session, paths) if session is not None else None
     if ids is not None:
         tasks = select(CaseTask.case_id).where(CaseTask.org_unit_id.in_(ids), granting_task())
         return or_(Case.org_unit_id.in_(ids), Case.id == any_(func.array(tasks.scalar_subquery())))
