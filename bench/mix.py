@@ -178,9 +178,10 @@ WHERE l.applies
 
 def _fill_tallies(cur) -> int | None:
     """Fill ``case_month_tally`` and ``case_limit_tally`` from the loaded rows with the backfill
-    SQL of ``--code``'s migration ``0014_case_tally_month`` (the generators COPY cases after the
-    migrations, so without this the statistics of a fresh data set read empty tallies). Returns
-    the month tally's row count, or ``None`` for a tree without those tallies."""
+    SQL of ``--code``'s migration ``0014_case_tally_month``, then the top tallies from those with
+    ``0016_case_top_tally``'s (the generators COPY cases after the migrations, so without this the
+    statistics of a fresh data set read empty tallies). Returns the month tally's row count, or
+    ``None`` for a tree without those tallies."""
     import importlib.util
     path = CODE / "core" / "migrations" / "versions" / "0014_case_tally_month.py"
     if not path.exists():
@@ -194,6 +195,17 @@ def _fill_tallies(cur) -> int | None:
         cur.execute(f"INSERT INTO {table} (tenant_id, id, org_unit_id, case_type, month, {last}, n) "
                     f"SELECT tenant_id, nextval('pingan_id_seq'), org_unit_id, case_type, month, {last}, n "
                     f"FROM ({select}) AS g")
+    tops = CODE / "core" / "migrations" / "versions" / "0016_case_top_tally.py"
+    if tops.exists():   # the same tallies rolled up per top unit, with 0016's SQL
+        spec = importlib.util.spec_from_file_location("_mig_0016", tops)
+        top = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(top)
+        for table, source, last in (("case_top_tally", "case_month_tally", "state"),
+                                    ("case_top_limit_tally", "case_limit_tally", "met")):
+            cur.execute(f"DELETE FROM {table}")
+            cur.execute(f"INSERT INTO {table} (tenant_id, id, top_id, case_type, month, {last}, n) "
+                        f"SELECT tenant_id, nextval('pingan_id_seq'), top_id, case_type, month, {last}, n "
+                        f"FROM ({top.ROLLUP.format(top=top.TOP_PG, source=source, last=last)}) AS g")
     return cur.execute("SELECT count(*) FROM case_month_tally").fetchone()[0]
 
 
@@ -286,7 +298,7 @@ def generate(seed: int, n_cases: int, big_share: float) -> dict:
         conn.commit()
         t_tallies = time.perf_counter() - t1
         if n_month is not None:
-            print(f"month and limit tallies: {n_month:,} rows ({t_tallies:.0f} s)", flush=True)
+            print(f"month, limit and top tallies: {n_month:,} month rows ({t_tallies:.0f} s)", flush=True)
         t1 = time.perf_counter()
         cur.execute("SET max_parallel_maintenance_workers = 0")
         for ddl in restore:
