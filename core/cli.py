@@ -385,6 +385,17 @@ def operator_create(username, display_name, domains, password) -> None:
 
 # --- audit --------------------------------------------------------------------------------
 
+def _tenants(state, slug: str | None) -> list[tuple[int, str]]:
+    """(id, slug) of the tenant named ``--tenant`` (an error if there is none), or of every tenant."""
+    from core.models import Tenant
+    with state.db.Session() as s:
+        q = select(Tenant.id, Tenant.slug)
+        tenants = [tuple(r) for r in s.execute(q.where(Tenant.slug == slug) if slug else q.order_by(Tenant.id))]
+    if slug and not tenants:
+        raise click.ClickException(f"no tenant {slug!r}")
+    return tenants
+
+
 @main.group()
 def audit() -> None:
     """The audit log."""
@@ -395,15 +406,9 @@ def audit() -> None:
 def audit_verify(slug) -> None:
     """Recompute each tenant's hash chain; exit 1 and name the entry if one is broken."""
     from core import audit as audit_mod
-    from core.models import Tenant
     state = _state(_config())
-    with state.db.Session() as s:
-        q = select(Tenant.id, Tenant.slug)
-        tenants = s.execute(q.where(Tenant.slug == slug) if slug else q).all()
-    if slug and not tenants:
-        raise click.ClickException(f"no tenant {slug!r}")
     bad = 0
-    for tid, tslug in tenants:
+    for tid, tslug in _tenants(state, slug):
         with state.db.transaction(tid) as s:
             result = audit_mod.verify(s, tid)
         if result.ok:
@@ -427,14 +432,8 @@ def stats_rebuild(slug) -> None:
     repair: the writers keep them in step; see docs/cases.md, "Fast at a million cases")."""
     from core.cases import tally
     from core.context import Actor, acting_as
-    from core.models import Tenant
     state = _state(_config())
-    with state.db.Session() as s:
-        q = select(Tenant.id, Tenant.slug)
-        tenants = s.execute(q.where(Tenant.slug == slug) if slug else q).all()
-    if slug and not tenants:
-        raise click.ClickException(f"no tenant {slug!r}")
-    for tid, tslug in tenants:
+    for tid, tslug in _tenants(state, slug):
         started = time.perf_counter()
         with acting_as(Actor(None, "system:stats.rebuild")), state.db.transaction(tid) as s:
             tally.rebuild(s)
