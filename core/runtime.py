@@ -72,7 +72,7 @@ def settle_heap() -> None:
     collector's sight (``gc.freeze``), and the young generation is collected every
     :data:`GC_YOUNG_THRESHOLD` allocations instead of 700. Every full collection otherwise walks
     all of start-up's objects again: a 100,000-row ledger import spent 6.7 of its 31 s in the
-    collector, 0.35 s after this (3,231 → 4,337 rows/s, the same peak memory; bench/results/
+    collector, 0.35 s after this (3,221 → 4,183 rows/s, the same peak memory; bench/results/
     imports_quiet.md). Forked work horses inherit the frozen heap. Not in tests: an app made and
     dropped per test would stay frozen in memory."""
     import gc

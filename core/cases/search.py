@@ -56,7 +56,7 @@ SEARCH_FUNCTION = "case_search_ids"
 CANDIDATES = 1000
 # … in a small scope (a village: at most access.SMALL_SCOPE units). There the row-by-row walk
 # reads every case of the scope, which a busy village has by the ten thousand (17,642 cases,
-# 1,076 of them with 宅基地: 55 ms to walk, 8 ms to fetch the ids' rows; bench/results/search.md)
+# 1,076 of them with 宅基地: 55 ms to walk, 8 ms to fetch the ids' rows; bench/results/search_quiet.md)
 SMALL_SCOPE_CANDIDATES = 4000
 BOUNDED = "pingan_search_bounded"  # execution option: run the statement under ``bounded``
 TIMEOUT_MESSAGE = "关键词搜索未能在 {seconds} 秒内完成，请换用更具体的关键词，或加上单位、时间等条件缩小范围后再试"
