@@ -2,6 +2,8 @@
 (reloading itself) → download an .xlsx whose rows are the list's rows, read back with openpyxl."""
 from __future__ import annotations
 
+import re
+
 from openpyxl import load_workbook
 
 from tests.browser.browsing import api, path_of, screenshot
@@ -44,6 +46,10 @@ def test_export_of_a_filtered_list_downloads_the_same_rows(app, open_page, web_c
     page.get_by_label("关键词").fill("导出核对")
     page.get_by_label("类型").select_option("visits.visit")
     page.get_by_role("button", name="查询").click()
+    # the filtered page, not the one being left: list_rows reads what is there without waiting
+    # (CI once read the rows mid-navigation, before the filtered request had even been sent)
+    expect(page).to_have_url(re.compile(r"[?&]q="))
+    expect(page.locator("table.list tbody tr")).to_have_count(len(wanted))
     shown = list_rows(page)
     assert sorted(r["编号"] for r in shown) == sorted(c["number"] for c in wanted)  # only my village's, only matching
 
