@@ -69,7 +69,7 @@ def in_subtrees(paths: tuple[str, ...], session: Session | None = None):
       walking the county's 950,000 (the ``OR`` with a correlated ``EXISTS`` could use none).
     """
     units = select(OrgUnit.id).where(or_(*(within(p) for p in paths)))
-    ids = small_scope_ids(session, paths) if session is not None else None
+    ids = _small_scope(session, units)
     if ids is not None:
         tasks = select(CaseTask.case_id).where(CaseTask.org_unit_id.in_(ids), granting_task())
         return or_(Case.org_unit_id.in_(ids), Case.id == any_(func.array(tasks.scalar_subquery())))

@@ -69,18 +69,15 @@ def count_cases(session: Session, moves: Iterable[tuple[Case, Mapping[str, int]]
     the units' top units read in one query (a bulk import's registrations)."""
     per_unit: Counter = Counter()
     months: Counter = Counter()
-    tops: Counter = Counter()
-    moves = list(moves)
-    top = _tops_of(session, {case.org_unit_id for case, _ in moves})
     for case, states in moves:
         month = month_of(case.created_at)
         for state, d in states.items():
             per_unit[(case.org_unit_id, case.case_type, state)] += d
             months[(case.org_unit_id, case.case_type, month, state)] += d
-            tops[(top[case.org_unit_id], case.case_type, month, state)] += d
+    top = _tops_of(session, {unit_id for unit_id, *_ in months})
     for model, keys, deltas in ((CaseTally, ("org_unit_id", "case_type", "state"), per_unit),
                                 (CaseMonthTally, ("org_unit_id", "case_type", "month", "state"), months),
-                                (CaseTopTally, TOP_KEYS, tops)):
+                                (CaseTopTally, TOP_KEYS, _rolled_up(months, top.__getitem__))):
         for chunk in _chunks(dict(deltas)):
             _add(session, model, keys, chunk)
 
