@@ -69,7 +69,7 @@ class ScheduledJob:
 class Indicator:
     key: str
     title: str
-    compute: Callable[..., float]
+    compute: Callable[..., float | None]  # None: nothing to measure in the period (a rate of nothing)
     title_en: str = ""
     unit: str = ""
     # optional: the records behind the figure, same arguments as ``compute``; a list of dicts

@@ -294,3 +294,35 @@ def test_the_rubric_form_reads_no_row_past_the_limit(county, client_as):
                                                   "items-99999999999-title": "x", "items-999-title": "y",
                                                   "items-0-bands-99999-low": "1", "add_item": "1"})
     assert r.status_code == 200 and r.get_data(as_text=True).count('class="rubric-item"') == 2
+
+
+def test_an_indicator_with_nothing_to_measure_scores_as_the_rubric_says(county, client_as):
+    # rule: SCO-1 — a rate with nothing to count (no mediation ended) is no data, not 0 %: the item's
+    # no_data setting gives full points or none, the sheet says why, and a veto item does not fire
+    admin = client_as("county.admin")
+    rate = {"category": "调解", "title": "调解成功率", "points": 10, "source": "indicator",
+            "indicator": "mediation.success_rate", "rule": "threshold", "threshold": 90, "direction": "at_least"}
+    with time_machine.travel(Q1, tick=False):
+        r = admin.post("/api/scoring/rubrics", json=rubric([
+            rate, dict(rate, title="调解成功率（严）", no_data="zero"),
+            dict(rate, title="调解成功率否决", veto=True, threshold=0)]))
+        assert r.status_code == 201, r.get_json()
+        assert [i["no_data"] for i in r.get_json()["items"]] == ["full", "zero", "full"]
+        p = admin.post("/api/scoring/periods", json={"level": "township", "kind": "quarter", "year": 2026, "number": 1})
+        c = card(admin, p.get_json()["id"], county.unit("T01"))
+        full, zero, veto = item(c, "调解成功率"), item(c, "调解成功率（严）"), item(c, "调解成功率否决")
+        assert (full["figure"], full["points"], zero["figure"], zero["points"]) == (None, 10.0, None, 0.0)
+        assert full["rule_text"] == "本期没有可计算“调解成功率”的数据，按细则无数据时得满分：10分"
+        assert zero["rule_text"].endswith("按细则无数据时不得分：0分")
+        assert not veto["vetoed"] and not c["vetoed"] and veto["rule_text"].endswith("本期无数据，不否决")
+        page = admin.get(f"/scoring/periods/{p.get_json()['id']}/card?org_unit_id={county.unit('T01')}")
+        assert "按细则无数据时得满分" in page.get_data(as_text=True)
+    form = admin.get("/scoring/rubrics/form").get_data(as_text=True)
+    assert '<label for="items-0-no_data">本期无数据时</label>' in form and '<option value="zero">不得分</option>' in form
+    r = admin.post("/scoring/rubrics/form", data={
+        "level": "township", "year": "2026", "title": "区镇竞赛", "items-0-category": "调解", "items-0-title": "调解成功率",
+        "items-0-points": "10", "items-0-source": "indicator", "items-0-indicator": "mediation.success_rate",
+        "items-0-rule": "threshold", "items-0-threshold": "90", "items-0-direction": "at_least", "items-0-no_data": "zero"})
+    assert r.status_code == 302, r.get_data(as_text=True)[:500]
+    saved = admin.get("/api/scoring/rubrics?level=township").get_json()["items"]
+    assert saved[0]["items"][0]["no_data"] == "zero"

@@ -24,12 +24,13 @@ def meetings_held(session, unit_id, period_start, period_end) -> float:
         Meeting.held_on < period_day(period_end))) or 0)
 
 
-def decisions_on_time(session, unit_id, period_start, period_end) -> float:
+def decisions_on_time(session, unit_id, period_start, period_end) -> float | None:
     """Of the decisions of the subtree's meetings whose deadline fell in the period, the share (%)
-    whose lead unit finished its task within its time limit; 0 when none fell due."""
+    whose lead unit finished its task within its time limit; None (nothing to measure) when none
+    fell due — a rubric says what that scores."""
     below = _below(session, unit_id)
     if below is None:
-        return 0.0
+        return None
     rows = session.execute(select(CaseTask.state, CaseTask.done_at, CaseTask.due_at)
                            .join(Decision, and_(Decision.tenant_id == CaseTask.tenant_id,
                                                 Decision.lead_task_id == CaseTask.id))
@@ -37,7 +38,7 @@ def decisions_on_time(session, unit_id, period_start, period_end) -> float:
                            .where(Meeting.org_unit_id.in_(below), Decision.deadline >= period_day(period_start),
                                   Decision.deadline < period_day(period_end))).all()
     if not rows:
-        return 0.0
+        return None
     on_time = sum(1 for state, done_at, due_at in rows
                   if state == "done" and done_at is not None and (due_at is None or done_at <= due_at))
     return round(100.0 * on_time / len(rows), 2)

@@ -181,13 +181,14 @@ def pushed_up(session, unit_id: int, period_start, period_end) -> float:
                                        TierStep.left_at < period_moment(period_end))) or 0)
 
 
-def success_rate(session, unit_id: int, period_start, period_end) -> float:
-    """Success rate (percent) of the disputes registered in the period whose mediation ended."""
+def success_rate(session, unit_id: int, period_start, period_end) -> float | None:
+    """Success rate (percent) of the disputes registered in the period whose mediation ended;
+    None (nothing to measure) when none did."""
     unit = session.scalar(select(OrgUnit).where(OrgUnit.id == unit_id))
     if unit is None:
-        return 0.0
+        return None
     figures = _figures(_rows(session, unit.path, period_moment(period_start), period_moment(period_end)))
-    return float(figures["success_percent"] or 0.0)
+    return None if figures["success_percent"] is None else float(figures["success_percent"])
 
 
 def indicators() -> list:

@@ -13,15 +13,16 @@ def _path(session, unit_id: int) -> str | None:
     return session.scalar(select(OrgUnit.path).where(OrgUnit.id == unit_id))
 
 
-def compliance(session, unit_id: int, period_start, period_end) -> float:
-    """Mean compliance (%) of the rounds started in the period and ended (PAT-2)."""
+def compliance(session, unit_id: int, period_start, period_end) -> float | None:
+    """Mean compliance (%) of the rounds started in the period and ended (PAT-2); None (nothing to
+    measure) when no round was."""
     path = _path(session, unit_id)
     if path is None:
-        return 0.0
+        return None
     value = session.scalar(select(func.avg(PatrolRound.compliance)).where(
         PatrolRound.org_unit_id.in_(units_under(path)), PatrolRound.ended_at.is_not(None),
         PatrolRound.started_at >= period_moment(period_start), PatrolRound.started_at < period_moment(period_end)))
-    return round(float(value or 0.0), 1)
+    return None if value is None else round(float(value), 1)
 
 
 def caught(session, unit_id: int, period_start, period_end) -> float:
@@ -44,17 +45,18 @@ def clues_handled(session, unit_id: int, period_start, period_end) -> float:
         Case.closed_at >= period_moment(period_start), Case.closed_at < period_moment(period_end))) or 0)
 
 
-def cameras_working_share(session, unit_id: int, period_start, period_end) -> float:
-    """Share (%) of the registered, not removed cameras that work now (PAT-6). The register keeps
-    each camera's current state, not its history, so the period is not read."""
+def cameras_working_share(session, unit_id: int, period_start, period_end) -> float | None:
+    """Share (%) of the registered, not removed cameras that work now (PAT-6); None (nothing to
+    measure) without any camera. The register keeps each camera's current state, not its
+    history, so the period is not read."""
     path = _path(session, unit_id)
     if path is None:
-        return 0.0
+        return None
     total, working = session.execute(select(func.count(PatrolCamera.id),
                                             func.count(PatrolCamera.id).filter(PatrolCamera.state == "working"))
                                      .where(PatrolCamera.org_unit_id.in_(units_under(path)),
                                             PatrolCamera.closed_at.is_(None))).one()
-    return round(100.0 * working / total, 1) if total else 0.0
+    return round(100.0 * working / total, 1) if total else None
 
 
 INDICATORS = [

@@ -11,6 +11,8 @@ SOURCES = {"indicator": "指标自动计分", "manual": "人工评分", "check":
 RULES = {"deduct": "每发生一次扣分，扣至最低分为止", "bands": "按数值分档计分",
          "threshold": "达到标准得满分，否则不得分", "share": "按完成目标的比例计分"}
 DIRECTIONS = {"at_most": "不超过标准值", "at_least": "不低于标准值"}
+# an indicator with nothing to measure in the period (a rate of decisions when none fell due)
+NO_DATA = {"full": "得满分", "zero": "不得分"}
 KINDS = {"quarter": "季度", "half": "半年", "year": "年度"}
 ITEM_KEY = validate.Regexp(r"^[a-z][a-z0-9_]{0,15}$", error="代码须为小写字母、数字和下划线")
 
@@ -51,6 +53,8 @@ class Item(Schema):
                               metadata={"title": "达标方向"})
     target = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0, max=1e9),
                           metadata={"title": "目标值"})
+    no_data = fields.String(load_default="full", dump_default="full", validate=validate.OneOf(list(NO_DATA)),
+                            metadata={"title": "本期无数据时"})
     bands = fields.List(fields.Nested(Band), load_default=list, validate=validate.Length(max=20),
                         metadata={"title": "分档"})
     veto = fields.Boolean(load_default=False, metadata={"title": "一票否决项"})
@@ -174,6 +178,13 @@ def indicator_points(item: dict, figure: float) -> tuple[float, str]:
         pts = round(full * min(1.0, max(0.0, figure / target)), 2)
         return pts, f"目标{fmt(target)}，完成{fmt(figure)}，得满分{fmt(full)}分的{fmt(round(min(1.0, max(0.0, figure / target)) * 100, 1))}%：{fmt(pts)}分"
     return 0.0, "未设计分规则"
+
+
+def no_data_points(item: dict, indicator_title: str) -> tuple[float, str]:
+    """Points of an indicator item whose indicator had nothing to measure in the period, and why."""
+    full = item["points"]
+    pts = full if item.get("no_data", "full") == "full" else 0.0
+    return pts, f"本期没有可计算“{indicator_title}”的数据，按细则无数据时{NO_DATA[item.get('no_data', 'full')]}：{fmt(pts)}分"
 
 
 def vetoes(item: dict, figure: float | None, passed: bool | None) -> bool:

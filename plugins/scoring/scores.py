@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from core.sdk import Conflict, OrgUnit, county_indicators, local_time, utcnow
 
 from .models import Entry, Period, Result, Rubric
-from .rubric import SOURCES, fmt, indicator_points, vetoes
+from .rubric import SOURCES, fmt, indicator_points, no_data_points, vetoes
 
 STATES = {"open": "进行中", "published": "已公布", "appeal": "申诉期", "final": "已终结"}
 
@@ -68,13 +68,17 @@ def score_unit(session, period: Period, rubric: Rubric, unit: OrgUnit, indicator
             if ind is None:
                 out["rule_text"] = "该指标所属模块已停用，本项不计分"
             else:
-                figure = float(ind.compute(session, unit.id, period.starts_on, period.ends_on))
+                figure = ind.compute(session, unit.id, period.starts_on, period.ends_on)  # None: nothing to measure
+                figure = None if figure is None else float(figure)
                 out.update(figure=figure, figure_unit=ind.unit, indicator_title=ind.title)
                 if with_records and ind.records is not None:
                     out["records"] = [dict(r, date=_day(r.get("date"))) for r in
                                       ind.records(session, unit.id, period.starts_on, period.ends_on)]
                 if item.get("veto"):
-                    out["rule_text"] = f"一票否决：达到{fmt(item.get('threshold'))}{ind.unit}即否决；实际{fmt(figure)}{ind.unit}"
+                    out["rule_text"] = f"一票否决：达到{fmt(item.get('threshold'))}{ind.unit}即否决；" + (
+                        "本期无数据，不否决" if figure is None else f"实际{fmt(figure)}{ind.unit}")
+                elif figure is None:
+                    out["points"], out["rule_text"] = no_data_points(item, ind.title)
                 else:
                     out["points"], out["rule_text"] = indicator_points(item, figure)
         else:

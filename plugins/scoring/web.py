@@ -16,11 +16,11 @@ from . import acts, scores
 from .api import AppealInput, DecideInput, EntryInput, PeriodInput
 from .models import Appeal, Period, Rubric
 from .permissions import ASSESS, MANAGE, READ
-from .rubric import DIRECTIONS, KINDS, RULES, SOURCES, RubricInput, fmt
+from .rubric import DIRECTIONS, KINDS, NO_DATA, RULES, SOURCES, RubricInput, fmt
 
 bp = Blueprint("scoring_web", __name__, url_prefix="/scoring", template_folder="templates")
 ITEM_FIELDS = ("key", "category", "title", "points", "source", "indicator", "rule", "per_event", "floor",
-               "threshold", "direction", "target", "veto")
+               "threshold", "direction", "target", "no_data", "veto")
 BAND_FIELDS = ("low", "high", "points")
 MAX_ITEMS, MAX_BANDS = 200, 20   # as the API's schema allows (rows past them are not read)
 
@@ -282,7 +282,7 @@ def rubric_form():
     indicators = sorted(county_indicators(s).items())
     return render_template("scoring/rubric_form.html", head=head, rows=_item_rows(values, base), errors=errors,
                            levels=acts.level_names(s), indicators=indicators, sources=SOURCES, rules=RULES,
-                           directions=DIRECTIONS, settings=_settings(), fmt=fmt), status
+                           directions=DIRECTIONS, no_data=NO_DATA, settings=_settings(), fmt=fmt), status
 
 
 @bp.route("/titles")
