@@ -54,3 +54,28 @@ def test_the_leaders_letter_unsigned_reminded_in_january_then_signed_and_printed
     for fact in (f"{YEAR}年度治安联防责任书", "赵店主", "罗塘村", "社区民警李某", "三包、两防、一举报", f"{YEAR}年1月12日"):
         assert fact in text, fact
     assert admin.get(f"/api/letters?kind={KIND}&year={YEAR}&status=unsigned").get_json()["items"] == []
+
+
+def test_the_group_form_picks_the_leader_from_the_person_register_and_the_team_kind_by_name(app, login):
+    # rule: PAT-3 rule: PAT-1 — nobody types a person id or a kind key: selects of names, narrowed by unit
+    county = load_tenant(app)
+    admin = login(county, "county.admin")
+    assert admin.put("/api/modules/patrol", json={"enabled": True}).status_code == 200
+    zhao = admin.post("/api/persons", json={"name": "赵店主", "org_unit_id": county.unit("T01D1V1")}).get_json()["id"]
+    qian = admin.post("/api/persons", json={"name": "钱店主", "org_unit_id": county.unit("T02D1V1")}).get_json()["id"]
+    page = admin.get("/patrol/groups/").get_data(as_text=True)
+    assert 'name="leader_person_id" type="number"' not in page
+    assert f'<option value="{zhao}" >赵店主（罗塘村）</option>' in page and "钱店主（" in page
+    typed = {"org_unit_id": str(county.unit("T02D1V1")), "name": "青山街十店联防组", "kind": "shops", "households": "9"}
+    narrowed = admin.post("/patrol/groups/", data={**typed, "person_under": str(county.unit("T02")), "_narrow": "1"})
+    text = narrowed.get_data(as_text=True)
+    assert narrowed.status_code == 200 and "钱店主（" in text and "赵店主（" not in text       # only 青山乡's people
+    assert 'value="青山街十店联防组"' in text and 'name="households" type="number" value="9"' in text   # typed, kept
+    assert admin.get("/api/patrol/groups").get_json()["items"] == []                          # nothing saved
+    saved = admin.post("/patrol/groups/", data={**typed, "leader_person_id": str(qian)})
+    assert saved.status_code == 302, saved.get_data(as_text=True)[:300]
+    assert [g["leader_person_id"] for g in admin.get("/api/patrol/groups").get_json()["items"]] == [qian]
+    teams = admin.get("/patrol/teams/").get_data(as_text=True)
+    assert 'name="kind" type="text"' not in teams and '<select id="kind" name="kind"' in teams
+    kinds = admin.get("/api/modules/patrol").get_json()["settings"]["team_kinds"]
+    assert all(f">{k['title']}</option>" in teams for k in kinds)

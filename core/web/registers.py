@@ -5,8 +5,11 @@ columns, newest first, a page at a time) with the filters as real controls (a se
 in scope, the status, a date range, the declared filter fields), a close form on each open record,
 the export link with the same filters, and the create form (the unit a select of the units the
 caller may write in, by their names; the declared fields as ``core.web.intake.form_fields`` makes
-them). The page calls what the API calls (``core.registers``); a refused form comes back with the
-message at its field and everything typed kept.
+them, a ``choices_from`` field a select of the county's choices, a field naming a person
+(``…person_id``) a select of the people of the person register in the caller's write scope —
+"姓名（单位）", narrowed to a unit's subtree by a button that redraws the form, typed values kept —
+so nobody types an id or a key). The page calls what the API calls (``core.registers``); a
+refused form comes back with the message at its field and everything typed kept.
 """
 from __future__ import annotations
 
@@ -19,10 +22,12 @@ from core.api.common import paginate
 from core.api.registers import close_schema, create_schema, list_args, schema_prefix
 from core.authz import unit_scope
 from core.bounds import parse_int
+from core.cases.timeline import request_work
 from core.errors import PinganError
 from core.i18n import pick
 from core.idempotency import HIDDEN_FORM_FIELDS
-from core.models import OrgUnit
+from core.models import OrgUnit, Person
+from core.orgtree import within
 from core.registers import STATUS, Register
 from core.request import current, requires
 from core.validation_messages import validation_zh
@@ -30,6 +35,8 @@ from core.web.intake import form_fields
 
 MAX_UNITS = 500
 PAGE = 20
+PERSON_CHOICES = 300  # people offered at once; more: narrow to a unit
+PERSON_UNDER, NARROW = "person_under", "_narrow"  # the picker's unit and its button (not data of the record)
 
 
 def filter_args(schema, raw: dict) -> tuple[dict, dict[str, str]]:
@@ -58,6 +65,19 @@ def _units(session, grants, perm: str) -> list[OrgUnit]:
                            .order_by(OrgUnit.path).limit(MAX_UNITS)).all()
 
 
+def person_choices(session, grants, perm: str, under: int | None) -> tuple[list[tuple[int, str]], bool]:
+    """The people of the person register whom the caller may name in a write for ``perm`` (their
+    unit in that scope), below the unit ``under`` when given, as ``(id, "姓名（单位）")`` ordered by
+    unit and name; and whether there were more than :data:`PERSON_CHOICES`."""
+    q = (select(Person.id, Person.name, OrgUnit.name).join(OrgUnit, OrgUnit.id == Person.org_unit_id)
+         .where(unit_scope(grants, perm)))
+    path = session.scalar(select(OrgUnit.path).where(OrgUnit.id == under)) if under else None
+    if path is not None:
+        q = q.where(within(path))
+    rows = session.execute(q.order_by(OrgUnit.path, Person.name, Person.id).limit(PERSON_CHOICES + 1)).all()
+    return [(pid, f"{name}（{unit}）") for pid, name, unit in rows[:PERSON_CHOICES]], len(rows) > PERSON_CHOICES
+
+
 def blueprint(plugin: str, reg: Register) -> Blueprint:
     """The register's page, blueprint ``<plugin>_<name>_web`` under ``/<plugin>/<name>``; its
     menu item's endpoint is ``<plugin>_<name>_web.index``."""
@@ -82,8 +102,14 @@ def blueprint(plugin: str, reg: Register) -> Blueprint:
             found = {"items": [], "next_cursor": None}
         rows = registers.present(s, found["items"])
         may_write = ctx.grants.has(reg.write)
-        filters = [f for f in form_fields(Args, None) if f["name"] in reg.filters]
-        fields = [f for f in form_fields(Create, None) if f["name"] != "org_unit_id"]
+        work = request_work()
+        filters = [f for f in form_fields(Args, work) if f["name"] in reg.filters]
+        fields = [f for f in form_fields(Create, work) if f["name"] != "org_unit_id"]
+        under = parse_int((values or {}).get(PERSON_UNDER, ""), lo=1)
+        for f in fields:
+            if f["name"].endswith("person_id") and may_write:
+                f["person"] = True
+                f["choices"], f["more"] = person_choices(s, ctx.grants, reg.write, under)
         errors = errors or {}
         return render_template(
             "registers/list.html", reg=reg, plugin=plugin, title=registers.label_text(reg.title, pick),
@@ -93,7 +119,7 @@ def blueprint(plugin: str, reg: Register) -> Blueprint:
             filters=filters, filter_errors=filter_errors,
             statuses={k: pick(*v) for k, v in STATUS.items()}, read_units=_units(s, ctx.grants, reg.read),
             write_units=_units(s, ctx.grants, reg.write) if may_write else [], may_write=may_write,
-            fields=fields, close_fields=form_fields(Close, None),
+            fields=fields, close_fields=form_fields(Close, work), person_under=PERSON_UNDER, narrow=NARROW,
             close_title=registers.label_text(reg.close_title, pick), values=values or {}, errors=errors,
             create_errors={k: v for k, v in errors.items() if not k.startswith("close-")},
             # a refused close shows at its record's form, or at the top when that form is not on the page
@@ -103,7 +129,8 @@ def blueprint(plugin: str, reg: Register) -> Blueprint:
             done=done or request.args.get("done")), status
 
     def form_data(schema) -> dict:
-        raw = {k: v for k, v in request.form.items() if k not in HIDDEN_FORM_FIELDS and v.strip() != ""}
+        raw = {k: v for k, v in request.form.items()
+               if k not in HIDDEN_FORM_FIELDS and k not in (PERSON_UNDER, NARROW) and v.strip() != ""}
         data = schema().load(raw)
         bounds.check(data, location="form")  # what the API's parser checks: ids and dates in range
         return data
@@ -117,6 +144,8 @@ def blueprint(plugin: str, reg: Register) -> Blueprint:
     @requires(reg.write)
     def create():
         ctx = current()
+        if request.form.get(NARROW):  # the person picker narrowed to a unit: the form again, nothing saved
+            return page(request.form.to_dict())
         try:
             registers.create(ctx, reg, form_data(Create))
             ctx.session.commit()
