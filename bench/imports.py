@@ -18,6 +18,14 @@ read back. Figures: wall time from the POST to the job's end, rows/s, and the pr
 RSS (``VmHWM``) before the POST and after the job (the growth is the import's). The before
 tree refuses more than 5,000 rows, so it is measured at ``--before-rows``.
 → ``results/imports.md``
+
+    .venv/bin/python bench/imports.py instructions --trees /tmp/base,/work/main [--rows 1000,6000]
+
+The app's cost of a row in *instructions*, which a shared or throttled machine does not change
+(seconds on such a machine varied by 2× from one run to the next): each tree's import run
+under ``valgrind --tool=callgrind`` at two sizes, the difference divided by the rows between
+them (start-up and the fixed cost of a job cancel out). Only the app's process is counted, not
+PostgreSQL's. → ``results/imports_instructions.md``
 """
 from __future__ import annotations
 
@@ -159,8 +167,9 @@ def one(tree: Path, rows: int, xlsx: Path) -> dict:
     return out
 
 
-def measure(tree: Path, rows: int, label: str) -> dict:
-    """Rebuild the database, write the workbook, run :func:`one` in a process on ``tree``'s code."""
+def measure(tree: Path, rows: int, label: str, callgrind: bool = False) -> dict:
+    """Rebuild the database, write the workbook, run :func:`one` in a process on ``tree``'s code
+    (``callgrind``: under valgrind, its instruction count in ``instructions``)."""
     with tempfile.TemporaryDirectory(prefix="pingan-bench-import-") as tmp:
         instance = Path(tmp) / "instance"
         instance.mkdir()
@@ -170,11 +179,17 @@ def measure(tree: Path, rows: int, label: str) -> dict:
         xlsx = Path(tmp) / f"ledger-{rows}.xlsx"
         subprocess.run([PY, __file__, "workbook", "--rows", str(rows), "--out", str(xlsx),
                         "--places", ",".join(places)], check=True)
-        got = subprocess.run([PY, __file__, "one", "--tree", str(tree), "--rows", str(rows), "--xlsx", str(xlsx)],
-                             cwd=tree, env=_env(tree, instance), capture_output=True, text=True)
+        cmd = [PY, __file__, "one", "--tree", str(tree), "--rows", str(rows), "--xlsx", str(xlsx)]
+        out = Path(tmp) / "callgrind.out"
+        if callgrind:
+            cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-instr=no"] + cmd
+        got = subprocess.run(cmd, cwd=tree, env=_env(tree, instance), capture_output=True, text=True)
         if got.returncode != 0:
             raise SystemExit(f"{label} at {rows} rows failed:\n{got.stderr[-3000:]}")
         result = json.loads(got.stdout.strip().splitlines()[-1])
+        if callgrind:
+            result["instructions"] = next(int(line.split()[1]) for line in out.read_text().splitlines()
+                                          if line.startswith("totals:"))
     result["label"] = label
     print(json.dumps(result, ensure_ascii=False), flush=True)
     return result
@@ -201,6 +216,22 @@ def report(results: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def instructions_report(results: list[tuple[str, dict, dict]]) -> str:
+    lines = [f"# Ledger imports in instructions (issue 24, item 6) — {now_utc()}", "",
+             f"Machine: {machine()}", "",
+             "`bench/imports.py instructions`: the import of `visits.visit` rows as in `imports.md`, the app's "
+             "process under `valgrind --tool=callgrind` (PostgreSQL not counted), at two sizes; per row = the "
+             "difference of the totals ÷ the difference of the rows.", "",
+             "| tree | rows | instructions | rows | instructions | per row | relative |", "|---|---|---|---|---|---|---|"]
+    first = None
+    for tree, a, b in results:
+        per_row = (b["instructions"] - a["instructions"]) / (b["rows"] - a["rows"])
+        first = first or per_row
+        lines.append(f"| `{tree}` | {a['rows']:,} | {a['instructions']:,} | {b['rows']:,} | {b['instructions']:,} "
+                     f"| {per_row:,.0f} | {per_row / first:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -213,6 +244,9 @@ def main() -> None:
     o.add_argument("--tree", required=True)
     o.add_argument("--rows", type=int, required=True)
     o.add_argument("--xlsx", required=True)
+    ins = sub.add_parser("instructions")
+    ins.add_argument("--trees", required=True, help="comma-separated trees, e.g. /tmp/base,/work/main")
+    ins.add_argument("--rows", default="1000,6000", help="the two sizes")
     wbp = sub.add_parser("workbook")
     wbp.add_argument("--rows", type=int, required=True)
     wbp.add_argument("--out", required=True)
@@ -220,6 +254,12 @@ def main() -> None:
     args = ap.parse_args()
     if args.cmd == "workbook":
         workbook(Path(args.out), args.rows, args.places.split(","))
+    elif args.cmd == "instructions":
+        small, large = (int(x) for x in args.rows.split(","))
+        results = [(tree, measure(Path(tree), small, tree, True), measure(Path(tree), large, tree, True))
+                   for tree in args.trees.split(",")]
+        path = write_result("imports_instructions", instructions_report(results))
+        print(f"→ {path}")
     elif args.cmd == "one":
         print(json.dumps(one(Path(args.tree), args.rows, Path(args.xlsx)), ensure_ascii=False))
     else:

@@ -186,6 +186,32 @@ def test_progress_moves_while_checking_and_while_writing(app, county, login, db,
         assert writing == [64, 78, 92, 99]  # 2, 4, 6, 7 rows written (done: 100)
 
 
+def test_the_modules_hear_each_imported_cases_registered_event(app, county, login, db, monkeypatch):
+    """The bulk path builds event objects only for the modules that hear them: each enabled
+    module implementing pingan_case_event gets every imported case with its stored event."""
+    from core.plugins import PluginHost
+    monkeypatch.setattr(ledgers, "BATCH", 3)
+    heard, original = [], PluginHost.case_event
+
+    def watch(self, session, enabled, case, event):
+        heard.append((case.id, case.number, event.id, event.case_id, event.kind, event.to_state,
+                      event.org_unit_id, dict(event.data)))
+        original(self, session, enabled, case, event)
+    monkeypatch.setattr(PluginHost, "case_event", watch)
+    town = login(county, "donghu.admin")
+    with time_machine.travel(WHEN, tick=False):
+        job = _import(app, town, _xlsx(ROWS))
+    assert job["state"] == "done", job
+    with db.transaction(county.id) as s:
+        stored = {e.id: (e.case_id, e.kind, e.to_state, e.org_unit_id, e.data) for e in s.scalars(select(CaseEvent))}
+        cases = {c.id: c.number for c in s.scalars(select(Case))}
+    assert len(heard) == len(ROWS) == len(stored)
+    for case_id, number, event_id, event_case, kind, to_state, unit, data in heard:
+        assert stored[event_id] == (case_id, kind, to_state, unit, data) and event_case == case_id
+        assert cases[case_id] == number and kind == "registered"
+    assert len({h[2] for h in heard}) == len(ROWS)          # one event each, not one shared
+
+
 def test_a_row_refused_while_writing_rolls_back_everything_and_is_named(app, county, login, db, monkeypatch):
     """A unit retired between the check and the writing: that row is named, nothing is written
     (the chunks written before it roll back with it)."""
