@@ -76,7 +76,10 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   settings, menu, migrations, blueprints, indicators, widgets, jobs in one declaration;
   ``manifest.hooks(globals())`` makes the hooks), ``Register`` (a register of records on org units:
   API, page, filters, close, export, menu item and audit words from one declaration) and
-  ``RegisterRecord`` (the base of a register's model); ``LetterKind`` (a kind of responsibility
+  ``RegisterRecord`` (the base of a register's model); ``create_record(ctx, register, data)`` and
+  ``close_record(ctx, register, record_id, data)`` — what the register's API does, from a
+  module's own code (its demo year, a job): the caller's scope checked, every id in ``data`` too;
+  ``data`` as the register's fields load it; ``LetterKind`` (a kind of responsibility
   letter, 责任书, the module works with: the core keeps the letters, their page, API, PDF and
   reminders; ``docs/letters.md``), returned from ``pingan_letter_kinds`` or ``Manifest(letters=…)``
 - the demo county: ``DemoActivity`` (what ``pingan_demo_activity(demo)`` gets to plan the
@@ -128,7 +131,7 @@ from core.web.cases import case_form_response, case_page_response, load_form
 from core.validation_messages import validation_zh
 from core.demo_activity import DemoActivity, DemoCase
 from core.manifest import Manifest
-from core.registers import Register, RegisterRecord
+from core.registers import Register, RegisterRecord, close as close_record, create as create_record
 from core.letters import LetterKind
 
 __all__ = [
@@ -158,7 +161,7 @@ __all__ = [
     "ListArgs", "IdListArgs", "sort_field", "permission_code", "page_of", "paginate", "IdField", "id_path",
     "Blueprint", "unit_or_404", "download_response", "xlsx_append",
     # declarations
-    "Manifest", "Register", "RegisterRecord", "LetterKind",
+    "Manifest", "Register", "RegisterRecord", "create_record", "close_record", "LetterKind",
     # the demo county
     "DemoActivity", "DemoCase",
 ]

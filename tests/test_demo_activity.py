@@ -227,3 +227,27 @@ def test_a_third_party_module_plays_its_own_year(app, login, visits_plays_a_year
         assert sorted(r.created_at for r in rows) == played
         # and the core's own share: matters that stayed at the window
         assert s.scalar(select(func.count()).select_from(Intake).where(Intake.case_id.is_(None))) >= 3
+
+
+def test_the_village_module_plays_its_year(app, year, login):
+    # rule: VIL-1 rule: VIL-2 rule: VIL-3 rule: VIL-4 rule: VIL-5 — the demo shows every part of 五事
+    county, _, summary = year
+    assert summary.skipped == []
+    from plugins.village.models import Evaluation, Project, Publication
+    from plugins.village.registers import Contact, Hearing
+    with pingan(app).db.transaction(county.id) as s:
+        states = {p.title: p.state for p in s.scalars(select(Project))}
+        assert sorted(states.values()) == sorted(["completed", "completed", "in_progress", "failed", "withdrawn", "passed"])
+        failed = s.scalar(select(Project).where(Project.state == "failed"))
+        assert failed.votes_for * 100 < failed.approval_pct * failed.present     # under the county's share
+        assert {p.stage for p in s.scalars(select(Publication))} == {"decision", "progress", "completion"}
+        assert s.scalar(select(func.count()).select_from(Contact)) >= 24
+        commitments = [h.commitment_case_id for h in s.scalars(select(Hearing)) if h.commitment_case_id]
+        assert commitments and {c.state for c in s.scalars(select(Case).where(Case.id.in_(commitments)))} == {"done"}
+        evaluations = s.scalars(select(Evaluation)).all()
+        assert len(evaluations) == 6 and [e.passed for e in evaluations].count(False) == 1
+        under = next(e for e in evaluations if not e.passed)
+        assert s.scalar(select(Case.state).where(Case.id == under.case_id)) == "rectifying"
+        village = failed.org_unit_id
+    page = login(county, "county.admin").get(f"/village/public/{village}").get_data(as_text=True)
+    assert failed.title in page and "未通过" in page

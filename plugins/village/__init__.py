@@ -42,3 +42,9 @@ manifest.hooks(globals())
 def pingan_case_types():
     from .cases import COMMITMENT, RECTIFICATION
     return [RECTIFICATION, COMMITMENT]
+
+
+@hookimpl
+def pingan_demo_activity(demo):
+    from .demo import plan
+    plan(demo)
