@@ -308,3 +308,40 @@ def test_the_officer_sees_who_read_which_record_and_why_and_the_export_is_waterm
         assert ["谢光明", "刑满释放人员", "罗塘村", "高"] == rows[2][:4]
     with county_session() as s:
         assert s.scalar(select(AuditEntry.changes).where(AuditEntry.action == "keypersons.export")) == {"rows": 1}
+
+
+def test_a_hand_over_moves_the_record_keeps_its_history_and_tells_the_new_unit(app, county, login, county_session):
+    # rule: JNT-4 — a person moving to another village: hand-over between units keeps the history
+    with time_machine.travel(NOW, tick=False):
+        town = login(county, "donghu.admin")
+        rec = register(town, county)                                   # 罗塘村
+        assert town.post(f"/api/keypersons/records/{rec['id']}/visits", json={
+            "visited_on": "2026-03-02", "way": "home", "visitor": "村综治专干", "result": "stable"}).status_code == 201
+        url = f"/api/keypersons/records/{rec['id']}/handover"
+        out = town.post(url, json={"org_unit_id": county.unit("T02D1V1"), "handed_over_on": "2026-03-02"})
+        assert out.status_code == 404 and "org_unit_id" in out.get_json()["errors"]["json"]   # 青山乡: not the township's
+        same = town.post(url, json={"org_unit_id": county.unit("T01D1V1"), "handed_over_on": "2026-03-02"})
+        assert same.status_code == 422 and same.get_json()["code"] == "same_unit"
+        future = town.post(url, json={"org_unit_id": county.unit("T01D1V2"), "handed_over_on": "2026-03-09"})
+        assert future.status_code == 422 and "handed_over_on" in future.get_json()["errors"]["json"]
+        moved = town.post(url, json={"org_unit_id": county.unit("T01D1V2"), "handed_over_on": "2026-03-02",
+                                     "reason": "迁居郭岭村投靠亲属"})
+        assert moved.status_code == 200, moved.get_json()
+        full = town.get(f"/api/keypersons/records/{rec['id']}?purpose=visit").get_json()
+        assert full["org_unit_name"] == "郭岭村" and len(full["visits"]) == 1         # the history stays
+        assert [(h["from_unit_name"], h["to_unit_name"], h["reason"]) for h in full["handovers"]] == [
+            ("罗塘村", "郭岭村", "迁居郭岭村投靠亲属")]
+        todo = [n for n in login(county, "village.cadre2").get("/api/inbox?limit=100").get_json()["items"]
+                if n["title"] == "重点人员移交"]
+        assert len(todo) == 1 and todo[0]["kind"] == "todo"
+        assert "谢光明" not in todo[0]["body"] and "刑满释放" not in todo[0]["body"]
+        # the page: the receiving unit chosen by name, the hand-overs listed
+        page = town.post(f"/keypersons/records/{rec['id']}", data={"purpose": "visit"}).get_data(as_text=True)
+        assert 'id="kp-handover"' in page and "迁居郭岭村投靠亲属" in page and "罗塘村</option>" in page
+        back = town.post(f"/keypersons/records/{rec['id']}/handover", data={
+            "purpose": "visit", "org_unit_id": str(county.unit("T01D1V1")), "handed_over_on": "2026-03-02"})
+        assert back.status_code == 200 and "已移交" in back.get_data(as_text=True)
+    with county_session() as s:
+        assert s.scalar(select(KeyPerson.org_unit_id).where(KeyPerson.id == rec["id"])) == county.unit("T01D1V1")
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.action == "keypersons.handed_over")).all()
+        assert len(entries) == 2 and all("released" not in str(e.changes) for e in entries)

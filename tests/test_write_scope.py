@@ -14,6 +14,7 @@ A write route with an id field this test has no body for makes it fail: add the 
 """
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import re
@@ -136,6 +137,7 @@ BODIES = {
                                        "ends_on": "2026-12-31"},
     ("POST", "/api/joint/construction"): {"org_unit_id": "$unit", "phase": "prep", "target_date": "2026-03-20"},
     ("POST", "/api/keypersons/records"): {"org_unit_id": "$unit", "category": "drug", "risk_level": "low", "name": "某丙"},
+    ("POST", "/api/keypersons/records/{record_id}/handover"): {"org_unit_id": "$unit", "handed_over_on": "$today"},
     ("POST", "/api/scoring/periods/{period_id}/entries"): {"org_unit_id": "$unit", "item_key": "$scoring_item",
                                                             "passed": True, "note": "检查台账"},
     ("POST", "/api/scoring/appeals"): {"period_id": "$scoring_appealable", "org_unit_id": "$unit",
@@ -462,6 +464,11 @@ def _target(world, method: str, path: str) -> str:
         r = caller.post("/api/petition/watch", json={"person_id": person["id"], "grade": "low", "signs": "苗头"})
         assert r.status_code == 201, r.get_json()
         return path.replace("{watch_id}", str(r.get_json()["id"]))
+    if path == "/api/keypersons/records/{record_id}/handover":  # a record elsewhere, handed over to $unit
+        r = caller.post("/api/keypersons/records", json={**BODIES[("POST", "/api/keypersons/records")],
+                                                         "org_unit_id": a.unit("T01D1V1G1"), "name": _fresh("某丁")})
+        assert r.status_code == 201, r.get_json()
+        return path.replace("{record_id}", str(r.get_json()["id"]))
     if path == "/api/scoring/periods/{period_id}/entries":
         return path.replace("{period_id}", str(mine["scoring_open"]))
     raise AssertionError(f"{method} {path}: say in _target which in-scope object its path names")
@@ -561,6 +568,8 @@ def test_every_id_in_every_write_body_is_checked_against_the_callers_scope(app, 
 def _value(world, placeholder: str, mine: dict):
     if placeholder == "$fresh":
         return _fresh("n")
+    if placeholder == "$today":  # a date on or after a record made during the probe (the clock runs)
+        return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date().isoformat()
     if placeholder == "$role":
         return world["role"]
     if placeholder == "$deadline":

@@ -73,6 +73,19 @@ class EndIn(Schema):
     ended_on = fields.Date(required=True, metadata={"title": "撤销列管日期"})
 
 
+class HandoverIn(Schema):
+    org_unit_id = fields.Integer(required=True, validate=ID, metadata={"title": "接收单位"})
+    handed_over_on = fields.Date(required=True, metadata={"title": "移交日期"})
+    reason = fields.String(load_default=None, validate=validate.Length(max=500), metadata={"title": "移交原因"})
+
+
+class HandoverOut(Schema):
+    handed_over_on = fields.Date()
+    from_unit_name = fields.String()
+    to_unit_name = fields.String()
+    reason = fields.String()
+
+
 class FigureArgs(Schema):
     under = fields.Integer(load_default=None, validate=ID, metadata={"description": "单位（默认：您的最高单位）"})
     start = fields.Date(required=True)
@@ -117,6 +130,7 @@ class RecordOut(RecordSummary):
     purpose = fields.String()
     may_manage = fields.Boolean()
     visits = fields.List(fields.Nested(VisitOut))
+    handovers = fields.List(fields.Nested(HandoverOut), metadata={"description": "移交记录，新的在前"})
 
 
 class Created(Schema):
@@ -215,6 +229,21 @@ class End(MethodView):
         rec = records.end(ctx.session, ctx.grants, id_path(record_id), data["ended_on"])
         ctx.session.commit()
         return {"id": rec.id}
+
+
+@blp.route("/records/<record_id>/handover")
+class HandoverView(MethodView):
+    @authenticated
+    @blp.arguments(HandoverIn)
+    @blp.response(200, Created)
+    def post(self, data, record_id):
+        """移交: the record moves to another responsible unit where the user also manages the
+        category (the person moved within the county); the history stays, the new unit's users are told."""
+        ctx = current()
+        rec_id = id_path(record_id)
+        records.handover(ctx.session, ctx.grants, ctx.user.id, rec_id, data)
+        ctx.session.commit()
+        return {"id": rec_id}
 
 
 def figure_unit(ctx, unit_id: int | None, settings: dict) -> tuple[OrgUnit, list[str]]:

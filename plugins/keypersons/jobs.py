@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from core.sdk import job_transaction, notify, record, users_of_unit, utcnow
 
-from .models import KeyPerson, Visit
+from .models import Handover, KeyPerson, Visit
 from .records import settings_of, today
 from .settings import retention_years
 
@@ -59,6 +59,8 @@ def anonymise(session, rec: KeyPerson) -> None:
     rec.person_id, rec.details, rec.helpers, rec.anonymised_at = None, None, None, utcnow()
     for visit in session.scalars(select(Visit).where(Visit.record_id == rec.id)):
         visit.visitor, visit.content = None, None
+    for row in session.scalars(select(Handover).where(Handover.record_id == rec.id)):
+        row.reason = None  # may say where the person went
     record(session, "keypersons.anonymised", "keypersons_record", rec.id, {"reason": "retention"})
 
 

@@ -59,3 +59,20 @@ class Visit(TenantModel):
     result: Mapped[str] = mapped_column(String(16))
     created_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class Handover(TenantModel):
+    """A record moved to another responsible unit (移交: the person moved to another village or
+    township of the county). The record keeps its history: its visits stay with the units that
+    made them, and each hand-over is a row."""
+    __tablename__ = "keypersons_handover"
+    __table_args__ = (tenant_fk("record_id", "keypersons_record", ondelete="CASCADE"),
+                      tenant_fk("from_unit_id", "org_unit"), tenant_fk("to_unit_id", "org_unit"),
+                      Index("ix_keypersons_handover_record", "tenant_id", "record_id", "handed_over_on"))
+    record_id: Mapped[int] = mapped_column(BigInteger)
+    from_unit_id: Mapped[int] = mapped_column(BigInteger)
+    to_unit_id: Mapped[int] = mapped_column(BigInteger)
+    handed_over_on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(EncryptedText)   # may say where the person went: encrypted
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)

@@ -13,10 +13,10 @@ import json
 from sqlalchemy import false, or_, select
 
 from core.sdk import (Conflict, Invalid, NotFound, OrgUnit, Person, blind_index, local_time, may, module_settings,
-                      normalise_id_number, record_read, scoped, set_person_fields, utcnow)
+                      normalise_id_number, notify, record, record_read, scoped, set_person_fields, users_of_unit, utcnow)
 
 from .categories import CATEGORIES, RISK_LEVELS, enabled, title_of
-from .models import KeyPerson, Visit
+from .models import Handover, KeyPerson, Visit
 from .permissions import manage_perm, read_perm
 from .settings import purposes, visit_days
 
@@ -91,8 +91,19 @@ def read(session, grants, record_id: int, purpose: str | None) -> dict:
                details=json.loads(rec.details or "{}"), purpose=key,
                may_manage=may(session, grants, manage_perm(rec.category), rec.org_unit_id),
                visits=[visit_out(v) for v in session.scalars(
-                   select(Visit).where(Visit.record_id == rec.id).order_by(Visit.visited_on.desc(), Visit.id.desc()))])
+                   select(Visit).where(Visit.record_id == rec.id).order_by(Visit.visited_on.desc(), Visit.id.desc()))],
+               handovers=handovers_of(session, rec))
     return out
+
+
+def handovers_of(session, rec: KeyPerson) -> list[dict]:
+    """The record's hand-overs, newest first: date, from which unit to which, why."""
+    rows = session.scalars(select(Handover).where(Handover.record_id == rec.id)
+                           .order_by(Handover.handed_over_on.desc(), Handover.id.desc())).all()
+    ids = {r.from_unit_id for r in rows} | {r.to_unit_id for r in rows}
+    names = dict(session.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(ids))).all()) if ids else {}
+    return [{"handed_over_on": r.handed_over_on, "from_unit_name": names.get(r.from_unit_id, ""),
+             "to_unit_name": names.get(r.to_unit_id, ""), "reason": r.reason or ""} for r in rows]
 
 
 def summary(session, rec: KeyPerson, settings: dict, *, full: bool, person=None, names: dict | None = None,
@@ -222,6 +233,33 @@ def add_visit(session, grants, user_id: int | None, record_id: int, data: dict) 
         rec.overdue_since = None
     session.flush()
     return visit
+
+
+def handover(session, grants, user_id: int | None, record_id: int, data: dict) -> Handover:
+    """移交: the record moves to another responsible unit (the person moved within the county).
+    The user manages the category on both units; the history stays (visits keep their units, the
+    hand-over is a row); the new unit's users are told — without the person or the category."""
+    rec = record_or_404(session, grants, record_id, manage_perm)
+    if rec.ended_on is not None:
+        raise Conflict("ended", "该人员已撤销列管")
+    to = _unit_or_404(session, grants, manage_perm(rec.category), data["org_unit_id"])
+    if to.id == rec.org_unit_id:
+        raise Invalid("org_unit_id", "same_unit", "该单位已是此人的责任单位，请选择接收单位")
+    on = data["handed_over_on"]
+    if on > today():
+        raise Invalid("handed_over_on", "in_future", "移交日期不能晚于今天")
+    if on < dt.date.fromisoformat(local_time(rec.created_at, "%Y-%m-%d")):
+        raise Invalid("handed_over_on", "before_registration", "移交日期不能早于登记列管的日期")
+    row = Handover(record_id=rec.id, from_unit_id=rec.org_unit_id, to_unit_id=to.id, handed_over_on=on,
+                   reason=data.get("reason") or None, created_by=user_id)
+    session.add(row)
+    rec.org_unit_id = to.id
+    session.flush()
+    record(session, "keypersons.handed_over", "keypersons_record", rec.id,
+           {"from_unit_id": row.from_unit_id, "to_unit_id": to.id, "on": on.isoformat()})
+    notify(session, users_of_unit(session, to.id), f"keypersons.handover:{row.id}", "重点人员移交",
+           f"有一名重点人员于 {on.isoformat()} 移交本单位列管，请在“重点人员”中查看并按期走访。", kind="todo")
+    return row
 
 
 def end(session, grants, record_id: int, ended_on: dt.date) -> KeyPerson:

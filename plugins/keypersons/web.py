@@ -12,10 +12,10 @@ from marshmallow import fields as mfields
 from sqlalchemy import select
 
 from core.sdk import (HIDDEN_FORM_FIELDS, Invalid, NotFound, OrgUnit, PinganError, authenticated, current, load_form,
-                      paginate, parse_int, requires)
+                      paginate, parse_int, requires, scoped)
 
 from . import figures, oversight, records
-from .api import EndIn, FigureArgs, ReaderArgs, RecordCreate, VisitIn, figure_unit, list_statement
+from .api import EndIn, FigureArgs, HandoverIn, ReaderArgs, RecordCreate, VisitIn, figure_unit, list_statement
 from .categories import CATEGORIES, RISK_LEVELS, choice_label, field_titles, title_of
 from .models import KeyPerson
 from .permissions import EXPORT, READERS, USE, manage_perm, read_perm
@@ -155,9 +155,14 @@ def _show(rid: int, purpose: str | None, errors: dict, values: dict, done: str |
     s.commit()
     shown = [(title, choice_label(rec["category"], name, rec["details"].get(name)))
              for name, title in field_titles(rec["category"])]
+    targets = []
+    if rec["may_manage"] and not rec["ended_on"]:  # where the record may be handed over: units managing its category
+        targets = s.scalars(scoped(select(OrgUnit), ctx.grants, manage_perm(rec["category"]), OrgUnit.id)
+                            .where(OrgUnit.status == "active", OrgUnit.id != rec["org_unit_id"])
+                            .order_by(OrgUnit.path).limit(500)).all()
     return render_template("keypersons/record.html", r=rec, shown=shown, purpose_title=purposes(settings).get(purpose, ""),
                            ways=records.WAYS, results=records.RESULTS, errors=errors, values=values, done=done,
-                           today=records.today().isoformat()), status
+                           today=records.today().isoformat(), targets=targets), status
 
 
 def _record_act(record_id: str, schema, act, after):
@@ -186,6 +191,13 @@ def _record_act(record_id: str, schema, act, after):
 def visit_form(record_id):
     return _record_act(record_id, VisitIn, records.add_visit,
                        lambda rid: _show(rid, request.form.get("purpose"), {}, {}, "visit"))
+
+
+@bp.route("/records/<record_id>/handover", methods=["POST"])
+@authenticated
+def handover_form(record_id):
+    return _record_act(record_id, HandoverIn, records.handover,
+                       lambda rid: _show(rid, request.form.get("purpose"), {}, {}, "handover"))
 
 
 @bp.route("/records/<record_id>/end", methods=["POST"])
