@@ -170,6 +170,15 @@ def unit_path(session: Session, unit_id: int) -> str | None:
     return session.scalar(select(OrgUnit.path).where(OrgUnit.id == unit_id))
 
 
+def users_who_may(session: Session, user_ids, perm: str, unit_id: int) -> list[int]:
+    """Of ``user_ids``, those whose grants cover ``perm`` on ``unit_id``: whom to tell of
+    something only ``perm`` may know (a unit's users hold different roles)."""
+    path = unit_path(session, unit_id)
+    if path is None:
+        return []
+    return [u for u in user_ids if load_grants(session, u).covers(perm, path)]
+
+
 def may(session: Session, grants: Grants, perm: str, unit_id: int | None) -> bool:
     """May the user do ``perm`` on an object that belongs to ``unit_id``?"""
     if unit_id is None or not grants.has(perm):

@@ -26,7 +26,8 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   (a marshmallow message in Chinese, for a module's own form), ``parse_int``
   (a hand-read id or number from a query or form: ASCII digits within a bigint, else None),
   ``HIDDEN_FORM_FIELDS`` (the CSRF and one-time token fields every form posts: not data)
-- authorisation: ``get_or_404``, ``scoped``, ``may``, ``require``
+- authorisation: ``get_or_404``, ``scoped``, ``may``, ``require``, ``users_who_may(session, user_ids,
+  perm, unit_id)`` (of those users, who may do ``perm`` there: whom to tell of what only it may know)
 - errors: ``NotFound``, ``Forbidden``, ``Conflict``, ``Invalid``; ``PinganError`` (their base:
   ``status``, ``code``, ``message``, to show an error on a page)
 - audit and privacy: ``record``, ``record_read``, ``sensitive_fields``, ``party_fields`` (a
@@ -60,7 +61,9 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   ``task_users(session, task)`` (the receiving unit's users: a member unit's staff), ``CaseTask``;
   ``supervise_case(work, case, case_type, data)`` (督办/催办 as ``POST /api/cases/<id>/supervisions``:
   ``kind``, ``level`` normal | listed 挂牌, ``instruction``, ``target_unit_id``; escalated by the sweep)
-- notifications and documents: ``notify``, ``users_of_unit``, ``user_cards`` (accounts named by id), ``case_dispatchers(session, case)``
+- notifications and documents: ``notify``, ``users_of_unit``, ``user_cards`` (accounts named by id),
+  ``readable_cases(session, grants, types)`` (SQL predicate on ``Case``: the cases of ``types`` the
+  user may read — the case list's own rule; ``types``: ``request_work().types``), ``case_dispatchers(session, case)``
   (its registrant and whoever dispatched its tasks: tell them of a plugin's own answers and
   ratings), ``NotificationChannel``,
   ``DocumentTemplate`` and ``render_pdf`` (a template to PDF bytes); background work after
@@ -106,7 +109,7 @@ from core.cases.supervision import issue as supervise_case
 from core.cases.timeline import Work, request_work, unattributed as unattributed_work
 from core.cases.timeline import add as add_case_event
 from core.cases.types import CaseType, DeadlineRule, LedgerColumn, State, Transition
-from core.authz import Permission, get_or_404, may, require, scoped
+from core.authz import Permission, get_or_404, may, require, scoped, users_who_may
 from core.bounds import parse_int
 from core.crypto import Encrypted, blind_index
 from core.db import AwareDateTime, ReferenceModel, TenantModel, bind_tenant, tenant_fk, utcnow
@@ -120,7 +123,7 @@ from core.orgtree import network_holders, units_under, within
 from core.ratelimit import hit as rate_limit
 from core.documents import DocumentTemplate, render_pdf
 from core.notifications import NotificationChannel, UserCard, notify, user_cards, users_of_unit
-from core.cases.access import dispatchers as case_dispatchers
+from core.cases.access import dispatchers as case_dispatchers, readable as readable_cases
 from core.outbox import add as outbox_add
 from core.plugins import Indicator, MenuItem, RoleTemplate, ScheduledJob, Widget, county_indicators, module_settings
 from core.workdays import WorkCalendar, deadline
@@ -145,7 +148,7 @@ __all__ = [
     "current", "RequestContext", "requires", "authenticated", "public", "rate_limit", "case_page_response",
     "case_form_response", "load_form", "parse_int", "HIDDEN_FORM_FIELDS", "validation_zh",
     # authorisation
-    "get_or_404", "scoped", "may", "require",
+    "get_or_404", "scoped", "may", "require", "users_who_may",
     # errors
     "NotFound", "Forbidden", "Conflict", "Invalid", "PinganError",
     # audit and privacy
@@ -153,7 +156,7 @@ __all__ = [
     "set_person_fields", "blind_index", "AuditEntry",
     # cases, time limits, notifications, documents, background work
     "CaseType", "State", "Transition", "DeadlineRule", "LedgerColumn", "Case", "CaseDeadline", "CaseEvent", "CaseFlag", "CasePerson", "Person",
-    "add_case_flag", "fresh_case_rows", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "period_moment", "period_day", "NotificationChannel", "notify", "users_of_unit", "user_cards", "UserCard", "case_dispatchers", "DocumentTemplate",
+    "add_case_flag", "fresh_case_rows", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "period_moment", "period_day", "NotificationChannel", "notify", "users_of_unit", "user_cards", "UserCard", "case_dispatchers", "readable_cases", "DocumentTemplate",
     "render_pdf",
     "dispatch_case", "supervise_case", "supervise_case_as_platform", "acknowledge_task", "finish_task", "record_follow_up", "task_users", "CaseTask",
     "outbox_add", "Intake", "register_case", "set_limit_due", "register_intake", "unattributed_work",

@@ -345,3 +345,42 @@ def test_a_hand_over_moves_the_record_keeps_its_history_and_tells_the_new_unit(a
         assert s.scalar(select(KeyPerson.org_unit_id).where(KeyPerson.id == rec["id"])) == county.unit("T01D1V1")
         entries = s.scalars(select(AuditEntry).where(AuditEntry.action == "keypersons.handed_over")).all()
         assert len(entries) == 2 and all("released" not in str(e.changes) for e in entries)
+
+
+def test_a_new_case_of_a_key_person_alerts_only_the_units_readers_and_shows_on_the_record(app, county, login,
+                                                                                        county_session):
+    # rule: JNT-4 — links: the person's cases on the record; a new one alerts the responsible unit
+    with time_machine.travel(NOW, tick=False):
+        town = login(county, "donghu.admin")
+        rec = register(town, county, name="谢光明")                       # 罗塘村
+        with county_session() as s:
+            person = s.scalar(select(KeyPerson.person_id).where(KeyPerson.id == rec["id"]))
+
+        def visit_case(client, title):
+            r = client.post("/api/cases", json={
+                "case_type": "visits.visit", "title": title, "content": "上门", "org_unit_id": county.unit("T01D1V1"),
+                "details": {"visit_kind": "home"}, "persons": [{"person_id": person, "role": "requester"}]})
+            assert r.status_code == 201, r.get_json()
+            return r.get_json()
+        first = visit_case(town, "走访甲")
+        cadre = login(county, "village.cadre")                           # 罗塘村's user, no key-person permission
+        assert [n for n in cadre.get("/api/inbox?limit=100").get_json()["items"] if "重点人员" in n["title"]] == []
+        admin = login(county, "county.admin")
+        role = admin.post("/api/roles", json={"key": "kp_village", "name": "村重点人员查阅",
+                                              "permissions": ["keypersons.use", "keypersons.released.read"]})
+        users = {u["username"]: u["id"] for u in admin.get("/api/users?limit=200").get_json()["items"]}
+        assert admin.post("/api/role-assignments", json={"user_id": users["village.cadre"], "role_id": role.get_json()["id"],
+                                                         "org_unit_id": county.unit("T01D1V1")}).status_code == 201
+        second = visit_case(town, "走访乙")
+        cadre = login(county, "village.cadre")
+        alerts = [n for n in cadre.get("/api/inbox?limit=100").get_json()["items"] if n["title"] == "重点人员有新登记的事项"]
+        assert len(alerts) == 1 and second["number"] in alerts[0]["body"] and alerts[0]["kind"] == "todo"
+        assert "谢光明" not in alerts[0]["body"] and not any(t in alerts[0]["body"] for t in TITLES)
+        full = town.get(f"/api/keypersons/records/{rec['id']}?purpose=visit").get_json()
+        assert [c["number"] for c in full["cases"]] == [second["number"], first["number"]]
+        assert full["cases"][0]["case_type_title"] and full["cases"][0]["registered_on"] == "2026-03-02"
+        page = town.post(f"/keypersons/records/{rec['id']}", data={"purpose": "visit"}).get_data(as_text=True)
+        assert f'>{first["number"]}</a>' in page and f'/cases/{first["id"]}' in page
+        _reader_role(county, login)                         # village.cadre2: the record, not 罗塘村's cases
+        other = login(county, "village.cadre2").get(f"/api/keypersons/records/{rec['id']}?purpose=visit")
+        assert other.status_code == 200 and other.get_json()["cases"] == []

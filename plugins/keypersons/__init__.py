@@ -7,7 +7,7 @@ A built-in plugin (entry point ``keypersons`` in the platform's pyproject.toml),
 """
 from __future__ import annotations
 
-from core.sdk import Indicator, Manifest, MenuItem, ScheduledJob
+from core.sdk import Indicator, Manifest, MenuItem, ScheduledJob, hookimpl
 
 from . import models  # noqa: F401  (the module's tables join the metadata when it loads)
 from .api import blp as api_blueprint
@@ -41,3 +41,9 @@ manifest = Manifest(
     audit_labels=LABELS,
 )
 manifest.hooks(globals())
+
+
+@hookimpl
+def pingan_case_event(session, case, event):
+    from .links import on_case_event
+    on_case_event(session, case, event)

@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from core.sdk import (Blueprint, IdField, ListArgs, NotFound, OrgUnit, authenticated, current, download_response,
-                      id_path, page_of, paginate, requires, sort_field, units_under)
+                      id_path, page_of, paginate, request_work, requires, sort_field, units_under)
 
 from . import figures, oversight, records
 from .categories import CATEGORIES, RISK_LEVELS
@@ -86,6 +86,15 @@ class HandoverOut(Schema):
     reason = fields.String()
 
 
+class LinkedCase(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    title = fields.String()
+    case_type_title = fields.String()
+    state_title = fields.String()
+    registered_on = fields.String()
+
+
 class FigureArgs(Schema):
     under = fields.Integer(load_default=None, validate=ID, metadata={"description": "单位（默认：您的最高单位）"})
     start = fields.Date(required=True)
@@ -131,6 +140,7 @@ class RecordOut(RecordSummary):
     may_manage = fields.Boolean()
     visits = fields.List(fields.Nested(VisitOut))
     handovers = fields.List(fields.Nested(HandoverOut), metadata={"description": "移交记录，新的在前"})
+    cases = fields.List(fields.Nested(LinkedCase), metadata={"description": "此人为当事人、且您可查看的事项（信访、纠纷等），新的在前"})
 
 
 class Created(Schema):
@@ -190,7 +200,7 @@ class RecordView(MethodView):
         """One record in full: the category's read permission on its unit and a purpose from the
         county's list (422 without); the read is audited with the purpose."""
         ctx = current()
-        out = records.read(ctx.session, ctx.grants, id_path(record_id), args["purpose"])
+        out = records.read(ctx.session, ctx.grants, id_path(record_id), args["purpose"], request_work().types)
         ctx.session.commit()
         return out
 

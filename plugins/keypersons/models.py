@@ -27,7 +27,8 @@ class KeyPerson(TenantModel):
     __tablename__ = "keypersons_record"
     __table_args__ = (tenant_fk("org_unit_id", "org_unit"), tenant_fk("person_id", "person"),
                       Index("ix_keypersons_record_unit", "tenant_id", "org_unit_id", "category_bidx"),
-                      Index("ix_keypersons_record_due", "tenant_id", "next_visit_due"))
+                      Index("ix_keypersons_record_due", "tenant_id", "next_visit_due"),
+                      Index("ix_keypersons_record_person", "tenant_id", "person_id"))  # a new case's parties
     person_id: Mapped[int | None] = mapped_column(BigInteger, info=SECRET)   # None once anonymised
     org_unit_id: Mapped[int] = mapped_column(BigInteger)                     # the responsible unit
     category: Mapped[str] = mapped_column(Encrypted)

@@ -16,6 +16,7 @@ from core.sdk import (Conflict, Invalid, NotFound, OrgUnit, Person, blind_index,
                       normalise_id_number, notify, record, record_read, scoped, set_person_fields, users_of_unit, utcnow)
 
 from .categories import CATEGORIES, RISK_LEVELS, enabled, title_of
+from . import links
 from .models import Handover, KeyPerson, Visit
 from .permissions import manage_perm, read_perm
 from .settings import purposes, visit_days
@@ -77,8 +78,9 @@ def check_purpose(settings: dict, purpose: str | None, location: str = "query") 
     return purpose
 
 
-def read(session, grants, record_id: int, purpose: str | None) -> dict:
-    """One record in full, for a stated purpose, audited with it (the caller commits)."""
+def read(session, grants, record_id: int, purpose: str | None, types: dict | None = None) -> dict:
+    """One record in full, for a stated purpose, audited with it (the caller commits); with the
+    person's cases of ``types`` (the county's) that the reader may read."""
     settings = settings_of(session)
     rec = record_or_404(session, grants, record_id, settings=settings)
     key = check_purpose(settings, purpose)
@@ -92,7 +94,7 @@ def read(session, grants, record_id: int, purpose: str | None) -> dict:
                may_manage=may(session, grants, manage_perm(rec.category), rec.org_unit_id),
                visits=[visit_out(v) for v in session.scalars(
                    select(Visit).where(Visit.record_id == rec.id).order_by(Visit.visited_on.desc(), Visit.id.desc()))],
-               handovers=handovers_of(session, rec))
+               handovers=handovers_of(session, rec), cases=links.cases_of(session, grants, types or {}, rec.person_id))
     return out
 
 

@@ -12,7 +12,7 @@ from marshmallow import fields as mfields
 from sqlalchemy import select
 
 from core.sdk import (HIDDEN_FORM_FIELDS, Invalid, NotFound, OrgUnit, PinganError, authenticated, current, load_form,
-                      paginate, parse_int, requires, scoped)
+                      paginate, parse_int, request_work, requires, scoped)
 
 from . import figures, oversight, records
 from .api import EndIn, FigureArgs, HandoverIn, ReaderArgs, RecordCreate, VisitIn, figure_unit, list_statement
@@ -148,7 +148,7 @@ def _show(rid: int, purpose: str | None, errors: dict, values: dict, done: str |
     s = ctx.session
     settings = records.settings_of(s)
     try:
-        rec = records.read(s, ctx.grants, rid, purpose)
+        rec = records.read(s, ctx.grants, rid, purpose, request_work().types)
     except Invalid as exc:
         return render_template("keypersons/purpose.html", record_id=rid, purposes=purposes(settings),
                                errors={"purpose": exc.message}), 422
