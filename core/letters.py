@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import BigInteger, Date, Index, Integer, Select, String, Text, UniqueConstraint, select
+from sqlalchemy import BigInteger, Date, Index, Integer, Select, String, Text, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import audit
@@ -35,6 +35,7 @@ from core.db import AwareDateTime, TenantModel, tenant_fk, utcnow
 from core.errors import Conflict, Invalid, NotFound
 from core.models import MemberUnit, OrgUnit, Person
 from core.orgtree import units_under
+from core.timefmt import period_day
 from core.workdays import SHANGHAI
 
 READ, MANAGE = "core.letter.read", "core.letter.manage"
@@ -437,6 +438,53 @@ def render(session, kind: LetterKind, row: Letter, county: str) -> bytes:
 
 
 # --- reminders ------------------------------------------------------------------------------------
+
+# --- the "signed" indicator every kind brings (SCO-8: letters signed level by level) ----------
+
+def _period_letters(session, kind: str, unit_id: int, period_start):
+    """The kind's letters of the period's year (its first day's, in Beijing), not withdrawn, whose
+    party lies in ``unit_id``'s subtree; None for a unit not of the county."""
+    path = session.scalar(select(OrgUnit.path).where(OrgUnit.id == unit_id))
+    if path is None:
+        return None
+    return (Letter.kind == kind, Letter.year == period_day(period_start).year, Letter.status != "withdrawn",
+            Letter.org_unit_id.in_(units_under(path)))
+
+
+def signed_share(session, kind: str, unit_id: int, period_start, period_end) -> float | None:
+    """The share (%) of those letters signed before the period's end; None (no data) when the
+    year has none."""
+    where = _period_letters(session, kind, unit_id, period_start)
+    if where is None:
+        return None
+    end = period_day(period_end)
+    total, signed = session.execute(select(func.count(Letter.id), func.count(Letter.id).filter(
+        Letter.signed_on.is_not(None), Letter.signed_on < end)).where(*where)).one()
+    return round(100.0 * signed / total, 1) if total else None
+
+
+def unsigned_records(session, kind: LetterKind, unit_id: int, period_start, period_end) -> list[dict]:
+    """What the share leaves out: the letters not signed by the period's end — their date of
+    issue, the kind and the party's unit (no party's name: it may be a person)."""
+    where = _period_letters(session, kind.key, unit_id, period_start)
+    if where is None:
+        return []
+    end = period_day(period_end)
+    rows = session.execute(select(Letter.created_at, OrgUnit.name).join(
+        OrgUnit, (OrgUnit.tenant_id == Letter.tenant_id) & (OrgUnit.id == Letter.org_unit_id))
+        .where(*where, (Letter.signed_on.is_(None)) | (Letter.signed_on >= end))
+        .order_by(OrgUnit.path, Letter.id).limit(500)).all()
+    return [{"date": at, "title": f"{kind.title}（期末未签订）", "unit": unit} for at, unit in rows]
+
+
+def signed_indicator(kind: LetterKind):
+    """``<kind>.signed``: the indicator a letter kind brings to its module's indicators (what the
+    scoring module scores letters signed with)."""
+    from core.plugins import Indicator
+    return Indicator(key=f"{kind.key}.signed", title=f"{kind.title}签订率", title_en=f"{kind.title_en or kind.key} signed",
+                     unit="%", compute=lambda s, u, a, b: signed_share(s, kind.key, u, a, b),
+                     records=lambda s, u, a, b: unsigned_records(s, kind, u, a, b))
+
 
 def remind_due(session, host, enabled, today: dt.date) -> int:
     """Tell the issuing units' users of this year's letters still unsigned, for every kind whose

@@ -148,6 +148,8 @@ class PluginHost:
                     raise ValueError(f"letter kind {kind.key!r} declared twice")
                 object.__setattr__(kind, "plugin", name)
                 self.letter_kinds[kind.key] = kind
+                from core.letters import signed_indicator
+                c.indicators.append(signed_indicator(kind))  # every kind: its letters' signed share
             for ctype in c.case_types:
                 if ctype.key in self.case_types:
                     raise ValueError(f"case type {ctype.key!r} declared twice")

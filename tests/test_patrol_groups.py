@@ -79,3 +79,36 @@ def test_the_group_form_picks_the_leader_from_the_person_register_and_the_team_k
     assert 'name="kind" type="text"' not in teams and '<select id="kind" name="kind"' in teams
     kinds = admin.get("/api/modules/patrol").get_json()["settings"]["team_kinds"]
     assert all(f">{k['title']}</option>" in teams for k in kinds)
+
+
+def test_every_letter_kind_brings_its_signed_share_indicator(app, login):
+    # rule: SCO-8 — letters signed level by level: the share signed, what is left, no data without letters
+    from core.db import bind_tenant
+    from core.jobs import bind_state
+    from core.plugins import county_indicators
+    county = load_tenant(app)
+    admin = login(county, "county.admin")
+    assert admin.put("/api/modules/patrol", json={"enabled": True}).status_code == 200
+    ids = []
+    for name, village in (("赵店主", "T01D1V1"), ("钱店主", "T01D1V2")):
+        person = admin.post("/api/persons", json={"name": name, "org_unit_id": county.unit(village)}).get_json()["id"]
+        r = admin.post("/api/letters", json={"kind": KIND, "year": YEAR, "issuing_unit_id": county.unit("T01"),
+                                             "party_kind": "person", "party_id": person})
+        assert r.status_code == 201, r.get_json()
+        ids.append(r.get_json()["id"])
+    r = admin.post(f"/api/letters/{ids[0]}/sign", content_type="multipart/form-data",
+                   data={"signed_on": f"{YEAR}-03-05", "file": (io.BytesIO(PNG), "责任书.png")})
+    assert r.status_code == 200, r.get_json()
+    state = pingan(app)
+    bind_state(state)  # county_indicators outside a request: as the scoring module's jobs call it
+    with bind_tenant(county.id), state.db.transaction(county.id) as s:
+        ind = county_indicators(s)[f"{KIND}.signed"]
+        assert ind.title == "治安联防责任书签订率" and ind.unit == "%"
+        year = (dt.date(YEAR, 1, 1), dt.date(YEAR + 1, 1, 1))
+        assert ind.compute(s, county.unit("T01"), *year) == 50.0
+        assert ind.compute(s, county.unit("T01"), dt.date(YEAR, 1, 1), dt.date(YEAR, 3, 1)) == 0.0  # not yet by March
+        assert ind.compute(s, county.unit("T02"), *year) is None                                  # no letter: no data
+        assert [(r["title"], r["unit"]) for r in ind.records(s, county.unit("T01"), *year)] == [
+            ("治安联防责任书（期末未签订）", "郭岭村")]
+    assert admin.put("/api/modules/scoring", json={"enabled": True}).status_code == 200
+    assert f"{KIND}.signed" in [i["key"] for i in admin.get("/api/scoring/indicators").get_json()["items"]]
