@@ -25,9 +25,11 @@ def on_case_event(session, case, event) -> None:
     """``pingan_case_event``: on a registration, alert the responsible units of its key persons."""
     if event.kind != "registered":
         return
+    # a case the engine registers knows its parties in memory at this event (core.cases.fresh);
+    # one registered in bulk (a ledger import, 100,000 rows) has none: no query per case then
     parties = fresh_case_rows(session, case, CasePerson)
-    if parties is None:
-        parties = session.scalars(select(CasePerson).where(CasePerson.case_id == case.id)).all()
+    if not parties:
+        return
     person_ids = {p.person_id for p in parties}
     if not person_ids:
         return
