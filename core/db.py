@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from sqlalchemy import (BigInteger, DateTime, ForeignKey, ForeignKeyConstraint, MetaData, Table, create_engine,
                         event, inspect, text)
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import Pool
 from sqlalchemy.sql import visitors
 from sqlalchemy.types import TypeDecorator
@@ -640,6 +640,18 @@ class ProcessCache:
 
 # --- PostgreSQL security: app role, grants, row-level security --------------------------
 
+def _cluster_wide(conn, sql: str) -> None:
+    """A role statement another process may run at the same moment — roles are the cluster's,
+    shared by every database on it (two test workers, two app processes upgrading): losing the
+    race to the same statement (unique_violation, duplicate_object) is success."""
+    try:
+        with conn.begin_nested():
+            conn.execute(text(sql))
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) not in ("23505", "42710"):
+            raise
+
+
 def secure_schema(conn, app_role: str) -> None:
     """Create the app role and apply grants and RLS to every table (idempotent).
 
@@ -655,13 +667,13 @@ def secure_schema(conn, app_role: str) -> None:
         return
     found = conn.execute(text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :r"), {"r": app_role}).first()
     if found is None:
-        conn.execute(text(f'CREATE ROLE "{app_role}" NOLOGIN NOBYPASSRLS'))
+        _cluster_wide(conn, f'CREATE ROLE "{app_role}" NOLOGIN NOBYPASSRLS')
     elif found.rolsuper or found.rolbypassrls:
         raise RuntimeError(f"the app role {app_role!r} must not be a superuser nor bypass row-level security")
     if conn.execute(text("SELECT session_user = :r"), {"r": app_role}).scalar():
         raise RuntimeError(f"migrations must run as the schema owner, not as the app role {app_role!r} "
                            "(PINGAN_MIGRATION_DATABASE_URL)")
-    conn.execute(text(f'GRANT "{app_role}" TO CURRENT_USER'))
+    _cluster_wide(conn, f'GRANT "{app_role}" TO CURRENT_USER')
     conn.execute(text(f'GRANT USAGE ON SCHEMA public TO "{app_role}"'))
     conn.execute(text(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{app_role}"'))
     present = set(inspect(conn).get_table_names())

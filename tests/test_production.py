@@ -130,3 +130,45 @@ def test_the_suites_own_upgrade_uses_the_migration_url(tmp_path):
     from core.plugins import PluginHost
     upgrade(cfg, PluginHost())
     assert os.path.exists(tmp_path / "owner.sqlite3") and not os.path.exists(tmp_path / "app.sqlite3")
+
+
+@pytest.mark.skipif(not PG_URL, reason="roles are PostgreSQL's")
+def test_two_upgrades_racing_to_grant_the_app_role_both_succeed():
+    # Roles are the cluster's: two processes securing two databases at once (CI's two test workers
+    # on a fresh Citus cluster) ran the same GRANT; the loser's unique_violation failed its upgrade.
+    import threading
+    import uuid
+
+    from core.db import _cluster_wide
+    role = f"pingan_race_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(PG_URL)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f'CREATE ROLE "{role}" NOLOGIN'))
+        first = engine.connect()
+        first.begin()
+        first.execute(text(f'GRANT "{role}" TO CURRENT_USER'))   # not committed yet: the other waits on it
+        outcome = []
+
+        def second():
+            try:
+                with engine.begin() as conn:
+                    _cluster_wide(conn, f'GRANT "{role}" TO CURRENT_USER')
+                    outcome.append("ok")
+            except Exception as exc:  # noqa: BLE001 — the outcome is what is tested
+                outcome.append(exc)
+        t = threading.Thread(target=second)
+        t.start()
+        t.join(1.0)
+        assert t.is_alive()                 # blocked behind the first grant
+        first.commit()
+        first.close()
+        t.join(10)
+        assert outcome == ["ok"]
+        with engine.begin() as conn:        # and a plain repeat is a no-op, not an error
+            _cluster_wide(conn, f'CREATE ROLE "{role}" NOLOGIN')
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'REVOKE "{role}" FROM CURRENT_USER'))
+            conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        engine.dispose()
