@@ -642,14 +642,18 @@ class ProcessCache:
 
 def _cluster_wide(conn, sql: str) -> None:
     """A role statement another process may run at the same moment — roles are the cluster's,
-    shared by every database on it (two test workers, two app processes upgrading): losing the
-    race to the same statement (unique_violation, duplicate_object) is success."""
-    try:
-        with conn.begin_nested():
-            conn.execute(text(sql))
-    except DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", None) not in ("23505", "42710"):
-            raise
+    shared by every database on it (two test workers, two app processes upgrading). It runs on a
+    connection of its own in autocommit: committed at once, so a racing process waits on it for
+    milliseconds, not for this upgrade's whole transaction (past the migration's lock timeout);
+    and losing the race to the same statement (unique_violation, duplicate_object) is success."""
+    with conn.engine.connect() as own:
+        own = own.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            own.execute(text(sql))
+        except DBAPIError as exc:
+            code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)  # psycopg 3 / 2
+            if code not in ("23505", "42710"):
+                raise
 
 
 def secure_schema(conn, app_role: str) -> None:

@@ -35,7 +35,7 @@ from core.db import AwareDateTime, TenantModel, tenant_fk, utcnow
 from core.errors import Conflict, Invalid, NotFound
 from core.models import MemberUnit, OrgUnit, Person
 from core.orgtree import units_under
-from core.timefmt import period_day
+from core.timefmt import period_day, period_moment
 from core.workdays import SHANGHAI
 
 READ, MANAGE = "core.letter.read", "core.letter.manage"
@@ -441,20 +441,21 @@ def render(session, kind: LetterKind, row: Letter, county: str) -> bytes:
 
 # --- the "signed" indicator every kind brings (SCO-8: letters signed level by level) ----------
 
-def _period_letters(session, kind: str, unit_id: int, period_start):
-    """The kind's letters of the period's year (its first day's, in Beijing), not withdrawn, whose
-    party lies in ``unit_id``'s subtree; None for a unit not of the county."""
+def _period_letters(session, kind: str, unit_id: int, period_start, period_end):
+    """The kind's letters of the period's year (its first day's, in Beijing) issued before the
+    period's end, not withdrawn, whose party lies in ``unit_id``'s subtree; None for a unit not
+    of the county."""
     path = session.scalar(select(OrgUnit.path).where(OrgUnit.id == unit_id))
     if path is None:
         return None
     return (Letter.kind == kind, Letter.year == period_day(period_start).year, Letter.status != "withdrawn",
-            Letter.org_unit_id.in_(units_under(path)))
+            Letter.created_at < period_moment(period_end), Letter.org_unit_id.in_(units_under(path)))
 
 
 def signed_share(session, kind: str, unit_id: int, period_start, period_end) -> float | None:
     """The share (%) of those letters signed before the period's end; None (no data) when the
     year has none."""
-    where = _period_letters(session, kind, unit_id, period_start)
+    where = _period_letters(session, kind, unit_id, period_start, period_end)
     if where is None:
         return None
     end = period_day(period_end)
@@ -466,7 +467,7 @@ def signed_share(session, kind: str, unit_id: int, period_start, period_end) -> 
 def unsigned_records(session, kind: LetterKind, unit_id: int, period_start, period_end) -> list[dict]:
     """What the share leaves out: the letters not signed by the period's end — their date of
     issue, the kind and the party's unit (no party's name: it may be a person)."""
-    where = _period_letters(session, kind.key, unit_id, period_start)
+    where = _period_letters(session, kind.key, unit_id, period_start, period_end)
     if where is None:
         return []
     end = period_day(period_end)

@@ -221,7 +221,8 @@ def query(session, grants: Grants, reg: Register, args: Mapping) -> Select:
 
 
 def _check_refs(session, grants: Grants, perm: str, data: Mapping) -> None:
-    """Every unit and person a write names lies in the caller's scope for ``perm`` (404 at the field)."""
+    """Every unit and person a write names lies in the caller's scope for ``perm`` (404 at the field);
+    a person, also where the caller may see people (``core.person.read``), as registering a case asks."""
     for key, value in data.items():
         if value is None:
             continue
@@ -230,7 +231,7 @@ def _check_refs(session, grants: Grants, perm: str, data: Mapping) -> None:
         elif key.endswith("person_id"):
             person = session.scalar(select(Person).where(Person.id == value)) if isinstance(value, int) else None
             path = session.scalar(select(OrgUnit.path).where(OrgUnit.id == person.org_unit_id)) if person else None
-            if path is None or not grants.covers(perm, path):
+            if path is None or not grants.covers(perm, path) or not grants.covers("core.person.read", path):
                 message = "人员不存在或不在您的管辖范围内"
                 raise NotFound("person_not_found", message, {"json": {key: [message]}})
 

@@ -72,6 +72,11 @@ def test_the_group_form_picks_the_leader_from_the_person_register_and_the_team_k
     assert narrowed.status_code == 200 and "钱店主（" in text and "赵店主（" not in text       # only 青山乡's people
     assert 'value="青山街十店联防组"' in text and 'name="households" type="number" value="9"' in text   # typed, kept
     assert admin.get("/api/patrol/groups").get_json()["items"] == []                          # nothing saved
+    form = text[text.index('id="register-create"'):]
+    assert 'name="_narrow"' not in form[:form.index("</button>")]    # Enter saves: the first button is 登记
+    again = admin.post("/patrol/groups/", data={**typed, "leader_person_id": str(qian),
+                                                "person_under": str(county.unit("T01")), "_narrow": "1"})
+    assert f'<option value="{qian}" selected>钱店主（' in again.get_data(as_text=True)   # the choice stays listed
     saved = admin.post("/patrol/groups/", data={**typed, "leader_person_id": str(qian)})
     assert saved.status_code == 302, saved.get_data(as_text=True)[:300]
     assert [g["leader_person_id"] for g in admin.get("/api/patrol/groups").get_json()["items"]] == [qian]
@@ -86,29 +91,34 @@ def test_every_letter_kind_brings_its_signed_share_indicator(app, login):
     from core.db import bind_tenant
     from core.jobs import bind_state
     from core.plugins import county_indicators
-    county = load_tenant(app)
-    admin = login(county, "county.admin")
-    assert admin.put("/api/modules/patrol", json={"enabled": True}).status_code == 200
-    ids = []
-    for name, village in (("赵店主", "T01D1V1"), ("钱店主", "T01D1V2")):
-        person = admin.post("/api/persons", json={"name": name, "org_unit_id": county.unit(village)}).get_json()["id"]
-        r = admin.post("/api/letters", json={"kind": KIND, "year": YEAR, "issuing_unit_id": county.unit("T01"),
-                                             "party_kind": "person", "party_id": person})
-        assert r.status_code == 201, r.get_json()
-        ids.append(r.get_json()["id"])
-    r = admin.post(f"/api/letters/{ids[0]}/sign", content_type="multipart/form-data",
-                   data={"signed_on": f"{YEAR}-03-05", "file": (io.BytesIO(PNG), "责任书.png")})
-    assert r.status_code == 200, r.get_json()
-    state = pingan(app)
-    bind_state(state)  # county_indicators outside a request: as the scoring module's jobs call it
-    with bind_tenant(county.id), state.db.transaction(county.id) as s:
-        ind = county_indicators(s)[f"{KIND}.signed"]
-        assert ind.title == "治安联防责任书签订率" and ind.unit == "%"
-        year = (dt.date(YEAR, 1, 1), dt.date(YEAR + 1, 1, 1))
-        assert ind.compute(s, county.unit("T01"), *year) == 50.0
-        assert ind.compute(s, county.unit("T01"), dt.date(YEAR, 1, 1), dt.date(YEAR, 3, 1)) == 0.0  # not yet by March
-        assert ind.compute(s, county.unit("T02"), *year) is None                                  # no letter: no data
-        assert [(r["title"], r["unit"]) for r in ind.records(s, county.unit("T01"), *year)] == [
-            ("治安联防责任书（期末未签订）", "郭岭村")]
-    assert admin.put("/api/modules/scoring", json={"enabled": True}).status_code == 200
-    assert f"{KIND}.signed" in [i["key"] for i in admin.get("/api/scoring/indicators").get_json()["items"]]
+    june = dt.datetime(YEAR, 6, 1, 10, tzinfo=letters.SHANGHAI)
+    with time_machine.travel(june, tick=False) as clock:   # the letters issued on 1 June of their year
+        county = load_tenant(app)
+        admin = login(county, "county.admin")
+        assert admin.put("/api/modules/patrol", json={"enabled": True}).status_code == 200
+        ids = []
+        for name, village in (("赵店主", "T01D1V1"), ("钱店主", "T01D1V2")):
+            person = admin.post("/api/persons", json={"name": name, "org_unit_id": county.unit(village)}).get_json()["id"]
+            r = admin.post("/api/letters", json={"kind": KIND, "year": YEAR, "issuing_unit_id": county.unit("T01"),
+                                                 "party_kind": "person", "party_id": person})
+            assert r.status_code == 201, r.get_json()
+            ids.append(r.get_json()["id"])
+        clock.move_to(june + dt.timedelta(days=9))
+        admin = login(county, "county.admin")                   # signed in again, nine days on
+        r = admin.post(f"/api/letters/{ids[0]}/sign", content_type="multipart/form-data",
+                       data={"signed_on": f"{YEAR}-06-05", "file": (io.BytesIO(PNG), "责任书.png")})
+        assert r.status_code == 200, r.get_json()
+        state = pingan(app)
+        bind_state(state)  # county_indicators outside a request: as the scoring module's jobs call it
+        with bind_tenant(county.id), state.db.transaction(county.id) as s:
+            ind = county_indicators(s)[f"{KIND}.signed"]
+            assert ind.title == "治安联防责任书签订率" and ind.unit == "%"
+            year = (dt.date(YEAR, 1, 1), dt.date(YEAR + 1, 1, 1))
+            assert ind.compute(s, county.unit("T01"), *year) == 50.0
+            assert ind.compute(s, county.unit("T01"), dt.date(YEAR, 1, 1), dt.date(YEAR, 6, 3)) == 0.0  # by 3 June
+            assert ind.compute(s, county.unit("T01"), dt.date(YEAR, 1, 1), dt.date(YEAR, 4, 1)) is None  # none issued
+            assert ind.compute(s, county.unit("T02"), *year) is None                  # no letter there: no data
+            assert [(r["title"], r["unit"]) for r in ind.records(s, county.unit("T01"), *year)] == [
+                ("治安联防责任书（期末未签订）", "郭岭村")]
+        assert admin.put("/api/modules/scoring", json={"enabled": True}).status_code == 200
+        assert f"{KIND}.signed" in [i["key"] for i in admin.get("/api/scoring/indicators").get_json()["items"]]

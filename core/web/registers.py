@@ -37,6 +37,7 @@ MAX_UNITS = 500
 PAGE = 20
 PERSON_CHOICES = 300  # people offered at once; more: narrow to a unit
 PERSON_UNDER, NARROW = "person_under", "_narrow"  # the picker's unit and its button (not data of the record)
+PERSON_READ = "core.person.read"  # naming a person needs seeing them, as registering a case does
 
 
 def filter_args(schema, raw: dict) -> tuple[dict, dict[str, str]]:
@@ -65,17 +66,24 @@ def _units(session, grants, perm: str) -> list[OrgUnit]:
                            .order_by(OrgUnit.path).limit(MAX_UNITS)).all()
 
 
-def person_choices(session, grants, perm: str, under: int | None) -> tuple[list[tuple[int, str]], bool]:
-    """The people of the person register whom the caller may name in a write for ``perm`` (their
-    unit in that scope), below the unit ``under`` when given, as ``(id, "姓名（单位）")`` ordered by
-    unit and name; and whether there were more than :data:`PERSON_CHOICES`."""
+def person_choices(session, grants, perm: str, under: int | None, kept: int | None = None
+                   ) -> tuple[list[tuple[int, str]], bool]:
+    """The people of the person register whom the caller may name in a write for ``perm`` and
+    may see (``core.person.read``): their unit in both scopes. Below the unit ``under``, ordered
+    by unit and name; without it, the most recently registered (the primary key's order: no sort
+    of a county's every person on each page view). ``kept`` (the one chosen on a redrawn form)
+    stays among them. Returns ``(id, "姓名（单位）")`` pairs and whether there were more than
+    :data:`PERSON_CHOICES`."""
     q = (select(Person.id, Person.name, OrgUnit.name).join(OrgUnit, OrgUnit.id == Person.org_unit_id)
-         .where(unit_scope(grants, perm)))
+         .where(unit_scope(grants, perm), unit_scope(grants, PERSON_READ)))
     path = session.scalar(select(OrgUnit.path).where(OrgUnit.id == under)) if under else None
-    if path is not None:
-        q = q.where(within(path))
-    rows = session.execute(q.order_by(OrgUnit.path, Person.name, Person.id).limit(PERSON_CHOICES + 1)).all()
-    return [(pid, f"{name}（{unit}）") for pid, name, unit in rows[:PERSON_CHOICES]], len(rows) > PERSON_CHOICES
+    ordered = (q.where(within(path)).order_by(OrgUnit.path, Person.name, Person.id) if path is not None
+               else q.order_by(Person.id.desc()))
+    rows = session.execute(ordered.limit(PERSON_CHOICES + 1)).all()
+    out = [(pid, f"{name}（{unit}）") for pid, name, unit in rows[:PERSON_CHOICES]]
+    if kept and all(pid != kept for pid, _ in out):
+        out[:0] = [(pid, f"{name}（{unit}）") for pid, name, unit in session.execute(q.where(Person.id == kept))]
+    return out, len(rows) > PERSON_CHOICES
 
 
 def blueprint(plugin: str, reg: Register) -> Blueprint:
@@ -109,7 +117,8 @@ def blueprint(plugin: str, reg: Register) -> Blueprint:
         for f in fields:
             if f["name"].endswith("person_id") and may_write:
                 f["person"] = True
-                f["choices"], f["more"] = person_choices(s, ctx.grants, reg.write, under)
+                f["choices"], f["more"] = person_choices(s, ctx.grants, reg.write, under,
+                                                         parse_int((values or {}).get(f["name"], ""), lo=1))
         errors = errors or {}
         return render_template(
             "registers/list.html", reg=reg, plugin=plugin, title=registers.label_text(reg.title, pick),

@@ -13,7 +13,8 @@ import json
 from sqlalchemy import false, or_, select
 
 from core.sdk import (Conflict, Invalid, NotFound, OrgUnit, Person, blind_index, local_time, may, module_settings,
-                      normalise_id_number, notify, record, record_read, scoped, set_person_fields, users_of_unit, utcnow)
+                      normalise_id_number, notify, record, record_read, scoped, set_person_fields, users_of_unit,
+                      users_who_may, utcnow)
 
 from .categories import CATEGORIES, RISK_LEVELS, enabled, title_of
 from . import links
@@ -250,6 +251,10 @@ def handover(session, grants, user_id: int | None, record_id: int, data: dict) -
     on = data["handed_over_on"]
     if on > today():
         raise Invalid("handed_over_on", "in_future", "移交日期不能晚于今天")
+    last = session.scalar(select(Handover.handed_over_on).where(Handover.record_id == rec.id)
+                          .order_by(Handover.handed_over_on.desc()).limit(1))
+    if last is not None and on < last:
+        raise Invalid("handed_over_on", "before_last_handover", f"移交日期不能早于上一次移交的日期（{last.isoformat()}）")
     if on < dt.date.fromisoformat(local_time(rec.created_at, "%Y-%m-%d")):
         raise Invalid("handed_over_on", "before_registration", "移交日期不能早于登记列管的日期")
     row = Handover(record_id=rec.id, from_unit_id=rec.org_unit_id, to_unit_id=to.id, handed_over_on=on,
@@ -259,7 +264,8 @@ def handover(session, grants, user_id: int | None, record_id: int, data: dict) -
     session.flush()
     record(session, "keypersons.handed_over", "keypersons_record", rec.id,
            {"from_unit_id": row.from_unit_id, "to_unit_id": to.id, "on": on.isoformat()})
-    notify(session, users_of_unit(session, to.id), f"keypersons.handover:{row.id}", "重点人员移交",
+    readers = users_who_may(session, users_of_unit(session, to.id), read_perm(rec.category), to.id)  # only they may know
+    notify(session, readers, f"keypersons.handover:{row.id}", "重点人员移交",
            f"有一名重点人员于 {on.isoformat()} 移交本单位列管，请在“重点人员”中查看并按期走访。", kind="todo")
     return row
 

@@ -14,11 +14,11 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from core.sdk import OrgUnit, create_record, current
+from core.sdk import NotFound, OrgUnit, create_record, current, get_or_404
 
 from . import evaluations, projects, publicity
 from .models import Evaluation, Project
-from .permissions import DELIBERATE, EVALUATE
+from .permissions import DELIBERATE, EVALUATE, PUBLISH
 from .registers import CONTACTS, HEARINGS
 from .settings import CONTACT_KINDS
 
@@ -128,12 +128,16 @@ def step(demo, ref: dict, act, data: dict, day_field: str) -> None:
 
 
 def publish(demo, ref: dict, stage: str) -> None:
-    publicity.publish(demo.work(), _project(demo, ref), stage)
+    publicity.publish(demo.work(), _project(demo, ref, PUBLISH), stage)
     demo.count("publications")
 
 
-def _project(demo, ref: dict) -> Project:
-    return demo.session.scalar(select(Project).where(Project.id == ref["id"]))
+def _project(demo, ref: dict, perm: str = DELIBERATE) -> Project:
+    """The project, as the API loads it for the act (404 out of the user's scope); a proposal
+    that was refused leaves nothing to act on: the act is skipped."""
+    if "id" not in ref:
+        raise NotFound()
+    return get_or_404(demo.session, demo.work().grants, Project, ref["id"], perm)
 
 
 def evaluate(demo, village: str, under: bool, rectification) -> None:
