@@ -272,7 +272,8 @@ def test_the_hook_examples_load_as_one_plugin(request):
     assert implemented == {n for n in dir(hookspecs) if n.startswith("pingan_")
                            and hasattr(getattr(hookspecs, n), "pingan_spec")}
     c = host.plugins["visits"]
-    assert [i.key for i in c.indicators] == ["visits.greetings_sent"]
+    # the hook's own indicator, then the one its letter kind brings (docs/letters.md)
+    assert [i.key for i in c.indicators] == ["visits.greetings_sent", "visits.pledge.signed"]
     assert set(host.case_types) == {"visits.visit"} and c.settings_schema().load({}) == {
         "greeting_prefix": "您好，", "max_per_day": 100}
 
