@@ -642,18 +642,17 @@ class ProcessCache:
 
 def _cluster_wide(conn, sql: str) -> None:
     """A role statement another process may run at the same moment — roles are the cluster's,
-    shared by every database on it (two test workers, two app processes upgrading). It runs on a
-    connection of its own in autocommit: committed at once, so a racing process waits on it for
-    milliseconds, not for this upgrade's whole transaction (past the migration's lock timeout);
-    and losing the race to the same statement (unique_violation, duplicate_object) is success."""
-    with conn.engine.connect() as own:
-        own = own.execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            own.execute(text(sql))
-        except DBAPIError as exc:
-            code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)  # psycopg 3 / 2
-            if code not in ("23505", "42710"):
-                raise
+    shared by every database on it (two test workers, two app processes upgrading): losing the
+    race to the same statement (unique_violation, duplicate_object) is success. In a savepoint
+    of the caller's transaction: on a connection of its own it would wait for the locks this
+    very transaction holds on the role (its migrations' grants), a lock timeout on Citus."""
+    try:
+        with conn.begin_nested():
+            conn.execute(text(sql))
+    except DBAPIError as exc:
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)  # psycopg 3 / 2
+        if code not in ("23505", "42710"):
+            raise
 
 
 def secure_schema(conn, app_role: str) -> None:
@@ -677,7 +676,8 @@ def secure_schema(conn, app_role: str) -> None:
     if conn.execute(text("SELECT session_user = :r"), {"r": app_role}).scalar():
         raise RuntimeError(f"migrations must run as the schema owner, not as the app role {app_role!r} "
                            "(PINGAN_MIGRATION_DATABASE_URL)")
-    _cluster_wide(conn, f'GRANT "{app_role}" TO CURRENT_USER')
+    if not conn.execute(text("SELECT pg_has_role(CURRENT_USER, :r, 'MEMBER')"), {"r": app_role}).scalar():
+        _cluster_wide(conn, f'GRANT "{app_role}" TO CURRENT_USER')  # a member already (or a superuser): no lock taken
     conn.execute(text(f'GRANT USAGE ON SCHEMA public TO "{app_role}"'))
     conn.execute(text(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{app_role}"'))
     present = set(inspect(conn).get_table_names())
