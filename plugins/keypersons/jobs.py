@@ -14,11 +14,10 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from core.sdk import job_transaction, notify, record, users_of_unit, users_who_may, utcnow
+from core.sdk import job_transaction, notify, record, utcnow
 
 from .models import Handover, KeyPerson, Visit
-from .permissions import read_perm
-from .records import settings_of, today
+from .records import category_readers, settings_of, today
 from .settings import retention_years
 
 
@@ -29,9 +28,8 @@ def mark_overdue(session, on: dt.date) -> int:
     count = 0
     for rec in rows:
         rec.overdue_since = on
-        readers = users_who_may(session, users_of_unit(session, rec.org_unit_id), read_perm(rec.category),
-                                rec.org_unit_id)  # the to-do itself says a key person is on record there
-        notify(session, readers, f"keypersons.overdue:{rec.id}:{rec.next_visit_due}",
+        notify(session, category_readers(session, rec.category, rec.org_unit_id),
+               f"keypersons.overdue:{rec.id}:{rec.next_visit_due}",
                "重点人员走访逾期",
                f"本单位有一名重点人员应于 {rec.next_visit_due.isoformat()} 前走访，至今未走访，请在“重点人员”中查看并尽快走访。",
                kind="todo")

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core.sdk import (Case, CasePerson, fresh_case_rows, local_time, module_settings, notify, readable_cases,
-                      users_of_unit, users_who_may)
+from core.sdk import Case, CasePerson, fresh_case_rows, local_time, module_settings, notify, readable_cases
 
 from .models import KeyPerson
-from .permissions import read_perm
 
 LIMIT = 100  # cases shown on a record (newest first)
 
@@ -33,15 +31,15 @@ def on_case_event(session, case, event) -> None:
     person_ids = {p.person_id for p in parties}
     if not person_ids:
         return
+    from .records import category_readers  # records imports this module
     categories = set(module_settings(session, "keypersons").get("categories", ()))
     for rec in session.scalars(select(KeyPerson).where(KeyPerson.person_id.in_(person_ids),
                                                        KeyPerson.ended_on.is_(None),
                                                        KeyPerson.anonymised_at.is_(None))):
         if rec.category not in categories:
             continue
-        readers = users_who_may(session, users_of_unit(session, rec.org_unit_id), read_perm(rec.category),
-                                rec.org_unit_id)
-        notify(session, readers, f"keypersons.case:{rec.id}:{case.id}", "重点人员有新登记的事项",
+        notify(session, category_readers(session, rec.category, rec.org_unit_id),
+               f"keypersons.case:{rec.id}:{case.id}", "重点人员有新登记的事项",
                f"本单位列管的一名重点人员是新登记事项 {case.number} 的当事人，请在“重点人员”档案的“相关事项”中查看。",
                kind="todo")
 

@@ -238,6 +238,12 @@ def add_visit(session, grants, user_id: int | None, record_id: int, data: dict) 
     return visit
 
 
+def category_readers(session, category: str, unit_id: int) -> list[int]:
+    """The unit's users who may read ``category`` there: the only ones a to-do about one of its
+    records may reach (the to-do itself says a key person is on record there)."""
+    return users_who_may(session, users_of_unit(session, unit_id), read_perm(category), unit_id)
+
+
 def handover(session, grants, user_id: int | None, record_id: int, data: dict) -> Handover:
     """移交: the record moves to another responsible unit (the person moved within the county).
     The user manages the category on both units; the history stays (visits keep their units, the
@@ -264,8 +270,7 @@ def handover(session, grants, user_id: int | None, record_id: int, data: dict) -
     session.flush()
     record(session, "keypersons.handed_over", "keypersons_record", rec.id,
            {"from_unit_id": row.from_unit_id, "to_unit_id": to.id, "on": on.isoformat()})
-    readers = users_who_may(session, users_of_unit(session, to.id), read_perm(rec.category), to.id)  # only they may know
-    notify(session, readers, f"keypersons.handover:{row.id}", "重点人员移交",
+    notify(session, category_readers(session, rec.category, to.id), f"keypersons.handover:{row.id}", "重点人员移交",
            f"有一名重点人员于 {on.isoformat()} 移交本单位列管，请在“重点人员”中查看并按期走访。", kind="todo")
     return row
 
