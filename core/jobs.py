@@ -83,18 +83,25 @@ class InProcessQueue:
         self._running: str | None = None
         self.failed: list[tuple[str, dict, str]] = []
 
-    def claim(self, key: str, ttl: int) -> bool:
+    def claim_many(self, claims: list[tuple[str, int]]) -> list[bool]:
+        """For each (key, ttl): whether this call took the key (no one holds it for ttl seconds)."""
         now = time.monotonic()
+        out = []
         with self._lock:
             self._claimed = {k: v for k, v in self._claimed.items() if v > now}
-            if key in self._claimed:
-                return False
-            self._claimed[key] = now + ttl
-            return True
+            for key, ttl in claims:
+                out.append(key not in self._claimed)
+                self._claimed.setdefault(key, now + ttl)
+        return out
 
     def enqueue(self, path: str, job_id: str | None = None, job_timeout: int | None = None,
                 retry: bool = True, bulk: bool = False, replace: bool = False, **kwargs) -> None:
         self._q.put(_Queued(path, kwargs, (1 if bulk else 0, next(self._seq)), job_id))
+
+    def enqueue_many(self, items: list[tuple[str, str | None, bool, dict]]) -> None:
+        """Queue (path, job_id, bulk, kwargs) jobs as :meth:`enqueue` does each."""
+        for path, job_id, bulk, kwargs in items:
+            self.enqueue(path, job_id=job_id, bulk=bulk, **kwargs)
 
     def active(self, job_ids: list[str], started_within: float = 0) -> set[str]:
         """The ids of ``job_ids`` still in the queue or running now."""
@@ -148,8 +155,13 @@ class RedisQueue:
         self.queues = [self.urgent, self.bulk]   # in the order a worker takes from them
         self.rq = self.urgent
 
-    def claim(self, key: str, ttl: int) -> bool:
-        return bool(self.redis.set(f"pingan:claim:{key}", "1", nx=True, ex=ttl))
+    def claim_many(self, claims: list[tuple[str, int]]) -> list[bool]:
+        """For each (key, ttl): whether this call took the key — in one round trip to Redis (the
+        scheduler claims every county's every job each tick)."""
+        with self.redis.pipeline(transaction=False) as p:
+            for key, ttl in claims:
+                p.set(f"pingan:claim:{key}", "1", nx=True, ex=ttl)
+            return [bool(taken) for taken in p.execute()]
 
     def enqueue(self, path: str, job_id: str | None = None, job_timeout: int | None = None,
                 retry: bool = True, bulk: bool = False, replace: bool = False, **kwargs) -> None:
@@ -164,6 +176,18 @@ class RedisQueue:
             path, kwargs=kwargs, job_id=job_id, job_timeout=job_timeout,
             retry=Retry(max=MAX_ATTEMPTS - 1, interval=[10, 60]) if retry else None,
             failure_ttl=7 * 24 * 3600)
+
+    def enqueue_many(self, items: list[tuple[str, str | None, bool, dict]]) -> None:
+        """Queue (path, job_id, bulk, kwargs) jobs, retried as :meth:`enqueue`'s, in one round trip."""
+        from rq import Retry
+        with self.redis.pipeline() as p:
+            for queue, bulk in ((self.urgent, False), (self.bulk, True)):
+                datas = [queue.prepare_data(path, kwargs=kwargs, job_id=job_id, failure_ttl=7 * 24 * 3600,
+                                            retry=Retry(max=MAX_ATTEMPTS - 1, interval=[10, 60]))
+                         for path, job_id, b, kwargs in items if b == bulk]
+                if datas:
+                    queue.enqueue_many(datas, pipeline=p)
+            p.execute()
 
     def _forget(self, job_id: str) -> None:
         from rq.exceptions import NoSuchJobError
@@ -250,32 +274,37 @@ BULK_CORE_JOBS = frozenset({"recompute"})
 
 
 def tick(state, now: float | None = None) -> int:
-    """Enqueue every due (plugin job, tenant, slot) not enqueued yet. Returns how many."""
-    from core.models import Tenant
+    """Enqueue every due (plugin job, tenant, slot) not enqueued yet. Returns how many.
+
+    A tick covers every county's every job (a province: hundreds of counties, a tick a minute):
+    the claims go to the queue in one round trip and the claimed jobs in another. Which modules
+    a county has on is read without validating their settings: :func:`run_scheduled` checks that
+    again when the job runs."""
+    from core.models import Tenant, TenantPlugin
     now = time.time() if now is None else now
     q = queue(state.config)
-    count = 0
     with state.db.Session() as s:
         tenants = s.scalars(select(Tenant.id).where(Tenant.status == "active")).all()
+    due: list[tuple[str, int, bool, dict]] = []   # (claim key, its ttl, bulk, the job's kwargs)
     for tenant_id in tenants:
         for name, _path, minutes in CORE_JOBS:
-            slot = int(now // (minutes * 60))
-            key = f"sched:core:{name}:{tenant_id}:{slot}"
-            if q.claim(key, ttl=minutes * 60 * 2):
-                q.enqueue("core.jobs.run_scheduled", job_id=key.replace(":", "-"), bulk=name in BULK_CORE_JOBS,
-                          plugin="core", job=name, tenant_id=tenant_id)
-                count += 1
-        with state.db.transaction(tenant_id) as s:
-            enabled = state.plugins.enabled(s, tenant_id)
-        for plugin in enabled:
+            due.append((f"sched:core:{name}:{tenant_id}:{int(now // (minutes * 60))}", minutes * 60 * 2,
+                        name in BULK_CORE_JOBS, {"plugin": "core", "job": name, "tenant_id": tenant_id}))
+        try:
+            with state.db.transaction(tenant_id) as s:
+                enabled = s.scalars(select(TenantPlugin.plugin).where(TenantPlugin.enabled.is_(True))).all()
+        except Exception:  # noqa: BLE001 — as PluginHost.enabled: switches that cannot be read are off
+            log.exception("could not read enabled plugins of tenant %s; no module job queued", tenant_id)
+            enabled = []
+        for plugin in sorted(set(enabled) & set(state.plugins.plugins)):
             for job in state.plugins.plugins[plugin].jobs:
-                slot = int(now // (job.every_minutes * 60))
-                key = f"sched:{plugin}:{job.name}:{tenant_id}:{slot}"
-                if q.claim(key, ttl=job.every_minutes * 60 * 2):
-                    q.enqueue("core.jobs.run_scheduled", job_id=key.replace(":", "-"),
-                              plugin=plugin, job=job.name, tenant_id=tenant_id)
-                    count += 1
-    return count
+                due.append((f"sched:{plugin}:{job.name}:{tenant_id}:{int(now // (job.every_minutes * 60))}",
+                            job.every_minutes * 60 * 2, False, {"plugin": plugin, "job": job.name, "tenant_id": tenant_id}))
+    claimed = q.claim_many([(key, ttl) for key, ttl, _, _ in due])
+    jobs = [("core.jobs.run_scheduled", key.replace(":", "-"), bulk, kwargs)
+            for (key, _, bulk, kwargs), taken in zip(due, claimed) if taken]
+    q.enqueue_many(jobs)
+    return len(jobs)
 
 
 def run_scheduled(plugin: str, job: str, tenant_id: int) -> None:

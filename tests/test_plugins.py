@@ -291,7 +291,13 @@ def _queued(q) -> list[dict]:
     """(kwargs of) every job waiting in the queue, on either backend."""
     if isinstance(q, jobs.InProcessQueue):
         return [kw for _, kw in list(q._q.queue)]
-    return [job.kwargs for job in q.rq.get_jobs()]
+    return [job.kwargs for job in _jobs(q)]
+
+
+def _jobs(q) -> list:
+    """The jobs waiting in the Redis queue, fetched in one round trip (rq's get_jobs makes one a job)."""
+    from rq.job import Job
+    return [job for job in Job.fetch_many(q.rq.get_job_ids(), connection=q.redis) if job is not None]
 
 
 def _run_queued(q, tenants: tuple[int, ...] | None = None) -> None:
@@ -313,9 +319,13 @@ def _drop_others(q, tenants: tuple[int, ...]) -> None:
             q._q.queue[:] = [item for item in q._q.queue if item[1].get("tenant_id") in tenants]
             heapq.heapify(q._q.queue)
         return
-    for job in q.rq.get_jobs():
-        if job.kwargs.get("tenant_id") not in tenants:
-            job.delete()
+    from rq.job import Job
+    others = [job for job in _jobs(q) if job.kwargs.get("tenant_id") not in tenants]
+    with q.redis.pipeline() as p:  # one round trip for the hundreds of other counties' jobs
+        for job in others:
+            q.rq.remove(job, pipeline=p)
+            p.delete(Job.key_for(job.id), job.dependents_key)
+        p.execute()
 
 
 def _tallies(db, tenant_id: int) -> list[int]:
