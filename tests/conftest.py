@@ -68,6 +68,20 @@ LONG_FILES = ("test_faults.py", "test_schemathesis.py", "test_schemathesis_web.p
               "test_isolation_matrix.py", "test_write_scope.py", "test_graceful_restart.py")
 
 
+# On a Citus cluster (.ci/run's third pass) the suite proves the schema and every statement on
+# the distributed tables; these files test something else, which the SQLite and PostgreSQL passes
+# have proved already and the cluster does not change: pages in Chromium (through the same routes
+# and statements as the web tests), a server's and a worker's signals and restarts, Redis outages,
+# the testing kit run from outside. Skipping them there keeps CI within its hour (docs/testing.md).
+NOT_ON_CITUS = ("tests/browser/", "tests/test_graceful_restart.py", "tests/test_job_reliability.py",
+                "tests/test_testing_kit.py")
+
+
 def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(LONG_FILES)}
     items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FILES)))  # stable: the rest keep their order
+    if PG_URL and on_citus(PG_URL):
+        skip = pytest.mark.skip(reason="not a test of the database: run in the SQLite and PostgreSQL passes")
+        for item in items:
+            if item.path.is_relative_to(ROOT) and item.path.relative_to(ROOT).as_posix().startswith(NOT_ON_CITUS):
+                item.add_marker(skip)
