@@ -304,6 +304,27 @@ def create(ctx, kinds: Mapping[str, LetterKind], data: Mapping) -> Letter:
     return row
 
 
+def issue_letter(ctx, kind: LetterKind, year: int, issuing_unit_id: int, party_kind: str, party_id: int,
+                 counterparty: str | None = None) -> Letter:
+    """One letter of a module's own ``kind`` from the module's page (a rental house's landlord, a
+    group's leader): the same act, scope checks and audit as ``POST /api/letters``."""
+    return create(ctx, {kind.key: kind}, {"kind": kind.key, "year": year, "issuing_unit_id": issuing_unit_id,
+                                          "party_kind": party_kind, "party_id": party_id, "counterparty": counterparty})
+
+
+def party_letters(session, kind: LetterKind, party_kind: str, party_ids: Sequence[int]) -> list[dict]:
+    """The letters of ``kind`` of these parties, newest year first — what a module's page shows
+    beside a party: ``party_id``, ``year``, ``status`` and ``status_title`` (未签订 / 已签订 / 已撤销),
+    ``signed_on``, ``id``."""
+    if not party_ids:
+        return []
+    rows = session.scalars(select(Letter).where(Letter.kind == kind.key, Letter.party_kind == party_kind,
+                                                Letter.party_id.in_(list(party_ids)))
+                           .order_by(Letter.year.desc(), Letter.id)).all()
+    return [{"id": r.id, "party_id": r.party_id, "year": r.year, "status": r.status,
+             "status_title": STATUS[r.status][0], "signed_on": r.signed_on} for r in rows]
+
+
 def create_batch(ctx, kinds: Mapping[str, LetterKind], data: Mapping) -> dict:
     """One letter for every active unit of ``level`` under ``under_unit_id`` (issued by that unit
     unless ``issuing_unit_id`` says otherwise); the units that have one already are skipped."""

@@ -84,7 +84,10 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   module's own code (its demo year, a job): the caller's scope checked, every id in ``data`` too;
   ``data`` as the register's fields load it; ``LetterKind`` (a kind of responsibility
   letter, 责任书, the module works with: the core keeps the letters, their page, API, PDF and
-  reminders; ``docs/letters.md``), returned from ``pingan_letter_kinds`` or ``Manifest(letters=…)``
+  reminders; ``docs/letters.md``), returned from ``pingan_letter_kinds`` or ``Manifest(letters=…)``;
+  ``issue_letter(ctx, kind, year, issuing_unit_id, party_kind, party_id)`` makes one from the
+  module's page (as ``POST /api/letters``) and ``party_letters(session, kind, party_kind, party_id)``
+  lists a party's letters of the kind
 - the demo county: ``DemoActivity`` (what ``pingan_demo_activity(demo)`` gets to plan the
   module's year of demo work) and ``DemoCase`` (a case it plans)
 """
@@ -135,7 +138,7 @@ from core.validation_messages import validation_zh
 from core.demo_activity import DemoActivity, DemoCase
 from core.manifest import Manifest
 from core.registers import Register, RegisterRecord, close as close_record, create as create_record
-from core.letters import LetterKind
+from core.letters import LetterKind, issue_letter, party_letters
 
 __all__ = [
     # hooks and declarations
@@ -165,6 +168,7 @@ __all__ = [
     "Blueprint", "unit_or_404", "download_response", "xlsx_append",
     # declarations
     "Manifest", "Register", "RegisterRecord", "create_record", "close_record", "LetterKind",
+    "issue_letter", "party_letters",
     # the demo county
     "DemoActivity", "DemoCase",
 ]

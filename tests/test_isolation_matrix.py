@@ -122,6 +122,8 @@ ID_TABLES = {
     "/api/keypersons/records/<record_id>/visits": "keypersons_record",
     "/api/keypersons/records/<record_id>/end": "keypersons_record",
     "/api/keypersons/records/<record_id>/handover": "keypersons_record",
+    **{f"/api/keypersons/rental-houses/<house_id>{tail}": "keypersons_rental_house"
+       for tail in ("", "/tenants", "/tenants/<tenancy_id>/move-out", "/ratings", "/letter", "/end")},
     "/api/scoring/rubrics/<rubric_id>": "scoring_rubric",
     "/api/scoring/periods/<period_id>": "scoring_period",
     "/api/scoring/periods/<period_id>/card": "scoring_period",
@@ -142,7 +144,8 @@ ID_TABLES = {
 }
 # further id arguments of a rule (after the first) → their table; other arguments → a fixed value
 MORE_ID_TABLES = {"task_id": "case_task", "extension_id": "case_extension", "supervision_id": "case_supervision",
-                  "attachment_id": "attachment", "person_id": "person", "target_id": "joint_campaign_target"}
+                  "attachment_id": "attachment", "person_id": "person", "target_id": "joint_campaign_target",
+                  "tenancy_id": "keypersons_rental_tenant"}
 FIXED_ARGS = {"name": "accept", "flag": "urgent", "key": "visits.visit_notice", "kind": "unstable"}
 # rules whose argument is not an object id (same names in every tenant; tenant-gated by the host)
 NOT_OBJECT_IDS = {"/api/modules/<name>", "/api/case-types/<key>/settings", "/api/calendar/<day>", "/api/calendar/years/<int:year>", "/api/docs-static/<path:filename>", "/static/<path:filename>",
@@ -209,6 +212,12 @@ BODIES = {
     ("POST", "/api/keypersons/records/<record_id>/visits"): {"visited_on": "2026-01-05", "way": "home",
                                                              "visitor": "某", "result": "stable"},
     ("POST", "/api/keypersons/records/<record_id>/end"): {"ended_on": "2026-01-05"},
+    ("PATCH", "/api/keypersons/rental-houses/<house_id>"): {"address": "越权"},
+    ("POST", "/api/keypersons/rental-houses/<house_id>/tenants"): {"name": "越权", "moved_in": "2026-01-05"},
+    ("POST", "/api/keypersons/rental-houses/<house_id>/tenants/<tenancy_id>/move-out"): {"moved_out": "2026-01-05"},
+    ("POST", "/api/keypersons/rental-houses/<house_id>/ratings"): {"year": 2026, "stars": [], "rated_on": "2026-01-05"},
+    ("POST", "/api/keypersons/rental-houses/<house_id>/letter"): {"year": 2026},
+    ("POST", "/api/keypersons/rental-houses/<house_id>/end"): {"ended_on": "2026-01-05"},
     ("POST", "/api/keypersons/records/<record_id>/handover"): {"org_unit_id": 1, "handed_over_on": "2026-01-05"},
     ("POST", "/api/village/projects/<project_id>/discussion"): {"discussed_on": "2026-01-05", "opinion": "越权",
                                                                 "submit": True},
@@ -257,6 +266,12 @@ def pair(app):
         assert admin.put("/api/modules/keypersons", json={"enabled": True}).status_code == 200
         r = admin.post("/api/keypersons/records", json={"org_unit_id": t.unit("T01D1V1"), "category": "drug",
                                                         "risk_level": "low", "name": "某丙"})
+        assert r.status_code == 201, r.get_json()
+        r = admin.post("/api/keypersons/rental-houses", json={"org_unit_id": t.unit("T01D1V1"), "address": "新街 1 号",
+                                                              "owner_name": "某丁"})
+        assert r.status_code == 201, r.get_json()
+        r = admin.post(f"/api/keypersons/rental-houses/{r.get_json()['id']}/tenants",
+                       json={"name": "某戊", "moved_in": "2026-01-05"})
         assert r.status_code == 201, r.get_json()
         _safety_with_everything(admin, t)
         _village_with_everything(admin, t)

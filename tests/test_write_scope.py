@@ -138,6 +138,7 @@ BODIES = {
     ("POST", "/api/joint/construction"): {"org_unit_id": "$unit", "phase": "prep", "target_date": "2026-03-20"},
     ("POST", "/api/keypersons/records"): {"org_unit_id": "$unit", "category": "drug", "risk_level": "low", "name": "某丙"},
     ("POST", "/api/keypersons/records/{record_id}/handover"): {"org_unit_id": "$unit", "handed_over_on": "$today"},
+    ("POST", "/api/keypersons/rental-houses"): {"org_unit_id": "$unit", "address": "新街 2 号", "owner_name": "某己"},
     ("POST", "/api/scoring/periods/{period_id}/entries"): {"org_unit_id": "$unit", "item_key": "$scoring_item",
                                                             "passed": True, "note": "检查台账"},
     ("POST", "/api/scoring/appeals"): {"period_id": "$scoring_appealable", "org_unit_id": "$unit",

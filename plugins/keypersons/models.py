@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Index, String, Text
+from sqlalchemy import BigInteger, Date, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.sdk import AwareDateTime, Encrypted, TenantModel, tenant_fk, utcnow
@@ -75,5 +75,51 @@ class Handover(TenantModel):
     to_unit_id: Mapped[int] = mapped_column(BigInteger)
     handed_over_on: Mapped[date] = mapped_column(Date)
     reason: Mapped[str | None] = mapped_column(EncryptedText)   # may say where the person went: encrypted
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class RentalHouse(TenantModel):
+    """出租房屋: a house let out in a unit, its landlord (a person of the core's register), the
+    cards issued for it (the county's "三卡") and whether it is still let. Its address is
+    encrypted like a person's."""
+    __tablename__ = "keypersons_rental_house"
+    __table_args__ = (tenant_fk("org_unit_id", "org_unit"), tenant_fk("owner_person_id", "person"),
+                      Index("ix_keypersons_rental_house_unit", "tenant_id", "org_unit_id"),
+                      Index("ix_keypersons_rental_house_owner", "tenant_id", "owner_person_id"))
+    org_unit_id: Mapped[int] = mapped_column(BigInteger)        # the village or community where it lies
+    owner_person_id: Mapped[int] = mapped_column(BigInteger)    # 房主
+    address: Mapped[str] = mapped_column(Encrypted)
+    rooms: Mapped[int | None] = mapped_column(BigInteger)      # rooms let
+    note: Mapped[str | None] = mapped_column(EncryptedText)
+    cards: Mapped[str] = mapped_column(String(500), default="[]")   # keys of the county's cards issued, JSON
+    ended_on: Mapped[date | None] = mapped_column(Date)         # no longer let (停止出租)
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class RentalTenant(TenantModel):
+    """A tenant (承租人) of a house from the day they moved in to the day they moved out."""
+    __tablename__ = "keypersons_rental_tenant"
+    __table_args__ = (tenant_fk("house_id", "keypersons_rental_house", ondelete="CASCADE"),
+                      tenant_fk("person_id", "person"),
+                      Index("ix_keypersons_rental_tenant_house", "tenant_id", "house_id", "moved_in"))
+    house_id: Mapped[int] = mapped_column(BigInteger)
+    person_id: Mapped[int] = mapped_column(BigInteger)
+    moved_in: Mapped[date] = mapped_column(Date)
+    moved_out: Mapped[date | None] = mapped_column(Date)
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class RentalRating(TenantModel):
+    """A year's star rating of a house's landlord (星级评定): the county's stars awarded."""
+    __tablename__ = "keypersons_rental_rating"
+    __table_args__ = (tenant_fk("house_id", "keypersons_rental_house", ondelete="CASCADE"),
+                      UniqueConstraint("tenant_id", "house_id", "year"))
+    house_id: Mapped[int] = mapped_column(BigInteger)
+    year: Mapped[int] = mapped_column(BigInteger)
+    stars: Mapped[str] = mapped_column(String(500))             # keys of the county's stars awarded, JSON
+    rated_on: Mapped[date] = mapped_column(Date)
     created_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)

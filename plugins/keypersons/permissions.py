@@ -12,6 +12,8 @@ from .categories import CATEGORIES
 USE = "keypersons.use"         # the module's menu and pages (what a record shows needs its category's permission)
 EXPORT = "keypersons.export"
 READERS = "keypersons.readers"   # the data-protection officer's report: who read which records and why
+RENTAL_READ = "keypersons.rental.read"       # 出租房屋: the houses, their landlords and tenants
+RENTAL_MANAGE = "keypersons.rental.manage"
 
 
 def read_perm(category: str) -> str:
@@ -28,9 +30,11 @@ PERMISSIONS = [p for c in CATEGORIES.values() for p in (
     Permission(manage_perm(c.key), f"登记和走访{c.title}", f"Register and visit {c.key} records", sensitive=True),
 )] + [Permission(USE, "使用重点人员模块", "Use the key-persons module"),
       Permission(EXPORT, "导出重点人员名单（带水印）", "Export key persons (watermarked)", sensitive=True),
-      Permission(READERS, "查看重点人员档案查阅记录", "See who read key-person records")]
+      Permission(READERS, "查看重点人员档案查阅记录", "See who read key-person records"),
+      Permission(RENTAL_READ, "查看出租房屋", "See rental houses"),
+      Permission(RENTAL_MANAGE, "登记出租房屋、承租人和房主星级", "Record rental houses, tenants and ratings")]
 
-ALL = (USE, *(code for c in CATEGORIES for code in (read_perm(c), manage_perm(c))))
+ALL = (USE, RENTAL_READ, RENTAL_MANAGE, *(code for c in CATEGORIES for code in (read_perm(c), manage_perm(c))))
 ROLE_TEMPLATES = [
     RoleTemplate("keypersons_officer", "重点人员管理专干", "Key-person officer", ALL),
     RoleTemplate("keypersons_dpo", "个人信息保护负责人", "Data-protection officer", (USE, READERS)),

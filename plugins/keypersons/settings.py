@@ -24,6 +24,16 @@ class Purpose(Schema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=40))
 
 
+# seed 001 doc 4 (一牌三卡五星级): "三卡就是推行便民服务卡、出租房屋档案卡、流动人口登记卡。五星就是将出租房主按
+# 五星级管理模式进行，分别为爱国守法星、诚实守信星、家庭和谐星、文明带头星、环境卫生星" — that county's set, a
+# starting value another county replaces with its own
+DEFAULT_CARDS = [{"key": "service", "title": "便民服务卡"}, {"key": "house", "title": "出租房屋档案卡"},
+                 {"key": "floating", "title": "流动人口登记卡"}]
+DEFAULT_STARS = [{"key": "law", "title": "爱国守法星"}, {"key": "honest", "title": "诚实守信星"},
+                 {"key": "family", "title": "家庭和谐星"}, {"key": "civil", "title": "文明带头星"},
+                 {"key": "hygiene", "title": "环境卫生星"}]
+
+
 def _days():
     return {k: dict(DEFAULT_DAYS) for k in CATEGORIES}
 
@@ -46,6 +56,11 @@ class KeypersonsSettings(Schema):
     purposes = fields.List(fields.Nested(Purpose), load_default=lambda: [dict(p) for p in DEFAULT_PURPOSES],
                            validate=validate.Length(min=1),
                            metadata={"title": "查阅事由", "description": "查看重点人员档案须选择其中之一"})
+    rental_cards = fields.List(fields.Nested(Purpose), load_default=lambda: [dict(c) for c in DEFAULT_CARDS],
+                               metadata={"title": "出租房屋发放的卡", "description": "如“三卡”：登记出租房屋时逐项勾选已发放的卡"})
+    rental_stars = fields.List(fields.Nested(Purpose), load_default=lambda: [dict(c) for c in DEFAULT_STARS],
+                               validate=validate.Length(min=1),
+                               metadata={"title": "出租房主星级评定的星", "description": "每年逐项评定，全部获得即为最高星级"})
     retention_years = fields.Dict(keys=fields.String(validate=CATEGORY),
                                   values=fields.Integer(validate=validate.Range(min=0, max=100)),
                                   load_default=lambda: {k: 5 for k in CATEGORIES},
@@ -64,3 +79,11 @@ def retention_years(settings: dict, category: str) -> int:
 
 def purposes(settings: dict) -> dict[str, str]:
     return {p["key"]: p["title"] for p in settings.get("purposes") or DEFAULT_PURPOSES}
+
+
+def rental_cards(settings: dict) -> dict[str, str]:
+    return {c["key"]: c["title"] for c in settings.get("rental_cards", DEFAULT_CARDS)}
+
+
+def rental_stars(settings: dict) -> dict[str, str]:
+    return {c["key"]: c["title"] for c in settings.get("rental_stars") or DEFAULT_STARS}

@@ -37,3 +37,37 @@ def test_a_visit_is_recorded_on_a_phone(app, open_page):
     overflow = sideways_overflow(page)
     assert overflow["scroll"] <= overflow["width"] + 1, overflow
     screenshot(page, "keypersons-visit-360")
+
+
+def test_a_rental_house_gets_a_tenant_and_its_stars_on_a_phone(app, open_page):
+    # rule: JNT-4 — 一牌三卡五星级 (seed 001 doc 4): the house, a tenant moving in, the landlord's stars
+    county = county_with(app, "keypersons")
+    page = open_page(county, "donghu.admin", viewport=PHONE)
+    page.goto("/keypersons/rental/")
+    page.get_by_role("link", name="登记出租房屋").click()
+    form = page.locator("form#rent-create")
+    form.locator("#org_unit_id").select_option(label="　　罗塘村")
+    form.locator("#address").fill("罗塘村新街 18 号")
+    form.locator("#owner_name").fill("罗德明")
+    form.locator("#owner_id_number").fill("123")          # refused: everything typed stays
+    form.get_by_label("出租房屋档案卡").check()
+    form.get_by_role("button", name="登记").click()
+    expect(page.locator("#owner_id_number-error")).to_contain_text("身份证号码格式或校验位不正确")
+    expect(page.locator("#address")).to_have_value("罗塘村新街 18 号")
+    expect(page.get_by_label("出租房屋档案卡")).to_be_checked()
+    page.locator("#owner_id_number").fill("")
+    page.get_by_role("button", name="登记").click()
+    expect(page.locator("#rent-done")).to_contain_text("已登记")
+    expect(page.locator("#rent-facts")).to_contain_text("出租房屋档案卡")
+    tenant = page.locator("form#rent-tenant")
+    tenant.locator("#tenant-name").fill("王小川")
+    tenant.get_by_role("button", name="登记入住").click()
+    expect(page.locator("#rent-tenants")).to_contain_text("王小川")
+    rating = page.locator("form#rent-rating")
+    for star in ("爱国守法星", "诚实守信星", "环境卫生星"):
+        rating.get_by_label(star).check()
+    rating.get_by_role("button", name="保存评定").click()
+    expect(page.locator("#rent-ratings")).to_contain_text("3 / 5")
+    overflow = sideways_overflow(page)
+    assert overflow["scroll"] <= overflow["width"] + 1, overflow
+    screenshot(page, "keypersons-rental-360")
