@@ -251,3 +251,28 @@ def test_the_village_module_plays_its_year(app, year, login):
         village = failed.org_unit_id
     page = login(county, "county.admin").get(f"/village/public/{village}").get_data(as_text=True)
     assert failed.title in page and "未通过" in page
+
+
+def test_the_key_persons_module_plays_its_year(app, year, login):
+    # rule: JNT-4 — key persons followed up through the year, and the rental houses of 一牌三卡五星级
+    county, _, summary = year
+    assert summary.skipped == []
+    from plugins.keypersons.models import Handover, KeyPerson, RentalHouse, RentalRating, RentalTenant, Visit
+    with pingan(app).db.transaction(county.id) as s:
+        records = s.scalars(select(KeyPerson)).all()
+        assert len(records) >= 10 and len({r.category for r in records}) >= 3
+        visits = s.scalars(select(Visit)).all()
+        assert len(visits) >= 20
+        assert any(v.due_on and v.visited_on > v.due_on for v in visits)          # some came late
+        assert any(r.next_visit_due and r.next_visit_due < END.date() for r in records)   # the last visit not made
+        assert s.scalar(select(func.count()).select_from(Handover)) == 1
+        houses = s.scalars(select(RentalHouse)).all()
+        assert len(houses) >= 5
+        assert s.scalar(select(func.count()).select_from(RentalTenant)) >= len(houses)
+        assert s.scalar(select(func.count()).select_from(RentalRating)) >= 1
+    town = login(county, "county.admin")
+    listed = town.get("/api/keypersons/rental-houses?limit=200").get_json()["items"]
+    assert len(listed) == len(houses) and all(h["owner_name"] for h in listed)
+    assert town.get("/api/letters?kind=keypersons.rental&limit=200").get_json()["items"]
+    assert town.get("/keypersons/rental/").status_code == 200
+

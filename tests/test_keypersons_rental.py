@@ -192,6 +192,13 @@ def test_the_pages_register_a_house_and_keep_what_was_typed_when_refused(county,
         page = town.get(f"/keypersons/rental/{hid}").text
         assert "王小川" in page and "2 / 5" in page and "爱国守法星、文明带头星" in page
         assert 'value="law" checked' in page and 'value="honest" >' in page
+        r = town.post(f"/keypersons/rental/{hid}/edit", data={"address": "新街 9 号之一", "rooms": "", "note": "",
+                                                              "cards": ["house", "service"], "cards_shown": "1"})
+        assert r.status_code == 302
+        edited = town.get(f"/api/keypersons/rental-houses/{hid}").get_json()
+        assert (edited["address"], edited["rooms"], edited["card_keys"]) == ("新街 9 号之一", None, ["service", "house"])
+        r = town.post(f"/keypersons/rental/{hid}/edit", data={"address": "", "rooms": "0"})
+        assert r.status_code == 422 and 'id="edit-rooms-error"' in r.text and 'value="0"' in r.text
         r = town.post(f"/keypersons/rental/{hid}/end", data={"ended_on": "2026-03-02"})
         assert r.status_code == 409 and "尚有承租人未迁出" in r.text
         listed = town.get("/keypersons/rental/").text

@@ -52,3 +52,9 @@ manifest.hooks(globals())
 def pingan_case_event(session, case, event):
     from .links import on_case_event
     on_case_event(session, case, event)
+
+
+@hookimpl
+def pingan_demo_activity(demo):
+    from .demo import plan
+    plan(demo)

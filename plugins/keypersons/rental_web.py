@@ -115,15 +115,19 @@ def _show(hid: int, errors: dict, values: dict, done: str | None, status: int = 
                            may_letters=ctx.grants.has("core.letter.manage")), status
 
 
-def _act(house_id: str, form: str, schema, act, done: str):
+def _act(house_id: str, form: str, schema, act, done: str, clearable: tuple[str, ...] = ()):
     """A form on the house's page: load it with ``schema``, run ``act(ctx, house_id, data)``, commit
     and show the page — or show it again with the message at the field (``errors[form][field]``)
     and everything typed kept (``values[form]``); a house or tenant not found stays 404 (the
     routes need a log-in only: a house outside the user's scope is not found, as one that is not)."""
     ctx = current()
     hid = _id(house_id)
+    raw = _form()
+    for name in clearable:   # a field emptied on the form is cleared, not left as it was
+        if name in request.form and name not in raw:
+            raw[name] = None
     try:
-        act(ctx, hid, load_form(schema, _form()))
+        act(ctx, hid, load_form(schema, raw))
         ctx.session.commit()
     except PinganError as exc:
         ctx.session.rollback()
@@ -138,7 +142,8 @@ def _act(house_id: str, form: str, schema, act, done: str):
 @authenticated
 def edit_form(house_id):
     return _act(house_id, "edit", HouseUpdate,
-                lambda ctx, hid, data: rental.update(ctx.session, ctx.grants, hid, data), "edited")
+                lambda ctx, hid, data: rental.update(ctx.session, ctx.grants, hid, data), "edited",
+                clearable=("rooms", "note"))
 
 
 @bp.route("/<house_id>/tenants", methods=["POST"])
