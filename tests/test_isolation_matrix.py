@@ -137,6 +137,7 @@ ID_TABLES = {
     "/api/patrol/rounds/<round_id>": "patrol_round",
     "/api/patrol/rounds/<round_id>/check-ins": "patrol_round",
     "/api/patrol/rounds/<round_id>/end": "patrol_round",
+    "/api/patrol/rounds/<round_id>/findings": "patrol_round",
     "/api/patrol/clues/<case_id>/reporter": "case_record",
     "/api/patrol/cameras/<camera_id>/inspections": "patrol_camera",
     **{f"/api/patrol/{name}/<record_id>{tail}": f"patrol_{name[:-1]}"  # the module's registers
@@ -235,6 +236,7 @@ BODIES = {
     ("POST", "/api/patrol/teams/<team_id>/members"): {"person_id": 1, "joined_on": "2026-01-01"},
     ("POST", "/api/patrol/members/<member_id>/leave"): {"left_on": "2026-06-30"},
     ("POST", "/api/patrol/rounds/<round_id>/check-ins"): {"point_id": 1},
+    ("POST", "/api/patrol/rounds/<round_id>/findings"): {"kind": "other", "title": "越权", "content": "越权"},
     ("POST", "/api/patrol/cameras/<camera_id>/inspections"): {"label_ok": True, "housing_ok": True,
                                                               "cables_ok": True, "picture_ok": True},
 }

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from core.sdk import (Blueprint, IdField, IdListArgs, ListArgs, case_or_404, current, id_path, page_of, paginate, requires, scoped,
                       sort_field)
 
-from . import cameras, clues, rounds, routes, teams
+from . import cameras, clues, findings, rounds, routes, teams
 from .models import PatrolDuty, PatrolInspection, PatrolMember, PatrolRound, PatrolRoute
 from .permissions import CAMERA_INSPECT, CLUE_READ, CLUE_REPORT, MANAGE, PATROL, READ
 
@@ -145,6 +145,18 @@ class RoundOut(Schema):
     helped = fields.Integer()
     note = fields.String(allow_none=True)
     check_ins = fields.List(fields.Nested(CheckInOut))
+    findings = fields.List(fields.Nested(lambda: FindingOut()), metadata={"description": "转为事项的发现情况"})
+
+
+class FindingOut(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"description": "dispute 矛盾纠纷 | hazard 安全隐患 | other 其他情况"})
+    kind_title = fields.String()
+    title = fields.String()
+    case_id = fields.Integer(allow_none=True, metadata={"description": "转成的纠纷或隐患"})
+    case_number = fields.String(allow_none=True)
+    intake_id = fields.Integer(allow_none=True, metadata={"description": "或转至统一受理的事项"})
+    created_at = fields.DateTime()
 
 
 class RoundArgs(ListArgs):
@@ -167,6 +179,7 @@ def _route_out(session, route: PatrolRoute) -> dict:
 def _round_out(session, rnd: PatrolRound) -> dict:
     d = {c.key: getattr(rnd, c.key) for c in rnd.__table__.c if c.key != "tenant_id"}
     d["check_ins"] = rounds.check_ins(session, rnd)
+    d["findings"] = findings.of_round(session, rnd)
     return d
 
 
@@ -331,6 +344,22 @@ class End(MethodView):
         ctx = current()
         rnd = rounds.end(ctx, rounds.round_or_404(ctx, id_path(round_id), PATROL), data)
         out = _round_out(ctx.session, rnd)
+        ctx.session.commit()
+        return out
+
+
+@blp.route("/rounds/<round_id>/findings")
+class Findings(MethodView):
+    @requires(PATROL)
+    @blp.arguments(findings.FindingIn)
+    @blp.response(201, FindingOut)
+    def post(self, data, round_id):
+        """Turn what the round found into work in one act: a dispute (mediation on), a hazard
+        (safety on) or a matter at the one window; the round lists it, the case names the round."""
+        ctx = current()
+        rnd = rounds.round_or_404(ctx, id_path(round_id), PATROL)
+        row = findings.turn(ctx, rnd, data)
+        out = next(f for f in findings.of_round(ctx.session, rnd) if f["id"] == row.id)
         ctx.session.commit()
         return out
 

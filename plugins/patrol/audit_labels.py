@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.sdk import AuditLabels
 
+from .findings import KINDS
 from .teams import ROLES
 
 LABELS = AuditLabels(
@@ -12,6 +13,7 @@ LABELS = AuditLabels(
         "patrol_route_point": ("路线巡逻点", "Route point"), "patrol_duty": ("巡逻排班", "Roster entry"),
         "patrol_round": ("巡逻记录", "Round"), "patrol_check_in": ("巡逻打卡", "Check-in"),
         "patrol_clue": ("治安线索", "Clue"), "patrol_inspection": ("探头巡检", "Camera inspection"),
+        "patrol_finding": ("巡逻发现的情况", "Round finding"),
     },
     fields={
         "patrol_member.role": ("职务", "Role"), "joined_on": ("入队日期", "Joined on"), "left_on": ("离队日期", "Left on"),
@@ -31,6 +33,8 @@ LABELS = AuditLabels(
         "reject_reason": ("不予采信的理由", "Rejected because"), "outcome": ("处理结果", "Outcome"),
         "label_ok": ("标识完好", "Label intact"), "housing_ok": ("外壳完好", "Housing intact"),
         "cables_ok": ("线缆完好", "Cables intact"), "picture_ok": ("画面正常", "Picture normal"),
+        "round_id": ("巡逻记录", "Round"), "patrol_finding.kind": ("发现的情况", "Kind"), "title": ("标题", "Title"),
+        "case_id": ("事项", "Case"), "intake_id": ("统一受理事项", "Matter at the window"),
     },
-    values={"patrol_member.role": ROLES},
+    values={"patrol_member.role": ROLES, "patrol_finding.kind": KINDS},
 )

@@ -198,3 +198,21 @@ class PatrolGroup(RegisterRecord):
     leader_person_id: Mapped[int] = mapped_column(BigInteger)
     households: Mapped[int] = mapped_column(Integer)
     members: Mapped[str | None] = mapped_column(String(1000))   # the households' or shops' names
+
+
+class PatrolFinding(TenantModel):
+    """What a round found and turned into work in one act (PAT-2: 发现纠纷、隐患…): a dispute for
+    the mediation module, a hazard for the safety module, anything else a matter at the one window.
+    Linked both ways: the round lists its findings, the case's timeline names the round."""
+
+    __tablename__ = "patrol_finding"
+    __table_args__ = (tenant_fk("round_id", "patrol_round", ondelete="CASCADE"),
+                      tenant_fk("case_id", "case_record"), tenant_fk("intake_id", "intake"),
+                      Index("ix_patrol_finding_round", "tenant_id", "round_id"))
+    round_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))                  # dispute | hazard | other
+    title: Mapped[str] = mapped_column(String(200))
+    case_id: Mapped[int | None] = mapped_column(BigInteger)        # the dispute or hazard it became
+    intake_id: Mapped[int | None] = mapped_column(BigInteger)      # or the matter left at the one window
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(BigInteger)

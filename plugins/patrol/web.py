@@ -8,10 +8,11 @@ import datetime as dt
 from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from core.sdk import (HIDDEN_FORM_FIELDS, case_or_404, OrgUnit, Person, PinganError, current, load_form, may, parse_int, requires,
+from core.sdk import (HIDDEN_FORM_FIELDS, case_or_404, OrgUnit, Person, PinganError, current, load_form, may, parse_int,
+                      request_work, requires,
                       scoped, users_of_unit, user_cards, utcnow, units_under)
 
-from . import cameras, clues, rounds, routes, teams
+from . import cameras, clues, findings, rounds, routes, teams
 from .api import CheckInIn, ClueIn, InspectionIn, DutyIn, EndIn, LeaveIn, MemberIn, RouteIn, StartIn
 from .models import PatrolCamera, PatrolDuty, PatrolMember, PatrolPoint, PatrolRound, PatrolRoute, PatrolTeam
 from .permissions import CAMERA_INSPECT, CLUE_REPORT, CLUE_REPORTER, MANAGE, PATROL, READ
@@ -96,8 +97,12 @@ def _round(round_id, errors: dict, values: dict, status: int, form: str = ""):
     rnd = rounds.round_or_404(ctx, parse_int(round_id, lo=1) or 0)
     route = s.scalar(select(PatrolRoute).where(PatrolRoute.id == rnd.route_id))
     done = {c.point_id: c for c in rounds.check_ins(s, rnd)}
+    w = request_work()
     return render_template("patrol/round.html", rnd=rnd, route=route, points=routes.route_points(s, rnd.route_id),
                            done=done, may_patrol=rnd.ended_at is None and may(s, ctx.grants, PATROL, rnd.org_unit_id),
+                           may_find=may(s, ctx.grants, PATROL, rnd.org_unit_id), found=findings.of_round(s, rnd),
+                           kinds=findings.kind_choices(w), dispute_types=findings.dispute_type_choices(w),
+                           grades=findings.grade_choices(w),
                            results=rounds.RESULTS, errors=errors, values=values, form=form,
                            local=lambda t: t.astimezone(SHANGHAI) if t else None), status
 
@@ -134,6 +139,24 @@ def end(round_id):
             raise
         status = _refused(exc, errors)
     return _round(round_id, errors, values, status, form="end")
+
+
+@bp.route("/rounds/<round_id>/findings", methods=["POST"])
+@requires(PATROL)
+def finding(round_id):
+    """What the round found, turned into a dispute, a hazard or a matter at the window."""
+    ctx = current()
+    values, errors = _form(), {}
+    try:
+        rnd = rounds.round_or_404(ctx, parse_int(round_id, lo=1) or 0, PATROL)
+        findings.turn(ctx, rnd, load_form(findings.FindingIn, values))
+        ctx.session.commit()
+        return redirect(url_for("patrol_web.round_page", round_id=rnd.id) + "#findings")
+    except PinganError as exc:
+        if exc.status == 404 and not getattr(exc, "field", None) and not exc.errors:
+            raise
+        status = _refused(exc, errors)
+    return _round(round_id, errors, values, status, form="finding")
 
 
 # --- routes -------------------------------------------------------------------------------------
