@@ -326,3 +326,40 @@ def test_an_indicator_with_nothing_to_measure_scores_as_the_rubric_says(county, 
     assert r.status_code == 302, r.get_data(as_text=True)[:500]
     saved = admin.get("/api/scoring/rubrics?level=township").get_json()["items"]
     assert saved[0]["items"][0]["no_data"] == "zero"
+
+
+def test_rewards_per_rank_are_frozen_and_the_notice_states_the_publishing_act(county, scored, enable_plugin, client_as):
+    # rule: SCO-1 — rewards for the top of each quarter (amount per rank: the county's); the 通报 of the results
+    from pypdf import PdfReader
+    admin, period_id, rub = scored
+    rewards = [{"level": "township", "kind": "quarter", "rank_from": 1, "rank_to": 1, "amount": 30000},
+               {"level": "township", "kind": "quarter", "rank_from": 2, "rank_to": 3, "amount": 20000}]
+    enable_plugin("scoring", {"honours_top": 2, "rewards": rewards})
+    bad = admin.put("/api/modules/scoring", json={"enabled": True, "settings": {"rewards": [
+        {**rewards[0], "rank_to": 2}, rewards[1]]}})
+    assert bad.status_code == 422 and "重叠" in str(bad.get_json())
+    veto_key = next(i["key"] for i in rub["items"] if i["title"] == "发生重大群体性事件")
+    check_key = next(i["key"] for i in rub["items"] if i["title"] == "规范性文件按规定报送备案")
+    with time_machine.travel(Q1, tick=False):
+        for unit in ("T01", "T02"):
+            admin.post(f"/api/scoring/periods/{period_id}/entries",
+                       json={"org_unit_id": county.unit(unit), "item_key": check_key, "passed": True, "note": "查阅备案登记"})
+        admin.post(f"/api/scoring/periods/{period_id}/entries",
+                   json={"org_unit_id": county.unit("T02"), "item_key": veto_key, "passed": False, "note": "3月发生聚集事件"})
+        assert admin.get(f"/api/scoring/periods/{period_id}/notice.pdf").status_code == 409   # not published yet
+        rows = {x["unit_name"]: x for x in admin.get(f"/api/scoring/periods/{period_id}").get_json()["results"]}
+        assert [rows[n]["reward"] for n in ("青山乡", "白河镇", "柳林街道", "东湖镇")] == [None, 20000, 20000, None]
+        assert admin.post(f"/api/scoring/periods/{period_id}/state", json={"action": "publish"}).status_code == 200
+    enable_plugin("scoring", {"honours_top": 2, "rewards": [{**rewards[1], "amount": 1}]})   # later: the published stay
+    rows = {x["unit_name"]: x for x in admin.get(f"/api/scoring/periods/{period_id}").get_json()["results"]}
+    assert rows["白河镇"]["reward"] == 20000
+    page = admin.get(f"/scoring/periods/{period_id}").get_data(as_text=True)
+    assert "奖励（元）" in page and "20,000" in page and "打印考核结果通报（PDF）" in page
+    r = admin.get(f"/api/scoring/periods/{period_id}/notice.pdf")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages).replace("\n", "")
+    assert "2026年第1季度" in text and "通报" in text and "平安法治区镇竞赛办法" in text
+    assert "白河镇" in text and "奖励20,000元" in text and "共奖励40,000元" in text
+    assert "青山乡：发生重大群体性事件，取消本期评先评优资格" in text
+    assert "2026年4月10日" in text and "县综治中心管理员" in text       # the day published, and who
+    assert client_as("donghu.admin").get(f"/api/scoring/periods/{period_id}/notice.pdf").status_code == 404

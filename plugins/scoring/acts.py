@@ -263,10 +263,10 @@ def ranking_xlsx(p: Period, rows: list[dict]) -> bytes:
     ws = wb.active
     ws.title = "排名"
     xlsx_append(ws, [f"{period_title(p)}考核排名（{STATES[p.state]}）"])
-    xlsx_append(ws, ["名次", "单位", "得分", "一票否决", "否决原因", "表彰"])
+    xlsx_append(ws, ["名次", "单位", "得分", "一票否决", "否决原因", "表彰", "奖励（元）"])
     for r in rows:
         xlsx_append(ws, [r["rank"], r["unit_name"], r["total"], "是" if r["vetoed"] else "否", r["veto_cause"],
-                         "是" if r["honoured"] else ""])
+                         "是" if r["honoured"] else "", r.get("reward")])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
@@ -293,3 +293,42 @@ def targets(ctx, year: int, settings: dict) -> list[dict]:
         r["level_name"] = names.get(r["level"], r["level"])
         r["short"] = [{"org_unit_id": u.id, "unit_name": u.name} for u in r["short"] if ctx.grants.covers(READ, u.path)]
     return rows
+
+
+# --- the notice of results (通报) ---------------------------------------------------------------
+
+def notice_pdf(ctx, p: Period, settings: dict) -> bytes:
+    """The 通报 of a published period as a PDF: the frozen ranking, the honoured with their rewards,
+    the vetoed with the cause, the appeal deadline; issued by the unit of whoever published it, on
+    the day it was published (Beijing), naming them — the facts of the act it records. Only for a
+    county-wide reader (it names every unit); 409 ``not_published`` while the period is open."""
+    from pathlib import Path
+
+    from core.sdk import AuditEntry, DocumentTemplate, OrgUnit, local_time, render_pdf, user_cards
+    if not ctx.grants.county_wide(READ):
+        raise NotFound()
+    if p.state == "open" or p.published_at is None:
+        raise Conflict("not_published", "考核期公布后才能打印通报")
+    s = ctx.session
+    rows = scores.results(s, p, settings)
+    for r in rows:
+        r["total_text"], r["reward_text"] = fmt(r["total"]), f"{r['reward']:,}" if r.get("reward") else ""
+    publisher_id = s.scalar(select(AuditEntry.actor_id).where(
+        AuditEntry.action == "scoring.publish", AuditEntry.object_type == "scoring_period",
+        AuditEntry.object_id == str(p.id)).order_by(AuditEntry.id.desc()).limit(1))
+    card = user_cards(s, [publisher_id]).get(publisher_id) if publisher_id else None
+    unit = s.scalar(select(OrgUnit.name).where(OrgUnit.id == card.org_unit_id)) if card else None
+    root = s.scalar(select(OrgUnit.name).where(OrgUnit.parent_id.is_(None)).limit(1))
+    rubric = s.get(Rubric, (p.tenant_id, p.rubric_id)) if p.rubric_id else None
+    day = dt.date.fromisoformat(local_time(p.published_at, "%Y-%m-%d"))
+    rewards = [r["reward"] for r in rows if r.get("reward")]
+    template = DocumentTemplate("scoring.notice", "考核结果通报", "notice.html",
+                                str(Path(__file__).parent / "templates" / "documents"), title_en="Notice of results")
+    return render_pdf(template, {
+        "county": ctx.tenant.name, "period_title": period_title(p), "kind_word": "考核",
+        "level_name": level_names(s).get(p.level, p.level), "rubric_title": rubric.title if rubric else "",
+        "rows": rows, "honoured": [r["unit_name"] for r in rows if r["honoured"]],
+        "reward_total": f"{sum(rewards):,}" if rewards else "", "vetoed": [r for r in rows if r["vetoed"]],
+        "appeal_until": f"{p.appeal_until.year}年{p.appeal_until.month}月{p.appeal_until.day}日" if p.appeal_until else "",
+        "issuing_unit": unit or root or ctx.tenant.name, "publisher": card.display_name if card else "",
+        "published_on": f"{day.year}年{day.month}月{day.day}日"})

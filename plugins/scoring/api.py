@@ -133,6 +133,7 @@ class ResultOut(Schema):
     vetoed = fields.Boolean()
     veto_cause = fields.String()
     honoured = fields.Boolean()
+    reward = fields.Integer(allow_none=True, metadata={"description": "按本县按名次奖励的设置，奖励金额（元）；公布时冻结"})
     repeat_veto_advice = fields.String(metadata={"description": "年度考核连续两年被一票否决时县里规定的处理建议"})
 
 
@@ -272,6 +273,21 @@ class RankingXlsx(MethodView):
         p = acts.period_or_404(ctx.session, period_id)
         rows = acts.visible(ctx, scores.results(ctx.session, p, settings()))
         return download_response(acts.ranking_xlsx(p, rows), f"考核排名-{scores.period_title(p)}.xlsx")
+
+
+@blp.route("/periods/<period_id>/notice.pdf")
+class NoticePdf(MethodView):
+    @requires(READ)
+    @blp.doc(responses={"200": {"description": "考核结果通报 PDF", "content": {
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
+    def get(self, period_id):
+        """The notice of results (通报) of a published period as a PDF: the ranking, the honoured and
+        their rewards, the vetoed; issued by the publisher's unit on the day it was published. For
+        county-wide readers (it names every unit); 409 ``not_published`` while open."""
+        ctx = current()
+        p = acts.period_or_404(ctx.session, period_id)
+        return download_response(acts.notice_pdf(ctx, p, settings()), f"考核结果通报-{scores.period_title(p)}.pdf",
+                                 "application/pdf")
 
 
 # --- appeals -------------------------------------------------------------------------------------

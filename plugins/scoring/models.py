@@ -73,6 +73,7 @@ class Result(TenantModel):
     vetoed: Mapped[bool] = mapped_column(Boolean, default=False)
     veto_cause: Mapped[str] = mapped_column(Text, default="")
     honoured: Mapped[bool] = mapped_column(Boolean, default=False)
+    reward: Mapped[int | None] = mapped_column(Integer)        # yuan, by the county's rewards per rank when published
     items: Mapped[list] = mapped_column(JSON, default=list)   # each item's figure, rule, points, records
 
 

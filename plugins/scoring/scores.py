@@ -125,21 +125,34 @@ def rank(rows: list[dict], tie_rule: str, honours_top: int) -> list[dict]:
     return rows
 
 
+def reward(settings: dict, period: Period, rank_: int, vetoed: bool) -> int | None:
+    """Yuan for a unit of ``period`` at ``rank_`` by the county's rewards per rank; None when none
+    applies (a vetoed unit gets none)."""
+    if vetoed:
+        return None
+    return next((r["amount"] for r in settings.get("rewards") or ()
+                 if r["level"] == period.level and r["kind"] == period.kind and r["rank_from"] <= rank_ <= r["rank_to"]),
+                None)
+
+
 def live(session, period: Period, settings: dict) -> tuple[Rubric | None, list[dict]]:
     """The open period's scores from the indicators now (no records: those are on each card)."""
     rubric = rubric_in_force(session, period.level, period.year)
     if rubric is None:
         return None, []
     indicators, entries = county_indicators(session), _entries(session, period)
-    rows = [score_unit(session, period, rubric, u, indicators, entries)
-            for u in units_assessed(session, period.level)]
-    return rubric, rank(rows, settings["tie_rule"], settings["honours_top"])
+    rows = rank([score_unit(session, period, rubric, u, indicators, entries)
+                 for u in units_assessed(session, period.level)], settings["tie_rule"], settings["honours_top"])
+    for r in rows:
+        r["reward"] = reward(settings, period, r["rank"], r["vetoed"])
+    return rubric, rows
 
 
 def frozen(session, period: Period) -> list[dict]:
     names = dict(session.execute(select(OrgUnit.id, OrgUnit.name)).all())
     return [{"org_unit_id": r.org_unit_id, "unit_name": names.get(r.org_unit_id, ""), "total": r.total,
-             "rank": r.rank, "vetoed": r.vetoed, "veto_cause": r.veto_cause, "honoured": r.honoured, "items": r.items}
+             "rank": r.rank, "vetoed": r.vetoed, "veto_cause": r.veto_cause, "honoured": r.honoured, "reward": r.reward,
+             "items": r.items}
             for r in session.scalars(select(Result).where(Result.period_id == period.id)
                                      .order_by(Result.rank, Result.org_unit_id))]
 
@@ -173,7 +186,7 @@ def card(session, period: Period, unit: OrgUnit, settings: dict) -> dict | None:
     row = score_unit(session, period, rubric, unit, county_indicators(session), _entries(session, period, unit.id),
                      with_records=True)
     ranked = {r["org_unit_id"]: r for r in live(session, period, settings)[1]}
-    row.update(rank=ranked[unit.id]["rank"], honoured=ranked[unit.id]["honoured"])
+    row.update(rank=ranked[unit.id]["rank"], honoured=ranked[unit.id]["honoured"], reward=ranked[unit.id]["reward"])
     return row
 
 
@@ -189,7 +202,8 @@ def publish(session, period: Period, settings: dict) -> int:
                  for u in units_assessed(session, period.level)], settings["tie_rule"], settings["honours_top"])
     for r in rows:
         session.add(Result(period_id=period.id, org_unit_id=r["org_unit_id"], total=r["total"], rank=r["rank"],
-                           vetoed=r["vetoed"], veto_cause=r["veto_cause"], honoured=r["honoured"], items=r["items"]))
+                           vetoed=r["vetoed"], veto_cause=r["veto_cause"], honoured=r["honoured"],
+                           reward=reward(settings, period, r["rank"], r["vetoed"]), items=r["items"]))
     period.state, period.rubric_id, period.published_at = "published", rubric.id, utcnow()
     return len(rows)
 
@@ -203,3 +217,4 @@ def rerank(session, period: Period, settings: dict) -> None:
     by_id = {r.id: r for r in res}
     for row in rows:
         by_id[row["id"]].rank, by_id[row["id"]].honoured = row["rank"], row["honoured"]
+        by_id[row["id"]].reward = reward(settings, period, row["rank"], row["vetoed"])

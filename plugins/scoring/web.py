@@ -83,7 +83,8 @@ def period_page(period_id):
     rows = acts.visible(ctx, scores.results(s, p, _settings()))
     return render_template("scoring/period.html", p=acts.period_view(p), rows=rows, fmt=fmt, error=error,
                            level_name=acts.level_names(s).get(p.level, p.level),
-                           may_manage=ctx.grants.county_wide(MANAGE)), status
+                           may_manage=ctx.grants.county_wide(MANAGE), county_wide=ctx.grants.county_wide(READ),
+                           rewards=any(r.get("reward") for r in rows)), status
 
 
 @bp.route("/periods/<int:period_id>/card", methods=["GET", "POST"])
