@@ -114,7 +114,7 @@ ID_TABLES = {
     "/api/letters/<letter_id>/pdf": "letter",
     "/api/letters/<letter_id>/scan": "letter",
     **{f"/api/joint/meetings/<meeting_id>{tail}": "joint_meeting"
-       for tail in ("", "/agenda", "/minutes", "/attendance", "/decisions")},
+       for tail in ("", "/agenda", "/minutes", "/minutes.pdf", "/attendance", "/decisions")},
     **{f"/api/joint/campaigns/<campaign_id>{tail}": "joint_campaign"
        for tail in ("", "/targets", "/targets/<target_id>/close", "/supervise", "/summary")},
     "/api/joint/construction/<phase_id>/acceptance": "joint_construction_phase",

@@ -109,6 +109,9 @@ def test_a_decision_to_a_lead_and_two_co_units_creates_three_tasks_and_stays_on_
         assert {t["due_at"] for t in tasks} == {"2026-03-13T16:00:00+00:00"}
         assert {t["unit"] for t in decision["tasks"]} == {"罗塘村", "东湖司法所", "郭岭村"}
         assert decision["state"] == "open"
+        minutes = _pdf_text(w.town.get(f"/api/joint/meetings/{first['id']}/minutes.pdf"))
+        assert "2026年3月2日" in minutes and "独居老人需要联合走访" in minutes
+        assert "村里牵头上门，司法所、派出所配合。由罗塘村牵头" in minutes and "2026年3月13日前办结" in minutes
         # a deadline not after today is refused at its field
         past = w.town.post(f"/api/joint/meetings/{first['id']}/decisions", json={
             "case_id": case["id"], "text": "x", "deadline": "2026-03-02", "lead": {"org_unit_id": w.county.unit("T01")}})
@@ -173,6 +176,19 @@ def test_absence_without_a_reason_is_refused_and_attendance_figures_per_member_u
     assert "青山司法所" not in rows
     page = w.town.get(f"/joint/attendance?org_unit_id={w.county.unit('T01')}").get_data(as_text=True)
     assert "东湖司法所" in page and "出席率" in page
+    # the 纪要 states who attended, who was absent and why, who stood in — dated the day held
+    text = _pdf_text(w.town.get(f"/api/joint/meetings/{a['id']}/minutes.pdf"))
+    assert "2025年6月2日" in text and "张镇长" in text and "出席单位东湖派出所" in text
+    assert "东湖司法所（参加县里培训）" in text and "东湖镇信访办（李干事）" in text
+    assert w.other_town.get(f"/api/joint/meetings/{a['id']}/minutes.pdf").status_code == 404
+
+
+def _pdf_text(r) -> str:
+    import io
+
+    from pypdf import PdfReader
+    assert r.status_code == 200 and r.mimetype == "application/pdf", r.status_code
+    return "".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages).replace("\n", "").replace(" ", "")
 
 
 def test_the_meeting_page_refuses_an_absence_without_reason_at_the_field_keeping_what_was_typed(app, world):

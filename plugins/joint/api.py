@@ -235,6 +235,20 @@ class MeetingView(MethodView):
         return meetings.detail(ctx, _meeting(meeting_id))
 
 
+@blp.route("/meetings/<meeting_id>/minutes.pdf")
+class MinutesPdf(MethodView):
+    @requires(READ)
+    @blp.doc(responses={"200": {"description": "会议纪要 PDF", "content": {
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
+    def get(self, meeting_id):
+        """The meeting's 纪要 as a PDF (attendance, agenda, decisions with their units and deadlines,
+        minutes), dated the day it was held."""
+        from core.sdk import download_response
+        ctx = current()
+        meeting = _meeting(meeting_id)
+        return download_response(meetings.minutes_pdf(ctx, meeting), f"{meeting.title}纪要.pdf", "application/pdf")
+
+
 @blp.route("/meetings/<meeting_id>/agenda")
 class Agenda(MethodView):
     @requires(MANAGE)

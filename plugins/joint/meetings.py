@@ -227,3 +227,28 @@ def detail(ctx, meeting: Meeting) -> dict:
                             "status_title": STATUSES[a.status], "reason": a.reason, "substitute": a.substitute}
                            for a, name in rows],
             "decisions": decisions_view(ctx, decisions)}
+
+
+def minutes_pdf(ctx, meeting: Meeting) -> bytes:
+    """The meeting's 纪要 as a PDF: the convening unit, the day it was held and the convener, who
+    attended (substitutes and absences with their reasons), the agenda, each decision with its lead
+    and co-units and deadline, and the minutes — dated the day of the meeting, not of the printing."""
+    from pathlib import Path
+
+    from core.sdk import DocumentTemplate, render_pdf
+    m = detail(ctx, meeting)
+    for d in m["decisions"]:
+        d["lead"] = next((t["unit"] for t in d["tasks"] if t["role"] in ("lead", "sole")), "")
+        d["co"] = [t["unit"] for t in d["tasks"] if t["role"] not in ("lead", "sole")]
+        d["deadline_text"] = f"{d['deadline'].year}年{d['deadline'].month}月{d['deadline'].day}日" if d["deadline"] else ""
+    att = m["attendance"]
+    day = meeting.held_on
+    template = DocumentTemplate("joint.minutes", "会议纪要", "minutes.html",
+                                str(Path(__file__).parent / "templates" / "documents"), title_en="Minutes")
+    return render_pdf(template, {
+        "county": ctx.tenant.name, "m": m, "held_on": f"{day.year}年{day.month}月{day.day}日",
+        "present": [a["member_unit"] for a in att if a["status"] == "present"],
+        "substitutes": [f"{a['member_unit']}（{a['substitute'] or '委托他人'}）" for a in att if a["status"] == "substitute"],
+        "absent": [f"{a['member_unit']}（{a['reason']}）" if a["reason"] else a["member_unit"]
+                   for a in att if a["status"] == "absent"],
+        "minutes_lines": [line.strip() for line in (meeting.minutes or "").splitlines() if line.strip()]})
