@@ -130,6 +130,7 @@ ID_TABLES = {
     "/api/scoring/periods/<period_id>/entries": "scoring_period",
     "/api/scoring/periods/<period_id>/state": "scoring_period",
     "/api/scoring/periods/<period_id>/ranking.xlsx": "scoring_period",
+    "/api/scoring/periods/<period_id>/notice.pdf": "scoring_period",
     "/api/scoring/appeals/<appeal_id>/decision": "scoring_appeal",
     "/api/patrol/teams/<team_id>/members": "patrol_team",
     "/api/patrol/members/<member_id>/leave": "patrol_member",
