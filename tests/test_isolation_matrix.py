@@ -108,6 +108,10 @@ ID_TABLES = {
     "/api/village/contacts/<record_id>/close": "village_contact",
     "/api/village/hearings/<record_id>": "village_hearing",
     "/api/village/hearings/<record_id>/close": "village_hearing",
+    "/api/village/opinion-points/<record_id>": "village_opinion_point",
+    "/api/village/opinion-points/<record_id>/close": "village_opinion_point",
+    "/api/village/opinion-points/<point_id>/codes": "village_opinion_point",
+    "/api/village/opinions/<opinion_id>/triage": "village_opinion",
     "/api/letters/<letter_id>": "letter",
     "/api/letters/<letter_id>/sign": "letter",
     "/api/letters/<letter_id>/withdraw": "letter",
@@ -230,6 +234,8 @@ BODIES = {
                                                               "note": "越权"},
     ("POST", "/api/village/projects/<project_id>/completion"): {"completed_on": "2026-01-07", "note": "越权"},
     ("POST", "/api/village/projects/<project_id>/publications"): {"stage": "decision"},
+    ("POST", "/api/village/opinion-points/<point_id>/codes"): {"count": 1},
+    ("POST", "/api/village/opinions/<opinion_id>/triage"): {"action": "dismissed", "note": "越权"},
     ("POST", "/api/scoring/periods/<period_id>/entries"): {"org_unit_id": 1, "item_key": "i1", "passed": True,
                                                             "note": "越权评分"},
     ("POST", "/api/scoring/periods/<period_id>/state"): {"action": "publish"},
@@ -467,6 +473,11 @@ def _village_with_everything(admin, t) -> None:
     assert r.status_code == 201, r.get_json()
     r = admin.post("/api/village/hearings", json={"org_unit_id": unit, "held_on": "2026-01-05", "questions": "路灯",
                                                   "commitment": "修路灯"})
+    assert r.status_code == 201, r.get_json()
+    r = admin.post("/api/village/opinion-points", json={"org_unit_id": unit, "name": "村部采集点"})
+    assert r.status_code == 201, r.get_json()
+    r = admin.post("/api/village/opinions", json={"point_id": r.get_json()["id"], "content": "路灯不亮",
+                                                  "received_on": "2026-01-05"})
     assert r.status_code == 201, r.get_json()
 
 

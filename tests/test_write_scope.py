@@ -101,6 +101,7 @@ BODIES = {
                                                   "description": "苗头", "case_id": "$dispute"},
     ("POST", "/api/petition/watch"): {"person_id": "$person", "grade": "low", "signs": "扬言上访"},
     ("POST", "/api/patrol/teams"): {"org_unit_id": "$unit", "name": "巡逻队", "kind": "village_patrol"},
+    ("POST", "/api/village/opinion-points"): {"org_unit_id": "$unit", "name": "村部采集点", "collector_person_id": "$person"},
     ("POST", "/api/patrol/points"): {"org_unit_id": "$unit", "name": "村口", "line": "fringe"},
     ("POST", "/api/patrol/cameras"): {"org_unit_id": "$unit", "place": "村口"},
     ("POST", "/api/patrol/groups"): {"org_unit_id": "$unit", "name": "十店联防一组", "kind": "shops",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from core.sdk import AuditLabels
 
+from .opinions import STATES as OPINION_STATES, VIA as OPINION_VIA
 from .projects import STATES
 from .publicity import STAGES
 from .settings import BODIES, QUORUMS
@@ -11,7 +12,8 @@ LABELS = AuditLabels(
     actions={"village.project_voted": ("村级项目表决", "Project vote recorded"),
              "village.evaluated": ("录入两票评议", "Evaluation entered")},
     object_types={"village_project": ("村级项目", "Village project"), "village_publication": ("村务公开", "Publication"),
-                  "village_evaluation": ("两票评议", "Two-ballot evaluation")},
+                  "village_evaluation": ("两票评议", "Two-ballot evaluation"),
+                  "village_opinion_code": ("群众意见验证码", "Opinion code"), "village_opinion": ("群众意见", "Opinion")},
     fields={
         "title": ("项目名称", "Title"), "summary": ("项目内容", "Summary"), "budget": ("预算（元）", "Budget"),
         "village_project.state": ("状态", "State"), "proposed_on": ("提议日期", "Proposed on"),
@@ -36,7 +38,13 @@ LABELS = AuditLabels(
         "party_unsatisfied": ("党员票不满意", "Party unsatisfied"),
         "villager_pct": ("村民票满意率", "Villagers' satisfaction"), "party_pct": ("党员票满意率", "Party satisfaction"),
         "threshold_pct": ("满意率门槛", "Threshold"), "passed": ("达标", "Met"),
+        "code_hash": None, "expires_on": ("有效期至", "Valid until"), "used_at": ("使用时间", "Used at"),
+        "issued_by": ("发放人", "Issued by"), "issued_at": ("发放时间", "Issued at"), "point_id": ("采集点", "Point"),
+        "village_opinion.content": ("群众意见", "Opinion"), "via": ("来源", "Via"), "received_at": ("收到时间", "Received"),
+        "received_by": ("登记人", "Recorded by"), "village_opinion.state": ("状态", "State"),
+        "note": ("答复内容或理由", "Answer or reason"), "intake_id": ("统一受理事项", "Matter at the window"),
+        "handled_by": ("分办人", "Triaged by"), "handled_at": ("分办时间", "Triaged at"),
     },
-    values={"village_project.state": STATES, "body": {k: v[0] for k, v in BODIES.items()},
+    values={"village_project.state": STATES, "via": OPINION_VIA, "village_opinion.state": OPINION_STATES, "body": {k: v[0] for k, v in BODIES.items()},
             "quorum_rule": {k: q.title for k, q in QUORUMS.items()}, "stage": STAGES},
 )

@@ -9,6 +9,7 @@ PUBLISH = "village.publish"         # publish a project's decision, progress and
 EVALUATE = "village.evaluate"       # enter the two ballots of the yearly evaluation (两票评事)
 RECTIFY = "village.rectify"         # carry out a rectification ordered by the evaluation
 CONTACT = "village.contact"         # cadres ask and people speak: contacts, hearings, commitments
+OPINION = "village.opinion"         # opinion collection points, their codes, receiving and triaging opinions
 
 PERMISSIONS = [
     Permission(READ, "查看村务（五事）", "View village affairs"),
@@ -17,14 +18,15 @@ PERMISSIONS = [
     Permission(EVALUATE, "录入两票评议结果", "Enter the two-ballot evaluation"),
     Permission(RECTIFY, "办理两票评议整改", "Carry out rectifications"),
     Permission(CONTACT, "干部问事、群众说事登记", "Record cadres' contacts and hearings"),
+    Permission(OPINION, "社情民意采集：采集点、验证码、登记和分办群众意见", "Collect and triage villagers' opinions"),
 ]
 
 CASEWORK = ("core.case.read", "core.case.register", "core.case.handle")
-ALL = (READ, DELIBERATE, PUBLISH, EVALUATE, RECTIFY, CONTACT)
+ALL = (READ, DELIBERATE, PUBLISH, EVALUATE, RECTIFY, CONTACT, OPINION)
 
 ROLE_TEMPLATES = [
     RoleTemplate("village_affairs_officer", "村务工作人员", "Village affairs officer",
-                 (*CASEWORK, READ, DELIBERATE, PUBLISH, RECTIFY, CONTACT)),
+                 (*CASEWORK, READ, DELIBERATE, PUBLISH, RECTIFY, CONTACT, OPINION)),
     RoleTemplate("township_village_affairs", "乡镇村务指导人员", "Township village-affairs officer",
                  (*CASEWORK, *ALL)),
     RoleTemplate("county_admin", "县级管理员", "County administrator", ALL),

@@ -103,6 +103,9 @@ class VillageSettings(Schema):
     contact_period = fields.String(
         load_default="monthly", validate=validate.OneOf(list(PERIODS), labels=list(PERIODS.values())),
         metadata={"title": "联系定额考核周期", "description": "种子文件未规定周期，由本县设定"})
+    opinion_code_days = fields.Integer(
+        load_default=30, validate=validate.Range(min=1, max=366),
+        metadata={"title": "群众意见验证码有效期（日）", "description": "采集点发放的一次性验证码自发放之日起的有效天数"})
     publish_within_days = fields.Integer(
         load_default=None, allow_none=True, validate=validate.Range(min=0, max=365),
         metadata={"title": "公开时限（日）",
