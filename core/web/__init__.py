@@ -219,5 +219,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     from core.web.letters import bp as letters_bp
     app.register_blueprint(letters_bp)
+    from core.web.tokens import bp as tokens_bp
+    app.register_blueprint(tokens_bp)
     app.context_processor(_template_context)
     app.add_template_global(form_tokens)
