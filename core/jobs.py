@@ -98,6 +98,12 @@ class InProcessQueue:
                 retry: bool = True, bulk: bool = False, replace: bool = False, **kwargs) -> None:
         self._q.put(_Queued(path, kwargs, (1 if bulk else 0, next(self._seq)), job_id))
 
+    def release(self, keys: list[str]) -> None:
+        """Give back claims (their jobs could not be queued)."""
+        with self._lock:
+            for key in keys:
+                self._claimed.pop(key, None)
+
     def enqueue_many(self, items: list[tuple[str, str | None, bool, dict]]) -> None:
         """Queue (path, job_id, bulk, kwargs) jobs as :meth:`enqueue` does each."""
         for path, job_id, bulk, kwargs in items:
@@ -162,6 +168,11 @@ class RedisQueue:
             for key, ttl in claims:
                 p.set(f"pingan:claim:{key}", "1", nx=True, ex=ttl)
             return [bool(taken) for taken in p.execute()]
+
+    def release(self, keys: list[str]) -> None:
+        """Give back claims (their jobs could not be queued)."""
+        if keys:
+            self.redis.delete(*(f"pingan:claim:{key}" for key in keys))
 
     def enqueue(self, path: str, job_id: str | None = None, job_timeout: int | None = None,
                 retry: bool = True, bulk: bool = False, replace: bool = False, **kwargs) -> None:
@@ -301,10 +312,13 @@ def tick(state, now: float | None = None) -> int:
                 due.append((f"sched:{plugin}:{job.name}:{tenant_id}:{int(now // (job.every_minutes * 60))}",
                             job.every_minutes * 60 * 2, False, {"plugin": plugin, "job": job.name, "tenant_id": tenant_id}))
     claimed = q.claim_many([(key, ttl) for key, ttl, _, _ in due])
-    jobs = [("core.jobs.run_scheduled", key.replace(":", "-"), bulk, kwargs)
-            for (key, _, bulk, kwargs), taken in zip(due, claimed) if taken]
-    q.enqueue_many(jobs)
-    return len(jobs)
+    taken = [(key, bulk, kwargs) for (key, _, bulk, kwargs), ok in zip(due, claimed) if ok]
+    try:
+        q.enqueue_many([("core.jobs.run_scheduled", key.replace(":", "-"), bulk, kwargs) for key, bulk, kwargs in taken])
+    except Exception:
+        q.release([key for key, _, _ in taken])   # nothing queued: the next tick claims them again
+        raise
+    return len(taken)
 
 
 def run_scheduled(plugin: str, job: str, tenant_id: int) -> None:

@@ -312,14 +312,16 @@ def issue_letter(ctx, kind: LetterKind, year: int, issuing_unit_id: int, party_k
                                           "party_kind": party_kind, "party_id": party_id, "counterparty": counterparty})
 
 
-def party_letters(session, kind: LetterKind, party_kind: str, party_ids: Sequence[int]) -> list[dict]:
-    """The letters of ``kind`` of these parties, newest year first — what a module's page shows
-    beside a party: ``party_id``, ``year``, ``status`` and ``status_title`` (未签订 / 已签订 / 已撤销),
-    ``signed_on``, ``id``."""
-    if not party_ids:
-        return []
+def party_letters(session, kind: LetterKind, party_kind: str, party_ids: Sequence[int] | Select) -> list[dict]:
+    """The letters of ``kind`` of these parties (ids, or a ``select`` of them — for many), newest
+    year first — what a module's page shows beside a party: ``party_id``, ``year``, ``status`` and
+    ``status_title`` (未签订 / 已签订 / 已撤销), ``signed_on``, ``id``."""
+    if not isinstance(party_ids, Select):
+        party_ids = list(party_ids)
+        if not party_ids:
+            return []
     rows = session.scalars(select(Letter).where(Letter.kind == kind.key, Letter.party_kind == party_kind,
-                                                Letter.party_id.in_(list(party_ids)))
+                                                Letter.party_id.in_(party_ids))
                            .order_by(Letter.year.desc(), Letter.id)).all()
     return [{"id": r.id, "party_id": r.party_id, "year": r.year, "status": r.status,
              "status_title": STATUS[r.status][0], "signed_on": r.signed_on} for r in rows]

@@ -30,7 +30,9 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   perm, unit_id)`` (of those users, who may do ``perm`` there: whom to tell of what only it may know)
 - errors: ``NotFound``, ``Forbidden``, ``Conflict``, ``Invalid``; ``PinganError`` (their base:
   ``status``, ``code``, ``message``, to show an error on a page)
-- audit and privacy: ``record``, ``record_read``, ``sensitive_fields``, ``party_fields`` (a
+- audit and privacy: ``shows_secret_once`` (call it in an act whose answer shows a secret this
+  once — one-time codes, a password: the answer is then never stored for a retried request);
+  ``record``, ``record_read``, ``sensitive_fields``, ``party_fields`` (a
   case's person's fields, masked or revealed by the case type's PII permission as the case's
   persons endpoint does), ``normalise_id_number``; ``set_person_fields`` (write a person's fields:
   the ID number checked, ID number and phone with their blind indexes); ``blind_index`` (the
@@ -96,6 +98,7 @@ from flask_smorest import Blueprint
 from core.api.common import (IdField, IdListArgs, ListArgs, download as download_response, id_path, page_of,
                              paginate, permission_code, sort_field, unit_or_404)
 from core.audit import AuditEntry, record, record_read
+from core.context import shows_secret_once
 from core.audit_labels import AuditLabels
 from core.cases.engine import add_flag as add_case_flag, register as register_case
 from core.cases.deadlines import set_due as set_limit_due
@@ -156,6 +159,7 @@ __all__ = [
     "NotFound", "Forbidden", "Conflict", "Invalid", "PinganError",
     # audit and privacy
     "record", "record_read", "sensitive_fields", "party_fields", "normalise_id_number", "AuditLabels",
+    "shows_secret_once",
     "set_person_fields", "blind_index", "AuditEntry",
     # cases, time limits, notifications, documents, background work
     "CaseType", "State", "Transition", "DeadlineRule", "LedgerColumn", "Case", "CaseDeadline", "CaseEvent", "CaseFlag", "CasePerson", "Person",

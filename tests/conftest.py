@@ -71,10 +71,9 @@ LONG_FILES = ("test_faults.py", "test_schemathesis.py", "test_schemathesis_web.p
 # On a Citus cluster (.ci/run's third pass) the suite proves the schema and every statement on
 # the distributed tables; these files test something else, which the SQLite and PostgreSQL passes
 # have proved already and the cluster does not change: pages in Chromium (through the same routes
-# and statements as the web tests), a server's and a worker's signals and restarts, Redis outages,
-# the testing kit run from outside. Skipping them there keeps CI within its hour (docs/testing.md).
-NOT_ON_CITUS = ("tests/browser/", "tests/test_graceful_restart.py", "tests/test_job_reliability.py",
-                "tests/test_testing_kit.py")
+# and statements as the web tests), a server's signals and restarts, the testing kit run from
+# outside. Skipping them there keeps CI within its hour (docs/testing.md).
+NOT_ON_CITUS = ("tests/browser/", "tests/test_graceful_restart.py", "tests/test_testing_kit.py")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -89,6 +89,8 @@ def test_a_house_its_tenants_cards_and_the_landlords_stars(county, login):
         assert town.get(f"{BASE}/figures?under={county.unit('T01')}").get_json()["all_cards"] == 1
 
         assert town.post(f"{url}/tenants/{tenant_id}/move-out", json={"moved_out": "2026-03-01"}).status_code == 200
+        early_end = town.post(f"{url}/end", json={"ended_on": "2026-02-28"})
+        assert early_end.status_code == 422 and early_end.get_json()["code"] == "before_moved_out"
         r = town.post(f"{url}/end", json={"ended_on": "2026-03-02"})
         assert r.status_code == 200 and r.get_json()["ended_on"] == "2026-03-02"
         assert r.get_json()["tenants"][0]["moved_out"] == "2026-03-01"   # the history stays
@@ -198,7 +200,7 @@ def test_the_pages_register_a_house_and_keep_what_was_typed_when_refused(county,
         edited = town.get(f"/api/keypersons/rental-houses/{hid}").get_json()
         assert (edited["address"], edited["rooms"], edited["card_keys"]) == ("新街 9 号之一", None, ["service", "house"])
         r = town.post(f"/keypersons/rental/{hid}/edit", data={"address": "", "rooms": "0"})
-        assert r.status_code == 422 and 'id="edit-rooms-error"' in r.text and 'value="0"' in r.text
+        assert r.status_code == 422 and 'id="edit-address-error"' in r.text and 'value="0"' in r.text
         r = town.post(f"/keypersons/rental/{hid}/end", data={"ended_on": "2026-03-02"})
         assert r.status_code == 409 and "尚有承租人未迁出" in r.text
         listed = town.get("/keypersons/rental/").text

@@ -31,11 +31,14 @@ def _page(values: dict | None = None, errors: dict | None = None, created: dict 
     ctx = current()
     rows = ctx.session.scalars(select(AccessToken).where(AccessToken.user_id == ctx.user.id)
                                .order_by(AccessToken.id.desc()).limit(200)).all()
-    titles = {code: (title, title_en) for code, title, title_en in _held()}
+    registry = pingan().plugins.permissions
+    titles = {code: (p.title, p.title_en) for p, _ in registry.all() for code in [p.code]}
     now = utcnow()
-    tokens = [{"id": r.id, "name": r.name, "scope": [titles.get(c, (c, c)) for c in r.scope.split()],
+    last = dt.timedelta(minutes=1)   # a token of "through 31 March" ends at 1 April 00:00: shown as 31 March 23:59
+    tokens = [{"id": r.id, "name": r.name, "scope": [titles.get(c, ("（已不存在的权限）", "(a permission no longer declared)"))
+                                                   for c in r.scope.split()],
                "created_at": r.created_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
-               "expires_at": r.expires_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if r.expires_at else "",
+               "expires_at": (r.expires_at - last).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if r.expires_at else "",
                "last_used_at": r.last_used_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if r.last_used_at else "",
                "state": "revoked" if r.revoked_at else "expired" if r.expires_at and r.expires_at <= now else "active"}
               for r in rows]
@@ -69,7 +72,10 @@ def create():
             day = dt.date.fromisoformat(values["expires_on"])
         except ValueError:
             errors["expires_on"] = "请选择有效的日期"
-        else:
+            day = None
+        if day is not None and day.year >= 9999:
+            errors["expires_on"] = "请选择有效的日期"
+        elif day is not None:
             # the token works through that whole day, Beijing time
             expires_at = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), SHANGHAI).astimezone(dt.timezone.utc)
             if expires_at <= utcnow():

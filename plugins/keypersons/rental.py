@@ -164,6 +164,9 @@ def end(session, grants, house_id: int, ended_on: dt.date) -> RentalHouse:
     if session.scalar(select(func.count()).select_from(RentalTenant).where(RentalTenant.house_id == house.id,
                                                                            RentalTenant.moved_out.is_(None))):
         raise Conflict("tenants_living", "尚有承租人未迁出，请先登记迁出")
+    last = session.scalar(select(func.max(RentalTenant.moved_out)).where(RentalTenant.house_id == house.id))
+    if last is not None and ended_on < last:
+        raise Invalid("ended_on", "before_moved_out", f"停止出租日期不能早于最后一名承租人迁出的日期（{last.isoformat()}）")
     house.ended_on = ended_on
     return house
 
@@ -231,19 +234,24 @@ def detail(session, grants, house: RentalHouse) -> dict:
 
 def figures(session, grants, under: OrgUnit) -> dict:
     """The unit's subtree today: houses let, tenants living there, houses with every card issued,
-    landlords rated this year and with every star, this year's letters signed."""
+    landlords rated this year and with every star, this year's letters signed. Counted in SQL
+    over subqueries: a county's tens of thousands of houses are neither loaded nor decrypted."""
     settings = settings_of(session)
-    houses = session.scalars(list_statement(grants, under, "let")).all()
-    ids = [h.id for h in houses]
+    let = list_statement(grants, under, "let")
+    ids = let.with_only_columns(RentalHouse.id).subquery()
+    house_ids = select(ids.c.id)
     year = today().year
     all_cards, all_stars = set(rental_cards(settings)), len(rental_stars(settings))
+    houses = session.scalar(select(func.count()).select_from(ids)) or 0
     tenants = session.scalar(select(func.count()).select_from(RentalTenant).where(
-        RentalTenant.house_id.in_(ids), RentalTenant.moved_out.is_(None))) if ids else 0
+        RentalTenant.house_id.in_(house_ids), RentalTenant.moved_out.is_(None))) or 0
+    cards = session.scalars(let.with_only_columns(RentalHouse.cards)).all()
     rated = [json.loads(s) for s in session.scalars(select(RentalRating.stars).where(
-        RentalRating.house_id.in_(ids), RentalRating.year == year))] if ids else []
-    owners = {h.owner_person_id for h in houses}
-    letters = [row for row in party_letters(session, RENTAL_LETTER, "person", sorted(owners)) if row["year"] == year]
-    return {"year": year, "houses": len(houses), "tenants": tenants,
-            "all_cards": sum(1 for h in houses if all_cards and all_cards <= set(json.loads(h.cards))),
+        RentalRating.house_id.in_(house_ids), RentalRating.year == year))]
+    owners_q = let.with_only_columns(RentalHouse.owner_person_id).distinct()
+    owners = session.scalar(select(func.count()).select_from(owners_q.subquery())) or 0
+    letters = [r for r in party_letters(session, RENTAL_LETTER, "person", owners_q) if r["year"] == year]
+    return {"year": year, "houses": houses, "tenants": tenants,
+            "all_cards": sum(1 for c in cards if all_cards and all_cards <= set(json.loads(c))),
             "rated": len(rated), "all_stars": sum(1 for s in rated if len(s) >= all_stars),
-            "owners": len(owners), "letters_signed": sum(1 for r in letters if r["status"] == "signed")}
+            "owners": owners, "letters_signed": sum(1 for r in letters if r["status"] == "signed")}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from core.sdk import (HIDDEN_FORM_FIELDS, NotFound, PinganError, authenticated, current, issue_letter, load_form, paginate,
+from core.sdk import (HIDDEN_FORM_FIELDS, NotFound, PinganError, authenticated, current, may, issue_letter, load_form, paginate,
                       parse_int, requires)
 
 from . import rental
@@ -112,10 +112,11 @@ def _show(hid: int, errors: dict, values: dict, done: str | None, status: int = 
     return render_template("keypersons/rental_house.html", h=house, errors=errors, values=values, done=done,
                            cards=rental_cards(settings), stars=rental_stars(settings), today=today().isoformat(),
                            year=year, years=list(range(year, year - 5, -1)), rating=rating,
-                           may_letters=ctx.grants.has("core.letter.manage")), status
+                           may_letters=may(s, ctx.grants, "core.letter.manage", house["org_unit_id"])), status
 
 
-def _act(house_id: str, form: str, schema, act, done: str, clearable: tuple[str, ...] = ()):
+def _act(house_id: str, form: str, schema, act, done: str, clearable: tuple[str, ...] = (),
+         required: tuple[str, ...] = ()):
     """A form on the house's page: load it with ``schema``, run ``act(ctx, house_id, data)``, commit
     and show the page — or show it again with the message at the field (``errors[form][field]``)
     and everything typed kept (``values[form]``); a house or tenant not found stays 404 (the
@@ -123,9 +124,9 @@ def _act(house_id: str, form: str, schema, act, done: str, clearable: tuple[str,
     ctx = current()
     hid = _id(house_id)
     raw = _form()
-    for name in clearable:   # a field emptied on the form is cleared, not left as it was
+    for name in (*clearable, *required):   # a field emptied on the form is cleared (or refused), not left as it was
         if name in request.form and name not in raw:
-            raw[name] = None
+            raw[name] = None if name in clearable else ""
     try:
         act(ctx, hid, load_form(schema, raw))
         ctx.session.commit()
@@ -133,7 +134,9 @@ def _act(house_id: str, form: str, schema, act, done: str, clearable: tuple[str,
         ctx.session.rollback()
         if exc.code in ("house_not_found", "tenant_not_found", "not_found"):
             raise
-        return _show(hid, {form: {_field(exc): exc.message}}, {form: _kept()}, None,
+        field = _field(exc)
+        field = field if field in schema().fields else "_form"   # e.g. a letter's issuing unit: not on this form
+        return _show(hid, {form: {field: exc.message}}, {form: _kept()}, None,
                      exc.status)
     return redirect(url_for("keypersons_rental_web.house_page", house_id=hid, done=done))
 
@@ -143,7 +146,7 @@ def _act(house_id: str, form: str, schema, act, done: str, clearable: tuple[str,
 def edit_form(house_id):
     return _act(house_id, "edit", HouseUpdate,
                 lambda ctx, hid, data: rental.update(ctx.session, ctx.grants, hid, data), "edited",
-                clearable=("rooms", "note"))
+                clearable=("rooms", "note"), required=("address",))
 
 
 @bp.route("/<house_id>/tenants", methods=["POST"])

@@ -156,6 +156,8 @@ def finding(round_id):
         if exc.status == 404 and not getattr(exc, "field", None) and not exc.errors:
             raise
         status = _refused(exc, errors)
+        for key in [k for k in errors if k != "_form" and k not in findings.FindingIn().fields]:
+            errors["_form"] = errors.pop(key)   # e.g. no registration permission on the round's unit
     return _round(round_id, errors, values, status, form="finding")
 
 

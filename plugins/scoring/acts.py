@@ -106,6 +106,7 @@ def move(ctx, p: Period, action: str, settings: dict) -> None:
     county_only(ctx)
     if action == "publish":
         n = scores.publish(ctx.session, p, settings)
+        p.published_by, p.published_unit_id = ctx.user.id, ctx.user.org_unit_id
         record(ctx.session, "scoring.publish", "scoring_period", p.id, {"units": n, "rubric_id": p.rubric_id})
     elif action == "open_appeals":
         if p.state != "published":
@@ -299,12 +300,13 @@ def targets(ctx, year: int, settings: dict) -> list[dict]:
 
 def notice_pdf(ctx, p: Period, settings: dict) -> bytes:
     """The 通报 of a published period as a PDF: the frozen ranking, the honoured with their rewards,
-    the vetoed with the cause, the appeal deadline; issued by the unit of whoever published it, on
-    the day it was published (Beijing), naming them — the facts of the act it records. Only for a
+    the vetoed with the cause, the appeal deadline; issued by the unit whoever published it acted
+    for then (kept on the period), on the day it was published (Beijing), naming them — the facts
+    of the act it records. Only for a
     county-wide reader (it names every unit); 409 ``not_published`` while the period is open."""
     from pathlib import Path
 
-    from core.sdk import AuditEntry, DocumentTemplate, OrgUnit, local_time, render_pdf, user_cards
+    from core.sdk import DocumentTemplate, OrgUnit, local_time, render_pdf, user_cards
     if not ctx.grants.county_wide(READ):
         raise NotFound()
     if p.state == "open" or p.published_at is None:
@@ -313,11 +315,8 @@ def notice_pdf(ctx, p: Period, settings: dict) -> bytes:
     rows = scores.results(s, p, settings)
     for r in rows:
         r["total_text"], r["reward_text"] = fmt(r["total"]), f"{r['reward']:,}" if r.get("reward") else ""
-    publisher_id = s.scalar(select(AuditEntry.actor_id).where(
-        AuditEntry.action == "scoring.publish", AuditEntry.object_type == "scoring_period",
-        AuditEntry.object_id == str(p.id)).order_by(AuditEntry.id.desc()).limit(1))
-    card = user_cards(s, [publisher_id]).get(publisher_id) if publisher_id else None
-    unit = s.scalar(select(OrgUnit.name).where(OrgUnit.id == card.org_unit_id)) if card else None
+    card = user_cards(s, [p.published_by]).get(p.published_by) if p.published_by else None
+    unit = s.scalar(select(OrgUnit.name).where(OrgUnit.id == p.published_unit_id)) if p.published_unit_id else None
     root = s.scalar(select(OrgUnit.name).where(OrgUnit.parent_id.is_(None)).limit(1))
     rubric = s.get(Rubric, (p.tenant_id, p.rubric_id)) if p.rubric_id else None
     day = dt.date.fromisoformat(local_time(p.published_at, "%Y-%m-%d"))

@@ -26,6 +26,7 @@ LABELS = AuditLabels(
         "published_at": ("公布时间", "Published at"), "appeal_until": ("申诉截止日期", "Appeals until"),
         "item_key": ("考核项目", "Item"), "entered_by": ("评分人", "Entered by"), "entered_at": ("评分时间", "Entered at"),
         "honoured": ("获得表彰资格", "Honoured"), "reward": ("奖励（元）", "Reward (yuan)"),
+        "published_by": ("公布人", "Published by"), "published_unit_id": ("公布单位", "Published for"),
         "points_before": ("更正前得分", "Points before"),
         "points_after": ("更正后得分", "Points after"), "filed_by": ("申诉人", "Filed by"), "filed_at": ("申诉时间", "Filed at"),
         "decided_by": ("决定人", "Decided by"), "decided_at": ("决定时间", "Decided at"),

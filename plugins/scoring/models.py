@@ -39,6 +39,8 @@ class Period(TenantModel):
     state: Mapped[str] = mapped_column(String(16), default="open")
     rubric_id: Mapped[int | None] = mapped_column(BigInteger)  # frozen when published
     published_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
+    published_by: Mapped[int | None] = mapped_column(BigInteger)         # who published it …
+    published_unit_id: Mapped[int | None] = mapped_column(BigInteger)    # … for which unit (the notice's issuer)
     appeal_until: Mapped[date | None] = mapped_column(Date)  # last day appeals are taken
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
 

@@ -15,12 +15,12 @@ import hashlib
 import secrets
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import BigInteger, Date, Index, String, Text, UniqueConstraint, select
+from sqlalchemy import BigInteger, Date, Index, String, Text, UniqueConstraint, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.sdk import (AwareDateTime, Conflict, Invalid, NotFound, OrgUnit, Person, Register, RegisterRecord,
-                      TenantModel, get_or_404, local_time, module_settings, register_intake, request_work, tenant_fk,
-                      utcnow)
+                      TenantModel, get_or_404, local_time, module_settings, register_intake, request_work,
+                      shows_secret_once, tenant_fk, utcnow)
 
 from .permissions import OPINION, READ
 from .projects import VILLAGE_LEVELS
@@ -129,6 +129,7 @@ def point_or_404(ctx, point_id: int, perm: str = OPINION) -> OpinionPoint:
 
 def issue_codes(ctx, point: OpinionPoint, count: int) -> tuple[list[str], dt.date]:
     """``count`` new codes for the point, valid for the county's days: shown once, kept as hashes."""
+    shows_secret_once()   # the codes are on this answer only: a retried request never gets it replayed
     days = int((module_settings(ctx.session, "village") or {}).get("opinion_code_days") or 30)
     expires = today() + dt.timedelta(days=days - 1)
     codes = []
@@ -156,7 +157,10 @@ def submit_public(session, code: str, content: str) -> Opinion:
     point = session.scalar(select(OpinionPoint).where(OpinionPoint.id == row.point_id))
     if point is None or point.closed_at is not None:
         raise Invalid("code", "invalid_code", "验证码无效、已使用或已过期，请向采集员索取新的验证码")
-    row.used_at = utcnow()
+    spent = session.execute(update(OpinionCode).where(OpinionCode.id == row.id, OpinionCode.used_at.is_(None))
+                            .values(used_at=utcnow()).execution_options(synchronize_session=False))
+    if spent.rowcount != 1:   # spent by a concurrent request between the read and now (SQLite takes no row lock)
+        raise Invalid("code", "invalid_code", "验证码无效、已使用或已过期，请向采集员索取新的验证码")
     opinion = Opinion(point_id=point.id, org_unit_id=point.org_unit_id, content=content, via="public")
     session.add(opinion)
     session.flush()
@@ -178,7 +182,8 @@ def record(ctx, data: dict) -> Opinion:
 
 def triage(ctx, opinion_id: int, data: dict) -> Opinion:
     """分办: to the one window (a matter for the sorting meeting), answered, or set aside with a reason."""
-    opinion = get_or_404(ctx.session, ctx.grants, Opinion, opinion_id, OPINION)
+    get_or_404(ctx.session, ctx.grants, Opinion, opinion_id, OPINION)
+    opinion = ctx.session.scalar(select(Opinion).where(Opinion.id == opinion_id).with_for_update())
     if opinion.state != "new":
         raise Conflict("already_triaged", "该意见已分办")
     note = (data.get("note") or "").strip()

@@ -114,12 +114,14 @@ class Triage(MethodView):
         return out
 
 
-def public_guard() -> None:
-    """The module on in this county, and the address under its rate (429 past it)."""
+def public_guard(count: bool = True) -> None:
+    """The module on in this county, and (``count``: a submission) the address under its rate
+    (429 past it); showing the form uses none of it."""
     ctx = current()
     if ctx.plugins.get("village") is None:
         raise NotFound()
-    rate_limit(f"village.opinion:{ctx.tenant.id}:{request.remote_addr}", 20)
+    if count:
+        rate_limit(f"village.opinion:{ctx.tenant.id}:{request.remote_addr}", 20)
 
 
 @public_blp.route("")

@@ -89,16 +89,18 @@ def triage_form(opinion_id):
         return redirect(url_for("village_opinions_web.opinions_page", done="triaged") + f"#opinion-{oid}")
     except PinganError as exc:
         ctx.session.rollback()
-        if exc.status == 404:
+        if exc.status == 404 and not exc.errors:   # the opinion itself: not found, as for none
             raise
-        return _page({f"t{oid}": {_field(exc): exc.message}}, {f"t{oid}": values}, status=exc.status)
+        field = _field(exc)
+        field = field if field in TriageIn().fields else "_form"   # e.g. no registration at the village's window
+        return _page({f"t{oid}": {field: exc.message}}, {f"t{oid}": values}, status=exc.status)
 
 
 @bp.route("/opinion", methods=["GET", "POST"])
 @public
 def public_form():
     """The public form: the code from the slip and what the villager wants to say."""
-    public_guard()
+    public_guard(count=request.method == "POST")
     values, errors, village = {}, {}, None
     if request.method == "POST":
         ctx = current()

@@ -55,3 +55,24 @@ def test_a_refused_vote_keeps_the_typed_form_on_a_phone_and_the_public_page_show
     expect(public.locator("main")).not_to_contain_text("到会代表十二人")
     overflow = sideways_overflow(public)
     assert overflow["scroll"] <= overflow["width"], overflow
+
+
+def test_a_villager_sends_an_opinion_with_a_slips_code_on_a_phone(app, open_page):
+    # rule: VIL-2 — opinions from a public page with a one-time code
+    county = county_with(app, "village")
+    admin = api(app, county, "county.admin")
+    r = admin.post("/api/village/opinion-points", json={"org_unit_id": county.unit("T01D1V1"), "name": "罗塘村村部采集点"})
+    code = admin.post(f"/api/village/opinion-points/{r.get_json()['id']}/codes", json={"count": 1}).get_json()["codes"][0]
+    public = open_page(county, viewport=PHONE)  # nobody signed in
+    public.goto("/village/opinion")
+    public.locator("#code").fill("ZZZZ-ZZZZ")
+    public.locator("#content").fill("村口路灯坏了三个月")
+    public.get_by_role("button", name="提交").click()
+    expect(public.locator("#code-error")).to_contain_text("验证码无效")
+    expect(public.locator("#content")).to_have_value("村口路灯坏了三个月")      # what was typed stays
+    public.locator("#code").fill(code.lower())
+    public.get_by_role("button", name="提交").click()
+    expect(public.locator("#opinion-received")).to_contain_text("罗塘村")
+    overflow = sideways_overflow(public)
+    assert overflow["scroll"] <= overflow["width"], overflow
+    assert admin.get("/api/village/opinions").get_json()["items"][0]["content"] == "村口路灯坏了三个月"
