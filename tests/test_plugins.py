@@ -510,3 +510,21 @@ def test_catalog_describes_settings_without_defaults(config, demo):
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["settings_schema"]["county_code"] == {
         "type": "String", "required": True, "default": None, "title": "区划代码", "description": None}
+
+
+def test_a_tick_whose_jobs_cannot_be_queued_gives_its_claims_back(app, fresh_tenant, monkeypatch):
+    """A queue that fails while a tick queues its jobs (Redis gone mid-tick) must not leave the
+    slot claimed with nothing queued: the next tick claims and queues the same jobs."""
+    state = pingan(app)
+    jobs.bind_state(state)
+    q = jobs.queue(state.config)
+    now = (int(time.time()) // 3600 + secrets.randbelow(10**6) + 3 * 10**6) * 3600   # a slot no run used before
+
+    def broken(items):
+        raise ConnectionError("queue down")
+    monkeypatch.setattr(q, "enqueue_many", broken)
+    with pytest.raises(ConnectionError):
+        jobs.tick(state, now)
+    monkeypatch.undo()
+    assert jobs.tick(state, now) >= 1              # claimed again: nothing was lost for the slot
+    _drop_others(q, ())

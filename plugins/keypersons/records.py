@@ -131,8 +131,12 @@ def list_page(session, grants, stmt_rows: list[KeyPerson], settings: dict) -> li
     ids = {r.person_id for r in stmt_rows if r.person_id}
     names = dict(session.execute(select(Person.id, Person.name).where(Person.id.in_(ids))).all()) if ids else {}
     unit_ids = {r.org_unit_id for r in stmt_rows}
-    units = dict(session.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(unit_ids))).all()) if unit_ids else {}
-    return [summary(session, r, settings, full=may(session, grants, manage_perm(r.category), r.org_unit_id),
+    found = session.execute(select(OrgUnit.id, OrgUnit.name, OrgUnit.path).where(OrgUnit.id.in_(unit_ids))).all() \
+        if unit_ids else []
+    units, paths = {u.id: u.name for u in found}, {u.id: u.path for u in found}
+    # the grants answer from the unit's path: one statement for the page, not one a row
+    return [summary(session, r, settings, full=r.org_unit_id in paths and grants.covers(manage_perm(r.category),
+                                                                                         paths[r.org_unit_id]),
                     names=names, units=units) for r in stmt_rows]
 
 
