@@ -62,7 +62,10 @@ NEGATIVE_ONLY = {("PUT", "/api/petition/quotas"), ("POST", "/api/oauth-clients")
                  # a rubric's level and indicators, a period's level: the county's own (test_scoring.py)
                  ("POST", "/api/scoring/rubrics"), ("POST", "/api/scoring/periods"),
                  # a meeting's kind and a checklist's place type: the county's own (module settings)
-                 ("POST", "/api/joint/meetings"), ("POST", "/api/safety/checklists")}
+                 ("POST", "/api/joint/meetings"), ("POST", "/api/safety/checklists"),
+                 # a villager's code is valid only once it was issued at a collection point and not yet
+                 # spent or expired: state, not shape (invalid_code, tests/test_village_opinions.py)
+                 ("POST", "/api/village/public/opinions")}
 
 
 def with_county_values(case):
