@@ -27,6 +27,13 @@ class PinganError(Exception):
         self.message = message or self.message
         self.errors = errors or {}
 
+    @property
+    def field_at_fault(self) -> str:
+        """The field a page shows the message at: an ``Invalid``'s field, else the first field its
+        ``errors`` name (a 404 of an id in the body), else ``_form``."""
+        located = (self.errors or {}).get("json")
+        return getattr(self, "field", "") or (next(iter(located), "") if isinstance(located, dict) else "") or "_form"
+
     def body(self) -> dict:
         out = {"status": self.status, "code": self.code, "message": self.message}
         if self.errors:

@@ -29,7 +29,7 @@ Groups (see ``docs/plugins.md`` for how they fit together):
 - authorisation: ``get_or_404``, ``scoped``, ``may``, ``require``, ``users_who_may(session, user_ids,
   perm, unit_id)`` (of those users, who may do ``perm`` there: whom to tell of what only it may know)
 - errors: ``NotFound``, ``Forbidden``, ``Conflict``, ``Invalid``; ``PinganError`` (their base:
-  ``status``, ``code``, ``message``, to show an error on a page)
+  ``status``, ``code``, ``message`` and ``field_at_fault``, to show an error on a page at its field)
 - audit and privacy: ``shows_secret_once`` (call it in an act whose answer shows a secret this
   once — one-time codes, a password: the answer is then never stored for a retried request);
   ``record``, ``record_read``, ``sensitive_fields``, ``party_fields`` (a

@@ -42,11 +42,6 @@ def _kept() -> dict:
     return kept
 
 
-def _field(exc: PinganError) -> str:
-    """The field an error is about: an ``Invalid``'s, or the one a 404 of a named id gives."""
-    return getattr(exc, "field", "") or next(iter(exc.errors.get("json", {})), "_form")
-
-
 @bp.route("/")
 @requires(RENTAL_READ)
 def houses_page():
@@ -84,7 +79,7 @@ def new_page():
             return redirect(url_for("keypersons_rental_web.house_page", house_id=house.id, done="created"))
         except PinganError as exc:
             s.rollback()
-            errors[_field(exc)] = exc.message
+            errors[exc.field_at_fault] = exc.message
     return render_template("keypersons/rental_new.html", units=_units(s, ctx.grants, [RENTAL_MANAGE]), values=values,
                            errors=errors, cards=rental_cards(settings_of(s))), (422 if errors else 200)
 
@@ -134,7 +129,7 @@ def _act(house_id: str, form: str, schema, act, done: str, clearable: tuple[str,
         ctx.session.rollback()
         if exc.code in ("house_not_found", "tenant_not_found", "not_found"):
             raise
-        field = _field(exc)
+        field = exc.field_at_fault
         field = field if field in schema().fields else "_form"   # e.g. a letter's issuing unit: not on this form
         return _show(hid, {form: {field: exc.message}}, {form: _kept()}, None,
                      exc.status)

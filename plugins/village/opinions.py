@@ -23,7 +23,7 @@ from core.sdk import (AwareDateTime, Conflict, Invalid, NotFound, OrgUnit, Perso
                       shows_secret_once, tenant_fk, utcnow)
 
 from .permissions import OPINION, READ
-from .projects import VILLAGE_LEVELS
+from .projects import VILLAGE_LEVELS, today
 
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read from a paper slip
 VIA = {"public": "群众网上提交", "collector": "采集员登记"}
@@ -109,10 +109,6 @@ def new_code() -> str:
 def code_hash(code: str) -> str:
     clean = "".join(ch for ch in (code or "").upper() if ch.isalnum())
     return hashlib.sha256(f"village.opinion:{clean}".encode()).hexdigest()
-
-
-def today() -> dt.date:
-    return dt.date.fromisoformat(local_time(utcnow(), "%Y-%m-%d"))
 
 
 def point_or_404(ctx, point_id: int, perm: str = OPINION) -> OpinionPoint:

@@ -21,10 +21,6 @@ def _form() -> dict:
     return {k: v.strip() for k, v in request.form.items() if k not in HIDDEN_FORM_FIELDS and v.strip() != ""}
 
 
-def _field(exc: PinganError) -> str:
-    return getattr(exc, "field", "") or next(iter(exc.errors.get("json", {})), "_form")
-
-
 def _page(errors: dict | None = None, values: dict | None = None, codes: dict | None = None, status: int = 200):
     ctx = current()
     s = ctx.session
@@ -57,7 +53,7 @@ def opinion_form():
         return redirect(url_for("village_opinions_web.opinions_page", done="recorded"))
     except PinganError as exc:
         ctx.session.rollback()
-        return _page({"record": {_field(exc): exc.message}}, {"record": values}, status=exc.status)
+        return _page({"record": {exc.field_at_fault: exc.message}}, {"record": values}, status=exc.status)
 
 
 @bp.route("/opinion-codes", methods=["POST"])
@@ -73,7 +69,7 @@ def codes_form():
         ctx.session.commit()
     except PinganError as exc:
         ctx.session.rollback()
-        return _page({"codes": {_field(exc): exc.message}}, {"codes": values}, status=exc.status)
+        return _page({"codes": {exc.field_at_fault: exc.message}}, {"codes": values}, status=exc.status)
     return _page(codes={"point": point.name, "codes": codes, "expires_on": expires})
 
 
@@ -91,7 +87,7 @@ def triage_form(opinion_id):
         ctx.session.rollback()
         if exc.status == 404 and not exc.errors:   # the opinion itself: not found, as for none
             raise
-        field = _field(exc)
+        field = exc.field_at_fault
         field = field if field in TriageIn().fields else "_form"   # e.g. no registration at the village's window
         return _page({f"t{oid}": {field: exc.message}}, {f"t{oid}": values}, status=exc.status)
 
@@ -112,6 +108,6 @@ def public_form():
             values = {}
         except PinganError as exc:
             ctx.session.rollback()
-            errors[_field(exc)] = exc.message
+            errors[exc.field_at_fault] = exc.message
     return render_template("village/opinion_public.html", values=values, errors=errors, village=village), (
         422 if errors else 200)
