@@ -244,6 +244,20 @@ def pingan_letter_kinds() -> list:
     """
 
 
+@hookspec
+def pingan_transfer_kinds() -> list:
+    """What the module transfers to another county of the platform (跨县移交), served by the core.
+
+    Called at start-up. Every key is ``<plugin>.<name>`` and names a permission the plugin
+    declares; a declaration the core cannot serve stops start-up with a message naming it. The
+    core keeps the requests of both counties, their inbox page and API, and the relay that
+    brings the payload across only once the receiving county accepts (``docs/transfers.md``).
+    ``Manifest(transfers=…)`` returns them.
+
+    :return: a list of ``sdk.TransferKind``.
+    """
+
+
 # --- the audit log ------------------------------------------------------------------------
 
 @hookspec(firstresult=True)

@@ -56,6 +56,8 @@ class Manifest:
     - ``registers``: :class:`core.registers.Register` declarations, served by the core.
     - ``letters``: :class:`core.letters.LetterKind` declarations, the kinds of responsibility
       letter the module works with (``docs/letters.md``), served by the core.
+    - ``transfers``: :class:`core.transfers.TransferKind` declarations, what the module transfers
+      to another county (``docs/transfers.md``), served by the core.
     - ``audit_labels``: words for the plugin's own audit actions; the registers' are added.
     """
 
@@ -76,6 +78,7 @@ class Manifest:
     jobs: Sequence = ()
     registers: Sequence[Register] = ()
     letters: Sequence = ()
+    transfers: Sequence = ()
     audit_labels: AuditLabels | None = None
     _built: dict = field(default_factory=dict, repr=False)
 
@@ -112,7 +115,8 @@ class Manifest:
                                            "description": self.description, "version": self.version}}
         lists = {"pingan_permissions": self.permissions, "pingan_default_roles": self.roles,
                  "pingan_dashboard_widgets": self.widgets, "pingan_scheduled_jobs": self.jobs,
-                 "pingan_indicators": self.indicators, "pingan_letter_kinds": self.letters}
+                 "pingan_indicators": self.indicators, "pingan_letter_kinds": self.letters,
+                 "pingan_transfer_kinds": self.transfers}
         for hook, items in lists.items():
             if items:
                 impls[hook] = (lambda items=items: list(items))

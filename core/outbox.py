@@ -20,7 +20,10 @@ backlog is left alone, only a lost or failed delivery goes out again. A job that
 (``pingan jobs failed``). Outbox jobs are time-critical: they go to the urgent queue.
 
 Job functions take ``(session, **kwargs)``; kwargs are plain JSON values (ids, never
-personal data).
+personal data). A function marked ``outbox_standalone = True`` takes only the kwargs and runs
+outside the row's transaction, opening its own (a job that must touch two counties one after
+the other, ``core.transfers.relay``); its steps must be idempotent, since it is marked done in
+a transaction after it returns.
 """
 from __future__ import annotations
 
@@ -99,8 +102,18 @@ def run(tenant_id: int, key: str) -> None:
                 entry = s.scalar(select(OutboxEntry).where(OutboxEntry.key == key).with_for_update())
                 if entry is None or entry.state != "pending":
                     return  # done already (a second delivery), or failed for good
-                resolve(entry.job)(s, **entry.kwargs)
-                entry.state, entry.done_at, entry.attempts = "done", utcnow(), entry.attempts + 1
+                func = resolve(entry.job)
+                if not getattr(func, "outbox_standalone", False):
+                    func(s, **entry.kwargs)
+                    entry.state, entry.done_at, entry.attempts = "done", utcnow(), entry.attempts + 1
+                    return
+                kwargs = dict(entry.kwargs)
+            # a standalone job opens its own transactions (core.transfers.relay: one county's at
+            # a time); its steps are idempotent, so running it again after a failure is safe
+            func(**kwargs)
+            with db.transaction(tenant_id) as s:
+                s.execute(update(OutboxEntry).where(OutboxEntry.key == key, OutboxEntry.state == "pending")
+                          .values(state="done", done_at=utcnow(), attempts=OutboxEntry.attempts + 1))
         except Exception as exc:  # noqa: BLE001 — recorded on the row; retried by redispatch
             log.exception("outbox job %s of tenant %s failed", key, tenant_id)
             with db.transaction(tenant_id) as s:

@@ -96,6 +96,7 @@ class Contributions:
     channels: list = field(default_factory=list)
     document_templates: list = field(default_factory=list)
     letter_kinds: list = field(default_factory=list)
+    transfer_kinds: list = field(default_factory=list)
     audit_labels: Any = None  # core.audit_labels.AuditLabels: words for its audit entries
 
 
@@ -141,7 +142,14 @@ class PluginHost:
         self.case_types: dict = {}
         self.document_templates: dict = {}
         self.letter_kinds: dict = {}
+        self.transfer_kinds: dict = {}
         for name, c in self.plugins.items():
+            for tkind in c.transfer_kinds:
+                tkind.check(name, self.permissions)
+                if tkind.key in self.transfer_kinds:
+                    raise ValueError(f"transfer kind {tkind.key!r} declared twice")
+                object.__setattr__(tkind, "plugin", name)
+                self.transfer_kinds[tkind.key] = tkind
             for kind in c.letter_kinds:
                 kind.check(name)
                 if kind.key in self.letter_kinds:
@@ -206,6 +214,7 @@ class PluginHost:
         c.channels = many("pingan_notification_channels")
         c.document_templates = many("pingan_document_templates")
         c.letter_kinds = many("pingan_letter_kinds")
+        c.transfer_kinds = many("pingan_transfer_kinds")
         from core.audit_labels import check
         c.audit_labels = check(name, self.call_for(name, "pingan_audit_labels"))
         return c

@@ -2,7 +2,7 @@
 
 Plugins' models are imported when their modules load (``PluginHost``).
 """
-from core import audit, idempotency, letters, models, oauth  # noqa: F401
+from core import audit, idempotency, letters, models, oauth, transfers  # noqa: F401
 from core.cases import models as case_models  # noqa: F401
 
 INFRASTRUCTURE_TABLES = frozenset({"alembic_version", "pingan_id_seq"})

@@ -90,6 +90,13 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   ``issue_letter(ctx, kind, year, issuing_unit_id, party_kind, party_id)`` makes one from the
   module's page (as ``POST /api/letters``) and ``party_letters(session, kind, party_kind, party_id)``
   lists a party's letters of the kind
+- transfers between counties (``docs/transfers.md``): ``TransferKind`` (what the module transfers
+  to another county, returned from ``pingan_transfer_kinds`` or ``Manifest(transfers=…)``) and
+  ``TransferFacts`` (what its callables are told); ``offer_transfer(ctx, kind, subject_id,
+  org_unit_id, to_tenant_id, meta, note)`` offers a subject from the module's endpoint;
+  ``open_transfer(session, kind, subject_id)`` (the offer still waiting: keep the subject as it
+  is meanwhile); ``subject_transfers(session, kind, subject_id)`` (its transfers, for its page);
+  ``transfer_counties(session)`` (the other counties of the platform, for the choice)
 - the demo county: ``DemoActivity`` (what ``pingan_demo_activity(demo)`` gets to plan the
   module's year of demo work) and ``DemoCase`` (a case it plans)
 """
@@ -142,6 +149,8 @@ from core.demo_activity import DemoActivity, DemoCase
 from core.manifest import Manifest
 from core.registers import Register, RegisterRecord, close as close_record, create as create_record
 from core.letters import LetterKind, issue_letter, party_letters
+from core.transfers import (TransferFacts, TransferKind, counties as transfer_counties, offer_as as offer_transfer,
+                            open_for as open_transfer, subject_transfers)
 
 __all__ = [
     # hooks and declarations
@@ -173,6 +182,8 @@ __all__ = [
     # declarations
     "Manifest", "Register", "RegisterRecord", "create_record", "close_record", "LetterKind",
     "issue_letter", "party_letters",
+    # transfers between counties
+    "TransferKind", "TransferFacts", "offer_transfer", "open_transfer", "subject_transfers", "transfer_counties",
     # the demo county
     "DemoActivity", "DemoCase",
 ]

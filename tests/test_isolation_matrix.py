@@ -126,6 +126,9 @@ ID_TABLES = {
     "/api/keypersons/records/<record_id>/visits": "keypersons_record",
     "/api/keypersons/records/<record_id>/end": "keypersons_record",
     "/api/keypersons/records/<record_id>/handover": "keypersons_record",
+    "/api/keypersons/records/<record_id>/transfer": "keypersons_record",
+    **{f"/api/transfers/incoming/<row_id>{tail}": "transfer_in" for tail in ("", "/accept", "/decline")},
+    **{f"/api/transfers/outgoing/<row_id>{tail}": "transfer_out" for tail in ("", "/withdraw")},
     **{f"/api/keypersons/rental-houses/<house_id>{tail}": "keypersons_rental_house"
        for tail in ("", "/tenants", "/tenants/<tenancy_id>/move-out", "/ratings", "/letter", "/end")},
     "/api/scoring/rubrics/<rubric_id>": "scoring_rubric",
@@ -225,6 +228,9 @@ BODIES = {
     ("POST", "/api/keypersons/rental-houses/<house_id>/letter"): {"year": 2026},
     ("POST", "/api/keypersons/rental-houses/<house_id>/end"): {"ended_on": "2026-01-05"},
     ("POST", "/api/keypersons/records/<record_id>/handover"): {"org_unit_id": 1, "handed_over_on": "2026-01-05"},
+    ("POST", "/api/keypersons/records/<record_id>/transfer"): {"to_tenant_id": 1},
+    ("POST", "/api/transfers/incoming/<row_id>/accept"): {"org_unit_id": 1},
+    ("POST", "/api/transfers/incoming/<row_id>/decline"): {"reason": "越权拒收"},
     ("POST", "/api/village/projects/<project_id>/discussion"): {"discussed_on": "2026-01-05", "opinion": "越权",
                                                                 "submit": True},
     ("POST", "/api/village/projects/<project_id>/vote"): {"body": "representatives", "voted_on": "2026-01-06",
@@ -276,6 +282,9 @@ def pair(app):
         r = admin.post("/api/keypersons/records", json={"org_unit_id": t.unit("T01D1V1"), "category": "drug",
                                                         "risk_level": "low", "name": "某丙"})
         assert r.status_code == 201, r.get_json()
+        r = admin.post(f"/api/keypersons/records/{r.get_json()['id']}/transfer",   # to the other county (跨县移交)
+                       json={"to_tenant_id": (b if t is a else a).id, "note": "迁出"})
+        assert r.status_code == 201, r.get_json()
         r = admin.post("/api/keypersons/rental-houses", json={"org_unit_id": t.unit("T01D1V1"), "address": "新街 1 号",
                                                               "owner_name": "某丁"})
         assert r.status_code == 201, r.get_json()
@@ -291,6 +300,8 @@ def pair(app):
             "name": "县信息中心应用", "confidential": False, "redirect_uris": ["https://app.example/cb"],
             "scopes": ["core.org_unit.read"], "grant_types": ["authorization_code"]})
         assert r.status_code == 201, r.get_json()
+    from tests.casework import run_jobs
+    run_jobs(app)   # the offers reach the other county: each has a transfer_in row too
     return a, b
 
 

@@ -38,10 +38,17 @@ CLASSES = [(re.compile(r"^member_unit_id$"), "member_unit"), (re.compile(r"(^|_)
            # the patrol module's own objects, found through get_or_404 on the caller's scope (tests/test_patrol.py)
            (re.compile(r"^(team_id|route_id|member_id|point_ids?)$"), None),
            (re.compile(r"^evaluation_id$"), None),  # a rectification's evaluation: of the case's own village
-           (re.compile(r"^period_id$"), None)]
+           (re.compile(r"^period_id$"), None),
+           # a county of the platform an offer goes to (跨县移交): not an object of the caller's
+           # scope; the own county is refused (tests/test_transfers.py)
+           (re.compile(r"^to_tenant_id$"), None)]
+# acts only a county-wide holder may do (receiving a transfer is the county's act): probed with
+# the county admin, whose scope is the whole county, against the other county's ids
+COUNTY_WIDE = {("POST", "/api/transfers/incoming/{row_id}/accept")}
 
 NOW = "2026-03-10T10:00:00+08:00"
 BODIES = {
+    ("POST", "/api/transfers/incoming/{row_id}/accept"): {"org_unit_id": "$unit"},
     ("POST", "/api/org-units"): {"parent_id": "$unit", "name": "新网格", "level": "grid"},
     ("POST", "/api/org-units/{unit_id}/move"): {"parent_id": "$unit"},
     ("POST", "/api/users"): {"username": "$fresh", "display_name": "新用户", "org_unit_id": "$unit",
@@ -302,7 +309,7 @@ def world(app):
     their rows in 罗塘村 and in the sibling 郭岭村."""
     with time_machine.travel(NOW, tick=True):
         a, b = load_tenant(app), load_tenant(app)
-        out = {"a": a, "b": b}
+        out = {"a": a, "b": b, "app": app}
         for t in (a, b):
             admin = Client(app, t.host, {"Authorization": f"Bearer {make_token(app, t, 'county.admin')}"})
             for name, settings in (("visits", {}), ("hello", {}), ("petition", {"default_quotas": {"village": {"abnormal": 0}}}),
@@ -369,6 +376,29 @@ def world(app):
         return out
 
 
+def _incoming_offer(world) -> int:
+    """An offer the other county made to the first (its relay's work done here: the row and its
+    audit entry), open until the in-scope probe accepts it."""
+    import json
+    import secrets
+
+    from core import audit
+    from core.context import Actor, acting_as
+    from core.transfers import TransferIn
+    a, b = world["a"], world["b"]
+    if world.get("incoming_open"):
+        return world["incoming_open"]
+    with acting_as(Actor(None, "test")), pingan(world["app"]).db.transaction(a.id) as s:
+        row = TransferIn(token=secrets.token_hex(16), kind="keypersons.record", from_tenant_id=b.id,
+                         meta=json.dumps({"category": "released", "risk_level": "low"}), offered_at=dt.datetime.now(dt.timezone.utc),
+                         state="offered")
+        s.add(row)
+        s.flush()
+        audit.record(s, "core.transfer.received", "transfer_in", row.id, {"kind": row.kind})
+        world["incoming_open"] = row.id
+    return row.id
+
+
 def _scoring(admin) -> dict:
     """The scoring module on: a village rubric with a check item, an open quarter and a quarter
     published and open to appeals."""
@@ -417,6 +447,8 @@ def _target(world, method: str, path: str) -> str:
                                             "details": {"dispute_type": "debt"}})
         assert r.status_code == 201, r.get_json()
         return path.replace("{case_id}", str(r.get_json()["id"]))
+    if path == "/api/transfers/incoming/{row_id}/accept":
+        return path.replace("{row_id}", str(_incoming_offer(world)))
     if path == "/api/org-units/{unit_id}/move":
         r = caller.post("/api/org-units", json={"parent_id": mine["unit"], "name": _fresh("网格"), "level": "grid"})
         assert r.status_code == 201, r.get_json()
@@ -493,7 +525,7 @@ def _fill(world, body, value_of):
     return body
 
 
-def probe(app, db, world, caller, outside: dict) -> tuple[dict[str, int], list[str]]:
+def probe(app, db, world, caller, outside: dict, county_wide: bool = False) -> tuple[dict[str, int], list[str]]:
     """Send ``caller`` every write body with each id field in turn set to each object of
     ``outside`` (class → [(label, id)]); then the route's in-scope body, which must succeed.
     Returns the probes per class and the failures (a 2xx or anything else than 403/404/422,
@@ -510,7 +542,7 @@ def probe(app, db, world, caller, outside: dict) -> tuple[dict[str, int], list[s
     with time_machine.travel(NOW, tick=True):
         for (method, path), field_list in sorted(fields.items()):
             scoped = [f for f in field_list if kind_of(f) is not None]
-            if not scoped or (method, path) in FILTERS:
+            if not scoped or (method, path) in FILTERS or ((method, path) in COUNTY_WIDE) != county_wide:
                 continue
             for field in scoped:
                 kind = kind_of(field)
@@ -565,6 +597,15 @@ def test_every_id_in_every_write_body_is_checked_against_the_callers_scope(app, 
     print("write-scope probes per class:", probes, "failures:", len(failures))
     assert failures == [], "\n".join(failures)
     assert all(n >= 3 for n in probes.values()) and sum(probes.values()) >= 140, probes
+
+
+def test_a_county_wide_acts_ids_are_checked_too(app, db, world):
+    """The same for the acts only a county-wide holder may do: the county admin's ids of the
+    other county, or of nothing, are refused and write nothing."""
+    a = world["a"]
+    probes, failures = probe(app, db, world, a.admin, other_county(world), county_wide=True)
+    assert failures == [], "\n".join(failures)
+    assert probes["unit"] >= 2, probes
 
 
 def _value(world, placeholder: str, mine: dict):

@@ -20,6 +20,8 @@ def register_core_api(api) -> None:
     api.register_blueprint(case_stats.blp)
     from core.api import letters as letters_api
     api.register_blueprint(letters_api.blp)
+    from core.api import transfers as transfers_api
+    api.register_blueprint(transfers_api.blp)
     from core.api import jobs as jobs_api, ledgers as ledgers_api
     for module in (ledgers_api, jobs_api):
         api.register_blueprint(module.blp)

@@ -184,7 +184,8 @@ def _template_context() -> dict:
     ctx = g.get("pingan")
     if ctx is None or ctx.user is None or ctx.user.must_change_password:
         return {"ctx": ctx, "menu": []}
-    return {"ctx": ctx, "menu": _menu(), "letters_link": _letters_link(ctx)}
+    from core.web.transfers import visible as transfers_visible
+    return {"ctx": ctx, "menu": _menu(), "letters_link": _letters_link(ctx), "transfers_link": transfers_visible(ctx)}
 
 
 def _letters_link(ctx) -> bool:
@@ -219,6 +220,8 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     from core.web.letters import bp as letters_bp
     app.register_blueprint(letters_bp)
+    from core.web.transfers import bp as transfers_bp
+    app.register_blueprint(transfers_bp)
     from core.web.tokens import bp as tokens_bp
     app.register_blueprint(tokens_bp)
     app.context_processor(_template_context)

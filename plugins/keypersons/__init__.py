@@ -18,6 +18,7 @@ from .rental import RENTAL_LETTER
 from .rental_api import blp as rental_api_blueprint
 from .rental_web import bp as rental_web_blueprint
 from .settings import KeypersonsSettings
+from .transfer import RECORD_TRANSFER
 from .web import bp as web_blueprint
 
 
@@ -39,6 +40,7 @@ manifest = Manifest(
           MenuItem("keypersons.rental", "出租房屋", "keypersons_rental_web.houses_page", RENTAL_READ, "Rental houses", 61)],
     api=[api_blueprint, rental_api_blueprint], web=[web_blueprint, rental_web_blueprint],
     letters=[RENTAL_LETTER],
+    transfers=[RECORD_TRANSFER],
     jobs=[ScheduledJob(name="visits_due", func=visits_due, every_minutes=60),
           ScheduledJob(name="retention", func=retention, every_minutes=24 * 60)],
     indicators=[Indicator(key="keypersons.reoffences", title="刑满释放人员和社区服刑人员又犯罪", title_en="Re-offences",

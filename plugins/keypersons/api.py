@@ -79,6 +79,24 @@ class HandoverIn(Schema):
     reason = fields.String(load_default=None, validate=validate.Length(max=500), metadata={"title": "移交原因"})
 
 
+class TransferOfferIn(Schema):
+    to_tenant_id = fields.Integer(required=True, validate=ID,
+                                  metadata={"title": "接收县", "description": "平台上的另一个县（GET /api/transfers/counties）"})
+    note = fields.String(load_default=None, validate=validate.Length(max=500),
+                         metadata={"title": "说明", "description": "对方县接收前可见，如迁往何处；勿写身份证号"})
+
+
+class TransferRowOut(Schema):
+    id = fields.Integer(metadata={"description": "本县发起的移交编号（/api/transfers/outgoing/<id>）"})
+    to_county = fields.String()
+    state = fields.String()
+    state_title = fields.String()
+    created_at = fields.DateTime()
+    answered_at = fields.DateTime(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)
+    answer = fields.String(metadata={"description": "对方县的拒收原因"})
+
+
 class HandoverOut(Schema):
     handed_over_on = fields.Date()
     from_unit_name = fields.String()
@@ -141,6 +159,10 @@ class RecordOut(RecordSummary):
     visits = fields.List(fields.Nested(VisitOut))
     handovers = fields.List(fields.Nested(HandoverOut), metadata={"description": "移交记录，新的在前"})
     cases = fields.List(fields.Nested(LinkedCase), metadata={"description": "此人为当事人、且您可查看的事项（信访、纠纷等），新的在前"})
+    transfers = fields.List(fields.Nested(TransferRowOut), metadata={"description": "跨县移交，新的在前"})
+    transferred_history = fields.List(fields.Dict(), metadata={
+        "description": "转入本县前其他县的记录：每县一项（county 县名, registered_on 列管日期, unit 单位, "
+                       "transferred_on 移交日期, visits 走访, handovers 县内移交）"})
 
 
 class Created(Schema):
@@ -254,6 +276,22 @@ class HandoverView(MethodView):
         records.handover(ctx.session, ctx.grants, ctx.user.id, rec_id, data)
         ctx.session.commit()
         return {"id": rec_id}
+
+
+@blp.route("/records/<record_id>/transfer")
+class TransferView(MethodView):
+    @authenticated
+    @blp.arguments(TransferOfferIn)
+    @blp.response(201, TransferRowOut)
+    def post(self, data, record_id):
+        """跨县移交: offer the record to another county of the platform (the category's manage
+        permission and ``keypersons.transfer`` on its unit). That county sees only the category
+        and risk level until it accepts; then the person and the history cross, and the record
+        here ends on that day. Follow it at ``/api/transfers/outgoing``."""
+        ctx = current()
+        row = records.transfer(ctx, id_path(record_id), data)
+        ctx.session.commit()
+        return records.subject_transfers(ctx.session, records.TRANSFER_KIND, row.subject_id)[0]
 
 
 def figure_unit(ctx, unit_id: int | None, settings: dict) -> tuple[OrgUnit, list[str]]:

@@ -58,6 +58,7 @@ def anonymise_expired(session, on: dt.date) -> int:
 
 def anonymise(session, rec: KeyPerson) -> None:
     rec.person_id, rec.details, rec.helpers, rec.anonymised_at = None, None, None, utcnow()
+    rec.transferred_history = None
     for visit in session.scalars(select(Visit).where(Visit.record_id == rec.id)):
         visit.visitor, visit.content = None, None
     for row in session.scalars(select(Handover).where(Handover.record_id == rec.id)):

@@ -43,6 +43,8 @@ class KeyPerson(TenantModel):
     anonymised_at: Mapped[datetime | None] = mapped_column(AwareDateTime)
     created_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+    # 跨县移交: what other counties kept before the person came here (JSON list, one item a county)
+    transferred_history: Mapped[str | None] = mapped_column(EncryptedText)
 
 
 class Visit(TenantModel):

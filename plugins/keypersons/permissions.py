@@ -14,6 +14,7 @@ EXPORT = "keypersons.export"
 READERS = "keypersons.readers"   # the data-protection officer's report: who read which records and why
 RENTAL_READ = "keypersons.rental.read"       # 出租房屋: the houses, their landlords and tenants
 RENTAL_MANAGE = "keypersons.rental.manage"
+TRANSFER = "keypersons.transfer"   # 跨县移交: offer a record to another county; county-wide, receive one
 
 
 def read_perm(category: str) -> str:
@@ -32,9 +33,10 @@ PERMISSIONS = [p for c in CATEGORIES.values() for p in (
       Permission(EXPORT, "导出重点人员名单（带水印）", "Export key persons (watermarked)", sensitive=True),
       Permission(READERS, "查看重点人员档案查阅记录", "See who read key-person records"),
       Permission(RENTAL_READ, "查看出租房屋", "See rental houses"),
-      Permission(RENTAL_MANAGE, "登记出租房屋、承租人和房主星级", "Record rental houses, tenants and ratings")]
+      Permission(RENTAL_MANAGE, "登记出租房屋、承租人和房主星级", "Record rental houses, tenants and ratings"),
+      Permission(TRANSFER, "跨县移交和接收重点人员", "Transfer key persons to and from other counties", sensitive=True)]
 
-ALL = (USE, RENTAL_READ, RENTAL_MANAGE, *(code for c in CATEGORIES for code in (read_perm(c), manage_perm(c))))
+ALL = (USE, RENTAL_READ, RENTAL_MANAGE, TRANSFER, *(code for c in CATEGORIES for code in (read_perm(c), manage_perm(c))))
 ROLE_TEMPLATES = [
     RoleTemplate("keypersons_officer", "重点人员管理专干", "Key-person officer", ALL),
     RoleTemplate("keypersons_dpo", "个人信息保护负责人", "Data-protection officer", (USE, READERS)),

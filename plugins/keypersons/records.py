@@ -13,8 +13,8 @@ import json
 from sqlalchemy import false, or_, select
 
 from core.sdk import (Conflict, Invalid, NotFound, OrgUnit, Person, blind_index, local_time, may, module_settings,
-                      normalise_id_number, notify, record, record_read, scoped, set_person_fields, users_of_unit,
-                      users_who_may, utcnow)
+                      normalise_id_number, notify, open_transfer, record, record_read, scoped, set_person_fields,
+                      subject_transfers, users_of_unit, users_who_may, utcnow)
 
 from .categories import CATEGORIES, RISK_LEVELS, enabled, title_of
 from . import links
@@ -23,6 +23,7 @@ from .permissions import manage_perm, read_perm
 from .settings import purposes, visit_days
 
 PLUGIN = "keypersons"
+TRANSFER_KIND = "keypersons.record"   # what this module transfers to another county (transfer.py)
 WAYS = {"home": "上门走访", "phone": "电话联系", "interview": "约谈"}
 RESULTS = {"stable": "情况稳定", "attention": "需关注", "abnormal": "有异常"}
 
@@ -95,7 +96,9 @@ def read(session, grants, record_id: int, purpose: str | None, types: dict | Non
                may_manage=may(session, grants, manage_perm(rec.category), rec.org_unit_id),
                visits=[visit_out(v) for v in session.scalars(
                    select(Visit).where(Visit.record_id == rec.id).order_by(Visit.visited_on.desc(), Visit.id.desc()))],
-               handovers=handovers_of(session, rec), cases=links.cases_of(session, grants, types or {}, rec.person_id))
+               handovers=handovers_of(session, rec), cases=links.cases_of(session, grants, types or {}, rec.person_id),
+               transfers=subject_transfers(session, TRANSFER_KIND, rec.id),
+               transferred_history=json.loads(rec.transferred_history or "[]"))
     return out
 
 
@@ -255,6 +258,7 @@ def handover(session, grants, user_id: int | None, record_id: int, data: dict) -
     rec = record_or_404(session, grants, record_id, manage_perm)
     if rec.ended_on is not None:
         raise Conflict("ended", "该人员已撤销列管")
+    _not_promised(session, rec)
     to = _unit_or_404(session, grants, manage_perm(rec.category), data["org_unit_id"])
     if to.id == rec.org_unit_id:
         raise Invalid("org_unit_id", "same_unit", "该单位已是此人的责任单位，请选择接收单位")
@@ -279,11 +283,29 @@ def handover(session, grants, user_id: int | None, record_id: int, data: dict) -
     return row
 
 
+def _not_promised(session, rec: KeyPerson) -> None:
+    """A record offered to another county stays as it is until that county answers."""
+    if open_transfer(session, TRANSFER_KIND, rec.id) is not None:
+        raise Conflict("transfer_open", "该人员有待外县接收的跨县移交，请等对方答复或先撤回移交")
+
+
+def transfer(ctx, record_id: int, data: dict):
+    """跨县移交: offer the record to another county (its category's manage permission here and
+    the transfer permission); what the offer says before acceptance: the category and risk."""
+    from core.sdk import offer_transfer
+    rec = record_or_404(ctx.session, ctx.grants, record_id, manage_perm)
+    if rec.ended_on is not None:
+        raise Conflict("ended", "该人员已撤销列管")
+    return offer_transfer(ctx, TRANSFER_KIND, rec.id, rec.org_unit_id, data["to_tenant_id"],
+                          {"category": rec.category, "risk_level": rec.risk_level}, data.get("note"))
+
+
 def end(session, grants, record_id: int, ended_on: dt.date) -> KeyPerson:
     """撤销列管: supervision ended; no more visits fall due, and the retention clock starts."""
     rec = record_or_404(session, grants, record_id, manage_perm)
     if rec.ended_on is not None:
         raise Conflict("ended", "该人员已撤销列管")
+    _not_promised(session, rec)
     if ended_on > today():
         raise Invalid("ended_on", "in_future", "撤销列管日期不能晚于今天")
     rec.ended_on, rec.next_visit_due, rec.overdue_since = ended_on, None, None

@@ -12,13 +12,14 @@ from marshmallow import fields as mfields
 from sqlalchemy import select
 
 from core.sdk import (HIDDEN_FORM_FIELDS, Invalid, NotFound, OrgUnit, PinganError, authenticated, current, load_form,
-                      paginate, parse_int, request_work, requires, scoped)
+                      may, paginate, parse_int, request_work, requires, scoped, transfer_counties)
 
 from . import figures, oversight, records
-from .api import EndIn, FigureArgs, HandoverIn, ReaderArgs, RecordCreate, VisitIn, figure_unit, list_statement
+from .api import (EndIn, FigureArgs, HandoverIn, ReaderArgs, RecordCreate, TransferOfferIn, VisitIn, figure_unit,
+                  list_statement)
 from .categories import CATEGORIES, RISK_LEVELS, choice_label, field_titles, title_of
 from .models import KeyPerson
-from .permissions import EXPORT, READERS, USE, manage_perm, read_perm
+from .permissions import EXPORT, READERS, TRANSFER, USE, manage_perm, read_perm
 from .settings import purposes
 
 bp = Blueprint("keypersons_web", __name__, url_prefix="/keypersons", template_folder="templates")
@@ -160,9 +161,13 @@ def _show(rid: int, purpose: str | None, errors: dict, values: dict, done: str |
         targets = s.scalars(scoped(select(OrgUnit), ctx.grants, manage_perm(rec["category"]), OrgUnit.id)
                             .where(OrgUnit.status == "active", OrgUnit.id != rec["org_unit_id"])
                             .order_by(OrgUnit.path).limit(500)).all()
+    counties = []
+    if (rec["may_manage"] and not rec["ended_on"] and may(s, ctx.grants, TRANSFER, rec["org_unit_id"])
+            and not any(t["state"] in ("offered", "withdrawing") for t in rec["transfers"])):
+        counties = transfer_counties(s)      # where the person may be transferred: the platform's other counties
     return render_template("keypersons/record.html", r=rec, shown=shown, purpose_title=purposes(settings).get(purpose, ""),
                            ways=records.WAYS, results=records.RESULTS, errors=errors, values=values, done=done,
-                           today=records.today().isoformat(), targets=targets), status
+                           today=records.today().isoformat(), targets=targets, counties=counties), status
 
 
 def _record_act(record_id: str, schema, act, after):
@@ -198,6 +203,14 @@ def visit_form(record_id):
 def handover_form(record_id):
     return _record_act(record_id, HandoverIn, records.handover,
                        lambda rid: _show(rid, request.form.get("purpose"), {}, {}, "handover"))
+
+
+@bp.route("/records/<record_id>/transfer", methods=["POST"])
+@authenticated
+def transfer_form(record_id):
+    return _record_act(record_id, TransferOfferIn,
+                       lambda s, grants, user_id, rid, data: records.transfer(current(), rid, data),
+                       lambda rid: _show(rid, request.form.get("purpose"), {}, {}, "transfer"))
 
 
 @bp.route("/records/<record_id>/end", methods=["POST"])

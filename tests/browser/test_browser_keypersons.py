@@ -71,3 +71,57 @@ def test_a_rental_house_gets_a_tenant_and_its_stars_on_a_phone(app, open_page):
     overflow = sideways_overflow(page)
     assert overflow["scroll"] <= overflow["width"] + 1, overflow
     screenshot(page, "keypersons-rental-360")
+
+
+def test_a_key_person_moves_to_another_county_on_a_phone(app, open_page):
+    # rule: JNT-4 — a transfer to another county is a request that county accepts, never a copy
+    from sqlalchemy import update
+
+    from core.app import pingan
+    from core.models import Tenant
+    from tests.casework import run_jobs
+    east, west = county_with(app, "keypersons"), county_with(app, "keypersons")
+    with pingan(app).db.Session() as s, s.begin():
+        s.execute(update(Tenant).where(Tenant.id == west.id).values(name="西山县"))
+    town = api(app, east, "donghu.admin")
+    r = town.post("/api/keypersons/records", json={
+        "org_unit_id": east.unit("T01D1V1"), "category": "released", "risk_level": "medium", "name": "钟明亮",
+        "details": {"offence": "盗窃罪", "release_date": "2026-01-05"}})
+    assert r.status_code == 201, r.get_json()
+    page = open_page(east, "donghu.admin", viewport=PHONE)
+    page.goto(f"/keypersons/records/{r.get_json()['id']}")
+    page.select_option("#purpose", label="走访帮教")
+    page.get_by_role("button", name="查看").click()
+    form = page.locator("form#kp-transfer")
+    form.locator("#note").fill("已迁往西山县城关镇居住")
+    form.get_by_role("button", name="发起移交").click()           # no county chosen: refused, the note kept
+    expect(page.locator("#to_tenant_id-error")).to_be_visible()
+    expect(page.locator("#note")).to_have_value("已迁往西山县城关镇居住")
+    page.locator("#to_tenant_id").select_option(label="西山县")
+    page.get_by_role("button", name="发起移交").click()
+    expect(page.locator("#kp-done")).to_contain_text("已向对方县发起移交")
+    expect(page.locator("#kp-transfers")).to_contain_text("待对方县接收")
+    run_jobs(app)
+
+    other = open_page(west, "county.admin", viewport=PHONE)
+    other.goto("/transfers/")
+    row = other.locator("#incoming tbody tr").first
+    expect(row).to_contain_text("刑满释放人员，风险等级：中")
+    expect(row).not_to_contain_text("钟明亮")
+    row.locator("select[name=org_unit_id]").select_option(label="　　罗塘村")
+    row.get_by_role("button", name="接收").click()
+    expect(other.get_by_role("status")).to_contain_text("已接收")
+    run_jobs(app)
+    other.reload()
+    expect(other.locator("#incoming")).to_contain_text("已移交")
+    overflow = sideways_overflow(other)
+    assert overflow["scroll"] <= overflow["width"] + 1, overflow
+    screenshot(other, "transfers-360")
+    other.get_by_role("link", name="查看转入的档案").click()
+    other.select_option("#purpose", label="走访帮教")
+    other.get_by_role("button", name="查看").click()
+    expect(other.locator("main")).to_contain_text("转入前的记录")
+    expect(other.locator("#kp-facts")).to_contain_text("盗窃罪")
+    overflow = sideways_overflow(other)
+    assert overflow["scroll"] <= overflow["width"] + 1, overflow
+    screenshot(other, "keypersons-transfer-360")
