@@ -115,6 +115,7 @@ CORE = AuditLabels(
         "core.transfer.delivered": ("跨县移交已转入或已送达", "Transfer delivered"),
         "core.transfer.declined": ("对方县拒收移交", "Transfer declined by the other county"),
         "core.transfer.withdrawn": ("跨县移交已撤回", "Transfer withdrawn"),
+        "core.transfer.undeliverable": ("外县移交接收后未能转入", "Transfer could not be delivered"),
     },
     object_types={
         "tenant": ("本县", "County"), "org_level": ("组织层级", "Level"), "org_unit": ("组织单位", "Org unit"),

@@ -40,14 +40,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, String, Text, UniqueConstraint, select, update
+from sqlalchemy import BigInteger, Boolean, Index, String, Text, UniqueConstraint, false, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core import audit, outbox
 from core.authz import Grants
-from core.crypto import Encrypted
+from core.crypto import Encrypted, blind_index
 from core.db import AwareDateTime, TenantModel, current_tenant_id, insert_ignore, tenant_fk, utcnow
-from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.errors import Conflict, Forbidden, Invalid, NotFound, PinganError
 from core.models import OrgUnit, RoleAssignment, RolePermission, Tenant, TenantPlugin, User
 from core.notifications import notify
 from core.timefmt import period_day
@@ -92,6 +93,9 @@ class TransferKind:
     - ``permission``: a permission of the module held to offer (on the subject's unit), to see
       and answer offers (county-wide: receiving is the county's act) and to be the unit that
       takes the subject.
+    - ``audience(meta) -> str``: optional, a further permission of the module a user must hold
+      (with ``permission``, where that is held) to see an offer at all — for a key person the
+      category's read permission, so the category is never shown to whoever may not read it.
     - ``describe(session, meta) -> str``: the line an offer shows before acceptance, from the
       ``meta`` the sender's module gave (plain keys, no personal data); called in either county.
     - ``refusal(session, meta) -> str | None``: in the receiving county, why it cannot take such
@@ -100,7 +104,9 @@ class TransferKind:
       it? Raise ``Invalid``/``NotFound`` naming ``org_unit_id``.
     - ``export(session, subject_id) -> dict``: in the sending county, the payload (JSON values).
     - ``receive(session, payload, facts) -> int``: in the receiving county, make the subject at
-      ``facts.org_unit_id``; returns its id.
+      ``facts.org_unit_id``; returns its id. Raise a ``PinganError`` (``Conflict``) when it cannot
+      be taken any more (the category switched off, the unit retired since the acceptance): the
+      transfer is then declined with that message on both sides, and the sender's subject freed.
     - ``handed_off(session, subject_id, facts)``: in the sending county, after delivery: close it.
     - ``page(subject_id) -> str``: the URL of a subject's page (called in a request), for links; optional.
     """
@@ -115,6 +121,7 @@ class TransferKind:
     receive: Callable[[Session, dict, TransferFacts], int]
     handed_off: Callable[[Session, int, TransferFacts], None]
     title_en: str = ""
+    audience: Callable[[Mapping], str] | None = None
     page: Callable[[int], str] | None = None
     plugin: str = field(default="", compare=False)
 
@@ -127,6 +134,9 @@ class TransferKind:
         if self.permission not in permissions or permissions.owner(self.permission) != plugin:
             raise ValueError(f"transfer kind {self.key!r}: permission {self.permission!r} is not one the plugin declares")
 
+    def audience_of(self, meta: Mapping) -> str | None:
+        return self.audience(meta) if self.audience is not None else None
+
 
 # --- the tables ------------------------------------------------------------------------------
 
@@ -137,13 +147,18 @@ class TransferOut(TenantModel):
     __table_args__ = (tenant_fk("org_unit_id", "org_unit"), tenant_fk("created_by", "app_user"),
                       UniqueConstraint("tenant_id", "token"),
                       Index("ix_transfer_out_subject", "tenant_id", "kind", "subject_id"),
-                      Index("ix_transfer_out_unit", "tenant_id", "org_unit_id", "state"))
+                      Index("ix_transfer_out_unit", "tenant_id", "org_unit_id", "state"),
+                      # one open offer per subject, whatever two requests at once try
+                      Index("uq_transfer_out_open", "tenant_id", "kind", "subject_id", unique=True,
+                            postgresql_where=text("state IN ('offered', 'withdrawing')"),
+                            sqlite_where=text("state IN ('offered', 'withdrawing')")))
     token: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(64))
     subject_id: Mapped[int] = mapped_column(BigInteger, info={"secret": True})
     org_unit_id: Mapped[int] = mapped_column(BigInteger)        # the subject's unit when offered: who sees it
     to_tenant_id: Mapped[int] = mapped_column(BigInteger)
     meta: Mapped[str] = mapped_column(EncryptedText)            # the kind's JSON, e.g. the category
+    audience_bidx: Mapped[str | None] = mapped_column(String(32), info={"secret": True})  # blind index of audience()
     note: Mapped[str | None] = mapped_column(EncryptedText)
     state: Mapped[str] = mapped_column(String(16), default="offered")
     answer: Mapped[str | None] = mapped_column(EncryptedText)   # the receiver's reason for a refusal
@@ -155,7 +170,10 @@ class TransferOut(TenantModel):
 
 
 class TransferIn(TenantModel):
-    """The receiving county's side: the offer, its decision, and the subject it became."""
+    """The receiving county's side: the offer, its decision, and the subject it became. A row
+    not ``shown`` stands for an offer that never reached the county's users (withdrawn before it
+    arrived, or refused by the county's settings): it is what makes the receiving side the one
+    place each transfer's end is decided."""
 
     __tablename__ = "transfer_in"
     __table_args__ = (tenant_fk("org_unit_id", "org_unit"), tenant_fk("decided_by", "app_user"),
@@ -165,8 +183,10 @@ class TransferIn(TenantModel):
     kind: Mapped[str] = mapped_column(String(64))
     from_tenant_id: Mapped[int] = mapped_column(BigInteger)
     meta: Mapped[str] = mapped_column(EncryptedText)
+    audience_bidx: Mapped[str | None] = mapped_column(String(32), info={"secret": True})
     note: Mapped[str | None] = mapped_column(EncryptedText)
     offered_at: Mapped[dt.datetime] = mapped_column(AwareDateTime)  # when the sender offered it
+    shown: Mapped[bool] = mapped_column(Boolean, default=True)
     state: Mapped[str] = mapped_column(String(16), default="offered")
     org_unit_id: Mapped[int | None] = mapped_column(BigInteger)     # the unit that takes it (on acceptance)
     decided_by: Mapped[int | None] = mapped_column(BigInteger)
@@ -214,21 +234,26 @@ def of_subject(session: Session, kind: str, subject_id: int) -> list[TransferOut
 def offer(session: Session, kind: TransferKind, subject_id: int, org_unit_id: int, to_tenant_id: int,
           meta: Mapping[str, Any], note: str | None, user_id: int | None) -> TransferOut:
     """Offer a subject to another county; the module checked the user may (its own permission
-    on the subject and ``kind.permission``). One open offer per subject."""
+    on the subject and ``kind.permission``). One open offer per subject (409 ``transfer_open``)."""
     if to_tenant_id == current_tenant_id() or session.scalar(
             select(Tenant.id).where(Tenant.id == to_tenant_id, Tenant.status == "active")) is None:
-        message = "请选择平台上的另一个县（市、区）"
-        raise NotFound("county_not_found", message, {"json": {"to_tenant_id": [message]}})
+        raise Invalid("to_tenant_id", "county_not_found", "请选择平台上的另一个县（市、区）")
     if note and len(note) > MAX_NOTE:
         raise Invalid("note", "too_long", f"说明最多 {MAX_NOTE} 字")
     if open_for(session, kind.key, subject_id) is not None:
         raise Conflict("transfer_open", "已有一份待对方县接收的移交，请等待对方答复或先撤回")
+    audience = kind.audience_of(meta)
     row = TransferOut(token=secrets.token_hex(16), kind=kind.key, subject_id=subject_id, org_unit_id=org_unit_id,
                       to_tenant_id=to_tenant_id, meta=json.dumps(dict(meta), ensure_ascii=False),
+                      audience_bidx=blind_index(audience) if audience else None,
                       note=(note or "").strip() or None, state="offered", created_by=user_id)
-    session.add(row)
-    session.flush()
-    audit.record(session, "core.transfer.offer", "transfer_out", row.id, {"kind": kind.key, "to_tenant_id": to_tenant_id})
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:   # another request offered it a moment ago (uq_transfer_out_open)
+        raise Conflict("transfer_open", "已有一份待对方县接收的移交，请等待对方答复或先撤回") from None
+    audit.record(session, "core.transfer.offer", "transfer_out", row.id, {"kind": kind.title, "to_tenant_id": to_tenant_id})
     _relay_after_commit(session, row.token, current_tenant_id(), to_tenant_id, "offer")
     return row
 
@@ -236,13 +261,15 @@ def offer(session: Session, kind: TransferKind, subject_id: int, org_unit_id: in
 def withdraw(session: Session, row: TransferOut, user_id: int | None) -> TransferOut:
     """Ask to withdraw an offer nobody answered; the receiving county's side decides (an
     acceptance that came first stands)."""
-    if row.state != "offered":
+    done = session.execute(update(TransferOut).where(TransferOut.id == row.id, TransferOut.state == "offered")
+                           .values(state="withdrawing", withdraw_by=user_id)
+                           .execution_options(synchronize_session=False)).rowcount
+    if not done:
         raise Conflict("not_open", "只能撤回对方县尚未答复的移交")
-    row.state, row.withdraw_by = "withdrawing", user_id
-    audit.record(session, "core.transfer.withdraw", "transfer_out", row.id, {"kind": row.kind})
+    session.refresh(row)
+    audit.record(session, "core.transfer.withdraw", "transfer_out", row.id, {"kind": _title(row.kind)})
     _relay_after_commit(session, row.token, current_tenant_id(), row.to_tenant_id, "withdraw")
     return row
-
 
 
 def offer_as(ctx, key: str, subject_id: int, org_unit_id: int, to_tenant_id: int, meta: Mapping[str, Any],
@@ -281,7 +308,7 @@ def accept(session: Session, kind: TransferKind, row: TransferIn, grants: Grants
         raise NotFound("unit_not_found", message, {"json": {"org_unit_id": [message]}})
     kind.check_receive(session, grants, meta_of(row), unit.id)
     _decide(session, row, "accepted", user_id, org_unit_id=unit.id)
-    audit.record(session, "core.transfer.accept", "transfer_in", row.id, {"kind": row.kind, "org_unit_id": unit.id})
+    audit.record(session, "core.transfer.accept", "transfer_in", row.id, {"kind": kind.title, "org_unit_id": unit.id})
     _relay_after_commit(session, row.token, row.from_tenant_id, current_tenant_id(), "answer")
     return row
 
@@ -294,7 +321,7 @@ def decline(session: Session, row: TransferIn, reason: str, user_id: int | None)
     if row.state != "offered":
         raise Conflict("not_open", "该移交已答复或已撤回")
     _decide(session, row, "declined", user_id, answer=reason)
-    audit.record(session, "core.transfer.decline", "transfer_in", row.id, {"kind": row.kind})
+    audit.record(session, "core.transfer.decline", "transfer_in", row.id, {"kind": _title(row.kind)})
     _relay_after_commit(session, row.token, row.from_tenant_id, current_tenant_id(), "answer")
     return row
 
@@ -319,76 +346,109 @@ def _relay_after_commit(session: Session, token: str, from_tenant_id: int, to_te
 
 def relay(token: str, from_tenant_id: int, to_tenant_id: int) -> None:
     """Move one transfer on as far as it goes now (module docstring). An outbox job run outside
-    a transaction (``outbox.standalone``): it opens its own, one county at a time."""
+    a transaction (``outbox_standalone``): it opens its own, one county at a time."""
     from core.runtime import running
     state = running()
-    db, host = state.db, state.plugins
+    db = state.db
     with db.transaction(from_tenant_id) as s:
         out = s.scalar(select(TransferOut).where(TransferOut.token == token))
         if out is None or out.to_tenant_id != to_tenant_id:
             return   # the offer never committed, or a forged pair of counties
         names = dict(s.execute(select(Tenant.id, Tenant.name).where(Tenant.id.in_([from_tenant_id, to_tenant_id]))).all())
-    kind = host.transfer_kinds.get(out.kind)
+    kind = state.plugins.transfer_kinds.get(out.kind)
     if kind is None:
         raise RuntimeError(f"transfer kind {out.kind!r} is not installed")
     facts = dict(token=token, from_county=names.get(from_tenant_id, ""), to_county=names.get(to_tenant_id, ""))
 
+    # 1. the receiver's side: the offer arrives — or a row not shown stands for the sender's
+    #    withdrawal, or for the county's refusal. Inserted once (the token is unique there), so a
+    #    relay that read the sender's side before a withdrawal cannot bring the offer in after it.
     with db.transaction(to_tenant_id) as s:
-        inc = s.scalar(select(TransferIn).where(TransferIn.token == token))
-        if inc is None and out.state == "offered":
+        inc = _incoming(s, token)
+        if inc is None and out.state == "withdrawing":
+            _insert_in(s, out, from_tenant_id, "withdrawn", shown=False)
+        elif inc is None and out.state == "offered":
             reason = _refusal(s, kind, out)
-            if reason is None:
-                _receive_offer(s, kind, out, from_tenant_id, facts)
-                inc = s.scalar(select(TransferIn).where(TransferIn.token == token))
-        else:
-            reason = None
-    if inc is None:
-        with db.transaction(from_tenant_id) as s:
             if reason is not None:
-                _close_out(s, token, "declined", reason)
-            elif out.state == "withdrawing":   # withdrawn before it ever reached the other county
-                _close_out(s, token, "withdrawn")
-        return
-
+                _insert_in(s, out, from_tenant_id, "declined", shown=False, answer=reason)
+            elif _insert_in(s, out, from_tenant_id, "offered"):
+                _offer_arrived(s, kind, out, facts)
+        inc = _incoming(s, token)
+    if inc is None:
+        return   # the sender's side ended before this relay read it: nothing to do
+    # 2. a withdrawal: decided on the receiver's side (an answer that came first stands)
     if out.state == "withdrawing" and inc.state == "offered":
         with db.transaction(to_tenant_id) as s:
-            s.execute(update(TransferIn).where(TransferIn.token == token, TransferIn.state == "offered")
-                      .values(state="withdrawn", decided_at=utcnow()).execution_options(synchronize_session=False))
-            inc = s.scalar(select(TransferIn).where(TransferIn.token == token))
-            if inc.state == "withdrawn":
-                audit.record(s, "core.transfer.withdrawn", "transfer_in", inc.id, {"kind": inc.kind})
-    if inc.state == "withdrawn":
-        with db.transaction(from_tenant_id) as s:
-            _close_out(s, token, "withdrawn")
-        return
-    if inc.state == "declined":
-        with db.transaction(from_tenant_id) as s:
-            _close_out(s, token, "declined", inc.answer)
-        return
+            done = s.execute(update(TransferIn).where(TransferIn.token == token, TransferIn.state == "offered")
+                             .values(state="withdrawn", decided_at=utcnow())
+                             .execution_options(synchronize_session=False)).rowcount
+            inc = _incoming(s, token)
+            if done:
+                audit.record(s, "core.transfer.withdrawn", "transfer_in", inc.id, {"kind": kind.title})
+    # 3. accepted: the payload crosses
     if inc.state == "accepted":
-        with db.transaction(from_tenant_id) as s:
-            payload = kind.export(s, out.subject_id)          # read only; kept in memory
-        with db.transaction(to_tenant_id) as s:
-            inc = s.scalar(select(TransferIn).where(TransferIn.token == token).with_for_update())
-            if inc.state == "accepted":
-                on = period_day(utcnow())
-                new_id = kind.receive(s, payload, TransferFacts(
-                    **facts, on=on, org_unit_id=inc.org_unit_id, accepted_by=inc.decided_by, note=inc.note or ""))
-                inc.state, inc.subject_id, inc.delivered_at = "delivered", new_id, utcnow()
-                audit.record(s, "core.transfer.delivered", "transfer_in", inc.id, {"kind": inc.kind})
-                if inc.decided_by:
-                    notify(s, [inc.decided_by], f"transfer:{token}:in", f"{kind.title}跨县移交已转入",
-                           f"{facts['from_county']}移交的{kind.title}已转入本县，请在“跨县移交”中查看。")
-            del payload
-    if inc.state == "delivered":
+        inc = _deliver(db, kind, inc, facts, from_tenant_id, to_tenant_id)
+    # 4. the receiver's end, copied back (the sender's subject closed on delivery)
+    if inc.state in ("withdrawn", "declined", "delivered"):
         with db.transaction(from_tenant_id) as s:
             row = s.scalar(select(TransferOut).where(TransferOut.token == token).with_for_update())
             if row.state in OPEN_OUT:
-                kind.handed_off(s, row.subject_id, TransferFacts(**facts, on=period_day(inc.delivered_at)))
-                _close_out(s, token, "delivered")
+                if inc.state == "delivered":
+                    kind.handed_off(s, row.subject_id, TransferFacts(**facts, on=period_day(inc.delivered_at)))
+                _close_out(s, kind, row, inc.state, inc.answer)
 
 
 relay.outbox_standalone = True   # type: ignore[attr-defined]
+
+
+def _incoming(session: Session, token: str) -> TransferIn | None:
+    return session.scalar(select(TransferIn).where(TransferIn.token == token))
+
+
+def _insert_in(session: Session, out: TransferOut, from_tenant_id: int, state: str, shown: bool = True,
+               answer: str | None = None) -> bool:
+    """The receiver's row of ``out`` in ``state``, unless one exists; True if this made it."""
+    return insert_ignore(session, TransferIn, {
+        "token": out.token, "kind": out.kind, "from_tenant_id": from_tenant_id, "meta": out.meta,
+        "audience_bidx": out.audience_bidx, "note": out.note if shown else None, "offered_at": out.created_at,
+        "shown": shown, "state": state, "answer": answer, "received_at": utcnow(),
+        "decided_at": None if state == "offered" else utcnow()}, ["token"])
+
+
+def _deliver(db, kind: TransferKind, inc: TransferIn, facts: dict, from_tenant_id: int, to_tenant_id: int) -> TransferIn:
+    """Read the payload in the sender's transaction, write it in the receiver's: it exists only
+    here in between. A kind that cannot take it any more declines it with its reason."""
+    token = inc.token
+    with db.transaction(from_tenant_id) as s:
+        row = s.scalar(select(TransferOut).where(TransferOut.token == token).with_for_update())
+        if row.state not in OPEN_OUT:   # the sender only ever copies the receiver's end: cannot happen
+            raise RuntimeError(f"transfer {token[:6]}…: accepted in one county, {row.state} in the other")
+        payload = kind.export(s, row.subject_id)
+    try:
+        with db.transaction(to_tenant_id) as s:
+            inc = s.scalar(select(TransferIn).where(TransferIn.token == token).with_for_update())
+            if inc.state == "accepted":
+                new_id = kind.receive(s, payload, TransferFacts(**facts, on=period_day(utcnow()), org_unit_id=inc.org_unit_id,
+                                                                accepted_by=inc.decided_by, note=inc.note or ""))
+                inc.state, inc.subject_id, inc.delivered_at = "delivered", new_id, utcnow()
+                audit.record(s, "core.transfer.delivered", "transfer_in", inc.id, {"kind": kind.title})
+                if inc.decided_by:
+                    notify(s, [inc.decided_by], f"transfer:{token}:in", f"{kind.title}跨县移交已转入",
+                           f"{facts['from_county']}移交的{kind.title}已转入本县，请在“跨县移交”中查看。")
+            return inc
+    except PinganError as exc:   # e.g. the category switched off or the unit retired since the acceptance
+        with db.transaction(to_tenant_id) as s:
+            s.execute(update(TransferIn).where(TransferIn.token == token, TransferIn.state == "accepted")
+                      .values(state="declined", answer=f"接收后无法转入：{exc.message}")
+                      .execution_options(synchronize_session=False))
+            inc = _incoming(s, token)
+            audit.record(s, "core.transfer.undeliverable", "transfer_in", inc.id, {"kind": kind.title})
+            if inc.decided_by:
+                notify(s, [inc.decided_by], f"transfer:{token}:undeliverable", f"{kind.title}跨县移交未能转入",
+                       f"{facts['from_county']}移交的{kind.title}未能转入本县：{exc.message}。已通知移交方。")
+            return inc
+    finally:
+        del payload
 
 
 def _refusal(session: Session, kind: TransferKind, out: TransferOut) -> str | None:
@@ -399,36 +459,39 @@ def _refusal(session: Session, kind: TransferKind, out: TransferOut) -> str | No
     return kind.refusal(session, meta_of(out))
 
 
-def _receive_offer(session: Session, kind: TransferKind, out: TransferOut, from_tenant_id: int, facts: dict) -> None:
-    made = insert_ignore(session, TransferIn, {
-        "token": out.token, "kind": out.kind, "from_tenant_id": from_tenant_id, "meta": out.meta, "note": out.note,
-        "offered_at": out.created_at, "state": "offered", "received_at": utcnow()}, ["token"])
-    if not made:
-        return
-    row = session.scalar(select(TransferIn).where(TransferIn.token == out.token))
-    audit.record(session, "core.transfer.received", "transfer_in", row.id, {"kind": out.kind,
-                                                                             "from_tenant_id": from_tenant_id})
-    notify(session, county_holders(session, kind.permission), f"transfer:{out.token}:offer", f"{kind.title}跨县移交待接收",
+def _offer_arrived(session: Session, kind: TransferKind, out: TransferOut, facts: dict) -> None:
+    row = _incoming(session, out.token)
+    audit.record(session, "core.transfer.received", "transfer_in", row.id, {"kind": kind.title})
+    users = county_holders(session, kind.permission)
+    audience = kind.audience_of(meta_of(out))
+    if audience:
+        users = sorted(set(users) & set(county_holders(session, audience)))
+    notify(session, users, f"transfer:{out.token}:offer", f"{kind.title}跨县移交待接收",
            f"{facts['from_county']}向本县移交一项{kind.title}，请在“跨县移交”中接收或拒收。", kind="todo")
 
 
-def _close_out(session: Session, token: str, state: str, answer: str | None = None) -> None:
-    """The sender's row reaches its end (once); its maker is told."""
-    row = session.scalar(select(TransferOut).where(TransferOut.token == token).with_for_update())
-    if row is None or row.state not in OPEN_OUT:
-        return
+def _close_out(session: Session, kind: TransferKind, row: TransferOut, state: str, answer: str | None = None) -> None:
+    """The sender's row reaches the receiver's end (once); its maker is told."""
     row.state, row.answered_at = state, utcnow()
     if answer:
         row.answer = answer
     if state == "delivered":
         row.delivered_at = utcnow()
-    audit.record(session, f"core.transfer.{state}", "transfer_out", row.id, {"kind": row.kind})
+    audit.record(session, f"core.transfer.{state}", "transfer_out", row.id, {"kind": kind.title})
     county = session.scalar(select(Tenant.name).where(Tenant.id == row.to_tenant_id)) or ""
-    words = {"delivered": "已接收并转入", "declined": "已拒收", "withdrawn": "已撤回"}[state]
+    words = {"delivered": "已接收并转入", "declined": "未被接收", "withdrawn": "已撤回"}[state]
     users = [u for u in (row.created_by, row.withdraw_by) if u]
     if users:
-        notify(session, sorted(set(users)), f"transfer:{token}:{state}", f"跨县移交{words}",
+        notify(session, sorted(set(users)), f"transfer:{row.token}:{state}", f"跨县移交{words}",
                f"您向{county}发起的跨县移交{words}，请在“跨县移交”中查看。")
+
+
+def _title(key: str) -> str:
+    """The kind's title for an audit entry (the audit shows words, never keys)."""
+    from core.runtime import running
+    state = running(optional=True)
+    kind = state.plugins.transfer_kinds.get(key) if state is not None else None
+    return kind.title if kind is not None else key
 
 
 def county_holders(session: Session, perm: str) -> list[int]:
@@ -450,18 +513,31 @@ def receivable_kinds(grants: Grants, kinds: Mapping[str, TransferKind]) -> list[
     return [k for k, kind in kinds.items() if grants.county_wide(kind.permission)]
 
 
+def _audience(grants: Grants, kind: TransferKind, column, where) -> Any:
+    """SQL predicate: the row's further permission (``audience_bidx``) is none, or one of the
+    kind's module the user holds ``where`` (county-wide, or on the row's unit)."""
+    prefix = kind.plugin + "."
+    held = [p for p in grants.by_perm if p.startswith(prefix)]
+    return or_(column.is_(None), *(where(p) & (column == blind_index(p)) for p in held))
+
+
 def incoming_query(grants: Grants, kinds: Mapping[str, TransferKind], state: str | None = None):
-    """The county's offers the user may see, newest first (filter: a state)."""
-    stmt = select(TransferIn).where(TransferIn.kind.in_(receivable_kinds(grants, kinds)))
+    """The county's offers the user may see (shown ones; the kind's permission and its audience
+    held county-wide), newest first (filter: a state)."""
+    from sqlalchemy import true
+    preds = [(TransferIn.kind == k) & _audience(grants, kinds[k], TransferIn.audience_bidx,
+                                                 lambda p: true() if grants.county_wide(p) else false())
+             for k in receivable_kinds(grants, kinds)]
+    stmt = select(TransferIn).where(TransferIn.shown.is_(True), or_(*preds) if preds else false())
     return stmt.where(TransferIn.state == state) if state else stmt
 
 
 def outgoing_query(grants: Grants, kinds: Mapping[str, TransferKind], state: str | None = None):
-    """The county's own offers the user may see: of a kind whose permission the user holds on
-    the subject's unit (as it was when offered)."""
-    from sqlalchemy import false, or_
+    """The county's own offers the user may see: of a kind whose permission (and audience) the
+    user holds on the subject's unit (as it was when offered)."""
     from core.authz import unit_scope
     preds = [(TransferOut.kind == k) & unit_scope(grants, kind.permission)
+             & _audience(grants, kind, TransferOut.audience_bidx, lambda p: unit_scope(grants, p))
              for k, kind in kinds.items() if grants.has(kind.permission)]
     stmt = (select(TransferOut).join(OrgUnit, OrgUnit.id == TransferOut.org_unit_id)
             .where(or_(*preds) if preds else false()))

@@ -63,7 +63,7 @@ def test_an_accepted_transfer_brings_the_person_and_history_and_ends_the_record_
         assert r.status_code == 201, r.get_json()
         counties_seen = town.get("/api/transfers/counties").get_json()
         assert {"id": west.id, "name": "西山县"} in counties_seen and all(c["id"] != east.id for c in counties_seen)
-        assert offer(town, rec["id"], east, expect=404)["errors"]["json"] == {"to_tenant_id": ["请选择平台上的另一个县（市、区）"]}
+        assert offer(town, rec["id"], east, expect=422)["errors"]["json"] == {"to_tenant_id": ["请选择平台上的另一个县（市、区）"]}
         made = offer(town, rec["id"], west)
         assert made["state"] == "offered" and made["to_county"] == "西山县"
         assert offer(town, rec["id"], west, expect=409)["code"] == "transfer_open"
@@ -119,10 +119,124 @@ def test_an_accepted_transfer_brings_the_person_and_history_and_ends_the_record_
 
         # the relay again (a second delivery of its job) changes nothing
         relay(token=_token(app, east), from_tenant_id=east.id, to_tenant_id=west.id)
-        assert _count(app, west, KeyPerson) == 1
+        again = receiver.get(f"/api/keypersons/records/{done['subject_id']}?purpose=visit").get_json()
+        assert _count(app, west, KeyPerson) == 1 and len(again["transferred_history"]) == 1
         with pingan(app).db.transaction(west.id) as s:
-            actions = set(s.scalars(select(AuditEntry.action).where(AuditEntry.action.like("core.transfer.%"))))
-        assert {"core.transfer.received", "core.transfer.accept", "core.transfer.delivered"} <= actions
+            actions = list(s.scalars(select(AuditEntry.action).where(AuditEntry.action.like("core.transfer.%"))))
+        assert sorted(actions) == ["core.transfer.accept", "core.transfer.delivered", "core.transfer.received"]
+
+
+def test_a_crash_between_the_two_counties_steps_ends_in_one_record(app, counties, login):
+    """The relay fails after the receiving county has the record, before the sending county
+    closes its own: run again (as the sweep re-sends it), it closes it, and copies nothing twice."""
+    east, west = counties
+    kind = pingan(app).plugins.transfer_kinds["keypersons.record"]
+    real = kind.handed_off
+    calls = []
+
+    def fails_once(session, subject_id, facts):
+        calls.append(subject_id)
+        if len(calls) == 1:
+            raise OSError("the sending county's database went away")
+        real(session, subject_id, facts)
+
+    with time_machine.travel(NOW, tick=False):
+        town, receiver = login(east, "donghu.admin"), login(west, "county.admin")
+        rec = register(town, east, seq=81)
+        made = offer(town, rec["id"], west)
+        run_jobs(app)
+        [row] = receiver.get("/api/transfers/incoming").get_json()["items"]
+        assert receiver.post(f"/api/transfers/incoming/{row['id']}/accept",
+                             json={"org_unit_id": west.unit("T01D1V1")}).status_code == 200
+        object.__setattr__(kind, "handed_off", fails_once)
+        try:
+            run_jobs(app)
+            assert receiver.get(f"/api/transfers/incoming/{row['id']}").get_json()["state"] == "delivered"
+            assert town.get(f"/api/transfers/outgoing/{made['id']}").get_json()["state"] == "offered"
+            relay(token=_token(app, east), from_tenant_id=east.id, to_tenant_id=west.id)
+        finally:
+            object.__setattr__(kind, "handed_off", real)
+        assert town.get(f"/api/transfers/outgoing/{made['id']}").get_json()["state"] == "delivered"
+        assert town.get(f"/api/keypersons/records/{rec['id']}?purpose=visit").get_json()["ended_on"] == "2026-03-02"
+        assert _count(app, west, KeyPerson) == 1 and len(calls) == 2
+        with pingan(app).db.transaction(west.id) as s:
+            assert list(s.scalars(select(AuditEntry.action).where(AuditEntry.action == "keypersons.transferred_in"))) \
+                == ["keypersons.transferred_in"]
+
+
+def test_a_category_switched_off_after_acceptance_declines_it_and_frees_the_record(app, counties, login):
+    east, west = counties
+    with time_machine.travel(NOW, tick=False):
+        town, receiver = login(east, "donghu.admin"), login(west, "county.admin")
+        rec = register(town, east, seq=82)
+        made = offer(town, rec["id"], west)
+        run_jobs(app)
+        [row] = receiver.get("/api/transfers/incoming").get_json()["items"]
+        assert receiver.post(f"/api/transfers/incoming/{row['id']}/accept",
+                             json={"org_unit_id": west.unit("T01D1V1")}).status_code == 200
+        r = receiver.put("/api/modules/keypersons", json={"enabled": True, "settings": {"categories": ["drug"]}})
+        assert r.status_code == 200, r.get_json()
+        run_jobs(app)
+        got = receiver.get(f"/api/transfers/incoming/{row['id']}").get_json()
+        assert got["state"] == "declined" and "停用" in got["answer"]
+        sent = town.get(f"/api/transfers/outgoing/{made['id']}").get_json()
+        assert sent["state"] == "declined" and "停用" in sent["answer"]
+        assert _count(app, west, KeyPerson) == 0
+        assert _count(app, west, Person, Person.id_number_bidx == blind_index(id_number(82))) == 0
+        r = town.post(f"/api/keypersons/records/{rec['id']}/end", json={"ended_on": "2026-03-02"})
+        assert r.status_code == 200, r.get_json()          # the record is free again
+
+
+def test_only_who_may_read_the_category_sees_an_offer_of_it(app, counties, login):
+    # rule: JNT-4 — the category of a person is sensitive, even without the person
+    east, west = counties
+    with time_machine.travel(NOW, tick=False):
+        town = login(east, "donghu.admin")
+        rec = register(town, east, seq=83)
+        offer(town, rec["id"], west)
+        run_jobs(app)
+        admin = login(west, "county.admin")
+        role = admin.post("/api/roles", json={"key": "transfer_only", "name": "移交收件（无类别）",
+                                              "permissions": ["keypersons.use", "keypersons.transfer"]})
+        assert role.status_code == 201, role.get_json()
+        users = {u["username"]: u["id"] for u in admin.get("/api/users?limit=200").get_json()["items"]}
+        r = admin.post("/api/role-assignments", json={"user_id": users["village.cadre"], "role_id": role.get_json()["id"],
+                                                      "org_unit_id": _root(app, west)})
+        assert r.status_code == 201, r.get_json()
+        clerk = login(west, "village.cadre")
+        assert clerk.get("/api/transfers/incoming").get_json()["items"] == []
+        row_id = admin.get("/api/transfers/incoming").get_json()["items"][0]["id"]
+        assert clerk.get(f"/api/transfers/incoming/{row_id}").status_code == 404
+        assert clerk.post(f"/api/transfers/incoming/{row_id}/decline", json={"reason": "不收"}).status_code == 404
+        assert "刑满释放" not in clerk.get("/transfers/").get_data(as_text=True)
+        todo = clerk.get("/api/inbox?limit=50").get_json()["items"]
+        assert not any("跨县移交" in n["title"] for n in todo)
+
+
+def test_a_withdrawal_before_arrival_cannot_be_overtaken_by_the_offer(app, counties, login):
+    """The relay that brings the offer in may have read the sender's side before the withdrawal:
+    the receiver's row the withdrawal left (not shown) keeps it out."""
+    from core import transfers
+    east, west = counties
+    with time_machine.travel(NOW, tick=False):
+        town = login(east, "donghu.admin")
+        rec = register(town, east, seq=84)
+        made = offer(town, rec["id"], west)
+        with pingan(app).db.transaction(east.id) as s:
+            stale = s.scalar(select(TransferOut).where(TransferOut.id == made["id"]))   # read as "offered"
+        assert town.post(f"/api/transfers/outgoing/{made['id']}/withdraw").status_code == 200
+        run_jobs(app)
+        assert town.get(f"/api/transfers/outgoing/{made['id']}").get_json()["state"] == "withdrawn"
+        with pingan(app).db.transaction(west.id) as s:
+            assert transfers._insert_in(s, stale, east.id, "offered") is False   # the late relay's insert
+            assert s.scalar(select(TransferIn.state).where(TransferIn.token == stale.token)) == "withdrawn"
+        assert login(west, "county.admin").get("/api/transfers/incoming").get_json()["items"] == []
+
+
+def _root(app, tenant) -> int:
+    from core.models import OrgUnit
+    with pingan(app).db.transaction(tenant.id) as s:
+        return s.scalar(select(OrgUnit.id).where(OrgUnit.parent_id.is_(None)))
 
 
 def _token(app, tenant) -> str:
@@ -178,7 +292,7 @@ def test_a_refusal_a_withdrawal_and_a_county_without_the_module_copy_nothing(app
         run_jobs(app)
         sent = town.get(f"/api/transfers/outgoing/{made['id']}").get_json()
         assert sent["state"] == "declined" and "未启用" in sent["answer"]
-        assert _count(app, bare, TransferIn) == 0
+        assert _count(app, bare, TransferIn, TransferIn.shown.is_(True)) == 0      # only the row standing for the refusal
         for county in (west, bare):
             assert _count(app, county, KeyPerson) == 0
             for seq in (51, 52, 53):
@@ -194,7 +308,23 @@ def test_only_a_manager_with_the_transfer_permission_may_offer(app, counties, lo
         assert cadre.post(f"/api/keypersons/records/{rec['id']}/transfer",
                           json={"to_tenant_id": west.id}).status_code == 404
         assert cadre.get("/api/transfers/outgoing").status_code == 403
-        assert _count(app, east, TransferOut) == 0
+        admin = login(east, "county.admin")            # a manager of the category without the transfer permission
+        role = admin.post("/api/roles", json={"key": "released_manager", "name": "刑释人员管理",
+                                              "permissions": ["keypersons.use", "keypersons.released.read",
+                                                              "keypersons.released.manage"]})
+        assert role.status_code == 201, role.get_json()
+        users = {u["username"]: u["id"] for u in admin.get("/api/users?limit=200").get_json()["items"]}
+        assert admin.post("/api/role-assignments", json={"user_id": users["village.cadre"], "role_id": role.get_json()["id"],
+                                                         "org_unit_id": east.unit("T01D1V1")}).status_code == 201
+        manager = login(east, "village.cadre")
+        r = manager.post(f"/api/keypersons/records/{rec['id']}/transfer", json={"to_tenant_id": west.id})
+        assert r.status_code == 403 and r.get_json()["code"] == "forbidden"
+        # another township's holder of every key-person permission does not see this village's record or offers
+        made = offer(town, rec["id"], west)
+        other = login(east, "qingshan.admin")
+        assert other.get(f"/api/transfers/outgoing/{made['id']}").status_code == 404
+        assert other.post(f"/api/transfers/outgoing/{made['id']}/withdraw").status_code == 404
+        assert _count(app, east, TransferOut) == 1
 
 
 def _form_token(html: str) -> dict:

@@ -83,7 +83,7 @@ class TransferOfferIn(Schema):
     to_tenant_id = fields.Integer(required=True, validate=ID,
                                   metadata={"title": "接收县", "description": "平台上的另一个县（GET /api/transfers/counties）"})
     note = fields.String(load_default=None, validate=validate.Length(max=500),
-                         metadata={"title": "说明", "description": "对方县接收前可见，如迁往何处；勿写身份证号"})
+                         metadata={"title": "说明", "description": "对方县接收前可见，如迁往何处；勿写姓名、身份证号"})
 
 
 class TransferRowOut(Schema):

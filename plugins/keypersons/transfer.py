@@ -19,14 +19,19 @@ import json
 from flask import url_for
 from sqlalchemy import select
 
-from core.sdk import (Invalid, NotFound, OrgUnit, Person, TransferFacts, TransferKind, blind_index, local_time,
+from core.sdk import (Conflict, Invalid, NotFound, OrgUnit, Person, TransferFacts, TransferKind, blind_index, local_time,
                       record, set_person_fields, within)
 
 from .categories import CATEGORIES, RISK_LEVELS, title_of
 from .models import Handover, KeyPerson, Visit
-from .permissions import TRANSFER, manage_perm
+from .permissions import TRANSFER, manage_perm, read_perm
 from .records import RESULTS, TRANSFER_KIND as KIND, WAYS, settings_of
 from .settings import visit_days
+
+def audience(meta) -> str:
+    """Only who may read the category sees an offer of it (the category is sensitive)."""
+    return read_perm(meta.get("category") or "unknown")
+
 
 def describe(session, meta) -> str:
     category = meta.get("category")
@@ -83,6 +88,11 @@ def receive(session, payload: dict, facts: TransferFacts) -> int:
     """The record in this county at the accepting unit, its clock started on the day it arrived."""
     unit = session.scalar(select(OrgUnit).where(OrgUnit.id == facts.org_unit_id))
     category = payload["category"]
+    # what the acceptance checked may have changed since: refuse rather than make a record nobody sees
+    if category not in (settings_of(session).get("categories") or ()):
+        raise Conflict("category_off", f"本县已停用“{CATEGORIES[category].title}”类别")
+    if unit is None or unit.status != "active":
+        raise Conflict("unit_retired", "接收单位已撤销")
     history = payload.get("history") or []
     for segment in history[-1:]:
         segment.update(county=facts.from_county, transferred_on=facts.on.isoformat())
@@ -131,6 +141,7 @@ def handed_off(session, record_id: int, facts: TransferFacts) -> None:
 
 
 RECORD_TRANSFER = TransferKind(
-    key=KIND, title="重点人员", title_en="Key person", permission=TRANSFER, describe=describe, refusal=refusal,
+    key=KIND, title="重点人员", title_en="Key person", permission=TRANSFER, audience=audience, describe=describe,
+    refusal=refusal,
     check_receive=check_receive, export=export, receive=receive, handed_off=handed_off,
     page=lambda record_id: url_for("keypersons_web.record_page", record_id=record_id))

@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column('org_unit_id', sa.BigInteger(), nullable=False),
         sa.Column('to_tenant_id', sa.BigInteger(), nullable=False),
         sa.Column('meta', sa.Text(), nullable=False),
+        sa.Column('audience_bidx', sa.String(length=32), nullable=True),
         sa.Column('note', sa.Text(), nullable=True),
         sa.Column('state', sa.String(length=16), nullable=False),
         sa.Column('answer', sa.Text(), nullable=True),
@@ -50,6 +51,10 @@ def upgrade() -> None:
         info={'pingan_class': 'tenant'})
     op.create_index('ix_transfer_out_subject', 'transfer_out', ['tenant_id', 'kind', 'subject_id'])
     op.create_index('ix_transfer_out_unit', 'transfer_out', ['tenant_id', 'org_unit_id', 'state'])
+    # one open offer per subject, whatever two requests at once try
+    op.create_index('uq_transfer_out_open', 'transfer_out', ['tenant_id', 'kind', 'subject_id'], unique=True,
+                    postgresql_where=sa.text("state IN ('offered', 'withdrawing')"),
+                    sqlite_where=sa.text("state IN ('offered', 'withdrawing')"))
     op.create_table(
         'transfer_in',
         sa.Column('tenant_id', sa.BigInteger(), nullable=False),
@@ -58,8 +63,10 @@ def upgrade() -> None:
         sa.Column('kind', sa.String(length=64), nullable=False),
         sa.Column('from_tenant_id', sa.BigInteger(), nullable=False),
         sa.Column('meta', sa.Text(), nullable=False),
+        sa.Column('audience_bidx', sa.String(length=32), nullable=True),
         sa.Column('note', sa.Text(), nullable=True),
         sa.Column('offered_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('shown', sa.Boolean(), nullable=False),
         sa.Column('state', sa.String(length=16), nullable=False),
         sa.Column('org_unit_id', sa.BigInteger(), nullable=True),
         sa.Column('decided_by', sa.BigInteger(), nullable=True),
@@ -79,6 +86,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_transfer_in_state', table_name='transfer_in')
     op.drop_table('transfer_in')
+    op.drop_index('uq_transfer_out_open', table_name='transfer_out')
     op.drop_index('ix_transfer_out_unit', table_name='transfer_out')
     op.drop_index('ix_transfer_out_subject', table_name='transfer_out')
     op.drop_table('transfer_out')
