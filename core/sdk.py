@@ -97,6 +97,12 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   ``open_transfer(session, kind, subject_id)`` (the offer still waiting: keep the subject as it
   is meanwhile); ``subject_transfers(session, kind, subject_id)`` (its transfers, for its page);
   ``transfer_counties(session)`` (the other counties of the platform, for the choice)
+- files a module keeps (the photo of signed minutes, a check-in photo, a scan): ``store_file(session,
+  upload, kinds=SCAN_KINDS)`` → ``StoredFile`` (key, cleaned name, detected type, size, SHA-256;
+  checked by content, deleted again if the transaction rolls back), ``forget_file(session, key)``
+  (a file no longer referred to: deleted once the transaction commits), ``file_response(key,
+  filename, content_type, size)`` (served as a download, never in the page's origin);
+  ``SCAN_KINDS`` (PDF or an image), ``PHOTO_KINDS`` (an image)
 - the demo county: ``DemoActivity`` (what ``pingan_demo_activity(demo)`` gets to plan the
   module's year of demo work) and ``DemoCase`` (a case it plans)
 """
@@ -149,6 +155,7 @@ from core.demo_activity import DemoActivity, DemoCase
 from core.manifest import Manifest
 from core.registers import Register, RegisterRecord, close as close_record, create as create_record
 from core.letters import LetterKind, issue_letter, party_letters
+from core.uploads import PHOTO_KINDS, SCAN_KINDS, StoredFile, file_response, forget_file, store_file
 from core.transfers import (TransferFacts, TransferKind, counties as transfer_counties, offer_as as offer_transfer,
                             open_for as open_transfer, subject_transfers)
 
@@ -184,6 +191,8 @@ __all__ = [
     "issue_letter", "party_letters",
     # transfers between counties
     "TransferKind", "TransferFacts", "offer_transfer", "open_transfer", "subject_transfers", "transfer_counties",
+    # files a module keeps
+    "store_file", "forget_file", "file_response", "StoredFile", "SCAN_KINDS", "PHOTO_KINDS",
     # the demo county
     "DemoActivity", "DemoCase",
 ]

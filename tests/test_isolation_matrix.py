@@ -102,6 +102,7 @@ ID_TABLES = {
     "/api/village/projects/<project_id>/completion": "village_project",
     "/api/village/projects/<project_id>/publications": "village_project",
     "/api/village/projects/<project_id>/minutes": "village_project",
+    "/api/village/projects/<project_id>/minutes-photo": "village_project",
     "/api/village/evaluations/<evaluation_id>": "village_evaluation",
     "/api/village/public/villages/<unit_id>": "org_unit",
     "/api/village/contacts/<record_id>": "village_contact",
@@ -194,6 +195,7 @@ BODIES = {
     ("POST", "/api/mediation/registers/<kind>/<entry_id>/resolve"): {"resolved_on": "2026-01-05"},
     ("POST", "/api/cases/<case_id>/attachments"): "FILE",  # a multipart upload (see _upload)
     ("POST", "/api/letters/<letter_id>/sign"): "FILE",  # multipart: the scan (the date is checked after the 404)
+    ("POST", "/api/village/projects/<project_id>/minutes-photo"): "FILE",  # multipart: the photo of the signed minutes
     ("POST", "/api/letters/<letter_id>/withdraw"): {"reason": "越权撤销"},
     ("PUT", "/api/petition/cases/<case_id>/leader"): {"leader_name": "越权", "team": [{"name": "某"}],
                                                       "investigate": "越权", "handle": "越权", "stabilise": "越权"},

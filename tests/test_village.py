@@ -246,6 +246,59 @@ def test_the_vote_form_keeps_what_was_typed_when_refused(county, cadre):
     assert cadre.get("/village/evaluations").status_code == 200
 
 
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64 + b"\xff\xd9"
+
+
+def test_the_photo_of_the_signed_minutes_is_kept_with_the_project_and_never_published(app, county, cadre, client_as):
+    # rule: VIL-3 — votes recorded "with the photo of the signed minutes"
+    import io
+
+    from core.app import pingan
+    from core.storage import storage
+    p = discussed(cadre, county)
+    url = f"/api/village/projects/{p['id']}/minutes-photo"
+    early = cadre.post(url, data={"file": (io.BytesIO(JPEG), "签字.jpg")}, content_type="multipart/form-data")
+    assert early.status_code == 409 and early.get_json()["code"] == "not_voted"
+    assert vote(cadre, p["id"]).status_code == 200
+    assert cadre.get(url).status_code == 404                                        # none yet
+    none = cadre.post(url, data={}, content_type="multipart/form-data")
+    assert none.status_code == 422 and "file" in none.get_json()["errors"]["files"]
+    text = cadre.post(url, data={"file": (io.BytesIO(b"just text"), "a.jpg")}, content_type="multipart/form-data")
+    assert text.status_code == 415                                                  # judged by content
+    r = cadre.post(url, data={"file": (io.BytesIO(JPEG), "签字.jpg")}, content_type="multipart/form-data")
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["has_minutes_photo"] is True and r.get_json()["minutes_photo_filename"] == "签字.jpg"
+    got = cadre.get(url)
+    assert got.status_code == 200 and got.data == JPEG and got.headers["Content-Type"] == "image/jpeg"
+    assert got.headers["Content-Disposition"].startswith("attachment") and got.headers["Content-Security-Policy"] == "sandbox"
+    first_key = _photo_key(app, county, p["id"])
+    # a new photo replaces the old one, whose file is deleted once that commits
+    r = cadre.post(url, data={"file": (io.BytesIO(JPEG + b"2"), "clearer.jpg")}, content_type="multipart/form-data")
+    assert r.status_code == 200 and r.get_json()["minutes_photo_filename"] == "clearer.jpg"
+    store = storage(pingan(app).config)
+    assert not store.path(first_key).exists() and store.path(_photo_key(app, county, p["id"])).exists()
+    # another village's officer cannot see or replace it; the public page never shows it
+    other = client_as("donghu.admin")
+    assert other.get(url).status_code == 200                                        # the township may read it
+    assert client_as("village.cadre2").get(url).status_code in (403, 404)
+    page = cadre.get(f"/village/projects/{p['id']}").get_data(as_text=True)
+    assert "clearer.jpg" in page and 'id="village-minutes_photo"' in page
+    public = cadre.get(f"/village/public/{county.unit('T01D1V1')}").get_data(as_text=True)
+    assert "minutes-photo" not in public and "clearer.jpg" not in public
+    # the page's form: refused without a file, the message at the field
+    refused = cadre.post(f"/village/projects/{p['id']}", data={"act": "minutes_photo"}, content_type="multipart/form-data")
+    assert refused.status_code == 422 and "请选择要上传的文件" in refused.get_data(as_text=True)
+
+
+def _photo_key(app, county, project_id) -> str:
+    from sqlalchemy import select
+
+    from core.app import pingan
+    from plugins.village.models import Project
+    with pingan(app).db.transaction(county.id) as s:
+        return s.scalar(select(Project.minutes_photo_key).where(Project.id == project_id))
+
+
 # --- VIL-1 and VIL-2: cadres ask, people speak ---------------------------------------------------
 
 def test_contacts_count_against_the_four_ones_quota_per_cadre(db, county, client_as):

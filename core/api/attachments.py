@@ -11,7 +11,6 @@ origin. The service is ``core.cases.attachments``.
 from __future__ import annotations
 
 import logging
-from urllib.parse import quote
 
 from flask import Response, request
 from flask.views import MethodView
@@ -27,6 +26,7 @@ from core.errors import Invalid, NotFound
 from core.request import requires
 from core.runtime import pingan
 from core.storage import storage
+from core.uploads import content_disposition
 
 log = logging.getLogger("pingan.attachments")
 blp = Blueprint("core_attachments", __name__, url_prefix="/api/cases", description="事项附件 / Case attachments")
@@ -54,12 +54,6 @@ DOWNLOAD_DOC = {"responses": {"200": {
     "description": "the file, as an attachment, in the type detected when it was uploaded",
     "content": {ct.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
                 for ct in attachments.CONTENT_TYPES}}}}
-
-
-def content_disposition(filename: str) -> str:
-    """``attachment`` with an ASCII fallback name and the real one per RFC 5987 (``filename*``)."""
-    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\%;' else "_" for c in filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 _case = request_case

@@ -213,7 +213,7 @@ def download(data: bytes | Iterable[bytes], filename: str, mimetype: str = XLSX)
     ``data`` is the file, or its chunks to stream (a large export)."""
     from flask import Response
 
-    from core.api.attachments import content_disposition
+    from core.uploads import content_disposition
     return Response(data, mimetype=mimetype, headers={"Content-Disposition": content_disposition(filename),
                                                       "Cache-Control": "private, no-store"})
 

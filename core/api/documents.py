@@ -14,7 +14,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from core import audit, documents
-from core.api.attachments import content_disposition
+from core.uploads import content_disposition
 from core.cases.access import request_case
 from core.cases.attachments import KINDS, clean_filename
 from core.documents import usable

@@ -15,7 +15,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.wsgi import wrap_file
 
 from core import letters
-from core.api.attachments import content_disposition
+from core.uploads import content_disposition
 from core.api.common import ErrorSchema, IdField, ListArgs, id_path, page_of, paginate, sort_field
 from core.cases.attachments import KINDS, clean_filename
 from core.errors import Invalid, NotFound

@@ -9,6 +9,7 @@ Objects outside the user's units, or of another county, answer 404.
 """
 from __future__ import annotations
 
+from flask import request
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
@@ -111,6 +112,9 @@ class ProjectOut(Schema):
     progress_on = fields.Date(allow_none=True)
     completed_on = fields.Date(allow_none=True)
     completion_note = fields.String()
+    has_minutes_photo = fields.Boolean(metadata={"description": "已上传签字的表决记录照片（GET …/minutes-photo 下载）"})
+    minutes_photo_filename = fields.String(allow_none=True)
+    minutes_photo_at = fields.DateTime(allow_none=True, metadata={"description": "上传时间"})
 
 
 class ProjectArgs(IdListArgs):
@@ -415,6 +419,40 @@ class ContactFigures(MethodView):
 
 
 # --- printable minutes of the vote (VIL-3) ------------------------------------------------------------
+
+
+class PhotoFile(Schema):
+    file = fields.Raw(load_default=None, metadata={
+        "type": "string", "format": "binary",
+        "description": "签字后的表决记录：照片（JPEG/PNG/GIF/WebP）或 PDF，按文件内容判断"})
+
+
+@blp.route("/projects/<project_id>/minutes-photo")
+class MinutesPhoto(MethodView):
+    @requires(READ)
+    @blp.doc(responses={"200": {"description": "the photo, as an attachment", "content": {
+        ct: {"schema": {"type": "string", "format": "binary"}}
+        for ct in ("application/pdf", "image/jpeg", "image/png", "image/gif", "image/webp")}}})
+    def get(self, project_id):
+        """Download the photo of the minutes as signed (404 ``no_file`` before one is uploaded)."""
+        from core.sdk import file_response
+        p = project_or_404(project_id, READ)
+        return file_response(p.minutes_photo_key, p.minutes_photo_filename or "表决记录", p.minutes_photo_content_type
+                             or "application/octet-stream", p.minutes_photo_size)
+
+    @requires(DELIBERATE)
+    @blp.arguments(PhotoFile, location="files")
+    @blp.response(200, ProjectOut)
+    @blp.alt_response(409, description="not_voted: upload it after the vote")
+    @blp.alt_response(415, description="unsupported_type: not a photo or a PDF")
+    def post(self, files, project_id):
+        """Upload the photo (or scan) of the minutes as signed at the meeting (multipart ``file``),
+        after the vote; a new one replaces the old. Kept with the project, never published."""
+        p = project_or_404(project_id, DELIBERATE)
+        w = request_work()
+        projects.attach_minutes_photo(w, p, request.files.get("file"))
+        w.session.commit()
+        return _out(p)
 
 
 @blp.route("/projects/<project_id>/minutes")

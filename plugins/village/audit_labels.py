@@ -10,7 +10,8 @@ from .settings import BODIES, QUORUMS
 
 LABELS = AuditLabels(
     actions={"village.project_voted": ("村级项目表决", "Project vote recorded"),
-             "village.evaluated": ("录入两票评议", "Evaluation entered")},
+             "village.evaluated": ("录入两票评议", "Evaluation entered"),
+             "village.minutes_photo": ("上传签字的表决记录", "Signed minutes uploaded")},
     object_types={"village_project": ("村级项目", "Village project"), "village_publication": ("村务公开", "Publication"),
                   "village_evaluation": ("两票评议", "Two-ballot evaluation"),
                   "village_opinion_code": ("群众意见验证码", "Opinion code"), "village_opinion": ("群众意见", "Opinion")},
@@ -22,7 +23,10 @@ LABELS = AuditLabels(
         "voted_on": ("表决日期", "Voted on"), "members": ("应到人数", "Members"), "present": ("实到人数", "Present"),
         "votes_for": ("赞成票", "For"), "votes_against": ("反对票", "Against"), "votes_abstain": ("弃权票", "Abstained"),
         "quorum_rule": ("法定人数", "Quorum"), "approval_pct": ("通过比例（%）", "Approval share"),
-        "minutes": ("会议记录摘要", "Minutes"), "progress_pct": ("完成比例（%）", "Progress"),
+        "minutes": ("会议记录摘要", "Minutes"), "minutes_photo_filename": ("签字的表决记录", "Signed minutes"),
+        "minutes_photo_key": None, "minutes_photo_content_type": None, "minutes_photo_size": None,
+        "minutes_photo_sha256": None, "minutes_photo_at": ("表决记录上传时间", "Minutes uploaded"),
+        "minutes_photo_by": ("表决记录上传人", "Minutes uploaded by"), "filename": ("文件名", "File name"), "progress_pct": ("完成比例（%）", "Progress"),
         "progress_note": ("进展情况", "Progress note"), "progress_on": ("进度日期", "Progress on"),
         "completed_on": ("完工日期", "Completed on"), "completion_note": ("完工情况", "Completion note"),
         "stage": ("公开内容", "Stage"), "content": ("公开文字", "Text"), "act_on": ("事项日期", "Act on"),

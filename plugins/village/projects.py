@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from core.sdk import Conflict, Invalid, NotFound, OrgUnit, may, module_settings, record
+from core.sdk import (SCAN_KINDS, Conflict, Invalid, NotFound, OrgUnit, forget_file, may, module_settings, record,
+                      store_file, utcnow)
 
 from .models import Project
 from .settings import BODIES, quorum
@@ -138,6 +139,22 @@ def complete(w, p: Project, data: dict) -> Project:
     return p
 
 
+def attach_minutes_photo(w, p: Project, upload) -> Project:
+    """The photo (or scan) of the minutes as signed at the meeting (VIL-3), after the vote; a new
+    one replaces the old (deleted once this commits). Kept with the project, never published."""
+    if p.voted_on is None:
+        raise Conflict("not_voted", "项目尚未表决，表决后再上传签字的表决记录")
+    stored = store_file(w.session, upload, SCAN_KINDS,
+                        "签字的表决记录只能是照片（JPEG/PNG/GIF/WebP）或 PDF，按文件内容判断")
+    forget_file(w.session, p.minutes_photo_key)
+    p.minutes_photo_key, p.minutes_photo_filename = stored.key, stored.filename
+    p.minutes_photo_content_type, p.minutes_photo_size, p.minutes_photo_sha256 = (
+        stored.content_type, stored.size, stored.sha256)
+    p.minutes_photo_at, p.minutes_photo_by = utcnow(), w.user_id
+    record(w.session, "village.minutes_photo", "village_project", p.id, {"filename": stored.filename})
+    return p
+
+
 def project_out(p: Project, unit_name: str = "") -> dict:
     return {"id": p.id, "org_unit_id": p.org_unit_id, "org_unit_name": unit_name, "title": p.title,
             "summary": p.summary, "budget": str(p.budget), "state": p.state, "state_title": STATES[p.state],
@@ -147,4 +164,5 @@ def project_out(p: Project, unit_name: str = "") -> dict:
             "votes_abstain": p.votes_abstain, "approval": str(approval_of(p)) if p.present else None,
             "approval_pct": p.approval_pct, "minutes": p.minutes, "progress_pct": p.progress_pct,
             "progress_note": p.progress_note, "progress_on": p.progress_on, "completed_on": p.completed_on,
-            "completion_note": p.completion_note}
+            "completion_note": p.completion_note, "has_minutes_photo": p.minutes_photo_key is not None,
+            "minutes_photo_filename": p.minutes_photo_filename, "minutes_photo_at": p.minutes_photo_at}

@@ -138,6 +138,9 @@ def project_page(project_id):
             if act == "publish":
                 p = project_or_404(project_id, PUBLISH)
                 publicity.publish(w, p, load(PublishInput, request.form)["stage"])
+            elif act == "minutes_photo":
+                p = project_or_404(project_id, DELIBERATE)
+                projects.attach_minutes_photo(w, p, request.files.get("file"))
             elif act in ACTS:
                 schema, do, perm = ACTS[act]
                 p = project_or_404(project_id, perm)

@@ -45,6 +45,11 @@ def test_a_refused_vote_keeps_the_typed_form_on_a_phone_and_the_public_page_show
     page.locator("#vote-votes_against").fill("3")
     page.get_by_role("button", name="登记表决结果").click()
     expect(page.locator("#project-state")).to_have_text("表决通过")
+    photo = page.locator("form#village-minutes_photo")            # the signed minutes, photographed on the phone
+    photo.locator('input[type="file"]').set_input_files({"name": "签字.jpg", "mimeType": "image/jpeg",
+                                                         "buffer": b"\xff\xd8\xff\xe0" + b"\x00" * 64 + b"\xff\xd9"})
+    photo.get_by_role("button", name="上传").click()
+    expect(page.locator("#project-minutes-photo")).to_contain_text("签字.jpg")
     page.locator("#publish-stage").select_option(label="表决结果")
     page.get_by_role("button", name="公开").click()
     expect(page.locator("#project-publications")).to_contain_text("赞成率 88.0%")
@@ -53,6 +58,7 @@ def test_a_refused_vote_keeps_the_typed_form_on_a_phone_and_the_public_page_show
     expect(public.locator("h1")).to_contain_text("罗塘村")
     expect(public.locator(f"#public-project-{pid}")).to_contain_text("村道硬化工程")
     expect(public.locator("main")).not_to_contain_text("到会代表十二人")
+    expect(public.locator("main")).not_to_contain_text("签字.jpg")
     overflow = sideways_overflow(public)
     assert overflow["scroll"] <= overflow["width"], overflow
 
