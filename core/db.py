@@ -335,6 +335,9 @@ def make_engine(url: str, app_role: str | None = None, timeouts: DbTimeouts | No
     (:func:`timeout_connect_args`); without them, no limit on PostgreSQL and 30 s on SQLite."""
     if timeouts is not None and timeouts.lock > 0:
         kw.setdefault("pool_timeout", max(timeouts.lock, 1.0))  # waiting for a pooled connection too
+    # a database error's message never carries the statement's values (a name, a note): it may
+    # reach a log line or an outbox job's last error
+    kw.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         kw.setdefault("connect_args", {"check_same_thread": False, **timeout_connect_args(url, timeouts)})
         busy_ms = _sqlite_busy_ms(timeouts)

@@ -50,7 +50,7 @@ from core.crypto import Encrypted, blind_index
 from core.db import AwareDateTime, TenantModel, current_tenant_id, insert_ignore, tenant_fk, utcnow
 from core.errors import Conflict, Forbidden, Invalid, NotFound, PinganError
 from core.models import OrgUnit, RoleAssignment, RolePermission, Tenant, TenantPlugin, User
-from core.notifications import notify
+from core.notifications import close_todos, notify
 from core.timefmt import period_day
 
 RELAY = "core.transfers.relay"
@@ -335,6 +335,7 @@ def _decide(session: Session, row: TransferIn, state: str, user_id: int | None, 
     if not done:
         raise Conflict("not_open", "该移交已答复或已撤回")
     session.refresh(row)
+    close_todos(session, key=f"transfer:{row.token}:offer")   # answered: nobody is asked any more
 
 
 def _relay_after_commit(session: Session, token: str, from_tenant_id: int, to_tenant_id: int, step: str) -> None:
@@ -385,6 +386,7 @@ def relay(token: str, from_tenant_id: int, to_tenant_id: int) -> None:
             inc = _incoming(s, token)
             if done:
                 audit.record(s, "core.transfer.withdrawn", "transfer_in", inc.id, {"kind": kind.title})
+                close_todos(s, key=f"transfer:{token}:offer")
     # 3. accepted: the payload crosses
     if inc.state == "accepted":
         inc = _deliver(db, kind, inc, facts, from_tenant_id, to_tenant_id)
@@ -421,9 +423,13 @@ def _deliver(db, kind: TransferKind, inc: TransferIn, facts: dict, from_tenant_i
     token = inc.token
     with db.transaction(from_tenant_id) as s:
         row = s.scalar(select(TransferOut).where(TransferOut.token == token).with_for_update())
-        if row.state not in OPEN_OUT:   # the sender only ever copies the receiver's end: cannot happen
+        payload = kind.export(s, row.subject_id) if row.state in OPEN_OUT else None
+    if payload is None:   # another relay delivered (or declined) it and copied the end back meanwhile
+        with db.transaction(to_tenant_id) as s:
+            inc = _incoming(s, token)
+        if inc.state == "accepted":   # the sender only ever copies the receiver's end: cannot happen
             raise RuntimeError(f"transfer {token[:6]}…: accepted in one county, {row.state} in the other")
-        payload = kind.export(s, row.subject_id)
+        return inc
     try:
         with db.transaction(to_tenant_id) as s:
             inc = s.scalar(select(TransferIn).where(TransferIn.token == token).with_for_update())
@@ -437,13 +443,16 @@ def _deliver(db, kind: TransferKind, inc: TransferIn, facts: dict, from_tenant_i
                            f"{facts['from_county']}移交的{kind.title}已转入本县，请在“跨县移交”中查看。")
             return inc
     except PinganError as exc:   # e.g. the category switched off or the unit retired since the acceptance
+        if exc.status >= 500 or exc.status == 429:
+            raise      # an outage (storage, a limit): tried again, never a refusal
         with db.transaction(to_tenant_id) as s:
-            s.execute(update(TransferIn).where(TransferIn.token == token, TransferIn.state == "accepted")
-                      .values(state="declined", answer=f"接收后无法转入：{exc.message}")
-                      .execution_options(synchronize_session=False))
+            done = s.execute(update(TransferIn).where(TransferIn.token == token, TransferIn.state == "accepted")
+                             .values(state="declined", answer=f"接收后无法转入：{exc.message}")
+                             .execution_options(synchronize_session=False)).rowcount
             inc = _incoming(s, token)
-            audit.record(s, "core.transfer.undeliverable", "transfer_in", inc.id, {"kind": kind.title})
-            if inc.decided_by:
+            if done:
+                audit.record(s, "core.transfer.undeliverable", "transfer_in", inc.id, {"kind": kind.title})
+            if done and inc.decided_by:
                 notify(s, [inc.decided_by], f"transfer:{token}:undeliverable", f"{kind.title}跨县移交未能转入",
                        f"{facts['from_county']}移交的{kind.title}未能转入本县：{exc.message}。已通知移交方。")
             return inc

@@ -34,6 +34,7 @@ SCAN_KINDS = ("pdf", "jpeg", "png", "gif", "webp")
 PHOTO_KINDS = ("jpeg", "png", "gif", "webp")
 STORAGE_KIND = "upload"   # [a-z]+: core.storage.KEY
 _STORED, _FORGOTTEN = "pingan_uploads_stored", "pingan_uploads_forgotten"
+_MARKS, _COMMITTING = "pingan_uploads_savepoints", "pingan_uploads_committing"
 
 
 @dataclass(frozen=True)
@@ -102,17 +103,50 @@ def _delete(keys: list[str]) -> None:
     for key in keys:
         try:
             store.delete(key)
-        except OSError:  # a file left over is harmless; never fail the request for it
+        except Exception:  # noqa: BLE001 — a file left over is harmless; never fail a saved request for it
             log.warning("could not delete stored file %s", key)
 
 
-@event.listens_for(Session, "after_commit")
-def _committed(session: Session) -> None:
-    session.info.pop(_STORED, None)
-    _delete(session.info.pop(_FORGOTTEN, None) or [])
+# The files follow the outermost transaction, as the audit's entries do (core.audit): a savepoint
+# released keeps them for its enclosing transaction; a savepoint rolled back deletes the files
+# stored in it and takes back what it forgot; the outermost commit deletes the forgotten ones;
+# anything else that ends it (a rollback, a failed commit, a close) deletes the stored ones.
+
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction) -> None:
+    if transaction.nested:
+        marks = session.info.setdefault(_MARKS, {})
+        marks[transaction] = (len(session.info.get(_STORED, ())), len(session.info.get(_FORGOTTEN, ())))
 
 
-@event.listens_for(Session, "after_rollback")
-def _rolled_back(session: Session) -> None:
-    session.info.pop(_FORGOTTEN, None)
-    _delete(session.info.pop(_STORED, None) or [])
+@event.listens_for(Session, "before_commit")
+def _committing(session: Session) -> None:
+    if not session.in_nested_transaction():
+        session.info[_COMMITTING] = True
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session: Session, previous_transaction) -> None:
+    t = previous_transaction
+    while t.parent is not None and not t.nested:
+        t = t.parent  # a flush's subtransaction rolls back up to its savepoint or the root
+    if not t.nested:
+        session.info.pop(_COMMITTING, None)   # a failed commit: the transaction's end deletes what it stored
+        return
+    stored_at, forgotten_at = session.info.get(_MARKS, {}).get(t, (None, None))
+    if stored_at is None:
+        return
+    stored = session.info.get(_STORED, [])
+    _delete(stored[stored_at:])
+    del stored[stored_at:]
+    del session.info.get(_FORGOTTEN, [])[forgotten_at:]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction) -> None:
+    if transaction.parent is not None:
+        return
+    committed = session.info.pop(_COMMITTING, False)
+    stored, forgotten = session.info.pop(_STORED, None) or [], session.info.pop(_FORGOTTEN, None) or []
+    session.info.pop(_MARKS, None)
+    _delete(forgotten if committed else stored)

@@ -99,6 +99,9 @@ def test_an_accepted_transfer_brings_the_person_and_history_and_ends_the_record_
         r = receiver.post(f"{url}/accept", json={"org_unit_id": west.unit("T01D1V2")})
         assert r.status_code == 200 and r.get_json()["state"] == "accepted", r.get_json()
         assert receiver.post(f"{url}/decline", json={"reason": "晚了"}).status_code == 409
+        from core.models import Notification      # answered: the to-do asks nobody any more
+        assert _count(app, west, Notification, Notification.key.like("transfer:%:offer:u%"),
+                      Notification.read_at.is_(None)) == 0
 
         run_jobs(app)
         done = receiver.get(url).get_json()
