@@ -230,6 +230,44 @@ def test_check_in_page_keeps_what_was_typed(county, login):
     assert "未达标" in html and "已打卡" in html and "route_id" not in html
 
 
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64 + b"\xff\xd9"
+
+
+def test_a_check_in_carries_the_photo_taken_at_the_point(county, login):
+    # rule: PAT-2 — a member checks in at each point with optional GPS and photo
+    import io
+    cadre = login(county, "village.cadre")
+    route = setup_route(cadre, county, n=2)
+    with time_machine.travel(NIGHT, tick=False):
+        start = cadre.post("/patrol/", data={"route_id": str(route["id"])})
+        rid = int(start.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+        first, second = route["point_ids"]
+        refused = cadre.post(f"/patrol/rounds/{rid}/check-in", content_type="multipart/form-data", data={
+            "point_id": str(first), "note": "路灯不亮", "photo": (io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "x.jpg")})
+        html = refused.get_data(as_text=True)
+        assert refused.status_code == 415 and "打卡照片只能是图片" in html and "路灯不亮" in html   # nothing saved
+        ok = cadre.post(f"/patrol/rounds/{rid}/check-in", content_type="multipart/form-data", data={
+            "point_id": str(first), "note": "路灯不亮", "photo": (io.BytesIO(JPEG), "现场.jpg")})
+        assert ok.status_code == 302
+        r = cadre.post(f"/api/patrol/rounds/{rid}/check-ins", json={"point_id": second})
+        assert r.status_code == 201 and r.get_json()["has_photo"] is False
+        cid = r.get_json()["id"]
+        url = f"/api/patrol/check-ins/{cid}/photo"
+        assert cadre.get(url).status_code == 404
+        assert cadre.post(url, data={}, content_type="multipart/form-data").status_code == 422
+        r = cadre.post(url, data={"photo": (io.BytesIO(JPEG), "2.jpg")}, content_type="multipart/form-data")
+        assert r.status_code == 200 and r.get_json()["has_photo"] is True
+        got = cadre.get(url)
+        assert got.status_code == 200 and got.data == JPEG and got.headers["Content-Disposition"].startswith("attachment")
+        shown = cadre.get(f"/api/patrol/rounds/{rid}").get_json()["check_ins"]
+        assert [c["has_photo"] for c in shown] == [True, True]
+        assert "照片" in cadre.get(f"/patrol/rounds/{rid}").get_data(as_text=True)
+        other = login(county, "village.cadre2")                    # another village: the check-in is not there
+        assert other.get(url).status_code in (403, 404)
+        assert other.post(url, data={"photo": (io.BytesIO(JPEG), "3.jpg")},
+                          content_type="multipart/form-data").status_code in (403, 404)
+
+
 def test_pages_render_for_a_manager(county, login):
     cadre = login(county, "village.cadre")
     tid = team(cadre, county)

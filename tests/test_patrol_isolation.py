@@ -50,6 +50,7 @@ def test_isolation_of_every_patrol_route(app, login):
         ("POST", "/api/patrol/teams/<team_id>/members"): {"person_id": 1, "joined_on": "2026-01-01"},
         ("POST", "/api/patrol/members/<member_id>/leave"): {"left_on": "2026-06-30"},
         ("POST", "/api/patrol/rounds/<round_id>/check-ins"): {"point_id": 1},
+        ("POST", "/api/patrol/check-ins/<check_in_id>/photo"): "FILE",
         ("POST", "/api/patrol/rounds/<round_id>/findings"): {"kind": "other", "title": "越权", "content": "越权"},
         ("POST", "/api/patrol/cameras/<camera_id>/inspections"): {"label_ok": True, "housing_ok": True,
                                                                   "cables_ok": True, "picture_ok": True}})

@@ -6,12 +6,13 @@ of another county, answers 404.
 """
 from __future__ import annotations
 
+from flask import request
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from core.sdk import (Blueprint, IdField, IdListArgs, ListArgs, case_or_404, current, id_path, page_of, paginate, requires, scoped,
-                      sort_field)
+                      sort_field, file_response)
 
 from . import cameras, clues, findings, rounds, routes, teams
 from .models import PatrolDuty, PatrolInspection, PatrolMember, PatrolRound, PatrolRoute
@@ -111,6 +112,13 @@ class CheckInOut(Schema):
     latitude = fields.Float(allow_none=True)
     longitude = fields.Float(allow_none=True)
     note = fields.String(allow_none=True)
+    has_photo = fields.Function(lambda c: getattr(c, "photo_key", None) is not None, metadata={
+        "type": "boolean", "description": "有打卡照片（GET /api/patrol/check-ins/<id>/photo）"})
+
+
+class PhotoIn(Schema):
+    photo = fields.Raw(load_default=None, metadata={
+        "type": "string", "format": "binary", "description": "在巡逻点拍的照片（JPEG/PNG/GIF/WebP，按文件内容判断）"})
 
 
 class EndIn(Schema):
@@ -330,6 +338,30 @@ class CheckIns(MethodView):
         """Check in at a point of the route, now (on time inside the planned window, else late)."""
         ctx = current()
         c = rounds.check_in(ctx, rounds.round_or_404(ctx, id_path(round_id), PATROL), data)
+        ctx.session.commit()
+        return c
+
+
+@blp.route("/check-ins/<check_in_id>/photo")
+class CheckInPhoto(MethodView):
+    @requires(READ)
+    @blp.doc(responses={"200": {"description": "the photo, as an attachment", "content": {
+        ct: {"schema": {"type": "string", "format": "binary"}} for ct in ("image/jpeg", "image/png", "image/gif", "image/webp")}}})
+    def get(self, check_in_id):
+        """Download a check-in's photo (404 ``no_file`` without one)."""
+        ctx = current()
+        c = rounds.check_in_or_404(ctx, id_path(check_in_id))
+        return file_response(c.photo_key, c.photo_filename or "打卡照片", c.photo_content_type or "image/jpeg", c.photo_size)
+
+    @requires(PATROL)
+    @blp.arguments(PhotoIn, location="files")
+    @blp.response(200, CheckInOut)
+    @blp.alt_response(415, description="unsupported_type: not an image")
+    def post(self, files, check_in_id):
+        """Add the photo taken at the point to a check-in of a round you patrol (multipart
+        ``photo``); a new one replaces the old."""
+        ctx = current()
+        c = rounds.attach_photo(ctx, rounds.check_in_or_404(ctx, id_path(check_in_id), PATROL), request.files.get("photo"))
         ctx.session.commit()
         return c
 

@@ -8,6 +8,7 @@ from .findings import KINDS
 from .teams import ROLES
 
 LABELS = AuditLabels(
+    actions={"patrol.check_in_photo": ("上传巡逻打卡照片", "Check-in photo uploaded")},
     object_types={
         "patrol_member": ("巡防队员", "Team member"), "patrol_route": ("巡逻路线", "Route"),
         "patrol_route_point": ("路线巡逻点", "Route point"), "patrol_duty": ("巡逻排班", "Roster entry"),
@@ -16,6 +17,8 @@ LABELS = AuditLabels(
         "patrol_finding": ("巡逻发现的情况", "Round finding"),
     },
     fields={
+        "photo_filename": ("打卡照片", "Photo"), "photo_key": None, "photo_content_type": None, "photo_size": None,
+        "photo_sha256": None, "filename": ("文件名", "File name"),
         "patrol_member.role": ("职务", "Role"), "joined_on": ("入队日期", "Joined on"), "left_on": ("离队日期", "Left on"),
         "patrol_route.name": ("路线名称", "Name"), "window_start": ("计划开始时间", "Window start"),
         "window_end": ("计划结束时间", "Window end"), "created_by": ("登记人", "Recorded by"),

@@ -10,7 +10,8 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from core.sdk import Conflict, Invalid, get_or_404, module_settings, utcnow
+from core.sdk import (PHOTO_KINDS, Conflict, Invalid, NotFound, forget_file, get_or_404, module_settings, record,
+                      store_file, utcnow)
 
 from .models import PatrolCheckIn, PatrolRound
 from .permissions import PATROL, READ
@@ -62,6 +63,26 @@ def check_in(ctx, rnd: PatrolRound, data: dict) -> PatrolCheckIn:
     s.add(c)
     s.flush()
     tally(s, rnd)
+    return c
+
+
+def check_in_or_404(ctx, check_in_id: int, perm: str = READ) -> PatrolCheckIn:
+    """A check-in of a round the caller may ``perm`` (404 otherwise, as for none)."""
+    c = ctx.session.scalar(select(PatrolCheckIn).where(PatrolCheckIn.id == check_in_id))
+    if c is None:
+        raise NotFound()
+    round_or_404(ctx, c.round_id, perm)
+    return c
+
+
+def attach_photo(ctx, c: PatrolCheckIn, upload) -> PatrolCheckIn:
+    """The photo taken at the point (an image, judged by its content); a new one replaces it."""
+    stored = store_file(ctx.session, upload, PHOTO_KINDS, "打卡照片只能是图片（JPEG/PNG/GIF/WebP），按文件内容判断",
+                        field="photo")
+    forget_file(ctx.session, c.photo_key)
+    c.photo_key, c.photo_filename, c.photo_content_type = stored.key, stored.filename, stored.content_type
+    c.photo_size, c.photo_sha256 = stored.size, stored.sha256
+    record(ctx.session, "patrol.check_in_photo", "patrol_check_in", c.id, {"filename": stored.filename})
     return c
 
 

@@ -114,7 +114,10 @@ def check_in(round_id):
     values, errors = _form(), {}
     try:
         rnd = rounds.round_or_404(ctx, parse_int(round_id, lo=1) or 0, PATROL)
-        rounds.check_in(ctx, rnd, load_form(CheckInIn, values))
+        c = rounds.check_in(ctx, rnd, load_form(CheckInIn, values))
+        photo = request.files.get("photo")
+        if photo is not None and photo.filename:   # the photo taken there, in the same act
+            rounds.attach_photo(ctx, c, photo)
         ctx.session.commit()
         return redirect(url_for("patrol_web.round_page", round_id=rnd.id) + "#points")
     except PinganError as exc:

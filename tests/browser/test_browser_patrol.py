@@ -41,9 +41,12 @@ def test_check_in_on_a_phone(app, open_page):
     expect(first.locator(".field-error")).to_contain_text("纬度")
     expect(first.locator("input[name=note]")).to_have_value("路灯不亮")      # what was typed is kept
     first.locator("input[name=latitude]").fill("")
+    first.locator("input[name=photo]").set_input_files({"name": "路灯.jpg", "mimeType": "image/jpeg",  # the camera's photo
+                                                         "buffer": b"\xff\xd8\xff\xe0" + b"\x00" * 64 + b"\xff\xd9"})
     with page.expect_navigation():
         first.locator("button[type=submit]").click()
     expect(page.locator(f"#point-{points[0]}")).to_contain_text("已打卡")
+    expect(page.locator(f"#photo-{points[0]}")).to_have_text("照片")
     expect(page.locator("#round-figures")).to_contain_text("1/2")
     overflow = sideways_overflow(page)
     assert overflow["scroll"] <= overflow["width"], overflow
