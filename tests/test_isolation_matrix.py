@@ -94,6 +94,7 @@ ID_TABLES = {
     "/api/safety/places/<place_id>": "safety_place",
     "/api/safety/checklists/<checklist_id>": "safety_checklist",
     "/api/safety/inspections/<inspection_id>": "safety_inspection",
+    "/api/safety/inspections/<inspection_id>/answers/<item_id>/photo": "safety_inspection",
     "/api/safety/incidents/<incident_id>": "safety_incident",
     "/api/village/projects/<project_id>": "village_project",
     "/api/village/projects/<project_id>/discussion": "village_project",
@@ -156,7 +157,7 @@ ID_TABLES = {
 # further id arguments of a rule (after the first) → their table; other arguments → a fixed value
 MORE_ID_TABLES = {"task_id": "case_task", "extension_id": "case_extension", "supervision_id": "case_supervision",
                   "attachment_id": "attachment", "person_id": "person", "target_id": "joint_campaign_target",
-                  "tenancy_id": "keypersons_rental_tenant"}
+                  "tenancy_id": "keypersons_rental_tenant", "item_id": "safety_checklist_item"}
 FIXED_ARGS = {"name": "accept", "flag": "urgent", "key": "visits.visit_notice", "kind": "unstable"}
 # rules whose argument is not an object id (same names in every tenant; tenant-gated by the host)
 NOT_OBJECT_IDS = {"/api/modules/<name>", "/api/case-types/<key>/settings", "/api/calendar/<day>", "/api/calendar/years/<int:year>", "/api/docs-static/<path:filename>", "/static/<path:filename>",
@@ -253,6 +254,7 @@ BODIES = {
     ("POST", "/api/patrol/members/<member_id>/leave"): {"left_on": "2026-06-30"},
     ("POST", "/api/patrol/rounds/<round_id>/check-ins"): {"point_id": 1},
     ("POST", "/api/patrol/check-ins/<check_in_id>/photo"): "FILE",
+    ("POST", "/api/safety/inspections/<inspection_id>/answers/<item_id>/photo"): "FILE",
     ("POST", "/api/patrol/rounds/<round_id>/findings"): {"kind": "other", "title": "越权", "content": "越权"},
     ("POST", "/api/patrol/cameras/<camera_id>/inspections"): {"label_ok": True, "housing_ok": True,
                                                               "cables_ok": True, "picture_ok": True},

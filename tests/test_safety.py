@@ -273,6 +273,52 @@ def test_the_pages_keep_what_was_typed_and_speak_chinese(county, login, setup):
         assert cadre.get(url).status_code == 200, url
 
 
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64 + b"\xff\xd9"
+
+
+def test_an_inspection_keeps_where_it_was_recorded_and_each_items_photo(county, login, setup):
+    """Issue 18: photos and location per inspection — the GPS position recorded with it (both
+    or neither), and the photo of what an item found, added on the result page or by the API."""
+    import io
+    cadre = login(county, "village.cadre")
+    a, b, c = setup["items"]
+    body = {"place_id": setup["place"]["id"], "latitude": 28.1, "answers": [
+        {"item_id": i, "answer": v} for i, v in zip(setup["items"], (False, True, True))]}
+    r = cadre.post("/api/safety/inspections", json=body)
+    assert r.status_code == 422 and r.get_json()["code"] == "coordinates_incomplete"
+    r = cadre.post("/api/safety/inspections", json={**body, "longitude": 115.2})
+    assert r.status_code == 201 and (r.get_json()["latitude"], r.get_json()["longitude"]) == (28.1, 115.2)
+    iid = r.get_json()["id"]
+    url = f"/api/safety/inspections/{iid}/answers/{a}/photo"
+    assert cadre.get(url).status_code == 404
+    refused = cadre.post(url, data={"photo": (io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "x.jpg")}, content_type="multipart/form-data")
+    assert refused.status_code == 415
+    r = cadre.post(url, data={"photo": (io.BytesIO(JPEG), "通道.jpg")}, content_type="multipart/form-data")
+    assert r.status_code == 200, r.get_json()
+    assert [x["has_photo"] for x in r.get_json()["answers"]] == [True, False, False]
+    assert cadre.get(url).data == JPEG
+    assert cadre.get(f"/api/safety/inspections/{iid}/answers/999999/photo").status_code == 404
+    other = login(county, "village.cadre2")                          # another village's officer
+    assert other.get(url).status_code == 404
+    assert other.post(url, data={"photo": (io.BytesIO(JPEG), "x.jpg")}, content_type="multipart/form-data").status_code == 404
+    # the result page: each item's photo form; a refusal at its item
+    page = cadre.get(f"/safety/inspections/{iid}").get_data(as_text=True)
+    assert "查看照片" in page and "拍照或选择照片" in page and "28.1" in page
+    form = f"/safety/inspections/{iid}/items/{b}/photo"
+    bad = cadre.post(form, data={"photo": (io.BytesIO(b"text"), "y.jpg")}, content_type="multipart/form-data")
+    assert bad.status_code == 415 and "检查照片只能是图片" in bad.get_data(as_text=True)
+    ok = cadre.post(form, data={"photo": (io.BytesIO(JPEG), "墙体.jpg")}, content_type="multipart/form-data")
+    assert ok.status_code == 302 and ok.headers["Location"].endswith(f"#item-{b}")
+    # the phone form takes the position too, and keeps it on a refusal
+    token = cadre.headers["X-CSRF-Token"]
+    form = {"csrf_token": token, "place_id": setup["place"]["id"], f"a_{a}": "yes", f"a_{b}": "no", f"a_{c}": "yes",
+            "latitude": "28.1"}
+    r = cadre.post("/safety/inspect", data=form)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and "经度和纬度须同时填写" in html and 'value="28.1"' in html
+    assert cadre.post("/safety/inspect", data={**form, "longitude": "115.2"}).status_code == 302
+
+
 # --- MED-6 ledger, SAF-3 letter, indicators -------------------------------------------------------
 
 def test_the_yearly_hazard_ledger_the_letter_and_the_indicators(app, county, login, db):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from core.sdk import Manifest, MenuItem, hookimpl
 
 from . import models  # noqa: F401  (the module's tables join the metadata when it loads)
+from .audit_labels import LABELS
 from .permissions import INCIDENT, PERMISSIONS, READ, ROLE_TEMPLATES
 from .indicators import INDICATORS
 from .letters import SAFETY_LETTER
@@ -20,6 +21,7 @@ manifest = Manifest(
     name="safety", title="安全隐患排查治理", title_en="Safety screening", version="0.1.0",
     description="检查场所登记、检查表、手机检查、隐患整改通知书与复查销号、逾期挂牌督办、事件报告。",
     permissions=PERMISSIONS, roles=ROLE_TEMPLATES, settings=SafetySettings, migrations="migrations", letters=[SAFETY_LETTER], indicators=INDICATORS,
+    audit_labels=LABELS,
     menu=[MenuItem("safety.places", "检查场所", "safety_web.places_page", READ, "Places", 60),
           MenuItem("safety.inspect", "安全检查", "safety_web.inspect_page", READ, "Inspections", 61),
           MenuItem("safety.checklists", "检查表", "safety_web.checklists_page", READ, "Checklists", 62),

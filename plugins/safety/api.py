@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from flask import request
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from core.sdk import (Blueprint, Forbidden, IdField, ListArgs, OrgUnit, current, get_or_404, id_path, may,
-                      page_of, paginate, scoped, sort_field, units_under, unit_or_404, requires)
+                      page_of, paginate, scoped, sort_field, units_under, unit_or_404, requires, file_response)
 
 from . import incidents, inspections, places
 from .models import Checklist, Incident, Inspection, Place
@@ -221,6 +222,14 @@ class InspectionInput(Schema):
     checklist_id = IdField(load_default=None, metadata={"title": "检查表（不填用该类场所最新的）"})
     answers = fields.List(fields.Nested(AnswerInput), required=True, validate=validate.Length(min=1, max=300))
     note = fields.String(load_default="", validate=validate.Length(max=3000), metadata={"title": "检查说明"})
+    latitude = fields.Float(load_default=None, validate=validate.Range(min=-90, max=90), metadata={"title": "纬度"})
+    longitude = fields.Float(load_default=None, validate=validate.Range(min=-180, max=180), metadata={"title": "经度"})
+
+
+class LocationInput(Schema):
+    """Where the inspection was recorded (the form's optional fields)."""
+    latitude = fields.Float(load_default=None, validate=validate.Range(min=-90, max=90), metadata={"title": "纬度"})
+    longitude = fields.Float(load_default=None, validate=validate.Range(min=-180, max=180), metadata={"title": "经度"})
 
 
 class AnswerOut(Schema):
@@ -231,6 +240,7 @@ class AnswerOut(Schema):
     passed = fields.Boolean()
     note = fields.String()
     hazard_case_id = fields.Integer(allow_none=True)
+    has_photo = fields.Boolean(metadata={"description": "有照片（GET …/answers/<item_id>/photo）"})
 
 
 class InspectionOut(Schema):
@@ -244,6 +254,8 @@ class InspectionOut(Schema):
     failed = fields.Integer()
     hazards = fields.Integer()
     note = fields.String()
+    latitude = fields.Float(allow_none=True)
+    longitude = fields.Float(allow_none=True)
 
 
 class InspectionDetail(InspectionOut):
@@ -296,6 +308,36 @@ class InspectionOne(MethodView):
     def get(self, inspection_id):
         ctx = current()
         found = get_or_404(ctx.session, ctx.grants, Inspection, id_path(inspection_id), READ)
+        return inspection_detail(ctx.session, found)
+
+
+class PhotoIn(Schema):
+    photo = fields.Raw(load_default=None, metadata={
+        "type": "string", "format": "binary", "description": "该项检查的照片（JPEG/PNG/GIF/WebP，按文件内容判断）"})
+
+
+@blp.route("/inspections/<inspection_id>/answers/<item_id>/photo")
+class AnswerPhoto(MethodView):
+    @requires(READ)
+    @blp.doc(responses={"200": {"description": "the photo, as an attachment", "content": {
+        ct: {"schema": {"type": "string", "format": "binary"}} for ct in ("image/jpeg", "image/png", "image/gif", "image/webp")}}})
+    def get(self, inspection_id, item_id):
+        """Download the photo of an item of an inspection (404 ``no_file`` without one)."""
+        ctx = current()
+        found = get_or_404(ctx.session, ctx.grants, Inspection, id_path(inspection_id), READ)
+        a = inspections.answer_or_404(ctx.session, found, id_path(item_id))
+        return file_response(a.photo_key, a.photo_filename or "检查照片", a.photo_content_type or "image/jpeg", a.photo_size)
+
+    @requires(INSPECT)
+    @blp.arguments(PhotoIn, location="files")
+    @blp.response(200, InspectionDetail)
+    @blp.alt_response(415, description="unsupported_type: not an image")
+    def post(self, files, inspection_id, item_id):
+        """Add the photo of what an item found (multipart ``photo``); a new one replaces the old."""
+        ctx = current()
+        found = get_or_404(ctx.session, ctx.grants, Inspection, id_path(inspection_id), INSPECT)
+        inspections.attach_photo(ctx, found, id_path(item_id), request.files.get("photo"))
+        ctx.session.commit()
         return inspection_detail(ctx.session, found)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core.sdk import Invalid, NotFound, get_or_404, register_case, request_work
+from core.sdk import PHOTO_KINDS, Invalid, NotFound, forget_file, get_or_404, record, register_case, request_work, store_file
 
 from .hazards import HAZARD
 from .models import Answer, Checklist, ChecklistItem, Hazard, Inspection, Place
@@ -72,11 +72,14 @@ def submit(ctx, data: dict) -> Inspection:
     for n, item in enumerate(items):
         if item.id not in given:
             raise Invalid(f"item_{item.id}", "unanswered", f"第{n + 1}题未作答：{item.question}")
+    if (data.get("latitude") is None) != (data.get("longitude") is None):
+        raise Invalid("longitude", "coordinates_incomplete", "经度和纬度须同时填写")
     answers = {i: a["answer"] for i, a in given.items()}
     failed = [i for i in items if answers[i.id] != i.expected]
     inspection = Inspection(place_id=place.id, org_unit_id=place.org_unit_id, checklist_id=checklist.id,
                             inspector_id=ctx.user.id if ctx.user else None, score=score(items, answers),
-                            failed=len(failed), note=data.get("note") or "")
+                            failed=len(failed), note=data.get("note") or "", latitude=data.get("latitude"),
+                            longitude=data.get("longitude"))
     s.add(inspection)
     s.flush()
     rows = {i.id: Answer(inspection_id=inspection.id, item_id=i.id, answer=answers[i.id],
@@ -107,9 +110,29 @@ def answers_of(session, inspection: Inspection) -> list[dict]:
     out = [{"item_id": a.item_id, "question": items[a.item_id].question if a.item_id in items else "",
             "section": items[a.item_id].section if a.item_id in items else "",
             "answer": a.answer, "passed": a.item_id in items and a.answer == items[a.item_id].expected,
-            "note": a.note, "hazard_case_id": a.hazard_case_id,
+            "note": a.note, "hazard_case_id": a.hazard_case_id, "has_photo": a.photo_key is not None,
             "position": items[a.item_id].position if a.item_id in items else 0} for a in rows]
     return sorted(out, key=lambda a: a["position"])
+
+
+def answer_or_404(session, inspection: Inspection, item_id: int) -> Answer:
+    found = session.scalar(select(Answer).where(Answer.inspection_id == inspection.id, Answer.item_id == item_id))
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def attach_photo(ctx, inspection: Inspection, item_id: int, upload) -> Answer:
+    """The photo of what an item found (an image, judged by its content); a new one replaces it."""
+    answer = answer_or_404(ctx.session, inspection, item_id)
+    stored = store_file(ctx.session, upload, PHOTO_KINDS, "检查照片只能是图片（JPEG/PNG/GIF/WebP），按文件内容判断",
+                        field="photo")
+    forget_file(ctx.session, answer.photo_key)
+    answer.photo_key, answer.photo_filename, answer.photo_content_type = stored.key, stored.filename, stored.content_type
+    answer.photo_size, answer.photo_sha256 = stored.size, stored.sha256
+    record(ctx.session, "safety.answer_photo", "safety_inspection", inspection.id,
+           {"item_id": item_id, "filename": stored.filename})
+    return answer
 
 
 def load_inspection(ctx, inspection_id: int, perm: str) -> Inspection:

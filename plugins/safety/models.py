@@ -75,6 +75,8 @@ class Inspection(TenantModel):
     failed: Mapped[int] = mapped_column(Integer, default=0)
     hazards: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str] = mapped_column(Text, default="")
+    latitude: Mapped[float | None] = mapped_column(Float)      # where it was recorded (optional)
+    longitude: Mapped[float | None] = mapped_column(Float)
 
 
 class Answer(TenantModel):
@@ -86,6 +88,12 @@ class Answer(TenantModel):
     answer: Mapped[bool] = mapped_column(Boolean)
     note: Mapped[str] = mapped_column(String(500), default="")
     hazard_case_id: Mapped[int | None] = mapped_column(BigInteger)
+    # the photo of what the item found (sdk.store_file)
+    photo_key: Mapped[str | None] = mapped_column(String(100))
+    photo_filename: Mapped[str | None] = mapped_column(String(200))
+    photo_content_type: Mapped[str | None] = mapped_column(String(100))
+    photo_size: Mapped[int | None] = mapped_column(BigInteger)
+    photo_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class Hazard(TenantModel):

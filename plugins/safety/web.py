@@ -13,7 +13,7 @@ from core.sdk import (HIDDEN_FORM_FIELDS, Invalid, OrgUnit, PinganError, current
                       parse_int, requires, scoped, utcnow)
 
 from . import incidents, inspections, places
-from .api import ChecklistInput, IncidentInput, PlaceInput, require_county_manage, root_unit_id
+from .api import ChecklistInput, IncidentInput, LocationInput, PlaceInput, require_county_manage, root_unit_id
 from .models import Checklist, Incident, Inspection, Place
 from .permissions import INCIDENT, INSPECT, MANAGE, READ
 
@@ -181,8 +181,9 @@ def submit_inspection():
             raise Invalid("place_id", "required", "请选择检查场所")
         if not answers:
             raise Invalid("_form", "unanswered", "请逐项回答检查内容")
+        where = load_form(LocationInput, {k: raw[k] for k in ("latitude", "longitude") if raw.get(k)})
         inspection = inspections.submit(ctx, {"place_id": place_id, "checklist_id": parse_int(raw.get("checklist_id"), lo=1),
-                                              "answers": answers, "note": raw.get("note", "")[:3000]})
+                                              "answers": answers, "note": raw.get("note", "")[:3000], **where})
         ctx.session.commit()
     except PinganError as exc:
         ctx.session.rollback()
@@ -199,8 +200,34 @@ def inspection_page(inspection_id):
     ctx = current()
     found = get_or_404(ctx.session, ctx.grants, Inspection, parse_int(inspection_id, lo=1) or 0, READ)
     place = ctx.session.scalar(select(Place).where(Place.id == found.place_id))
+    return _inspection_page(found)
+
+
+def _inspection_page(found: Inspection, errors: dict | None = None, status: int = 200):
+    """The result, each item with its photo, and a photo form per item for who may inspect there."""
+    ctx = current()
+    place = ctx.session.scalar(select(Place).where(Place.id == found.place_id))
     return render_template("safety/inspection.html", inspection=found, place=place,
-                           answers=inspections.answers_of(ctx.session, found))
+                           answers=inspections.answers_of(ctx.session, found), errors=errors or {},
+                           may_photo=may(ctx.session, ctx.grants, INSPECT, found.org_unit_id)), status
+
+
+@bp.route("/inspections/<inspection_id>/items/<item_id>/photo", methods=["POST"])
+@requires(INSPECT)
+def item_photo(inspection_id, item_id):
+    """The photo of what an item found, added after the inspection (one act per item)."""
+    ctx = current()
+    found = get_or_404(ctx.session, ctx.grants, Inspection, parse_int(inspection_id, lo=1) or 0, INSPECT)
+    item = parse_int(item_id, lo=1) or 0
+    try:
+        inspections.attach_photo(ctx, found, item, request.files.get("photo"))
+        ctx.session.commit()
+    except PinganError as exc:
+        ctx.session.rollback()
+        if exc.status == 404:
+            raise
+        return _inspection_page(found, {item: exc.message}, exc.status)
+    return redirect(url_for(".inspection_page", inspection_id=found.id) + f"#item-{item}")
 
 
 # --- incidents -------------------------------------------------------------------------------------
