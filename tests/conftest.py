@@ -64,7 +64,7 @@ def pytest_pingan_session_end(app) -> None:
 # ``--dist loadfile --no-loadscope-reorder``) files are handed out in collection order, and one of
 # these started last would leave the other cores idle at the end (longest first). Measured on the
 # PostgreSQL + Redis pass (pytest --durations).
-LONG_FILES = ("test_faults.py", "test_schemathesis.py", "test_schemathesis_web.py", "test_crypto.py", "test_job_reliability.py",
+LONG_FILES = ("test_faults.py", "test_schemathesis.py", "test_schemathesis_api_half.py", "test_schemathesis_web.py", "test_crypto.py", "test_job_reliability.py",
               "test_isolation_matrix.py", "test_write_scope.py", "test_graceful_restart.py")
 
 
