@@ -125,4 +125,4 @@ def fuzz_half(app, fuzz_target, which: int) -> None:
     assert run.operations >= 35
     print(f"\nprobes per class: {dict(PROBES)}")
     assert run.failures == [], "\n\n".join(run.failures)
-    assert PROBES["api edges"] >= run.operations * 5
+    assert PROBES["api edges"] >= run.operations * MAX_EXAMPLES // 3   # a third of the draw, on average
