@@ -102,6 +102,9 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   checked by content, deleted again if the transaction rolls back), ``forget_file(session, key)``
   (a file no longer referred to: deleted once the transaction commits), ``file_response(key,
   filename, content_type, size)`` (served as a download, never in the page's origin);
+  ``keep_file(session, owner, prefix, upload, kinds, refused, field)`` (the file kept in the owner's
+  columns ``<prefix>_key``, ``_filename``, ``_content_type``, ``_size``, ``_sha256``, the one they named
+  before forgotten: a photo added or replaced) and ``kept_file_response(owner, prefix, default_name)``;
   ``SCAN_KINDS`` (PDF or an image), ``PHOTO_KINDS`` (an image)
 - the demo county: ``DemoActivity`` (what ``pingan_demo_activity(demo)`` gets to plan the
   module's year of demo work) and ``DemoCase`` (a case it plans)
@@ -155,7 +158,8 @@ from core.demo_activity import DemoActivity, DemoCase
 from core.manifest import Manifest
 from core.registers import Register, RegisterRecord, close as close_record, create as create_record
 from core.letters import LetterKind, issue_letter, party_letters
-from core.uploads import PHOTO_KINDS, SCAN_KINDS, StoredFile, file_response, forget_file, store_file
+from core.uploads import (PHOTO_KINDS, SCAN_KINDS, StoredFile, file_response, forget_file, keep_file, kept_file_response,
+                          store_file)
 from core.transfers import (TransferFacts, TransferKind, counties as transfer_counties, offer_as as offer_transfer,
                             open_for as open_transfer, subject_transfers)
 
@@ -192,7 +196,8 @@ __all__ = [
     # transfers between counties
     "TransferKind", "TransferFacts", "offer_transfer", "open_transfer", "subject_transfers", "transfer_counties",
     # files a module keeps
-    "store_file", "forget_file", "file_response", "StoredFile", "SCAN_KINDS", "PHOTO_KINDS",
+    "store_file", "forget_file", "file_response", "keep_file", "kept_file_response", "StoredFile", "SCAN_KINDS",
+    "PHOTO_KINDS",
     # the demo county
     "DemoActivity", "DemoCase",
 ]

@@ -71,6 +71,29 @@ def forget_file(session: Session, key: str | None) -> None:
         session.info.setdefault(_FORGOTTEN, []).append(key)
 
 
+FILE_COLUMNS = ("key", "filename", "content_type", "size", "sha256")
+
+
+def keep_file(session: Session, owner, prefix: str, upload: FileStorage | None, kinds: tuple[str, ...] = SCAN_KINDS,
+              refused: str = "只能上传 PDF 或图片（JPEG/PNG/GIF/WebP），按文件内容判断", field: str = "file") -> StoredFile:
+    """Store ``upload`` as ``owner``'s file named ``prefix``: its columns ``<prefix>_key``,
+    ``_filename``, ``_content_type``, ``_size`` and ``_sha256`` take the new file's, and the file
+    they named before is forgotten (deleted once this commits) — a photo replaced."""
+    stored = store_file(session, upload, kinds, refused, field)
+    forget_file(session, getattr(owner, f"{prefix}_key"))
+    for name in FILE_COLUMNS:
+        setattr(owner, f"{prefix}_{name}", getattr(stored, name))
+    return stored
+
+
+def kept_file_response(owner, prefix: str, default_name: str) -> Response:
+    """``owner``'s file named ``prefix`` (as :func:`keep_file` keeps it) as a download; 404
+    ``no_file`` without one."""
+    return file_response(getattr(owner, f"{prefix}_key"), getattr(owner, f"{prefix}_filename") or default_name,
+                         getattr(owner, f"{prefix}_content_type") or "application/octet-stream",
+                         getattr(owner, f"{prefix}_size"))
+
+
 def file_response(key: str | None, filename: str, content_type: str, size: int | None = None) -> Response:
     """A stored file as a download (404 ``no_file`` when ``key`` is None or the file is gone)."""
     if not key:

@@ -31,10 +31,6 @@ def visible(ctx) -> bool:
     return any(ctx.grants.has(kind.permission) for kind in known.values())
 
 
-def _when(value) -> str:
-    return local(value, "%Y-%m-%d %H:%M")
-
-
 def _page(errors: dict | None = None, values: dict | None = None, status: int = 200):
     ctx, known = current(), kinds()
     if not any(ctx.grants.has(kind.permission) for kind in known.values()):
@@ -52,7 +48,7 @@ def _page(errors: dict | None = None, values: dict | None = None, status: int = 
                                           .limit(2000)))
     links = {k: kind.page for k, kind in known.items() if kind.page}
     return render_template("transfers.html", incoming=incoming, outgoing=outgoing, units=units, links=links,
-                           when=_when, errors=errors or {}, values=values or {}, done=request.args.get("done")), status
+                           when=local, errors=errors or {}, values=values or {}, done=request.args.get("done")), status
 
 
 @bp.route("/")

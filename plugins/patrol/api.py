@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from core.sdk import (Blueprint, IdField, IdListArgs, ListArgs, case_or_404, current, id_path, page_of, paginate, requires, scoped,
-                      sort_field, file_response)
+                      sort_field, kept_file_response)
 
 from . import cameras, clues, findings, rounds, routes, teams
 from .models import PatrolDuty, PatrolInspection, PatrolMember, PatrolRound, PatrolRoute
@@ -351,7 +351,7 @@ class CheckInPhoto(MethodView):
         """Download a check-in's photo (404 ``no_file`` without one)."""
         ctx = current()
         c = rounds.check_in_or_404(ctx, id_path(check_in_id))
-        return file_response(c.photo_key, c.photo_filename or "打卡照片", c.photo_content_type or "image/jpeg", c.photo_size)
+        return kept_file_response(c, "photo", "打卡照片")
 
     @requires(PATROL)
     @blp.arguments(PhotoIn, location="files")

@@ -138,7 +138,7 @@ class PatrolCheckIn(TenantModel):
     longitude: Mapped[float | None] = mapped_column(Float)
     note: Mapped[str | None] = mapped_column(String(500))
     by: Mapped[int | None] = mapped_column(BigInteger)
-    # the photo taken at the point (sdk.store_file): what was seen there
+    # the photo taken at the point (sdk.keep_file): what was seen there
     photo_key: Mapped[str | None] = mapped_column(String(100))
     photo_filename: Mapped[str | None] = mapped_column(String(200))
     photo_content_type: Mapped[str | None] = mapped_column(String(100))

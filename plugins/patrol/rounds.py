@@ -10,8 +10,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from core.sdk import (PHOTO_KINDS, Conflict, Invalid, NotFound, forget_file, get_or_404, module_settings, record,
-                      store_file, utcnow)
+from core.sdk import PHOTO_KINDS, Conflict, Invalid, NotFound, get_or_404, keep_file, module_settings, record, utcnow
 
 from .models import PatrolCheckIn, PatrolRound
 from .permissions import PATROL, READ
@@ -77,11 +76,8 @@ def check_in_or_404(ctx, check_in_id: int, perm: str = READ) -> PatrolCheckIn:
 
 def attach_photo(ctx, c: PatrolCheckIn, upload) -> PatrolCheckIn:
     """The photo taken at the point (an image, judged by its content); a new one replaces it."""
-    stored = store_file(ctx.session, upload, PHOTO_KINDS, "打卡照片只能是图片（JPEG/PNG/GIF/WebP），按文件内容判断",
-                        field="photo")
-    forget_file(ctx.session, c.photo_key)
-    c.photo_key, c.photo_filename, c.photo_content_type = stored.key, stored.filename, stored.content_type
-    c.photo_size, c.photo_sha256 = stored.size, stored.sha256
+    stored = keep_file(ctx.session, c, "photo", upload, PHOTO_KINDS,
+                       "打卡照片只能是图片（JPEG/PNG/GIF/WebP），按文件内容判断", field="photo")
     record(ctx.session, "patrol.check_in_photo", "patrol_check_in", c.id, {"filename": stored.filename})
     return c
 

@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from core.sdk import (Blueprint, Forbidden, IdField, ListArgs, OrgUnit, current, get_or_404, id_path, may,
-                      page_of, paginate, scoped, sort_field, units_under, unit_or_404, requires, file_response)
+                      page_of, paginate, scoped, sort_field, units_under, unit_or_404, requires, kept_file_response)
 
 from . import incidents, inspections, places
 from .models import Checklist, Incident, Inspection, Place
@@ -326,7 +326,7 @@ class AnswerPhoto(MethodView):
         ctx = current()
         found = get_or_404(ctx.session, ctx.grants, Inspection, id_path(inspection_id), READ)
         a = inspections.answer_or_404(ctx.session, found, id_path(item_id))
-        return file_response(a.photo_key, a.photo_filename or "检查照片", a.photo_content_type or "image/jpeg", a.photo_size)
+        return kept_file_response(a, "photo", "检查照片")
 
     @requires(INSPECT)
     @blp.arguments(PhotoIn, location="files")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core.sdk import PHOTO_KINDS, Invalid, NotFound, forget_file, get_or_404, record, register_case, request_work, store_file
+from core.sdk import PHOTO_KINDS, Invalid, NotFound, get_or_404, keep_file, record, register_case, request_work
 
 from .hazards import HAZARD
 from .models import Answer, Checklist, ChecklistItem, Hazard, Inspection, Place
@@ -125,11 +125,8 @@ def answer_or_404(session, inspection: Inspection, item_id: int) -> Answer:
 def attach_photo(ctx, inspection: Inspection, item_id: int, upload) -> Answer:
     """The photo of what an item found (an image, judged by its content); a new one replaces it."""
     answer = answer_or_404(ctx.session, inspection, item_id)
-    stored = store_file(ctx.session, upload, PHOTO_KINDS, "检查照片只能是图片（JPEG/PNG/GIF/WebP），按文件内容判断",
-                        field="photo")
-    forget_file(ctx.session, answer.photo_key)
-    answer.photo_key, answer.photo_filename, answer.photo_content_type = stored.key, stored.filename, stored.content_type
-    answer.photo_size, answer.photo_sha256 = stored.size, stored.sha256
+    stored = keep_file(ctx.session, answer, "photo", upload, PHOTO_KINDS,
+                       "检查照片只能是图片（JPEG/PNG/GIF/WebP），按文件内容判断", field="photo")
     record(ctx.session, "safety.answer_photo", "safety_inspection", inspection.id,
            {"item_id": item_id, "filename": stored.filename})
     return answer

@@ -88,7 +88,7 @@ class Answer(TenantModel):
     answer: Mapped[bool] = mapped_column(Boolean)
     note: Mapped[str] = mapped_column(String(500), default="")
     hazard_case_id: Mapped[int | None] = mapped_column(BigInteger)
-    # the photo of what the item found (sdk.store_file)
+    # the photo of what the item found (sdk.keep_file)
     photo_key: Mapped[str | None] = mapped_column(String(100))
     photo_filename: Mapped[str | None] = mapped_column(String(200))
     photo_content_type: Mapped[str | None] = mapped_column(String(100))

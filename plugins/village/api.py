@@ -435,10 +435,8 @@ class MinutesPhoto(MethodView):
         for ct in ("application/pdf", "image/jpeg", "image/png", "image/gif", "image/webp")}}})
     def get(self, project_id):
         """Download the photo of the minutes as signed (404 ``no_file`` before one is uploaded)."""
-        from core.sdk import file_response
-        p = project_or_404(project_id, READ)
-        return file_response(p.minutes_photo_key, p.minutes_photo_filename or "表决记录", p.minutes_photo_content_type
-                             or "application/octet-stream", p.minutes_photo_size)
+        from core.sdk import kept_file_response
+        return kept_file_response(project_or_404(project_id, READ), "minutes_photo", "表决记录")
 
     @requires(DELIBERATE)
     @blp.arguments(PhotoFile, location="files")

@@ -45,7 +45,7 @@ class Project(TenantModel):
     quorum_rule: Mapped[str | None] = mapped_column(String(16))      # the quorum in force at the vote
     approval_pct: Mapped[int | None] = mapped_column(Integer)        # the threshold in force at the vote
     minutes: Mapped[str] = mapped_column(Text, default="")          # the minutes' summary (not published)
-    # the photo (or scan) of the minutes as signed at the meeting (sdk.store_file; never published)
+    # the photo (or scan) of the minutes as signed at the meeting (sdk.keep_file; never published)
     minutes_photo_key: Mapped[str | None] = mapped_column(String(100))
     minutes_photo_filename: Mapped[str | None] = mapped_column(String(200))
     minutes_photo_content_type: Mapped[str | None] = mapped_column(String(100))

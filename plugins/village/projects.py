@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from core.sdk import (SCAN_KINDS, Conflict, Invalid, NotFound, OrgUnit, forget_file, may, module_settings, record,
-                      store_file, utcnow)
+from core.sdk import (SCAN_KINDS, Conflict, Invalid, NotFound, OrgUnit, keep_file, may, module_settings, record,
+                      utcnow)
 
 from .models import Project
 from .settings import BODIES, quorum
@@ -144,12 +144,8 @@ def attach_minutes_photo(w, p: Project, upload) -> Project:
     one replaces the old (deleted once this commits). Kept with the project, never published."""
     if p.voted_on is None:
         raise Conflict("not_voted", "项目尚未表决，表决后再上传签字的表决记录")
-    stored = store_file(w.session, upload, SCAN_KINDS,
-                        "签字的表决记录只能是照片（JPEG/PNG/GIF/WebP）或 PDF，按文件内容判断")
-    forget_file(w.session, p.minutes_photo_key)
-    p.minutes_photo_key, p.minutes_photo_filename = stored.key, stored.filename
-    p.minutes_photo_content_type, p.minutes_photo_size, p.minutes_photo_sha256 = (
-        stored.content_type, stored.size, stored.sha256)
+    stored = keep_file(w.session, p, "minutes_photo", upload, SCAN_KINDS,
+                       "签字的表决记录只能是照片（JPEG/PNG/GIF/WebP）或 PDF，按文件内容判断")
     p.minutes_photo_at, p.minutes_photo_by = utcnow(), w.user_id
     record(w.session, "village.minutes_photo", "village_project", p.id, {"filename": stored.filename})
     return p
