@@ -62,7 +62,8 @@ Groups (see ``docs/plugins.md`` for how they fit together):
   answer, 回退 ``"returned"`` with the reason), ``record_follow_up`` (回访 with the satisfaction),
   ``task_users(session, task)`` (the receiving unit's users: a member unit's staff), ``CaseTask``;
   ``supervise_case(work, case, case_type, data)`` (督办/催办 as ``POST /api/cases/<id>/supervisions``:
-  ``kind``, ``level`` normal | listed 挂牌, ``instruction``, ``target_unit_id``; escalated by the sweep)
+  ``kind``, ``level`` normal | listed 挂牌, ``instruction``, ``target_unit_id``; escalated by the sweep) and
+  ``Supervision`` (its row, read only: ``state`` open | answered | closed)
 - notifications and documents: ``notify``, ``users_of_unit``, ``user_cards`` (accounts named by id),
   ``readable_cases(session, grants, types)`` (SQL predicate on ``Case``: the cases of ``types`` the
   user may read — the case list's own rule; ``types``: ``request_work().types``), ``case_dispatchers(session, case)``
@@ -124,7 +125,7 @@ from core.cases.fresh import rows as fresh_case_rows
 from core.cases.engine import divert as dispatch_case, finish_task
 from core.cases.engine import register as register_case
 from core.cases.dispatch import acknowledge as acknowledge_task, follow_up as record_follow_up, task_users
-from core.cases.models import Case, CaseDeadline, CaseEvent, CaseFlag, CasePerson, CaseTask, Intake
+from core.cases.models import Case, CaseDeadline, CaseEvent, CaseFlag, CasePerson, CaseTask, Intake, Supervision
 from core.cases.settings import calendar as county_calendar
 from core.cases.access import request_case as case_or_404
 from core.cases.supervision import issue as supervise_case
@@ -185,7 +186,7 @@ __all__ = [
     "CaseType", "State", "Transition", "DeadlineRule", "LedgerColumn", "Case", "CaseDeadline", "CaseEvent", "CaseFlag", "CasePerson", "Person",
     "add_case_flag", "fresh_case_rows", "add_case_event", "case_or_404", "Work", "request_work", "WorkCalendar", "deadline", "county_calendar", "limit_end", "local_time", "period_moment", "period_day", "NotificationChannel", "notify", "users_of_unit", "user_cards", "UserCard", "case_dispatchers", "readable_cases", "DocumentTemplate",
     "render_pdf",
-    "dispatch_case", "supervise_case", "supervise_case_as_platform", "acknowledge_task", "finish_task", "record_follow_up", "task_users", "CaseTask",
+    "dispatch_case", "supervise_case", "supervise_case_as_platform", "Supervision", "acknowledge_task", "finish_task", "record_follow_up", "task_users", "CaseTask",
     "outbox_add", "Intake", "register_case", "set_limit_due", "register_intake", "unattributed_work",
     # API conventions
     "ListArgs", "IdListArgs", "sort_field", "permission_code", "page_of", "paginate", "IdField", "id_path",

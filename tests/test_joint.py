@@ -141,6 +141,92 @@ def test_a_decision_to_a_lead_and_two_co_units_creates_three_tasks_and_stays_on_
     assert _indicator(app, w, "joint.decisions.on_time", "T01", dt.date(2026, 4, 1), dt.date(2026, 5, 1)) is None  # none fell due
 
 
+def test_a_decision_may_supervise_a_case_or_raise_a_new_matter_at_the_window(app, world):
+    """JNT-2: a decision becomes work of three kinds — besides a hand-over, the core's 督办 of a
+    case (its reply due on the deadline; the decision open until the unit answers) and a new
+    matter registered at the convening unit's window (open until sorted into a case and closed)."""
+    # rule: JNT-2
+    w = world
+    with time_machine.travel(MONDAY + dt.timedelta(days=28), tick=False):   # 2026-03-30
+        case = register(w.town, w.county.unit("T01D1V1"), title="村道路灯长期不亮")
+        first = meeting(w, [case["id"]], held_on="2026-03-30")
+        r = w.town.post(f"/api/joint/meetings/{first['id']}/decisions", json={
+            "kind": "supervise", "case_id": case["id"], "text": "限期修复路灯", "deadline": "2026-04-03",
+            "level": "listed"})
+        assert r.status_code == 201, r.get_json()
+        sup = r.get_json()
+        assert (sup["kind"], sup["state"], sup["state_title"], sup["supervised_unit"]) == (
+            "supervise", "open", "督办中", "罗塘村")
+        held = w.town.get(f"/api/cases/{case['id']}").get_json()["supervisions"]
+        assert [(x["level"], x["due_at"]) for x in held] == [("listed", "2026-04-03T16:00:00+00:00")]
+        # a supervision needs its case and a deadline after today, each refused at its field
+        for body, field in (({"text": "x", "deadline": "2026-04-03"}, "case_id"),
+                            ({"case_id": case["id"], "text": "x", "deadline": "2026-03-30"}, "deadline"),
+                            ({"case_id": case["id"], "text": "x"}, "deadline")):
+            bad = w.town.post(f"/api/joint/meetings/{first['id']}/decisions", json={"kind": "supervise", **body})
+            assert bad.status_code == 422 and list(bad.get_json()["errors"]["json"]) == [field], bad.get_json()
+        # a new matter: registered at 东湖's window, pending there
+        r = w.town.post(f"/api/joint/meetings/{first['id']}/decisions", json={
+            "kind": "new_matter", "subject": "集市占道经营", "text": "由综治中心登记，分流到相关单位"})
+        assert r.status_code == 201, r.get_json()
+        matter = r.get_json()
+        assert (matter["state"], matter["state_title"], matter["case_title"]) == ("pending", "待分流", "集市占道经营")
+        intake = w.town.get(f"/api/intake/{matter['intake_id']}").get_json()
+        assert intake["org_unit_id"] == w.county.unit("T01") and intake["subject"] == "集市占道经营"
+        assert "决定：由综治中心登记" in intake["content"]
+        nameless = w.town.post(f"/api/joint/meetings/{first['id']}/decisions", json={"kind": "new_matter", "text": "x"})
+        assert nameless.status_code == 422 and list(nameless.get_json()["errors"]["json"]) == ["subject"]
+        minutes = _pdf_text(w.town.get(f"/api/joint/meetings/{first['id']}/minutes.pdf"))
+        assert "对罗塘村挂牌督办，2026年4月3日前答复" in minutes and "登记到东湖镇统一受理窗口分流办理" in minutes
+    with time_machine.travel(MONDAY + dt.timedelta(days=35), tick=False):   # 2026-04-06
+        second = meeting(w, held_on="2026-04-06")
+        assert {d["kind"] for d in second["carried"]} == {"supervise", "new_matter"}
+        # the village answers the supervision; the window sorts the matter into a case
+        answered = w.cadre.post(f"/api/cases/{case['id']}/supervisions/{sup['supervision_id']}/reply",
+                                json={"response": "已更换灯泡"})
+        assert answered.status_code == 200, answered.get_json()
+        sorted_ = w.town.post(f"/api/intake/{matter['intake_id']}/sort", json={
+            "case_type": "visits.visit", "details": {"visit_kind": "home"}})
+        assert sorted_.status_code in (200, 201), sorted_.get_json()
+        third = meeting(w, held_on="2026-04-06")
+        assert [d["kind"] for d in third["carried"]] == ["new_matter"]   # its case is open
+        now = {d["kind"]: d for d in w.town.get(f"/api/joint/meetings/{first['id']}").get_json()["decisions"]}
+        assert now["supervise"]["state_title"] == "已答复"
+        assert now["new_matter"]["state"] == "registered" and now["new_matter"]["case_number"]
+        page = w.town.get(f"/joint/meetings/{first['id']}").get_data(as_text=True)
+        assert "【督办（挂牌）】限期修复路灯" in page and "【立为新事项】" in page and "已立案" in page
+    # SCO-7: the supervision fell due on 3 April and was answered on the 6th: late (a new matter has
+    # no deadline of the meeting's and is not counted)
+    assert _indicator(app, w, "joint.decisions.on_time", "T01", dt.date(2026, 4, 1), dt.date(2026, 5, 1)) == 0.0
+
+
+def test_the_meeting_page_decides_a_supervision_and_a_new_matter_refusing_at_the_field(app, world):
+    w = world
+    with time_machine.travel(MONDAY, tick=False):
+        case = register(w.town, w.county.unit("T01D1V2"), title="河道垃圾堆放")
+        m = meeting(w, [case["id"]], held_on="2026-03-02")
+        town = signed_in(app, w.county, "donghu.admin")
+        page = town.get(f"/joint/meetings/{m['id']}").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        assert 'id="sup"' in page and 'id="mat"' in page and "挂牌督办" in page
+        r = town.post(f"/joint/meetings/{m['id']}/supervision", data={
+            "csrf_token": token, "case_id": str(case["id"]), "text": "三天内清理", "deadline": "2026-03-02"})
+        body = r.get_data(as_text=True)
+        assert r.status_code == 422 and "答复期限须晚于今天" in body and "三天内清理" in body
+        assert 'id="sup.deadline-error"' in body
+        r = town.post(f"/joint/meetings/{m['id']}/supervision", data={
+            "csrf_token": token, "case_id": str(case["id"]), "text": "三天内清理", "deadline": "2026-03-05"})
+        assert r.status_code == 302, r.get_data(as_text=True)[:500]
+        r = town.post(f"/joint/meetings/{m['id']}/matter", data={"csrf_token": token, "text": "先摸排"})
+        body = r.get_data(as_text=True)
+        assert r.status_code == 422 and 'id="mat.subject-error"' in body and "先摸排" in body
+        r = town.post(f"/joint/meetings/{m['id']}/matter", data={"csrf_token": token, "subject": "渣土车夜间扰民",
+                                                                 "text": "先摸排"})
+        assert r.status_code == 302
+    decisions = w.town.get(f"/api/joint/meetings/{m['id']}").get_json()["decisions"]
+    assert [(d["kind"], d["state"]) for d in decisions] == [("supervise", "open"), ("new_matter", "pending")]
+
+
 def test_absence_without_a_reason_is_refused_and_attendance_figures_per_member_unit_are_right(world):
     """JNT-2: attendance by member unit; absent needs a reason, a substitute a name."""
     # rule: JNT-2

@@ -77,13 +77,22 @@ class TaskOut(Schema):
 class DecisionOut(Schema):
     id = fields.Integer()
     meeting_id = fields.Integer()
-    case_id = fields.Integer()
+    kind = fields.String(metadata={"description": "dispatch (交办) | supervise (督办) | new_matter (立为新事项)"})
+    kind_title = fields.String()
+    case_id = fields.Integer(allow_none=True, metadata={"description": "a new matter's: once the window made it a case"})
     case_number = fields.String()
-    case_title = fields.String()
+    case_title = fields.String(metadata={"description": "the case's title, or a new matter's name"})
     text = fields.String()
-    deadline = fields.Date()
-    lead_task_id = fields.Integer()
-    state = fields.String(metadata={"description": "the lead task's: open | done | returned | cancelled"})
+    deadline = fields.Date(allow_none=True)
+    lead_task_id = fields.Integer(allow_none=True)
+    supervision_id = fields.Integer(allow_none=True)
+    supervised_unit = fields.String(metadata={"description": "a supervision's: the unit supervised"})
+    supervision_level = fields.String(allow_none=True, metadata={"description": "normal | listed (挂牌)"})
+    intake_id = fields.Integer(allow_none=True)
+    state = fields.String(metadata={"description": (
+        "dispatch: the lead task's (open | done | returned | cancelled); supervise: the supervision's "
+        "(open | answered | closed); new_matter: pending (at the window) | registered (a case, open) | done "
+        "(its case closed) | resolved | referred | reported_up (the window's outcome)")})
     state_title = fields.String()
     tasks = fields.List(fields.Nested(TaskOut))
 
@@ -146,12 +155,22 @@ class UnitSpec(Schema):
 
 
 class DecisionInput(Schema):
-    case_id = IdField(required=True, metadata={"title": "事项"})
+    kind = fields.String(load_default="dispatch", validate=validate.OneOf(list(meetings.KINDS),
+                                                                         labels=list(meetings.KINDS.values())),
+                         metadata={"title": "决定类型", "description": (
+                             "dispatch: hand the case to a lead and co-units (case_id, deadline, lead, co); "
+                             "supervise: the core's 督办 of the case, addressed to its handling unit (case_id, "
+                             "deadline for the reply, level); new_matter: register a matter at the convening unit's window (subject)")})
+    case_id = IdField(load_default=None, allow_none=True, metadata={"title": "事项"})
     text = fields.String(required=True, validate=validate.Length(min=1, max=2000), metadata={"title": "决定事项"})
-    deadline = fields.Date(required=True, metadata={"title": "办结期限"})
-    lead = fields.Nested(UnitSpec, required=True, metadata={"title": "牵头单位"})
+    deadline = fields.Date(load_default=None, allow_none=True, metadata={"title": "办结期限"})
+    lead = fields.Nested(UnitSpec, load_default=None, allow_none=True, metadata={"title": "牵头单位"})
     co = fields.List(fields.Nested(UnitSpec), load_default=list, validate=validate.Length(max=19),
                      metadata={"title": "协办单位"})
+    level = fields.String(load_default="normal", validate=validate.OneOf(["normal", "listed"], labels=["督办", "挂牌督办"]),
+                          metadata={"title": "督办级别"})
+    subject = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200),
+                            metadata={"title": "新事项名称"})
 
 
 class AttendanceArgs(Schema):
@@ -300,11 +319,15 @@ class Decisions(MethodView):
     @blp.arguments(DecisionInput)
     @blp.response(201, DecisionOut)
     def post(self, data, meeting_id):
-        """Hand a case to a lead (and co-units) with a deadline: the core's dispatch creates the tasks."""
+        """A decision that becomes work: a case handed to a lead (and co-units) with a deadline
+        (the core's dispatch creates the tasks), a case supervised (the core's 督办, its reply due on
+        the deadline), or a new matter registered at the convening unit's window."""
         ctx = current()
         meeting = _meeting(meeting_id, MANAGE)
         decision = meetings.decide(ctx, meeting, data)
-        record(ctx.session, "joint.decision", "joint_decision", decision.id, {"meeting_id": meeting.id, "case_id": decision.case_id})
+        record(ctx.session, "joint.decision", "joint_decision", decision.id,
+               {"meeting_id": meeting.id, "kind": decision.kind, "case_id": decision.case_id,
+                "supervision_id": decision.supervision_id, "intake_id": decision.intake_id})
         out = meetings.decisions_view(ctx, [decision])[0]
         ctx.session.commit()
         return out

@@ -4,10 +4,10 @@ from __future__ import annotations
 from core.sdk import AuditLabels
 
 LABELS = AuditLabels(
-    actions={"joint.decision": ("联席会议交办决定", "Meeting decision")},
+    actions={"joint.decision": ("联席会议决定", "Meeting decision")},
     object_types={
         "joint_meeting": ("联席会议", "Joint meeting"), "joint_agenda_item": ("会议议题", "Agenda item"),
-        "joint_attendance": ("出席情况", "Attendance"), "joint_decision": ("交办决定", "Decision"),
+        "joint_attendance": ("出席情况", "Attendance"), "joint_decision": ("会议决定", "Decision"),
         "joint_campaign": ("专项整治", "Campaign"), "joint_campaign_target": ("整治对象", "Campaign target"),
         "joint_analysis": ("治安形势分析", "Public-order analysis"),
         "joint_construction_phase": ("中心建设阶段", "Construction phase"),
@@ -20,5 +20,6 @@ LABELS = AuditLabels(
         "month": ("月份", "Month"), "level_title": ("预警等级", "Warning level"), "analysis": ("分析意见", "Analysis"),
         "figures": ("分析数据", "Figures"), "phase": ("建设阶段", "Phase"), "target_date": ("目标日期", "Target date"),
         "accepted_on": ("验收日期", "Accepted on"), "evidence": ("验收材料", "Evidence"),
+        "kind": ("决定类型", "Kind"), "supervision_id": ("督办", "Supervision"), "intake_id": ("受理登记", "Intake item"),
     },
 )

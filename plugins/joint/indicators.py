@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import and_, func, select
 
-from core.sdk import CaseTask, Indicator, OrgUnit, period_day, units_under
+from core.sdk import CaseTask, Indicator, OrgUnit, Supervision, period_day, units_under
 
 from .models import Campaign, CampaignTarget, Decision, Meeting
 
@@ -26,21 +26,28 @@ def meetings_held(session, unit_id, period_start, period_end) -> float:
 
 def decisions_on_time(session, unit_id, period_start, period_end) -> float | None:
     """Of the decisions of the subtree's meetings whose deadline fell in the period, the share (%)
-    whose lead unit finished its task within its time limit; None (nothing to measure) when none
-    fell due — a rubric says what that scores."""
+    done on time: a hand-over whose lead unit finished its task within its time limit, a
+    supervision the unit answered before its reply was due. None (nothing to measure) when none
+    fell due — a rubric says what that scores. A new matter has no deadline of the meeting's."""
     below = _below(session, unit_id)
     if below is None:
         return None
-    rows = session.execute(select(CaseTask.state, CaseTask.done_at, CaseTask.due_at)
-                           .join(Decision, and_(Decision.tenant_id == CaseTask.tenant_id,
-                                                Decision.lead_task_id == CaseTask.id))
-                           .join(Meeting, and_(Meeting.tenant_id == Decision.tenant_id, Meeting.id == Decision.meeting_id))
-                           .where(Meeting.org_unit_id.in_(below), Decision.deadline >= period_day(period_start),
-                                  Decision.deadline < period_day(period_end))).all()
+    due_in_period = and_(Meeting.org_unit_id.in_(below), Decision.deadline >= period_day(period_start),
+                         Decision.deadline < period_day(period_end))
+    meeting = and_(Meeting.tenant_id == Decision.tenant_id, Meeting.id == Decision.meeting_id)
+    handed = session.execute(select(CaseTask.state, CaseTask.done_at, CaseTask.due_at)
+                             .join(Decision, and_(Decision.tenant_id == CaseTask.tenant_id,
+                                                  Decision.lead_task_id == CaseTask.id))
+                             .join(Meeting, meeting).where(due_in_period)).all()
+    supervised = session.execute(select(Supervision.state, Supervision.responded_at, Supervision.due_at)
+                                 .join(Decision, and_(Decision.tenant_id == Supervision.tenant_id,
+                                                      Decision.supervision_id == Supervision.id))
+                                 .join(Meeting, meeting).where(due_in_period)).all()
+    rows = [(state == "done", at, due) for state, at, due in handed] + \
+           [(state == "answered", at, due) for state, at, due in supervised]
     if not rows:
         return None
-    on_time = sum(1 for state, done_at, due_at in rows
-                  if state == "done" and done_at is not None and (due_at is None or done_at <= due_at))
+    on_time = sum(1 for done, at, due in rows if done and at is not None and (due is None or at <= due))
     return round(100.0 * on_time / len(rows), 2)
 
 

@@ -6,9 +6,10 @@ import datetime as dt
 
 from sqlalchemy import and_, func, or_, select
 
-from core.sdk import Case, CaseTask, Invalid, MemberUnit, NotFound, OrgUnit, get_or_404, units_under
+from core.sdk import Case, CaseTask, Conflict, Intake, Invalid, MemberUnit, NotFound, OrgUnit, Supervision, get_or_404, \
+    register_intake, request_work, supervise_case, units_under
 
-from .handover import hand_over, open_case, open_cases
+from .handover import SHANGHAI, hand_over, open_case, open_cases, today
 from .models import AgendaItem, Attendance, Decision, Meeting
 from .permissions import MANAGE, READ
 
@@ -143,59 +144,140 @@ def attendance_figures(ctx, unit: OrgUnit, start: dt.date | None, end: dt.date |
 
 # --- decisions --------------------------------------------------------------------------------
 
-def decide(ctx, meeting: Meeting, data: dict) -> Decision:
-    """The meeting hands a case to a lead (and co-units) with a deadline: the core's dispatch
-    creates one task per unit, each with the limit ending on the deadline (24:00)."""
-    unit = convening_unit(ctx, meeting)
-    case = open_case(ctx, unit, data["case_id"], "case_id")
-    text = data["text"].strip()
+KINDS = {"dispatch": "交办", "supervise": "督办", "new_matter": "立为新事项"}
+SUPERVISION_STATES = {"open": "督办中", "answered": "已答复", "closed": "已结束"}
+MATTER_STATES = {"pending": "待分流", "registered": "已立案", "done": "已办结", "resolved": "窗口已解决",
+                 "referred": "已引导移交", "reported_up": "已上报"}
+UNFINISHED = {"dispatch": ("open", "returned"), "supervise": ("open",), "new_matter": ("pending", "registered")}
+
+
+def _decision_text(data: dict) -> str:
+    text = (data.get("text") or "").strip()
     if not text:
         raise Invalid("text", "required", "请填写决定事项")
-    created = hand_over(case, data["lead"], data.get("co") or [], data["deadline"], text,
-                        f"{meeting.title}（{meeting.held_on:%Y年%m月%d日}）决定：{text}")
-    decision = Decision(meeting_id=meeting.id, case_id=case.id, text=text, deadline=data["deadline"],
-                        lead_task_id=created[0].id, created_by_id=ctx.user.id if ctx.user else None)
+    return text
+
+
+def _deadline(data: dict) -> dt.date:
+    if data.get("deadline") is None:
+        raise Invalid("deadline", "required", "请填写办结期限")
+    return data["deadline"]
+
+
+def decide(ctx, meeting: Meeting, data: dict) -> Decision:
+    """A decision of the meeting, which becomes work (``Decision``'s kinds): a hand-over of a case
+    through the core's dispatch, a supervision of a case through the core's supervision, or a
+    new matter registered at the convening unit's window."""
+    kind = data.get("kind") or "dispatch"
+    unit = convening_unit(ctx, meeting)
+    text = _decision_text(data)
+    said = f"{meeting.title}（{meeting.held_on:%Y年%m月%d日}）决定：{text}"
+    decision = Decision(meeting_id=meeting.id, kind=kind, text=text, created_by_id=ctx.user.id if ctx.user else None)
+    if kind == "new_matter":
+        subject = (data.get("subject") or "").strip()
+        if not subject:
+            raise Invalid("subject", "required", "请填写新事项的名称")
+        intake = register_intake(request_work(), {"channel": "other", "org_unit_id": unit.id, "subject": subject,
+                                                  "content": said})
+        decision.intake_id = intake.id
+    else:
+        if data.get("case_id") is None:
+            raise Invalid("case_id", "required", "请选择事项")
+        case = open_case(ctx, unit, data["case_id"], "case_id")
+        decision.case_id, decision.deadline = case.id, _deadline(data)
+        if kind == "supervise":
+            decision.supervision_id = supervise(case, data, decision.deadline, said).id
+        else:
+            if not data.get("lead"):
+                raise Invalid("lead", "required", "请选择牵头单位")
+            created = hand_over(case, data["lead"], data.get("co") or [], decision.deadline, text, said)
+            decision.lead_task_id = created[0].id
+        if ctx.session.scalar(select(AgendaItem.id).where(AgendaItem.meeting_id == meeting.id,
+                                                          AgendaItem.case_id == case.id)) is None:
+            ctx.session.add(AgendaItem(meeting_id=meeting.id, case_id=case.id))
     ctx.session.add(decision)
-    if ctx.session.scalar(select(AgendaItem.id).where(AgendaItem.meeting_id == meeting.id,
-                                                      AgendaItem.case_id == case.id)) is None:
-        ctx.session.add(AgendaItem(meeting_id=meeting.id, case_id=case.id))
     ctx.session.flush()
     return decision
 
 
 def unfinished(decision_rows) -> list:
-    """Decisions whose lead task is not done (open, or sent back) and no later decision replaced."""
-    return [d for d in decision_rows if d["state"] in ("open", "returned") and not d["superseded"]]
+    """Decisions not yet done (a hand-over open or sent back, a supervision unanswered, a new
+    matter unsorted or its case open) that no later decision on the same case replaced."""
+    return [d for d in decision_rows if d["state"] in UNFINISHED[d["kind"]] and not d["superseded"]]
+
+
+def _matter_state(intake: Intake | None, case: Case | None) -> str:
+    if intake is None:
+        return "pending"
+    if intake.case_id is not None:
+        return "done" if case is not None and case.closed_at is not None else "registered"
+    return intake.outcome if intake.outcome in MATTER_STATES else "pending"
 
 
 def decisions_view(ctx, decisions: list[Decision]) -> list[dict]:
-    """Each decision with its live state (its lead task's) and its tasks."""
+    """Each decision with its live state — its lead task's, its supervision's, or its matter's —
+    and its tasks."""
     if not decisions:
         return []
     s = ctx.session
-    case_ids = {d.case_id for d in decisions}
+    intakes = {i.id: i for i in s.scalars(select(Intake).where(Intake.id.in_({d.intake_id for d in decisions} - {None})))}
+    case_ids = {d.case_id for d in decisions} | {i.case_id for i in intakes.values()}
+    case_ids.discard(None)
     cases = {c.id: c for c in s.scalars(select(Case).where(Case.id.in_(case_ids)))}
+    sups = {x.id: x for x in s.scalars(select(Supervision).where(
+        Supervision.id.in_({d.supervision_id for d in decisions} - {None})))}
     tasks = list(s.scalars(select(CaseTask).where(CaseTask.case_id.in_(case_ids)).order_by(CaseTask.id)))
     by_id = {t.id: t for t in tasks}
     members = {m.id: m.name for m in s.scalars(select(MemberUnit).where(
         MemberUnit.id.in_({t.member_unit_id for t in tasks} - {None})))}
-    units = dict(s.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_({t.org_unit_id for t in tasks}))).all())
+    units = dict(s.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(
+        {t.org_unit_id for t in tasks} | {x.target_unit_id for x in sups.values()}))).all())
     latest = dict(s.execute(select(Decision.case_id, func.max(Decision.id)).where(Decision.case_id.in_(case_ids))
                             .group_by(Decision.case_id)).all())
     out = []
     for d in decisions:
-        lead = by_id.get(d.lead_task_id)
+        lead = by_id.get(d.lead_task_id) if d.lead_task_id else None
+        sup = sups.get(d.supervision_id) if d.supervision_id else None
+        intake = intakes.get(d.intake_id) if d.intake_id else None
+        case_id = d.case_id if d.case_id is not None else (intake.case_id if intake else None)
+        case = cases.get(case_id) if case_id else None
         mine = [t for t in tasks if t.assigned_at == lead.assigned_at and t.case_id == d.case_id] if lead else []
-        case = cases.get(d.case_id)
-        out.append({"id": d.id, "meeting_id": d.meeting_id, "case_id": d.case_id,
-                    "case_number": case.number if case else "", "case_title": case.title if case else "",
+        if d.kind == "supervise":
+            state = sup.state if sup else "closed"
+            title = SUPERVISION_STATES.get(state, "")
+        elif d.kind == "new_matter":
+            state = _matter_state(intake, case)
+            title = MATTER_STATES[state]
+        else:
+            state = lead.state if lead else "cancelled"
+            title = TASK_STATES.get(state, "")
+        out.append({"id": d.id, "meeting_id": d.meeting_id, "kind": d.kind, "kind_title": KINDS.get(d.kind, ""),
+                    "case_id": case_id, "case_number": case.number if case else "",
+                    "case_title": case.title if case else (intake.subject if intake else ""),
+                    "intake_id": d.intake_id, "supervision_id": d.supervision_id,
+                    "supervised_unit": units.get(sup.target_unit_id, "") if sup else "",
+                    "supervision_level": sup.level if sup else None,
                     "text": d.text, "deadline": d.deadline, "lead_task_id": d.lead_task_id,
-                    "state": lead.state if lead else "cancelled",
-                    "state_title": TASK_STATES.get(lead.state if lead else "cancelled", ""),
-                    "superseded": latest.get(d.case_id, d.id) != d.id,
+                    "state": state, "state_title": title,
+                    "superseded": d.case_id is not None and latest.get(d.case_id, d.id) != d.id,
                     "tasks": [{"id": t.id, "role": t.role, "state": t.state, "due_at": t.due_at,
                                "unit": members.get(t.member_unit_id) or units.get(t.org_unit_id, "")} for t in mine]})
     return out
+
+
+def supervise(case: Case, data: dict, deadline: dt.date, note: str):
+    """The core's supervision of ``case`` (督办, ``level`` normal or listed 挂牌), addressed to the
+    unit handling it, its reply due on ``deadline`` at 24:00."""
+    if (deadline - today()).days < 1:
+        raise Invalid("deadline", "deadline_not_future", "答复期限须晚于今天")
+    w = request_work()
+    ctype = w.types.get(case.case_type)
+    if ctype is None:
+        raise Conflict("case_type_disabled", "该事项所属模块未启用，不能督办")
+    due = dt.datetime.combine(deadline + dt.timedelta(days=1), dt.time(), SHANGHAI)
+    return supervise_case(w, case, ctype, {"kind": "supervise", "level": data.get("level") or "normal",
+                                           "instruction": note,
+                                           "due_at": due.astimezone(dt.timezone.utc)})
 
 
 def carried(ctx, meeting: Meeting) -> list[dict]:

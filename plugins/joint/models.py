@@ -53,19 +53,31 @@ class Attendance(TenantModel):
 
 
 class Decision(TenantModel):
-    """A meeting's decision on a case: the case handed to a lead and co-units with a deadline
-    through the core's dispatch; done when the lead's task is done."""
+    """A meeting's decision, which becomes work of one of three kinds (``kind``):
+
+    - ``dispatch`` (交办): the case handed to a lead and co-units with a deadline through the
+      core's dispatch; done when the lead's task is done;
+    - ``supervise`` (督办): the core's supervision of the case, its reply due on the deadline;
+      done when the supervised unit has answered;
+    - ``new_matter`` (立为新事项): a matter the meeting raised, registered at the convening
+      unit's window (统一受理) to be sorted into a case there; done when that case is closed.
+    """
 
     __tablename__ = "joint_decision"
     __table_args__ = (tenant_fk("meeting_id", "joint_meeting", ondelete="CASCADE"),
                       tenant_fk("case_id", "case_record", ondelete="CASCADE"),
                       tenant_fk("lead_task_id", "case_task"),
+                      tenant_fk("supervision_id", "case_supervision"),
+                      tenant_fk("intake_id", "intake"),
                       Index("ix_joint_decision_meeting", "tenant_id", "meeting_id"))
     meeting_id: Mapped[int] = mapped_column(BigInteger)
-    case_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(12), default="dispatch", server_default="dispatch")
+    case_id: Mapped[int | None] = mapped_column(BigInteger)           # none for a new matter
     text: Mapped[str] = mapped_column(Text)
-    deadline: Mapped[date] = mapped_column(Date)
-    lead_task_id: Mapped[int] = mapped_column(BigInteger)
+    deadline: Mapped[date | None] = mapped_column(Date)               # none for a new matter
+    lead_task_id: Mapped[int | None] = mapped_column(BigInteger)      # dispatch
+    supervision_id: Mapped[int | None] = mapped_column(BigInteger)    # supervise
+    intake_id: Mapped[int | None] = mapped_column(BigInteger)         # new matter
     created_by_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
 

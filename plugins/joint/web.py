@@ -163,7 +163,8 @@ def _handover_form(raw: dict, text: str) -> dict:
 def meeting_act(meeting_id, act):
     ctx = current()
     raw = _raw("case_ids", "co")
-    form = {"attendance": "att", "decisions": "dec", "minutes": "min", "agenda": "agd"}.get(act)
+    form = {"attendance": "att", "decisions": "dec", "supervision": "sup", "matter": "mat", "minutes": "min",
+            "agenda": "agd"}.get(act)
     if form is None:
         raise NotFound()
     meeting = meetings.load(ctx, parse_int(meeting_id) or 0, MANAGE)
@@ -177,6 +178,12 @@ def meeting_act(meeting_id, act):
             if not raw.get("case_ids"):
                 raise Invalid("case_ids", "required", "请勾选要列入议题的事项")
             meetings.add_agenda(ctx, meeting, [parse_int(v) or 0 for v in raw["case_ids"]])
+        elif act == "supervision":
+            meetings.decide(ctx, meeting, load_form(DecisionInput, {"kind": "supervise", **{
+                k: raw[k] for k in ("case_id", "text", "deadline", "level") if k in raw}}))
+        elif act == "matter":
+            meetings.decide(ctx, meeting, load_form(DecisionInput, {"kind": "new_matter", **{
+                k: raw[k] for k in ("subject", "text") if k in raw}}))
         else:
             meetings.decide(ctx, meeting, load_form(DecisionInput, _handover_form(raw, "text")))
     refused = _run(do, lambda e, v, st: _meeting_page(meeting_id, e, v, st), raw, form)
