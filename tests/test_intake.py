@@ -160,3 +160,45 @@ def test_a_petitions_category_is_chosen_from_the_countys_list_by_its_name(app, c
     assert '<option value="labour"' in select.group(1) and ">劳动<" in select.group(1)
     assert "代码" not in page and "见本县设置" not in page
     assert admin.get("/api/openapi.json").status_code == 200  # the function in the field's metadata stays out of it
+
+
+def test_the_sorting_page_lists_pending_matters_and_makes_one_a_case_or_closes_it(county, login):
+    """INT-4, INT-5 in the browser: 待分流 lists the matters left at the windows in scope, oldest
+    first; an item's page makes it a case of the type chosen (its own fields, refused at the field
+    with what was typed kept) or closes it — reported upward only with where to."""
+    # rule: INT-4
+    town = login(county, "donghu.admin")
+    first = town.post("/api/intake", json=_matter(county, subject="宅基地边界纠纷")).get_json()
+    second = town.post("/api/intake", json=_matter(county, subject="跨县水利工程占地")).get_json()
+    theirs = login(county, "qingshan.admin").post("/api/intake", json=_matter(
+        county, subject="青山的事项", org_unit_id=county.unit("T02"), arose_unit_id=county.unit("T02"), persons=[])).get_json()
+    listing = town.get("/intake/")
+    page = listing.get_data(as_text=True)
+    assert listing.status_code == 200 and "待分流事项" in page and "共 2 件" in page
+    assert page.index("宅基地边界纠纷") < page.index("跨县水利工程占地") and "青山的事项" not in page
+    assert "来访" in page and "东湖镇" in page and 'href="/intake/' in page
+    assert town.get(f"/intake/{theirs['id']}").status_code == 404   # another township's matter
+    item = town.get(f"/intake/{first['id']}").get_data(as_text=True)
+    assert 'id="sort"' in item and 'id="close"' in item and "走访请求" in item and "visits.visit\"" in item
+    assert "李四" not in item and "1 人" in item   # who brought it: counted, never shown here
+    # a type whose own field is left out: refused at the field, the choice kept, nothing saved
+    bad = town.post(f"/intake/{first['id']}/sort", data={"case_type": "visits.visit", "title": "上门调处"})
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and 'id="details-error"' in html and 'value="上门调处"' in html
+    assert town.get(f"/api/intake/{first['id']}").get_json()["outcome"] == "pending"
+    ok = town.post(f"/intake/{first['id']}/sort", data={"case_type": "visits.visit", "title": "上门调处",
+                                                        "details.visits.visit.visit_kind": "home"})
+    assert ok.status_code == 302 and "/cases/" in ok.headers["Location"]
+    made = town.get(f"/api/intake/{first['id']}").get_json()
+    assert made["outcome"] == "case" and town.get(f"/api/cases/{made['case_id']}").get_json()["title"] == "上门调处"
+    assert "已转为事项" in town.get(f"/intake/{first['id']}").get_data(as_text=True)
+    # reported upward without where to: refused at 去向, the note kept
+    up = town.post(f"/intake/{second['id']}/close", data={"outcome": "reported_up", "note": "超出本镇权限"})
+    html = up.get_data(as_text=True)
+    assert up.status_code == 422 and 'id="to-error"' in html and "超出本镇权限" in html
+    up = town.post(f"/intake/{second['id']}/close", data={"outcome": "reported_up", "note": "超出本镇权限",
+                                                           "to": "县综治中心"})
+    assert up.status_code == 302
+    closed = town.get(f"/intake/{second['id']}").get_data(as_text=True)
+    assert "已上报" in closed and "县综治中心" in closed and 'id="sort"' not in closed
+    assert "暂无待分流事项" in town.get("/intake/").get_data(as_text=True)

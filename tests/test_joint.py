@@ -227,6 +227,47 @@ def test_the_meeting_page_decides_a_supervision_and_a_new_matter_refusing_at_the
     assert [(d["kind"], d["state"]) for d in decisions] == [("supervise", "open"), ("new_matter", "pending")]
 
 
+def test_matters_pending_at_the_window_go_on_the_agenda_and_show_what_became_of_them(app, world):
+    """INT-4: the sorting meeting's agenda takes the matters left at the windows of the unit's
+    subtree (picked from a list), each shown with the window's outcome and, once sorted, its case."""
+    # rule: INT-4
+    w = world
+    with time_machine.travel(MONDAY + dt.timedelta(days=42), tick=False):   # 2026-04-13
+        body = {"channel": "visit", "content": "村民反映", "persons": []}
+        mine = w.town.post("/api/intake", json={**body, "org_unit_id": w.county.unit("T01"), "subject": "广场舞噪音"})
+        assert mine.status_code == 201, mine.get_json()
+        mine = mine.get_json()
+        theirs = w.other_town.post("/api/intake", json={**body, "org_unit_id": w.county.unit("T02"),
+                                                         "subject": "青山的来访"}).get_json()
+        town = signed_in(app, w.county, "donghu.admin")
+        new = town.get("/joint/meetings/new").get_data(as_text=True)
+        assert 'name="intake_ids"' in new and "广场舞噪音" in new and "青山的来访" not in new
+        m = meeting(w, held_on="2026-04-13")
+        r = w.town.post(f"/api/joint/meetings/{m['id']}/agenda", json={"intake_ids": [theirs["id"]]})
+        assert r.status_code == 404 and list(r.get_json()["errors"]["json"]) == ["intake_ids"]
+        r = w.town.post(f"/api/joint/meetings/{m['id']}/agenda", json={})
+        assert r.status_code == 422 and list(r.get_json()["errors"]["json"]) == ["case_ids"]
+        r = w.town.post(f"/api/joint/meetings/{m['id']}/agenda", json={"intake_ids": [mine["id"], mine["id"]]})
+        assert r.status_code in (200, 201), r.get_json()
+        agenda = w.town.get(f"/api/joint/meetings/{m['id']}").get_json()["agenda"]
+        assert [(a["intake_id"], a["title"], a["intake_state_title"], a["case_id"]) for a in agenda] == [
+            (mine["id"], "广场舞噪音", "待分流", None)]
+        page = town.get(f"/joint/meetings/{m['id']}").get_data(as_text=True)
+        assert f'href="/intake/{mine["id"]}"' in page and "去分流" in page
+        assert "统一受理待分流事项" in _pdf_text(w.town.get(f"/api/joint/meetings/{m['id']}/minutes.pdf"))
+        # the meeting sorts it (the core's sort): the agenda shows its case; it leaves the choices
+        sorted_ = w.town.post(f"/api/intake/{mine['id']}/sort", json={"case_type": "visits.visit",
+                                                                      "details": {"visit_kind": "home"}})
+        assert sorted_.status_code == 200, sorted_.get_json()
+        agenda = w.town.get(f"/api/joint/meetings/{m['id']}").get_json()["agenda"]
+        assert agenda[0]["intake_state_title"] == "已立案" and agenda[0]["case_id"] == sorted_.get_json()["case_id"]
+        assert "广场舞噪音（" not in town.get("/joint/meetings/new").get_data(as_text=True)
+        r = w.town.post("/api/joint/meetings", json={"org_unit_id": w.county.unit("T01"), "kind": "township_joint",
+                                                     "held_on": "2026-04-13", "convener": "张镇长",
+                                                     "intake_ids": [mine["id"]]})
+        assert r.status_code == 404 and list(r.get_json()["errors"]["json"]) == ["intake_ids"]   # sorted already
+
+
 def test_absence_without_a_reason_is_refused_and_attendance_figures_per_member_unit_are_right(world):
     """JNT-2: attendance by member unit; absent needs a reason, a substitute a name."""
     # rule: JNT-2

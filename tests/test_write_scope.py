@@ -32,7 +32,7 @@ from tests.conftest import Client, load_tenant, make_token
 # objects of the path's own case, checked by their own rules)
 CLASSES = [(re.compile(r"^member_unit_id$"), "member_unit"), (re.compile(r"(^|_)unit_id$|^parent_id$"), "unit"), (re.compile(r"person_id$"), "person"),
            (re.compile(r"(^|_)(user|handler|assignee|service_user)_id$"), "user"),
-           (re.compile(r"^case_ids?$|^dispute_ids$"), "case"), (re.compile(r"^screening_id$"), "screening"),
+           (re.compile(r"^case_ids?$|^dispute_ids$"), "case"), (re.compile(r"^intake_ids?$"), "intake"), (re.compile(r"^screening_id$"), "screening"),
            (re.compile(r"^party_id$"), "person"), (re.compile(r"^(role_id|deadline_id|task_id)$"), None),
            (re.compile(r"^place_id$"), "place"), (re.compile(r"^(checklist_id|item_id)$"), None),  # county-wide templates
            # the patrol module's own objects, found through get_or_404 on the caller's scope (tests/test_patrol.py)
@@ -133,8 +133,8 @@ BODIES = {
     ("POST", "/api/petition/escalations"): {"org_unit_id": "$unit", "person_id": "$person", "petitioner": "某甲",
                                             "level": "city", "occurred_on": "2026-03-09", "case_id": "$petition"},
     ("POST", "/api/joint/meetings"): {"org_unit_id": "$unit", "kind": "township_joint", "held_on": "2026-03-09",
-                                      "convener": "某", "case_ids": ["$case"]},
-    ("POST", "/api/joint/meetings/{meeting_id}/agenda"): {"case_ids": ["$case"]},
+                                      "convener": "某", "case_ids": ["$case"], "intake_ids": ["$intake"]},
+    ("POST", "/api/joint/meetings/{meeting_id}/agenda"): {"case_ids": ["$case"], "intake_ids": ["$intake"]},
     ("POST", "/api/joint/meetings/{meeting_id}/attendance"): {"member_unit_id": "$member_unit", "status": "present"},
     **{("POST", path): {"case_id": "$case", text: "交办", "deadline": "2026-03-20",
                         "lead": {"org_unit_id": "$unit", "member_unit_id": "$member_unit"},
@@ -348,9 +348,13 @@ def world(app):
                 safety_place = r.get_json()["id"]
                 r = admin.post("/api/patrol/points", json={"org_unit_id": unit, "name": "村口", "line": "fringe"})
                 assert r.status_code == 201, r.get_json()
+                point = r.get_json()["id"]
+                r = admin.post("/api/intake", json={"channel": "visit", "org_unit_id": unit, "subject": "来访",
+                                                    "content": "待分流"})  # a matter pending at the village's window
+                assert r.status_code == 201, r.get_json()
                 ids[place] = {"unit": unit, "person": person, "user": user, "member_unit": member_unit,
                               "screening": screening, "place": safety_place, "item": item,
-                              "patrol_point": r.get_json()["id"], **cases}
+                              "patrol_point": point, "intake": r.get_json()["id"], **cases}
             scoring = _scoring(admin)
             for place in ids:
                 ids[place].update(scoring)
@@ -581,7 +585,7 @@ def other_county(world) -> dict:
     """Per class: the other county's object of that class, and an id that exists nowhere."""
     theirs = world["b"].ids["T01D1V1"]
     return {kind: [("other county", theirs[kind]), ("missing", MISSING)]
-            for kind in ("unit", "person", "user", "member_unit", "screening", "case", "place")}
+            for kind in ("unit", "person", "user", "member_unit", "screening", "case", "place", "intake")}
 
 
 def test_every_id_in_every_write_body_is_checked_against_the_callers_scope(app, db, world):

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, redirect, render_template, request, url_for
 from marshmallow import fields as mfields
 from marshmallow import validate as mvalidate
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from core import bounds
 from core.cases import intake
-from core.cases.access import units_in_scope
+from core.cases.access import covers, units_in_scope
 from core.cases.engine import CHANNEL_TITLES, CHANNELS
+from core.cases.models import Case, Intake, IntakePerson
 from core.cases.timeline import request_work
 from core.errors import PinganError
 from core.models import OrgUnit
@@ -193,8 +194,117 @@ def new():
                         if isinstance(messages, list) else str(messages)
             errors.setdefault("_form", exc.message)
         else:
-            from core.cases.models import Case
             case = w.session.scalar(select(Case).where(Case.id == row.case_id)) if row.case_id else None
             return render_template("intake_form.html", done={"intake": row, "case": case}, units=[], types=[],
                                    channels=CHANNEL_TITLES, details={}, values={}, errors={}), 201
     return _form_context(w, dict(request.form), errors, 422)
+
+
+# --- the sorting list (INT-4): pending matters, each sorted into a case or closed -------------
+
+DIVERT = "core.case.divert"
+PENDING_SHOWN = 200
+OUTCOME_TITLES = {"pending": "待分流", "resolved": "当场解决", "referred": "已引导移交", "case": "已转为事项",
+                  "reported_up": "已上报"}
+CLOSE_OUTCOMES = {"resolved": "已解决（不再立案）", "referred": "引导或移交其他部门", "reported_up": "超出权限，上报上级"}
+
+
+def _unit_names(w, ids) -> dict[int, str]:
+    ids = {i for i in ids if i}
+    return dict(w.session.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(ids))).all()) if ids else {}
+
+
+@bp.route("/intake/")
+@requires(REGISTER)
+def pending():
+    """The matters left at the windows in the caller's scope for the sorting meeting, oldest first."""
+    w = request_work()
+    units = units_in_scope(w.grants, REGISTER)
+    where = (Intake.outcome == "pending", or_(Intake.org_unit_id.in_(units), Intake.arose_unit_id.in_(units)))
+    rows = list(w.session.scalars(select(Intake).where(*where).order_by(Intake.received_at, Intake.id)
+                                  .limit(PENDING_SHOWN)))
+    total = w.session.scalar(select(func.count(Intake.id)).where(*where)) if len(rows) == PENDING_SHOWN else len(rows)
+    return render_template("intake/pending.html", rows=rows, total=total, channels=CHANNEL_TITLES,
+                           names=_unit_names(w, {r.org_unit_id for r in rows} | {r.arose_unit_id for r in rows}))
+
+
+def _item_page(intake_id: int, errors: dict | None = None, values: dict | None = None, status: int = 200):
+    w = request_work()
+    row = intake.load(w, intake_id)
+    may_sort = row.outcome == "pending" and row.case_id is None and w.grants.has(DIVERT) and (
+        covers(w.session, w.grants, DIVERT, row.org_unit_id) or covers(w.session, w.grants, DIVERT, row.arose_unit_id))
+    types = [t for _, t in sorted(w.types.items()) if w.grants.has(t.create_permission)] if may_sort else []
+    case = w.session.scalar(select(Case).where(Case.id == row.case_id)) if row.case_id else None
+    people = w.session.scalar(select(func.count(IntakePerson.id)).where(IntakePerson.intake_id == row.id))
+    return render_template("intake/item.html", i=row, case=case, people=people, may_sort=may_sort, types=types,
+                           details={t.key: form_fields(t.details_schema, w) for t in types},
+                           names=_unit_names(w, {row.org_unit_id, row.arose_unit_id}), channels=CHANNEL_TITLES,
+                           outcomes=OUTCOME_TITLES, close_outcomes=CLOSE_OUTCOMES, errors=errors or {},
+                           values=values or {}, done=request.args.get("done")), status
+
+
+@bp.route("/intake/<intake_id>")
+@requires(REGISTER)
+def item(intake_id):
+    return _item_page(bounds.parse_int(intake_id, lo=1) or 0)
+
+
+def _refused(exc: PinganError) -> dict:
+    errors = {}
+    for fields_ in (exc.errors or {}).values():
+        for name, messages in _flat(fields_ or {}):
+            field = "details" if str(name).startswith("details") else str(name).split(".")[-1]
+            errors[field] = "；".join(map(str, messages)) if isinstance(messages, list) else str(messages)
+    if not errors:
+        errors["_form"] = exc.message
+    return errors
+
+
+@bp.route("/intake/<intake_id>/sort", methods=["POST"])
+@requires(DIVERT)
+def sort(intake_id):
+    """The sorting meeting makes the matter a case of the type chosen (``POST /api/intake/<id>/sort``)."""
+    w = request_work()
+    row = intake.load(w, bounds.parse_int(intake_id, lo=1) or 0, DIVERT)
+    form = dict(request.form)
+    case_type = form.get("case_type", "")
+    if not case_type:
+        return _item_page(row.id, {"case_type": "请选择转为哪类事项"}, form, 422)
+    prefix = f"details.{case_type}."
+    details = {k[len(prefix):]: v for k, v in form.items() if k.startswith(prefix) and v != ""}
+    title = form.get("title", "").strip() or None
+    if title and len(title) > 200:
+        return _item_page(row.id, {"title": "事项名称不超过 200 字"}, form, 422)
+    try:
+        case = intake.sort(w, row, case_type, details, title)
+        w.session.commit()
+    except PinganError as exc:
+        w.session.rollback()
+        return _item_page(row.id, _refused(exc), form, 422 if exc.status < 500 else exc.status)
+    return redirect(url_for("web_cases.case_page", case_id=case.id))
+
+
+@bp.route("/intake/<intake_id>/close", methods=["POST"])
+@requires(DIVERT)
+def close(intake_id):
+    """Resolved, referred elsewhere, or reported upward (``POST /api/intake/<id>/close``, INT-5)."""
+    w = request_work()
+    row = intake.load(w, bounds.parse_int(intake_id, lo=1) or 0, DIVERT)
+    form = dict(request.form)
+    outcome, note, to = form.get("outcome", ""), form.get("note", "").strip(), form.get("to", "").strip() or None
+    errors = {}
+    if outcome not in CLOSE_OUTCOMES:
+        errors["outcome"] = "请选择处理结果"
+    if not 1 <= len(note) <= 2000:
+        errors["note"] = "请填写处理情况（2000 字以内）"
+    if to and len(to) > 200:
+        errors["to"] = "去向不超过 200 字"
+    if errors:
+        return _item_page(row.id, errors, form, 422)
+    try:
+        intake.close(w, row, outcome, note, to)
+        w.session.commit()
+    except PinganError as exc:
+        w.session.rollback()
+        return _item_page(row.id, _refused(exc), form, 422 if exc.status < 500 else exc.status)
+    return redirect(url_for("web_intake.item", intake_id=row.id, done="closed"))

@@ -55,6 +55,8 @@ class MeetingCreate(Schema):
     minutes = fields.String(load_default="", validate=validate.Length(max=20000), metadata={"title": "会议纪要"})
     case_ids = fields.List(IdField(), load_default=list, validate=validate.Length(max=200),
                            metadata={"title": "议题（待研究的事项）"})
+    intake_ids = fields.List(IdField(), load_default=list, validate=validate.Length(max=200), metadata={
+        "title": "议题（统一受理待分流事项）", "description": "matters pending at the windows of the unit's subtree"})
 
 
 class MeetingSummary(Schema):
@@ -98,10 +100,14 @@ class DecisionOut(Schema):
 
 
 class AgendaOut(Schema):
-    case_id = fields.Integer()
+    case_id = fields.Integer(allow_none=True, metadata={"description": "the case; a window matter's once sorted"})
     number = fields.String()
     title = fields.String()
-    state = fields.String()
+    state = fields.String(allow_none=True)
+    intake_id = fields.Integer(allow_none=True, metadata={"description": "a matter from the window (统一受理)"})
+    intake_state = fields.String(allow_none=True, metadata={
+        "description": "pending | case | resolved | referred | reported_up (the window's outcome)"})
+    intake_state_title = fields.String()
 
 
 class AttendanceOut(Schema):
@@ -128,8 +134,11 @@ class MeetingListArgs(IdListArgs):
 
 
 class AgendaInput(Schema):
-    case_ids = fields.List(IdField(), required=True, validate=validate.Length(min=1, max=200),
+    """At least one of the two lists (422 ``required`` at ``case_ids`` otherwise)."""
+    case_ids = fields.List(IdField(), load_default=list, validate=validate.Length(max=200),
                            metadata={"title": "议题（待研究的事项）"})
+    intake_ids = fields.List(IdField(), load_default=list, validate=validate.Length(max=200),
+                             metadata={"title": "议题（统一受理待分流事项）"})
 
 
 class MinutesInput(Schema):
@@ -277,7 +286,7 @@ class Agenda(MethodView):
         """Add open cases to the agenda."""
         ctx = current()
         meeting = _meeting(meeting_id, MANAGE)
-        meetings.add_agenda(ctx, meeting, data["case_ids"])
+        meetings.add_agenda(ctx, meeting, data["case_ids"], data["intake_ids"])
         out = meetings.detail(ctx, meeting)
         ctx.session.commit()
         return out

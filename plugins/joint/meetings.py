@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import and_, func, or_, select
 
 from core.sdk import Case, CaseTask, Conflict, Intake, Invalid, MemberUnit, NotFound, OrgUnit, Supervision, get_or_404, \
-    register_intake, request_work, supervise_case, units_under
+    register_intake, request_work, scoped, supervise_case, units_under
 
 from .handover import SHANGHAI, hand_over, open_case, open_cases, today
 from .models import AgendaItem, Attendance, Decision, Meeting
@@ -16,6 +16,9 @@ from .permissions import MANAGE, READ
 STATUSES = {"present": "出席", "absent": "缺席", "substitute": "委托他人参会"}
 TASK_STATES = {"open": "在办", "done": "已办结", "returned": "已退回", "cancelled": "已撤回"}
 AGENDA_LIMIT = 200
+INTAKE_READ = "core.case.register"   # who may read the matters at a window (the core's sorting list)
+INTAKE_STATES = {"pending": "待分流", "resolved": "当场解决", "referred": "已引导移交", "case": "已立案",
+                 "reported_up": "已上报"}
 
 
 def unit_at(ctx, unit_id: int, perm: str, field: str = "org_unit_id") -> OrgUnit:
@@ -38,10 +41,35 @@ def agenda_choices(ctx, unit: OrgUnit) -> list[Case]:
     return list(ctx.session.scalars(open_cases(ctx, unit).order_by(Case.created_at.desc()).limit(AGENDA_LIMIT)))
 
 
+def pending_matters(ctx, unit: OrgUnit):
+    """The matters pending at the windows of the unit's subtree (统一受理, not yet sorted), as the
+    caller may read them (``core.case.register`` on the window)."""
+    below = units_under(unit.path)
+    stmt = select(Intake).where(Intake.outcome == "pending", Intake.case_id.is_(None),
+                                or_(Intake.org_unit_id.in_(below), Intake.arose_unit_id.in_(below)))
+    return scoped(stmt, ctx.grants, INTAKE_READ, Intake.org_unit_id)
+
+
+def matter_choices(ctx, unit: OrgUnit) -> list[Intake]:
+    if not ctx.grants.has(INTAKE_READ):
+        return []
+    return list(ctx.session.scalars(pending_matters(ctx, unit).order_by(Intake.received_at, Intake.id).limit(AGENDA_LIMIT)))
+
+
+def pending_matter(ctx, unit: OrgUnit, intake_id: int) -> Intake:
+    row = ctx.session.scalar(pending_matters(ctx, unit).where(Intake.id == intake_id)) \
+        if ctx.grants.has(INTAKE_READ) else None
+    if row is None:
+        raise NotFound("intake_not_found", "该受理事项不存在、已分流或不在本单位范围内",
+                       {"json": {"intake_ids": ["该受理事项不存在、已分流或不在本单位范围内"]}})
+    return row
+
+
 def create(ctx, settings: dict, data: dict) -> Meeting:
     unit = unit_at(ctx, data["org_unit_id"], MANAGE)
     kind = meeting_kind(settings, data["kind"])
     cases = [open_case(ctx, unit, cid, "case_ids") for cid in dict.fromkeys(data.get("case_ids") or [])]
+    matters = [pending_matter(ctx, unit, iid) for iid in dict.fromkeys(data.get("intake_ids") or [])]
     meeting = Meeting(org_unit_id=unit.id, kind=kind["key"], title=data.get("title") or kind["title"],
                       held_on=data["held_on"], convener=data["convener"], minutes=data.get("minutes") or "",
                       created_by_id=ctx.user.id if ctx.user else None)
@@ -49,6 +77,8 @@ def create(ctx, settings: dict, data: dict) -> Meeting:
     ctx.session.flush()
     for case in cases:
         ctx.session.add(AgendaItem(meeting_id=meeting.id, case_id=case.id))
+    for matter in matters:
+        ctx.session.add(AgendaItem(meeting_id=meeting.id, intake_id=matter.id))
     ctx.session.flush()
     return meeting
 
@@ -61,13 +91,22 @@ def convening_unit(ctx, meeting: Meeting) -> OrgUnit:
     return ctx.session.get(OrgUnit, (ctx.tenant.id, meeting.org_unit_id))
 
 
-def add_agenda(ctx, meeting: Meeting, case_ids: list[int]) -> None:
+def add_agenda(ctx, meeting: Meeting, case_ids: list[int], intake_ids: list[int] = ()) -> None:
+    """Open cases and pending window matters onto the agenda (each once)."""
+    if not case_ids and not intake_ids:
+        raise Invalid("case_ids", "required", "请勾选要列入议题的事项")
     unit = convening_unit(ctx, meeting)
-    have = set(ctx.session.scalars(select(AgendaItem.case_id).where(AgendaItem.meeting_id == meeting.id)))
+    rows = ctx.session.execute(select(AgendaItem.case_id, AgendaItem.intake_id)
+                               .where(AgendaItem.meeting_id == meeting.id)).all()
+    cases, matters = {c for c, _ in rows}, {i for _, i in rows}
     for cid in dict.fromkeys(case_ids):
         case = open_case(ctx, unit, cid, "case_ids")
-        if case.id not in have:
+        if case.id not in cases:
             ctx.session.add(AgendaItem(meeting_id=meeting.id, case_id=case.id))
+    for iid in dict.fromkeys(intake_ids):
+        matter = pending_matter(ctx, unit, iid)
+        if matter.id not in matters:
+            ctx.session.add(AgendaItem(meeting_id=meeting.id, intake_id=matter.id))
     ctx.session.flush()
 
 
@@ -292,9 +331,10 @@ def carried(ctx, meeting: Meeting) -> list[dict]:
 def detail(ctx, meeting: Meeting) -> dict:
     """A meeting as the API and the page show it."""
     s = ctx.session
-    agenda = list(s.scalars(select(Case).join(AgendaItem, and_(AgendaItem.tenant_id == Case.tenant_id,
-                                                               AgendaItem.case_id == Case.id))
-                            .where(AgendaItem.meeting_id == meeting.id).order_by(AgendaItem.id)))
+    items = list(s.scalars(select(AgendaItem).where(AgendaItem.meeting_id == meeting.id).order_by(AgendaItem.id)))
+    matters = {i.id: i for i in s.scalars(select(Intake).where(Intake.id.in_({a.intake_id for a in items} - {None})))}
+    case_ids = {a.case_id for a in items} | {m.case_id for m in matters.values()}
+    cases = {c.id: c for c in s.scalars(select(Case).where(Case.id.in_(case_ids - {None})))}
     rows = list(s.execute(select(Attendance, MemberUnit.name).join(
         MemberUnit, and_(MemberUnit.tenant_id == Attendance.tenant_id, MemberUnit.id == Attendance.member_unit_id))
         .where(Attendance.meeting_id == meeting.id).order_by(MemberUnit.name)))
@@ -304,11 +344,22 @@ def detail(ctx, meeting: Meeting) -> dict:
             "kind": meeting.kind, "title": meeting.title, "held_on": meeting.held_on, "convener": meeting.convener,
             "minutes": meeting.minutes,
             "carried": carried(ctx, meeting),
-            "agenda": [{"case_id": c.id, "number": c.number, "title": c.title, "state": c.state} for c in agenda],
+            "agenda": [_agenda_entry(a, cases, matters) for a in items],
             "attendance": [{"member_unit_id": a.member_unit_id, "member_unit": name, "status": a.status,
                             "status_title": STATUSES[a.status], "reason": a.reason, "substitute": a.substitute}
                            for a, name in rows],
             "decisions": decisions_view(ctx, decisions)}
+
+
+def _agenda_entry(item: AgendaItem, cases: dict, matters: dict) -> dict:
+    """An agenda item as shown: a case, or a window matter with what became of it (its case once
+    sorted)."""
+    matter = matters.get(item.intake_id) if item.intake_id else None
+    case = cases.get(item.case_id if item.case_id else (matter.case_id if matter else None))
+    return {"case_id": case.id if case else None, "number": case.number if case else "",
+            "title": case.title if case else (matter.subject if matter else ""), "state": case.state if case else None,
+            "intake_id": item.intake_id, "intake_state": matter.outcome if matter else None,
+            "intake_state_title": INTAKE_STATES.get(matter.outcome, "") if matter else ""}
 
 
 def minutes_pdf(ctx, meeting: Meeting) -> bytes:

@@ -27,14 +27,18 @@ class Meeting(TenantModel):
 
 
 class AgendaItem(TenantModel):
-    """An open case put on a meeting's agenda."""
+    """An item of a meeting's agenda: an open case, or a matter pending at the window (统一受理)
+    for the meeting to sort (INT-4)."""
 
     __tablename__ = "joint_agenda_item"
     __table_args__ = (tenant_fk("meeting_id", "joint_meeting", ondelete="CASCADE"),
                       tenant_fk("case_id", "case_record", ondelete="CASCADE"),
-                      UniqueConstraint("tenant_id", "meeting_id", "case_id"))
+                      tenant_fk("intake_id", "intake", ondelete="CASCADE"),
+                      UniqueConstraint("tenant_id", "meeting_id", "case_id"),
+                      UniqueConstraint("tenant_id", "meeting_id", "intake_id"))
     meeting_id: Mapped[int] = mapped_column(BigInteger)
-    case_id: Mapped[int] = mapped_column(BigInteger)
+    case_id: Mapped[int | None] = mapped_column(BigInteger)
+    intake_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Attendance(TenantModel):

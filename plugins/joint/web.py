@@ -100,8 +100,10 @@ def _new_page(errors=None, values=None, status=200):
     unit = next((u for u in units if u.id == unit_id), units[0] if units else None)
     choices = meetings.agenda_choices(ctx, unit) if unit else []
     return render_template("joint/meeting_new.html", units=units, unit=unit, choices=choices,
+                           matters=meetings.matter_choices(ctx, unit) if unit else [],
                            kinds=_settings()["meetings"], errors=errors or {}, values=values,
-                           picked={str(v) for v in values.get("case_ids", [])}), status
+                           picked={str(v) for v in values.get("case_ids", [])},
+                           picked_matters={str(v) for v in values.get("intake_ids", [])}), status
 
 
 @bp.route("/meetings/new")
@@ -114,7 +116,7 @@ def meeting_new():
 @requires(MANAGE)
 def meeting_create():
     ctx = current()
-    raw = _raw("case_ids")
+    raw = _raw("case_ids", "intake_ids")
     if request.form.get("pick"):     # 选择召开单位后刷新议题
         return _new_page(values=raw)
     made = []
@@ -134,7 +136,7 @@ def _meeting_page(meeting_id: str, errors=None, values=None, status=200):
                                      .order_by(OrgUnit.path).limit(300))) if manage else []
     choices = meetings.agenda_choices(ctx, unit) if manage else []
     return render_template("joint/meeting.html", m=view, manage=manage, members=members, units=units,
-                           choices=choices, statuses=meetings.STATUSES, errors=errors or {}, values=values or {},
+                           choices=choices, matters=meetings.matter_choices(ctx, unit) if manage else [], statuses=meetings.STATUSES, errors=errors or {}, values=values or {},
                            done=request.args.get("done")), status
 
 
@@ -162,7 +164,7 @@ def _handover_form(raw: dict, text: str) -> dict:
 @requires(MANAGE)
 def meeting_act(meeting_id, act):
     ctx = current()
-    raw = _raw("case_ids", "co")
+    raw = _raw("case_ids", "intake_ids", "co")
     form = {"attendance": "att", "decisions": "dec", "supervision": "sup", "matter": "mat", "minutes": "min",
             "agenda": "agd"}.get(act)
     if form is None:
@@ -175,9 +177,8 @@ def meeting_act(meeting_id, act):
         elif act == "minutes":
             meetings.set_minutes(ctx, meeting, load_form(MinutesInput, {"minutes": raw.get("minutes", "")})["minutes"])
         elif act == "agenda":
-            if not raw.get("case_ids"):
-                raise Invalid("case_ids", "required", "请勾选要列入议题的事项")
-            meetings.add_agenda(ctx, meeting, [parse_int(v) or 0 for v in raw["case_ids"]])
+            meetings.add_agenda(ctx, meeting, [parse_int(v) or 0 for v in raw.get("case_ids", [])],
+                                [parse_int(v) or 0 for v in raw.get("intake_ids", [])])
         elif act == "supervision":
             meetings.decide(ctx, meeting, load_form(DecisionInput, {"kind": "supervise", **{
                 k: raw[k] for k in ("case_id", "text", "deadline", "level") if k in raw}}))

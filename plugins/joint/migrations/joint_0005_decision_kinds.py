@@ -1,8 +1,8 @@
-"""joint: a decision may be a supervision or a new matter at the window
+"""joint: decisions of three kinds, window matters on the agenda
 
 Revision ID: joint_0005
 Revises: joint_0004
-Create Date: 2026-12-07 21:32:29.632206
+Create Date: 2026-12-07 21:40:03.985168
 """
 from alembic import op
 import sqlalchemy as sa
@@ -15,6 +15,14 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('joint_agenda_item', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('intake_id', sa.BigInteger(), nullable=True))
+        batch_op.alter_column('case_id',
+               existing_type=sa.BIGINT(),
+               nullable=True)
+        batch_op.create_unique_constraint(batch_op.f('uq_joint_agenda_item_tenant_id_meeting_id_intake_id'), ['tenant_id', 'meeting_id', 'intake_id'])
+        batch_op.create_foreign_key(batch_op.f('fk_joint_agenda_item_tenant_id_intake_id_intake'), 'intake', ['tenant_id', 'intake_id'], ['tenant_id', 'id'], ondelete='CASCADE')
+
     with op.batch_alter_table('joint_decision', schema=None) as batch_op:
         batch_op.add_column(sa.Column('kind', sa.String(length=12), server_default='dispatch', nullable=False))
         batch_op.add_column(sa.Column('supervision_id', sa.BigInteger(), nullable=True))
@@ -34,8 +42,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # the decisions that are not hand-overs have no case, task or deadline to keep
+    # what has no case — decisions other than hand-overs, window matters on agendas — goes
     op.execute("DELETE FROM joint_decision WHERE kind <> 'dispatch'")
+    op.execute("DELETE FROM joint_agenda_item WHERE case_id IS NULL")
     with op.batch_alter_table('joint_decision', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_joint_decision_tenant_id_intake_id_intake'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('fk_joint_decision_tenant_id_supervision_id_case_supervision'), type_='foreignkey')
@@ -51,4 +60,12 @@ def downgrade() -> None:
         batch_op.drop_column('intake_id')
         batch_op.drop_column('supervision_id')
         batch_op.drop_column('kind')
+
+    with op.batch_alter_table('joint_agenda_item', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_joint_agenda_item_tenant_id_intake_id_intake'), type_='foreignkey')
+        batch_op.drop_constraint(batch_op.f('uq_joint_agenda_item_tenant_id_meeting_id_intake_id'), type_='unique')
+        batch_op.alter_column('case_id',
+               existing_type=sa.BIGINT(),
+               nullable=False)
+        batch_op.drop_column('intake_id')
 
