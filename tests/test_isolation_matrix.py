@@ -106,6 +106,7 @@ ID_TABLES = {
     "/api/village/projects/<project_id>/minutes-photo": "village_project",
     "/api/village/evaluations/<evaluation_id>": "village_evaluation",
     "/api/village/public/villages/<unit_id>": "org_unit",
+    "/api/joint/centres/<unit_id>": "org_unit",
     "/api/village/contacts/<record_id>": "village_contact",
     "/api/village/contacts/<record_id>/close": "village_contact",
     "/api/village/hearings/<record_id>": "village_hearing",

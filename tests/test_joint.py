@@ -481,3 +481,58 @@ def test_a_village_past_its_phase_target_date_without_acceptance_is_flagged_on_t
         assert "逾期未验收" not in page.split(f'id="phase-{ok["id"]}"')[1].split("</tr>")[0]
     with time_machine.travel(MONDAY + dt.timedelta(days=30), tick=False):   # the build phase is now late too
         assert w.town.get("/api/joint/construction").get_json()["figures"]["flagged"] == 2
+
+
+def test_a_centre_records_its_director_deputies_and_the_standard_it_meets(app, world):
+    """ORG-2, ORG-5: each unit's centre — its sign, director and deputies, the member units
+    stationed there, and which rooms of the county's standard (a setting, per level) it has; the
+    overview shows what each centre still lacks."""
+    # rule: ORG-5
+    w = world
+    standard = [{"key": "office", "title": "综治办", "levels": ["township"]},
+                {"key": "video", "title": "“雪亮”工程视频监控室", "levels": []},
+                {"key": "police_room", "title": "警务室", "levels": ["village"]}]
+    r = w.admin.put("/api/modules/joint", json={"enabled": True, "settings": {"centre_standard": standard}})
+    assert r.status_code == 200, r.get_json()
+    try:
+        town = w.county.unit("T01")
+        r = w.town.put(f"/api/joint/centres/{town}", json={
+            "name": "东湖镇综治中心", "director_name": "张书记", "director_post": "镇党委书记兼任",
+            "deputies": [{"name": "李副镇长", "post": "分管综治"}], "facilities": ["office"]})
+        assert r.status_code == 200, r.get_json()
+        c = r.get_json()
+        assert (c["met"], c["required"]) == (1, 2) and [f["title"] for f in c["facilities"]] == ["综治办", "“雪亮”工程视频监控室"]
+        assert "东湖司法所" in [m["name"] for m in c["stationed"]]
+        # a village's room is not the township's to have; an unknown key neither
+        for bad in (["police_room"], ["gym"]):
+            r = w.town.put(f"/api/joint/centres/{town}", json={"facilities": bad})
+            assert r.status_code == 422 and list(r.get_json()["errors"]["json"]) == ["facilities"], r.get_json()
+        assert w.town.get(f"/api/joint/centres/{town}").get_json()["director_name"] == "张书记"   # unchanged
+        # another township's centre is not 东湖's to record; the village cadre may read, not write
+        assert w.town.put(f"/api/joint/centres/{w.county.unit('T02')}", json={}).status_code == 404
+        assert w.other_town.put(f"/api/joint/centres/{town}", json={}).status_code == 404
+        assert w.cadre.put(f"/api/joint/centres/{w.county.unit('T01D1V1')}", json={}).status_code in (403, 404)
+        o = w.town.get(f"/api/joint/centres?org_unit_id={town}").get_json()
+        rows = {r["org_unit"]: r for r in o["items"]}
+        assert rows["东湖镇"]["missing"] == ["“雪亮”工程视频监控室"] and rows["罗塘村"]["recorded"] is False
+        assert rows["罗塘村"]["required"] == 2 and "东湖第一管区" not in rows   # a level the standard does not cover
+        assert o["figures"]["recorded"] == 1 and o["figures"]["meeting_standard"] == 0
+        # the page: a form of real controls, refused at the field with everything typed kept
+        browser = signed_in(app, w.county, "donghu.admin")
+        page = browser.get(f"/joint/centres/{town}").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        assert 'type="checkbox" name="facilities" value="office" checked' in page and "东湖司法所" in page
+        r = browser.post(f"/joint/centres/{town}", data={"csrf_token": token, "name": "东湖镇综治中心",
+                                                         "director_name": "王" * 51, "deputy_rows": "2",
+                                                         "deputy-0-name": "李副镇长", "facilities": ["office", "video"]})
+        body = r.get_data(as_text=True)
+        assert r.status_code == 422 and 'id="director_name-error"' in body and 'value="李副镇长"' in body
+        assert 'value="video" checked' in body
+        r = browser.post(f"/joint/centres/{town}", data={"csrf_token": token, "name": "东湖镇综治中心",
+                                                         "director_name": "王书记", "deputy_rows": "2",
+                                                         "deputy-0-name": "李副镇长", "facilities": ["office", "video"]})
+        assert r.status_code == 302
+        listing = browser.get("/joint/centres/").get_data(as_text=True)
+        assert "东湖镇综治中心" in listing and "2 / 2" in listing and "警务室" in listing
+    finally:
+        assert w.admin.put("/api/modules/joint", json={"enabled": True, "settings": {"centre_standard": []}}).status_code == 200

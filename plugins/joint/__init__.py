@@ -28,7 +28,8 @@ manifest = Manifest(
     menu=[MenuItem("joint.index", "联动机制", "joint_web.index", READ, "Joint mechanisms", 60),
           MenuItem("joint.campaigns", "专项整治", "joint_web.campaigns_page", READ, "Hot-spot campaigns", 61),
           MenuItem("joint.analyses", "治安形势分析", "joint_web.analyses_page", READ, "Public-order analysis", 62),
-          MenuItem("joint.construction", "中心建设", "joint_web.construction_page", READ, "Centre construction", 63)],
+          MenuItem("joint.construction", "中心建设", "joint_web.construction_page", READ, "Centre construction", 63),
+          MenuItem("joint.centres", "综治中心", "joint_web.centres_page", READ, "Centres", 64)],
     # RPT-2: the county's warning level on the home page of its users (those holding joint.read:
     # the role templates give it to every core role)
     widgets=[Widget(key="joint.warning_level", title="治安形势预警", title_en="Public-order warning", permission=READ,

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from core.sdk import (Blueprint, IdField, IdListArgs, OrgUnit, current, id_path, module_settings, page_of, paginate, record,
                       requires, unit_or_404, units_under)
 
-from . import analysis, campaigns, construction, mechanisms, meetings
+from . import analysis, campaigns, centres, construction, mechanisms, meetings
 from .models import Campaign, Meeting
 from .permissions import MANAGE, READ
 
@@ -635,5 +635,105 @@ class Acceptance(MethodView):
         ctx = current()
         row = construction.accept(ctx, construction.load(ctx, id_path(phase_id)), data)
         out = _phase_out(ctx, row)
+        ctx.session.commit()
+        return out
+
+
+# --- centres (ORG-2, ORG-5) -------------------------------------------------------------------
+
+class Deputy(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=50), metadata={"title": "姓名"})
+    post = fields.String(load_default="", validate=validate.Length(max=50), metadata={"title": "职务"})
+
+
+class CentreInput(Schema):
+    name = fields.String(load_default="", validate=validate.Length(max=60), metadata={"title": "中心名称（标识标牌）"})
+    director_name = fields.String(load_default="", validate=validate.Length(max=50), metadata={"title": "主任"})
+    director_post = fields.String(load_default="", validate=validate.Length(max=50), metadata={"title": "主任职务"})
+    deputies = fields.List(fields.Nested(Deputy), load_default=list, validate=validate.Length(max=centres.MAX_DEPUTIES),
+                           metadata={"title": "副主任"})
+    facilities = fields.List(fields.String(validate=validate.Length(min=1, max=32)), load_default=list,
+                             validate=validate.Length(max=40), metadata={
+                                 "title": "已具备的功能室和设施", "description": "keys of the county's centre_standard for the unit's level"})
+    note = fields.String(load_default="", validate=validate.Length(max=2000), metadata={"title": "备注"})
+
+
+class FacilityOut(Schema):
+    key = fields.String()
+    title = fields.String()
+    has = fields.Boolean()
+
+
+class StationedOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    category = fields.String()
+
+
+class CentreOut(Schema):
+    org_unit_id = fields.Integer()
+    org_unit = fields.String()
+    recorded = fields.Boolean(metadata={"description": "false: nothing recorded yet for the unit"})
+    name = fields.String()
+    director_name = fields.String()
+    director_post = fields.String()
+    deputies = fields.List(fields.Nested(Deputy))
+    facilities = fields.List(fields.Nested(FacilityOut), metadata={"description": "the standard's items for the unit's level"})
+    met = fields.Integer()
+    required = fields.Integer()
+    stationed = fields.List(fields.Nested(StationedOut), metadata={"description": "member units stationed at the unit"})
+    note = fields.String()
+    updated_at = fields.DateTime(allow_none=True)
+
+
+class CentreRow(Schema):
+    org_unit_id = fields.Integer()
+    org_unit = fields.String()
+    depth = fields.Integer()
+    recorded = fields.Boolean()
+    name = fields.String()
+    director_name = fields.String()
+    director_post = fields.String()
+    met = fields.Integer()
+    required = fields.Integer()
+    missing = fields.List(fields.String())
+
+
+class CentresOut(Schema):
+    org_unit_id = fields.Integer()
+    items = fields.List(fields.Nested(CentreRow))
+    figures = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+@blp.route("/centres")
+class Centres(MethodView):
+    @requires(READ)
+    @blp.arguments(ProgressArgs, location="query")
+    @blp.response(200, CentresOut)
+    def get(self, args):
+        """The centres of the unit's subtree and how far each meets the county's standard."""
+        ctx = current()
+        return centres.overview(ctx, settings(), unit_or_404(args["org_unit_id"], READ))
+
+
+@blp.route("/centres/<unit_id>")
+class CentreItem(MethodView):
+    @requires(READ)
+    @blp.response(200, CentreOut)
+    def get(self, unit_id):
+        """A unit's centre: sign, director and deputies, stationed member units, the standard's items."""
+        ctx = current()
+        return centres.view(ctx, settings(), unit_or_404(id_path(unit_id), READ))
+
+    @requires(MANAGE)
+    @blp.arguments(CentreInput)
+    @blp.response(200, CentreOut)
+    def put(self, data, unit_id):
+        """Record the unit's centre (every field as sent)."""
+        ctx = current()
+        unit = unit_or_404(id_path(unit_id), MANAGE)
+        conf = settings()
+        row = centres.save(ctx, conf, unit, data)
+        out = centres.view(ctx, conf, unit, row)
         ctx.session.commit()
         return out

@@ -10,7 +10,7 @@ LABELS = AuditLabels(
         "joint_attendance": ("出席情况", "Attendance"), "joint_decision": ("会议决定", "Decision"),
         "joint_campaign": ("专项整治", "Campaign"), "joint_campaign_target": ("整治对象", "Campaign target"),
         "joint_analysis": ("治安形势分析", "Public-order analysis"),
-        "joint_construction_phase": ("中心建设阶段", "Construction phase"),
+        "joint_construction_phase": ("中心建设阶段", "Construction phase"), "joint_centre": ("综治中心", "Centre"),
     },
     fields={
         "held_on": ("会议日期", "Held on"), "convener": ("召集人", "Convener"), "minutes": ("会议纪要", "Minutes"),
@@ -20,6 +20,8 @@ LABELS = AuditLabels(
         "month": ("月份", "Month"), "level_title": ("预警等级", "Warning level"), "analysis": ("分析意见", "Analysis"),
         "figures": ("分析数据", "Figures"), "phase": ("建设阶段", "Phase"), "target_date": ("目标日期", "Target date"),
         "accepted_on": ("验收日期", "Accepted on"), "evidence": ("验收材料", "Evidence"),
+        "director_name": ("主任", "Director"), "director_post": ("主任职务", "Director's post"),
+        "deputies": ("副主任", "Deputies"), "facilities": ("功能室和设施", "Facilities"),
         "kind": ("决定类型", "Kind"), "supervision_id": ("督办", "Supervision"), "intake_id": ("受理登记", "Intake item"),
     },
 )

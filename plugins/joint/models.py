@@ -153,3 +153,22 @@ class ConstructionPhase(TenantModel):
     result: Mapped[str | None] = mapped_column(String(8))        # passed | failed (the last check)
     accepted_on: Mapped[date | None] = mapped_column(Date)       # when it passed
     evidence: Mapped[str] = mapped_column(Text, default="")
+
+
+class Centre(TenantModel):
+    """A unit's centre (综治中心, 工作站, 联络点; ORG-2): its sign, director and deputies, and
+    which rooms and facilities of the county's standard it has (ORG-5, seed 002). The member
+    units stationed there are the core's (``MemberUnit`` of the unit)."""
+
+    __tablename__ = "joint_centre"
+    __table_args__ = (tenant_fk("org_unit_id", "org_unit"),
+                      UniqueConstraint("tenant_id", "org_unit_id"))
+    org_unit_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(60), default="")          # the sign: 义新镇综治中心
+    director_name: Mapped[str] = mapped_column(String(50), default="")
+    director_post: Mapped[str] = mapped_column(String(50), default="")  # 镇党委书记 (兼任)
+    deputies: Mapped[list] = mapped_column(JSON, default=list)          # [{"name", "post"}]
+    facilities: Mapped[list] = mapped_column(JSON, default=list)        # the standard's keys it has
+    note: Mapped[str] = mapped_column(Text, default="")
+    updated_by_id: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)

@@ -1,12 +1,14 @@
 """Per-county settings of the joint-mechanisms module (``[plugins.joint.settings]`` in
 tenant.toml, or the module's settings form): the county's set of mechanisms (JNT-1), its
-public-order warning levels (RPT-2), its joint meetings with their cadence (JNT-2, INT-4) and
-the phases of building its centres (ORG-5).
+public-order warning levels (RPT-2), its joint meetings with their cadence (JNT-2, INT-4), the
+phases of building its centres and the standard a centre is built to (ORG-5).
 
 The defaults are seed 000 doc 1's "五联" (矛盾联查, 纠纷联调, 治安联防, 问题联治, 平安联创), the
 levels the issue names (blue/yellow/orange/red) and the meetings of seed 000 doc 1 (the
 centre's weekly sorting meeting) and seed 004 §6 (the monthly 联席会议). Lead and member units
-are left to the county: the texts do not name them.
+are left to the county: the texts do not name them. So is the centre standard: seed 002 names its
+standard (附件 1, 《义新镇综治中心规范化建设标准》) without its text; tenants/seed002 lists the
+rooms its 实施意见 itself names.
 """
 from __future__ import annotations
 
@@ -51,6 +53,16 @@ class Level(Schema):
         unknown = RAISE
     key = fields.String(required=True, validate=KEY)
     title = fields.String(required=True, validate=validate.Length(min=1, max=20))
+
+
+class Facility(Schema):
+    """An item of the county's centre standard (建设标准): a room or facility a centre has."""
+    class Meta:
+        unknown = RAISE
+    key = fields.String(required=True, validate=KEY, metadata={"title": "代码"})
+    title = fields.String(required=True, validate=validate.Length(min=1, max=40), metadata={"title": "功能室或设施"})
+    levels = fields.List(fields.String(validate=validate.Length(min=1, max=32), metadata={"choices_from": "org_levels"}),
+                         load_default=list, metadata={"title": "适用层级（不选为各级中心）"})
 
 
 class MeetingKind(Schema):
@@ -108,6 +120,14 @@ class JointSettings(Schema):
                                       validate=validate.Length(min=1, max=10),
                                       metadata={"title": "综治中心建设阶段", "description": "按先后顺序"})
 
+    centre_levels = fields.List(fields.String(validate=validate.Length(min=1, max=32), metadata={"choices_from": "org_levels"}),
+                                load_default=list, metadata={"title": "设有综治中心的层级", "description": (
+                                    "综治中心总览列出这些层级的每个单位（及建设标准各项适用的层级）")})
+    centre_standard = fields.List(fields.Nested(Facility), load_default=list, validate=validate.Length(max=40),
+                                  metadata={"title": "综治中心建设标准", "description": (
+                                      "本县综治中心规范化建设标准列出的功能室和设施，及各自适用的层级；"
+                                      "未设定时中心页面只登记主任、副主任和进驻单位")})
+
     @validates("mechanisms")
     def _unique_mechanisms(self, value, **kw):
         _unique(value, "机制")
@@ -119,6 +139,10 @@ class JointSettings(Schema):
     @validates("construction_phases")
     def _unique_phases(self, value, **kw):
         _unique(value, "建设阶段")
+
+    @validates("centre_standard")
+    def _unique_facilities(self, value, **kw):
+        _unique(value, "设施")
 
     @validates("meetings")
     def _unique_meetings(self, value, **kw):

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from core.sdk import (HIDDEN_FORM_FIELDS, Invalid, NotFound, OrgUnit, PinganError, current, load_form, may,
                       module_settings, parse_int, request_work, requires, scoped, unit_or_404, units_under)
 
-from . import analysis, campaigns, construction, mechanisms, meetings
-from .api import (AnalysisInput, PhaseAcceptInput, PhasePlanInput, AttendanceInput, CampaignCreate, DecisionInput, MeetingCreate, MinutesInput,
+from . import analysis, campaigns, centres, construction, mechanisms, meetings
+from .api import (AnalysisInput, CentreInput, PhaseAcceptInput, PhasePlanInput, AttendanceInput, CampaignCreate, DecisionInput, MeetingCreate, MinutesInput,
                   SummaryInput, TargetInput)
 from .models import Campaign, Meeting
 from .permissions import MANAGE, READ
@@ -337,3 +337,56 @@ def construction_act():
     if refused:
         return refused
     return redirect(url_for("joint_web.construction_page", done=form))
+
+
+# --- centres (ORG-2, ORG-5) -------------------------------------------------------------------
+
+@bp.route("/centres/")
+@requires(READ)
+def centres_page():
+    ctx = current()
+    unit = unit_or_404(parse_int(request.args.get("org_unit_id", "")), READ)
+    settings = _settings()
+    return render_template("joint/centres.html", unit=unit, o=centres.overview(ctx, settings, unit),
+                           standard=settings["centre_standard"],
+                           units=_manage_units(ctx) if ctx.grants.has(MANAGE) else [])
+
+
+@bp.route("/centres/go")
+@requires(READ)
+def centre_go():
+    """The overview's unit picker: to that unit's centre page."""
+    return redirect(url_for("joint_web.centre_page", unit_id=parse_int(request.args.get("org_unit_id", "")) or 0))
+
+
+def _centre_page(unit_id: str, errors=None, values=None, status=200):
+    ctx = current()
+    unit = unit_or_404(parse_int(unit_id) or 0, READ)
+    view = centres.view(ctx, _settings(), unit)
+    manage = may(ctx.session, ctx.grants, MANAGE, unit.id)
+    rows = max(2, len(view["deputies"]) + 1, int(values.get("deputy_rows", 0) or 0) if values else 0)
+    return render_template("joint/centre.html", c=view, unit=unit, manage=manage, errors=errors or {},
+                           values=values, deputy_rows=min(rows, centres.MAX_DEPUTIES),
+                           done=request.args.get("done")), status
+
+
+@bp.route("/centres/<unit_id>")
+@requires(READ)
+def centre_page(unit_id):
+    return _centre_page(unit_id)
+
+
+@bp.route("/centres/<unit_id>", methods=["POST"])
+@requires(MANAGE)
+def centre_save(unit_id):
+    ctx = current()
+    unit = unit_or_404(parse_int(unit_id) or 0, MANAGE)
+    raw = _raw("facilities")
+    rows = min(parse_int(raw.get("deputy_rows", "")) or 2, centres.MAX_DEPUTIES)
+    body = {k: raw[k] for k in ("name", "director_name", "director_post", "note") if k in raw}
+    body["facilities"] = raw.get("facilities", [])
+    body["deputies"] = [{"name": raw[f"deputy-{i}-name"], "post": raw.get(f"deputy-{i}-post", "")}
+                        for i in range(rows) if raw.get(f"deputy-{i}-name")]
+    refused = _run(lambda: centres.save(ctx, _settings(), unit, load_form(CentreInput, body)),
+                   lambda e, v, st: _centre_page(unit_id, e, v, st), raw)
+    return refused or redirect(url_for("joint_web.centre_page", unit_id=unit.id, done="saved"))
