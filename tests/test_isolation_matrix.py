@@ -123,7 +123,7 @@ ID_TABLES = {
     **{f"/api/joint/meetings/<meeting_id>{tail}": "joint_meeting"
        for tail in ("", "/agenda", "/minutes", "/minutes.pdf", "/attendance", "/decisions")},
     **{f"/api/joint/campaigns/<campaign_id>{tail}": "joint_campaign"
-       for tail in ("", "/targets", "/targets/<target_id>/close", "/supervise", "/summary")},
+       for tail in ("", "/targets", "/targets/<target_id>/close", "/targets/<target_id>/reports", "/supervise", "/summary")},
     "/api/joint/construction/<phase_id>/acceptance": "joint_construction_phase",
     "/api/keypersons/records/<record_id>": "keypersons_record",
     "/api/keypersons/records/<record_id>/visits": "keypersons_record",
@@ -220,6 +220,7 @@ BODIES = {
     ("POST", "/api/joint/campaigns/<campaign_id>/targets"): {"case_id": 1, "deadline": "2099-01-05",
                                                              "lead": {"org_unit_id": 1}},
     ("POST", "/api/joint/campaigns/<campaign_id>/targets/<target_id>/close"): {"note": "越权"},
+    ("POST", "/api/joint/campaigns/<campaign_id>/targets/<target_id>/reports"): {"text": "越权"},
     ("PUT", "/api/joint/campaigns/<campaign_id>/summary"): {"summary": "越权"},
     ("POST", "/api/joint/construction/<phase_id>/acceptance"): {"result": "passed", "checked_on": "2026-01-05"},
     ("PATCH", "/api/keypersons/records/<record_id>"): {"risk_level": "low"},

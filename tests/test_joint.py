@@ -375,6 +375,30 @@ def test_a_campaign_target_past_its_deadline_is_supervised_at_the_listed_level(a
         again = w.town.post(f"/api/joint/campaigns/{campaign['id']}/targets", json={
             "case_id": late_case["id"], "deadline": "2026-03-06", "lead": {"org_unit_id": w.county.unit("T01D1V1")}})
         assert again.status_code == 409 and again.get_json()["code"] == "already_a_target"
+    with time_machine.travel(MONDAY + dt.timedelta(days=1), tick=False):   # progress reports on a target
+        url = f"/api/joint/campaigns/{campaign['id']}/targets/{targets[0]['id']}/reports"
+        r = w.town.post(url, json={"text": "已约谈网吧业主"})   # the organiser
+        assert r.status_code == 201 and r.get_json()["reported_on"] == "2026-03-03", r.get_json()
+        r = w.cadre.post(url, json={"text": "村里已张贴整改通知", "reported_on": "2026-03-02"})   # the unit responsible
+        assert r.status_code == 201, r.get_json()
+        assert w.other_town.post(url, json={"text": "x"}).status_code == 404   # neither
+        for body, field in (({"text": "x", "reported_on": "2026-03-04"}, "reported_on"),
+                            ({"text": "x", "reported_on": "2026-02-27"}, "reported_on"), ({"text": " "}, "text")):
+            bad = w.town.post(url, json=body)
+            assert bad.status_code == 422 and list(bad.get_json()["errors"]["json"]) == [field], bad.get_json()
+        got = next(t for t in w.town.get(f"/api/joint/campaigns/{campaign['id']}").get_json()["targets"]
+                   if t["id"] == targets[0]["id"])
+        assert [x["text"] for x in got["reports"]] == ["已约谈网吧业主", "村里已张贴整改通知"]   # latest first
+        notes = [e.get("note") or "" for e in w.town.get(f"/api/cases/{late_case['id']}/events").get_json()]
+        assert any("校园周边网吧整治”进展（2026-03-03）：已约谈网吧业主" in n for n in notes)
+        browser = signed_in(app, w.county, "donghu.admin")
+        page = browser.get(f"/joint/campaigns/{campaign['id']}").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        assert "2026-03-03：已约谈网吧业主" in page and "全部 2 次" in page
+        r = browser.post(f"/joint/campaigns/{campaign['id']}/report", data={
+            "csrf_token": token, "target_id": str(targets[0]["id"]), "reported_on": "2026-03-09", "text": "复查"})
+        body = r.get_data(as_text=True)
+        assert r.status_code == 422 and f'id="report-{targets[0]["id"]}.reported_on-error"' in body and 'value="复查"' in body
     with time_machine.travel(MONDAY + dt.timedelta(days=2), tick=False):   # rolling treatment: one closed
         closed = w.town.post(f"/api/joint/campaigns/{campaign['id']}/targets/{targets[1]['id']}/close",
                              json={"note": "网吧已搬离"})

@@ -380,6 +380,17 @@ class TargetCloseInput(Schema):
     note = fields.String(required=True, validate=validate.Length(min=1, max=2000), metadata={"title": "整治结果"})
 
 
+class TargetReportInput(Schema):
+    reported_on = fields.Date(load_default=None, allow_none=True, metadata={"title": "报告日期", "description": "default today"})
+    text = fields.String(required=True, validate=validate.Length(min=1, max=2000), metadata={"title": "进展情况"})
+
+
+class TargetReportOut(Schema):
+    id = fields.Integer()
+    reported_on = fields.Date()
+    text = fields.String()
+
+
 class SummaryInput(Schema):
     summary = fields.String(required=True, validate=validate.Length(max=20000), metadata={"title": "整治总结"})
 
@@ -398,6 +409,7 @@ class TargetOut(Schema):
     lead_state = fields.String()
     supervised = fields.Boolean()
     supervision_id = fields.Integer(allow_none=True)
+    reports = fields.List(fields.Nested(TargetReportOut), metadata={"description": "progress reports, latest first"})
 
 
 class CampaignSummary(Schema):
@@ -468,6 +480,22 @@ class Targets(MethodView):
         campaign = _campaign(campaign_id, MANAGE)
         target = campaigns.add_target(ctx, campaign, data)
         out = next(t for t in campaigns.detail(ctx, campaign)["targets"] if t["id"] == target.id)
+        ctx.session.commit()
+        return out
+
+
+@blp.route("/campaigns/<campaign_id>/targets/<target_id>/reports")
+class TargetReports(MethodView):
+    @requires("core.case.read")
+    @blp.arguments(TargetReportInput)
+    @blp.response(201, TargetReportOut)
+    def post(self, data, campaign_id, target_id):
+        """A progress report on an open target, by the organiser (``joint.manage``) or by a user of
+        the unit responsible for it; also on the case's timeline."""
+        ctx = current()
+        campaign, target = campaigns.target_for_report(ctx, id_path(campaign_id), id_path(target_id))
+        row = campaigns.report(ctx, campaign, target, data)
+        out = {"id": row.id, "reported_on": row.reported_on, "text": row.text}
         ctx.session.commit()
         return out
 

@@ -11,6 +11,7 @@ LABELS = AuditLabels(
         "joint_campaign": ("专项整治", "Campaign"), "joint_campaign_target": ("整治对象", "Campaign target"),
         "joint_analysis": ("治安形势分析", "Public-order analysis"),
         "joint_construction_phase": ("中心建设阶段", "Construction phase"), "joint_centre": ("综治中心", "Centre"),
+        "joint_target_report": ("整治进展", "Target progress report"),
     },
     fields={
         "held_on": ("会议日期", "Held on"), "convener": ("召集人", "Convener"), "minutes": ("会议纪要", "Minutes"),
@@ -22,6 +23,6 @@ LABELS = AuditLabels(
         "accepted_on": ("验收日期", "Accepted on"), "evidence": ("验收材料", "Evidence"),
         "director_name": ("主任", "Director"), "director_post": ("主任职务", "Director's post"),
         "deputies": ("副主任", "Deputies"), "facilities": ("功能室和设施", "Facilities"),
-        "kind": ("决定类型", "Kind"), "supervision_id": ("督办", "Supervision"), "intake_id": ("受理登记", "Intake item"),
+        "reported_on": ("报告日期", "Reported on"), "kind": ("决定类型", "Kind"), "supervision_id": ("督办", "Supervision"), "intake_id": ("受理登记", "Intake item"),
     },
 )

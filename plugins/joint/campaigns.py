@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core.sdk import Case, CaseTask, Conflict, Invalid, OrgUnit, get_or_404, request_work, supervise_case
+from core.sdk import Case, CaseTask, Conflict, Invalid, NotFound, OrgUnit, add_case_event, get_or_404, may, request_work, \
+    supervise_case, task_users
 
 from .handover import hand_over, open_case, today
 from .meetings import TASK_STATES, unit_at
-from .models import Campaign, CampaignTarget
+from .models import Campaign, CampaignTarget, TargetReport
 from .permissions import MANAGE, READ
 
 
@@ -75,6 +76,46 @@ def close_target(ctx, campaign: Campaign, target: CampaignTarget, note: str) -> 
     return target
 
 
+def target_for_report(ctx, campaign_id: int, target_id: int) -> tuple[Campaign, CampaignTarget]:
+    """The target a caller may report progress on: as the campaign's organiser (``joint.manage``)
+    or as a user of the unit responsible for it (its lead task's); 404 for anyone else."""
+    from sqlalchemy import and_
+    row = ctx.session.execute(select(Campaign, CampaignTarget).join(CampaignTarget, and_(
+        CampaignTarget.tenant_id == Campaign.tenant_id, CampaignTarget.campaign_id == Campaign.id))
+        .where(Campaign.id == campaign_id, CampaignTarget.id == target_id)).first()
+    if row is None:
+        raise NotFound()
+    campaign, target = row
+    if may(ctx.session, ctx.grants, MANAGE, campaign.org_unit_id):
+        return campaign, target
+    lead = ctx.session.get(CaseTask, (ctx.tenant.id, target.lead_task_id))
+    if ctx.user is None or lead is None or ctx.user.id not in task_users(ctx.session, lead):
+        raise NotFound()
+    return campaign, target
+
+
+def report(ctx, campaign: Campaign, target: CampaignTarget, data: dict) -> TargetReport:
+    """A progress report (进展情况) on an open target, dated between its listing and today; it is
+    written on the case's timeline too, where the units working it read it."""
+    if target.closed_on is not None:
+        raise Conflict("already_closed", "该目标已销号，不再报告进展")
+    text = (data.get("text") or "").strip()
+    if not text:
+        raise Invalid("text", "required", "请填写进展情况")
+    on = data.get("reported_on") or today()
+    if on > today():
+        raise Invalid("reported_on", "in_future", "报告日期不能晚于今天")
+    if on < target.added_on:
+        raise Invalid("reported_on", "before_target", "报告日期不能早于列为整治目标的日期")
+    row = TargetReport(target_id=target.id, reported_on=on, text=text, reported_by_id=ctx.user.id if ctx.user else None)
+    ctx.session.add(row)
+    case = ctx.session.get(Case, (ctx.tenant.id, target.case_id))
+    if case is not None:
+        add_case_event(request_work(), case, "commented", note=f"专项整治“{campaign.title}”进展（{on:%Y-%m-%d}）：{text}")
+    ctx.session.flush()
+    return row
+
+
 def overdue(target: CampaignTarget) -> bool:
     return target.closed_on is None and target.deadline < today()
 
@@ -112,6 +153,10 @@ def detail(ctx, campaign: Campaign) -> dict:
     tasks = {t.id: t for t in s.scalars(select(CaseTask).where(CaseTask.id.in_({t.lead_task_id for t in targets})))}
     units = dict(s.execute(select(OrgUnit.id, OrgUnit.name).where(
         OrgUnit.id.in_({t.org_unit_id for t in tasks.values()} | {campaign.org_unit_id}))).all())
+    reports: dict[int, list[dict]] = {}
+    for r in s.scalars(select(TargetReport).where(TargetReport.target_id.in_([t.id for t in targets]))
+                       .order_by(TargetReport.reported_on.desc(), TargetReport.id.desc())):
+        reports.setdefault(r.target_id, []).append({"id": r.id, "reported_on": r.reported_on, "text": r.text})
     rows = []
     for t in targets:
         case, lead = cases.get(t.case_id), tasks.get(t.lead_task_id)
@@ -121,10 +166,12 @@ def detail(ctx, campaign: Campaign) -> dict:
                      "closed_on": t.closed_on, "close_note": t.close_note, "state": state,
                      "lead_unit": units.get(lead.org_unit_id, "") if lead else "",
                      "lead_state": TASK_STATES.get(lead.state, "") if lead else "",
-                     "supervised": t.supervision_id is not None, "supervision_id": t.supervision_id})
+                     "supervised": t.supervision_id is not None, "supervision_id": t.supervision_id,
+                     "reports": reports.get(t.id, [])})
     return {"id": campaign.id, "org_unit_id": campaign.org_unit_id, "org_unit_name": units.get(campaign.org_unit_id, ""),
             "title": campaign.title, "focus": campaign.focus, "starts_on": campaign.starts_on,
             "ends_on": campaign.ends_on, "summary": campaign.summary, "targets": rows,
             "figures": {"targets": len(rows), "closed": sum(r["state"] == "closed" for r in rows),
                         "overdue": sum(r["state"] == "overdue" for r in rows),
-                        "supervised": sum(r["supervised"] for r in rows)}}
+                        "supervised": sum(r["supervised"] for r in rows),
+                        "reports": sum(len(r["reports"]) for r in rows)}}

@@ -172,3 +172,17 @@ class Centre(TenantModel):
     note: Mapped[str] = mapped_column(Text, default="")
     updated_by_id: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)
+
+
+class TargetReport(TenantModel):
+    """A progress report on a campaign target (JNT-3: 进展情况), by the organiser or by the unit
+    responsible; it is also on the case's timeline."""
+
+    __tablename__ = "joint_target_report"
+    __table_args__ = (tenant_fk("target_id", "joint_campaign_target", ondelete="CASCADE"),
+                      Index("ix_joint_target_report_target", "tenant_id", "target_id", "reported_on"))
+    target_id: Mapped[int] = mapped_column(BigInteger)
+    reported_on: Mapped[date] = mapped_column(Date)
+    text: Mapped[str] = mapped_column(Text)
+    reported_by_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime, default=utcnow)

@@ -10,7 +10,7 @@ from core.sdk import (HIDDEN_FORM_FIELDS, Invalid, NotFound, OrgUnit, PinganErro
                       module_settings, parse_int, request_work, requires, scoped, unit_or_404, units_under)
 
 from . import analysis, campaigns, centres, construction, mechanisms, meetings
-from .api import (AnalysisInput, CentreInput, PhaseAcceptInput, PhasePlanInput, AttendanceInput, CampaignCreate, DecisionInput, MeetingCreate, MinutesInput,
+from .api import (AnalysisInput, CentreInput, TargetReportInput, PhaseAcceptInput, PhasePlanInput, AttendanceInput, CampaignCreate, DecisionInput, MeetingCreate, MinutesInput,
                   SummaryInput, TargetInput)
 from .models import Campaign, Meeting
 from .permissions import MANAGE, READ
@@ -254,7 +254,7 @@ def campaign_page(campaign_id):
 def campaign_act(campaign_id, act):
     ctx = current()
     raw = _raw("co")
-    if act not in ("targets", "close", "supervise", "summary"):
+    if act not in ("targets", "close", "report", "supervise", "summary"):
         raise NotFound()
     campaign = campaigns.load(ctx, parse_int(campaign_id) or 0, MANAGE)
 
@@ -264,11 +264,15 @@ def campaign_act(campaign_id, act):
         elif act == "close":
             target = campaigns.target_of(ctx, campaign, parse_int(raw.get("target_id", "")) or 0)
             campaigns.close_target(ctx, campaign, target, raw.get("note", ""))
+        elif act == "report":
+            target = campaigns.target_of(ctx, campaign, parse_int(raw.get("target_id", "")) or 0)
+            campaigns.report(ctx, campaign, target, load_form(TargetReportInput, {
+                k: raw[k] for k in ("reported_on", "text") if k in raw}))
         elif act == "supervise":
             campaigns.supervise_overdue(ctx, campaign)
         else:
             campaign.summary = load_form(SummaryInput, {"summary": raw.get("summary", "")})["summary"]
-    form = f"close-{raw.get('target_id', '')}" if act == "close" else act
+    form = f"{act}-{raw.get('target_id', '')}" if act in ("close", "report") else act
     refused = _run(do, lambda e, v, st: _campaign_page(campaign_id, e, v, st), raw, form)
     if refused:
         return refused
