@@ -135,7 +135,7 @@ from core.cases.types import CaseType, DeadlineRule, LedgerColumn, State, Transi
 from core.authz import Permission, get_or_404, may, require, scoped, users_who_may
 from core.bounds import parse_int
 from core.crypto import Encrypted, blind_index
-from core.db import AwareDateTime, ReferenceModel, TenantModel, bind_tenant, tenant_fk, utcnow
+from core.db import AwareDateTime, ReferenceModel, TenantModel, bind_tenant, rls_unforced, tenant_fk, utcnow
 from core.errors import Conflict, Forbidden, Invalid, NotFound, PinganError
 from core.hookspecs import hookimpl
 from core.idempotency import HIDDEN_FORM_FIELDS
@@ -190,7 +190,7 @@ __all__ = [
     "outbox_add", "Intake", "register_case", "set_limit_due", "register_intake", "unattributed_work",
     # API conventions
     "ListArgs", "IdListArgs", "sort_field", "permission_code", "page_of", "paginate", "IdField", "id_path",
-    "Blueprint", "unit_or_404", "download_response", "xlsx_append",
+    "Blueprint", "unit_or_404", "download_response", "xlsx_append", "rls_unforced",
     # declarations
     "Manifest", "Register", "RegisterRecord", "create_record", "close_record", "LetterKind",
     "issue_letter", "party_letters",

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from core.models import MemberUnit
 from core.workdays import SHANGHAI
-from tests.casework import grant, register
+from tests.casework import act, grant, register
 from core.testing import signed_in
 from tests.conftest import load_tenant
 
@@ -181,6 +181,12 @@ def test_a_decision_may_supervise_a_case_or_raise_a_new_matter_at_the_window(app
     with time_machine.travel(MONDAY + dt.timedelta(days=35), tick=False):   # 2026-04-06
         second = meeting(w, held_on="2026-04-06")
         assert {d["kind"] for d in second["carried"]} == {"supervise", "new_matter"}
+        # late, the supervision was escalated to the top of the tree (the core's sweep clears its reply
+        # limit there): still late by the meeting's deadline for the indicator below
+        from core.app import pingan
+        from core.sdk import Supervision
+        with pingan(app).db.transaction(w.county.id) as s:
+            s.get(Supervision, (w.county.id, sup["supervision_id"])).due_at = None
         # the village answers the supervision; the window sorts the matter into a case
         answered = w.cadre.post(f"/api/cases/{case['id']}/supervisions/{sup['supervision_id']}/reply",
                                 json={"response": "已更换灯泡"})
@@ -195,9 +201,37 @@ def test_a_decision_may_supervise_a_case_or_raise_a_new_matter_at_the_window(app
         assert now["new_matter"]["state"] == "registered" and now["new_matter"]["case_number"]
         page = w.town.get(f"/joint/meetings/{first['id']}").get_data(as_text=True)
         assert "【督办（挂牌）】限期修复路灯" in page and "【立为新事项】" in page and "已立案" in page
-    # SCO-7: the supervision fell due on 3 April and was answered on the 6th: late (a new matter has
-    # no deadline of the meeting's and is not counted)
-    assert _indicator(app, w, "joint.decisions.on_time", "T01", dt.date(2026, 4, 1), dt.date(2026, 5, 1)) == 0.0
+        # the matter's case handed over at a later meeting: that decision replaces the new matter
+        handed = w.town.post(f"/api/joint/meetings/{third['id']}/decisions", json={
+            "case_id": now["new_matter"]["case_id"], "text": "由罗塘村办理", "deadline": "2026-04-10",
+            "lead": {"org_unit_id": w.county.unit("T01D1V1")}})
+        assert handed.status_code == 201, handed.get_json()
+        # a hand-over, then a supervision of the same case, answered: the hand-over, still open, stays
+        other = register(w.town, w.county.unit("T01D1V1"), title="村口积水")
+        for body in ({"case_id": other["id"], "text": "清理排水沟", "deadline": "2026-04-10",
+                      "lead": {"org_unit_id": w.county.unit("T01D1V1")}},
+                     {"kind": "supervise", "case_id": other["id"], "text": "抓紧", "deadline": "2026-04-08"}):
+            r = w.town.post(f"/api/joint/meetings/{third['id']}/decisions", json=body)
+            assert r.status_code == 201, r.get_json()
+        assert w.cadre.post(f"/api/cases/{other['id']}/supervisions/{r.get_json()['supervision_id']}/reply",
+                            json={"response": "正在清理"}).status_code == 200
+        # a supervision of a case then closed (not accepted): over, not carried
+        gone = register(w.town, w.county.unit("T01D1V1"), title="重复反映的事项")
+        r = w.town.post(f"/api/joint/meetings/{third['id']}/decisions", json={
+            "kind": "supervise", "case_id": gone["id"], "text": "核实", "deadline": "2026-04-09"})
+        assert r.status_code == 201, r.get_json()
+        assert act(w.town, gone["id"], "reject", {"note": "重复登记"}).status_code == 200
+        fourth = meeting(w, held_on="2026-04-06")
+        carried = {(d["kind"], d["case_title"]) for d in fourth["carried"]}
+        assert carried == {("dispatch", "集市占道经营"), ("dispatch", "村口积水")}, carried
+        gone_state = next(d for d in w.town.get(f"/api/joint/meetings/{third['id']}").get_json()["decisions"]
+                          if d["case_id"] == gone["id"])
+        assert (gone_state["state"], gone_state["state_title"]) == ("closed", "已结束")
+    # SCO-7: of April's five decisions with a deadline, one done on time — the supervision of 村口积水,
+    # answered on the 6th for the 8th. Late or not done: the supervision due on the 3rd answered on the
+    # 6th (escalated meanwhile), the two hand-overs still open, the supervision of the rejected case
+    # (a new matter has no deadline of the meeting's and is not counted)
+    assert _indicator(app, w, "joint.decisions.on_time", "T01", dt.date(2026, 4, 1), dt.date(2026, 5, 1)) == 20.0
 
 
 def test_the_meeting_page_decides_a_supervision_and_a_new_matter_refusing_at_the_field(app, world):
@@ -254,6 +288,10 @@ def test_matters_pending_at_the_window_go_on_the_agenda_and_show_what_became_of_
             (mine["id"], "广场舞噪音", "待分流", None)]
         page = town.get(f"/joint/meetings/{m['id']}").get_data(as_text=True)
         assert f'href="/intake/{mine["id"]}"' in page and "去分流" in page
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        r = town.post(f"/joint/meetings/{m['id']}/agenda", data={"csrf_token": token, "intake_ids": str(theirs["id"])})
+        body = r.get_data(as_text=True)
+        assert r.status_code == 422 and 'id="agd.intake_ids-error"' in body and "<details open>" in body
         assert "统一受理待分流事项" in _pdf_text(w.town.get(f"/api/joint/meetings/{m['id']}/minutes.pdf"))
         # the meeting sorts it (the core's sort): the agenda shows its case; it leaves the choices
         sorted_ = w.town.post(f"/api/intake/{mine['id']}/sort", json={"case_type": "visits.visit",
@@ -261,6 +299,12 @@ def test_matters_pending_at_the_window_go_on_the_agenda_and_show_what_became_of_
         assert sorted_.status_code == 200, sorted_.get_json()
         agenda = w.town.get(f"/api/joint/meetings/{m['id']}").get_json()["agenda"]
         assert agenda[0]["intake_state_title"] == "已立案" and agenda[0]["case_id"] == sorted_.get_json()["case_id"]
+        # deciding on that case now: it is on the agenda once, through the matter
+        r = w.town.post(f"/api/joint/meetings/{m['id']}/decisions", json={
+            "case_id": agenda[0]["case_id"], "text": "居委会协调", "deadline": "2026-04-20",
+            "lead": {"org_unit_id": w.county.unit("T01D1V1")}})
+        assert r.status_code == 201, r.get_json()
+        assert len(w.town.get(f"/api/joint/meetings/{m['id']}").get_json()["agenda"]) == 1
         assert "广场舞噪音（" not in town.get("/joint/meetings/new").get_data(as_text=True)
         r = w.town.post("/api/joint/meetings", json={"org_unit_id": w.county.unit("T01"), "kind": "township_joint",
                                                      "held_on": "2026-04-13", "convener": "张镇长",

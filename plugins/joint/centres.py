@@ -88,4 +88,5 @@ def overview(ctx, settings: dict, unit: OrgUnit) -> dict:
                      "missing": [f["title"] for f in items if f["key"] not in has]})
     return {"org_unit_id": unit.id, "items": rows,
             "figures": {"centres": len(rows), "recorded": sum(r["recorded"] for r in rows),
-                        "meeting_standard": sum(r["recorded"] and r["met"] == r["required"] for r in rows)}}
+                        "meeting_standard": sum(r["recorded"] and r["required"] > 0 and r["met"] == r["required"]
+                                                for r in rows)}}

@@ -2,11 +2,16 @@
 mechanisms' work): over a unit's subtree and a half-open period (docs/plugin_hooks.md)."""
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import and_, func, select
 
 from core.sdk import CaseTask, Indicator, OrgUnit, Supervision, period_day, units_under
 
 from .models import Campaign, CampaignTarget, Decision, Meeting
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _below(session, unit_id: int):
@@ -24,10 +29,15 @@ def meetings_held(session, unit_id, period_start, period_end) -> float:
         Meeting.held_on < period_day(period_end))) or 0)
 
 
+def _end_of(day: dt.date) -> dt.datetime:
+    """A day's 24:00, Beijing time (a meeting's deadline)."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), SHANGHAI)
+
+
 def decisions_on_time(session, unit_id, period_start, period_end) -> float | None:
     """Of the decisions of the subtree's meetings whose deadline fell in the period, the share (%)
     done on time: a hand-over whose lead unit finished its task within its time limit, a
-    supervision the unit answered before its reply was due. None (nothing to measure) when none
+    supervision the unit answered by the decision's deadline. None (nothing to measure) when none
     fell due — a rubric says what that scores. A new matter has no deadline of the meeting's."""
     below = _below(session, unit_id)
     if below is None:
@@ -39,12 +49,14 @@ def decisions_on_time(session, unit_id, period_start, period_end) -> float | Non
                              .join(Decision, and_(Decision.tenant_id == CaseTask.tenant_id,
                                                   Decision.lead_task_id == CaseTask.id))
                              .join(Meeting, meeting).where(due_in_period)).all()
-    supervised = session.execute(select(Supervision.state, Supervision.responded_at, Supervision.due_at)
+    # a supervision answered by the meeting's deadline (24:00 Beijing): the core's own reply limit
+    # moves when a late one is escalated, so it is not the measure
+    supervised = session.execute(select(Supervision.state, Supervision.responded_at, Decision.deadline)
                                  .join(Decision, and_(Decision.tenant_id == Supervision.tenant_id,
                                                       Decision.supervision_id == Supervision.id))
                                  .join(Meeting, meeting).where(due_in_period)).all()
     rows = [(state == "done", at, due) for state, at, due in handed] + \
-           [(state == "answered", at, due) for state, at, due in supervised]
+           [(state == "answered", at, _end_of(deadline)) for state, at, deadline in supervised]
     if not rows:
         return None
     on_time = sum(1 for done, at, due in rows if done and at is not None and (due is None or at <= due))

@@ -96,9 +96,8 @@ def add_agenda(ctx, meeting: Meeting, case_ids: list[int], intake_ids: list[int]
     if not case_ids and not intake_ids:
         raise Invalid("case_ids", "required", "请勾选要列入议题的事项")
     unit = convening_unit(ctx, meeting)
-    rows = ctx.session.execute(select(AgendaItem.case_id, AgendaItem.intake_id)
-                               .where(AgendaItem.meeting_id == meeting.id)).all()
-    cases, matters = {c for c, _ in rows}, {i for _, i in rows}
+    cases = _agenda_cases(ctx, meeting)
+    matters = set(ctx.session.scalars(select(AgendaItem.intake_id).where(AgendaItem.meeting_id == meeting.id)))
     for cid in dict.fromkeys(case_ids):
         case = open_case(ctx, unit, cid, "case_ids")
         if case.id not in cases:
@@ -108,6 +107,16 @@ def add_agenda(ctx, meeting: Meeting, case_ids: list[int], intake_ids: list[int]
         if matter.id not in matters:
             ctx.session.add(AgendaItem(meeting_id=meeting.id, intake_id=matter.id))
     ctx.session.flush()
+
+
+def _agenda_cases(ctx, meeting: Meeting) -> set[int]:
+    """The cases on the meeting's agenda: put there, or a window matter on it sorted into one."""
+    cases = set(ctx.session.scalars(select(AgendaItem.case_id).where(AgendaItem.meeting_id == meeting.id,
+                                                                     AgendaItem.case_id.is_not(None))))
+    cases |= set(ctx.session.scalars(select(Intake.case_id).join(AgendaItem, and_(
+        AgendaItem.tenant_id == Intake.tenant_id, AgendaItem.intake_id == Intake.id))
+        .where(AgendaItem.meeting_id == meeting.id, Intake.case_id.is_not(None))))
+    return cases
 
 
 def set_minutes(ctx, meeting: Meeting, minutes: str) -> None:
@@ -231,8 +240,7 @@ def decide(ctx, meeting: Meeting, data: dict) -> Decision:
                 raise Invalid("lead", "required", "请选择牵头单位")
             created = hand_over(case, data["lead"], data.get("co") or [], decision.deadline, text, said)
             decision.lead_task_id = created[0].id
-        if ctx.session.scalar(select(AgendaItem.id).where(AgendaItem.meeting_id == meeting.id,
-                                                          AgendaItem.case_id == case.id)) is None:
+        if case.id not in _agenda_cases(ctx, meeting):
             ctx.session.add(AgendaItem(meeting_id=meeting.id, case_id=case.id))
     ctx.session.add(decision)
     ctx.session.flush()
@@ -271,8 +279,11 @@ def decisions_view(ctx, decisions: list[Decision]) -> list[dict]:
         MemberUnit.id.in_({t.member_unit_id for t in tasks} - {None})))}
     units = dict(s.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(
         {t.org_unit_id for t in tasks} | {x.target_unit_id for x in sups.values()}))).all())
-    latest = dict(s.execute(select(Decision.case_id, func.max(Decision.id)).where(Decision.case_id.in_(case_ids))
-                            .group_by(Decision.case_id)).all())
+    # a later hand-over of the same case replaces an earlier one (and a new matter once its case is
+    # handed over); a later supervision replaces an earlier supervision
+    latest = {(c, k): i for c, k, i in s.execute(
+        select(Decision.case_id, Decision.kind, func.max(Decision.id)).where(Decision.case_id.in_(case_ids))
+        .group_by(Decision.case_id, Decision.kind))}
     out = []
     for d in decisions:
         lead = by_id.get(d.lead_task_id) if d.lead_task_id else None
@@ -282,7 +293,9 @@ def decisions_view(ctx, decisions: list[Decision]) -> list[dict]:
         case = cases.get(case_id) if case_id else None
         mine = [t for t in tasks if t.assigned_at == lead.assigned_at and t.case_id == d.case_id] if lead else []
         if d.kind == "supervise":
-            state = sup.state if sup else "closed"
+            # the case closed: the supervision is over, answered or not
+            state = "closed" if sup is None or (sup.state == "open" and case is not None and case.closed_at) \
+                else sup.state
             title = SUPERVISION_STATES.get(state, "")
         elif d.kind == "new_matter":
             state = _matter_state(intake, case)
@@ -298,7 +311,8 @@ def decisions_view(ctx, decisions: list[Decision]) -> list[dict]:
                     "supervision_level": sup.level if sup else None,
                     "text": d.text, "deadline": d.deadline, "lead_task_id": d.lead_task_id,
                     "state": state, "state_title": title,
-                    "superseded": d.case_id is not None and latest.get(d.case_id, d.id) != d.id,
+                    "superseded": case_id is not None and latest.get(
+                        (case_id, "supervise" if d.kind == "supervise" else "dispatch"), d.id) > d.id,
                     "tasks": [{"id": t.id, "role": t.role, "state": t.state, "due_at": t.due_at,
                                "unit": members.get(t.member_unit_id) or units.get(t.org_unit_id, "")} for t in mine]})
     return out

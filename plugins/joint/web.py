@@ -368,7 +368,7 @@ def _centre_page(unit_id: str, errors=None, values=None, status=200):
     unit = unit_or_404(parse_int(unit_id) or 0, READ)
     view = centres.view(ctx, _settings(), unit)
     manage = may(ctx.session, ctx.grants, MANAGE, unit.id)
-    rows = max(2, len(view["deputies"]) + 1, int(values.get("deputy_rows", 0) or 0) if values else 0)
+    rows = max(2, len(view["deputies"]) + 1, (parse_int(values.get("deputy_rows", "")) or 0) if values else 0)
     return render_template("joint/centre.html", c=view, unit=unit, manage=manage, errors=errors or {},
                            values=values, deputy_rows=min(rows, centres.MAX_DEPUTIES),
                            done=request.args.get("done")), status

@@ -7,6 +7,8 @@ Create Date: 2026-12-07 21:40:03.985168
 from alembic import op
 import sqlalchemy as sa
 
+from core.sdk import rls_unforced
+
 
 revision = 'joint_0005'
 down_revision = 'joint_0004'
@@ -43,8 +45,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # what has no case — decisions other than hand-overs, window matters on agendas — goes
-    op.execute("DELETE FROM joint_decision WHERE kind <> 'dispatch'")
-    op.execute("DELETE FROM joint_agenda_item WHERE case_id IS NULL")
+    with rls_unforced(op.get_bind(), "joint_decision"):
+        op.execute("DELETE FROM joint_decision WHERE kind <> 'dispatch'")
+    with rls_unforced(op.get_bind(), "joint_agenda_item"):
+        op.execute("DELETE FROM joint_agenda_item WHERE case_id IS NULL")
     with op.batch_alter_table('joint_decision', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_joint_decision_tenant_id_intake_id_intake'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('fk_joint_decision_tenant_id_supervision_id_case_supervision'), type_='foreignkey')
