@@ -75,6 +75,22 @@ def test_the_settings_are_real_controls_and_a_mechanism_page_lists_its_live_case
     page = w.town.get("/joint/mechanisms/visit_care").get_data(as_text=True)
     assert "走访联动" in page and "独居老人走访" in page and "visit_care" not in page.split("<main")[1].replace(
         'href="/joint/mechanisms/visit_care"', "")
+    # the figures move with the work: a case registered is open, one closed counts this month
+    with time_machine.travel(MONDAY + dt.timedelta(days=1), tick=False):
+        base = w.town.get("/api/joint/mechanisms/visit_care").get_json()["figures"]
+        done = register(w.town, w.county.unit("T01D1V1"), title="已走访的独居老人")
+        assert act(w.town, done["id"], "accept").status_code == 200
+        assert act(w.town, done["id"], "close", {"result": "已上门走访"}).status_code == 200
+        register(w.town, w.county.unit("T01D1V1"), title="待走访的独居老人")
+        now = w.town.get("/api/joint/mechanisms/visit_care").get_json()
+        assert now["figures"]["open"] == base["open"] + 1
+        assert now["figures"]["closed_this_month"] == base["closed_this_month"] + 1
+    with time_machine.travel(MONDAY + dt.timedelta(days=40), tick=False):   # April: past every 5-day limit
+        now = w.town.get("/api/joint/mechanisms/visit_care").get_json()
+        assert now["figures"]["closed_this_month"] == 0 and now["figures"]["overdue"] >= 2
+        # the most urgent first, cases without a limit last
+        dues = [c["due_at"] for c in now["cases"]]
+        assert dues == sorted(d for d in dues if d) + [d for d in dues if not d]
     # another township's user does not see 东湖's case; an unknown mechanism is 404
     other = w.other_town.get("/api/joint/mechanisms/visit_care").get_json()
     assert case["id"] not in [c["id"] for c in other["cases"]]
@@ -83,7 +99,9 @@ def test_the_settings_are_real_controls_and_a_mechanism_page_lists_its_live_case
 
 def _indicator(app, w, key: str, unit: str, start: dt.date, end: dt.date) -> float:
     from core.app import pingan
+    from core.jobs import bind_state
     from plugins.joint.indicators import INDICATORS
+    bind_state(pingan(app))   # outside a request, as the scoring module's jobs compute them
     with pingan(app).db.transaction(w.county.id) as s:
         return next(i for i in INDICATORS if i.key == key).compute(s, w.county.unit(unit), start, end)
 
@@ -604,3 +622,26 @@ def test_a_centre_records_its_director_deputies_and_the_standard_it_meets(app, w
         assert "东湖镇综治中心" in listing and "2 / 2" in listing and "警务室" in listing
     finally:
         assert w.admin.put("/api/modules/joint", json={"enabled": True, "settings": {"centre_standard": []}}).status_code == 200
+
+
+def test_meetings_held_as_planned_and_member_units_attendance_are_indicators(app, world):
+    """SCO-7: meetings held against the county's plan (each kind at its level, weekly or monthly)
+    and the member units' attendance, for the scoring module."""
+    # rule: SCO-7
+    w = world
+    june = (dt.date(2026, 6, 1), dt.date(2026, 7, 1))   # five Mondays, one month
+    assert _indicator(app, w, "joint.meetings.as_planned", "T02", *june) == 0.0
+    assert _indicator(app, w, "joint.attendance.rate", "T02", *june) is None   # nothing recorded
+    with time_machine.travel(dt.datetime(2026, 6, 30, 9, tzinfo=SHANGHAI), tick=False):
+        made = [meeting(w, held_on=day, client=w.other_town, unit="T02", kind=kind)
+                for day, kind in (("2026-06-01", "sorting"), ("2026-06-03", "sorting"), ("2026-06-15", "township_joint"),
+                                  ("2026-06-16", "township_joint"))]
+        for member, status in (("青山派出所", "present"), ("青山司法所", "absent")):
+            r = w.other_town.post(f"/api/joint/meetings/{made[2]['id']}/attendance", json={
+                "member_unit_id": w.members[member], "status": status, "reason": "外出执勤"})
+            assert r.status_code in (200, 201), r.get_json()
+    # planned: five weekly sorting meetings and one monthly joint meeting at the township; held: two
+    # sorting meetings and the joint meeting (the second in the month does not count twice)
+    assert _indicator(app, w, "joint.meetings.as_planned", "T02", *june) == 50.0
+    assert _indicator(app, w, "joint.attendance.rate", "T02", *june) == 50.0
+    assert _indicator(app, w, "joint.meetings.as_planned", "T02D1V1", *june) is None   # no meeting at a village

@@ -39,6 +39,9 @@ class Case(TenantModel):
         # covering on PostgreSQL: the dashboard's overdue / due-soon counts read the index only
         Index("ix_case_record_open_due", "tenant_id", "due_at", postgresql_include=["case_type", "org_unit_id"],
               postgresql_where=OPEN, sqlite_where=OPEN),
+        # the open cases of a subtree, counted per unit index-only (a joint mechanism's figures)
+        Index("ix_case_record_open_unit", "tenant_id", "org_unit_id", postgresql_include=["case_type", "due_at"],
+              postgresql_where=OPEN, sqlite_where=OPEN),
         _partial("ix_case_record_closed", "tenant_id", "closed_at", where="closed_at IS NOT NULL"),
     )
     case_type: Mapped[str] = mapped_column(String(64))

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select
 
-from core.sdk import CaseTask, Indicator, OrgUnit, Supervision, period_day, units_under
+from core.sdk import CaseTask, Indicator, MemberUnit, OrgUnit, Supervision, module_settings, period_day, units_under
 
-from .models import Campaign, CampaignTarget, Decision, Meeting
+from .models import Attendance, Campaign, CampaignTarget, Decision, Meeting
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -74,8 +74,62 @@ def targets_closed(session, unit_id, period_start, period_end) -> float:
                CampaignTarget.closed_on < period_day(period_end))) or 0)
 
 
+def _periods(cadence: str, start: dt.date, end: dt.date) -> int:
+    """How many meetings of ``cadence`` fall due in [start, end): the weeks (Mondays) or the months
+    (first days) that begin in it."""
+    if cadence == "weekly":
+        first = start + dt.timedelta(days=(7 - start.weekday()) % 7)
+        return 0 if first >= end else (end - first).days // 7 + (1 if (end - first).days % 7 else 0)
+    months = (end.year - start.year) * 12 + end.month - start.month   # first days in (start, end]
+    return months + (1 if start.day == 1 else 0) - (1 if end.day == 1 else 0)
+
+
+def meetings_as_planned(session, unit_id, period_start, period_end) -> float | None:
+    """Of the meetings the county's settings plan in the period for the subtree's units — each kind
+    at its level, weekly or monthly — the share (%) held: per unit and kind, meetings held up to the
+    number planned (meetings beyond it do not count). None when none is planned."""
+    unit = session.scalar(select(OrgUnit).where(OrgUnit.id == unit_id))
+    if unit is None:
+        return None
+    start, end = period_day(period_start), period_day(period_end)
+    planned = held = 0
+    for kind in module_settings(session, "joint")["meetings"]:
+        n = _periods(kind["cadence"], start, end)
+        units = list(session.scalars(select(OrgUnit.id).where(OrgUnit.id.in_(units_under(unit.path)),
+                                                             OrgUnit.level == kind["level"], OrgUnit.status == "active")))
+        if not n or not units:
+            continue
+        counts = dict(session.execute(select(Meeting.org_unit_id, func.count(Meeting.id)).where(
+            Meeting.kind == kind["key"], Meeting.org_unit_id.in_(units), Meeting.held_on >= start,
+            Meeting.held_on < end).group_by(Meeting.org_unit_id)).all())
+        planned += n * len(units)
+        held += sum(min(counts.get(u, 0), n) for u in units)
+    return round(100.0 * held / planned, 2) if planned else None
+
+
+def attendance_rate(session, unit_id, period_start, period_end) -> float | None:
+    """The member units seated in the subtree: of their attendances recorded at meetings held in
+    the period, the share (%) present or by a substitute. None when none was recorded."""
+    below = _below(session, unit_id)
+    if below is None:
+        return None
+    rows = dict(session.execute(select(Attendance.status, func.count(Attendance.id))
+                                .join(Meeting, and_(Meeting.tenant_id == Attendance.tenant_id,
+                                                    Meeting.id == Attendance.meeting_id))
+                                .join(MemberUnit, and_(MemberUnit.tenant_id == Attendance.tenant_id,
+                                                       MemberUnit.id == Attendance.member_unit_id))
+                                .where(MemberUnit.org_unit_id.in_(below), Meeting.held_on >= period_day(period_start),
+                                       Meeting.held_on < period_day(period_end))
+                                .group_by(Attendance.status)).all())
+    total = sum(rows.values())
+    came = rows.get("present", 0) + rows.get("substitute", 0)
+    return round(100.0 * came / total, 2) if total else None
+
+
 INDICATORS = [
     Indicator("joint.meetings.held", "召开联席会议数", meetings_held, "Joint meetings held", "次"),
+    Indicator("joint.meetings.as_planned", "联席会议按计划召开率", meetings_as_planned, "Joint meetings held as planned", "%"),
+    Indicator("joint.attendance.rate", "成员单位出席率", attendance_rate, "Member units' attendance", "%"),
     Indicator("joint.decisions.on_time", "会议决定按期办结率", decisions_on_time, "Decisions done on time", "%"),
     Indicator("joint.campaign.targets_closed", "专项整治目标销号数", targets_closed, "Campaign targets closed", "个"),
 ]

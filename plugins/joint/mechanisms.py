@@ -21,15 +21,20 @@ def mechanism(settings: dict, key: str) -> dict:
     return found
 
 
+def _of_types(mech: dict):
+    return select(Case).where(Case.case_type.in_(mech["case_types"] or ["-"]))
+
+
 def _cases(ctx, mech: dict):
-    return scoped(select(Case).where(Case.case_type.in_(mech["case_types"] or ["-"])),
-                  ctx.grants, CASE_READ, Case.org_unit_id)
+    return scoped(_of_types(mech), ctx.grants, CASE_READ, Case.org_unit_id)
 
 
 def live_cases(ctx, mech: dict) -> list[Case]:
-    """Open cases of the mechanism's case types, the most urgent first."""
+    """Open cases of the mechanism's case types, the most urgent first (no time limit last). The
+    order is the open-cases index's own (``due_at`` ascending, nulls last): the first hundred of a
+    county's are read from it, not sorted from all of them."""
     stmt = _cases(ctx, mech).where(Case.closed_at.is_(None))
-    return list(ctx.session.scalars(stmt.order_by(Case.due_at.is_(None), Case.due_at, Case.id.desc()).limit(LIVE_LIMIT)))
+    return list(ctx.session.scalars(stmt.order_by(Case.due_at.asc().nulls_last(), Case.id.desc()).limit(LIVE_LIMIT)))
 
 
 def figures(ctx, mech: dict) -> dict:
@@ -37,8 +42,14 @@ def figures(ctx, mech: dict) -> dict:
     now = utcnow()
     local = now.astimezone(SHANGHAI)
     month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    base = _cases(ctx, mech).with_only_columns(func.count(Case.id))
     s = ctx.session
-    return {"open": s.scalar(base.where(Case.closed_at.is_(None))),
-            "overdue": s.scalar(base.where(Case.closed_at.is_(None), Case.due_at < now)),
-            "closed_this_month": s.scalar(base.where(Case.closed_at >= month_start))}
+    # count(*) over the open cases in one pass, index-only on PostgreSQL (ix_case_record_open_unit
+    # carries the type and the due time): a county of a million cases counts in tens of ms
+    open_, overdue = s.execute(_cases(ctx, mech).with_only_columns(
+        func.count(), func.count().filter(Case.due_at < now)).where(Case.closed_at.is_(None))).one()
+    # the county's cases of these types closed this month (the closed-at index), then the scope: a
+    # township's count no longer reads every case of each of its units
+    month = _of_types(mech).with_only_columns(Case.org_unit_id).where(Case.closed_at >= month_start) \
+        .cte("closed_this_month").prefix_with("MATERIALIZED", dialect="postgresql")
+    closed = s.scalar(scoped(select(func.count()).select_from(month), ctx.grants, CASE_READ, month.c.org_unit_id))
+    return {"open": open_, "overdue": overdue, "closed_this_month": closed}
