@@ -127,6 +127,12 @@ def test_a_decision_to_a_lead_and_two_co_units_creates_three_tasks_and_stays_on_
         assert {t["due_at"] for t in tasks} == {"2026-03-13T16:00:00+00:00"}
         assert {t["unit"] for t in decision["tasks"]} == {"罗塘村", "东湖司法所", "郭岭村"}
         assert decision["state"] == "open"
+        # JNT-1: the mechanism's page shows the tasks handed out on its cases and the meeting
+        mech = w.town.get("/api/joint/mechanisms/visit_care").get_json()
+        assert {t["unit"] for t in mech["tasks"]["items"] if t["case_id"] == case["id"]} == {"罗塘村", "东湖司法所", "郭岭村"}
+        assert mech["tasks"]["open"] >= 3 and first["id"] in [m["id"] for m in mech["meetings"]]
+        page = w.town.get("/joint/mechanisms/visit_care").get_data(as_text=True)
+        assert "东湖司法所（协办）" in page and first["title"] in page.split('id="mechanism-meetings"')[1]
         minutes = _pdf_text(w.town.get(f"/api/joint/meetings/{first['id']}/minutes.pdf"))
         assert "2026年3月2日" in minutes and "独居老人需要联合走访" in minutes
         assert "村里牵头上门，司法所、派出所配合。由罗塘村牵头" in minutes and "2026年3月13日前办结" in minutes

@@ -42,8 +42,35 @@ class LiveCase(Schema):
     due_at = fields.DateTime(allow_none=True)
 
 
+class MechanismTask(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    case_number = fields.String()
+    case_title = fields.String()
+    role = fields.String(metadata={"description": "sole | lead | co"})
+    unit = fields.String()
+    due_at = fields.DateTime(allow_none=True)
+    overdue = fields.Boolean()
+
+
+class MechanismTasks(Schema):
+    open = fields.Integer()
+    overdue = fields.Integer()
+    items = fields.List(fields.Nested(MechanismTask), metadata={"description": "the most urgent 50"})
+
+
+class MechanismMeeting(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    held_on = fields.Date()
+    org_unit = fields.String()
+
+
 class MechanismDetail(MechanismOut):
     cases = fields.List(fields.Nested(LiveCase))
+    tasks = fields.Nested(MechanismTasks, metadata={"description": "open tasks of its cases (the core's dispatch)"})
+    meetings = fields.List(fields.Nested(MechanismMeeting), metadata={
+        "description": "the latest 10 joint meetings that had one of its cases on the agenda or decided on one"})
 
 
 class MeetingCreate(Schema):
@@ -216,10 +243,12 @@ class MechanismView(MethodView):
     @requires(READ)
     @blp.response(200, MechanismDetail)
     def get(self, key):
-        """One mechanism: its live cases (open, most urgent first, at most 100) and figures."""
+        """One mechanism's live work: its open cases (most urgent first, at most 100), the open tasks
+        handed out on them, the latest meetings that dealt with them, and its figures."""
         ctx = current()
         m = mechanisms.mechanism(settings(), key)
-        return {**m, "figures": mechanisms.figures(ctx, m), "cases": mechanisms.live_cases(ctx, m)}
+        return {**m, "figures": mechanisms.figures(ctx, m), "cases": mechanisms.live_cases(ctx, m),
+                "tasks": mechanisms.open_tasks(ctx, m), "meetings": mechanisms.recent_meetings(ctx, m)}
 
 
 # --- meetings ---------------------------------------------------------------------------------

@@ -85,7 +85,8 @@ def mechanism_page(key):
     m = mechanisms.mechanism(_settings(), key)
     titles = {k: v.title for k, v in _types().items()}
     return render_template("joint/mechanism.html", m=m, figures=mechanisms.figures(ctx, m),
-                           cases=mechanisms.live_cases(ctx, m), titles=titles)
+                           cases=mechanisms.live_cases(ctx, m), tasks=mechanisms.open_tasks(ctx, m),
+                           meetings=mechanisms.recent_meetings(ctx, m), titles=titles)
 
 
 def _types() -> dict:
