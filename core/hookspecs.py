@@ -176,6 +176,21 @@ def pingan_indicators() -> list:
     """
 
 
+@hookspec
+def pingan_county_indicators(settings: dict) -> list:
+    """Indicators that follow a county's own settings: one per item the county declares (the
+    joint module's: one per mechanism of the county's "五联").
+
+    Called whenever a county's indicators are listed (``sdk.county_indicators``), with the
+    plugin's validated settings for the bound county. The same ``sdk.Indicator`` as
+    ``pingan_indicators``; keys start with the plugin's name and are stable while the setting is
+    (a rubric names them: an item the county removes no longer scores).
+
+    :param settings: the plugin's settings for the bound county.
+    :return: a list of ``sdk.Indicator``.
+    """
+
+
 # --- cases, notifications, documents ----------------------------------------------------
 
 @hookspec

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from marshmallow import Schema
 
@@ -58,6 +58,8 @@ class Manifest:
       letter the module works with (``docs/letters.md``), served by the core.
     - ``transfers``: :class:`core.transfers.TransferKind` declarations, what the module transfers
       to another county (``docs/transfers.md``), served by the core.
+    - ``county_indicators``: ``settings → [Indicator]``, the indicators that follow a county's own
+      settings (``pingan_county_indicators``).
     - ``audit_labels``: words for the plugin's own audit actions; the registers' are added.
     """
 
@@ -74,6 +76,7 @@ class Manifest:
     api: Sequence = ()
     web: Sequence = ()
     indicators: Sequence = ()
+    county_indicators: Callable[[dict], Sequence] | None = None   # settings → indicators (pingan_county_indicators)
     widgets: Sequence = ()
     jobs: Sequence = ()
     registers: Sequence[Register] = ()
@@ -128,6 +131,8 @@ class Manifest:
             impls["pingan_web_blueprints"] = lambda: [*self.web, *self._blueprints("web")]
         if self.settings is not None:
             impls["pingan_settings_schema"] = lambda: self.settings
+        if self.county_indicators is not None:
+            impls["pingan_county_indicators"] = lambda settings: list(self.county_indicators(settings))
         if self.migrations is not None:
             folder = Path(self.migrations)
             folder = folder if folder.is_absolute() or base is None else base / folder

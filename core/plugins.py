@@ -348,7 +348,8 @@ _ENABLED = ProcessCache()  # (host, tenant id) → enabled plugins and settings 
 
 def county_indicators(session: Session) -> dict[str, Indicator]:
     """The indicators of the modules the bound county has switched on, by key (what the scoring
-    module may score with), in a web request or in a background job alike."""
+    module may score with) — each module's own and those its county settings make
+    (``pingan_county_indicators``) — in a web request or in a background job alike."""
     from flask import has_request_context
     if has_request_context():
         from core.cases.timeline import request_work
@@ -359,7 +360,17 @@ def county_indicators(session: Session) -> dict[str, Indicator]:
         from core.jobs import worker_state
         host = worker_state().plugins
         enabled = host.enabled(session, current_tenant_id())
-    return {i.key: i for name in enabled if name in host.plugins for i in host.plugins[name].indicators}
+    out: dict[str, Indicator] = {}
+    for name in enabled:
+        if name not in host.plugins:
+            continue
+        out.update((i.key, i) for i in host.plugins[name].indicators)
+        for found in host.call_for(name, "pingan_county_indicators", settings=enabled[name] or {}):
+            for i in found or []:
+                if not i.key.startswith(f"{name}."):
+                    raise ValueError(f"plugin {name!r}: indicator {i.key!r} must start with {name + '.'!r}")
+                out.setdefault(i.key, i)
+    return out
 
 
 def module_settings(session: Session, plugin: str) -> dict:

@@ -22,6 +22,11 @@ JOINT_WORK = ["joint.read", "joint.manage", "core.case.read", "core.case.registe
               "core.member_unit.read", "core.case.supervise", "visits.visit.handle"]
 
 
+MECHANISMS = [{"key": "visit_care", "title": "走访联动", "lead": "judicial_office",
+               "members": ["police_station", "judicial_office"], "case_types": ["visits.visit"]},
+              {"key": "joint_defence", "title": "治安联防", "case_types": []}]
+
+
 @pytest.fixture(scope="module")
 def world(app):
     from core.app import pingan
@@ -32,10 +37,7 @@ def world(app):
     def client(user):
         return Client(app, county.host, {"Authorization": f"Bearer {make_token(app, county, user)}"})
     admin = client("county.admin")
-    for name, settings in (("visits", None), ("joint", {"mechanisms": [
-            {"key": "visit_care", "title": "走访联动", "lead": "judicial_office",
-             "members": ["police_station", "judicial_office"], "case_types": ["visits.visit"]},
-            {"key": "joint_defence", "title": "治安联防", "case_types": []}]})):
+    for name, settings in (("visits", None), ("joint", {"mechanisms": MECHANISMS})):
         body = {"enabled": True} | ({"settings": settings} if settings else {})
         r = admin.put(f"/api/modules/{name}", json=body)
         assert r.status_code == 200, r.get_json()
@@ -584,7 +586,8 @@ def test_a_centre_records_its_director_deputies_and_the_standard_it_meets(app, w
     standard = [{"key": "office", "title": "综治办", "levels": ["township"]},
                 {"key": "video", "title": "“雪亮”工程视频监控室", "levels": []},
                 {"key": "police_room", "title": "警务室", "levels": ["village"]}]
-    r = w.admin.put("/api/modules/joint", json={"enabled": True, "settings": {"centre_standard": standard}})
+    r = w.admin.put("/api/modules/joint", json={"enabled": True, "settings": {"centre_standard": standard,
+                                                                              "mechanisms": MECHANISMS}})
     assert r.status_code == 200, r.get_json()
     try:
         town = w.county.unit("T01")
@@ -627,7 +630,8 @@ def test_a_centre_records_its_director_deputies_and_the_standard_it_meets(app, w
         listing = browser.get("/joint/centres/").get_data(as_text=True)
         assert "东湖镇综治中心" in listing and "2 / 2" in listing and "警务室" in listing
     finally:
-        assert w.admin.put("/api/modules/joint", json={"enabled": True, "settings": {"centre_standard": []}}).status_code == 200
+        assert w.admin.put("/api/modules/joint", json={"enabled": True, "settings": {"mechanisms": MECHANISMS}}
+                           ).status_code == 200
 
 
 def test_meetings_held_as_planned_and_member_units_attendance_are_indicators(app, world):
@@ -651,3 +655,50 @@ def test_meetings_held_as_planned_and_member_units_attendance_are_indicators(app
     assert _indicator(app, w, "joint.meetings.as_planned", "T02", *june) == 50.0
     assert _indicator(app, w, "joint.attendance.rate", "T02", *june) == 50.0
     assert _indicator(app, w, "joint.meetings.as_planned", "T02D1V1", *june) is None   # no meeting at a village
+
+
+def test_each_mechanism_of_the_county_is_an_indicator_of_its_tasks_done_on_time(app, world):
+    """SCO-7: centre staff assessed by the mechanism task split — one indicator per mechanism the
+    county declares (its settings), the share of its cases' tasks done by their limit."""
+    # rule: SCO-7
+    from core.app import pingan
+    from core.jobs import bind_state
+    from core.sdk import bind_tenant, county_indicators
+    w = world
+    bind_state(pingan(app))
+    with bind_tenant(w.county.id), pingan(app).db.transaction(w.county.id) as s:
+        found = county_indicators(s)
+    assert found["joint.mechanism.visit_care.tasks_on_time"].title == "走访联动：交办任务按期办结率"
+    assert "joint.mechanism.joint_defence.tasks_on_time" in found
+    # the scoring module offers them to a rubric with the county's own names
+    assert w.admin.put("/api/modules/scoring", json={"enabled": True}).status_code == 200
+    try:
+        offered = {i["key"]: i["title"] for i in w.admin.get("/api/scoring/indicators").get_json()["items"]}
+        assert offered["joint.mechanism.visit_care.tasks_on_time"] == "走访联动：交办任务按期办结率"
+    finally:
+        assert w.admin.put("/api/modules/scoring", json={"enabled": False}).status_code == 200
+    with time_machine.travel(dt.datetime(2026, 7, 6, 9, tzinfo=SHANGHAI), tick=False):   # a Monday
+        m = meeting(w, held_on="2026-07-06")
+        cases = [register(w.town, w.county.unit("T01D1V1"), title=f"七月走访{i}") for i in range(2)]
+        for c in cases:
+            r = w.town.post(f"/api/joint/meetings/{m['id']}/decisions", json={
+                "case_id": c["id"], "text": "上门走访", "deadline": "2026-07-10",
+                "lead": {"org_unit_id": w.county.unit("T01D1V1")}})
+            assert r.status_code == 201, r.get_json()
+            if c is cases[0]:
+                lead = r.get_json()["tasks"][0]
+                assert w.cadre.post(f"/api/cases/{c['id']}/tasks/{lead['id']}",
+                                    json={"action": "done", "text": "已走访"}).status_code == 200
+    july = (dt.date(2026, 7, 1), dt.date(2026, 8, 1))
+    # of the two tasks due on 10 July at 罗塘村, one done in time
+    assert _indicator_of(app, w, "joint.mechanism.visit_care.tasks_on_time", "T01D1V1", *july) == 50.0
+    assert _indicator_of(app, w, "joint.mechanism.joint_defence.tasks_on_time", "T01D1V1", *july) is None
+
+
+def _indicator_of(app, w, key: str, unit: str, start: dt.date, end: dt.date):
+    from core.app import pingan
+    from core.jobs import bind_state
+    from core.sdk import bind_tenant, county_indicators
+    bind_state(pingan(app))
+    with bind_tenant(w.county.id), pingan(app).db.transaction(w.county.id) as s:
+        return county_indicators(s)[key].compute(s, w.county.unit(unit), start, end)

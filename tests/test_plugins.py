@@ -84,7 +84,7 @@ def test_plugin_migration_is_its_own_branch_and_creates_its_tables(app, db):
     from core.migrate import alembic_config, heads
 
     host = pingan(app).plugins
-    assert heads(host)["visits"] == ["visits_0002"] and heads(host)["core"] == ["0018_transfers"]
+    assert heads(host)["visits"] == ["visits_0002"] and heads(host)["core"] == ["0019_case_open_unit"]
     rev = ScriptDirectory.from_config(alembic_config(host)).get_revision("visits_0001")
     assert rev.branch_labels == {"visits"} and rev.down_revision is None
     assert rev.dependencies == "0001_core"

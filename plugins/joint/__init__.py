@@ -11,7 +11,7 @@ from core.sdk import Manifest, MenuItem, Widget
 
 from . import models  # noqa: F401  (the module's tables join the metadata when it loads)
 from .analysis import widget
-from .indicators import INDICATORS
+from .indicators import INDICATORS, mechanism_indicators
 from .api import blp
 from .audit_labels import LABELS
 from .permissions import PERMISSIONS, READ, ROLE_TEMPLATES
@@ -24,7 +24,8 @@ manifest = Manifest(
     name="joint", title="联动机制", title_en="Joint mechanisms",
     description="“五联”“六联”联动工作机制：各机制的在办事项和数字，联席会议的议题、出席、纪要和交办决定。",
     version=__version__, permissions=PERMISSIONS, roles=ROLE_TEMPLATES, settings=JointSettings,
-    migrations="migrations", api=[blp], web=[bp], indicators=INDICATORS, audit_labels=LABELS,
+    migrations="migrations", api=[blp], web=[bp], indicators=INDICATORS, county_indicators=mechanism_indicators,
+    audit_labels=LABELS,
     menu=[MenuItem("joint.index", "联动机制", "joint_web.index", READ, "Joint mechanisms", 60),
           MenuItem("joint.campaigns", "专项整治", "joint_web.campaigns_page", READ, "Hot-spot campaigns", 61),
           MenuItem("joint.analyses", "治安形势分析", "joint_web.analyses_page", READ, "Public-order analysis", 62),

@@ -3,11 +3,13 @@ mechanisms' work): over a unit's subtree and a half-open period (docs/plugin_hoo
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select
 
-from core.sdk import CaseTask, Indicator, MemberUnit, OrgUnit, Supervision, module_settings, period_day, units_under
+from core.sdk import Case, CaseTask, Indicator, MemberUnit, OrgUnit, Supervision, module_settings, period_day, \
+    period_moment, units_under
 
 from .models import Attendance, Campaign, CampaignTarget, Decision, Meeting
 
@@ -133,3 +135,28 @@ INDICATORS = [
     Indicator("joint.decisions.on_time", "会议决定按期办结率", decisions_on_time, "Decisions done on time", "%"),
     Indicator("joint.campaign.targets_closed", "专项整治目标销号数", targets_closed, "Campaign targets closed", "个"),
 ]
+
+
+def tasks_on_time(case_types: list[str], session, unit_id, period_start, period_end) -> float | None:
+    """A mechanism's share of the work (SCO-7, "按照'五联'机制分解工作任务"): of the tasks handed
+    to the subtree's units on cases of the mechanism's types and due in the period, the share (%)
+    done by their limit. None when none fell due."""
+    below = _below(session, unit_id)
+    if below is None or not case_types:
+        return None
+    rows = session.execute(select(CaseTask.state, CaseTask.done_at, CaseTask.due_at)
+                           .join(Case, and_(Case.tenant_id == CaseTask.tenant_id, Case.id == CaseTask.case_id))
+                           .where(Case.case_type.in_(case_types), CaseTask.org_unit_id.in_(below),
+                                  CaseTask.state != "cancelled", CaseTask.due_at >= period_moment(period_start),
+                                  CaseTask.due_at < period_moment(period_end))).all()
+    if not rows:
+        return None
+    done = sum(1 for state, at, due in rows if state == "done" and at is not None and at <= due)
+    return round(100.0 * done / len(rows), 2)
+
+
+def mechanism_indicators(settings: dict) -> list[Indicator]:
+    """One indicator per mechanism the county declares (``pingan_county_indicators``)."""
+    return [Indicator(f"joint.mechanism.{m['key']}.tasks_on_time", f"{m['title']}：交办任务按期办结率",
+                      partial(tasks_on_time, list(m["case_types"])), f"{m['title']}: tasks done on time", "%")
+            for m in settings.get("mechanisms") or []]
