@@ -68,3 +68,45 @@ def test_the_meeting_page_records_attendance_and_a_decision_at_1366_and_on_a_pho
     phone.get_by_role("button", name="登记出席").click()
     expect(phone.locator("#meeting-attendance")).to_contain_text("东湖派出所")
     screenshot(phone, "joint-meeting-360")
+
+
+def test_a_supervision_decision_the_mechanism_and_the_centres_at_1366_and_on_a_phone(app, open_page):
+    """The meeting's 督办 form refuses a deadline of today at its field and keeps what was typed,
+    then saves; the mechanism's page and the centres' pages fit a 360-px phone."""
+    county = county_with(app, "visits", "joint")
+    grant(pingan(app).db, county, "donghu.admin", [*WORK, "core.case.supervise"], "T01", "joint_browser_t")
+    town_api = api(app, county, "donghu.admin")
+    admin = api(app, county, "county.admin")
+    r = admin.put("/api/modules/joint", json={"enabled": True, "settings": {
+        "mechanisms": [{"key": "visit_care", "title": "走访联动", "case_types": ["visits.visit"]}],
+        "centre_standard": [{"key": "police_room", "title": "警务室", "levels": ["village"]}]}})
+    assert r.status_code == 200, r.get_json()
+    case = register(town_api, county.unit("T01D1V1"), title="村道路灯不亮")
+    r = town_api.post("/api/joint/meetings", json={"org_unit_id": county.unit("T01"), "kind": "township_joint",
+                                                   "held_on": beijing_today().isoformat(), "convener": "张镇长",
+                                                   "case_ids": [case["id"]]})
+    assert r.status_code == 201, r.get_json()
+    meeting = r.get_json()
+
+    page = open_page(county, "donghu.admin", viewport=DESKTOP)
+    page.goto(f"/joint/meetings/{meeting['id']}")
+    page.get_by_label("督办的事项 *").select_option(value=str(case["id"]))
+    page.get_by_label("督办要求 *").fill("三日内修复")
+    page.get_by_label("答复期限 *").fill(beijing_today().isoformat())
+    page.get_by_label("督办级别").select_option(label="挂牌督办")
+    page.get_by_role("button", name="督办", exact=True).click()
+    expect(page.locator("#sup\\.deadline-error")).to_have_text("答复期限须晚于今天")
+    expect(page.get_by_label("督办要求 *")).to_have_value("三日内修复")
+    page.get_by_label("答复期限 *").fill((beijing_today() + dt.timedelta(days=3)).isoformat())
+    page.get_by_role("button", name="督办", exact=True).click()
+    expect(page.locator("#meeting-decisions")).to_contain_text("【督办（挂牌）】三日内修复")
+    screenshot(page, "joint-supervision-1366")
+
+    phone = open_page(county, "donghu.admin", viewport=PHONE)
+    for path, shows in (("/joint/mechanisms/visit_care", "村道路灯不亮"), ("/joint/centres/", "罗塘村"),
+                        (f"/joint/centres/{county.unit('T01D1V1')}", "警务室")):
+        phone.goto(path)
+        expect(phone.locator("main")).to_contain_text(shows)
+        overflow = sideways_overflow(phone)
+        assert overflow["scroll"] <= overflow["width"] + 1, (path, overflow)
+    screenshot(phone, "joint-centre-360")

@@ -21,6 +21,8 @@ PAGES = [
     ("case-print", "village.cadre", "/cases/{case}/print"),
     ("case-import", "donghu.admin", "/cases/import"),
     ("intake-form", "village.cadre", "/intake/new"),
+    ("intake-pending", "donghu.admin", "/intake/"),
+    ("intake-item", "donghu.admin", "/intake/{intake}"),
     ("password", "village.cadre", "/password"),
     ("not-found", "village.cadre", "/cases/999999999"),
     ("petition-detail", "county.admin", "/cases/{petition}"),
@@ -68,7 +70,11 @@ def sample(app, web_county) -> dict:
     dispute = register_dispute(admin, web_county)
     assert admin.post(f"/api/mediation/disputes/{dispute}/escalate", json={"reason": "村调委会调解不成"}).status_code == 200
     assert admin.post(f"/api/cases/{dispute}/transitions/accept", json={"consent": True}).status_code == 200
-    return {"case": case["id"], "petition": petition, "dispute": dispute, "township": web_county.unit("T01")}
+    r = township.post("/api/intake", json={"channel": "visit", "org_unit_id": web_county.unit("T01"),
+                                           "subject": "集市占道经营", "content": "群众反映集市占道，请求整治"})
+    assert r.status_code == 201, r.get_json()
+    return {"case": case["id"], "petition": petition, "dispute": dispute, "township": web_county.unit("T01"),
+            "intake": r.get_json()["id"]}
 
 
 @pytest.fixture(scope="module")
