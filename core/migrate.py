@@ -40,15 +40,42 @@ def _owner_engine(config: Config):
     return create_engine(url, connect_args=timeout_connect_args(url, config.migration_timeouts))
 
 
+DEADLOCK_RETRIES = 3
+
+
+def _in_one_transaction(engine, work: Callable[[Connection], object]):
+    """``work`` in one transaction as the schema owner; again, from the start, when PostgreSQL
+    reports a deadlock (``40P01``). Securing the schema takes every table's exclusive lock in
+    turn, so a live request holding one table while it waits for another can deadlock with it;
+    PostgreSQL then rolls back one side, and the work is idempotent: running it again is what an
+    operator would do."""
+    import logging
+    import time
+
+    from sqlalchemy.exc import OperationalError
+    for attempt in range(1, DEADLOCK_RETRIES + 1):
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "40P01" or attempt == DEADLOCK_RETRIES:
+                raise
+            logging.getLogger("pingan.migrate").warning(
+                "deadlock with live traffic while securing the schema; again (%d of %d)", attempt + 1, DEADLOCK_RETRIES)
+            time.sleep(0.5 * attempt)
+
+
 def distribute(config: Config, host: PluginHost, shard_count: int | None = None) -> citus.Report:
     """``pingan db distribute``: the schema on Citus (core.citus), as the schema owner, with the
     migration role's timeouts."""
     engine = _owner_engine(config)
-    try:
-        with engine.begin() as conn:
-            report = citus.distribute(conn, shard_count)
-            secure_schema(conn, config.db_app_role)
+
+    def work(conn: Connection) -> citus.Report:
+        report = citus.distribute(conn, shard_count)
+        secure_schema(conn, config.db_app_role)
         return report
+    try:
+        return _in_one_transaction(engine, work)
     finally:
         engine.dispose()
 
@@ -98,10 +125,12 @@ def upgrade(config: Config, host: PluginHost, target: str = "heads") -> None:
     """Migrate with the migration role's timeouts (``PINGAN_MIGRATION_*_TIMEOUT_SECONDS``): no
     statement limit, a short lock timeout so a schema change never queues every request behind it."""
     engine = _owner_engine(config)
+
+    def work(conn: Connection) -> None:
+        command.upgrade(alembic_config(host, conn), target)
+        secure_schema(conn, config.db_app_role)
     try:
-        with engine.begin() as conn:
-            command.upgrade(alembic_config(host, conn), target)
-            secure_schema(conn, config.db_app_role)
+        _in_one_transaction(engine, work)
     finally:
         engine.dispose()
 
