@@ -100,12 +100,14 @@ def test_the_settings_are_real_controls_and_a_mechanism_page_lists_its_live_case
 
 
 def _indicator(app, w, key: str, unit: str, start: dt.date, end: dt.date) -> float:
+    """The county's indicator ``key`` — the module's own or one its settings make — computed as
+    the scoring module's jobs compute it (outside a request)."""
     from core.app import pingan
     from core.jobs import bind_state
-    from plugins.joint.indicators import INDICATORS
-    bind_state(pingan(app))   # outside a request, as the scoring module's jobs compute them
-    with pingan(app).db.transaction(w.county.id) as s:
-        return next(i for i in INDICATORS if i.key == key).compute(s, w.county.unit(unit), start, end)
+    from core.sdk import bind_tenant, county_indicators
+    bind_state(pingan(app))
+    with bind_tenant(w.county.id), pingan(app).db.transaction(w.county.id) as s:
+        return county_indicators(s)[key].compute(s, w.county.unit(unit), start, end)
 
 
 def test_a_decision_to_a_lead_and_two_co_units_creates_three_tasks_and_stays_on_the_agenda_until_done(app, world):
@@ -691,14 +693,6 @@ def test_each_mechanism_of_the_county_is_an_indicator_of_its_tasks_done_on_time(
                                     json={"action": "done", "text": "已走访"}).status_code == 200
     july = (dt.date(2026, 7, 1), dt.date(2026, 8, 1))
     # of the two tasks due on 10 July at 罗塘村, one done in time
-    assert _indicator_of(app, w, "joint.mechanism.visit_care.tasks_on_time", "T01D1V1", *july) == 50.0
-    assert _indicator_of(app, w, "joint.mechanism.joint_defence.tasks_on_time", "T01D1V1", *july) is None
+    assert _indicator(app, w, "joint.mechanism.visit_care.tasks_on_time", "T01D1V1", *july) == 50.0
+    assert _indicator(app, w, "joint.mechanism.joint_defence.tasks_on_time", "T01D1V1", *july) is None
 
-
-def _indicator_of(app, w, key: str, unit: str, start: dt.date, end: dt.date):
-    from core.app import pingan
-    from core.jobs import bind_state
-    from core.sdk import bind_tenant, county_indicators
-    bind_state(pingan(app))
-    with bind_tenant(w.county.id), pingan(app).db.transaction(w.county.id) as s:
-        return county_indicators(s)[key].compute(s, w.county.unit(unit), start, end)

@@ -149,6 +149,16 @@ def _flat(messages: dict, prefix: str = ""):
             yield name, value
 
 
+def _field_errors(exc: PinganError, form_rows: list[str] = ()) -> dict[str, str]:
+    """A refusal's messages by the form field they belong to (``_field_of``)."""
+    errors = {}
+    for fields_ in (exc.errors or {}).values():
+        for name, messages in _flat(fields_ or {}):
+            errors[_field_of(name, list(form_rows))] = "；".join(map(str, messages)) \
+                if isinstance(messages, list) else str(messages)
+    return errors
+
+
 def _check(data: dict) -> dict:
     """What the API's schema would refuse, as field → message (the form posts strings)."""
     errors = {}
@@ -188,10 +198,7 @@ def new():
             # the rows of the people actually sent, in order: the API's persons.<i> is the i-th of them
             sent = [n for n in ["person_name", *(f"people-{i}-name" for i in range(people_rows(request.form)))]
                     if request.form.get(n, "").strip()]
-            for fields_ in (exc.errors or {}).values():
-                for name, messages in _flat(fields_ or {}):
-                    errors[_field_of(name, sent)] = "；".join(m if isinstance(m, str) else str(m) for m in messages) \
-                        if isinstance(messages, list) else str(messages)
+            errors.update(_field_errors(exc, sent))
             errors.setdefault("_form", exc.message)
         else:
             case = w.session.scalar(select(Case).where(Case.id == row.case_id)) if row.case_id else None
@@ -249,17 +256,6 @@ def item(intake_id):
     return _item_page(bounds.parse_int(intake_id, lo=1) or 0)
 
 
-def _refused(exc: PinganError) -> dict:
-    errors = {}
-    for fields_ in (exc.errors or {}).values():
-        for name, messages in _flat(fields_ or {}):
-            field = "details" if str(name).startswith("details") else str(name).split(".")[-1]
-            errors[field] = "；".join(map(str, messages)) if isinstance(messages, list) else str(messages)
-    if not errors:
-        errors["_form"] = exc.message
-    return errors
-
-
 @bp.route("/intake/<intake_id>/sort", methods=["POST"])
 @requires(DIVERT)
 def sort(intake_id):
@@ -280,7 +276,7 @@ def sort(intake_id):
         w.session.commit()
     except PinganError as exc:
         w.session.rollback()
-        return _item_page(row.id, _refused(exc), form, 422 if exc.status < 500 else exc.status)
+        return _item_page(row.id, _field_errors(exc) or {"_form": exc.message}, form, 422 if exc.status < 500 else exc.status)
     return redirect(url_for("web_cases.case_page", case_id=case.id))
 
 
@@ -306,5 +302,5 @@ def close(intake_id):
         w.session.commit()
     except PinganError as exc:
         w.session.rollback()
-        return _item_page(row.id, _refused(exc), form, 422 if exc.status < 500 else exc.status)
+        return _item_page(row.id, _field_errors(exc) or {"_form": exc.message}, form, 422 if exc.status < 500 else exc.status)
     return redirect(url_for("web_intake.item", intake_id=row.id, done="closed"))

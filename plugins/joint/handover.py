@@ -18,6 +18,11 @@ def today() -> dt.date:
     return utcnow().astimezone(SHANGHAI).date()
 
 
+def end_of(day: dt.date) -> dt.datetime:
+    """A deadline day's 24:00, Beijing time (a decision's or a target's deadline)."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), SHANGHAI)
+
+
 def open_cases(ctx, unit: OrgUnit):
     """The open cases that arose or are handled in the unit's subtree, as the caller may read them."""
     below = units_under(unit.path)

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import partial
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, select
 
 from core.sdk import Case, CaseTask, Indicator, MemberUnit, OrgUnit, Supervision, module_settings, period_day, \
     period_moment, units_under
 
+from .handover import end_of
 from .models import Attendance, Campaign, CampaignTarget, Decision, Meeting
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _below(session, unit_id: int):
@@ -29,11 +27,6 @@ def meetings_held(session, unit_id, period_start, period_end) -> float:
     return float(session.scalar(select(func.count(Meeting.id)).where(
         Meeting.org_unit_id.in_(below), Meeting.held_on >= period_day(period_start),
         Meeting.held_on < period_day(period_end))) or 0)
-
-
-def _end_of(day: dt.date) -> dt.datetime:
-    """A day's 24:00, Beijing time (a meeting's deadline)."""
-    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), SHANGHAI)
 
 
 def decisions_on_time(session, unit_id, period_start, period_end) -> float | None:
@@ -58,7 +51,7 @@ def decisions_on_time(session, unit_id, period_start, period_end) -> float | Non
                                                       Decision.supervision_id == Supervision.id))
                                  .join(Meeting, meeting).where(due_in_period)).all()
     rows = [(state == "done", at, due) for state, at, due in handed] + \
-           [(state == "answered", at, _end_of(deadline)) for state, at, deadline in supervised]
+           [(state == "answered", at, end_of(deadline)) for state, at, deadline in supervised]
     if not rows:
         return None
     on_time = sum(1 for done, at, due in rows if done and at is not None and (due is None or at <= due))

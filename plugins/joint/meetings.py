@@ -9,7 +9,7 @@ from sqlalchemy import and_, func, or_, select
 from core.sdk import Case, CaseTask, Conflict, Intake, Invalid, MemberUnit, NotFound, OrgUnit, Supervision, get_or_404, \
     register_intake, request_work, scoped, supervise_case, units_under
 
-from .handover import SHANGHAI, hand_over, open_case, open_cases, today
+from .handover import end_of, hand_over, open_case, open_cases, today
 from .models import AgendaItem, Attendance, Decision, Meeting
 from .permissions import MANAGE, READ
 
@@ -327,7 +327,7 @@ def supervise(case: Case, data: dict, deadline: dt.date, note: str):
     ctype = w.types.get(case.case_type)
     if ctype is None:
         raise Conflict("case_type_disabled", "该事项所属模块未启用，不能督办")
-    due = dt.datetime.combine(deadline + dt.timedelta(days=1), dt.time(), SHANGHAI)
+    due = end_of(deadline)
     return supervise_case(w, case, ctype, {"kind": "supervise", "level": data.get("level") or "normal",
                                            "instruction": note,
                                            "due_at": due.astimezone(dt.timezone.utc)})
